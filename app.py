@@ -1,0 +1,14 @@
+"""The gistcad dashboard: the frame (navigation) around the pages in ``pages/``.
+
+Run it with ``gistcad serve`` (or ``make run``); Streamlit executes this file on every
+interaction, so it only declares the pages.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout="wide")
+
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+
+navigation = st.navigation({"Cohort": [home]})
+navigation.run()

@@ -1,0 +1,56 @@
+"""The ``gistcad`` command line.
+
+Each capability of the dashboard is also a command, so that it can be scripted, tested and
+benchmarked without a browser. Subcommands live in :mod:`gistcad.commands`, one module each;
+this module only builds the parser and turns :class:`~gistcad.errors.GistcadError` into a
+one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from gistcad import __version__
+from gistcad.commands import db, serve
+from gistcad.errors import GistcadError
+
+log = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gistcad",
+        description="GIST computer-aided diagnosis: cohort database, statistics and dashboard.",
+        epilog="Settings come from GISTCAD_DATA_DIR and GISTCAD_DB_URL (see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"gistcad {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (db, serve):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return int(args.handler(args) or 0)
+    except GistcadError as exc:
+        print(f"gistcad: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

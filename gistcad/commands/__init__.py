@@ -1,0 +1,1 @@
+"""Subcommands of the ``gistcad`` command line, one module each with a ``register``."""

@@ -1,0 +1,130 @@
+"""Settings from environment variables, validated once.
+
+Every variable starts with ``GISTCAD_``:
+
+============================  ======================================================
+``GISTCAD_DATA_DIR``          data folder (database file, canonical volumes, model
+                              weights); default ``./data``
+``GISTCAD_DB_URL``            SQLAlchemy URL of the store; default SQLite file
+                              ``gistcad.sqlite`` in the data folder. PostgreSQL:
+                              ``postgresql+psycopg://user@host:5432/dbname``
+============================  ======================================================
+
+:func:`load_settings` reads them, checks them, creates the data folder if needed and
+returns a frozen :class:`Settings`. A bad value raises :class:`~gistcad.errors.ConfigError`
+with a one-line message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from gistcad.errors import ConfigError
+
+ENV_PREFIX = "GISTCAD_"
+DATA_DIR_VAR = "GISTCAD_DATA_DIR"
+DB_URL_VAR = "GISTCAD_DB_URL"
+DEFAULT_DATA_DIR = "./data"
+SQLITE_FILENAME = "gistcad.sqlite"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings.
+
+    Attributes
+    ----------
+    data_dir
+        Absolute path of the data folder; it exists and is writable.
+    db_url
+        The store's SQLAlchemy URL (password hidden when printed).
+    """
+
+    data_dir: Path
+    db_url: URL
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.db_url.get_backend_name()
+
+    @property
+    def volumes_dir(self) -> Path:
+        """Folder of the canonical image volumes."""
+        return self.data_dir / "volumes"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder of trained model weights."""
+        return self.data_dir / "models"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the ``GISTCAD_*`` variables.
+
+    Parameters
+    ----------
+    environ
+        The environment to read; ``os.environ`` when omitted (tests pass a dict).
+
+    Raises
+    ------
+    ConfigError
+        When the data folder cannot be created or written, or the database URL is
+        malformed or names an unsupported backend.
+    """
+    env = os.environ if environ is None else environ
+    data_dir = _check_data_dir(env.get(DATA_DIR_VAR, "").strip() or DEFAULT_DATA_DIR)
+    raw_url = env.get(DB_URL_VAR, "").strip()
+    db_url = _check_db_url(raw_url) if raw_url else _default_sqlite_url(data_dir)
+    return Settings(data_dir=data_dir, db_url=db_url)
+
+
+def _check_data_dir(raw: str) -> Path:
+    path = Path(raw).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{DATA_DIR_VAR}={raw!r} is a file, not a folder; point it at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{DATA_DIR_VAR}={raw!r} is not a writable folder ({exc.strerror}); "
+            "choose a folder you can write to"
+        ) from None
+    return path
+
+
+def _check_db_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            f"{DB_URL_VAR} is not a database URL; expected e.g. "
+            "'postgresql+psycopg://user@host:5432/dbname' or 'sqlite:///path/gistcad.sqlite'"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"{DB_URL_VAR} names the unsupported database {backend!r}; "
+            f"use one of: {', '.join(SUPPORTED_BACKENDS)}"
+        )
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"{DB_URL_VAR} must name a SQLite file (an in-memory database loses everything); "
+            "e.g. 'sqlite:////abs/path/gistcad.sqlite'"
+        )
+    return url
+
+
+def _default_sqlite_url(data_dir: Path) -> URL:
+    return URL.create("sqlite", database=str(data_dir / SQLITE_FILENAME))

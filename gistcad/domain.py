@@ -1,0 +1,225 @@
+"""Coded values of the GIST domain, one ``StrEnum`` each.
+
+Every coded value that reaches the database, a data frame or the command line is one of
+these. Constructors normalise input once with ``Enum(value)`` (or :func:`parse_site` for
+the free spellings users type) and trust it afterwards.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from gistcad.errors import ValidationError
+
+
+class Sex(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Site(StrEnum):
+    """Primary tumour site, at the resolution the risk schemes need."""
+
+    STOMACH = "stomach"
+    DUODENUM = "duodenum"
+    JEJUNUM_ILEUM = "jejunum_ileum"
+    COLON = "colon"
+    RECTUM = "rectum"
+    OESOPHAGUS = "oesophagus"
+    OTHER = "other"  # mesentery, omentum, extra-gastrointestinal (EGIST)
+
+    @property
+    def is_gastric(self) -> bool:
+        return self is Site.STOMACH
+
+    @property
+    def is_small_bowel(self) -> bool:
+        return self in (Site.DUODENUM, Site.JEJUNUM_ILEUM)
+
+    @property
+    def is_colorectal(self) -> bool:
+        return self in (Site.COLON, Site.RECTUM)
+
+
+_SITE_ALIASES: dict[str, Site] = {
+    "stomach": Site.STOMACH,
+    "gastric": Site.STOMACH,
+    "duodenum": Site.DUODENUM,
+    "duodenal": Site.DUODENUM,
+    "jejunum_ileum": Site.JEJUNUM_ILEUM,
+    "jejunum/ileum": Site.JEJUNUM_ILEUM,
+    "jejunum": Site.JEJUNUM_ILEUM,
+    "jejunal": Site.JEJUNUM_ILEUM,
+    "ileum": Site.JEJUNUM_ILEUM,
+    "ileal": Site.JEJUNUM_ILEUM,
+    "small_bowel": Site.JEJUNUM_ILEUM,
+    "small_intestine": Site.JEJUNUM_ILEUM,
+    "colon": Site.COLON,
+    "colonic": Site.COLON,
+    "rectum": Site.RECTUM,
+    "rectal": Site.RECTUM,
+    "oesophagus": Site.OESOPHAGUS,
+    "esophagus": Site.OESOPHAGUS,
+    "oesophageal": Site.OESOPHAGUS,
+    "esophageal": Site.OESOPHAGUS,
+    "other": Site.OTHER,
+    "mesentery": Site.OTHER,
+    "omentum": Site.OTHER,
+    "egist": Site.OTHER,
+}
+
+
+def parse_site(text: str) -> Site:
+    """Read a primary site from the spellings clinicians use.
+
+    >>> parse_site("Jejunum")
+    <Site.JEJUNUM_ILEUM: 'jejunum_ileum'>
+    """
+    key = text.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return _SITE_ALIASES[key]
+    except KeyError:
+        allowed = ", ".join(sorted(_SITE_ALIASES))
+        raise ValidationError(f"unknown primary site {text!r}; use one of: {allowed}") from None
+
+
+class GenotypeDetail(StrEnum):
+    """Mutation status at the resolution a molecular pathology report gives."""
+
+    KIT11_DEL_557_558 = "kit11_del_557_558"  # deletion involving codons 557/558
+    KIT11_DEL_OTHER = "kit11_del_other"  # other exon 11 deletions / delins
+    KIT11_SUBSTITUTION = "kit11_substitution"
+    KIT11_DUPLICATION = "kit11_duplication"  # insertions/duplications
+    KIT11_UNSPECIFIED = "kit11_unspecified"
+    KIT9 = "kit9"
+    KIT13_17 = "kit13_17"
+    PDGFRA_D842V = "pdgfra_d842v"
+    PDGFRA_OTHER = "pdgfra_other"
+    WT_SDH_DEFICIENT = "wt_sdh_deficient"
+    WT_NF1 = "wt_nf1"
+    WT_OTHER = "wt_other"
+    UNKNOWN = "unknown"
+
+    @property
+    def group(self) -> GenotypeGroup:
+        return _GROUP_OF[self]
+
+    @property
+    def is_kit_exon11(self) -> bool:
+        return self.group is GenotypeGroup.KIT11
+
+    @property
+    def is_kit(self) -> bool:
+        return self.group in (GenotypeGroup.KIT11, GenotypeGroup.KIT9, GenotypeGroup.KIT_OTHER)
+
+
+class GenotypeGroup(StrEnum):
+    """Genotype at the resolution survival tables and therapy decisions use."""
+
+    KIT11 = "kit11"
+    KIT9 = "kit9"
+    KIT_OTHER = "kit_other"  # exon 13/17
+    PDGFRA = "pdgfra"
+    WILD_TYPE = "wild_type"
+    UNKNOWN = "unknown"
+
+
+class GenotypeClass(StrEnum):
+    """The four classes the genotype models predict."""
+
+    KIT11 = "kit11"
+    KIT9 = "kit9"
+    PDGFRA = "pdgfra"
+    WT_OTHER = "wt_other"  # wild-type, KIT exon 13/17 and other rare genotypes
+
+
+_GROUP_OF: dict[GenotypeDetail, GenotypeGroup] = {
+    GenotypeDetail.KIT11_DEL_557_558: GenotypeGroup.KIT11,
+    GenotypeDetail.KIT11_DEL_OTHER: GenotypeGroup.KIT11,
+    GenotypeDetail.KIT11_SUBSTITUTION: GenotypeGroup.KIT11,
+    GenotypeDetail.KIT11_DUPLICATION: GenotypeGroup.KIT11,
+    GenotypeDetail.KIT11_UNSPECIFIED: GenotypeGroup.KIT11,
+    GenotypeDetail.KIT9: GenotypeGroup.KIT9,
+    GenotypeDetail.KIT13_17: GenotypeGroup.KIT_OTHER,
+    GenotypeDetail.PDGFRA_D842V: GenotypeGroup.PDGFRA,
+    GenotypeDetail.PDGFRA_OTHER: GenotypeGroup.PDGFRA,
+    GenotypeDetail.WT_SDH_DEFICIENT: GenotypeGroup.WILD_TYPE,
+    GenotypeDetail.WT_NF1: GenotypeGroup.WILD_TYPE,
+    GenotypeDetail.WT_OTHER: GenotypeGroup.WILD_TYPE,
+    GenotypeDetail.UNKNOWN: GenotypeGroup.UNKNOWN,
+}
+
+
+def genotype_class(detail: GenotypeDetail) -> GenotypeClass | None:
+    """The model class of a genotype, or ``None`` when the genotype is unknown."""
+    group = detail.group
+    if group is GenotypeGroup.UNKNOWN:
+        return None
+    return {
+        GenotypeGroup.KIT11: GenotypeClass.KIT11,
+        GenotypeGroup.KIT9: GenotypeClass.KIT9,
+        GenotypeGroup.PDGFRA: GenotypeClass.PDGFRA,
+    }.get(group, GenotypeClass.WT_OTHER)
+
+
+class MitosisUnit(StrEnum):
+    """How a mitotic count was counted; the two are never converted silently."""
+
+    PER_50_HPF = "per_50hpf"
+    PER_5_MM2 = "per_5mm2"
+
+
+class Endpoint(StrEnum):
+    RFS = "rfs"  # recurrence-free survival
+    OS = "os"  # overall survival
+
+
+class RiskScheme(StrEnum):
+    NIH_2002 = "nih2002"  # Fletcher et al., Hum Pathol 2002
+    AFIP_2006 = "afip2006"  # Miettinen & Lasota, Semin Diagn Pathol 2006
+    MODIFIED_NIH_2008 = "joensuu2008"  # Joensuu, Hum Pathol 2008
+
+
+class RiskClass(StrEnum):
+    """Risk categories; NIH and modified NIH use the first four, AFIP the rest too."""
+
+    NONE = "none"
+    VERY_LOW = "very_low"
+    LOW = "low"
+    INTERMEDIATE = "intermediate"  # NIH wording
+    MODERATE = "moderate"  # AFIP wording
+    HIGH = "high"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class ModelKind(StrEnum):
+    DL = "dl"
+    RADIOMICS = "radiomics"
+    CLINICAL = "clinical"
+
+
+class SegmentationSource(StrEnum):
+    MANUAL = "manual"
+    MODEL = "model"
+
+
+class ContrastPhase(StrEnum):
+    NON_CONTRAST = "non_contrast"
+    ARTERIAL = "arterial"
+    PORTAL_VENOUS = "portal_venous"
+    DELAYED = "delayed"
+    UNKNOWN = "unknown"
+
+
+class Split(StrEnum):
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: data in, ``plotly.graph_objects.Figure`` out."""

@@ -1,0 +1,355 @@
+"""The schema: SQLAlchemy 2 typed ORM models.
+
+Rules kept by the database itself, not only by Python (so that an importer bug or a
+manual SQL session cannot break them): coded values are CHECK-constrained to their enum,
+event flags are 0 or 1, times are non-negative, sizes positive, a pseudonym is unique within
+its center, a SeriesInstanceUID is unique, and foreign keys cascade from a patient to
+everything that describes the patient. A center or a model version that still has rows
+pointing at it cannot be deleted (``RESTRICT``).
+
+The schema is created by the Alembic migrations in ``db/``; a test checks that the
+migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gistcad.domain import (
+    ContrastPhase,
+    GenotypeDetail,
+    JobStatus,
+    MitosisUnit,
+    ModelKind,
+    SegmentationSource,
+    Sex,
+    Site,
+    Split,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def coded(enum: type[StrEnum], name: str) -> Enum:
+    """A string column restricted to ``enum``'s values by a CHECK constraint."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum) + 8,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Center(Base):
+    __tablename__ = "centers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    country: Mapped[str | None] = mapped_column(String(80))
+    scanner_notes: Mapped[str | None] = mapped_column(Text)
+
+    patients: Mapped[list[Patient]] = relationship(back_populates="center")
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("center_id", "pseudonym"),
+        CheckConstraint("age_at_diagnosis >= 0 AND age_at_diagnosis <= 120", name="age_range"),
+        CheckConstraint("fold IS NULL OR fold >= 0", name="fold_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    center_id: Mapped[int] = mapped_column(
+        ForeignKey("centers.id", ondelete="RESTRICT"), index=True
+    )
+    sex: Mapped[Sex | None] = mapped_column(coded(Sex, "sex"))
+    age_at_diagnosis: Mapped[float | None] = mapped_column(Float)
+    split: Mapped[Split | None] = mapped_column(coded(Split, "split"))
+    fold: Mapped[int | None] = mapped_column(Integer)
+
+    center: Mapped[Center] = relationship(back_populates="patients")
+    tumours: Mapped[list[Tumour]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+    treatment: Mapped[Treatment | None] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+    outcome: Mapped[Outcome | None] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+    studies: Mapped[list[Study]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Tumour(Base):
+    """The clinical record of one lesion; lesion 1 is the primary tumour."""
+
+    __tablename__ = "tumours"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "lesion"),
+        CheckConstraint("lesion >= 1", name="lesion_positive"),
+        CheckConstraint("size_cm IS NULL OR size_cm > 0", name="size_positive"),
+        CheckConstraint("mitotic_count IS NULL OR mitotic_count >= 0", name="mitoses_nonnegative"),
+        CheckConstraint(
+            "mitotic_count IS NULL OR mitotic_unit IS NOT NULL", name="mitoses_have_unit"
+        ),
+        CheckConstraint("rupture IS NULL OR rupture IN (0, 1)", name="rupture_flag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    lesion: Mapped[int] = mapped_column(SmallInteger, default=1)
+    site: Mapped[Site | None] = mapped_column(coded(Site, "site"))
+    sub_site: Mapped[str | None] = mapped_column(String(80))
+    size_cm: Mapped[float | None] = mapped_column(Float, comment="largest diameter, cm")
+    mitotic_count: Mapped[float | None] = mapped_column(Float)
+    mitotic_unit: Mapped[MitosisUnit | None] = mapped_column(coded(MitosisUnit, "mitotic_unit"))
+    rupture: Mapped[int | None] = mapped_column(SmallInteger)
+    histology: Mapped[str | None] = mapped_column(String(80))
+    genotype_detail: Mapped[GenotypeDetail] = mapped_column(
+        coded(GenotypeDetail, "genotype_detail"), default=GenotypeDetail.UNKNOWN
+    )
+    genotype_text: Mapped[str | None] = mapped_column(
+        String(200), comment="the mutation as reported, e.g. p.W557_K558del"
+    )
+
+    patient: Mapped[Patient] = relationship(back_populates="tumours")
+
+
+class Treatment(Base):
+    __tablename__ = "treatments"
+    __table_args__ = (
+        CheckConstraint(
+            "imatinib_dose_mg_per_day IS NULL OR imatinib_dose_mg_per_day > 0", name="dose_positive"
+        ),
+        CheckConstraint(
+            "imatinib_duration_months IS NULL OR imatinib_duration_months >= 0",
+            name="duration_nonnegative",
+        ),
+        CheckConstraint("neoadjuvant_imatinib IN (0, 1)", name="neoadjuvant_flag"),
+        CheckConstraint("adjuvant_imatinib IN (0, 1)", name="adjuvant_flag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), unique=True
+    )
+    surgery_date: Mapped[dt.date | None] = mapped_column(Date)
+    neoadjuvant_imatinib: Mapped[int] = mapped_column(SmallInteger, default=0)
+    adjuvant_imatinib: Mapped[int] = mapped_column(SmallInteger, default=0)
+    imatinib_dose_mg_per_day: Mapped[float | None] = mapped_column(Float)
+    imatinib_duration_months: Mapped[float | None] = mapped_column(Float)
+
+    patient: Mapped[Patient] = relationship(back_populates="treatment")
+
+
+class Outcome(Base):
+    """Recurrence-free and overall survival, in months from surgery (or diagnosis)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (
+        CheckConstraint("rfs_months IS NULL OR rfs_months >= 0", name="rfs_time_nonnegative"),
+        CheckConstraint("os_months IS NULL OR os_months >= 0", name="os_time_nonnegative"),
+        CheckConstraint("rfs_event IS NULL OR rfs_event IN (0, 1)", name="rfs_event_flag"),
+        CheckConstraint("os_event IS NULL OR os_event IN (0, 1)", name="os_event_flag"),
+        CheckConstraint(
+            "(rfs_months IS NULL) = (rfs_event IS NULL)", name="rfs_time_and_event_together"
+        ),
+        CheckConstraint(
+            "(os_months IS NULL) = (os_event IS NULL)", name="os_time_and_event_together"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), unique=True
+    )
+    rfs_months: Mapped[float | None] = mapped_column(Float)
+    rfs_event: Mapped[int | None] = mapped_column(SmallInteger)
+    os_months: Mapped[float | None] = mapped_column(Float)
+    os_event: Mapped[int | None] = mapped_column(SmallInteger)
+    last_follow_up: Mapped[dt.date | None] = mapped_column(Date)
+
+    patient: Mapped[Patient] = relationship(back_populates="outcome")
+
+
+class Study(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    study_date: Mapped[dt.date | None] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(String(200))
+
+    patient: Mapped[Patient] = relationship(back_populates="studies")
+    series: Mapped[list[Series]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Series(Base):
+    """One image series, converted at import to a canonical volume in the data folder.
+
+    Geometry is stored so that pages and models never open a file to learn it: ``shape`` is
+    (columns, rows, slices) of the canonical volume, ``spacing_mm`` its voxel size in mm and
+    ``orientation`` the six direction cosines (DICOM ImageOrientationPatient).
+    """
+
+    __tablename__ = "series"
+    __table_args__ = (
+        CheckConstraint(
+            "slice_thickness_mm IS NULL OR slice_thickness_mm > 0", name="thickness_positive"
+        ),
+        CheckConstraint("kvp IS NULL OR kvp > 0", name="kvp_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    series_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    modality: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[ContrastPhase] = mapped_column(
+        coded(ContrastPhase, "phase"), default=ContrastPhase.UNKNOWN
+    )
+    acquisition_date: Mapped[dt.date | None] = mapped_column(Date)
+    manufacturer: Mapped[str | None] = mapped_column(String(120))
+    kvp: Mapped[float | None] = mapped_column(Float)
+    slice_thickness_mm: Mapped[float | None] = mapped_column(Float)
+    spacing_mm: Mapped[list[Any]] = mapped_column(JSON)
+    shape: Mapped[list[Any]] = mapped_column(JSON)
+    orientation: Mapped[list[Any]] = mapped_column(JSON)
+    volume_path: Mapped[str] = mapped_column(String(500))
+    volume_sha256: Mapped[str] = mapped_column(String(64))
+
+    study: Mapped[Study] = relationship(back_populates="series")
+    segmentations: Mapped[list[Segmentation]] = relationship(
+        back_populates="series", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Segmentation(Base):
+    __tablename__ = "segmentations"
+    __table_args__ = (
+        CheckConstraint("volume_ml IS NULL OR volume_ml >= 0", name="volume_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    source: Mapped[SegmentationSource] = mapped_column(coded(SegmentationSource, "seg_source"))
+    volume_ml: Mapped[float | None] = mapped_column(Float)
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    series: Mapped[Series] = relationship(back_populates="segmentations")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[ModelKind] = mapped_column(coded(ModelKind, "model_kind"))
+    target: Mapped[str] = mapped_column(String(40))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    weights_path: Mapped[str | None] = mapped_column(String(500))
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("model_version_id", "patient_id", "series_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="RESTRICT"), index=True
+    )
+    probabilities: Mapped[dict[str, Any]] = mapped_column(
+        comment="class name -> probability; sums to 1"
+    )
+    predicted_class: Mapped[str] = mapped_column(String(40))
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[JobStatus] = mapped_column(
+        coded(JobStatus, "job_status"), default=JobStatus.QUEUED
+    )
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now()
+    )

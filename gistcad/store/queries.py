@@ -1,0 +1,377 @@
+"""Read functions of the store: a session and an access scope in, data frames out.
+
+Every function here filters through :class:`~gistcad.store.scope.AccessScope`, so a caller
+restricted to some centers never sees a row, a count or an aggregate of another center. The
+functions never commit; the caller owns the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import pandas as pd
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import GenotypeDetail, GenotypeGroup, Sex, Site
+from gistcad.errors import NotFoundError
+from gistcad.store.models import (
+    Center,
+    ModelVersion,
+    Outcome,
+    Patient,
+    Prediction,
+    Series,
+    Study,
+    Treatment,
+    Tumour,
+)
+from gistcad.store.scope import AccessScope
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
+COHORT_COLUMNS = [
+    "patient_id",
+    "pseudonym",
+    "center",
+    "sex",
+    "age_at_diagnosis",
+    "split",
+    "fold",
+    "site",
+    "sub_site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "histology",
+    "genotype_detail",
+    "genotype_group",
+    "adjuvant_imatinib",
+    "rfs_months",
+    "rfs_event",
+    "os_months",
+    "os_event",
+    "n_series",
+]
+
+
+@dataclass(frozen=True)
+class CohortCounts:
+    """How much the store holds, within the caller's scope (models are shared)."""
+
+    patients: int
+    centers: int
+    series: int
+    models: int
+
+    @property
+    def is_empty(self) -> bool:
+        return self.patients == 0
+
+
+@dataclass(frozen=True)
+class CohortFilter:
+    """Filters of the cohort table; empty collections and ``None`` mean "no filter"."""
+
+    centers: frozenset[str] = frozenset()
+    sites: frozenset[Site] = frozenset()
+    genotype_groups: frozenset[GenotypeGroup] = frozenset()
+    sexes: frozenset[Sex] = frozenset()
+    age_range: tuple[float, float] | None = None
+    size_range_cm: tuple[float, float] | None = None
+    min_follow_up_months: float | None = None
+    has_scan: bool | None = None
+    has_prediction_from: int | None = field(default=None)  # a model version id
+
+
+def cohort_counts(session: Session, scope: AccessScope) -> CohortCounts:
+    """Patients, centers and series visible in ``scope``, and all model versions."""
+    patients = session.scalar(select(func.count(Patient.id)).where(scope.clause(Patient.center_id)))
+    centers = session.scalar(select(func.count(Center.id)).where(scope.clause(Center.id)))
+    series = session.scalar(
+        select(func.count(Series.id))
+        .join(Study, Series.study_id == Study.id)
+        .join(Patient, Study.patient_id == Patient.id)
+        .where(scope.clause(Patient.center_id))
+    )
+    models = session.scalar(select(func.count(ModelVersion.id)))
+    return CohortCounts(
+        patients=patients or 0, centers=centers or 0, series=series or 0, models=models or 0
+    )
+
+
+def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
+    """Centers in scope with their patient counts."""
+    stmt = (
+        select(
+            Center.id.label("center_id"),
+            Center.name.label("center"),
+            Center.country,
+            Center.scanner_notes,
+            func.count(Patient.id).label("patients"),
+        )
+        .outerjoin(Patient, Patient.center_id == Center.id)
+        .where(scope.clause(Center.id))
+        .group_by(Center.id, Center.name, Center.country, Center.scanner_notes)
+        .order_by(Center.name)
+    )
+    return _frame(session, stmt, ["center_id", "center", "country", "scanner_notes", "patients"])
+
+
+def _series_count() -> Any:
+    return (
+        select(func.count(Series.id))
+        .join(Study, Series.study_id == Study.id)
+        .where(Study.patient_id == Patient.id)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+
+
+def _cohort_select() -> AnySelect:
+    return (
+        select(
+            Patient.id.label("patient_id"),
+            Patient.pseudonym,
+            Center.name.label("center"),
+            Patient.sex,
+            Patient.age_at_diagnosis,
+            Patient.split,
+            Patient.fold,
+            Tumour.site,
+            Tumour.sub_site,
+            Tumour.size_cm,
+            Tumour.mitotic_count,
+            Tumour.mitotic_unit,
+            Tumour.rupture,
+            Tumour.histology,
+            Tumour.genotype_detail,
+            Treatment.adjuvant_imatinib,
+            Outcome.rfs_months,
+            Outcome.rfs_event,
+            Outcome.os_months,
+            Outcome.os_event,
+            _series_count().label("n_series"),
+        )
+        .join(Center, Patient.center_id == Center.id)
+        .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
+        .outerjoin(Treatment, Treatment.patient_id == Patient.id)
+        .outerjoin(Outcome, Outcome.patient_id == Patient.id)
+    )
+
+
+def _apply_filter(stmt: AnySelect, flt: CohortFilter) -> AnySelect:
+    if flt.centers:
+        stmt = stmt.where(Center.name.in_(sorted(flt.centers)))
+    if flt.sites:
+        stmt = stmt.where(Tumour.site.in_(sorted(flt.sites)))
+    if flt.genotype_groups:
+        details = [d for d in GenotypeDetail if d.group in flt.genotype_groups]
+        stmt = stmt.where(Tumour.genotype_detail.in_(details))
+    if flt.sexes:
+        stmt = stmt.where(Patient.sex.in_(sorted(flt.sexes)))
+    if flt.age_range is not None:
+        stmt = stmt.where(Patient.age_at_diagnosis.between(*flt.age_range))
+    if flt.size_range_cm is not None:
+        stmt = stmt.where(Tumour.size_cm.between(*flt.size_range_cm))
+    if flt.min_follow_up_months is not None:
+        stmt = stmt.where(Outcome.os_months >= flt.min_follow_up_months)
+    if flt.has_scan is not None:
+        has = exists().where(Study.patient_id == Patient.id)
+        stmt = stmt.where(has if flt.has_scan else ~has)
+    if flt.has_prediction_from is not None:
+        stmt = stmt.where(
+            exists().where(
+                Prediction.patient_id == Patient.id,
+                Prediction.model_version_id == flt.has_prediction_from,
+            )
+        )
+    return stmt
+
+
+def cohort_table(
+    session: Session, scope: AccessScope, flt: CohortFilter | None = None
+) -> pd.DataFrame:
+    """One row per patient in scope (primary tumour, treatment, outcome), filtered.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COHORT_COLUMNS`; coded values as their string values; sizes in cm,
+        times in months, event flags 0/1 (nullable).
+    """
+    stmt = _cohort_select().where(scope.clause(Patient.center_id))
+    if flt is not None:
+        stmt = _apply_filter(stmt, flt)
+    stmt = stmt.order_by(Center.name, Patient.pseudonym)
+    frame = _frame(session, stmt, [c for c in COHORT_COLUMNS if c != "genotype_group"])
+    frame["genotype_group"] = [
+        GenotypeDetail(d).group.value if d is not None else None for d in frame["genotype_detail"]
+    ]
+    return frame[COHORT_COLUMNS]
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient as the case view shows it (primary tumour first)."""
+
+    patient_id: int
+    pseudonym: str
+    center: str
+    sex: str | None
+    age_at_diagnosis: float | None
+    tumours: pd.DataFrame
+    treatment: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+
+
+def patient_record(session: Session, scope: AccessScope, pseudonym: str) -> PatientRecord:
+    """The record of the patient called ``pseudonym`` in scope.
+
+    Raises
+    ------
+    NotFoundError
+        When no patient in scope has that pseudonym (a patient of another center is
+        reported exactly like a missing one).
+    """
+    rows = session.execute(
+        select(Patient, Center.name)
+        .join(Center, Patient.center_id == Center.id)
+        .where(Patient.pseudonym == pseudonym, scope.clause(Patient.center_id))
+    ).all()
+    if not rows:
+        raise NotFoundError(f"no patient with pseudonym {pseudonym!r} in your scope")
+    if len(rows) > 1:
+        raise NotFoundError(
+            f"pseudonym {pseudonym!r} exists in several centers "
+            f"({', '.join(sorted(r[1] for r in rows))}); filter by center"
+        )
+    patient, center = rows[0]
+    tumours = pd.DataFrame(
+        [
+            {c.key: getattr(t, c.key) for c in Tumour.__table__.columns}
+            for t in sorted(patient.tumours, key=lambda t: t.lesion)
+        ],
+        columns=[c.key for c in Tumour.__table__.columns],
+    )
+    return PatientRecord(
+        patient_id=patient.id,
+        pseudonym=patient.pseudonym,
+        center=center,
+        sex=patient.sex,
+        age_at_diagnosis=patient.age_at_diagnosis,
+        tumours=tumours,
+        treatment=_row_dict(patient.treatment),
+        outcome=_row_dict(patient.outcome),
+    )
+
+
+def patient_series(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
+    """The image series of one patient in scope, newest first (empty if out of scope)."""
+    stmt = (
+        select(
+            Series.id.label("series_id"),
+            Series.series_instance_uid,
+            Study.study_instance_uid,
+            Series.modality,
+            Series.phase,
+            Series.acquisition_date,
+            Series.manufacturer,
+            Series.kvp,
+            Series.slice_thickness_mm,
+            Series.spacing_mm,
+            Series.shape,
+            Series.volume_path,
+            Series.volume_sha256,
+        )
+        .join(Study, Series.study_id == Study.id)
+        .join(Patient, Study.patient_id == Patient.id)
+        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
+        .order_by(Series.acquisition_date.desc(), Series.id)
+    )
+    columns = [
+        "series_id",
+        "series_instance_uid",
+        "study_instance_uid",
+        "modality",
+        "phase",
+        "acquisition_date",
+        "manufacturer",
+        "kvp",
+        "slice_thickness_mm",
+        "spacing_mm",
+        "shape",
+        "volume_path",
+        "volume_sha256",
+    ]
+    return _frame(session, stmt, columns)
+
+
+def list_model_versions(session: Session) -> pd.DataFrame:
+    """All model versions, newest first (model versions are not center data)."""
+    stmt = select(
+        ModelVersion.id.label("model_version_id"),
+        ModelVersion.name,
+        ModelVersion.kind,
+        ModelVersion.target,
+        ModelVersion.created_at,
+        ModelVersion.weights_sha256,
+    ).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+    columns = ["model_version_id", "name", "kind", "target", "created_at", "weights_sha256"]
+    return _frame(session, stmt, columns)
+
+
+def model_predictions(session: Session, scope: AccessScope, model_version_id: int) -> pd.DataFrame:
+    """Predictions of one model version for the patients in scope."""
+    stmt = (
+        select(
+            Prediction.id.label("prediction_id"),
+            Patient.id.label("patient_id"),
+            Patient.pseudonym,
+            Center.name.label("center"),
+            Prediction.series_id,
+            Prediction.probabilities,
+            Prediction.predicted_class,
+            Prediction.risk_score,
+            Prediction.created_at,
+        )
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .join(Center, Patient.center_id == Center.id)
+        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
+        .order_by(Center.name, Patient.pseudonym)
+    )
+    columns = [
+        "prediction_id",
+        "patient_id",
+        "pseudonym",
+        "center",
+        "series_id",
+        "probabilities",
+        "predicted_class",
+        "risk_score",
+        "created_at",
+    ]
+    return _frame(session, stmt, columns)
+
+
+def _frame(session: Session, stmt: AnySelect, columns: list[str]) -> pd.DataFrame:
+    rows = session.execute(stmt).all()
+    data = [[_plain(v) for v in row] for row in rows]
+    return pd.DataFrame(data, columns=columns)
+
+
+def _plain(value: Any) -> Any:
+    """Enum members as their string values, everything else unchanged."""
+    return value.value if hasattr(value, "value") and isinstance(value.value, str) else value
+
+
+def _row_dict(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        c.key: _plain(getattr(row, c.key))
+        for c in row.__table__.columns
+        if c.key not in ("id", "patient_id")
+    }

@@ -1,0 +1,50 @@
+"""Home: what the database holds, or how to load data when it holds nothing."""
+
+import streamlit as st
+
+from gistcad.errors import GistcadError
+from gistcad.store import migrations, session_scope
+from gistcad.store.queries import cohort_counts, list_centers
+from pages.common import engine, scope, settings, show_error
+
+st.title("gistcad — GIST cohort explorer")
+st.caption(
+    "Computer-aided diagnosis for gastrointestinal stromal tumours on CT. "
+    "Research use only — not for clinical decisions."
+)
+
+try:
+    state = migrations.status(engine())
+except GistcadError as exc:
+    show_error(exc)
+    st.stop()
+
+if not state.is_current:
+    st.error(f"The database is not ready: {state.describe()}.", icon=":material/database:")
+    st.stop()
+
+with session_scope(engine()) as session:
+    counts = cohort_counts(session, scope())
+    centers = list_centers(session, scope())
+
+cols = st.columns(4)
+cols[0].metric("Patients", counts.patients)
+cols[1].metric("Centers", counts.centers)
+cols[2].metric("CT series", counts.series)
+cols[3].metric("Model versions", counts.models)
+
+if counts.is_empty:
+    st.info(
+        "The database holds no patients yet "
+        f"(`{settings().db_url.render_as_string(hide_password=True)}`). "
+        "Data are loaded from the command line; the README's section "
+        "*Loading data* lists the commands this version offers.",
+        icon=":material/info:",
+    )
+else:
+    st.subheader("Centers")
+    st.dataframe(
+        centers[["center", "country", "patients", "scanner_notes"]],
+        hide_index=True,
+        width="stretch",
+    )
