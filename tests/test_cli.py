@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _commands(parser: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
     for action in getattr(parser, "_actions", []):
-        for name, child in (getattr(action, "choices", None) or {}).items():
-            if hasattr(child, "_actions"):
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
                 found += _commands(child, (*prefix, name))
     return found
 

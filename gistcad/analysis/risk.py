@@ -1,0 +1,432 @@
+"""Risk of progression of a resected primary GIST: NIH 2002, AFIP 2006, modified NIH 2008.
+
+The three schemes tabulate tumour size, mitotic count and (AFIP, modified NIH) primary site;
+the modified NIH scheme adds tumour rupture.
+
+Boundaries
+----------
+The published tables are ambiguous at exactly 2, 5 and 10 cm and at exactly 5 mitoses. All
+three schemes here use the convention of Joensuu (2008): sizes ``<= 2.0``, ``2.1-5.0``,
+``5.1-10.0`` and ``> 10.0`` cm, mitoses ``<= 5``, ``6-10`` and ``> 10``. A size between
+two printed bands (2.05 cm) belongs to the upper one: "2.1-5.0" is read as "> 2.0 and
+<= 5.0", which is also how AFIP writes its bands ("> 2 <= 5"). A fractional count (5.5) is
+read the same way: "6-10" means "> 5 and <= 10".
+
+Mitotic count units
+-------------------
+The schemes count mitoses per 50 high-power fields. A count per 5 mm² (current WHO/AJCC
+practice) is not the same quantity on modern wide-field microscopes (50 HPF is about
+10-12 mm² there), so such counts are refused unless the caller sets
+``RiskOptions.accept_per_5mm2_as_50hpf``, and then every assessment says so in its notes.
+
+References
+----------
+.. [1] Fletcher CDM, Berman JJ, Corless C, et al. Diagnosis of gastrointestinal stromal
+   tumors: a consensus approach. Hum Pathol 2002;33(5):459-465.
+.. [2] Miettinen M, Lasota J. Gastrointestinal stromal tumors: pathology and prognosis at
+   different sites. Semin Diagn Pathol 2006;23(2):70-83. Reproduced in NCCN, NCI PDQ
+   (Tables 1-2) and Hindawi ISRN 2012 Table 2.
+.. [3] Joensuu H. Risk stratification of patients diagnosed with gastrointestinal stromal
+   tumor. Hum Pathol 2008;39(10):1411-1419, doi:10.1016/j.humpath.2008.06.025.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gistcad.domain import MitosisUnit, RiskClass, RiskScheme, Site
+from gistcad.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+
+class AfipColumn(StrEnum):
+    """The four site columns of the AFIP table [2]_."""
+
+    GASTRIC = "gastric"
+    JEJUNUM_ILEUM = "jejunum_ileum"
+    DUODENUM = "duodenum"
+    RECTUM = "rectum"
+
+
+class AfipColumnLabelling(StrEnum):
+    """Which of the two small-bowel series is labelled duodenum.
+
+    ``MIETTINEN_LASOTA_2006``: the 4.3/24/52/50/73/85/90 % series is jejunum/ileum and the
+    8.3/-/34/-/50/-/86 % series is duodenum, as in the original paper [2]_.
+    ``NCCN_PDQ``: the two labels swapped, as printed by NCCN, the older NCI PDQ and Hindawi.
+    """
+
+    MIETTINEN_LASOTA_2006 = "miettinen_lasota_2006"
+    NCCN_PDQ = "nccn_pdq"
+
+
+class ModifiedNihReading(StrEnum):
+    """How to read the modified NIH cell "<= 2.0 cm, 6-10 mitoses, non-gastric".
+
+    ``SECONDARY``: high, as the Kobe University and medicalalgorithms.com reproductions
+    resolve it (the "< 5.0 cm, 6-10 mitoses, any site: intermediate" row then applies to
+    gastric tumours only). ``LITERAL``: intermediate, the table of [3]_ read row by row.
+    """
+
+    SECONDARY = "secondary"
+    LITERAL = "literal"
+
+
+_AFIP_GASTRIC_3B_CHOICES = (10.0, 12.0)
+
+
+@dataclass(frozen=True)
+class RiskOptions:
+    """Choices the published tables leave open; every default is stated here.
+
+    Attributes
+    ----------
+    afip_column_labelling
+        Default ``MIETTINEN_LASOTA_2006`` (original column order); ``NCCN_PDQ`` swaps the
+        duodenum and jejunum/ileum columns to match NCCN and the older PDQ.
+    afip_gastric_3b_percent
+        Risk of progressive disease of AFIP group 3b (gastric, > 10 cm, <= 5 mitoses):
+        10.0 (default; NCCN and older PDQ) or 12.0 (NCI PDQ 2025).
+    afip_uncovered_site_column
+        AFIP column used for sites the table does not cover (colon, oesophagus, other).
+        Default jejunum/ileum, the usual "non-gastric" convention. The column is looked up
+        by its label under ``afip_column_labelling``.
+    modified_nih_reading
+        Default ``SECONDARY`` (high) for "<= 2.0 cm, 6-10 mitoses, non-gastric"; ``LITERAL``
+        gives intermediate.
+    accept_per_5mm2_as_50hpf
+        Default False: counts per 5 mm² are refused. True uses them as if counted per
+        50 HPF, and every assessment notes it.
+    """
+
+    afip_column_labelling: AfipColumnLabelling = AfipColumnLabelling.MIETTINEN_LASOTA_2006
+    afip_gastric_3b_percent: float = 10.0
+    afip_uncovered_site_column: AfipColumn = AfipColumn.JEJUNUM_ILEUM
+    modified_nih_reading: ModifiedNihReading = ModifiedNihReading.SECONDARY
+    accept_per_5mm2_as_50hpf: bool = False
+
+    def __post_init__(self) -> None:
+        if self.afip_gastric_3b_percent not in _AFIP_GASTRIC_3B_CHOICES:
+            raise ValidationError(
+                f"afip_gastric_3b_percent is {self.afip_gastric_3b_percent!r}; the published "
+                "values are 10.0 (NCCN, older PDQ) and 12.0 (PDQ 2025): use one of them"
+            )
+        # Normalise once so that plain strings from a settings form are accepted.
+        for name, enum in (
+            ("afip_column_labelling", AfipColumnLabelling),
+            ("afip_uncovered_site_column", AfipColumn),
+            ("modified_nih_reading", ModifiedNihReading),
+        ):
+            object.__setattr__(self, name, enum(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    """One scheme's verdict on one tumour.
+
+    Attributes
+    ----------
+    scheme
+        The scheme that produced it.
+    risk_class
+        The category; AFIP may give ``NONE`` or ``INSUFFICIENT_DATA``.
+    progression_risk_percent
+        AFIP only: risk of progressive disease (metastasis or tumour-related death) in %,
+        ``None`` for the other schemes and for AFIP cells with insufficient data.
+    label
+        Human-readable category, e.g. ``"Moderate (24 %)"``.
+    notes
+        Caveats that apply to this assessment (ignored rupture, table choices, units).
+    """
+
+    scheme: RiskScheme
+    risk_class: RiskClass
+    progression_risk_percent: float | None
+    label: str
+    notes: tuple[str, ...] = ()
+
+
+_CLASS_NAMES: dict[RiskClass, str] = {
+    RiskClass.NONE: "None",
+    RiskClass.VERY_LOW: "Very low",
+    RiskClass.LOW: "Low",
+    RiskClass.INTERMEDIATE: "Intermediate",
+    RiskClass.MODERATE: "Moderate",
+    RiskClass.HIGH: "High",
+    RiskClass.INSUFFICIENT_DATA: "Insufficient data",
+}
+
+
+def risk_label(risk_class: RiskClass, percent: float | None = None) -> str:
+    """Display text of a category, with the AFIP percentage when there is one.
+
+    >>> risk_label(RiskClass.MODERATE, 24.0)
+    'Moderate (24 %)'
+    """
+    name = _CLASS_NAMES[risk_class]
+    return name if percent is None else f"{name} ({percent:g} %)"
+
+
+# --- bands (Joensuu 2008 convention, see module docstring) --------------------------------
+
+
+def size_band(size_cm: float) -> int:
+    """0: <= 2.0 cm, 1: 2.1-5.0 (> 2.0), 2: 5.1-10.0 (> 5.0), 3: > 10.0 cm."""
+    if size_cm <= 2.0:
+        return 0
+    if size_cm <= 5.0:
+        return 1
+    return 2 if size_cm <= 10.0 else 3
+
+
+def mitosis_band(mitoses: float) -> int:
+    """0: <= 5, 1: 6-10 (> 5), 2: > 10 mitoses per 50 HPF."""
+    if mitoses <= 5:
+        return 0
+    return 1 if mitoses <= 10 else 2
+
+
+# --- NIH 2002 ------------------------------------------------------------------------------
+
+
+def _nih_2002(size: int, mitoses: int) -> RiskClass:
+    """Fletcher et al. 2002 [1]_, high rows first."""
+    if size == 3 or mitoses == 2 or (size >= 2 and mitoses >= 1):
+        return RiskClass.HIGH
+    if mitoses == 1 or size == 2:  # <= 5 cm with 6-10 mitoses; 5.1-10 cm with <= 5
+        return RiskClass.INTERMEDIATE
+    return RiskClass.LOW if size == 1 else RiskClass.VERY_LOW
+
+
+# --- modified NIH 2008 ---------------------------------------------------------------------
+
+
+def _modified_nih(
+    size: int, mitoses: int, *, gastric: bool, rupture: bool, reading: ModifiedNihReading
+) -> RiskClass:
+    """Joensuu 2008 [3]_: rupture, then high rows, intermediate rows, low, very low."""
+    if rupture or size == 3 or mitoses == 2 or (size >= 2 and mitoses >= 1):
+        return RiskClass.HIGH
+    if not gastric and ((size == 1 and mitoses >= 1) or (size == 2 and mitoses == 0)):
+        return RiskClass.HIGH
+    if size == 0 and mitoses == 1 and not gastric and reading is ModifiedNihReading.SECONDARY:
+        return RiskClass.HIGH
+    if mitoses == 1 or (gastric and size == 2):  # < 5.0 cm 6-10 any; gastric rows
+        return RiskClass.INTERMEDIATE
+    return RiskClass.LOW if size == 1 else RiskClass.VERY_LOW
+
+
+# --- AFIP 2006 -----------------------------------------------------------------------------
+
+_AFIP_GROUPS = ("1", "2", "3a", "3b", "4", "5", "6a", "6b")  # size band, then > 5 mitoses
+
+_N, _VL, _L = RiskClass.NONE, RiskClass.VERY_LOW, RiskClass.LOW
+_M, _H = RiskClass.MODERATE, RiskClass.HIGH
+_ID = (RiskClass.INSUFFICIENT_DATA, None)
+
+AfipCell = tuple[RiskClass, float | None]
+
+#: Column order of :data:`AFIP_TABLE`, the original one of Miettinen & Lasota 2006 [2]_.
+AFIP_COLUMNS = tuple(AfipColumn)
+
+#: Miettinen & Lasota 2006 [2]_: (category, % progressive disease) per group and column.
+#: Gastric 3b is filled in from ``RiskOptions.afip_gastric_3b_percent``; rectal 6b is
+#: printed "High (7)" in the older PDQ, a typo for 71 %.
+AFIP_TABLE: dict[str, tuple[AfipCell, AfipCell, AfipCell, AfipCell]] = {
+    "1": ((_N, 0.0), (_N, 0.0), (_N, 0.0), (_N, 0.0)),
+    "2": ((_VL, 1.9), (_L, 4.3), (_L, 8.3), (_L, 8.5)),
+    "3a": ((_L, 3.6), (_M, 24.0), _ID, _ID),
+    "3b": ((_M, None), (_H, 52.0), (_H, 34.0), (_H, 57.0)),
+    "4": ((_N, 0.0), (_H, 50.0), _ID, (_H, 54.0)),
+    "5": ((_M, 16.0), (_H, 73.0), (_H, 50.0), (_H, 52.0)),
+    "6a": ((_H, 55.0), (_H, 85.0), _ID, _ID),
+    "6b": ((_H, 86.0), (_H, 90.0), (_H, 86.0), (_H, 71.0)),
+}
+
+_SITE_COLUMNS: dict[Site, AfipColumn] = {
+    Site.STOMACH: AfipColumn.GASTRIC,
+    Site.JEJUNUM_ILEUM: AfipColumn.JEJUNUM_ILEUM,
+    Site.DUODENUM: AfipColumn.DUODENUM,
+    Site.RECTUM: AfipColumn.RECTUM,
+}
+
+_NCCN_SWAP = {
+    AfipColumn.DUODENUM: AfipColumn.JEJUNUM_ILEUM,
+    AfipColumn.JEJUNUM_ILEUM: AfipColumn.DUODENUM,
+}
+
+
+def afip_group(size_cm: float, mitoses: float) -> str:
+    """AFIP prognostic group ("1" ... "6b") of a size in cm and a count per 50 HPF."""
+    return _AFIP_GROUPS[size_band(size_cm) + (4 if mitoses > 5 else 0)]
+
+
+def afip_cell(group: str, column: AfipColumn, options: RiskOptions) -> AfipCell:
+    """Category and % risk of one AFIP cell, as labelled under ``options``."""
+    source = column
+    if options.afip_column_labelling is AfipColumnLabelling.NCCN_PDQ:
+        source = _NCCN_SWAP.get(column, column)
+    risk_class, percent = AFIP_TABLE[group][AFIP_COLUMNS.index(source)]
+    if group == "3b" and source is AfipColumn.GASTRIC:
+        percent = options.afip_gastric_3b_percent
+    return risk_class, percent
+
+
+_Verdict = tuple[RiskClass, float | None, list[str]]
+
+
+def _afip(
+    site: Site, size_cm: float, mitoses: float, rupture: bool, options: RiskOptions
+) -> _Verdict:
+    """AFIP 2006 [2]_; rupture is not an input."""
+    notes: list[str] = []
+    column = _SITE_COLUMNS.get(site)
+    if column is None:
+        column = options.afip_uncovered_site_column
+        notes.append(f"AFIP has no {site.value} column; the {column.value} column was applied")
+    group = afip_group(size_cm, mitoses)
+    risk_class, percent = afip_cell(group, column, options)
+    if options.afip_column_labelling is AfipColumnLabelling.NCCN_PDQ:
+        notes.append("AFIP columns labelled as in NCCN/PDQ (duodenum and jejunum/ileum swapped)")
+    if group == "3b" and column is AfipColumn.GASTRIC:
+        notes.append(f"gastric group 3b uses {percent:g} % (NCCN/older PDQ: 10 %, PDQ 2025: 12 %)")
+    if rupture:
+        notes.append("tumour rupture is not part of AFIP 2006; ignored here")
+    if group == "4" and risk_class is not RiskClass.INSUFFICIENT_DATA:
+        notes.append("AFIP group 4 rests on a small number of cases")
+    return risk_class, percent, notes
+
+
+def _nih_2002_verdict(
+    site: Site, size_cm: float, mitoses: float, rupture: bool, options: RiskOptions
+) -> _Verdict:
+    notes = ["tumour rupture is not part of NIH 2002; ignored here"] if rupture else []
+    return _nih_2002(size_band(size_cm), mitosis_band(mitoses)), None, notes
+
+
+def _modified_nih_verdict(
+    site: Site, size_cm: float, mitoses: float, rupture: bool, options: RiskOptions
+) -> _Verdict:
+    size, count, reading = size_band(size_cm), mitosis_band(mitoses), options.modified_nih_reading
+    risk_class = _modified_nih(
+        size, count, gastric=site.is_gastric, rupture=rupture, reading=reading
+    )
+    notes = []
+    if not rupture and not site.is_gastric and (size, count) == (0, 1):
+        notes.append(
+            f"<= 2 cm non-gastric with 6-10 mitoses: {reading.value} reading "
+            "(secondary: high, literal: intermediate)"
+        )
+    return risk_class, None, notes
+
+
+_SCHEMES = {
+    RiskScheme.NIH_2002: _nih_2002_verdict,
+    RiskScheme.AFIP_2006: _afip,
+    RiskScheme.MODIFIED_NIH_2008: _modified_nih_verdict,
+}
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def _validated_inputs(
+    site: Site | str, size_cm: float, mitoses: float, unit: MitosisUnit | str, options: RiskOptions
+) -> tuple[Site, list[str]]:
+    if isinstance(size_cm, bool) or not math.isfinite(size_cm) or size_cm <= 0:
+        raise ValidationError(
+            f"size_cm is {size_cm!r}; give the largest tumour dimension in cm as a finite "
+            "number > 0"
+        )
+    if isinstance(mitoses, bool) or not math.isfinite(mitoses) or mitoses < 0:
+        raise ValidationError(
+            f"mitoses is {mitoses!r}; give the mitotic count as a finite number >= 0"
+        )
+    notes: list[str] = []
+    if MitosisUnit(unit) is MitosisUnit.PER_5_MM2:
+        if not options.accept_per_5mm2_as_50hpf:
+            raise ValidationError(
+                "mitoses were counted per 5 mm², but NIH 2002, AFIP 2006 and modified NIH "
+                "tabulate counts per 50 HPF, which on modern wide-field microscopes is about "
+                "10-12 mm², so the two are not interchangeable; give the count per 50 HPF, "
+                "or set RiskOptions(accept_per_5mm2_as_50hpf=True) to use it as such knowingly"
+            )
+        notes.append(
+            "mitotic count per 5 mm² used as if per 50 HPF (accept_per_5mm2_as_50hpf=True)"
+        )
+    return Site(site), notes
+
+
+def classify(
+    scheme: RiskScheme,
+    *,
+    site: Site,
+    size_cm: float,
+    mitoses: int | float,
+    unit: MitosisUnit,
+    rupture: bool = False,
+    options: RiskOptions = RiskOptions(),
+) -> RiskAssessment:
+    """Risk category of a resected primary GIST under one scheme.
+
+    Parameters
+    ----------
+    scheme
+        NIH 2002 [1]_, AFIP 2006 [2]_ or modified NIH 2008 [3]_.
+    site
+        Primary site; NIH 2002 ignores it.
+    size_cm
+        Largest tumour dimension in cm, finite and > 0.
+    mitoses
+        Mitotic count, >= 0, in ``unit``.
+    unit
+        Must be per 50 HPF unless ``options.accept_per_5mm2_as_50hpf``.
+    rupture
+        Tumour rupture; only the modified NIH scheme uses it (then: high).
+    options
+        Table choices; see :class:`RiskOptions` for the defaults.
+
+    Returns
+    -------
+    RiskAssessment
+
+    Raises
+    ------
+    ValidationError
+        On a non-positive or non-finite size, a negative count, or a count per 5 mm².
+    """
+    site, notes = _validated_inputs(site, size_cm, mitoses, unit, options)
+    scheme = RiskScheme(scheme)
+    risk_class, percent, scheme_notes = _SCHEMES[scheme](site, size_cm, mitoses, rupture, options)
+    notes.extend(scheme_notes)
+    logger.debug("%s: %s %.3g cm %.3g mitoses -> %s", scheme, site, size_cm, mitoses, risk_class)
+    label = risk_label(risk_class, percent)
+    return RiskAssessment(scheme, risk_class, percent, label, tuple(notes))
+
+
+def classify_all(
+    *,
+    site: Site,
+    size_cm: float,
+    mitoses: int | float,
+    unit: MitosisUnit,
+    rupture: bool = False,
+    options: RiskOptions = RiskOptions(),
+) -> dict[RiskScheme, RiskAssessment]:
+    """:func:`classify` under every :class:`~gistcad.domain.RiskScheme`, in enum order."""
+    return {
+        scheme: classify(
+            scheme,
+            site=site,
+            size_cm=size_cm,
+            mitoses=mitoses,
+            unit=unit,
+            rupture=rupture,
+            options=options,
+        )
+        for scheme in RiskScheme
+    }

@@ -1,0 +1,266 @@
+"""Baseline characteristics stratified by a column ("table one" of a clinical paper).
+
+Layout of the result, one plain :class:`pandas.DataFrame` a page can show or write to CSV:
+
+=========  ================  ====================  ===  ===============  =======  ======
+variable   level             Center A (n=120)      ...  Overall (n=300)  p-value  test
+=========  ================  ====================  ===  ===============  =======  ======
+Age        median [IQR]      64.0 [55.0–71.5]      ...  ...              0.43     Kruskal-Wallis
+Sex        female            58 (48.3 %)           ...  ...              0.12     chi-square
+Sex        male              62 (51.7 %)           ...  ...
+=========  ================  ====================  ===  ===============  =======  ======
+
+Rules
+-----
+* Categorical rows give ``count (percent %)`` per level; the denominator is the stratum's n,
+  so a column sums to 100 %. Missing values are their own level ``"missing"``, never dropped.
+  Continuous rows give ``median [Q1–Q3]`` (linear interpolation, numpy's default) of the
+  non-missing values, followed by a ``"missing"`` count row when any value is missing.
+* Rows whose ``by`` value is missing form a ``"missing"`` stratum column shown after the
+  others; they are counted in Overall but left out of every test.
+* Tests, on non-missing values and non-missing strata only, named in the ``test`` column:
+  Kruskal-Wallis H test for continuous rows (with two strata it equals the two-sided
+  Mann-Whitney U test with normal approximation, tie correction and no continuity
+  correction [1]_); Pearson chi-square without continuity correction for categorical rows
+  [2]_, except Fisher's exact test for a 2×2 table with any expected count < 5 [3]_.
+  Empty levels and strata are dropped from the contingency table first. When a test cannot
+  be computed the p-value is NaN and ``test`` says why.
+
+References
+----------
+.. [1] Kruskal WH, Wallis WA. Use of ranks in one-criterion variance analysis. J Am Stat
+   Assoc 1952;47(260):583-621.
+.. [2] Pearson K. On the criterion that a given system of deviations from the probable in
+   the case of a correlated system of variables is such that it can be reasonably supposed
+   to have arisen from random sampling. Philos Mag 1900;50(302):157-175.
+.. [3] Fisher RA. Statistical Methods for Research Workers, 5th ed. 1934, section 21.02.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gistcad.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+MISSING = "missing"
+KRUSKAL_WALLIS = "Kruskal-Wallis"
+KRUSKAL_WALLIS_TWO_GROUPS = "Kruskal-Wallis (= Mann-Whitney U, 2 groups)"
+CHI_SQUARE = "chi-square"
+FISHER_EXACT = "Fisher's exact"
+P_VALUE = "p-value"
+TEST = "test"
+
+
+@dataclass(frozen=True)
+class _Stratum:
+    header: str
+    mask: pd.Series
+    tested: bool  # False for the stratum of rows with a missing ``by`` value
+
+
+@dataclass(frozen=True)
+class _TestResult:
+    p_value: float
+    test: str
+
+
+def _levels(values: pd.Series) -> list[Any]:
+    """Non-missing levels in display order: categorical order, else sorted."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories)
+    present = values.dropna().unique().tolist()
+    try:
+        return sorted(present)
+    except TypeError:  # mixed types
+        return sorted(present, key=str)
+
+
+def _strata(by_values: pd.Series) -> list[_Stratum]:
+    strata = []
+    for level in _levels(by_values):
+        mask = by_values == level
+        if mask.any():
+            strata.append(_Stratum(f"{level} (n={int(mask.sum())})", mask, tested=True))
+    missing = by_values.isna()
+    if missing.any():
+        strata.append(_Stratum(f"{MISSING} (n={int(missing.sum())})", missing, tested=False))
+    return strata
+
+
+def _count_cell(count: int, total: int) -> str:
+    return f"{count} ({100.0 * count / total:.1f} %)"
+
+
+def _median_iqr_cell(values: pd.Series, digits: int) -> str:
+    present = values.dropna().to_numpy(dtype=float)
+    if present.size == 0:
+        return "–"
+    q1, median, q3 = np.percentile(present, [25, 50, 75])
+    return f"{median:.{digits}f} [{q1:.{digits}f}–{q3:.{digits}f}]"
+
+
+def kruskal_wallis(groups: Sequence[np.ndarray]) -> _TestResult:
+    """Kruskal-Wallis H test over the non-empty groups, or NaN with the reason."""
+    groups = [g for g in groups if g.size > 0]
+    if len(groups) < 2:
+        return _TestResult(float("nan"), "not computed: fewer than 2 strata with values")
+    if np.ptp(np.concatenate(groups)) == 0:
+        return _TestResult(float("nan"), "not computed: all values identical")
+    name = KRUSKAL_WALLIS_TWO_GROUPS if len(groups) == 2 else KRUSKAL_WALLIS
+    return _TestResult(float(stats.kruskal(*groups).pvalue), name)
+
+
+def contingency_test(table: np.ndarray) -> _TestResult:
+    """Chi-square, or Fisher's exact for a 2×2 table with an expected count < 5.
+
+    ``table`` is levels × strata; all-zero rows and columns are dropped first.
+    """
+    table = np.asarray(table, dtype=float)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if min(table.shape) < 2:
+        return _TestResult(float("nan"), "not computed: fewer than 2 levels or strata")
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    small = int((expected < 5).sum())
+    if table.shape == (2, 2) and small:
+        return _TestResult(float(stats.fisher_exact(table).pvalue), FISHER_EXACT)
+    p_value = float(stats.chi2_contingency(table, correction=False).pvalue)
+    name = CHI_SQUARE if not small else f"{CHI_SQUARE} (expected < 5 in {small} cells)"
+    return _TestResult(p_value, name)
+
+
+_Row = dict[Hashable, Any]
+
+
+def _row(variable: str, level: str, cells: list[str], result: _TestResult | None) -> _Row:
+    row: _Row = {"variable": variable, "level": level}
+    row.update(enumerate(cells))  # positional keys, renamed to headers by the caller
+    row[P_VALUE] = result.p_value if result else float("nan")
+    row[TEST] = result.test if result else ""
+    return row
+
+
+def _continuous_rows(
+    values: pd.Series, strata: list[_Stratum], label: str, digits: int
+) -> list[_Row]:
+    groups = [values[s.mask].dropna().to_numpy(dtype=float) for s in strata if s.tested]
+    result = kruskal_wallis(groups)
+    columns = [values[s.mask] for s in strata] + [values]
+    rows = [_row(label, "median [IQR]", [_median_iqr_cell(c, digits) for c in columns], result)]
+    if values.isna().any():
+        cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]
+        rows.append(_row(label, MISSING, cells, None))
+    return rows
+
+
+def _categorical_rows(values: pd.Series, strata: list[_Stratum], label: str) -> list[_Row]:
+    levels = _levels(values)
+    tested = [values[s.mask] for s in strata if s.tested]
+    table = np.array([[int((col == level).sum()) for col in tested] for level in levels])
+    result = contingency_test(table.reshape(len(levels), len(tested)))
+    columns = [values[s.mask] for s in strata] + [values]
+    rows = []
+    for level in levels:
+        cells = [_count_cell(int((c == level).sum()), len(c)) for c in columns]
+        rows.append(_row(label, str(level), cells, None))
+    if values.isna().any():
+        cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]
+        rows.append(_row(label, MISSING, cells, None))
+    if rows:
+        rows[0][P_VALUE], rows[0][TEST] = result.p_value, result.test
+    return rows
+
+
+def _check_columns(
+    df: pd.DataFrame,
+    by: str,
+    continuous: Sequence[str],
+    categorical: Sequence[str],
+    labels: Mapping[str, str],
+) -> None:
+    if not isinstance(df, pd.DataFrame) or df.empty:
+        raise ValidationError("table_one needs a non-empty DataFrame")
+    wanted = [by, *continuous, *categorical]
+    unknown = [c for c in wanted if c not in df.columns]
+    if unknown:
+        raise ValidationError(
+            f"unknown column(s) {unknown}; the data frame has: {list(map(str, df.columns))}"
+        )
+    repeated = sorted({c for c in wanted if wanted.count(c) > 1}, key=str)
+    if repeated:
+        raise ValidationError(
+            f"column(s) {repeated} listed more than once across by, continuous and "
+            "categorical; list each column once"
+        )
+    for column in continuous:
+        dtype = df[column].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise ValidationError(
+                f"continuous column {column!r} has dtype {dtype}; convert it to numbers or "
+                "list it under categorical"
+            )
+    stray = [key for key in labels if key not in wanted]
+    if stray:
+        raise ValidationError(f"labels given for column(s) {stray} that are not in the table")
+
+
+def table_one(
+    df: pd.DataFrame,
+    *,
+    by: str,
+    continuous: Sequence[str],
+    categorical: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+    digits: int = 1,
+) -> pd.DataFrame:
+    """Baseline characteristics per stratum of ``by``, with overall column and tests.
+
+    Parameters
+    ----------
+    df
+        One row per patient.
+    by
+        Column to stratify by (e.g. center or genotype).
+    continuous
+        Numeric columns summarised as median [IQR] and tested with Kruskal-Wallis.
+    categorical
+        Columns summarised as count (%) per level and tested with chi-square / Fisher.
+    labels
+        Display names of columns; the column name is used where none is given.
+    digits
+        Decimals of medians and quartiles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``variable``, ``level``, one ``"<stratum> (n=k)"`` per stratum, ``"Overall
+        (n=N)"``, ``"p-value"`` (float, NaN except on a variable's first row) and ``"test"``;
+        see the module docstring for the rules.
+
+    Raises
+    ------
+    ValidationError
+        For an empty frame, unknown or repeated columns, a non-numeric continuous column or
+        labels for columns not in the table.
+    """
+    labels = dict(labels or {})
+    _check_columns(df, by, continuous, categorical, labels)
+    strata = _strata(df[by])
+    headers = [s.header for s in strata] + [f"Overall (n={len(df)})"]
+    rows: list[_Row] = []
+    for column in continuous:
+        rows += _continuous_rows(df[column], strata, labels.get(column, column), digits)
+    for column in categorical:
+        rows += _categorical_rows(df[column], strata, labels.get(column, column))
+    logger.debug("table one by %r: %d strata, %d rows", by, len(strata), len(rows))
+    columns = ["variable", "level", *range(len(headers)), P_VALUE, TEST]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.rename(columns=dict(enumerate(headers)))

@@ -1,0 +1,166 @@
+"""``gistcad risk``: the clinical risk of one tumour under every scheme."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from gistcad.analysis.mskcc import MskccLikeEstimate, mskcc_like_rfs
+from gistcad.analysis.risk import (
+    AfipColumn,
+    AfipColumnLabelling,
+    ModifiedNihReading,
+    RiskAssessment,
+    RiskOptions,
+    classify_all,
+)
+from gistcad.domain import MitosisUnit, RiskScheme, parse_site
+from gistcad.errors import ValidationError
+
+SCHEME_NAMES = {
+    RiskScheme.NIH_2002: "NIH 2002 (Fletcher)",
+    RiskScheme.AFIP_2006: "AFIP (Miettinen & Lasota 2006)",
+    RiskScheme.MODIFIED_NIH_2008: "Modified NIH (Joensuu 2008)",
+}
+UNIT_CHOICES = {"50hpf": MitosisUnit.PER_50_HPF, "5mm2": MitosisUnit.PER_5_MM2}
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "risk",
+        help="risk class of a resected primary GIST under NIH, AFIP and modified NIH",
+        description="Risk of progression under NIH 2002, AFIP 2006 and modified NIH 2008, and "
+        "an MSKCC-like 2/5-year RFS approximation (not the official nomogram).",
+    )
+    parser.add_argument("--site", required=True, help="primary site, e.g. stomach, jejunum")
+    parser.add_argument("--size-cm", type=float, required=True, help="largest diameter, cm")
+    parser.add_argument("--mitoses", type=float, required=True, help="mitotic count")
+    parser.add_argument(
+        "--per",
+        choices=sorted(UNIT_CHOICES),
+        default="50hpf",
+        help="unit of the mitotic count (default 50hpf; the schemes refuse 5mm2 unless "
+        "--accept-per-5mm2 is given)",
+    )
+    parser.add_argument("--rupture", action="store_true", help="the tumour ruptured")
+    parser.add_argument(
+        "--afip-gastric-3b",
+        type=float,
+        choices=[10.0, 12.0],
+        default=10.0,
+        help="AFIP gastric >10 cm, <=5 mitoses: 10 %% (NCCN, default) or 12 %% (PDQ 2025)",
+    )
+    parser.add_argument(
+        "--afip-labelling",
+        choices=[c.value for c in AfipColumnLabelling],
+        default=AfipColumnLabelling.MIETTINEN_LASOTA_2006.value,
+        help="which small-bowel AFIP column is duodenum (default: the original paper's)",
+    )
+    parser.add_argument(
+        "--afip-uncovered-site-column",
+        choices=[c.value for c in AfipColumn],
+        default=AfipColumn.JEJUNUM_ILEUM.value,
+        help="AFIP column for colon, oesophagus and other sites (default jejunum_ileum)",
+    )
+    parser.add_argument(
+        "--modified-nih-reading",
+        choices=[r.value for r in ModifiedNihReading],
+        default=ModifiedNihReading.SECONDARY.value,
+        help="<=2 cm non-gastric with 6-10 mitoses: secondary (high, default) or literal",
+    )
+    parser.add_argument(
+        "--accept-per-5mm2",
+        action="store_true",
+        help="use a count per 5 mm2 as if per 50 HPF (stated in the output)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=_risk)
+
+
+def _risk(args: argparse.Namespace) -> int:
+    site = parse_site(args.site)
+    unit = UNIT_CHOICES[args.per]
+    options = RiskOptions(
+        afip_column_labelling=args.afip_labelling,
+        afip_gastric_3b_percent=args.afip_gastric_3b,
+        afip_uncovered_site_column=args.afip_uncovered_site_column,
+        modified_nih_reading=args.modified_nih_reading,
+        accept_per_5mm2_as_50hpf=args.accept_per_5mm2,
+    )
+    try:
+        verdicts = classify_all(
+            site=site,
+            size_cm=args.size_cm,
+            mitoses=args.mitoses,
+            unit=unit,
+            rupture=args.rupture,
+            options=options,
+        )
+    except ValidationError as exc:
+        if unit is MitosisUnit.PER_5_MM2:
+            raise ValidationError(f"{exc} (on the command line: --accept-per-5mm2)") from None
+        raise
+    mskcc = mskcc_like_rfs(size_cm=args.size_cm, site=site, mitotic_index_ge_5=args.mitoses >= 5)
+    if args.json:
+        print(json.dumps(_as_dict(args, site.value, unit.value, verdicts, mskcc), indent=2))
+    else:
+        print(_as_text(args, site.value, unit.value, verdicts, mskcc))
+    return 0
+
+
+def _as_dict(
+    args: argparse.Namespace,
+    site: str,
+    unit: str,
+    verdicts: dict[RiskScheme, RiskAssessment],
+    mskcc: MskccLikeEstimate,
+) -> dict[str, Any]:
+    return {
+        "input": {
+            "site": site,
+            "size_cm": args.size_cm,
+            "mitoses": args.mitoses,
+            "mitotic_unit": unit,
+            "rupture": args.rupture,
+        },
+        "schemes": {
+            scheme.value: {
+                "name": SCHEME_NAMES[scheme],
+                "risk_class": v.risk_class.value,
+                "progression_risk_percent": v.progression_risk_percent,
+                "label": v.label,
+                "notes": list(v.notes),
+            }
+            for scheme, v in verdicts.items()
+        },
+        "mskcc_like": {
+            "rfs_2y": mskcc.rfs_2y,
+            "rfs_5y": mskcc.rfs_5y,
+            "label": mskcc.label,
+        },
+    }
+
+
+def _as_text(
+    args: argparse.Namespace,
+    site: str,
+    unit: str,
+    verdicts: dict[RiskScheme, RiskAssessment],
+    mskcc: MskccLikeEstimate,
+) -> str:
+    rupture = ", ruptured" if args.rupture else ""
+    lines = [
+        f"{site}, {args.size_cm:g} cm, {args.mitoses:g} mitoses per {unit[4:]}{rupture}",
+        "",
+    ]
+    width = max(len(n) for n in SCHEME_NAMES.values())
+    for scheme, verdict in verdicts.items():
+        lines.append(f"  {SCHEME_NAMES[scheme]:<{width}}  {verdict.label}")
+        lines += [f"  {'':<{width}}    note: {note}" for note in verdict.notes]
+    lines += [
+        "",
+        f"  RFS {mskcc.rfs_2y:.0%} at 2 years, {mskcc.rfs_5y:.0%} at 5 years "
+        f"({mskcc.label}; mitotic index >= 5 per 50 HPF: {'yes' if args.mitoses >= 5 else 'no'})",
+    ]
+    return "\n".join(lines)
