@@ -11,7 +11,7 @@ from typing import Any
 
 from gistcad.config import load_settings
 from gistcad.errors import ConfigError
-from gistcad.store import make_engine, migrations
+from gistcad.store import migrations
 
 APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
@@ -47,9 +47,7 @@ def streamlit_command(address: str, port: int) -> list[str]:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
-    state = migrations.status(make_engine(settings.db_url))
-    if not state.is_current:
-        raise ConfigError(f"the database is not ready: {state.describe()}")
+    migrations.ready_engine(settings.db_url).dispose()
     if args.address not in LOCAL_ADDRESSES:
         raise ConfigError(
             f"refusing to serve on {args.address!r}: this version has no login yet, so the "

@@ -10,6 +10,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from gistcad.errors import ConfigError
+from gistcad.store.engine import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "db"
 
@@ -65,3 +69,19 @@ def status(engine: Engine) -> MigrationStatus:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return MigrationStatus(current=current, head=head)
+
+
+def ready_engine(url: URL | str) -> Engine:
+    """An engine on a database whose schema is current, for commands that read or write data.
+
+    Raises
+    ------
+    ConfigError
+        When the schema is missing or outdated, saying which command fixes it.
+    """
+    engine = make_engine(url)
+    state = status(engine)
+    if not state.is_current:
+        engine.dispose()
+        raise ConfigError(f"the database is not ready: {state.describe()}")
+    return engine

@@ -375,3 +375,22 @@ def _row_dict(row: Any) -> dict[str, Any] | None:
         for c in row.__table__.columns
         if c.key not in ("id", "patient_id")
     }
+
+
+def find_model_version(session: Session, key: str) -> tuple[int, str]:
+    """The (id, name) of the model version whose id or name is ``key``.
+
+    Raises
+    ------
+    NotFoundError
+        With the names of the model versions that do exist.
+    """
+    clause = ModelVersion.name == key
+    if key.isdigit():
+        clause = clause | (ModelVersion.id == int(key))
+    row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
+    if row is None:
+        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
+        known = ", ".join(names) if names else "none yet: train one first"
+        raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
+    return int(row[0]), str(row[1])

@@ -1,0 +1,191 @@
+"""Groupings of a cohort for survival comparisons: true genotype, predicted status, risk, center.
+
+Each function takes the cohort table (:data:`gistcad.store.queries.COHORT_COLUMNS`; only the
+columns it names are read) and returns one label per row, as a ``pandas.Series`` aligned with
+the cohort's index. Labels are the words a clinical paper would print ("KIT exon 11",
+"Not KIT exon 11", "High"), so that tables and figure legends need no translation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+from gistcad.analysis.risk import RiskOptions, classify
+from gistcad.domain import GenotypeClass, GenotypeDetail, GenotypeGroup, MitosisUnit, RiskScheme
+from gistcad.errors import ValidationError
+
+
+class Grouping(StrEnum):
+    GENOTYPE = "genotype"  # true genotype group
+    PREDICTED = "predicted"  # predicted status from a model
+    RISK = "risk"  # clinical risk class under a scheme
+    CENTER = "center"
+
+
+class StatusSplit(StrEnum):
+    """How genotype probabilities (or true genotypes) are split into groups."""
+
+    KIT11 = "kit11"  # KIT exon 11 vs rest
+    KIT_MUTANT = "kit_mutant"  # KIT-mutant (exon 11 or 9) vs not
+    FOUR_CLASS = "four_class"  # KIT exon 11 / KIT exon 9 / PDGFRA / wild-type or other
+
+
+GROUP_LABELS: dict[GenotypeGroup, str] = {
+    GenotypeGroup.KIT11: "KIT exon 11",
+    GenotypeGroup.KIT9: "KIT exon 9",
+    GenotypeGroup.KIT_OTHER: "KIT exon 13/17",
+    GenotypeGroup.PDGFRA: "PDGFRA",
+    GenotypeGroup.WILD_TYPE: "Wild-type",
+    GenotypeGroup.UNKNOWN: "Unknown",
+}
+CLASS_LABELS: dict[GenotypeClass, str] = {
+    GenotypeClass.KIT11: "KIT exon 11",
+    GenotypeClass.KIT9: "KIT exon 9",
+    GenotypeClass.PDGFRA: "PDGFRA",
+    GenotypeClass.WT_OTHER: "Wild-type / other",
+}
+SPLIT_LABELS: dict[StatusSplit, tuple[str, str]] = {
+    StatusSplit.KIT11: ("KIT exon 11", "Not KIT exon 11"),
+    StatusSplit.KIT_MUTANT: ("KIT-mutant", "Not KIT-mutant"),
+}
+UNKNOWN = "Unknown"
+
+
+def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
+    """True genotype group of each patient ("Unknown" when not tested)."""
+    return cohort["genotype_detail"].map(
+        lambda d: GROUP_LABELS[GenotypeDetail(d).group] if isinstance(d, str) else UNKNOWN
+    )
+
+
+def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:
+    """The true genotype split the same way as :func:`predicted_groups` splits predictions.
+
+    KIT-mutant here means any KIT mutation (exons 9, 11, 13, 17); the four classes put KIT
+    exon 13/17 under "Wild-type / other", as the genotype models do.
+    """
+
+    def label(detail: Any) -> str:
+        if not isinstance(detail, str) or detail == GenotypeDetail.UNKNOWN:
+            return UNKNOWN
+        d = GenotypeDetail(detail)
+        if split is StatusSplit.FOUR_CLASS:
+            cls = d.group
+            mapped = {
+                GenotypeGroup.KIT11: GenotypeClass.KIT11,
+                GenotypeGroup.KIT9: GenotypeClass.KIT9,
+                GenotypeGroup.PDGFRA: GenotypeClass.PDGFRA,
+            }.get(cls, GenotypeClass.WT_OTHER)
+            return CLASS_LABELS[mapped]
+        yes, no = SPLIT_LABELS[split]
+        positive = d.is_kit_exon11 if split is StatusSplit.KIT11 else d.is_kit
+        return yes if positive else no
+
+    return cohort["genotype_detail"].map(label)
+
+
+def predicted_groups(
+    cohort: pd.DataFrame,
+    predictions: pd.DataFrame,
+    split: StatusSplit,
+    *,
+    threshold: float = 0.5,
+) -> pd.Series:
+    """Predicted status of each patient from a model's class probabilities.
+
+    Parameters
+    ----------
+    cohort
+        Needs ``patient_id``.
+    predictions
+        One model version's predictions: ``patient_id`` and ``probabilities`` (a mapping
+        from :class:`~gistcad.domain.GenotypeClass` value to probability). A patient with
+        several predictions (several series) gets the newest (last row).
+    split
+        ``KIT11``: P(KIT exon 11) ≥ threshold. ``KIT_MUTANT``: P(KIT exon 11) + P(KIT
+        exon 9) ≥ threshold (KIT exon 13/17 sit in the model's "wild-type / other" class).
+        ``FOUR_CLASS``: the most probable class; the threshold is not used.
+    threshold
+        In (0, 1).
+
+    Returns
+    -------
+    pandas.Series
+        Labels; "No prediction" for patients the model has not seen.
+    """
+    if not 0.0 < threshold < 1.0 or math.isnan(threshold):
+        raise ValidationError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
+    latest = predictions.drop_duplicates("patient_id", keep="last").set_index("patient_id")
+    probabilities = latest["probabilities"].to_dict()
+
+    def label(patient_id: int) -> str:
+        probs = probabilities.get(patient_id)
+        if probs is None:
+            return "No prediction"
+        return _split_probabilities(probs, split, threshold)
+
+    return cohort["patient_id"].map(label)
+
+
+def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, threshold: float) -> str:
+    needed = {
+        StatusSplit.KIT11: [GenotypeClass.KIT11],
+        StatusSplit.KIT_MUTANT: [GenotypeClass.KIT11, GenotypeClass.KIT9],
+        StatusSplit.FOUR_CLASS: list(GenotypeClass),
+    }[split]
+    missing = [c.value for c in needed if c.value not in probs]
+    if missing:
+        raise ValidationError(
+            f"the model's predictions have no probability for {', '.join(missing)} "
+            f"(they have {', '.join(sorted(probs))}); choose a model trained for "
+            f"'{split.value}' or another split"
+        )
+    if split is StatusSplit.FOUR_CLASS:
+        best = max(needed, key=lambda c: probs[c.value])
+        return CLASS_LABELS[best]
+    yes, no = SPLIT_LABELS[split]
+    return yes if sum(probs[c.value] for c in needed) >= threshold else no
+
+
+def risk_groups(
+    cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions | None = None
+) -> pd.Series:
+    """Clinical risk class of each patient's primary tumour under ``scheme``.
+
+    Patients without site, size or mitotic count are "Unknown" (a missing rupture flag counts
+    as no rupture); a count per 5 mm² that the
+    options do not allow is "Not classifiable (count per 5 mm²)", never guessed.
+    """
+    opts = options or RiskOptions()
+
+    def label(row: Any) -> str:
+        if any(_missing(row[c]) for c in ("site", "size_cm", "mitotic_count", "mitotic_unit")):
+            return UNKNOWN
+        if row["mitotic_unit"] == MitosisUnit.PER_5_MM2 and not opts.accept_per_5mm2_as_50hpf:
+            return "Not classifiable (count per 5 mm²)"
+        verdict = classify(
+            scheme,
+            site=row["site"],
+            size_cm=float(row["size_cm"]),
+            mitoses=float(row["mitotic_count"]),
+            unit=MitosisUnit(row["mitotic_unit"]),
+            rupture=bool(row["rupture"]) if not _missing(row["rupture"]) else False,
+            options=opts,
+        )
+        return verdict.risk_class.value.replace("_", " ").capitalize()
+
+    return cohort.apply(label, axis=1).astype(object)
+
+
+def center_groups(cohort: pd.DataFrame) -> pd.Series:
+    """The center of each patient."""
+    return cohort["center"].astype(object)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

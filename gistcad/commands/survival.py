@@ -1,0 +1,259 @@
+"""``gistcad survival``: Kaplan-Meier, log-rank and Cox by genotype, prediction, risk or center."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pandas as pd
+
+from gistcad.analysis.grouping import (
+    Grouping,
+    StatusSplit,
+    center_groups,
+    genotype_groups,
+    predicted_groups,
+    risk_groups,
+)
+from gistcad.analysis.survival import CI_METHOD, SurvivalComparison, compare_groups, landmark
+from gistcad.config import load_settings
+from gistcad.domain import Endpoint, RiskScheme
+from gistcad.errors import ValidationError
+from gistcad.store import AccessScope, migrations, session_scope
+from gistcad.store.queries import CohortFilter, cohort_table, find_model_version, model_predictions
+
+ADJUSTABLE = ("risk", "center", "age", "sex", "size")
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "survival",
+        help="Kaplan-Meier, log-rank and hazard ratios by genotype, prediction, risk or center",
+    )
+    parser.add_argument("--endpoint", choices=[e.value for e in Endpoint], default="rfs")
+    parser.add_argument("--by", choices=[g.value for g in Grouping], required=True)
+    parser.add_argument("--model", help="model version id or name (with --by predicted)")
+    parser.add_argument(
+        "--split",
+        choices=[s.value for s in StatusSplit],
+        default=StatusSplit.KIT11.value,
+        help="with --by predicted: kit11 (exon 11 vs rest, default), kit_mutant, four_class",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="probability threshold (default 0.5)"
+    )
+    parser.add_argument(
+        "--scheme",
+        choices=[s.value for s in RiskScheme],
+        default=RiskScheme.MODIFIED_NIH_2008.value,
+        help="risk scheme for --by risk and --adjust risk (default joensuu2008)",
+    )
+    parser.add_argument(
+        "--times", default="24,60,120", help="months for S(t) and the at-risk table"
+    )
+    parser.add_argument("--center", action="append", default=[], help="only this center")
+    parser.add_argument("--landmark", type=float, help="start the clock at this month")
+    parser.add_argument("--min-group-size", type=int, default=10)
+    parser.add_argument("--reference", help="reference group of the hazard ratios")
+    parser.add_argument(
+        "--adjust", default="", help=f"Cox covariates, comma-separated from {', '.join(ADJUSTABLE)}"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=_survival)
+
+
+def parse_times(text: str) -> list[float]:
+    try:
+        times = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValidationError(
+            f"--times must be months separated by commas, e.g. 24,60,120; got {text!r}"
+        ) from None
+    if not times or any(t < 0 for t in times):
+        raise ValidationError(f"--times needs at least one month >= 0; got {text!r}")
+    return sorted({0.0, *times})
+
+
+def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    scope = AccessScope.everything()
+    flt = CohortFilter(centers=frozenset(args.center))
+    with session_scope(engine) as session:
+        cohort = cohort_table(session, scope, flt)
+        if args.by != Grouping.PREDICTED:
+            return cohort, None, None
+        if not args.model:
+            raise ValidationError("--by predicted needs --model (a model version id or name)")
+        model_id, model_name = find_model_version(session, args.model)
+        return cohort, model_predictions(session, scope, model_id), model_name
+
+
+def groups_for(
+    cohort: pd.DataFrame, args: argparse.Namespace, predictions: pd.DataFrame | None
+) -> pd.Series:
+    by = Grouping(args.by)
+    if by is Grouping.GENOTYPE:
+        return genotype_groups(cohort)
+    if by is Grouping.CENTER:
+        return center_groups(cohort)
+    if by is Grouping.RISK:
+        return risk_groups(cohort, RiskScheme(args.scheme))
+    assert predictions is not None
+    return predicted_groups(cohort, predictions, StatusSplit(args.split), threshold=args.threshold)
+
+
+def covariates_for(cohort: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame | None:
+    names = [n.strip() for n in args.adjust.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ADJUSTABLE))
+    if unknown:
+        raise ValidationError(
+            f"--adjust: unknown covariate {', '.join(unknown)}; use {', '.join(ADJUSTABLE)}"
+        )
+    if not names:
+        return None
+    columns = {
+        "risk": lambda: risk_groups(cohort, RiskScheme(args.scheme)),
+        "center": lambda: cohort["center"],
+        "age": lambda: cohort["age_at_diagnosis"].astype(float),
+        "sex": lambda: cohort["sex"],
+        "size": lambda: cohort["size_cm"].astype(float),
+    }
+    return pd.DataFrame({name: columns[name]().to_numpy() for name in names})
+
+
+def run_comparison(
+    cohort: pd.DataFrame, args: argparse.Namespace, predictions: pd.DataFrame | None
+) -> tuple[SurvivalComparison, list[str]]:
+    """Group, select the endpoint, apply the landmark, and compare; returns notes too."""
+    endpoint = Endpoint(args.endpoint)
+    time_col, event_col = f"{endpoint.value}_months", f"{endpoint.value}_event"
+    notes = []
+    groups = groups_for(cohort, args, predictions)
+    covariates = covariates_for(cohort, args)
+    has = cohort[time_col].notna() & cohort[event_col].notna()
+    if covariates is not None:
+        has &= covariates.notna().all(axis=1).to_numpy()
+    if (~has).any():
+        notes.append(
+            f"{int((~has).sum())} patients without {endpoint.value.upper()} data "
+            "(or a covariate) left out."
+        )
+    if not has.any():
+        raise ValidationError(
+            f"no patient in the selection has {endpoint.value.upper()} follow-up; load outcomes "
+            "or widen the selection"
+        )
+    durations = cohort.loc[has, time_col].astype(float).to_numpy()
+    events = cohort.loc[has, event_col].astype(int).to_numpy()
+    labels = groups[has].to_numpy()
+    cov = None if covariates is None else covariates[has.to_numpy()].reset_index(drop=True)
+    if args.landmark is not None:
+        lm = landmark(durations, events, args.landmark)
+        notes.append(
+            f"Landmark at {args.landmark:g} months: {int(lm.mask.sum())} patients "
+            "event-free and under follow-up; the clock restarts there."
+        )
+        durations, events, labels = lm.durations, lm.event_observed, labels[lm.mask]
+        cov = None if cov is None else cov[lm.mask].reset_index(drop=True)
+    comparison = compare_groups(
+        durations,
+        events,
+        labels,
+        times=parse_times(args.times),
+        min_group_size=args.min_group_size,
+        reference=args.reference,
+        covariates=cov,
+    )
+    return comparison, notes
+
+
+def _survival(args: argparse.Namespace) -> int:
+    cohort, predictions, model_name = _load(args)
+    if cohort.empty:
+        raise ValidationError("the selection holds no patients; load data or widen --center")
+    comparison, notes = run_comparison(cohort, args, predictions)
+    header = {
+        "endpoint": args.endpoint,
+        "by": args.by,
+        "model": model_name,
+        "split": args.split if args.by == Grouping.PREDICTED else None,
+        "threshold": args.threshold if args.by == Grouping.PREDICTED else None,
+        "scheme": args.scheme if args.by == Grouping.RISK else None,
+        "landmark_months": args.landmark,
+        "selection_notes": notes,
+    }
+    if args.json:
+        print(json.dumps({**header, **comparison.to_dict()}, indent=2))
+    else:
+        print(format_report(header, comparison))
+    return 0
+
+
+def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str:
+    """The comparison as text, in the order of a clinical paper's survival section."""
+    endpoint = "Recurrence-free survival" if header["endpoint"] == "rfs" else "Overall survival"
+    by = header["by"] + (f" ({header['model']}, {header['split']})" if header["model"] else "")
+    out = [f"{endpoint} by {by}; times in months; 95 % CI: {CI_METHOD}", ""]
+    out += [f"note: {n}" for n in [*header["selection_notes"], *comparison.notes]]
+    summary = comparison.summary.copy()
+    cols = ["group", "n", "events", "median_text"]
+    for t in comparison.times:
+        key = f"survival_at_{t:g}"
+        if key in summary and t > 0:
+            summary[f"S({t:g})"] = [
+                _pct(s, lo, hi)
+                for s, lo, hi in zip(
+                    summary[key],
+                    summary[f"{key}_ci_lower"],
+                    summary[f"{key}_ci_upper"],
+                    strict=True,
+                )
+            ]
+            cols.append(f"S({t:g})")
+    out += [
+        "",
+        summary[cols].rename(columns={"median_text": "median (95% CI)"}).to_string(index=False),
+    ]
+    risk = comparison.at_risk.assign(
+        cell=lambda d: (
+            d["at_risk"].astype(str)
+            + " ("
+            + d["events"].astype(str)
+            + ", "
+            + d["censored"].astype(str)
+            + ")"
+        )
+    ).pivot(index="group", columns="time", values="cell")
+    risk.columns = [f"{t:g}" for t in risk.columns]
+    out += ["", "Number at risk (cumulative events, censored):", risk.to_string()]
+    if comparison.logrank is not None:
+        lr = comparison.logrank
+        out += ["", f"{lr.test}: chi2 = {lr.statistic:.2f}, df = {lr.df}, p = {_p(lr.p_value)}"]
+    if not comparison.pairwise.empty:
+        out += [
+            "",
+            "Pairwise log-rank (Holm-adjusted):",
+            comparison.pairwise.to_string(index=False),
+        ]
+    if comparison.cox is not None:
+        table = comparison.cox.table[["term", "hr", "ci_lower", "ci_upper", "p"]]
+        out += [
+            "",
+            "Cox proportional hazards (hazard ratio, 95 % CI):",
+            table.to_string(index=False, float_format=lambda v: f"{v:.3g}"),
+        ]
+        ph = comparison.cox.ph_test[["term", "verdict"]]
+        out += ["", "Proportional-hazards check (Schoenfeld residuals):", ph.to_string(index=False)]
+    return "\n".join(out)
+
+
+def _pct(s: float, lo: float, hi: float) -> str:
+    if pd.isna(s):
+        return "-"
+    return f"{s:.0%} ({lo:.0%}-{hi:.0%})"
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"

@@ -1,0 +1,166 @@
+"""Cox hazard ratios: a published fit, recovered simulated parameters, the PH check, errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gistcad.analysis.cox import CoxResult, cox_hazard_ratios
+from gistcad.errors import ValidationError
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def freireich() -> pd.DataFrame:
+    return pd.read_csv(DATA / "freireich_6mp.csv")
+
+
+@pytest.fixture(scope="module")
+def freireich_fit(freireich: pd.DataFrame) -> CoxResult:
+    return cox_hazard_ratios(freireich["weeks"], freireich["relapse"], freireich["group"], "6-MP")
+
+
+def test_freireich_hazard_ratio_matches_published(freireich_fit: CoxResult) -> None:
+    # Placebo vs 6-MP with Efron's handling of ties (lifelines' and R's coxph default):
+    # coef 1.57, se 0.412, HR 4.82 — Venables & Ripley, Modern Applied Statistics with S,
+    # 4th ed. (2002), §13.3, coxph(Surv(time, cens) ~ treat, data = gehan).
+    # Kleinbaum & Klein (Survival Analysis: A Self-Learning Text, ch. 3) print coef 1.509,
+    # HR 4.523 for the same model fitted with Breslow's ties (Stata's default), which
+    # lifelines does not offer, so those numbers are not used here.
+    row = freireich_fit.table.iloc[0]
+    assert row["term"] == "group: placebo vs 6-MP"
+    assert (row["variable"], row["level"], row["reference"]) == ("group", "placebo", "6-MP")
+    assert row["coef"] == pytest.approx(1.572, abs=1e-3)
+    assert row["se"] == pytest.approx(0.412, abs=1e-3)
+    assert row["hr"] == pytest.approx(4.82, abs=5e-3)
+    # Wald interval exp(1.572 ± 1.96 · 0.412) = 2.15 to 10.8; p = 0.00014 (z = 3.81)
+    assert row["ci_lower"] == pytest.approx(2.15, abs=5e-3)
+    assert row["ci_upper"] == pytest.approx(10.8, abs=0.05)
+    assert row["p"] == pytest.approx(0.00014, abs=1e-5)
+    assert freireich_fit.n == 42 and freireich_fit.n_events == 30
+    assert freireich_fit.reference_levels == {"group": "6-MP"}
+
+
+def test_swapping_the_reference_inverts_the_hazard_ratio(
+    freireich: pd.DataFrame, freireich_fit: CoxResult
+) -> None:
+    swapped = cox_hazard_ratios(
+        freireich["weeks"], freireich["relapse"], freireich["group"], "placebo"
+    )
+    assert swapped.table["term"].iloc[0] == "group: 6-MP vs placebo"
+    assert swapped.table["hr"].iloc[0] == pytest.approx(1 / freireich_fit.table["hr"].iloc[0])
+
+
+def test_no_lifelines_object_leaks(freireich_fit: CoxResult) -> None:
+    for value in vars(freireich_fit).values():
+        assert not type(value).__module__.startswith("lifelines")
+    assert list(freireich_fit.table.columns) == [
+        "term",
+        "variable",
+        "level",
+        "reference",
+        "coef",
+        "se",
+        "hr",
+        "ci_lower",
+        "ci_upper",
+        "p",
+    ]
+
+
+def test_proportional_hazards_check_has_a_verdict_per_term(freireich_fit: CoxResult) -> None:
+    ph = freireich_fit.ph_test
+    assert ph["term"].tolist() == ["group: placebo vs 6-MP"]
+    assert ph["p"].iloc[0] > 0.05
+    assert ph["verdict"].iloc[0].startswith("no evidence against proportional hazards")
+
+
+def test_crossing_hazards_are_flagged() -> None:
+    rng = np.random.default_rng(1)
+    n = 150
+    # exponential (constant hazard) vs Weibull shape 4 (rising hazard): not proportional
+    times = np.r_[rng.exponential(10, n), 10 * rng.weibull(4, n)]
+    result = cox_hazard_ratios(times, np.ones(2 * n), ["a"] * n + ["b"] * n, "a")
+    assert result.ph_test["p"].iloc[0] < 0.001
+    assert result.ph_test["verdict"].iloc[0].startswith("hazards may not be proportional")
+
+
+def test_recovers_simulated_hazard_ratios_with_covariates() -> None:
+    rng = np.random.default_rng(2)
+    n = 1500
+    group = rng.choice(["a", "b"], n)
+    age = rng.normal(size=n)
+    risk = rng.choice(["low", "high", "mid"], n, p=[0.5, 0.3, 0.2])
+    log_hazard = np.log(2) * (group == "b") + 0.5 * age + np.log(3) * (risk == "high")
+    event_time = rng.exponential(1 / np.exp(log_hazard))
+    censor_time = rng.exponential(2, n)
+    result = cox_hazard_ratios(
+        np.minimum(event_time, censor_time),
+        (event_time <= censor_time).astype(int),
+        group,
+        "a",
+        pd.DataFrame({"age": age, "risk": risk}),
+    )
+    table = result.table.set_index("term")
+    assert table.loc["group: b vs a", "hr"] == pytest.approx(2.0, rel=0.1)
+    assert table.loc["age", "coef"] == pytest.approx(0.5, abs=0.08)
+    assert table.loc["risk: high vs low", "hr"] == pytest.approx(3.0, rel=0.15)
+    assert table.loc["risk: mid vs low", "ci_lower"] < 1 < table.loc["risk: mid vs low", "ci_upper"]
+    # the most frequent level is the reference unless the column is an ordered Categorical
+    assert result.reference_levels == {"group": "a", "risk": "low"}
+
+
+def test_categorical_first_category_is_the_reference() -> None:
+    rng = np.random.default_rng(4)
+    n = 80
+    risk = pd.Categorical(rng.choice(["low", "high"], n, p=[0.8, 0.2]), categories=["high", "low"])
+    result = cox_hazard_ratios(
+        rng.exponential(5, n),
+        rng.integers(0, 2, n),
+        rng.choice(["a", "b"], n),
+        "a",
+        pd.DataFrame({"risk": risk}),
+    )
+    assert result.reference_levels["risk"] == "high"
+    assert "risk: low vs high" in result.table["term"].tolist()
+
+
+def test_group_without_events_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match=r"group 'b' has no events .* merge it"):
+        cox_hazard_ratios([1, 2, 3, 4, 5, 6], [1, 1, 1, 0, 0, 0], list("aaabbb"), "a")
+
+
+@pytest.mark.parametrize(
+    ("reference", "covariates", "message"),
+    [
+        ("c", None, "reference group 'c' is not among the groups"),
+        (
+            "a",
+            pd.DataFrame({"age": [1.0, np.nan, 3, 4, 5, 6]}),
+            r"covariate 'age' is missing at row\(s\) 1",
+        ),
+        ("a", pd.DataFrame({"site": ["x"] * 6}), "'site' takes a single value"),
+        ("a", pd.DataFrame({"age": [7] * 6}), r"term\(s\) \['age'\] take a single value"),
+        ("a", pd.DataFrame({"age": [1, 2]}), "covariates has 2 rows"),
+    ],
+)
+def test_bad_model_input_is_rejected(
+    reference: str, covariates: pd.DataFrame | None, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        cox_hazard_ratios(
+            [1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0], list("ababab"), reference, covariates
+        )
+
+
+def test_separated_groups_give_a_clear_error() -> None:
+    # every event in group a precedes every time in group b: the likelihood has no maximum
+    with pytest.raises(ValidationError, match="no finite hazard ratio"):
+        cox_hazard_ratios([1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 0], list("aaabbb"), "a")
+
+
+def test_single_group_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="at least two groups"):
+        cox_hazard_ratios([1, 2, 3], [1, 1, 0], ["a", "a", "a"], "a")
