@@ -28,7 +28,7 @@ from lifelines.statistics import proportional_hazard_test
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from gistcad.analysis.survival import LabelArray, check_groups, check_survival_data
+from gistcad.analysis.time_to_event import LabelArray, check_groups, check_survival_data
 from gistcad.errors import ValidationError
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import (
     Grouping,
     StatusSplit,
@@ -16,7 +17,8 @@ from gistcad.analysis.grouping import (
     predicted_groups,
     risk_groups,
 )
-from gistcad.analysis.survival import CI_METHOD, SurvivalComparison, compare_groups, landmark
+from gistcad.analysis.kaplan_meier import CI_METHOD
+from gistcad.analysis.landmark import landmark
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError

@@ -3,7 +3,7 @@
 Step curves with shaded pointwise confidence bands and censoring ticks, the log-rank p, and a
 number-at-risk table aligned under the time axis (Morris et al., KMunicate, BMJ Open
 2019;9:e030215). Every number drawn comes from a
-:class:`~gistcad.analysis.survival.SurvivalComparison`; nothing is re-estimated here.
+:class:`~gistcad.analysis.comparison.SurvivalComparison`; nothing is re-estimated here.
 
 Each group contributes four traces, tagged in ``trace.meta`` as ``{"group": ..., "role": ...}``
 with roles ``"band"``, ``"curve"``, ``"censored"`` and ``"at_risk"``.
@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 from plotly.subplots import make_subplots
 
-from gistcad.analysis.survival import KaplanMeierCurve, SurvivalComparison
+from gistcad.analysis.comparison import SurvivalComparison
+from gistcad.analysis.kaplan_meier import KaplanMeierCurve
 from gistcad.errors import ValidationError
 
 # Okabe & Ito's colour-blind-safe palette.
@@ -273,7 +274,7 @@ def km_figure(
     Parameters
     ----------
     comparison : SurvivalComparison
-        From :func:`gistcad.analysis.survival.compare_groups`.
+        From :func:`gistcad.analysis.comparison.compare_groups`.
     title : str
     time_label : str, default "Months"
         Label of the time axis, in the unit of the durations.

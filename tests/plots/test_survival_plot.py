@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from gistcad.analysis.survival import SurvivalComparison, compare_groups
+from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.errors import ValidationError
 from gistcad.plots.survival import ROLES, format_p_value, km_figure, km_panels
 

@@ -1,0 +1,322 @@
+"""The survival comparison of groups that a page or the command line asks for.
+
+Puts together the building blocks: Kaplan–Meier curves, medians and at-risk tables
+(:mod:`~gistcad.analysis.kaplan_meier`), log-rank tests (:mod:`~gistcad.analysis.logrank`)
+and Cox hazard ratios (:mod:`~gistcad.analysis.cox`, the only part delegated to lifelines).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from gistcad.analysis.cox import CoxResult, cox_hazard_ratios
+from gistcad.analysis.kaplan_meier import (
+    CI_METHOD,
+    KaplanMeierCurve,
+    kaplan_meier,
+    median_survival,
+    number_at_risk,
+    survival_at,
+)
+from gistcad.analysis.logrank import LogRankResult, logrank_test, pairwise_logrank
+from gistcad.analysis.time_to_event import (
+    BoolArray,
+    FloatArray,
+    LabelArray,
+    check_alpha,
+    check_groups,
+    check_survival_data,
+    check_times,
+)
+from gistcad.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalComparison:
+    """Everything a survival comparison of groups reports.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        One row per group: ``group``, ``n``, ``events``, ``median``, ``median_ci_lower``,
+        ``median_ci_upper``, ``median_text``, for each requested time t ``survival_at_{t}``
+        with ``survival_at_{t}_ci_lower``/``_ci_upper``, ``small_group`` and ``note``.
+    at_risk : pandas.DataFrame
+        Long form, one row per group × time: ``group``, ``time``, ``at_risk``, ``events``,
+        ``censored`` (see :func:`~gistcad.analysis.kaplan_meier.number_at_risk`).
+    curves : Mapping[str, KaplanMeierCurve]
+        Per group, including groups too small for the tests.
+    logrank : LogRankResult or None
+        Overall test over the groups with ≥ ``min_group_size`` patients.
+    pairwise : pandas.DataFrame
+        :func:`~gistcad.analysis.logrank.pairwise_logrank` over the same groups (empty when
+        fewer than two).
+    cox : CoxResult or None
+        Hazard ratios against ``reference``; None when not fitted (see ``notes``).
+    reference : str or None
+        Reference group of the hazard ratios.
+    notes : tuple of str
+        Plain-language notes on what was left out and why.
+    times : tuple of float
+        The times of the summary and the at-risk table.
+    min_group_size : int
+    alpha : float
+    """
+
+    summary: pd.DataFrame
+    at_risk: pd.DataFrame
+    curves: Mapping[str, KaplanMeierCurve]
+    logrank: LogRankResult | None
+    pairwise: pd.DataFrame
+    cox: CoxResult | None
+    reference: str | None
+    notes: tuple[str, ...]
+    times: tuple[float, ...]
+    min_group_size: int
+    alpha: float
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """All groups, in display order."""
+        return tuple(self.curves)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy: builtin types only, NaN as ``None``."""
+        logrank = None
+        if self.logrank is not None:
+            logrank = {
+                "test": self.logrank.test,
+                "statistic": self.logrank.statistic,
+                "df": self.logrank.df,
+                "p_value": self.logrank.p_value,
+                "groups": self.logrank.to_frame(),
+            }
+        cox = None
+        if self.cox is not None:
+            cox = {
+                "table": self.cox.table,
+                "ph_test": self.cox.ph_test,
+                "reference_levels": dict(self.cox.reference_levels),
+                "n": self.cox.n,
+                "events": self.cox.n_events,
+                "ties": self.cox.ties,
+                "notes": list(self.cox.notes),
+            }
+        return _to_builtin(
+            {
+                "summary": self.summary,
+                "at_risk": self.at_risk,
+                "curves": {name: curve.to_frame() for name, curve in self.curves.items()},
+                "logrank": logrank,
+                "pairwise": self.pairwise,
+                "cox": cox,
+                "reference": self.reference,
+                "notes": list(self.notes),
+                "times": list(self.times),
+                "min_group_size": self.min_group_size,
+                "alpha": self.alpha,
+                "ci_method": CI_METHOD,
+            }
+        )
+
+
+def _to_builtin(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        return [_to_builtin(row) for row in value.to_dict(orient="records")]
+    if isinstance(value, Mapping):
+        return {str(key): _to_builtin(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_to_builtin(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _summary_row(
+    group: str, curve: KaplanMeierCurve, times: FloatArray, small: bool, min_size: int
+) -> dict[str, Any]:
+    median = median_survival(curve)
+    row: dict[str, Any] = {
+        "group": group,
+        "n": curve.n,
+        "events": curve.total_events,
+        "median": math.nan if median.estimate is None else median.estimate,
+        "median_ci_lower": math.nan if median.ci_lower is None else median.ci_lower,
+        "median_ci_upper": math.nan if median.ci_upper is None else median.ci_upper,
+        "median_text": str(median),
+    }
+    for estimate in survival_at(curve, times).itertuples(index=False):
+        key = f"survival_at_{estimate.time:g}"
+        row[key] = estimate.survival
+        row[f"{key}_ci_lower"] = estimate.ci_lower
+        row[f"{key}_ci_upper"] = estimate.ci_upper
+    row["small_group"] = small
+    row["note"] = (
+        f"fewer than {min_size} patients: not in the log-rank or Cox tests" if small else ""
+    )
+    return row
+
+
+def _choose_reference(
+    reference: object | None, sizes: Mapping[str, int], eligible: Sequence[str], min_size: int
+) -> str | None:
+    if reference is None:
+        return max(eligible, key=lambda g: sizes[g]) if eligible else None
+    name = str(reference)
+    if name not in sizes:
+        raise ValidationError(
+            f"reference group {name!r} is not among the groups {sorted(sizes)}; pick one of them"
+        )
+    if name not in eligible:
+        raise ValidationError(
+            f"reference group {name!r} has only {sizes[name]} patients, fewer than "
+            f"min_group_size={min_size}; pick a larger group or lower min_group_size"
+        )
+    return name
+
+
+def _tests(
+    times: FloatArray,
+    events: BoolArray,
+    labels: LabelArray,
+    reference: str | None,
+    covariates: pd.DataFrame | None,
+    alpha: float,
+) -> tuple[LogRankResult | None, pd.DataFrame, CoxResult | None, list[str]]:
+    """Log-rank, pairwise log-rank and Cox over the eligible patients (≥ 2 groups)."""
+    notes: list[str] = []
+    logrank: LogRankResult | None = None
+    try:
+        logrank = logrank_test(times, events, labels)
+    except ValidationError as error:
+        notes.append(f"Log-rank test not done: {error}")
+    pairwise = pairwise_logrank(times, events, labels)
+    cox: CoxResult | None = None
+    try:
+        cox = cox_hazard_ratios(times, events, labels, reference, covariates, alpha=alpha)
+    except ValidationError as error:
+        notes.append(f"Cox model not fitted: {error}")
+    return logrank, pairwise, cox, notes
+
+
+def _describe_groups(
+    follow_up: FloatArray,
+    events: BoolArray,
+    labels: LabelArray,
+    query: FloatArray,
+    small: Sequence[str],
+    min_size: int,
+    alpha: float,
+) -> tuple[dict[str, KaplanMeierCurve], pd.DataFrame, pd.DataFrame]:
+    """Per group: the curve, a summary row and the at-risk rows."""
+    curves, rows, tables = {}, [], []
+    for name in [str(name) for name in np.unique(labels)]:
+        member = labels == name
+        curves[name] = kaplan_meier(follow_up[member], events[member], alpha=alpha)
+        rows.append(_summary_row(name, curves[name], query, name in small, min_size))
+        tables.append(number_at_risk(follow_up[member], events[member], query).assign(group=name))
+    at_risk = pd.concat(tables, ignore_index=True)
+    return curves, pd.DataFrame(rows), at_risk[["group", "time", "at_risk", "events", "censored"]]
+
+
+def compare_groups(
+    durations: ArrayLike,
+    event_observed: ArrayLike,
+    groups: ArrayLike,
+    *,
+    times: ArrayLike,
+    min_group_size: int = 10,
+    reference: object | None = None,
+    covariates: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+) -> SurvivalComparison:
+    """Compare the survival of groups: curves, medians, S(t), tests and hazard ratios.
+
+    Groups with fewer than ``min_group_size`` patients are kept in the summary, the
+    at-risk table and the curves, flagged ``small_group``, and left out of the log-rank
+    and Cox tests; ``notes`` says so.
+
+    Parameters
+    ----------
+    durations, event_observed : array_like, shape (n,)
+        Follow-up time (e.g. months) and event flag.
+    groups : array_like, shape (n,)
+        Group label per patient (e.g. a genotype group or a risk class).
+    times : array_like, shape (q,)
+        Times for S(t) in the summary and for the at-risk table (e.g. 0, 12, 36, 60).
+    min_group_size : int, default 10
+    reference : label, optional
+        Reference group of the hazard ratios; default the largest eligible group.
+    covariates : pandas.DataFrame, optional
+        Adjustment variables for the Cox model, n rows aligned by position with
+        ``durations`` (see :func:`gistcad.analysis.cox.cox_hazard_ratios`).
+    alpha : float, default 0.05
+        1 − confidence level of every interval.
+
+    Returns
+    -------
+    SurvivalComparison
+    """
+    follow_up, events = check_survival_data(durations, event_observed)
+    labels = check_groups(groups, follow_up.size)
+    query = np.unique(check_times(times))
+    alpha = check_alpha(alpha)
+    if min_group_size < 1:
+        raise ValidationError(f"min_group_size must be ≥ 1; got {min_group_size}")
+    if covariates is not None and len(covariates) != follow_up.size:
+        raise ValidationError(
+            f"covariates has {len(covariates)} rows but there are "
+            f"{follow_up.size} durations; give one row per patient"
+        )
+    names = [str(name) for name in np.unique(labels)]
+    sizes = {name: int(np.sum(labels == name)) for name in names}
+    eligible = [name for name in names if sizes[name] >= min_group_size]
+    small = [name for name in names if name not in eligible]
+    chosen = _choose_reference(reference, sizes, eligible, min_group_size)
+    curves, summary, at_risk = _describe_groups(
+        follow_up, events, labels, query, small, min_group_size, alpha
+    )
+    notes = []
+    if small:
+        notes.append(
+            f"Groups with fewer than {min_group_size} patients are shown but left out "
+            f"of the log-rank and Cox tests: {', '.join(small)}."
+        )
+    logrank, cox = None, None
+    pairwise = pd.DataFrame(columns=["group_a", "group_b", "statistic", "p_value", "p_holm"])
+    if len(eligible) >= 2:
+        keep = np.isin(labels, eligible)
+        kept_covariates = None if covariates is None else covariates.iloc[np.flatnonzero(keep)]
+        logrank, pairwise, cox, test_notes = _tests(
+            follow_up[keep], events[keep], labels[keep], chosen, kept_covariates, alpha
+        )
+        notes.extend(test_notes)
+    else:
+        notes.append(f"No tests: fewer than two groups have at least {min_group_size} patients.")
+    for note in notes:
+        logger.info("compare_groups: %s", note)
+    return SurvivalComparison(
+        summary=summary,
+        at_risk=at_risk,
+        curves=curves,
+        logrank=logrank,
+        pairwise=pairwise,
+        cox=cox,
+        reference=chosen,
+        notes=tuple(notes),
+        times=tuple(float(t) for t in query),
+        min_group_size=min_group_size,
+        alpha=alpha,
+    )
