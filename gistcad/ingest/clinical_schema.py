@@ -116,6 +116,11 @@ CLINICAL_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("last_follow_up", "YYYY-MM-DD", "a date", False, ("last_contact", "last_fu")),
 )
 
+#: Columns that identify a person; the importer drops them (and says so), never stores them.
+IDENTIFYING_COLUMNS: frozenset[str] = frozenset(
+    {"patient_name", "name", "date_of_birth", "birth_date", "dob", "address", "phone"}
+)
+
 COLUMN_ALIASES: dict[str, str] = {
     alias: spec.name for spec in CLINICAL_COLUMNS for alias in (spec.name, *spec.aliases)
 }
@@ -185,3 +190,16 @@ def parse_genotype(text: str) -> GenotypeDetail:
         "del 557-558', 'KIT exon 9', 'PDGFRA D842V', 'wild-type SDH-deficient') or use a code: "
         + ", ".join(g.value for g in GenotypeDetail)
     )
+
+
+def schema_markdown() -> str:
+    """The schema as the Markdown table of the README (a test keeps the two identical)."""
+    lines = [
+        "| column | unit | allowed values | required | also accepted as |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for spec in CLINICAL_COLUMNS:
+        aliases = ", ".join(f"`{a}`" for a in spec.aliases) or "-"
+        required = "yes" if spec.required else "no"
+        lines.append(f"| `{spec.name}` | {spec.unit} | {spec.allowed} | {required} | {aliases} |")
+    return "\n".join(lines)

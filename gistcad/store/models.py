@@ -353,3 +353,20 @@ class AuditEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.now()
     )
+
+
+class PseudonymLink(Base):
+    """Pseudonym → the center's original patient id; written only when the user asks.
+
+    This is the import's own re-identification table: no page and no query of
+    :mod:`gistcad.store.queries` reads it.
+    """
+
+    __tablename__ = "pseudonym_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), unique=True
+    )
+    original_id: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -24,6 +24,7 @@ TABLES = {
     "predictions",
     "jobs",
     "audit_events",
+    "pseudonym_links",
 }
 
 

@@ -1,0 +1,97 @@
+"""What an import did: created, updated, skipped (with reasons) and the problems found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as the format allows.
+
+    Attributes
+    ----------
+    source
+        The file (or archive member).
+    message
+        What is wrong and what to do.
+    row
+        Line of the spreadsheet as a spreadsheet program numbers it (header = 1), if any.
+    column
+        Column header as written in the file, if any.
+    value
+        The offending value as written, if any.
+    tag
+        DICOM keyword and tag, e.g. ``"PixelSpacing (0028,0030)"``, if any.
+    """
+
+    source: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    tag: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.source]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        if self.tag is not None:
+            where.append(self.tag)
+        value = f" (value {self.value!r})" if self.value not in (None, "") else ""
+        return f"{', '.join(where)}: {self.message}{value}"
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import; ``problems`` non-empty means nothing was written."""
+
+    kind: str
+    source: str
+    dry_run: bool = False
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": list(self.skipped),
+            "problems": [
+                {k: v for k, v in vars(p).items() if v is not None} | {"text": str(p)}
+                for p in self.problems
+            ],
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        if not self.ok:
+            head = (
+                f"{self.kind} import of {self.source} refused: {len(self.problems)} "
+                "problem(s); nothing was written. Fix them and run the import again:"
+            )
+            return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        verb = "would import" if self.dry_run else "imported"
+        lines = [
+            f"{self.kind} {verb} from {self.source}: {self.created} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped"
+        ]
+        lines += [f"  skipped: {s}" for s in self.skipped]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)

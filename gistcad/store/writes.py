@@ -1,0 +1,133 @@
+"""Write functions of the store: upserts used by the importers (never commit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
+from gistcad.store.models import Center, Outcome, Patient, PseudonymLink, Treatment, Tumour
+
+
+class Change(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class ClinicalRecord:
+    """One patient's clinical data, validated, in store units (cm, months, 0/1)."""
+
+    sex: Sex | None = None
+    age_at_diagnosis: float | None = None
+    site: Site | None = None
+    sub_site: str | None = None
+    size_cm: float | None = None
+    mitotic_count: float | None = None
+    mitotic_unit: MitosisUnit | None = None
+    rupture: int | None = None
+    histology: str | None = None
+    genotype_detail: GenotypeDetail = GenotypeDetail.UNKNOWN
+    genotype_text: str | None = None
+    surgery_date: dt.date | None = None
+    neoadjuvant_imatinib: int = 0
+    adjuvant_imatinib: int = 0
+    imatinib_dose_mg_per_day: float | None = None
+    imatinib_duration_months: float | None = None
+    rfs_months: float | None = None
+    rfs_event: int | None = None
+    os_months: float | None = None
+    os_event: int | None = None
+    last_follow_up: dt.date | None = None
+
+
+_PATIENT = ("sex", "age_at_diagnosis")
+_TUMOUR = (
+    "site",
+    "sub_site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "histology",
+    "genotype_detail",
+    "genotype_text",
+)
+_TREATMENT = (
+    "surgery_date",
+    "neoadjuvant_imatinib",
+    "adjuvant_imatinib",
+    "imatinib_dose_mg_per_day",
+    "imatinib_duration_months",
+)
+_OUTCOME = ("rfs_months", "rfs_event", "os_months", "os_event", "last_follow_up")
+assert {f.name for f in fields(ClinicalRecord)} == {*_PATIENT, *_TUMOUR, *_TREATMENT, *_OUTCOME}
+
+
+def get_or_create_center(session: Session, name: str) -> tuple[Center, bool]:
+    """The center called ``name``, created if missing; the flag says whether it was created."""
+    center = session.scalar(select(Center).where(Center.name == name))
+    if center is not None:
+        return center, False
+    center = Center(name=name)
+    session.add(center)
+    session.flush()
+    return center, True
+
+
+def _assign(target: Any, record: ClinicalRecord, names: tuple[str, ...]) -> bool:
+    changed = False
+    for name in names:
+        value = getattr(record, name)
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            changed = True
+    return changed
+
+
+def upsert_clinical(
+    session: Session,
+    center: Center,
+    pseudonym: str,
+    record: ClinicalRecord,
+    *,
+    original_id: str | None = None,
+) -> Change:
+    """Create or update a patient's clinical data (primary tumour = lesion 1).
+
+    ``original_id`` is stored in :class:`PseudonymLink` only when given (the user asked to
+    keep the mapping).
+    """
+    patient = session.scalar(
+        select(Patient).where(Patient.center_id == center.id, Patient.pseudonym == pseudonym)
+    )
+    created = patient is None
+    if patient is None:
+        patient = Patient(pseudonym=pseudonym, center=center)
+        session.add(patient)
+    changed = _assign(patient, record, _PATIENT)
+    tumour = next((t for t in patient.tumours if t.lesion == 1), None)
+    if tumour is None:
+        tumour = Tumour(lesion=1)
+        patient.tumours.append(tumour)
+    changed |= _assign(tumour, record, _TUMOUR)
+    if patient.treatment is None:
+        patient.treatment = Treatment()
+    changed |= _assign(patient.treatment, record, _TREATMENT)
+    if patient.outcome is None:
+        patient.outcome = Outcome()
+    changed |= _assign(patient.outcome, record, _OUTCOME)
+    session.flush()
+    if original_id is not None:
+        link = session.scalar(select(PseudonymLink).where(PseudonymLink.patient_id == patient.id))
+        if link is None:
+            session.add(PseudonymLink(patient_id=patient.id, original_id=original_id))
+    if created:
+        return Change.CREATED
+    return Change.UPDATED if changed else Change.UNCHANGED
