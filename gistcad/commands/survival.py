@@ -8,24 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from gistcad.analysis.comparison import SurvivalComparison, compare_groups
-from gistcad.analysis.grouping import (
-    Grouping,
-    StatusSplit,
-    center_groups,
-    genotype_groups,
-    predicted_groups,
-    risk_groups,
-)
+from gistcad.analysis.cohort_survival import ADJUSTABLE, SurvivalRequest, cohort_survival
+from gistcad.analysis.comparison import SurvivalComparison
+from gistcad.analysis.grouping import Grouping, StatusSplit
 from gistcad.analysis.kaplan_meier import CI_METHOD
-from gistcad.analysis.landmark import landmark
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
 from gistcad.store import AccessScope, migrations, session_scope
 from gistcad.store.queries import CohortFilter, cohort_table, find_model_version, model_predictions
-
-ADJUSTABLE = ("risk", "center", "age", "sex", "size")
 
 
 def register(sub: Any) -> None:
@@ -65,16 +56,31 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_survival)
 
 
-def parse_times(text: str) -> list[float]:
+def parse_times(text: str) -> tuple[float, ...]:
     try:
-        times = [float(t) for t in text.split(",") if t.strip()]
+        times = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise ValidationError(
             f"--times must be months separated by commas, e.g. 24,60,120; got {text!r}"
         ) from None
     if not times or any(t < 0 for t in times):
         raise ValidationError(f"--times needs at least one month >= 0; got {text!r}")
-    return sorted({0.0, *times})
+    return times
+
+
+def request_from(args: argparse.Namespace) -> SurvivalRequest:
+    return SurvivalRequest(
+        endpoint=Endpoint(args.endpoint),
+        by=Grouping(args.by),
+        split=StatusSplit(args.split),
+        threshold=args.threshold,
+        scheme=RiskScheme(args.scheme),
+        times=parse_times(args.times),
+        min_group_size=args.min_group_size,
+        reference=args.reference,
+        adjust=tuple(n.strip() for n in args.adjust.split(",") if n.strip()),
+        landmark_months=args.landmark,
+    )
 
 
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
@@ -92,104 +98,24 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None, 
         return cohort, model_predictions(session, scope, model_id), model_name
 
 
-def groups_for(
-    cohort: pd.DataFrame, args: argparse.Namespace, predictions: pd.DataFrame | None
-) -> pd.Series:
-    by = Grouping(args.by)
-    if by is Grouping.GENOTYPE:
-        return genotype_groups(cohort)
-    if by is Grouping.CENTER:
-        return center_groups(cohort)
-    if by is Grouping.RISK:
-        return risk_groups(cohort, RiskScheme(args.scheme))
-    assert predictions is not None
-    return predicted_groups(cohort, predictions, StatusSplit(args.split), threshold=args.threshold)
-
-
-def covariates_for(cohort: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame | None:
-    names = [n.strip() for n in args.adjust.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ADJUSTABLE))
-    if unknown:
-        raise ValidationError(
-            f"--adjust: unknown covariate {', '.join(unknown)}; use {', '.join(ADJUSTABLE)}"
-        )
-    if not names:
-        return None
-    columns = {
-        "risk": lambda: risk_groups(cohort, RiskScheme(args.scheme)),
-        "center": lambda: cohort["center"],
-        "age": lambda: cohort["age_at_diagnosis"].astype(float),
-        "sex": lambda: cohort["sex"],
-        "size": lambda: cohort["size_cm"].astype(float),
-    }
-    return pd.DataFrame({name: columns[name]().to_numpy() for name in names})
-
-
-def run_comparison(
-    cohort: pd.DataFrame, args: argparse.Namespace, predictions: pd.DataFrame | None
-) -> tuple[SurvivalComparison, list[str]]:
-    """Group, select the endpoint, apply the landmark, and compare; returns notes too."""
-    endpoint = Endpoint(args.endpoint)
-    time_col, event_col = f"{endpoint.value}_months", f"{endpoint.value}_event"
-    notes = []
-    groups = groups_for(cohort, args, predictions)
-    covariates = covariates_for(cohort, args)
-    has = cohort[time_col].notna() & cohort[event_col].notna()
-    if covariates is not None:
-        has &= covariates.notna().all(axis=1).to_numpy()
-    if (~has).any():
-        notes.append(
-            f"{int((~has).sum())} patients without {endpoint.value.upper()} data "
-            "(or a covariate) left out."
-        )
-    if not has.any():
-        raise ValidationError(
-            f"no patient in the selection has {endpoint.value.upper()} follow-up; load outcomes "
-            "or widen the selection"
-        )
-    durations = cohort.loc[has, time_col].astype(float).to_numpy()
-    events = cohort.loc[has, event_col].astype(int).to_numpy()
-    labels = groups[has].to_numpy()
-    cov = None if covariates is None else covariates[has.to_numpy()].reset_index(drop=True)
-    if args.landmark is not None:
-        lm = landmark(durations, events, args.landmark)
-        notes.append(
-            f"Landmark at {args.landmark:g} months: {int(lm.mask.sum())} patients "
-            "event-free and under follow-up; the clock restarts there."
-        )
-        durations, events, labels = lm.durations, lm.event_observed, labels[lm.mask]
-        cov = None if cov is None else cov[lm.mask].reset_index(drop=True)
-    comparison = compare_groups(
-        durations,
-        events,
-        labels,
-        times=parse_times(args.times),
-        min_group_size=args.min_group_size,
-        reference=args.reference,
-        covariates=cov,
-    )
-    return comparison, notes
-
-
 def _survival(args: argparse.Namespace) -> int:
+    request = request_from(args)
     cohort, predictions, model_name = _load(args)
-    if cohort.empty:
-        raise ValidationError("the selection holds no patients; load data or widen --center")
-    comparison, notes = run_comparison(cohort, args, predictions)
+    result = cohort_survival(cohort, request, predictions)
     header = {
-        "endpoint": args.endpoint,
-        "by": args.by,
+        "endpoint": request.endpoint.value,
+        "by": request.by.value,
         "model": model_name,
-        "split": args.split if args.by == Grouping.PREDICTED else None,
-        "threshold": args.threshold if args.by == Grouping.PREDICTED else None,
-        "scheme": args.scheme if args.by == Grouping.RISK else None,
-        "landmark_months": args.landmark,
-        "selection_notes": notes,
+        "split": request.split.value if request.by is Grouping.PREDICTED else None,
+        "threshold": request.threshold if request.by is Grouping.PREDICTED else None,
+        "scheme": request.scheme.value if request.by is Grouping.RISK else None,
+        "landmark_months": request.landmark_months,
+        "selection_notes": list(result.notes),
     }
     if args.json:
-        print(json.dumps({**header, **comparison.to_dict()}, indent=2))
+        print(json.dumps({**header, **result.comparison.to_dict()}, indent=2))
     else:
-        print(format_report(header, comparison))
+        print(format_report(header, result.comparison))
     return 0
 
 
