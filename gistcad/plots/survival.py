@@ -200,7 +200,7 @@ def _add_comparison(
     figure.add_annotation(
         text="Number at risk",
         x=0.0,
-        y=1.0,
+        y=1.12,
         xref="x domain",
         yref="y domain",
         xanchor="left",
@@ -220,7 +220,9 @@ def _style_axes(
     time_label: str,
 ) -> None:
     """Time ticks at the at-risk times under the curves; a bare axis under the table."""
-    x_range = [0.0, right_end * 1.04 if right_end > 0 else 1.0]
+    span = right_end if right_end > 0 else 1.0
+    # A margin left of 0 keeps the at-risk numbers at time 0 clear of the row labels.
+    x_range = [-0.04 * span, span * 1.04]
     figure.update_xaxes(
         range=x_range,
         tickvals=at_risk_times.tolist(),
