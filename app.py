@@ -9,6 +9,7 @@ import streamlit as st
 st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout="wide")
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+survival = st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:")
 
-navigation = st.navigation({"Cohort": [home]})
+navigation = st.navigation({"Cohort": [home, survival]})
 navigation.run()

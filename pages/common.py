@@ -27,3 +27,10 @@ def scope() -> AccessScope:
 
 def show_error(exc: GistcadError) -> None:
     st.error(str(exc), icon=":material/error:")
+
+
+#: Plotly's toolbar: download as SVG for papers (PNG via the browser's screenshot button too).
+FIGURE_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "svg", "filename": "gistcad_figure", "scale": 2},
+}

@@ -58,3 +58,56 @@ def add_patient(
     session.add(patient)
     session.flush()
     return patient
+
+
+def seed_cohort(session: Session, n: int = 60, seed: int = 7) -> dict[str, list[int]]:
+    """Two centers, ``n`` patients with outcomes, and a model's predictions for every one.
+
+    Returns the truth the tests check against: ``kit11`` (predicted P(KIT exon 11) >= 0.5
+    per patient) and ``events`` (RFS event flags).
+    """
+    import numpy as np
+
+    from gistcad.domain import ModelKind
+    from gistcad.store.models import ModelVersion, Prediction
+
+    genotypes = [
+        GenotypeDetail.KIT11_DEL_557_558,
+        GenotypeDetail.KIT11_SUBSTITUTION,
+        GenotypeDetail.PDGFRA_D842V,
+        GenotypeDetail.WT_OTHER,
+        GenotypeDetail.KIT9,
+    ]
+    rng = np.random.default_rng(seed)
+    truth: dict[str, list[int]] = {"kit11": [], "events": []}
+    centers = [add_center(session, "Alpha"), add_center(session, "Beta")]
+    model = ModelVersion(name="clinical-v1", kind=ModelKind.CLINICAL, target="genotype")
+    session.add(model)
+    session.flush()
+    for i in range(n):
+        genotype = genotypes[i % len(genotypes)]
+        event = int(rng.random() < 0.4)
+        patient = add_patient(
+            session,
+            centers[i % 2],
+            f"P-{i:03d}",
+            site=Site.STOMACH if i % 3 else Site.JEJUNUM_ILEUM,
+            size_cm=float(rng.uniform(1.5, 14)),
+            genotype=genotype,
+            age=float(rng.uniform(30, 80)),
+            rfs=(float(rng.uniform(1, 120)), event),
+        )
+        p11 = float(np.clip(0.35 + 0.3 * genotype.is_kit_exon11 + rng.normal(0, 0.1), 0, 1))
+        rest = (1 - p11) / 3
+        session.add(
+            Prediction(
+                patient_id=patient.id,
+                model_version_id=model.id,
+                probabilities={"kit11": p11, "kit9": rest, "pdgfra": rest, "wt_other": rest},
+                predicted_class="kit11" if p11 >= 0.5 else "wt_other",
+            )
+        )
+        truth["kit11"].append(int(p11 >= 0.5))
+        truth["events"].append(event)
+    session.flush()
+    return truth

@@ -5,64 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
 from gistcad.cli import main
-from gistcad.domain import GenotypeDetail, ModelKind, Site
 from gistcad.store import make_engine, migrations
-from gistcad.store.models import ModelVersion, Prediction
-from tests.factories import add_center, add_patient
-
-GENOTYPES = [
-    GenotypeDetail.KIT11_DEL_557_558,
-    GenotypeDetail.KIT11_SUBSTITUTION,
-    GenotypeDetail.PDGFRA_D842V,
-    GenotypeDetail.WT_OTHER,
-    GenotypeDetail.KIT9,
-]
+from tests.factories import seed_cohort
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """60 patients in two centers with outcomes, and a model's predictions for all of them."""
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
     engine = make_engine(f"sqlite:///{tmp_path / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
-    rng = np.random.default_rng(7)
-    truth: dict[str, list[int]] = {"kit11": [], "events": []}
     with Session(engine) as s:
-        centers = [add_center(s, "Alpha"), add_center(s, "Beta")]
-        model = ModelVersion(name="clinical-v1", kind=ModelKind.CLINICAL, target="genotype")
-        s.add(model)
-        s.flush()
-        for i in range(60):
-            genotype = GENOTYPES[i % len(GENOTYPES)]
-            event = int(rng.random() < 0.4)
-            patient = add_patient(
-                s,
-                centers[i % 2],
-                f"P-{i:03d}",
-                site=Site.STOMACH if i % 3 else Site.JEJUNUM_ILEUM,
-                size_cm=float(rng.uniform(1.5, 14)),
-                genotype=genotype,
-                age=float(rng.uniform(30, 80)),
-                rfs=(float(rng.uniform(1, 120)), event),
-            )
-            p11 = float(np.clip(0.35 + 0.3 * genotype.is_kit_exon11 + rng.normal(0, 0.1), 0, 1))
-            rest = (1 - p11) / 3
-            s.add(
-                Prediction(
-                    patient_id=patient.id,
-                    model_version_id=model.id,
-                    probabilities={"kit11": p11, "kit9": rest, "pdgfra": rest, "wt_other": rest},
-                    predicted_class="kit11" if p11 >= 0.5 else "wt_other",
-                )
-            )
-            truth["kit11"].append(int(p11 >= 0.5))
-            truth["events"].append(event)
+        truth = seed_cohort(s)
         s.commit()
     engine.dispose()
     return truth

@@ -1,0 +1,196 @@
+"""Survival: Kaplan-Meier by genotype, predicted status, risk class or center."""
+
+import streamlit as st
+
+from gistcad.analysis.cohort_survival import (
+    ADJUSTABLE,
+    CohortSurvival,
+    SurvivalRequest,
+    cohort_survival,
+    predicted_vs_true,
+)
+from gistcad.analysis.grouping import Grouping, StatusSplit
+from gistcad.analysis.kaplan_meier import CI_METHOD
+from gistcad.domain import Endpoint, RiskScheme
+from gistcad.errors import GistcadError
+from gistcad.plots.forest import forest_figure
+from gistcad.plots.survival import format_p_value, km_figure, km_panels
+from gistcad.store import session_scope
+from gistcad.store.queries import (
+    CohortFilter,
+    cohort_table,
+    list_centers,
+    list_model_versions,
+    model_predictions,
+)
+from pages.common import FIGURE_CONFIG, engine, scope, show_error
+
+GROUPING_LABELS = {
+    Grouping.PREDICTED: "Predicted genotype (model)",
+    Grouping.GENOTYPE: "True genotype",
+    Grouping.RISK: "Risk class",
+    Grouping.CENTER: "Center",
+}
+SPLIT_LABELS = {
+    StatusSplit.KIT11: "KIT exon 11 vs rest",
+    StatusSplit.KIT_MUTANT: "KIT-mutant vs not",
+    StatusSplit.FOUR_CLASS: "Four classes",
+}
+SCHEME_LABELS = {
+    RiskScheme.MODIFIED_NIH_2008: "Modified NIH (Joensuu 2008)",
+    RiskScheme.NIH_2002: "NIH 2002 (Fletcher)",
+    RiskScheme.AFIP_2006: "AFIP (Miettinen & Lasota 2006)",
+}
+
+st.title("Survival")
+
+with session_scope(engine()) as session:
+    centers = list_centers(session, scope())["center"].tolist()
+    models = list_model_versions(session)
+
+controls = st.columns(4)
+endpoint = controls[0].radio(
+    "Endpoint",
+    list(Endpoint),
+    format_func=lambda e: "Recurrence-free" if e is Endpoint.RFS else "Overall",
+    key="survival_endpoint",
+    horizontal=True,
+)
+by = controls[1].selectbox(
+    "Group by",
+    list(GROUPING_LABELS),
+    format_func=GROUPING_LABELS.get,
+    key="survival_by",
+    index=1,
+)
+chosen_centers = controls[2].multiselect("Centers", centers, key="survival_centers")
+times_text = controls[3].text_input("Times (months)", "24,60,120", key="survival_times")
+
+options = st.columns(4)
+model_id = None
+split, threshold, scheme = StatusSplit.KIT11, 0.5, RiskScheme.MODIFIED_NIH_2008
+if by is Grouping.PREDICTED:
+    if models.empty:
+        st.info("No model has made predictions yet; group by true genotype, risk or center.")
+        st.stop()
+    model_id = options[0].selectbox(
+        "Model",
+        models["model_version_id"].tolist(),
+        format_func=lambda i: models.set_index("model_version_id").loc[i, "name"],
+        key="survival_model",
+    )
+    split = options[1].selectbox(
+        "Split", list(SPLIT_LABELS), format_func=SPLIT_LABELS.get, key="survival_split"
+    )
+    threshold = options[2].slider(
+        "Threshold",
+        0.05,
+        0.95,
+        0.5,
+        0.05,
+        key="survival_threshold",
+        disabled=split is StatusSplit.FOUR_CLASS,
+    )
+if by is Grouping.RISK:
+    scheme = options[0].selectbox(
+        "Scheme", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="survival_scheme"
+    )
+with st.expander("More options"):
+    more = st.columns(3)
+    min_size = more[0].number_input("Minimum group size", 1, 100, 10, key="survival_min")
+    landmark = more[1].number_input(
+        "Landmark (months, 0 = none)", 0.0, 240.0, 0.0, 3.0, key="survival_landmark"
+    )
+    adjust = more[2].multiselect("Adjust hazard ratios for", ADJUSTABLE, key="survival_adjust")
+
+
+def _times(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        return ()
+
+
+def _show_tables(result: CohortSurvival, label: str) -> None:
+    comparison = result.comparison
+    for note in (*result.notes, *comparison.notes):
+        st.caption(f"Note: {note}")
+    tabs = st.tabs(["Summary", "Number at risk", "Tests", "Hazard ratios"])
+    with tabs[0]:
+        st.dataframe(comparison.summary, hide_index=True, width="stretch")
+        st.download_button(
+            "Download summary (CSV)",
+            comparison.summary.to_csv(index=False),
+            file_name=f"survival_summary_{label}.csv",
+            key=f"survival_dl_summary_{label}",
+        )
+    with tabs[1]:
+        st.dataframe(comparison.at_risk, hide_index=True, width="stretch")
+        st.download_button(
+            "Download number at risk (CSV)",
+            comparison.at_risk.to_csv(index=False),
+            file_name=f"survival_at_risk_{label}.csv",
+            key=f"survival_dl_risk_{label}",
+        )
+    with tabs[2]:
+        if comparison.logrank is not None:
+            lr = comparison.logrank
+            st.write(
+                f"{lr.test}: χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_value(lr.p_value)}"
+            )
+        st.dataframe(comparison.pairwise, hide_index=True, width="stretch")
+    with tabs[3]:
+        if comparison.cox is None:
+            st.caption("No hazard ratios (see the notes).")
+        else:
+            st.plotly_chart(
+                forest_figure(comparison.cox.table),
+                config=FIGURE_CONFIG,
+                key=f"survival_forest_{label}",
+            )
+            st.dataframe(comparison.cox.table, hide_index=True, width="stretch")
+            st.caption("Proportional-hazards check (Schoenfeld residuals)")
+            st.dataframe(comparison.cox.ph_test, hide_index=True, width="stretch")
+
+
+try:
+    request = SurvivalRequest(
+        endpoint=endpoint,
+        by=by,
+        split=split,
+        threshold=threshold,
+        scheme=scheme,
+        times=_times(times_text),
+        min_group_size=int(min_size),
+        adjust=tuple(adjust),
+        landmark_months=landmark or None,
+    )
+    with session_scope(engine()) as session:
+        cohort = cohort_table(session, scope(), CohortFilter(centers=frozenset(chosen_centers)))
+        predictions = None if model_id is None else model_predictions(session, scope(), model_id)
+    st.caption(f"{len(cohort)} patients selected · 95 % CI: {CI_METHOD}")
+    if predictions is not None:
+        predicted, true, agreement = predicted_vs_true(cohort, request, predictions)
+        st.plotly_chart(
+            km_panels(
+                predicted.comparison,
+                true.comparison,
+                ("By predicted status", "By true status"),
+            ),
+            config=FIGURE_CONFIG,
+            key="survival_km_panels",
+        )
+        st.subheader("Agreement of predicted and true status")
+        st.dataframe(agreement, width="stretch")
+        _show_tables(predicted, "predicted")
+    else:
+        result = cohort_survival(cohort, request)
+        title = f"{'Recurrence-free' if endpoint is Endpoint.RFS else 'Overall'} survival"
+        st.plotly_chart(
+            km_figure(result.comparison, title=f"{title} by {GROUPING_LABELS[by].lower()}"),
+            config=FIGURE_CONFIG,
+            key="survival_km",
+        )
+        _show_tables(result, by.value)
+except GistcadError as exc:
+    show_error(exc)
