@@ -9,7 +9,8 @@ import streamlit as st
 st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout="wide")
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+cohort = st.Page("pages/cohort.py", title="Cohort explorer", icon=":material/groups:")
 survival = st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:")
 
-navigation = st.navigation({"Cohort": [home, survival]})
+navigation = st.navigation({"Cohort": [home, cohort, survival]})
 navigation.run()

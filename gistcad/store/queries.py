@@ -7,6 +7,7 @@ functions never commit; the caller owns the session.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -15,7 +16,7 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import GenotypeDetail, GenotypeGroup, Sex, Site
-from gistcad.errors import NotFoundError
+from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.models import (
     Center,
     ModelVersion,
@@ -84,6 +85,63 @@ class CohortFilter:
     min_follow_up_months: float | None = None
     has_scan: bool | None = None
     has_prediction_from: int | None = field(default=None)  # a model version id
+
+    def to_query(self) -> dict[str, str]:
+        """The filter as URL query parameters (only those that filter), for a shareable link."""
+        query: dict[str, str] = {}
+        for name in ("centers", "sites", "genotype_groups", "sexes"):
+            values = getattr(self, name)
+            if values:
+                query[name] = ",".join(sorted(str(v) for v in values))
+        for name in ("age_range", "size_range_cm"):
+            bounds = getattr(self, name)
+            if bounds is not None:
+                query[name] = f"{bounds[0]:g}-{bounds[1]:g}"
+        if self.min_follow_up_months is not None:
+            query["min_follow_up_months"] = f"{self.min_follow_up_months:g}"
+        if self.has_scan is not None:
+            query["has_scan"] = "yes" if self.has_scan else "no"
+        if self.has_prediction_from is not None:
+            query["has_prediction_from"] = str(self.has_prediction_from)
+        return query
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> CohortFilter:
+        """Read :meth:`to_query`'s parameters back; unknown or malformed ones raise."""
+        try:
+            return cls(
+                centers=_split(query.get("centers"), str),
+                sites=_split(query.get("sites"), Site),
+                genotype_groups=_split(query.get("genotype_groups"), GenotypeGroup),
+                sexes=_split(query.get("sexes"), Sex),
+                age_range=_bounds(query.get("age_range")),
+                size_range_cm=_bounds(query.get("size_range_cm")),
+                min_follow_up_months=_number(query.get("min_follow_up_months")),
+                has_scan={"yes": True, "no": False, None: None}[query.get("has_scan")],
+                has_prediction_from=(
+                    int(query["has_prediction_from"]) if query.get("has_prediction_from") else None
+                ),
+            )
+        except (ValueError, KeyError) as exc:
+            raise ValidationError(
+                f"the link's cohort filter is malformed ({exc}); clear the filters and set them "
+                "again"
+            ) from None
+
+
+def _split(text: str | None, kind: Callable[[str], Any]) -> frozenset[Any]:
+    return frozenset(kind(v) for v in text.split(",") if v) if text else frozenset()
+
+
+def _bounds(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    low, high = (float(v) for v in text.split("-", 1))
+    return (low, high)
+
+
+def _number(text: str | None) -> float | None:
+    return float(text) if text else None
 
 
 def cohort_counts(session: Session, scope: AccessScope) -> CohortCounts:

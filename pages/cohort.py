@@ -1,0 +1,183 @@
+"""Cohort explorer: filters kept in the URL, patient count, table one, distributions, export."""
+
+import streamlit as st
+
+from gistcad.analysis.grouping import genotype_groups, risk_groups
+from gistcad.analysis.table_one import table_one
+from gistcad.domain import GenotypeGroup, RiskScheme, Sex, Site
+from gistcad.errors import GistcadError
+from gistcad.plots.cohort import count_bars, distribution
+from gistcad.store import session_scope
+from gistcad.store.queries import CohortFilter, cohort_table, list_centers, list_model_versions
+from pages.common import FIGURE_CONFIG, engine, scope, show_error
+
+RISK_KEYS = ("risk_scheme", "risk")
+ANY, YES, NO = "any", "yes", "no"
+
+st.title("Cohort explorer")
+
+try:
+    linked = CohortFilter.from_query(
+        {k: v for k, v in st.query_params.to_dict().items() if k not in RISK_KEYS}
+    )
+except GistcadError as exc:
+    show_error(exc)
+    linked = CohortFilter()
+
+with session_scope(engine()) as session:
+    centers = list_centers(session, scope())["center"].tolist()
+    models = list_model_versions(session)
+
+with st.sidebar:
+    st.header("Filters")
+    chosen_centers = st.multiselect(
+        "Center", centers, default=sorted(set(linked.centers) & set(centers)), key="f_centers"
+    )
+    sites = st.multiselect("Site", list(Site), default=sorted(linked.sites), key="f_sites")
+    groups = st.multiselect(
+        "Genotype", list(GenotypeGroup), default=sorted(linked.genotype_groups), key="f_genotype"
+    )
+    scheme = st.selectbox(
+        "Risk scheme",
+        list(RiskScheme),
+        index=list(RiskScheme).index(RiskScheme(st.query_params.get("risk_scheme", "joensuu2008"))),
+        key="f_scheme",
+    )
+    risk_levels = ["Very low", "Low", "Intermediate", "Moderate", "High", "None", "Unknown"]
+    linked_risk = [r for r in st.query_params.get("risk", "").split(",") if r in risk_levels]
+    risks = st.multiselect("Risk class", risk_levels, default=linked_risk, key="f_risk")
+    sexes = st.multiselect("Sex", list(Sex), default=sorted(linked.sexes), key="f_sex")
+    age = st.slider(
+        "Age (years)", 0, 100, tuple(int(v) for v in linked.age_range or (0, 100)), key="f_age"
+    )
+    size = st.slider(
+        "Size (cm)",
+        0.0,
+        40.0,
+        tuple(float(v) for v in linked.size_range_cm or (0.0, 40.0)),
+        0.5,
+        key="f_size",
+    )
+    follow_up = st.number_input(
+        "Minimum follow-up (months)",
+        0.0,
+        600.0,
+        float(linked.min_follow_up_months or 0.0),
+        6.0,
+        key="f_follow",
+    )
+    scan_default = {None: ANY, True: YES, False: NO}[linked.has_scan]
+    has_scan = st.radio(
+        "Has a CT scan",
+        [ANY, YES, NO],
+        horizontal=True,
+        index=[ANY, YES, NO].index(scan_default),
+        key="f_scan",
+    )
+    model_ids = [None, *models["model_version_id"].tolist()]
+    names = dict(zip(models["model_version_id"], models["name"], strict=True))
+    has_prediction = st.selectbox(
+        "Has a prediction from",
+        model_ids,
+        index=model_ids.index(linked.has_prediction_from)
+        if linked.has_prediction_from in model_ids
+        else 0,
+        format_func=lambda i: "any (no filter)" if i is None else names[i],
+        key="f_prediction",
+    )
+
+flt = CohortFilter(
+    centers=frozenset(chosen_centers),
+    sites=frozenset(sites),
+    genotype_groups=frozenset(groups),
+    sexes=frozenset(sexes),
+    age_range=None if tuple(age) == (0, 100) else (float(age[0]), float(age[1])),
+    size_range_cm=None if tuple(size) == (0.0, 40.0) else (float(size[0]), float(size[1])),
+    min_follow_up_months=follow_up or None,
+    has_scan={ANY: None, YES: True, NO: False}[has_scan],
+    has_prediction_from=has_prediction,
+)
+query = flt.to_query()
+if risks:
+    query |= {"risk_scheme": scheme.value, "risk": ",".join(risks)}
+if query != st.query_params.to_dict():
+    st.query_params.from_dict(query)
+
+with session_scope(engine()) as session:
+    cohort = cohort_table(session, scope(), flt)
+cohort["risk_class"] = risk_groups(cohort, scheme)
+cohort["genotype"] = genotype_groups(cohort)
+if risks:
+    cohort = cohort[cohort["risk_class"].isin(risks)]
+
+st.metric("Patients", len(cohort))
+st.caption("The filters are part of this page's address: copy the link to share this cohort.")
+if cohort.empty:
+    st.info("No patient matches these filters (or no data are loaded yet).")
+    st.stop()
+
+tabs = st.tabs(["Patients", "Table one", "Distributions"])
+with tabs[0]:
+    shown = cohort.drop(columns=["patient_id"])
+    st.dataframe(shown, hide_index=True, width="stretch", key="cohort_table")
+    st.download_button(
+        "Download this cohort (CSV)",
+        shown.to_csv(index=False),
+        file_name="cohort.csv",
+        key="cohort_download",
+    )
+with tabs[1]:
+    by = st.radio("Stratify by", ["center", "genotype"], horizontal=True, key="t1_by")
+    try:
+        t1 = table_one(
+            cohort,
+            by=by,
+            continuous=["age_at_diagnosis", "size_cm", "mitotic_count", "rfs_months"],
+            categorical=[
+                "sex",
+                "site",
+                "genotype" if by == "center" else "center",
+                "risk_class",
+                "rupture",
+            ],
+            labels={
+                "age_at_diagnosis": "Age (years)",
+                "size_cm": "Size (cm)",
+                "mitotic_count": "Mitoses",
+                "rfs_months": "RFS follow-up (months)",
+                "risk_class": f"Risk ({scheme.value})",
+            },
+        )
+        st.dataframe(t1, hide_index=True, width="stretch")
+        st.download_button(
+            "Download table one (CSV)",
+            t1.to_csv(index=False),
+            file_name="table_one.csv",
+            key="t1_download",
+        )
+    except GistcadError as exc:
+        show_error(exc)
+with tabs[2]:
+    left, right = st.columns(2)
+    left.plotly_chart(
+        count_bars(cohort, "site", by="center", title="Site by center"),
+        config=FIGURE_CONFIG,
+        key="plot_site",
+    )
+    right.plotly_chart(
+        count_bars(cohort, "genotype", by="center", title="Genotype by center"),
+        config=FIGURE_CONFIG,
+        key="plot_genotype",
+    )
+    left.plotly_chart(
+        distribution(cohort, "size_cm", by="center", title="Tumour size", unit="cm"),
+        config=FIGURE_CONFIG,
+        key="plot_size",
+    )
+    right.plotly_chart(
+        count_bars(
+            cohort, "risk_class", by="center", title=f"Risk class ({scheme.value}) by center"
+        ),
+        config=FIGURE_CONFIG,
+        key="plot_risk",
+    )

@@ -1,0 +1,72 @@
+"""AppTest of the cohort explorer: filters, URL round trip, table one, export."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from gistcad.domain import Site
+from gistcad.store.queries import CohortFilter
+from tests.app.conftest import APP
+from tests.factories import seed_cohort
+
+
+@pytest.fixture
+def seeded(app_db: Engine) -> None:
+    with Session(app_db) as s:
+        seed_cohort(s)
+        s.commit()
+
+
+def _page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/cohort.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _count(at: AppTest) -> int:
+    return int(next(m.value for m in at.metric if m.label == "Patients"))
+
+
+def test_all_patients_then_a_filter_updates_count_and_link(seeded: None) -> None:
+    at = _page()
+    assert _count(at) == 60
+    at.multiselect(key="f_centers").select("Beta").run()
+    assert _count(at) == 30
+    assert at.query_params["centers"] == "Beta"
+    at.multiselect(key="f_sites").set_value([Site.JEJUNUM_ILEUM]).run()
+    assert _count(at) == 10  # every third patient, half of them in Beta
+    table = at.dataframe[0].value
+    assert set(table["center"]) == {"Beta"} and set(table["site"]) == {"jejunum_ileum"}
+
+
+def test_a_shared_link_restores_the_filters(seeded: None) -> None:
+    link = CohortFilter(centers=frozenset({"Alpha"}), size_range_cm=(5.0, 40.0)).to_query()
+    at = _page(link)
+    assert at.multiselect(key="f_centers").value == ["Alpha"]
+    table = at.dataframe[0].value
+    assert set(table["center"]) == {"Alpha"} and (table["size_cm"] >= 5).all()
+    assert _count(at) == len(table)
+
+
+def test_table_one_and_risk_filter(seeded: None) -> None:
+    at = _page()
+    t1 = at.dataframe[1].value
+    assert "Alpha (n=30)" in t1.columns and "Overall (n=60)" in t1.columns
+    at.multiselect(key="f_risk").select("High").run()
+    table = at.dataframe[0].value
+    assert set(table["risk_class"]) == {"High"}
+    assert at.query_params["risk"] == "High"
+
+
+def test_empty_database_says_so(app_db: Engine) -> None:
+    at = _page()
+    assert _count(at) == 0
+    assert any("No patient matches" in i.value for i in at.info)
