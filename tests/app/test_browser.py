@@ -1,0 +1,107 @@
+"""End to end in a real browser: the dashboard served by ``gistcad serve``, every page opened.
+
+Drives Debian's chromium through Playwright and keeps a screenshot of each page under
+``tests/artifacts/``. Without /usr/bin/chromium the test reports itself skipped with the
+reason (CI installs chromium, so there it always runs).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from gistcad.store import make_engine, migrations
+from tests.factories import seed_cohort
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+# page -> (path, heading, a text the finished page must show)
+PAGES = {
+    "home": ("", "GIST cohort explorer", "Model versions"),
+    "cohort": ("cohort", "Cohort explorer", "Download this cohort (CSV)"),
+    "survival": ("survival", "Survival", "KIT exon 11 (n=24)"),
+}
+RUNNING = "[data-testid='stStatusWidget']"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("data")
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    migrations.upgrade(engine)
+    with Session(engine) as s:
+        seed_cohort(s)
+        s.commit()
+    engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
+    env.pop("GISTCAD_DB_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gistcad.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    out = process.stdout.read().decode() if process.stdout else ""
+                    pytest.fail(f"gistcad serve exited: {out}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_page_opens_in_a_browser(server: str, page: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    path, heading, finished = PAGES[page]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
+        tab.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+        tab.get_by_text(finished).first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        tab.wait_for_timeout(1000)  # let plotly and the data grid finish drawing
+        assert not tab.get_by_text("Traceback").count()
+        assert not tab.locator("[data-testid='stException']").count()
+        tab.screenshot(path=str(ARTIFACTS / f"{page}.png"), full_page=True)
+        browser.close()
