@@ -10,7 +10,8 @@ st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout=
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 cohort = st.Page("pages/cohort.py", title="Cohort explorer", icon=":material/groups:")
+case = st.Page("pages/case.py", title="Case view", icon=":material/person_search:")
 survival = st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:")
 
-navigation = st.navigation({"Cohort": [home, cohort, survival]})
+navigation = st.navigation({"Cohort": [home, cohort, survival], "Tumour board": [case]})
 navigation.run()

@@ -452,3 +452,45 @@ def find_model_version(session: Session, key: str) -> tuple[int, str]:
         known = ", ".join(names) if names else "none yet: train one first"
         raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
     return int(row[0]), str(row[1])
+
+
+def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
+    """Every prediction for one patient in scope, newest first, with its model version."""
+    stmt = (
+        select(
+            ModelVersion.name.label("model"),
+            ModelVersion.kind,
+            ModelVersion.created_at.label("model_created_at"),
+            Prediction.series_id,
+            Prediction.probabilities,
+            Prediction.predicted_class,
+            Prediction.risk_score,
+            Prediction.created_at,
+        )
+        .join(ModelVersion, Prediction.model_version_id == ModelVersion.id)
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
+        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+    )
+    columns = [
+        "model",
+        "kind",
+        "model_created_at",
+        "series_id",
+        "probabilities",
+        "predicted_class",
+        "risk_score",
+        "created_at",
+    ]
+    return _frame(session, stmt, columns)
+
+
+def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int = 50) -> list[str]:
+    """Pseudonyms in scope that contain ``text`` (case-insensitive), sorted."""
+    stmt = (
+        select(Patient.pseudonym)
+        .where(scope.clause(Patient.center_id), Patient.pseudonym.ilike(f"%{text.strip()}%"))
+        .order_by(Patient.pseudonym)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt).all())

@@ -36,6 +36,7 @@ PAGES = {
     "home": ("", "GIST cohort explorer", "Model versions"),
     "cohort": ("cohort", "Cohort explorer", "Download this cohort (CSV)"),
     "survival": ("survival", "Survival", "KIT exon 11 (n=24)"),
+    "case": ("case?patient=P-002", "Case view", "Therapy implication"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
 

@@ -1,0 +1,166 @@
+"""Case view for the tumour board: one patient's card, risk by every scheme, therapy note."""
+
+import pandas as pd
+import streamlit as st
+
+from gistcad.analysis.case import assess_case
+from gistcad.analysis.therapy import DISCLAIMER
+from gistcad.domain import GenotypeDetail
+from gistcad.errors import GistcadError
+from gistcad.store import session_scope
+from gistcad.store.queries import (
+    find_pseudonyms,
+    patient_predictions,
+    patient_record,
+    patient_series,
+)
+from pages.common import engine, scope, show_error
+
+SCHEME_NAMES = {
+    "nih2002": "NIH 2002",
+    "afip2006": "AFIP 2006",
+    "joensuu2008": "Modified NIH 2008",
+}
+
+st.title("Case view")
+
+search = st.text_input(
+    "Pseudonym",
+    st.query_params.get("patient", ""),
+    key="case_search",
+    placeholder="e.g. GIST-7KQ3M2AB9X",
+)
+with session_scope(engine()) as session:
+    matches = find_pseudonyms(session, scope(), search) if search.strip() else []
+if not search.strip():
+    st.info("Type a pseudonym (or part of one) to open a case.")
+    st.stop()
+if not matches:
+    st.warning(f"No patient in your scope matches {search!r}.")
+    st.stop()
+pseudonym = (
+    matches[0]
+    if len(matches) == 1
+    else st.selectbox(f"{len(matches)} patients match", matches, key="case_pick")
+)
+st.query_params["patient"] = pseudonym
+
+try:
+    with session_scope(engine()) as session:
+        record = patient_record(session, scope(), pseudonym)
+        predictions = patient_predictions(session, scope(), record.patient_id)
+        series = patient_series(session, scope(), record.patient_id)
+except GistcadError as exc:
+    show_error(exc)
+    st.stop()
+
+tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
+genotype = GenotypeDetail(tumour.get("genotype_detail") or GenotypeDetail.UNKNOWN)
+
+
+def _value(value: object, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "unknown"
+    return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
+
+
+st.header(record.pseudonym)
+facts = st.columns(4)
+facts[0].metric("Center", record.center)
+facts[1].metric("Site", _value(tumour.get("site")).replace("_", "/"))
+facts[2].metric("Size", _value(tumour.get("size_cm"), " cm"))
+unit = str(tumour.get("mitotic_unit") or "").replace("per_", "/ ").replace("hpf", " HPF")
+facts[3].metric("Mitoses", f"{_value(tumour.get('mitotic_count'))} {unit}".strip())
+st.caption(
+    f"Sub-site: {_value(tumour.get('sub_site'))} · rupture: "
+    f"{ {1: 'yes', 0: 'no'}.get(tumour.get('rupture'), 'unknown') } · histology: "
+    f"{_value(tumour.get('histology'))} · sex: {_value(record.sex)} · age at diagnosis: "
+    f"{_value(record.age_at_diagnosis, ' y')}"
+)
+
+assessment = assess_case(
+    site=tumour.get("site"),
+    size_cm=tumour.get("size_cm"),
+    mitotic_count=tumour.get("mitotic_count"),
+    mitotic_unit=tumour.get("mitotic_unit"),
+    rupture=bool(tumour.get("rupture")) if tumour.get("rupture") is not None else None,
+    genotype=genotype,
+)
+left, right = st.columns(2)
+with left:
+    st.subheader("Risk of recurrence")
+    if assessment.unclassified_reason:
+        st.warning(assessment.unclassified_reason)
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"scheme": SCHEME_NAMES[s.value], "risk": a.label, "notes": "; ".join(a.notes)}
+                    for s, a in assessment.risks.items()
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    if assessment.mskcc is not None:
+        st.write(
+            f"RFS {assessment.mskcc.rfs_2y:.0%} at 2 years, {assessment.mskcc.rfs_5y:.0%} at "
+            f"5 years — *{assessment.mskcc.label}*"
+        )
+with right:
+    st.subheader("Genotype")
+    st.write(f"True genotype: **{genotype.value}** ({_value(tumour.get('genotype_text'))})")
+    if predictions.empty:
+        st.caption("No model has predicted this patient yet.")
+    else:
+        for row in predictions.itertuples(index=False):
+            probs = ", ".join(f"{k} {v:.0%}" for k, v in sorted(row.probabilities.items()))
+            st.write(
+                f"{row.model} ({row.kind}, {row.created_at:%Y-%m-%d}): **{row.predicted_class}**"
+                f" — {probs}"
+            )
+
+st.subheader("Therapy implication")
+therapy = assessment.therapy
+st.write(f"Imatinib sensitivity: **{therapy.imatinib_sensitivity.value}**. {therapy.dose_note}")
+if therapy.alternative_agents:
+    st.write("Alternatives: " + "; ".join(therapy.alternative_agents))
+st.write(therapy.adjuvant_note)
+st.caption("Sources: " + "; ".join(therapy.sources))
+st.warning(DISCLAIMER, icon=":material/warning:")
+
+st.subheader("Follow-up")
+outcome = record.outcome or {}
+follow = st.columns(3)
+follow[0].metric(
+    "Recurrence-free",
+    f"{_value(outcome.get('rfs_months'), ' mo')}",
+    {1: "recurred", 0: "no recurrence"}.get(outcome.get("rfs_event")),
+    delta_color="off",
+)
+follow[1].metric(
+    "Overall",
+    f"{_value(outcome.get('os_months'), ' mo')}",
+    {1: "died", 0: "alive"}.get(outcome.get("os_event")),
+    delta_color="off",
+)
+follow[2].metric("Last follow-up", _value(outcome.get("last_follow_up")))
+
+st.subheader("CT")
+if series.empty:
+    st.caption("No CT series imported for this patient.")
+else:
+    st.dataframe(
+        series[
+            [
+                "series_instance_uid",
+                "phase",
+                "acquisition_date",
+                "manufacturer",
+                "slice_thickness_mm",
+                "shape",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+    )

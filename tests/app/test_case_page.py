@@ -1,0 +1,55 @@
+"""AppTest of the case view: search, card, risk by scheme, predictions, therapy note."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import APP
+from tests.factories import seed_cohort
+
+
+@pytest.fixture
+def seeded(app_db: Engine) -> None:
+    with Session(app_db) as s:
+        seed_cohort(s)
+        s.commit()
+
+
+def _page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/case.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_search_then_card(seeded: None) -> None:
+    at = _page()
+    assert any("Type a pseudonym" in i.value for i in at.info)
+    at.text_input(key="case_search").input("P-00").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="case_pick").options[:2] == ["P-000", "P-001"]
+    at.selectbox(key="case_pick").select("P-002").run()
+    assert at.header[0].value == "P-002"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Center"] == "Alpha" and metrics["Site"] == "stomach"
+    risk = at.dataframe[0].value
+    assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "True genotype: **pdgfra_d842v**" in text
+    assert "clinical-v1 (clinical" in text
+    assert "Imatinib sensitivity: **resistant**" in text
+    assert any("Research use only" in w.value for w in at.warning)
+
+
+def test_a_link_opens_the_case_and_unknown_pseudonym_warns(seeded: None) -> None:
+    at = _page({"patient": "P-010"})
+    assert at.header[0].value == "P-010"
+    at.text_input(key="case_search").input("nobody").run()
+    assert any("No patient in your scope matches 'nobody'" in w.value for w in at.warning)
