@@ -37,31 +37,14 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gistcad.analysis.afip import AFIP_TABLE, AfipColumn, AfipColumnLabelling, afip_cell
 from gistcad.domain import MitosisUnit, RiskClass, RiskScheme, Site
 from gistcad.errors import ValidationError
 
 logger = logging.getLogger(__name__)
-
-
-class AfipColumn(StrEnum):
-    """The four site columns of the AFIP table [2]_."""
-
-    GASTRIC = "gastric"
-    JEJUNUM_ILEUM = "jejunum_ileum"
-    DUODENUM = "duodenum"
-    RECTUM = "rectum"
-
-
-class AfipColumnLabelling(StrEnum):
-    """Which of the two small-bowel series is labelled duodenum.
-
-    ``MIETTINEN_LASOTA_2006``: the 4.3/24/52/50/73/85/90 % series is jejunum/ileum and the
-    8.3/-/34/-/50/-/86 % series is duodenum, as in the original paper [2]_.
-    ``NCCN_PDQ``: the two labels swapped, as printed by NCCN, the older NCI PDQ and Hindawi.
-    """
-
-    MIETTINEN_LASOTA_2006 = "miettinen_lasota_2006"
-    NCCN_PDQ = "nccn_pdq"
 
 
 class ModifiedNihReading(StrEnum):
@@ -222,30 +205,7 @@ def _modified_nih(
 
 # --- AFIP 2006 -----------------------------------------------------------------------------
 
-_AFIP_GROUPS = ("1", "2", "3a", "3b", "4", "5", "6a", "6b")  # size band, then > 5 mitoses
-
-_N, _VL, _L = RiskClass.NONE, RiskClass.VERY_LOW, RiskClass.LOW
-_M, _H = RiskClass.MODERATE, RiskClass.HIGH
-_ID = (RiskClass.INSUFFICIENT_DATA, None)
-
-AfipCell = tuple[RiskClass, float | None]
-
-#: Column order of :data:`AFIP_TABLE`, the original one of Miettinen & Lasota 2006 [2]_.
-AFIP_COLUMNS = tuple(AfipColumn)
-
-#: Miettinen & Lasota 2006 [2]_: (category, % progressive disease) per group and column.
-#: Gastric 3b is filled in from ``RiskOptions.afip_gastric_3b_percent``; rectal 6b is
-#: printed "High (7)" in the older PDQ, a typo for 71 %.
-AFIP_TABLE: dict[str, tuple[AfipCell, AfipCell, AfipCell, AfipCell]] = {
-    "1": ((_N, 0.0), (_N, 0.0), (_N, 0.0), (_N, 0.0)),
-    "2": ((_VL, 1.9), (_L, 4.3), (_L, 8.3), (_L, 8.5)),
-    "3a": ((_L, 3.6), (_M, 24.0), _ID, _ID),
-    "3b": ((_M, None), (_H, 52.0), (_H, 34.0), (_H, 57.0)),
-    "4": ((_N, 0.0), (_H, 50.0), _ID, (_H, 54.0)),
-    "5": ((_M, 16.0), (_H, 73.0), (_H, 50.0), (_H, 52.0)),
-    "6a": ((_H, 55.0), (_H, 85.0), _ID, _ID),
-    "6b": ((_H, 86.0), (_H, 90.0), (_H, 86.0), (_H, 71.0)),
-}
+_AFIP_GROUPS = tuple(AFIP_TABLE)  # row order: size band, then > 5 mitoses
 
 _SITE_COLUMNS: dict[Site, AfipColumn] = {
     Site.STOMACH: AfipColumn.GASTRIC,
@@ -254,26 +214,10 @@ _SITE_COLUMNS: dict[Site, AfipColumn] = {
     Site.RECTUM: AfipColumn.RECTUM,
 }
 
-_NCCN_SWAP = {
-    AfipColumn.DUODENUM: AfipColumn.JEJUNUM_ILEUM,
-    AfipColumn.JEJUNUM_ILEUM: AfipColumn.DUODENUM,
-}
-
 
 def afip_group(size_cm: float, mitoses: float) -> str:
     """AFIP prognostic group ("1" ... "6b") of a size in cm and a count per 50 HPF."""
     return _AFIP_GROUPS[size_band(size_cm) + (4 if mitoses > 5 else 0)]
-
-
-def afip_cell(group: str, column: AfipColumn, options: RiskOptions) -> AfipCell:
-    """Category and % risk of one AFIP cell, as labelled under ``options``."""
-    source = column
-    if options.afip_column_labelling is AfipColumnLabelling.NCCN_PDQ:
-        source = _NCCN_SWAP.get(column, column)
-    risk_class, percent = AFIP_TABLE[group][AFIP_COLUMNS.index(source)]
-    if group == "3b" and source is AfipColumn.GASTRIC:
-        percent = options.afip_gastric_3b_percent
-    return risk_class, percent
 
 
 _Verdict = tuple[RiskClass, float | None, list[str]]
@@ -430,3 +374,104 @@ def classify_all(
         )
         for scheme in RiskScheme
     }
+
+
+_SITES = tuple(Site)
+_SITE_CODES = {site.value: code for code, site in enumerate(_SITES)}
+_SIZE_BANDS = np.vectorize(size_band, otypes=[np.int64])
+_MITOSIS_BANDS = np.vectorize(mitosis_band, otypes=[np.int64])
+
+
+def _validated_arrays(
+    sites: ArrayLike, size_cm: ArrayLike, mitoses: ArrayLike, rupture: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Site codes (into ``Site`` order), sizes, counts and rupture flags, checked row by row."""
+    site_values = np.asarray(sites, dtype=object)
+    size, counts = np.asarray(size_cm, dtype=float), np.asarray(mitoses, dtype=float)
+    ruptured = np.zeros(size.shape, bool) if rupture is None else np.asarray(rupture, bool)
+    arrays = {"sites": site_values, "size_cm": size, "mitoses": counts, "rupture": ruptured}
+    if len({a.shape for a in arrays.values()}) != 1 or size.ndim != 1:
+        shapes = {name: a.shape for name, a in arrays.items()}
+        raise ValidationError(f"give one value per tumour, in 1-d arrays of one length: {shapes}")
+    codes = np.array([_SITE_CODES.get(str(s), -1) for s in site_values], dtype=np.int64)
+    for name, values, valid, rule in (
+        ("sites", site_values, codes >= 0, f"use one of {list(_SITE_CODES)}"),
+        ("size_cm", size, np.isfinite(size) & (size > 0), "give the size in cm, finite and > 0"),
+        ("mitoses", counts, np.isfinite(counts) & (counts >= 0), "give a finite count >= 0"),
+    ):
+        if not valid.all():
+            i = int(np.flatnonzero(~valid)[0])
+            raise ValidationError(f"{name}[{i}] is {values[i : i + 1].tolist()[0]!r}; {rule}")
+    return codes, size, counts, ruptured
+
+
+def classify_many(
+    scheme: RiskScheme,
+    sites: ArrayLike,
+    size_cm: ArrayLike,
+    mitoses: ArrayLike,
+    rupture: ArrayLike | None = None,
+    options: RiskOptions = RiskOptions(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Risk category of many tumours under one scheme: :func:`classify` over arrays.
+
+    Parameters
+    ----------
+    scheme
+        NIH 2002 [1]_, AFIP 2006 [2]_ or modified NIH 2008 [3]_.
+    sites
+        Primary sites (:class:`~gistcad.domain.Site` members or values), shape (n,).
+    size_cm
+        Largest tumour dimensions in cm, finite and > 0, shape (n,).
+    mitoses
+        Mitotic counts per 50 HPF, finite and >= 0, shape (n,).
+    rupture
+        Tumour rupture, shape (n,); ``None`` means no tumour ruptured.
+    options
+        Table choices; see :class:`RiskOptions` for the defaults.
+
+    Returns
+    -------
+    risk_class : numpy.ndarray of RiskClass, shape (n,)
+        The category of each tumour, as :func:`classify` gives it.
+    percent : numpy.ndarray of float, shape (n,)
+        AFIP % risk of progressive disease; NaN for the other schemes and for AFIP cells
+        with insufficient data.
+
+    Raises
+    ------
+    ValidationError
+        If the arrays differ in shape, or a site, size or count is invalid (the first such
+        row is named).
+
+    Notes
+    -----
+    The schemes see size and mitoses only through :func:`size_band` and
+    :func:`mitosis_band`, so each distinct (site, size band, mitosis band, rupture) is
+    classified once, with the values of its first tumour.
+
+    >>> classes, percent = classify_many(
+    ...     RiskScheme.AFIP_2006, ["stomach", "rectum"], [3.0, 12.0], [2, 8]
+    ... )
+    >>> [str(c) for c in classes], percent.tolist()
+    (['very_low', 'high'], [1.9, 71.0])
+    """
+    codes, size, counts, ruptured = _validated_arrays(sites, size_cm, mitoses, rupture)
+    key = codes * 100 + _SIZE_BANDS(size) * 10 + _MITOSIS_BANDS(counts) * 2 + ruptured
+    unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    classes = np.empty(len(unique), dtype=object)
+    percents = np.full(len(unique), np.nan)
+    for j, i in enumerate(first):
+        verdict = classify(
+            scheme,
+            site=_SITES[codes[i]],
+            size_cm=float(size[i]),
+            mitoses=float(counts[i]),
+            unit=MitosisUnit.PER_50_HPF,
+            rupture=bool(ruptured[i]),
+            options=options,
+        )
+        classes[j] = verdict.risk_class
+        if verdict.progression_risk_percent is not None:
+            percents[j] = verdict.progression_risk_percent
+    return classes[inverse], percents[inverse]

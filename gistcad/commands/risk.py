@@ -6,15 +6,9 @@ import argparse
 import json
 from typing import Any
 
+from gistcad.analysis.afip import AfipColumn, AfipColumnLabelling
 from gistcad.analysis.mskcc import MskccLikeEstimate, mskcc_like_rfs
-from gistcad.analysis.risk import (
-    AfipColumn,
-    AfipColumnLabelling,
-    ModifiedNihReading,
-    RiskAssessment,
-    RiskOptions,
-    classify_all,
-)
+from gistcad.analysis.risk import ModifiedNihReading, RiskAssessment, RiskOptions, classify_all
 from gistcad.domain import MitosisUnit, RiskScheme, parse_site
 from gistcad.errors import ValidationError
 

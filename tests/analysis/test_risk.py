@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from gistcad.analysis.afip import AFIP_TABLE, AfipColumn, AfipColumnLabelling
 from gistcad.analysis.risk import (
-    AFIP_TABLE,
-    AfipColumn,
-    AfipColumnLabelling,
     ModifiedNihReading,
     RiskOptions,
     afip_group,
     classify,
     classify_all,
+    classify_many,
 )
 from gistcad.domain import MitosisUnit, RiskClass, RiskScheme, Site
 from gistcad.errors import ValidationError
@@ -402,3 +402,69 @@ def test_classify_all_returns_every_scheme_and_clean_notes_by_default():
     assert all(a.scheme is s for s, a in result.items())
     assert all(a.notes == () for a in result.values())
     assert result[NIH].label == "Low"
+
+
+# --- classify_many: the vectorised classify ------------------------------------------------
+
+GRID_SIZES = (0.5, 2.0, 2.05, 3.0, 5.0, 5.05, 7.0, 10.0, 10.05, 25.0)
+GRID_COUNTS = (0, 3, 5, 5.5, 6, 10, 11, 40)
+GRID = [
+    (site, size, count, rupture)
+    for site in Site
+    for size in GRID_SIZES
+    for count in GRID_COUNTS
+    for rupture in (False, True)
+]
+
+
+@pytest.mark.parametrize("scheme", list(RiskScheme))
+@pytest.mark.parametrize(
+    "options",
+    [
+        RiskOptions(),
+        RiskOptions(
+            afip_column_labelling=AfipColumnLabelling.NCCN_PDQ,
+            afip_gastric_3b_percent=12.0,
+            modified_nih_reading=ModifiedNihReading.LITERAL,
+        ),
+    ],
+)
+def test_classify_many_agrees_with_classify_cell_by_cell(scheme, options):
+    sites, sizes, counts, ruptures = zip(*GRID, strict=True)
+    classes, percents = classify_many(
+        scheme, [s.value for s in sites], sizes, counts, ruptures, options=options
+    )
+    assert classes.shape == percents.shape == (len(GRID),)
+    for (site, size, count, rupture), got, percent in zip(GRID, classes, percents, strict=True):
+        expected = classify(
+            scheme, site=site, size_cm=size, mitoses=count, unit=HPF, rupture=rupture,
+            options=options,
+        )  # fmt: skip
+        assert got is expected.risk_class, (site, size, count, rupture)
+        if expected.progression_risk_percent is None:
+            assert math.isnan(percent), (site, size, count)
+        else:
+            assert percent == expected.progression_risk_percent, (site, size, count)
+
+
+def test_classify_many_accepts_site_members_and_no_rupture():
+    classes, percents = classify_many(MNIH, [Site.STOMACH, Site.DUODENUM], [3.0, 7.0], [3, 3])
+    assert classes.tolist() == [L, H]
+    assert np.isnan(percents).all()
+    classes, _ = classify_many(NIH, [], [], [])
+    assert classes.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("sites", "sizes", "counts", "match"),
+    [
+        (["stomach", "caecum"], [3.0, 3.0], [3, 3], r"sites\[1\] is 'caecum'; use one of"),
+        (["stomach", "stomach"], [3.0, math.nan], [3, 3], r"size_cm\[1\] is nan"),
+        (["stomach", "stomach"], [3.0, 0.0], [3, 3], r"size_cm\[1\] is 0\.0"),
+        (["stomach", "stomach"], [3.0, 3.0], [-1, 3], r"mitoses\[0\] is -1\.0"),
+        (["stomach"], [3.0, 3.0], [3, 3], "one value per tumour"),
+    ],
+)
+def test_classify_many_names_the_invalid_row(sites, sizes, counts, match):
+    with pytest.raises(ValidationError, match=match):
+        classify_many(NIH, sites, sizes, counts)

@@ -130,4 +130,3 @@ def test_cohort_values_are_plain(engine: Engine, seeded: dict[str, int]) -> None
     assert row["size_cm"] == 9
     assert row["n_series"] == 0
     assert list(models["name"]) == ["clinical-v1"]
-
