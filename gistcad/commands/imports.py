@@ -1,63 +1,161 @@
-"""``gistcad import``: bring a center's data into the store (validated, one transaction)."""
+"""``gistcad import``: bring a center's data into the store (validated, one transaction).
+
+Every importer validates everything before it writes; the command then commits the database
+rows and publishes the staged image files together, or rolls both back. Exit status 0 when
+imported, 3 when refused (the report lists every problem), 2 for a usage or setting error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
 from gistcad.config import load_settings
+from gistcad.errors import ValidationError
 from gistcad.ingest.clinical import import_clinical
+from gistcad.ingest.demo import import_demo
+from gistcad.ingest.dicom import ImportContext, import_dicom
+from gistcad.ingest.nifti import import_mask_folder, import_worc
 from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.ingest.report import ImportReport
+from gistcad.ingest.staging import FileStage
 from gistcad.store import migrations
 from gistcad.store.engine import session_scope
 
 EXIT_REFUSED = 3
+Runner = Callable[[Session, ImportContext], list[ImportReport]]
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("import", help="import clinical spreadsheets (more formats to come)")
+    parser = sub.add_parser("import", help="import clinical tables, DICOM, NIfTI, the demo")
     kinds = parser.add_subparsers(dest="import_kind", metavar="KIND", required=True)
-    clinical = kinds.add_parser(
-        "clinical",
-        help="a clinical spreadsheet (.csv or .xlsx), one row per patient",
-        description="Validate every row (all problems listed by row and column), then write "
-        "all rows or none. Re-importing updates patients instead of duplicating them.",
-    )
-    clinical.add_argument("file", type=Path, help="the .csv or .xlsx file")
+
+    clinical = _add(kinds, "clinical", "a clinical spreadsheet (.csv or .xlsx), one row a patient")
+    clinical.add_argument("file", type=Path)
     clinical.add_argument("--center", required=True, help="the center the patients belong to")
-    clinical.add_argument(
-        "--dry-run", action="store_true", help="validate and report; write nothing"
-    )
-    clinical.add_argument(
+    clinical.set_defaults(handler=_clinical)
+
+    dicom = _add(kinds, "dicom", "DICOM CT series with SEG/RTSTRUCT masks (a folder or .zip)")
+    dicom.add_argument("path", type=Path)
+    dicom.add_argument("--center", required=True)
+    dicom.set_defaults(handler=_dicom)
+
+    nifti = _add(kinds, "nifti", "NIfTI images with masks in the WORC layout")
+    nifti.add_argument("path", type=Path, help="the folder holding one folder per subject")
+    nifti.add_argument("--layout", choices=["worc"], required=True)
+    nifti.add_argument("--labels", type=Path, help="pinfo-style label CSV (2/blank = unknown)")
+    nifti.add_argument("--center", default="WORC")
+    nifti.set_defaults(handler=_nifti)
+
+    masks = _add(kinds, "masks", "NIfTI masks named <patient id>.nii.gz for stored CT series")
+    masks.add_argument("folder", type=Path)
+    masks.add_argument("--center", required=True)
+    masks.set_defaults(handler=_masks)
+
+    demo = _add(kinds, "demo", "a cohort written by 'gistcad demo build', every center")
+    demo.add_argument("folder", type=Path)
+    demo.set_defaults(handler=_demo)
+
+
+def _add(kinds: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = kinds.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    parser.add_argument(
         "--keep-mapping",
         action="store_true",
         help="also store pseudonym -> original patient id (off by default)",
     )
-    clinical.add_argument("--json", action="store_true", help="machine-readable report")
-    clinical.set_defaults(handler=_clinical)
+    parser.add_argument("--json", action="store_true", help="machine-readable report")
+    return parser
 
 
-def _clinical(args: argparse.Namespace) -> int:
+@contextmanager
+def _progress(args: argparse.Namespace, unit: str) -> Iterator[Callable[[int], None] | None]:
+    if args.json:
+        yield None
+        return
+    with tqdm(unit=unit, desc="importing", file=sys.stderr, leave=False) as bar:
+        yield bar.update
+
+
+def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     pseudonymizer = load_or_create_key(settings.data_dir)
-    with session_scope(engine) as session:
-        report = import_clinical(
-            session,
-            args.file,
-            center=args.center,
-            pseudonymizer=pseudonymizer,
-            keep_mapping=args.keep_mapping,
-            dry_run=args.dry_run,
+    stage = FileStage(settings.data_dir)
+    reports: list[ImportReport] = []
+    try:
+        with session_scope(engine) as session, _progress(args, unit) as progress:
+            center = getattr(args, "center", "") or ""
+            ctx = ImportContext(center, settings.data_dir, pseudonymizer, stage, progress)
+            reports = runner(session, ctx)
+            ok = all(r.ok for r in reports)
+            if ok and not args.dry_run:
+                stage.publish()
+            else:
+                session.rollback()
+                stage.discard()
+    except BaseException:
+        stage.discard()
+        raise
+    for report in reports:
+        report.dry_run = args.dry_run
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=2))
+    else:
+        print("\n".join(r.summary() for r in reports))
+    return 0 if all(r.ok for r in reports) else EXIT_REFUSED
+
+
+def _clinical(args: argparse.Namespace) -> int:
+    return _run(
+        args,
+        lambda session, ctx: [
+            import_clinical(
+                session,
+                args.file,
+                center=ctx.center,
+                pseudonymizer=ctx.pseudonymizer,
+                keep_mapping=args.keep_mapping,
+            )
+        ],
+    )
+
+
+def _dicom(args: argparse.Namespace) -> int:
+    _no_mapping(args)
+    return _run(args, lambda session, ctx: [import_dicom(session, args.path, ctx)])
+
+
+def _nifti(args: argparse.Namespace) -> int:
+    _no_mapping(args)
+    return _run(args, lambda session, ctx: [import_worc(session, args.path, ctx, args.labels)])
+
+
+def _masks(args: argparse.Namespace) -> int:
+    _no_mapping(args)
+    return _run(args, lambda session, ctx: [import_mask_folder(session, args.folder, ctx)], "mask")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return _run(
+        args,
+        lambda session, ctx: import_demo(session, args.folder, ctx, keep_mapping=args.keep_mapping),
+        "patient",
+    )
+
+
+def _no_mapping(args: argparse.Namespace) -> None:
+    if args.keep_mapping:
+        raise ValidationError(
+            "--keep-mapping applies to clinical tables (where the original ids are); import "
+            "the clinical table with it"
         )
-        if args.dry_run or not report.ok:
-            session.rollback()
-    return _print(report, as_json=args.json)
-
-
-def _print(report: ImportReport, *, as_json: bool) -> int:
-    print(json.dumps(report.to_dict(), indent=2) if as_json else report.summary())
-    return 0 if report.ok else EXIT_REFUSED

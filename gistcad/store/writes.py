@@ -11,7 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
-from gistcad.store.models import Center, Outcome, Patient, PseudonymLink, Treatment, Tumour
+from gistcad.errors import ValidationError
+from gistcad.store.models import (
+    Center,
+    Outcome,
+    Patient,
+    PseudonymLink,
+    Segmentation,
+    Series,
+    Study,
+    Treatment,
+    Tumour,
+)
 
 
 class Change(StrEnum):
@@ -131,3 +142,90 @@ def upsert_clinical(
     if created:
         return Change.CREATED
     return Change.UPDATED if changed else Change.UNCHANGED
+
+
+def get_or_create_patient(session: Session, center: Center, pseudonym: str) -> tuple[Patient, bool]:
+    """The patient ``pseudonym`` of ``center``, created (with no clinical data) if missing."""
+    patient = session.scalar(
+        select(Patient).where(Patient.center_id == center.id, Patient.pseudonym == pseudonym)
+    )
+    if patient is not None:
+        return patient, False
+    patient = Patient(pseudonym=pseudonym, center=center)
+    session.add(patient)
+    session.flush()
+    return patient, True
+
+
+def find_series(session: Session, series_instance_uid: str) -> Series | None:
+    return session.scalar(select(Series).where(Series.series_instance_uid == series_instance_uid))
+
+
+def add_series(
+    session: Session,
+    patient: Patient,
+    *,
+    study_instance_uid: str,
+    study_date: dt.date | None,
+    series: Series,
+) -> Series:
+    """Attach a new series (and its study, if new) to ``patient``.
+
+    Raises
+    ------
+    ValidationError
+        When the study already belongs to another patient.
+    """
+    study = session.scalar(select(Study).where(Study.study_instance_uid == study_instance_uid))
+    if study is None:
+        study = Study(study_instance_uid=study_instance_uid, study_date=study_date)
+        patient.studies.append(study)
+    elif study.patient_id != patient.id:
+        raise ValidationError(
+            f"StudyInstanceUID {study_instance_uid} already belongs to another patient; the "
+            "export mixes patients within one study"
+        )
+    study.series.append(series)
+    session.flush()
+    return series
+
+
+def has_segmentation(session: Session, series: Series, label: str, source: str) -> bool:
+    return (
+        session.scalar(
+            select(Segmentation.id).where(
+                Segmentation.series_id == series.id,
+                Segmentation.label == label,
+                Segmentation.source == source,
+            )
+        )
+        is not None
+    )
+
+
+def patient_ct_series(session: Session, patient: Patient) -> list[Series]:
+    return list(
+        session.scalars(
+            select(Series)
+            .join(Study, Series.study_id == Study.id)
+            .where(Study.patient_id == patient.id, Series.modality == "CT")
+            .order_by(Series.id)
+        )
+    )
+
+
+def set_genotype(
+    session: Session, patient: Patient, detail: GenotypeDetail, text: str | None
+) -> bool:
+    """Set the primary tumour's genotype (creating the tumour row if needed); True if changed.
+
+    Leaves every other clinical field as it is, for sources that know only the genotype.
+    """
+    tumour = next((t for t in patient.tumours if t.lesion == 1), None)
+    if tumour is None:
+        tumour = Tumour(lesion=1)
+        patient.tumours.append(tumour)
+    changed = tumour.genotype_detail != detail or tumour.genotype_text != text
+    tumour.genotype_detail, tumour.genotype_text = detail, text
+    session.flush()
+    return changed

@@ -1,0 +1,207 @@
+"""Import DICOM: CT series and their SEG/RTSTRUCT masks, de-identified, all or nothing.
+
+Steps: unpack a zip safely; scan every file (headers only); refuse the import if any CT series
+or mask is broken (all problems listed, with file and tag); convert each new series once to a
+canonical NIfTI in the data folder (staged, published only with the database rows); store the
+series' geometry and non-identifying acquisition details under the patient's pseudonym.
+Re-importing a series that is already stored is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from gistcad.domain import SegmentationSource
+from gistcad.imaging import (
+    DicomSeries,
+    LabelMask,
+    Volume,
+    load_series,
+    read_masks,
+    safe_extract,
+    scan_dicom,
+    write_canonical,
+)
+from gistcad.ingest.pseudonym import Pseudonymizer
+from gistcad.ingest.report import ImportReport, Problem
+from gistcad.ingest.staging import FileStage
+from gistcad.store.models import Patient, Segmentation, Series
+from gistcad.store.writes import (
+    add_series,
+    find_series,
+    get_or_create_center,
+    get_or_create_patient,
+    has_segmentation,
+)
+
+logger = logging.getLogger(__name__)
+
+VOLUMES_DIRNAME = "volumes"
+
+
+@dataclass(frozen=True)
+class ImportContext:
+    """What every image importer needs besides the session."""
+
+    center: str
+    data_dir: Path
+    pseudonymizer: Pseudonymizer
+    stage: FileStage
+    progress: Callable[[int], None] | None = None
+
+
+def volume_relpath(pseudonym: str, series_uid: str, suffix: str = "") -> Path:
+    """Where a canonical volume lives, relative to the data folder."""
+    return Path(VOLUMES_DIRNAME) / pseudonym / f"{series_uid}{suffix}.nii"
+
+
+def series_row(series: DicomSeries, volume: Volume, path: Path, sha256: str) -> Series:
+    """The store row of a converted series (geometry from the canonical volume)."""
+    info = series.info
+    return Series(
+        series_instance_uid=info.series_instance_uid,
+        modality=info.modality,
+        phase=info.contrast_phase,
+        acquisition_date=info.acquisition_date,
+        manufacturer=info.manufacturer,
+        kvp=info.kvp,
+        slice_thickness_mm=info.slice_thickness_mm,
+        spacing_mm=[round(float(v), 6) for v in volume.spacing_mm],
+        shape=[int(v) for v in volume.shape],
+        orientation=[round(float(v), 6) for v in volume.orientation[:, :2].T.ravel()],
+        volume_path=str(path),
+        volume_sha256=sha256,
+    )
+
+
+def store_mask(
+    session: Session,
+    ctx: ImportContext,
+    series: Series,
+    pseudonym: str,
+    mask: Volume,
+    label: str,
+) -> bool:
+    """Store one mask of ``series`` (canonical NIfTI + row); False if it is already there."""
+    source = SegmentationSource.MANUAL
+    if has_segmentation(session, series, label, source):
+        return False
+    number = len(series.segmentations) + 1
+    relative = volume_relpath(pseudonym, series.series_instance_uid, f".mask{number}")
+    binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
+    sha = write_canonical(binary, ctx.stage.path_for(relative))
+    volume_ml = float(binary.array.sum()) * binary.voxel_volume_mm3 / 1000.0
+    series.segmentations.append(
+        Segmentation(
+            label=label,
+            source=source,
+            volume_ml=round(volume_ml, 3),
+            path=str(relative),
+            sha256=sha,
+        )
+    )
+    return True
+
+
+def _import_series(
+    session: Session,
+    ctx: ImportContext,
+    series: DicomSeries,
+    masks: list[LabelMask],
+    report: ImportReport,
+) -> int:
+    """Import one series and its masks; returns the number of masks stored."""
+    center, _ = get_or_create_center(session, ctx.center)
+    original = series.patient_id or ""
+    pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, original)
+    patient, created = get_or_create_patient(session, center, pseudonym)
+    if created:
+        report.notes.append(f"new patient {pseudonym}: no clinical data yet")
+    row = find_series(session, series.series_instance_uid)
+    if row is not None:
+        _check_owner(row, patient, report, series)
+        report.unchanged += 1
+    else:
+        volume = load_series(series)
+        relative = volume_relpath(pseudonym, series.series_instance_uid)
+        sha = write_canonical(volume, ctx.stage.path_for(relative))
+        row = add_series(
+            session,
+            patient,
+            study_instance_uid=series.info.study_instance_uid,
+            study_date=series.info.study_date,
+            series=series_row(series, volume, relative, sha),
+        )
+        report.created += 1
+    stored = sum(store_mask(session, ctx, row, pseudonym, m.volume, m.name) for m in masks)
+    session.flush()
+    return stored
+
+
+def _check_owner(row: Series, patient: Patient, report: ImportReport, series: DicomSeries) -> None:
+    if row.study.patient_id != patient.id:
+        report.problems.append(
+            Problem(
+                str(series.files[0]),
+                "this SeriesInstanceUID is already stored for another patient; the export "
+                "mixes patients or the PatientID changed",
+                tag="SeriesInstanceUID (0020,000E)",
+            )
+        )
+
+
+def import_dicom(session: Session, path: Path, ctx: ImportContext) -> ImportReport:
+    """Import every CT series under ``path`` (a folder or a ``.zip``); see the module doc.
+
+    The caller commits the session and publishes ``ctx.stage`` when ``report.ok`` (and not a
+    dry run), and rolls back / discards otherwise.
+    """
+    report = ImportReport(kind="dicom", source=str(path))
+    if not path.exists():
+        report.problems.append(Problem(str(path), "no such file or folder"))
+        return report
+    if path.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(dir=ctx.stage.root) as unpacked:
+            safe_extract(path, unpacked)
+            return _import_folder(session, Path(unpacked), ctx, report)
+    return _import_folder(session, path, ctx, report)
+
+
+def _import_folder(
+    session: Session, folder: Path, ctx: ImportContext, report: ImportReport
+) -> ImportReport:
+    scan = scan_dicom(folder)
+    report.skipped.extend(str(p) for p in scan.skipped)
+    report.problems.extend(scan.problems)
+    reading = read_masks(scan)
+    report.problems.extend(reading.problems)
+    missing_ids = [s for s in scan.series if not s.patient_id]
+    report.problems.extend(
+        Problem(
+            str(s.files[0]),
+            "no PatientID: cannot tell whose scan it is",
+            tag="PatientID (0010,0020)",
+        )
+        for s in missing_ids
+    )
+    if not scan.series and not scan.problems:
+        report.problems.append(Problem(str(folder), "no CT image series found"))
+    if not report.ok:
+        return report
+    stored = 0
+    for series in scan.series:
+        masks = [m for m in reading.masks if m.series_instance_uid == series.series_instance_uid]
+        stored += _import_series(session, ctx, series, masks, report)
+        if ctx.progress:
+            ctx.progress(1)
+    if reading.masks:
+        already = len(reading.masks) - stored
+        report.notes.append(f"{stored} mask(s) stored, {already} already stored")
+    return report

@@ -1,0 +1,263 @@
+"""Import NIfTI: tumour masks for stored CT series, and the public WORC layout.
+
+Two entry points:
+
+- :func:`import_mask_folder`: ``<patient id>.nii[.gz]`` masks for patients whose CT series is
+  already stored (how some centers send their segmentations). Each mask must match its
+  image's geometry exactly or is refused with both geometries in the message.
+- :func:`import_worc`: the WORC database layout (``<subject>/image*.nii.gz`` paired with
+  ``segmentation*.nii.gz`` by their common suffix, several lesions per subject), with an
+  optional label file whose ``2`` or blank cells mean "unknown".
+
+A NIfTI image has no DICOM UIDs; the series is identified by a UID derived from the image
+file's sha256, so importing the same file again is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from gistcad.domain import ContrastPhase, GenotypeDetail
+from gistcad.errors import GistcadError
+from gistcad.imaging import Volume, read_mask, read_nifti, sha256_file, write_canonical
+from gistcad.ingest.dicom import ImportContext, store_mask, volume_relpath
+from gistcad.ingest.report import ImportReport, Problem
+from gistcad.store.models import Center, Patient, Series
+from gistcad.store.writes import (
+    add_series,
+    find_series,
+    get_or_create_center,
+    get_or_create_patient,
+    patient_ct_series,
+    set_genotype,
+)
+
+logger = logging.getLogger(__name__)
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+_UID_NAMESPACE = uuid.UUID("5b0f6f0e-4c3e-4a57-9d0c-2f1e8b9f6a11")
+WORC_MISSING = {"", "2", "nan"}
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in NIFTI_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def file_uid(sha256: str, kind: str) -> str:
+    """A DICOM-style UID (2.25 form) derived from a file's checksum."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, f'{kind}:{sha256}').int}"
+
+
+def _nifti_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES)
+    )
+
+
+def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> ImportReport:
+    """Masks named ``<patient id>.nii[.gz]`` for patients whose CT series is stored."""
+    report = ImportReport(kind="masks", source=str(folder))
+    if not folder.is_dir():
+        report.problems.append(Problem(str(folder), "not a folder"))
+        return report
+    center, _ = get_or_create_center(session, ctx.center)
+    for path in _nifti_files(folder):
+        pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, _stem(path))
+        patient, created = get_or_create_patient(session, center, pseudonym)
+        series = [] if created else patient_ct_series(session, patient)
+        if len(series) != 1:
+            why = (
+                "no CT series is stored for this patient: import the DICOM first"
+                if not series
+                else f"{len(series)} CT series are stored for this patient: the mask is ambiguous"
+            )
+            report.problems.append(Problem(str(path), why))
+            continue
+        image = read_nifti(ctx.stage.resolve(series[0].volume_path))
+        try:
+            mask = read_mask(path, image)
+        except GistcadError as exc:
+            report.problems.append(Problem(str(path), str(exc)))
+            continue
+        if store_mask(session, ctx, series[0], pseudonym, mask, "tumour"):
+            report.created += 1
+        else:
+            report.unchanged += 1
+        if ctx.progress:
+            ctx.progress(1)
+    session.flush()
+    return report
+
+
+@dataclass(frozen=True)
+class WorcLesion:
+    subject: str
+    image: Path
+    segmentation: Path
+    lesion: str
+
+
+def pair_worc(subject_dir: Path) -> tuple[list[WorcLesion], list[Problem]]:
+    """Pair ``image<suffix>`` with ``segmentation<suffix>`` in one subject folder."""
+    images: dict[str, Path] = {}
+    masks: dict[str, Path] = {}
+    for path in _nifti_files(subject_dir):
+        match = re.match(r"^(image|segmentation)(.*)$", _stem(path))
+        if match is None:
+            continue
+        (images if match.group(1) == "image" else masks)[match.group(2)] = path
+    lesions = [
+        WorcLesion(subject_dir.name, images[key], masks[key], key.lstrip("_") or "1")
+        for key in sorted(images.keys() & masks.keys())
+    ]
+    problems = [
+        Problem(str(p), "pairs with nothing (expected image<suffix> with segmentation<suffix>)")
+        for key, p in sorted({**images, **masks}.items())
+        if key not in images.keys() & masks.keys()
+    ]
+    return lesions, problems
+
+
+@dataclass(frozen=True)
+class WorcLabel:
+    """What a WORC label row says: whether the tumour is a GIST, and its genotype."""
+
+    is_gist: bool
+    genotype: GenotypeDetail
+    text: str
+
+
+def _worc_labels(labels: Path | None, report: ImportReport) -> dict[str, WorcLabel]:
+    """Per subject, its labels (2 or blank = unknown)."""
+    if labels is None:
+        return {}
+    table = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    if "Patient" not in table.columns:
+        report.problems.append(Problem(str(labels), "no 'Patient' column", column="Patient"))
+        return {}
+    result: dict[str, WorcLabel] = {}
+    for row in table.to_dict(orient="records"):
+        gist = row.get("GIST", row.get("Diagnosis", "")).strip()
+        exon11 = row.get("KIT_exon11", "").strip()
+        kit = row.get("KIT_mutation", "").strip()
+        known = {
+            k: v
+            for k, v in (("KIT mutation", kit), ("KIT exon 11", exon11))
+            if v not in WORC_MISSING
+        }
+        text = "; ".join(f"{k}: {'yes' if v == '1' else 'no'}" for k, v in known.items())
+        result[row["Patient"]] = WorcLabel(
+            is_gist=gist != "0",
+            genotype=GenotypeDetail.KIT11_UNSPECIFIED if exon11 == "1" else GenotypeDetail.UNKNOWN,
+            text=f"{text} (WORC labels)" if text else "",
+        )
+    return result
+
+
+def import_worc(
+    session: Session, root: Path, ctx: ImportContext, labels: Path | None = None
+) -> ImportReport:
+    """Import a WORC-layout folder (``root`` holds one folder per subject)."""
+    report = ImportReport(kind="nifti (WORC layout)", source=str(root))
+    subjects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not subjects:
+        report.problems.append(Problem(str(root), "no subject folders (expected GIST-001/ ...)"))
+        return report
+    worc_labels = _worc_labels(labels, report)
+    plans = []
+    for subject in subjects:
+        lesions, problems = pair_worc(subject)
+        report.problems.extend(problems)
+        label = worc_labels.get(subject.name)
+        if label is not None and not label.is_gist:
+            report.skipped.append(f"{subject.name}: not a GIST (label 0)")
+            continue
+        plans.extend(lesions)
+    if not report.ok:
+        return report
+    center, _ = get_or_create_center(session, ctx.center)
+    for lesion in plans:
+        _import_worc_lesion(session, ctx, center, lesion, worc_labels.get(lesion.subject), report)
+    session.flush()
+    return report
+
+
+def _import_worc_lesion(
+    session: Session,
+    ctx: ImportContext,
+    center: Center,
+    lesion: WorcLesion,
+    label: WorcLabel | None,
+    report: ImportReport,
+) -> None:
+    pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, lesion.subject)
+    patient, _ = get_or_create_patient(session, center, pseudonym)
+    if label is not None and label.text:
+        set_genotype(session, patient, label.genotype, label.text)
+    sha = sha256_file(lesion.image)
+    uid = file_uid(sha, "series")
+    row = find_series(session, uid)
+    image = read_nifti(lesion.image, mmap=False)
+    try:
+        mask = read_mask(lesion.segmentation, image)
+    except GistcadError as exc:
+        report.problems.append(Problem(str(lesion.segmentation), str(exc)))
+        return
+    if row is None:
+        row = _store_nifti_series(session, ctx, patient, pseudonym, image, uid, sha)
+        report.created += 1
+    elif row.study.patient_id != patient.id:
+        report.problems.append(
+            Problem(
+                str(lesion.image),
+                "the same image file is already stored for another "
+                "subject; check the export for a copied file",
+            )
+        )
+        return
+    else:
+        report.unchanged += 1
+    store_mask(session, ctx, row, pseudonym, mask, f"lesion {lesion.lesion}")
+    if ctx.progress:
+        ctx.progress(1)
+
+
+def _store_nifti_series(
+    session: Session,
+    ctx: ImportContext,
+    patient: Patient,
+    pseudonym: str,
+    image: Volume,
+    uid: str,
+    sha: str,
+) -> Series:
+    relative = volume_relpath(pseudonym, uid)
+    canonical_sha = write_canonical(image, ctx.stage.path_for(relative))
+    row = Series(
+        series_instance_uid=uid,
+        modality="CT",
+        phase=ContrastPhase.UNKNOWN,
+        spacing_mm=[round(float(v), 6) for v in image.spacing_mm],
+        shape=[int(v) for v in image.shape],
+        orientation=[round(float(v), 6) for v in image.orientation[:, :2].T.ravel()],
+        volume_path=str(relative),
+        volume_sha256=canonical_sha,
+    )
+    return add_series(
+        session,
+        patient,
+        study_instance_uid=file_uid(sha, "study"),
+        study_date=None,
+        series=row,
+    )
