@@ -209,6 +209,6 @@ def test_cli(
     assert main(["import", "clinical", str(bad), "--center", "Alpha"]) == 3
     assert "refused" in capsys.readouterr().out
     assert main(["import", "clinical", str(good), "--center", "Alpha", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    (out,) = json.loads(capsys.readouterr().out)
     assert out["created"] == 3 and out["ok"]
     assert (tmp_path / "data" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
