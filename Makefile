@@ -17,6 +17,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/gistcad db upgrade
+	$(BIN)/gistcad demo load
 	$(BIN)/gistcad serve
 
 lint: $(STAMP)

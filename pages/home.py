@@ -37,8 +37,9 @@ if counts.is_empty:
     st.info(
         "The database holds no patients yet "
         f"(`{settings().db_url.render_as_string(hide_password=True)}`). "
-        "Data are loaded from the command line; the README's section "
-        "*Loading data* lists the commands this version offers.",
+        "Load the synthetic demo cohort with `gistcad demo load` (what `make run` does on a "
+        "first start), or a center's data with `gistcad import clinical|dicom|nifti|masks`; "
+        "the README's section *Loading data* explains each.",
         icon=":material/info:",
     )
 else:

@@ -9,7 +9,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from gistcad.commands import imports
+from gistcad.config import load_settings
+from gistcad.store import AccessScope, migrations, session_scope
+from gistcad.store.queries import cohort_counts
 from gistcad.synth.build import BuildOptions, build_cohort, check_output_folder
+
+DEMO_DIRNAME = "demo-cohort"
 
 
 def register(sub: Any) -> None:
@@ -38,6 +44,17 @@ def register(sub: Any) -> None:
     build.add_argument("--workers", type=int, help="processes (default: all cores)")
     build.set_defaults(handler=_build)
 
+    load = actions.add_parser(
+        "load",
+        help="build the demo cohort in the data folder and import it, if the database is empty",
+        description="What 'make run' does on first start: when the database holds no patient, "
+        "build the synthetic cohort under <data folder>/demo-cohort (unless it is there) and "
+        "import it through the ordinary importers. Does nothing when patients exist.",
+    )
+    load.add_argument("--patients", type=int, default=200)
+    load.add_argument("--seed", type=int, default=0)
+    load.set_defaults(handler=_load)
+
 
 def _build(args: argparse.Namespace) -> int:
     options = BuildOptions(
@@ -57,3 +74,29 @@ def _build(args: argparse.Namespace) -> int:
     print(f"{summary.patients} patients ({centers}) in {summary.out}: {summary.files} files")
     print(f"ceiling AUCs: {ceilings}")
     return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    with session_scope(engine) as session:
+        patients = cohort_counts(session, AccessScope.everything()).patients
+    if patients:
+        print(f"the database holds {patients} patients: no demo cohort loaded")
+        return 0
+    out = settings.data_dir / DEMO_DIRNAME
+    if not (out / "manifest.json").exists():
+        print(f"building the synthetic demo cohort ({args.patients} patients) in {out}")
+        build = argparse.Namespace(
+            out=out,
+            patients=args.patients,
+            centers=6,
+            seed=args.seed,
+            signal=1.0,
+            matrix=256,
+            workers=None,
+        )
+        _build(build)
+    print(f"importing {out}")
+    load = argparse.Namespace(folder=out, dry_run=False, keep_mapping=False, json=False)
+    return imports.import_demo_command(load)

@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
 
     demo = _add(kinds, "demo", "a cohort written by 'gistcad demo build', every center")
     demo.add_argument("folder", type=Path)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=import_demo_command)
 
 
 def _add(kinds: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -145,7 +145,8 @@ def _masks(args: argparse.Namespace) -> int:
     return _run(args, lambda session, ctx: [import_mask_folder(session, args.folder, ctx)], "mask")
 
 
-def _demo(args: argparse.Namespace) -> int:
+def import_demo_command(args: argparse.Namespace) -> int:
+    """``gistcad import demo``; also the second half of ``gistcad demo load``."""
     return _run(
         args,
         lambda session, ctx: import_demo(session, args.folder, ctx, keep_mapping=args.keep_mapping),
