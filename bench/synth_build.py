@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -75,6 +76,12 @@ def main() -> None:
         )
         print(f"anchor budget {budget:.0f} s: ratio {build_s / budget:.2f} (< 1 meets the target)")
         print(f"anchor raw write of the same bytes {floor_s:.1f} s: ratio {build_s / floor_s:.1f}")
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"peak memory: main process {own:.0f} MB, largest worker {workers:.0f} MB "
+            "(does not grow with --patients: images are written one patient at a time)"
+        )
         print(f"ceilings: {summary.ceilings}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,111 @@
+"""Discrimination and calibration metrics against hand-computed cases and known truths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit, logit
+
+from gistcad.analysis.performance import (
+    at_threshold,
+    bootstrap_auc,
+    calibration,
+    concordance_index,
+    delong_test,
+    roc_auc,
+    roc_curve,
+)
+from gistcad.errors import ValidationError
+
+SCORES = [0.1, 0.4, 0.35, 0.8]
+LABELS = [0, 0, 1, 1]
+
+
+def test_auc_by_hand() -> None:
+    # positives 0.35, 0.8 against negatives 0.1, 0.4: 0.35>0.1, 0.35<0.4, 0.8>both -> 3/4
+    assert roc_auc(SCORES, LABELS) == pytest.approx(0.75)
+    assert roc_auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)  # a tie counts half
+    assert np.isnan(roc_auc([0.1, 0.2], [1, 1]))
+
+
+def test_roc_curve_and_threshold() -> None:
+    fpr, tpr, thresholds = roc_curve(SCORES, LABELS)
+    assert list(thresholds) == [np.inf, 0.8, 0.4, 0.35, 0.1]
+    assert list(zip(fpr, tpr, strict=True)) == [
+        (0, 0),
+        (0, 0.5),
+        (0.5, 0.5),
+        (0.5, 1),
+        (1, 1),
+    ]
+    assert np.trapezoid(tpr, fpr) == pytest.approx(0.75)
+    m = at_threshold(SCORES, LABELS, 0.35)
+    assert (m.true_positive, m.false_negative, m.true_negative, m.false_positive) == (2, 0, 1, 1)
+    assert (m.sensitivity, m.specificity) == (1.0, 0.5)
+
+
+def test_bootstrap_ci_is_seeded_and_narrows_with_n() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = y + rng.normal(0, 1.2, 400)
+    small = bootstrap_auc(s[:80], y[:80], n_boot=500, seed=1)
+    large = bootstrap_auc(s, y, n_boot=500, seed=1)
+    assert small == bootstrap_auc(s[:80], y[:80], n_boot=500, seed=1)
+    assert small.ci_lower < small.auc < small.ci_upper
+    assert large.ci_upper - large.ci_lower < small.ci_upper - small.ci_lower
+    assert str(large).count("–") == 1
+
+
+def test_delong_by_hand() -> None:
+    # Placement values (Sun & Xu 2014): model a: V10 = [1/2, 1], V01 = [1, 1/2];
+    # model b scores both positives above both negatives: V10 = V01 = [1, 1].
+    # var(AUCa - AUCb) = (0.125 + 0)/2 + (0.125 + 0)/2 = 0.125, z = -0.25 / sqrt(0.125).
+    result = delong_test(SCORES, [0.2, 0.1, 0.3, 0.9], LABELS)
+    assert (result.auc_a, result.auc_b) == (pytest.approx(0.75), pytest.approx(1.0))
+    assert result.se == pytest.approx(np.sqrt(0.125))
+    assert result.z == pytest.approx(-0.25 / np.sqrt(0.125))
+    assert result.p_value == pytest.approx(0.4795, abs=1e-4)
+    same = delong_test(SCORES, SCORES, LABELS)
+    assert same.difference == 0 and same.p_value == 1.0
+
+
+def test_delong_detects_a_real_difference() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 600)
+    good, weak = y + rng.normal(0, 0.7, 600), y + rng.normal(0, 3.0, 600)
+    assert delong_test(good, weak, y).p_value < 1e-6
+
+
+def test_concordance_by_hand() -> None:
+    assert concordance_index([3, 2, 1], [1, 2, 3], [1, 1, 1]) == 1.0
+    assert concordance_index([1, 2, 3], [1, 2, 3], [1, 1, 1]) == 0.0
+    # first patient censored at 1: only the pair (2nd fails at 2, 3rd seen to 3) is usable
+    assert concordance_index([1, 2, 3], [1, 2, 3], [0, 1, 1]) == 0.0
+    assert concordance_index([1, 1, 1], [1, 2, 3], [1, 1, 1]) == 0.5
+
+
+def test_calibration_recovers_known_miscalibration() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 20000)
+    y = (rng.random(20000) < p).astype(int)
+    fair = calibration(p, y)
+    assert fair.slope == pytest.approx(1.0, abs=0.05)
+    assert fair.intercept == pytest.approx(0.0, abs=0.05)
+    overconfident = calibration(expit(2 * logit(p)), y)
+    assert overconfident.slope == pytest.approx(0.5, abs=0.03)
+    observed = [o for _, o, _ in fair.bins]
+    predicted = [m for m, _, _ in fair.bins]
+    assert np.allclose(observed, predicted, atol=0.04) and len(fair.bins) == 10
+
+
+@pytest.mark.parametrize(
+    ("scores", "labels", "message"),
+    [
+        ([0.1, np.nan], [0, 1], "NaN"),
+        ([0.1, 0.2], [0, 2], "labels must be 0 or 1"),
+        ([0.1, 0.2, 0.3], [0, 1], "equal length"),
+    ],
+)
+def test_bad_input(scores: list[float], labels: list[int], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        roc_auc(scores, labels)
