@@ -42,7 +42,7 @@ def add_patient(
     )
     patient.outcome = Outcome(rfs_months=rfs[0], rfs_event=rfs[1], os_months=rfs[0] + 6, os_event=0)
     if with_series:
-        study = Study(study_instance_uid=f"1.2.826.0.1.{abs(hash(pseudonym)) % 10**9}")
+        study = Study(study_instance_uid=f"1.2.826.0.1.{center.name}.{pseudonym}")
         study.series.append(
             Series(
                 series_instance_uid=f"{study.study_instance_uid}.1",
@@ -60,7 +60,9 @@ def add_patient(
     return patient
 
 
-def seed_cohort(session: Session, n: int = 60, seed: int = 7) -> dict[str, list[int]]:
+def seed_cohort(
+    session: Session, n: int = 60, seed: int = 7, *, with_series: bool = False
+) -> dict[str, list[int]]:
     """Two centers, ``n`` patients with outcomes, and a model's predictions for every one.
 
     Returns the truth the tests check against: ``kit11`` (predicted P(KIT exon 11) >= 0.5
@@ -96,6 +98,7 @@ def seed_cohort(session: Session, n: int = 60, seed: int = 7) -> dict[str, list[
             genotype=genotype,
             age=float(rng.uniform(30, 80)),
             rfs=(float(rng.uniform(1, 120)), event),
+            with_series=with_series,
         )
         p11 = float(np.clip(0.35 + 0.3 * genotype.is_kit_exon11 + rng.normal(0, 0.1), 0, 1))
         rest = (1 - p11) / 3

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, Sex, Site
+from gistcad.domain import GenotypeDetail, GenotypeGroup, SegmentationSource, Sex, Site
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.models import (
     Center,
@@ -23,6 +23,7 @@ from gistcad.store.models import (
     Outcome,
     Patient,
     Prediction,
+    Segmentation,
     Series,
     Study,
     Treatment,
@@ -494,3 +495,79 @@ def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int 
         .limit(limit)
     )
     return list(session.scalars(stmt).all())
+
+
+MODELLING_COLUMNS = [
+    "patient_id",
+    "pseudonym",
+    "center",
+    "sex",
+    "age_at_diagnosis",
+    "site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "genotype_detail",
+    "rfs_months",
+    "rfs_event",
+    "series_id",
+    "volume_path",
+    "volume_sha256",
+    "mask_path",
+    "mask_sha256",
+]
+
+
+def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
+    """One row per patient in scope with a CT series: clinical columns, image and mask files.
+
+    Per patient the first CT series (lowest id) and its first manual segmentation are used;
+    ``mask_path`` is missing when the series has no manual segmentation. Paths are relative to
+    the data folder.
+    """
+    first_series = (
+        select(Study.patient_id, func.min(Series.id).label("series_id"))
+        .join(Series, Series.study_id == Study.id)
+        .where(Series.modality == "CT")
+        .group_by(Study.patient_id)
+        .subquery()
+    )
+    first_mask = (
+        select(Segmentation.series_id, func.min(Segmentation.id).label("segmentation_id"))
+        .where(Segmentation.source == SegmentationSource.MANUAL)
+        .group_by(Segmentation.series_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Patient.id,
+            Patient.pseudonym,
+            Center.name,
+            Patient.sex,
+            Patient.age_at_diagnosis,
+            Tumour.site,
+            Tumour.size_cm,
+            Tumour.mitotic_count,
+            Tumour.mitotic_unit,
+            Tumour.rupture,
+            Tumour.genotype_detail,
+            Outcome.rfs_months,
+            Outcome.rfs_event,
+            Series.id,
+            Series.volume_path,
+            Series.volume_sha256,
+            Segmentation.path,
+            Segmentation.sha256,
+        )
+        .join(Center, Patient.center_id == Center.id)
+        .join(first_series, first_series.c.patient_id == Patient.id)
+        .join(Series, Series.id == first_series.c.series_id)
+        .outerjoin(first_mask, first_mask.c.series_id == Series.id)
+        .outerjoin(Segmentation, Segmentation.id == first_mask.c.segmentation_id)
+        .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
+        .outerjoin(Outcome, Outcome.patient_id == Patient.id)
+        .where(scope.clause(Patient.center_id))
+        .order_by(Center.name, Patient.pseudonym)
+    )
+    return _frame(session, stmt, MODELLING_COLUMNS)

@@ -7,15 +7,17 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
 from gistcad.errors import ValidationError
 from gistcad.store.models import (
     Center,
+    ModelVersion,
     Outcome,
     Patient,
+    Prediction,
     PseudonymLink,
     Segmentation,
     Series,
@@ -229,3 +231,38 @@ def set_genotype(
     tumour.genotype_detail, tumour.genotype_text = detail, text
     session.flush()
     return changed
+
+
+def add_model_version(session: Session, version: ModelVersion) -> ModelVersion:
+    """Register a trained model; refuses a name that is taken."""
+    if session.scalar(select(ModelVersion.id).where(ModelVersion.name == version.name)):
+        raise ValidationError(
+            f"a model version called {version.name!r} exists already; choose another --name"
+        )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def get_model_version(session: Session, model_version_id: int) -> ModelVersion:
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise ValidationError(f"no model version with id {model_version_id}")
+    return version
+
+
+def replace_predictions(session: Session, version: ModelVersion, rows: list[Prediction]) -> int:
+    """Store ``rows`` for ``version``, replacing its earlier predictions for those patients."""
+    patient_ids = {row.patient_id for row in rows}
+    if patient_ids:
+        session.execute(
+            delete(Prediction).where(
+                Prediction.model_version_id == version.id,
+                Prediction.patient_id.in_(sorted(patient_ids)),
+            )
+        )
+    for row in rows:
+        row.model_version_id = version.id
+        session.add(row)
+    session.flush()
+    return len(rows)

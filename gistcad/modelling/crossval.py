@@ -1,0 +1,46 @@
+"""Out-of-fold predictions: every patient is predicted by a model that never saw it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gistcad.modelling.folds import Scheme, folds
+
+FitPredict = Callable[[NDArray[np.int64], NDArray[np.int64]], NDArray[np.float64]]
+
+
+def out_of_fold(
+    table: pd.DataFrame,
+    labels: NDArray[np.int64],
+    classes: tuple[str, ...],
+    scheme: Scheme,
+    fit_predict: FitPredict,
+    *,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``fit_predict(train, test)`` over the folds of ``scheme``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tested patient: ``patient_id``, ``pseudonym``, ``center``, ``fold``,
+        ``label`` and ``p_<class>`` for every class.
+    """
+    centers = table["center"].to_numpy(dtype=object)
+    rows = []
+    for name, train, test in folds(labels, centers, scheme, seed=seed):
+        if progress:
+            progress(name)
+        proba = fit_predict(train, test)
+        part = table.iloc[test][["patient_id", "pseudonym", "center"]].copy()
+        part["fold"] = name
+        part["label"] = labels[test]
+        for i, cls in enumerate(classes):
+            part[f"p_{cls}"] = proba[:, i]
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True)

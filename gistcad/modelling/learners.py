@@ -1,0 +1,86 @@
+"""Learners: one object per model kind that the trainer drives the same way.
+
+A learner knows how to fit on some rows of the modelling table and predict class
+probabilities for others (used for the out-of-fold predictions), how to fit the final model
+on every known row, and how to save and load that model with its checksum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gistcad.domain import ModelKind
+from gistcad.modelling.artefacts import load_sklearn, save_sklearn
+from gistcad.modelling.clinical_baseline import build_clinical_model, clinical_features
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a model says about some patients."""
+
+    probabilities: FloatArray  # (n, n_classes), in the target's class order
+    risk_score: FloatArray | None = None  # (n,), higher = earlier recurrence
+
+
+class Learner(Protocol):
+    kind: ModelKind
+    n_classes: int
+
+    def fit_predict(
+        self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray
+    ) -> FloatArray: ...
+
+    def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any: ...
+
+    def save(self, fitted: Any, folder: Path) -> tuple[Path, str]: ...
+
+    def load(self, path: Path, sha256: str) -> Any: ...
+
+    def predict(self, fitted: Any, table: pd.DataFrame) -> Scores: ...
+
+
+def _full_proba(model: Any, proba: FloatArray, n_classes: int) -> FloatArray:
+    out = np.zeros((proba.shape[0], n_classes))
+    out[:, model.classes_] = proba
+    return out
+
+
+@dataclass
+class ClinicalLearner:
+    """Logistic regression on site, size, age and sex (:mod:`.clinical_baseline`)."""
+
+    n_classes: int
+    seed: int = 0
+    kind: ModelKind = ModelKind.CLINICAL
+
+    def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
+        return build_clinical_model(self.seed).fit(
+            clinical_features(table).iloc[rows], labels[rows]
+        )
+
+    def fit_predict(
+        self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray
+    ) -> FloatArray:
+        model = self.fit(table, labels, train)
+        proba = model.predict_proba(clinical_features(table).iloc[test])
+        return _full_proba(model, proba, self.n_classes)
+
+    def save(self, fitted: Any, folder: Path) -> tuple[Path, str]:
+        path = folder / "model.joblib"
+        return path, save_sklearn(fitted, path)
+
+    def load(self, path: Path, sha256: str) -> Any:
+        return load_sklearn(path, sha256)
+
+    def predict(self, fitted: Any, table: pd.DataFrame) -> Scores:
+        proba = fitted.predict_proba(clinical_features(table))
+        return Scores(probabilities=_full_proba(fitted, proba, self.n_classes))

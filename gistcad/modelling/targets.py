@@ -1,0 +1,62 @@
+"""What a model predicts, as label arrays built from the modelling table.
+
+``genotype``: four classes in :class:`~gistcad.domain.GenotypeClass` order (KIT exon 11,
+KIT exon 9, PDGFRA, wild-type or other). ``kit11``: KIT exon 11 vs rest. ``risk``: high risk of
+recurrence under NIH 2002 (Fletcher) vs not; the definition the synthetic cohort's oracle uses
+for its ceiling, so that model and ceiling are measured on the same question. Unknown labels
+are −1 and are left out of training and evaluation of that target.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gistcad.analysis.grouping import risk_groups
+from gistcad.domain import GenotypeClass, GenotypeDetail, RiskScheme, genotype_class
+
+CLASSES: tuple[GenotypeClass, ...] = tuple(GenotypeClass)
+UNKNOWN = -1
+
+
+class Target(StrEnum):
+    GENOTYPE = "genotype"
+    KIT11 = "kit11"
+    RISK = "risk"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Names of the label values 0, 1, ... (the positive class last for binary targets)."""
+        if self is Target.GENOTYPE:
+            return tuple(c.value for c in CLASSES)
+        if self is Target.KIT11:
+            return ("not_kit11", "kit11")
+        return ("not_high_risk", "high_risk")
+
+
+def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:
+    """Class index per row in :data:`CLASSES` order; −1 when the genotype is unknown."""
+
+    def index(detail: object) -> int:
+        if not isinstance(detail, str):
+            return UNKNOWN
+        cls = genotype_class(GenotypeDetail(detail))
+        return UNKNOWN if cls is None else CLASSES.index(cls)
+
+    return np.array([index(d) for d in table["genotype_detail"]], dtype=np.int64)
+
+
+def labels_for(table: pd.DataFrame, target: Target) -> NDArray[np.int64]:
+    """The label array of ``target`` (−1 = unknown)."""
+    if target is Target.GENOTYPE:
+        return genotype_labels(table)
+    if target is Target.KIT11:
+        genotype = genotype_labels(table)
+        kit11 = CLASSES.index(GenotypeClass.KIT11)
+        return np.where(genotype == UNKNOWN, UNKNOWN, (genotype == kit11).astype(np.int64))
+    risk = risk_groups(table, RiskScheme.NIH_2002).to_numpy()
+    known = ~np.isin(risk, ["Unknown", "Not classifiable (count per 5 mm²)"])
+    return np.where(known, (risk == "High").astype(np.int64), UNKNOWN)

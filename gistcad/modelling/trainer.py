@@ -1,0 +1,210 @@
+"""Train a model on the stored cohort, evaluate it out of fold, register it, predict with it.
+
+``train``: out-of-fold predictions over the chosen cross-validation scheme (every patient
+predicted by a model that never saw it), their per-center evaluation, then the final model
+fitted on every patient with a known label, saved with its sha256 and registered as a model
+version with its parameters, training-data fingerprint, metrics and model card.
+``predict``: loads a registered model (after the checksum matches) and writes prediction rows
+tagged with its version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
+from gistcad.modelling.artefacts import model_dir
+from gistcad.modelling.crossval import out_of_fold
+from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
+from gistcad.modelling.folds import Scheme
+from gistcad.modelling.learners import ClinicalLearner, Learner
+from gistcad.modelling.targets import Target, labels_for
+from gistcad.store import AccessScope
+from gistcad.store.models import ModelVersion, Prediction
+from gistcad.store.queries import modelling_table
+from gistcad.store.writes import add_model_version, get_model_version, replace_predictions
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    kind: ModelKind
+    target: Target
+    scheme: Scheme = Scheme.KFOLD
+    name: str | None = None
+    seed: int = 0
+
+    def default_name(self) -> str:
+        return (
+            self.name or f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
+        )
+
+
+def make_learner(request: TrainRequest) -> Learner:
+    n_classes = len(request.target.classes)
+    if request.kind is ModelKind.CLINICAL:
+        return ClinicalLearner(n_classes=n_classes, seed=request.seed)
+    raise ValidationError(
+        f"model kind {request.kind.value!r} cannot be trained by this version yet"
+    )
+
+
+def fingerprint(table: pd.DataFrame, labels: np.ndarray) -> str:
+    """sha256 over the training patients, their image and mask checksums and labels."""
+    digest = hashlib.sha256()
+    for row, label in zip(table.itertuples(index=False), labels, strict=True):
+        digest.update(f"{row.pseudonym}|{row.volume_sha256}|{row.mask_sha256}|{label}\n".encode())
+    return digest.hexdigest()
+
+
+def model_card(request: TrainRequest, table: pd.DataFrame, metrics: dict[str, Any]) -> str:
+    """A short model card (Markdown): intended use, data, per-center performance, limits."""
+    lines = [
+        f"# {request.default_name()}",
+        "",
+        f"**Predicts** {', '.join(request.target.classes)} from "
+        + {
+            ModelKind.CLINICAL: "site, tumour size on CT, age and sex (logistic regression)",
+            ModelKind.RADIOMICS: "IBSI radiomics features of the CT tumour region",
+            ModelKind.DL: "a tumour-centred CT crop and its mask (3D network)",
+        }[request.kind]
+        + ".",
+        "",
+        "**Intended use:** research on genotype and risk prediction from pre-operative CT. "
+        "Not for treatment decisions: the genotype must come from tissue.",
+        "",
+        f"**Data:** {len(table)} patients from {table['center'].nunique()} centers "
+        f"({', '.join(sorted(table['center'].unique()))}).",
+        "",
+        f"**Validation:** out-of-fold predictions ({request.scheme.value}). AUC (95 % CI):",
+    ]
+    for task, rows in metrics["evaluation"]["tasks"].items():
+        parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]
+        lines.append(f"- {TASK_LABELS[task]}: " + "; ".join(parts))
+    lines += [
+        "",
+        "**Limitations:** performance varies by center and scanner; small centers have wide "
+        "intervals; on synthetic data compare with the ceiling, never above it.",
+    ]
+    return "\n".join(lines)
+
+
+def _auc_text(row: dict[str, Any]) -> str:
+    if row["auc_ci_lower"] is None:
+        return f"{row['auc']:.2f} (CI not estimable: under 5 of a class)"
+    return f"{row['auc']:.2f} ({row['auc_ci_lower']:.2f}–{row['auc_ci_upper']:.2f})"
+
+
+def train(
+    session: Session,
+    scope: AccessScope,
+    data_dir: Path,
+    request: TrainRequest,
+    progress: Progress | None = None,
+) -> ModelVersion:
+    """Cross-validate, fit, save and register; returns the new model version (flushed)."""
+    learner = make_learner(request)
+    table = modelling_table(session, scope)
+    if learner.kind is not ModelKind.CLINICAL:
+        table = table[table["mask_path"].notna()].reset_index(drop=True)
+    labels = labels_for(table, request.target)
+    known = np.flatnonzero(labels >= 0)
+    if known.size < 10:
+        raise ValidationError(
+            f"only {known.size} patients have a known {request.target.value} label and a CT; "
+            "import more data before training"
+        )
+    oof = out_of_fold(
+        table,
+        labels,
+        request.target.classes,
+        request.scheme,
+        lambda train_idx, test_idx: learner.fit_predict(table, labels, train_idx, test_idx),
+        seed=request.seed,
+        progress=progress,
+    )
+    evaluation = evaluate(oof, request.target, seed=request.seed)
+    if progress:
+        progress("final model on all patients")
+    fitted = learner.fit(table, labels, known)
+    name = request.default_name()
+    path, sha = learner.save(fitted, model_dir(data_dir, name))
+    metrics = {
+        "evaluation": evaluation.to_dict(),
+        "oof": json.loads(oof.to_json(orient="records")),
+        "n_patients": int(known.size),
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    metrics["card"] = model_card(request, table.iloc[known], metrics)
+    version = ModelVersion(
+        name=name,
+        kind=request.kind,
+        target=request.target.value,
+        parameters={**asdict(request), "classes": list(request.target.classes)},
+        training_fingerprint=fingerprint(table.iloc[known], labels[known]),
+        metrics=metrics,
+        weights_path=str(path.relative_to(data_dir)),
+        weights_sha256=sha,
+    )
+    pooled = evaluation.tables[next(iter(evaluation.tables))].set_index("center").loc[POOLED]
+    logger.info("trained %s: pooled AUC %.3f", name, pooled["auc"])
+    return add_model_version(session, version)
+
+
+def predict(
+    session: Session,
+    scope: AccessScope,
+    data_dir: Path,
+    model_version_id: int,
+    pseudonyms: list[str] | None = None,
+) -> int:
+    """Predict the patients in scope (all, or ``pseudonyms``); returns rows written."""
+    version = get_model_version(session, model_version_id)
+    request = TrainRequest(
+        kind=ModelKind(version.kind),
+        target=Target(version.target),
+        scheme=Scheme(version.parameters.get("scheme", Scheme.KFOLD)),
+        name=version.name,
+        seed=int(version.parameters.get("seed", 0)),
+    )
+    learner = make_learner(request)
+    assert version.weights_path and version.weights_sha256
+    fitted = learner.load(data_dir / version.weights_path, version.weights_sha256)
+    table = modelling_table(session, scope)
+    if pseudonyms:
+        missing = sorted(set(pseudonyms) - set(table["pseudonym"]))
+        if missing:
+            raise ValidationError(f"no CT-imaged patient in your scope called {', '.join(missing)}")
+        table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
+    if table.empty:
+        raise ValidationError("no patient to predict: import CT series first")
+    scores = learner.predict(fitted, table)
+    classes = request.target.classes
+    rows = [
+        Prediction(
+            patient_id=int(row.patient_id),
+            series_id=int(row.series_id),
+            probabilities={c: round(float(p), 6) for c, p in zip(classes, probs, strict=True)},
+            predicted_class=classes[int(np.argmax(probs))],
+            risk_score=None if scores.risk_score is None else float(scores.risk_score[i]),
+        )
+        for i, (row, probs) in enumerate(
+            zip(table.itertuples(index=False), scores.probabilities, strict=True)
+        )
+    ]
+    return replace_predictions(session, version, rows)

@@ -1,0 +1,98 @@
+"""train → evaluate → predict from the command line on a seeded database; checksum refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session
+
+from gistcad.cli import main
+from gistcad.modelling.evaluation import confusion, evaluate
+from gistcad.modelling.folds import Scheme, folds
+from gistcad.modelling.targets import Target
+from gistcad.store import make_engine, migrations
+from tests.factories import seed_cohort
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    engine = make_engine(f"sqlite:///{tmp_path / 'gistcad.sqlite'}")
+    migrations.upgrade(engine)
+    with Session(engine) as s:
+        seed_cohort(s, n=80, with_series=True)
+        s.commit()
+    engine.dispose()
+    return tmp_path
+
+
+def test_train_evaluate_predict(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--model", "clinical", "--target", "kit11", "--name", "c1"]) == 0
+    out = capsys.readouterr().out
+    assert "registered model version 2: c1" in out and "**Intended use:**" in out
+    assert main(["evaluate", "--model", "c1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}
+    assert set(rows) == {"Alpha", "Beta", "All centers"}
+    assert rows["All centers"]["n"] == 80 and 0 <= rows["All centers"]["auc"] <= 1
+    assert main(["predict", "--model", "c1", "--patient", "P-001", "--patient", "P-002"]) == 0
+    assert "2 predictions written by c1" in capsys.readouterr().out
+    assert main(["survival", "--by", "predicted", "--model", "c1", "--json"]) == 0
+    sizes = {r["group"]: r["n"] for r in json.loads(capsys.readouterr().out)["summary"]}
+    assert sizes.pop("No prediction") == 78 and sum(sizes.values()) == 2
+
+
+def test_a_changed_model_file_is_refused(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--model", "clinical", "--target", "genotype", "--name", "g"]) == 0
+    model = data_dir / "models" / "g" / "model.joblib"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["predict", "--model", "g", "--all"]) == 2
+    assert "was changed or damaged, so it is not loaded" in capsys.readouterr().err
+
+
+def test_folds_exclude_unknown_labels_and_cover_each_patient_once() -> None:
+    labels = np.array([0, 1] * 20 + [-1] * 5)
+    centers = np.array(["A", "B", "C", "D"] * 11 + ["A"], dtype=object)
+    tested = np.concatenate([test for _, _, test in folds(labels, centers, Scheme.KFOLD)])
+    assert sorted(tested) == list(range(40))
+    loco = list(folds(labels, centers, Scheme.LOCO))
+    assert [name for name, _, _ in loco] == ["without A", "without B", "without C", "without D"]
+    for _, train, test in loco:
+        assert not set(centers[train]) & set(centers[test])
+    ((_, train, test),) = folds(labels, centers, Scheme.HOLDOUT)
+    assert len(test) == 10 and not set(train) & set(test)
+
+
+def test_evaluation_with_ceiling_and_confusion() -> None:
+    rng = np.random.default_rng(0)
+    n = 120
+    label = rng.integers(0, 4, n)
+    probs = rng.dirichlet(np.ones(4), n)
+    probs[np.arange(n), label] += 0.5
+    probs /= probs.sum(axis=1, keepdims=True)
+    oof = pd.DataFrame(probs, columns=["p_kit11", "p_kit9", "p_pdgfra", "p_wt_other"])
+    oof["label"], oof["pseudonym"] = label, [f"P{i}" for i in range(n)]
+    oof["center"] = np.where(np.arange(n) < 100, "Big", "Small")
+    oracle = oof[["pseudonym"]].assign(
+        p_kit11=(label == 0) * 0.9 + 0.05,
+        p_kit_mutant=(label <= 1) * 0.9 + 0.05,
+        p_pdgfra=(label == 2) * 0.9 + 0.05,
+        p_high_risk=0.5,
+    )
+    result = evaluate(oof, Target.GENOTYPE, oracle=oracle)
+    kit11 = result.tables["kit11_vs_rest"].set_index("center")
+    assert kit11.loc["All centers", "ceiling_auc"] == 1.0
+    assert kit11.loc["All centers", "auc"] > 0.7
+    assert np.isnan(kit11.loc["Small", "auc_ci_lower"]) or kit11.loc["Small", "positives"] >= 5
+    matrix = confusion(oof, ("kit11", "kit9", "pdgfra", "wt_other"))
+    assert matrix.to_numpy().sum() == n and np.trace(matrix.to_numpy()) > n / 2
