@@ -10,8 +10,13 @@ st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout=
 
 home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
 cohort = st.Page("pages/cohort.py", title="Cohort explorer", icon=":material/groups:")
+performance = st.Page(
+    "pages/performance.py", title="Model performance", icon=":material/query_stats:"
+)
 case = st.Page("pages/case.py", title="Case view", icon=":material/person_search:")
 survival = st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:")
 
-navigation = st.navigation({"Cohort": [home, cohort, survival], "Tumour board": [case]})
+navigation = st.navigation(
+    {"Cohort": [home, cohort, survival], "Models": [performance], "Tumour board": [case]}
+)
 navigation.run()

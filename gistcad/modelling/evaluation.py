@@ -21,6 +21,7 @@ from gistcad.analysis.performance import (
     bootstrap_auc,
     calibration,
     roc_auc,
+    roc_curve,
 )
 from gistcad.errors import ValidationError
 from gistcad.modelling.targets import Target
@@ -151,3 +152,30 @@ def confusion(oof: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
         pd.Series(pd.Categorical(predicted, categories=classes), name="predicted"),
         dropna=False,
     )
+
+
+def roc_curves(
+    oof: pd.DataFrame, target: Target, task: str
+) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Per center and pooled: (fpr, tpr, auc) of one task, for the ROC figure."""
+    score, label = task_scores(oof, target)[task]
+    centers = oof["center"].to_numpy()
+    curves = {}
+    for center in [*sorted(set(centers)), POOLED]:
+        keep = np.ones(label.size, bool) if center == POOLED else centers == center
+        if 0 < label[keep].sum() < keep.sum():
+            fpr, tpr, _ = roc_curve(score[keep], label[keep])
+            curves[center] = (fpr, tpr, roc_auc(score[keep], label[keep]))
+    return curves
+
+
+def misclassified(oof: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Patients whose most probable class is not their true class, most confident first."""
+    probs = oof[[f"p_{c}" for c in classes]].to_numpy()
+    predicted = probs.argmax(axis=1)
+    wrong = predicted != oof["label"].to_numpy()
+    frame = oof.loc[wrong, ["pseudonym", "center"]].copy()
+    frame["true"] = np.array(classes)[oof.loc[wrong, "label"].to_numpy()]
+    frame["predicted"] = np.array(classes)[predicted[wrong]]
+    frame["probability"] = probs[wrong].max(axis=1)
+    return frame.sort_values("probability", ascending=False).reset_index(drop=True)

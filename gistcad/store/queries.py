@@ -571,3 +571,42 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .order_by(Center.name, Patient.pseudonym)
     )
     return _frame(session, stmt, MODELLING_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ModelVersionDetail:
+    """A model version as the performance page shows it (out-of-fold rows in scope only)."""
+
+    model_version_id: int
+    name: str
+    kind: str
+    target: str
+    created_at: Any
+    parameters: dict[str, Any]
+    card: str
+    oof: pd.DataFrame
+    n_patients: int
+
+
+def model_version_detail(
+    session: Session, scope: AccessScope, model_version_id: int
+) -> ModelVersionDetail:
+    """One model version; its out-of-fold predictions limited to the centers in scope."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise NotFoundError(f"no model version with id {model_version_id}")
+    oof = pd.DataFrame(version.metrics.get("oof", []))
+    if not scope.is_unrestricted and not oof.empty:
+        allowed = set(session.scalars(select(Center.name).where(scope.clause(Center.id))).all())
+        oof = oof[oof["center"].isin(allowed)].reset_index(drop=True)
+    return ModelVersionDetail(
+        model_version_id=version.id,
+        name=version.name,
+        kind=_plain(version.kind),
+        target=version.target,
+        created_at=version.created_at,
+        parameters=dict(version.parameters),
+        card=str(version.metrics.get("card", "")),
+        oof=oof,
+        n_patients=int(version.metrics.get("n_patients", 0)),
+    )

@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from gistcad.store import make_engine, migrations
+from gistcad.domain import ModelKind
+from gistcad.modelling.targets import Target
+from gistcad.modelling.trainer import TrainRequest, train
+from gistcad.store import AccessScope, make_engine, migrations
 from tests.factories import seed_cohort
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,6 +40,7 @@ PAGES = {
     "cohort": ("cohort", "Cohort explorer", "Download this cohort (CSV)"),
     "survival": ("survival", "Survival", "KIT exon 11 (n=24)"),
     "case": ("case?patient=P-002", "Case view", "Therapy implication"),
+    "performance": ("performance", "Model performance", "Misclassified patients"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
 
@@ -58,7 +62,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
     with Session(engine) as s:
-        seed_cohort(s)
+        seed_cohort(s, with_series=True)
+        train(
+            s,
+            AccessScope.everything(),
+            data,
+            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="clin-geno"),
+        )
         s.commit()
     engine.dispose()
     port = _free_port()

@@ -1,0 +1,151 @@
+"""Model performance: per-center ROC and AUC with CI, baselines and ceiling, calibration."""
+
+import streamlit as st
+
+from gistcad.errors import GistcadError
+from gistcad.ingest.pseudonym import load_or_create_key
+from gistcad.modelling.evaluation import (
+    POOLED,
+    TASK_LABELS,
+    confusion,
+    evaluate,
+    misclassified,
+    roc_curves,
+)
+from gistcad.modelling.oracle_link import load_oracle
+from gistcad.modelling.targets import Target
+from gistcad.plots.cohort import count_bars
+from gistcad.plots.performance import auc_forest, confusion_figure, reliability_figure, roc_figure
+from gistcad.store import session_scope
+from gistcad.store.queries import (
+    cohort_table,
+    list_model_versions,
+    model_version_detail,
+)
+from pages.common import FIGURE_CONFIG, engine, scope, settings, show_error
+
+DEMO_ORACLE = "demo-cohort/oracle.csv"
+
+st.title("Model performance")
+
+with session_scope(engine()) as session:
+    models = list_model_versions(session)
+if models.empty:
+    st.info("No model is registered yet. Train one with `gistcad train --model clinical`.")
+    st.stop()
+
+names = dict(zip(models["model_version_id"], models["name"], strict=True))
+top = st.columns([2, 1])
+model_id = top[0].selectbox("Model", list(names), format_func=names.get, key="perf_model")
+threshold = top[1].slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="perf_threshold")
+
+try:
+    with session_scope(engine()) as session:
+        detail = model_version_detail(session, scope(), model_id)
+        peers = [
+            model_version_detail(session, scope(), int(other))
+            for other in models["model_version_id"]
+            if other != model_id
+        ]
+        cohort = cohort_table(session, scope())
+    target = Target(detail.target)
+    oracle_path = settings().data_dir / DEMO_ORACLE
+    oracle = (
+        load_oracle(oracle_path, load_or_create_key(settings().data_dir))
+        if oracle_path.is_file()
+        else None
+    )
+    evaluation = evaluate(detail.oof, target, threshold=threshold, oracle=oracle)
+except GistcadError as exc:
+    show_error(exc)
+    st.stop()
+
+st.caption(
+    f"{detail.kind} model for {detail.target}, {len(detail.oof)} patients evaluated out of fold "
+    f"({detail.parameters.get('scheme', '?')}); created {detail.created_at:%Y-%m-%d %H:%M}"
+)
+task = st.radio(
+    "Question",
+    list(evaluation.tables),
+    format_func=TASK_LABELS.get,
+    horizontal=True,
+    key="perf_task",
+)
+table = evaluation.tables[task]
+
+references: dict[str, dict[str, float]] = {}
+for peer in peers:
+    if peer.target == detail.target and not peer.oof.empty:
+        peer_table = evaluate(peer.oof, target).tables[task]
+        references[f"{peer.name} ({peer.kind})"] = dict(
+            zip(peer_table["center"], peer_table["auc"], strict=True)
+        )
+if "ceiling_auc" in table:
+    references["synthetic ceiling"] = dict(zip(table["center"], table["ceiling_auc"], strict=True))
+
+left, right = st.columns(2)
+left.plotly_chart(
+    roc_figure(roc_curves(detail.oof, target, task), title=f"ROC — {TASK_LABELS[task]}"),
+    config=FIGURE_CONFIG,
+    key="perf_roc",
+)
+right.plotly_chart(
+    auc_forest(table, title="AUC per center (95 % bootstrap CI)", references=references),
+    config=FIGURE_CONFIG,
+    key="perf_forest",
+)
+st.dataframe(table, hide_index=True, width="stretch", key="perf_table")
+st.download_button(
+    "Download per-center metrics (CSV)",
+    table.to_csv(index=False),
+    file_name=f"{detail.name}_{task}.csv",
+    key="perf_download",
+)
+
+left, right = st.columns(2)
+if task in evaluation.reliability:
+    pooled = table.set_index("center").loc[POOLED]
+    left.plotly_chart(
+        reliability_figure(
+            evaluation.reliability[task],
+            title=f"Calibration: slope {pooled['calibration_slope']:.2f}, "
+            f"intercept {pooled['calibration_intercept']:.2f}",
+        ),
+        config=FIGURE_CONFIG,
+        key="perf_calibration",
+    )
+classes = tuple(detail.parameters.get("classes", target.classes))
+right.plotly_chart(
+    confusion_figure(
+        confusion(detail.oof, classes), title="Confusion matrix (most probable class)"
+    ),
+    config=FIGURE_CONFIG,
+    key="perf_confusion",
+)
+
+st.subheader("Case mix by center")
+mix = cohort[cohort["pseudonym"].isin(detail.oof["pseudonym"])]
+st.plotly_chart(
+    count_bars(
+        mix.assign(genotype=mix["genotype_group"]),
+        "genotype",
+        by="center",
+        title="Genotype by center (evaluated patients)",
+    ),
+    config=FIGURE_CONFIG,
+    key="perf_mix",
+)
+
+st.subheader("Misclassified patients")
+wrong = misclassified(detail.oof, classes)
+wrong["case"] = "/case?patient=" + wrong["pseudonym"]
+st.dataframe(
+    wrong,
+    hide_index=True,
+    width="stretch",
+    column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
+    key="perf_wrong",
+)
+
+with st.expander("Model card", expanded=False):
+    st.markdown(detail.card)

@@ -1,0 +1,61 @@
+"""AppTest of the model performance page on a trained clinical model."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from gistcad.domain import ModelKind
+from gistcad.modelling.targets import Target
+from gistcad.modelling.trainer import TrainRequest, train
+from gistcad.store import AccessScope
+from tests.app.conftest import APP
+from tests.factories import seed_cohort
+
+
+@pytest.fixture
+def trained(app_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("models")
+    with Session(app_db) as s:
+        seed_cohort(s, n=80, with_series=True)
+        train(
+            s,
+            AccessScope.everything(),
+            data_dir,
+            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="clin-geno"),
+        )
+        s.commit()
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/performance.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_per_center_metrics_and_tasks(trained: None) -> None:
+    at = _page()
+    assert at.selectbox(key="perf_model").value == 2  # the newest model first
+    table = at.dataframe[0].value
+    assert list(table["center"]) == ["Alpha", "Beta", "All centers"]
+    assert table.set_index("center").loc["All centers", "n"] == 80
+    at.radio(key="perf_task").set_value("pdgfra_vs_rest").run()
+    assert not at.exception
+    wrong = at.dataframe[-1].value
+    assert wrong["case"].str.startswith("/case?patient=P-").all()
+
+
+def test_a_model_without_evaluation_says_why(trained: None) -> None:
+    at = _page()
+    at.selectbox(key="perf_model").set_value(1).run()  # seed_cohort's bare model row
+    assert any("no out-of-fold predictions" in e.value for e in at.error)
+
+
+def test_no_model_yet(app_db: Engine) -> None:
+    at = _page()
+    assert any("No model is registered yet" in i.value for i in at.info)
