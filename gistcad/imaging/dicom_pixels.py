@@ -1,10 +1,13 @@
 """Decoding a checked series into one preallocated array, and rescaling it to Hounsfield units.
 
 Uncompressed little-endian slices are read straight from the Pixel Data offset found while
-scanning (no second header parse, no intermediate copy). Compressed slices (RLE, JPEG lossless,
-JPEG-LS, JPEG 2000) are decoded by pydicom's pixel handlers, which use the pylibjpeg /
-pylibjpeg-openjpeg / pylibjpeg-libjpeg / pyjpegls plugins; a missing plugin is reported with
-the package to install.
+scanning (no second header parse, no intermediate copy). When the header alone proves that
+the result fits int16 (:func:`int16_intercept`: 16-bit storage, slope 1, one integer intercept,
+BitsStored small enough), each slice is masked and shifted to Hounsfield units in place right
+after it is read, while it is still in the CPU cache, so the volume is never copied or scanned
+again. Compressed slices (RLE, JPEG lossless, JPEG-LS, JPEG 2000) are decoded by pydicom's
+pixel handlers, which use the pylibjpeg / pylibjpeg-openjpeg / pylibjpeg-libjpeg / pyjpegls
+plugins; a missing plugin is reported with the package to install.
 
 Output type (:func:`rescale`):
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _INT16 = np.iinfo(np.int16)
+_Items = list[tuple[int, int, int]]  # (slice k, frame index, value offset) of one file
 
 
 def stored_dtype(bits_allocated: int, pixel_representation: int) -> np.dtype[np.integer]:
@@ -100,8 +106,45 @@ def rescale(
     return out32
 
 
-def _read_native(path: Path, items: list[tuple[int, int, int]], buffer: np.ndarray) -> None:
-    """Read frames in place: items are (slice k, frame index, value offset)."""
+def int16_intercept(series: DicomSeries) -> int | None:
+    """The intercept that turns stored values into int16 HU in place, if the header proves it.
+
+    That is when the storage is 16-bit, every slice has RescaleSlope 1 and the same integer
+    RescaleIntercept, and every value BitsStored allows (after masking or sign extension),
+    plus the intercept, fits int16 — e.g. 12-bit unsigned with intercept −1024. Adding it to
+    the stored values viewed as int16 (wrapping modulo 2¹⁶) then gives exactly the int16 HU
+    :func:`rescale` would. ``None`` otherwise: :func:`rescale` decides from the values.
+    """
+    bits = min(series.bits_stored, 16)
+    slopes = {s.rescale_slope for s in series.slices}
+    intercepts = {s.rescale_intercept for s in series.slices}
+    if series.bits_allocated != 16 or bits < 1 or slopes != {1.0} or len(intercepts) != 1:
+        return None
+    intercept = intercepts.pop()
+    if not intercept.is_integer():  # also NaN and ±inf
+        return None
+    if series.pixel_representation == 1:
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        low, high = 0, (1 << bits) - 1
+    fits = _INT16.min <= low + intercept and high + intercept <= _INT16.max
+    return int(intercept) if fits else None
+
+
+def _finish_frame(
+    frame: np.ndarray, bits_stored: int, pixel_representation: int, intercept: int | None
+) -> None:
+    """In place, on a freshly read frame: fix the unused bits, then add the int16 intercept."""
+    fix_unused_bits(frame, bits_stored, pixel_representation)
+    if intercept:
+        hu = frame.view(np.int16)
+        np.add(hu, np.int16(intercept), out=hu)
+
+
+def _read_native(
+    path: Path, items: _Items, buffer: np.ndarray, finish: Callable[[np.ndarray], None]
+) -> None:
+    """Read a file's frames in place into ``buffer[k]``, then ``finish`` each."""
     frame_bytes = buffer[0].nbytes
     with open(path, "rb") as fp:
         for k, frame, offset in items:
@@ -113,9 +156,10 @@ def _read_native(path: Path, items: list[tuple[int, int, int]], buffer: np.ndarr
                     "truncated after scanning. Copy it again.",
                     [Problem(str(path), "truncated pixel data", tag=TAG_PIXEL_DATA)],
                 )
+            finish(buffer[k])
 
 
-def _decode(path: Path, items: list[tuple[int, int, int]], buffer: np.ndarray) -> None:
+def _decode(path: Path, items: _Items, buffer: np.ndarray) -> None:
     """Decode (compressed) frames with pydicom's handlers into the buffer."""
     try:
         dataset = dcmread(path)
@@ -149,30 +193,32 @@ def load_series(series: DicomSeries) -> Volume:
     """
     dtype = stored_dtype(series.bits_allocated, series.pixel_representation)
     buffer = np.empty((len(series.slices), series.rows, series.columns), dtype=dtype)
-    native: dict[Path, list[tuple[int, int, int]]] = defaultdict(list)
-    encoded: dict[Path, list[tuple[int, int, int]]] = defaultdict(list)
+    native: dict[Path, _Items] = defaultdict(list)
+    encoded: dict[Path, _Items] = defaultdict(list)
     for k, ref in enumerate(series.slices):
         if ref.value_offset is not None:
             native[ref.path].append((k, ref.frame, ref.value_offset))
         else:
             encoded[ref.path].append((k, ref.frame, 0))
+    intercept = int16_intercept(series) if not encoded else None
+    # pydicom masks/sign-extends the frames it decodes; the raw reads need it here.
+    finish = partial(
+        _finish_frame,
+        bits_stored=series.bits_stored,
+        pixel_representation=series.pixel_representation,
+        intercept=intercept,
+    )
     for path, items in native.items():
-        _read_native(path, items, buffer)
-    if native and series.bits_stored < series.bits_allocated:
-        # pydicom masks/sign-extends the frames it decodes; the raw reads need it here.
-        if not encoded:
-            fix_unused_bits(buffer, series.bits_stored, series.pixel_representation)
-        else:
-            raw = [k for items in native.values() for k, _, _ in items]
-            part = buffer[raw]
-            fix_unused_bits(part, series.bits_stored, series.pixel_representation)
-            buffer[raw] = part
+        _read_native(path, items, buffer, finish)
     for path, items in encoded.items():
         _decode(path, items, buffer)
-    hu = rescale(
-        buffer,
-        [s.rescale_slope for s in series.slices],
-        [s.rescale_intercept for s in series.slices],
-    )
+    if intercept is not None:
+        hu: npt.NDArray[np.int16] | npt.NDArray[np.float32] = buffer.view(np.int16)
+    else:
+        hu = rescale(
+            buffer,
+            [s.rescale_slope for s in series.slices],
+            [s.rescale_intercept for s in series.slices],
+        )
     logger.debug("loaded series %s: %s %s", series.series_instance_uid, hu.shape, hu.dtype)
     return Volume(hu.transpose(2, 1, 0), series.affine)

@@ -42,7 +42,6 @@ from gistcad.imaging import series_checks, stacking
 from gistcad.imaging.deid import SeriesInfo, patient_key, series_info
 from gistcad.imaging.dicom_header import (
     TAG_ORIENTATION,
-    TAG_POSITION,
     FileHeader,
     read_header,
     transfer_syntax,
@@ -193,7 +192,7 @@ def list_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
 
 
 def _mask_object(header: FileHeader, kind: MaskKind) -> MaskObject:
-    ds = header.dataset
+    ds = header.dataset  # the references are in sequences: the full header is needed
     series_uids: list[str] = []
     sop_uids: list[str] = []
     frame_of_reference = ds.get("FrameOfReferenceUID")
@@ -224,10 +223,9 @@ def _mask_object(header: FileHeader, kind: MaskKind) -> MaskObject:
 
 def _classify(header: FileHeader) -> MaskObject | Problem | None:
     """A mask object, a skip reason, or ``None`` for a CT image to group into a series."""
-    ds = header.dataset
     source = str(header.path)
-    sop = str(ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID") or "")
-    modality = str(ds.get("Modality") or "").strip().upper()
+    sop = str(header.get("SOPClassUID") or header.get("MediaStorageSOPClassUID") or "")
+    modality = str(header.get("Modality") or "").strip().upper()
     if sop == MediaStorageDirectoryStorage:
         return Problem(source, "a DICOMDIR index; the files it lists are scanned directly")
     if sop == SegmentationStorage or modality == "SEG":
@@ -249,7 +247,7 @@ def _classify(header: FileHeader) -> MaskObject | Problem | None:
             tag="SOPClassUID (0008,0016)",
             value=sop,
         )
-    image_type = [str(v).upper() for v in (ds.get("ImageType") or ())]
+    image_type = [str(v).upper() for v in (header.get("ImageType") or ())]
     if "LOCALIZER" in image_type:
         return Problem(
             source,
@@ -274,7 +272,7 @@ def _slice_refs(
             SliceRef(
                 path=header.path,
                 frame=geometry.frame,
-                sop_instance_uid=str(header.dataset.get("SOPInstanceUID", "")),
+                sop_instance_uid=str(header.get("SOPInstanceUID", "")),
                 position_mm=tuple(geometry.position or ()),
                 rescale_slope=geometry.rescale_slope,
                 rescale_intercept=geometry.rescale_intercept,
@@ -331,15 +329,8 @@ def _build_series(
     problems += [size] if size else []
     positions = np.asarray([f.geometry.position for f in frames], dtype=np.float64)
     result = stacking.check_stack(positions, orientation)
-    if result.problem is not None:
-        culprit = frames[result.culprit] if result.culprit is not None else frames[0]
-        tilt = culprit.header.dataset.get("GantryDetectorTilt")
-        extra = f" (GantryDetectorTilt (0018,1120) = {tilt})" if tilt not in (None, "") else ""
-        problems.append(
-            Problem(
-                str(culprit.header.path), f"series {uid}: {result.problem}{extra}", tag=TAG_POSITION
-            )
-        )
+    stack = series_checks.stack_problem(frames, result, uid)
+    problems += [stack] if stack else []
     if problems:
         return None, skipped, problems
     try:
@@ -350,7 +341,7 @@ def _build_series(
         patient_id: str | None = patient_key(frames[0].header.dataset)
     except ValidationError:
         patient_id = None
-    ds = frames[0].header.dataset
+    first = frames[0].header
     affine = stacking.affine_ras(
         orientation, frames[0].geometry.pixel_spacing or (1.0, 1.0), positions[result.order]
     )
@@ -358,11 +349,11 @@ def _build_series(
         info=info,
         patient_id=patient_id,
         slices=_slice_refs(frames, result.order),
-        rows=int(ds.Rows),
-        columns=int(ds.Columns),
-        bits_allocated=int(ds.BitsAllocated),
-        bits_stored=int(ds.get("BitsStored") or ds.BitsAllocated),
-        pixel_representation=int(ds.get("PixelRepresentation") or 0),
+        rows=int(first.get("Rows")),
+        columns=int(first.get("Columns")),
+        bits_allocated=int(first.get("BitsAllocated")),
+        bits_stored=int(first.get("BitsStored") or first.get("BitsAllocated")),
+        pixel_representation=int(first.get("PixelRepresentation") or 0),
         affine=affine,
     )
     return series, skipped, []
@@ -403,7 +394,7 @@ def scan_dicom(
         elif isinstance(outcome, Problem):
             skipped.append(outcome)
         else:
-            uid = str(header.dataset.get("SeriesInstanceUID") or "").strip()
+            uid = str(header.get("SeriesInstanceUID") or "").strip()
             if not uid:
                 problems.append(
                     Problem(

@@ -1,27 +1,145 @@
-"""Checks on the frames of one series before it is accepted: the rules, one function each.
+"""The frames of one series, and the checks on them before it is accepted, one function each.
 
-Each function takes the frames (file header + per-frame geometry) of one SeriesInstanceUID and
-returns :class:`~gistcad.ingest.report.Problem`s naming the file and tag; none allocates pixel
-memory. :mod:`gistcad.imaging.dicom_series` runs them in order.
+:func:`frames_of` turns a file header into per-frame geometry, for classic single-frame CT and
+for enhanced multi-frame CT (per-frame or shared functional groups) alike; positions and
+orientations are DICOM's, in LPS+ millimetres. Each check takes the frames (file header +
+per-frame geometry) of one SeriesInstanceUID and returns :class:`~gistcad.ingest.report.Problem`s
+naming the file and tag; none allocates pixel memory. :mod:`gistcad.imaging.dicom_series` runs
+them in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from gistcad.imaging.dicom_header import (
     TAG_ORIENTATION,
+    TAG_PIXEL_DATA,
     TAG_POSITION,
+    TAG_ROWS,
     TAG_SPACING,
     FileHeader,
-    FrameGeometry,
-    frames_of,
-    pixel_length_problem,
 )
+from gistcad.imaging.stacking import StackCheck
 from gistcad.ingest.report import Problem
+
+# --- the frames of a header ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Where one frame of a file lies in the patient (LPS+ mm) and how to rescale it."""
+
+    frame: int
+    position: tuple[float, ...] | None  # ImagePositionPatient, (3,) mm
+    orientation: tuple[float, ...] | None  # ImageOrientationPatient, (6,) direction cosines
+    pixel_spacing: tuple[float, ...] | None  # PixelSpacing (row spacing, column spacing) mm
+    rescale_slope: float
+    rescale_intercept: float
+    frame_type: tuple[str, ...]
+
+
+def number_of_frames(header: FileHeader) -> int:
+    """NumberOfFrames (0028,0008), 1 when absent or empty."""
+    value = header.get("NumberOfFrames")
+    try:
+        return max(int(value), 1) if value not in (None, "") else 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _vector(value: Any, length: int) -> tuple[float, ...] | None:
+    """``length`` floats from a multi-valued DS, or ``None`` if absent or malformed."""
+    if value is None or value == "":
+        return None
+    try:
+        numbers = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == length else None
+
+
+def _group_value(dataset: Dataset, index: int, sequence: str, keyword: str) -> Any:
+    """An attribute of a functional group: per-frame item first, then the shared item."""
+    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
+    shared = dataset.get("SharedFunctionalGroupsSequence")
+    candidates = []
+    if per_frame is not None and index < len(per_frame):
+        candidates.append(per_frame[index])
+    if shared:
+        candidates.append(shared[0])
+    for groups in candidates:
+        items = groups.get(sequence)
+        if items and keyword in items[0]:
+            return items[0][keyword].value
+    return None
+
+
+def _float_or(value: Any, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def frames_of(header: FileHeader) -> list[FrameGeometry]:
+    """Per-frame geometry of a classic or an enhanced (multi-frame) CT header."""
+    if not header.is_enhanced:
+        return [
+            FrameGeometry(
+                frame=0,
+                position=_vector(header.get("ImagePositionPatient"), 3),
+                orientation=_vector(header.get("ImageOrientationPatient"), 6),
+                pixel_spacing=_vector(header.get("PixelSpacing"), 2),
+                rescale_slope=_float_or(header.get("RescaleSlope"), 1.0),
+                rescale_intercept=_float_or(header.get("RescaleIntercept"), 0.0),
+                frame_type=tuple(str(v) for v in (header.get("ImageType") or ())),
+            )
+        ]
+    dataset = header.dataset
+    frames = []
+    for index in range(number_of_frames(header)):
+        frame_type = _group_value(dataset, index, "CTImageFrameTypeSequence", "FrameType")
+        frames.append(
+            FrameGeometry(
+                frame=index,
+                position=_vector(
+                    _group_value(dataset, index, "PlanePositionSequence", "ImagePositionPatient"),
+                    3,
+                ),
+                orientation=_vector(
+                    _group_value(
+                        dataset, index, "PlaneOrientationSequence", "ImageOrientationPatient"
+                    ),
+                    6,
+                ),
+                pixel_spacing=_vector(
+                    _group_value(dataset, index, "PixelMeasuresSequence", "PixelSpacing"), 2
+                ),
+                rescale_slope=_float_or(
+                    _group_value(
+                        dataset, index, "PixelValueTransformationSequence", "RescaleSlope"
+                    ),
+                    1.0,
+                ),
+                rescale_intercept=_float_or(
+                    _group_value(
+                        dataset, index, "PixelValueTransformationSequence", "RescaleIntercept"
+                    ),
+                    0.0,
+                ),
+                frame_type=tuple(str(v) for v in (frame_type or dataset.get("ImageType") or ())),
+            )
+        )
+    return frames
+
+
+# --- the checks -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -33,7 +151,7 @@ class Frame:
 def series_frames(headers: Sequence[FileHeader]) -> list[Frame]:
     frames = []
     for header in headers:
-        for geometry in frames_of(header.dataset):
+        for geometry in frames_of(header):
             if "LOCALIZER" in (t.upper() for t in geometry.frame_type):
                 continue
             frames.append(Frame(header, geometry))
@@ -61,6 +179,61 @@ def required_problems(frames: Sequence[Frame], uid: str) -> list[Problem]:
     return problems
 
 
+def expected_pixel_bytes(header: FileHeader) -> int:
+    """Rows × Columns × NumberOfFrames × SamplesPerPixel × BitsAllocated / 8, in bytes."""
+    rows = int(header.get("Rows") or 0)
+    columns = int(header.get("Columns") or 0)
+    samples = int(header.get("SamplesPerPixel") or 1)
+    bits = int(header.get("BitsAllocated") or 0)
+    total_bits = rows * columns * number_of_frames(header) * samples * bits
+    return (total_bits + 7) // 8
+
+
+def pixel_length_problem(header: FileHeader) -> Problem | None:
+    """A Problem if the header's image size disagrees with its pixel data, else ``None``.
+
+    Checked before any pixel memory is allocated: a header that claims a gigantic image over a
+    small Pixel Data element, or a file cut short, is refused here.
+    """
+    source = str(header.path)
+    if header.pixels is None:
+        return Problem(
+            source,
+            "the file has no Pixel Data element (the header ends before it or the file is "
+            "truncated); copy the file again from the source.",
+            tag=TAG_PIXEL_DATA,
+        )
+    expected = expected_pixel_bytes(header)
+    if expected == 0:
+        return Problem(
+            source,
+            "Rows, Columns or BitsAllocated is missing or zero, so the image size is unknown; "
+            "the header is damaged. Re-export the series.",
+            tag=TAG_ROWS,
+        )
+    length = header.pixels.length
+    if length is None:
+        return None
+    if length not in (expected, expected + 1):
+        return Problem(
+            source,
+            f"the header describes {expected:,} bytes of pixels (Rows × Columns × "
+            f"NumberOfFrames × BitsAllocated / 8) but the Pixel Data element holds {length:,}; "
+            "the header and the pixels disagree. Re-export the series.",
+            tag=TAG_PIXEL_DATA,
+            value=str(length),
+        )
+    offset = header.pixels.value_offset
+    if offset is not None and header.file_size < offset + expected:
+        return Problem(
+            source,
+            f"the file is truncated: the pixel data needs {expected:,} bytes from offset "
+            f"{offset:,} but the file is {header.file_size:,} bytes long. Copy it again.",
+            tag=TAG_PIXEL_DATA,
+        )
+    return None
+
+
 def format_problems(headers: Sequence[FileHeader]) -> list[Problem]:
     problems = []
     for header in headers:
@@ -68,9 +241,8 @@ def format_problems(headers: Sequence[FileHeader]) -> list[Problem]:
         if problem is not None:
             problems.append(problem)
             continue
-        ds = header.dataset
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
-        if int(ds.get("SamplesPerPixel") or 1) != 1 or photometric != "MONOCHROME2":
+        photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+        if int(header.get("SamplesPerPixel") or 1) != 1 or photometric != "MONOCHROME2":
             problems.append(
                 Problem(
                     str(header.path),
@@ -81,20 +253,20 @@ def format_problems(headers: Sequence[FileHeader]) -> list[Problem]:
                     value=photometric,
                 )
             )
-        elif int(ds.get("BitsAllocated") or 0) not in (8, 16, 32):
+        elif int(header.get("BitsAllocated") or 0) not in (8, 16, 32):
             problems.append(
                 Problem(
                     str(header.path),
                     "BitsAllocated must be 8, 16 or 32",
                     tag="BitsAllocated (0028,0100)",
-                    value=str(ds.get("BitsAllocated")),
+                    value=str(header.get("BitsAllocated")),
                 )
             )
     return problems
 
 
 def consistency_problems(frames: Sequence[Frame], uid: str) -> list[Problem]:
-    first = frames[0].header.dataset
+    first = frames[0].header
     problems = []
     for keyword, tag in (
         ("Rows", "Rows (0028,0010)"),
@@ -103,12 +275,12 @@ def consistency_problems(frames: Sequence[Frame], uid: str) -> list[Problem]:
         ("PixelRepresentation", "PixelRepresentation (0028,0103)"),
     ):
         for frame in frames:
-            if frame.header.dataset.get(keyword) != first.get(keyword):
+            if frame.header.get(keyword) != first.get(keyword):
                 problems.append(
                     Problem(
                         str(frame.header.path),
                         f"{keyword} differs within series {uid} "
-                        f"({frame.header.dataset.get(keyword)} here, {first.get(keyword)} in "
+                        f"({frame.header.get(keyword)} here, {first.get(keyword)} in "
                         f"{frames[0].header.path.name}); a volume "
                         "needs identical slices. Split or re-export the series.",
                         tag=tag,
@@ -117,6 +289,8 @@ def consistency_problems(frames: Sequence[Frame], uid: str) -> list[Problem]:
                 break
     spacing0 = np.asarray(frames[0].geometry.pixel_spacing, dtype=np.float64)
     for frame in frames:
+        if frame.geometry.pixel_spacing == frames[0].geometry.pixel_spacing:
+            continue
         spacing = np.asarray(frame.geometry.pixel_spacing, dtype=np.float64)
         if not np.allclose(spacing, spacing0, rtol=0, atol=1e-4):
             problems.append(
@@ -169,14 +343,26 @@ def split_orientations(
 
 
 def size_problem(frames: Sequence[Frame], max_bytes: int, uid: str) -> Problem | None:
-    ds = frames[0].header.dataset
-    nbytes = int(ds.Rows) * int(ds.Columns) * len(frames) * 4
+    rows, columns = int(frames[0].header.get("Rows")), int(frames[0].header.get("Columns"))
+    nbytes = rows * columns * len(frames) * 4
     if nbytes <= max_bytes:
         return None
     return Problem(
         str(frames[0].header.path),
-        f"series {uid} would need {nbytes / 1024**3:.2f} GiB as float32 ({ds.Columns}×{ds.Rows}"
+        f"series {uid} would need {nbytes / 1024**3:.2f} GiB as float32 ({columns}×{rows}"
         f"×{len(frames)} voxels), over the cap of {max_bytes / 1024**3:.2f} GiB; raise the cap "
         "if the machine has the memory, or export a smaller series.",
         tag="Rows (0028,0010)",
+    )
+
+
+def stack_problem(frames: Sequence[Frame], result: StackCheck, uid: str) -> Problem | None:
+    """The stack check's problem at its culprit slice (with GantryDetectorTilt, if written)."""
+    if result.problem is None:
+        return None
+    culprit = frames[result.culprit] if result.culprit is not None else frames[0]
+    tilt = culprit.header.get("GantryDetectorTilt")
+    extra = f" (GantryDetectorTilt (0018,1120) = {tilt})" if tilt not in (None, "") else ""
+    return Problem(
+        str(culprit.header.path), f"series {uid}: {result.problem}{extra}", tag=TAG_POSITION
     )
