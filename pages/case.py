@@ -13,8 +13,10 @@ from gistcad.store.queries import (
     patient_predictions,
     patient_record,
     patient_series,
+    series_segmentations,
 )
 from pages.common import engine, scope, show_error
+from pages.viewer import ct_viewer
 
 SCHEME_NAMES = {
     "nih2002": "NIH 2002",
@@ -150,17 +152,16 @@ st.subheader("CT")
 if series.empty:
     st.caption("No CT series imported for this patient.")
 else:
-    st.dataframe(
-        series[
-            [
-                "series_instance_uid",
-                "phase",
-                "acquisition_date",
-                "manufacturer",
-                "slice_thickness_mm",
-                "shape",
-            ]
-        ],
-        hide_index=True,
-        width="stretch",
+    chosen = series.iloc[0].to_dict()
+    if len(series) > 1:
+        uid = st.selectbox("Series", series["series_instance_uid"].tolist(), key="case_series")
+        chosen = series[series["series_instance_uid"] == uid].iloc[0].to_dict()
+    with session_scope(engine()) as session:
+        masks = series_segmentations(session, scope(), int(chosen["series_id"]))
+    st.caption(
+        f"{chosen['manufacturer'] or 'unknown scanner'}, {chosen['phase']} phase, "
+        f"{_value(chosen['slice_thickness_mm'], ' mm')} slices, "
+        f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
     )
+    mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+    ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask)

@@ -119,7 +119,13 @@ if cohort.empty:
 tabs = st.tabs(["Patients", "Table one", "Distributions"])
 with tabs[0]:
     shown = cohort.drop(columns=["patient_id"])
-    st.dataframe(shown, hide_index=True, width="stretch", key="cohort_table")
+    st.dataframe(
+        shown.assign(case="/case?patient=" + shown["pseudonym"]),
+        hide_index=True,
+        width="stretch",
+        column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
+        key="cohort_table",
+    )
     st.download_button(
         "Download this cohort (CSV)",
         shown.to_csv(index=False),

@@ -42,6 +42,9 @@ def streamlit_command(address: str, port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # app.py draws its own menu; Streamlit's automatic listing of pages/ would duplicate it
+        "--client.showSidebarNavigation",
+        "false",
     ]
 
 

@@ -610,3 +610,24 @@ def model_version_detail(
         oof=oof,
         n_patients=int(version.metrics.get("n_patients", 0)),
     )
+
+
+def series_segmentations(session: Session, scope: AccessScope, series_id: int) -> pd.DataFrame:
+    """The segmentations of one series in scope (empty when out of scope)."""
+    stmt = (
+        select(
+            Segmentation.id.label("segmentation_id"),
+            Segmentation.label,
+            Segmentation.source,
+            Segmentation.volume_ml,
+            Segmentation.path,
+            Segmentation.sha256,
+        )
+        .join(Series, Segmentation.series_id == Series.id)
+        .join(Study, Series.study_id == Study.id)
+        .join(Patient, Study.patient_id == Patient.id)
+        .where(Series.id == series_id, scope.clause(Patient.center_id))
+        .order_by(Segmentation.id)
+    )
+    columns = ["segmentation_id", "label", "source", "volume_ml", "path", "sha256"]
+    return _frame(session, stmt, columns)

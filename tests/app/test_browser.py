@@ -22,6 +22,7 @@ from gistcad.domain import ModelKind
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
+from gistcad.synth.build import BuildOptions, build_cohort
 from tests.factories import seed_cohort
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,7 +39,7 @@ FLAGS = [
 PAGES = {
     "home": ("", "GIST cohort explorer", "Model versions"),
     "cohort": ("cohort", "Cohort explorer", "Download this cohort (CSV)"),
-    "survival": ("survival", "Survival", "KIT exon 11 (n=24)"),
+    "survival": ("survival", "Survival", "Log-rank p"),
     "case": ("case?patient=P-002", "Case view", "Therapy implication"),
     "performance": ("performance", "Model performance", "Misclassified patients"),
 }
@@ -61,6 +62,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("data")
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
+    cohort = tmp_path_factory.mktemp("cohort") / "synthetic"
+    build_cohort(
+        BuildOptions(
+            out=cohort, patients=3, centers=1, seed=4, matrix=96, scan_length_mm=60.0, workers=1
+        )
+    )
     with Session(engine) as s:
         seed_cohort(s, with_series=True)
         train(
@@ -74,6 +81,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
     env.pop("GISTCAD_DB_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "gistcad.cli", "import", "demo", str(cohort), "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "gistcad.cli", "serve", "--port", str(port)],
         env=env,
@@ -115,4 +128,39 @@ def test_page_opens_in_a_browser(server: str, page: str) -> None:
         assert not tab.get_by_text("Traceback").count()
         assert not tab.locator("[data-testid='stException']").count()
         tab.screenshot(path=str(ARTIFACTS / f"{page}.png"), full_page=True)
+        browser.close()
+
+
+def test_menu_and_click_through_from_cohort_to_case(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
+        tab.get_by_text("Download this cohort (CSV)").first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
+        assert "Cohort explorer" in sidebar and "Case view" in sidebar
+        assert "common" not in sidebar and "viewer" not in sidebar  # no automatic file listing
+        tab.goto(f"{server}/case?patient=P-000", wait_until="networkidle", timeout=60_000)
+        tab.get_by_role("heading", name="P-000").wait_for(timeout=60_000)
+        browser.close()
+
+
+def test_case_view_shows_the_ct(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 2200})
+        tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        tab.get_by_role("heading", name="Cohort explorer").wait_for(timeout=60_000)
+        tab.goto(f"{server}/case?patient=GIST-", wait_until="networkidle", timeout=60_000)
+        tab.get_by_text("Longest axial diameter").first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        tab.wait_for_timeout(1000)
+        assert tab.locator("[data-testid='stImage'] img").count() == 1
+        tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
         browser.close()

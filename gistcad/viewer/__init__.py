@@ -1,0 +1,1 @@
+"""Showing CT: slices in radiological orientation, windows, overlays, tumour measures."""
