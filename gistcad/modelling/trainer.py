@@ -30,6 +30,7 @@ from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.learners import ClinicalLearner, Learner
+from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.store import AccessScope
 from gistcad.store.models import ModelVersion, Prediction
@@ -55,10 +56,16 @@ class TrainRequest:
         )
 
 
-def make_learner(request: TrainRequest) -> Learner:
+def make_learner(
+    request: TrainRequest, data_dir: Path, progress: Progress | None = None
+) -> Learner:
     n_classes = len(request.target.classes)
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
+    if request.kind is ModelKind.RADIOMICS:
+        return RadiomicsLearner(
+            n_classes=n_classes, data_dir=data_dir, seed=request.seed, progress=progress
+        )
     raise ValidationError(
         f"model kind {request.kind.value!r} cannot be trained by this version yet"
     )
@@ -118,7 +125,7 @@ def train(
     progress: Progress | None = None,
 ) -> ModelVersion:
     """Cross-validate, fit, save and register; returns the new model version (flushed)."""
-    learner = make_learner(request)
+    learner = make_learner(request, data_dir, progress)
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
@@ -182,10 +189,12 @@ def predict(
         name=version.name,
         seed=int(version.parameters.get("seed", 0)),
     )
-    learner = make_learner(request)
+    learner = make_learner(request, data_dir)
     assert version.weights_path and version.weights_sha256
     fitted = learner.load(data_dir / version.weights_path, version.weights_sha256)
     table = modelling_table(session, scope)
+    if learner.kind is not ModelKind.CLINICAL:
+        table = table[table["mask_path"].notna()].reset_index(drop=True)
     if pseudonyms:
         missing = sorted(set(pseudonyms) - set(table["pseudonym"]))
         if missing:

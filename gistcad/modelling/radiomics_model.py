@@ -1,0 +1,174 @@
+"""The radiomics model, the WORC approach: IBSI features of the tumour, then a tuned pipeline.
+
+Per patient: the tumour region is cropped from the canonical CT (bounding box of the mask plus
+a margin), resampled to isotropic voxels (linear for HU, nearest for the mask), and described by
+the IBSI features of :mod:`gistcad.features` (fixed bin width 25 HU, re-segmented to
+−150..400 HU; IBSI reference manual, arXiv:1612.07003). Features are cached on disk by the
+image and mask checksums and the settings.
+
+The classifier is a scikit-learn pipeline (median imputation, removal of constant features,
+scaling, univariate selection of the k best features, class-weighted logistic regression)
+whose k and regularisation are tuned by an inner cross-validation inside every outer fold
+(nested cross-validation), so the out-of-fold AUC is not optimistic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.ndimage import zoom
+from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from gistcad.domain import ModelKind
+from gistcad.features import FeatureSettings, extract_features
+from gistcad.imaging import read_nifti
+from gistcad.modelling.artefacts import load_sklearn, save_sklearn
+from gistcad.modelling.learners import FloatArray, IntArray, Scores
+
+MARGIN_MM = 5.0
+FEATURES_DIRNAME = "features"
+
+
+@dataclass(frozen=True)
+class RadiomicsSettings:
+    """How the region is prepared before the IBSI features."""
+
+    voxel_mm: float = 1.5
+    bin_width_hu: float = 25.0
+    resegment_hu: tuple[float, float] = (-150.0, 400.0)
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _tumour_region(
+    image: NDArray[np.generic],
+    mask: NDArray[np.generic],
+    spacing: NDArray[np.float64],
+    voxel_mm: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    inside = np.asarray(mask) > 0
+    idx = np.argwhere(inside)
+    margin = np.ceil(MARGIN_MM / spacing).astype(int)
+    low = np.maximum(idx.min(axis=0) - margin, 0)
+    high = np.minimum(idx.max(axis=0) + margin + 1, inside.shape)
+    box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+    factors = spacing / voxel_mm
+    crop = zoom(np.asarray(image[box], dtype=np.float64), factors, order=1)
+    crop_mask = zoom(inside[box].astype(np.uint8), factors, order=0) > 0
+    return crop, crop_mask
+
+
+def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
+    """The IBSI features of one patient's tumour (cached under ``data_dir/features``)."""
+    cache = (
+        data_dir / FEATURES_DIRNAME / f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
+    )
+    if cache.is_file():
+        return dict(json.loads(cache.read_text()))
+    image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
+    spacing = np.asarray(image.spacing_mm, dtype=float)
+    crop, crop_mask = _tumour_region(image.array, mask.array, spacing, settings.voxel_mm)
+    features = extract_features(
+        crop,
+        crop_mask,
+        (settings.voxel_mm,) * 3,
+        FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix(".tmp")
+    temporary.write_text(json.dumps({k: (None if np.isnan(v) else v) for k, v in features.items()}))
+    temporary.replace(cache)
+    return features
+
+
+def feature_table(
+    table: pd.DataFrame,
+    data_dir: Path,
+    settings: RadiomicsSettings,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """One row of features per row of ``table`` (which needs image and mask columns)."""
+    rows = []
+    for i, row in enumerate(table.itertuples(index=False)):
+        rows.append(patient_features(data_dir, row, settings))
+        if progress and i % 25 == 0:
+            progress(f"radiomics features {i + 1}/{len(table)}")
+    return pd.DataFrame(rows).astype(float)
+
+
+def build_radiomics_model(seed: int = 0) -> GridSearchCV:
+    """The tuned pipeline (inner 3-fold CV over k and the regularisation strength)."""
+    pipeline = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("constant", VarianceThreshold()),
+            ("scale", StandardScaler()),
+            ("select", SelectKBest(f_classif)),
+            (
+                "classifier",
+                LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed),
+            ),
+        ]
+    )
+    grid = {"select__k": [5, 20, 50], "classifier__C": [0.05, 0.5]}
+    inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    return GridSearchCV(pipeline, grid, cv=inner, scoring="neg_log_loss", n_jobs=1)
+
+
+@dataclass
+class RadiomicsLearner:
+    """IBSI radiomics + tuned logistic regression (nested cross-validation)."""
+
+    n_classes: int
+    data_dir: Path
+    seed: int = 0
+    settings: RadiomicsSettings = RadiomicsSettings()
+    progress: Callable[[str], None] | None = None
+    kind: ModelKind = ModelKind.RADIOMICS
+
+    def _features(self, table: pd.DataFrame) -> pd.DataFrame:
+        return feature_table(table, self.data_dir, self.settings, self.progress)
+
+    def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
+        features = self._features(table.iloc[rows])
+        model = build_radiomics_model(self.seed).fit(features, labels[rows])
+        return {
+            "model": model.best_estimator_,
+            "columns": list(features.columns),
+            "best_params": model.best_params_,
+        }
+
+    def fit_predict(
+        self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray
+    ) -> FloatArray:
+        fitted = self.fit(table, labels, train)
+        return self.predict(fitted, table.iloc[test]).probabilities
+
+    def save(self, fitted: Any, folder: Path) -> tuple[Path, str]:
+        path = folder / "model.joblib"
+        return path, save_sklearn(fitted, path)
+
+    def load(self, path: Path, sha256: str) -> Any:
+        return load_sklearn(path, sha256)
+
+    def predict(self, fitted: Any, table: pd.DataFrame) -> Scores:
+        features = self._features(table).reindex(columns=fitted["columns"])
+        model = fitted["model"]
+        proba = model.predict_proba(features)
+        out = np.zeros((len(table), self.n_classes))
+        out[:, model.classes_] = proba
+        return Scores(probabilities=out)

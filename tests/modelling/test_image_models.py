@@ -1,0 +1,91 @@
+"""Image models on imported synthetic cohorts: chance without signal, never above the ceiling.
+
+Small cohorts keep this fast, so the tolerances are wide (3 Hanley-McNeil standard errors);
+bench/model_honesty.py runs the same check on the demo-sized cohort.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gistcad.analysis.performance import roc_auc
+from gistcad.cli import main
+from gistcad.synth.build import BuildOptions, build_cohort
+from tests.modelling.test_honesty import _hanley_mcneil_se
+
+N = 48
+
+
+def _cohort(tmp_path_factory: pytest.TempPathFactory, signal: float) -> Path:
+    out = tmp_path_factory.mktemp(f"signal{signal}") / "cohort"
+    build_cohort(
+        BuildOptions(
+            out=out,
+            patients=N,
+            centers=3,
+            seed=8,
+            signal=signal,
+            matrix=64,
+            scan_length_mm=40.0,
+            workers=2,
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def no_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _cohort(tmp_path_factory, 0.0)
+
+
+@pytest.fixture(scope="module")
+def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _cohort(tmp_path_factory, 1.0)
+
+
+def _train_and_evaluate(
+    cohort: Path, data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> dict:
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["import", "demo", str(cohort), "--json"]) == 0
+    assert main(["train", "--model", "radiomics", "--target", "kit11", "--name", "r"]) == 0
+    capsys.readouterr()
+    oracle = cohort / "oracle.csv"
+    assert main(["evaluate", "--model", "r", "--oracle", str(oracle), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    return {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]
+
+
+def test_radiomics_falls_to_chance_without_signal(
+    no_signal: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pooled = _train_and_evaluate(no_signal, tmp_path / "data", monkeypatch, capsys)
+    positives = pooled["positives"]
+    se = _hanley_mcneil_se(0.5, positives, pooled["n"] - positives)
+    assert abs(pooled["auc"] - 0.5) < 3 * se, pooled
+    assert abs(pooled["ceiling_auc"] - 0.5) < 3 * se  # the oracle agrees: nothing to learn
+
+
+def test_radiomics_stays_at_or_below_the_ceiling(
+    full_signal: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pooled = _train_and_evaluate(full_signal, tmp_path / "data", monkeypatch, capsys)
+    positives = pooled["positives"]
+    se = _hanley_mcneil_se(pooled["ceiling_auc"], positives, pooled["n"] - positives)
+    assert pooled["auc"] <= pooled["ceiling_auc"] + 3 * se, pooled
+    oracle = pd.read_csv(full_signal / "oracle.csv")
+    assert roc_auc(oracle["p_kit11"], oracle["is_kit11"].astype(int)) > 0.6
+    assert np.isfinite(pooled["auc"])
