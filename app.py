@@ -18,6 +18,7 @@ SECTIONS = {
     ],
     "Models": [
         st.Page("pages/performance.py", title="Model performance", icon=":material/query_stats:"),
+        st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     ],
     "Tumour board": [
         st.Page("pages/case.py", title="Case view", icon=":material/person_search:"),

@@ -14,7 +14,17 @@ import sys
 from collections.abc import Sequence
 
 from gistcad import __version__
-from gistcad.commands import db, demo, imports, models, risk, serve, survival, therapy
+from gistcad.commands import (
+    db,
+    demo,
+    imports,
+    jobs,
+    models,
+    risk,
+    serve,
+    survival,
+    therapy,
+)
 from gistcad.errors import GistcadError
 
 log = logging.getLogger(__name__)
@@ -31,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gistcad {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, serve, demo, imports, models, risk, therapy, survival):
+    for module in (db, serve, demo, imports, models, jobs, risk, therapy, survival):
         module.register(sub)
     return parser
 

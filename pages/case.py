@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from gistcad import jobs
 from gistcad.analysis.case import assess_case
 from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import GenotypeDetail
@@ -10,12 +11,13 @@ from gistcad.errors import GistcadError
 from gistcad.store import session_scope
 from gistcad.store.queries import (
     find_pseudonyms,
+    list_model_versions,
     patient_predictions,
     patient_record,
     patient_series,
     series_segmentations,
 )
-from pages.common import engine, scope, show_error
+from pages.common import engine, scope, settings, show_error
 from pages.viewer import ct_viewer
 
 SCHEME_NAMES = {
@@ -112,6 +114,26 @@ with left:
 with right:
     st.subheader("Genotype")
     st.write(f"True genotype: **{genotype.value}** ({_value(tumour.get('genotype_text'))})")
+    with session_scope(engine()) as session:
+        models = list_model_versions(session)
+    if not models.empty and not series.empty:
+        names = dict(zip(models["model_version_id"], models["name"], strict=True))
+        pick, go = st.columns([3, 1])
+        chosen_model = pick.selectbox(
+            "Model",
+            list(names),
+            format_func=names.get,
+            key="case_model",
+            label_visibility="collapsed",
+        )
+        if go.button("Run prediction", key="case_predict"):
+            job_id = jobs.submit(
+                engine(),
+                "predict",
+                {"model_version_id": int(chosen_model), "pseudonyms": [record.pseudonym]},
+            )
+            jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
+            st.info(f"Prediction job {job_id} started; see the Jobs page, then reload.")
     if predictions.empty:
         st.caption("No model has predicted this patient yet.")
     else:

@@ -190,7 +190,11 @@ def predict(
         seed=int(version.parameters.get("seed", 0)),
     )
     learner = make_learner(request, data_dir)
-    assert version.weights_path and version.weights_sha256
+    if not version.weights_path or not version.weights_sha256:
+        raise ValidationError(
+            f"model version {version.name!r} has no saved model file; train it with "
+            "'gistcad train' before predicting"
+        )
     fitted = learner.load(data_dir / version.weights_path, version.weights_sha256)
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:

@@ -19,6 +19,7 @@ from gistcad.domain import GenotypeDetail, GenotypeGroup, SegmentationSource, Se
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.models import (
     Center,
+    Job,
     ModelVersion,
     Outcome,
     Patient,
@@ -630,4 +631,37 @@ def series_segmentations(session: Session, scope: AccessScope, series_id: int) -
         .order_by(Segmentation.id)
     )
     columns = ["segmentation_id", "label", "source", "volume_ml", "path", "sha256"]
+    return _frame(session, stmt, columns)
+
+
+def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
+    """The newest jobs first."""
+    stmt = (
+        select(
+            Job.id.label("job_id"),
+            Job.kind,
+            Job.status,
+            Job.progress,
+            Job.message,
+            Job.error,
+            Job.parameters,
+            Job.created_at,
+            Job.started_at,
+            Job.finished_at,
+        )
+        .order_by(Job.id.desc())
+        .limit(limit)
+    )
+    columns = [
+        "job_id",
+        "kind",
+        "status",
+        "progress",
+        "message",
+        "error",
+        "parameters",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
     return _frame(session, stmt, columns)

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
+from gistcad.domain import GenotypeDetail, JobStatus, MitosisUnit, Sex, Site
 from gistcad.errors import ValidationError
 from gistcad.store.models import (
     Center,
+    Job,
     ModelVersion,
     Outcome,
     Patient,
@@ -266,3 +267,39 @@ def replace_predictions(session: Session, version: ModelVersion, rows: list[Pred
         session.add(row)
     session.flush()
     return len(rows)
+
+
+def create_job(session: Session, kind: str, parameters: dict[str, Any]) -> Job:
+    job = Job(kind=kind, parameters=parameters, status=JobStatus.QUEUED, progress=0.0)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def update_job(
+    session: Session,
+    job_id: int,
+    *,
+    status: JobStatus | None = None,
+    progress: float | None = None,
+    message: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a job's state; sets the start and finish times as the status moves on."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ValidationError(f"no job {job_id}")
+    now = dt.datetime.now(dt.UTC)
+    if status is not None:
+        job.status = status
+        if status is JobStatus.RUNNING and job.started_at is None:
+            job.started_at = now
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+            job.finished_at = now
+    if progress is not None:
+        job.progress = min(max(progress, 0.0), 1.0)
+    if message is not None:
+        job.message = message[:2000]
+    if error is not None:
+        job.error = error[:8000]
+    session.flush()

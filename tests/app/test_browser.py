@@ -42,6 +42,7 @@ PAGES = {
     "survival": ("survival", "Survival", "Log-rank p"),
     "case": ("case?patient=P-002", "Case view", "Therapy implication"),
     "performance": ("performance", "Model performance", "Misclassified patients"),
+    "jobs": ("jobs", "Jobs", "Recent jobs"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
 

@@ -1,0 +1,49 @@
+"""``gistcad jobs``: run and list background jobs (training, batch prediction)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gistcad import jobs
+from gistcad.config import load_settings
+from gistcad.domain import JobStatus
+from gistcad.store import migrations, session_scope
+from gistcad.store.queries import list_jobs
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("jobs", help="background jobs started from the dashboard")
+    actions = parser.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    run = actions.add_parser("run", help="run one queued job (what the dashboard starts)")
+    run.add_argument("job_id", type=int)
+    run.set_defaults(handler=_run)
+    ls = actions.add_parser("list", help="the newest jobs")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=_list)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    status = jobs.run(engine, settings.data_dir, args.job_id)
+    print(f"job {args.job_id}: {status.value}")
+    return 0 if status is JobStatus.SUCCEEDED else 1
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    jobs.reap_orphans(engine)
+    with session_scope(engine) as session:
+        table = list_jobs(session)
+    if args.json:
+        print(table.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        print(
+            table[["job_id", "kind", "status", "progress", "message", "error"]].to_string(
+                index=False
+            )
+        )
+
+    return 0

@@ -1,0 +1,70 @@
+"""AppTest: predictions and training started from the pages become job rows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from gistcad.domain import JobStatus, ModelKind
+from gistcad.store.models import Job
+from tests.app.conftest import APP
+from tests.factories import seed_cohort
+
+
+@pytest.fixture
+def seeded(app_db: Engine) -> None:
+    with Session(app_db) as s:
+        seed_cohort(s, n=30, with_series=True)
+        s.commit()
+
+
+def _jobs(engine: Engine) -> list[Job]:
+    with Session(engine) as s:
+        rows = list(s.scalars(select(Job).order_by(Job.id)))
+        for row in rows:
+            s.expunge(row)
+        return rows
+
+
+def _open(page: str, query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_run_prediction_from_the_case_view(app_db: Engine, seeded: None) -> None:
+    at = _open("pages/case.py", {"patient": "P-003"})
+    at.button(key="case_predict").click().run()
+    assert any("Prediction job 1 started" in i.value for i in at.info)
+    (job,) = _jobs(app_db)
+    assert job.kind == "predict" and job.parameters["pseudonyms"] == ["P-003"]
+    deadline = time.monotonic() + 60
+    while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    # seed_cohort's model row has no weights on disk: the job fails and says why
+    assert "has no saved model file" in (_jobs(app_db)[0].error or "")
+
+
+def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None:
+    at = _open("pages/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.CLINICAL)
+    at.text_input(key="jobs_name").input("from-ui")
+    at.button[1].click().run()  # the training form's submit button
+    assert any("started" in s.value for s in at.success)
+    (job,) = _jobs(app_db)
+    assert job.kind == "train" and job.parameters["name"] == "from-ui"
+    deadline = time.monotonic() + 90
+    while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert _jobs(app_db)[0].status is JobStatus.SUCCEEDED, _jobs(app_db)[0].error
