@@ -17,8 +17,9 @@ from gistcad.store.queries import (
     patient_series,
     series_segmentations,
 )
+from gistcad.viewer.report import CaseFacts, case_report_html
 from pages.common import engine, scope, settings, show_error
-from pages.viewer import ct_viewer
+from pages.viewer import ct_viewer, key_slice
 
 SCHEME_NAMES = {
     "nih2002": "NIH 2002",
@@ -187,3 +188,42 @@ else:
     )
     mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
     ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask)
+
+report_picture, report_caption, report_measures = (None, "", {})
+if not series.empty:
+    report_picture, report_caption, report_measures = key_slice(
+        (chosen["volume_path"], chosen["volume_sha256"]), mask
+    )
+report = case_report_html(
+    CaseFacts(
+        pseudonym=record.pseudonym,
+        center=record.center,
+        facts={
+            "Site": f"{_value(tumour.get('site'))} ({_value(tumour.get('sub_site'))})",
+            "Size": _value(tumour.get("size_cm"), " cm"),
+            "Mitoses": f"{_value(tumour.get('mitotic_count'))} {unit}".strip(),
+            "Rupture": {1: "yes", 0: "no"}.get(tumour.get("rupture"), "unknown"),
+            "Histology": _value(tumour.get("histology")),
+            "Sex, age": f"{_value(record.sex)}, {_value(record.age_at_diagnosis, ' y')}",
+        },
+        genotype=f"{genotype.value} ({_value(tumour.get('genotype_text'))})",
+        predictions=[
+            f"{r.model} ({r.kind}, {r.created_at:%Y-%m-%d}): {r.predicted_class}"
+            for r in predictions.itertuples(index=False)
+        ],
+        follow_up=f"RFS {_value(outcome.get('rfs_months'), ' months')}, "
+        f"OS {_value(outcome.get('os_months'), ' months')}, last follow-up "
+        f"{_value(outcome.get('last_follow_up'))}",
+    ),
+    assessment,
+    ct_slice=report_picture,
+    ct_caption=report_caption,
+    measures=report_measures,
+)
+st.download_button(
+    "Download the one-page case report (printable HTML)",
+    report,
+    file_name=f"{record.pseudonym}.html",
+    mime="text/html",
+    key="case_report",
+)

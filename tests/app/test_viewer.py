@@ -69,5 +69,7 @@ def test_viewer_steps_windows_and_measures(pseudonym: str) -> None:
         at.number_input(key="viewer_width").value,
     ) == (400.0, 1800.0)
     assert _image(at) != first
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download the one-page case report (printable HTML)" in labels
     at.radio(key="viewer_plane").set_value("coronal").run()
     assert not at.exception and _image(at) != first

@@ -1,0 +1,110 @@
+"""The tumour board's one-page case report: a self-contained, printable HTML page.
+
+Everything is embedded (the CT slice as a PNG data URI, the styles inline), so the file can be
+mailed, opened offline and printed to PDF from any browser on one A4 page. Values are escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from gistcad.analysis.case import CaseAssessment
+
+STYLE = """
+@page { size: A4; margin: 14mm; }
+body { font-family: Helvetica, Arial, sans-serif; font-size: 10.5pt; color: #222; }
+h1 { font-size: 16pt; margin: 0 0 2mm 0; } h2 { font-size: 11.5pt; margin: 4mm 0 1mm 0; }
+table { border-collapse: collapse; width: 100%; } td, th { border: 1px solid #ccc;
+padding: 1mm 2mm; text-align: left; vertical-align: top; }
+.grid { display: flex; gap: 6mm; } .grid > div { flex: 1; }
+.note { color: #8a5a00; background: #fff6dd; padding: 2mm; margin-top: 4mm; }
+img { max-width: 80mm; image-rendering: pixelated; }
+"""
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the report states about the patient (no identifying data: the pseudonym only)."""
+
+    pseudonym: str
+    center: str
+    facts: Mapping[str, str]  # label -> value, e.g. "Site" -> "stomach"
+    genotype: str
+    predictions: Sequence[str]  # one line per model
+    follow_up: str
+
+
+def png_data_uri(rgb: NDArray[np.uint8]) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _rows(pairs: Mapping[str, str]) -> str:
+    return "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs.items()
+    )
+
+
+def case_report_html(
+    facts: CaseFacts,
+    assessment: CaseAssessment,
+    *,
+    ct_slice: NDArray[np.uint8] | None = None,
+    ct_caption: str = "",
+    measures: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
+) -> str:
+    """The report as one HTML document (see the module doc)."""
+    e = html.escape
+    risk_rows = (
+        "".join(
+            f"<tr><td>{e(s.value)}</td><td>{e(a.label)}</td><td>{e('; '.join(a.notes))}</td></tr>"
+            for s, a in assessment.risks.items()
+        )
+        if assessment.risks
+        else f"<tr><td colspan=3>{e(assessment.unclassified_reason or '')}</td></tr>"
+    )
+    mskcc = (
+        f"<p>RFS {assessment.mskcc.rfs_2y:.0%} at 2 years, {assessment.mskcc.rfs_5y:.0%} at 5 "
+        f"years ({e(assessment.mskcc.label)}).</p>"
+        if assessment.mskcc
+        else ""
+    )
+    therapy = assessment.therapy
+    image = (
+        f'<img src="{png_data_uri(ct_slice)}" alt="CT"><br><small>{e(ct_caption)}</small>'
+        if ct_slice is not None
+        else "<p>No CT imported.</p>"
+    )
+    predictions = "".join(f"<li>{e(p)}</li>" for p in facts.predictions) or "<li>none</li>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(facts.pseudonym)}</title>
+<style>{STYLE}</style></head><body>
+<h1>GIST case {e(facts.pseudonym)} — {e(facts.center)}</h1>
+<small>Tumour board summary, {(today or dt.date.today()).isoformat()}. Pseudonymised.</small>
+<div class="grid"><div>
+<h2>Tumour</h2><table>{_rows(facts.facts)}</table>
+<h2>Risk of recurrence</h2><table><tr><th>scheme</th><th>risk</th><th>notes</th></tr>
+{risk_rows}</table>{mskcc}
+<h2>Genotype</h2><p>True genotype: {e(facts.genotype)}</p><ul>{predictions}</ul>
+</div><div>
+<h2>CT</h2>{image}
+<table>{_rows(measures or {})}</table>
+<h2>Follow-up</h2><p>{e(facts.follow_up)}</p>
+</div></div>
+<h2>Therapy implication</h2>
+<p>Imatinib sensitivity: <b>{e(therapy.imatinib_sensitivity.value)}</b>. {e(therapy.dose_note)}</p>
+<p>{e(therapy.adjuvant_note)}</p>
+<p><small>Sources: {e("; ".join(therapy.sources))}</small></p>
+<div class="note">{e(therapy.disclaimer)}</div>
+</body></html>"""
