@@ -8,8 +8,9 @@ the same run and printed with their ratio to the target (< 1 meets it).
   generator and imported; then the viewer's work for one step (slice extraction from the
   memory-mapped canonical volume, windowing, mask overlay, aspect) is timed over 100 steps,
   uncached (the dashboard also caches rendered slices, so revisits are cheaper still).
-- Pages: a database of 1,400 patients (two centers, outcomes, a model's predictions) is seeded
-  and every page is rendered with Streamlit's AppTest; the median of 3 warm runs is printed.
+- Pages: a database of 1,400 patients (two centers, outcomes, a model's predictions, and a
+  trained clinical model with its out-of-fold evaluation) is seeded and every page is
+  rendered with Streamlit's AppTest; the median of 3 warm runs is printed.
 
 Usage::
 
@@ -32,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gistcad.cli import main as cli  # noqa: E402
+from gistcad.domain import ModelKind  # noqa: E402
 from gistcad.imaging import read_nifti  # noqa: E402
-from gistcad.store import make_engine, migrations  # noqa: E402
+from gistcad.modelling.targets import Target  # noqa: E402
+from gistcad.modelling.trainer import TrainRequest, train  # noqa: E402
+from gistcad.store import AccessScope, make_engine, migrations  # noqa: E402
 from gistcad.synth.build import BuildOptions, build_cohort  # noqa: E402
 from gistcad.viewer.slices import Plane, extract, render, to_lps, window  # noqa: E402
 from tests.factories import seed_cohort  # noqa: E402
@@ -91,6 +95,12 @@ def pages(work: Path) -> None:
     migrations.upgrade(engine)
     with Session(engine) as session:
         seed_cohort(session, n=1400, with_series=True)
+        train(
+            session,
+            AccessScope.everything(),
+            data,
+            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="bench-clinical"),
+        )
         session.commit()
     os.chdir(ROOT)
     for page in (
@@ -103,7 +113,7 @@ def pages(work: Path) -> None:
     ):
         runs = []
         for _ in range(4):
-            at = AppTest.from_file("app.py", default_timeout=120)
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
             if page == "pages/case.py":
                 at.query_params["patient"] = "P-007"
             at.run()
@@ -121,5 +131,6 @@ def pages(work: Path) -> None:
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="gistcad-bench-") as folder:
-        viewer_step(Path(folder))
+        if "--pages-only" not in sys.argv:
+            viewer_step(Path(folder))
         pages(Path(folder))

@@ -1,5 +1,6 @@
 """Model performance: per-center ROC and AUC with CI, baselines and ceiling, calibration."""
 
+import pandas as pd
 import streamlit as st
 
 from gistcad.errors import GistcadError
@@ -7,6 +8,7 @@ from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.modelling.evaluation import (
     POOLED,
     TASK_LABELS,
+    Evaluation,
     confusion,
     evaluate,
     misclassified,
@@ -25,6 +27,21 @@ from gistcad.store.queries import (
 from pages.common import FIGURE_CONFIG, engine, scope, settings, show_error
 
 DEMO_ORACLE = "demo-cohort/oracle.csv"
+
+
+@st.cache_data(max_entries=64, show_spinner="Evaluating…")
+def evaluated(
+    model_version_id: int,
+    threshold: float,
+    _oof: pd.DataFrame,
+    target: Target,
+    _oracle: pd.DataFrame | None,
+    oracle_key: str,
+) -> Evaluation:
+    """Evaluation of one model version at one threshold (cached: the bootstrap is costly)."""
+    del model_version_id, oracle_key  # cache keys
+    return evaluate(_oof, target, threshold=threshold, oracle=_oracle)
+
 
 st.title("Model performance")
 
@@ -55,7 +72,8 @@ try:
         if oracle_path.is_file()
         else None
     )
-    evaluation = evaluate(detail.oof, target, threshold=threshold, oracle=oracle)
+    oracle_key = f"{oracle_path}:{oracle_path.stat().st_mtime}" if oracle is not None else ""
+    evaluation = evaluated(model_id, threshold, detail.oof, target, oracle, oracle_key)
 except GistcadError as exc:
     show_error(exc)
     st.stop()
@@ -76,7 +94,7 @@ table = evaluation.tables[task]
 references: dict[str, dict[str, float]] = {}
 for peer in peers:
     if peer.target == detail.target and not peer.oof.empty:
-        peer_table = evaluate(peer.oof, target).tables[task]
+        peer_table = evaluated(peer.model_version_id, 0.5, peer.oof, target, None, "").tables[task]
         references[f"{peer.name} ({peer.kind})"] = dict(
             zip(peer_table["center"], peer_table["auc"], strict=True)
         )

@@ -109,18 +109,34 @@ def bootstrap_auc(
     n = s.size
     if np.isnan(auc):
         return AucEstimate(auc, float("nan"), float("nan"), n, int(y.sum()), 0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    ys, ss = y[idx], s[idx]
-    n1 = ys.sum(axis=1)
-    keep = (n1 > 0) & (n1 < n)
-    ranks = np.apply_along_axis(stats.rankdata, 1, ss[keep])
-    n1k = n1[keep].astype(float)
-    aucs = ((ranks * ys[keep]).sum(axis=1) - n1k * (n1k + 1) / 2) / (n1k * (n - n1k))
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    offsets = (np.arange(n_boot) * n)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n).reshape(n_boot, n)
+    aucs = _weighted_aucs(s, y, counts)
+    aucs = aucs[np.isfinite(aucs)]
     if aucs.size < 10:
         return AucEstimate(auc, float("nan"), float("nan"), n, int(y.sum()), int(aucs.size))
     low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
     return AucEstimate(auc, float(low), float(high), n, int(y.sum()), int(aucs.size))
+
+
+def _weighted_aucs(s: FloatArray, y: NDArray[np.bool_], weights: NDArray[np.int64]) -> FloatArray:
+    """AUC of every row of ``weights`` (how often each patient is drawn), ties counted half.
+
+    Vectorised Mann-Whitney: with patients grouped by distinct score, a positive in group g
+    beats the negatives of all lower groups and ties with those of group g, so
+    AUC = Σ_g P_g (N_<g + N_g / 2) / (P · N) with P_g, N_g the drawn positives and negatives.
+    """
+    order = np.argsort(s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    w = weights[:, order].astype(float)
+    starts = np.r_[0, np.flatnonzero(np.diff(s_sorted)) + 1]
+    pos = np.add.reduceat(w * y_sorted, starts, axis=1)
+    neg = np.add.reduceat(w * ~y_sorted, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + neg / 2)).sum(axis=1) / (total_pos * total_neg)
 
 
 def roc_curve(scores: ArrayLike, labels: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -132,10 +148,15 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike) -> tuple[FloatArray, FloatAr
         From (0, 0) at threshold +inf to (1, 1) at the lowest score.
     """
     s, y = _binary(scores, labels)
-    thresholds = np.concatenate([[np.inf], np.unique(s)[::-1]])
+    order = np.argsort(-s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    last_of_value = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
     positives, negatives = max(int(y.sum()), 1), max(int((~y).sum()), 1)
-    tpr = np.array([(s[y] >= t).sum() / positives for t in thresholds])
-    fpr = np.array([(s[~y] >= t).sum() / negatives for t in thresholds])
+    tp = np.cumsum(y_sorted)[last_of_value]
+    fp = np.cumsum(~y_sorted)[last_of_value]
+    thresholds = np.concatenate([[np.inf], s_sorted[last_of_value]])
+    tpr = np.concatenate([[0.0], tp / positives])
+    fpr = np.concatenate([[0.0], fp / negatives])
     return fpr, tpr, thresholds
 
 

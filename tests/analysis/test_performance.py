@@ -109,3 +109,16 @@ def test_calibration_recovers_known_miscalibration() -> None:
 def test_bad_input(scores: list[float], labels: list[int], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         roc_auc(scores, labels)
+
+
+def test_weighted_auc_equals_the_auc_of_the_resampled_patients() -> None:
+    from gistcad.analysis.performance import _weighted_aucs
+
+    rng = np.random.default_rng(5)
+    s = np.round(rng.normal(size=60), 1)  # rounded: many ties
+    y = rng.integers(0, 2, 60).astype(bool)
+    idx = rng.integers(0, 60, size=(20, 60))
+    counts = np.stack([np.bincount(row, minlength=60) for row in idx])
+    expected = [roc_auc(s[row], y[row]) for row in idx]
+    assert np.allclose(_weighted_aucs(s, y, counts), expected)
+    assert _weighted_aucs(s, y, np.ones((1, 60), int))[0] == pytest.approx(roc_auc(s, y))

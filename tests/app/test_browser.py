@@ -144,8 +144,13 @@ def test_menu_and_click_through_from_cohort_to_case(server: str) -> None:
         sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
         assert "Cohort explorer" in sidebar and "Case view" in sidebar
         assert "common" not in sidebar and "viewer" not in sidebar  # no automatic file listing
-        tab.goto(f"{server}/case?patient=P-000", wait_until="networkidle", timeout=60_000)
+        tab.locator("[data-testid='stSidebar']").get_by_text("Case view").click()
+        tab.get_by_role("heading", name="Case view").wait_for(timeout=60_000)
+        search = tab.get_by_label("Pseudonym")
+        search.fill("P-000")
+        search.press("Enter")
         tab.get_by_role("heading", name="P-000").wait_for(timeout=60_000)
+        tab.get_by_text("Therapy implication").first.wait_for(timeout=60_000)
         browser.close()
 
 
