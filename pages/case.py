@@ -8,6 +8,7 @@ from gistcad.analysis.case import assess_case
 from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import GenotypeDetail
 from gistcad.errors import GistcadError
+from gistcad.modelling.trainer import attention_map_path
 from gistcad.store import session_scope
 from gistcad.store.queries import (
     find_pseudonyms,
@@ -187,7 +188,14 @@ else:
         f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
     )
     mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
-    ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask)
+    attention = {
+        f"{row.model} ({row.created_at:%Y-%m-%d})": str(path)
+        for row in predictions.itertuples(index=False)
+        if (
+            path := attention_map_path(settings().data_dir, row.model_version_id, record.pseudonym)
+        ).is_file()
+    }
+    ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
 
 report_picture, report_caption, report_measures = (None, "", {})
 if not series.empty:

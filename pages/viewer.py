@@ -12,7 +12,8 @@ import numpy as np
 import streamlit as st
 
 from gistcad.errors import GistcadError
-from gistcad.imaging import read_nifti
+from gistcad.imaging import Volume, read_nifti
+from gistcad.model.crop import Crop, to_image_grid
 from gistcad.viewer.slices import (
     PRESETS,
     Plane,
@@ -37,6 +38,21 @@ def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     return to_lps(read_nifti(Path(settings().data_dir) / relative_path))
 
 
+@st.cache_resource(max_entries=8, show_spinner="Placing the attention map on the CT…")
+def attention_volume(cam_path: str, image: tuple[str, str]) -> ViewVolume:
+    """A Grad-CAM map (stored in crop space) resampled onto the CT's grid, for display."""
+    stored = np.load(cam_path)
+    cam = np.asarray(stored["cam"], dtype=np.float32)
+    crop = Crop(
+        array=np.zeros((2, *cam.shape), np.float32),
+        affine=stored["affine"],
+        spacing_mm=float(stored["spacing_mm"]),
+        tumour_extent_mm=stored["extent_mm"],
+    )
+    ct = read_nifti(Path(settings().data_dir) / image[0])
+    return to_lps(Volume(to_image_grid(cam, crop, ct), ct.affine))
+
+
 @st.cache_data(max_entries=1024, show_spinner=False)
 def rendered(
     image: tuple[str, str],
@@ -46,10 +62,14 @@ def rendered(
     level: float,
     width: float,
     opacity: float,
+    cam_path: str | None = None,
 ) -> np.ndarray:
     grey_slice, aspect = extract(view_volume(*image), plane, index)
     mask_slice = None if mask is None else extract(view_volume(*mask), plane, index)[0]
-    return render(window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity)
+    heat = None if cam_path is None else extract(attention_volume(cam_path, image), plane, index)[0]
+    return render(
+        window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity, heat=heat
+    )
 
 
 def _apply_preset() -> None:
@@ -67,7 +87,11 @@ def _jump(key: str, index: int) -> None:
 
 
 @st.fragment
-def ct_viewer(image: tuple[str, str], mask: tuple[str, str] | None) -> None:
+def ct_viewer(
+    image: tuple[str, str],
+    mask: tuple[str, str] | None,
+    attention: dict[str, str] | None = None,
+) -> None:
     """Render the viewer for one series (``(path, sha256)``) and its tumour mask."""
     try:
         view = view_volume(*image)
@@ -101,7 +125,18 @@ def ct_viewer(image: tuple[str, str], mask: tuple[str, str] | None) -> None:
             on_click=_jump,
             args=(key, largest_slice(view_volume(*mask), plane)),
         )
-    picture = rendered(image, mask, plane, int(st.session_state[key]), level, width, opacity)
+    cam_path = None
+    if attention:
+        choice = st.selectbox(
+            "Grad-CAM overlay",
+            ["none", *attention],
+            key="viewer_cam",
+            help="where the deep model looked for its predicted class",
+        )
+        cam_path = attention.get(choice)
+    picture = rendered(
+        image, mask, plane, int(st.session_state[key]), level, width, opacity, cam_path
+    )
     caption = f"{plane.value} slice {st.session_state[key] + 1} of {last + 1}"
     st.image(picture, caption=caption, width=560)
     if mask is not None:

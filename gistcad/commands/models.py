@@ -40,6 +40,7 @@ def register(sub: Any) -> None:
     )
     tr.add_argument("--name", help="model version name (default from the options)")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--epochs", type=int, help="deep model: maximum epochs (default 12)")
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="per-center performance of a model (out of fold)")
@@ -67,6 +68,7 @@ def _train(args: argparse.Namespace) -> int:
         scheme=Scheme(args.cv),
         name=args.name,
         seed=args.seed,
+        epochs=args.epochs,
     )
     with (
         session_scope(engine) as session,

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
+from gistcad.model.network import GENOTYPE_ORDER, KIT11_INDEX
 from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
+from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.learners import ClinicalLearner, Learner
@@ -49,6 +51,7 @@ class TrainRequest:
     scheme: Scheme = Scheme.KFOLD
     name: str | None = None
     seed: int = 0
+    epochs: int | None = None  # deep model only; None = DlSettings' default
 
     def default_name(self) -> str:
         return (
@@ -66,8 +69,18 @@ def make_learner(
         return RadiomicsLearner(
             n_classes=n_classes, data_dir=data_dir, seed=request.seed, progress=progress
         )
-    raise ValidationError(
-        f"model kind {request.kind.value!r} cannot be trained by this version yet"
+    if request.target is Target.RISK:
+        raise ValidationError(
+            "the deep model predicts genotype (or KIT exon 11 vs rest) and a continuous risk "
+            "score; train the risk target with --model clinical or radiomics"
+        )
+    settings = DlSettings() if request.epochs is None else DlSettings(epochs=request.epochs)
+    return DlLearner(
+        n_classes=n_classes,
+        data_dir=data_dir,
+        seed=request.seed,
+        settings=settings,
+        progress=progress,
     )
 
 
@@ -188,6 +201,7 @@ def predict(
         scheme=Scheme(version.parameters.get("scheme", Scheme.KFOLD)),
         name=version.name,
         seed=int(version.parameters.get("seed", 0)),
+        epochs=version.parameters.get("epochs"),
     )
     learner = make_learner(request, data_dir)
     if not version.weights_path or not version.weights_sha256:
@@ -220,4 +234,39 @@ def predict(
             zip(table.itertuples(index=False), scores.probabilities, strict=True)
         )
     ]
-    return replace_predictions(session, version, rows)
+    written = replace_predictions(session, version, rows)
+    if isinstance(learner, DlLearner):
+        save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
+    return written
+
+
+CAMS_DIRNAME = "cams"
+
+
+def attention_map_path(data_dir: Path, model_version_id: int, pseudonym: str) -> Path:
+    """Where the Grad-CAM map of a deep model's prediction for a patient is kept."""
+    return data_dir / CAMS_DIRNAME / str(model_version_id) / f"{pseudonym}.npz"
+
+
+def save_attention_maps(
+    learner: DlLearner,
+    fitted: Any,
+    table: pd.DataFrame,
+    scores: Any,
+    data_dir: Path,
+    model_version_id: int,
+) -> None:
+    """Grad-CAM of the predicted class, in crop space with the crop's affine, per patient."""
+    for row, probs in zip(table.itertuples(index=False), scores.probabilities, strict=True):
+        # genotype: the predicted class; KIT exon 11 vs rest: the network's KIT exon 11 output
+        cls = int(np.argmax(probs)) if learner.n_classes == len(GENOTYPE_ORDER) else KIT11_INDEX
+        cam, crop = learner.attention(fitted, row, cls)
+        path = attention_map_path(data_dir, model_version_id, str(row.pseudonym))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path,
+            cam=cam.astype(np.float16),
+            affine=crop.affine,
+            spacing_mm=crop.spacing_mm,
+            extent_mm=crop.tumour_extent_mm,
+        )

@@ -460,6 +460,7 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     """Every prediction for one patient in scope, newest first, with its model version."""
     stmt = (
         select(
+            ModelVersion.id.label("model_version_id"),
             ModelVersion.name.label("model"),
             ModelVersion.kind,
             ModelVersion.created_at.label("model_created_at"),
@@ -475,6 +476,7 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     )
     columns = [
+        "model_version_id",
         "model",
         "kind",
         "model_created_at",

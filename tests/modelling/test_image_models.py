@@ -89,3 +89,26 @@ def test_radiomics_stays_at_or_below_the_ceiling(
     oracle = pd.read_csv(full_signal / "oracle.csv")
     assert roc_auc(oracle["p_kit11"], oracle["is_kit11"].astype(int)) > 0.6
     assert np.isfinite(pooled["auc"])
+
+
+def test_deep_model_trains_predicts_and_leaves_attention_maps(
+    full_signal: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = tmp_path / "data"
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["import", "demo", str(full_signal), "--json"]) == 0
+    args = ["train", "--model", "dl", "--target", "genotype", "--cv", "holdout", "--epochs", "2"]
+    assert main([*args, "--name", "deep"]) == 0
+    assert main(["predict", "--model", "deep", "--all"]) == 0
+    assert f"{N} predictions written by deep" in capsys.readouterr().out
+    maps = sorted((data / "cams").rglob("*.npz"))
+    assert len(maps) == N
+    cam = np.load(maps[0])["cam"]
+    assert cam.shape == (32, 32, 32) and 0 <= cam.min() <= cam.max() <= 1
+    assert main(["train", "--model", "dl", "--target", "risk", "--name", "nope"]) == 2
+    assert "train the risk target with --model clinical or radiomics" in capsys.readouterr().err

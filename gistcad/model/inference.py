@@ -1,0 +1,75 @@
+"""Predictions of a trained network on crops: genotype probabilities and imaging risk score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from gistcad.errors import ValidationError
+from gistcad.model.network import GENOTYPE_ORDER
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """Per-case outputs.
+
+    Attributes
+    ----------
+    probabilities
+        (N, 4) softmax of the genotype logits, columns in
+        :data:`~gistcad.model.network.GENOTYPE_ORDER` (kit11, kit9, pdgfra, wt_other).
+    risk_score
+        (N,) imaging risk score: a log hazard ratio, higher = earlier recurrence, defined up
+        to an additive constant (the Cox partial likelihood fixes no baseline): compare
+        cases scored by the same model, never values across models.
+    """
+
+    probabilities: npt.NDArray[np.float32]
+    risk_score: npt.NDArray[np.float32]
+
+
+def forward_all(
+    model: nn.Module, crops: npt.ArrayLike, batch_size: int = 8
+) -> npt.NDArray[np.float32]:
+    """Raw network outputs (N, 5) in eval mode under ``torch.inference_mode``, batched.
+
+    The model runs on the device of its parameters; its train/eval mode is restored after.
+    """
+    array = np.asarray(crops, dtype=np.float32)
+    if array.ndim != 5 or array.shape[1] != 2:
+        raise ValidationError(
+            f"crops must be (N, 2, D, H, W) float32 (image and mask channels), got shape "
+            f"{array.shape}; stack Crop.array of each case"
+        )
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be >= 1, got {batch_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(array), batch_size):
+                batch = torch.from_numpy(np.array(array[start : start + batch_size]))  # a copy
+                outputs.append(model(batch.to(device)).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    if not outputs:
+        return np.zeros((0, len(GENOTYPE_ORDER) + 1), dtype=np.float32)
+    return np.concatenate(outputs).astype(np.float32)
+
+
+def predict(model: nn.Module, crops: npt.ArrayLike, batch_size: int = 8) -> Predictions:
+    """Class probabilities (N, K) and risk scores (N,) for crops (N, 2, D, H, W).
+
+    K is the network's number of classes (its last output is the risk score): 4 genotype
+    classes in :data:`GENOTYPE_ORDER`, or 2 for a binary target.
+    """
+    out = torch.from_numpy(forward_all(model, crops, batch_size))
+    k = out.shape[1] - 1
+    probabilities = torch.softmax(out[:, :k], dim=1).numpy()
+    return Predictions(probabilities, out[:, k].numpy().copy())

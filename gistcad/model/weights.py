@@ -1,0 +1,93 @@
+"""Model weights on disk: written deterministically, loaded only if the checksum matches.
+
+A weights file is ``torch.save`` of the state dict (tensors on CPU, keys in the model's
+order). :func:`save_weights` returns the file's sha256, which the model registry stores;
+:func:`load_model` reads the file once, checks that sha256 against the registry's **before**
+unpickling anything, then loads with ``torch.load(weights_only=True)`` from the very bytes it
+checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gistcad.errors import ValidationError
+from gistcad.model.network import ModelConfig, build_model
+
+logger = logging.getLogger(__name__)
+
+
+def save_weights(
+    weights: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike[str]
+) -> str:
+    """Write a model's (or a state dict's) weights to ``path`` and return the file's sha256.
+
+    Same weights → same bytes → same sha256 (tensors are moved to CPU and made contiguous;
+    torch's zip writer stores no time stamps). Written to a temporary file beside ``path``
+    and renamed, so a reader never sees half a file.
+    """
+    state = weights.state_dict() if isinstance(weights, nn.Module) else weights
+    clean = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    buffer = io.BytesIO()
+    torch.save(clean, buffer)
+    payload = buffer.getvalue()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=target.name + ".", suffix=".part", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as fp:
+            fp.write(payload)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    digest = hashlib.sha256(payload).hexdigest()
+    logger.info("saved weights %s (%d bytes, sha256 %s)", target, len(payload), digest)
+    return digest
+
+
+def load_model(path: str | os.PathLike[str], expected_sha256: str, cfg: ModelConfig) -> nn.Module:
+    """Build ``cfg``'s network and load the weights at ``path`` if their sha256 matches.
+
+    Returns the model on CPU in eval mode.
+
+    Raises
+    ------
+    ValidationError
+        If the file is missing, its sha256 differs from ``expected_sha256`` (both named; the
+        file is never unpickled), or its tensors do not fit ``cfg``'s network.
+    """
+    source = Path(path)
+    try:
+        payload = source.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError(
+            f"{source}: no weights file; check the model registry's path"
+        ) from None
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected_sha256.strip().lower():
+        raise ValidationError(
+            f"{source}: weights checksum mismatch: expected sha256 {expected_sha256}, the file "
+            f"has {actual}. The file was changed or damaged after registration; restore it "
+            "from backup or retrain — it was not loaded"
+        )
+    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValidationError(
+            f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
+        ) from exc
+    return model.eval()

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gistcad.errors import ValidationError
+from gistcad.model.inference import predict
+from gistcad.model.network import ModelConfig, build_model
+from tests.model.conftest import blob_crops
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig(crop_size=32))
+
+
+def test_probabilities_and_risk_batched_like_one_by_one(model: torch.nn.Module) -> None:
+    crops = blob_crops(3)[0]
+    model.train()
+    together = predict(model, crops, batch_size=8)
+    alone = predict(model, crops, batch_size=1)
+    assert model.training  # mode restored
+    assert together.probabilities.shape == (3, 4) and together.risk_score.shape == (3,)
+    np.testing.assert_allclose(together.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-5)
+    np.testing.assert_allclose(together.risk_score, alone.risk_score, atol=1e-5)
+
+
+def test_refuses_a_single_crop_without_batch_axis(model: torch.nn.Module) -> None:
+    with pytest.raises(ValidationError, match=r"\(N, 2, D, H, W\)"):
+        predict(model, blob_crops(1)[0][0])

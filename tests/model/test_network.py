@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gistcad.domain import GenotypeClass
+from gistcad.errors import ValidationError
+from gistcad.model.network import (
+    GENOTYPE_ORDER,
+    Architecture,
+    ModelConfig,
+    build_model,
+    split_outputs,
+)
+
+
+@pytest.mark.parametrize("architecture", list(Architecture))
+def test_output_is_four_logits_and_a_risk_score(architecture: Architecture) -> None:
+    cfg = ModelConfig(architecture=architecture, crop_size=32)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 2, 32, 32, 32))
+    assert out.shape == (2, 5)
+    logits, risk = split_outputs(out)
+    assert logits.shape == (2, 4) and risk.shape == (2,)
+    # the small head starts near uniform probabilities and a zero risk
+    assert float(out.abs().max()) < 1.0
+
+
+def test_genotype_order_is_the_domain_enum() -> None:
+    assert GENOTYPE_ORDER == (
+        GenotypeClass.KIT11,
+        GenotypeClass.KIT9,
+        GenotypeClass.PDGFRA,
+        GenotypeClass.WT_OTHER,
+    )
+
+
+def test_config_round_trip_and_validation() -> None:
+    cfg = ModelConfig(architecture="densenet121", crop_size=48, dropout=0.1)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert build_model(ModelConfig(dropout=0.35))._dropout.p == 0.35
+    with pytest.raises(ValidationError, match="n_classes"):
+        ModelConfig(n_classes=3)
+    with pytest.raises(ValidationError, match="crop_size must be >= 32"):
+        ModelConfig(crop_size=24)
+    with pytest.raises(ValidationError, match="dropout"):
+        ModelConfig(dropout=1.0)
+    with pytest.raises(ValueError):
+        ModelConfig(architecture="resnet50")

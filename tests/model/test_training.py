@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gistcad.errors import ValidationError
+from gistcad.model.network import ModelConfig, build_model
+from gistcad.model.training import Monitor, TrainConfig, train_model
+from tests.model.conftest import blob_crops
+
+SMALL = ModelConfig(crop_size=32)
+
+
+def survival(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    durations = rng.uniform(1, 120, n)
+    durations[::5] = np.nan  # unknown follow-up
+    return durations, (rng.random(n) < 0.4).astype(float)
+
+
+def test_one_epoch_runs_and_reports() -> None:
+    crops, labels = blob_crops(16)
+    labels[3] = -1  # unknown genotype
+    durations, events = survival(16)
+    seen: list[tuple[int, int, dict[str, float]]] = []
+    cfg = TrainConfig(model=SMALL, epochs=1, batch_size=6)
+    result = train_model(
+        crops, labels, durations, events,
+        train_idx=np.arange(12), val_idx=np.arange(12, 16), cfg=cfg,
+        progress=lambda *args: seen.append(args),
+    )  # fmt: skip
+    assert len(result.history) == 1 and result.best_epoch == 1 and result.config is cfg
+    record = result.history[0]
+    assert np.isfinite(record.train_loss) and np.isfinite(record.val_loss)
+    assert [(e, n) for e, n, _ in seen] == [(1, 1)] and "val_auc_kit11" in seen[0][2]
+    assert set(result.state_dict) == set(build_model(SMALL).state_dict())
+
+
+def test_same_seed_same_history_and_weights() -> None:
+    crops, labels = blob_crops(8)
+    durations, events = survival(8)
+    cfg = TrainConfig(model=SMALL, epochs=2, batch_size=4, patience=5)
+    runs = [
+        train_model(crops, labels, durations, events,
+                    train_idx=np.arange(6), val_idx=np.arange(6, 8), cfg=cfg)
+        for _ in range(2)
+    ]  # fmt: skip
+    assert runs[0].history[0].train_loss == runs[1].history[0].train_loss
+    assert [(h.train_loss, h.val_loss) for h in runs[0].history] == [
+        (h.train_loss, h.val_loss) for h in runs[1].history
+    ]
+    for key, value in runs[0].state_dict.items():
+        assert torch.equal(value, runs[1].state_dict[key]), key
+
+
+def _val_accuracy(crops: np.ndarray, labels: np.ndarray) -> float:
+    """Validation accuracy (48 crops) at the best epoch of 5 on 32 training crops."""
+    cfg = TrainConfig(
+        model=SMALL, epochs=5, batch_size=8, learning_rate=3e-3, monitor=Monitor.VAL_LOSS
+    )
+    nan = np.full(len(labels), np.nan)
+    result = train_model(
+        crops, labels, nan, np.zeros(len(labels)),
+        train_idx=np.arange(32), val_idx=np.arange(32, 80), cfg=cfg,
+    )  # fmt: skip
+    return result.best.val_accuracy
+
+
+def test_learns_a_visible_class_and_not_shuffled_labels() -> None:
+    # class 0 = bright sphere, class 2 = dark sphere; chance = 0.5 (SD 0.072 over 48)
+    crops, labels = blob_crops(80, seed=2)
+    assert _val_accuracy(crops, labels) >= 0.9
+    shuffled = np.random.default_rng(5).permutation(labels)
+    assert _val_accuracy(crops, shuffled) <= 0.7
+
+
+def test_config_survives_json() -> None:
+    cfg = TrainConfig(model=SMALL, epochs=3, monitor="val_auc_kit11")
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    no_augment = TrainConfig(augment=None)
+    assert TrainConfig.from_dict(json.loads(json.dumps(no_augment.to_dict()))) == no_augment
+
+
+def test_bad_inputs_are_refused() -> None:
+    crops, labels = blob_crops(4)
+    durations, events = survival(4)
+    cfg = TrainConfig(model=SMALL, epochs=1, batch_size=2)
+    with pytest.raises(ValidationError, match="overlap"):
+        train_model(crops, labels, durations, events,
+                    train_idx=[0, 1, 2], val_idx=[2, 3], cfg=cfg)  # fmt: skip
+    with pytest.raises(ValidationError, match="crop_size 64"):
+        train_model(crops, labels, durations, events,
+                    train_idx=[0, 1], val_idx=[2, 3], cfg=TrainConfig())  # fmt: skip
+    with pytest.raises(ValidationError, match="val_auc_kit11"):
+        train_model(crops, np.array([0, 0, 2, 2]), durations, events, train_idx=[0, 2],
+                    val_idx=[1], cfg=TrainConfig(model=SMALL, monitor="val_auc_kit11"))  # fmt: skip
