@@ -11,6 +11,11 @@ from tqdm import tqdm
 
 from gistcad.commands import imports
 from gistcad.config import load_settings
+from gistcad.domain import ModelKind
+from gistcad.errors import GistcadError
+from gistcad.modelling.folds import Scheme
+from gistcad.modelling.targets import Target
+from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import AccessScope, migrations, session_scope
 from gistcad.store.queries import cohort_counts
 from gistcad.synth.build import BuildOptions, build_cohort, check_output_folder
@@ -48,11 +53,13 @@ def register(sub: Any) -> None:
         "load",
         help="build the demo cohort in the data folder and import it, if the database is empty",
         description="What 'make run' does on first start: when the database holds no patient, "
-        "build the synthetic cohort under <data folder>/demo-cohort (unless it is there) and "
-        "import it through the ordinary importers. Does nothing when patients exist.",
+        "build the synthetic cohort under <data folder>/demo-cohort (unless it is there), "
+        "import it through the ordinary importers, then train the demo models (clinical, "
+        "radiomics, deep) and predict every patient. Does nothing when patients exist.",
     )
     load.add_argument("--patients", type=int, default=200)
     load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--no-models", action="store_true", help="import only; train no demo model")
     load.set_defaults(handler=_load)
 
 
@@ -99,4 +106,38 @@ def _load(args: argparse.Namespace) -> int:
         _build(build)
     print(f"importing {out}")
     load = argparse.Namespace(folder=out, dry_run=False, keep_mapping=False, json=False)
-    return imports.import_demo_command(load)
+    status = imports.import_demo_command(load)
+    if status == 0 and not args.no_models:
+        train_demo_models(settings.data_dir, migrations.ready_engine(settings.db_url))
+    return status
+
+
+DEMO_MODELS = (
+    TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, Scheme.KFOLD, name="demo-clinical"),
+    TrainRequest(ModelKind.RADIOMICS, Target.KIT11, Scheme.KFOLD, name="demo-radiomics"),
+    TrainRequest(ModelKind.DL, Target.GENOTYPE, Scheme.HOLDOUT, name="demo-deep"),
+)
+
+
+def train_demo_models(data_dir: Path, engine: Any) -> None:
+    """Train the demo's clinical, radiomics and deep models and predict every patient."""
+    for request in DEMO_MODELS:
+        try:
+            _train_one(data_dir, engine, request)
+        except GistcadError as exc:
+            print(f"{request.name}: not trained ({exc})")
+
+
+def _train_one(data_dir: Path, engine: Any, request: TrainRequest) -> None:
+    with (
+        session_scope(engine) as session,
+        tqdm(desc=f"training {request.name}", unit="step", file=sys.stderr) as bar,
+    ):
+
+        def step(message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(1)
+
+        version = train(session, AccessScope.everything(), data_dir, request, step)
+        n = predict(session, AccessScope.everything(), data_dir, version.id)
+    print(f"{request.name}: trained and {n} patients predicted")
