@@ -177,7 +177,7 @@ def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
         .group_by(Center.id, Center.name, Center.country, Center.scanner_notes)
         .order_by(Center.name)
     )
-    return _frame(session, stmt, ["center_id", "center", "country", "scanner_notes", "patients"])
+    return _frame(session, stmt)
 
 
 def _series_count() -> Any:
@@ -351,22 +351,7 @@ def patient_series(session: Session, scope: AccessScope, patient_id: int) -> pd.
         .where(Patient.id == patient_id, scope.clause(Patient.center_id))
         .order_by(Series.acquisition_date.desc(), Series.id)
     )
-    columns = [
-        "series_id",
-        "series_instance_uid",
-        "study_instance_uid",
-        "modality",
-        "phase",
-        "acquisition_date",
-        "manufacturer",
-        "kvp",
-        "slice_thickness_mm",
-        "spacing_mm",
-        "shape",
-        "volume_path",
-        "volume_sha256",
-    ]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
 
 
 def list_model_versions(session: Session) -> pd.DataFrame:
@@ -379,8 +364,7 @@ def list_model_versions(session: Session) -> pd.DataFrame:
         ModelVersion.created_at,
         ModelVersion.weights_sha256,
     ).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
-    columns = ["model_version_id", "name", "kind", "target", "created_at", "weights_sha256"]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
 
 
 def model_predictions(session: Session, scope: AccessScope, model_version_id: int) -> pd.DataFrame:
@@ -402,24 +386,15 @@ def model_predictions(session: Session, scope: AccessScope, model_version_id: in
         .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
         .order_by(Center.name, Patient.pseudonym)
     )
-    columns = [
-        "prediction_id",
-        "patient_id",
-        "pseudonym",
-        "center",
-        "series_id",
-        "probabilities",
-        "predicted_class",
-        "risk_score",
-        "created_at",
-    ]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
 
 
-def _frame(session: Session, stmt: AnySelect, columns: list[str]) -> pd.DataFrame:
+def _frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -> pd.DataFrame:
+    """The statement's rows as a frame; column names from the select's labels by default."""
+    names = columns or [str(c.key) for c in stmt.selected_columns]
     rows = session.execute(stmt).all()
     data = [[_plain(v) for v in row] for row in rows]
-    return pd.DataFrame(data, columns=columns)
+    return pd.DataFrame(data, columns=names)
 
 
 def _plain(value: Any) -> Any:
@@ -475,18 +450,7 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
         .where(Patient.id == patient_id, scope.clause(Patient.center_id))
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     )
-    columns = [
-        "model_version_id",
-        "model",
-        "kind",
-        "model_created_at",
-        "series_id",
-        "probabilities",
-        "predicted_class",
-        "risk_score",
-        "created_at",
-    ]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
 
 
 def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int = 50) -> list[str]:
@@ -632,8 +596,7 @@ def series_segmentations(session: Session, scope: AccessScope, series_id: int) -
         .where(Series.id == series_id, scope.clause(Patient.center_id))
         .order_by(Segmentation.id)
     )
-    columns = ["segmentation_id", "label", "source", "volume_ml", "path", "sha256"]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
 
 
 def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
@@ -654,16 +617,4 @@ def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
         .order_by(Job.id.desc())
         .limit(limit)
     )
-    columns = [
-        "job_id",
-        "kind",
-        "status",
-        "progress",
-        "message",
-        "error",
-        "parameters",
-        "created_at",
-        "started_at",
-        "finished_at",
-    ]
-    return _frame(session, stmt, columns)
+    return _frame(session, stmt)
