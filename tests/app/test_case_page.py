@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
-from tests.factories import seed_cohort
-
-
-@pytest.fixture
-def seeded(app_db: Engine) -> None:
-    with Session(app_db) as s:
-        seed_cohort(s)
-        s.commit()
+from tests.app.conftest import open_page
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/case.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/case.py", query)
 
 
-def test_search_then_card(seeded: None) -> None:
+def test_search_then_card(seeded: dict) -> None:
     at = _page()
     assert any("Type a pseudonym" in i.value for i in at.info)
     at.text_input(key="case_search").input("P-00").run()
