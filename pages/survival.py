@@ -1,5 +1,6 @@
 """Survival: Kaplan-Meier by genotype, predicted status, risk class or center."""
 
+import pandas as pd
 import streamlit as st
 
 from gistcad.analysis.cohort_survival import (
@@ -7,6 +8,7 @@ from gistcad.analysis.cohort_survival import (
     CohortSurvival,
     SurvivalRequest,
     cohort_survival,
+    groups_for,
     predicted_vs_true,
 )
 from gistcad.analysis.grouping import Grouping, StatusSplit
@@ -153,6 +155,21 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             st.dataframe(comparison.cox.ph_test, hide_index=True, width="stretch")
 
 
+def _show_patients(cohort: pd.DataFrame, groups: pd.Series) -> None:
+    """The patients of one group, each linked to the case view."""
+    st.subheader("Patients of a group")
+    group = st.selectbox("Group", sorted(groups.unique()), key="survival_group")
+    members = cohort.loc[
+        groups == group, ["pseudonym", "center", "rfs_months", "rfs_event", "os_months", "os_event"]
+    ]
+    st.dataframe(
+        members.assign(case="/case?patient=" + members["pseudonym"]),
+        hide_index=True,
+        width="stretch",
+        column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
+    )
+
+
 try:
     request = SurvivalRequest(
         endpoint=endpoint,
@@ -183,6 +200,7 @@ try:
         st.subheader("Agreement of predicted and true status")
         st.dataframe(agreement, width="stretch")
         _show_tables(predicted, "predicted")
+        _show_patients(cohort, groups_for(cohort, request, predictions))
     else:
         result = cohort_survival(cohort, request)
         title = f"{'Recurrence-free' if endpoint is Endpoint.RFS else 'Overall'} survival"
@@ -192,5 +210,6 @@ try:
             key="survival_km",
         )
         _show_tables(result, by.value)
+        _show_patients(cohort, groups_for(cohort, request))
 except GistcadError as exc:
     show_error(exc)

@@ -68,3 +68,11 @@ def test_by_center_with_a_center_filter_and_bad_input(seeded: dict[str, list[int
     assert "30 patients selected" in " ".join(c.value for c in at.caption)
     at.text_input(key="survival_times").input("abc").run()
     assert any("times need at least one month" in e.value for e in at.error)
+
+
+def test_patients_of_a_group_link_to_the_case_view(seeded: dict[str, list[int]]) -> None:
+    at = _page()
+    at.selectbox(key="survival_group").set_value("PDGFRA").run()
+    members = at.dataframe[-1].value
+    assert len(members) == 12
+    assert members["case"].str.startswith("/case?patient=P-").all()
