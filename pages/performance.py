@@ -113,6 +113,11 @@ right.plotly_chart(
     key="perf_forest",
 )
 st.dataframe(table, hide_index=True, width="stretch", key="perf_table")
+if evaluation.concordance:
+    st.caption(
+        "Imaging risk score, Harrell's C for recurrence-free survival: "
+        + ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
+    )
 st.download_button(
     "Download per-center metrics (CSV)",
     table.to_csv(index=False),

@@ -117,6 +117,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     for task, table in evaluation.tables.items():
         print(f"\n{TASK_LABELS[task]}")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if evaluation.concordance:
+        parts = ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
+        print(f"\nImaging risk score, Harrell's C for recurrence-free survival: {parts}")
     if comparison:
         print(f"\nDeLong test against {comparison['other']} on {comparison['n']} shared patients:")
         for task, result in comparison["tasks"].items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from numpy.typing import NDArray
 
 from gistcad.modelling.folds import Scheme, folds
 
-FitPredict = Callable[[NDArray[np.int64], NDArray[np.int64]], NDArray[np.float64]]
+FitPredict = Callable[[NDArray[np.int64], NDArray[np.int64]], Any]
 
 
 def out_of_fold(
@@ -29,18 +30,26 @@ def out_of_fold(
     -------
     pandas.DataFrame
         One row per tested patient: ``patient_id``, ``pseudonym``, ``center``, ``fold``,
-        ``label`` and ``p_<class>`` for every class.
+        ``label`` and ``p_<class>`` for every class; when the model gives an imaging risk
+        score, also ``risk_score`` with ``rfs_months`` and ``rfs_event``.
     """
     centers = table["center"].to_numpy(dtype=object)
     rows = []
     for name, train, test in folds(labels, centers, scheme, seed=seed):
         if progress:
             progress(name)
-        proba = fit_predict(train, test)
+        result = fit_predict(train, test)
+        proba = np.asarray(getattr(result, "probabilities", result))
         part = table.iloc[test][["patient_id", "pseudonym", "center"]].copy()
         part["fold"] = name
         part["label"] = labels[test]
         for i, cls in enumerate(classes):
             part[f"p_{cls}"] = proba[:, i]
+        risk = getattr(result, "risk_score", None)
+        if risk is not None:
+            part["risk_score"] = risk
+            for column in ("rfs_months", "rfs_event"):
+                if column in table:
+                    part[column] = table.iloc[test][column].to_numpy()
         rows.append(part)
     return pd.concat(rows, ignore_index=True)

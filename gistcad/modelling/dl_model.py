@@ -29,7 +29,7 @@ from gistcad.model.inference import predict
 from gistcad.model.network import GENOTYPE_ORDER, KIT11_INDEX, ModelConfig, build_model
 from gistcad.model.training import TrainConfig, train_model
 from gistcad.model.weights import load_model, save_weights
-from gistcad.modelling.learners import FloatArray, IntArray, Scores
+from gistcad.modelling.learners import IntArray, Scores
 from gistcad.modelling.targets import genotype_labels
 
 CROPS_DIRNAME = "crops"
@@ -145,9 +145,10 @@ class DlLearner:
 
     def fit_predict(
         self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray
-    ) -> FloatArray:
+    ) -> Scores:
+        """Probabilities and the Cox risk score of the test rows (both evaluated)."""
         fitted = self.fit(table, labels, train)
-        return self.predict(fitted, table.iloc[test]).probabilities
+        return self.predict(fitted, table.iloc[test])
 
     def save(self, fitted: Any, folder: Path) -> tuple[Path, str]:
         path = folder / "weights.pt"

@@ -10,7 +10,7 @@ patients.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from gistcad.analysis.performance import (
     at_threshold,
     bootstrap_auc,
     calibration,
+    concordance_index,
     roc_auc,
     roc_curve,
 )
@@ -88,11 +89,14 @@ def _row(
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Per task, a table (one row per center and a pooled row) and the pooled reliability."""
+    """Per task, a table (one row per center and a pooled row) and the pooled reliability;
+    ``concordance``: Harrell's C of the imaging risk score for RFS per center and pooled
+    (empty when the model gives no risk score)."""
 
     tables: dict[str, pd.DataFrame]
     reliability: dict[str, list[tuple[float, float, int]]]
     threshold: float
+    concordance: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:
@@ -105,6 +109,7 @@ class Evaluation:
                 for task, table in self.tables.items()
             },
             "reliability": {k: [list(b) for b in v] for k, v in self.reliability.items()},
+            "concordance": {k: clean(v) for k, v in self.concordance.items()},
         }
 
 
@@ -139,7 +144,23 @@ def evaluate(
         tables[task] = pd.DataFrame(rows)
         if 0 < label.sum() < label.size:
             reliability[task] = calibration(np.clip(score, 0, 1), label).bins
-    return Evaluation(tables=tables, reliability=reliability, threshold=threshold)
+    return Evaluation(
+        tables=tables, reliability=reliability, threshold=threshold, concordance=_c_index(oof)
+    )
+
+
+def _c_index(oof: pd.DataFrame) -> dict[str, float]:
+    """Harrell's C of ``risk_score`` for recurrence-free survival, per center and pooled."""
+    if "risk_score" not in oof or "rfs_months" not in oof:
+        return {}
+    known = oof["rfs_months"].notna() & oof["rfs_event"].notna()
+    data = oof[known]
+    result = {
+        str(center): concordance_index(part["risk_score"], part["rfs_months"], part["rfs_event"])
+        for center, part in data.groupby("center")
+    }
+    result[POOLED] = concordance_index(data["risk_score"], data["rfs_months"], data["rfs_event"])
+    return result
 
 
 def confusion(oof: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:

@@ -110,5 +110,8 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     assert len(maps) == N
     cam = np.load(maps[0])["cam"]
     assert cam.shape == (32, 32, 32) and 0 <= cam.min() <= cam.max() <= 1
+    assert main(["evaluate", "--model", "deep", "--json"]) == 0
+    concordance = json.loads(capsys.readouterr().out)["concordance"]
+    assert 0 <= concordance["All centers"] <= 1
     assert main(["train", "--model", "dl", "--target", "risk", "--name", "nope"]) == 2
     assert "train the risk target with --model clinical or radiomics" in capsys.readouterr().err
