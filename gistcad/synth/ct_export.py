@@ -280,8 +280,16 @@ def write_ct_series(
         varying.SliceLocation = format_ds(position[2])
         stored = ct.hu[k].astype(np.int32) - int(habits.intercept)
         varying.add_new("PixelData", "OW", stored.astype(dtype).tobytes())
-        name = _digits(sop_uid, 8) if habits.hashed_file_names else f"IM{instance:05d}"
+        # hashed names are out of spatial order, as some exports are; the instance number
+        # appended keeps them unique (eight hashed digits alone collide now and then)
+        name = (
+            f"{_digits(sop_uid, 8)}{instance:04d}"
+            if habits.hashed_file_names
+            else f"IM{instance:05d}"
+        )
         path = out_dir / f"{name}.dcm"
+        if path.exists():
+            raise ValidationError(f"{path} exists already: two slices would share one file")
         path.write_bytes(encoder.file_bytes(file_meta(CTImageStorage, sop_uid), varying))
         paths.append(path)
     logger.debug("wrote %d CT slices to %s", n_slices, out_dir)

@@ -84,3 +84,24 @@ def test_uids_are_deterministic_and_valid() -> None:
     assert uid == derive_uid("seed", "patient-1") != derive_uid("seed", "patient-2")
     assert uid.startswith("2.25.") and len(uid) <= 64
     assert pydicom.uid.UID(uid).is_valid
+
+
+def test_every_slice_gets_its_own_file(tmp_path) -> None:
+    """Regression: hashed file names of a 67-slice series once collided, losing a slice."""
+    import numpy as np
+
+    from gistcad.synth.build import BuildOptions, _tasks, write_patient
+    from gistcad.synth.centers import default_centers
+    from gistcad.synth.clinical import draw_cohort
+
+    options = BuildOptions(out=tmp_path, patients=1400, centers=6, seed=0, matrix=64)
+    profiles = default_centers(6)
+    cohort = draw_cohort(
+        1400, profiles, rng=np.random.default_rng(np.random.SeedSequence([0, 0])), signal=1.0
+    )
+    task = next(
+        _tasks(cohort[cohort.patient_index == 1212], {c.name: c for c in profiles}, options)
+    )
+    write_patient(task)
+    files = list(tmp_path.rglob("CT/*.dcm"))
+    assert len(files) > 60 and len({f.name for f in files}) == len(files)
