@@ -102,6 +102,8 @@ if risks:
     query |= {"risk_scheme": scheme.value, "risk": ",".join(risks)}
 if query != st.query_params.to_dict():
     st.query_params.from_dict(query)
+# the Survival page analyses the cohort selected here (plain strings, no objects)
+st.session_state["selected_cohort"] = query
 
 with session_scope(engine()) as session:
     cohort = cohort_table(session, scope(), flt)

@@ -1,5 +1,7 @@
 """Survival: Kaplan-Meier by genotype, predicted status, risk class or center."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +13,7 @@ from gistcad.analysis.cohort_survival import (
     groups_for,
     predicted_vs_true,
 )
-from gistcad.analysis.grouping import Grouping, StatusSplit
+from gistcad.analysis.grouping import Grouping, StatusSplit, risk_groups
 from gistcad.analysis.kaplan_meier import CI_METHOD
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import GistcadError
@@ -170,7 +172,23 @@ def _show_patients(cohort: pd.DataFrame, groups: pd.Series) -> None:
     )
 
 
+selected = dict(st.session_state.get("selected_cohort") or {})
+use_selection = bool(selected) and st.toggle(
+    "Only the cohort selected in the Cohort explorer",
+    value=True,
+    key="survival_use_selection",
+    help=", ".join(f"{k}: {v}" for k, v in selected.items()),
+)
+
 try:
+    linked = (
+        CohortFilter.from_query(
+            {k: v for k, v in selected.items() if k not in ("risk", "risk_scheme")}
+        )
+        if use_selection
+        else CohortFilter()
+    )
+    base_filter = replace(linked, centers=frozenset(chosen_centers) or linked.centers)
     request = SurvivalRequest(
         endpoint=endpoint,
         by=by,
@@ -183,8 +201,11 @@ try:
         landmark_months=landmark or None,
     )
     with session_scope(engine()) as session:
-        cohort = cohort_table(session, scope(), CohortFilter(centers=frozenset(chosen_centers)))
+        cohort = cohort_table(session, scope(), base_filter)
         predictions = None if model_id is None else model_predictions(session, scope(), model_id)
+    if use_selection and selected.get("risk"):
+        risk_filter = risk_groups(cohort, RiskScheme(selected["risk_scheme"]))
+        cohort = cohort[risk_filter.isin(selected["risk"].split(","))].reset_index(drop=True)
     st.caption(f"{len(cohort)} patients selected · 95 % CI: {CI_METHOD}")
     if predictions is not None:
         predicted, true, agreement = predicted_vs_true(cohort, request, predictions)

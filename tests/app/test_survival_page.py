@@ -76,3 +76,12 @@ def test_patients_of_a_group_link_to_the_case_view(seeded: dict[str, list[int]])
     members = at.dataframe[-1].value
     assert len(members) == 12
     assert members["case"].str.startswith("/case?patient=P-").all()
+
+
+def test_the_cohort_selected_in_the_explorer_carries_over(seeded: dict[str, list[int]]) -> None:
+    at = _page()
+    at.session_state["selected_cohort"] = {"centers": "Beta"}
+    at.run()
+    assert "30 patients selected" in " ".join(c.value for c in at.caption)
+    at.toggle(key="survival_use_selection").set_value(False).run()
+    assert "60 patients selected" in " ".join(c.value for c in at.caption)
