@@ -10,10 +10,9 @@ from gistcad.domain import GenotypeDetail
 from gistcad.errors import GistcadError
 from gistcad.modelling.trainer import attention_map_path
 from gistcad.store import session_scope
+from gistcad.store.model_queries import list_model_versions, patient_predictions
 from gistcad.store.queries import (
     find_pseudonyms,
-    list_model_versions,
-    patient_predictions,
     patient_record,
     patient_series,
     series_segmentations,

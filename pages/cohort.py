@@ -8,7 +8,8 @@ from gistcad.domain import GenotypeGroup, RiskScheme, Sex, Site
 from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
-from gistcad.store.queries import CohortFilter, cohort_table, list_centers, list_model_versions
+from gistcad.store.model_queries import list_model_versions
+from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from pages.common import FIGURE_CONFIG, engine, scope, show_error
 
 RISK_KEYS = ("risk_scheme", "risk")

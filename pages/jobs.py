@@ -8,13 +8,8 @@ from gistcad.errors import GistcadError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 from gistcad.store import session_scope
-from gistcad.store.queries import (
-    CohortFilter,
-    cohort_table,
-    list_centers,
-    list_jobs,
-    list_model_versions,
-)
+from gistcad.store.model_queries import list_jobs, list_model_versions
+from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from pages.common import engine, scope, settings, show_error
 
 st.title("Jobs")

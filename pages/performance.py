@@ -19,11 +19,8 @@ from gistcad.modelling.targets import Target
 from gistcad.plots.cohort import count_bars
 from gistcad.plots.performance import auc_forest, confusion_figure, reliability_figure, roc_figure
 from gistcad.store import session_scope
-from gistcad.store.queries import (
-    cohort_table,
-    list_model_versions,
-    model_version_detail,
-)
+from gistcad.store.model_queries import list_model_versions, model_version_detail
+from gistcad.store.queries import cohort_table
 from pages.common import FIGURE_CONFIG, engine, scope, settings, show_error
 
 DEMO_ORACLE = "demo-cohort/oracle.csv"

@@ -20,13 +20,8 @@ from gistcad.errors import GistcadError
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
-from gistcad.store.queries import (
-    CohortFilter,
-    cohort_table,
-    list_centers,
-    list_model_versions,
-    model_predictions,
-)
+from gistcad.store.model_queries import list_model_versions, model_predictions
+from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from pages.common import FIGURE_CONFIG, engine, scope, show_error
 
 GROUPING_LABELS = {

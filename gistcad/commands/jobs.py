@@ -9,7 +9,7 @@ from gistcad import jobs
 from gistcad.config import load_settings
 from gistcad.domain import JobStatus
 from gistcad.store import migrations, session_scope
-from gistcad.store.queries import list_jobs
+from gistcad.store.model_queries import list_jobs
 
 
 def register(sub: Any) -> None:

@@ -22,7 +22,7 @@ from gistcad.modelling.oracle_link import load_oracle
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import AccessScope, migrations, session_scope
-from gistcad.store.queries import find_model_version
+from gistcad.store.model_queries import find_model_version
 from gistcad.store.writes import get_model_version
 
 DEMO_ORACLE = Path("demo-cohort") / "oracle.csv"

@@ -16,7 +16,8 @@ from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
 from gistcad.store import AccessScope, migrations, session_scope
-from gistcad.store.queries import CohortFilter, cohort_table, find_model_version, model_predictions
+from gistcad.store.model_queries import find_model_version, model_predictions
+from gistcad.store.queries import CohortFilter, cohort_table
 
 
 def register(sub: Any) -> None:

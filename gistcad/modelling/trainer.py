@@ -35,8 +35,8 @@ from gistcad.modelling.learners import ClinicalLearner, Learner
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.store import AccessScope
+from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion, Prediction
-from gistcad.store.queries import modelling_table
 from gistcad.store.writes import add_model_version, get_model_version, replace_predictions
 
 logger = logging.getLogger(__name__)

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, SegmentationSource, Sex, Site
+from gistcad.domain import GenotypeDetail, GenotypeGroup, Sex, Site
 from gistcad.errors import NotFoundError, ValidationError
+from gistcad.store.frames import AnySelect, frame, plain
 from gistcad.store.models import (
     Center,
-    Job,
     ModelVersion,
     Outcome,
     Patient,
@@ -31,8 +31,6 @@ from gistcad.store.models import (
     Tumour,
 )
 from gistcad.store.scope import AccessScope
-
-AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 COHORT_COLUMNS = [
     "patient_id",
@@ -177,7 +175,7 @@ def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
         .group_by(Center.id, Center.name, Center.country, Center.scanner_notes)
         .order_by(Center.name)
     )
-    return _frame(session, stmt)
+    return frame(session, stmt)
 
 
 def _series_count() -> Any:
@@ -266,11 +264,11 @@ def cohort_table(
     if flt is not None:
         stmt = _apply_filter(stmt, flt)
     stmt = stmt.order_by(Center.name, Patient.pseudonym)
-    frame = _frame(session, stmt, [c for c in COHORT_COLUMNS if c != "genotype_group"])
-    frame["genotype_group"] = [
-        GenotypeDetail(d).group.value if d is not None else None for d in frame["genotype_detail"]
+    table = frame(session, stmt, [c for c in COHORT_COLUMNS if c != "genotype_group"])
+    table["genotype_group"] = [
+        GenotypeDetail(d).group.value if d is not None else None for d in table["genotype_detail"]
     ]
-    return frame[COHORT_COLUMNS]
+    return table[COHORT_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -351,106 +349,17 @@ def patient_series(session: Session, scope: AccessScope, patient_id: int) -> pd.
         .where(Patient.id == patient_id, scope.clause(Patient.center_id))
         .order_by(Series.acquisition_date.desc(), Series.id)
     )
-    return _frame(session, stmt)
-
-
-def list_model_versions(session: Session) -> pd.DataFrame:
-    """All model versions, newest first (model versions are not center data)."""
-    stmt = select(
-        ModelVersion.id.label("model_version_id"),
-        ModelVersion.name,
-        ModelVersion.kind,
-        ModelVersion.target,
-        ModelVersion.created_at,
-        ModelVersion.weights_sha256,
-    ).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
-    return _frame(session, stmt)
-
-
-def model_predictions(session: Session, scope: AccessScope, model_version_id: int) -> pd.DataFrame:
-    """Predictions of one model version for the patients in scope."""
-    stmt = (
-        select(
-            Prediction.id.label("prediction_id"),
-            Patient.id.label("patient_id"),
-            Patient.pseudonym,
-            Center.name.label("center"),
-            Prediction.series_id,
-            Prediction.probabilities,
-            Prediction.predicted_class,
-            Prediction.risk_score,
-            Prediction.created_at,
-        )
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .join(Center, Patient.center_id == Center.id)
-        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
-        .order_by(Center.name, Patient.pseudonym)
-    )
-    return _frame(session, stmt)
-
-
-def _frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -> pd.DataFrame:
-    """The statement's rows as a frame; column names from the select's labels by default."""
-    names = columns or [str(c.key) for c in stmt.selected_columns]
-    rows = session.execute(stmt).all()
-    data = [[_plain(v) for v in row] for row in rows]
-    return pd.DataFrame(data, columns=names)
-
-
-def _plain(value: Any) -> Any:
-    """Enum members as their string values, everything else unchanged."""
-    return value.value if hasattr(value, "value") and isinstance(value.value, str) else value
+    return frame(session, stmt)
 
 
 def _row_dict(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
-        c.key: _plain(getattr(row, c.key))
+        c.key: plain(getattr(row, c.key))
         for c in row.__table__.columns
         if c.key not in ("id", "patient_id")
     }
-
-
-def find_model_version(session: Session, key: str) -> tuple[int, str]:
-    """The (id, name) of the model version whose id or name is ``key``.
-
-    Raises
-    ------
-    NotFoundError
-        With the names of the model versions that do exist.
-    """
-    clause = ModelVersion.name == key
-    if key.isdigit():
-        clause = clause | (ModelVersion.id == int(key))
-    row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
-    if row is None:
-        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
-        known = ", ".join(names) if names else "none yet: train one first"
-        raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
-    return int(row[0]), str(row[1])
-
-
-def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
-    """Every prediction for one patient in scope, newest first, with its model version."""
-    stmt = (
-        select(
-            ModelVersion.id.label("model_version_id"),
-            ModelVersion.name.label("model"),
-            ModelVersion.kind,
-            ModelVersion.created_at.label("model_created_at"),
-            Prediction.series_id,
-            Prediction.probabilities,
-            Prediction.predicted_class,
-            Prediction.risk_score,
-            Prediction.created_at,
-        )
-        .join(ModelVersion, Prediction.model_version_id == ModelVersion.id)
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
-        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
-    )
-    return _frame(session, stmt)
 
 
 def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int = 50) -> list[str]:
@@ -462,121 +371,6 @@ def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int 
         .limit(limit)
     )
     return list(session.scalars(stmt).all())
-
-
-MODELLING_COLUMNS = [
-    "patient_id",
-    "pseudonym",
-    "center",
-    "sex",
-    "age_at_diagnosis",
-    "site",
-    "size_cm",
-    "mitotic_count",
-    "mitotic_unit",
-    "rupture",
-    "genotype_detail",
-    "rfs_months",
-    "rfs_event",
-    "series_id",
-    "volume_path",
-    "volume_sha256",
-    "mask_path",
-    "mask_sha256",
-]
-
-
-def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
-    """One row per patient in scope with a CT series: clinical columns, image and mask files.
-
-    Per patient the first CT series (lowest id) and its first manual segmentation are used;
-    ``mask_path`` is missing when the series has no manual segmentation. Paths are relative to
-    the data folder.
-    """
-    first_series = (
-        select(Study.patient_id, func.min(Series.id).label("series_id"))
-        .join(Series, Series.study_id == Study.id)
-        .where(Series.modality == "CT")
-        .group_by(Study.patient_id)
-        .subquery()
-    )
-    first_mask = (
-        select(Segmentation.series_id, func.min(Segmentation.id).label("segmentation_id"))
-        .where(Segmentation.source == SegmentationSource.MANUAL)
-        .group_by(Segmentation.series_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            Patient.id,
-            Patient.pseudonym,
-            Center.name,
-            Patient.sex,
-            Patient.age_at_diagnosis,
-            Tumour.site,
-            Tumour.size_cm,
-            Tumour.mitotic_count,
-            Tumour.mitotic_unit,
-            Tumour.rupture,
-            Tumour.genotype_detail,
-            Outcome.rfs_months,
-            Outcome.rfs_event,
-            Series.id,
-            Series.volume_path,
-            Series.volume_sha256,
-            Segmentation.path,
-            Segmentation.sha256,
-        )
-        .join(Center, Patient.center_id == Center.id)
-        .join(first_series, first_series.c.patient_id == Patient.id)
-        .join(Series, Series.id == first_series.c.series_id)
-        .outerjoin(first_mask, first_mask.c.series_id == Series.id)
-        .outerjoin(Segmentation, Segmentation.id == first_mask.c.segmentation_id)
-        .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
-        .outerjoin(Outcome, Outcome.patient_id == Patient.id)
-        .where(scope.clause(Patient.center_id))
-        .order_by(Center.name, Patient.pseudonym)
-    )
-    return _frame(session, stmt, MODELLING_COLUMNS)
-
-
-@dataclass(frozen=True)
-class ModelVersionDetail:
-    """A model version as the performance page shows it (out-of-fold rows in scope only)."""
-
-    model_version_id: int
-    name: str
-    kind: str
-    target: str
-    created_at: Any
-    parameters: dict[str, Any]
-    card: str
-    oof: pd.DataFrame
-    n_patients: int
-
-
-def model_version_detail(
-    session: Session, scope: AccessScope, model_version_id: int
-) -> ModelVersionDetail:
-    """One model version; its out-of-fold predictions limited to the centers in scope."""
-    version = session.get(ModelVersion, model_version_id)
-    if version is None:
-        raise NotFoundError(f"no model version with id {model_version_id}")
-    oof = pd.DataFrame(version.metrics.get("oof", []))
-    if not scope.is_unrestricted and not oof.empty:
-        allowed = set(session.scalars(select(Center.name).where(scope.clause(Center.id))).all())
-        oof = oof[oof["center"].isin(allowed)].reset_index(drop=True)
-    return ModelVersionDetail(
-        model_version_id=version.id,
-        name=version.name,
-        kind=_plain(version.kind),
-        target=version.target,
-        created_at=version.created_at,
-        parameters=dict(version.parameters),
-        card=str(version.metrics.get("card", "")),
-        oof=oof,
-        n_patients=int(version.metrics.get("n_patients", 0)),
-    )
 
 
 def series_segmentations(session: Session, scope: AccessScope, series_id: int) -> pd.DataFrame:
@@ -596,25 +390,4 @@ def series_segmentations(session: Session, scope: AccessScope, series_id: int) -
         .where(Series.id == series_id, scope.clause(Patient.center_id))
         .order_by(Segmentation.id)
     )
-    return _frame(session, stmt)
-
-
-def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
-    """The newest jobs first."""
-    stmt = (
-        select(
-            Job.id.label("job_id"),
-            Job.kind,
-            Job.status,
-            Job.progress,
-            Job.message,
-            Job.error,
-            Job.parameters,
-            Job.created_at,
-            Job.started_at,
-            Job.finished_at,
-        )
-        .order_by(Job.id.desc())
-        .limit(limit)
-    )
-    return _frame(session, stmt)
+    return frame(session, stmt)

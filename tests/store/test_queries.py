@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from gistcad.domain import GenotypeDetail, GenotypeGroup, ModelKind, Site
 from gistcad.errors import NotFoundError
 from gistcad.store import AccessScope
+from gistcad.store.model_queries import list_model_versions, model_predictions
 from gistcad.store.models import ModelVersion, Prediction
 from gistcad.store.queries import (
     COHORT_COLUMNS,
@@ -16,8 +17,6 @@ from gistcad.store.queries import (
     cohort_counts,
     cohort_table,
     list_centers,
-    list_model_versions,
-    model_predictions,
     patient_record,
     patient_series,
 )

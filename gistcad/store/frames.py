@@ -1,0 +1,24 @@
+"""Statements to data frames: the one place where result rows become pandas."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import pandas as pd
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
+
+def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -> pd.DataFrame:
+    """The statement's rows as a frame; column names from the select's labels by default."""
+    names = columns or [str(c.key) for c in stmt.selected_columns]
+    rows = session.execute(stmt).all()
+    data = [[plain(v) for v in row] for row in rows]
+    return pd.DataFrame(data, columns=names)
+
+
+def plain(value: Any) -> Any:
+    """Enum members as their string values, everything else unchanged."""
+    return value.value if hasattr(value, "value") and isinstance(value.value, str) else value

@@ -1,0 +1,243 @@
+"""Read functions about models: versions, their predictions, the modelling table, jobs.
+
+Like :mod:`gistcad.store.queries`, every function that returns patient data takes an
+:class:`~gistcad.store.scope.AccessScope`; none commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import SegmentationSource
+from gistcad.errors import NotFoundError
+from gistcad.store.frames import frame, plain
+from gistcad.store.models import (
+    Center,
+    Job,
+    ModelVersion,
+    Outcome,
+    Patient,
+    Prediction,
+    Segmentation,
+    Series,
+    Study,
+    Tumour,
+)
+from gistcad.store.scope import AccessScope
+
+
+def list_model_versions(session: Session) -> pd.DataFrame:
+    """All model versions, newest first (model versions are not center data)."""
+    stmt = select(
+        ModelVersion.id.label("model_version_id"),
+        ModelVersion.name,
+        ModelVersion.kind,
+        ModelVersion.target,
+        ModelVersion.created_at,
+        ModelVersion.weights_sha256,
+    ).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+    return frame(session, stmt)
+
+
+def model_predictions(session: Session, scope: AccessScope, model_version_id: int) -> pd.DataFrame:
+    """Predictions of one model version for the patients in scope."""
+    stmt = (
+        select(
+            Prediction.id.label("prediction_id"),
+            Patient.id.label("patient_id"),
+            Patient.pseudonym,
+            Center.name.label("center"),
+            Prediction.series_id,
+            Prediction.probabilities,
+            Prediction.predicted_class,
+            Prediction.risk_score,
+            Prediction.created_at,
+        )
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .join(Center, Patient.center_id == Center.id)
+        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
+        .order_by(Center.name, Patient.pseudonym)
+    )
+    return frame(session, stmt)
+
+
+def find_model_version(session: Session, key: str) -> tuple[int, str]:
+    """The (id, name) of the model version whose id or name is ``key``.
+
+    Raises
+    ------
+    NotFoundError
+        With the names of the model versions that do exist.
+    """
+    clause = ModelVersion.name == key
+    if key.isdigit():
+        clause = clause | (ModelVersion.id == int(key))
+    row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
+    if row is None:
+        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
+        known = ", ".join(names) if names else "none yet: train one first"
+        raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
+    return int(row[0]), str(row[1])
+
+
+def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
+    """Every prediction for one patient in scope, newest first, with its model version."""
+    stmt = (
+        select(
+            ModelVersion.id.label("model_version_id"),
+            ModelVersion.name.label("model"),
+            ModelVersion.kind,
+            ModelVersion.created_at.label("model_created_at"),
+            Prediction.series_id,
+            Prediction.probabilities,
+            Prediction.predicted_class,
+            Prediction.risk_score,
+            Prediction.created_at,
+        )
+        .join(ModelVersion, Prediction.model_version_id == ModelVersion.id)
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
+        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+    )
+    return frame(session, stmt)
+
+
+MODELLING_COLUMNS = [
+    "patient_id",
+    "pseudonym",
+    "center",
+    "sex",
+    "age_at_diagnosis",
+    "site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "genotype_detail",
+    "rfs_months",
+    "rfs_event",
+    "series_id",
+    "volume_path",
+    "volume_sha256",
+    "mask_path",
+    "mask_sha256",
+]
+
+
+def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
+    """One row per patient in scope with a CT series: clinical columns, image and mask files.
+
+    Per patient the first CT series (lowest id) and its first manual segmentation are used;
+    ``mask_path`` is missing when the series has no manual segmentation. Paths are relative to
+    the data folder.
+    """
+    first_series = (
+        select(Study.patient_id, func.min(Series.id).label("series_id"))
+        .join(Series, Series.study_id == Study.id)
+        .where(Series.modality == "CT")
+        .group_by(Study.patient_id)
+        .subquery()
+    )
+    first_mask = (
+        select(Segmentation.series_id, func.min(Segmentation.id).label("segmentation_id"))
+        .where(Segmentation.source == SegmentationSource.MANUAL)
+        .group_by(Segmentation.series_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Patient.id,
+            Patient.pseudonym,
+            Center.name,
+            Patient.sex,
+            Patient.age_at_diagnosis,
+            Tumour.site,
+            Tumour.size_cm,
+            Tumour.mitotic_count,
+            Tumour.mitotic_unit,
+            Tumour.rupture,
+            Tumour.genotype_detail,
+            Outcome.rfs_months,
+            Outcome.rfs_event,
+            Series.id,
+            Series.volume_path,
+            Series.volume_sha256,
+            Segmentation.path,
+            Segmentation.sha256,
+        )
+        .join(Center, Patient.center_id == Center.id)
+        .join(first_series, first_series.c.patient_id == Patient.id)
+        .join(Series, Series.id == first_series.c.series_id)
+        .outerjoin(first_mask, first_mask.c.series_id == Series.id)
+        .outerjoin(Segmentation, Segmentation.id == first_mask.c.segmentation_id)
+        .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
+        .outerjoin(Outcome, Outcome.patient_id == Patient.id)
+        .where(scope.clause(Patient.center_id))
+        .order_by(Center.name, Patient.pseudonym)
+    )
+    return frame(session, stmt, MODELLING_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ModelVersionDetail:
+    """A model version as the performance page shows it (out-of-fold rows in scope only)."""
+
+    model_version_id: int
+    name: str
+    kind: str
+    target: str
+    created_at: Any
+    parameters: dict[str, Any]
+    card: str
+    oof: pd.DataFrame
+    n_patients: int
+
+
+def model_version_detail(
+    session: Session, scope: AccessScope, model_version_id: int
+) -> ModelVersionDetail:
+    """One model version; its out-of-fold predictions limited to the centers in scope."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise NotFoundError(f"no model version with id {model_version_id}")
+    oof = pd.DataFrame(version.metrics.get("oof", []))
+    if not scope.is_unrestricted and not oof.empty:
+        allowed = set(session.scalars(select(Center.name).where(scope.clause(Center.id))).all())
+        oof = oof[oof["center"].isin(allowed)].reset_index(drop=True)
+    return ModelVersionDetail(
+        model_version_id=version.id,
+        name=version.name,
+        kind=plain(version.kind),
+        target=version.target,
+        created_at=version.created_at,
+        parameters=dict(version.parameters),
+        card=str(version.metrics.get("card", "")),
+        oof=oof,
+        n_patients=int(version.metrics.get("n_patients", 0)),
+    )
+
+
+def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
+    """The newest jobs first."""
+    stmt = (
+        select(
+            Job.id.label("job_id"),
+            Job.kind,
+            Job.status,
+            Job.progress,
+            Job.message,
+            Job.error,
+            Job.parameters,
+            Job.created_at,
+            Job.started_at,
+            Job.finished_at,
+        )
+        .order_by(Job.id.desc())
+        .limit(limit)
+    )
+    return frame(session, stmt)
