@@ -37,6 +37,7 @@ import torch
 from monai.utils import set_determinism
 from torch import nn
 
+from gistcad.analysis.performance import concordance_index
 from gistcad.errors import ValidationError
 from gistcad.model import metrics
 from gistcad.model.augment import AugmentSettings, augment_batch
@@ -268,7 +269,7 @@ def _validate(
         "val_auc_kit11": metrics.auc_one_vs_rest(
             probabilities[:, KIT11_INDEX], labels, KIT11_INDEX
         ),
-        "val_c_index": metrics.concordance_index(
+        "val_c_index": concordance_index(
             risk.numpy(), data.durations[val_idx], data.events[val_idx]
         ),
     }

@@ -29,8 +29,9 @@ import logging
 import numpy as np
 import pandas as pd
 from scipy.special import log_expit, logsumexp
-from scipy.stats import nbinom, rankdata
+from scipy.stats import nbinom
 
+from gistcad.analysis.performance import roc_auc
 from gistcad.analysis.risk import classify_many
 from gistcad.domain import GenotypeClass, RiskClass, RiskScheme, genotype_class
 from gistcad.errors import ValidationError
@@ -219,26 +220,10 @@ def oracle_posterior(
     return frame
 
 
-def mann_whitney_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """AUC as the Mann–Whitney probability P(score⁺ > score⁻), ties counted half.
-
-    Returns NaN when either class is empty.
-
-    >>> mann_whitney_auc(np.array([0.1, 0.4, 0.4, 0.8]), np.array([0, 0, 1, 1]))
-    0.875
-    """
-    labels = np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=float))  # average ranks: ties count half
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
 def ceiling_aucs(oracle: pd.DataFrame) -> dict[str, float]:
     """Bayes-ceiling AUC of each task in :data:`TASKS` (NaN where a class is absent)."""
     return {
-        task: mann_whitney_auc(oracle[score].to_numpy(), oracle[label].to_numpy())
+        task: roc_auc(oracle[score].to_numpy(), oracle[label].to_numpy().astype(int))
         for task, (score, label) in TASKS.items()
     }
 

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from gistcad.model.metrics import accuracy, auc_one_vs_rest, concordance_index
+from gistcad.analysis.performance import concordance_index
+from gistcad.model.metrics import accuracy, auc_one_vs_rest
 
 
 def test_auc_by_hand_and_undefined() -> None:

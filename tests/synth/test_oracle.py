@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from gistcad.analysis.performance import roc_auc
 from gistcad.errors import ValidationError
 from gistcad.synth.centers import DEFAULT_CENTERS
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.oracle import (
     ceiling_aucs,
     ceiling_aucs_by_center,
-    mann_whitney_auc,
     oracle_posterior,
 )
 
@@ -109,13 +109,13 @@ def test_ceilings_by_center(full: pd.DataFrame) -> None:
 
 
 def test_mann_whitney_auc_reference_values() -> None:
-    assert mann_whitney_auc(np.array([0.1, 0.4, 0.4, 0.8]), np.array([0, 0, 1, 1])) == 0.875
-    assert mann_whitney_auc(np.ones(6), np.array([0, 1, 0, 1, 0, 1])) == 0.5
-    assert mann_whitney_auc(np.arange(4.0), np.array([0, 0, 1, 1])) == 1.0
-    assert np.isnan(mann_whitney_auc(np.arange(3.0), np.zeros(3)))
+    assert roc_auc(np.array([0.1, 0.4, 0.4, 0.8]), np.array([0, 0, 1, 1])) == 0.875
+    assert roc_auc(np.ones(6), np.array([0, 1, 0, 1, 0, 1])) == 0.5
+    assert roc_auc(np.arange(4.0), np.array([0, 0, 1, 1])) == 1.0
+    assert np.isnan(roc_auc(np.arange(3.0), np.zeros(3)))
     rng = np.random.default_rng(0)
     scores, labels = rng.integers(0, 5, 500).astype(float), rng.random(500) < 0.3
-    assert mann_whitney_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+    assert roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
 
 
 def test_rejects_missing_columns_and_wrong_signal() -> None:
