@@ -17,7 +17,12 @@ from gistcad.store.queries import (
     patient_series,
     series_segmentations,
 )
-from gistcad.viewer.report import CaseFacts, case_report_html
+from gistcad.viewer.report import (
+    case_facts,
+    case_report_html,
+    display_value,
+    mitotic_unit_text,
+)
 from pages.common import engine, scope, settings, show_error
 from pages.viewer import ct_viewer, key_slice
 
@@ -63,24 +68,19 @@ tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
 genotype = GenotypeDetail(tumour.get("genotype_detail") or GenotypeDetail.UNKNOWN)
 
 
-def _value(value: object, unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "unknown"
-    return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
-
-
 st.header(record.pseudonym)
 facts = st.columns(4)
 facts[0].metric("Center", record.center)
-facts[1].metric("Site", _value(tumour.get("site")).replace("_", "/"))
-facts[2].metric("Size", _value(tumour.get("size_cm"), " cm"))
-unit = str(tumour.get("mitotic_unit") or "").replace("per_", "/ ").replace("hpf", " HPF")
-facts[3].metric("Mitoses", f"{_value(tumour.get('mitotic_count'))} {unit}".strip())
+facts[1].metric("Site", display_value(tumour.get("site")).replace("_", "/"))
+facts[2].metric("Size", display_value(tumour.get("size_cm"), " cm"))
+unit = mitotic_unit_text(tumour.get("mitotic_unit"))
+facts[3].metric("Mitoses", f"{display_value(tumour.get('mitotic_count'))} {unit}".strip())
 st.caption(
-    f"Sub-site: {_value(tumour.get('sub_site'))} · rupture: "
+    f"Sub-site: {display_value(tumour.get('sub_site'))} · rupture: "
     f"{ {1: 'yes', 0: 'no'}.get(tumour.get('rupture'), 'unknown') } · histology: "
-    f"{_value(tumour.get('histology'))} · sex: {_value(record.sex)} · age at diagnosis: "
-    f"{_value(record.age_at_diagnosis, ' y')}"
+    f"{display_value(tumour.get('histology'))} · sex: {display_value(record.sex)} · "
+    "age at diagnosis: "
+    f"{display_value(record.age_at_diagnosis, ' y')}"
 )
 
 assessment = assess_case(
@@ -114,7 +114,7 @@ with left:
         )
 with right:
     st.subheader("Genotype")
-    st.write(f"True genotype: **{genotype.value}** ({_value(tumour.get('genotype_text'))})")
+    st.write(f"True genotype: **{genotype.value}** ({display_value(tumour.get('genotype_text'))})")
     with session_scope(engine()) as session:
         models = list_model_versions(session)
     if not models.empty and not series.empty:
@@ -159,17 +159,17 @@ outcome = record.outcome or {}
 follow = st.columns(3)
 follow[0].metric(
     "Recurrence-free",
-    f"{_value(outcome.get('rfs_months'), ' mo')}",
+    f"{display_value(outcome.get('rfs_months'), ' mo')}",
     {1: "recurred", 0: "no recurrence"}.get(outcome.get("rfs_event")),
     delta_color="off",
 )
 follow[1].metric(
     "Overall",
-    f"{_value(outcome.get('os_months'), ' mo')}",
+    f"{display_value(outcome.get('os_months'), ' mo')}",
     {1: "died", 0: "alive"}.get(outcome.get("os_event")),
     delta_color="off",
 )
-follow[2].metric("Last follow-up", _value(outcome.get("last_follow_up")))
+follow[2].metric("Last follow-up", display_value(outcome.get("last_follow_up")))
 
 st.subheader("CT")
 if series.empty:
@@ -183,7 +183,7 @@ else:
         masks = series_segmentations(session, scope(), int(chosen["series_id"]))
     st.caption(
         f"{chosen['manufacturer'] or 'unknown scanner'}, {chosen['phase']} phase, "
-        f"{_value(chosen['slice_thickness_mm'], ' mm')} slices, "
+        f"{display_value(chosen['slice_thickness_mm'], ' mm')} slices, "
         f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
     )
     mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
@@ -202,26 +202,7 @@ if not series.empty:
         (chosen["volume_path"], chosen["volume_sha256"]), mask
     )
 report = case_report_html(
-    CaseFacts(
-        pseudonym=record.pseudonym,
-        center=record.center,
-        facts={
-            "Site": f"{_value(tumour.get('site'))} ({_value(tumour.get('sub_site'))})",
-            "Size": _value(tumour.get("size_cm"), " cm"),
-            "Mitoses": f"{_value(tumour.get('mitotic_count'))} {unit}".strip(),
-            "Rupture": {1: "yes", 0: "no"}.get(tumour.get("rupture"), "unknown"),
-            "Histology": _value(tumour.get("histology")),
-            "Sex, age": f"{_value(record.sex)}, {_value(record.age_at_diagnosis, ' y')}",
-        },
-        genotype=f"{genotype.value} ({_value(tumour.get('genotype_text'))})",
-        predictions=[
-            f"{r.model} ({r.kind}, {r.created_at:%Y-%m-%d}): {r.predicted_class}"
-            for r in predictions.itertuples(index=False)
-        ],
-        follow_up=f"RFS {_value(outcome.get('rfs_months'), ' months')}, "
-        f"OS {_value(outcome.get('os_months'), ' months')}, last follow-up "
-        f"{_value(outcome.get('last_follow_up'))}",
-    ),
+    case_facts(record, predictions),
     assessment,
     ct_slice=report_picture,
     ct_caption=report_caption,

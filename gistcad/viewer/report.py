@@ -10,14 +10,17 @@ import base64
 import datetime as dt
 import html
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from PIL import Image
 
 from gistcad.analysis.case import CaseAssessment
+from gistcad.store.queries import PatientRecord
 
 STYLE = """
 @page { size: A4; margin: 14mm; }
@@ -41,6 +44,49 @@ class CaseFacts:
     genotype: str
     predictions: Sequence[str]  # one line per model
     follow_up: str
+
+
+def display_value(value: object, unit: str = "") -> str:
+    """A stored value as the pages print it: "unknown" for missing, ``g`` format for numbers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
+
+
+def mitotic_unit_text(unit: object) -> str:
+    """``per_50hpf`` → "/ 50 HPF", ``per_5mm2`` → "/ 5mm2"."""
+    return str(unit or "").replace("per_", "/ ").replace("hpf", " HPF")
+
+
+def case_facts(record: PatientRecord, predictions: pd.DataFrame) -> CaseFacts:
+    """The report's statements about one patient (primary tumour, predictions, follow-up)."""
+    v = display_value
+    tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
+    outcome = record.outcome or {}
+    unit = mitotic_unit_text(tumour.get("mitotic_unit"))
+    return CaseFacts(
+        pseudonym=record.pseudonym,
+        center=record.center,
+        facts={
+            "Site": f"{v(tumour.get('site'))} ({v(tumour.get('sub_site'))})",
+            "Size": v(tumour.get("size_cm"), " cm"),
+            "Mitoses": f"{v(tumour.get('mitotic_count'))} {unit}".strip(),
+            "Rupture": {1: "yes", 0: "no"}.get(int(tumour["rupture"]), "unknown")
+            if tumour.get("rupture") is not None
+            else "unknown",
+            "Histology": v(tumour.get("histology")),
+            "Sex, age": f"{v(record.sex)}, {v(record.age_at_diagnosis, ' y')}",
+        },
+        genotype=f"{v(tumour.get('genotype_detail') or 'unknown')} "
+        f"({v(tumour.get('genotype_text'))})",
+        predictions=[
+            f"{r.model} ({r.kind}, {r.created_at:%Y-%m-%d}): {r.predicted_class}"
+            for r in predictions.itertuples(index=False)
+        ],
+        follow_up=f"RFS {v(outcome.get('rfs_months'), ' months')}, "
+        f"OS {v(outcome.get('os_months'), ' months')}, last follow-up "
+        f"{v(outcome.get('last_follow_up'))}",
+    )
 
 
 def png_data_uri(rgb: NDArray[np.uint8]) -> str:
