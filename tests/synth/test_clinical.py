@@ -24,12 +24,12 @@ import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.stats import chi2_contingency
 
+from gistcad.analysis.performance import roc_auc
 from gistcad.analysis.risk import classify_many
 from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme, Sex, Site, genotype_class
 from gistcad.errors import ValidationError
 from gistcad.synth.centers import DEFAULT_CENTERS
 from gistcad.synth.clinical import draw_cohort
-from gistcad.synth.oracle import mann_whitney_auc
 from gistcad.synth.params import DEFAULT_PARAMS, IMATINIB_SENSITIVE
 from gistcad.synth.survival_model import afip_recurrence_probability
 
@@ -248,14 +248,14 @@ def test_signal_zero_genotype_independent_of_what_ct_shows(
     for column in ("size_cm", "enhancement_hu", "heterogeneity", "necrosis_fraction",
                    "lobulation", "exophytic", "calcification"):  # fmt: skip
         for labels in (kit11, pdgfra):
-            auc = mann_whitney_auc(negative_control[column].to_numpy(), labels.to_numpy())
+            auc = roc_auc(negative_control[column].to_numpy(), labels.to_numpy())
             assert abs(auc - 0.5) < _auc_half_width(labels), column
     for column in ("age_years",):
-        auc = mann_whitney_auc(negative_control[column].to_numpy(), sdh.to_numpy())
+        auc = roc_auc(negative_control[column].to_numpy(), sdh.to_numpy())
         assert abs(auc - 0.5) < _auc_half_width(sdh)
 
 
 def test_signal_one_genotype_visible(natural_history: pd.DataFrame) -> None:
     pdgfra = (natural_history["genotype_class"] == "pdgfra").to_numpy()
-    auc = mann_whitney_auc(-natural_history["enhancement_hu"].to_numpy(), pdgfra)
+    auc = roc_auc(-natural_history["enhancement_hu"].to_numpy(), pdgfra)
     assert auc > 0.6
