@@ -27,6 +27,7 @@ from gistcad.ingest.clinical_schema import (
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport, Problem
 from gistcad.ingest.spreadsheet import Sheet, read_sheet
+from gistcad.store.engine import import_lock
 from gistcad.store.writes import Change, ClinicalRecord, get_or_create_center, upsert_clinical
 
 logger = logging.getLogger(__name__)
@@ -229,6 +230,7 @@ def import_clinical(
     report.notes.extend(validation.notes)
     if not report.ok:
         return report
+    import_lock(session)  # another import of these patients waits until this one commits
     center_row, created = get_or_create_center(session, center)
     if created:
         report.notes.append(f"new center {center!r} created")

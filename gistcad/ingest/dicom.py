@@ -32,6 +32,7 @@ from gistcad.imaging import (
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport, Problem
 from gistcad.ingest.staging import FileStage
+from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (
     add_series,
@@ -195,6 +196,7 @@ def _import_folder(
         report.problems.append(Problem(str(folder), "no CT image series found"))
     if not report.ok:
         return report
+    import_lock(session)
     stored = 0
     for series in scan.series:
         masks = [m for m in reading.masks if m.series_instance_uid == series.series_instance_uid]

@@ -29,6 +29,7 @@ from gistcad.errors import GistcadError
 from gistcad.imaging import Volume, read_mask, read_nifti, sha256_file, write_canonical
 from gistcad.ingest.dicom import ImportContext, store_mask, volume_relpath
 from gistcad.ingest.report import ImportReport, Problem
+from gistcad.store.engine import import_lock
 from gistcad.store.models import Center, Patient, Series
 from gistcad.store.writes import (
     add_series,
@@ -71,6 +72,7 @@ def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> Im
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "not a folder"))
         return report
+    import_lock(session)
     center, _ = get_or_create_center(session, ctx.center)
     for path in _nifti_files(folder):
         pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, _stem(path))
@@ -186,6 +188,7 @@ def import_worc(
         plans.extend(lesions)
     if not report.ok:
         return report
+    import_lock(session)
     center, _ = get_or_create_center(session, ctx.center)
     for lesion in plans:
         _import_worc_lesion(session, ctx, center, lesion, worc_labels.get(lesion.subject), report)

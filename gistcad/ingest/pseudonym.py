@@ -11,6 +11,7 @@ written to its own table only when the user asks for it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -38,13 +39,15 @@ class Pseudonymizer:
 
 
 def load_or_create_key(data_dir: Path) -> Pseudonymizer:
-    """The data folder's pseudonym key, created (mode 0600) on first use."""
+    """The data folder's pseudonym key, created (mode 0600) on first use.
+
+    Safe when several imports start at once on a new data folder: the key is written whole
+    to a file of its own and then linked to its name, which succeeds for exactly one of them;
+    the others read the key that won, never a half-written one.
+    """
     path = data_dir / KEY_FILENAME
     if not path.exists():
-        key = secrets.token_bytes(KEY_BYTES)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
+        _create_key(path)
     key = path.read_bytes()
     if len(key) != KEY_BYTES:
         raise ConfigError(
@@ -52,3 +55,18 @@ def load_or_create_key(data_dir: Path) -> Pseudonymizer:
             "restore it from a backup: without it, re-imported patients get new pseudonyms"
         )
     return Pseudonymizer(key)
+
+
+def _create_key(path: Path) -> None:
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        # atomic, and never replaces a key: if another process linked first, theirs is the key
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gistcad.domain import GenotypeDetail, JobStatus, MitosisUnit, Sex, Site
@@ -303,3 +303,41 @@ def update_job(
     if error is not None:
         job.error = error[:8000]
     session.flush()
+
+
+def claim_job(session: Session, job_id: int, worker: dict[str, Any]) -> bool:
+    """Move a queued job to running for ``worker`` (recorded in its parameters).
+
+    The status is checked in the same statement that changes it, so of two workers started
+    for one job exactly one gets it; returns whether this one did.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ValidationError(f"no job {job_id}")
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            parameters={**job.parameters, **worker},
+            message="started",
+            started_at=dt.datetime.now(dt.UTC),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(job)
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def fail_running_job(session: Session, job_id: int, error: str) -> bool:
+    """Mark a job failed with ``error`` if it is still running; returns whether it was.
+
+    A job that finished between the caller's look and this write keeps its own ending.
+    """
+    failed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .values(status=JobStatus.FAILED, error=error[:8000], finished_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(failed.rowcount)  # type: ignore[attr-defined]
