@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from gistcad import __version__
 from gistcad.commands import (
+    audit,
     db,
     demo,
     imports,
@@ -24,7 +25,9 @@ from gistcad.commands import (
     serve,
     survival,
     therapy,
+    users,
 )
+from gistcad.commands.access import add_user_option
 from gistcad.errors import GistcadError
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gistcad",
         description="GIST computer-aided diagnosis: cohort database, statistics and dashboard.",
-        epilog="Settings come from GISTCAD_DATA_DIR and GISTCAD_DB_URL (see the README).",
+        epilog="Settings come from GISTCAD_* environment variables (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"gistcad {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    add_user_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, serve, demo, imports, models, jobs, risk, therapy, survival):
+    for module in (db, serve, users, audit, demo, imports, models, jobs, risk, therapy, survival):
         module.register(sub)
     return parser
 

@@ -8,6 +8,14 @@ Every variable starts with ``GISTCAD_``:
 ``GISTCAD_DB_URL``            SQLAlchemy URL of the store; default SQLite file
                               ``gistcad.sqlite`` in the data folder. PostgreSQL:
                               ``postgresql+psycopg://user@host:5432/dbname``
+``GISTCAD_AUTH``              dashboard login: ``none`` (single-user workstation on
+                              localhost, the default), ``local`` (accounts made with
+                              ``gistcad users``) or ``oidc`` (the hospital's identity
+                              provider through Streamlit's ``st.login``)
+``GISTCAD_IDLE_MINUTES``      sign a dashboard user out after this many minutes
+                              without activity; default 15
+``GISTCAD_LOCKOUT_ATTEMPTS``  failed logins in a row that lock an account; default 5
+``GISTCAD_LOCKOUT_MINUTES``   how long such a lock lasts; default 15
 ============================  ======================================================
 
 :func:`load_settings` reads them, checks them, creates the data folder if needed and
@@ -17,10 +25,12 @@ with a one-line message naming the variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -34,6 +44,27 @@ DB_URL_VAR = "GISTCAD_DB_URL"
 DEFAULT_DATA_DIR = "./data"
 SQLITE_FILENAME = "gistcad.sqlite"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+AUTH_VAR = "GISTCAD_AUTH"
+IDLE_VAR = "GISTCAD_IDLE_MINUTES"
+LOCKOUT_ATTEMPTS_VAR = "GISTCAD_LOCKOUT_ATTEMPTS"
+LOCKOUT_MINUTES_VAR = "GISTCAD_LOCKOUT_MINUTES"
+
+
+class AuthMode(StrEnum):
+    """How the dashboard knows who is asking."""
+
+    NONE = "none"
+    LOCAL = "local"
+    OIDC = "oidc"
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Idle timeout and the throttling of failed logins."""
+
+    idle_timeout: dt.timedelta = dt.timedelta(minutes=15)
+    max_failures: int = 5
+    lockout: dt.timedelta = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,8 @@ class Settings:
 
     data_dir: Path
     db_url: URL
+    auth: AuthMode = AuthMode.NONE
+    login: LoginPolicy = field(default_factory=LoginPolicy)
 
     @property
     def backend(self) -> str:
@@ -85,7 +118,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     data_dir = _check_data_dir(env.get(DATA_DIR_VAR, "").strip() or DEFAULT_DATA_DIR)
     raw_url = env.get(DB_URL_VAR, "").strip()
     db_url = _check_db_url(raw_url) if raw_url else _default_sqlite_url(data_dir)
-    return Settings(data_dir=data_dir, db_url=db_url)
+    return Settings(data_dir=data_dir, db_url=db_url, auth=_auth_mode(env), login=_policy(env))
+
+
+def _auth_mode(env: Mapping[str, str]) -> AuthMode:
+    raw = env.get(AUTH_VAR, "").strip().lower() or AuthMode.NONE.value
+    try:
+        return AuthMode(raw)
+    except ValueError:
+        choices = ", ".join(m.value for m in AuthMode)
+        raise ConfigError(
+            f"{AUTH_VAR}={raw!r} is not a login mode; use one of: {choices}"
+        ) from None
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be a whole number of at least 1")
+    return value
+
+
+def _policy(env: Mapping[str, str]) -> LoginPolicy:
+    return LoginPolicy(
+        idle_timeout=dt.timedelta(minutes=_positive_int(env, IDLE_VAR, 15)),
+        max_failures=_positive_int(env, LOCKOUT_ATTEMPTS_VAR, 5),
+        lockout=dt.timedelta(minutes=_positive_int(env, LOCKOUT_MINUTES_VAR, 15)),
+    )
 
 
 def _check_data_dir(raw: str) -> Path:

@@ -223,3 +223,40 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    """What a dashboard user may do; centers limit where (see :mod:`gistcad.store.scope`)."""
+
+    ADMIN = "admin"
+    PI = "pi"
+    CLINICIAN = "clinician"
+
+
+class Permission(StrEnum):
+    VIEW_COHORT = "view_cohort"
+    VIEW_CASE = "view_case"
+    VIEW_PERFORMANCE = "view_performance"
+    BULK_EXPORT = "bulk_export"
+    RUN_JOBS = "run_jobs"
+    IMPORT_DATA = "import_data"
+    MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.PI: frozenset(
+        {
+            Permission.VIEW_COHORT,
+            Permission.VIEW_CASE,
+            Permission.VIEW_PERFORMANCE,
+            Permission.BULK_EXPORT,
+            Permission.RUN_JOBS,
+        }
+    ),
+    Role.CLINICIAN: frozenset({Permission.VIEW_COHORT, Permission.VIEW_CASE}),
+}
+
+#: Roles that see every center; the others see only the centers their account lists.
+ALL_CENTER_ROLES = frozenset({Role.ADMIN})

@@ -19,3 +19,7 @@ class ValidationError(GistcadError, ValueError):
 
 class NotFoundError(GistcadError, LookupError):
     """A requested record (patient, model version, series...) does not exist in scope."""
+
+
+class AccessDenied(GistcadError, PermissionError):
+    """The caller's role or centers do not allow the request."""

@@ -2,43 +2,80 @@
 
 The dashboard never trains or predicts inside its own script: it inserts a job row and
 starts ``gistcad jobs run ID`` as a separate process (:func:`launch`), which records progress,
-messages and, on failure, the reason in the row. A job whose process vanished (killed, machine
-restarted) is found by :func:`reap_orphans` and marked failed with that reason; it can be
-started again as a new job.
+messages and, on failure, the reason in the row. What a job produces (a model version, a run
+of predictions) is committed in the same transaction as its "succeeded", so a job is done
+entirely or not at all. A job whose process vanished (killed, machine restarted) is found by
+:func:`reap_orphans` and marked failed with that reason; :func:`restart` queues it again as a
+new job.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from gistcad.domain import JobStatus, ModelKind
-from gistcad.errors import GistcadError, ValidationError
+from gistcad.domain import JobStatus, ModelKind, Permission, Role
+from gistcad.errors import GistcadError, NotFoundError, ValidationError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, predict, train
-from gistcad.store import AccessScope, session_scope
+from gistcad.store import AccessScope, audit, session_scope
 from gistcad.store.models import Job
-from gistcad.store.writes import create_job, update_job
+from gistcad.store.scope import WORKSTATION_USER
+from gistcad.store.writes import claim_job, create_job, fail_running_job, update_job
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("train", "predict")
+#: parameters the worker adds to say which process runs the job (never copied by a restart)
+WORKER_KEYS = ("pid", "host", "process")
+#: parameter of a restarted job: the id of the job it repeats
+RESTART_OF = "restart_of"
+RESTARTABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
+_PROC = Path("/proc")
 
 
-def submit(engine: Engine, kind: str, parameters: dict[str, Any]) -> int:
-    """Insert a queued job; returns its id."""
+def submit(engine: Engine, kind: str, parameters: dict[str, Any], scope: AccessScope) -> int:
+    """Insert a queued job owned by the caller and limited to their centers; returns its id.
+
+    The worker runs the job in that same scope (:func:`job_scope`), so a job can never read
+    or write more than the person who started it could.
+    """
     if kind not in KINDS:
         raise ValidationError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    scope.require(Permission.RUN_JOBS)
     with session_scope(engine) as session:
-        return create_job(session, kind, parameters).id
+        job = create_job(session, kind, parameters)
+        job.submitted_by = scope.user
+        job.center_ids = None if scope.center_ids is None else sorted(scope.center_ids)
+        audit.record(
+            session,
+            scope.user,
+            "job.submit",
+            target_kind="job",
+            target=str(job.id),
+            detail={"kind": kind},
+        )
+        return job.id
+
+
+def job_scope(job: Job) -> AccessScope:
+    """The scope a job runs in: its owner's centers (all centers for an operator's job)."""
+    user = job.submitted_by or WORKSTATION_USER
+    if job.center_ids is None:
+        return AccessScope.everything(user=user)
+    return AccessScope(center_ids=frozenset(job.center_ids), role=Role.PI, user=user)
 
 
 def launch(job_id: int, env: dict[str, str] | None = None) -> int:
@@ -54,87 +91,167 @@ def launch(job_id: int, env: dict[str, str] | None = None) -> int:
     return process.pid
 
 
+def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
+    """Queue a failed or cancelled job again, as a new job with the same parameters.
+
+    The new job's parameters name the job it repeats (``restart_of``); the old row stays as
+    it ended. Returns the new job's id; start it with :func:`launch`.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no job ``job_id``.
+    ValidationError
+        When the job is queued, running or succeeded.
+    """
+    reap_orphans(engine)  # a job whose worker died is still "running" until reaped
+    with session_scope(engine) as session:
+        job = session.get(Job, job_id)
+        scope.require(Permission.RUN_JOBS)
+        centers = None if job is None or job.center_ids is None else frozenset(job.center_ids)
+        if job is None or not scope.covers(centers):
+            raise NotFoundError(f"no job {job_id}; 'gistcad jobs list' shows the jobs")
+        if job.status not in RESTARTABLE:
+            raise ValidationError(
+                f"job {job_id} is {job.status.value}; only a failed or cancelled job can be "
+                "restarted"
+            )
+        parameters = {k: v for k, v in job.parameters.items() if k not in WORKER_KEYS}
+        new = create_job(session, job.kind, {**parameters, RESTART_OF: job_id})
+        # the same owner and centers: a restart never widens what the job may touch
+        new.submitted_by, new.center_ids = job.submitted_by, job.center_ids
+        update_job(session, new.id, message=f"restart of job {job_id}")
+        audit.record(
+            session,
+            scope.user,
+            "job.submit",
+            target_kind="job",
+            target=str(new.id),
+            detail={"kind": job.kind, RESTART_OF: job_id},
+        )
+        return new.id
+
+
 def _progress_recorder(engine: Engine, job_id: int) -> Callable[[str], None]:
     steps = {"n": 0}
 
     def record(message: str) -> None:
         steps["n"] += 1
-        with session_scope(engine) as session:
-            # progress of an unknown number of steps: approach 1 without reaching it
-            update_job(session, job_id, message=message, progress=1 - 1 / (1 + 0.3 * steps["n"]))
+        try:
+            with session_scope(engine) as session:
+                # progress of an unknown number of steps: approach 1 without reaching it
+                progress = 1 - 1 / (1 + 0.3 * steps["n"])
+                update_job(session, job_id, message=message, progress=progress)
+        except OperationalError as exc:  # e.g. an import holds SQLite's write lock
+            logger.warning("job %s: progress %r not recorded (%s)", job_id, message, exc.orig)
 
     return record
 
 
-def _execute(engine: Engine, data_dir: Any, job: Job, progress: Callable[[str], None]) -> str:
-    p = job.parameters
-    with session_scope(engine) as session:
-        if job.kind == "train":
-            request = TrainRequest(
-                kind=ModelKind(p["kind"]),
-                target=Target(p.get("target", "genotype")),
-                scheme=Scheme(p.get("scheme", "kfold")),
-                name=p.get("name"),
-                seed=int(p.get("seed", 0)),
-            )
-            version = train(session, AccessScope.everything(), data_dir, request, progress)
-            return f"model version {version.id} ({version.name}) registered"
-        n = predict(
-            session,
-            AccessScope.everything(),
-            data_dir,
-            int(p["model_version_id"]),
-            p.get("pseudonyms"),
+def _execute(
+    session: Session,
+    data_dir: Any,
+    job: Job,
+    progress: Callable[[str], None],
+) -> str:
+    """Run the job in its owner's scope; the audit row commits with the result."""
+    kind, p, scope = job.kind, dict(job.parameters), job_scope(job)
+    if kind == "train":
+        request = TrainRequest(
+            kind=ModelKind(p["kind"]),
+            target=Target(p.get("target", "genotype")),
+            scheme=Scheme(p.get("scheme", "kfold")),
+            name=p.get("name"),
+            seed=int(p.get("seed", 0)),
         )
-        return f"{n} predictions written"
+        version = train(session, scope, data_dir, request, progress)
+        audit.record(
+            session,
+            scope.user,
+            "train",
+            target_kind="model",
+            target=str(version.id),
+            detail={"name": version.name, "job": job.id},
+        )
+        return f"model version {version.id} ({version.name}) registered"
+    model_id = int(p["model_version_id"])
+    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"))
+    audit.record(
+        session,
+        scope.user,
+        "predict",
+        target_kind="model",
+        target=str(model_id),
+        detail={"patients": n, "job": job.id},
+    )
+    return f"{n} predictions written"
 
 
 def run(engine: Engine, data_dir: Any, job_id: int) -> JobStatus:
-    """Run a queued job to its end, recording every state change; never raises for the job."""
+    """Run a queued job to its end, recording every state change; never raises for the job.
+
+    Raises
+    ------
+    ValidationError
+        When there is no such job, or it is not queued (another worker took it).
+    """
     with session_scope(engine) as session:
         job = session.get(Job, job_id)
         if job is None:
             raise ValidationError(f"no job {job_id}")
-        if job.status is not JobStatus.QUEUED:
+        if job.status is not JobStatus.QUEUED or not claim_job(session, job_id, _this_worker()):
+            session.refresh(job)
             raise ValidationError(f"job {job_id} is {job.status.value}, not queued")
-        update_job(session, job_id, status=JobStatus.RUNNING, message="started")
-        job.parameters = {**job.parameters, "pid": os.getpid()}
-        session.flush()
-        session.expunge(job)
     try:
-        message = _execute(engine, data_dir, job, _progress_recorder(engine, job_id))
+        with session_scope(engine) as session:
+            job = session.get(Job, job_id)
+            assert job is not None  # claimed above
+            message = _execute(session, data_dir, job, _progress_recorder(engine, job_id))
+            # the result and "succeeded" are committed together, or neither is
+            update_job(session, job_id, status=JobStatus.SUCCEEDED, progress=1.0, message=message)
     except GistcadError as exc:
-        _finish(engine, job_id, JobStatus.FAILED, error=str(exc))
+        _fail(engine, job_id, str(exc))
         return JobStatus.FAILED
     except Exception as exc:  # the job's failure is recorded, not the worker's crash
         logger.exception("job %s failed", job_id)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        _finish(engine, job_id, JobStatus.FAILED, error=f"unexpected error: {detail}")
+        _fail(engine, job_id, f"unexpected error: {detail}")
         return JobStatus.FAILED
-    _finish(engine, job_id, JobStatus.SUCCEEDED, message=message)
     return JobStatus.SUCCEEDED
 
 
-def _finish(
-    engine: Engine,
-    job_id: int,
-    status: JobStatus,
-    *,
-    message: str | None = None,
-    error: str | None = None,
-) -> None:
+def _fail(engine: Engine, job_id: int, error: str) -> None:
     with session_scope(engine) as session:
-        update_job(
-            session,
-            job_id,
-            status=status,
-            progress=1.0 if status is JobStatus.SUCCEEDED else None,
-            message=message,
-            error=error,
-        )
+        update_job(session, job_id, status=JobStatus.FAILED, error=error)
 
 
-def _alive(pid: int) -> bool:
+def _this_worker() -> dict[str, Any]:
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "process": process_token(pid)}
+
+
+def process_token(pid: int) -> str | None:
+    """What identifies the live process ``pid``, or None when no such process runs.
+
+    On Linux: the boot id and the process's start time (``/proc``), so that a pid reused by
+    another process, or a machine restarted since, does not pass for the worker; a zombie
+    (exited, not yet waited for by its parent) counts as gone. Elsewhere: the pid itself,
+    if a signal can reach it.
+    """
+    if not (_PROC / "self" / "stat").exists():
+        return str(pid) if _signal_reaches(pid) else None
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+        boot = (_PROC / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
+    except OSError:
+        return None
+    # "pid (name) state ppid ...": the name may hold spaces; field 22 is the start time
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, started = fields[0], fields[19]
+    return None if state in ("Z", "X") else f"{boot}/{started}"
+
+
+def _signal_reaches(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -144,19 +261,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _worker_gone(parameters: dict[str, Any]) -> bool:
+    """True when the job's worker certainly no longer runs; False when it may (or runs on
+    another machine, which only that machine can tell)."""
+    here = socket.gethostname()
+    if "pid" not in parameters or parameters.get("host", here) != here:
+        return False
+    now = process_token(int(parameters["pid"]))
+    recorded = parameters.get("process")
+    return now is None or (recorded is not None and now != recorded)
+
+
+def orphan_reason(job_id: int, parameters: dict[str, Any]) -> str:
+    """The error recorded for a job whose worker vanished: what happened and what to do."""
+    return (
+        f"the worker process (pid {parameters.get('pid')}) ended before the job finished: it "
+        "was killed (out of memory, or stopped by someone) or the machine restarted. Nothing "
+        f"of this job was saved. Restart it: 'gistcad jobs restart {job_id}' or the Restart "
+        "button on the Jobs page"
+    )
+
+
 def reap_orphans(engine: Engine) -> int:
-    """Mark running jobs whose worker process is gone as failed; returns how many."""
+    """Mark running jobs whose worker process is gone as failed; returns how many.
+
+    Only workers on this machine are judged. A job that finishes while this looks keeps
+    its own ending.
+    """
     with session_scope(engine) as session:
-        running = session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)).all()
-        orphans = [
-            j for j in running if "pid" in j.parameters and not _alive(int(j.parameters["pid"]))
-        ]
-        for job in orphans:
-            update_job(
-                session,
-                job.id,
-                status=JobStatus.FAILED,
-                error="the worker process ended before the job finished (killed or restarted); "
-                "start the job again",
-            )
-        return len(orphans)
+        running = session.execute(
+            select(Job.id, Job.parameters).where(Job.status == JobStatus.RUNNING)
+        ).all()
+        orphans = [(job_id, p) for job_id, p in running if _worker_gone(p)]
+        return sum(fail_running_job(session, i, orphan_reason(i, p)) for i, p in orphans)

@@ -1,9 +1,15 @@
-"""Background jobs: run to success, failure with its reason, orphans reaped, CLI launch."""
+"""Background jobs: run to success, failure with its reason, orphans reaped, CLI launch;
+a worker killed mid-run, restarts, and two workers at one job."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,9 +19,17 @@ from sqlalchemy.orm import Session
 from gistcad import jobs
 from gistcad.cli import main
 from gistcad.domain import JobStatus
-from gistcad.store import make_engine, migrations
+from gistcad.errors import ValidationError
+from gistcad.store import AccessScope, make_engine, migrations, session_scope
+from gistcad.store import engine as engine_module
+from gistcad.store.engine import import_lock
 from gistcad.store.models import Job, ModelVersion, Prediction
+from gistcad.store.writes import claim_job, fail_running_job, update_job
+from tests.conftest import BACKENDS
 from tests.factories import seed_cohort
+from tests.workers import store_env
+
+EVERYTHING = AccessScope.everything()
 
 
 @pytest.fixture
@@ -39,13 +53,15 @@ def _job(engine: Engine, job_id: int) -> Job:
 
 
 def test_train_then_predict_jobs_succeed(engine: Engine, tmp_path: Path) -> None:
-    train_id = jobs.submit(engine, "train", {"kind": "clinical", "target": "kit11", "name": "j1"})
+    train_id = jobs.submit(
+        engine, "train", {"kind": "clinical", "target": "kit11", "name": "j1"}, EVERYTHING
+    )
     assert jobs.run(engine, tmp_path, train_id) is JobStatus.SUCCEEDED
     job = _job(engine, train_id)
     assert job.progress == 1.0 and "j1" in (job.message or "") and job.finished_at is not None
     with Session(engine) as s:
         model_id = s.scalar(select(ModelVersion.id).where(ModelVersion.name == "j1"))
-    predict_id = jobs.submit(engine, "predict", {"model_version_id": model_id})
+    predict_id = jobs.submit(engine, "predict", {"model_version_id": model_id}, EVERYTHING)
     assert jobs.run(engine, tmp_path, predict_id) is JobStatus.SUCCEEDED
     with Session(engine) as s:
         n = s.scalar(
@@ -55,7 +71,7 @@ def test_train_then_predict_jobs_succeed(engine: Engine, tmp_path: Path) -> None
 
 
 def test_a_failing_job_says_why_and_cannot_rerun(engine: Engine, tmp_path: Path) -> None:
-    job_id = jobs.submit(engine, "predict", {"model_version_id": 999})
+    job_id = jobs.submit(engine, "predict", {"model_version_id": 999}, EVERYTHING)
     assert jobs.run(engine, tmp_path, job_id) is JobStatus.FAILED
     assert _job(engine, job_id).error == "no model version with id 999"
     with pytest.raises(Exception, match="is failed, not queued"):
@@ -63,18 +79,20 @@ def test_a_failing_job_says_why_and_cannot_rerun(engine: Engine, tmp_path: Path)
 
 
 def test_a_vanished_worker_is_reaped(engine: Engine) -> None:
-    job_id = jobs.submit(engine, "predict", {"model_version_id": 1})
+    job_id = jobs.submit(engine, "predict", {"model_version_id": 1}, EVERYTHING)
     with Session(engine) as s:
         job = s.get(Job, job_id)
         assert job is not None
         job.status, job.parameters = JobStatus.RUNNING, {"pid": 2**22 + 12345}
         s.commit()
     assert jobs.reap_orphans(engine) == 1
-    assert "worker process ended" in (_job(engine, job_id).error or "")
+    assert "worker process (pid 4206649) ended" in (_job(engine, job_id).error or "")
 
 
 def test_launch_runs_in_another_process(engine: Engine, tmp_path: Path) -> None:
-    job_id = jobs.submit(engine, "train", {"kind": "clinical", "target": "genotype", "name": "bg"})
+    job_id = jobs.submit(
+        engine, "train", {"kind": "clinical", "target": "genotype", "name": "bg"}, EVERYTHING
+    )
     pid = jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(tmp_path)})
     assert pid != os.getpid()
     deadline = time.monotonic() + 120
@@ -85,6 +103,199 @@ def test_launch_runs_in_another_process(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_jobs_list_cli(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    jobs.submit(engine, "predict", {"model_version_id": 1})
+    jobs.submit(engine, "predict", {"model_version_id": 1}, EVERYTHING)
     assert main(["jobs", "list"]) == 0
     assert "queued" in capsys.readouterr().out
+
+
+# --- killed workers, restarts, and two processes at one job (SQLite and PostgreSQL) ---------
+
+#: ``gistcad jobs run ID`` that stops just before recording "succeeded" and waits to be
+#: killed: whatever the job wrote by then is exactly what a kill at that moment leaves
+PAUSED_WORKER = """
+import sys, time
+from pathlib import Path
+from gistcad import jobs
+from gistcad.cli import main
+from gistcad.domain import JobStatus
+
+def pause_before_success(session, job_id, **changes):
+    if changes.get("status") is JobStatus.SUCCEEDED:
+        session.flush()
+        Path(sys.argv[2]).write_text("paused")
+        time.sleep(300)
+    return record(session, job_id, **changes)
+
+record, jobs.update_job = jobs.update_job, pause_before_success
+sys.exit(main(["jobs", "run", sys.argv[1]]))
+"""
+N_PATIENTS = 20
+WAIT_S = 120
+
+
+@pytest.fixture
+def store(empty_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """A seeded store on the test's backend, which workers started from here also open."""
+    migrations.upgrade(empty_engine)
+    with Session(empty_engine) as s:
+        seed_cohort(s, n=N_PATIENTS, with_series=True)
+        s.commit()
+    for name, value in store_env(empty_engine, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return empty_engine
+
+
+def _predictions(engine: Engine, model_id: int) -> int:
+    with Session(engine) as s:
+        return int(
+            s.scalar(
+                select(func.count(Prediction.id)).where(Prediction.model_version_id == model_id)
+            )
+            or 0
+        )
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = WAIT_S) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_a_killed_prediction_job_fails_with_its_reason_leaves_nothing_and_restarts(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train_id = jobs.submit(
+        store, "train", {"kind": "clinical", "target": "kit11", "name": "k"}, EVERYTHING
+    )
+    assert jobs.run(store, tmp_path, train_id) is JobStatus.SUCCEEDED
+    with Session(store) as s:
+        model_id = s.scalar(select(ModelVersion.id).where(ModelVersion.name == "k"))
+    assert model_id is not None
+    job_id = jobs.submit(store, "predict", {"model_version_id": model_id}, EVERYTHING)
+    paused = tmp_path / "paused"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WORKER, str(job_id), str(paused)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: paused.exists() or worker.poll() is not None, "the worker to pause")
+        assert worker.poll() is None, worker.communicate()[1].decode()
+        mid_run = _job(store, job_id)
+        assert mid_run.status is JobStatus.RUNNING and mid_run.parameters["pid"] == worker.pid
+        assert _predictions(store, model_id) == 0  # written by the worker, not committed
+        os.kill(worker.pid, signal.SIGKILL)
+        # not waited for: the worker is a zombie, which must count as gone
+        _wait_for(lambda: jobs.reap_orphans(store) == 1, "the killed worker to be reaped", 10)
+    finally:
+        worker.kill()
+        worker.communicate()
+    killed = _job(store, job_id)
+    assert killed.status is JobStatus.FAILED and killed.finished_at is not None
+    assert f"worker process (pid {worker.pid}) ended before the job finished" in (
+        killed.error or ""
+    )
+    assert f"'gistcad jobs restart {job_id}'" in (killed.error or "")
+    assert _predictions(store, model_id) == 0  # all or nothing: nothing
+
+    assert main(["jobs", "restart", str(job_id)]) == 0
+    assert f"restart of job {job_id}" in capsys.readouterr().out
+    with Session(store) as s:
+        restart_id = s.scalar(select(func.max(Job.id)))
+    assert restart_id is not None and restart_id != job_id
+    _wait_for(
+        lambda: _job(store, restart_id).status not in (JobStatus.QUEUED, JobStatus.RUNNING),
+        "the restarted job to finish",
+    )
+    restarted = _job(store, restart_id)
+    assert restarted.status is JobStatus.SUCCEEDED, restarted.error
+    assert restarted.parameters["restart_of"] == job_id
+    assert restarted.parameters["model_version_id"] == model_id
+    assert restarted.parameters["pid"] != worker.pid
+    assert _predictions(store, model_id) == N_PATIENTS
+    assert _job(store, job_id).status is JobStatus.FAILED  # the old row stays as it ended
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_one_job_is_run_by_one_worker_and_a_finished_job_is_never_reaped(
+    store: Engine, tmp_path: Path
+) -> None:
+    job_id = jobs.submit(store, "predict", {"model_version_id": 999}, EVERYTHING)
+    with session_scope(store) as late:
+        assert late.get(Job, job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]
+        with session_scope(store) as early:
+            assert claim_job(early, job_id, {"pid": 1})
+        assert not claim_job(late, job_id, {"pid": 2})  # it saw "queued"; it is not any more
+    assert _job(store, job_id).parameters["pid"] == 1
+    with pytest.raises(ValidationError, match=f"job {job_id} is running, not queued"):
+        jobs.run(store, tmp_path, job_id)
+    with session_scope(store) as s:
+        update_job(s, job_id, status=JobStatus.SUCCEEDED, message="done")
+    with session_scope(store) as s:  # a reaper that looked before the job finished
+        assert not fail_running_job(s, job_id, "worker gone")
+    assert _job(store, job_id).status is JobStatus.SUCCEEDED
+
+
+def _running_job(engine: Engine, worker: dict[str, object]) -> int:
+    job_id = jobs.submit(engine, "predict", {"model_version_id": 1}, EVERYTHING)
+    with session_scope(engine) as s:
+        assert claim_job(s, job_id, worker)
+    return job_id
+
+
+def test_only_workers_of_this_machine_that_are_gone_are_reaped(engine: Engine) -> None:
+    here, me = socket.gethostname(), os.getpid()
+    elsewhere = _running_job(engine, {"pid": 2**22 + 1, "host": "another-machine"})
+    reused = _running_job(engine, {"pid": me, "host": here, "process": "an older process"})
+    alive = _running_job(engine, {"pid": me, "host": here, "process": jobs.process_token(me)})
+    assert jobs.reap_orphans(engine) == 1
+    assert [_job(engine, i).status for i in (elsewhere, reused, alive)] == [
+        JobStatus.RUNNING,
+        JobStatus.FAILED,
+        JobStatus.RUNNING,
+    ]
+
+
+def test_a_zombie_worker_counts_as_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        _wait_for(lambda: jobs.process_token(child.pid) is None, "the child to exit", 30)
+        os.kill(child.pid, 0)  # a signal still reaches it: it is a zombie, not yet waited for
+    finally:
+        child.wait()
+
+
+def test_restart_refuses_what_cannot_be_restarted_and_can_only_queue(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = jobs.submit(
+        engine, "predict", {"model_version_id": 999, "pseudonyms": ["P-001"]}, EVERYTHING
+    )
+    with pytest.raises(ValidationError, match="job 1 is queued; only a failed or cancelled"):
+        jobs.restart(engine, job_id, EVERYTHING)
+    assert main(["jobs", "restart", "42"]) == 2
+    assert "no job 42" in capsys.readouterr().err
+    assert jobs.run(engine, tmp_path, job_id) is JobStatus.FAILED
+    assert main(["jobs", "restart", str(job_id), "--no-launch"]) == 0
+    assert "job 2 queued (restart of job 1)" in capsys.readouterr().out
+    again = _job(engine, 2)
+    assert again.status is JobStatus.QUEUED and again.message == "restart of job 1"
+    assert again.parameters == {"model_version_id": 999, "pseudonyms": ["P-001"], "restart_of": 1}
+
+
+def test_a_busy_database_skips_a_progress_step_instead_of_failing_the_job(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine.dispose()  # new connections get the short timeout
+    job_id = jobs.submit(
+        engine, "train", {"kind": "clinical", "target": "kit11", "name": "p"}, EVERYTHING
+    )
+    with session_scope(engine) as an_import:
+        import_lock(an_import)  # SQLite: the database's write lock, held by "an import"
+        jobs._progress_recorder(engine, job_id)("fold 1 of 5")
+    assert "progress 'fold 1 of 5' not recorded (database is locked)" in caplog.text
+    jobs._progress_recorder(engine, job_id)("fold 2 of 5")
+    assert _job(engine, job_id).message == "fold 2 of 5"

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
+from gistcad.domain import Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.demo import import_demo
@@ -27,7 +29,7 @@ from gistcad.ingest.nifti import import_mask_folder, import_worc
 from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import FileStage
-from gistcad.store import migrations
+from gistcad.store import audit, migrations
 from gistcad.store.engine import session_scope
 
 EXIT_REFUSED = 3
@@ -89,6 +91,8 @@ def _progress(args: argparse.Namespace, unit: str) -> Iterator[Callable[[int], N
 def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
+    scope.require(Permission.IMPORT_DATA)
     pseudonymizer = load_or_create_key(settings.data_dir)
     stage = FileStage(settings.data_dir)
     reports: list[ImportReport] = []
@@ -99,6 +103,15 @@ def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
             reports = runner(session, ctx)
             ok = all(r.ok for r in reports)
             if ok and not args.dry_run:
+                for report in reports:
+                    audit.record(
+                        session,
+                        scope.user,
+                        "import",
+                        target_kind="import",
+                        target=report.source,
+                        detail={"kind": report.kind, "center": center, **report.counts()},
+                    )
                 stage.publish()
             else:
                 session.rollback()

@@ -1,4 +1,4 @@
-"""``gistcad jobs``: run and list background jobs (training, batch prediction)."""
+"""``gistcad jobs``: run, list and restart background jobs (training, batch prediction)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from gistcad import jobs
+from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import JobStatus
 from gistcad.store import migrations, session_scope
@@ -21,6 +22,15 @@ def register(sub: Any) -> None:
     ls = actions.add_parser("list", help="the newest jobs")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=_list)
+    restart = actions.add_parser(
+        "restart",
+        help="queue a failed or cancelled job again (a new job, same parameters) and start it",
+    )
+    restart.add_argument("job_id", type=int)
+    restart.add_argument(
+        "--no-launch", action="store_true", help="only queue it; run it with 'gistcad jobs run'"
+    )
+    restart.set_defaults(handler=_restart)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -34,9 +44,10 @@ def _run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
     jobs.reap_orphans(engine)
     with session_scope(engine) as session:
-        table = list_jobs(session)
+        table = list_jobs(session, scope)
     if args.json:
         print(table.to_json(orient="records", date_format="iso", indent=2))
     else:
@@ -46,4 +57,16 @@ def _list(args: argparse.Namespace) -> int:
             )
         )
 
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    job_id = jobs.restart(engine, args.job_id, caller_scope(args, engine, settings))
+    if args.no_launch:
+        print(f"job {job_id} queued (restart of job {args.job_id}); run: gistcad jobs run {job_id}")
+        return 0
+    pid = jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings.data_dir)})
+    print(f"job {job_id} started (restart of job {args.job_id}, worker pid {pid})")
     return 0

@@ -12,8 +12,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from gistcad.analysis.performance import delong_test
+from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
-from gistcad.domain import ModelKind
+from gistcad.domain import ModelKind, Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.modelling.evaluation import TASK_LABELS, evaluate, task_scores
@@ -21,9 +22,8 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.oracle_link import load_oracle
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, predict, train
-from gistcad.store import AccessScope, migrations, session_scope
-from gistcad.store.model_queries import find_model_version
-from gistcad.store.writes import get_model_version
+from gistcad.store import audit, migrations, session_scope
+from gistcad.store.model_queries import find_model_version, model_version_detail
 
 DEMO_ORACLE = Path("demo-cohort") / "oracle.csv"
 
@@ -62,6 +62,8 @@ def register(sub: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
+    scope.require(Permission.RUN_JOBS)
     request = TrainRequest(
         kind=ModelKind(args.model),
         target=Target(args.target),
@@ -79,7 +81,15 @@ def _train(args: argparse.Namespace) -> int:
             bar.set_postfix_str(name)
             bar.update(1)
 
-        version = train(session, AccessScope.everything(), settings.data_dir, request, step)
+        version = train(session, scope, settings.data_dir, request, step)
+        audit.record(
+            session,
+            scope.user,
+            "train",
+            target_kind="model",
+            target=str(version.id),
+            detail={"name": version.name, "patients": version.metrics.get("n_patients")},
+        )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])
     return 0
@@ -95,15 +105,17 @@ def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
 def _evaluate(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model)
-        version = get_model_version(session, model_id)
-        oof = pd.DataFrame(version.metrics["oof"])
-        target = Target(version.target)
+        detail = model_version_detail(session, scope, model_id)
+        oof, target = detail.oof, Target(detail.target)
         other = None
         if args.compare:
             other_id, other_name = find_model_version(session, args.compare)
-            other = (other_name, pd.DataFrame(get_model_version(session, other_id).metrics["oof"]))
+            other = (other_name, model_version_detail(session, scope, other_id).oof)
+    if oof.empty:
+        raise ValidationError(f"{name} has no out-of-fold predictions for the centers you see")
     evaluation = evaluate(
         oof, target, threshold=args.threshold, oracle=_oracle(args, settings.data_dir)
     )
@@ -148,8 +160,18 @@ def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame])
 def _predict(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
+    scope.require(Permission.RUN_JOBS)
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model)
-        n = predict(session, AccessScope.everything(), settings.data_dir, model_id, args.patient)
+        n = predict(session, scope, settings.data_dir, model_id, args.patient)
+        audit.record(
+            session,
+            scope.user,
+            "predict",
+            target_kind="model",
+            target=str(model_id),
+            detail={"patients": n, "selection": "all" if args.all else args.patient},
+        )
     print(f"{n} predictions written by {name}")
     return 0

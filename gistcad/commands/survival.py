@@ -12,10 +12,11 @@ from gistcad.analysis.cohort_survival import ADJUSTABLE, SurvivalRequest, cohort
 from gistcad.analysis.comparison import SurvivalComparison
 from gistcad.analysis.grouping import Grouping, StatusSplit
 from gistcad.analysis.kaplan_meier import CI_METHOD
+from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
-from gistcad.store import AccessScope, migrations, session_scope
+from gistcad.store import migrations, session_scope
 from gistcad.store.model_queries import find_model_version, model_predictions
 from gistcad.store.queries import CohortFilter, cohort_table
 
@@ -87,7 +88,7 @@ def request_from(args: argparse.Namespace) -> SurvivalRequest:
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
-    scope = AccessScope.everything()
+    scope = caller_scope(args, engine, settings)
     flt = CohortFilter(centers=frozenset(args.center))
     with session_scope(engine) as session:
         cohort = cohort_table(session, scope, flt)

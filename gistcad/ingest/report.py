@@ -63,6 +63,15 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def counts(self) -> dict[str, int]:
+        """How many records were created, updated, unchanged and skipped."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

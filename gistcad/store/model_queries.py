@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import SegmentationSource
+from gistcad.domain import Permission, SegmentationSource
 from gistcad.errors import NotFoundError
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
@@ -201,14 +201,26 @@ class ModelVersionDetail:
 def model_version_detail(
     session: Session, scope: AccessScope, model_version_id: int
 ) -> ModelVersionDetail:
-    """One model version; its out-of-fold predictions limited to the centers in scope."""
+    """One model version; its out-of-fold predictions limited to the centers in scope.
+
+    A caller restricted to some centers sees nothing computed from other centers: the
+    out-of-fold rows of their centers (from which every figure of the performance page and of
+    ``gistcad evaluate`` is computed), their own patient count, and the model card without its
+    data and per-center lines.
+    """
+    scope.require(Permission.VIEW_PERFORMANCE)
     version = session.get(ModelVersion, model_version_id)
     if version is None:
         raise NotFoundError(f"no model version with id {model_version_id}")
     oof = pd.DataFrame(version.metrics.get("oof", []))
-    if not scope.is_unrestricted and not oof.empty:
+    card = str(version.metrics.get("card", ""))
+    n_patients = int(version.metrics.get("n_patients", 0))
+    if not scope.is_unrestricted:
         allowed = set(session.scalars(select(Center.name).where(scope.clause(Center.id))).all())
-        oof = oof[oof["center"].isin(allowed)].reset_index(drop=True)
+        if not oof.empty:
+            oof = oof[oof["center"].isin(allowed)].reset_index(drop=True)
+        n_patients = len(oof)
+        card = _card_in_scope(card, n_patients)
     return ModelVersionDetail(
         model_version_id=version.id,
         name=version.name,
@@ -216,14 +228,31 @@ def model_version_detail(
         target=version.target,
         created_at=version.created_at,
         parameters=dict(version.parameters),
-        card=str(version.metrics.get("card", "")),
+        card=card,
         oof=oof,
-        n_patients=int(version.metrics.get("n_patients", 0)),
+        n_patients=n_patients,
     )
 
 
-def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
-    """The newest jobs first."""
+def _card_in_scope(card: str, n_in_scope: int) -> str:
+    """The model card's description and limits, without its all-center data and metrics."""
+    head, _, rest = card.partition("**Data:**")
+    _, _, limits = rest.partition("**Limitations:**")
+    lines = [
+        head.rstrip(),
+        "",
+        f"**Data and validation:** {n_in_scope} patients of your centers have out-of-fold "
+        "predictions; the figures on this page are computed from them alone. The figures of "
+        "other centers are visible to administrators only.",
+    ]
+    if limits:
+        lines += ["", f"**Limitations:**{limits}"]
+    return "\n".join(lines)
+
+
+def list_jobs(session: Session, scope: AccessScope, limit: int = 50) -> pd.DataFrame:
+    """The newest jobs first: only jobs whose centers all lie in the caller's scope."""
+    scope.require(Permission.RUN_JOBS)
     stmt = (
         select(
             Job.id.label("job_id"),
@@ -236,8 +265,15 @@ def list_jobs(session: Session, limit: int = 50) -> pd.DataFrame:
             Job.created_at,
             Job.started_at,
             Job.finished_at,
+            Job.submitted_by,
+            Job.center_ids,
         )
-        .order_by(Job.id.desc())
-        .limit(limit)
+    ).order_by(Job.id.desc())
+    table = frame(session, stmt)
+    # center lists are JSON (portable across SQLite and PostgreSQL): filtered here, not in SQL
+    visible = pd.Series(
+        [scope.covers(None if ids is None else frozenset(ids)) for ids in table["center_ids"]],
+        index=table.index,
+        dtype=bool,
     )
-    return frame(session, stmt)
+    return table.loc[visible].drop(columns="center_ids").head(limit).reset_index(drop=True)

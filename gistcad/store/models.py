@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Enum,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -41,6 +44,7 @@ from gistcad.domain import (
     JobStatus,
     MitosisUnit,
     ModelKind,
+    Role,
     SegmentationSource,
     Sex,
     Site,
@@ -341,18 +345,63 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_by: Mapped[str | None] = mapped_column(
+        String(120), comment="account that started the job; NULL: the operator"
+    )
+    center_ids: Mapped[list[Any] | None] = mapped_column(
+        comment="centers the job may read and write; NULL: every center"
+    )
 
 
 class AuditEvent(Base):
+    """Who did what to which patient, model or account, and when.
+
+    Append-only: the application has no update or delete path, and the migration adds
+    database triggers that refuse UPDATE and DELETE on this table.
+    """
+
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor: Mapped[str] = mapped_column(String(120))
+    actor: Mapped[str] = mapped_column(String(120), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, server_default=func.now()
+    target_kind: Mapped[str | None] = mapped_column(
+        String(20), comment="patient, model, user, job, import or export"
     )
+    detail: Mapped[dict[str, Any] | None] = mapped_column()
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now(), index=True
+    )
+
+
+user_centers = Table(
+    "user_centers",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A local dashboard account: role, centers, password hash and login throttling state."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("failed_logins >= 0", name="failed_logins_nonneg"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[Role] = mapped_column(coded(Role, "role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    centers: Mapped[list[Center]] = relationship(secondary=user_centers, lazy="selectin")
 
 
 class PseudonymLink(Base):

@@ -7,6 +7,7 @@ functions never commit; the caller owns the session.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,9 @@ import pandas as pd
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, Sex, Site
+from gistcad.domain import GenotypeDetail, GenotypeGroup, Permission, Sex, Site
 from gistcad.errors import NotFoundError, ValidationError
+from gistcad.store import audit
 from gistcad.store.frames import AnySelect, frame, plain
 from gistcad.store.models import (
     Center,
@@ -31,6 +33,9 @@ from gistcad.store.models import (
     Tumour,
 )
 from gistcad.store.scope import AccessScope
+
+#: A case reopened by the same user within this window is not recorded again.
+CASE_VIEW_WINDOW = dt.timedelta(minutes=10)
 
 COHORT_COLUMNS = [
     "patient_id",
@@ -293,7 +298,12 @@ def patient_record(session: Session, scope: AccessScope, pseudonym: str) -> Pati
     NotFoundError
         When no patient in scope has that pseudonym (a patient of another center is
         reported exactly like a missing one).
+
+    Opening a case is accountable: the look is appended to the audit trail (once per user and
+    patient within :data:`CASE_VIEW_WINDOW`, as the page redraws on every click), and written
+    when the caller's session commits.
     """
+    scope.require(Permission.VIEW_CASE)
     rows = session.execute(
         select(Patient, Center.name)
         .join(Center, Patient.center_id == Center.id)
@@ -307,6 +317,8 @@ def patient_record(session: Session, scope: AccessScope, pseudonym: str) -> Pati
             f"({', '.join(sorted(r[1] for r in rows))}); filter by center"
         )
     patient, center = rows[0]
+    if not audit.seen_recently(session, scope.user, "case.view", pseudonym, CASE_VIEW_WINDOW):
+        audit.record(session, scope.user, "case.view", target_kind="patient", target=pseudonym)
     tumours = pd.DataFrame(
         [
             {c.key: getattr(t, c.key) for c in Tumour.__table__.columns}
