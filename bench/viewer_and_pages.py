@@ -104,17 +104,17 @@ def pages(work: Path) -> None:
         session.commit()
     os.chdir(ROOT)
     for page in (
-        "pages/home.py",
-        "pages/cohort.py",
-        "pages/survival.py",
-        "pages/case.py",
-        "pages/performance.py",
-        "pages/jobs.py",
+        "views/home.py",
+        "views/cohort.py",
+        "views/survival.py",
+        "views/case.py",
+        "views/performance.py",
+        "views/jobs.py",
     ):
         runs = []
         for _ in range(4):
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-            if page == "pages/case.py":
+            if page == "views/case.py":
                 at.query_params["patient"] = "P-007"
             at.run()
             at.switch_page(page)

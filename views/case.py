@@ -6,7 +6,7 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import assess_case
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import GenotypeDetail
+from gistcad.domain import GenotypeDetail, Permission
 from gistcad.errors import GistcadError
 from gistcad.modelling.trainer import attention_map_path
 from gistcad.store import session_scope
@@ -23,8 +23,8 @@ from gistcad.viewer.report import (
     display_value,
     mitotic_unit_text,
 )
-from pages.common import engine, scope, settings, show_error
-from pages.viewer import ct_viewer, key_slice
+from views.common import audited_text, engine, scope, settings, show_error
+from views.viewer import ct_viewer, key_slice
 
 SCHEME_NAMES = {
     "nih2002": "NIH 2002",
@@ -117,7 +117,7 @@ with right:
     st.write(f"True genotype: **{genotype.value}** ({display_value(tumour.get('genotype_text'))})")
     with session_scope(engine()) as session:
         models = list_model_versions(session)
-    if not models.empty and not series.empty:
+    if not models.empty and not series.empty and scope().can(Permission.RUN_JOBS):
         names = dict(zip(models["model_version_id"], models["name"], strict=True))
         pick, go = st.columns([3, 1])
         chosen_model = pick.selectbox(
@@ -132,6 +132,7 @@ with right:
                 engine(),
                 "predict",
                 {"model_version_id": int(chosen_model), "pseudonyms": [record.pseudonym]},
+                scope(),
             )
             jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
             st.info(f"Prediction job {job_id} started; see the Jobs page, then reload.")
@@ -210,7 +211,7 @@ report = case_report_html(
 )
 st.download_button(
     "Download the one-page case report (printable HTML)",
-    report,
+    lambda: audited_text("case report", report, patient=record.pseudonym),
     file_name=f"{record.pseudonym}.html",
     mime="text/html",
     key="case_report",

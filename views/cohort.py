@@ -4,13 +4,13 @@ import streamlit as st
 
 from gistcad.analysis.grouping import genotype_groups, risk_groups
 from gistcad.analysis.table_one import table_one
-from gistcad.domain import GenotypeGroup, RiskScheme, Sex, Site
+from gistcad.domain import GenotypeGroup, Permission, RiskScheme, Sex, Site
 from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
-from pages.common import FIGURE_CONFIG, engine, scope, show_error
+from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
 RISK_KEYS = ("risk_scheme", "risk")
 ANY, YES, NO = "any", "yes", "no"
@@ -129,12 +129,15 @@ with tabs[0]:
         column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
         key="cohort_table",
     )
-    st.download_button(
-        "Download this cohort (CSV)",
-        shown.to_csv(index=False),
-        file_name="cohort.csv",
-        key="cohort_download",
-    )
+    if scope().can(Permission.BULK_EXPORT):
+        st.download_button(
+            "Download this cohort (CSV)",
+            lambda: audited_csv("cohort table", shown, bulk=True),
+            file_name="cohort.csv",
+            key="cohort_download",
+        )
+    else:
+        st.caption(f"Your role ({scope().role.value}) does not include patient-level exports.")
 with tabs[1]:
     by = st.radio("Stratify by", ["center", "genotype"], horizontal=True, key="t1_by")
     try:
@@ -160,7 +163,7 @@ with tabs[1]:
         st.dataframe(t1, hide_index=True, width="stretch")
         st.download_button(
             "Download table one (CSV)",
-            t1.to_csv(index=False),
+            lambda: audited_csv("table one", t1),
             file_name="table_one.csv",
             key="t1_download",
         )

@@ -5,7 +5,7 @@ import streamlit as st
 from gistcad.errors import GistcadError
 from gistcad.store import migrations, session_scope
 from gistcad.store.queries import cohort_counts, list_centers
-from pages.common import engine, scope, settings, show_error
+from views.common import engine, scope, settings, show_error
 
 st.title("gistcad — GIST cohort explorer")
 st.caption(

@@ -1,5 +1,7 @@
-"""Jobs: start a batch prediction or a training run; follow them while they run elsewhere."""
+"""Jobs: start a batch prediction or a training run; follow them while they run elsewhere;
+restart one that failed."""
 
+import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
@@ -10,7 +12,7 @@ from gistcad.modelling.targets import Target
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_jobs, list_model_versions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
-from pages.common import engine, scope, settings, show_error
+from views.common import engine, scope, settings, show_error
 
 st.title("Jobs")
 st.caption(
@@ -36,7 +38,10 @@ with start_predict.form("predict_form"):
                     flt = CohortFilter(centers=frozenset(chosen))
                     pseudonyms = cohort_table(session, scope(), flt)["pseudonym"].tolist()
             job_id = jobs.submit(
-                engine(), "predict", {"model_version_id": int(model_id), "pseudonyms": pseudonyms}
+                engine(),
+                "predict",
+                {"model_version_id": int(model_id), "pseudonyms": pseudonyms},
+                scope(),
             )
             jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
             st.success(f"Job {job_id} started.")
@@ -56,24 +61,49 @@ with start_train.form("train_form"):
             "scheme": scheme.value,
             "name": name.strip() or None,
         }
-        job_id = jobs.submit(engine(), "train", parameters)
+        job_id = jobs.submit(engine(), "train", parameters, scope())
         jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
         st.success(f"Job {job_id} started.")
+
+
+def _parameters_text(parameters: dict[str, object]) -> str:
+    return ", ".join(
+        f"{k}={v}" for k, v in parameters.items() if k not in jobs.WORKER_KEYS and v is not None
+    )
+
+
+def restart_control(table: pd.DataFrame) -> None:
+    """A failed (or cancelled) job, picked from ``table``, queued again and started."""
+    restartable = table[table["status"].isin([s.value for s in jobs.RESTARTABLE])]
+    if restartable.empty:
+        return
+    reasons = dict(zip(restartable["job_id"], restartable["error"].fillna(""), strict=True))
+    kinds = dict(zip(restartable["job_id"], restartable["kind"], strict=True))
+    pick, go = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox(
+        "Failed job",
+        list(reasons),
+        format_func=lambda i: f"job {i} ({kinds[i]}): {reasons[i][:90]}",
+        key="jobs_restart_id",
+    )
+    if go.button("Restart", key="jobs_restart", disabled=chosen is None):
+        try:
+            new_id = jobs.restart(engine(), int(chosen), scope())
+            jobs.launch(new_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
+            st.success(f"Job {new_id} started (restart of job {chosen}).")
+        except GistcadError as exc:
+            show_error(exc)
 
 
 @st.fragment(run_every="2s")
 def job_list() -> None:
     jobs.reap_orphans(engine())
     with session_scope(engine()) as session:
-        table = list_jobs(session)
+        table = list_jobs(session, scope())
     if table.empty:
         st.info("No job yet.")
         return
-    shown = table.assign(
-        parameters=table["parameters"].map(
-            lambda p: ", ".join(f"{k}={v}" for k, v in p.items() if k != "pid" and v is not None)
-        )
-    )
+    shown = table.assign(parameters=table["parameters"].map(_parameters_text))
     st.dataframe(
         shown[
             [
@@ -94,6 +124,7 @@ def job_list() -> None:
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)
         },
     )
+    restart_control(table)
 
 
 st.subheader("Recent jobs")

@@ -21,7 +21,7 @@ from gistcad.plots.performance import auc_forest, confusion_figure, reliability_
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_version_detail
 from gistcad.store.queries import cohort_table
-from pages.common import FIGURE_CONFIG, engine, scope, settings, show_error
+from views.common import FIGURE_CONFIG, audited_csv, engine, scope, settings, show_error
 
 DEMO_ORACLE = "demo-cohort/oracle.csv"
 
@@ -117,7 +117,7 @@ if evaluation.concordance:
     )
 st.download_button(
     "Download per-center metrics (CSV)",
-    table.to_csv(index=False),
+    lambda: audited_csv(f"per-center metrics of {detail.name}", table),
     file_name=f"{detail.name}_{task}.csv",
     key="perf_download",
 )

@@ -22,7 +22,7 @@ from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_predictions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
-from pages.common import FIGURE_CONFIG, engine, scope, show_error
+from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
 GROUPING_LABELS = {
     Grouping.PREDICTED: "Predicted genotype (model)",
@@ -119,7 +119,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
         st.dataframe(comparison.summary, hide_index=True, width="stretch")
         st.download_button(
             "Download summary (CSV)",
-            comparison.summary.to_csv(index=False),
+            lambda: audited_csv(f"survival summary ({label})", comparison.summary),
             file_name=f"survival_summary_{label}.csv",
             key=f"survival_dl_summary_{label}",
         )
@@ -127,7 +127,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
         st.dataframe(comparison.at_risk, hide_index=True, width="stretch")
         st.download_button(
             "Download number at risk (CSV)",
-            comparison.at_risk.to_csv(index=False),
+            lambda: audited_csv(f"number at risk ({label})", comparison.at_risk),
             file_name=f"survival_at_risk_{label}.csv",
             key=f"survival_dl_risk_{label}",
         )

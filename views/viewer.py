@@ -26,7 +26,7 @@ from gistcad.viewer.slices import (
     to_lps,
     window,
 )
-from pages.common import settings
+from views.common import settings
 
 PRESET_NAMES = [p.name for p in PRESETS]
 

@@ -8,7 +8,7 @@ from tests.app.conftest import open_page
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    return open_page("pages/case.py", query)
+    return open_page("views/case.py", query)
 
 
 def test_search_then_card(seeded: dict) -> None:

@@ -11,7 +11,7 @@ from tests.app.conftest import open_page
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
-    return open_page("pages/cohort.py", query)
+    return open_page("views/cohort.py", query)
 
 
 def _count(at: AppTest) -> int:

@@ -12,12 +12,12 @@ from streamlit.testing.v1 import AppTest
 from tests.app.conftest import APP, ROOT
 from tests.factories import seed_cohort
 
-PAGES = sorted(set(re.findall(r'st\.Page\("(pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())))
+PAGES = sorted(set(re.findall(r'"(views/[a-z_]+\.py)"', (ROOT / "app.py").read_text())))
 
 
 def test_the_navigation_lists_every_page_file() -> None:
-    files = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
-    helpers = {"pages/__init__.py", "pages/common.py", "pages/viewer.py"}
+    files = {f"views/{p.name}" for p in (ROOT / "views").glob("*.py")}
+    helpers = {"views/__init__.py", "views/access.py", "views/common.py", "views/viewer.py"}
     assert set(PAGES) == files - helpers
 
 

@@ -1,15 +1,19 @@
-"""AppTest: predictions and training started from the pages become job rows."""
+"""AppTest: predictions and training started from the pages become job rows; a failed job
+is restarted from the jobs page."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
+from gistcad.store import AccessScope
 from gistcad.store.models import Job
 from tests.app.conftest import APP
 from tests.factories import seed_cohort
@@ -42,7 +46,7 @@ def _open(page: str, query: dict[str, str] | None = None) -> AppTest:
 
 
 def test_run_prediction_from_the_case_view(app_db: Engine, seeded: None) -> None:
-    at = _open("pages/case.py", {"patient": "P-003"})
+    at = _open("views/case.py", {"patient": "P-003"})
     at.button(key="case_predict").click().run()
     assert any("Prediction job 1 started" in i.value for i in at.info)
     (job,) = _jobs(app_db)
@@ -56,7 +60,7 @@ def test_run_prediction_from_the_case_view(app_db: Engine, seeded: None) -> None
 
 
 def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None:
-    at = _open("pages/jobs.py")
+    at = _open("views/jobs.py")
     at.selectbox(key="jobs_kind").set_value(ModelKind.CLINICAL)
     at.text_input(key="jobs_name").input("from-ui")
     at.button[1].click().run()  # the training form's submit button
@@ -68,3 +72,32 @@ def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert _jobs(app_db)[0].status is JobStatus.SUCCEEDED, _jobs(app_db)[0].error
+
+
+def test_restart_a_failed_job_from_the_jobs_page(
+    app_db: Engine, seeded: None, tmp_path: Path
+) -> None:
+    job_id = jobs.submit(
+        app_db,
+        "predict",
+        {"model_version_id": 1, "pseudonyms": ["P-003"]},
+        AccessScope.everything(),
+    )
+    at = _open("views/jobs.py")
+    assert "jobs_restart_id" not in [s.key for s in at.selectbox]  # queued: nothing to restart
+    assert jobs.run(app_db, tmp_path, job_id) is JobStatus.FAILED  # the model has no weights
+    at.run()
+    assert at.selectbox(key="jobs_restart_id").value == job_id
+    at.button(key="jobs_restart").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Job 2 started (restart of job {job_id})" in s.value for s in at.success)
+    first, again = _jobs(app_db)
+    assert first.status is JobStatus.FAILED
+    assert again.parameters["restart_of"] == job_id
+    assert again.parameters["pseudonyms"] == ["P-003"]
+    deadline = time.monotonic() + 60
+    while _jobs(app_db)[1].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline, "the restarted job was not started"
+        time.sleep(0.5)
+    # it ran in a worker of its own, and failed for the same reason as the first time
+    assert _jobs(app_db)[1].error == first.error

@@ -32,7 +32,7 @@ def trained(app_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> None:
 def _page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/performance.py")
+    at.switch_page("views/performance.py")
     at.run()
     assert not at.exception, at.exception
     return at

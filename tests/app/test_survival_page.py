@@ -23,7 +23,7 @@ def seeded(app_db: Engine) -> dict[str, list[int]]:
 def _page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/survival.py")
+    at.switch_page("views/survival.py")
     at.run()
     assert not at.exception, at.exception
     return at

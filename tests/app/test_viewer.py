@@ -42,7 +42,7 @@ def _page(pseudonym: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["patient"] = pseudonym
     at.run()
-    at.switch_page("pages/case.py")
+    at.switch_page("views/case.py")
     at.run()
     assert not at.exception, at.exception
     return at

@@ -1,0 +1,290 @@
+"""The dashboard's door: who is asking, decided once per run before any page draws.
+
+``app.py`` calls :func:`gate`, which returns the caller's access scope (or stops the run at
+the login form). Three modes, from ``GISTCAD_AUTH``:
+
+- ``none``: the single-user workstation on localhost, no login, every center; every page says
+  so, and the app refuses to render when Streamlit listens on any other address.
+- ``local``: accounts made with ``gistcad users``; login form, forced password change after
+  a reset, logout, idle timeout, lockout after repeated failures (:mod:`gistcad.auth.login`).
+- ``oidc``: the hospital's identity provider through ``st.login``; roles and centers from the
+  provider's claims (:mod:`gistcad.auth.oidc`).
+
+The account is read again on every run, so a disabled account or a changed role takes effect
+at the user's next click.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from gistcad.auth.login import authenticate, change_password
+from gistcad.auth.oidc import OidcConfig, identity_from_claims, parse_config
+from gistcad.config import AuthMode, Settings
+from gistcad.domain import ALL_CENTER_ROLES
+from gistcad.errors import GistcadError
+from gistcad.store import audit, session_scope
+from gistcad.store.accounts import center_ids_named, find_user, scope_of
+from gistcad.store.scope import AccessScope
+from views.common import engine
+
+USER_KEY = "gistcad_user"
+LAST_SEEN_KEY = "gistcad_last_seen"
+NOTICE_KEY = "gistcad_notice"
+OIDC_AUDITED_KEY = "gistcad_oidc_audited"
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1", "")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def gate(settings: Settings, keep_address: Callable[[], None]) -> AccessScope:
+    """The caller's scope; shows the login form and stops the run when nobody is signed in.
+
+    ``keep_address`` is called before such a stop, so that the page the browser asked for
+    (e.g. ``/case?patient=...``) is still the page shown once the user has signed in.
+    """
+    global _keep_address
+    _keep_address = keep_address
+    if settings.auth is AuthMode.NONE:
+        return _workstation()
+    if settings.auth is AuthMode.LOCAL:
+        return _local(settings)
+    return _oidc(settings)
+
+
+_keep_address: Callable[[], None] = lambda: None  # noqa: E731
+
+
+def _halt() -> None:
+    """Stop this run at the door, keeping the requested page for after the sign-in."""
+    _keep_address()
+    st.stop()
+
+
+def _workstation() -> AccessScope:
+    address = str(st.get_option("server.address") or "")
+    if address not in LOCAL_ADDRESSES:
+        st.error(
+            f"This dashboard runs without login, so it may only listen on localhost, not on "
+            f"{address!r}. Start it with `gistcad serve --auth local` (or `--auth oidc`).",
+            icon=":material/lock:",
+        )
+        st.stop()
+    return AccessScope.everything()
+
+
+def _sign_out(actor: str, action: str, notice: str | None = None) -> None:
+    with session_scope(engine()) as session:
+        audit.record(session, actor, action, target_kind="user", target=actor)
+    for key in (USER_KEY, LAST_SEEN_KEY, OIDC_AUDITED_KEY):
+        st.session_state.pop(key, None)
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+
+
+def _idle(settings: Settings) -> bool:
+    last = st.session_state.get(LAST_SEEN_KEY)
+    return last is not None and now() - last > settings.login.idle_timeout
+
+
+def _idle_notice(settings: Settings) -> str:
+    minutes = int(settings.login.idle_timeout.total_seconds() // 60)
+    return f"You were signed out after {minutes} minutes without activity."
+
+
+def _local(settings: Settings) -> AccessScope:
+    name = st.session_state.get(USER_KEY)
+    if name and _idle(settings):
+        _sign_out(name, "logout.idle", _idle_notice(settings))
+        name = None
+    if not name:
+        name = _login_form(settings)
+    with session_scope(engine()) as session:
+        user = find_user(session, name)
+        scope = None if user is None or user.disabled else scope_of(user)
+        must_change = bool(user and user.must_change_password)
+    if scope is None:
+        _sign_out(name, "logout", "Your account was disabled; ask an administrator.")
+        name = _login_form(settings)
+        return _local(settings)
+    st.session_state[LAST_SEEN_KEY] = now()
+    if must_change and not _password_form(name, forced=True):
+        _halt()
+    _signed_in_sidebar(scope, can_change_password=True)
+    _idle_watch(settings)
+    return scope
+
+
+def _login_form(settings: Settings) -> str:
+    """Draw the login form; return the signed-in name, or stop the run."""
+    page = st.empty()
+    with page.container():
+        st.title("gistcad — sign in")
+        notice = st.session_state.pop(NOTICE_KEY, None)
+        if notice:
+            st.info(notice, icon=":material/logout:")
+        with st.form("login_form"):
+            name = st.text_input("User name", key="login_name")
+            password = st.text_input("Password", type="password", key="login_password")
+            submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+        if submitted:
+            with session_scope(engine()) as session:
+                outcome = authenticate(session, name, password, settings.login)
+            if outcome.ok and outcome.scope is not None:
+                st.session_state[USER_KEY] = outcome.scope.user
+                st.session_state[LAST_SEEN_KEY] = now()
+                page.empty()
+                return outcome.scope.user
+            st.error(outcome.message, icon=":material/lock:")
+        st.caption(
+            "Accounts are made by an administrator (`gistcad users add`). After "
+            f"{settings.login.max_failures} failed attempts an account is locked for "
+            f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
+        )
+    _halt()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def _password_form(name: str, *, forced: bool) -> bool:
+    """Draw the change-password form; True once the password was changed in this run."""
+    page = st.empty()
+    key = "forced" if forced else "sidebar"
+    with page.container():
+        if forced:
+            st.title("Choose your password")
+            st.info(
+                "Your password was set by an administrator: choose your own before going on.",
+                icon=":material/key:",
+            )
+        with st.form(f"password_form_{key}"):
+            old = st.text_input("Current password", type="password", key=f"pw_old_{key}")
+            new = st.text_input(
+                "New password (10 characters or more)", type="password", key=f"pw_new_{key}"
+            )
+            repeat = st.text_input("New password again", type="password", key=f"pw_repeat_{key}")
+            submitted = st.form_submit_button("Change password", key=f"pw_submit_{key}")
+        if not submitted:
+            return False
+        try:
+            with session_scope(engine()) as session:
+                change_password(session, name, old, new, repeat)
+        except GistcadError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return False
+    if forced:
+        page.empty()
+    else:
+        st.success("Password changed.", icon=":material/check:")
+    return True
+
+
+def _signed_in_sidebar(scope: AccessScope, *, can_change_password: bool) -> None:
+    with st.sidebar:
+        centers = "all centers" if scope.is_unrestricted else "your centers"
+        st.caption(f"Signed in as **{scope.user}** ({scope.role.value}, {centers})")
+        st.button(
+            "Sign out",
+            key="logout_button",
+            icon=":material/logout:",
+            on_click=_sign_out_clicked,
+            args=(scope.user, can_change_password),
+        )
+        if can_change_password:
+            with st.popover("Change password", icon=":material/key:"):
+                _password_form(scope.user, forced=False)
+
+
+def _sign_out_clicked(name: str, local: bool) -> None:
+    """The sign-out button's callback: runs before the next run, which shows the login."""
+    _sign_out(name, "logout", "You are signed out.")
+    if not local:
+        st.logout()
+
+
+def _idle_watch(settings: Settings) -> None:
+    """Sign an idle user out even if they never click again (checked every minute)."""
+
+    @st.fragment(run_every=dt.timedelta(minutes=1))
+    def watch() -> None:
+        if _idle(settings):
+            st.rerun(scope="app")
+
+    watch()
+
+
+def _oidc_config() -> OidcConfig:
+    try:
+        return parse_config(st.secrets.to_dict())
+    except (FileNotFoundError, GistcadError) as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+        raise
+
+
+def _oidc(settings: Settings) -> AccessScope:
+    config = _oidc_config()
+    if not st.user.is_logged_in:
+        _oidc_sign_in(config)
+        _halt()
+    claims: dict[str, Any] = st.user.to_dict()
+    identity = identity_from_claims(claims, config)
+    name = identity.name if identity else str(claims.get(config.name_claim, "unknown"))
+    if identity is not None and _idle(settings):
+        _sign_out(name, "logout.idle", _idle_notice(settings))
+        st.logout()
+    if identity is None:
+        if not st.session_state.get(OIDC_AUDITED_KEY):
+            with session_scope(engine()) as session:
+                audit.record(session, name, "login.no_role", detail={"claim": config.claim})
+            st.session_state[OIDC_AUDITED_KEY] = True
+        st.error(
+            "You are signed in, but your account has no gistcad role. Ask an administrator "
+            f"to add you to one of the groups of the claim {config.claim!r}.",
+            icon=":material/lock:",
+        )
+        if st.button("Sign out", key="oidc_no_role_logout"):
+            st.logout()
+        st.stop()
+    if not st.session_state.get(OIDC_AUDITED_KEY):
+        with session_scope(engine()) as session:
+            audit.record(session, name, "login.ok", target_kind="user", target=name)
+        st.session_state[OIDC_AUDITED_KEY] = True
+    st.session_state[LAST_SEEN_KEY] = now()
+    if identity.role in ALL_CENTER_ROLES:
+        scope = AccessScope(center_ids=None, role=identity.role, user=name)
+    else:
+        with session_scope(engine()) as session:
+            ids = center_ids_named(session, list(identity.centers), strict=False)
+        scope = AccessScope(center_ids=ids, role=identity.role, user=name)
+    _signed_in_sidebar(scope, can_change_password=False)
+    _idle_watch(settings)
+    return scope
+
+
+def _oidc_sign_in(config: OidcConfig) -> None:
+    st.title("gistcad — sign in")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/logout:")
+    st.button(
+        "Sign in with your hospital account",
+        type="primary",
+        key="oidc_login",
+        on_click=st.login,
+        args=(config.provider,) if config.provider else (),
+    )
+
+
+def workstation_banner(scope: AccessScope, settings: Settings) -> None:
+    """Every page says when it runs without login."""
+    if settings.auth is AuthMode.NONE:
+        st.caption(
+            ":material/computer: Single-user workstation: no login, every center visible; "
+            "served on this computer only (localhost)."
+        )
