@@ -17,7 +17,7 @@ from gistcad.store.scope import AccessScope
 
 
 def export_csv(
-    session: Session, scope: AccessScope, what: str, table: pd.DataFrame, *, bulk: bool
+    session: Session, scope: AccessScope, what: str, table: pd.DataFrame, *, bulk: bool = False
 ) -> str:
     """``table`` as CSV text, after the permission check and with its audit row."""
     if bulk:
