@@ -59,14 +59,7 @@ def submit(engine: Engine, kind: str, parameters: dict[str, Any], scope: AccessS
         job = create_job(session, kind, parameters)
         job.submitted_by = scope.user
         job.center_ids = None if scope.center_ids is None else sorted(scope.center_ids)
-        audit.record(
-            session,
-            scope.user,
-            "job.submit",
-            target_kind="job",
-            target=str(job.id),
-            detail={"kind": kind},
-        )
+        audit.job_submitted(session, scope.user, job.id, kind=kind)
         return job.id
 
 
@@ -121,14 +114,7 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
         # the same owner and centers: a restart never widens what the job may touch
         new.submitted_by, new.center_ids = job.submitted_by, job.center_ids
         update_job(session, new.id, message=f"restart of job {job_id}")
-        audit.record(
-            session,
-            scope.user,
-            "job.submit",
-            target_kind="job",
-            target=str(new.id),
-            detail={"kind": job.kind, RESTART_OF: job_id},
-        )
+        audit.job_submitted(session, scope.user, new.id, kind=job.kind, restart_of=job_id)
         return new.id
 
 
@@ -165,25 +151,11 @@ def _execute(
             seed=int(p.get("seed", 0)),
         )
         version = train(session, scope, data_dir, request, progress)
-        audit.record(
-            session,
-            scope.user,
-            "train",
-            target_kind="model",
-            target=str(version.id),
-            detail={"name": version.name, "job": job.id},
-        )
+        audit.model_event(session, scope.user, "train", version.id, name=version.name, job=job.id)
         return f"model version {version.id} ({version.name}) registered"
     model_id = int(p["model_version_id"])
     n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"))
-    audit.record(
-        session,
-        scope.user,
-        "predict",
-        target_kind="model",
-        target=str(model_id),
-        detail={"patients": n, "job": job.id},
-    )
+    audit.model_event(session, scope.user, "predict", model_id, patients=n, job=job.id)
     return f"{n} predictions written"
 
 

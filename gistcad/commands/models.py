@@ -82,13 +82,13 @@ def _train(args: argparse.Namespace) -> int:
             bar.update(1)
 
         version = train(session, scope, settings.data_dir, request, step)
-        audit.record(
+        audit.model_event(
             session,
             scope.user,
             "train",
-            target_kind="model",
-            target=str(version.id),
-            detail={"name": version.name, "patients": version.metrics.get("n_patients")},
+            version.id,
+            name=version.name,
+            patients=version.metrics.get("n_patients"),
         )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])
@@ -165,13 +165,7 @@ def _predict(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model)
         n = predict(session, scope, settings.data_dir, model_id, args.patient)
-        audit.record(
-            session,
-            scope.user,
-            "predict",
-            target_kind="model",
-            target=str(model_id),
-            detail={"patients": n, "selection": "all" if args.all else args.patient},
-        )
+        selection = "all" if args.all else args.patient
+        audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)
     print(f"{n} predictions written by {name}")
     return 0

@@ -127,3 +127,16 @@ def audit_events(session: Session, scope: AccessScope, flt: AuditFilter) -> pd.D
         stmt = stmt.where(AuditEvent.at < flt.until)
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(flt.limit)
     return frame(session, stmt, AUDIT_COLUMNS)
+
+
+def model_event(
+    session: Session, actor: str, action: str, model_id: int, **detail: Any
+) -> AuditEvent:
+    """A training run (``train``) or a batch of predictions (``predict``) of a model."""
+    return record(session, actor, action, target_kind="model", target=str(model_id), detail=detail)
+
+
+def job_submitted(session: Session, actor: str, job_id: int, **detail: Any) -> AuditEvent:
+    return record(
+        session, actor, "job.submit", target_kind="job", target=str(job_id), detail=detail
+    )

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         s.commit()
     engine.dispose()
-    port = _free_port()
     env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
     env.pop("GISTCAD_DB_URL", None)
     subprocess.run(
@@ -88,13 +88,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gistcad.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with serving(data) as url:
+        yield url
+
+
+@contextmanager
+def serving(data: Path, *options: str) -> Iterator[str]:
+    """``gistcad serve`` on a free localhost port over the data folder ``data``."""
+    port = _free_port()
+    env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
+    env.pop("GISTCAD_DB_URL", None)
+    env.pop("GISTCAD_AUTH", None)
+    command = [sys.executable, "-m", "gistcad.cli", "serve", "--port", str(port), *options]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -106,7 +112,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     out = process.stdout.read().decode() if process.stdout else ""
                     pytest.fail(f"gistcad serve exited: {out}")
                 time.sleep(0.5)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -7,11 +7,6 @@ out. Screenshots go to ``tests/artifacts/``.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +15,7 @@ from sqlalchemy.orm import Session
 from gistcad.auth.manage import add_account
 from gistcad.domain import Role
 from gistcad.store import AccessScope, make_engine, migrations
-from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, _free_port
+from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.factories import seed_cohort
 
 PASSWORD = "alpha-pi-password"
@@ -43,26 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         add_account(s, operator, "alice", Role.PI, ["Alpha"], PASSWORD)
         s.commit()
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
-    env.pop("GISTCAD_DB_URL", None)
-    command = [sys.executable, "-m", "gistcad.cli", "serve", "--port", str(port), "--auth", "local"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    out = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"gistcad serve exited: {out}")
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with serving(data, "--auth", "local") as url:
+        yield url
 
 
 def test_first_request_to_a_page_meets_the_login_then_one_center(server: str) -> None:
