@@ -22,7 +22,9 @@ def test_demo_load_builds_imports_once(
     assert "demo-clinical: not trained (only" in out
     assert (tmp_path / "demo-cohort" / "manifest.json").is_file()
     assert main(["survival", "--by", "center", "--min-group-size", "1"]) == 0
-    capsys.readouterr()
+    assert main(["audit", "--action", "import", "--csv"]) == 0
+    trail = capsys.readouterr().out
+    assert trail.count("import,import,") >= 1 and "demo-cohort" in trail  # one row a report
     assert main(["demo", "load"]) == 0
     assert capsys.readouterr().out == "the database holds 2 patients: no demo cohort loaded\n"
 

@@ -10,13 +10,14 @@ from typing import Any
 from tqdm import tqdm
 
 from gistcad.commands import imports
+from gistcad.commands.access import operator_name
 from gistcad.config import load_settings
 from gistcad.domain import ModelKind
 from gistcad.errors import GistcadError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, predict, train
-from gistcad.store import AccessScope, migrations, session_scope
+from gistcad.store import AccessScope, audit, migrations, session_scope
 from gistcad.store.queries import cohort_counts
 from gistcad.synth.build import BuildOptions, build_cohort, check_output_folder
 
@@ -138,6 +139,9 @@ def _train_one(data_dir: Path, engine: Any, request: TrainRequest) -> None:
             bar.set_postfix_str(message)
             bar.update(1)
 
-        version = train(session, AccessScope.everything(), data_dir, request, step)
-        n = predict(session, AccessScope.everything(), data_dir, version.id)
+        operator = AccessScope.everything(user=operator_name())
+        version = train(session, operator, data_dir, request, step)
+        n = predict(session, operator, data_dir, version.id)
+        audit.model_event(session, operator.user, "train", version.id, name=version.name)
+        audit.model_event(session, operator.user, "predict", version.id, patients=n)
     print(f"{request.name}: trained and {n} patients predicted")
