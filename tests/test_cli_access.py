@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
+import os
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ def test_serve_refuses_exposure_until_login_and_an_admin(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd, env: started.append(cmd) or 0)
+    monkeypatch.setattr(os, "execve", lambda path, cmd, env: started.append(cmd))
     assert main(["serve", "--address", "0.0.0.0"]) == 2
     assert "without login" in capsys.readouterr().err
     assert main(["serve", "--address", "0.0.0.0", "--auth", "local"]) == 2

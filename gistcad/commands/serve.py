@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -134,4 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["GISTCAD_DATA_DIR"] = str(settings.data_dir)
     env["GISTCAD_AUTH"] = auth.value
-    return subprocess.call(streamlit_command(args.address, args.port, auth), env=env)
+    command = streamlit_command(args.address, args.port, auth)
+    # become the server (no child left behind when a service manager stops this process)
+    os.execve(command[0], command, env)
+    return 0  # not reached: execve does not return
