@@ -135,5 +135,6 @@ def _serve(args: argparse.Namespace) -> int:
     env["GISTCAD_AUTH"] = auth.value
     command = streamlit_command(args.address, args.port, auth)
     # become the server (no child left behind when a service manager stops this process)
+    sys.stdout.flush()
     os.execve(command[0], command, env)
     return 0  # not reached: execve does not return
