@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -35,6 +35,8 @@ from views.common import engine
 USER_KEY = "gistcad_user"
 LAST_SEEN_KEY = "gistcad_last_seen"
 NOTICE_KEY = "gistcad_notice"
+LOGIN_ERROR_KEY = "gistcad_login_error"
+PASSWORD_RESULT_KEY = "gistcad_password_result"
 OIDC_AUDITED_KEY = "gistcad_oidc_audited"
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1", "")
 
@@ -104,84 +106,103 @@ def _local(settings: Settings) -> AccessScope:
         _sign_out(name, "logout.idle", _idle_notice(settings))
         name = None
     if not name:
-        name = _login_form(settings)
+        _login_form(settings)
     with session_scope(engine()) as session:
         user = find_user(session, name)
         scope = None if user is None or user.disabled else scope_of(user)
         must_change = bool(user and user.must_change_password)
     if scope is None:
         _sign_out(name, "logout", "Your account was disabled; ask an administrator.")
-        name = _login_form(settings)
-        return _local(settings)
+        return _local(settings)  # nobody is signed in now: the login form
     st.session_state[LAST_SEEN_KEY] = now()
-    if must_change and not _password_form(name, forced=True):
+    if must_change:
+        st.title("Choose your password")
+        st.info(
+            "Your password was set by an administrator: choose your own before going on.",
+            icon=":material/key:",
+        )
+        _password_form(name, "forced")
         _halt()
     _signed_in_sidebar(scope, can_change_password=True)
     _idle_watch(settings)
     return scope
 
 
-def _login_form(settings: Settings) -> str:
-    """Draw the login form; return the signed-in name, or stop the run."""
-    page = st.empty()
-    with page.container():
-        st.title("gistcad — sign in")
-        notice = st.session_state.pop(NOTICE_KEY, None)
-        if notice:
-            st.info(notice, icon=":material/logout:")
-        with st.form("login_form"):
-            name = st.text_input("User name", key="login_name")
-            password = st.text_input("Password", type="password", key="login_password")
-            submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
-        if submitted:
-            with session_scope(engine()) as session:
-                outcome = authenticate(session, name, password, settings.login)
-            if outcome.ok and outcome.scope is not None:
-                st.session_state[USER_KEY] = outcome.scope.user
-                st.session_state[LAST_SEEN_KEY] = now()
-                page.empty()
-                return outcome.scope.user
-            st.error(outcome.message, icon=":material/lock:")
-        st.caption(
-            "Accounts are made by an administrator (`gistcad users add`). After "
-            f"{settings.login.max_failures} failed attempts an account is locked for "
-            f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
+def _attempt_login(settings: Settings) -> None:
+    """The sign-in button's callback (it runs before the page, which then knows the user)."""
+    name = str(st.session_state.get("login_name", ""))
+    password = str(st.session_state.get("login_password", ""))
+    st.session_state["login_password"] = ""  # no password stays in the session
+    with session_scope(engine()) as session:
+        outcome = authenticate(session, name, password, settings.login)
+    if outcome.ok and outcome.scope is not None:
+        st.session_state[USER_KEY] = outcome.scope.user
+        st.session_state[LAST_SEEN_KEY] = now()
+    else:
+        st.session_state[LOGIN_ERROR_KEY] = outcome.message
+
+
+def _login_form(settings: Settings) -> NoReturn:
+    """Draw the login form and stop the run (signing in happens in the button's callback)."""
+    st.title("gistcad — sign in")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/logout:")
+    with st.form("login_form"):
+        st.text_input("User name", key="login_name")
+        st.text_input("Password", type="password", key="login_password")
+        st.form_submit_button(
+            "Sign in",
+            type="primary",
+            key="login_submit",
+            on_click=_attempt_login,
+            args=(settings,),
         )
+    error = st.session_state.pop(LOGIN_ERROR_KEY, None)
+    if error:
+        st.error(error, icon=":material/lock:")
+    st.caption(
+        "Accounts are made by an administrator (`gistcad users add`). After "
+        f"{settings.login.max_failures} failed attempts an account is locked for "
+        f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
+    )
     _halt()
     raise AssertionError("unreachable")  # st.stop() raises
 
 
-def _password_form(name: str, *, forced: bool) -> bool:
-    """Draw the change-password form; True once the password was changed in this run."""
-    page = st.empty()
-    key = "forced" if forced else "sidebar"
-    with page.container():
-        if forced:
-            st.title("Choose your password")
-            st.info(
-                "Your password was set by an administrator: choose your own before going on.",
-                icon=":material/key:",
-            )
-        with st.form(f"password_form_{key}"):
-            old = st.text_input("Current password", type="password", key=f"pw_old_{key}")
-            new = st.text_input(
-                "New password (10 characters or more)", type="password", key=f"pw_new_{key}"
-            )
-            repeat = st.text_input("New password again", type="password", key=f"pw_repeat_{key}")
-            submitted = st.form_submit_button("Change password", key=f"pw_submit_{key}")
-        if not submitted:
-            return False
-        try:
-            with session_scope(engine()) as session:
-                change_password(session, name, old, new, repeat)
-        except GistcadError as exc:
-            st.error(str(exc), icon=":material/error:")
-            return False
-    if forced:
-        page.empty()
+def _attempt_password_change(name: str, key: str) -> None:
+    """The change-password button's callback; clears the three fields whatever happens."""
+    fields = [f"pw_old_{key}", f"pw_new_{key}", f"pw_repeat_{key}"]
+    old, new, repeat = (str(st.session_state.get(f, "")) for f in fields)
+    for field in fields:
+        st.session_state[field] = ""
+    try:
+        with session_scope(engine()) as session:
+            change_password(session, name, old, new, repeat)
+    except GistcadError as exc:
+        st.session_state[PASSWORD_RESULT_KEY] = (False, str(exc))
     else:
-        st.success("Password changed.", icon=":material/check:")
-    return True
+        st.session_state[PASSWORD_RESULT_KEY] = (True, "Password changed.")
+
+
+def _password_form(name: str, key: str) -> None:
+    with st.form(f"password_form_{key}"):
+        st.text_input("Current password", type="password", key=f"pw_old_{key}")
+        st.text_input("New password (10 characters or more)", type="password", key=f"pw_new_{key}")
+        st.text_input("New password again", type="password", key=f"pw_repeat_{key}")
+        st.form_submit_button(
+            "Change password",
+            key=f"pw_submit_{key}",
+            on_click=_attempt_password_change,
+            args=(name, key),
+        )
+    result = st.session_state.pop(PASSWORD_RESULT_KEY, None)
+    if result is not None:
+        ok, message = result
+        if ok:
+            st.success(message, icon=":material/check:")
+        else:
+            st.error(message, icon=":material/error:")
 
 
 def _signed_in_sidebar(scope: AccessScope, *, can_change_password: bool) -> None:
@@ -197,7 +218,7 @@ def _signed_in_sidebar(scope: AccessScope, *, can_change_password: bool) -> None
         )
         if can_change_password:
             with st.popover("Change password", icon=":material/key:"):
-                _password_form(scope.user, forced=False)
+                _password_form(scope.user, "sidebar")
 
 
 def _sign_out_clicked(name: str, local: bool) -> None:

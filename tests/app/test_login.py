@@ -250,3 +250,11 @@ def test_oidc_sign_in_maps_groups_to_role_and_centers(
     assert not nobody.metric
     assert _actions(app_db, "pi@h.org") == ["login.ok"]
     assert _actions(app_db, "x@h.org") == ["login.no_role"]
+
+
+def test_no_password_stays_in_the_session(accounts: dict[str, str]) -> None:
+    at = sign_in("alice", accounts["alice"])
+    assert at.title[0].value == "gistcad — GIST cohort explorer"
+    fields = ("login_name", "login_password")
+    kept = [str(at.session_state[key]) for key in fields if key in at.session_state]
+    assert accounts["alice"] not in kept
