@@ -144,28 +144,29 @@ def _attempt_login(settings: Settings) -> None:
 
 def _login_form(settings: Settings) -> NoReturn:
     """Draw the login form and stop the run (signing in happens in the button's callback)."""
-    st.title("gistcad — sign in")
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice:
-        st.info(notice, icon=":material/logout:")
-    with st.form("login_form"):
-        st.text_input("User name", key="login_name")
-        st.text_input("Password", type="password", key="login_password")
-        st.form_submit_button(
-            "Sign in",
-            type="primary",
-            key="login_submit",
-            on_click=_attempt_login,
-            args=(settings,),
+    with st.columns([1, 2, 1])[1]:  # a narrow form in the middle of the page
+        st.title("gistcad — sign in")
+        notice = st.session_state.pop(NOTICE_KEY, None)
+        if notice:
+            st.info(notice, icon=":material/logout:")
+        with st.form("login_form"):
+            st.text_input("User name", key="login_name")
+            st.text_input("Password", type="password", key="login_password")
+            st.form_submit_button(
+                "Sign in",
+                type="primary",
+                key="login_submit",
+                on_click=_attempt_login,
+                args=(settings,),
+            )
+        error = st.session_state.pop(LOGIN_ERROR_KEY, None)
+        if error:
+            st.error(error, icon=":material/lock:")
+        st.caption(
+            "Accounts are made by an administrator (`gistcad users add`). After "
+            f"{settings.login.max_failures} failed attempts an account is locked for "
+            f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
         )
-    error = st.session_state.pop(LOGIN_ERROR_KEY, None)
-    if error:
-        st.error(error, icon=":material/lock:")
-    st.caption(
-        "Accounts are made by an administrator (`gistcad users add`). After "
-        f"{settings.login.max_failures} failed attempts an account is locked for "
-        f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
-    )
     _halt()
     raise AssertionError("unreachable")  # st.stop() raises
 
