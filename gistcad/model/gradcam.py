@@ -15,13 +15,13 @@ import copy
 import numpy as np
 import numpy.typing as npt
 import torch
-from monai.networks.nets import DenseNet121, EfficientNetBN
+from monai.networks.nets import DenseNet, DenseNet121, EfficientNetBN
 from monai.visualize import GradCAM
 from torch import nn
 
 from gistcad.errors import ValidationError
 from gistcad.model.crop import Crop
-from gistcad.model.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture
+from gistcad.model.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture, CovariateFusion
 
 #: ``class_index`` of the imaging risk score (after the genotype logits).
 RISK_INDEX = len(GENOTYPE_ORDER)
@@ -29,10 +29,14 @@ RISK_INDEX = len(GENOTYPE_ORDER)
 
 def target_layer(model: nn.Module) -> str:
     """Name of the layer Grad-CAM reads in ``model`` (a network from ``build_model``)."""
+    if isinstance(model, CovariateFusion):
+        return f"image.{target_layer(model.image)}"
     if isinstance(model, EfficientNetBN):
         return GRADCAM_LAYER[Architecture.EFFICIENTNET_B0]
     if isinstance(model, DenseNet121):
         return GRADCAM_LAYER[Architecture.DENSENET121]
+    if isinstance(model, DenseNet):
+        return GRADCAM_LAYER[Architecture.DENSENET_SMALL]
     raise ValidationError(
         f"no Grad-CAM layer known for {type(model).__name__}; pass layer= explicitly"
     )
@@ -50,7 +54,12 @@ def _min_max(maps: torch.Tensor) -> torch.Tensor:
 
 
 def gradcam(
-    model: nn.Module, crop: Crop, class_index: int, *, layer: str | None = None
+    model: nn.Module,
+    crop: Crop,
+    class_index: int,
+    *,
+    covariates: npt.ArrayLike | None = None,
+    layer: str | None = None,
 ) -> npt.NDArray[np.float32]:
     """Grad-CAM of one output for one crop, shape (D, H, W), values in [0, 1].
 
@@ -64,6 +73,10 @@ def gradcam(
     class_index
         0–3: the genotype logit in :data:`~gistcad.model.network.GENOTYPE_ORDER`;
         4 (:data:`RISK_INDEX`): the imaging risk score.
+    covariates
+        The case's covariate vector (C,), for a network that takes covariates
+        (:class:`~gistcad.model.network.CovariateFusion`); the map shows where the image
+        branch looked.
     layer
         Dotted module name; default :func:`target_layer`.
     """
@@ -79,6 +92,14 @@ def gradcam(
     device = next(probe.parameters()).device
     cam = GradCAM(probe, target_layers=name, postprocessing=_min_max)
     x = torch.from_numpy(np.array(crop.array, dtype=np.float32)[None]).to(device)
+    extra = {}
+    if isinstance(probe, CovariateFusion):
+        if covariates is None:
+            raise ValidationError(
+                "this network takes covariates: pass covariates=covariate_matrix(...)[0]"
+            )
+        row = np.asarray(covariates, dtype=np.float32).reshape(1, -1)
+        extra["covariates"] = torch.from_numpy(row).to(device)
     with torch.enable_grad():
-        maps = cam(x, class_idx=class_index)
+        maps = cam(x, class_idx=class_index, **extra)
     return np.clip(maps[0, 0].detach().cpu().numpy(), 0.0, 1.0).astype(np.float32)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gistcad.errors import ValidationError
-from gistcad.model.network import GENOTYPE_ORDER
+from gistcad.model.network import GENOTYPE_ORDER, CovariateFusion
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,11 +33,17 @@ class Predictions:
 
 
 def forward_all(
-    model: nn.Module, crops: npt.ArrayLike, batch_size: int = 8
+    model: nn.Module,
+    crops: npt.ArrayLike,
+    batch_size: int = 8,
+    *,
+    covariates: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float32]:
     """Raw network outputs (N, 5) in eval mode under ``torch.inference_mode``, batched.
 
     The model runs on the device of its parameters; its train/eval mode is restored after.
+    ``covariates`` (N, C) go with the crops to a network that takes them
+    (:class:`~gistcad.model.network.CovariateFusion`).
     """
     array = np.asarray(crops, dtype=np.float32)
     if array.ndim != 5 or array.shape[1] != 2:
@@ -47,6 +53,16 @@ def forward_all(
         )
     if batch_size < 1:
         raise ValidationError(f"batch_size must be >= 1, got {batch_size}")
+    fused = isinstance(model, CovariateFusion)
+    if fused != (covariates is not None):
+        raise ValidationError(
+            "this network takes covariates: pass covariates=covariate_matrix(...)"
+            if fused
+            else "this network takes no covariates; call it with the crops alone"
+        )
+    extra = np.zeros((len(array), 0), np.float32)
+    if covariates is not None:
+        extra = np.asarray(covariates, dtype=np.float32).reshape(len(array), -1)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -55,7 +71,13 @@ def forward_all(
         with torch.inference_mode():
             for start in range(0, len(array), batch_size):
                 batch = torch.from_numpy(np.array(array[start : start + batch_size]))  # a copy
-                outputs.append(model(batch.to(device)).float().cpu().numpy())
+                extra_batch = torch.from_numpy(extra[start : start + batch_size])
+                out = (
+                    model(batch.to(device), extra_batch.to(device))
+                    if fused
+                    else model(batch.to(device))
+                )
+                outputs.append(out.float().cpu().numpy())
     finally:
         model.train(was_training)
     if not outputs:
@@ -63,13 +85,20 @@ def forward_all(
     return np.concatenate(outputs).astype(np.float32)
 
 
-def predict(model: nn.Module, crops: npt.ArrayLike, batch_size: int = 8) -> Predictions:
+def predict(
+    model: nn.Module,
+    crops: npt.ArrayLike,
+    batch_size: int = 8,
+    *,
+    covariates: npt.ArrayLike | None = None,
+) -> Predictions:
     """Class probabilities (N, K) and risk scores (N,) for crops (N, 2, D, H, W).
 
     K is the network's number of classes (its last output is the risk score): 4 genotype
-    classes in :data:`GENOTYPE_ORDER`, or 2 for a binary target.
+    classes in :data:`GENOTYPE_ORDER`, or 2 for a binary target. ``covariates`` (N, C) for a
+    network that takes them.
     """
-    out = torch.from_numpy(forward_all(model, crops, batch_size))
+    out = torch.from_numpy(forward_all(model, crops, batch_size, covariates=covariates))
     k = out.shape[1] - 1
     probabilities = torch.softmax(out[:, :k], dim=1).numpy()
     return Predictions(probabilities, out[:, k].numpy().copy())

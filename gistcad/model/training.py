@@ -1,8 +1,10 @@
 """Training the genotype-and-risk network on crops, with early stopping on a validation fold.
 
-Objective: :func:`gistcad.model.loss.total_loss` — class-weighted cross-entropy of the genotype
-logits (weights from the training fold) plus ``cox_weight`` × the Breslow Cox partial
-likelihood of the risk score over each mini-batch. AdamW; augmentation
+Objective: :func:`gistcad.model.loss.total_loss` — cross-entropy of the genotype logits
+(class-weighted by inverse frequency in the training fold when ``class_weighted``) plus
+``cox_weight`` × the Breslow Cox partial likelihood of the risk score over each mini-batch.
+When the network takes covariates (``cfg.model.n_covariates > 0``) they travel with each
+crop (``covariates``, one row per crop). AdamW; augmentation
 (:mod:`gistcad.model.augment`) on the training fold only; after every epoch the whole
 validation fold is scored in eval mode; the best epoch by ``monitor`` is restored.
 
@@ -67,6 +69,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     cox_weight: float = 0.5  # λ
+    class_weighted: bool = True  # inverse-frequency weights in the cross-entropy
     patience: int = 10
     monitor: Monitor = Monitor.VAL_LOSS
     augment: AugmentSettings | None = field(default_factory=AugmentSettings)
@@ -139,6 +142,7 @@ class _Data:
     labels: np.ndarray
     durations: np.ndarray
     events: np.ndarray
+    covariates: np.ndarray  # (N, C); C = 0 for an image-only network
 
 
 def _check_inputs(
@@ -158,6 +162,11 @@ def _check_inputs(
     ):
         if values.shape != (n,):
             raise ValidationError(f"{name} must have shape ({n},) like crops, got {values.shape}")
+    if data.covariates.shape != (n, cfg.model.n_covariates):
+        raise ValidationError(
+            f"covariates must have shape ({n}, {cfg.model.n_covariates}) for a network with "
+            f"n_covariates={cfg.model.n_covariates}, got {data.covariates.shape}"
+        )
     if np.any((data.labels < -1) | (data.labels >= cfg.model.n_classes)):
         raise ValidationError(f"labels must be -1 (unknown) or 0…{cfg.model.n_classes - 1}")
     for name, idx in (("train_idx", train_idx), ("val_idx", val_idx)):
@@ -188,6 +197,7 @@ def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
 def _tensors(data: _Data, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
     return (
         torch.from_numpy(np.ascontiguousarray(data.crops[idx], dtype=np.float32)).to(device),
+        torch.as_tensor(data.covariates[idx], dtype=torch.float32, device=device),
         torch.as_tensor(data.labels[idx], dtype=torch.long, device=device),
         torch.as_tensor(data.durations[idx], dtype=torch.float32, device=device),
         torch.as_tensor(data.events[idx], dtype=torch.float32, device=device),
@@ -207,10 +217,10 @@ def _train_epoch(
     model.train()
     total = 0.0
     for batch in _batches(rng.permutation(train_idx), cfg.batch_size):
-        x, y, t, e = _tensors(data, batch, device)
+        x, c, y, t, e = _tensors(data, batch, device)
         if cfg.augment is not None:
             x = augment_batch(x, cfg.augment, rng)
-        logits, risk = split_outputs(model(x), cfg.model.n_classes)
+        logits, risk = split_outputs(run_network(model, x, c), cfg.model.n_classes)
         loss = total_loss(logits, risk, y, t, e, weights, cfg.cox_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -219,8 +229,19 @@ def _train_epoch(
     return total / len(train_idx)
 
 
+def run_network(model: nn.Module, x: torch.Tensor, covariates: torch.Tensor) -> torch.Tensor:
+    """``model(x)``, or ``model(x, covariates)`` when there are covariates (C > 0)."""
+    out: torch.Tensor = model(x, covariates) if covariates.shape[-1] else model(x)
+    return out
+
+
 def precise_batch_norm(
-    model: nn.Module, crops: np.ndarray, idx: np.ndarray, batch_size: int, max_crops: int = 64
+    model: nn.Module,
+    crops: np.ndarray,
+    idx: np.ndarray,
+    batch_size: int,
+    max_crops: int = 64,
+    covariates: np.ndarray | None = None,
 ) -> None:
     """Re-estimate every batch-norm layer's running mean and variance on training crops.
 
@@ -231,7 +252,7 @@ def precise_batch_norm(
     after 24 steps on 32 crops eval-mode accuracy was still chance while training accuracy
     was not. Recomputing the statistics as plain averages over up to ``max_crops``
     unaugmented training crops ("precise BN"; Wu & Johnson, arXiv:2105.07576) makes eval mode
-    match what was trained.
+    match what was trained. ``covariates`` (N, C), if the network takes them.
     """
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not layers:
@@ -241,10 +262,13 @@ def precise_batch_norm(
         layer.reset_running_stats()
         layer.momentum = None  # cumulative average
     device = next(model.parameters()).device
+    extra = np.zeros((len(crops), 0), np.float32) if covariates is None else covariates
     model.train()
     with torch.no_grad():
         for batch in _batches(np.sort(idx[:max_crops]), batch_size):
-            model(torch.from_numpy(np.ascontiguousarray(crops[batch], dtype=np.float32)).to(device))
+            x = torch.from_numpy(np.ascontiguousarray(crops[batch], dtype=np.float32))
+            c = torch.as_tensor(extra[batch], dtype=torch.float32)
+            run_network(model, x.to(device), c.to(device))
     for layer, momentum in zip(layers, momenta, strict=True):
         layer.momentum = momentum
 
@@ -255,7 +279,10 @@ def _validate(
     nan = float("nan")
     if len(val_idx) == 0:
         return {"val_loss": nan, "val_accuracy": nan, "val_auc_kit11": nan, "val_c_index": nan}
-    out = torch.from_numpy(forward_all(model, data.crops[val_idx], cfg.eval_batch_size))
+    covariates = data.covariates[val_idx] if cfg.model.n_covariates else None
+    out = torch.from_numpy(
+        forward_all(model, data.crops[val_idx], cfg.eval_batch_size, covariates=covariates)
+    )
     logits, risk = split_outputs(out, cfg.model.n_classes)
     y = torch.as_tensor(data.labels[val_idx], dtype=torch.long)
     t = torch.as_tensor(data.durations[val_idx], dtype=torch.float32)
@@ -292,6 +319,7 @@ def train_model(
     train_idx: npt.ArrayLike,
     val_idx: npt.ArrayLike,
     cfg: TrainConfig,
+    covariates: npt.ArrayLike | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train a network from scratch and return its best weights (see the module docstring).
@@ -313,6 +341,10 @@ def train_model(
         is kept.
     cfg
         :class:`TrainConfig`.
+    covariates
+        (N, ``cfg.model.n_covariates``) covariates of each crop
+        (:func:`gistcad.model.covariates.covariate_matrix`); required when the network takes
+        covariates, else omitted.
     progress
         Called after each epoch as ``progress(epoch, cfg.epochs, record.as_dict())``.
 
@@ -327,6 +359,9 @@ def train_model(
         np.asarray(labels, dtype=np.int64),
         np.asarray(durations, dtype=np.float64),
         np.asarray(events, dtype=np.float64),
+        np.zeros((len(crops), 0), np.float32)
+        if covariates is None
+        else np.asarray(covariates, dtype=np.float32),
     )
     train = np.asarray(train_idx, dtype=np.int64)
     val = np.asarray(val_idx, dtype=np.int64)
@@ -336,7 +371,11 @@ def train_model(
     rng = np.random.default_rng(cfg.seed)
     device = pick_device(cfg.device)
     model = build_model(cfg.model).to(device)
-    weights = torch.as_tensor(class_weights(data.labels[train], cfg.model.n_classes), device=device)
+    n_classes = cfg.model.n_classes
+    balanced = class_weights(data.labels[train], n_classes)
+    weights = torch.as_tensor(
+        balanced if cfg.class_weighted else np.ones(n_classes, np.float32), device=device
+    )
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
@@ -347,7 +386,13 @@ def train_model(
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         train_loss = _train_epoch(model, optimiser, data, train, weights, cfg, rng)
-        precise_batch_norm(model, data.crops, rng.permutation(train), cfg.batch_size)
+        precise_batch_norm(
+            model,
+            data.crops,
+            rng.permutation(train),
+            cfg.batch_size,
+            covariates=data.covariates if cfg.model.n_covariates else None,
+        )
         scores = _validate(model, data, val, weights, cfg)
         record = EpochRecord(epoch, train_loss, **scores, seconds=time.perf_counter() - start)
         history.append(record)

@@ -60,8 +60,13 @@ class TrainRequest:
 
 
 def make_learner(
-    request: TrainRequest, data_dir: Path, progress: Progress | None = None
+    request: TrainRequest,
+    data_dir: Path,
+    progress: Progress | None = None,
+    dl_settings: DlSettings | None = None,
 ) -> Learner:
+    """The learner of ``request``; the deep model uses ``dl_settings`` when given (a
+    registered version's), else :class:`DlSettings` with the request's epochs."""
     n_classes = len(request.target.classes)
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
@@ -74,7 +79,9 @@ def make_learner(
             "the deep model predicts genotype (or KIT exon 11 vs rest) and a continuous risk "
             "score; train the risk target with --model clinical or radiomics"
         )
-    settings = DlSettings() if request.epochs is None else DlSettings(epochs=request.epochs)
+    settings = dl_settings or (
+        DlSettings() if request.epochs is None else DlSettings(epochs=request.epochs)
+    )
     return DlLearner(
         n_classes=n_classes,
         data_dir=data_dir,
@@ -92,8 +99,23 @@ def fingerprint(table: pd.DataFrame, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def model_card(request: TrainRequest, table: pd.DataFrame, metrics: dict[str, Any]) -> str:
-    """A short model card (Markdown): intended use, data, per-center performance, limits."""
+def model_card(
+    request: TrainRequest,
+    table: pd.DataFrame,
+    metrics: dict[str, Any],
+    *,
+    dl_covariates: bool = True,
+) -> str:
+    """A short model card (Markdown): intended use, data, per-center performance, limits.
+
+    ``dl_covariates``: whether a deep model takes the size and site covariates.
+    """
+    deep_inputs = "a tumour-centred CT crop and its mask (3D network)"
+    if dl_covariates:
+        deep_inputs += (
+            ", with the tumour's size (measured on its mask) and primary site as covariates "
+            "added to the network's outputs"
+        )
     lines = [
         f"# {request.default_name()}",
         "",
@@ -101,7 +123,7 @@ def model_card(request: TrainRequest, table: pd.DataFrame, metrics: dict[str, An
         + {
             ModelKind.CLINICAL: "site, tumour size on CT, age and sex (logistic regression)",
             ModelKind.RADIOMICS: "IBSI radiomics features of the CT tumour region",
-            ModelKind.DL: "a tumour-centred CT crop and its mask (3D network)",
+            ModelKind.DL: deep_inputs,
         }[request.kind]
         + ".",
         "",
@@ -170,12 +192,25 @@ def train(
         "n_patients": int(known.size),
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    metrics["card"] = model_card(request, table.iloc[known], metrics)
+    metrics["card"] = model_card(
+        request,
+        table.iloc[known],
+        metrics,
+        dl_covariates=isinstance(learner, DlLearner) and learner.settings.covariates,
+    )
     version = ModelVersion(
         name=name,
         kind=request.kind,
         target=request.target.value,
-        parameters={**asdict(request), "classes": list(request.target.classes)},
+        parameters={
+            **asdict(request),
+            "classes": list(request.target.classes),
+            **(
+                {"dl_settings": learner.settings.to_dict()}
+                if isinstance(learner, DlLearner)
+                else {}
+            ),
+        },
         training_fingerprint=fingerprint(table.iloc[known], labels[known]),
         metrics=metrics,
         weights_path=str(path.relative_to(data_dir)),
@@ -203,7 +238,7 @@ def predict(
         seed=int(version.parameters.get("seed", 0)),
         epochs=version.parameters.get("epochs"),
     )
-    learner = make_learner(request, data_dir)
+    learner = make_learner(request, data_dir, dl_settings=dl_settings_of(version))
     if not version.weights_path or not version.weights_sha256:
         raise ValidationError(
             f"model version {version.name!r} has no saved model file; train it with "
@@ -238,6 +273,20 @@ def predict(
     if isinstance(learner, DlLearner):
         save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
     return written
+
+
+def dl_settings_of(version: ModelVersion) -> DlSettings | None:
+    """The deep model settings a version was trained with (None for other kinds).
+
+    Versions registered before the settings were stored are EfficientNet-B0 models without
+    covariates (:meth:`DlSettings.before_covariates`).
+    """
+    if version.kind != ModelKind.DL:
+        return None
+    stored = version.parameters.get("dl_settings")
+    if stored is None:
+        return DlSettings.before_covariates(int(version.parameters.get("epochs") or 12))
+    return DlSettings(**stored)
 
 
 CAMS_DIRNAME = "cams"

@@ -26,3 +26,14 @@ def test_map_has_the_crop_shape_and_lies_in_0_1(architecture: Architecture) -> N
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
     with pytest.raises(ValidationError, match="class_index"):
         gradcam(model, crop, 5)
+
+
+def test_map_of_a_fused_network_needs_the_covariates() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(architecture=Architecture.DENSENET_SMALL, crop_size=32, n_covariates=2)
+    model = build_model(cfg)
+    crop = Crop(blob_crops(1)[0][0], np.eye(4), 1.0)
+    cam = gradcam(model, crop, 0, covariates=np.array([0.3, 1.0]))
+    assert cam.shape == (32, 32, 32) and cam.min() >= 0.0 and cam.max() <= 1.0
+    with pytest.raises(ValidationError, match="takes covariates"):
+        gradcam(model, crop, 0)

@@ -8,6 +8,7 @@ from gistcad.errors import ValidationError
 from gistcad.model.network import (
     GENOTYPE_ORDER,
     Architecture,
+    CovariateFusion,
     ModelConfig,
     build_model,
     split_outputs,
@@ -48,3 +49,22 @@ def test_config_round_trip_and_validation() -> None:
         ModelConfig(dropout=1.0)
     with pytest.raises(ValueError):
         ModelConfig(architecture="resnet50")
+    with pytest.raises(ValidationError, match="n_covariates"):
+        ModelConfig(n_covariates=-1)
+    fused = ModelConfig(architecture="densenet-small", crop_size=32, n_covariates=3)
+    assert ModelConfig.from_dict(fused.to_dict()) == fused
+
+
+def test_covariate_fusion_starts_as_its_image_network_and_adds_a_linear_term() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(architecture=Architecture.DENSENET_SMALL, crop_size=32, n_covariates=3)
+    model = build_model(cfg).eval()
+    assert isinstance(model, CovariateFusion)
+    x, c = torch.rand(2, 2, 32, 32, 32), torch.tensor([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]])
+    with torch.no_grad():
+        assert torch.equal(model(x, c), model.image(x))  # W = 0, b = 0 at the start
+        model.covariates.weight[0] = torch.tensor([1.0, 2.0, 3.0])
+        shift = model(x, c) - model.image(x)
+    assert shift[:, 0].tolist() == [7.0, 2.0] and not shift[:, 1:].any()
+    with pytest.raises(ValidationError, match=r"covariates must have shape \(2, 3\)"):
+        model(x, c[:, :2])

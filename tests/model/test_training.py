@@ -77,10 +77,29 @@ def test_learns_a_visible_class_and_not_shuffled_labels() -> None:
     assert _val_accuracy(crops, shuffled) <= 0.7
 
 
+def test_learns_a_class_that_only_a_covariate_shows() -> None:
+    # the crops' blobs alternate bright/dark independently of this label; the covariate's
+    # sign is the label, so only the fused covariate term can learn it
+    crops, _ = blob_crops(80, seed=3)
+    covariate = np.random.default_rng(4).normal(size=(80, 1)).astype(np.float32)
+    labels = np.where(covariate[:, 0] > 0, 0, 2)
+    fused = ModelConfig(architecture="densenet-small", crop_size=32, n_covariates=1)
+    cfg = TrainConfig(model=fused, epochs=5, batch_size=8, learning_rate=3e-3, cox_weight=0.0)
+    nan = np.full(80, np.nan)
+    result = train_model(
+        crops, labels, nan, np.zeros(80), train_idx=np.arange(32), val_idx=np.arange(32, 80),
+        cfg=cfg, covariates=covariate,
+    )  # fmt: skip
+    assert result.best.val_accuracy >= 0.9
+    with pytest.raises(ValidationError, match=r"covariates must have shape \(80, 1\)"):
+        train_model(crops, labels, nan, np.zeros(80), train_idx=[0, 1], val_idx=[2],
+                    cfg=cfg)  # fmt: skip
+
+
 def test_config_survives_json() -> None:
     cfg = TrainConfig(model=SMALL, epochs=3, monitor="val_auc_kit11")
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
-    no_augment = TrainConfig(augment=None)
+    no_augment = TrainConfig(augment=None, class_weighted=False)
     assert TrainConfig.from_dict(json.loads(json.dumps(no_augment.to_dict()))) == no_augment
 
 

@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gistcad.analysis.performance import roc_auc
 from gistcad.cli import main
+from gistcad.store import make_engine
+from gistcad.store.models import ModelVersion
 from gistcad.synth.build import BuildOptions, build_cohort
 from tests.modelling.test_honesty import _hanley_mcneil_se
 
@@ -74,6 +78,9 @@ def test_radiomics_falls_to_chance_without_signal(
     se = _hanley_mcneil_se(0.5, positives, pooled["n"] - positives)
     assert abs(pooled["auc"] - 0.5) < 3 * se, pooled
     assert abs(pooled["ceiling_auc"] - 0.5) < 3 * se  # the oracle agrees: nothing to learn
+    # and so does the build's ceiling.json (once 0.53: floating-point noise ranked patients)
+    ceiling = json.loads((no_signal / "ceiling.json").read_text())["pooled"]
+    assert ceiling["kit11_vs_rest"] == 0.5 == pooled["ceiling_auc"]
 
 
 def test_radiomics_stays_at_or_below_the_ceiling(
@@ -104,6 +111,13 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     assert main(["import", "demo", str(full_signal), "--json"]) == 0
     args = ["train", "--model", "dl", "--target", "genotype", "--cv", "holdout", "--epochs", "2"]
     assert main([*args, "--name", "deep"]) == 0
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    with Session(engine) as session:
+        version = session.scalars(select(ModelVersion).where(ModelVersion.name == "deep")).one()
+        settings = version.parameters["dl_settings"]
+        assert settings["covariates"] and settings["architecture"] == "densenet-small"
+        assert "primary site as covariates" in version.metrics["card"]
+    engine.dispose()
     assert main(["predict", "--model", "deep", "--all"]) == 0
     assert f"{N} predictions written by deep" in capsys.readouterr().out
     maps = sorted((data / "cams").rglob("*.npz"))

@@ -11,10 +11,15 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gistcad.cli import main
+from gistcad.domain import ModelKind
+from gistcad.model.network import Architecture
+from gistcad.modelling.dl_model import DlSettings
 from gistcad.modelling.evaluation import confusion, evaluate
 from gistcad.modelling.folds import Scheme, folds
 from gistcad.modelling.targets import Target
+from gistcad.modelling.trainer import dl_settings_of
 from gistcad.store import make_engine, migrations
+from gistcad.store.models import ModelVersion
 from tests.factories import seed_cohort
 
 
@@ -96,3 +101,15 @@ def test_evaluation_with_ceiling_and_confusion() -> None:
     assert np.isnan(kit11.loc["Small", "auc_ci_lower"]) or kit11.loc["Small", "positives"] >= 5
     matrix = confusion(oof, ("kit11", "kit9", "pdgfra", "wt_other"))
     assert matrix.to_numpy().sum() == n and np.trace(matrix.to_numpy()) > n / 2
+
+
+def test_a_deep_version_is_rebuilt_with_the_settings_it_was_trained_with() -> None:
+    settings = DlSettings(epochs=7, covariates=False)
+    stored = json.loads(json.dumps({"epochs": 7, "dl_settings": settings.to_dict()}))
+    assert dl_settings_of(ModelVersion(kind=ModelKind.DL, parameters=stored)) == settings
+    # registered before the settings were stored: EfficientNet-B0 on the crop alone
+    legacy = dl_settings_of(ModelVersion(kind=ModelKind.DL, parameters={"epochs": 3}))
+    assert legacy is not None and legacy.epochs == 3
+    assert legacy.architecture is Architecture.EFFICIENTNET_B0 and not legacy.covariates
+    clinical = ModelVersion(kind=ModelKind.CLINICAL, parameters={})
+    assert dl_settings_of(clinical) is None
