@@ -18,6 +18,9 @@ makes them, with torch operations and a numpy ``Generator`` as the only randomne
   enhancement) and shift uniform in ±15 HU (calibration), applied after windowing through the
   exact identity ``w(a·HU + b) = a·w(HU) + ((a − 1)·low + b) / (high − low)`` — exact except for
   voxels already clipped by the window. Only the image channel; the mask is untouched.
+  These are :class:`AugmentSettings`' defaults; the deep model of
+  :mod:`gistcad.modelling.dl_model` turns the intensity jitter off, because the genotype shows
+  in the tumour's enhancement by about as many HU as the jitter moves it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ model was trained.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,15 @@ def sha256_of(path: Path) -> str:
 
 
 def model_dir(data_dir: Path, name: str) -> Path:
-    """``<data folder>/models/<name>/`` (created)."""
-    folder = data_dir / MODELS_DIRNAME / name
-    folder.mkdir(parents=True, exist_ok=True)
+    """A new, empty folder for one training run's files:
+    ``<data folder>/models/<name>/<UTC time>-<random>/``.
+
+    Every run gets its own folder, so a run that fails (or loses a race for the name) never
+    overwrites the files of a registered version; the registry stores each version's path.
+    """
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    folder = data_dir / MODELS_DIRNAME / name / f"{stamp}-{secrets.token_hex(3)}"
+    folder.mkdir(parents=True, exist_ok=False)
     return folder
 
 

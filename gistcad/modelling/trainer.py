@@ -37,7 +37,12 @@ from gistcad.modelling.targets import Target, labels_for
 from gistcad.store import AccessScope
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion, Prediction
-from gistcad.store.writes import add_model_version, get_model_version, replace_predictions
+from gistcad.store.writes import (
+    add_model_version,
+    ensure_name_free,
+    get_model_version,
+    replace_predictions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +164,12 @@ def train(
     request: TrainRequest,
     progress: Progress | None = None,
 ) -> ModelVersion:
-    """Cross-validate, fit, save and register; returns the new model version (flushed)."""
+    """Cross-validate, fit, save and register; returns the new model version (flushed).
+
+    A name that is taken is refused before any training (and again at registration, in case
+    another run took it meanwhile).
+    """
+    ensure_name_free(session, request.default_name())
     learner = make_learner(request, data_dir, progress)
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
@@ -286,7 +296,7 @@ def dl_settings_of(version: ModelVersion) -> DlSettings | None:
     stored = version.parameters.get("dl_settings")
     if stored is None:
         return DlSettings.before_covariates(int(version.parameters.get("epochs") or 12))
-    return DlSettings(**stored)
+    return DlSettings.from_stored(stored)
 
 
 CAMS_DIRNAME = "cams"

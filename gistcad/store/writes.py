@@ -234,12 +234,17 @@ def set_genotype(
     return changed
 
 
+def ensure_name_free(session: Session, name: str) -> None:
+    """Refuse a model version name that is taken."""
+    if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)):
+        raise ValidationError(
+            f"a model version called {name!r} exists already; choose another --name"
+        )
+
+
 def add_model_version(session: Session, version: ModelVersion) -> ModelVersion:
     """Register a trained model; refuses a name that is taken."""
-    if session.scalar(select(ModelVersion.id).where(ModelVersion.name == version.name)):
-        raise ValidationError(
-            f"a model version called {version.name!r} exists already; choose another --name"
-        )
+    ensure_name_free(session, version.name)
     session.add(version)
     session.flush()
     return version

@@ -56,13 +56,31 @@ def test_a_changed_model_file_is_refused(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["train", "--model", "clinical", "--target", "genotype", "--name", "g"]) == 0
-    model = data_dir / "models" / "g" / "model.joblib"
+    (model,) = (data_dir / "models" / "g").glob("*/model.joblib")
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
     capsys.readouterr()
     assert main(["predict", "--model", "g", "--all"]) == 2
     assert "was changed or damaged, so it is not loaded" in capsys.readouterr().err
+
+
+def test_a_taken_name_is_refused_before_training_and_leaves_the_first_model_intact(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--model", "clinical", "--target", "kit11", "--name", "same"]) == 0
+    runs = list((data_dir / "models" / "same").iterdir())
+    (model,) = runs[0].glob("model.joblib")
+    before = model.read_bytes()
+    first = capsys.readouterr()
+    assert "fold 1" in first.out + first.err  # training reports its folds
+    assert main(["train", "--model", "clinical", "--target", "genotype", "--name", "same"]) == 2
+    captured = capsys.readouterr()
+    assert "a model version called 'same' exists already; choose another --name" in captured.err
+    assert "fold" not in captured.out + captured.err  # refused before any training
+    assert list((data_dir / "models" / "same").iterdir()) == runs
+    assert model.read_bytes() == before
+    assert main(["predict", "--model", "same", "--all"]) == 0  # its checksum still matches
 
 
 def test_folds_exclude_unknown_labels_and_cover_each_patient_once() -> None:
@@ -111,5 +129,12 @@ def test_a_deep_version_is_rebuilt_with_the_settings_it_was_trained_with() -> No
     legacy = dl_settings_of(ModelVersion(kind=ModelKind.DL, parameters={"epochs": 3}))
     assert legacy is not None and legacy.epochs == 3
     assert legacy.architecture is Architecture.EFFICIENTNET_B0 and not legacy.covariates
+    assert legacy.augment().hu_scale == 0.10 and legacy.augment().hu_shift == 15.0
+    # stored before the intensity jitter was a setting: trained with the old jitter
+    earlier = {k: v for k, v in DlSettings().to_dict().items() if not k.startswith("intensity")}
+    version = ModelVersion(kind=ModelKind.DL, parameters={"dl_settings": earlier})
+    rebuilt = dl_settings_of(version)
+    assert rebuilt is not None and rebuilt.intensity_shift_hu == 15.0
+    assert DlSettings().augment().hu_shift == 0.0 == DlSettings().augment().hu_scale
     clinical = ModelVersion(kind=ModelKind.CLINICAL, parameters={})
     assert dl_settings_of(clinical) is None
