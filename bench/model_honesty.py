@@ -1,22 +1,29 @@
-"""Benchmark: every model on demo-sized synthetic cohorts, against chance and the ceiling.
+"""Benchmark: the models on synthetic cohorts of several sizes and seeds, against chance, the
+clinical baseline and the ceiling.
 
-The honesty rules of the models issue, measured on cohorts too large for the test suite:
+The honesty rules of the models issue, measured on more and larger cohorts than the test suite
+can afford (``tests/modelling/test_deep_vs_clinical.py`` runs one 400-patient cohort with
+signal; ``tests/modelling/test_image_models.py`` two of 48):
 - at ``--signal 0`` (the genotype drawn independently of everything the image shows) every
   model's out-of-fold KIT exon 11 AUC must stay within chance (0.5 ± 3 Hanley-McNeil SE);
 - at ``--signal 1`` no model may beat the generator's ceiling (beyond 3 SE), and the deep model
   should beat the clinical baseline.
 
-For each signal a cohort is built with ``gistcad demo build``, imported through the ordinary
-importers into a fresh data folder, and the clinical, radiomics and deep models are trained on
-KIT exon 11 vs rest (k-fold by default for all three, so that they are compared on the same
-patients; ``--deep-cv holdout`` is faster but scores only a quarter of them) and evaluated with
-the oracle. Anchors printed per model: chance (0.5) and the ceiling on the same patients, with
-the ratio (AUC − 0.5) / (ceiling − 0.5); then DeLong's test of the deep model against the
-clinical baseline on their shared patients.
+Each cohort is built with :func:`gistcad.synth.build.build_cohort` (by default as the tests
+render it: a 96-pixel matrix over 40 mm of scan; the crops are 32³ whatever the matrix),
+imported through the ordinary importers into a fresh data folder, and every model is trained
+on KIT exon 11 vs rest with 5-fold cross-validation (the same folds for all, so they are
+compared on the same patients) and evaluated with the oracle. Anchors printed per model:
+chance (0.5) and the ceiling on the same patients, with the ratio (AUC − 0.5) / (ceiling − 0.5);
+then DeLong's test of the deep model against the clinical baseline. The last lines summarise
+each signal and size over the seeds: mean AUC per model, and in how many seeds the deep model
+beat the clinical baseline.
 
 Usage::
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/model_honesty.py --patients 200 [--epochs N]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/model_honesty.py \\
+        --patients 200 400 --seeds 1 2 3 --signals 1 --models clinical deep
+    .venv/bin/python bench/model_honesty.py --patients 200 --matrix 256 --scan-length 200
 """
 
 from __future__ import annotations
@@ -24,19 +31,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-MODELS = (
-    ("clinical", ["--model", "clinical", "--target", "kit11", "--cv", "kfold"]),
-    ("radiomics", ["--model", "radiomics", "--target", "kit11", "--cv", "kfold"]),
-    ("deep", ["--model", "dl", "--target", "kit11"]),  # + --cv from --deep-cv
-)
+from gistcad.synth.build import BuildOptions, build_cohort
+
+MODELS = {
+    "clinical": ["--model", "clinical", "--target", "kit11"],
+    "radiomics": ["--model", "radiomics", "--target", "kit11"],
+    "deep": ["--model", "dl", "--target", "kit11"],
+}
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
@@ -52,30 +63,33 @@ def gistcad(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def run(signal: float, patients: int, epochs: int | None, deep_cv: str, work: Path) -> None:
-    cohort, data = work / f"cohort-{signal}", work / f"data-{signal}"
+def run(
+    args: argparse.Namespace, signal: float, patients: int, seed: int, work: Path
+) -> dict[str, float]:
+    """One cohort: every model's pooled AUC (and the ceiling), printed and returned."""
+    tag = f"signal {signal:g}  n={patients}  seed {seed}"
+    cohort, data = work / "cohort", work / "data"
     env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
-    gistcad(
-        [
-            "demo",
-            "build",
-            "--out",
-            str(cohort),
-            "--patients",
-            str(patients),
-            "--signal",
-            str(signal),
-        ],
-        env,
+    start = time.perf_counter()
+    build_cohort(
+        BuildOptions(
+            out=cohort,
+            patients=patients,
+            seed=seed,
+            signal=signal,
+            matrix=args.matrix,
+            scan_length_mm=args.scan_length,
+        )
     )
     gistcad(["db", "upgrade"], env)
     gistcad(["import", "demo", str(cohort), "--json"], env)
-    for name, options in MODELS:
-        extra = ["--cv", deep_cv] if name == "deep" else []
-        if name == "deep" and epochs is not None:
-            extra += ["--epochs", str(epochs)]
+    shutil.rmtree(cohort / "centers")  # imported: only oracle.csv is read from here on
+    print(f"{tag}  built and imported ({time.perf_counter() - start:.0f} s)", flush=True)
+    aucs: dict[str, float] = {}
+    for name in args.models:
+        extra = ["--epochs", str(args.epochs)] if name == "deep" and args.epochs else []
         start = time.perf_counter()
-        gistcad(["train", *options, *extra, "--name", name], env)
+        gistcad(["train", *MODELS[name], *extra, "--name", name], env)
         seconds = time.perf_counter() - start
         report = json.loads(
             gistcad(
@@ -85,6 +99,7 @@ def run(signal: float, patients: int, epochs: int | None, deep_cv: str, work: Pa
         pooled = next(r for r in report["tasks"]["kit11_vs_rest"] if r["center"] == "All centers")
         n_pos, n = pooled["positives"], pooled["n"]
         auc, ceiling = pooled["auc"], pooled["ceiling_auc"]
+        aucs[name], aucs["ceiling"] = auc, ceiling
         se = hanley_mcneil_se(max(auc, 0.5), n_pos, n - n_pos)
         ratio = (auc - 0.5) / (ceiling - 0.5) if ceiling > 0.5 else float("nan")
         verdict = (
@@ -93,33 +108,61 @@ def run(signal: float, patients: int, epochs: int | None, deep_cv: str, work: Pa
             else ("at or below ceiling" if auc <= ceiling + 3 * se else "ABOVE CEILING")
         )
         print(
-            f"signal {signal:g}  {name:9s} n={n:4d}  KIT11 AUC {auc:.3f} "
+            f"{tag}  {name:9s} KIT11 AUC {auc:.3f} "
             f"(CI {pooled['auc_ci_lower']:.3f}–{pooled['auc_ci_upper']:.3f})  chance 0.5  "
             f"ceiling {ceiling:.3f}  ratio {ratio:.2f}  3·SE {3 * se:.3f}  {verdict}  "
             f"({seconds:.0f} s)",
             flush=True,
         )
-    compared = json.loads(
-        gistcad(["evaluate", "--model", "deep", "--compare", "clinical", "--json"], env)
-    )["comparison"]
-    test = compared["tasks"]["kit11_vs_rest"]
-    print(
-        f"signal {signal:g}  deep vs clinical on {compared['n']} shared patients: KIT11 AUC "
-        f"{test['auc_a']:.3f} vs {test['auc_b']:.3f}, DeLong p = {test['p_value']:.3g}",
-        flush=True,
-    )
+    if {"deep", "clinical"} <= set(args.models):
+        compared = json.loads(
+            gistcad(["evaluate", "--model", "deep", "--compare", "clinical", "--json"], env)
+        )["comparison"]
+        test = compared["tasks"]["kit11_vs_rest"]
+        aucs["p_deep_vs_clinical"] = test["p_value"]
+        print(
+            f"{tag}  deep vs clinical on {compared['n']} shared patients: KIT11 AUC "
+            f"{test['auc_a']:.3f} vs {test['auc_b']:.3f}, DeLong p = {test['p_value']:.3g}",
+            flush=True,
+        )
+    shutil.rmtree(data)  # 800 patients at the demo's matrix take 15 GB
+    shutil.rmtree(cohort)
+    return aucs
+
+
+def summarise(results: dict[tuple[float, int], list[dict[str, float]]], models: list[str]) -> None:
+    print("\nsummary (mean over seeds)")
+    for (signal, patients), runs in sorted(results.items()):
+        means = "  ".join(
+            f"{name} {np.mean([r[name] for r in runs]):.3f}" for name in [*models, "ceiling"]
+        )
+        line = f"signal {signal:g}  n={patients}  seeds {len(runs)}  {means}"
+        if {"deep", "clinical"} <= set(models):
+            wins = sum(r["deep"] > r["clinical"] for r in runs)
+            line += f"  deep > clinical in {wins}/{len(runs)}"
+        print(line, flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--patients", type=int, default=200)
-    parser.add_argument("--epochs", type=int, help="deep model (default: DlSettings')")
-    parser.add_argument("--deep-cv", choices=("kfold", "holdout"), default="kfold")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, nargs="+", default=[200, 400])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--signals", type=float, nargs="+", default=[0.0, 1.0])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--matrix", type=int, default=96, help="in-plane pixels (demo: 256)")
+    parser.add_argument("--scan-length", type=float, default=40.0, help="mm (demo: 200)")
+    parser.add_argument("--epochs", type=int, help="deep model (default: DlSettings')")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gistcad-honesty-") as folder:
-        for signal in args.signals:
-            run(signal, args.patients, args.epochs, args.deep_cv, Path(folder))
+    results: dict[tuple[float, int], list[dict[str, float]]] = defaultdict(list)
+    for signal in args.signals:
+        for patients in args.patients:
+            for seed in args.seeds:
+                with tempfile.TemporaryDirectory(prefix="gistcad-honesty-") as folder:
+                    aucs = run(args, signal, patients, seed, Path(folder))
+                results[signal, patients].append(aucs)
+    summarise(results, args.models)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Targets (issue "Genotype and risk models"):
 - one case, including preprocessing (read the canonical NIfTI, crop, resample, forward),
   in under 0.5 s;
 - 1,400 cases in under 10 minutes.
-Also measured: both candidate networks at batch 1 (the measurement that chose the
-architecture) and the training time of one epoch on 200 crops.
+Also measured: every candidate network at batch 1 and the training time of one epoch on 200
+crops. ``--architecture`` picks the network of the per-case, cohort and training timings
+(default: the deep model's, :class:`gistcad.modelling.dl_model.DlSettings`).
 
 Cases are synthetic portal-venous CTs rendered by :mod:`gistcad.synth.phantom` at a 512 matrix
 (the Lyon profile: 0.74 mm pixels, 2.5 mm slices), written as canonical NIfTI and read back
@@ -16,6 +17,7 @@ Usage::
 
     .venv/bin/python bench/model_speed.py               # everything (~3–5 min on 2 idle cores)
     .venv/bin/python bench/model_speed.py --train-crops 0   # skip the training epoch
+    .venv/bin/python bench/model_speed.py --architecture efficientnet-b0 --size 64
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from gistcad.model.crop import CropSettings, tumour_crop
 from gistcad.model.inference import predict
 from gistcad.model.network import Architecture, ModelConfig, build_model
 from gistcad.model.training import TrainConfig, train_model
+from gistcad.modelling.dl_model import DlSettings
 from gistcad.synth.centers import DEFAULT_CENTERS
 from gistcad.synth.phantom import render_ct
 
@@ -75,7 +78,7 @@ def write_case(folder: Path, size_cm: float, seed: int) -> tuple[Path, Path]:
 
 
 def bench_architectures(size: int, repeats: int, rounds: int = 3) -> None:
-    """Both candidates, alternating in ``rounds`` so that a burst of load hits both alike."""
+    """Every candidate, alternating in ``rounds`` so that a burst of load hits all alike."""
     x = torch.randn(1, 2, size, size, size)
     times: dict[Architecture, list[float]] = {a: [] for a in Architecture}
     models = {a: build_model(ModelConfig(architecture=a, crop_size=size)).eval() for a in times}
@@ -134,12 +137,14 @@ def bench_cohort(model: torch.nn.Module, size: int, per_case_prep: float, batch:
     )
 
 
-def bench_training(n: int, size: int) -> None:
+def bench_training(n: int, size: int, architecture: Architecture) -> None:
     rng = np.random.default_rng(0)
     crops = rng.random((n, 2, size, size, size), dtype=np.float32)
     labels = rng.integers(0, 4, n)
     durations, events = rng.uniform(1, 120, n), (rng.random(n) < 0.3).astype(float)
-    cfg = TrainConfig(model=ModelConfig(crop_size=size), epochs=1, batch_size=8)
+    cfg = TrainConfig(
+        model=ModelConfig(architecture=architecture, crop_size=size), epochs=1, batch_size=8
+    )
     start = time.perf_counter()
     train_model(
         crops, labels, durations, events, train_idx=np.arange(n), val_idx=np.arange(0), cfg=cfg
@@ -154,6 +159,12 @@ def bench_training(n: int, size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=64, help="crop size (voxels per side)")
+    parser.add_argument(
+        "--architecture",
+        type=Architecture,
+        choices=list(Architecture),
+        default=DlSettings().architecture,
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=32, help="crops in the throughput batch")
@@ -167,16 +178,16 @@ def main() -> None:
     bench_architectures(args.size, args.repeats)
 
     torch.manual_seed(0)
-    model = build_model(ModelConfig(crop_size=args.size)).eval()
+    model = build_model(ModelConfig(architecture=args.architecture, crop_size=args.size)).eval()
     settings = CropSettings(size=args.size)
     with tempfile.TemporaryDirectory() as tmp:
-        print("Per case, read + crop + resample + forward (EfficientNet-B0, warm median):")
+        print(f"Per case, read + crop + resample + forward ({args.architecture}, warm median):")
         prep = bench_cases(Path(tmp), model, settings, args.repeats)
     print(f"Cohort of {COHORT} (the slower case's preprocessing for every case):")
     bench_cohort(model, args.size, prep, args.batch)
     if args.train_crops:
         print("Training:")
-        bench_training(args.train_crops, args.size)
+        bench_training(args.train_crops, args.size, args.architecture)
     print(f"load average at the end {os.getloadavg()}")
 
 

@@ -14,8 +14,13 @@ linear term of this vector to the network's outputs:
 - one indicator per :class:`~gistcad.domain.Site` (all zero when the site is unknown).
 
 Both are read off the CT, as the synthetic cohort's ceiling assumes (it conditions on site,
-size and the tumour's appearance). Age and sex are left out: they are not imaging findings,
-and the clinical baseline already measures what they add.
+size and the tumour's appearance).
+
+:func:`clinical_covariates` adds what the clinical baseline knows besides: age and sex
+(``age_z`` = (age − 60) / 15, 0 when unknown; ``female`` 1 or 0, 0.5 when unknown). With them,
+the deep model sees everything the clinical baseline sees plus the CT, so the two can be
+compared on what the image adds. Models trained before they existed leave them out
+(:class:`gistcad.modelling.dl_model.DlSettings`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from gistcad.errors import ValidationError
 
 #: Names of the covariate vector's entries, in order.
 COVARIATE_NAMES: tuple[str, ...] = ("log_size", *(f"site_{site.value}" for site in Site))
+#: Names of the clinical covariates appended by :func:`clinical_covariates`.
+CLINICAL_COVARIATE_NAMES: tuple[str, ...] = ("age_z", "female")
 #: Reference size of ``log_size`` (0 at a 50 mm tumour).
 REFERENCE_SIZE_MM = 50.0
+#: Centre and scale of ``age_z`` (years).
+AGE_CENTRE, AGE_SCALE = 60.0, 15.0
 
 
 def covariate_matrix(extents_mm: npt.ArrayLike, sites: Sequence[object]) -> npt.NDArray[np.float32]:
@@ -66,4 +75,23 @@ def covariate_matrix(extents_mm: npt.ArrayLike, sites: Sequence[object]) -> npt.
     for row, site in enumerate(sites):
         if isinstance(site, str) and site in codes:
             out[row, 1 + codes.index(site)] = 1.0
+    return out
+
+
+def clinical_covariates(ages: Sequence[object], sexes: Sequence[object]) -> npt.NDArray[np.float32]:
+    """Age and sex of N patients, shape (N, 2), float32 (:data:`CLINICAL_COVARIATE_NAMES`).
+
+    >>> clinical_covariates([75, None], ["female", None]).tolist()
+    [[1.0, 1.0], [0.0, 0.5]]
+    """
+    if len(ages) != len(sexes):
+        raise ValidationError(f"got {len(ages)} ages but {len(sexes)} sexes; pass one of each")
+    out = np.zeros((len(ages), len(CLINICAL_COVARIATE_NAMES)), dtype=np.float32)
+    for row, (age, sex) in enumerate(zip(ages, sexes, strict=True)):
+        try:
+            years = float(age)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            years = float("nan")
+        out[row, 0] = (years - AGE_CENTRE) / AGE_SCALE if np.isfinite(years) else 0.0
+        out[row, 1] = {"female": 1.0, "male": 0.0}.get(str(sex).lower(), 0.5)
     return out

@@ -5,7 +5,9 @@ class score's gradient and keeps the positive part of the sum (Selvaraju et al.,
 The layer is :data:`~gistcad.model.network.GRADCAM_LAYER` of the architecture — for
 EfficientNet-B0 the last stage before the final downsampling (4³ cells at a 64³ crop), as the
 last conv layer has only 2³ — and the map is upsampled trilinearly to the crop grid.
-:func:`gistcad.model.crop.to_image_grid` puts it back on the CT.
+:func:`gistcad.model.crop.to_image_grid` puts it back on the CT. For the histogram network
+(:mod:`gistcad.model.histogram`) the map shows what its convolutional branch looked at; the
+histogram of the tumour's values has no place of its own to show.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from gistcad.errors import ValidationError
 from gistcad.model.crop import Crop
+from gistcad.model.histogram import HistogramNetwork
 from gistcad.model.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture, CovariateFusion
 
 #: ``class_index`` of the imaging risk score (after the genotype logits).
@@ -33,6 +36,8 @@ def target_layer(model: nn.Module) -> str:
         return f"image.{target_layer(model.image)}"
     if isinstance(model, EfficientNetBN):
         return GRADCAM_LAYER[Architecture.EFFICIENTNET_B0]
+    if isinstance(model, HistogramNetwork):
+        return GRADCAM_LAYER[Architecture.DENSENET_SMALL_HISTOGRAM]
     if isinstance(model, DenseNet121):
         return GRADCAM_LAYER[Architecture.DENSENET121]
     if isinstance(model, DenseNet):

@@ -17,6 +17,11 @@ MONAI's ``DenseNet`` with 16 initial features, growth rate 8, blocks of 2, 4 and
 1) it learned KIT exon 11 where EfficientNet-B0 trained on the same crops did not (details in
 :mod:`gistcad.modelling.dl_model`).
 
+:attr:`Architecture.DENSENET_SMALL_HISTOGRAM` adds a learnable histogram of the CT inside
+the tumour mask beside the small DenseNet's pooled features
+(:mod:`gistcad.model.histogram`): the deep model's default since it was measured to find the
+genotype where the DenseNet alone did not.
+
 Covariates
 ----------
 With ``n_covariates > 0`` the network is a :class:`CovariateFusion`: the MONAI network's five
@@ -38,6 +43,7 @@ from torch import nn
 
 from gistcad.domain import GenotypeClass
 from gistcad.errors import ValidationError
+from gistcad.model.histogram import HistogramNetwork
 
 #: Genotype classes in the order of the network's logits.
 GENOTYPE_ORDER: tuple[GenotypeClass, ...] = tuple(GenotypeClass)
@@ -49,6 +55,7 @@ class Architecture(StrEnum):
     EFFICIENTNET_B0 = "efficientnet-b0"
     DENSENET121 = "densenet121"
     DENSENET_SMALL = "densenet-small"
+    DENSENET_SMALL_HISTOGRAM = "densenet-small-histogram"
 
 
 #: The layer Grad-CAM reads for each architecture: the last one before the final stride-2
@@ -57,6 +64,7 @@ GRADCAM_LAYER: dict[Architecture, str] = {
     Architecture.EFFICIENTNET_B0: "_blocks.4",
     Architecture.DENSENET121: "features.transition3.conv",
     Architecture.DENSENET_SMALL: "features.transition1.conv",
+    Architecture.DENSENET_SMALL_HISTOGRAM: "dense.features.transition1.conv",
 }
 
 
@@ -176,7 +184,7 @@ def _image_network(cfg: ModelConfig) -> nn.Module:
         net._dropout.p = cfg.dropout
         _small_head(net._fc)
         return net
-    if cfg.architecture is Architecture.DENSENET_SMALL:
+    if cfg.architecture in (Architecture.DENSENET_SMALL, Architecture.DENSENET_SMALL_HISTOGRAM):
         small = DenseNet(
             spatial_dims=3,
             in_channels=cfg.in_channels,
@@ -188,6 +196,8 @@ def _image_network(cfg: ModelConfig) -> nn.Module:
             dropout_prob=cfg.dropout,
         )
         _small_head(small.class_layers.get_submodule("out"))
+        if cfg.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
+            return HistogramNetwork(small, cfg.n_outputs)
         return small
     dense = DenseNet121(
         spatial_dims=3,

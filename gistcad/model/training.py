@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from monai.utils import set_determinism
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from gistcad.analysis.performance import concordance_index
@@ -45,7 +46,14 @@ from gistcad.model import metrics
 from gistcad.model.augment import AugmentSettings, augment_batch
 from gistcad.model.inference import forward_all
 from gistcad.model.loss import class_weights, total_loss
-from gistcad.model.network import KIT11_INDEX, ModelConfig, build_model, pick_device, split_outputs
+from gistcad.model.network import (
+    KIT11_INDEX,
+    CovariateFusion,
+    ModelConfig,
+    build_model,
+    pick_device,
+    split_outputs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +237,51 @@ def _train_epoch(
     return total / len(train_idx)
 
 
+def covariate_start(
+    covariates: npt.ArrayLike, labels: npt.ArrayLike, n_classes: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Multinomial logistic regression of the class on the covariates (rows with label >= 0):
+    ``(weights (n_classes, C), biases (n_classes,))`` for ``train_model(covariate_init=...)``.
+
+    A class absent from ``labels`` gets zero weights and a bias 5 below the lowest fitted one.
+    """
+    x = np.asarray(covariates, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    known = y >= 0
+    x, y = x[known], y[known]
+    weights = np.zeros((n_classes, x.shape[1]), np.float32)
+    biases = np.zeros(n_classes, np.float32)
+    present = np.unique(y)
+    if present.size < 2:
+        return weights, biases
+    fit = LogisticRegression(C=1.0, max_iter=5000).fit(x, y)
+    if present.size == 2:  # one logit: class 1 against class 0
+        weights[present[1]], biases[present[1]] = fit.coef_[0], fit.intercept_[0]
+    else:
+        weights[present], biases[present] = fit.coef_, fit.intercept_
+    absent = np.setdiff1d(np.arange(n_classes), present)
+    biases[absent] = biases[present].min() - 5.0
+    return weights, biases
+
+
+def _start_covariates(
+    model: nn.Module, init: tuple[npt.ArrayLike, npt.ArrayLike], n_classes: int
+) -> None:
+    if not isinstance(model, CovariateFusion):
+        raise ValidationError("covariate_init needs a network that takes covariates")
+    weights = torch.as_tensor(np.asarray(init[0]), dtype=torch.float32)
+    biases = torch.as_tensor(np.asarray(init[1]), dtype=torch.float32)
+    expected = (n_classes, model.covariates.in_features)
+    if tuple(weights.shape) != expected or tuple(biases.shape) != (n_classes,):
+        raise ValidationError(
+            f"covariate_init must be weights {expected} and biases ({n_classes},), got "
+            f"{tuple(weights.shape)} and {tuple(biases.shape)}"
+        )
+    with torch.no_grad():
+        model.covariates.weight[:n_classes] = weights
+        model.covariates.bias[:n_classes] = biases
+
+
 def run_network(model: nn.Module, x: torch.Tensor, covariates: torch.Tensor) -> torch.Tensor:
     """``model(x)``, or ``model(x, covariates)`` when there are covariates (C > 0)."""
     out: torch.Tensor = model(x, covariates) if covariates.shape[-1] else model(x)
@@ -320,6 +373,7 @@ def train_model(
     val_idx: npt.ArrayLike,
     cfg: TrainConfig,
     covariates: npt.ArrayLike | None = None,
+    covariate_init: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train a network from scratch and return its best weights (see the module docstring).
@@ -345,6 +399,11 @@ def train_model(
         (N, ``cfg.model.n_covariates``) covariates of each crop
         (:func:`gistcad.model.covariates.covariate_matrix`); required when the network takes
         covariates, else omitted.
+    covariate_init
+        ``(weights (n_classes, C), biases (n_classes,))``: the starting genotype logits of the
+        covariate term of a :class:`~gistcad.model.network.CovariateFusion` (e.g. a logistic
+        regression on the covariates of the training rows, :func:`covariate_start`); the risk
+        score's row starts at zero. Without it the covariate term starts at zero.
     progress
         Called after each epoch as ``progress(epoch, cfg.epochs, record.as_dict())``.
 
@@ -370,7 +429,10 @@ def train_model(
     set_determinism(seed=cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = pick_device(cfg.device)
-    model = build_model(cfg.model).to(device)
+    model = build_model(cfg.model)
+    if covariate_init is not None:
+        _start_covariates(model, covariate_init, cfg.model.n_classes)
+    model = model.to(device)
     n_classes = cfg.model.n_classes
     balanced = class_weights(data.labels[train], n_classes)
     weights = torch.as_tensor(

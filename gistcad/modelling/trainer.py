@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
-from gistcad.model.network import GENOTYPE_ORDER, KIT11_INDEX
+from gistcad.model.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
 from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
@@ -109,17 +109,23 @@ def model_card(
     table: pd.DataFrame,
     metrics: dict[str, Any],
     *,
-    dl_covariates: bool = True,
+    dl_settings: DlSettings | None = None,
 ) -> str:
     """A short model card (Markdown): intended use, data, per-center performance, limits.
 
-    ``dl_covariates``: whether a deep model takes the size and site covariates.
+    ``dl_settings``: a deep model's settings (default: :class:`DlSettings`'), which say what
+    it sees.
     """
-    deep_inputs = "a tumour-centred CT crop and its mask (3D network)"
-    if dl_covariates:
+    settings = dl_settings or DlSettings()
+    deep_inputs = "a tumour-centred CT crop and its mask (3D network"
+    if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
+        deep_inputs += ", with a learnable histogram of the CT inside the tumour"
+    deep_inputs += ")"
+    if settings.covariates:
+        extra = ", age and sex" if settings.clinical_covariates else ""
         deep_inputs += (
-            ", with the tumour's size (measured on its mask) and primary site as covariates "
-            "added to the network's outputs"
+            f", with the tumour's size (measured on its mask), primary site{extra} as "
+            "covariates added to the network's outputs"
         )
     lines = [
         f"# {request.default_name()}",
@@ -206,7 +212,7 @@ def train(
         request,
         table.iloc[known],
         metrics,
-        dl_covariates=isinstance(learner, DlLearner) and learner.settings.covariates,
+        dl_settings=learner.settings if isinstance(learner, DlLearner) else None,
     )
     version = ModelVersion(
         name=name,

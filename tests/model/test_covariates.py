@@ -5,7 +5,12 @@ import pytest
 
 from gistcad.domain import Site
 from gistcad.errors import ValidationError
-from gistcad.model.covariates import COVARIATE_NAMES, covariate_matrix
+from gistcad.model.covariates import (
+    CLINICAL_COVARIATE_NAMES,
+    COVARIATE_NAMES,
+    clinical_covariates,
+    covariate_matrix,
+)
 
 
 def test_log_size_and_one_indicator_per_site() -> None:
@@ -26,3 +31,12 @@ def test_unknown_values_and_mismatches_are_refused_or_blank() -> None:
         covariate_matrix(np.ones((2, 3)), ["stomach"])
     with pytest.raises(ValidationError, match="finite and > 0 mm"):
         covariate_matrix([[0.0, 0.0, 0.0]], ["stomach"])
+
+
+def test_age_and_sex_are_standardised_and_unknowns_are_neutral() -> None:
+    out = clinical_covariates([60, 90, None, "n/a", 45.0], ["male", "FEMALE", None, "x", "female"])
+    assert CLINICAL_COVARIATE_NAMES == ("age_z", "female") and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, 0], [0.0, 2.0, 0.0, 0.0, -1.0])
+    np.testing.assert_allclose(out[:, 1], [0.0, 1.0, 0.5, 0.5, 1.0])
+    with pytest.raises(ValidationError, match="2 ages but 1 sexes"):
+        clinical_covariates([50, 60], ["male"])

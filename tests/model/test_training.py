@@ -8,7 +8,7 @@ import torch
 
 from gistcad.errors import ValidationError
 from gistcad.model.network import ModelConfig, build_model
-from gistcad.model.training import Monitor, TrainConfig, train_model
+from gistcad.model.training import Monitor, TrainConfig, covariate_start, train_model
 from tests.model.conftest import blob_crops
 
 SMALL = ModelConfig(crop_size=32)
@@ -116,3 +116,44 @@ def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValidationError, match="val_auc_kit11"):
         train_model(crops, np.array([0, 0, 2, 2]), durations, events, train_idx=[0, 2],
                     val_idx=[1], cfg=TrainConfig(model=SMALL, monitor="val_auc_kit11"))  # fmt: skip
+
+
+def test_covariate_start_is_the_logistic_regression_of_the_training_rows() -> None:
+    rng = np.random.default_rng(5)
+    covariates = rng.normal(size=(300, 2)).astype(np.float32)
+    # class 0 when the first covariate is high, 3 when low, 1 in between; class 2 never occurs
+    labels = np.where(covariates[:, 0] > 0.5, 0, np.where(covariates[:, 0] < -0.5, 3, 1))
+    labels[:10] = -1  # unknown labels are left out
+    weights, biases = covariate_start(covariates, labels, 4)
+    assert weights.shape == (4, 2) and biases.shape == (4,)
+    logits = covariates @ weights.T + biases
+    known = labels >= 0
+    assert (logits.argmax(axis=1)[known] == labels[known]).mean() > 0.9
+    assert np.all(weights[2] == 0) and biases[2] == biases[[0, 1, 3]].min() - 5.0
+    # two classes present: one logit, class 1 against class 0
+    two = np.where(covariates[:, 1] > 0, 1, 0)
+    w2, b2 = covariate_start(covariates, two, 4)
+    assert w2[0].tolist() == [0.0, 0.0] and w2[1, 1] > 1.0 and np.all(w2[2:] == 0)
+    assert b2[0] == 0.0 and np.all(b2[2:] == min(b2[0], b2[1]) - 5.0)
+
+
+def test_training_starts_from_the_covariate_start() -> None:
+    crops, _ = blob_crops(24, seed=3)
+    covariate = np.random.default_rng(4).normal(size=(24, 1)).astype(np.float32)
+    labels = np.where(covariate[:, 0] > 0, 0, 2)
+    fused = ModelConfig(architecture="densenet-small", crop_size=32, n_covariates=1)
+    cfg = TrainConfig(model=fused, epochs=1, batch_size=8, learning_rate=1e-9, cox_weight=0.0)
+    start = covariate_start(covariate, labels, 4)
+    nan = np.full(24, np.nan)
+    result = train_model(
+        crops, labels, nan, np.zeros(24), train_idx=np.arange(16), val_idx=np.arange(16, 24),
+        cfg=cfg, covariates=covariate, covariate_init=start,
+    )  # fmt: skip
+    weight = result.state_dict["covariates.weight"].numpy()
+    np.testing.assert_allclose(weight[:4], start[0], atol=1e-4)  # a learning rate of 1e-9
+    assert np.all(weight[4] == 0)  # the risk score's row starts at zero
+    assert result.best.val_accuracy == 1.0  # the start alone classifies the held-out rows
+    with pytest.raises(ValidationError, match=r"covariate_init must be weights \(4, 1\)"):
+        train_model(crops, labels, nan, np.zeros(24), train_idx=np.arange(16),
+                    val_idx=np.arange(16, 24), cfg=cfg, covariates=covariate,
+                    covariate_init=(np.zeros((4, 2)), np.zeros(4)))  # fmt: skip

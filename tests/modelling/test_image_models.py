@@ -55,7 +55,7 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: The deep model's training in these tests: 5-fold like the others, fewer epochs.
-DEEP = ["--model", "dl", "--epochs", "8"]
+DEEP = ["--model", "dl", "--epochs", "5"]
 
 
 def _train_and_evaluate(
@@ -154,8 +154,11 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     with Session(engine) as session:
         version = session.scalars(select(ModelVersion).where(ModelVersion.name == "deep")).one()
         settings = version.parameters["dl_settings"]
-        assert settings["covariates"] and settings["architecture"] == "densenet-small"
-        assert "primary site as covariates" in version.metrics["card"]
+        assert settings["covariates"] and settings["clinical_covariates"]
+        assert settings["architecture"] == "densenet-small-histogram"
+        card = version.metrics["card"]
+        assert "learnable histogram of the CT inside the tumour" in card
+        assert "primary site, age and sex as covariates" in card
     engine.dispose()
     assert main(["predict", "--model", "deep", "--all"]) == 0
     assert f"{N} predictions written by deep" in capsys.readouterr().out
