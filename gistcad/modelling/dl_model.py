@@ -167,8 +167,9 @@ class DlSettings:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> DlSettings:
-        """Settings as stored with a model version; versions stored before the intensity
-        jitter was a setting were trained with ±10 % and ±15 HU."""
+        """Settings as stored with a model version. A key missing from an older version takes
+        the value it was trained with: ±10 % and ±15 HU of jitter, no age and sex, a covariate
+        term starting at zero."""
         return cls(
             **{
                 "intensity_scale": OLD_INTENSITY_SCALE,
