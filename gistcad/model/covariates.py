@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from gistcad.domain import Site
+from gistcad.domain import Sex, Site
 from gistcad.errors import ValidationError
 
 #: Names of the covariate vector's entries, in order.
@@ -93,5 +93,5 @@ def clinical_covariates(ages: Sequence[object], sexes: Sequence[object]) -> npt.
         except (TypeError, ValueError):
             years = float("nan")
         out[row, 0] = (years - AGE_CENTRE) / AGE_SCALE if np.isfinite(years) else 0.0
-        out[row, 1] = {"female": 1.0, "male": 0.0}.get(str(sex).lower(), 0.5)
+        out[row, 1] = {Sex.FEMALE.value: 1.0, Sex.MALE.value: 0.0}.get(str(sex).lower(), 0.5)
     return out

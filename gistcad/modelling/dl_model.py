@@ -242,10 +242,6 @@ class DlLearner:
 
         return cache.get_or_make(row.volume_sha256, row.mask_sha256, crop_settings, make)
 
-    def crops(self, table: pd.DataFrame) -> np.ndarray:
-        """(N, 2, S, S, S) float32 crops of the table's rows."""
-        return self.inputs(table)[0]
-
     def inputs(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Crops (N, 2, S, S, S) of the table's rows and their covariates (N, C), or None
         when the settings use none (:mod:`gistcad.model.covariates`: size from each crop's

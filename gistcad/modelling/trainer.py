@@ -116,27 +116,11 @@ def model_card(
     ``dl_settings``: a deep model's settings (default: :class:`DlSettings`'), which say what
     it sees.
     """
-    settings = dl_settings or DlSettings()
-    deep_inputs = "a tumour-centred CT crop and its mask (3D network"
-    if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
-        deep_inputs += ", with a learnable histogram of the CT inside the tumour"
-    deep_inputs += ")"
-    if settings.covariates:
-        extra = ", age and sex" if settings.clinical_covariates else ""
-        deep_inputs += (
-            f", with the tumour's size (measured on its mask), primary site{extra} as "
-            "covariates added to the network's outputs"
-        )
     lines = [
         f"# {request.default_name()}",
         "",
         f"**Predicts** {', '.join(request.target.classes)} from "
-        + {
-            ModelKind.CLINICAL: "site, tumour size on CT, age and sex (logistic regression)",
-            ModelKind.RADIOMICS: "IBSI radiomics features of the CT tumour region",
-            ModelKind.DL: deep_inputs,
-        }[request.kind]
-        + ".",
+        f"{_inputs_text(request.kind, dl_settings)}.",
         "",
         "**Intended use:** research on genotype and risk prediction from pre-operative CT. "
         "Not for treatment decisions: the genotype must come from tissue.",
@@ -155,6 +139,26 @@ def model_card(
         "intervals; on synthetic data compare with the ceiling, never above it.",
     ]
     return "\n".join(lines)
+
+
+def _inputs_text(kind: ModelKind, dl_settings: DlSettings | None) -> str:
+    """What a model sees, for its card."""
+    if kind is ModelKind.CLINICAL:
+        return "site, tumour size on CT, age and sex (logistic regression)"
+    if kind is ModelKind.RADIOMICS:
+        return "IBSI radiomics features of the CT tumour region"
+    settings = dl_settings or DlSettings()
+    text = "a tumour-centred CT crop and its mask (3D network"
+    if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
+        text += ", with a learnable histogram of the CT inside the tumour"
+    text += ")"
+    if settings.covariates:
+        extra = ", age and sex" if settings.clinical_covariates else ""
+        text += (
+            f", with the tumour's size (measured on its mask), primary site{extra} as "
+            "covariates added to the network's outputs"
+        )
+    return text
 
 
 def _auc_text(row: dict[str, Any]) -> str:

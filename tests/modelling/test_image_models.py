@@ -54,8 +54,9 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _cohort(tmp_path_factory, 1.0)
 
 
-#: The deep model's training in these tests: 5-fold like the others, fewer epochs.
-DEEP = ["--model", "dl", "--epochs", "5"]
+#: The image models of these tests, as ``train`` options: 5-fold for both, fewer epochs for
+#: the deep model.
+MODELS = {"radiomics": ["--model", "radiomics"], "deep": ["--model", "dl", "--epochs", "5"]}
 
 
 def _train_and_evaluate(
@@ -63,30 +64,34 @@ def _train_and_evaluate(
     data: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    model: list[str] | None = None,
+    model: str,
 ) -> dict:
-    """Import ``cohort``, train KIT exon 11 vs rest out of fold (radiomics unless ``model``
-    gives other options), return the pooled row of the evaluation with the oracle."""
+    """Import ``cohort``, train ``model`` on KIT exon 11 vs rest out of fold, return the pooled
+    row of the evaluation with the oracle."""
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
     monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
     assert main(["db", "upgrade"]) == 0
     assert main(["import", "demo", str(cohort), "--json"]) == 0
-    options = model or ["--model", "radiomics"]
-    assert main(["train", *options, "--target", "kit11", "--cv", "kfold", "--name", "r"]) == 0
+    train = ["train", *MODELS[model], "--target", "kit11", "--cv", "kfold", "--name", "r"]
+    assert main(train) == 0
     capsys.readouterr()
     oracle = cohort / "oracle.csv"
     assert main(["evaluate", "--model", "r", "--oracle", str(oracle), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    return {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]
+    pooled = {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]
+    assert pooled["n"] == N
+    return pooled
 
 
-def test_radiomics_falls_to_chance_without_signal(
+@pytest.mark.parametrize("model", list(MODELS))
+def test_falls_to_chance_without_signal(
+    model: str,
     no_signal: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pooled = _train_and_evaluate(no_signal, tmp_path / "data", monkeypatch, capsys)
+    pooled = _train_and_evaluate(no_signal, tmp_path / "data", monkeypatch, capsys, model)
     positives = pooled["positives"]
     se = _hanley_mcneil_se(0.5, positives, pooled["n"] - positives)
     assert abs(pooled["auc"] - 0.5) < 3 * se, pooled
@@ -96,45 +101,21 @@ def test_radiomics_falls_to_chance_without_signal(
     assert ceiling["kit11_vs_rest"] == 0.5 == pooled["ceiling_auc"]
 
 
-def test_radiomics_stays_at_or_below_the_ceiling(
+@pytest.mark.parametrize("model", list(MODELS))
+def test_stays_at_or_below_the_ceiling(
+    model: str,
     full_signal: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pooled = _train_and_evaluate(full_signal, tmp_path / "data", monkeypatch, capsys)
+    pooled = _train_and_evaluate(full_signal, tmp_path / "data", monkeypatch, capsys, model)
     positives = pooled["positives"]
     se = _hanley_mcneil_se(pooled["ceiling_auc"], positives, pooled["n"] - positives)
     assert pooled["auc"] <= pooled["ceiling_auc"] + 3 * se, pooled
     oracle = pd.read_csv(full_signal / "oracle.csv")
     assert roc_auc(oracle["p_kit11"], oracle["is_kit11"].astype(int)) > 0.6
     assert np.isfinite(pooled["auc"])
-
-
-def test_deep_model_falls_to_chance_without_signal(
-    no_signal: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    pooled = _train_and_evaluate(no_signal, tmp_path / "data", monkeypatch, capsys, DEEP)
-    assert pooled["n"] == N
-    positives = pooled["positives"]
-    se = _hanley_mcneil_se(0.5, positives, N - positives)
-    assert abs(pooled["auc"] - 0.5) < 3 * se, pooled
-
-
-def test_deep_model_stays_at_or_below_the_ceiling(
-    full_signal: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    pooled = _train_and_evaluate(full_signal, tmp_path / "data", monkeypatch, capsys, DEEP)
-    assert pooled["n"] == N
-    positives = pooled["positives"]
-    se = _hanley_mcneil_se(pooled["ceiling_auc"], positives, N - positives)
-    assert pooled["auc"] <= pooled["ceiling_auc"] + 3 * se, pooled
 
 
 def test_deep_model_trains_predicts_and_leaves_attention_maps(
