@@ -83,6 +83,38 @@ def parse_site(text: str) -> Site:
         raise ValidationError(f"unknown primary site {text!r}; use one of: {allowed}") from None
 
 
+#: the longest center name the store holds (``centers.name`` is VARCHAR(120))
+CENTER_NAME_MAX = 120
+
+
+def center_name(text: str) -> str:
+    """A center name as stored: trimmed, inner runs of white space folded to one space.
+
+    >>> center_name("  Rotterdam   EMC ")
+    'Rotterdam EMC'
+
+    Raises
+    ------
+    ValidationError
+        For an empty name, control characters, or more than :data:`CENTER_NAME_MAX`
+        characters.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in text.replace(" ", "")):
+        raise ValidationError(
+            f"the center name {text!r} contains control characters (tab, newline ...); "
+            "give the name as plain text, e.g. --center Rotterdam"
+        )
+    name = " ".join(text.split())
+    if not name:
+        raise ValidationError("the center name is empty; give one, e.g. --center Rotterdam")
+    if len(name) > CENTER_NAME_MAX:
+        raise ValidationError(
+            f"the center name has {len(name)} characters; at most {CENTER_NAME_MAX} are "
+            "allowed: use a shorter name"
+        )
+    return name
+
+
 class GenotypeDetail(StrEnum):
     """Mutation status at the resolution a molecular pathology report gives."""
 

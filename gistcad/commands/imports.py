@@ -15,25 +15,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
-from gistcad.domain import Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.demo import import_demo
-from gistcad.ingest.dicom import ImportContext, import_dicom
+from gistcad.ingest.dicom import import_dicom
 from gistcad.ingest.nifti import import_mask_folder, import_worc
-from gistcad.ingest.pseudonym import load_or_create_key
-from gistcad.ingest.report import ImportReport
-from gistcad.ingest.staging import FileStage
-from gistcad.store import audit, migrations
-from gistcad.store.engine import session_scope
+from gistcad.ingest.transaction import Importer, run_import
+from gistcad.store import migrations
 
 EXIT_REFUSED = 3
-Runner = Callable[[Session, ImportContext], list[ImportReport]]
+Runner = Importer
 
 
 def register(sub: Any) -> None:
@@ -92,35 +87,16 @@ def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
-    scope.require(Permission.IMPORT_DATA)
-    pseudonymizer = load_or_create_key(settings.data_dir)
-    stage = FileStage(settings.data_dir)
-    reports: list[ImportReport] = []
-    try:
-        with session_scope(engine) as session, _progress(args, unit) as progress:
-            center = getattr(args, "center", "") or ""
-            ctx = ImportContext(center, settings.data_dir, pseudonymizer, stage, progress)
-            reports = runner(session, ctx)
-            ok = all(r.ok for r in reports)
-            if ok and not args.dry_run:
-                for report in reports:
-                    audit.record(
-                        session,
-                        scope.user,
-                        "import",
-                        target_kind="import",
-                        target=report.source,
-                        detail={"kind": report.kind, "center": center, **report.counts()},
-                    )
-                stage.publish()
-            else:
-                session.rollback()
-                stage.discard()
-    except BaseException:
-        stage.discard()
-        raise
-    for report in reports:
-        report.dry_run = args.dry_run
+    with _progress(args, unit) as progress:
+        reports = run_import(
+            engine,
+            settings.data_dir,
+            scope,
+            runner,
+            center=getattr(args, "center", "") or "",
+            dry_run=args.dry_run,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
     else:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gistcad.errors import ValidationError
 from gistcad.ingest import cells
 from gistcad.ingest.clinical_schema import (
     CLINICAL_COLUMNS,
@@ -223,7 +224,11 @@ def import_clinical(
     rolls back otherwise (the CLI does exactly that).
     """
     report = ImportReport(kind="clinical", source=str(path), dry_run=dry_run)
-    sheet = read_sheet(path)
+    try:
+        sheet = read_sheet(path)
+    except ValidationError as exc:
+        report.problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
+        return report
     report.notes.append(f"read as {sheet.describe()}")
     validation = validate_sheet(sheet, path.name)
     report.problems.extend(validation.problems)
@@ -238,7 +243,7 @@ def import_clinical(
         change = upsert_clinical(
             session,
             center_row,
-            pseudonymizer.pseudonym(center, valid.original_id),
+            pseudonymizer.pseudonym(center_row.name, valid.original_id),
             valid.record,
             original_id=valid.original_id if keep_mapping else None,
         )

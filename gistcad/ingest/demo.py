@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gistcad.domain import center_name
 from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.dicom import ImportContext, import_dicom
 from gistcad.ingest.nifti import import_mask_folder
@@ -34,14 +35,15 @@ def import_demo(
         return [report]
     reports: list[ImportReport] = []
     for center_dir in sorted(p for p in centers_dir.iterdir() if p.is_dir()):
-        center_ctx = dataclasses.replace(ctx, center=center_dir.name)
+        name = center_name(center_dir.name)
+        center_ctx = dataclasses.replace(ctx, center=name)
         table = next((center_dir / n for n in TABLE_NAMES if (center_dir / n).exists()), None)
         if table is not None:
             reports.append(
                 import_clinical(
                     session,
                     table,
-                    center=center_dir.name,
+                    center=name,
                     pseudonymizer=ctx.pseudonymizer,
                     keep_mapping=keep_mapping,
                 )

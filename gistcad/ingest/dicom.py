@@ -10,7 +10,6 @@ Re-importing a series that is already stored is a no-op.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,10 @@ from gistcad.imaging import (
     scan_dicom,
     write_canonical,
 )
+from gistcad.imaging.errors import ArchiveError
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport, Problem
-from gistcad.ingest.staging import FileStage
+from gistcad.ingest.staging import FileStage, unpack_folder
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (
@@ -121,7 +121,7 @@ def _import_series(
     """Import one series and its masks; returns the number of masks stored."""
     center, _ = get_or_create_center(session, ctx.center)
     original = series.patient_id or ""
-    pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, original)
+    pseudonym = ctx.pseudonymizer.pseudonym(center.name, original)
     patient, created = get_or_create_patient(session, center, pseudonym)
     if created:
         report.notes.append(f"new patient {pseudonym}: no clinical data yet")
@@ -169,9 +169,14 @@ def import_dicom(session: Session, path: Path, ctx: ImportContext) -> ImportRepo
         report.problems.append(Problem(str(path), "no such file or folder"))
         return report
     if path.suffix.lower() == ".zip":
-        with tempfile.TemporaryDirectory(dir=ctx.stage.root) as unpacked:
-            safe_extract(path, unpacked)
-            return _import_folder(session, Path(unpacked), ctx, report)
+        # the raw files still carry names and birth dates: unpacked outside the data folder
+        with unpack_folder() as unpacked:
+            try:
+                safe_extract(path, unpacked)
+            except ArchiveError as exc:
+                report.problems.extend(exc.problems or [Problem(str(path), str(exc))])
+                return report
+            return _import_folder(session, unpacked, ctx, report)
     return _import_folder(session, path, ctx, report)
 
 

@@ -75,7 +75,7 @@ def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> Im
     import_lock(session)
     center, _ = get_or_create_center(session, ctx.center)
     for path in _nifti_files(folder):
-        pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, _stem(path))
+        pseudonym = ctx.pseudonymizer.pseudonym(center.name, _stem(path))
         patient, created = get_or_create_patient(session, center, pseudonym)
         series = [] if created else patient_ct_series(session, patient)
         if len(series) != 1:
@@ -204,7 +204,7 @@ def _import_worc_lesion(
     label: WorcLabel | None,
     report: ImportReport,
 ) -> None:
-    pseudonym = ctx.pseudonymizer.pseudonym(ctx.center, lesion.subject)
+    pseudonym = ctx.pseudonymizer.pseudonym(center.name, lesion.subject)
     patient, _ = get_or_create_patient(session, center, pseudonym)
     if label is not None and label.text:
         set_genotype(session, patient, label.genotype, label.text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gistcad.domain import GenotypeDetail, JobStatus, MitosisUnit, Sex, Site
@@ -84,9 +84,18 @@ _OUTCOME = ("rfs_months", "rfs_event", "os_months", "os_event", "last_follow_up"
 assert {f.name for f in fields(ClinicalRecord)} == {*_PATIENT, *_TUMOUR, *_TREATMENT, *_OUTCOME}
 
 
+def find_center(session: Session, name: str) -> Center | None:
+    """The center whose name equals ``name`` ignoring case, if any."""
+    return session.scalars(
+        select(Center).where(func.lower(Center.name) == name.lower()).order_by(Center.id)
+    ).first()
+
+
 def get_or_create_center(session: Session, name: str) -> tuple[Center, bool]:
-    """The center called ``name``, created if missing; the flag says whether it was created."""
-    center = session.scalar(select(Center).where(Center.name == name))
+    """The center called ``name`` (ignoring case), created if missing; the flag says whether
+    it was created. ``name`` must already be a valid center name (:func:`domain.center_name`).
+    """
+    center = find_center(session, name)
     if center is not None:
         return center, False
     center = Center(name=name)
@@ -346,3 +355,19 @@ def fail_running_job(session: Session, job_id: int, error: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(failed.rowcount)  # type: ignore[attr-defined]
+
+
+def referenced_data_files(session: Session) -> set[str]:
+    """Every data-folder path (relative) that a series or segmentation row points to."""
+    volumes = session.scalars(select(Series.volume_path)).all()
+    masks = session.scalars(select(Segmentation.path)).all()
+    return {*volumes, *masks}
+
+
+def is_data_file_referenced(session: Session, relative: str) -> bool:
+    """Whether a series or segmentation row points to ``relative``."""
+    return (
+        session.scalar(select(Series.id).where(Series.volume_path == relative).limit(1)) is not None
+        or session.scalar(select(Segmentation.id).where(Segmentation.path == relative).limit(1))
+        is not None
+    )

@@ -168,8 +168,9 @@ def test_zip_with_an_escaping_member_is_refused(
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../evil.dcm", b"x")
-    assert main(["import", "dicom", str(archive), "--center", "A"]) == 2
-    assert "../evil.dcm" in capsys.readouterr().err
+    assert main(["import", "dicom", str(archive), "--center", "A", "--json"]) == 3
+    (report,) = json.loads(capsys.readouterr().out)
+    assert not report["ok"] and "../evil.dcm" in report["problems"][0]["text"]
     assert not (tmp_path / "evil.dcm").exists()
 
 
