@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from gistcad.config import load_settings
-from gistcad.store import make_engine, migrations
+from gistcad.ingest.repair import check_data_folder, repair_data_folder
+from gistcad.store import make_engine, migrations, session_scope
 
 
 def register(sub: Any) -> None:
@@ -23,8 +24,17 @@ def register(sub: Any) -> None:
     down.add_argument("revision", help="target revision, e.g. 'base' for an empty database")
     down.set_defaults(handler=_downgrade)
 
-    st = actions.add_parser("status", help="show the schema revision and the database URL")
+    st = actions.add_parser(
+        "status",
+        help="schema revision, database, data folder; exit 1 if outdated or they disagree",
+    )
     st.set_defaults(handler=_status)
+
+    repair = actions.add_parser(
+        "repair",
+        help="remove files and folders that stopped imports left (never a referenced file)",
+    )
+    repair.set_defaults(handler=_repair)
 
 
 def _upgrade(args: argparse.Namespace) -> int:
@@ -53,4 +63,23 @@ def _status(_args: argparse.Namespace) -> int:
     print(f"database: {settings.db_url.render_as_string(hide_password=True)}")
     print(f"data folder: {settings.data_dir}")
     print(f"schema: {state.describe()}")
-    return 0 if state.is_current else 1
+    if not state.is_current:
+        return 1
+    with session_scope(engine) as session:
+        check = check_data_folder(session, settings.data_dir)
+    print("\n".join(check.describe(settings.data_dir)))
+    return 0 if check.ok else 1
+
+
+def _repair(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    found = repair_data_folder(engine, settings.data_dir)
+    print(
+        f"removed {len(found.orphans)} unreferenced file(s) and {len(found.stale.all)} "
+        "folder(s) left by stopped imports"
+    )
+    if found.missing:
+        print("\n".join(line for line in found.describe(settings.data_dir) if "missing" in line))
+        return 1
+    return 0

@@ -137,8 +137,10 @@ def unpack_folder() -> Iterator[Path]:
     """A private temporary folder outside the data folder, removed on exit."""
     folder = _OwnedFolder(Path(tempfile.gettempdir()) / f"{UNPACK_PREFIX}{uuid.uuid4().hex}")
     os.chmod(folder.root, 0o700)
+    files = folder.root / "files"  # beside the lock file, which is not part of the export
+    files.mkdir()
     try:
-        yield folder.root
+        yield files
     finally:
         folder.remove()
 
