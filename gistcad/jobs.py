@@ -159,18 +159,28 @@ def _execute(
     return f"{n} predictions written"
 
 
-def run(engine: Engine, data_dir: Any, job_id: int) -> JobStatus:
+def run(engine: Engine, data_dir: Any, job_id: int, scope: AccessScope | None = None) -> JobStatus:
     """Run a queued job to its end, recording every state change; never raises for the job.
+
+    ``scope`` is the caller's, when a user (not the worker the job was launched with) asks;
+    the job then must lie within it. The job itself always runs in its owner's scope.
 
     Raises
     ------
+    NotFoundError
+        When there is no such job (in ``scope``).
     ValidationError
-        When there is no such job, or it is not queued (another worker took it).
+        When it is not queued (another worker took it).
+    AccessDenied
+        When ``scope`` may not run jobs.
     """
     with session_scope(engine) as session:
         job = session.get(Job, job_id)
-        if job is None:
-            raise ValidationError(f"no job {job_id}")
+        if scope is not None:
+            scope.require(Permission.RUN_JOBS)
+        centers = None if job is None or job.center_ids is None else frozenset(job.center_ids)
+        if job is None or (scope is not None and not scope.covers(centers)):
+            raise NotFoundError(f"no job {job_id}; 'gistcad jobs list' shows the jobs")
         if job.status is not JobStatus.QUEUED or not claim_job(session, job_id, _this_worker()):
             session.refresh(job)
             raise ValidationError(f"job {job_id} is {job.status.value}, not queued")

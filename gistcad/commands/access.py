@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from gistcad.auth.login import authenticate
 from gistcad.config import Settings
-from gistcad.errors import AccessDenied
+from gistcad.errors import AccessDenied, ConfigError
 from gistcad.store import session_scope
 from gistcad.store.scope import AccessScope
 
@@ -48,7 +48,13 @@ def caller_scope(args: argparse.Namespace, engine: Engine, settings: Settings) -
         return AccessScope.everything(user=operator_name())
     password = os.environ.get(PASSWORD_VAR)
     if password is None:
-        password = getpass.getpass(f"password for {name}: ")
+        try:
+            password = getpass.getpass(f"password for {name}: ")
+        except EOFError:
+            raise ConfigError(
+                f"--user {name} needs a password and none could be read (no terminal); set "
+                f"{PASSWORD_VAR}"
+            ) from None
     with session_scope(engine) as session:
         outcome = authenticate(session, name, password, settings.login)
     if not outcome.ok or outcome.scope is None:

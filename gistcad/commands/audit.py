@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gistcad.commands.access import caller_scope
+from gistcad.commands.arguments import count
 from gistcad.config import load_settings
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
@@ -21,7 +22,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--target", help="only this patient pseudonym, model id or account")
     parser.add_argument("--since", help="from this date (YYYY-MM-DD, UTC)")
     parser.add_argument("--until", help="before this date (YYYY-MM-DD, UTC)")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument(
+        "--limit",
+        type=count(1, 1_000_000, "rows"),
+        default=1000,
+        help="at most this many rows, newest first (default 1000)",
+    )
     parser.add_argument("--csv", action="store_true", help="write CSV to standard output")
     parser.set_defaults(handler=_audit)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from gistcad import jobs
 from gistcad.commands.access import caller_scope
+from gistcad.commands.arguments import record_id
 from gistcad.config import load_settings
 from gistcad.domain import JobStatus
 from gistcad.store import migrations, session_scope
@@ -17,7 +18,7 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("jobs", help="background jobs started from the dashboard")
     actions = parser.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     run = actions.add_parser("run", help="run one queued job (what the dashboard starts)")
-    run.add_argument("job_id", type=int)
+    run.add_argument("job_id", type=record_id)
     run.set_defaults(handler=_run)
     ls = actions.add_parser("list", help="the newest jobs")
     ls.add_argument("--json", action="store_true")
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
         "restart",
         help="queue a failed or cancelled job again (a new job, same parameters) and start it",
     )
-    restart.add_argument("job_id", type=int)
+    restart.add_argument("job_id", type=record_id)
     restart.add_argument(
         "--no-launch", action="store_true", help="only queue it; run it with 'gistcad jobs run'"
     )
@@ -36,7 +37,7 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
-    status = jobs.run(engine, settings.data_dir, args.job_id)
+    status = jobs.run(engine, settings.data_dir, args.job_id, caller_scope(args, engine, settings))
     print(f"job {args.job_id}: {status.value}")
     return 0 if status is JobStatus.SUCCEEDED else 1
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from gistcad.analysis.performance import delong_test
 from gistcad.commands.access import caller_scope
+from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
 from gistcad.domain import ModelKind, Permission
 from gistcad.errors import ValidationError
@@ -39,13 +40,17 @@ def register(sub: Any) -> None:
         help="kfold (5-fold, internal), loco (leave one center out), holdout",
     )
     tr.add_argument("--name", help="model version name (default from the options)")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--epochs", type=int, help="deep model: maximum epochs (default 12)")
+    tr.add_argument("--seed", type=count(0, 2**32 - 1, "seeds"), default=0)
+    tr.add_argument(
+        "--epochs",
+        type=count(1, 1000, "epochs"),
+        help="deep model: maximum epochs (default 12)",
+    )
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="per-center performance of a model (out of fold)")
     ev.add_argument("--model", required=True, help="model version id or name")
-    ev.add_argument("--threshold", type=float, default=0.5)
+    ev.add_argument("--threshold", type=probability_threshold, default=0.5)
     ev.add_argument("--oracle", type=Path, help="oracle.csv of a synthetic cohort (ceiling)")
     ev.add_argument("--compare", help="another model version: DeLong test on shared patients")
     ev.add_argument("--json", action="store_true")
@@ -107,12 +112,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     with session_scope(engine) as session:
-        model_id, name = find_model_version(session, args.model)
+        model_id, name = find_model_version(session, args.model, scope)
         detail = model_version_detail(session, scope, model_id)
         oof, target = detail.oof, Target(detail.target)
         other = None
         if args.compare:
-            other_id, other_name = find_model_version(session, args.compare)
+            other_id, other_name = find_model_version(session, args.compare, scope)
             other = (other_name, model_version_detail(session, scope, other_id).oof)
     if oof.empty:
         raise ValidationError(f"{name} has no out-of-fold predictions for the centers you see")
@@ -163,7 +168,7 @@ def _predict(args: argparse.Namespace) -> int:
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
     with session_scope(engine) as session:
-        model_id, name = find_model_version(session, args.model)
+        model_id, name = find_model_version(session, args.model, scope)
         n = predict(session, scope, settings.data_dir, model_id, args.patient)
         selection = "all" if args.all else args.patient
         audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)

@@ -12,7 +12,14 @@ import re
 
 from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site, parse_site
 from gistcad.errors import ValidationError
-from gistcad.ingest.clinical_schema import parse_genotype
+from gistcad.ingest.clinical_schema import (
+    EARLIEST_DATE,
+    MAX_DOSE_MG_PER_DAY,
+    MAX_MITOSES,
+    MAX_MONTHS,
+    MAX_SUB_SITE_CHARS,
+    parse_genotype,
+)
 
 MAX_SIZE_CM = 40.0  # the largest GISTs reported are about 40 cm (gist_facts 1.3)
 HISTOLOGIES = ("spindle", "epithelioid", "mixed")
@@ -46,6 +53,35 @@ def positive(text: str, decimal: str) -> float:
     value = number(text, decimal)
     if value <= 0:
         raise CellError("must be greater than 0")
+    return value
+
+
+def months(text: str, decimal: str) -> float:
+    value = non_negative(text, decimal)
+    if value > MAX_MONTHS:
+        raise CellError(
+            f"{value:g} months is over {MAX_MONTHS:g} (50 years): give the time in months"
+        )
+    return value
+
+
+def mitoses(text: str, decimal: str) -> float:
+    value = non_negative(text, decimal)
+    if value > MAX_MITOSES:
+        raise CellError(
+            f"{value:g} mitoses is above the plausible range (0-{MAX_MITOSES:g} per 50 HPF or "
+            "5 mm²): check the value"
+        )
+    return value
+
+
+def dose(text: str, decimal: str) -> float:
+    value = positive(text, decimal)
+    if value > MAX_DOSE_MG_PER_DAY:
+        raise CellError(
+            f"{value:g} mg/day is above the plausible range (imatinib: 100-800 mg/day; at most "
+            f"{MAX_DOSE_MG_PER_DAY:g} accepted): give the daily dose in mg"
+        )
     return value
 
 
@@ -83,21 +119,32 @@ def flag(text: str, decimal: str) -> int:
     raise CellError("expected 0/1 (or yes/no)")
 
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+# a time of day after an ISO date is accepted (spreadsheets export "2019-03-04 00:00:00")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
 def date(text: str, _decimal: str) -> dt.date:
     for pattern, order in ((_ISO, (0, 1, 2)), (_DOTTED, (2, 1, 0))):
-        match = pattern.match(text.strip()[:10] if pattern is _ISO else text.strip())
+        match = pattern.match(text.strip())
         if match:
             parts = [int(g) for g in match.groups()]
             year, month, day = (parts[i] for i in order)
             try:
-                return dt.date(year, month, day)
+                value = dt.date(year, month, day)
             except ValueError:
                 raise CellError("not a calendar date") from None
+            return _plausible_date(value)
     raise CellError("expected a date as YYYY-MM-DD (or DD.MM.YYYY)")
+
+
+def _plausible_date(value: dt.date) -> dt.date:
+    today = dt.date.today()
+    if value > today:
+        raise CellError(f"a date in the future (today is {today.isoformat()}): check the year")
+    if value < EARLIEST_DATE:
+        raise CellError(f"a date before {EARLIEST_DATE.year}: check the year")
+    return value
 
 
 def sex(text: str, _decimal: str) -> Sex:
@@ -141,5 +188,11 @@ def histology(text: str, _decimal: str) -> str:
     return key
 
 
-def text_value(text: str, _decimal: str) -> str:
-    return text.strip()
+def sub_site(text: str, _decimal: str) -> str:
+    value = text.strip()
+    if len(value) > MAX_SUB_SITE_CHARS:
+        raise CellError(
+            f"{len(value)} characters; at most {MAX_SUB_SITE_CHARS} are stored: shorten it "
+            "(e.g. 'antrum', 'proximal jejunum')"
+        )
+    return value

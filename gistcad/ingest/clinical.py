@@ -40,9 +40,9 @@ PARSERS: dict[str, tuple[str, Parser]] = {
     "sex": ("sex", cells.sex),
     "age_at_diagnosis": ("age_at_diagnosis", cells.age),
     "site": ("site", cells.site),
-    "sub_site": ("sub_site", cells.text_value),
+    "sub_site": ("sub_site", cells.sub_site),
     "size_cm": ("size_cm", cells.size_cm),
-    "mitotic_count": ("mitotic_count", cells.non_negative),
+    "mitotic_count": ("mitotic_count", cells.mitoses),
     "mitotic_unit": ("mitotic_unit", cells.mitotic_unit),
     "rupture": ("rupture", cells.flag),
     "histology": ("histology", cells.histology),
@@ -50,11 +50,11 @@ PARSERS: dict[str, tuple[str, Parser]] = {
     "surgery_date": ("surgery_date", cells.date),
     "neoadjuvant_imatinib": ("neoadjuvant_imatinib", cells.flag),
     "adjuvant_imatinib": ("adjuvant_imatinib", cells.flag),
-    "imatinib_dose_mg_per_day": ("imatinib_dose_mg_per_day", cells.positive),
-    "imatinib_duration_months": ("imatinib_duration_months", cells.non_negative),
-    "rfs_months": ("rfs_months", cells.non_negative),
+    "imatinib_dose_mg_per_day": ("imatinib_dose_mg_per_day", cells.dose),
+    "imatinib_duration_months": ("imatinib_duration_months", cells.months),
+    "rfs_months": ("rfs_months", cells.months),
     "rfs_event": ("rfs_event", cells.flag),
-    "os_months": ("os_months", cells.non_negative),
+    "os_months": ("os_months", cells.months),
     "os_event": ("os_event", cells.flag),
     "last_follow_up": ("last_follow_up", cells.date),
 }
@@ -120,18 +120,31 @@ def _names(canonical: str) -> tuple[str, ...]:
     return (spec.name, *spec.aliases)
 
 
+#: allowed disagreement between a stated time and the dates it should span, months
+FOLLOW_UP_TOLERANCE_MONTHS = 1.0
+DAYS_PER_MONTH = 365.25 / 12.0
+MAX_PATIENT_ID_CHARS = 120  # what the pseudonym table can keep (``--keep-mapping``)
+
+
 def _check_record(
-    values: dict[str, Any], source: str, row: int, header: dict[str, str]
-) -> list[Problem]:
-    """Rules that involve more than one cell."""
+    values: dict[str, Any], failed: set[str], source: str, row: int, header: dict[str, str]
+) -> tuple[list[Problem], list[str]]:
+    """Rules that involve more than one cell: (problems, notes).
+
+    A rule is checked only when none of its cells failed on its own (``failed``: canonical
+    columns whose cell could not be read), so one wrong cell gives one message.
+    """
     problems = []
 
     def problem(column: str, message: str) -> None:
         problems.append(Problem(source, message, row=row, column=header.get(column, column)))
 
-    if values.get("mitotic_count") is not None and values.get("mitotic_unit") is None:
+    unit_missing = values.get("mitotic_unit") is None and "mitotic_unit" not in failed
+    if values.get("mitotic_count") is not None and unit_missing:
         problem("mitotic_unit", "a mitotic count needs its unit: per_50hpf or per_5mm2")
     for endpoint in ("rfs", "os"):
+        if {f"{endpoint}_months", f"{endpoint}_event"} & failed:
+            continue
         has_time = values.get(f"{endpoint}_months") is not None
         has_event = values.get(f"{endpoint}_event") is not None
         if has_time != has_event:
@@ -143,14 +156,44 @@ def _check_record(
             "rfs_months",
             f"recurrence-free time ({rfs:g}) exceeds overall survival ({os_:g}); check both",
         )
-    return problems
+    surgery, last = values.get("surgery_date"), values.get("last_follow_up")
+    if surgery is not None and last is not None and last < surgery:
+        problem(
+            "last_follow_up",
+            f"last follow-up ({last.isoformat()}) is before surgery ({surgery.isoformat()}); "
+            "check both dates",
+        )
+    return problems, _follow_up_notes(values, row)
+
+
+def _follow_up_notes(values: dict[str, Any], row: int) -> list[str]:
+    """Where both dates are given, the stated times should fit between them."""
+    surgery, last = values.get("surgery_date"), values.get("last_follow_up")
+    if surgery is None or last is None or last < surgery:
+        return []
+    span = (last - surgery).days / DAYS_PER_MONTH
+    notes = []
+    for name in ("rfs_months", "os_months"):
+        time = values.get(name)
+        if time is None:
+            continue
+        too_long = time > span + FOLLOW_UP_TOLERANCE_MONTHS
+        os_short = name == "os_months" and time < span - FOLLOW_UP_TOLERANCE_MONTHS
+        if too_long or os_short:
+            notes.append(
+                f"row {row}: {name} is {time:g} but surgery to last follow-up spans {span:.1f} "
+                "months; times are counted from surgery to the event or the last follow-up: "
+                "check the times or the dates"
+            )
+    return notes
 
 
 def _validate_row(
     raw: dict[str, str], mapping: dict[str, str], decimal: str, source: str, row: int
-) -> tuple[ClinicalRecord | None, list[Problem]]:
+) -> tuple[ClinicalRecord | None, list[Problem], list[str]]:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
+    failed: set[str] = set()
     for canonical, header in mapping.items():
         if canonical == "patient_id":
             continue
@@ -166,16 +209,18 @@ def _validate_row(
             values[field] = parse(text, decimal)
         except cells.CellError as exc:
             problems.append(Problem(source, str(exc), row=row, column=header, value=text))
+            failed.add(canonical)
         if canonical == "genotype":
             values["genotype_text"] = text[:200]
-    problems += _check_record(values, source, row, mapping)
+    record_problems, notes = _check_record(values, failed, source, row, mapping)
+    problems += record_problems
     if problems:
-        return None, problems
-    return ClinicalRecord(**values), []
+        return None, problems, []
+    return ClinicalRecord(**values), [], notes
 
 
 def validate_sheet(sheet: Sheet, source: str) -> Validation:
-    """Every row checked; all problems listed by row and column."""
+    """Every row checked; all problems listed by row and column (blank rows are skipped)."""
     mapping, problems, notes = _map_columns(sheet, source)
     if problems:
         return Validation([], problems, notes)
@@ -184,9 +229,22 @@ def validate_sheet(sheet: Sheet, source: str) -> Validation:
     first_row_of: dict[str, int] = {}
     for offset, raw in enumerate(sheet.cells.to_dict(orient="records")):
         row = FIRST_DATA_ROW + offset
+        if not any(str(v).strip() for v in raw.values()):
+            continue  # a blank line
         original = str(raw[id_header]).strip()
         if not original:
             problems.append(Problem(source, "patient id is empty", row=row, column=id_header))
+            continue
+        if len(original) > MAX_PATIENT_ID_CHARS:
+            problems.append(
+                Problem(
+                    source,
+                    f"a patient id of {len(original)} characters (at most "
+                    f"{MAX_PATIENT_ID_CHARS}): is this the right column?",
+                    row=row,
+                    column=id_header,
+                )
+            )
             continue
         if original in first_row_of:
             problems.append(
@@ -200,8 +258,9 @@ def validate_sheet(sheet: Sheet, source: str) -> Validation:
             )
             continue
         first_row_of[original] = row
-        record, row_problems = _validate_row(raw, mapping, sheet.decimal, source, row)
+        record, row_problems, row_notes = _validate_row(raw, mapping, sheet.decimal, source, row)
         problems += row_problems
+        notes += row_notes
         if record is not None:
             rows.append(ValidRow(original, record, row))
     if not first_row_of and not problems:

@@ -10,11 +10,25 @@ The README's section *Clinical spreadsheets* is generated from :data:`CLINICAL_C
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from gistcad.domain import GenotypeDetail
 from gistcad.errors import ValidationError
+
+#: 50 years: longer follow-up or treatment than this is a typing error (days, or a date)
+MAX_MONTHS = 600.0
+#: mitoses per 50 HPF or 5 mm²: the highest counts reported are in the hundreds
+MAX_MITOSES = 1000.0
+#: imatinib is given at 100-800 mg/day; more than this is a typing error (e.g. mg per course)
+MAX_DOSE_MG_PER_DAY = 1000.0
+#: the earliest date a GIST record can carry (the disease was named in 1983)
+EARLIEST_DATE = dt.date(1950, 1, 1)
+#: what the store holds for free text (``tumours.sub_site`` is VARCHAR(80))
+MAX_SUB_SITE_CHARS = 80
+_DATES = f"a date from {EARLIEST_DATE.year} to today"
+_MONTHS = f"0-{MAX_MONTHS:g}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,7 @@ CLINICAL_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "sub_site",
         "-",
-        "free text, e.g. antrum, jejunum, mesentery",
+        f"free text up to {MAX_SUB_SITE_CHARS} characters, e.g. antrum, jejunum, mesentery",
         False,
         ("location_detail", "subsite"),
     ),
@@ -73,7 +87,13 @@ CLINICAL_COLUMNS: tuple[ColumnSpec, ...] = (
         False,
         ("tumour_size_cm", "tumor_size_cm", "size", "diameter_cm"),
     ),
-    ColumnSpec("mitotic_count", "count", ">= 0", False, ("mitoses", "mitotic_index", "mitosis")),
+    ColumnSpec(
+        "mitotic_count",
+        "count",
+        f"0-{MAX_MITOSES:g}",
+        False,
+        ("mitoses", "mitotic_index", "mitosis"),
+    ),
     ColumnSpec(
         "mitotic_unit",
         "-",
@@ -96,24 +116,36 @@ CLINICAL_COLUMNS: tuple[ColumnSpec, ...] = (
         False,
         ("mutation", "mutational_status", "genotype_detail", "molecular"),
     ),
-    ColumnSpec("surgery_date", "YYYY-MM-DD", "a date", False, ("date_of_surgery", "op_date")),
+    ColumnSpec("surgery_date", "YYYY-MM-DD", _DATES, False, ("date_of_surgery", "op_date")),
     ColumnSpec("neoadjuvant_imatinib", "0/1", "0/1, yes/no", False, ("neoadjuvant_tki",)),
     ColumnSpec("adjuvant_imatinib", "0/1", "0/1, yes/no", False, ("adjuvant_tki", "adjuvant")),
-    ColumnSpec("imatinib_dose_mg_per_day", "mg/day", "> 0", False, ("tki_dose_mg", "dose_mg")),
-    ColumnSpec("imatinib_duration_months", "months", ">= 0", False, ("tki_months",)),
+    ColumnSpec(
+        "imatinib_dose_mg_per_day",
+        "mg/day",
+        f"> 0, at most {MAX_DOSE_MG_PER_DAY:g}",
+        False,
+        ("tki_dose_mg", "dose_mg"),
+    ),
+    ColumnSpec("imatinib_duration_months", "months", _MONTHS, False, ("tki_months",)),
     ColumnSpec(
         "rfs_months",
         "months",
-        ">= 0",
+        _MONTHS,
         False,
         ("recurrence_free_months", "rfs_time", "time_to_recurrence_months"),
     ),
     ColumnSpec(
         "rfs_event", "0/1", "1 = recurrence, 0 = censored", False, ("recurrence", "rfs_status")
     ),
-    ColumnSpec("os_months", "months", ">= 0", False, ("overall_survival_months", "os_time")),
+    ColumnSpec("os_months", "months", _MONTHS, False, ("overall_survival_months", "os_time")),
     ColumnSpec("os_event", "0/1", "1 = died, 0 = censored", False, ("death", "os_status")),
-    ColumnSpec("last_follow_up", "YYYY-MM-DD", "a date", False, ("last_contact", "last_fu")),
+    ColumnSpec(
+        "last_follow_up",
+        "YYYY-MM-DD",
+        _DATES + ", not before surgery",
+        False,
+        ("last_contact", "last_fu"),
+    ),
 )
 
 #: Columns that identify a person; the importer drops them (and says so), never stores them.

@@ -32,6 +32,8 @@ class Sheet:
     ----------
     cells
         One row per data line, one column per header, all values ``str`` ("" when empty).
+        Blank lines are kept as rows of empty strings, so that row ``i`` is line ``i + 2``
+        of the file as a spreadsheet program numbers it.
     encoding, delimiter
         What was detected (``None`` for XLSX).
     decimal
@@ -100,7 +102,7 @@ def _read_text(path: Path) -> Sheet:
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
-            skip_blank_lines=True,
+            skip_blank_lines=False,  # kept, so that row numbers match the file's lines
         )
     except pd.errors.ParserError as exc:
         raise ValidationError(

@@ -21,7 +21,13 @@ def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
     """``pseudonym`` and the posterior columns of ``oracle.csv``."""
     if not path.is_file():
         raise ValidationError(f"{path}: no such oracle file (written by gistcad demo build)")
-    oracle = pd.read_csv(path, dtype={"hospital_id": str})
+    try:
+        oracle = pd.read_csv(path, dtype={"hospital_id": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValidationError(
+            f"{path}: not an oracle file (not a readable CSV: {exc}); give the oracle.csv "
+            "that gistcad demo build wrote"
+        ) from None
     missing = {"center", "hospital_id", *COLUMNS} - set(oracle.columns)
     if missing:
         raise ValidationError(f"{path}: not an oracle file (missing {', '.join(sorted(missing))})")

@@ -17,6 +17,7 @@ from gistcad.domain import Permission, SegmentationSource
 from gistcad.errors import NotFoundError
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
+    MAX_RECORD_ID,
     Center,
     Job,
     ModelVersion,
@@ -66,21 +67,31 @@ def model_predictions(session: Session, scope: AccessScope, model_version_id: in
     return frame(session, stmt)
 
 
-def find_model_version(session: Session, key: str) -> tuple[int, str]:
+def find_model_version(
+    session: Session, key: str, scope: AccessScope | None = None
+) -> tuple[int, str]:
     """The (id, name) of the model version whose id or name is ``key``.
 
     Raises
     ------
     NotFoundError
-        With the names of the model versions that do exist.
+        With the names of the model versions the caller can see: every one for an
+        unrestricted ``scope`` (or none given), else those that predicted patients of the
+        caller's centers.
     """
     clause = ModelVersion.name == key
-    if key.isdigit():
+    if key.isdigit() and int(key) <= MAX_RECORD_ID:
         clause = clause | (ModelVersion.id == int(key))
     row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
     if row is None:
-        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
-        known = ", ".join(names) if names else "none yet: train one first"
+        names = select(ModelVersion.name).distinct().order_by(ModelVersion.name)
+        if scope is not None and not scope.is_unrestricted:
+            names = (
+                names.join(Prediction, Prediction.model_version_id == ModelVersion.id)
+                .join(Patient, Prediction.patient_id == Patient.id)
+                .where(scope.clause(Patient.center_id))
+            )
+        known = ", ".join(session.scalars(names).all()) or "none yet: train one first"
         raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
     return int(row[0]), str(row[1])
 

@@ -60,6 +60,10 @@ NAMING_CONVENTION = {
 }
 
 
+#: the largest id the INTEGER primary keys hold on every backend (PostgreSQL's int4)
+MAX_RECORD_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
