@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gistcad import __version__
 from gistcad.commands import (
@@ -35,8 +36,15 @@ log = logging.getLogger(__name__)
 EXIT_USER_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: what was wrong and where to read more (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gistcad",
         description="GIST computer-aided diagnosis: cohort database, statistics and dashboard.",
         epilog="Settings come from GISTCAD_* environment variables (see the README).",

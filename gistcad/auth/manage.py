@@ -13,7 +13,7 @@ from gistcad.auth.login import set_password
 from gistcad.domain import Role
 from gistcad.errors import ValidationError
 from gistcad.store import audit
-from gistcad.store.accounts import add_user, get_user
+from gistcad.store.accounts import add_user, check_name, get_user
 from gistcad.store.scope import AccessScope
 
 
@@ -26,6 +26,7 @@ def add_account(
     password: str | None = None,
 ) -> str | None:
     """Create an account; returns the temporary password when none was given."""
+    check_name(name)  # before the password rules: a bad name is the first thing to hear
     temporary = passwords.temporary_password() if password is None else None
     if password is not None:
         passwords.check_rules(password, name)

@@ -13,6 +13,7 @@ from gistcad.config import load_settings
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
 from gistcad.store.audit import AuditFilter, audit_events
+from gistcad.store.exports import csv_text
 
 
 def register(sub: Any) -> None:
@@ -57,7 +58,7 @@ def _audit(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         table = audit_events(session, scope, flt)
     if args.csv:
-        table.to_csv(sys.stdout, index=False)
+        sys.stdout.write(csv_text(table))
     elif table.empty:
         print("no audit events match")
     else:

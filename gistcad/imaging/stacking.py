@@ -79,29 +79,41 @@ def _gap_problem(
             )
     median = float(np.median(gaps))
     tolerance = SPACING_ATOL_MM + SPACING_RTOL * median
-    for n, gap in enumerate(gaps):
-        if abs(gap - median) <= tolerance:
-            continue
-        ratio = gap / median
-        where = (
-            f"between {distances[order[n]]:.3f} mm and {distances[order[n + 1]]:.3f} mm along "
-            "the slice normal"
-        )
-        if round(ratio) >= 2 and abs(gap - round(ratio) * median) <= tolerance * round(ratio):
-            return StackCheck(
-                order,
-                f"{round(ratio) - 1} slice(s) missing {where} (gap {gap:.3f} mm, usual spacing "
-                f"{median:.3f} mm). Export the complete series; gistcad never interpolates.",
-                int(order[n + 1]),
-            )
+    irregular = [n for n, gap in enumerate(gaps) if abs(gap - median) > tolerance]
+    if not irregular:
+        return None
+    n = irregular[0]
+    where = (
+        f"between {distances[order[n]]:.3f} mm and {distances[order[n + 1]]:.3f} mm along "
+        "the slice normal"
+    )
+    # Missing slices leave a few gaps of whole multiples of an otherwise constant spacing;
+    # anything else (other gaps, or many of them: the spacing changes) is non-uniform.
+    if _are_few_whole_multiples(gaps[irregular], median, tolerance, len(gaps)):
+        gap = float(gaps[n])
         return StackCheck(
             order,
-            f"slice spacing is not uniform: {gaps.min():.3f} to {gaps.max():.3f} mm (first "
-            f"irregular gap {gap:.3f} mm {where}). Reconstruct the series with a constant "
-            "spacing; gistcad does not stretch slices.",
+            f"{round(gap / median) - 1} slice(s) missing {where} (gap {gap:.3f} mm, usual "
+            f"spacing {median:.3f} mm). Export the complete series; gistcad never interpolates.",
             int(order[n + 1]),
         )
-    return None
+    return StackCheck(
+        order,
+        f"slice spacing is not uniform: {gaps.min():.3f} to {gaps.max():.3f} mm (first "
+        f"irregular gap {gaps[n]:.3f} mm {where}). Reconstruct the series with a constant "
+        "spacing; gistcad does not stretch slices.",
+        int(order[n + 1]),
+    )
+
+
+def _are_few_whole_multiples(
+    gaps: npt.NDArray[np.float64], median: float, tolerance: float, n_gaps: int
+) -> bool:
+    """Whether ``gaps`` look like missing slices: each a whole multiple (>= 2) of ``median``,
+    and at most a tenth of all gaps (at least one allowed)."""
+    multiples = np.round(gaps / median)
+    whole = (multiples >= 2) & (np.abs(gaps - multiples * median) <= tolerance * multiples)
+    return bool(np.all(whole)) and len(gaps) <= max(1, n_gaps // 10)
 
 
 def check_stack(positions: npt.ArrayLike, orientation: npt.ArrayLike) -> StackCheck:

@@ -45,6 +45,7 @@ from gistcad.store.writes import (
 logger = logging.getLogger(__name__)
 
 VOLUMES_DIRNAME = "volumes"
+UID_MAX_CHARS = 64  # DICOM PS3.5 section 9.1
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def series_row(series: DicomSeries, volume: Volume, path: Path, sha256: str) -> 
         modality=info.modality,
         phase=info.contrast_phase,
         acquisition_date=info.acquisition_date,
-        manufacturer=info.manufacturer,
+        manufacturer=None if info.manufacturer is None else info.manufacturer[:120],
         kvp=info.kvp,
         slice_thickness_mm=info.slice_thickness_mm,
         spacing_mm=[round(float(v), 6) for v in volume.spacing_mm],
@@ -101,7 +102,7 @@ def store_mask(
     volume_ml = float(binary.array.sum()) * binary.voxel_volume_mm3 / 1000.0
     series.segmentations.append(
         Segmentation(
-            label=label,
+            label=label[:80],
             source=source,
             volume_ml=round(volume_ml, 3),
             path=str(relative),
@@ -196,6 +197,15 @@ def _import_folder(
             tag="PatientID (0010,0020)",
         )
         for s in missing_ids
+    )
+    report.problems.extend(
+        Problem(str(s.files[0]), "longer than 64 characters: not a DICOM UID", tag=tag)
+        for s in scan.series
+        for tag, uid in (
+            ("SeriesInstanceUID (0020,000E)", s.info.series_instance_uid),
+            ("StudyInstanceUID (0020,000D)", s.info.study_instance_uid),
+        )
+        if len(uid or "") > UID_MAX_CHARS
     )
     if not scan.series and not scan.problems:
         report.problems.append(Problem(str(folder), "no CT image series found"))

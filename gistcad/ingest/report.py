@@ -95,7 +95,11 @@ class ImportReport:
                 f"{self.kind} import of {self.source} refused: {len(self.problems)} "
                 "problem(s); nothing was written. Fix them and run the import again:"
             )
-            return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+            lines = [head, *(f"  - {p}" for p in self.problems)]
+            if self.skipped:
+                lines.append(f"  {len(self.skipped)} file(s) skipped (not imported, not refused):")
+                lines += [f"  skipped: {s}" for s in self.skipped]
+            return "\n".join(lines)
         verb = "would import" if self.dry_run else "imported"
         lines = [
             f"{self.kind} {verb} from {self.source}: {self.created} new, {self.updated} updated, "

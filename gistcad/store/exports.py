@@ -15,6 +15,32 @@ from gistcad.domain import Permission
 from gistcad.store import audit
 from gistcad.store.scope import AccessScope
 
+#: a text cell starting with one of these is a formula to a spreadsheet program (CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV that a spreadsheet program opens as data, never as formulas.
+
+    Text cells that start with ``= + - @``, a tab or a carriage return get a leading
+    apostrophe (OWASP's advice against CSV injection); numbers, negative ones included, are
+    written as they are.
+
+    >>> csv_text(pd.DataFrame({"note": ["=1+1", "ok"], "x": [-1.5, 2.0]}))
+    "note,x\n'=1+1,-1.5\nok,2.0\n"
+    """
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(_defuse)
+    return safe.to_csv(index=False)
+
 
 def export_csv(
     session: Session, scope: AccessScope, what: str, table: pd.DataFrame, *, bulk: bool = False
@@ -30,7 +56,7 @@ def export_csv(
         target=what,
         detail={"rows": len(table), "bulk": bulk},
     )
-    return table.to_csv(index=False)
+    return csv_text(table)
 
 
 def export_text(

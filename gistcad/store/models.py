@@ -34,9 +34,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     func,
+    inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from gistcad.domain import (
     ContrastPhase,
@@ -50,6 +52,7 @@ from gistcad.domain import (
     Site,
     Split,
 )
+from gistcad.errors import ValidationError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -423,3 +426,39 @@ class PseudonymLink(Base):
     )
     original_id: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def _out_of_bounds(column: Column[Any], value: object) -> str | None:
+    """Why ``value`` does not fit ``column`` on every backend, or ``None`` when it does."""
+    kind = column.type
+    if isinstance(kind, String) and isinstance(value, str):
+        if kind.length is not None and len(value) > kind.length:
+            return f"{len(value)} characters, at most {kind.length} are stored"
+        return None
+    if isinstance(kind, Integer) and isinstance(value, int):
+        limit = 2**15 - 1 if isinstance(kind, SmallInteger) else MAX_RECORD_ID
+        if not -limit - 1 <= value <= limit:
+            return f"{value} is outside the range stored ({-limit - 1} to {limit})"
+    return None
+
+
+@event.listens_for(Session, "before_flush")
+def _check_bounds(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse, identically on SQLite and PostgreSQL, a value the schema cannot hold.
+
+    PostgreSQL refuses a string longer than its VARCHAR or an int4 overflow; SQLite stores
+    either silently. The importers and commands validate their inputs with messages that name
+    the file, row or option; this is the last guard, for whatever they missed.
+    """
+    for obj in (*session.new, *session.dirty):
+        mapper = inspect(obj).mapper
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            if not isinstance(column, Column):
+                continue
+            reason = _out_of_bounds(column, getattr(obj, prop.key))
+            if reason is not None:
+                raise ValidationError(
+                    f"{mapper.local_table.name}.{column.name}: {reason}; shorten or correct "
+                    "the value"
+                )
