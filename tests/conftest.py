@@ -9,6 +9,7 @@ afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +59,42 @@ def engine(empty_engine: Engine) -> Engine:
     """A database upgraded to the newest schema."""
     migrations.upgrade(empty_engine)
     return empty_engine
+
+
+@pytest.fixture(params=BACKENDS)
+def cli_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """The environment of a fresh data folder and a migrated database, set for this process.
+
+    On SQLite the database is the data folder's file; on PostgreSQL a schema of its own
+    (through the URL's ``search_path``), dropped afterwards. ``TMPDIR`` is a folder of the
+    test, so that what a command leaves in the temporary folder can be checked. The returned
+    mapping can be handed to a subprocess.
+    """
+    data = tmp_path / "data"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"GISTCAD_DATA_DIR": str(data), "TMPDIR": str(temp)}
+    schema = ""
+    if request.param == "postgresql":
+        url = postgres_url()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with make_engine(url).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        env["GISTCAD_DB_URL"] = f"{url}?options=-csearch_path%3D{schema}"
+    else:
+        monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+        env["GISTCAD_DB_URL"] = f"sqlite:///{data / 'gistcad.sqlite'}"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # gettempdir() caches TMPDIR
+    from gistcad.cli import main
+
+    assert main(["db", "upgrade"]) == 0
+    yield env
+    if schema:
+        admin = make_engine(postgres_url())
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

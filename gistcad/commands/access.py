@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 
 from sqlalchemy import Engine
 
@@ -41,6 +42,27 @@ def operator_name() -> str:
         return "cli:operator"
 
 
+def _ask_password(name: str) -> str:
+    """The password from the terminal, or (with no terminal) one line of standard input."""
+    try:
+        with open("/dev/tty", "rb"):
+            terminal = True
+    except OSError:
+        terminal = False
+    try:
+        if terminal:
+            return getpass.getpass(f"password for {name}: ")
+        line = sys.stdin.readline()
+    except (EOFError, OSError):
+        line = ""
+    if not line:
+        raise ConfigError(
+            f"--user {name} needs a password and none could be read (no terminal); set "
+            f"{PASSWORD_VAR}"
+        )
+    return line.rstrip("\r\n")
+
+
 def caller_scope(args: argparse.Namespace, engine: Engine, settings: Settings) -> AccessScope:
     """The scope the command runs in (see the module docstring)."""
     name = getattr(args, "user", None)
@@ -48,13 +70,7 @@ def caller_scope(args: argparse.Namespace, engine: Engine, settings: Settings) -
         return AccessScope.everything(user=operator_name())
     password = os.environ.get(PASSWORD_VAR)
     if password is None:
-        try:
-            password = getpass.getpass(f"password for {name}: ")
-        except EOFError:
-            raise ConfigError(
-                f"--user {name} needs a password and none could be read (no terminal); set "
-                f"{PASSWORD_VAR}"
-            ) from None
+        password = _ask_password(name)
     with session_scope(engine) as session:
         outcome = authenticate(session, name, password, settings.login)
     if not outcome.ok or outcome.scope is None:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
+from gistcad.domain import center_name
 from gistcad.errors import ValidationError
 from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.demo import import_demo
@@ -79,7 +80,7 @@ def _progress(args: argparse.Namespace, unit: str) -> Iterator[Callable[[int], N
     if args.json:
         yield None
         return
-    with tqdm(unit=unit, desc="importing", file=sys.stderr, leave=False) as bar:
+    with tqdm(unit=unit, desc="importing", file=sys.stderr, leave=False, delay=1.0) as bar:
         yield bar.update
 
 
@@ -87,13 +88,14 @@ def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
+    center = getattr(args, "center", None)
     with _progress(args, unit) as progress:
         reports = run_import(
             engine,
             settings.data_dir,
             scope,
             runner,
-            center=getattr(args, "center", "") or "",
+            center=center_name(center) if center is not None else "",
             dry_run=args.dry_run,
             progress=progress,
         )

@@ -14,14 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
-import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gistcad.cli import main
@@ -29,7 +26,6 @@ from gistcad.ingest.failpoints import FAILPOINT_VAR
 from gistcad.store import make_engine
 from gistcad.store.models import Patient, Segmentation, Series, Tumour
 from gistcad.synth.build import BuildOptions, build_cohort
-from tests.conftest import BACKENDS, postgres_url
 
 PATIENTS = 12  # one CT and one mask each: 24 files to publish
 
@@ -51,32 +47,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(params=BACKENDS)
-def world(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    """Environment of a fresh data folder and database (SQLite file or a PostgreSQL schema)."""
-    data = tmp_path / "data"
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    env = {"GISTCAD_DATA_DIR": str(data), "TMPDIR": str(temp)}
-    schema = ""
-    if request.param == "postgresql":
-        url = postgres_url()
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        with make_engine(url).begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        env["GISTCAD_DB_URL"] = f"{url}?options=-csearch_path%3D{schema}"
-    else:
-        monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # gettempdir() caches TMPDIR
-    assert main(["db", "upgrade"]) == 0
-    yield env
-    if schema:
-        with make_engine(postgres_url()).begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+@pytest.fixture
+def world(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def _killed_import(env: dict[str, str], failpoint: str, *args: str) -> None:
@@ -93,7 +66,7 @@ def _killed_import(env: dict[str, str], failpoint: str, *args: str) -> None:
 
 
 def _db_url(env: dict[str, str]) -> str:
-    return env.get("GISTCAD_DB_URL") or f"sqlite:///{Path(env['GISTCAD_DATA_DIR'])}/gistcad.sqlite"
+    return env["GISTCAD_DB_URL"]
 
 
 def _state(env: dict[str, str]) -> tuple[tuple[int, int, int, int], dict[str, str]]:
