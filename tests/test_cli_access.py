@@ -138,3 +138,49 @@ def test_oidc_needs_a_provider_and_an_admin_rule(data_dir: Path) -> None:
     )
     serve.check_exposure("0.0.0.0", auth, engine, secrets)
     engine.dispose()
+
+
+def test_an_unknown_model_lists_only_the_models_the_caller_sees_and_jobs_run_checks_the_user(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import select
+
+    from gistcad.domain import ModelKind
+    from gistcad.store.models import Center, Job, ModelVersion, Prediction
+    from tests.factories import add_patient
+
+    engine = make_engine(f"sqlite:///{data_dir / 'gistcad.sqlite'}")
+    with Session(engine) as s:
+        centers = {c.name: c for c in s.scalars(select(Center))}
+        for name, center in centers.items():
+            patient = add_patient(s, center, f"GIST-{name.upper()}")
+            version = ModelVersion(name=f"model-of-{name}", kind=ModelKind.CLINICAL, target="kit11")
+            s.add(version)
+            s.flush()
+            s.add(
+                Prediction(
+                    patient_id=patient.id,
+                    model_version_id=version.id,
+                    probabilities={"kit11": 0.5},
+                    predicted_class="kit11",
+                )
+            )
+        s.add(Job(kind="predict", parameters={}, center_ids=[centers["Beta"].id]))
+        s.commit()
+        beta_job = s.scalar(select(Job.id))
+    engine.dispose()
+    _stdin(monkeypatch, "pi-password-77")
+    assert (
+        main(["users", "add", "alice", "--role", "pi", "--centers", "Alpha", "--password-stdin"])
+        == 0
+    )
+    monkeypatch.setenv("GISTCAD_PASSWORD", "pi-password-77")
+    capsys.readouterr()
+    assert main(["--user", "alice", "evaluate", "--model", "nonesuch"]) == 2
+    err = capsys.readouterr().err
+    assert "model-of-Alpha" in err and "model-of-Beta" not in err
+    assert main(["evaluate", "--model", "nonesuch"]) == 2  # the operator sees every model
+    assert "model-of-Beta" in capsys.readouterr().err
+    # a PI cannot run another center's job by its id: it does not exist for them
+    assert main(["--user", "alice", "jobs", "run", str(beta_job)]) == 2
+    assert f"no job {beta_job}" in capsys.readouterr().err
