@@ -125,7 +125,7 @@ def build_request(
     *,
     by: str,
     endpoint: Endpoint | str = Endpoint.RFS,
-    times: str = "24,60,120",
+    times: str | tuple[float, ...] = "24,60,120",
     time_unit: TimeUnit | str = TimeUnit.MONTHS,
     adjust: str | tuple[str, ...] = "",
     **options: object,
@@ -138,14 +138,8 @@ def build_request(
     """
     variable = Variable.parse(by)
     unit = TimeUnit(time_unit)
-    try:
-        parsed = tuple(float(t) for t in times.split(",") if t.strip())
-    except ValueError:
-        raise ValidationError(
-            f"times must be {unit.value} separated by commas, e.g. 24,60,120; got {times!r}"
-        ) from None
+    parsed = parse_times(times, unit) if isinstance(times, str) else tuple(times)
     texts = (adjust,) if isinstance(adjust, str) else adjust
-    specs = tuple(str(v) for text in texts for v in parse_variables(text)) if any(texts) else ()
     return SurvivalRequest(
         endpoint=Endpoint(endpoint),
         by=variable.grouping,
@@ -153,9 +147,20 @@ def build_request(
         quantiles=variable.quantiles,
         times=parsed,
         time_unit=unit,
-        adjust=specs,
+        adjust=tuple(text for text in texts if text.strip()),
         **options,  # type: ignore[arg-type]
     )
+
+
+def parse_times(text: str, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
+    """``"24,60,120"`` as numbers (in ``unit``); a message that shows the form otherwise."""
+    try:
+        times = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise ValidationError(
+            f"times must be {unit.value} separated by commas, e.g. 24,60,120; got {text!r}"
+        ) from None
+    return times
 
 
 @dataclass(frozen=True)
@@ -344,7 +349,8 @@ def _with_sources(
 
 def _sources_note(counts: pd.DataFrame, validation: str | None) -> str:
     totals = counts.groupby("source", sort=False)["n"].sum()
-    described = describe_sources(counts.assign(group="all"), validation)["all"]
+    overall = totals.rename("n").reset_index().assign(group="all")
+    described = describe_sources(overall, validation)["all"]
     note = f"Predicted status from: {described}."
     if PredictionSource.IN_SAMPLE.value in totals.index:
         note += (
