@@ -348,7 +348,9 @@ def _with_sources(
 
 
 def _sources_note(counts: pd.DataFrame, validation: str | None) -> str:
-    totals = counts.groupby("source", sort=False)["n"].sum()
+    rank = {source.value: i for i, source in enumerate(PredictionSource)}
+    totals = counts.groupby("source")["n"].sum()
+    totals = totals.iloc[sorted(range(len(totals)), key=lambda i: rank[totals.index[i]])]
     overall = totals.rename("n").reset_index().assign(group="all")
     described = describe_sources(overall, validation)["all"]
     note = f"Predicted status from: {described}."
