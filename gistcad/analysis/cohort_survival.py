@@ -125,20 +125,24 @@ def build_request(
     *,
     by: str,
     endpoint: Endpoint | str = Endpoint.RFS,
-    times: str | tuple[float, ...] = "24,60,120",
+    times: str | tuple[float, ...] | None = None,
     time_unit: TimeUnit | str = TimeUnit.MONTHS,
     adjust: str | tuple[str, ...] = "",
     **options: object,
 ) -> SurvivalRequest:
     """A request from the text a user types: ``by="size:5,10"``, ``times="2,5"``, ``adjust="age"``.
 
+    ``times`` in ``time_unit``; none given: 24, 60 and 120 months in that unit.
     Used by ``gistcad survival`` and the survival page alike; ``options`` are the other
     fields of :class:`SurvivalRequest` (split, threshold, scheme, min_group_size, reference,
     landmark_months, in_sample, test_unknown).
     """
     variable = Variable.parse(by)
     unit = TimeUnit(time_unit)
-    parsed = parse_times(times, unit) if isinstance(times, str) else tuple(times)
+    if times is None or (isinstance(times, str) and not times.strip()):
+        parsed = default_times(unit)
+    else:
+        parsed = parse_times(times, unit) if isinstance(times, str) else tuple(times)
     texts = (adjust,) if isinstance(adjust, str) else adjust
     return SurvivalRequest(
         endpoint=Endpoint(endpoint),
@@ -152,15 +156,23 @@ def build_request(
     )
 
 
+DEFAULT_TIMES_MONTHS = (24.0, 60.0, 120.0)
+
+
+def default_times(unit: TimeUnit) -> tuple[float, ...]:
+    """24, 60 and 120 months in ``unit`` (to 0.1)."""
+    return tuple(round(float(t), 1) for t in unit.from_months(DEFAULT_TIMES_MONTHS))
+
+
 def parse_times(text: str, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
     """``"24,60,120"`` as numbers (in ``unit``); a message that shows the form otherwise."""
     try:
-        times = tuple(float(t) for t in text.split(",") if t.strip())
+        return tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise ValidationError(
-            f"times must be {unit.value} separated by commas, e.g. 24,60,120; got {text!r}"
+            f"times need at least one {unit.value[:-1]} >= 0, separated by commas (e.g. "
+            f"24,60,120); got {text!r}"
         ) from None
-    return times
 
 
 @dataclass(frozen=True)

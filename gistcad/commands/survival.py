@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gistcad.analysis.cohort_survival import SurvivalRequest, build_request, cohort_survival
+from gistcad.analysis.cohort_survival import (
+    SurvivalRequest,
+    build_request,
+    cohort_survival,
+    default_times,
+)
 from gistcad.analysis.comparison import SurvivalComparison
 from gistcad.analysis.grouping import Grouping, StatusSplit
 from gistcad.analysis.kaplan_meier import CI_METHOD
@@ -99,13 +104,10 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_survival)
 
 
-DEFAULT_TIMES_MONTHS = (24.0, 60.0, 120.0)
-
-
 def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
     """``--times`` in ``unit``; by default 24, 60 and 120 months in that unit."""
     if text is None:
-        return tuple(round(float(t), 1) for t in unit.from_months(DEFAULT_TIMES_MONTHS))
+        return default_times(unit)
     try:
         times = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
