@@ -124,12 +124,19 @@ def _choose(
         return patient_id, own_oof["probabilities"], PredictionSource.OUT_OF_FOLD
     if own_final is None:
         return patient_id, None, PredictionSource.NONE
-    trained = own_final["trained_on"]
-    if own_oof is not None or trained is True:
-        return patient_id, own_final["probabilities"], PredictionSource.IN_SAMPLE
-    if trained is False:
-        return patient_id, own_final["probabilities"], PredictionSource.FINAL_UNSEEN
-    return patient_id, own_final["probabilities"], PredictionSource.FINAL_UNRECORDED
+    source = final_prediction_source(own_final["trained_on"], own_oof is not None)
+    return patient_id, own_final["probabilities"], source
+
+
+def final_prediction_source(trained_on: bool | None, has_out_of_fold: bool) -> PredictionSource:
+    """What the final model's prediction of a patient is: in-sample when the model was
+    trained on the patient (or cross-validated it), else not trained on, else unrecorded."""
+    recorded = trained_on is not None and not pd.isna(trained_on)
+    if has_out_of_fold or (recorded and bool(trained_on)):
+        return PredictionSource.IN_SAMPLE
+    if recorded:
+        return PredictionSource.FINAL_UNSEEN
+    return PredictionSource.FINAL_UNRECORDED
 
 
 def source_counts(groups: pd.Series, sources: pd.Series) -> pd.DataFrame:

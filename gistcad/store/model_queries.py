@@ -163,7 +163,13 @@ def find_model_version(session: Session, key: str) -> tuple[int, str]:
 
 
 def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
-    """Every prediction for one patient in scope, newest first, with its model version."""
+    """Every prediction for one patient in scope, newest first, with its model version.
+
+    Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
+    this patient, so that its prediction is in-sample; None when the version does not
+    record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
+    ``validation`` (the version's validation scheme).
+    """
     stmt = (
         select(
             ModelVersion.id.label("model_version_id"),
@@ -181,7 +187,31 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
         .where(Patient.id == patient_id, scope.clause(Patient.center_id))
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     )
-    return frame(session, stmt)
+    table = frame(session, stmt)
+    extra = [_own_validation(session, int(v), patient_id) for v in table["model_version_id"]]
+    table["trained_on"] = [e[0] for e in extra]
+    table["out_of_fold"] = [e[1] for e in extra]
+    table["validation"] = [e[2] for e in extra]
+    return table
+
+
+def _own_validation(
+    session: Session, model_version_id: int, patient_id: int
+) -> tuple[bool | None, dict[str, float] | None, str | None]:
+    """Whether the version was trained on the patient, the patient's out-of-fold
+    probabilities (None without), and the version's validation."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        return None, None, None
+    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    trained = _training_patients(version, validation)
+    oof = _out_of_fold_probabilities(version, {patient_id})
+    own = None if oof.empty else dict(oof["probabilities"].iloc[-1])
+    return (
+        None if trained is None else patient_id in trained,
+        own,
+        None if validation is None else str(validation),
+    )
 
 
 MODELLING_COLUMNS = [
