@@ -279,7 +279,8 @@ def cohort_survival(
     time_col, event_col = f"{endpoint}_months", f"{endpoint}_event"
     sources: pd.Series | None = None
     if groups is not None:
-        grouped = Grouped(groups, tuple(dict.fromkeys(groups)), ordered=False)
+        levels = sorted({str(g) for g in groups}, key=lambda g: (is_unknown(g), g))
+        grouped = Grouped(groups, tuple(levels), ordered=False)
     else:
         grouped, sources = _grouped(cohort, request, predictions)
     covariates = _covariates(cohort, request, predictions)
