@@ -140,7 +140,12 @@ with st.expander("More options"):
         "Landmark (months, 0 = none)", 0.0, 240.0, 0.0, 3.0, key="survival_landmark"
     )
     more = st.columns(3)
-    adjust = more[0].multiselect("Adjust hazard ratios for", ADJUSTABLE, key="survival_adjust")
+    adjust = more[0].multiselect(
+        "Adjust hazard ratios for",
+        [a for a in ADJUSTABLE if a != Grouping.PREDICTED or model_id is not None],
+        key="survival_adjust",
+        help="Numbers (age, size, mitoses) enter per unit.",
+    )
     reference = more[1].text_input(
         "Reference group (blank: the lowest of ordered groups, else the largest)",
         "",
