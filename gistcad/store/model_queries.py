@@ -66,6 +66,77 @@ def model_predictions(session: Session, scope: AccessScope, model_version_id: in
     return frame(session, stmt)
 
 
+def find_model_version(session: Session, key: str) -> tuple[int, str]:
+    """The (id, name) of the model version whose id or name is ``key``.
+
+    Raises
+    ------
+    NotFoundError
+        With the names of the model versions that do exist.
+    """
+    clause = ModelVersion.name == key
+    if key.isdigit():
+        clause = clause | (ModelVersion.id == int(key))
+    row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
+    if row is None:
+        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
+        known = ", ".join(names) if names else "none yet: train one first"
+        raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
+    return int(row[0]), str(row[1])
+
+
+def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
+    """Every prediction for one patient in scope, newest first, with its model version.
+
+    Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
+    this patient, so that its prediction is in-sample; None when the version does not
+    record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
+    ``validation`` (the version's validation scheme).
+    """
+    stmt = (
+        select(
+            ModelVersion.id.label("model_version_id"),
+            ModelVersion.name.label("model"),
+            ModelVersion.kind,
+            ModelVersion.created_at.label("model_created_at"),
+            Prediction.series_id,
+            Prediction.probabilities,
+            Prediction.predicted_class,
+            Prediction.risk_score,
+            Prediction.created_at,
+        )
+        .join(ModelVersion, Prediction.model_version_id == ModelVersion.id)
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
+        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+    )
+    table = frame(session, stmt)
+    extra = [_own_validation(session, int(v), patient_id) for v in table["model_version_id"]]
+    table["trained_on"] = [e[0] for e in extra]
+    table["out_of_fold"] = [e[1] for e in extra]
+    table["validation"] = [e[2] for e in extra]
+    return table
+
+
+def _own_validation(
+    session: Session, model_version_id: int, patient_id: int
+) -> tuple[bool | None, dict[str, float] | None, str | None]:
+    """Whether the version was trained on the patient, the patient's out-of-fold
+    probabilities (None without), and the version's validation."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        return None, None, None
+    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    trained = _training_patients(version, validation)
+    oof = _out_of_fold_probabilities(version, {patient_id})
+    own = None if oof.empty else dict(oof["probabilities"].iloc[-1])
+    return (
+        None if trained is None else patient_id in trained,
+        own,
+        None if validation is None else str(validation),
+    )
+
+
 @dataclass(frozen=True)
 class ModelPredictionSet:
     """One model version's predictions of the patients in scope, final and out-of-fold.
@@ -141,77 +212,6 @@ def _training_patients(version: ModelVersion, validation: Any) -> set[int] | Non
     if validation in ("kfold", "loco"):
         return {int(r["patient_id"]) for r in version.metrics.get("oof", [])}
     return None
-
-
-def find_model_version(session: Session, key: str) -> tuple[int, str]:
-    """The (id, name) of the model version whose id or name is ``key``.
-
-    Raises
-    ------
-    NotFoundError
-        With the names of the model versions that do exist.
-    """
-    clause = ModelVersion.name == key
-    if key.isdigit():
-        clause = clause | (ModelVersion.id == int(key))
-    row = session.execute(select(ModelVersion.id, ModelVersion.name).where(clause)).first()
-    if row is None:
-        names = session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)).all()
-        known = ", ".join(names) if names else "none yet: train one first"
-        raise NotFoundError(f"no model version {key!r}; known model versions: {known}")
-    return int(row[0]), str(row[1])
-
-
-def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
-    """Every prediction for one patient in scope, newest first, with its model version.
-
-    Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
-    this patient, so that its prediction is in-sample; None when the version does not
-    record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
-    ``validation`` (the version's validation scheme).
-    """
-    stmt = (
-        select(
-            ModelVersion.id.label("model_version_id"),
-            ModelVersion.name.label("model"),
-            ModelVersion.kind,
-            ModelVersion.created_at.label("model_created_at"),
-            Prediction.series_id,
-            Prediction.probabilities,
-            Prediction.predicted_class,
-            Prediction.risk_score,
-            Prediction.created_at,
-        )
-        .join(ModelVersion, Prediction.model_version_id == ModelVersion.id)
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .where(Patient.id == patient_id, scope.clause(Patient.center_id))
-        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
-    )
-    table = frame(session, stmt)
-    extra = [_own_validation(session, int(v), patient_id) for v in table["model_version_id"]]
-    table["trained_on"] = [e[0] for e in extra]
-    table["out_of_fold"] = [e[1] for e in extra]
-    table["validation"] = [e[2] for e in extra]
-    return table
-
-
-def _own_validation(
-    session: Session, model_version_id: int, patient_id: int
-) -> tuple[bool | None, dict[str, float] | None, str | None]:
-    """Whether the version was trained on the patient, the patient's out-of-fold
-    probabilities (None without), and the version's validation."""
-    version = session.get(ModelVersion, model_version_id)
-    if version is None:
-        return None, None, None
-    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
-    trained = _training_patients(version, validation)
-    oof = _out_of_fold_probabilities(version, {patient_id})
-    own = None if oof.empty else dict(oof["probabilities"].iloc[-1])
-    return (
-        None if trained is None else patient_id in trained,
-        own,
-        None if validation is None else str(validation),
-    )
 
 
 MODELLING_COLUMNS = [
