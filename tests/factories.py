@@ -114,3 +114,48 @@ def seed_cohort(
         truth["events"].append(event)
     session.flush()
     return truth
+
+
+def add_validated_model(
+    session: Session,
+    name: str,
+    final: dict[int, float],
+    oof: dict[int, float],
+    trained: list[int] | None,
+    *,
+    scheme: str = "kfold",
+) -> int:
+    """A KIT exon 11 model as ``gistcad train`` registers it: final predictions (patient id to
+    P(KIT exon 11)), out-of-fold predictions in its metrics, and its training patients (None:
+    not recorded, as in versions registered before they were). Returns its id."""
+    from gistcad.domain import ModelKind
+    from gistcad.store.models import ModelVersion, Prediction
+
+    metrics: dict[str, object] = {
+        "oof": [
+            {"patient_id": pid, "fold": "fold 1", "label": 0, "p_not_kit11": 1 - p, "p_kit11": p}
+            for pid, p in oof.items()
+        ]
+    }
+    if trained is not None:
+        metrics["training_patients"] = trained
+    model = ModelVersion(
+        name=name,
+        kind=ModelKind.CLINICAL,
+        target="kit11",
+        parameters={"scheme": scheme, "classes": ["not_kit11", "kit11"]},
+        metrics=metrics,
+    )
+    session.add(model)
+    session.flush()
+    for pid, p in final.items():
+        session.add(
+            Prediction(
+                patient_id=pid,
+                model_version_id=model.id,
+                probabilities={"not_kit11": 1 - p, "kit11": p},
+                predicted_class="kit11" if p >= 0.5 else "not_kit11",
+            )
+        )
+    session.flush()
+    return model.id

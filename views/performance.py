@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.errors import GistcadError
 from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.modelling.evaluation import (
@@ -75,9 +76,16 @@ except GistcadError as exc:
     show_error(exc)
     st.stop()
 
+scheme = str(detail.parameters.get("scheme", "?"))
 st.caption(
     f"{detail.kind} model for {detail.target}, {len(detail.oof)} patients evaluated out of fold "
-    f"({detail.parameters.get('scheme', '?')}); created {detail.created_at:%Y-%m-%d %H:%M}"
+    f"({scheme}); created {detail.created_at:%Y-%m-%d %H:%M}"
+)
+st.caption(
+    f"Every figure on this page comes from out-of-fold predictions "
+    f"({VALIDATION_LABELS.get(scheme, scheme)}): each patient predicted by a model fitted "
+    "without that patient. Not from the final model, whose predictions of its own training "
+    "patients are in-sample."
 )
 task = st.radio(
     "Question",

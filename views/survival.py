@@ -1,4 +1,4 @@
-"""Survival: Kaplan-Meier by genotype, predicted status, risk class or center."""
+"""Survival: Kaplan-Meier by any clinical variable, predicted status, risk class or center."""
 
 from dataclasses import replace
 
@@ -8,19 +8,22 @@ import streamlit as st
 from gistcad.analysis.cohort_survival import (
     ADJUSTABLE,
     CohortSurvival,
-    SurvivalRequest,
+    build_request,
     cohort_survival,
+    default_times,
     groups_for,
     predicted_vs_true,
 )
 from gistcad.analysis.grouping import Grouping, StatusSplit, risk_groups
 from gistcad.analysis.kaplan_meier import CI_METHOD
+from gistcad.analysis.prediction_source import VALIDATION_LABELS
+from gistcad.analysis.time_to_event import TimeUnit
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import GistcadError
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
-from gistcad.store.model_queries import list_model_versions, model_predictions
+from gistcad.store.model_queries import list_model_versions, model_prediction_set
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
@@ -29,7 +32,17 @@ GROUPING_LABELS = {
     Grouping.GENOTYPE: "True genotype",
     Grouping.RISK: "Risk class",
     Grouping.CENTER: "Center",
+    Grouping.ADJUVANT: "Adjuvant imatinib",
+    Grouping.NEOADJUVANT: "Neoadjuvant imatinib",
+    Grouping.SEX: "Sex",
+    Grouping.SITE: "Site",
+    Grouping.HISTOLOGY: "Histology",
+    Grouping.RUPTURE: "Rupture",
+    Grouping.AGE: "Age (cut)",
+    Grouping.SIZE: "Tumour size (cut)",
+    Grouping.MITOSES: "Mitotic count (cut)",
 }
+DEFAULT_CUTS = {Grouping.AGE: "tertiles", Grouping.SIZE: "5,10", Grouping.MITOSES: "5,10"}
 SPLIT_LABELS = {
     StatusSplit.KIT11: "KIT exon 11 vs rest",
     StatusSplit.KIT_MUTANT: "KIT-mutant vs not",
@@ -63,11 +76,15 @@ by = controls[1].selectbox(
     index=1,
 )
 chosen_centers = controls[2].multiselect("Centers", centers, key="survival_centers")
-times_text = controls[3].text_input("Times (months)", "24,60,120", key="survival_times")
+unit = controls[3].selectbox(
+    "Time unit", list(TimeUnit), index=2, format_func=str.capitalize, key="survival_time_unit"
+)
 
 options = st.columns(4)
 model_id = None
 split, threshold, scheme = StatusSplit.KIT11, 0.5, RiskScheme.MODIFIED_NIH_2008
+in_sample = False
+by_text = by.value
 if by is Grouping.PREDICTED:
     if models.empty:
         st.info("No model has made predictions yet; group by true genotype, risk or center.")
@@ -90,24 +107,93 @@ if by is Grouping.PREDICTED:
         key="survival_threshold",
         disabled=split is StatusSplit.FOUR_CLASS,
     )
+    in_sample = options[3].toggle(
+        "In-sample predictions",
+        value=False,
+        key="survival_in_sample",
+        help="Group the model's own training patients by the final model's predictions of "
+        "them. In-sample: this overstates the separation of the curves. Off (default): "
+        "their out-of-fold predictions.",
+    )
 if by is Grouping.RISK:
     scheme = options[0].selectbox(
         "Scheme", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="survival_scheme"
     )
+if by.is_numeric:
+    cuts = options[0].text_input(
+        "Cut points or quantiles",
+        DEFAULT_CUTS[by],
+        key="survival_cuts",
+        help="Cut points (5,10) or quantiles: median, tertiles, quartiles, quintiles.",
+    )
+    by_text = f"{by.value}:{cuts}"
 with st.expander("More options"):
     more = st.columns(3)
-    min_size = more[0].number_input("Minimum group size", 1, 100, 10, key="survival_min")
-    landmark = more[1].number_input(
+    times_text = more[0].text_input(
+        f"Times ({unit.value})",
+        "",
+        placeholder=", ".join(f"{t:g}" for t in default_times(unit)),
+        key="survival_times",
+    )
+    min_size = more[1].number_input("Minimum group size", 1, 100, 10, key="survival_min")
+    landmark = more[2].number_input(
         "Landmark (months, 0 = none)", 0.0, 240.0, 0.0, 3.0, key="survival_landmark"
     )
-    adjust = more[2].multiselect("Adjust hazard ratios for", ADJUSTABLE, key="survival_adjust")
+    more = st.columns(3)
+    adjust = more[0].multiselect(
+        "Adjust hazard ratios for",
+        [a for a in ADJUSTABLE if a != Grouping.PREDICTED or model_id is not None],
+        key="survival_adjust",
+        help="Numbers (age, size, mitoses) enter per unit.",
+    )
+    reference = more[1].text_input(
+        "Reference group (blank: the lowest of ordered groups, else the largest)",
+        "",
+        key="survival_reference",
+    )
+    test_unknown = more[2].toggle(
+        "Test the Unknown / No prediction groups too", False, key="survival_test_unknown"
+    )
 
 
-def _times(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        return ()
+def _predicted_title(result: CohortSurvival, validation: str | None) -> str:
+    if result.in_sample:
+        return "By predicted status: IN-SAMPLE (overstates the separation)"
+    if validation:
+        return f"By predicted status: out-of-fold ({VALIDATION_LABELS.get(validation, validation)})"
+    return "By predicted status"
+
+
+def _show_sources(result: CohortSurvival) -> None:
+    """Where the predicted status of each group's patients came from, under the figure."""
+    if result.prediction_sources is None:
+        return
+    text = "; ".join(
+        f"{row.group}: {row.prediction_source}"
+        for row in result.comparison.summary.itertuples(index=False)
+    )
+    if result.in_sample:
+        st.warning(
+            "In-sample: patients the model was trained on are grouped by the final model's "
+            f"predictions of them, which overstates the separation. {text}",
+            icon=":material/warning:",
+        )
+    else:
+        st.caption(f"Source of the predicted status — {text}")
+
+
+def _show_source_table(result: CohortSurvival) -> None:
+    if result.prediction_sources is None:
+        return
+    st.subheader("Source of the predicted status")
+    sources = result.prediction_sources
+    st.dataframe(sources, hide_index=True, width="stretch")
+    st.download_button(
+        "Download prediction sources (CSV)",
+        lambda: audited_csv("survival prediction sources", sources),
+        file_name="survival_prediction_sources.csv",
+        key="survival_dl_sources",
+    )
 
 
 def _show_tables(result: CohortSurvival, label: str) -> None:
@@ -136,6 +222,12 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             lr = comparison.logrank
             st.write(
                 f"{lr.test}: χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_value(lr.p_value)}"
+            )
+        if comparison.trend is not None:
+            tr = comparison.trend
+            st.write(
+                f"{tr.test} ({' < '.join(tr.groups)}): χ² = {tr.statistic:.2f}, df = 1, "
+                f"{format_p_value(tr.p_value)}"
             )
         st.dataframe(comparison.pairwise, hide_index=True, width="stretch")
     with tabs[3]:
@@ -184,44 +276,58 @@ try:
         else CohortFilter()
     )
     base_filter = replace(linked, centers=frozenset(chosen_centers) or linked.centers)
-    request = SurvivalRequest(
+    request = build_request(
+        by=by_text,
         endpoint=endpoint,
-        by=by,
+        times=times_text,
+        time_unit=unit,
+        adjust=tuple(adjust),
         split=split,
         threshold=threshold,
         scheme=scheme,
-        times=_times(times_text),
         min_group_size=int(min_size),
-        adjust=tuple(adjust),
+        reference=reference.strip() or None,
         landmark_months=landmark or None,
+        in_sample=in_sample,
+        test_unknown=test_unknown,
     )
     with session_scope(engine()) as session:
         cohort = cohort_table(session, scope(), base_filter)
-        predictions = None if model_id is None else model_predictions(session, scope(), model_id)
+        model = None if model_id is None else model_prediction_set(session, scope(), model_id)
     if use_selection and selected.get("risk"):
         risk_filter = risk_groups(cohort, RiskScheme(selected["risk_scheme"]))
         cohort = cohort[risk_filter.isin(selected["risk"].split(","))].reset_index(drop=True)
     st.caption(f"{len(cohort)} patients selected · 95 % CI: {CI_METHOD}")
-    if predictions is not None:
-        predicted, true, agreement = predicted_vs_true(cohort, request, predictions)
+    time_label = unit.value.capitalize()
+    if model is not None:
+        predicted, true, agreement = predicted_vs_true(
+            cohort, request, model.predictions, validation=model.validation
+        )
         st.plotly_chart(
             km_panels(
                 predicted.comparison,
                 true.comparison,
-                ("By predicted status", "By true status"),
+                (_predicted_title(predicted, model.validation), "By true status"),
+                time_label=time_label,
             ),
             config=FIGURE_CONFIG,
             key="survival_km_panels",
         )
+        _show_sources(predicted)
         st.subheader("Agreement of predicted and true status")
         st.dataframe(agreement, width="stretch")
+        _show_source_table(predicted)
         _show_tables(predicted, "predicted")
-        _show_patients(cohort, groups_for(cohort, request, predictions))
+        _show_patients(cohort, groups_for(cohort, request, model.predictions))
     else:
         result = cohort_survival(cohort, request)
         title = f"{'Recurrence-free' if endpoint is Endpoint.RFS else 'Overall'} survival"
         st.plotly_chart(
-            km_figure(result.comparison, title=f"{title} by {GROUPING_LABELS[by].lower()}"),
+            km_figure(
+                result.comparison,
+                title=f"{title} by {GROUPING_LABELS[by].lower()}",
+                time_label=time_label,
+            ),
             config=FIGURE_CONFIG,
             key="survival_km",
         )

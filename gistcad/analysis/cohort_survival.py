@@ -4,30 +4,43 @@ Takes the cohort table of :func:`gistcad.store.queries.cohort_table` (and, for a
 prediction, one model's predictions), picks the endpoint, builds the groups and the Cox
 covariates, applies a landmark if asked, and runs :func:`~gistcad.analysis.comparison
 .compare_groups`. Everything left out on the way is said in ``notes``.
+
+A grouping by predicted status uses, for every patient the model was trained on, that
+patient's out-of-fold prediction; patients the model never saw use the final model's
+(:mod:`~gistcad.analysis.prediction_source`). Times are stored in months and shown in the
+request's unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import (
+    CLASS_LABELS,
+    NO_PREDICTION,
+    SPLIT_LABELS,
     Grouping,
     StatusSplit,
-    center_groups,
-    genotype_groups,
+    is_unknown,
     predicted_groups,
-    risk_groups,
     true_status_groups,
 )
 from gistcad.analysis.landmark import landmark
+from gistcad.analysis.prediction_source import (
+    PredictionSource,
+    choose_predictions,
+    describe_sources,
+    source_counts,
+)
+from gistcad.analysis.time_to_event import TimeUnit
+from gistcad.analysis.variables import Grouped, Variable, covariate, group_by, parse_variables
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
 
-ADJUSTABLE = ("risk", "center", "age", "sex", "size")
+ADJUSTABLE = tuple(g.value for g in Grouping)
 
 
 @dataclass(frozen=True)
@@ -37,23 +50,34 @@ class SurvivalRequest:
     Attributes
     ----------
     endpoint
-        RFS or OS (times in months).
+        RFS or OS (stored in months).
     by
-        Grouping; ``PREDICTED`` needs predictions.
+        Grouping; ``PREDICTED`` needs predictions; a numeric one (age, size, mitoses) needs
+        ``cuts`` or ``quantiles``.
+    cuts, quantiles
+        How a numeric ``by`` is cut (see :class:`~gistcad.analysis.variables.Variable`).
     split, threshold
         How predicted (and, for the side-by-side view, true) genotype is split.
     scheme
         Risk scheme for ``by=RISK`` and for adjustment by risk.
     times
-        Months for S(t) and the number-at-risk table (0 is always added).
+        Times for S(t) and the number-at-risk table, in ``time_unit`` (0 is always added).
+    time_unit
+        Unit of ``times`` and of every time shown.
     min_group_size
         Smaller groups are shown but left out of the tests.
     reference
-        Reference group of the hazard ratios (default: the largest).
+        Reference group of the hazard ratios (default: the lowest of ordered groups, else
+        the largest).
     adjust
-        Cox covariates, from :data:`ADJUSTABLE`.
+        Cox covariates, as text (``"age"``, ``"risk"``, ``"size:5,10"``; any variable).
     landmark_months
-        Start the clock here (patients event-free and followed beyond it).
+        Start the clock here, in months (patients event-free and followed beyond it).
+    in_sample
+        Group by the final model's predictions even of its own training patients (in-sample;
+        labelled so). Default: out-of-fold predictions for them.
+    test_unknown
+        Include "Unknown", "No prediction" and "Not classifiable" groups in the tests.
     """
 
     endpoint: Endpoint = Endpoint.RFS
@@ -66,54 +90,172 @@ class SurvivalRequest:
     reference: str | None = None
     adjust: tuple[str, ...] = ()
     landmark_months: float | None = None
+    cuts: tuple[float, ...] = ()
+    quantiles: int | None = None
+    time_unit: TimeUnit = TimeUnit.MONTHS
+    in_sample: bool = False
+    test_unknown: bool = False
+    covariates: tuple[Variable, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.adjust) - set(ADJUSTABLE))
-        if unknown:
-            raise ValidationError(
-                f"unknown covariate {', '.join(unknown)}; adjust for {', '.join(ADJUSTABLE)}"
-            )
+        covariates: list[Variable] = []
+        for text in self.adjust:
+            name = text.partition(":")[0].strip()
+            try:
+                covariates.extend(parse_variables(text))
+            except ValidationError as error:
+                if str(error).startswith("unknown variable"):
+                    raise ValidationError(
+                        f"unknown covariate {name}; adjust for any of {', '.join(ADJUSTABLE)}"
+                    ) from None
+                raise
+        object.__setattr__(self, "covariates", tuple(covariates))
+        Variable(self.by, self.cuts, self.quantiles)  # validates cuts and quantiles
         if not self.times or any(t < 0 for t in self.times):
-            raise ValidationError("times need at least one month >= 0")
+            raise ValidationError(f"times need at least one {self.time_unit.value[:-1]} >= 0")
         if self.min_group_size < 1:
             raise ValidationError("the minimum group size must be at least 1")
+
+    @property
+    def variable(self) -> Variable:
+        return Variable(self.by, self.cuts, self.quantiles)
+
+
+def build_request(
+    *,
+    by: str,
+    endpoint: Endpoint | str = Endpoint.RFS,
+    times: str | tuple[float, ...] | None = None,
+    time_unit: TimeUnit | str = TimeUnit.MONTHS,
+    adjust: str | tuple[str, ...] = "",
+    **options: object,
+) -> SurvivalRequest:
+    """A request from the text a user types: ``by="size:5,10"``, ``times="2,5"``, ``adjust="age"``.
+
+    ``times`` in ``time_unit``; none given: 24, 60 and 120 months in that unit.
+    Used by ``gistcad survival`` and the survival page alike; ``options`` are the other
+    fields of :class:`SurvivalRequest` (split, threshold, scheme, min_group_size, reference,
+    landmark_months, in_sample, test_unknown).
+    """
+    variable = Variable.parse(by)
+    unit = TimeUnit(time_unit)
+    if times is None or (isinstance(times, str) and not times.strip()):
+        parsed = default_times(unit)
+    else:
+        parsed = parse_times(times, unit) if isinstance(times, str) else tuple(times)
+    texts = (adjust,) if isinstance(adjust, str) else adjust
+    return SurvivalRequest(
+        endpoint=Endpoint(endpoint),
+        by=variable.grouping,
+        cuts=variable.cuts,
+        quantiles=variable.quantiles,
+        times=parsed,
+        time_unit=unit,
+        adjust=tuple(text for text in texts if text.strip()),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+DEFAULT_TIMES_MONTHS = (24.0, 60.0, 120.0)
+
+
+def default_times(unit: TimeUnit) -> tuple[float, ...]:
+    """24, 60 and 120 months in ``unit`` (to 0.1)."""
+    return tuple(round(float(t), 1) for t in unit.from_months(DEFAULT_TIMES_MONTHS))
+
+
+def parse_times(text: str, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
+    """``"24,60,120"`` as numbers (in ``unit``); a message that shows the form otherwise."""
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise ValidationError(
+            f"times need at least one {unit.value[:-1]} >= 0, separated by commas (e.g. "
+            f"24,60,120); got {text!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
 class CohortSurvival:
-    """A comparison and what was left out of it before it ran."""
+    """A comparison, what was left out of it before it ran, and where predictions came from.
+
+    Attributes
+    ----------
+    comparison
+    notes
+    n_selected
+        Patients in the selection, before any was left out.
+    prediction_sources
+        With a grouping by predicted status: patients per group and prediction source
+        (``group``, ``source``, ``n``), counted over the patients analysed; else None.
+    validation
+        The validation of the model's out-of-fold predictions (``kfold``, ``loco``, ...).
+    time_unit
+    """
 
     comparison: SurvivalComparison
     notes: tuple[str, ...]
     n_selected: int
+    prediction_sources: pd.DataFrame | None = None
+    validation: str | None = None
+    time_unit: TimeUnit = TimeUnit.MONTHS
+
+    @property
+    def in_sample(self) -> bool:
+        """Whether any group's patients were grouped by in-sample predictions."""
+        return self.prediction_sources is not None and bool(
+            (self.prediction_sources["source"] == PredictionSource.IN_SAMPLE).any()
+        )
+
+
+def _predicted(
+    cohort: pd.DataFrame, request: SurvivalRequest, predictions: pd.DataFrame | None
+) -> tuple[Grouped, pd.Series]:
+    """Predicted status of each patient, and the source of its prediction."""
+    if predictions is None:
+        raise ValidationError("grouping by predicted status needs a model's predictions")
+    chosen = choose_predictions(cohort["patient_id"], predictions, in_sample=request.in_sample)
+    labels = predicted_groups(
+        cohort,
+        chosen[chosen["source"] != PredictionSource.NONE],
+        request.split,
+        threshold=request.threshold,
+    )
+    if request.split is StatusSplit.FOUR_CLASS:
+        levels: tuple[str, ...] = tuple(CLASS_LABELS.values())
+    else:
+        levels = SPLIT_LABELS[request.split]
+    return Grouped(labels, (*levels, NO_PREDICTION), ordered=False), chosen["source"]
+
+
+def _grouped(
+    cohort: pd.DataFrame, request: SurvivalRequest, predictions: pd.DataFrame | None
+) -> tuple[Grouped, pd.Series | None]:
+    if request.by is Grouping.PREDICTED:
+        return _predicted(cohort, request, predictions)
+    return group_by(cohort, request.variable, request.scheme), None
 
 
 def groups_for(
     cohort: pd.DataFrame, request: SurvivalRequest, predictions: pd.DataFrame | None = None
 ) -> pd.Series:
     """The label of each cohort row under ``request.by``."""
-    if request.by is Grouping.GENOTYPE:
-        return genotype_groups(cohort)
-    if request.by is Grouping.CENTER:
-        return center_groups(cohort)
-    if request.by is Grouping.RISK:
-        return risk_groups(cohort, request.scheme)
-    if predictions is None:
-        raise ValidationError("grouping by predicted status needs a model's predictions")
-    return predicted_groups(cohort, predictions, request.split, threshold=request.threshold)
+    return _grouped(cohort, request, predictions)[0].labels
 
 
-def _covariates(cohort: pd.DataFrame, request: SurvivalRequest) -> pd.DataFrame | None:
-    if not request.adjust:
+def _covariates(
+    cohort: pd.DataFrame, request: SurvivalRequest, predictions: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    if not request.covariates:
         return None
-    columns: dict[str, Callable[[], pd.Series]] = {
-        "risk": lambda: risk_groups(cohort, request.scheme),
-        "center": lambda: cohort["center"],
-        "age": lambda: cohort["age_at_diagnosis"].astype(float),
-        "sex": lambda: cohort["sex"],
-        "size": lambda: cohort["size_cm"].astype(float),
-    }
-    return pd.DataFrame({name: columns[name]().to_numpy() for name in request.adjust})
+    columns = {}
+    for variable in request.covariates:
+        if variable.grouping is Grouping.PREDICTED:
+            labels = _predicted(cohort, request, predictions)[0].labels
+            columns[str(variable)] = labels.where(~labels.map(is_unknown).astype(bool))
+        else:
+            columns[str(variable)] = covariate(cohort, variable, request.scheme)
+    return pd.DataFrame({name: values.reset_index(drop=True) for name, values in columns.items()})
 
 
 def cohort_survival(
@@ -122,21 +264,30 @@ def cohort_survival(
     predictions: pd.DataFrame | None = None,
     *,
     groups: pd.Series | None = None,
+    validation: str | None = None,
 ) -> CohortSurvival:
     """Compare survival of the cohort's groups under ``request``.
 
+    ``predictions``: one model version's predictions (see
+    :func:`~gistcad.analysis.prediction_source.choose_predictions`), for a grouping by
+    predicted status; ``validation`` names the validation of its out-of-fold predictions.
     ``groups`` overrides the grouping (e.g. the true status beside the predicted one).
     """
     if cohort.empty:
         raise ValidationError("the selection holds no patients; load data or widen the filters")
     endpoint = request.endpoint.value
     time_col, event_col = f"{endpoint}_months", f"{endpoint}_event"
-    labels = groups if groups is not None else groups_for(cohort, request, predictions)
-    covariates = _covariates(cohort, request)
+    sources: pd.Series | None = None
+    if groups is not None:
+        levels = sorted({str(g) for g in groups}, key=lambda g: (is_unknown(g), g))
+        grouped = Grouped(groups, tuple(levels), ordered=False)
+    else:
+        grouped, sources = _grouped(cohort, request, predictions)
+    covariates = _covariates(cohort, request, predictions)
     has = (cohort[time_col].notna() & cohort[event_col].notna()).to_numpy()
     if covariates is not None:
         has &= covariates.notna().all(axis=1).to_numpy()
-    notes = []
+    notes = list(grouped.notes)
     if (~has).any():
         notes.append(
             f"{int((~has).sum())} patients without {endpoint.upper()} data (or a covariate) "
@@ -147,18 +298,24 @@ def cohort_survival(
             f"no patient in the selection has {endpoint.upper()} follow-up; load outcomes or "
             "widen the selection"
         )
-    durations = cohort.loc[has, time_col].astype(float).to_numpy()
+    unit = request.time_unit
+    durations = unit.from_months(cohort.loc[has, time_col].astype(float).to_numpy())
     events = cohort.loc[has, event_col].astype(int).to_numpy()
-    kept = labels.to_numpy()[has]
+    kept = grouped.labels.to_numpy()[has]
+    kept_sources = None if sources is None else sources.to_numpy()[has]
     cov = None if covariates is None else covariates[has].reset_index(drop=True)
     if request.landmark_months is not None:
-        lm = landmark(durations, events, request.landmark_months)
+        lm = landmark(durations, events, float(unit.from_months(request.landmark_months)))
         notes.append(
             f"Landmark at {request.landmark_months:g} months: {int(lm.mask.sum())} patients "
             "event-free and under follow-up; the clock restarts there."
         )
         durations, events, kept = lm.durations, lm.event_observed, kept[lm.mask]
+        kept_sources = None if kept_sources is None else kept_sources[lm.mask]
         cov = None if cov is None else cov[lm.mask].reset_index(drop=True)
+    if cov is not None:
+        cov = _drop_unused_levels(cov)
+    untested = () if request.test_unknown else tuple({str(g) for g in kept if is_unknown(str(g))})
     comparison = compare_groups(
         durations,
         events,
@@ -167,12 +324,63 @@ def cohort_survival(
         min_group_size=request.min_group_size,
         reference=request.reference,
         covariates=cov,
+        order=grouped.levels,
+        ordered=grouped.ordered,
+        untested=untested,
     )
-    return CohortSurvival(comparison=comparison, notes=tuple(notes), n_selected=len(cohort))
+    counts = None
+    if kept_sources is not None:
+        counts = source_counts(pd.Series(kept), pd.Series(kept_sources))
+        comparison = _with_sources(comparison, counts, validation)
+        notes.append(_sources_note(counts, validation))
+    return CohortSurvival(
+        comparison=comparison,
+        notes=tuple(notes),
+        n_selected=len(cohort),
+        prediction_sources=counts,
+        validation=validation,
+        time_unit=unit,
+    )
+
+
+def _drop_unused_levels(cov: pd.DataFrame) -> pd.DataFrame:
+    for name in cov.columns:
+        if isinstance(cov[name].dtype, pd.CategoricalDtype):
+            cov[name] = cov[name].cat.remove_unused_categories()
+    return cov
+
+
+def _with_sources(
+    comparison: SurvivalComparison, counts: pd.DataFrame, validation: str | None
+) -> SurvivalComparison:
+    """The summary with a ``prediction_source`` column (sources and patients per group)."""
+    text = describe_sources(counts, validation)
+    summary = comparison.summary.copy()
+    summary["prediction_source"] = summary["group"].map(lambda g: text.get(str(g), ""))
+    return replace(comparison, summary=summary)
+
+
+def _sources_note(counts: pd.DataFrame, validation: str | None) -> str:
+    rank = {source.value: i for i, source in enumerate(PredictionSource)}
+    totals = counts.groupby("source")["n"].sum()
+    totals = totals.iloc[sorted(range(len(totals)), key=lambda i: rank[totals.index[i]])]
+    overall = totals.rename("n").reset_index().assign(group="all")
+    described = describe_sources(overall, validation)["all"]
+    note = f"Predicted status from: {described}."
+    if PredictionSource.IN_SAMPLE.value in totals.index:
+        note += (
+            f" In-sample: {int(totals[PredictionSource.IN_SAMPLE.value])} patients are grouped "
+            "by the final model that was trained on them, which overstates the separation."
+        )
+    return note
 
 
 def predicted_vs_true(
-    cohort: pd.DataFrame, request: SurvivalRequest, predictions: pd.DataFrame
+    cohort: pd.DataFrame,
+    request: SurvivalRequest,
+    predictions: pd.DataFrame,
+    *,
+    validation: str | None = None,
 ) -> tuple[CohortSurvival, CohortSurvival, pd.DataFrame]:
     """Survival by predicted status and by true status (same split), and their agreement.
 
@@ -182,11 +390,10 @@ def predicted_vs_true(
     agreement : pandas.DataFrame
         Cross-table of predicted (rows) by true (columns) status, counts, with totals.
     """
-    predicted_labels = predicted_groups(
-        cohort, predictions, request.split, threshold=request.threshold
-    )
+    predicted_request = _as_predicted(request)
+    predicted_labels = groups_for(cohort, predicted_request, predictions)
     true_labels = true_status_groups(cohort, request.split)
-    predicted = cohort_survival(cohort, request, groups=predicted_labels)
+    predicted = cohort_survival(cohort, predicted_request, predictions, validation=validation)
     true = cohort_survival(cohort, request, groups=true_labels)
     agreement = pd.crosstab(
         predicted_labels.rename("predicted"),
@@ -195,3 +402,20 @@ def predicted_vs_true(
         margins_name="Total",
     )
     return predicted, true, agreement
+
+
+def _as_predicted(request: SurvivalRequest) -> SurvivalRequest:
+    if request.by is Grouping.PREDICTED:
+        return request
+    return replace(request, by=Grouping.PREDICTED, cuts=(), quantiles=None)
+
+
+__all__ = [
+    "ADJUSTABLE",
+    "CohortSurvival",
+    "SurvivalRequest",
+    "build_request",
+    "cohort_survival",
+    "groups_for",
+    "predicted_vs_true",
+]

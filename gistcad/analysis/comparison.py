@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,13 @@ from gistcad.analysis.kaplan_meier import (
     number_at_risk,
     survival_at,
 )
-from gistcad.analysis.logrank import LogRankResult, logrank_test, pairwise_logrank
+from gistcad.analysis.logrank import (
+    LogRankResult,
+    TrendResult,
+    logrank_test,
+    logrank_trend,
+    pairwise_logrank,
+)
 from gistcad.analysis.time_to_event import (
     BoolArray,
     FloatArray,
@@ -71,6 +77,10 @@ class SurvivalComparison:
         The times of the summary and the at-risk table.
     min_group_size : int
     alpha : float
+    trend : TrendResult or None
+        Log-rank test for trend, for ordered groups (three or more tested).
+    untested : tuple of str
+        Groups shown but left out of every test ("Unknown", "No prediction", ...).
     """
 
     summary: pd.DataFrame
@@ -84,6 +94,8 @@ class SurvivalComparison:
     times: tuple[float, ...]
     min_group_size: int
     alpha: float
+    trend: TrendResult | None = None
+    untested: tuple[str, ...] = ()
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -100,6 +112,16 @@ class SurvivalComparison:
                 "df": self.logrank.df,
                 "p_value": self.logrank.p_value,
                 "groups": self.logrank.to_frame(),
+            }
+        trend = None
+        if self.trend is not None:
+            trend = {
+                "test": self.trend.test,
+                "groups": list(self.trend.groups),
+                "scores": self.trend.scores,
+                "statistic": self.trend.statistic,
+                "df": self.trend.df,
+                "p_value": self.trend.p_value,
             }
         cox = None
         if self.cox is not None:
@@ -118,12 +140,14 @@ class SurvivalComparison:
                 "at_risk": self.at_risk,
                 "curves": {name: curve.to_frame() for name, curve in self.curves.items()},
                 "logrank": logrank,
+                "trend": trend,
                 "pairwise": self.pairwise,
                 "cox": cox,
                 "reference": self.reference,
                 "notes": list(self.notes),
                 "times": list(self.times),
                 "min_group_size": self.min_group_size,
+                "untested": list(self.untested),
                 "alpha": self.alpha,
                 "ci_method": CI_METHOD,
             }
@@ -145,7 +169,7 @@ def _to_builtin(value: Any) -> Any:
 
 
 def _summary_row(
-    group: str, curve: KaplanMeierCurve, times: FloatArray, small: bool, min_size: int
+    group: str, curve: KaplanMeierCurve, times: FloatArray, small: bool, note: str
 ) -> dict[str, Any]:
     median = median_survival(curve)
     row: dict[str, Any] = {
@@ -163,21 +187,31 @@ def _summary_row(
         row[f"{key}_ci_lower"] = estimate.ci_lower
         row[f"{key}_ci_upper"] = estimate.ci_upper
     row["small_group"] = small
-    row["note"] = (
-        f"fewer than {min_size} patients: not in the log-rank or Cox tests" if small else ""
-    )
+    row["note"] = note
     return row
 
 
 def _choose_reference(
-    reference: object | None, sizes: Mapping[str, int], eligible: Sequence[str], min_size: int
+    reference: object | None,
+    sizes: Mapping[str, int],
+    eligible: Sequence[str],
+    min_size: int,
+    *,
+    ordered: bool = False,
+    untested: Collection[str] = (),
 ) -> str | None:
     if reference is None:
+        if ordered:
+            return eligible[0] if eligible else None
         return max(eligible, key=lambda g: sizes[g]) if eligible else None
     name = str(reference)
     if name not in sizes:
         raise ValidationError(
             f"reference group {name!r} is not among the groups {sorted(sizes)}; pick one of them"
+        )
+    if name in untested:
+        raise ValidationError(
+            f"reference group {name!r} is left out of the tests; pick one of {list(eligible)}"
         )
     if name not in eligible:
         raise ValidationError(
@@ -216,16 +250,17 @@ def _describe_groups(
     events: BoolArray,
     labels: LabelArray,
     query: FloatArray,
-    small: Sequence[str],
-    min_size: int,
+    names: Sequence[str],
+    group_notes: Mapping[str, str],
     alpha: float,
 ) -> tuple[dict[str, KaplanMeierCurve], pd.DataFrame, pd.DataFrame]:
-    """Per group: the curve, a summary row and the at-risk rows."""
+    """Per group, in the order of ``names``: the curve, a summary row and the at-risk rows."""
     curves, rows, tables = {}, [], []
-    for name in [str(name) for name in np.unique(labels)]:
+    for name in names:
         member = labels == name
         curves[name] = kaplan_meier(follow_up[member], events[member], alpha=alpha)
-        rows.append(_summary_row(name, curves[name], query, name in small, min_size))
+        note = group_notes.get(name, "")
+        rows.append(_summary_row(name, curves[name], query, bool(note), note))
         tables.append(number_at_risk(follow_up[member], events[member], query).assign(group=name))
     at_risk = pd.concat(tables, ignore_index=True)
     return curves, pd.DataFrame(rows), at_risk[["group", "time", "at_risk", "events", "censored"]]
@@ -241,6 +276,9 @@ def compare_groups(
     reference: object | None = None,
     covariates: pd.DataFrame | None = None,
     alpha: float = 0.05,
+    order: Sequence[str] | None = None,
+    ordered: bool = False,
+    untested: Collection[str] = (),
 ) -> SurvivalComparison:
     """Compare the survival of groups: curves, medians, S(t), tests and hazard ratios.
 
@@ -264,6 +302,15 @@ def compare_groups(
         ``durations`` (see :func:`gistcad.analysis.cox.cox_hazard_ratios`).
     alpha : float, default 0.05
         1 − confidence level of every interval.
+    order : sequence of str, optional
+        Display order of the groups (groups not named follow, sorted); default sorted.
+    ordered : bool, default False
+        The groups are ordered categories (risk classes, intervals of a number), lowest
+        first in ``order``: the default reference is the lowest tested group, and a log-rank
+        test for trend is reported when three or more groups are tested.
+    untested : collection of str
+        Groups shown (curves, summary, at-risk table) but left out of every test, e.g.
+        "Unknown"; ``notes`` says so.
 
     Returns
     -------
@@ -280,21 +327,37 @@ def compare_groups(
             f"covariates has {len(covariates)} rows but there are "
             f"{follow_up.size} durations; give one row per patient"
         )
-    names = [str(name) for name in np.unique(labels)]
+    present = [str(name) for name in np.unique(labels)]
+    names = [g for g in (order or ()) if g in present]
+    names += [g for g in present if g not in names]
     sizes = {name: int(np.sum(labels == name)) for name in names}
-    eligible = [name for name in names if sizes[name] >= min_group_size]
-    small = [name for name in names if name not in eligible]
-    chosen = _choose_reference(reference, sizes, eligible, min_group_size)
+    left_out = [name for name in names if name in set(untested)]
+    eligible = [n for n in names if sizes[n] >= min_group_size and n not in left_out]
+    small = [name for name in names if name not in eligible and name not in left_out]
+    chosen = _choose_reference(
+        reference, sizes, eligible, min_group_size, ordered=ordered, untested=left_out
+    )
+    group_notes = {
+        **{
+            n: f"fewer than {min_group_size} patients: not in the log-rank or Cox tests"
+            for n in small
+        },
+        **{n: "no value: shown, not in the log-rank or Cox tests" for n in left_out},
+    }
     curves, summary, at_risk = _describe_groups(
-        follow_up, events, labels, query, small, min_group_size, alpha
+        follow_up, events, labels, query, names, group_notes, alpha
     )
     notes = []
+    if left_out:
+        notes.append(
+            f"Shown but left out of the tests (no value to compare): {', '.join(left_out)}."
+        )
     if small:
         notes.append(
             f"Groups with fewer than {min_group_size} patients are shown but left out "
             f"of the log-rank and Cox tests: {', '.join(small)}."
         )
-    logrank, cox = None, None
+    logrank, cox, trend = None, None, None
     pairwise = pd.DataFrame(columns=["group_a", "group_b", "statistic", "p_value", "p_holm"])
     if len(eligible) >= 2:
         keep = np.isin(labels, eligible)
@@ -303,6 +366,8 @@ def compare_groups(
             follow_up[keep], events[keep], labels[keep], chosen, kept_covariates, alpha
         )
         notes.extend(test_notes)
+        if ordered and logrank is not None and len(eligible) >= 3:
+            trend = logrank_trend(logrank, eligible)
     else:
         notes.append(f"No tests: fewer than two groups have at least {min_group_size} patients.")
     for note in notes:
@@ -319,4 +384,6 @@ def compare_groups(
         times=tuple(float(t) for t in query),
         min_group_size=min_group_size,
         alpha=alpha,
+        trend=trend,
+        untested=tuple(left_out),
     )

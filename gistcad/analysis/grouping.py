@@ -1,4 +1,7 @@
-"""Groupings of a cohort for survival comparisons: true genotype, predicted status, risk, center.
+"""Groupings of a cohort for survival comparisons: genotype, predicted status, risk, center, and
+every other categorical clinical variable (sex, site, histology, rupture, adjuvant and
+neoadjuvant imatinib); numeric ones (age, size, mitoses) are cut in
+:mod:`~gistcad.analysis.variables`.
 
 Each function takes the cohort table (:data:`gistcad.store.queries.COHORT_COLUMNS`; only the
 columns it names are read) and returns one label per row, as a ``pandas.Series`` aligned with
@@ -21,10 +24,26 @@ from gistcad.errors import ValidationError
 
 
 class Grouping(StrEnum):
+    """A variable the cohort can be grouped (or a Cox model adjusted) by."""
+
     GENOTYPE = "genotype"  # true genotype group
     PREDICTED = "predicted"  # predicted status from a model
     RISK = "risk"  # clinical risk class under a scheme
     CENTER = "center"
+    SEX = "sex"
+    SITE = "site"
+    HISTOLOGY = "histology"
+    RUPTURE = "rupture"
+    ADJUVANT = "adjuvant"  # adjuvant imatinib
+    NEOADJUVANT = "neoadjuvant"  # neoadjuvant imatinib
+    AGE = "age"  # years at diagnosis; numeric
+    SIZE = "size"  # largest diameter, cm; numeric
+    MITOSES = "mitoses"  # mitotic count; numeric
+
+    @property
+    def is_numeric(self) -> bool:
+        """Grouping needs cut points or quantiles; as a covariate it enters per unit."""
+        return self in (Grouping.AGE, Grouping.SIZE, Grouping.MITOSES)
 
 
 class StatusSplit(StrEnum):
@@ -54,6 +73,14 @@ SPLIT_LABELS: dict[StatusSplit, tuple[str, str]] = {
     StatusSplit.KIT_MUTANT: ("KIT-mutant", "Not KIT-mutant"),
 }
 UNKNOWN = "Unknown"
+NO_PREDICTION = "No prediction"
+NOT_CLASSIFIABLE = "Not classifiable (count per 5 mm²)"
+RISK_ORDER = ("None", "Very low", "Low", "Intermediate", "Moderate", "High")
+
+
+def is_unknown(label: str) -> bool:
+    """Groups without a value to compare ("Unknown", "No prediction", "Not classifiable …")."""
+    return label in (UNKNOWN, NO_PREDICTION) or label.startswith("Not classifiable")
 
 
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
@@ -126,7 +153,7 @@ def predicted_groups(
     def label(patient_id: int) -> str:
         probs = probabilities.get(patient_id)
         if probs is None:
-            return "No prediction"
+            return NO_PREDICTION
         return _split_probabilities(probs, split, threshold)
 
     return cohort["patient_id"].map(label)
@@ -167,7 +194,7 @@ def risk_groups(
         if any(_missing(row[c]) for c in ("site", "size_cm", "mitotic_count", "mitotic_unit")):
             return UNKNOWN
         if row["mitotic_unit"] == MitosisUnit.PER_5_MM2 and not opts.accept_per_5mm2_as_50hpf:
-            return "Not classifiable (count per 5 mm²)"
+            return NOT_CLASSIFIABLE
         verdict = classify(
             scheme,
             site=row["site"],
@@ -189,3 +216,42 @@ def center_groups(cohort: pd.DataFrame) -> pd.Series:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+FLAG_LABELS: dict[Grouping, tuple[str, str]] = {
+    Grouping.RUPTURE: ("Rupture", "No rupture"),
+    Grouping.ADJUVANT: ("Adjuvant imatinib", "No adjuvant imatinib"),
+    Grouping.NEOADJUVANT: ("Neoadjuvant imatinib", "No neoadjuvant imatinib"),
+}
+COLUMNS: dict[Grouping, str] = {
+    Grouping.SEX: "sex",
+    Grouping.SITE: "site",
+    Grouping.HISTOLOGY: "histology",
+    Grouping.RUPTURE: "rupture",
+    Grouping.ADJUVANT: "adjuvant_imatinib",
+    Grouping.NEOADJUVANT: "neoadjuvant_imatinib",
+    Grouping.AGE: "age_at_diagnosis",
+    Grouping.SIZE: "size_cm",
+    Grouping.MITOSES: "mitotic_count",
+}
+
+
+def clinical_groups(cohort: pd.DataFrame, variable: Grouping) -> pd.Series:
+    """Sex, site, histology, rupture, adjuvant or neoadjuvant imatinib of each patient.
+
+    Coded values become words ("Jejunum ileum", "Female"); yes/no flags the named state
+    ("Adjuvant imatinib", "No adjuvant imatinib"); a missing value is "Unknown".
+    """
+    if variable not in COLUMNS or variable.is_numeric:
+        raise ValidationError(f"{variable.value!r} is not a categorical clinical variable")
+    flags = FLAG_LABELS.get(variable)
+
+    def label(value: Any) -> str:
+        if _missing(value) or (isinstance(value, str) and not value.strip()):
+            return UNKNOWN
+        if flags is not None:
+            return flags[0] if bool(value) else flags[1]
+        text = str(value)
+        return text.replace("_", " ").capitalize() if variable is not Grouping.HISTOLOGY else text
+
+    return cohort[COLUMNS[variable]].map(label).astype(object)

@@ -5,6 +5,8 @@ Computed in numpy/scipy from the formulas cited in each docstring.
 References
 ----------
 .. [Co15] Collett D. Modelling Survival Data in Medical Research, 3rd ed. CRC, 2015, §2.6–2.7.
+.. [Pe72] Peto R, Peto J. Asymptotically efficient rank invariant test procedures.
+   J R Stat Soc A 1972;135:185–207 (the test for trend, as in [Co15]_ §2.6.4).
 .. [Ho79] Holm S. A simple sequentially rejective multiple test procedure.
    Scand J Stat 1979;6:65–70.
 """
@@ -152,6 +154,69 @@ def logrank_test(
         statistic=statistic,
         df=df,
         p_value=float(stats.chi2.sf(statistic, df)) if df > 0 else math.nan,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class TrendResult:
+    """Log-rank test for trend over ordered groups.
+
+    Attributes
+    ----------
+    groups : tuple of str
+        The groups in their order.
+    scores : ndarray of float
+        The score of each group (1, 2, …, k by default).
+    statistic : float
+        Chi-square statistic, 1 degree of freedom.
+    p_value : float
+    test : str
+    """
+
+    groups: tuple[str, ...]
+    scores: FloatArray
+    statistic: float
+    p_value: float
+    df: int = 1
+    test: str = "log-rank test for trend"
+
+
+def logrank_trend(
+    result: LogRankResult, order: Sequence[str], scores: ArrayLike | None = None
+) -> TrendResult:
+    r"""Log-rank test for a trend in survival across ordered groups [Pe72]_.
+
+    With the observed minus expected events :math:`U = O - E` and their variance matrix
+    :math:`V` of the k-group log-rank test, and scores :math:`w` for the ordered groups,
+    :math:`U_T = w^\top U`, :math:`V_T = w^\top V w`, and :math:`U_T^2 / V_T` is chi-square
+    with one degree of freedom (Collett [Co15]_, §2.6.4).
+
+    Parameters
+    ----------
+    result : LogRankResult
+        The log-rank test of the same groups.
+    order : sequence of str
+        Every group of ``result``, lowest first.
+    scores : array_like, optional
+        One score per group of ``order``; default 1, 2, …, k.
+    """
+    if sorted(order) != sorted(result.groups):
+        raise ValidationError(
+            f"the order {list(order)} must name every tested group {list(result.groups)} once"
+        )
+    w = np.arange(1.0, len(order) + 1) if scores is None else as_1d_float(scores, "scores")
+    if w.size != len(order):
+        raise ValidationError(f"give one score per group; got {w.size} for {len(order)}")
+    index = [result.groups.index(name) for name in order]
+    difference = (result.observed - result.expected)[index]
+    variance = result.variance[np.ix_(index, index)]
+    u_t, v_t = float(w @ difference), float(w @ variance @ w)
+    statistic = u_t**2 / v_t if v_t > 0 else math.nan
+    return TrendResult(
+        groups=tuple(order),
+        scores=w,
+        statistic=statistic,
+        p_value=float(stats.chi2.sf(statistic, 1)) if v_t > 0 else math.nan,
     )
 
 

@@ -10,6 +10,8 @@ the same messages, naming the offending rows.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +22,35 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 LabelArray = NDArray[np.str_]
+
+DAYS_PER_MONTH = 365.25 / 12  # a Julian year of 365.25 days, in twelve equal months
+
+
+class TimeUnit(StrEnum):
+    """Units in which survival times are shown; the store keeps months."""
+
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+    YEARS = "years"
+
+    @property
+    def per_month(self) -> float:
+        """How many of this unit make one month (365.25 / 12 days)."""
+        return {
+            TimeUnit.DAYS: DAYS_PER_MONTH,
+            TimeUnit.WEEKS: DAYS_PER_MONTH / 7,
+            TimeUnit.MONTHS: 1.0,
+            TimeUnit.YEARS: 1 / 12,
+        }[self]
+
+    def from_months(self, months: ArrayLike) -> FloatArray:
+        """Months converted to this unit."""
+        return np.asarray(months, dtype=np.float64) * self.per_month
+
+    def to_months(self, values: ArrayLike) -> FloatArray:
+        """Values in this unit converted to months."""
+        return np.asarray(values, dtype=np.float64) / self.per_month
 
 
 def reject_rows(bad: BoolArray, name: str, rule: str, fix: str) -> None:

@@ -1,4 +1,4 @@
-"""``gistcad survival``: Kaplan-Meier, log-rank and Cox by genotype, prediction, risk or center."""
+"""``gistcad survival``: Kaplan-Meier, log-rank and Cox by any clinical variable or prediction."""
 
 from __future__ import annotations
 
@@ -6,28 +6,45 @@ import argparse
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from gistcad.analysis.cohort_survival import ADJUSTABLE, SurvivalRequest, cohort_survival
+from gistcad.analysis.cohort_survival import (
+    SurvivalRequest,
+    build_request,
+    cohort_survival,
+    default_times,
+)
 from gistcad.analysis.comparison import SurvivalComparison
 from gistcad.analysis.grouping import Grouping, StatusSplit
 from gistcad.analysis.kaplan_meier import CI_METHOD
+from gistcad.analysis.time_to_event import TimeUnit
+from gistcad.analysis.variables import known_names
 from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
-from gistcad.store.model_queries import find_model_version, model_predictions
+from gistcad.store.model_queries import (
+    ModelPredictionSet,
+    find_model_version,
+    model_prediction_set,
+)
 from gistcad.store.queries import CohortFilter, cohort_table
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "survival",
-        help="Kaplan-Meier, log-rank and hazard ratios by genotype, prediction, risk or center",
+        help="Kaplan-Meier, log-rank and hazard ratios by any clinical variable or prediction",
     )
     parser.add_argument("--endpoint", choices=[e.value for e in Endpoint], default="rfs")
-    parser.add_argument("--by", choices=[g.value for g in Grouping], required=True)
+    parser.add_argument(
+        "--by",
+        required=True,
+        help=f"a variable: {known_names()}; a number cut at points or quantiles, e.g. "
+        "size:5,10 or age:tertiles (also median, quartiles, quintiles, q<k>)",
+    )
     parser.add_argument("--model", help="model version id or name (with --by predicted)")
     parser.add_argument(
         "--split",
@@ -39,79 +56,137 @@ def register(sub: Any) -> None:
         "--threshold", type=float, default=0.5, help="probability threshold (default 0.5)"
     )
     parser.add_argument(
+        "--in-sample",
+        action="store_true",
+        help="with --by predicted: group every patient by the final model's prediction, "
+        "in-sample for its training patients (overstates the separation; labelled so). "
+        "Default: out-of-fold predictions for the patients the model was trained on",
+    )
+    parser.add_argument(
         "--scheme",
         choices=[s.value for s in RiskScheme],
         default=RiskScheme.MODIFIED_NIH_2008.value,
         help="risk scheme for --by risk and --adjust risk (default joensuu2008)",
     )
     parser.add_argument(
-        "--times", default="24,60,120", help="months for S(t) and the at-risk table"
+        "--time-unit",
+        choices=[u.value for u in TimeUnit],
+        default=TimeUnit.MONTHS.value,
+        help="unit of --times and of every time shown (default months)",
+    )
+    parser.add_argument(
+        "--times",
+        default=None,
+        help="times for S(t) and the at-risk table (default 24,60,120 "
+        "months, or the same in the chosen unit)",
     )
     parser.add_argument("--center", action="append", default=[], help="only this center")
     parser.add_argument("--landmark", type=float, help="start the clock at this month")
     parser.add_argument("--min-group-size", type=int, default=10)
-    parser.add_argument("--reference", help="reference group of the hazard ratios")
     parser.add_argument(
-        "--adjust", default="", help=f"Cox covariates, comma-separated from {', '.join(ADJUSTABLE)}"
+        "--reference",
+        help="reference group of the hazard ratios (default: the lowest of "
+        "ordered groups, else the largest)",
+    )
+    parser.add_argument(
+        "--adjust",
+        action="append",
+        default=[],
+        help="Cox covariates, comma-separated or repeated: any variable of --by (numbers per "
+        "unit, or cut: size:5,10)",
+    )
+    parser.add_argument(
+        "--test-unknown",
+        action="store_true",
+        help="include the Unknown / No prediction / Not classifiable groups in the tests",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=_survival)
 
 
-def parse_times(text: str) -> tuple[float, ...]:
+def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
+    """``--times`` in ``unit``; by default 24, 60 and 120 months in that unit."""
+    if text is None:
+        return default_times(unit)
     try:
         times = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise ValidationError(
-            f"--times must be months separated by commas, e.g. 24,60,120; got {text!r}"
+            f"--times must be {unit.value} separated by commas, e.g. 24,60,120; got {text!r}"
         ) from None
     if not times or any(t < 0 for t in times):
-        raise ValidationError(f"--times needs at least one month >= 0; got {text!r}")
+        raise ValidationError(f"--times needs at least one time >= 0; got {text!r}")
     return times
 
 
 def request_from(args: argparse.Namespace) -> SurvivalRequest:
-    return SurvivalRequest(
-        endpoint=Endpoint(args.endpoint),
-        by=Grouping(args.by),
+    unit = TimeUnit(args.time_unit)
+    return build_request(
+        by=args.by,
+        endpoint=args.endpoint,
+        times=parse_times(args.times, unit),
+        time_unit=unit,
+        adjust=tuple(args.adjust),
         split=StatusSplit(args.split),
         threshold=args.threshold,
         scheme=RiskScheme(args.scheme),
-        times=parse_times(args.times),
         min_group_size=args.min_group_size,
         reference=args.reference,
-        adjust=tuple(n.strip() for n in args.adjust.split(",") if n.strip()),
         landmark_months=args.landmark,
+        in_sample=args.in_sample,
+        test_unknown=args.test_unknown,
     )
 
 
-def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
+def _needs_predictions(request: SurvivalRequest) -> bool:
+    return request.by is Grouping.PREDICTED or any(
+        v.grouping is Grouping.PREDICTED for v in request.covariates
+    )
+
+
+def _load(
+    args: argparse.Namespace, request: SurvivalRequest
+) -> tuple[pd.DataFrame, ModelPredictionSet | None]:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     flt = CohortFilter(centers=frozenset(args.center))
     with session_scope(engine) as session:
         cohort = cohort_table(session, scope, flt)
-        if args.by != Grouping.PREDICTED:
-            return cohort, None, None
+        if not _needs_predictions(request):
+            return cohort, None
         if not args.model:
             raise ValidationError("--by predicted needs --model (a model version id or name)")
-        model_id, model_name = find_model_version(session, args.model)
-        return cohort, model_predictions(session, scope, model_id), model_name
+        model_id, _ = find_model_version(session, args.model)
+        return cohort, model_prediction_set(session, scope, model_id)
 
 
 def _survival(args: argparse.Namespace) -> int:
     request = request_from(args)
-    cohort, predictions, model_name = _load(args)
-    result = cohort_survival(cohort, request, predictions)
+    cohort, model = _load(args, request)
+    result = cohort_survival(
+        cohort,
+        request,
+        None if model is None else model.predictions,
+        validation=None if model is None else model.validation,
+    )
+    predicted = request.by is Grouping.PREDICTED
     header = {
         "endpoint": request.endpoint.value,
-        "by": request.by.value,
-        "model": model_name,
-        "split": request.split.value if request.by is Grouping.PREDICTED else None,
-        "threshold": request.threshold if request.by is Grouping.PREDICTED else None,
-        "scheme": request.scheme.value if request.by is Grouping.RISK else None,
+        "by": str(request.variable),
+        "model": None if model is None else model.name,
+        "split": request.split.value if predicted else None,
+        "threshold": request.threshold if predicted else None,
+        "scheme": request.scheme.value if Grouping.RISK in _variables(request) else None,
+        "time_unit": request.time_unit.value,
         "landmark_months": request.landmark_months,
+        "validation": result.validation,
+        "in_sample": result.in_sample,
+        "prediction_sources": (
+            None
+            if result.prediction_sources is None
+            else result.prediction_sources.to_dict(orient="records")
+        ),
         "selection_notes": list(result.notes),
     }
     if args.json:
@@ -121,12 +196,28 @@ def _survival(args: argparse.Namespace) -> int:
     return 0
 
 
+def _variables(request: SurvivalRequest) -> set[Grouping]:
+    return {request.by, *(v.grouping for v in request.covariates)}
+
+
 def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str:
     """The comparison as text, in the order of a clinical paper's survival section."""
     endpoint = "Recurrence-free survival" if header["endpoint"] == "rfs" else "Overall survival"
-    by = header["by"] + (f" ({header['model']}, {header['split']})" if header["model"] else "")
-    out = [f"{endpoint} by {by}; times in months; 95 % CI: {CI_METHOD}", ""]
+    by = header["by"] + (f" ({header['model']}, {header['split']})" if header["split"] else "")
+    if header["in_sample"]:
+        by += " [IN-SAMPLE predictions: overstates the separation]"
+    out = [f"{endpoint} by {by}; times in {header['time_unit']}; 95 % CI: {CI_METHOD}", ""]
     out += [f"note: {n}" for n in [*header["selection_notes"], *comparison.notes]]
+    if header["prediction_sources"]:
+        sources = pd.DataFrame(header["prediction_sources"])
+        out += [
+            "",
+            "Source of the predicted status (patients per group):",
+            sources.pivot(index="group", columns="source", values="n")
+            .fillna(0)
+            .astype(int)
+            .to_string(),
+        ]
     summary = comparison.summary.copy()
     cols = ["group", "n", "events", "median_text"]
     for t in comparison.times:
@@ -146,21 +237,29 @@ def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str
         "",
         summary[cols].rename(columns={"median_text": "median (95% CI)"}).to_string(index=False),
     ]
-    risk = comparison.at_risk.assign(
-        cell=lambda d: (
-            d["at_risk"].astype(str)
-            + " ("
-            + d["events"].astype(str)
-            + ", "
-            + d["censored"].astype(str)
-            + ")"
+    risk = (
+        comparison.at_risk.assign(
+            cell=lambda d: (
+                d["at_risk"].astype(str)
+                + " ("
+                + d["events"].astype(str)
+                + ", "
+                + d["censored"].astype(str)
+                + ")"
+            )
         )
-    ).pivot(index="group", columns="time", values="cell")
+        .pivot(index="group", columns="time", values="cell")
+        .reindex(list(comparison.groups))
+    )
     risk.columns = [f"{t:g}" for t in risk.columns]
     out += ["", "Number at risk (cumulative events, censored):", risk.to_string()]
     if comparison.logrank is not None:
         lr = comparison.logrank
-        out += ["", f"{lr.test}: chi2 = {lr.statistic:.2f}, df = {lr.df}, p = {_p(lr.p_value)}"]
+        out += ["", f"{lr.test}: chi2 = {lr.statistic:.2f}, df = {lr.df}, {_p(lr.p_value)}"]
+    if comparison.trend is not None:
+        tr = comparison.trend
+        order = " < ".join(tr.groups)
+        out += [f"{tr.test} ({order}): chi2 = {tr.statistic:.2f}, df = {tr.df}, {_p(tr.p_value)}"]
     if not comparison.pairwise.empty:
         out += [
             "",
@@ -186,4 +285,7 @@ def _pct(s: float, lo: float, hi: float) -> str:
 
 
 def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    """``"p < 0.001"`` or ``"p = 0.012"``."""
+    if not np.isfinite(p):
+        return "p not available"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

@@ -210,6 +210,7 @@ def train(
         "evaluation": evaluation.to_dict(),
         "oof": json.loads(oof.to_json(orient="records")),
         "n_patients": int(known.size),
+        "training_patients": [int(p) for p in table["patient_id"].iloc[known]],
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     metrics["card"] = model_card(

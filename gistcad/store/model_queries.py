@@ -97,7 +97,13 @@ def find_model_version(
 
 
 def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
-    """Every prediction for one patient in scope, newest first, with its model version."""
+    """Every prediction for one patient in scope, newest first, with its model version.
+
+    Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
+    this patient, so that its prediction is in-sample; None when the version does not
+    record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
+    ``validation`` (the version's validation scheme).
+    """
     stmt = (
         select(
             ModelVersion.id.label("model_version_id"),
@@ -115,7 +121,108 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
         .where(Patient.id == patient_id, scope.clause(Patient.center_id))
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     )
-    return frame(session, stmt)
+    table = frame(session, stmt)
+    extra = [_own_validation(session, int(v), patient_id) for v in table["model_version_id"]]
+    table["trained_on"] = [e[0] for e in extra]
+    table["out_of_fold"] = [e[1] for e in extra]
+    table["validation"] = [e[2] for e in extra]
+    return table
+
+
+def _own_validation(
+    session: Session, model_version_id: int, patient_id: int
+) -> tuple[bool | None, dict[str, float] | None, str | None]:
+    """Whether the version was trained on the patient, the patient's out-of-fold
+    probabilities (None without), and the version's validation."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        return None, None, None
+    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    trained = _training_patients(version, validation)
+    oof = _out_of_fold_probabilities(version, {patient_id})
+    own = None if oof.empty else dict(oof["probabilities"].iloc[-1])
+    return (
+        None if trained is None else patient_id in trained,
+        own,
+        None if validation is None else str(validation),
+    )
+
+
+@dataclass(frozen=True)
+class ModelPredictionSet:
+    """One model version's predictions of the patients in scope, final and out-of-fold.
+
+    Attributes
+    ----------
+    model_version_id, name
+    validation
+        The validation the model was registered with (``kfold``, ``loco``, ``holdout``), or
+        None when it records none.
+    predictions
+        ``patient_id``, ``probabilities`` (class name to probability), ``kind`` ("final
+        model" or "out-of-fold") and ``trained_on`` (whether the model was fitted on the
+        patient; None when the version does not record it). See
+        :func:`gistcad.analysis.prediction_source.choose_predictions`.
+    """
+
+    model_version_id: int
+    name: str
+    validation: str | None
+    predictions: pd.DataFrame
+
+
+def model_prediction_set(
+    session: Session, scope: AccessScope, model_version_id: int
+) -> ModelPredictionSet:
+    """The final model's predictions and the out-of-fold predictions, for patients in scope.
+
+    Which patients the model was trained on: the list the version records (versions
+    registered since it is recorded); for older k-fold and leave-one-center-out versions,
+    the patients with an out-of-fold prediction (those folds cover every training patient);
+    otherwise not known (None).
+    """
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise NotFoundError(f"no model version with id {model_version_id}")
+    final = model_predictions(session, scope, model_version_id)[["patient_id", "probabilities"]]
+    in_scope = set(session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))).all())
+    oof = _out_of_fold_probabilities(version, in_scope)
+    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    trained = _training_patients(version, validation)
+    final = final.assign(
+        kind="final model",
+        trained_on=[None if trained is None else int(p) in trained for p in final["patient_id"]],
+    )
+    oof = oof.assign(kind="out-of-fold", trained_on=True)
+    return ModelPredictionSet(
+        model_version_id=version.id,
+        name=version.name,
+        validation=None if validation is None else str(validation),
+        predictions=pd.concat([final, oof], ignore_index=True),
+    )
+
+
+def _out_of_fold_probabilities(version: ModelVersion, in_scope: set[int]) -> pd.DataFrame:
+    rows = [r for r in version.metrics.get("oof", []) if int(r["patient_id"]) in in_scope]
+    classes = version.parameters.get("classes") or sorted(
+        {key[2:] for row in rows for key in row if key.startswith("p_")}
+    )
+    return pd.DataFrame(
+        {
+            "patient_id": [int(r["patient_id"]) for r in rows],
+            "probabilities": [{c: float(r[f"p_{c}"]) for c in classes} for r in rows],
+        },
+        columns=["patient_id", "probabilities"],
+    )
+
+
+def _training_patients(version: ModelVersion, validation: Any) -> set[int] | None:
+    recorded = version.metrics.get("training_patients")
+    if recorded is not None:
+        return {int(p) for p in recorded}
+    if validation in ("kfold", "loco"):
+        return {int(r["patient_id"]) for r in version.metrics.get("oof", [])}
+    return None
 
 
 MODELLING_COLUMNS = [

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.analysis.logrank import holm_adjust, logrank_test, pairwise_logrank
+from gistcad.analysis.logrank import holm_adjust, logrank_test, logrank_trend, pairwise_logrank
 from gistcad.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -115,3 +115,29 @@ def test_bad_groups_and_p_values_are_rejected() -> None:
         logrank_test([1, 2, 3], [0, 0, 0], ["a", "b", "b"])
     with pytest.raises(ValidationError, match=r"p_values is outside \[0, 1\]"):
         holm_adjust([0.2, 1.2])
+
+
+# --- log-rank test for trend ------------------------------------------------------------------
+
+
+def test_trend_by_hand() -> None:
+    # The three groups above in the order A < B < C, scores 1, 2, 3. Rows of V sum to zero:
+    # V_AC = −(569 − 247)/900 = −322/900, V_BC = −(−247 + 641)/900 = −394/900,
+    # V_CC = 716/900. U_T = w'U = (29 − 14 − 66)/30 = −51/30;
+    # V_T = w'Vw = (569 + 4·641 + 9·716 + 2(−2·247 − 3·322 − 6·394))/900 = 1929/900;
+    # χ²_T = (51/30)² / (1929/900) = 2601/1929 on 1 df.
+    result = logrank_test([1, 3, 2, 4, 3, 5], [1, 1, 1, 0, 1, 1], list("AABBCC"))
+    trend = logrank_trend(result, ["A", "B", "C"])
+    assert trend.statistic == pytest.approx(2601 / 1929)
+    assert trend.df == 1
+    assert trend.p_value == pytest.approx(math.erfc(math.sqrt(2601 / 1929 / 2)))
+    reversed_order = logrank_trend(result, ["C", "B", "A"])
+    assert reversed_order.statistic == pytest.approx(trend.statistic)
+
+
+def test_trend_of_two_groups_is_the_logrank(freireich: pd.DataFrame) -> None:
+    result = logrank_test(freireich["weeks"], freireich["relapse"], freireich["group"])
+    trend = logrank_trend(result, ["placebo", "6-MP"])
+    assert trend.statistic == pytest.approx(result.statistic)
+    with pytest.raises(ValidationError, match="must name every tested group"):
+        logrank_trend(result, ["placebo"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from gistcad.store.models import Patient
 from tests.app.conftest import open_page
+from tests.factories import add_validated_model
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
@@ -35,3 +39,21 @@ def test_a_link_opens_the_case_and_unknown_pseudonym_warns(seeded: None) -> None
     assert at.header[0].value == "P-010"
     at.text_input(key="case_search").input("nobody").run()
     assert any("No patient in your scope matches 'nobody'" in w.value for w in at.warning)
+
+
+def test_predictions_say_out_of_fold_or_final_model(app_db: Engine, seeded: dict) -> None:
+    with Session(app_db) as s:
+        trained = s.scalars(select(Patient.id).where(Patient.pseudonym == "P-002")).one()
+        unseen = s.scalars(select(Patient.id).where(Patient.pseudonym == "P-003")).one()
+        add_validated_model(s, "kfold", {trained: 0.9, unseen: 0.8}, {trained: 0.2}, [trained])
+        s.commit()
+    at = _page({"patient": "P-002"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "kfold (clinical" in text and "final model, in-sample: **kit11**" in text
+    assert "kfold, out-of-fold (k-fold cross-validation; fitted without this patient): " in text
+    assert "**not_kit11** — kit11 20%, not_kit11 80%" in text
+    assert any("trained on this patient" in c.value for c in at.caption)
+    at = _page({"patient": "P-003"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "final model, not trained on: **kit11**" in text
+    assert "out-of-fold" not in text

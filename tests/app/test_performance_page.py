@@ -44,6 +44,11 @@ def test_per_center_metrics_and_tasks(trained: None) -> None:
     table = at.dataframe[0].value
     assert list(table["center"]) == ["Alpha", "Beta", "All centers"]
     assert table.set_index("center").loc["All centers", "n"] == 80
+    assert any(
+        "Every figure on this page comes from out-of-fold predictions (k-fold "
+        "cross-validation)" in c.value
+        for c in at.caption
+    )
     at.radio(key="perf_task").set_value("pdgfra_vs_rest").run()
     assert not at.exception
     wrong = at.dataframe[-1].value

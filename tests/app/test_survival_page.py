@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from gistcad.analysis.grouping import Grouping
+from gistcad.analysis.time_to_event import TimeUnit
+from gistcad.store.models import Patient
 from tests.app.conftest import APP
-from tests.factories import seed_cohort
+from tests.factories import add_validated_model, seed_cohort
 
 
 @pytest.fixture
@@ -85,3 +87,67 @@ def test_the_cohort_selected_in_the_explorer_carries_over(seeded: dict[str, list
     assert "30 patients selected" in " ".join(c.value for c in at.caption)
     at.toggle(key="survival_use_selection").set_value(False).run()
     assert "60 patients selected" in " ".join(c.value for c in at.caption)
+
+
+def test_any_variable_cut_and_shown_in_years(seeded: dict[str, list[int]]) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.SIZE).run()
+    at.selectbox(key="survival_time_unit").set_value(TimeUnit.YEARS).run()
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value
+    assert list(summary["group"]) == ["< 5 cm", "5 to < 10 cm", "≥ 10 cm"]
+    assert "survival_at_5" in summary.columns  # 60 months in years
+    assert any("log-rank test for trend" in m.value for m in at.markdown)
+    at.text_input(key="survival_cuts").input("median").run()
+    assert len(at.dataframe[0].value) == 2
+
+
+@pytest.fixture
+def validated(app_db: Engine, seeded: dict[str, list[int]]) -> dict[str, int]:
+    with Session(app_db) as s:
+        ids = sorted(s.scalars(select(Patient.id)).all())
+        final = {pid: 0.9 for pid in ids}
+        kfold = add_validated_model(s, "kfold", final, {p: 0.1 for p in ids[:50]}, ids[:50])
+        holdout = add_validated_model(
+            s, "holdout", final, {p: 0.1 for p in ids[:20]}, ids[:50], scheme="holdout"
+        )
+        s.commit()
+    return {"kfold": kfold, "holdout": holdout}
+
+
+def test_predicted_status_says_where_it_came_from(validated: dict[str, int]) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.PREDICTED).run()
+    at.selectbox(key="survival_model").set_value(validated["kfold"]).run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Source of the predicted status — KIT exon 11: final model, not trained on 10" in (
+        captions
+    )
+    assert "Not KIT exon 11: out-of-fold (k-fold cross-validation) 50" in captions
+    sources = at.dataframe[1].value
+    assert dict(zip(sources["source"], sources["n"], strict=True)) == {
+        "final model, not trained on": 10,
+        "out-of-fold": 50,
+    }
+    at.toggle(key="survival_in_sample").set_value(True).run()
+    assert any("In-sample" in w.value for w in at.warning)
+    assert "IN-SAMPLE" in " ".join(_chart_titles(at))
+
+
+def test_in_sample_only_predictions_are_refused(validated: dict[str, int]) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.PREDICTED).run()
+    at.selectbox(key="survival_model").set_value(validated["holdout"]).run()
+    assert any("30 of the selected patients were used to train" in e.value for e in at.error)
+    assert not at.get("plotly_chart")
+    at.toggle(key="survival_in_sample").set_value(True).run()
+    assert not at.error and at.get("plotly_chart")
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    return [
+        part.split('"')[0]
+        for chart in at.get("plotly_chart")
+        for part in chart.proto.spec.split('"text":"')[1:]
+    ]

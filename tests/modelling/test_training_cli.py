@@ -48,8 +48,17 @@ def test_train_evaluate_predict(data_dir: Path, capsys: pytest.CaptureFixture[st
     assert main(["predict", "--model", "c1", "--patient", "P-001", "--patient", "P-002"]) == 0
     assert "2 predictions written by c1" in capsys.readouterr().out
     assert main(["survival", "--by", "predicted", "--model", "c1", "--json"]) == 0
+    survival = json.loads(capsys.readouterr().out)
+    sizes = {r["group"]: r["n"] for r in survival["summary"]}
+    # every patient was trained on, so each is grouped by its out-of-fold prediction (the
+    # final model predicted only two of them, in-sample); none is left without a prediction
+    assert "No prediction" not in sizes and sum(sizes.values()) == 80
+    assert {r["source"] for r in survival["prediction_sources"]} == {"out-of-fold"}
+    assert sum(r["n"] for r in survival["prediction_sources"]) == 80
+    assert survival["validation"] == "kfold" and survival["in_sample"] is False
+    assert main(["survival", "--by", "predicted", "--model", "c1", "--in-sample", "--json"]) == 0
     sizes = {r["group"]: r["n"] for r in json.loads(capsys.readouterr().out)["summary"]}
-    assert sizes.pop("No prediction") == 78 and sum(sizes.values()) == 2
+    assert sum(sizes.values()) == 80 and "No prediction" not in sizes
 
 
 def test_a_changed_model_file_is_refused(

@@ -1,0 +1,171 @@
+"""Which prediction of a model stands for each patient: out-of-fold, or the final model's.
+
+A model registered by ``gistcad train`` has two kinds of predictions: its out-of-fold
+predictions (each training patient predicted by a model fitted without that patient, under
+the validation the model was registered with: k-fold, leave-one-center-out or hold-out), and
+the final model's predictions (fitted on every training patient). The final model's
+prediction of a patient it was trained on is in-sample: it has seen the patient's label, so
+grouping those patients by it overstates how well the groups separate. The rule:
+
+- a patient with an out-of-fold prediction is grouped by it;
+- a patient the model was never trained on is grouped by the final model's prediction;
+- a patient the model was trained on who has no out-of-fold prediction has only an in-sample
+  prediction: refused, unless in-sample predictions are asked for explicitly, and then said so.
+
+Asking for in-sample predictions uses the final model's prediction for every patient that has
+one (in-sample for its training patients), e.g. to show how much it overstates.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+from gistcad.errors import ValidationError
+
+
+class PredictionSource(StrEnum):
+    """Where a patient's predicted status comes from."""
+
+    OUT_OF_FOLD = "out-of-fold"
+    FINAL_UNSEEN = "final model, not trained on"
+    FINAL_UNRECORDED = "final model, training patients not recorded"
+    IN_SAMPLE = "final model, in-sample"
+    NONE = "no prediction"
+
+
+class PredictionKind(StrEnum):
+    """The two kinds of prediction rows a model version has."""
+
+    FINAL = "final model"
+    OUT_OF_FOLD = "out-of-fold"
+
+
+VALIDATION_LABELS = {
+    "kfold": "k-fold cross-validation",
+    "loco": "leave-one-center-out",
+    "holdout": "hold-out",
+}
+
+
+def choose_predictions(
+    patient_ids: pd.Series, predictions: pd.DataFrame, *, in_sample: bool = False
+) -> pd.DataFrame:
+    """One prediction per patient, and where it comes from.
+
+    Parameters
+    ----------
+    patient_ids
+        The patients to group.
+    predictions
+        One model version's predictions: ``patient_id`` and ``probabilities``, optionally
+        ``kind`` (:class:`PredictionKind`, default final model) and ``trained_on`` (whether
+        the model was trained on the patient: True, False, or missing when the model version
+        does not record it). Of several rows of a patient and kind, the last counts.
+    in_sample
+        Use the final model's prediction for every patient that has one, in-sample for
+        the patients it was trained on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``patient_ids``: ``patient_id``, ``probabilities`` (None without a
+        prediction) and ``source`` (:class:`PredictionSource` value).
+
+    Raises
+    ------
+    ValidationError
+        When a patient's only prediction is in-sample and ``in_sample`` is False.
+    """
+    table = _normalised(predictions)
+    final = _latest(table[table["kind"] == PredictionKind.FINAL])
+    oof = _latest(table[table["kind"] == PredictionKind.OUT_OF_FOLD])
+    rows = [_choose(int(pid), final, oof, in_sample) for pid in patient_ids]
+    chosen = pd.DataFrame(rows, columns=["patient_id", "probabilities", "source"])
+    chosen.index = patient_ids.index
+    only_in_sample = int((chosen["source"] == PredictionSource.IN_SAMPLE).sum())
+    if only_in_sample and not in_sample:
+        raise ValidationError(
+            f"{only_in_sample} of the selected patients were used to train this model and have "
+            "no out-of-fold prediction, so their predicted status would be in-sample and "
+            "overstate the separation of the curves; choose a model validated by k-fold or "
+            "leave-one-center-out, leave those patients out, or ask for in-sample predictions "
+            "explicitly (--in-sample)"
+        )
+    return chosen
+
+
+def _normalised(predictions: pd.DataFrame) -> pd.DataFrame:
+    table = predictions[["patient_id", "probabilities"]].copy()
+    table["kind"] = (
+        predictions["kind"].astype(object) if "kind" in predictions else PredictionKind.FINAL
+    )
+    table["trained_on"] = (
+        predictions["trained_on"].astype(object) if "trained_on" in predictions else None
+    )
+    return table
+
+
+def _latest(rows: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    latest = rows.drop_duplicates("patient_id", keep="last")
+    return {int(r["patient_id"]): r for r in latest.to_dict(orient="records")}
+
+
+def _choose(
+    patient_id: int,
+    final: dict[int, dict[str, Any]],
+    oof: dict[int, dict[str, Any]],
+    in_sample: bool,
+) -> tuple[int, Any, str]:
+    own_final, own_oof = final.get(patient_id), oof.get(patient_id)
+    if own_oof is not None and not (in_sample and own_final is not None):
+        return patient_id, own_oof["probabilities"], PredictionSource.OUT_OF_FOLD
+    if own_final is None:
+        return patient_id, None, PredictionSource.NONE
+    source = final_prediction_source(own_final["trained_on"], own_oof is not None)
+    return patient_id, own_final["probabilities"], source
+
+
+def final_prediction_source(trained_on: bool | None, has_out_of_fold: bool) -> PredictionSource:
+    """What the final model's prediction of a patient is: in-sample when the model was
+    trained on the patient (or cross-validated it), else not trained on, else unrecorded."""
+    recorded = trained_on is not None and not pd.isna(trained_on)
+    if has_out_of_fold or (recorded and bool(trained_on)):
+        return PredictionSource.IN_SAMPLE
+    if recorded:
+        return PredictionSource.FINAL_UNSEEN
+    return PredictionSource.FINAL_UNRECORDED
+
+
+def source_counts(groups: pd.Series, sources: pd.Series) -> pd.DataFrame:
+    """Patients per group and prediction source: ``group``, ``source``, ``n`` (no zeros)."""
+    counts = (
+        pd.DataFrame({"group": groups.to_numpy(), "source": sources.to_numpy()})
+        .value_counts()
+        .rename("n")
+        .reset_index()
+    )
+    order = {source.value: i for i, source in enumerate(PredictionSource)}
+    counts["rank"] = counts["source"].map(order)
+    counts = counts.sort_values(["group", "rank"]).drop(columns="rank")
+    return counts.reset_index(drop=True).astype({"n": int})
+
+
+def describe_sources(counts: pd.DataFrame, validation: str | None = None) -> dict[str, str]:
+    """Per group, its sources in words: ``"out-of-fold (k-fold cross-validation) 28; ..."``."""
+    label = {
+        PredictionSource.OUT_OF_FOLD.value: (
+            f"out-of-fold ({VALIDATION_LABELS.get(validation or '', validation)})"
+            if validation
+            else "out-of-fold"
+        )
+    }
+    return {
+        str(group): "; ".join(
+            f"{label.get(str(row.source), str(row.source))} {int(row.n)}"
+            for row in rows.itertuples(index=False)
+        )
+        for group, rows in counts.groupby("group", sort=False)
+    }

@@ -1,0 +1,77 @@
+"""Which prediction stands for each patient: out-of-fold for training patients, never in-sample
+unless asked, and the counts per source."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gistcad.analysis.prediction_source import (
+    PredictionSource,
+    choose_predictions,
+    describe_sources,
+    source_counts,
+)
+from gistcad.errors import ValidationError
+
+
+def _p(kit11: float) -> dict[str, float]:
+    return {"kit11": kit11, "not_kit11": 1 - kit11}
+
+
+# patients 1-3 trained on (out-of-fold rows), 4 not trained on, 5 without any prediction
+PREDICTIONS = pd.DataFrame(
+    {
+        "patient_id": [1, 2, 3, 4, 1, 2, 3],
+        "probabilities": [_p(0.9), _p(0.8), _p(0.7), _p(0.6), _p(0.1), _p(0.2), _p(0.3)],
+        "kind": ["final model"] * 4 + ["out-of-fold"] * 3,
+        "trained_on": [True, True, True, False, True, True, True],
+    }
+)
+PATIENTS = pd.Series([1, 2, 3, 4, 5], index=[10, 11, 12, 13, 14])
+
+
+def test_training_patients_get_their_out_of_fold_prediction() -> None:
+    chosen = choose_predictions(PATIENTS, PREDICTIONS)
+    assert list(chosen.index) == [10, 11, 12, 13, 14]
+    assert list(chosen["source"]) == [
+        PredictionSource.OUT_OF_FOLD,
+        PredictionSource.OUT_OF_FOLD,
+        PredictionSource.OUT_OF_FOLD,
+        PredictionSource.FINAL_UNSEEN,
+        PredictionSource.NONE,
+    ]
+    assert [p and p["kit11"] for p in chosen["probabilities"]] == [0.1, 0.2, 0.3, 0.6, None]
+
+
+def test_in_sample_only_on_request_and_then_labelled() -> None:
+    hold_out = PREDICTIONS[
+        ~((PREDICTIONS["kind"] == "out-of-fold") & (PREDICTIONS["patient_id"] == 3))
+    ]
+    with pytest.raises(ValidationError, match="1 of the selected patients were used to train"):
+        choose_predictions(PATIENTS, hold_out)
+    chosen = choose_predictions(PATIENTS, hold_out, in_sample=True)
+    assert list(chosen["source"])[:4] == [PredictionSource.IN_SAMPLE] * 3 + [
+        PredictionSource.FINAL_UNSEEN
+    ]
+    assert [p["kit11"] for p in chosen["probabilities"][:3]] == [0.9, 0.8, 0.7]
+
+
+def test_a_model_that_records_nothing_says_so() -> None:
+    bare = PREDICTIONS[PREDICTIONS["kind"] == "final model"][["patient_id", "probabilities"]]
+    chosen = choose_predictions(PATIENTS, bare)
+    assert set(chosen["source"][:4]) == {PredictionSource.FINAL_UNRECORDED}
+
+
+def test_counts_and_words_per_group() -> None:
+    chosen = choose_predictions(PATIENTS, PREDICTIONS)
+    groups = pd.Series(["yes", "no", "no", "no", "none"])
+    counts = source_counts(groups, chosen["source"])
+    assert counts.to_dict(orient="records") == [
+        {"group": "no", "source": "out-of-fold", "n": 2},
+        {"group": "no", "source": "final model, not trained on", "n": 1},
+        {"group": "none", "source": "no prediction", "n": 1},
+        {"group": "yes", "source": "out-of-fold", "n": 1},
+    ]
+    words = describe_sources(counts, "kfold")
+    assert words["no"] == "out-of-fold (k-fold cross-validation) 2; final model, not trained on 1"

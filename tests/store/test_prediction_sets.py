@@ -1,0 +1,65 @@
+"""A model version's final and out-of-fold predictions, its training patients, in scope."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gistcad.store import AccessScope
+from gistcad.store.model_queries import model_prediction_set
+from tests.conftest import BACKENDS
+from tests.factories import add_center, add_patient, add_validated_model
+
+pytestmark = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
+
+
+def _seed(engine: Engine) -> dict[str, object]:
+    with Session(engine) as s:
+        a, b = add_center(s, "Alpha"), add_center(s, "Beta")
+        ids = [add_patient(s, a, f"A-{i}").id for i in range(3)]
+        ids += [add_patient(s, b, f"B-{i}").id for i in range(2)]
+        final = {pid: 0.9 for pid in ids}
+        kfold = add_validated_model(s, "kfold", final, {p: 0.2 for p in ids[:4]}, ids[:4])
+        old = add_validated_model(s, "old", final, {p: 0.2 for p in ids[:4]}, None)
+        hold = add_validated_model(s, "hold", final, {ids[0]: 0.2}, None, scheme="holdout")
+        s.commit()
+        return {"ids": ids, "kfold": kfold, "old": old, "hold": hold, "a": a.id}
+
+
+def _rows(engine: Engine, model_id: int, scope: AccessScope) -> list[tuple[int, str, object]]:
+    with Session(engine) as s:
+        found = model_prediction_set(s, scope, model_id)
+    return sorted(
+        (int(r.patient_id), str(r.kind), r.trained_on, round(r.probabilities["kit11"], 2))
+        for r in found.predictions.itertuples(index=False)
+    )
+
+
+def test_final_and_out_of_fold_rows_with_training_patients(engine: Engine) -> None:
+    seeded = _seed(engine)
+    ids = seeded["ids"]
+    rows = _rows(engine, seeded["kfold"], AccessScope.everything())
+    assert len(rows) == 9
+    assert (ids[4], "final model", False, 0.9) in rows
+    assert (ids[0], "final model", True, 0.9) in rows
+    assert (ids[0], "out-of-fold", True, 0.2) in rows
+    with Session(engine) as s:
+        assert model_prediction_set(s, AccessScope.everything(), seeded["kfold"]).validation == (
+            "kfold"
+        )
+
+
+def test_older_versions_infer_or_leave_unknown_the_training_patients(engine: Engine) -> None:
+    seeded = _seed(engine)
+    ids = seeded["ids"]
+    old = _rows(engine, seeded["old"], AccessScope.everything())
+    assert (ids[4], "final model", False, 0.9) in old  # k-fold folds cover the training set
+    hold = _rows(engine, seeded["hold"], AccessScope.everything())
+    assert (ids[1], "final model", None, 0.9) in hold
+
+
+def test_one_center_sees_only_its_out_of_fold_rows(engine: Engine) -> None:
+    seeded = _seed(engine)
+    rows = _rows(engine, seeded["kfold"], AccessScope.centers(seeded["a"]))
+    assert {r[0] for r in rows} == set(seeded["ids"][:3])
