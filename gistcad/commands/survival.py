@@ -21,6 +21,7 @@ from gistcad.analysis.kaplan_meier import CI_METHOD
 from gistcad.analysis.time_to_event import TimeUnit
 from gistcad.analysis.variables import known_names
 from gistcad.commands.access import caller_scope
+from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, RiskScheme
 from gistcad.errors import ValidationError
@@ -53,7 +54,10 @@ def register(sub: Any) -> None:
         help="with --by predicted: kit11 (exon 11 vs rest, default), kit_mutant, four_class",
     )
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="probability threshold (default 0.5)"
+        "--threshold",
+        type=probability_threshold,
+        default=0.5,
+        help="probability threshold (default 0.5)",
     )
     parser.add_argument(
         "--in-sample",
@@ -82,7 +86,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--center", action="append", default=[], help="only this center")
     parser.add_argument("--landmark", type=float, help="start the clock at this month")
-    parser.add_argument("--min-group-size", type=int, default=10)
+    parser.add_argument("--min-group-size", type=count(1, 1_000_000, "patients"), default=10)
     parser.add_argument(
         "--reference",
         help="reference group of the hazard ratios (default: the lowest of "
@@ -157,7 +161,7 @@ def _load(
             return cohort, None
         if not args.model:
             raise ValidationError("--by predicted needs --model (a model version id or name)")
-        model_id, _ = find_model_version(session, args.model)
+        model_id, _ = find_model_version(session, args.model, scope)
         return cohort, model_prediction_set(session, scope, model_id)
 
 
