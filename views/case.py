@@ -107,11 +107,9 @@ with left:
             hide_index=True,
             width="stretch",
         )
-    if assessment.mskcc is not None:
-        st.write(
-            f"RFS {assessment.mskcc.rfs_2y:.0%} at 2 years, {assessment.mskcc.rfs_5y:.0%} at "
-            f"5 years — *{assessment.mskcc.label}*"
-        )
+    if assessment.recurrence is not None:
+        st.write(f"{assessment.recurrence.summary} — *{assessment.recurrence.label}*")
+        st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
 with right:
     st.subheader("Genotype")
     st.write(f"True genotype: **{genotype.value}** ({display_value(tumour.get('genotype_text'))})")
