@@ -87,3 +87,13 @@ def test_therapy_table_lists_every_genotype(capsys: pytest.CaptureFixture[str]) 
     assert "kit9: imatinib intermediate" in text
     assert "800 mg" in text
     assert text.rstrip().endswith("Research use only — not treatment advice.")
+
+
+def test_therapy_note_names_the_scheme_given(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["therapy", "--genotype", "kit9", "--risk-class", "moderate", "--scheme", "afip2006"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["adjuvant"] == "consider" and out["adjuvant_imatinib"] is None
+    assert out["adjuvant_note"].startswith("AFIP 2006 risk: moderate. Consider adjuvant imatinib")
+    assert main(args) == 0
+    assert "Adjuvant (consider): AFIP 2006 risk: moderate." in capsys.readouterr().out

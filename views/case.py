@@ -149,7 +149,7 @@ therapy = assessment.therapy
 st.write(f"Imatinib sensitivity: **{therapy.imatinib_sensitivity.value}**. {therapy.dose_note}")
 if therapy.alternative_agents:
     st.write("Alternatives: " + "; ".join(therapy.alternative_agents))
-st.write(therapy.adjuvant_note)
+st.write(f"Adjuvant imatinib: **{therapy.adjuvant.value}**. {therapy.adjuvant_note}")
 st.caption("Sources: " + "; ".join(therapy.sources))
 st.warning(DISCLAIMER, icon=":material/warning:")
 

@@ -29,7 +29,8 @@ class CaseAssessment:
         AFIP-fitted long-term progression and 2-, 5- and 10-year RFS after surgery alone,
         when the tumour could be classified.
     therapy
-        Therapy implication of the genotype, the adjuvant call made at the modified NIH risk.
+        Therapy implication of the genotype, the adjuvant call made at the modified NIH 2008
+        risk (the note names the scheme).
     """
 
     risks: dict[RiskScheme, RiskAssessment]
@@ -87,5 +88,7 @@ def assess_case(
         risks=risks,
         unclassified_reason=reason,
         recurrence=recurrence,
-        therapy=therapy_implication(GenotypeDetail(genotype), risk_class),
+        therapy=therapy_implication(
+            GenotypeDetail(genotype), risk_class, RiskScheme.MODIFIED_NIH_2008
+        ),
     )

@@ -151,7 +151,7 @@ def case_report_html(
 </div></div>
 <h2>Therapy implication</h2>
 <p>Imatinib sensitivity: <b>{e(therapy.imatinib_sensitivity.value)}</b>. {e(therapy.dose_note)}</p>
-<p>{e(therapy.adjuvant_note)}</p>
+<p>Adjuvant imatinib: <b>{e(therapy.adjuvant.value)}</b>. {e(therapy.adjuvant_note)}</p>
 <p><small>Sources: {e("; ".join(therapy.sources))}</small></p>
 <div class="note">{e(therapy.disclaimer)}</div>
 </body></html>"""
