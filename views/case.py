@@ -150,6 +150,8 @@ st.write(f"Imatinib sensitivity: **{therapy.imatinib_sensitivity.value}**. {ther
 if therapy.alternative_agents:
     st.write("Alternatives: " + "; ".join(therapy.alternative_agents))
 st.write(f"Adjuvant imatinib: **{therapy.adjuvant.value}**. {therapy.adjuvant_note}")
+if assessment.other_schemes:
+    st.caption("Other schemes would change the call: " + " ".join(assessment.other_schemes))
 st.caption("Sources: " + "; ".join(therapy.sources))
 st.warning(DISCLAIMER, icon=":material/warning:")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gistcad.analysis.recurrence import RecurrenceEstimate, recurrence_estimate
 from gistcad.analysis.risk import RiskAssessment, RiskOptions, classify_all
-from gistcad.analysis.therapy import TherapyImplication, therapy_implication
+from gistcad.analysis.therapy import TherapyImplication, risk_phrase, therapy_implication
 from gistcad.domain import GenotypeDetail, MitosisUnit, RiskClass, RiskScheme, Site
 from gistcad.errors import ValidationError
 
@@ -31,12 +31,17 @@ class CaseAssessment:
     therapy
         Therapy implication of the genotype, the adjuvant call made at the modified NIH 2008
         risk (the note names the scheme).
+    other_schemes
+        One sentence per other scheme whose class would lead to a different adjuvant call,
+        e.g. ``"AFIP 2006 risk: moderate → adjuvant imatinib: consider."``; empty when the
+        schemes agree.
     """
 
     risks: dict[RiskScheme, RiskAssessment]
     unclassified_reason: str | None
     recurrence: RecurrenceEstimate | None
     therapy: TherapyImplication
+    other_schemes: tuple[str, ...] = ()
 
 
 def assess_case(
@@ -84,11 +89,30 @@ def assess_case(
             reason, recurrence = f"not classifiable: {exc}", None
     modified = risks.get(RiskScheme.MODIFIED_NIH_2008)
     risk_class: RiskClass | None = None if modified is None else modified.risk_class
+    therapy = therapy_implication(
+        GenotypeDetail(genotype), risk_class, RiskScheme.MODIFIED_NIH_2008
+    )
     return CaseAssessment(
         risks=risks,
         unclassified_reason=reason,
         recurrence=recurrence,
-        therapy=therapy_implication(
-            GenotypeDetail(genotype), risk_class, RiskScheme.MODIFIED_NIH_2008
-        ),
+        therapy=therapy,
+        other_schemes=_other_schemes(risks, therapy),
     )
+
+
+def _other_schemes(
+    risks: dict[RiskScheme, RiskAssessment], therapy: TherapyImplication
+) -> tuple[str, ...]:
+    """Schemes whose class would change the adjuvant call, each in one sentence."""
+    sentences = []
+    for scheme, assessment in risks.items():
+        if scheme is therapy.scheme:
+            continue
+        other = therapy_implication(therapy.detail, assessment.risk_class, scheme)
+        if other.adjuvant is not therapy.adjuvant:
+            sentences.append(
+                f"{risk_phrase(scheme, assessment.risk_class)[:-1]} → adjuvant imatinib: "
+                f"{other.adjuvant.value}."
+            )
+    return tuple(sentences)

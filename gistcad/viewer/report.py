@@ -128,6 +128,12 @@ def case_report_html(
         else ""
     )
     therapy = assessment.therapy
+    others = (
+        f"\n<p><small>Other schemes would change the call: "
+        f"{e(' '.join(assessment.other_schemes))}</small></p>"
+        if assessment.other_schemes
+        else ""
+    )
     image = (
         f'<img src="{png_data_uri(ct_slice)}" alt="CT"><br><small>{e(ct_caption)}</small>'
         if ct_slice is not None
@@ -151,7 +157,7 @@ def case_report_html(
 </div></div>
 <h2>Therapy implication</h2>
 <p>Imatinib sensitivity: <b>{e(therapy.imatinib_sensitivity.value)}</b>. {e(therapy.dose_note)}</p>
-<p>Adjuvant imatinib: <b>{e(therapy.adjuvant.value)}</b>. {e(therapy.adjuvant_note)}</p>
+<p>Adjuvant imatinib: <b>{e(therapy.adjuvant.value)}</b>. {e(therapy.adjuvant_note)}</p>{others}
 <p><small>Sources: {e("; ".join(therapy.sources))}</small></p>
 <div class="note">{e(therapy.disclaimer)}</div>
 </body></html>"""

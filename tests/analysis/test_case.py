@@ -22,6 +22,12 @@ def test_full_case() -> None:
     assert case.recurrence is not None and case.recurrence.rfs_5y < case.recurrence.rfs_2y
     assert case.recurrence.label == RECURRENCE_LABEL
     assert case.therapy.adjuvant_imatinib is True  # high risk, imatinib-sensitive
+    assert case.therapy.adjuvant_note.startswith("Modified NIH 2008 risk: high. 3 years")
+    # AFIP moderate (24 %) and NIH intermediate would make it a shared decision
+    assert case.other_schemes == (
+        "NIH 2002 risk: intermediate → adjuvant imatinib: consider.",
+        "AFIP 2006 risk: moderate → adjuvant imatinib: consider.",
+    )
 
 
 def test_seven_cm_jejunal_gist_with_eight_mitoses_agrees_with_afip() -> None:
@@ -38,6 +44,10 @@ def test_seven_cm_jejunal_gist_with_eight_mitoses_agrees_with_afip() -> None:
     assert case.recurrence is not None
     assert abs(case.recurrence.long_term_progression - 0.85) <= 0.07
     assert case.recurrence.rfs_5y >= 0.15
+    assert case.therapy.adjuvant_note.startswith(
+        "Modified NIH 2008 risk: high. 3 years of adjuvant imatinib"
+    )
+    assert case.other_schemes == ()  # high under every scheme
 
 
 def test_missing_values_are_not_guessed() -> None:
