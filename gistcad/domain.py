@@ -194,6 +194,12 @@ def genotype_class(detail: GenotypeDetail) -> GenotypeClass | None:
     }.get(group, GenotypeClass.WT_OTHER)
 
 
+#: Largest tumour diameter accepted anywhere, in cm. The largest GISTs reported measure about
+#: 40 cm (NCI PDQ: "<1 cm to >40 cm"), so a larger number is almost always a size given in
+#: millimetres. The importer refuses such a cell and the recurrence estimate such a size.
+MAX_TUMOUR_SIZE_CM = 40.0
+
+
 class MitosisUnit(StrEnum):
     """How a mitotic count was counted; the two are never converted silently."""
 

@@ -112,11 +112,9 @@ with left:
             hide_index=True,
             width="stretch",
         )
-    if assessment.mskcc is not None:
-        st.write(
-            f"RFS {assessment.mskcc.rfs_2y:.0%} at 2 years, {assessment.mskcc.rfs_5y:.0%} at "
-            f"5 years — *{assessment.mskcc.label}*"
-        )
+    if assessment.recurrence is not None:
+        st.write(f"{assessment.recurrence.summary} — *{assessment.recurrence.label}*")
+        st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
 with right:
     st.subheader("Genotype")
     st.write(f"True genotype: **{genotype.value}** ({display_value(tumour.get('genotype_text'))})")
@@ -169,7 +167,9 @@ therapy = assessment.therapy
 st.write(f"Imatinib sensitivity: **{therapy.imatinib_sensitivity.value}**. {therapy.dose_note}")
 if therapy.alternative_agents:
     st.write("Alternatives: " + "; ".join(therapy.alternative_agents))
-st.write(therapy.adjuvant_note)
+st.write(f"Adjuvant imatinib: **{therapy.adjuvant.value}**. {therapy.adjuvant_note}")
+if assessment.other_schemes:
+    st.caption("Other schemes would change the call: " + " ".join(assessment.other_schemes))
 st.caption("Sources: " + "; ".join(therapy.sources))
 st.warning(DISCLAIMER, icon=":material/warning:")
 

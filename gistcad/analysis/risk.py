@@ -14,10 +14,20 @@ read the same way: "6-10" means "> 5 and <= 10".
 
 Mitotic count units
 -------------------
-The schemes count mitoses per 50 high-power fields. A count per 5 mm² (current WHO/AJCC
-practice) is not the same quantity on modern wide-field microscopes (50 HPF is about
-10-12 mm² there), so such counts are refused unless the caller sets
-``RiskOptions.accept_per_5mm2_as_50hpf``, and then every assessment says so in its notes.
+The schemes were published for mitoses per 50 high-power fields. Current WHO (2019) and AJCC
+practice counts per 5 mm² and applies the same thresholds (5 and 10) to that count, so a
+count per 5 mm² is accepted and every assessment says so in its notes. On modern wide-field
+microscopes 50 HPF is about 10-12 mm², so a count per 5 mm² is lower than the historical
+count and the risk may be underestimated; ``RiskOptions(accept_per_5mm2_as_50hpf=False)``
+refuses such counts instead.
+
+Modified NIH, <= 2 cm non-gastric with 6-10 mitoses
+---------------------------------------------------
+Joensuu's table [3]_ as printed classifies this cell intermediate (the row "< 5.0 cm, 6-10
+mitoses, any site"); the row "2.1-5.0 cm, > 5 mitoses, non-gastric: high" starts at 2.1 cm.
+Some secondary reproductions (Kobe University, medicalalgorithms.com) give high. The default
+follows the printed table; ``ModifiedNihReading.SECONDARY`` gives high, and the assessment of
+such a tumour names both readings.
 
 References
 ----------
@@ -50,9 +60,10 @@ logger = logging.getLogger(__name__)
 class ModifiedNihReading(StrEnum):
     """How to read the modified NIH cell "<= 2.0 cm, 6-10 mitoses, non-gastric".
 
+    ``LITERAL`` (default): intermediate, the table of [3]_ as printed, read row by row.
     ``SECONDARY``: high, as the Kobe University and medicalalgorithms.com reproductions
     resolve it (the "< 5.0 cm, 6-10 mitoses, any site: intermediate" row then applies to
-    gastric tumours only). ``LITERAL``: intermediate, the table of [3]_ read row by row.
+    gastric tumours only).
     """
 
     SECONDARY = "secondary"
@@ -79,18 +90,18 @@ class RiskOptions:
         Default jejunum/ileum, the usual "non-gastric" convention. The column is looked up
         by its label under ``afip_column_labelling``.
     modified_nih_reading
-        Default ``SECONDARY`` (high) for "<= 2.0 cm, 6-10 mitoses, non-gastric"; ``LITERAL``
-        gives intermediate.
+        Default ``LITERAL`` (intermediate, the printed table) for "<= 2.0 cm, 6-10 mitoses,
+        non-gastric"; ``SECONDARY`` gives high.
     accept_per_5mm2_as_50hpf
-        Default False: counts per 5 mm² are refused. True uses them as if counted per
-        50 HPF, and every assessment notes it.
+        Default True: a count per 5 mm² is classified with the same thresholds (WHO 2019),
+        and every assessment notes it. False refuses such counts.
     """
 
     afip_column_labelling: AfipColumnLabelling = AfipColumnLabelling.MIETTINEN_LASOTA_2006
     afip_gastric_3b_percent: float = 10.0
     afip_uncovered_site_column: AfipColumn = AfipColumn.JEJUNUM_ILEUM
-    modified_nih_reading: ModifiedNihReading = ModifiedNihReading.SECONDARY
-    accept_per_5mm2_as_50hpf: bool = False
+    modified_nih_reading: ModifiedNihReading = ModifiedNihReading.LITERAL
+    accept_per_5mm2_as_50hpf: bool = True
 
     def __post_init__(self) -> None:
         if self.afip_gastric_3b_percent not in _AFIP_GASTRIC_3B_CHOICES:
@@ -262,8 +273,8 @@ def _modified_nih_verdict(
     notes = []
     if not rupture and not site.is_gastric and (size, count) == (0, 1):
         notes.append(
-            f"<= 2 cm non-gastric with 6-10 mitoses: {reading.value} reading "
-            "(secondary: high, literal: intermediate)"
+            f"<= 2 cm non-gastric with 6-10 mitoses: {reading.value} reading; Joensuu 2008 "
+            "as printed: intermediate (literal), some reproductions: high (secondary)"
         )
     return risk_class, None, notes
 
@@ -294,13 +305,13 @@ def _validated_inputs(
     if MitosisUnit(unit) is MitosisUnit.PER_5_MM2:
         if not options.accept_per_5mm2_as_50hpf:
             raise ValidationError(
-                "mitoses were counted per 5 mm², but NIH 2002, AFIP 2006 and modified NIH "
-                "tabulate counts per 50 HPF, which on modern wide-field microscopes is about "
-                "10-12 mm², so the two are not interchangeable; give the count per 50 HPF, "
-                "or set RiskOptions(accept_per_5mm2_as_50hpf=True) to use it as such knowingly"
+                "mitoses were counted per 5 mm² and these options refuse such counts "
+                "(accept_per_5mm2_as_50hpf=False); give the count per 50 HPF, or accept it: "
+                "WHO 2019 applies the same thresholds per 5 mm²"
             )
         notes.append(
-            "mitotic count per 5 mm² used as if per 50 HPF (accept_per_5mm2_as_50hpf=True)"
+            "count per 5 mm²: same thresholds as per 50 HPF (WHO 2019); 50 HPF is about "
+            "10-12 mm² on wide-field microscopes, so the risk may be underestimated"
         )
     return Site(site), notes
 
@@ -328,7 +339,7 @@ def classify(
     mitoses
         Mitotic count, >= 0, in ``unit``.
     unit
-        Must be per 50 HPF unless ``options.accept_per_5mm2_as_50hpf``.
+        Per 50 HPF, or per 5 mm² (same thresholds, noted) unless the options refuse it.
     rupture
         Tumour rupture; only the modified NIH scheme uses it (then: high).
     options
@@ -341,7 +352,8 @@ def classify(
     Raises
     ------
     ValidationError
-        On a non-positive or non-finite size, a negative count, or a count per 5 mm².
+        On a non-positive or non-finite size, a negative count, or a count per 5 mm² the
+        options refuse.
     """
     site, notes = _validated_inputs(site, size_cm, mitoses, unit, options)
     scheme = RiskScheme(scheme)

@@ -22,7 +22,10 @@ Rules
   Kruskal-Wallis H test for continuous rows (with two strata it equals the two-sided
   Mann-Whitney U test with normal approximation, tie correction and no continuity
   correction [1]_); Pearson chi-square without continuity correction for categorical rows
-  [2]_, except Fisher's exact test for a 2×2 table with any expected count < 5 [3]_.
+  [2]_, except Fisher's exact test wherever an expected count is < 5: the classic test for a
+  2×2 table [3]_, its Freeman-Halton extension for larger tables [4]_ (p-value by Monte Carlo
+  over :data:`FISHER_MONTE_CARLO_TABLES` tables drawn with fixed margins, seeded, so the same
+  data give the same p-value).
   Empty levels and strata are dropped from the contingency table first. When a test cannot
   be computed the p-value is NaN and ``test`` says why.
 
@@ -34,6 +37,8 @@ References
    the case of a correlated system of variables is such that it can be reasonably supposed
    to have arisen from random sampling. Philos Mag 1900;50(302):157-175.
 .. [3] Fisher RA. Statistical Methods for Research Workers, 5th ed. 1934, section 21.02.
+.. [4] Freeman GH, Halton JH. Note on an exact treatment of contingency, goodness of fit and
+   other problems of significance. Biometrika 1951;38(1-2):141-149.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ KRUSKAL_WALLIS = "Kruskal-Wallis"
 KRUSKAL_WALLIS_TWO_GROUPS = "Kruskal-Wallis (= Mann-Whitney U, 2 groups)"
 CHI_SQUARE = "chi-square"
 FISHER_EXACT = "Fisher's exact"
+FISHER_MONTE_CARLO_TABLES = 20_000
+FISHER_FREEMAN_HALTON = (
+    f"{FISHER_EXACT} (Freeman-Halton, Monte Carlo over {FISHER_MONTE_CARLO_TABLES:,} tables)"
+)
 P_VALUE = "p-value"
 TEST = "test"
 
@@ -120,7 +129,7 @@ def kruskal_wallis(groups: Sequence[np.ndarray]) -> _TestResult:
 
 
 def contingency_test(table: np.ndarray) -> _TestResult:
-    """Chi-square, or Fisher's exact for a 2×2 table with an expected count < 5.
+    """Chi-square, or Fisher's exact (Freeman-Halton beyond 2×2) with an expected count < 5.
 
     ``table`` is levels × strata; all-zero rows and columns are dropped first.
     """
@@ -130,11 +139,15 @@ def contingency_test(table: np.ndarray) -> _TestResult:
         return _TestResult(float("nan"), "not computed: fewer than 2 levels or strata")
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     small = int((expected < 5).sum())
-    if table.shape == (2, 2) and small:
+    if small and table.shape == (2, 2):
         return _TestResult(float(stats.fisher_exact(table).pvalue), FISHER_EXACT)
-    p_value = float(stats.chi2_contingency(table, correction=False).pvalue)
-    name = CHI_SQUARE if not small else f"{CHI_SQUARE} (expected < 5 in {small} cells)"
-    return _TestResult(p_value, name)
+    if small:
+        method = stats.MonteCarloMethod(
+            n_resamples=FISHER_MONTE_CARLO_TABLES, rng=np.random.default_rng(0)
+        )
+        p_value = stats.fisher_exact(table.astype(np.int64), method=method).pvalue
+        return _TestResult(float(p_value), FISHER_FREEMAN_HALTON)
+    return _TestResult(float(stats.chi2_contingency(table, correction=False).pvalue), CHI_SQUARE)
 
 
 _Row = dict[Hashable, Any]

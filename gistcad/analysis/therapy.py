@@ -1,8 +1,21 @@
 """What a tumour board notes about a genotype: imatinib sensitivity, dose, other agents, adjuvant.
 
 One row per :class:`~gistcad.domain.GenotypeDetail`, each with its sources. The rows restate
-published findings for research use; they are not treatment advice, and every output says so
-(:data:`DISCLAIMER`).
+published findings and guideline recommendations for research use; they are not treatment
+advice, and every output says so (:data:`DISCLAIMER`).
+
+The adjuvant call
+-----------------
+Decided from the genotype and a risk class, and the note always names the scheme that gave
+the class, because one tumour can be AFIP "moderate" and modified NIH "high":
+
+* low, very low or no risk: no adjuvant therapy, whatever the genotype;
+* imatinib-insensitive genotype (PDGFRA D842V, SDH-deficient, NF1, other wild-type): no
+  adjuvant imatinib at any risk;
+* intermediate (moderate) risk, imatinib-sensitive: consider adjuvant imatinib, a shared
+  decision (NCCN considers it; ESMO-EURACAN-GENTURIS calls intermediate risk a grey zone);
+* high risk, imatinib-sensitive: 3 years of adjuvant imatinib [2]_ [4]_ [5]_;
+* genotype unknown at intermediate or high risk: decide once the genotype is known.
 
 References
 ----------
@@ -14,6 +27,12 @@ References
    2017;3(5):602-609, doi:10.1001/jamaoncol.2016.5751 (SSGXVIII/AIO).
 .. [3] Joensuu H, Rutkowski P, Nishida T, et al. KIT and PDGFRA mutations and the risk of GI
    stromal tumor recurrence. J Clin Oncol 2015;33(6):634-42, doi:10.1200/JCO.2014.57.4970.
+.. [4] Casali PG, Blay JY, Abecassis N, et al. Gastrointestinal stromal tumours:
+   ESMO-EURACAN-GENTURIS Clinical Practice Guidelines for diagnosis, treatment and
+   follow-up. Ann Oncol 2022;33(1):20-33, doi:10.1016/j.annonc.2021.09.005.
+.. [5] NCCN Clinical Practice Guidelines in Oncology: Gastrointestinal Stromal Tumors.
+.. [6] AYVAKIT (avapritinib) prescribing information, US FDA, January 2020: adults with
+   unresectable or metastatic GIST harbouring a PDGFRA exon 18 mutation, including D842V.
 """
 
 from __future__ import annotations
@@ -23,7 +42,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-from gistcad.domain import GenotypeDetail, RiskClass
+from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme
 
 DISCLAIMER = "Research use only — not treatment advice."
 
@@ -36,7 +55,24 @@ class ImatinibSensitivity(StrEnum):
     UNKNOWN = "unknown"
 
 
+class AdjuvantCall(StrEnum):
+    """What the adjuvant note concludes."""
+
+    RECOMMENDED = "recommended"  # 3 years of adjuvant imatinib
+    CONSIDER = "consider"  # shared decision with the patient
+    NOT_RECOMMENDED = "not recommended"
+    UNDECIDED = "undecided"  # a risk class or the genotype is missing
+
+
 _IMATINIB_SENSITIVE = (ImatinibSensitivity.SENSITIVE, ImatinibSensitivity.INTERMEDIATE)
+_LOW_RISK = (RiskClass.NONE, RiskClass.VERY_LOW, RiskClass.LOW)
+_INTERMEDIATE_RISK = (RiskClass.INTERMEDIATE, RiskClass.MODERATE)
+
+SCHEME_NAMES = {
+    RiskScheme.NIH_2002: "NIH 2002",
+    RiskScheme.AFIP_2006: "AFIP 2006",
+    RiskScheme.MODIFIED_NIH_2008: "Modified NIH 2008",
+}
 
 # --- sources, as cited in the project's domain facts (section 5.3) -------------------------
 _METAGIST = "MetaGIST, J Clin Oncol 2010;28:1247, doi:10.1200/JCO.2009.24.2099"
@@ -51,7 +87,13 @@ _SSGXVIII = "Joensuu et al., JAMA Oncol 2017;3:602, doi:10.1001/jamaoncol.2016.5
 _JOENSUU_2015 = "Joensuu et al., J Clin Oncol 2015;33:634, doi:10.1200/JCO.2014.57.4970"
 _ONKOPEDIA = "Onkopedia GIST guideline 2024"
 _DEMATTEO = "DeMatteo et al., Cancer 2008;112:608"
-_ESMO = "ESMO-EURACAN 2018, Ann Oncol 29 Suppl 4:iv68 (wording not verified here)"
+_ESMO = (
+    "Casali et al., ESMO-EURACAN-GENTURIS guidelines, Ann Oncol 2022;33:20, "
+    "doi:10.1016/j.annonc.2021.09.005"
+)
+_NCCN = "NCCN Guidelines, Gastrointestinal Stromal Tumors"
+_AVAPRITINIB_LABEL = "FDA, AYVAKIT (avapritinib) prescribing information, Jan 2020"
+_NTRK_LABELS = "FDA approvals of larotrectinib (2018) and entrectinib (2019), NTRK fusion"
 
 _SECONDARY_KIT_AGENTS = (
     "sunitinib (secondary KIT exon 13 mutation)",
@@ -59,9 +101,17 @@ _SECONDARY_KIT_AGENTS = (
     "ripretinib (secondary KIT exon 17 mutation)",
 )
 _STANDARD_DOSE = "Standard dose 400 mg/day."
-_NOT_FOR_ADJUVANT_DURATION = (
-    "SSGXVIII: little or no benefit from 3 vs 1 year of adjuvant imatinib outside KIT exon 11 "
+_DURATION = (
+    "SSGXVIII: the gain of 3 over 1 year was shown mainly for KIT exon 11 deletion/delins; "
+    "where adjuvant imatinib is given, the guidelines advise 3 years."
+)
+_EXON11_DELETION = (
+    "SSGXVIII: 5-year RFS 71.0 % with 3 vs 41.3 % with 1 year of imatinib for exon 11 "
     "deletion/delins."
+)
+_NTRK = (
+    "Quadruple wild-type (no KIT, PDGFRA, SDH or RAS-pathway alteration): test for an NTRK "
+    "fusion; larotrectinib or entrectinib if one is found."
 )
 
 
@@ -71,68 +121,69 @@ class _Row:
     clinical_data: str
     dose_note: str
     alternative_agents: tuple[str, ...]
-    prognosis_note: str
+    adjuvant_caveat: str  # said wherever adjuvant imatinib is recommended or considered
+    why_not: str  # imatinib-insensitive genotypes: why no adjuvant imatinib at any risk
     sources: tuple[str, ...]
 
 
 _EXON11 = "KIT exon 11: most imatinib-sensitive; advanced disease response ≈69-86 %, MetaGIST "
 _EXON11 += "response 80 %, median PFS 26 mo, OS 60 mo."
 
+
+def _kit11(caveat: str, *sources: str) -> _Row:
+    return _Row(
+        ImatinibSensitivity.SENSITIVE,
+        _EXON11,
+        _STANDARD_DOSE,
+        _SECONDARY_KIT_AGENTS,
+        caveat,
+        "",
+        (*_EXON11_TRIALS, *sources),
+    )
+
+
 _ROWS: dict[GenotypeDetail, _Row] = {
-    GenotypeDetail.KIT11_DEL_557_558: _Row(
-        ImatinibSensitivity.SENSITIVE,
-        _EXON11,
-        _STANDARD_DOSE,
-        _SECONDARY_KIT_AGENTS,
+    GenotypeDetail.KIT11_DEL_557_558: _kit11(
         "Deletions involving codons 557/558 recur more often after surgery (DeMatteo 2008; "
-        "GEIS RR 3.05 in the first 4 years); SSGXVIII: 5-year RFS 71.0 % with 3 vs 41.3 % "
-        "with 1 year of imatinib for exon 11 deletion/delins.",
-        (*_EXON11_TRIALS, _SSGXVIII, _DEMATTEO, "Martín-Broto et al., Ann Oncol 2010;21:1552"),
+        f"GEIS RR 3.05 in the first 4 years). {_EXON11_DELETION}",
+        _SSGXVIII,
+        _DEMATTEO,
+        "Martín-Broto et al., Ann Oncol 2010;21:1552",
     ),
-    GenotypeDetail.KIT11_DEL_OTHER: _Row(
-        ImatinibSensitivity.SENSITIVE,
-        _EXON11,
-        _STANDARD_DOSE,
-        _SECONDARY_KIT_AGENTS,
-        "Single-codon deletions do better than other deletions (Joensuu 2015); SSGXVIII: "
-        "5-year RFS 71.0 % with 3 vs 41.3 % with 1 year of imatinib for exon 11 "
-        "deletion/delins.",
-        (*_EXON11_TRIALS, _SSGXVIII, _JOENSUU_2015),
+    GenotypeDetail.KIT11_DEL_OTHER: _kit11(
+        f"Single-codon deletions do better than other deletions (Joensuu 2015). {_EXON11_DELETION}",
+        _SSGXVIII,
+        _JOENSUU_2015,
     ),
-    GenotypeDetail.KIT11_SUBSTITUTION: _Row(
-        ImatinibSensitivity.SENSITIVE,
-        _EXON11,
-        _STANDARD_DOSE,
-        _SECONDARY_KIT_AGENTS,
+    GenotypeDetail.KIT11_SUBSTITUTION: _kit11(
         "Point mutations (W557R, V559A, L576P) have a favourable course after surgery "
-        f"(Joensuu 2015). {_NOT_FOR_ADJUVANT_DURATION}",
-        (*_EXON11_TRIALS, _JOENSUU_2015, _SSGXVIII),
+        f"(Joensuu 2015), so the benefit may be smaller than the risk class suggests. {_DURATION}",
+        _JOENSUU_2015,
+        _SSGXVIII,
     ),
-    GenotypeDetail.KIT11_DUPLICATION: _Row(
-        ImatinibSensitivity.SENSITIVE,
-        _EXON11,
-        _STANDARD_DOSE,
-        _SECONDARY_KIT_AGENTS,
-        "Only 1 of 35 tumours with an exon 11 duplication recurred; most are not adjuvant "
-        f"candidates (Joensuu 2015). {_NOT_FOR_ADJUVANT_DURATION}",
-        (*_EXON11_TRIALS, _JOENSUU_2015, _SSGXVIII),
+    GenotypeDetail.KIT11_DUPLICATION: _kit11(
+        "KIT exon 11 duplications rarely recur (1 of 35 after surgery alone, Joensuu 2015): "
+        "the risk class may overstate this tumour's risk; weigh this with the patient. "
+        f"{_DURATION}",
+        _JOENSUU_2015,
+        _SSGXVIII,
     ),
-    GenotypeDetail.KIT11_UNSPECIFIED: _Row(
-        ImatinibSensitivity.SENSITIVE,
-        _EXON11,
-        _STANDARD_DOSE,
-        _SECONDARY_KIT_AGENTS,
-        "Mutation type decides prognosis and adjuvant benefit; ask for the variant.",
-        (*_EXON11_TRIALS, _SSGXVIII),
+    GenotypeDetail.KIT11_UNSPECIFIED: _kit11(
+        "The exon 11 mutation type changes prognosis and the benefit of 3 years; ask for the "
+        "variant.",
+        _SSGXVIII,
     ),
     GenotypeDetail.KIT9: _Row(
         ImatinibSensitivity.INTERMEDIATE,
         "Intermediate sensitivity; response 34-48 % at 400 mg, MetaGIST median PFS 13 mo, "
         "OS 31 mo.",
         "Advanced disease: 800 mg/day; the PFS gain of the high dose is confined to exon 9 "
-        "(MetaGIST). The adjuvant trial (SSGXVIII) used 400 mg/day.",
+        "(MetaGIST). Adjuvant: the trials used 400 mg/day; there is no prospective evidence "
+        "for 800 mg in the adjuvant setting, though some centres use it (ESMO).",
         _SECONDARY_KIT_AGENTS,
-        f"Exon 9 recurs more often after surgery (DeMatteo 2008). {_NOT_FOR_ADJUVANT_DURATION}",
+        "Adjuvant dose 400 mg/day as in the trials (800 mg/day is used by some centres by "
+        f"analogy with advanced disease, without prospective evidence). {_DURATION}",
+        "",
         (_METAGIST, _SSGXVIII, _DEMATTEO),
     ),
     GenotypeDetail.KIT13_17: _Row(
@@ -142,7 +193,8 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "imatinib resistance.",
         _STANDARD_DOSE,
         _SECONDARY_KIT_AGENTS,
-        _NOT_FOR_ADJUVANT_DURATION,
+        f"Few data on adjuvant imatinib for primary exon 13/17 mutations. {_DURATION}",
+        "",
         (_DIAGNOSTICS_2021, _SSGXVIII),
     ),
     GenotypeDetail.PDGFRA_D842V: _Row(
@@ -150,9 +202,15 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "Resistant to imatinib, sunitinib and other earlier TKIs (median OS 12.6 mo on them). "
         "Avapritinib (NAVIGATOR): response 89 % for D842V (n=38; 8 % CR, 82 % PR).",
         "Imatinib not indicated.",
-        ("avapritinib (FDA approval Jan 2020)",),
-        "",
         (
+            "avapritinib for unresectable or metastatic disease only (FDA Jan 2020, PDGFRA "
+            "exon 18 incl. D842V); no adjuvant role",
+        ),
+        "",
+        "PDGFRA D842V is resistant to imatinib; avapritinib is approved only for "
+        "unresectable or metastatic disease, not as adjuvant therapy.",
+        (
+            _AVAPRITINIB_LABEL,
             "FDA/ONS and ecancer reports on NAVIGATOR (avapritinib approval, Jan 2020)",
             "Cancer Discov 2020",
             "von Mehren et al., BMC Cancer 2021",
@@ -164,8 +222,9 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "PDGFRA exon 12, 14 and non-D842V exon 18: generally imatinib-sensitive.",
         _STANDARD_DOSE,
         (),
-        "PDGFRA-mutant GIST recurs less than KIT-mutant (HR 0.34); most are not adjuvant "
-        f"candidates (Joensuu 2015). {_NOT_FOR_ADJUVANT_DURATION}",
+        "PDGFRA-mutant GIST recurs less often than KIT-mutant GIST (HR 0.34, Joensuu 2015), "
+        f"so the benefit may be smaller than the risk class suggests. {_DURATION}",
+        "",
         (_DIAGNOSTICS_2021, "Gastric Cancer 2016 (tables)", _JOENSUU_2015),
     ),
     GenotypeDetail.WT_SDH_DEFICIENT: _Row(
@@ -175,6 +234,7 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "Imatinib not indicated.",
         ("sunitinib", "regorafenib"),
         "",
+        "SDH-deficient GIST draws little benefit from imatinib.",
         (
             "NCI PDQ GIST Treatment (HP)",
             "Miettinen 2011",
@@ -188,22 +248,29 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "Imatinib not indicated.",
         (),
         "",
+        "NF1-related GIST is insensitive to imatinib.",
         ("reviews (no single primary source recorded)", _ONKOPEDIA),
     ),
     GenotypeDetail.WT_OTHER: _Row(
         ImatinibSensitivity.LITTLE_BENEFIT,
-        "KIT/PDGFRA wild-type status is considered imatinib-resistant (Onkopedia).",
+        f"KIT/PDGFRA wild-type status is considered imatinib-resistant (Onkopedia). {_NTRK}",
         "Imatinib not indicated.",
-        ("BRAF inhibitors if BRAF V600E (limited data)",),
-        "Test for SDH deficiency, NF1 and BRAF to refine.",
-        (_ONKOPEDIA, "Blay et al., Nat Rev Dis Primers 2021;7:22"),
+        (
+            "larotrectinib or entrectinib if an NTRK fusion is found",
+            "BRAF inhibitors if BRAF V600E (limited data)",
+        ),
+        "",
+        "KIT/PDGFRA wild-type GIST is considered imatinib-resistant; test for SDH "
+        "deficiency, NF1, BRAF and an NTRK fusion (larotrectinib, entrectinib).",
+        (_ONKOPEDIA, _NTRK_LABELS, "Blay et al., Nat Rev Dis Primers 2021;7:22"),
     ),
     GenotypeDetail.UNKNOWN: _Row(
         ImatinibSensitivity.UNKNOWN,
         "Genotype unknown: PDGFRA D842V and wild-type GIST do not benefit from imatinib.",
         "Decide after mutational analysis.",
         (),
-        "Mutational analysis of KIT and PDGFRA is needed before an adjuvant decision.",
+        "",
+        "",
         (_ONKOPEDIA,),
     ),
 }
@@ -217,8 +284,9 @@ class TherapyImplication:
     ----------
     detail
         The genotype.
-    risk_class
-        The risk class the adjuvant note was decided for, or ``None``.
+    risk_class, scheme
+        The risk class the adjuvant note was decided for (``None``: not given) and the
+        scheme that gave it; the note names that scheme.
     imatinib_sensitivity
         Sensitive, intermediate, resistant, little benefit or unknown.
     clinical_data
@@ -226,13 +294,14 @@ class TherapyImplication:
     dose_note
         Imatinib dose remark (exon 9: 800 mg/day in advanced disease).
     alternative_agents
-        Other agents with their indication, e.g. ``"avapritinib (FDA approval Jan 2020)"``.
+        Other agents with their indication.
+    adjuvant
+        The call: recommended, consider (shared decision), not recommended, undecided.
     adjuvant_imatinib
-        True: 3 years of adjuvant imatinib is the published recommendation; False: not
-        recommended; ``None``: cannot be decided (no risk class, risk not assessable, or
-        genotype unknown).
+        True: 3 years of adjuvant imatinib recommended; False: not recommended; ``None``:
+        a shared decision, or not decidable without a risk class or the genotype.
     adjuvant_note
-        The reason, and genotype-specific caveats on prognosis and adjuvant benefit.
+        The scheme and class, the call, and genotype-specific caveats.
     sources
         Citations for this row.
     disclaimer
@@ -241,35 +310,77 @@ class TherapyImplication:
 
     detail: GenotypeDetail
     risk_class: RiskClass | None
+    scheme: RiskScheme
     imatinib_sensitivity: ImatinibSensitivity
     clinical_data: str
     dose_note: str
     alternative_agents: tuple[str, ...]
+    adjuvant: AdjuvantCall
     adjuvant_imatinib: bool | None
     adjuvant_note: str
     sources: tuple[str, ...]
     disclaimer: str = field(default=DISCLAIMER, init=False)
 
 
+def risk_phrase(scheme: RiskScheme, risk_class: RiskClass) -> str:
+    """E.g. ``"Modified NIH 2008 risk: high."``; AFIP's no-risk group reads "none (0 %)".
+
+    >>> risk_phrase(RiskScheme.AFIP_2006, RiskClass.NONE)
+    'AFIP 2006 risk: none (0 % progression).'
+    """
+    words = {
+        RiskClass.NONE: "none (0 % progression)",
+        RiskClass.INSUFFICIENT_DATA: "not assessable (insufficient data)",
+    }.get(risk_class, risk_class.value.replace("_", " "))
+    return f"{SCHEME_NAMES[scheme]} risk: {words}."
+
+
 def _adjuvant(
-    sensitivity: ImatinibSensitivity, risk_class: RiskClass | None
-) -> tuple[bool | None, str]:
-    """Adjuvant imatinib: 3 years for high-risk imatinib-sensitive GIST (Onkopedia, ESMO)."""
-    if sensitivity is ImatinibSensitivity.UNKNOWN:
-        return None, "Adjuvant imatinib cannot be decided without the genotype."
-    if sensitivity not in _IMATINIB_SENSITIVE:
-        return False, "Adjuvant imatinib not recommended for this imatinib-insensitive genotype."
+    row: _Row, risk_class: RiskClass | None, scheme: RiskScheme
+) -> tuple[AdjuvantCall, str]:
+    """The call and its sentence, before the risk phrase; see the module docstring."""
+    guideline = "(NCCN; ESMO-EURACAN-GENTURIS 2022)"
+    if risk_class in _LOW_RISK:
+        return (
+            AdjuvantCall.NOT_RECOMMENDED,
+            f"No adjuvant therapy, whatever the genotype {guideline}.",
+        )
+    if row.sensitivity not in (*_IMATINIB_SENSITIVE, ImatinibSensitivity.UNKNOWN):
+        return AdjuvantCall.NOT_RECOMMENDED, f"Adjuvant imatinib not recommended: {row.why_not}"
     if risk_class is None:
-        return None, "3 years of adjuvant imatinib if the tumour is high risk (give a risk class)."
+        return AdjuvantCall.UNDECIDED, "The adjuvant decision depends on the risk class: give one."
     if risk_class is RiskClass.INSUFFICIENT_DATA:
-        return None, "Risk not assessable (insufficient data); adjuvant decision open."
-    if risk_class is RiskClass.HIGH:
-        return True, "3 years of adjuvant imatinib: high risk, imatinib-sensitive genotype."
-    return False, f"Adjuvant imatinib not indicated at {risk_class.value.replace('_', ' ')} risk."
+        return AdjuvantCall.UNDECIDED, (
+            f"The adjuvant decision rests on another scheme than {SCHEME_NAMES[scheme]}."
+        )
+    if row.sensitivity is ImatinibSensitivity.UNKNOWN:
+        action = (
+            "consider adjuvant imatinib (shared decision)"
+            if risk_class in _INTERMEDIATE_RISK
+            else "3 years of adjuvant imatinib"
+        )
+        return AdjuvantCall.UNDECIDED, (
+            "Decide once the genotype is known: mutational analysis of KIT and PDGFRA first, "
+            "since PDGFRA D842V and wild-type GIST do not benefit from imatinib; if the tumour "
+            f"proves imatinib-sensitive, {action}."
+        )
+    if risk_class in _INTERMEDIATE_RISK:
+        return AdjuvantCall.CONSIDER, (
+            "Consider adjuvant imatinib; shared decision with the patient (NCCN: consider; "
+            "ESMO-EURACAN-GENTURIS 2022: intermediate risk is a grey zone)."
+        )
+    return AdjuvantCall.RECOMMENDED, (
+        f"3 years of adjuvant imatinib: high risk, imatinib-sensitive genotype {guideline}."
+    )
+
+
+_BOOLEAN = {AdjuvantCall.RECOMMENDED: True, AdjuvantCall.NOT_RECOMMENDED: False}
 
 
 def therapy_implication(
-    detail: GenotypeDetail, risk_class: RiskClass | None = None
+    detail: GenotypeDetail | str,
+    risk_class: RiskClass | str | None = None,
+    scheme: RiskScheme | str = RiskScheme.MODIFIED_NIH_2008,
 ) -> TherapyImplication:
     """Therapy implications of a genotype, with the adjuvant call for a risk class.
 
@@ -278,30 +389,39 @@ def therapy_implication(
     detail
         Mutation status from the molecular pathology report.
     risk_class
-        Risk of recurrence from any scheme (see :mod:`gistcad.analysis.risk`); only
-        ``HIGH`` makes adjuvant imatinib indicated, and only for imatinib-sensitive
-        genotypes (sensitive or intermediate) [2]_.
+        Risk of recurrence (see :mod:`gistcad.analysis.risk`); ``None`` leaves the adjuvant
+        call open for imatinib-sensitive genotypes.
+    scheme
+        The scheme that gave ``risk_class``; named in the note. Default modified NIH 2008,
+        the scheme the case assessment uses.
 
     Returns
     -------
     TherapyImplication
     """
     detail = GenotypeDetail(detail)
-    risk_class = None if risk_class is None else RiskClass(risk_class)
+    risk = None if risk_class is None else RiskClass(risk_class)
+    scheme = RiskScheme(scheme)
     row = _ROWS[detail]
-    adjuvant, reason = _adjuvant(row.sensitivity, risk_class)
+    call, sentence = _adjuvant(row, risk, scheme)
+    parts = [] if risk is None else [risk_phrase(scheme, risk)]
+    parts.append(sentence)
+    if call in (AdjuvantCall.RECOMMENDED, AdjuvantCall.CONSIDER) and row.adjuvant_caveat:
+        parts.append(row.adjuvant_caveat)
     sources = row.sources
     if row.sensitivity is not ImatinibSensitivity.UNKNOWN:
-        sources = (*sources, *(s for s in (_ONKOPEDIA, _ESMO) if s not in sources))
+        sources = (*sources, *(s for s in (_NCCN, _ESMO, _ONKOPEDIA) if s not in sources))
     return TherapyImplication(
         detail=detail,
-        risk_class=risk_class,
+        risk_class=risk,
+        scheme=scheme,
         imatinib_sensitivity=row.sensitivity,
         clinical_data=row.clinical_data,
         dose_note=row.dose_note,
         alternative_agents=row.alternative_agents,
-        adjuvant_imatinib=adjuvant,
-        adjuvant_note=" ".join(part for part in (reason, row.prognosis_note) if part),
+        adjuvant=call,
+        adjuvant_imatinib=_BOOLEAN.get(call),
+        adjuvant_note=" ".join(parts),
         sources=sources,
     )
 

@@ -7,10 +7,9 @@ import json
 from typing import Any
 
 from gistcad.analysis.afip import AfipColumn, AfipColumnLabelling
-from gistcad.analysis.mskcc import MskccLikeEstimate, mskcc_like_rfs
+from gistcad.analysis.recurrence import RecurrenceEstimate, recurrence_estimate
 from gistcad.analysis.risk import ModifiedNihReading, RiskAssessment, RiskOptions, classify_all
 from gistcad.domain import MitosisUnit, RiskScheme, parse_site
-from gistcad.errors import ValidationError
 
 SCHEME_NAMES = {
     RiskScheme.NIH_2002: "NIH 2002 (Fletcher)",
@@ -25,17 +24,20 @@ def register(sub: Any) -> None:
         "risk",
         help="risk class of a resected primary GIST under NIH, AFIP and modified NIH",
         description="Risk of progression under NIH 2002, AFIP 2006 and modified NIH 2008, and "
-        "an MSKCC-like 2/5-year RFS approximation (not the official nomogram).",
+        "an AFIP-fitted recurrence estimate (long-term progression, 2/5/10-year RFS after "
+        "surgery alone; not the MSKCC nomogram).",
     )
     parser.add_argument("--site", required=True, help="primary site, e.g. stomach, jejunum")
-    parser.add_argument("--size-cm", type=float, required=True, help="largest diameter, cm")
+    parser.add_argument(
+        "--size-cm", type=float, required=True, help="largest diameter, cm (at most 40)"
+    )
     parser.add_argument("--mitoses", type=float, required=True, help="mitotic count")
     parser.add_argument(
         "--per",
         choices=sorted(UNIT_CHOICES),
         default="50hpf",
-        help="unit of the mitotic count (default 50hpf; the schemes refuse 5mm2 unless "
-        "--accept-per-5mm2 is given)",
+        help="unit of the mitotic count (default 50hpf; 5mm2 uses the same thresholds, "
+        "as WHO 2019 does, and says so)",
     )
     parser.add_argument("--rupture", action="store_true", help="the tumour ruptured")
     parser.add_argument(
@@ -60,13 +62,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--modified-nih-reading",
         choices=[r.value for r in ModifiedNihReading],
-        default=ModifiedNihReading.SECONDARY.value,
-        help="<=2 cm non-gastric with 6-10 mitoses: secondary (high, default) or literal",
-    )
-    parser.add_argument(
-        "--accept-per-5mm2",
-        action="store_true",
-        help="use a count per 5 mm2 as if per 50 HPF (stated in the output)",
+        default=ModifiedNihReading.LITERAL.value,
+        help="<=2 cm non-gastric with 6-10 mitoses: literal (the printed table: "
+        "intermediate, default) or secondary (high)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=_risk)
@@ -80,26 +78,22 @@ def _risk(args: argparse.Namespace) -> int:
         afip_gastric_3b_percent=args.afip_gastric_3b,
         afip_uncovered_site_column=args.afip_uncovered_site_column,
         modified_nih_reading=args.modified_nih_reading,
-        accept_per_5mm2_as_50hpf=args.accept_per_5mm2,
     )
-    try:
-        verdicts = classify_all(
-            site=site,
-            size_cm=args.size_cm,
-            mitoses=args.mitoses,
-            unit=unit,
-            rupture=args.rupture,
-            options=options,
-        )
-    except ValidationError as exc:
-        if unit is MitosisUnit.PER_5_MM2:
-            raise ValidationError(f"{exc} (on the command line: --accept-per-5mm2)") from None
-        raise
-    mskcc = mskcc_like_rfs(size_cm=args.size_cm, site=site, mitotic_index_ge_5=args.mitoses >= 5)
+    recurrence = recurrence_estimate(  # first: it refuses a size that looks like millimetres
+        site=site, size_cm=args.size_cm, mitoses=args.mitoses, unit=unit, rupture=args.rupture
+    )
+    verdicts = classify_all(
+        site=site,
+        size_cm=args.size_cm,
+        mitoses=args.mitoses,
+        unit=unit,
+        rupture=args.rupture,
+        options=options,
+    )
     if args.json:
-        print(json.dumps(_as_dict(args, site.value, unit.value, verdicts, mskcc), indent=2))
+        print(json.dumps(_as_dict(args, site.value, unit.value, verdicts, recurrence), indent=2))
     else:
-        print(_as_text(args, site.value, unit.value, verdicts, mskcc))
+        print(_as_text(args, site.value, unit.value, verdicts, recurrence))
     return 0
 
 
@@ -108,7 +102,7 @@ def _as_dict(
     site: str,
     unit: str,
     verdicts: dict[RiskScheme, RiskAssessment],
-    mskcc: MskccLikeEstimate,
+    recurrence: RecurrenceEstimate,
 ) -> dict[str, Any]:
     return {
         "input": {
@@ -128,10 +122,15 @@ def _as_dict(
             }
             for scheme, v in verdicts.items()
         },
-        "mskcc_like": {
-            "rfs_2y": mskcc.rfs_2y,
-            "rfs_5y": mskcc.rfs_5y,
-            "label": mskcc.label,
+        "recurrence": {
+            "long_term_progression": recurrence.long_term_progression,
+            "rfs_2y": recurrence.rfs_2y,
+            "rfs_5y": recurrence.rfs_5y,
+            "rfs_10y": recurrence.rfs_10y,
+            "afip_column": recurrence.afip_column.value,
+            "label": recurrence.label,
+            "notes": list(recurrence.notes),
+            "limits": list(recurrence.limits),
         },
     }
 
@@ -141,7 +140,7 @@ def _as_text(
     site: str,
     unit: str,
     verdicts: dict[RiskScheme, RiskAssessment],
-    mskcc: MskccLikeEstimate,
+    recurrence: RecurrenceEstimate,
 ) -> str:
     rupture = ", ruptured" if args.rupture else ""
     lines = [
@@ -152,9 +151,7 @@ def _as_text(
     for scheme, verdict in verdicts.items():
         lines.append(f"  {SCHEME_NAMES[scheme]:<{width}}  {verdict.label}")
         lines += [f"  {'':<{width}}    note: {note}" for note in verdict.notes]
-    lines += [
-        "",
-        f"  RFS {mskcc.rfs_2y:.0%} at 2 years, {mskcc.rfs_5y:.0%} at 5 years "
-        f"({mskcc.label}; mitotic index >= 5 per 50 HPF: {'yes' if args.mitoses >= 5 else 'no'})",
-    ]
+    lines += ["", f"  {recurrence.label}", f"    {recurrence.summary}"]
+    lines += [f"    note: {note}" for note in recurrence.notes]
+    lines += [f"    limit: {limit}" for limit in recurrence.limits]
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gistcad.analysis.therapy import DISCLAIMER, therapy_implication, therapy_table
-from gistcad.domain import GenotypeDetail, RiskClass
+from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,13 @@ def register(sub: Any) -> None:
         choices=[r.value for r in RiskClass],
         help="risk class, for the adjuvant imatinib call",
     )
+    parser.add_argument(
+        "--scheme",
+        choices=[s.value for s in RiskScheme],
+        default=RiskScheme.MODIFIED_NIH_2008.value,
+        help="the scheme that gave --risk-class, named in the note (default joensuu2008, "
+        "modified NIH)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=_therapy)
 
@@ -41,7 +48,7 @@ def _therapy(args: argparse.Namespace) -> int:
             print(DISCLAIMER)
         return 0
     risk = RiskClass(args.risk_class) if args.risk_class else None
-    implication = therapy_implication(GenotypeDetail(args.genotype), risk)
+    implication = therapy_implication(GenotypeDetail(args.genotype), risk, args.scheme)
     if args.json:
         print(json.dumps(asdict(implication), indent=2, default=str))
         return 0
@@ -54,7 +61,7 @@ def _therapy(args: argparse.Namespace) -> int:
     if implication.alternative_agents:
         lines.append(f"Alternatives: {'; '.join(implication.alternative_agents)}")
     lines += [
-        f"Adjuvant: {implication.adjuvant_note}",
+        f"Adjuvant ({implication.adjuvant.value}): {implication.adjuvant_note}",
         f"Sources: {'; '.join(implication.sources)}",
         implication.disclaimer,
     ]

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import re
 
-from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site, parse_site
+from gistcad.domain import MAX_TUMOUR_SIZE_CM, GenotypeDetail, MitosisUnit, Sex, Site, parse_site
 from gistcad.errors import ValidationError
 from gistcad.ingest.clinical_schema import (
     EARLIEST_DATE,
@@ -21,7 +21,7 @@ from gistcad.ingest.clinical_schema import (
     parse_genotype,
 )
 
-MAX_SIZE_CM = 40.0  # the largest GISTs reported are about 40 cm (gist_facts 1.3)
+MAX_SIZE_CM = MAX_TUMOUR_SIZE_CM  # one limit for the importer and the recurrence estimate
 HISTOLOGIES = ("spindle", "epithelioid", "mixed")
 
 

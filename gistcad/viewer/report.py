@@ -132,13 +132,20 @@ def case_report_html(
         if assessment.risks
         else f"<tr><td colspan=3>{e(assessment.unclassified_reason or '')}</td></tr>"
     )
-    mskcc = (
-        f"<p>RFS {assessment.mskcc.rfs_2y:.0%} at 2 years, {assessment.mskcc.rfs_5y:.0%} at 5 "
-        f"years ({e(assessment.mskcc.label)}).</p>"
-        if assessment.mskcc
+    recurrence = assessment.recurrence
+    recurrence_html = (
+        f"<p>{e(recurrence.summary)} <i>({e(recurrence.label)})</i></p>"
+        f"<p><small>{e('; '.join((*recurrence.notes, *recurrence.limits)))}</small></p>"
+        if recurrence
         else ""
     )
     therapy = assessment.therapy
+    others = (
+        f"\n<p><small>Other schemes would change the call: "
+        f"{e(' '.join(assessment.other_schemes))}</small></p>"
+        if assessment.other_schemes
+        else ""
+    )
     image = (
         f'<img src="{png_data_uri(ct_slice)}" alt="CT"><br><small>{e(ct_caption)}</small>'
         if ct_slice is not None
@@ -153,7 +160,7 @@ def case_report_html(
 <div class="grid"><div>
 <h2>Tumour</h2><table>{_rows(facts.facts)}</table>
 <h2>Risk of recurrence</h2><table><tr><th>scheme</th><th>risk</th><th>notes</th></tr>
-{risk_rows}</table>{mskcc}
+{risk_rows}</table>{recurrence_html}
 <h2>Genotype</h2><p>True genotype: {e(facts.genotype)}</p><ul>{predictions}</ul>
 </div><div>
 <h2>CT</h2>{image}
@@ -162,7 +169,7 @@ def case_report_html(
 </div></div>
 <h2>Therapy implication</h2>
 <p>Imatinib sensitivity: <b>{e(therapy.imatinib_sensitivity.value)}</b>. {e(therapy.dose_note)}</p>
-<p>{e(therapy.adjuvant_note)}</p>
+<p>Adjuvant imatinib: <b>{e(therapy.adjuvant.value)}</b>. {e(therapy.adjuvant_note)}</p>{others}
 <p><small>Sources: {e("; ".join(therapy.sources))}</small></p>
 <div class="note">{e(therapy.disclaimer)}</div>
 </body></html>"""

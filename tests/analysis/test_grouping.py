@@ -105,7 +105,7 @@ def test_risk_groups_never_guess() -> None:
         "Low",  # gastric 3 cm, 3 mitoses (gist_facts 3.4)
         "Intermediate",  # jejunum 7 cm, 3 mitoses
         "High",  # 12 cm: NIH high whatever the count
-        "Not classifiable (count per 5 mm²)",
+        "Intermediate",  # rectum 1.5 cm, 8 per 5 mm²: same thresholds (WHO 2019)
         "Unknown",  # no site
     ]
     modified = risk_groups(COHORT, RiskScheme.MODIFIED_NIH_2008)

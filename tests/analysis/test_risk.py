@@ -51,7 +51,7 @@ def _risk(scheme: RiskScheme, site: Site, size: float, mitoses: float, **kwargs)
 # --- section 3.4 reference vectors ---------------------------------------------------------
 
 REFERENCE_VECTORS = [
-    # site, size, mitoses, NIH, (AFIP class, %), modified NIH (secondary reading)
+    # site, size, mitoses, NIH, (AFIP class, %), modified NIH (Joensuu 2008 as printed)
     (Site.STOMACH, 3, 3, L, (VL, 1.9), L),
     (Site.STOMACH, 7, 3, I, (L, 3.6), I),
     (Site.JEJUNUM_ILEUM, 7, 3, I, (M, 24.0), H),
@@ -59,7 +59,7 @@ REFERENCE_VECTORS = [
     (Site.JEJUNUM_ILEUM, 4, 8, I, (H, 73.0), H),  # "ileum"
     (Site.STOMACH, 12, 2, H, (M, 10.0), H),
     (Site.STOMACH, 1.5, 8, I, (NONE, 0.0), I),
-    (Site.RECTUM, 1.5, 8, I, (H, 54.0), H),
+    (Site.RECTUM, 1.5, 8, I, (H, 54.0), I),
     (Site.DUODENUM, 7, 3, I, (ID, None), H),
 ]
 
@@ -82,10 +82,16 @@ def test_reference_vector_gastric_12cm_12_percent_option():
     assert any("12 %" in note for note in result.notes)
 
 
-def test_reference_vector_rectum_ambiguous_cell_literal_reading():
-    literal = RiskOptions(modified_nih_reading=ModifiedNihReading.LITERAL)
-    assert _risk(MNIH, Site.RECTUM, 1.5, 8, options=literal) is I
-    assert _risk(MNIH, Site.RECTUM, 1.5, 8) is H  # default: secondary reading
+def test_reference_vector_rectum_ambiguous_cell_follows_the_printed_table():
+    # Joensuu, Hum Pathol 2008;39:1411, modified consensus table as printed: the only row
+    # that holds a <= 2 cm tumour with 6-10 mitoses is "< 5.0 cm, 6-10 mitoses, any site:
+    # intermediate"; "2.1-5.0 cm, > 5 mitoses, non-gastric: high" starts at 2.1 cm.
+    # The Kobe University and medicalalgorithms.com reproductions read it high.
+    printed = classify(MNIH, site=Site.RECTUM, size_cm=1.5, mitoses=8, unit=HPF)
+    assert printed.risk_class is I  # default: the printed table
+    assert any("as printed: intermediate" in n and "high (secondary)" in n for n in printed.notes)
+    secondary = RiskOptions(modified_nih_reading=ModifiedNihReading.SECONDARY)
+    assert _risk(MNIH, Site.RECTUM, 1.5, 8, options=secondary) is H
 
 
 @pytest.mark.parametrize("site", list(Site))
@@ -240,9 +246,9 @@ def test_afip_table_module_constant_matches_published_table():
 # --- every cell of modified NIH 2008 -------------------------------------------------------
 
 MODIFIED_NIH_CELLS = {
-    # (size, count): (gastric, non-gastric), secondary reading
+    # (size, count): (gastric, non-gastric), Joensuu 2008 as printed
     ("<=2", "<=5"): (VL, VL),
-    ("<=2", "6-10"): (I, H),  # non-gastric: the ambiguous cell
+    ("<=2", "6-10"): (I, I),  # non-gastric: "< 5.0 cm, 6-10, any site" (secondary: high)
     ("<=2", ">10"): (H, H),
     ("2.1-5", "<=5"): (L, L),
     ("2.1-5", "6-10"): (I, H),
@@ -270,16 +276,18 @@ def test_modified_nih_rupture_is_always_high(cell, site):
     assert _risk(MNIH, site, SIZES[cell[0]], COUNTS[cell[1]], rupture=True) is H
 
 
-def test_modified_nih_literal_reading_changes_only_the_ambiguous_cell():
-    literal = RiskOptions(modified_nih_reading=ModifiedNihReading.LITERAL)
+def test_modified_nih_secondary_reading_changes_only_the_ambiguous_cell():
+    secondary = RiskOptions(modified_nih_reading=ModifiedNihReading.SECONDARY)
     for (size, count), (gastric, non_gastric) in MODIFIED_NIH_CELLS.items():
-        expected = I if (size, count) == ("<=2", "6-10") else non_gastric
-        assert _risk(MNIH, Site.JEJUNUM_ILEUM, SIZES[size], COUNTS[count], options=literal) is (
+        expected = H if (size, count) == ("<=2", "6-10") else non_gastric
+        assert _risk(MNIH, Site.JEJUNUM_ILEUM, SIZES[size], COUNTS[count], options=secondary) is (
             expected
         )
-        assert _risk(MNIH, Site.STOMACH, SIZES[size], COUNTS[count], options=literal) is gastric
-    note = classify(MNIH, site=Site.COLON, size_cm=1, mitoses=6, unit=HPF, options=literal).notes
-    assert any("literal reading" in n for n in note)
+        assert _risk(MNIH, Site.STOMACH, SIZES[size], COUNTS[count], options=secondary) is gastric
+    note = classify(MNIH, site=Site.COLON, size_cm=1, mitoses=6, unit=HPF, options=secondary).notes
+    assert any("secondary reading" in n for n in note)
+    literal = classify(MNIH, site=Site.COLON, size_cm=1, mitoses=6, unit=HPF).notes
+    assert any("literal reading" in n for n in literal)
 
 
 # --- boundaries (Joensuu convention: <=2.0, 2.1-5.0, 5.1-10.0, >10.0; <=5, 6-10, >10) ----
@@ -351,19 +359,30 @@ def test_modified_nih_boundaries(site, size, mitoses, expected):
 
 
 @pytest.mark.parametrize("scheme", list(RiskScheme))
-def test_count_per_5mm2_is_refused(scheme):
-    with pytest.raises(ValidationError, match=r"per 5 mm².*per 50 HPF.*accept_per_5mm2_as_50hpf"):
-        classify(scheme, site=Site.STOMACH, size_cm=3, mitoses=3, unit=MitosisUnit.PER_5_MM2)
+def test_count_per_5mm2_is_refused_when_the_options_say_so(scheme):
+    options = RiskOptions(accept_per_5mm2_as_50hpf=False)
+    with pytest.raises(ValidationError, match=r"per 5 mm².*accept_per_5mm2_as_50hpf=False"):
+        classify(
+            scheme,
+            site=Site.STOMACH,
+            size_cm=3,
+            mitoses=3,
+            unit=MitosisUnit.PER_5_MM2,
+            options=options,
+        )
 
 
-def test_count_per_5mm2_accepted_explicitly_is_noted():
-    options = RiskOptions(accept_per_5mm2_as_50hpf=True)
-    result = classify_all(
-        site=Site.STOMACH, size_cm=3, mitoses=3, unit=MitosisUnit.PER_5_MM2, options=options
-    )
+def test_count_per_5mm2_is_accepted_with_the_same_thresholds_and_noted():
+    # WHO Classification of Tumours, Digestive System Tumours, 5th ed. 2019: mitoses per
+    # 5 mm², with the thresholds of the per-50-HPF schemes.
+    result = classify_all(site=Site.STOMACH, size_cm=3, mitoses=3, unit=MitosisUnit.PER_5_MM2)
     for assessment in result.values():
-        assert any("per 5 mm² used as if per 50 HPF" in note for note in assessment.notes)
+        assert any("per 5 mm²" in note and "WHO 2019" in note for note in assessment.notes)
     assert result[NIH].risk_class is L
+    per_hpf = classify_all(site=Site.RECTUM, size_cm=4, mitoses=8, unit=HPF)
+    per_area = classify_all(site=Site.RECTUM, size_cm=4, mitoses=8, unit=MitosisUnit.PER_5_MM2)
+    for scheme in RiskScheme:
+        assert per_area[scheme].risk_class is per_hpf[scheme].risk_class
 
 
 @pytest.mark.parametrize("size", [0, -1.0, math.nan, math.inf])

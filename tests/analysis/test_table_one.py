@@ -18,6 +18,7 @@ from scipy import stats
 from gistcad.analysis.table_one import (
     CHI_SQUARE,
     FISHER_EXACT,
+    FISHER_FREEMAN_HALTON,
     KRUSKAL_WALLIS,
     KRUSKAL_WALLIS_TWO_GROUPS,
     contingency_test,
@@ -141,13 +142,39 @@ def test_fisher_by_hand_hypergeometric():
     [
         ([[10, 10], [10, 10]], CHI_SQUARE),  # 2x2, all expected >= 5: chi-square
         ([[10, 1], [10, 3]], FISHER_EXACT),  # 2x2, an expected count < 5: Fisher
-        # expected: 16*4/34, 18*4/34 and 16*10/34 are < 5
-        ([[10, 1, 5], [10, 3, 5]], "chi-square (expected < 5 in 3 cells)"),
+        # expected: 16*4/34, 18*4/34 and 16*10/34 are < 5: Fisher-Freeman-Halton
+        ([[10, 1, 5], [10, 3, 5]], FISHER_FREEMAN_HALTON),
         ([[10, 0, 10], [10, 0, 10]], CHI_SQUARE),  # the empty stratum is dropped: 2x2
     ],
 )
 def test_test_choice(table, test):
     assert contingency_test(np.array(table)).test == test
+
+
+def test_fisher_freeman_halton_by_hand_enumeration():
+    # 2x3 table, rows 16 and 18, columns 20, 4 and 10: the exact p-value is the sum of the
+    # probabilities (multivariate hypergeometric) of every table with these margins that is
+    # at most as probable as the observed one.
+    observed = np.array([[10, 1, 5], [10, 3, 5]])
+    rows, columns, n = observed.sum(axis=1), observed.sum(axis=0), int(observed.sum())
+
+    def probability(table: np.ndarray) -> float:
+        numerator = math.prod(math.factorial(int(v)) for v in (*rows, *columns))
+        denominator = math.factorial(n) * math.prod(math.factorial(int(v)) for v in table.flat)
+        return numerator / denominator
+
+    tables = []
+    for a in range(columns[0] + 1):
+        for b in range(columns[1] + 1):
+            c = rows[0] - a - b
+            if 0 <= c <= columns[2]:
+                tables.append(np.array([[a, b, c], columns - [a, b, c]]))
+    p_observed = probability(observed)
+    exact = sum(p for p in map(probability, tables) if p <= p_observed * (1 + 1e-7))
+    result = contingency_test(observed)
+    assert result.test == FISHER_FREEMAN_HALTON
+    assert result.p_value == pytest.approx(exact, abs=0.01)  # Monte Carlo, 20,000 tables
+    assert contingency_test(observed).p_value == result.p_value  # seeded: reproducible
 
 
 def test_tests_that_cannot_be_computed_say_why():

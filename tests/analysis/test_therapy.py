@@ -12,11 +12,13 @@ import pytest
 
 from gistcad.analysis.therapy import (
     DISCLAIMER,
+    SCHEME_NAMES,
+    AdjuvantCall,
     ImatinibSensitivity,
     therapy_implication,
     therapy_table,
 )
-from gistcad.domain import GenotypeDetail, RiskClass
+from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme
 
 SENSITIVE_FOR_ADJUVANT = (ImatinibSensitivity.SENSITIVE, ImatinibSensitivity.INTERMEDIATE)
 
@@ -112,3 +114,143 @@ def test_strings_are_normalised_to_enums():
     assert implication.detail is GenotypeDetail.KIT11_DEL_557_558
     assert implication.risk_class is RiskClass.HIGH
     assert implication.adjuvant_imatinib is True
+
+
+# --- the adjuvant call per genotype x risk class, against the guidelines ------------------
+#
+# Guideline statements the table below encodes (paraphrased, not quoted):
+# [NCCN]   NCCN Guidelines, Gastrointestinal Stromal Tumors: postoperative imatinib is
+#          considered for intermediate risk and advised for high risk of recurrence.
+# [ESMO]   Casali et al., ESMO-EURACAN-GENTURIS guidelines, Ann Oncol 2022;33:20: 3 years of
+#          adjuvant imatinib is standard for a significant (high) risk of relapse; no
+#          adjuvant therapy for low-risk GIST; intermediate risk is a grey zone for a shared
+#          decision; PDGFRA D842V, NF1-related and SDH-deficient GIST should not receive
+#          adjuvant imatinib; for KIT exon 9 some use 800 mg/day in the adjuvant setting,
+#          without prospective evidence (the adjuvant trials used 400 mg/day).
+# [FDA-A]  AYVAKIT (avapritinib) label, Jan 2020: unresectable or metastatic GIST with a
+#          PDGFRA exon 18 mutation, including D842V; no adjuvant indication.
+# [FDA-N]  Larotrectinib (2018) and entrectinib (2019): solid tumours with an NTRK gene
+#          fusion, tumour-agnostic.
+# [MetaGIST] J Clin Oncol 2010;28:1247: 800 mg/day in advanced KIT exon 9 GIST.
+# [Onkopedia] 2024: KIT/PDGFRA wild-type and PDGFRA D842V GIST are imatinib-resistant.
+
+RECOMMENDED, CONSIDER = AdjuvantCall.RECOMMENDED, AdjuvantCall.CONSIDER
+NOT_RECOMMENDED, UNDECIDED = AdjuvantCall.NOT_RECOMMENDED, AdjuvantCall.UNDECIDED
+LOW_TIER = (RiskClass.NONE, RiskClass.VERY_LOW, RiskClass.LOW)
+INTERMEDIATE_TIER = (RiskClass.INTERMEDIATE, RiskClass.MODERATE)
+INSENSITIVE = (
+    GenotypeDetail.PDGFRA_D842V,  # [ESMO], [Onkopedia]
+    GenotypeDetail.WT_SDH_DEFICIENT,  # [ESMO]
+    GenotypeDetail.WT_NF1,  # [ESMO]
+    GenotypeDetail.WT_OTHER,  # [Onkopedia]
+)
+
+#: (low tier, intermediate tier, high, insufficient data) per kind of genotype.
+GUIDELINE_TABLE = {
+    # imatinib-sensitive: none at low risk [ESMO]; consider at intermediate [NCCN], [ESMO];
+    # 3 years at high risk [ESMO], [NCCN]
+    "sensitive": (NOT_RECOMMENDED, CONSIDER, RECOMMENDED, UNDECIDED),
+    # insensitive: never [ESMO], [Onkopedia]
+    "insensitive": (NOT_RECOMMENDED, NOT_RECOMMENDED, NOT_RECOMMENDED, NOT_RECOMMENDED),
+    # unknown: none at low risk whatever the genotype [ESMO]; otherwise genotype first
+    "unknown": (NOT_RECOMMENDED, UNDECIDED, UNDECIDED, UNDECIDED),
+}
+
+#: phrases that carry each call; a note carrying two calls contradicts itself.
+CALL_PHRASES = {
+    RECOMMENDED: ("3 years of adjuvant imatinib: high risk",),
+    CONSIDER: ("Consider adjuvant imatinib; shared decision",),
+    NOT_RECOMMENDED: ("No adjuvant therapy, whatever the genotype", "not recommended"),
+}
+NEVER = ("at none", "none risk", "not indicated at", "not adjuvant candidates", "cannot decide")
+
+
+def _kind(detail: GenotypeDetail) -> str:
+    if detail is GenotypeDetail.UNKNOWN:
+        return "unknown"
+    return "insensitive" if detail in INSENSITIVE else "sensitive"
+
+
+def _expected(detail: GenotypeDetail, risk: RiskClass) -> AdjuvantCall:
+    low, intermediate, high, insufficient = GUIDELINE_TABLE[_kind(detail)]
+    if risk in LOW_TIER:
+        return low
+    if risk in INTERMEDIATE_TIER:
+        return intermediate
+    return high if risk is RiskClass.HIGH else insufficient
+
+
+@pytest.mark.parametrize("scheme", list(RiskScheme))
+@pytest.mark.parametrize("risk", list(RiskClass))
+@pytest.mark.parametrize("detail", list(GenotypeDetail))
+def test_adjuvant_call_follows_the_guideline_table(detail, risk, scheme):
+    implication = therapy_implication(detail, risk, scheme)
+    assert implication.adjuvant is _expected(detail, risk)
+    note = implication.adjuvant_note
+    assert note.startswith(f"{SCHEME_NAMES[scheme]} risk: ")  # names the scheme it used
+    carried = [call for call, phrases in CALL_PHRASES.items() if any(p in note for p in phrases)]
+    if implication.adjuvant is UNDECIDED:
+        assert carried == []
+    else:
+        assert carried == [implication.adjuvant], note  # exactly one call, no contradiction
+    for phrase in NEVER:
+        assert phrase not in note
+
+
+@pytest.mark.parametrize("detail", list(GenotypeDetail))
+def test_low_risk_means_no_adjuvant_therapy_whatever_the_genotype(detail):
+    for risk in LOW_TIER:
+        note = therapy_implication(detail, risk, RiskScheme.AFIP_2006).adjuvant_note
+        assert "No adjuvant therapy, whatever the genotype" in note
+
+
+def test_afip_no_risk_group_reads_none_not_at_none_risk():
+    note = therapy_implication(GenotypeDetail.KIT9, RiskClass.NONE, "afip2006").adjuvant_note
+    assert note.startswith("AFIP 2006 risk: none (0 % progression). No adjuvant therapy")
+
+
+@pytest.mark.parametrize("risk", INTERMEDIATE_TIER)
+def test_intermediate_risk_is_a_shared_decision_naming_nccn_and_esmo(risk):
+    note = therapy_implication(GenotypeDetail.KIT11_DEL_557_558, risk, "afip2006").adjuvant_note
+    assert "Consider adjuvant imatinib; shared decision" in note
+    assert "NCCN: consider" in note and "grey zone" in note
+
+
+def test_the_same_tumour_under_two_schemes_names_each():
+    # Jejunum 7 cm, 3 mitoses: AFIP moderate (24 %), modified NIH high (gist_facts 3.4).
+    afip = therapy_implication(GenotypeDetail.KIT9, RiskClass.MODERATE, RiskScheme.AFIP_2006)
+    joensuu = therapy_implication(GenotypeDetail.KIT9, RiskClass.HIGH, "joensuu2008")
+    assert afip.adjuvant_note.startswith("AFIP 2006 risk: moderate.")
+    assert joensuu.adjuvant_note.startswith("Modified NIH 2008 risk: high.")
+    assert (afip.adjuvant, joensuu.adjuvant) == (CONSIDER, RECOMMENDED)
+
+
+def test_avapritinib_for_unresectable_or_metastatic_d842v_only():
+    implication = therapy_implication(GenotypeDetail.PDGFRA_D842V, RiskClass.HIGH)
+    (agent,) = implication.alternative_agents
+    assert "unresectable or metastatic" in agent and "no adjuvant role" in agent
+    assert "not as adjuvant therapy" in implication.adjuvant_note
+    assert any("AYVAKIT" in source for source in implication.sources)
+
+
+def test_exon_9_dose_in_advanced_and_adjuvant_settings():
+    implication = therapy_implication(GenotypeDetail.KIT9, RiskClass.HIGH)
+    assert "Advanced disease: 800 mg/day" in implication.dose_note
+    assert "no prospective evidence for 800 mg in the adjuvant setting" in implication.dose_note
+    assert "Adjuvant dose 400 mg/day as in the trials" in implication.adjuvant_note
+
+
+def test_quadruple_wild_type_mentions_ntrk_fusion_testing():
+    implication = therapy_implication(GenotypeDetail.WT_OTHER)
+    assert "NTRK" in implication.clinical_data
+    assert any("larotrectinib or entrectinib" in a for a in implication.alternative_agents)
+    high = therapy_implication(GenotypeDetail.WT_OTHER, RiskClass.HIGH).adjuvant_note
+    assert "NTRK fusion" in high and "larotrectinib" in high
+
+
+@pytest.mark.parametrize("detail", [GenotypeDetail.KIT11_DUPLICATION, GenotypeDetail.PDGFRA_OTHER])
+def test_favourable_genotypes_at_high_risk_recommend_with_a_caveat_not_a_contradiction(detail):
+    note = therapy_implication(detail, RiskClass.HIGH).adjuvant_note
+    assert "3 years of adjuvant imatinib" in note
+    assert "not recommended" not in note and "No adjuvant" not in note
+    assert "may" in note  # the caveat: the risk class may overstate the risk

@@ -31,6 +31,9 @@ def test_search_then_card(seeded: dict) -> None:
     assert "True genotype: **pdgfra_d842v**" in text
     assert "clinical-v1 (clinical" in text
     assert "Imatinib sensitivity: **resistant**" in text
+    assert "Adjuvant imatinib: **not recommended**. " in text
+    assert "— *AFIP-fitted recurrence estimate — not the MSKCC nomogram*" in text
+    assert any("sizes up to 40 cm" in c.value for c in at.caption)
     assert any("Research use only" in w.value for w in at.warning)
 
 

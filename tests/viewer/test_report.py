@@ -41,3 +41,7 @@ def test_report_content() -> None:
     assert "Moderate (10 %)" in page  # AFIP gastric > 10 cm, <= 5 mitoses
     assert "Research use only — not treatment advice." in page
     assert "resistant" in page
+    assert "Adjuvant imatinib: <b>not recommended</b>. Modified NIH 2008 risk: high." in page
+    assert "Other schemes would change the call" not in page  # D842V: never, whatever the risk
+    assert "AFIP-fitted recurrence estimate — not the MSKCC nomogram" in page
+    assert "free of recurrence at 5 years" in page and "sizes up to 40 cm" in page
