@@ -145,6 +145,14 @@ CASES: dict[str, Case] = {
     "jobs run with a 64-bit id": Case(("jobs", "run", "99999999999999999999999"), 2, "not an id"),
     "threshold nan": Case(("evaluate", "--model", "x", "--threshold", "nan"), 2, "between 0 and 1"),
     "threshold 5": Case(("evaluate", "--model", "x", "--threshold", "5"), 2, "between 0 and 1"),
+    "survival threshold nan": Case(
+        ("survival", "--by", "predicted", "--threshold", "nan"), 2, "between 0 and 1"
+    ),
+    "a tumour of 1e308 cm": Case(
+        ("risk", "--site", "stomach", "--size-cm", "1e308", "--mitoses", "3"),
+        2,
+        "looks like millimetres",
+    ),
     "an empty user name": Case(
         ("users", "add", "", "--role", "admin"), 2, "user name '' is not allowed"
     ),
