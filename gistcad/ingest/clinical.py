@@ -282,7 +282,7 @@ def import_clinical(
     The caller owns the transaction: it commits when ``report.ok`` and not ``dry_run``, and
     rolls back otherwise (the CLI does exactly that).
     """
-    report = ImportReport(kind="clinical", source=str(path), dry_run=dry_run)
+    report = ImportReport(kind="clinical", source=str(path), center=center, dry_run=dry_run)
     try:
         sheet = read_sheet(path)
     except ValidationError as exc:

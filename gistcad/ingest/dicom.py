@@ -165,7 +165,7 @@ def import_dicom(session: Session, path: Path, ctx: ImportContext) -> ImportRepo
     The caller commits the session and publishes ``ctx.stage`` when ``report.ok`` (and not a
     dry run), and rolls back / discards otherwise.
     """
-    report = ImportReport(kind="dicom", source=str(path))
+    report = ImportReport(kind="dicom", source=str(path), center=ctx.center)
     if not path.exists():
         report.problems.append(Problem(str(path), "no such file or folder"))
         return report

@@ -68,7 +68,7 @@ def _nifti_files(folder: Path) -> list[Path]:
 
 def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> ImportReport:
     """Masks named ``<patient id>.nii[.gz]`` for patients whose CT series is stored."""
-    report = ImportReport(kind="masks", source=str(folder))
+    report = ImportReport(kind="masks", source=str(folder), center=ctx.center)
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "not a folder"))
         return report
@@ -171,7 +171,7 @@ def import_worc(
     session: Session, root: Path, ctx: ImportContext, labels: Path | None = None
 ) -> ImportReport:
     """Import a WORC-layout folder (``root`` holds one folder per subject)."""
-    report = ImportReport(kind="nifti (WORC layout)", source=str(root))
+    report = ImportReport(kind="nifti (WORC layout)", source=str(root), center=ctx.center)
     subjects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not subjects:
         report.problems.append(Problem(str(root), "no subject folders (expected GIST-001/ ...)"))

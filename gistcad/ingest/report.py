@@ -51,6 +51,7 @@ class ImportReport:
 
     kind: str
     source: str
+    center: str = ""
     dry_run: bool = False
     created: int = 0
     updated: int = 0

@@ -114,5 +114,5 @@ def _audit(session: Session, scope: AccessScope, reports: list[ImportReport], ce
             "import",
             target_kind="import",
             target=source_hash(report.source),
-            detail={"kind": report.kind, "center": center, **report.counts()},
+            detail={"kind": report.kind, "center": report.center or center, **report.counts()},
         )
