@@ -6,25 +6,22 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from tqdm import tqdm
 
-from gistcad.analysis.performance import delong_test
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
 from gistcad.domain import ModelKind, Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.pseudonym import load_or_create_key
-from gistcad.modelling.evaluation import TASK_LABELS, evaluate, task_scores
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.oracle_link import load_oracle
 from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import audit, migrations, session_scope
-from gistcad.store.model_queries import find_model_version, model_version_detail
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEMO_ORACLE = Path("demo-cohort") / "oracle.csv"
 
@@ -65,6 +62,8 @@ def register(sub: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from gistcad.modelling.trainer import TrainRequest, train
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
@@ -101,6 +100,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
+    from gistcad.modelling.oracle_link import load_oracle
+
     path = args.oracle or (data_dir / DEMO_ORACLE)
     if args.oracle is None and not path.is_file():
         return None
@@ -108,6 +109,9 @@ def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from gistcad.modelling.evaluation import TASK_LABELS, evaluate
+    from gistcad.store.model_queries import find_model_version, model_version_detail
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
@@ -148,6 +152,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame]) -> dict[str, Any]:
+    from gistcad.analysis.performance import delong_test
+    from gistcad.modelling.evaluation import task_scores
+
     name, other_oof = other
     shared = oof.merge(other_oof, on="pseudonym", suffixes=("", "_b"))
     if shared.empty:
@@ -163,6 +170,9 @@ def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame])
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from gistcad.modelling.trainer import predict
+    from gistcad.store.model_queries import find_model_version
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
