@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +61,23 @@ def register(sub: Any) -> None:
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")
     who.add_argument("--patient", action="append", help="a pseudonym (repeatable)")
     pr.set_defaults(handler=_predict)
+
+
+@contextmanager
+def _bar(
+    desc: str, *, quiet: bool, unit: str = "step"
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr fed with (done, total); nothing under ``--json``."""
+    if quiet:
+        yield None
+        return
+    with tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield update
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -125,9 +144,14 @@ def _evaluate(args: argparse.Namespace) -> int:
             other = (other_name, model_version_detail(session, scope, other_id).oof)
     if oof.empty:
         raise ValidationError(f"{name} has no out-of-fold predictions for the centers you see")
-    evaluation = evaluate(
-        oof, target, threshold=args.threshold, oracle=_oracle(args, settings.data_dir)
-    )
+    with _bar("bootstrap (centers)", quiet=args.json) as progress:
+        evaluation = evaluate(
+            oof,
+            target,
+            threshold=args.threshold,
+            oracle=_oracle(args, settings.data_dir),
+            progress=progress,
+        )
     comparison = _compare(oof, target, other) if other is not None else None
     if args.json:
         print(
@@ -179,7 +203,8 @@ def _predict(args: argparse.Namespace) -> int:
     scope.require(Permission.RUN_JOBS)
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
-        n = predict(session, scope, settings.data_dir, model_id, args.patient)
+        with _bar("predicting", quiet=False, unit="patient") as progress:
+            n = predict(session, scope, settings.data_dir, model_id, args.patient, progress)
         selection = "all" if args.all else args.patient
         audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)
     print(f"{n} predictions written by {name}")
