@@ -27,9 +27,6 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, NotFoundError, ValidationError
-from gistcad.modelling.folds import Scheme
-from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import AccessScope, audit, session_scope
 from gistcad.store.models import Job
 from gistcad.store.scope import WORKSTATION_USER
@@ -141,6 +138,10 @@ def _execute(
     progress: Callable[[str], None],
 ) -> str:
     """Run the job in its owner's scope; the audit row commits with the result."""
+    from gistcad.modelling.folds import Scheme
+    from gistcad.modelling.targets import Target
+    from gistcad.modelling.trainer import TrainRequest, predict, train  # torch: only here
+
     kind, p, scope = job.kind, dict(job.parameters), job_scope(job)
     if kind == "train":
         request = TrainRequest(

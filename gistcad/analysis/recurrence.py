@@ -79,8 +79,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import least_squares
-from scipy.special import expit
 
 from gistcad.analysis.afip import AFIP_TABLE, AfipColumn
 from gistcad.domain import MAX_TUMOUR_SIZE_CM, MitosisUnit, Site
@@ -116,6 +114,11 @@ _SITE_COLUMNS: Mapping[Site, AfipColumn] = {
 }
 _UNCOVERED_SITE_COLUMN = AfipColumn.JEJUNUM_ILEUM
 _GASTRIC_3B = 10.0
+
+
+def expit(x: ArrayLike) -> NDArray[np.float64]:
+    """The logistic function 1 / (1 + exp(-x)), without importing SciPy."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64))))
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def afip_cells(column: AfipColumn) -> list[tuple[int, bool, float]]:
 
 def fit_afip_cells() -> dict[AfipColumn, ColumnFit]:
     """Fit every column to its published cells; :data:`AFIP_FIT` is the rounded result."""
+    from scipy.optimize import least_squares  # only when refitting: the command stays fast
 
     def scale(p: float) -> float:
         return math.asin(math.sqrt(min(max(p, 0.0), 1.0)))
@@ -227,6 +231,8 @@ def fit_afip_cells() -> dict[AfipColumn, ColumnFit]:
 def fit_time_course(targets: Mapping[float, float] = DEMATTEO_RFS) -> tuple[TimeCourse, float]:
     """Weibull cure model through (years, RFS) targets; returns the time course and the
     cohort's long-term recurrence (a nuisance parameter, not used elsewhere)."""
+    from scipy.optimize import least_squares
+
     years = np.array(list(targets), dtype=float)
     rfs = np.array(list(targets.values()), dtype=float)
 

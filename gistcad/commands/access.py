@@ -16,7 +16,6 @@ import sys
 
 from sqlalchemy import Engine
 
-from gistcad.auth.login import authenticate
 from gistcad.config import Settings
 from gistcad.errors import AccessDenied, ConfigError
 from gistcad.store import session_scope
@@ -68,6 +67,8 @@ def caller_scope(args: argparse.Namespace, engine: Engine, settings: Settings) -
     name = getattr(args, "user", None)
     if not name:
         return AccessScope.everything(user=operator_name())
+    from gistcad.auth.login import authenticate  # Argon2: only when a user signs in
+
     password = os.environ.get(PASSWORD_VAR)
     if password is None:
         password = _ask_password(name)

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from gistcad.config import load_settings
-from gistcad.ingest.repair import check_data_folder, repair_data_folder
 from gistcad.store import make_engine, migrations, session_scope
 
 
@@ -65,6 +64,8 @@ def _status(_args: argparse.Namespace) -> int:
     print(f"schema: {state.describe()}")
     if not state.is_current:
         return 1
+    from gistcad.ingest.repair import check_data_folder  # reads the imaging stack: only here
+
     with session_scope(engine) as session:
         check = check_data_folder(session, settings.data_dir)
     print("\n".join(check.describe(settings.data_dir)))
@@ -72,6 +73,8 @@ def _status(_args: argparse.Namespace) -> int:
 
 
 def _repair(_args: argparse.Namespace) -> int:
+    from gistcad.ingest.repair import repair_data_folder
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     found = repair_data_folder(engine, settings.data_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -14,12 +14,10 @@ from gistcad.commands.access import operator_name
 from gistcad.config import load_settings
 from gistcad.domain import ModelKind
 from gistcad.errors import GistcadError
-from gistcad.modelling.folds import Scheme
-from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import AccessScope, audit, migrations, session_scope
-from gistcad.store.queries import cohort_counts
-from gistcad.synth.build import BuildOptions, build_cohort, check_output_folder
+
+if TYPE_CHECKING:
+    from gistcad.modelling.trainer import TrainRequest
 
 DEMO_DIRNAME = "demo-cohort"
 
@@ -65,6 +63,8 @@ def register(sub: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from gistcad.synth.build import BuildOptions, build_cohort, check_output_folder
+
     options = BuildOptions(
         out=args.out,
         patients=args.patients,
@@ -85,6 +85,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    from gistcad.store.queries import cohort_counts
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     with session_scope(engine) as session:
@@ -113,16 +115,18 @@ def _load(args: argparse.Namespace) -> int:
     return status
 
 
-DEMO_MODELS = (
-    TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, Scheme.KFOLD, name="demo-clinical"),
-    TrainRequest(ModelKind.RADIOMICS, Target.KIT11, Scheme.KFOLD, name="demo-radiomics"),
-    TrainRequest(ModelKind.DL, Target.GENOTYPE, Scheme.HOLDOUT, name="demo-deep"),
-)
-
-
 def train_demo_models(data_dir: Path, engine: Any) -> None:
     """Train the demo's clinical, radiomics and deep models and predict every patient."""
-    for request in DEMO_MODELS:
+    from gistcad.modelling.folds import Scheme
+    from gistcad.modelling.targets import Target
+    from gistcad.modelling.trainer import TrainRequest
+
+    demo_models = (
+        TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, Scheme.KFOLD, name="demo-clinical"),
+        TrainRequest(ModelKind.RADIOMICS, Target.KIT11, Scheme.KFOLD, name="demo-radiomics"),
+        TrainRequest(ModelKind.DL, Target.GENOTYPE, Scheme.HOLDOUT, name="demo-deep"),
+    )
+    for request in demo_models:
         try:
             _train_one(data_dir, engine, request)
         except GistcadError as exc:
@@ -130,6 +134,8 @@ def train_demo_models(data_dir: Path, engine: Any) -> None:
 
 
 def _train_one(data_dir: Path, engine: Any, request: TrainRequest) -> None:
+    from gistcad.modelling.trainer import predict, train
+
     with (
         session_scope(engine) as session,
         tqdm(desc=f"training {request.name}", unit="step", file=sys.stderr) as bar,

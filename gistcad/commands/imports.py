@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -21,15 +21,14 @@ from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import center_name
 from gistcad.errors import ValidationError
-from gistcad.ingest.clinical import import_clinical
-from gistcad.ingest.demo import import_demo
-from gistcad.ingest.dicom import import_dicom
-from gistcad.ingest.nifti import import_mask_folder, import_worc
-from gistcad.ingest.transaction import Importer, run_import
 from gistcad.store import migrations
 
+if TYPE_CHECKING:
+    from gistcad.ingest.transaction import Importer
+
+# The importers read DICOM and NIfTI (pydicom, nibabel, highdicom): imported by the handlers,
+# so that every other command starts without them.
 EXIT_REFUSED = 3
-Runner = Importer
 
 
 def register(sub: Any) -> None:
@@ -84,7 +83,9 @@ def _progress(args: argparse.Namespace, unit: str) -> Iterator[Callable[[int], N
         yield bar.update
 
 
-def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
+def _run(args: argparse.Namespace, runner: Importer, unit: str = "series") -> int:
+    from gistcad.ingest.transaction import run_import
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
@@ -107,6 +108,8 @@ def _run(args: argparse.Namespace, runner: Runner, unit: str = "series") -> int:
 
 
 def _clinical(args: argparse.Namespace) -> int:
+    from gistcad.ingest.clinical import import_clinical
+
     return _run(
         args,
         lambda session, ctx: [
@@ -122,22 +125,30 @@ def _clinical(args: argparse.Namespace) -> int:
 
 
 def _dicom(args: argparse.Namespace) -> int:
+    from gistcad.ingest.dicom import import_dicom
+
     _no_mapping(args)
     return _run(args, lambda session, ctx: [import_dicom(session, args.path, ctx)])
 
 
 def _nifti(args: argparse.Namespace) -> int:
+    from gistcad.ingest.nifti import import_worc
+
     _no_mapping(args)
     return _run(args, lambda session, ctx: [import_worc(session, args.path, ctx, args.labels)])
 
 
 def _masks(args: argparse.Namespace) -> int:
+    from gistcad.ingest.nifti import import_mask_folder
+
     _no_mapping(args)
     return _run(args, lambda session, ctx: [import_mask_folder(session, args.folder, ctx)], "mask")
 
 
 def import_demo_command(args: argparse.Namespace) -> int:
     """``gistcad import demo``; also the second half of ``gistcad demo load``."""
+    from gistcad.ingest.demo import import_demo
+
     return _run(
         args,
         lambda session, ctx: import_demo(session, args.folder, ctx, keep_mapping=args.keep_mapping),

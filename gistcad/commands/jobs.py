@@ -11,7 +11,6 @@ from gistcad.commands.arguments import record_id
 from gistcad.config import load_settings
 from gistcad.domain import JobStatus
 from gistcad.store import migrations, session_scope
-from gistcad.store.model_queries import list_jobs
 
 
 def register(sub: Any) -> None:
@@ -46,6 +45,8 @@ def _list(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
+    from gistcad.store.model_queries import list_jobs  # pandas: only here
+
     jobs.reap_orphans(engine)
     with session_scope(engine) as session:
         table = list_jobs(session, scope)

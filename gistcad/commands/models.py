@@ -5,26 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from tqdm import tqdm
 
-from gistcad.analysis.performance import delong_test
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
 from gistcad.domain import ModelKind, Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.pseudonym import load_or_create_key
-from gistcad.modelling.evaluation import TASK_LABELS, evaluate, task_scores
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.oracle_link import load_oracle
 from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import TrainRequest, predict, train
 from gistcad.store import audit, migrations, session_scope
-from gistcad.store.model_queries import find_model_version, model_version_detail
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEMO_ORACLE = Path("demo-cohort") / "oracle.csv"
 
@@ -64,7 +63,26 @@ def register(sub: Any) -> None:
     pr.set_defaults(handler=_predict)
 
 
+@contextmanager
+def _bar(
+    desc: str, *, quiet: bool, unit: str = "step"
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr fed with (done, total); nothing under ``--json``."""
+    if quiet:
+        yield None
+        return
+    with tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield update
+
+
 def _train(args: argparse.Namespace) -> int:
+    from gistcad.modelling.trainer import TrainRequest, train
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
@@ -101,6 +119,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
+    from gistcad.modelling.oracle_link import load_oracle
+
     path = args.oracle or (data_dir / DEMO_ORACLE)
     if args.oracle is None and not path.is_file():
         return None
@@ -108,6 +128,9 @@ def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from gistcad.modelling.evaluation import TASK_LABELS, evaluate
+    from gistcad.store.model_queries import find_model_version, model_version_detail
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
@@ -121,9 +144,14 @@ def _evaluate(args: argparse.Namespace) -> int:
             other = (other_name, model_version_detail(session, scope, other_id).oof)
     if oof.empty:
         raise ValidationError(f"{name} has no out-of-fold predictions for the centers you see")
-    evaluation = evaluate(
-        oof, target, threshold=args.threshold, oracle=_oracle(args, settings.data_dir)
-    )
+    with _bar("bootstrap (centers)", quiet=args.json) as progress:
+        evaluation = evaluate(
+            oof,
+            target,
+            threshold=args.threshold,
+            oracle=_oracle(args, settings.data_dir),
+            progress=progress,
+        )
     comparison = _compare(oof, target, other) if other is not None else None
     if args.json:
         print(
@@ -148,6 +176,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame]) -> dict[str, Any]:
+    from gistcad.analysis.performance import delong_test
+    from gistcad.modelling.evaluation import task_scores
+
     name, other_oof = other
     shared = oof.merge(other_oof, on="pseudonym", suffixes=("", "_b"))
     if shared.empty:
@@ -163,13 +194,17 @@ def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame])
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from gistcad.modelling.trainer import predict
+    from gistcad.store.model_queries import find_model_version
+
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
-        n = predict(session, scope, settings.data_dir, model_id, args.patient)
+        with _bar("predicting", quiet=False, unit="patient") as progress:
+            n = predict(session, scope, settings.data_dir, model_id, args.patient, progress)
         selection = "all" if args.all else args.patient
         audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)
     print(f"{n} predictions written by {name}")

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from gistcad.analysis.cohort_survival import (
-    SurvivalRequest,
-    build_request,
-    cohort_survival,
-    default_times,
-)
-from gistcad.analysis.comparison import SurvivalComparison
 from gistcad.analysis.grouping import Grouping, StatusSplit
-from gistcad.analysis.kaplan_meier import CI_METHOD
 from gistcad.analysis.time_to_event import TimeUnit
 from gistcad.analysis.variables import known_names
 from gistcad.commands.access import caller_scope
@@ -32,6 +24,10 @@ from gistcad.store.model_queries import (
     model_prediction_set,
 )
 from gistcad.store.queries import CohortFilter, cohort_table
+
+if TYPE_CHECKING:
+    from gistcad.analysis.cohort_survival import SurvivalRequest
+    from gistcad.analysis.comparison import SurvivalComparison
 
 
 def register(sub: Any) -> None:
@@ -111,6 +107,8 @@ def register(sub: Any) -> None:
 def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
     """``--times`` in ``unit``; by default 24, 60 and 120 months in that unit."""
     if text is None:
+        from gistcad.analysis.cohort_survival import default_times  # Cox, lifelines: here only
+
         return default_times(unit)
     try:
         times = tuple(float(t) for t in text.split(",") if t.strip())
@@ -125,6 +123,8 @@ def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[flo
 
 def request_from(args: argparse.Namespace) -> SurvivalRequest:
     unit = TimeUnit(args.time_unit)
+    from gistcad.analysis.cohort_survival import build_request
+
     return build_request(
         by=args.by,
         endpoint=args.endpoint,
@@ -168,6 +168,8 @@ def _load(
 def _survival(args: argparse.Namespace) -> int:
     request = request_from(args)
     cohort, model = _load(args, request)
+    from gistcad.analysis.cohort_survival import cohort_survival
+
     result = cohort_survival(
         cohort,
         request,
@@ -210,6 +212,8 @@ def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str
     by = header["by"] + (f" ({header['model']}, {header['split']})" if header["split"] else "")
     if header["in_sample"]:
         by += " [IN-SAMPLE predictions: overstates the separation]"
+    from gistcad.analysis.kaplan_meier import CI_METHOD
+
     out = [f"{endpoint} by {by}; times in {header['time_unit']}; 95 % CI: {CI_METHOD}", ""]
     out += [f"note: {n}" for n in [*header["selection_notes"], *comparison.notes]]
     if header["prediction_sources"]:

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from gistcad.auth.manage import add_account, reset_password, set_disabled
 from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import Role
@@ -69,6 +68,8 @@ def _add(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
     centers = [c.strip() for c in args.centers.split(",") if c.strip()]
     with session_scope(engine) as session:
+        from gistcad.auth.manage import add_account  # Argon2: only here
+
         temporary = add_account(
             session, scope, args.name.strip().lower(), Role(args.role), centers, _password(args)
         )
@@ -98,6 +99,8 @@ def _list(args: argparse.Namespace) -> int:
 def _toggle(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
     with session_scope(engine) as session:
+        from gistcad.auth.manage import set_disabled
+
         set_disabled(session, scope, args.name, bool(args.disable))
     print(f"account {args.name} {'disabled' if args.disable else 'enabled'}")
     return 0
@@ -106,6 +109,8 @@ def _toggle(args: argparse.Namespace) -> int:
 def _reset(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
     with session_scope(engine) as session:
+        from gistcad.auth.manage import reset_password
+
         temporary = reset_password(session, scope, args.name, _password(args))
     print(f"password of {args.name} reset; the account is unlocked")
     _announce(temporary)

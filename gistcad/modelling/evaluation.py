@@ -10,6 +10,7 @@ patients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +121,12 @@ def evaluate(
     threshold: float = 0.5,
     oracle: pd.DataFrame | None = None,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
-    """Per-center and pooled metrics of out-of-fold predictions; see the module doc."""
+    """Per-center and pooled metrics of out-of-fold predictions; see the module doc.
+
+    ``progress(done, total)`` is called after each center's bootstrap (of every task).
+    """
     if oof.empty:
         raise ValidationError("no out-of-fold predictions to evaluate")
     oracle_scores = None
@@ -129,9 +134,12 @@ def evaluate(
         oracle_scores = oof[["pseudonym"]].merge(oracle, on="pseudonym", how="left")
     tables, reliability = {}, {}
     centers = oof["center"].to_numpy()
-    for task, (score, label) in task_scores(oof, target).items():
+    tasks = task_scores(oof, target)
+    groups = [*sorted(set(centers)), POOLED]
+    done, total = 0, len(tasks) * len(groups)
+    for task, (score, label) in tasks.items():
         rows = []
-        for center in [*sorted(set(centers)), POOLED]:
+        for center in groups:
             keep = np.ones(label.size, bool) if center == POOLED else centers == center
             row = _row(center, score[keep], label[keep], threshold, seed)
             if oracle_scores is not None:
@@ -141,6 +149,9 @@ def evaluate(
                     roc_auc(ceiling[known], label[keep][known]) if known.all() else np.nan
                 )
             rows.append(row)
+            done += 1
+            if progress is not None:
+                progress(done, total)
         tables[task] = pd.DataFrame(rows)
         if 0 < label.sum() < label.size:
             reliability[task] = calibration(np.clip(score, 0, 1), label).bins

@@ -11,7 +11,6 @@ from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from gistcad.errors import ValidationError
 
@@ -49,6 +48,8 @@ def folds(
             yield f"without {center}", train, test
         return
     if scheme is Scheme.HOLDOUT:
+        from sklearn.model_selection import train_test_split
+
         train, test = train_test_split(
             known, test_size=test_fraction, stratify=_stratifiable(y), random_state=seed
         )
@@ -56,6 +57,8 @@ def folds(
         return
     smallest = int(np.bincount(y).min()) if y.min() >= 0 else 0
     splits = max(2, min(k, smallest))
+    from sklearn.model_selection import StratifiedKFold
+
     kfold = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
     for i, (train, test) in enumerate(kfold.split(known, y)):
         yield f"fold {i + 1}", known[train], known[test]

@@ -10,13 +10,15 @@ are −1 and are left out of training and evaluation of that target.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
-from gistcad.analysis.grouping import risk_groups
 from gistcad.domain import GenotypeClass, GenotypeDetail, RiskScheme, genotype_class
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLASSES: tuple[GenotypeClass, ...] = tuple(GenotypeClass)
 UNKNOWN = -1
@@ -50,6 +52,8 @@ def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:
 
 
 def labels_for(table: pd.DataFrame, target: Target) -> NDArray[np.int64]:
+    from gistcad.analysis.grouping import risk_groups  # pandas: not needed for the enum
+
     """The label array of ``target`` (−1 = unknown)."""
     if target is Target.GENOTYPE:
         return genotype_labels(table)

@@ -31,7 +31,7 @@ from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.learners import ClinicalLearner, Learner
+from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.store import AccessScope
@@ -248,8 +248,13 @@ def predict(
     data_dir: Path,
     model_version_id: int,
     pseudonyms: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Predict the patients in scope (all, or ``pseudonyms``); returns rows written."""
+    """Predict the patients in scope (all, or ``pseudonyms``); returns rows written.
+
+    ``progress(done, total)`` is called as patients are predicted, in chunks of
+    :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
+    """
     version = get_model_version(session, model_version_id)
     request = TrainRequest(
         kind=ModelKind(version.kind),
@@ -276,7 +281,7 @@ def predict(
         table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
     if table.empty:
         raise ValidationError("no patient to predict: import CT series first")
-    scores = learner.predict(fitted, table)
+    scores = _predict_in_chunks(learner, fitted, table, progress)
     classes = request.target.classes
     rows = [
         Prediction(
@@ -294,6 +299,28 @@ def predict(
     if isinstance(learner, DlLearner):
         save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
     return written
+
+
+PREDICT_CHUNK = 16
+
+
+def _predict_in_chunks(
+    learner: Learner,
+    fitted: Any,
+    table: pd.DataFrame,
+    progress: Callable[[int, int], None] | None,
+) -> Scores:
+    parts = []
+    for start in range(0, len(table), PREDICT_CHUNK):
+        chunk = table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
+        parts.append(learner.predict(fitted, chunk))
+        if progress is not None:
+            progress(start + len(chunk), len(table))
+    risks = [p.risk_score for p in parts if p.risk_score is not None]
+    return Scores(
+        probabilities=np.concatenate([p.probabilities for p in parts]),
+        risk_score=np.concatenate(risks) if len(risks) == len(parts) else None,
+    )
 
 
 def dl_settings_of(version: ModelVersion) -> DlSettings | None:

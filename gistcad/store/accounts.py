@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,9 @@ from gistcad.store.scope import AccessScope
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
 
 USER_COLUMNS = ["name", "role", "centers", "status", "last_login_at", "created_at"]
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
@@ -113,6 +116,8 @@ def list_users(session: Session, scope: AccessScope) -> pd.DataFrame:
                 as_utc(user.created_at),
             ]
         )
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=USER_COLUMNS)
 
 

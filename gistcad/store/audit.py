@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,9 @@ from gistcad.domain import Permission
 from gistcad.store.frames import frame
 from gistcad.store.models import AuditEvent
 from gistcad.store.scope import AccessScope
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The actions the trail knows, with what a reader of the trail sees.
 ACTIONS: dict[str, str] = {

@@ -8,12 +8,16 @@ are recorded in the audit trail all the same.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from sqlalchemy.orm import Session
 
 from gistcad.domain import Permission
 from gistcad.store import audit
 from gistcad.store.scope import AccessScope
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: a text cell starting with one of these is a formula to a spreadsheet program (CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

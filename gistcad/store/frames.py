@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
 def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -> pd.DataFrame:
     """The statement's rows as a frame; column names from the select's labels by default."""
+    import pandas as pd  # commands that never make a frame start without pandas
+
     names = columns or [str(c.key) for c in stmt.selected_columns]
     rows = session.execute(stmt).all()
     data = [[plain(v) for v in row] for row in rows]

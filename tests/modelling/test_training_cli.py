@@ -147,3 +147,38 @@ def test_a_deep_version_is_rebuilt_with_the_settings_it_was_trained_with() -> No
     assert DlSettings().augment().hu_shift == 0.0 == DlSettings().augment().hu_scale
     clinical = ModelVersion(kind=ModelKind.CLINICAL, parameters={})
     assert dl_settings_of(clinical) is None
+
+
+def test_predict_and_evaluate_show_progress_and_chunks_change_nothing(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gistcad.modelling import trainer
+    from gistcad.modelling.learners import ClinicalLearner
+
+    assert main(["train", "--model", "clinical", "--target", "genotype", "--name", "g"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", "g", "--all"]) == 0
+    captured = capsys.readouterr()
+    assert "80 predictions written" in captured.out and "predicting" in captured.err
+    assert main(["evaluate", "--model", "g"]) == 0
+    assert "bootstrap" in capsys.readouterr().err
+    assert main(["evaluate", "--model", "g", "--json"]) == 0
+    assert capsys.readouterr().err == ""  # quiet for scripts
+    # chunked prediction equals one pass over the whole table
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "site": rng.choice(["stomach", "jejunum_ileum", "rectum"], 40),
+            "size_cm": rng.uniform(1, 15, 40),
+            "age_at_diagnosis": rng.uniform(30, 80, 40),
+            "sex": rng.choice(["male", "female"], 40),
+        }
+    )
+    learner = ClinicalLearner(n_classes=2, seed=0)
+    labels = rng.integers(0, 2, 40)
+    fitted = learner.fit(table, labels, np.arange(40))
+    calls: list[tuple[int, int]] = []
+    chunked = trainer._predict_in_chunks(learner, fitted, table, lambda d, t: calls.append((d, t)))
+    whole = learner.predict(fitted, table)
+    assert np.allclose(chunked.probabilities, whole.probabilities)
+    assert calls == [(16, 40), (32, 40), (40, 40)]
