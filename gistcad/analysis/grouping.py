@@ -75,12 +75,16 @@ SPLIT_LABELS: dict[StatusSplit, tuple[str, str]] = {
 UNKNOWN = "Unknown"
 NO_PREDICTION = "No prediction"
 NOT_CLASSIFIABLE = "Not classifiable (count per 5 mm²)"
+INSUFFICIENT_DATA = "Insufficient data"  # AFIP's cells without published figures
 RISK_ORDER = ("None", "Very low", "Low", "Intermediate", "Moderate", "High")
 
 
 def is_unknown(label: str) -> bool:
-    """Groups without a value to compare ("Unknown", "No prediction", "Not classifiable …")."""
-    return label in (UNKNOWN, NO_PREDICTION) or label.startswith("Not classifiable")
+    """Groups without a value to compare ("Unknown", "No prediction", "Not classifiable …",
+    AFIP's "Insufficient data"): shown, but left out of the tests by default."""
+    return label in (UNKNOWN, NO_PREDICTION, INSUFFICIENT_DATA) or label.startswith(
+        "Not classifiable"
+    )
 
 
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:

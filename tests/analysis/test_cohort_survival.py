@@ -182,3 +182,21 @@ def test_predicted_status_from_out_of_fold_predictions() -> None:
     in_sample = cohort_survival(COHORT, replace(request, in_sample=True), both)
     assert in_sample.in_sample
     assert any("overstates the separation" in note for note in in_sample.notes)
+
+
+def test_afip_insufficient_data_is_shown_but_neither_tested_nor_ordered() -> None:
+    # duodenal 7.5 cm tumours fall in an AFIP cell without published figures
+    cohort = COHORT.assign(
+        site=np.where(np.arange(N) % 4 == 0, "duodenum", "stomach"),
+        size_cm=np.where(np.arange(N) % 4 == 0, 7.5, np.where(np.arange(N) % 2, 1.5, 7.5)),
+        mitotic_count=np.where(np.arange(N) % 3 == 0, 8.0, 2.0),
+        mitotic_unit="per_50hpf",
+        rupture=0,
+    )
+    result = cohort_survival(
+        cohort, build_request(by="risk", scheme="afip2006", min_group_size=1)
+    ).comparison
+    assert "Insufficient data" in result.groups
+    assert "Insufficient data" in result.untested
+    assert result.logrank is not None and "Insufficient data" not in result.logrank.groups
+    assert result.trend is not None and "Insufficient data" not in result.trend.groups
