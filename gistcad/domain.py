@@ -230,6 +230,31 @@ class RiskClass(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+#: the classes each scheme can give (NIH and modified NIH: four; AFIP: its own wording)
+SCHEME_CLASSES: dict[RiskScheme, tuple[RiskClass, ...]] = {
+    RiskScheme.NIH_2002: (
+        RiskClass.VERY_LOW,
+        RiskClass.LOW,
+        RiskClass.INTERMEDIATE,
+        RiskClass.HIGH,
+    ),
+    RiskScheme.AFIP_2006: (
+        RiskClass.NONE,
+        RiskClass.VERY_LOW,
+        RiskClass.LOW,
+        RiskClass.MODERATE,
+        RiskClass.HIGH,
+        RiskClass.INSUFFICIENT_DATA,
+    ),
+    RiskScheme.MODIFIED_NIH_2008: (
+        RiskClass.VERY_LOW,
+        RiskClass.LOW,
+        RiskClass.INTERMEDIATE,
+        RiskClass.HIGH,
+    ),
+}
+
+
 class ModelKind(StrEnum):
     DL = "dl"
     RADIOMICS = "radiomics"

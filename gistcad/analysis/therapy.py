@@ -42,7 +42,8 @@ from enum import StrEnum
 
 import pandas as pd
 
-from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme
+from gistcad.domain import SCHEME_CLASSES, GenotypeDetail, RiskClass, RiskScheme
+from gistcad.errors import ValidationError
 
 DISCLAIMER = "Research use only — not treatment advice."
 
@@ -402,6 +403,11 @@ def therapy_implication(
     detail = GenotypeDetail(detail)
     risk = None if risk_class is None else RiskClass(risk_class)
     scheme = RiskScheme(scheme)
+    if risk is not None and risk not in SCHEME_CLASSES[scheme]:
+        allowed = ", ".join(c.value for c in SCHEME_CLASSES[scheme])
+        raise ValidationError(
+            f"{scheme.value} has no risk class {risk.value!r}; its classes are {allowed}"
+        )
     row = _ROWS[detail]
     call, sentence = _adjuvant(row, risk, scheme)
     parts = [] if risk is None else [risk_phrase(scheme, risk)]

@@ -18,7 +18,22 @@ from gistcad.analysis.therapy import (
     therapy_implication,
     therapy_table,
 )
-from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme
+from gistcad.domain import SCHEME_CLASSES, GenotypeDetail, RiskClass, RiskScheme
+from gistcad.errors import ValidationError
+
+#: every (scheme, class) pair a scheme can give
+SCHEME_AND_CLASS = [
+    (scheme, risk) for scheme, classes in SCHEME_CLASSES.items() for risk in classes
+]
+
+
+def _scheme_of(risk: RiskClass) -> RiskScheme:
+    """A scheme that has ``risk`` (modified NIH where it can)."""
+    for scheme in (RiskScheme.MODIFIED_NIH_2008, RiskScheme.AFIP_2006):
+        if risk in SCHEME_CLASSES[scheme]:
+            return scheme
+    raise AssertionError(risk)
+
 
 SENSITIVE_FOR_ADJUVANT = (ImatinibSensitivity.SENSITIVE, ImatinibSensitivity.INTERMEDIATE)
 
@@ -38,8 +53,9 @@ def test_disclaimer_on_every_output():
     assert (table["disclaimer"] == DISCLAIMER).all()
     assert table.attrs["disclaimer"] == DISCLAIMER
     for detail in GenotypeDetail:
-        for risk in [None, *RiskClass]:
-            assert therapy_implication(detail, risk).disclaimer == DISCLAIMER
+        assert therapy_implication(detail).disclaimer == DISCLAIMER
+        for scheme, risk in SCHEME_AND_CLASS:
+            assert therapy_implication(detail, risk, scheme).disclaimer == DISCLAIMER
 
 
 def test_d842v_is_resistant_with_avapritinib():
@@ -82,7 +98,7 @@ def test_sensitivity_per_genotype(detail, sensitivity):
 @pytest.mark.parametrize("detail", list(GenotypeDetail))
 @pytest.mark.parametrize("risk", list(RiskClass))
 def test_adjuvant_only_for_high_risk_imatinib_sensitive(detail, risk):
-    implication = therapy_implication(detail, risk)
+    implication = therapy_implication(detail, risk, _scheme_of(risk))
     sensitive = implication.imatinib_sensitivity in SENSITIVE_FOR_ADJUVANT
     assert (implication.adjuvant_imatinib is True) == (sensitive and risk is RiskClass.HIGH)
     if implication.adjuvant_imatinib:
@@ -105,7 +121,9 @@ def test_adjuvant_needs_a_risk_class_or_a_genotype_to_be_decided():
     unknown = therapy_implication(GenotypeDetail.UNKNOWN, RiskClass.HIGH)
     assert unknown.adjuvant_imatinib is None
     assert "genotype" in unknown.adjuvant_note
-    insufficient = therapy_implication(GenotypeDetail.KIT9, RiskClass.INSUFFICIENT_DATA)
+    insufficient = therapy_implication(
+        GenotypeDetail.KIT9, RiskClass.INSUFFICIENT_DATA, RiskScheme.AFIP_2006
+    )
     assert insufficient.adjuvant_imatinib is None
 
 
@@ -180,8 +198,7 @@ def _expected(detail: GenotypeDetail, risk: RiskClass) -> AdjuvantCall:
     return high if risk is RiskClass.HIGH else insufficient
 
 
-@pytest.mark.parametrize("scheme", list(RiskScheme))
-@pytest.mark.parametrize("risk", list(RiskClass))
+@pytest.mark.parametrize(("scheme", "risk"), SCHEME_AND_CLASS)
 @pytest.mark.parametrize("detail", list(GenotypeDetail))
 def test_adjuvant_call_follows_the_guideline_table(detail, risk, scheme):
     implication = therapy_implication(detail, risk, scheme)
@@ -211,7 +228,9 @@ def test_afip_no_risk_group_reads_none_not_at_none_risk():
 
 @pytest.mark.parametrize("risk", INTERMEDIATE_TIER)
 def test_intermediate_risk_is_a_shared_decision_naming_nccn_and_esmo(risk):
-    note = therapy_implication(GenotypeDetail.KIT11_DEL_557_558, risk, "afip2006").adjuvant_note
+    note = therapy_implication(
+        GenotypeDetail.KIT11_DEL_557_558, risk, _scheme_of(risk)
+    ).adjuvant_note
     assert "Consider adjuvant imatinib; shared decision" in note
     assert "NCCN: consider" in note and "grey zone" in note
 
@@ -254,3 +273,17 @@ def test_favourable_genotypes_at_high_risk_recommend_with_a_caveat_not_a_contrad
     assert "3 years of adjuvant imatinib" in note
     assert "not recommended" not in note and "No adjuvant" not in note
     assert "may" in note  # the caveat: the risk class may overstate the risk
+
+
+@pytest.mark.parametrize(
+    ("risk", "scheme"),
+    [
+        (RiskClass.MODERATE, RiskScheme.MODIFIED_NIH_2008),  # AFIP's word, not Joensuu's
+        (RiskClass.NONE, RiskScheme.NIH_2002),  # AFIP's "none (0 %)" group
+        (RiskClass.INTERMEDIATE, RiskScheme.AFIP_2006),
+        (RiskClass.INSUFFICIENT_DATA, RiskScheme.NIH_2002),
+    ],
+)
+def test_a_class_the_scheme_does_not_have_is_refused(risk, scheme):
+    with pytest.raises(ValidationError, match=f"{scheme.value} has no risk class '{risk.value}'"):
+        therapy_implication(GenotypeDetail.KIT11_DEL_557_558, risk, scheme)
