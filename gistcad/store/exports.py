@@ -32,17 +32,21 @@ def _defuse(value: object) -> object:
 def csv_text(table: pd.DataFrame) -> str:
     """``table`` as CSV that a spreadsheet program opens as data, never as formulas.
 
-    Text cells that start with ``= + - @``, a tab or a carriage return get a leading
-    apostrophe (OWASP's advice against CSV injection); numbers, negative ones included, are
-    written as they are.
+    Every text cell (object, string or categorical columns) and every column header that
+    starts with ``= + - @``, a tab or a carriage return gets a leading apostrophe (OWASP's
+    advice against CSV injection); numbers, negative ones included, are written as they are.
 
     >>> csv_text(pd.DataFrame({"note": ["=1+1", "ok"], "x": [-1.5, 2.0]}))
-    "note,x\n'=1+1,-1.5\nok,2.0\n"
+    "note,x\\n'=1+1,-1.5\\nok,2.0\\n"
     """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     safe = table.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(_defuse)
+        kind = safe[column].dtype
+        if not (is_numeric_dtype(kind) or is_bool_dtype(kind)):
+            safe[column] = safe[column].astype(object).map(_defuse)
+    safe.columns = [_defuse(str(c)) for c in safe.columns]
     return safe.to_csv(index=False)
 
 

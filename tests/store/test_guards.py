@@ -50,3 +50,17 @@ def test_values_the_schema_cannot_hold_are_refused_alike_on_every_backend(
         session.add(Job(id=2**31, kind="predict", parameters={}))
     with session_scope(engine) as session:  # and the limits themselves are fine
         session.add(Center(name="C" * 120))
+
+
+def test_categorical_and_string_cells_and_headers_are_defused_too() -> None:
+    table = pd.DataFrame(
+        {
+            "=cmd": pd.Categorical(["=1+1", "a"]),
+            "s": pd.Series(["@x", "b"], dtype="string"),
+            "n": [-1, 2],
+            "flag": [True, False],
+        }
+    )
+    lines = csv_text(table).splitlines()
+    assert lines[0] == "'=cmd,s,n,flag"
+    assert lines[1] == "'=1+1,'@x,-1,True"
