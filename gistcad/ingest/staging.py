@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 STAGING_DIRNAME = ".staging"
 UNPACK_PREFIX = "gistcad-unpack-"
 LOCK_NAME = ".lock"
+HIDDEN = "."  # a folder being made; swept only when its lock is free and it is an hour old
+DRAFT_MAX_AGE_S = 3600
 _CHUNK = 1 << 20
 
 
@@ -60,13 +63,19 @@ def file_sha256(path: Path) -> str:
 
 
 class _OwnedFolder:
-    """A folder with a lock file that this process holds while the folder is in use."""
+    """A folder with a lock file that this process holds while the folder is in use.
+
+    The folder is made under a hidden name, locked, and only then renamed to ``root``, so that
+    a sweep never sees it without its lock (and takes it for a dead import's).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True)
-        self._lock: IO[bytes] | None = (self.root / LOCK_NAME).open("wb")
+        draft = root.with_name(f"{HIDDEN}{root.name}")
+        draft.mkdir(parents=True)
+        self._lock: IO[bytes] | None = (draft / LOCK_NAME).open("wb")
         fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        draft.rename(root)
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -76,7 +85,17 @@ class _OwnedFolder:
 
 
 def _is_abandoned(folder: Path) -> bool:
-    """True when no live process holds ``folder``'s lock (its owner died or never locked)."""
+    """True when no live process holds ``folder``'s lock (its owner died or never locked).
+
+    A folder still under its hidden draft name may be one a live process has just made and
+    not locked yet: it counts as abandoned only an hour after it was made.
+    """
+    if folder.name.startswith(HIDDEN):
+        try:
+            if time.time() - folder.stat().st_mtime < DRAFT_MAX_AGE_S:
+                return False
+        except OSError:
+            return False
     lock = folder / LOCK_NAME
     try:
         handle = lock.open("rb")
@@ -117,7 +136,12 @@ def find_stale(data_dir: Path) -> StaleFolders:
         else []
     )
     temp = Path(tempfile.gettempdir())
-    unpacked = sorted(p for p in temp.glob(f"{UNPACK_PREFIX}*") if p.is_dir() and _is_abandoned(p))
+    unpacked = sorted(
+        p
+        for pattern in (f"{UNPACK_PREFIX}*", f"{HIDDEN}{UNPACK_PREFIX}*")
+        for p in temp.glob(pattern)
+        if p.is_dir() and _is_abandoned(p)
+    )
     return StaleFolders(tuple(staging), tuple(unpacked))
 
 
@@ -127,8 +151,6 @@ def sweep_stale(data_dir: Path) -> StaleFolders:
     for folder in stale.all:
         logger.info("removing %s, left by an import that did not finish", folder)
         shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        (data_dir / STAGING_DIRNAME).rmdir()
     return stale
 
 
@@ -207,7 +229,9 @@ class FileStage:
         self.close()
 
     def close(self) -> None:
-        """Remove the (by now empty or unwanted) staging folder and release its lock."""
+        """Remove the (by now empty or unwanted) staging folder and release its lock.
+
+        The ``.staging`` folder itself stays: removing it could pull it away from under
+        another import that is making its own folder there.
+        """
         self._folder.remove()
-        with contextlib.suppress(OSError):
-            self.root.parent.rmdir()
