@@ -19,6 +19,7 @@ from gistcad.auth.manage import add_account
 from gistcad.cli import main
 from gistcad.domain import JobStatus, Role
 from gistcad.errors import AccessDenied
+from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.exports import export_csv, export_text
 from gistcad.store.models import AuditEvent, Job
@@ -67,9 +68,13 @@ def test_import_train_and_predict_are_audited_with_who_did_them(
     assert main(["--user", "alice", "predict", "--model", "pi-model", "--all"]) == 0
     assert "20 predictions written" in capsys.readouterr().out  # Alpha's half only
     trail = _trail(data_dir)
-    # the path is not in the trail (folders are often named after the patient), its hash is
-    digest = hashlib.sha256(str(sheet.resolve()).encode()).hexdigest()[:16]
-    assert trail[0][0].startswith("cli:") and trail[0][1:] == ("import", f"sha256:{digest}")
+    # the path is not in the trail (folders are often named after the patient), a hash keyed
+    # with the data folder's pseudonym key is: a guessed name hashed without it matches nothing
+    key = load_or_create_key(data_dir)
+    assert trail[0][0].startswith("cli:")
+    assert trail[0][1:] == ("import", f"hmac:{key.fingerprint(str(sheet.resolve()))}")
+    plain = hashlib.sha256(str(sheet.resolve()).encode()).hexdigest()[:16]
+    assert plain not in str(trail[0][2]) and str(sheet) not in str(trail[0][2])
     assert [(a, b) for a, b, _ in trail[1:]] == [("alice", "train"), ("alice", "predict")]
     assert len(trail) == 3  # the dry run wrote nothing, the refused import nothing either
 

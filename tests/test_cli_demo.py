@@ -24,7 +24,7 @@ def test_demo_load_builds_imports_once(
     assert main(["survival", "--by", "center", "--min-group-size", "1"]) == 0
     assert main(["audit", "--action", "import", "--csv"]) == 0
     trail = capsys.readouterr().out
-    assert trail.count("import,import,sha256:") >= 1  # one row a report, named by a hash
+    assert trail.count("import,import,hmac:") >= 1  # one row a report, named by a hash
     assert "demo-cohort" not in trail  # never by its path (folders carry patients' names)
     assert "'center': ''" not in trail  # each report's own center
     assert main(["demo", "load"]) == 0

@@ -37,6 +37,12 @@ class Pseudonymizer:
         digest = hmac.new(self.key, message, hashlib.sha256).digest()
         return PREFIX + base64.b32encode(digest[:6]).decode().rstrip("=")
 
+    def fingerprint(self, text: str) -> str:
+        """A keyed hash of ``text`` (16 hex digits) that names it without revealing it: without
+        the key, guessing a name and hashing it does not confirm it."""
+        message = b"fingerprint\x1f" + text.encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()[:16]
+
 
 def load_or_create_key(data_dir: Path) -> Pseudonymizer:
     """The data folder's pseudonym key, created (mode 0600) on first use.

@@ -12,7 +12,6 @@ are often named after the patient, and the audit trail can never be edited.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from gistcad.domain import Permission, center_name
 from gistcad.ingest.dicom import ImportContext
 from gistcad.ingest.failpoints import checkpoint
-from gistcad.ingest.pseudonym import load_or_create_key
+from gistcad.ingest.pseudonym import Pseudonymizer, load_or_create_key
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import FileStage, sweep_stale
 from gistcad.store import AccessScope, audit
@@ -32,10 +31,12 @@ from gistcad.store.writes import find_center, is_data_file_referenced
 Importer = Callable[[Session, ImportContext], list[ImportReport]]
 
 
-def source_hash(source: str | Path) -> str:
-    """What the audit trail records for an import's path: 16 hex digits of its sha256."""
+def source_hash(source: str | Path, pseudonymizer: Pseudonymizer) -> str:
+    """What the audit trail records for an import's path: a hash keyed with the data folder's
+    pseudonym key (HMAC-SHA256, 16 hex digits), so that a guessed patient name cannot be
+    confirmed by hashing it; the same path gives the same hash, to find repeated imports."""
     resolved = str(Path(source).expanduser().resolve())
-    return "sha256:" + hashlib.sha256(resolved.encode()).hexdigest()[:16]
+    return "hmac:" + pseudonymizer.fingerprint(resolved)
 
 
 def run_import(
@@ -87,7 +88,7 @@ def run_import(
                     f"ignoring case): imported into {stored.name!r}"
                 )
             if all(r.ok for r in reports) and not dry_run:
-                _audit(session, scope, reports, name)
+                _audit(session, scope, reports, name, pseudonymizer)
                 stage.publish(
                     lambda relative: is_data_file_referenced(session, relative),
                     lambda: checkpoint("publish"),
@@ -106,13 +107,19 @@ def run_import(
     return reports
 
 
-def _audit(session: Session, scope: AccessScope, reports: list[ImportReport], center: str) -> None:
+def _audit(
+    session: Session,
+    scope: AccessScope,
+    reports: list[ImportReport],
+    center: str,
+    pseudonymizer: Pseudonymizer,
+) -> None:
     for report in reports:
         audit.record(
             session,
             scope.user,
             "import",
             target_kind="import",
-            target=source_hash(report.source),
+            target=source_hash(report.source, pseudonymizer),
             detail={"kind": report.kind, "center": report.center or center, **report.counts()},
         )
