@@ -198,6 +198,9 @@ def genotype_class(detail: GenotypeDetail) -> GenotypeClass | None:
 #: 40 cm (NCI PDQ: "<1 cm to >40 cm"), so a larger number is almost always a size given in
 #: millimetres. The importer refuses such a cell and the recurrence estimate such a size.
 MAX_TUMOUR_SIZE_CM = 40.0
+#: mitoses per 50 HPF or 5 mm²: the highest counts reported are in the hundreds; the importer
+#: and the recurrence estimate refuse more
+MAX_MITOSES = 1000.0
 
 
 class MitosisUnit(StrEnum):

@@ -81,7 +81,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gistcad.analysis.afip import AFIP_TABLE, AfipColumn
-from gistcad.domain import MAX_TUMOUR_SIZE_CM, MitosisUnit, Site
+from gistcad.domain import MAX_MITOSES, MAX_TUMOUR_SIZE_CM, MitosisUnit, Site
 from gistcad.errors import ValidationError
 
 RECURRENCE_LABEL = "AFIP-fitted recurrence estimate — not the MSKCC nomogram"
@@ -314,7 +314,50 @@ def _inputs(
         raise ValidationError(
             f"mitoses is {mitoses!r}; give the mitotic count as a finite number >= 0"
         )
+    if mitoses > MAX_MITOSES:
+        raise ValidationError(
+            f"{mitoses:g} mitoses is above the plausible range (0-{MAX_MITOSES:g} per 50 HPF or "
+            "5 mm²): check the value"
+        )
     return Site(site), size, float(mitoses), MitosisUnit(unit)
+
+
+#: Long-term progression allowed in a "none (0 %)" cell.
+ZERO_CELL_CEILING = 0.02
+
+
+def size_band(size_cm: float) -> int:
+    """AFIP size band of a size: 0 (<= 2 cm), 1 (<= 5), 2 (<= 10), 3 (> 10)."""
+    return int(np.searchsorted(BAND_EDGES_CM[1:-1], size_cm, side="left"))
+
+
+def cell_bounds(column: AfipColumn, band: int, more_than_5: bool) -> tuple[float, float] | None:
+    """The long-term progression a tumour of a published AFIP cell may be given.
+
+    Within :data:`CELL_TOLERANCE` of the cell, and low enough that 5-year RFS stays at least
+    1 − the cell (progression × share recurred by 5 years <= cell); a "none (0 %)" cell allows
+    up to :data:`ZERO_CELL_CEILING`. ``None`` for a cell AFIP has no figure for.
+    """
+    cell = next((p for b, m, p in afip_cells(column) if (b, m) == (band, more_than_5)), None)
+    if cell is None:
+        return None
+    if cell == 0:
+        return 0.0, ZERO_CELL_CEILING
+    by_5_years = float(TIME_COURSE.share_by(5.0))
+    return max(0.0, cell - CELL_TOLERANCE), min(cell + CELL_TOLERANCE, cell / by_5_years)
+
+
+def long_term_progression(column: AfipColumn, size_cm: float, more_than_5: bool) -> float:
+    """The fitted curve at ``size_cm``, held within the bounds of the tumour's own AFIP cell.
+
+    The curve is fitted to the cells' band averages, so a tumour near a band's edge (or far
+    beyond 10 cm, where the curve extrapolates) could otherwise get a figure far from its own
+    cell. Clamping to each cell's bounds keeps the estimate monotone in size and mitoses,
+    because the bounds rise with the cells.
+    """
+    fitted = float(AFIP_FIT[column].progression(size_cm, more_than_5))
+    bounds = cell_bounds(column, size_band(size_cm), more_than_5)
+    return fitted if bounds is None else min(max(fitted, bounds[0]), bounds[1])
 
 
 def _notes(
@@ -323,7 +366,7 @@ def _notes(
     notes = []
     if site not in _SITE_COLUMNS:
         notes.append(f"AFIP has no {site.value} column; the {column.value} curve was used")
-    band = int(np.searchsorted(BAND_EDGES_CM[1:-1], size_cm, side="left"))
+    band = size_band(size_cm)
     published = {(b, high) for b, high, _ in afip_cells(column)}
     if (band, more) not in published:
         notes.append(
@@ -351,7 +394,7 @@ def rfs_curve(
     if np.any(times < 0) or not np.all(np.isfinite(times)):
         raise ValidationError("years must be finite and >= 0")
     column = _SITE_COLUMNS.get(site, _UNCOVERED_SITE_COLUMN)
-    p = float(AFIP_FIT[column].progression(size, count > 5))
+    p = long_term_progression(column, size, count > 5)
     return np.asarray(1.0 - p * TIME_COURSE.share_by(times))
 
 
@@ -401,7 +444,7 @@ def recurrence_estimate(
         unit=unit,
         afip_column=column,
         more_than_5_mitoses=more,
-        long_term_progression=float(AFIP_FIT[column].progression(size, more)),
+        long_term_progression=long_term_progression(column, size, more),
         rfs_2y=float(rfs_2y),
         rfs_5y=float(rfs_5y),
         rfs_10y=float(rfs_10y),

@@ -14,13 +14,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from gistcad.domain import GenotypeDetail
+from gistcad.domain import MAX_MITOSES, GenotypeDetail
 from gistcad.errors import ValidationError
 
 #: 50 years: longer follow-up or treatment than this is a typing error (days, or a date)
 MAX_MONTHS = 600.0
-#: mitoses per 50 HPF or 5 mm²: the highest counts reported are in the hundreds
-MAX_MITOSES = 1000.0
 #: imatinib is given at 100-800 mg/day; more than this is a typing error (e.g. mg per course)
 MAX_DOSE_MG_PER_DAY = 1000.0
 #: the earliest date a GIST record can carry (the disease was named in 1983)

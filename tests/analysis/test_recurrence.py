@@ -264,3 +264,32 @@ def test_invalid_mitoses_are_refused(mitoses):
 def test_negative_times_are_refused():
     with pytest.raises(ValidationError, match="years"):
         rfs_curve([-1], site="stomach", size_cm=3, mitoses=2)
+
+
+BAND_RANGES = {0: (0.5, 2.0), 1: (2.01, 5.0), 2: (5.01, 10.0), 3: (10.01, MAX_TUMOUR_SIZE_CM)}
+
+
+@pytest.mark.parametrize(("band", "high", "column", "percent"), PUBLISHED, ids=_id)
+def test_every_tumour_of_a_cell_not_only_its_average_agrees_with_the_cell(
+    band, high, column, percent
+):
+    # 25 sizes across the band, its edges included: near an edge, and far beyond 10 cm where
+    # the curve would extrapolate, the estimate is held within the tumour's own cell
+    lower, upper = BAND_RANGES[band]
+    for size in np.geomspace(lower, upper, 25):
+        estimate = recurrence_estimate(
+            site=SITE_OF[column], size_cm=float(size), mitoses=8 if high else 2
+        )
+        if percent == 0:
+            assert estimate.long_term_progression <= 0.02 and estimate.rfs_5y >= 0.98
+            continue
+        cell = percent / 100
+        assert abs(estimate.long_term_progression - cell) <= CELL_TOLERANCE + 1e-9, size
+        assert estimate.rfs_5y >= 1 - cell - 1e-9, size
+
+
+def test_absurd_mitotic_counts_are_refused_as_the_importer_refuses_them():
+    with pytest.raises(ValidationError, match="above the plausible range"):
+        recurrence_estimate(site=Site.STOMACH, size_cm=5.0, mitoses=99_999_999)
+    with pytest.raises(cells.CellError, match="above the plausible range"):
+        cells.mitoses("99999999", ".")
