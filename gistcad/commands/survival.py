@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,8 +117,8 @@ def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[flo
         raise ValidationError(
             f"--times must be {unit.value} separated by commas, e.g. 24,60,120; got {text!r}"
         ) from None
-    if not times or any(t < 0 for t in times):
-        raise ValidationError(f"--times needs at least one time >= 0; got {text!r}")
+    if not times or any(not math.isfinite(t) or t < 0 for t in times):
+        raise ValidationError(f"--times needs finite times >= 0; got {text!r}")
     return times
 
 
