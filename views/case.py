@@ -5,11 +5,7 @@ import streamlit as st
 
 from gistcad import jobs
 from gistcad.analysis.case import assess_case
-from gistcad.analysis.prediction_source import (
-    VALIDATION_LABELS,
-    PredictionSource,
-    final_prediction_source,
-)
+from gistcad.analysis.prediction_source import prediction_text
 from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import GenotypeDetail, Permission
 from gistcad.errors import GistcadError
@@ -142,25 +138,16 @@ with right:
     if predictions.empty:
         st.caption("No model has predicted this patient yet.")
     else:
-        for row in predictions.itertuples(index=False):
-            probs = ", ".join(f"{k} {v:.0%}" for k, v in sorted(row.probabilities.items()))
-            source = final_prediction_source(row.trained_on, row.out_of_fold is not None)
-            st.write(
-                f"{row.model} ({row.kind}, {row.created_at:%Y-%m-%d}), {source.value}: "
-                f"**{row.predicted_class}** — {probs}"
-            )
-            if row.out_of_fold is not None:
-                oof = ", ".join(f"{k} {v:.0%}" for k, v in sorted(row.out_of_fold.items()))
-                validation = VALIDATION_LABELS.get(row.validation or "", row.validation)
+        for row in predictions.to_dict(orient="records"):
+            text = prediction_text(row)
+            st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")
+            if text.out_of_fold_heading is not None:
                 st.write(
-                    f"{row.model}, out-of-fold ({validation}; fitted without this patient): "
-                    f"**{max(row.out_of_fold, key=row.out_of_fold.get)}** — {oof}"
+                    f"{text.out_of_fold_heading}: **{text.out_of_fold_class}** — "
+                    f"{text.out_of_fold_probabilities}"
                 )
-            if source is PredictionSource.IN_SAMPLE:
-                st.caption(
-                    f"{row.model} was trained on this patient: its final prediction is "
-                    "in-sample; the out-of-fold prediction is the honest one."
-                )
+            if text.warning is not None:
+                st.caption(text.warning)
 
 st.subheader("Therapy implication")
 therapy = assessment.therapy

@@ -18,6 +18,8 @@ one (in-sample for its training patients), e.g. to show how much it overstates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -169,3 +171,63 @@ def describe_sources(counts: pd.DataFrame, validation: str | None = None) -> dic
         )
         for group, rows in counts.groupby("group", sort=False)
     }
+
+
+@dataclass(frozen=True)
+class PredictionText:
+    """One stored prediction in words, for the case card and the printed report.
+
+    ``heading`` names the model, its kind, date and whether its final prediction of this
+    patient is in-sample; ``out_of_fold_heading`` and ``out_of_fold_class`` are set when the
+    patient has an out-of-fold prediction (the honest one for a training patient).
+    """
+
+    heading: str
+    predicted_class: str
+    probabilities: str
+    out_of_fold_heading: str | None = None
+    out_of_fold_class: str | None = None
+    out_of_fold_probabilities: str | None = None
+    warning: str | None = None
+
+    @property
+    def plain(self) -> str:
+        """The whole prediction on one line, without markup."""
+        line = f"{self.heading}: {self.predicted_class}"
+        if self.out_of_fold_class is not None:
+            line += f"; out-of-fold: {self.out_of_fold_class}"
+        return line
+
+
+def _percentages(probabilities: Mapping[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in sorted(probabilities.items()))
+
+
+def prediction_text(row: Mapping[str, Any]) -> PredictionText:
+    """Words for one row of :func:`gistcad.store.model_queries.patient_predictions`."""
+    oof = row.get("out_of_fold")
+    source = final_prediction_source(row.get("trained_on"), oof is not None)
+    model = row["model"]
+    text = PredictionText(
+        heading=f"{model} ({row['kind']}, {row['created_at']:%Y-%m-%d}), {source.value}",
+        predicted_class=str(row["predicted_class"]),
+        probabilities=_percentages(row["probabilities"]),
+        warning=(
+            f"{model} was trained on this patient: its final prediction is in-sample; the "
+            "out-of-fold prediction is the honest one."
+            if source is PredictionSource.IN_SAMPLE
+            else None
+        ),
+    )
+    if not oof:
+        return text
+    validation = row.get("validation") or ""
+    return replace(
+        text,
+        out_of_fold_heading=(
+            f"{model}, out-of-fold ({VALIDATION_LABELS.get(validation, validation)}; fitted "
+            "without this patient)"
+        ),
+        out_of_fold_class=max(oof, key=oof.get),
+        out_of_fold_probabilities=_percentages(oof),
+    )

@@ -13,7 +13,6 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from gistcad.analysis.case import CaseAssessment
-from gistcad.analysis.prediction_source import final_prediction_source
+from gistcad.analysis.prediction_source import prediction_text
 from gistcad.store.queries import PatientRecord
 
 STYLE = """
@@ -81,24 +80,11 @@ def case_facts(record: PatientRecord, predictions: pd.DataFrame) -> CaseFacts:
         },
         genotype=f"{v(tumour.get('genotype_detail') or 'unknown')} "
         f"({v(tumour.get('genotype_text'))})",
-        predictions=[_prediction_line(r._asdict()) for r in predictions.itertuples(index=False)],
+        predictions=[prediction_text(r).plain for r in predictions.to_dict(orient="records")],
         follow_up=f"RFS {v(outcome.get('rfs_months'), ' months')}, "
         f"OS {v(outcome.get('os_months'), ' months')}, last follow-up "
         f"{v(outcome.get('last_follow_up'))}",
     )
-
-
-def _prediction_line(row: Mapping[str, Any]) -> str:
-    """``"clinical-v1 (clinical, 2026-01-02), final model, in-sample: kit11; out-of-fold: ..."``."""
-    oof = row.get("out_of_fold")
-    source = final_prediction_source(row.get("trained_on"), oof is not None)
-    line = (
-        f"{row['model']} ({row['kind']}, {row['created_at']:%Y-%m-%d}), {source.value}: "
-        f"{row['predicted_class']}"
-    )
-    if oof:
-        line += f"; out-of-fold: {max(oof, key=oof.get)}"
-    return line
 
 
 def png_data_uri(rgb: NDArray[np.uint8]) -> str:
