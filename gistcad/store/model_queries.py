@@ -137,15 +137,17 @@ def _own_validation(
     version = session.get(ModelVersion, model_version_id)
     if version is None:
         return None, None, None
-    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    validation = _validation(version)
     trained = _training_patients(version, validation)
     oof = _out_of_fold_probabilities(version, {patient_id})
     own = None if oof.empty else dict(oof["probabilities"].iloc[-1])
-    return (
-        None if trained is None else patient_id in trained,
-        own,
-        None if validation is None else str(validation),
-    )
+    return None if trained is None else patient_id in trained, own, validation
+
+
+def _validation(version: ModelVersion) -> str | None:
+    """The validation a version's out-of-fold predictions come from (None without any)."""
+    scheme = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    return None if scheme is None else str(scheme)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def model_prediction_set(
     final = model_predictions(session, scope, model_version_id)[["patient_id", "probabilities"]]
     in_scope = set(session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))).all())
     oof = _out_of_fold_probabilities(version, in_scope)
-    validation = version.parameters.get("scheme") if version.metrics.get("oof") else None
+    validation = _validation(version)
     trained = _training_patients(version, validation)
     final = final.assign(
         kind="final model",
@@ -197,7 +199,7 @@ def model_prediction_set(
     return ModelPredictionSet(
         model_version_id=version.id,
         name=version.name,
-        validation=None if validation is None else str(validation),
+        validation=validation,
         predictions=pd.concat([final, oof], ignore_index=True),
     )
 
