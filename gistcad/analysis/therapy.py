@@ -97,9 +97,10 @@ _AVAPRITINIB_LABEL = "FDA, AYVAKIT (avapritinib) prescribing information, Jan 20
 _NTRK_LABELS = "FDA approvals of larotrectinib (2018) and entrectinib (2019), NTRK fusion"
 
 _SECONDARY_KIT_AGENTS = (
-    "sunitinib (secondary KIT exon 13 mutation)",
-    "regorafenib (secondary KIT exon 17 mutation)",
-    "ripretinib (secondary KIT exon 17 mutation)",
+    "sunitinib (2nd line after imatinib; most active with a secondary KIT exon 13 or 14 "
+    "mutation)",
+    "regorafenib (3rd line; active against secondary KIT exon 17 mutations)",
+    "ripretinib (4th line, INVICTUS; whatever the secondary mutation)",
 )
 _STANDARD_DOSE = "Standard dose 400 mg/day."
 _DURATION = (
@@ -179,8 +180,7 @@ _ROWS: dict[GenotypeDetail, _Row] = {
         "Intermediate sensitivity; response 34-48 % at 400 mg, MetaGIST median PFS 13 mo, "
         "OS 31 mo.",
         "Advanced disease: 800 mg/day; the PFS gain of the high dose is confined to exon 9 "
-        "(MetaGIST). Adjuvant: the trials used 400 mg/day; there is no prospective evidence "
-        "for 800 mg in the adjuvant setting, though some centres use it (ESMO).",
+        "(MetaGIST).",
         _SECONDARY_KIT_AGENTS,
         "Adjuvant dose 400 mg/day as in the trials (800 mg/day is used by some centres by "
         f"analogy with advanced disease, without prospective evidence). {_DURATION}",

@@ -75,9 +75,10 @@ def test_exon_9_is_intermediate_with_800_mg_in_advanced_disease():
 @pytest.mark.parametrize("detail", [d for d in GenotypeDetail if d.is_kit])
 def test_kit_rows_list_the_agents_for_secondary_exon_13_and_17(detail):
     agents = " ".join(therapy_implication(detail).alternative_agents)
-    assert "sunitinib (secondary KIT exon 13" in agents
-    assert "regorafenib (secondary KIT exon 17" in agents
-    assert "ripretinib (secondary KIT exon 17" in agents
+    # ESMO-EURACAN-GENTURIS 2022: sunitinib 2nd, regorafenib 3rd, ripretinib 4th line
+    assert agents.index("sunitinib (2nd line") < agents.index("regorafenib (3rd line")
+    assert agents.index("regorafenib (3rd line") < agents.index("ripretinib (4th line")
+    assert "secondary KIT exon 13 or 14" in agents and "exon 17" in agents
 
 
 @pytest.mark.parametrize(
@@ -255,8 +256,10 @@ def test_avapritinib_for_unresectable_or_metastatic_d842v_only():
 def test_exon_9_dose_in_advanced_and_adjuvant_settings():
     implication = therapy_implication(GenotypeDetail.KIT9, RiskClass.HIGH)
     assert "Advanced disease: 800 mg/day" in implication.dose_note
-    assert "no prospective evidence for 800 mg in the adjuvant setting" in implication.dose_note
     assert "Adjuvant dose 400 mg/day as in the trials" in implication.adjuvant_note
+    assert "without prospective evidence" in implication.adjuvant_note
+    both = implication.dose_note + " " + implication.adjuvant_note
+    assert both.count("prospective evidence") == 1  # said once, where it applies
 
 
 def test_quadruple_wild_type_mentions_ntrk_fusion_testing():
