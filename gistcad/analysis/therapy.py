@@ -97,8 +97,7 @@ _AVAPRITINIB_LABEL = "FDA, AYVAKIT (avapritinib) prescribing information, Jan 20
 _NTRK_LABELS = "FDA approvals of larotrectinib (2018) and entrectinib (2019), NTRK fusion"
 
 _SECONDARY_KIT_AGENTS = (
-    "sunitinib (2nd line after imatinib; most active with a secondary KIT exon 13 or 14 "
-    "mutation)",
+    "sunitinib (2nd line after imatinib; most active with a secondary KIT exon 13 or 14 mutation)",
     "regorafenib (3rd line; active against secondary KIT exon 17 mutations)",
     "ripretinib (4th line, INVICTUS; whatever the secondary mutation)",
 )
