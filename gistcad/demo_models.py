@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
 from gistcad.errors import ValidationError
-from gistcad.job_progress import seconds_left
+from gistcad.job_progress import describe_time_left, seconds_left
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.models import Job, ModelVersion
 
@@ -166,3 +166,26 @@ def demo_model_states(
             name, state, job.id, job.progress, job.message, job.error, left
         )
     return states
+
+
+def describe(state: DemoModelState) -> str:
+    """One line for a page: "demo-radiomics is training: 40 %, about 1 min left"."""
+    if state.state is DemoState.TRAINING:
+        left = describe_time_left(state.seconds_left)
+        step = f" ({state.message})" if state.message else ""
+        return f"{state.name} is training{step}: {state.progress:.0%}" + (
+            f", {left}" if left else ""
+        )
+    if state.state is DemoState.QUEUED:
+        return f"{state.name} is queued: it trains after the demo models before it"
+    if state.state is DemoState.FAILED:
+        return f"{state.name} was not trained: {state.error}"
+    if state.state is DemoState.ABSENT:
+        return f"{state.name} is not queued: 'gistcad demo load' queues it"
+    return f"{state.name} is ready"
+
+
+def pending(states: dict[str, DemoModelState] | None) -> list[DemoModelState]:
+    """The demo models still queued or training."""
+    waiting = (DemoState.QUEUED, DemoState.TRAINING)
+    return [s for s in (states or {}).values() if s.state in waiting]
