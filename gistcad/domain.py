@@ -230,6 +230,14 @@ class RiskClass(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+class Device(StrEnum):
+    """Where the deep model runs (``--device``): a choice of the run, never stored."""
+
+    AUTO = "auto"  # CUDA when available, else CPU
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
 class ModelKind(StrEnum):
     DL = "dl"
     RADIOMICS = "radiomics"

@@ -186,6 +186,7 @@ def _execute(
     from gistcad.modelling.trainer import TrainRequest, predict, train  # torch: only here
 
     kind, p, scope = job.kind, dict(job.parameters), job_scope(job)
+    device = str(p.get("device", "auto"))  # the deep model's: CUDA when available
     if kind == "train":
         request = TrainRequest(
             kind=ModelKind(p["kind"]),
@@ -194,16 +195,16 @@ def _execute(
             name=p.get("name"),
             seed=int(p.get("seed", 0)),
         )
-        version = train(session, scope, data_dir, request, progress)
+        version = train(session, scope, data_dir, request, progress, device=device)
         audit.model_event(session, scope.user, "train", version.id, name=version.name, job=job.id)
         if not p.get(PREDICT_ALL):
             return f"model version {version.id} ({version.name}) registered"
         progress("predicting every patient")
-        n = predict(session, scope, data_dir, version.id)
+        n = predict(session, scope, data_dir, version.id, device=device)
         audit.model_event(session, scope.user, "predict", version.id, patients=n, job=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
-    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"))
+    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"), device=device)
     audit.model_event(session, scope.user, "predict", model_id, patients=n, job=job.id)
     return f"{n} predictions written"
 
