@@ -199,7 +199,7 @@ def _execute(
         audit.model_event(session, scope.user, "train", version.id, name=version.name, job=job.id)
         if not p.get(PREDICT_ALL):
             return f"model version {version.id} ({version.name}) registered"
-        progress("predicting every patient")
+        # no progress message from here: this transaction holds the write lock (SQLite)
         n = predict(session, scope, data_dir, version.id, device=device)
         audit.model_event(session, scope.user, "predict", version.id, patients=n, job=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
