@@ -50,6 +50,10 @@ DEMO_REFRESH_S = 5
 
 
 def demo_states() -> dict[str, DemoModelState] | None:
+    """The demo models' training, shown only to a caller who sees every center (the jobs
+    read all of them); None otherwise."""
+    if scope().center_ids is not None:
+        return None
     with session_scope(engine()) as session:
         return demo_model_states(session)
 
