@@ -230,14 +230,6 @@ class RiskClass(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
-class Device(StrEnum):
-    """Where the deep model runs (``--device``): a choice of the run, never stored."""
-
-    AUTO = "auto"  # CUDA when available, else CPU
-    CPU = "cpu"
-    CUDA = "cuda"
-
-
 class ModelKind(StrEnum):
     DL = "dl"
     RADIOMICS = "radiomics"
@@ -247,6 +239,14 @@ class ModelKind(StrEnum):
 class SegmentationSource(StrEnum):
     MANUAL = "manual"
     MODEL = "model"
+
+
+class Device(StrEnum):
+    """Where the deep model runs (``--device``): a choice of the run, never stored."""
+
+    AUTO = "auto"  # CUDA when available, else CPU
+    CPU = "cpu"
+    CUDA = "cuda"
 
 
 class ContrastPhase(StrEnum):
