@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8501
 
 .PHONY: run test lint typecheck install clean-venv
 
@@ -18,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/gistcad db upgrade
 	$(BIN)/gistcad demo load
-	$(BIN)/gistcad serve
+	$(BIN)/gistcad serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

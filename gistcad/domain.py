@@ -269,6 +269,14 @@ class SegmentationSource(StrEnum):
     MODEL = "model"
 
 
+class Device(StrEnum):
+    """Where the deep model runs (``--device``): a choice of the run, never stored."""
+
+    AUTO = "auto"  # CUDA when available, else CPU
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
 class ContrastPhase(StrEnum):
     NON_CONTRAST = "non_contrast"
     ARTERIAL = "arterial"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, NotFoundError, ValidationError
+from gistcad.job_progress import TrainingProgress
 from gistcad.store import AccessScope, audit, session_scope
 from gistcad.store.models import Job
 from gistcad.store.scope import WORKSTATION_USER
@@ -40,7 +42,12 @@ WORKER_KEYS = ("pid", "host", "process")
 #: parameter of a restarted job: the id of the job it repeats
 RESTART_OF = "restart_of"
 RESTARTABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
+#: parameter of a train job: predict every patient with the new model, in the same job
+PREDICT_ALL = "predict_all"
+#: how the error of a job whose worker vanished begins (:func:`orphan_reason`)
+ORPHAN_ERROR = "the worker process"
 _PROC = Path("/proc")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def submit(engine: Engine, kind: str, parameters: dict[str, Any], scope: AccessScope) -> int:
@@ -81,6 +88,38 @@ def launch(job_id: int, env: dict[str, str] | None = None) -> int:
     return process.pid
 
 
+def launch_tied(arguments: list[str], env: dict[str, str] | None = None) -> int:
+    """Start ``gistcad <arguments>`` as a worker that ends when this process ends.
+
+    On Linux the child asks the kernel for SIGTERM when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``), which holds across the parent's ``execve`` (``gistcad
+    serve`` becomes the server): stopping the server in any way, even SIGKILL, stops the
+    worker, and its job is then reaped as failed (:func:`reap_orphans`). Elsewhere the worker
+    outlives the parent. Its output goes to this process's standard error. Returns its pid.
+    """
+    parent = os.getpid()
+    libc = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
+
+    def die_with_parent() -> None:  # runs in the child, between fork and exec
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent died before the request took effect
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gistcad.cli", *arguments],
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=sys.stderr,
+        preexec_fn=die_with_parent,
+    )
+    return process.pid
+
+
 def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
     """Queue a failed or cancelled job again, as a new job with the same parameters.
 
@@ -115,15 +154,19 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
         return new.id
 
 
-def _progress_recorder(engine: Engine, job_id: int) -> Callable[[str], None]:
+def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Callable[[str], None]:
+    """Record each message, with the fraction done where the messages tell it
+    (:class:`~gistcad.job_progress.TrainingProgress`), else one that nears 1 step by step."""
     steps = {"n": 0}
+    tracker = TrainingProgress(epochs=epochs)
 
     def record(message: str) -> None:
         steps["n"] += 1
+        known = tracker.update(message)
+        # progress of an unknown number of steps: approach 1 without reaching it
+        progress = 1 - 1 / (1 + 0.3 * steps["n"]) if known is None else known
         try:
             with session_scope(engine) as session:
-                # progress of an unknown number of steps: approach 1 without reaching it
-                progress = 1 - 1 / (1 + 0.3 * steps["n"])
                 update_job(session, job_id, message=message, progress=progress)
         except OperationalError as exc:  # e.g. an import holds SQLite's write lock
             logger.warning("job %s: progress %r not recorded (%s)", job_id, message, exc.orig)
@@ -143,6 +186,7 @@ def _execute(
     from gistcad.modelling.trainer import TrainRequest, predict, train  # torch: only here
 
     kind, p, scope = job.kind, dict(job.parameters), job_scope(job)
+    device = str(p.get("device", "auto"))  # the deep model's: CUDA when available
     if kind == "train":
         request = TrainRequest(
             kind=ModelKind(p["kind"]),
@@ -151,11 +195,16 @@ def _execute(
             name=p.get("name"),
             seed=int(p.get("seed", 0)),
         )
-        version = train(session, scope, data_dir, request, progress)
+        version = train(session, scope, data_dir, request, progress, device=device)
         audit.model_event(session, scope.user, "train", version.id, name=version.name, job=job.id)
-        return f"model version {version.id} ({version.name}) registered"
+        if not p.get(PREDICT_ALL):
+            return f"model version {version.id} ({version.name}) registered"
+        # no progress message from here: this transaction holds the write lock (SQLite)
+        n = predict(session, scope, data_dir, version.id, device=device)
+        audit.model_event(session, scope.user, "predict", version.id, patients=n, job=job.id)
+        return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
-    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"))
+    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"), device=device)
     audit.model_event(session, scope.user, "predict", model_id, patients=n, job=job.id)
     return f"{n} predictions written"
 
@@ -189,7 +238,9 @@ def run(engine: Engine, data_dir: Any, job_id: int, scope: AccessScope | None = 
         with session_scope(engine) as session:
             job = session.get(Job, job_id)
             assert job is not None  # claimed above
-            message = _execute(session, data_dir, job, _progress_recorder(engine, job_id))
+            epochs = job.kind == "train" and job.parameters.get("kind") == ModelKind.DL.value
+            record = _progress_recorder(engine, job_id, epochs=epochs)
+            message = _execute(session, data_dir, job, record)
             # the result and "succeeded" are committed together, or neither is
             update_job(session, job_id, status=JobStatus.SUCCEEDED, progress=1.0, message=message)
     except GistcadError as exc:
@@ -258,7 +309,7 @@ def _worker_gone(parameters: dict[str, Any]) -> bool:
 def orphan_reason(job_id: int, parameters: dict[str, Any]) -> str:
     """The error recorded for a job whose worker vanished: what happened and what to do."""
     return (
-        f"the worker process (pid {parameters.get('pid')}) ended before the job finished: it "
+        f"{ORPHAN_ERROR} (pid {parameters.get('pid')}) ended before the job finished: it "
         "was killed (out of memory, or stopped by someone) or the machine restarted. Nothing "
         f"of this job was saved. Restart it: 'gistcad jobs restart {job_id}' or the Restart "
         "button on the Jobs page"

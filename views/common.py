@@ -7,6 +7,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from gistcad.config import Settings, load_settings
+from gistcad.demo_models import DemoModelState, demo_model_states, describe, pending
 from gistcad.errors import GistcadError
 from gistcad.store import AccessScope, make_engine, session_scope
 from gistcad.store.exports import export_csv, export_text
@@ -42,6 +43,38 @@ def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> str:
 def audited_text(what: str, text: str, *, patient: str | None = None) -> str:
     with session_scope(engine()) as session:
         return export_text(session, scope(), what, text, patient=patient)
+
+
+#: seconds between two looks at the demo models while they train
+DEMO_REFRESH_S = 5
+
+
+def demo_states() -> dict[str, DemoModelState] | None:
+    """The demo models' training, shown only to a caller who sees every center (the jobs
+    read all of them); None otherwise."""
+    if scope().center_ids is not None:
+        return None
+    with session_scope(engine()) as session:
+        return demo_model_states(session)
+
+
+def show_demo_training(what: str) -> bool:
+    """An info line for each demo model still queued or training, then ``what`` (how the page
+    fills in), refreshed while they train; the whole page runs again when one finishes.
+    Returns whether any is still queued or training."""
+    waiting = pending(demo_states())
+    if waiting:
+        _demo_lines(what, tuple(s.name for s in waiting))
+    return bool(waiting)
+
+
+@st.fragment(run_every=DEMO_REFRESH_S)
+def _demo_lines(what: str, names: tuple[str, ...]) -> None:
+    waiting = pending(demo_states())
+    if tuple(s.name for s in waiting) != names:
+        st.rerun(scope="app")  # a model is ready: the page's lists and figures change
+    for state in waiting:
+        st.info(f"{describe(state)}. {what}", icon=":material/model_training:")
 
 
 def show_error(exc: GistcadError) -> None:

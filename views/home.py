@@ -2,10 +2,28 @@
 
 import streamlit as st
 
+from gistcad.demo_models import DemoState, describe, pending
 from gistcad.errors import GistcadError
 from gistcad.store import migrations, session_scope
 from gistcad.store.queries import cohort_counts, list_centers
-from views.common import engine, scope, settings, show_error
+from views.common import DEMO_REFRESH_S, demo_states, engine, scope, settings, show_error
+
+
+@st.fragment(run_every=DEMO_REFRESH_S)
+def show_demo_models() -> None:
+    """How many demo models are ready, and each one's progress while they train."""
+    states = demo_states() or {}
+    if not pending(states):
+        return
+    ready = sum(s.state is DemoState.READY for s in states.values())
+    st.subheader(f"Demo models: {ready} of {len(states)} ready")
+    st.caption(
+        "They train in the background; the cohort is browsable meanwhile, and the Survival "
+        "and Model performance pages fill in as each finishes."
+    )
+    for state in states.values():
+        st.progress(state.progress, text=describe(state))
+
 
 st.title("gistcad — GIST cohort explorer")
 st.caption(
@@ -43,6 +61,7 @@ if counts.is_empty:
         icon=":material/info:",
     )
 else:
+    show_demo_models()
     st.subheader("Centers")
     st.dataframe(
         centers[["center", "country", "patients", "scanner_notes"]],

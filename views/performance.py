@@ -22,7 +22,15 @@ from gistcad.plots.performance import auc_forest, confusion_figure, reliability_
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_version_detail
 from gistcad.store.queries import cohort_table
-from views.common import FIGURE_CONFIG, audited_csv, engine, scope, settings, show_error
+from views.common import (
+    FIGURE_CONFIG,
+    audited_csv,
+    engine,
+    scope,
+    settings,
+    show_demo_training,
+    show_error,
+)
 
 DEMO_ORACLE = "demo-cohort/oracle.csv"
 
@@ -43,10 +51,12 @@ def evaluated(
 
 st.title("Model performance")
 
+training = show_demo_training("Each model appears in the list below once it is registered.")
 with session_scope(engine()) as session:
     models = list_model_versions(session)
 if models.empty:
-    st.info("No model is registered yet. Train one with `gistcad train --model clinical`.")
+    if not training:
+        st.info("No model is registered yet. Train one with `gistcad train --model clinical`.")
     st.stop()
 
 names = dict(zip(models["model_version_id"], models["name"], strict=True))

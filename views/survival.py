@@ -25,7 +25,7 @@ from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_prediction_set
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
-from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
+from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_demo_training, show_error
 
 GROUPING_LABELS = {
     Grouping.PREDICTED: "Predicted genotype (model)",
@@ -56,6 +56,9 @@ SCHEME_LABELS = {
 
 st.title("Survival")
 
+training = show_demo_training(
+    "Grouping by a model's predictions offers each model once it has predicted every patient."
+)
 with session_scope(engine()) as session:
     centers = list_centers(session, scope())["center"].tolist()
     models = list_model_versions(session)
@@ -87,7 +90,8 @@ in_sample = False
 by_text = by.value
 if by is Grouping.PREDICTED:
     if models.empty:
-        st.info("No model has made predictions yet; group by true genotype, risk or center.")
+        if not training:
+            st.info("No model has made predictions yet; group by true genotype, risk or center.")
         st.stop()
     model_id = options[0].selectbox(
         "Model",

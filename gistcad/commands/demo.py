@@ -5,19 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
 from gistcad.commands import imports
 from gistcad.commands.access import operator_name
 from gistcad.config import load_settings
-from gistcad.domain import ModelKind
-from gistcad.errors import GistcadError
-from gistcad.store import AccessScope, audit, migrations, session_scope
-
-if TYPE_CHECKING:
-    from gistcad.modelling.trainer import TrainRequest
+from gistcad.demo_models import DemoState, demo_model_states, queue_demo_models
+from gistcad.store import AccessScope, migrations, session_scope
 
 DEMO_DIRNAME = "demo-cohort"
 
@@ -53,12 +49,14 @@ def register(sub: Any) -> None:
         help="build the demo cohort in the data folder and import it, if the database is empty",
         description="What 'make run' does on first start: when the database holds no patient, "
         "build the synthetic cohort under <data folder>/demo-cohort (unless it is there), "
-        "import it through the ordinary importers, then train the demo models (clinical, "
-        "radiomics, deep) and predict every patient. Does nothing when patients exist.",
+        "import it through the ordinary importers, then queue the demo models (clinical, "
+        "radiomics, deep; each predicts every patient) as background jobs, which 'gistcad "
+        "serve' runs. Imports nothing when patients exist; then queues again only demo "
+        "models whose worker was stopped before they finished.",
     )
     load.add_argument("--patients", type=int, default=200)
     load.add_argument("--seed", type=int, default=0)
-    load.add_argument("--no-models", action="store_true", help="import only; train no demo model")
+    load.add_argument("--no-models", action="store_true", help="import only; queue no demo model")
     load.set_defaults(handler=_load)
 
 
@@ -91,10 +89,18 @@ def _load(args: argparse.Namespace) -> int:
     engine = migrations.ready_engine(settings.db_url)
     with session_scope(engine) as session:
         patients = cohort_counts(session, AccessScope.everything()).patients
+    status = 0
     if patients:
         print(f"the database holds {patients} patients: no demo cohort loaded")
-        return 0
-    out = settings.data_dir / DEMO_DIRNAME
+    else:
+        status = _build_and_import(args, settings.data_dir)
+    if status == 0 and not args.no_models and (not patients or _demo_started(engine)):
+        _queue_models(engine)
+    return status
+
+
+def _build_and_import(args: argparse.Namespace, data_dir: Path) -> int:
+    out = data_dir / DEMO_DIRNAME
     if not (out / "manifest.json").exists():
         print(f"building the synthetic demo cohort ({args.patients} patients) in {out}")
         build = argparse.Namespace(
@@ -109,45 +115,20 @@ def _load(args: argparse.Namespace) -> int:
         _build(build)
     print(f"importing {out}")
     load = argparse.Namespace(folder=out, dry_run=False, keep_mapping=False, json=False)
-    status = imports.import_demo_command(load)
-    if status == 0 and not args.no_models:
-        train_demo_models(settings.data_dir, migrations.ready_engine(settings.db_url))
-    return status
+    return imports.import_demo_command(load)
 
 
-def train_demo_models(data_dir: Path, engine: Any) -> None:
-    """Train the demo's clinical, radiomics and deep models and predict every patient."""
-    from gistcad.modelling.folds import Scheme
-    from gistcad.modelling.targets import Target
-    from gistcad.modelling.trainer import TrainRequest
-
-    demo_models = (
-        TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, Scheme.KFOLD, name="demo-clinical"),
-        TrainRequest(ModelKind.RADIOMICS, Target.KIT11, Scheme.KFOLD, name="demo-radiomics"),
-        TrainRequest(ModelKind.DL, Target.GENOTYPE, Scheme.HOLDOUT, name="demo-deep"),
-    )
-    for request in demo_models:
-        try:
-            _train_one(data_dir, engine, request)
-        except GistcadError as exc:
-            print(f"{request.name}: not trained ({exc})")
+def _demo_started(engine: Any) -> bool:
+    """Whether this database's demo models were queued once (then they are finished)."""
+    with session_scope(engine) as session:
+        return demo_model_states(session) is not None
 
 
-def _train_one(data_dir: Path, engine: Any, request: TrainRequest) -> None:
-    from gistcad.modelling.trainer import predict, train
-
-    with (
-        session_scope(engine) as session,
-        tqdm(desc=f"training {request.name}", unit="step", file=sys.stderr) as bar,
-    ):
-
-        def step(message: str) -> None:
-            bar.set_postfix_str(message)
-            bar.update(1)
-
-        operator = AccessScope.everything(user=operator_name())
-        version = train(session, operator, data_dir, request, step)
-        n = predict(session, operator, data_dir, version.id)
-        audit.model_event(session, operator.user, "train", version.id, name=version.name)
-        audit.model_event(session, operator.user, "predict", version.id, patients=n)
-    print(f"{request.name}: trained and {n} patients predicted")
+def _queue_models(engine: Any) -> None:
+    states = queue_demo_models(engine, AccessScope.everything(user=operator_name()))
+    for state in states.values():
+        detail = f" ({state.error})" if state.error else ""
+        job = "" if state.job_id is None else f" (job {state.job_id})"
+        print(f"{state.name}: {state.state.value}{job}{detail}")
+    if any(s.state in (DemoState.QUEUED, DemoState.TRAINING) for s in states.values()):
+        print("the demo models train in the background: 'gistcad serve' starts their worker")

@@ -9,15 +9,21 @@ from gistcad import jobs
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import record_id
 from gistcad.config import load_settings
-from gistcad.domain import JobStatus
+from gistcad.domain import JobStatus, Permission
 from gistcad.store import migrations, session_scope
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("jobs", help="background jobs started from the dashboard")
     actions = parser.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
-    run = actions.add_parser("run", help="run one queued job (what the dashboard starts)")
-    run.add_argument("job_id", type=record_id)
+    run = actions.add_parser(
+        "run",
+        help="run one queued job (what the dashboard starts), or with --demo every queued "
+        "demo model's job, one after another (what 'gistcad serve' starts)",
+    )
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", type=record_id, nargs="?")
+    which.add_argument("--demo", action="store_true", help="the queued demo model jobs")
     run.set_defaults(handler=_run)
     ls = actions.add_parser("list", help="the newest jobs")
     ls.add_argument("--json", action="store_true")
@@ -36,6 +42,14 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
+    if args.demo:
+        from gistcad.demo_models import run_demo_queue
+
+        caller_scope(args, engine, settings).require(Permission.RUN_JOBS)
+        endings = run_demo_queue(engine, settings.data_dir)
+        for job_id, ending in endings.items():
+            print(f"job {job_id}: {ending.value}")
+        return 0 if all(e is JobStatus.SUCCEEDED for e in endings.values()) else 1
     status = jobs.run(engine, settings.data_dir, args.job_id, caller_scope(args, engine, settings))
     print(f"job {args.job_id}: {status.value}")
     return 0 if status is JobStatus.SUCCEEDED else 1

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
-from gistcad.domain import ModelKind, Permission
+from gistcad.domain import Device, ModelKind, Permission
 from gistcad.errors import ValidationError
 from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.modelling.folds import Scheme
@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
         type=count(1, 1000, "epochs"),
         help="deep model: maximum epochs (default 12)",
     )
+    _device_option(tr)
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="per-center performance of a model (out of fold)")
@@ -60,7 +61,25 @@ def register(sub: Any) -> None:
     who = pr.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")
     who.add_argument("--patient", action="append", help="a pseudonym (repeatable)")
+    _device_option(pr)
     pr.set_defaults(handler=_predict)
+
+
+def _device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=[d.value for d in Device],
+        default=Device.AUTO.value,
+        help="deep model: auto (a CUDA GPU when PyTorch sees one, else the CPU), cpu or cuda",
+    )
+
+
+def _checked_device(name: str) -> str:
+    """The device, refused at once (one line) when it is not there."""
+    from gistcad.model.network import pick_device  # PyTorch: only here
+
+    pick_device(name)
+    return name
 
 
 @contextmanager
@@ -87,6 +106,7 @@ def _train(args: argparse.Namespace) -> int:
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
+    device = _checked_device(args.device)
     request = TrainRequest(
         kind=ModelKind(args.model),
         target=Target(args.target),
@@ -104,7 +124,7 @@ def _train(args: argparse.Namespace) -> int:
             bar.set_postfix_str(name)
             bar.update(1)
 
-        version = train(session, scope, settings.data_dir, request, step)
+        version = train(session, scope, settings.data_dir, request, step, device=device)
         audit.model_event(
             session,
             scope.user,
@@ -201,10 +221,13 @@ def _predict(args: argparse.Namespace) -> int:
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
+    device = _checked_device(args.device)
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
         with _bar("predicting", quiet=False, unit="patient") as progress:
-            n = predict(session, scope, settings.data_dir, model_id, args.patient, progress)
+            n = predict(
+                session, scope, settings.data_dir, model_id, args.patient, progress, device=device
+            )
         selection = "all" if args.all else args.patient
         audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)
     print(f"{n} predictions written by {name}")

@@ -40,6 +40,11 @@ def register(sub: Any) -> None:
         help="login: none (single-user workstation, localhost only), local (gistcad users) "
         "or oidc (identity provider); default GISTCAD_AUTH, else none",
     )
+    parser.add_argument(
+        "--no-demo-worker",
+        action="store_true",
+        help="do not start the worker that trains queued demo models (see 'gistcad demo load')",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -116,12 +121,28 @@ def _check_oidc(secrets: Path) -> None:
         )
 
 
+def start_demo_worker(engine: Engine, data_dir: Path) -> int | None:
+    """Start the worker that trains the queued demo models, tied to this process (it stops
+    when the server stops: :func:`gistcad.jobs.launch_tied`); None when nothing is queued."""
+    from gistcad import jobs
+    from gistcad.demo_models import queued_demo_jobs
+
+    queued = queued_demo_jobs(engine)
+    if not queued:
+        return None
+    pid = jobs.launch_tied(["jobs", "run", "--demo"], env={"GISTCAD_DATA_DIR": str(data_dir)})
+    print(f"training {len(queued)} demo model(s) in the background (worker pid {pid})")
+    return pid
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     auth = AuthMode(args.auth) if args.auth else settings.auth
     try:
         check_exposure(args.address, auth, engine, Path.cwd() / ".streamlit" / "secrets.toml")
+        if not args.no_demo_worker:
+            start_demo_worker(engine, settings.data_dir)
     finally:
         engine.dispose()
     mode = {
@@ -134,7 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
     env["GISTCAD_DATA_DIR"] = str(settings.data_dir)
     env["GISTCAD_AUTH"] = auth.value
     command = streamlit_command(args.address, args.port, auth)
-    # become the server (no child left behind when a service manager stops this process)
+    # become the server (no child left behind when a service manager stops this process:
+    # the demo worker gets SIGTERM when this process, the server after execve, ends)
     sys.stdout.flush()
     os.execve(command[0], command, env)
     return 0  # not reached: execve does not return

@@ -230,7 +230,18 @@ def split_outputs(outputs: torch.Tensor, n_classes: int = 4) -> tuple[torch.Tens
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; otherwise the named device."""
+    """``"auto"``: CUDA when available, else CPU; otherwise the named device.
+
+    Raises
+    ------
+    ValidationError
+        For ``"cuda"`` when PyTorch sees no CUDA device.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValidationError(
+            "--device cuda: PyTorch sees no CUDA device on this machine (no GPU, no driver, "
+            "or a CPU build of PyTorch); use --device auto or cpu"
+        )
     return torch.device(name)

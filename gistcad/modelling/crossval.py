@@ -26,6 +26,8 @@ def out_of_fold(
 ) -> pd.DataFrame:
     """Run ``fit_predict(train, test)`` over the folds of ``scheme``.
 
+    ``progress`` is told each fold as it starts: ``"fold k/K (name)"``.
+
     Returns
     -------
     pandas.DataFrame
@@ -35,9 +37,10 @@ def out_of_fold(
     """
     centers = table["center"].to_numpy(dtype=object)
     rows = []
-    for name, train, test in folds(labels, centers, scheme, seed=seed):
+    splits = list(folds(labels, centers, scheme, seed=seed))
+    for k, (name, train, test) in enumerate(splits, start=1):
         if progress:
-            progress(name)
+            progress(f"fold {k}/{len(splits)} ({name})")
         result = fit_predict(train, test)
         proba = np.asarray(getattr(result, "probabilities", result))
         part = table.iloc[test][["patient_id", "pseudonym", "center"]].copy()

@@ -103,6 +103,7 @@ from gistcad.model.network import (
     Architecture,
     ModelConfig,
     build_model,
+    pick_device,
 )
 from gistcad.model.training import TrainConfig, covariate_start, train_model
 from gistcad.model.weights import load_model, save_weights
@@ -210,6 +211,9 @@ class DlLearner:
     seed: int = 0
     settings: DlSettings = field(default_factory=DlSettings)
     progress: Callable[[str], None] | None = None
+    #: where it trains and predicts: "auto" (CUDA when available), "cpu" or "cuda"; a choice
+    #: of the run, not stored with the model
+    device: str = "auto"
     kind: ModelKind = ModelKind.DL
 
     def model_config(self) -> ModelConfig:
@@ -283,7 +287,7 @@ class DlLearner:
             class_weighted=self.settings.class_weighted,
             augment=self.settings.augment(),
             seed=self.seed,
-            device="cpu",
+            device=self.device,
         )
 
         start = None
@@ -319,11 +323,14 @@ class DlLearner:
         return self._train(table, labels, rows)
 
     def _model(self, fitted: Any) -> torch.nn.Module:
+        """The fitted network on :attr:`device` (prediction and Grad-CAM move their inputs
+        to the device of its parameters)."""
+        device = pick_device(self.device)
         if isinstance(fitted, torch.nn.Module):
-            return fitted
+            return fitted.to(device)
         model = build_model(self.model_config())
         model.load_state_dict(fitted["state_dict"])
-        return model.eval()
+        return model.to(device).eval()
 
     def fit_predict(
         self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray

@@ -69,9 +69,11 @@ def make_learner(
     data_dir: Path,
     progress: Progress | None = None,
     dl_settings: DlSettings | None = None,
+    device: str = "auto",
 ) -> Learner:
     """The learner of ``request``; the deep model uses ``dl_settings`` when given (a
-    registered version's), else :class:`DlSettings` with the request's epochs."""
+    registered version's), else :class:`DlSettings` with the request's epochs, and runs on
+    ``device`` ("auto": CUDA when available; a choice of this run, not stored)."""
     n_classes = len(request.target.classes)
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
@@ -93,6 +95,7 @@ def make_learner(
         seed=request.seed,
         settings=settings,
         progress=progress,
+        device=device,
     )
 
 
@@ -173,6 +176,7 @@ def train(
     data_dir: Path,
     request: TrainRequest,
     progress: Progress | None = None,
+    device: str = "auto",
 ) -> ModelVersion:
     """Cross-validate, fit, save and register; returns the new model version (flushed).
 
@@ -180,7 +184,7 @@ def train(
     another run took it meanwhile).
     """
     ensure_name_free(session, request.default_name())
-    learner = make_learner(request, data_dir, progress)
+    learner = make_learner(request, data_dir, progress, device=device)
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
@@ -249,8 +253,10 @@ def predict(
     model_version_id: int,
     pseudonyms: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    device: str = "auto",
 ) -> int:
-    """Predict the patients in scope (all, or ``pseudonyms``); returns rows written.
+    """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns rows
+    written.
 
     ``progress(done, total)`` is called as patients are predicted, in chunks of
     :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
@@ -264,7 +270,7 @@ def predict(
         seed=int(version.parameters.get("seed", 0)),
         epochs=version.parameters.get("epochs"),
     )
-    learner = make_learner(request, data_dir, dl_settings=dl_settings_of(version))
+    learner = make_learner(request, data_dir, dl_settings=dl_settings_of(version), device=device)
     if not version.weights_path or not version.weights_sha256:
         raise ValidationError(
             f"model version {version.name!r} has no saved model file; train it with "
