@@ -258,6 +258,42 @@ SCHEME_CLASSES: dict[RiskScheme, tuple[RiskClass, ...]] = {
 }
 
 
+class Grouping(StrEnum):
+    """A variable the cohort can be grouped (or a Cox model adjusted) by."""
+
+    GENOTYPE = "genotype"  # true genotype group
+    PREDICTED = "predicted"  # predicted status from a model
+    RISK = "risk"  # clinical risk class under a scheme
+    CENTER = "center"
+    SEX = "sex"
+    SITE = "site"
+    HISTOLOGY = "histology"
+    RUPTURE = "rupture"
+    ADJUVANT = "adjuvant"  # adjuvant imatinib
+    NEOADJUVANT = "neoadjuvant"  # neoadjuvant imatinib
+    AGE = "age"  # years at diagnosis; numeric
+    SIZE = "size"  # largest diameter, cm; numeric
+    MITOSES = "mitoses"  # mitotic count; numeric
+
+    @classmethod
+    def names(cls) -> str:
+        """The variable names, for messages and help."""
+        return ", ".join(g.value for g in cls)
+
+    @property
+    def is_numeric(self) -> bool:
+        """Grouping needs cut points or quantiles; as a covariate it enters per unit."""
+        return self in (Grouping.AGE, Grouping.SIZE, Grouping.MITOSES)
+
+
+class StatusSplit(StrEnum):
+    """How genotype probabilities (or true genotypes) are split into groups."""
+
+    KIT11 = "kit11"  # KIT exon 11 vs rest
+    KIT_MUTANT = "kit_mutant"  # KIT-mutant (exon 11 or 9) vs not
+    FOUR_CLASS = "four_class"  # KIT exon 11 / KIT exon 9 / PDGFRA / wild-type or other
+
+
 class ModelKind(StrEnum):
     DL = "dl"
     RADIOMICS = "radiomics"

@@ -13,46 +13,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
 import pandas as pd
 
 from gistcad.analysis.risk import RiskOptions, classify
-from gistcad.domain import GenotypeClass, GenotypeDetail, GenotypeGroup, MitosisUnit, RiskScheme
+from gistcad.domain import (
+    GenotypeClass,
+    GenotypeDetail,
+    GenotypeGroup,
+    Grouping,
+    MitosisUnit,
+    RiskScheme,
+    StatusSplit,
+)
 from gistcad.errors import ValidationError
-
-
-class Grouping(StrEnum):
-    """A variable the cohort can be grouped (or a Cox model adjusted) by."""
-
-    GENOTYPE = "genotype"  # true genotype group
-    PREDICTED = "predicted"  # predicted status from a model
-    RISK = "risk"  # clinical risk class under a scheme
-    CENTER = "center"
-    SEX = "sex"
-    SITE = "site"
-    HISTOLOGY = "histology"
-    RUPTURE = "rupture"
-    ADJUVANT = "adjuvant"  # adjuvant imatinib
-    NEOADJUVANT = "neoadjuvant"  # neoadjuvant imatinib
-    AGE = "age"  # years at diagnosis; numeric
-    SIZE = "size"  # largest diameter, cm; numeric
-    MITOSES = "mitoses"  # mitotic count; numeric
-
-    @property
-    def is_numeric(self) -> bool:
-        """Grouping needs cut points or quantiles; as a covariate it enters per unit."""
-        return self in (Grouping.AGE, Grouping.SIZE, Grouping.MITOSES)
-
-
-class StatusSplit(StrEnum):
-    """How genotype probabilities (or true genotypes) are split into groups."""
-
-    KIT11 = "kit11"  # KIT exon 11 vs rest
-    KIT_MUTANT = "kit_mutant"  # KIT-mutant (exon 11 or 9) vs not
-    FOUR_CLASS = "four_class"  # KIT exon 11 / KIT exon 9 / PDGFRA / wild-type or other
-
 
 GROUP_LABELS: dict[GenotypeGroup, str] = {
     GenotypeGroup.KIT11: "KIT exon 11",

@@ -39,13 +39,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gistcad.domain import SCHEME_CLASSES, GenotypeDetail, RiskClass, RiskScheme
 from gistcad.errors import ValidationError
 
 DISCLAIMER = "Research use only — not treatment advice."
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ImatinibSensitivity(StrEnum):
@@ -453,6 +455,8 @@ def therapy_table() -> pd.DataFrame:
                 "disclaimer": implication.disclaimer,
             }
         )
+    import pandas as pd  # the calculator-like commands start without it
+
     table = pd.DataFrame(rows)
     table.attrs["disclaimer"] = DISCLAIMER
     return table

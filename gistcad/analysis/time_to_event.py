@@ -13,7 +13,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from gistcad.errors import ValidationError
@@ -160,6 +159,8 @@ def check_groups(groups: ArrayLike, n: int) -> LabelArray:
             f"groups has {labels.size} labels but there are {n} durations; "
             "give exactly one group label per patient"
         )
+    import pandas as pd  # its isna knows every missing marker; imported only when grouping
+
     reject_rows(
         np.asarray(pd.isna(labels), dtype=bool),
         "groups",

@@ -50,7 +50,7 @@ UNITS: dict[Grouping, str] = {Grouping.AGE: " years", Grouping.SIZE: " cm", Grou
 
 def known_names() -> str:
     """The variable names, for messages."""
-    return ", ".join(g.value for g in Grouping)
+    return Grouping.names()
 
 
 @dataclass(frozen=True)

@@ -8,27 +8,21 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from gistcad.analysis.grouping import Grouping, StatusSplit
 from gistcad.analysis.time_to_event import TimeUnit
-from gistcad.analysis.variables import known_names
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.config import load_settings
-from gistcad.domain import Endpoint, RiskScheme
+from gistcad.domain import Endpoint, Grouping, RiskScheme, StatusSplit
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
-from gistcad.store.model_queries import (
-    ModelPredictionSet,
-    find_model_version,
-    model_prediction_set,
-)
-from gistcad.store.queries import CohortFilter, cohort_table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from gistcad.analysis.cohort_survival import SurvivalRequest
     from gistcad.analysis.comparison import SurvivalComparison
+    from gistcad.store.model_queries import ModelPredictionSet
 
 
 def register(sub: Any) -> None:
@@ -40,7 +34,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--by",
         required=True,
-        help=f"a variable: {known_names()}; a number cut at points or quantiles, e.g. "
+        help=f"a variable: {Grouping.names()}; a number cut at points or quantiles, e.g. "
         "size:5,10 or age:tertiles (also median, quartiles, quintiles, q<k>)",
     )
     parser.add_argument("--model", help="model version id or name (with --by predicted)")
@@ -155,6 +149,9 @@ def _load(
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
+    from gistcad.store.model_queries import find_model_version, model_prediction_set
+    from gistcad.store.queries import CohortFilter, cohort_table  # pandas: only here
+
     flt = CohortFilter(centers=frozenset(args.center))
     with session_scope(engine) as session:
         cohort = cohort_table(session, scope, flt)
@@ -218,6 +215,8 @@ def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str
     out = [f"{endpoint} by {by}; times in {header['time_unit']}; 95 % CI: {CI_METHOD}", ""]
     out += [f"note: {n}" for n in [*header["selection_notes"], *comparison.notes]]
     if header["prediction_sources"]:
+        import pandas as pd
+
         sources = pd.DataFrame(header["prediction_sources"])
         out += [
             "",
@@ -288,7 +287,7 @@ def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str
 
 
 def _pct(s: float, lo: float, hi: float) -> str:
-    if pd.isna(s):
+    if s is None or not np.isfinite(s):
         return "-"
     return f"{s:.0%} ({lo:.0%}-{hi:.0%})"
 

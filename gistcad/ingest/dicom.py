@@ -31,7 +31,7 @@ from gistcad.imaging import (
 from gistcad.imaging.errors import ArchiveError
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport, Problem
-from gistcad.ingest.staging import FileStage, unpack_folder
+from gistcad.ingest.staging import VOLUMES_DIRNAME, FileStage, unpack_folder
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (
@@ -44,7 +44,6 @@ from gistcad.store.writes import (
 
 logger = logging.getLogger(__name__)
 
-VOLUMES_DIRNAME = "volumes"
 UID_MAX_CHARS = 64  # DICOM PS3.5 section 9.1
 
 

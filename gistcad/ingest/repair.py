@@ -20,8 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gistcad.ingest.dicom import VOLUMES_DIRNAME
-from gistcad.ingest.staging import StaleFolders, find_stale
+from gistcad.ingest.staging import VOLUMES_DIRNAME, StaleFolders, find_stale
 from gistcad.store.engine import import_lock, session_scope
 from gistcad.store.writes import referenced_data_files
 

@@ -46,6 +46,8 @@ from gistcad.ingest.failpoints import checkpoint
 logger = logging.getLogger(__name__)
 
 STAGING_DIRNAME = ".staging"
+#: where the canonical volumes and masks live, relative to the data folder
+VOLUMES_DIRNAME = "volumes"
 UNPACK_PREFIX = "gistcad-unpack-"
 LOCK_NAME = ".lock"
 HIDDEN = "."  # a folder being made; swept only when its lock is free and it is an hour old

@@ -1,4 +1,4 @@
-"""The calculator-like commands start without the heavy libraries (torch, MONAI, ...).
+"""The calculator-like commands start without the heavy libraries (torch, MONAI, pandas ...).
 
 ``gistcad --help``, ``risk``, ``therapy`` and ``db status`` should answer at once; importing
 PyTorch, MONAI, scikit-learn or Streamlit alone takes seconds. Each case runs in a fresh
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "monai", "sklearn", "streamlit")
+HEAVY = ("torch", "monai", "sklearn", "streamlit", "pandas", "scipy")
 PROBE = """
 import contextlib, io, json, sys
 from gistcad.cli import main
