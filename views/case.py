@@ -216,7 +216,7 @@ report = case_report_html(
 )
 st.download_button(
     "Download the one-page case report (printable HTML)",
-    lambda: audited_text("case report", report, patient=record.pseudonym),
+    audited_text("case report", report, patient=record.pseudonym),
     file_name=f"{record.pseudonym}.html",
     mime="text/html",
     key="case_report",

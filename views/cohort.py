@@ -132,7 +132,7 @@ with tabs[0]:
     if scope().can(Permission.BULK_EXPORT):
         st.download_button(
             "Download this cohort (CSV)",
-            lambda: audited_csv("cohort table", shown, bulk=True),
+            audited_csv("cohort table", shown, bulk=True),
             file_name="cohort.csv",
             key="cohort_download",
         )
@@ -163,7 +163,7 @@ with tabs[1]:
         st.dataframe(t1, hide_index=True, width="stretch")
         st.download_button(
             "Download table one (CSV)",
-            lambda: audited_csv("table one", t1),
+            audited_csv("table one", t1),
             file_name="table_one.csv",
             key="t1_download",
         )

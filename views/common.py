@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
@@ -34,15 +36,30 @@ def scope() -> AccessScope:
     return current
 
 
-def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> str:
-    """A download's CSV, made when the button is clicked: permission checked, audited."""
-    with session_scope(engine()) as session:
-        return export_csv(session, scope(), what, table, bulk=bulk)
+def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> Callable[[], str]:
+    """A download's CSV maker: permission checked and audited when the button is clicked.
+
+    The engine and the caller's scope are taken now, in the page's run: Streamlit makes a
+    download's data in another thread, where the session state (and so the scope) is absent.
+    """
+    db, caller = engine(), scope()
+
+    def make() -> str:
+        with session_scope(db) as session:
+            return export_csv(session, caller, what, table, bulk=bulk)
+
+    return make
 
 
-def audited_text(what: str, text: str, *, patient: str | None = None) -> str:
-    with session_scope(engine()) as session:
-        return export_text(session, scope(), what, text, patient=patient)
+def audited_text(what: str, text: str, *, patient: str | None = None) -> Callable[[], str]:
+    """A single-case document's maker, like :func:`audited_csv`."""
+    db, caller = engine(), scope()
+
+    def make() -> str:
+        with session_scope(db) as session:
+            return export_text(session, caller, what, text, patient=patient)
+
+    return make
 
 
 #: seconds between two looks at the demo models while they train

@@ -135,7 +135,7 @@ if evaluation.concordance:
     )
 st.download_button(
     "Download per-center metrics (CSV)",
-    lambda: audited_csv(f"per-center metrics of {detail.name}", table),
+    audited_csv(f"per-center metrics of {detail.name}", table),
     file_name=f"{detail.name}_{task}.csv",
     key="perf_download",
 )

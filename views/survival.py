@@ -194,7 +194,7 @@ def _show_source_table(result: CohortSurvival) -> None:
     st.dataframe(sources, hide_index=True, width="stretch")
     st.download_button(
         "Download prediction sources (CSV)",
-        lambda: audited_csv("survival prediction sources", sources),
+        audited_csv("survival prediction sources", sources),
         file_name="survival_prediction_sources.csv",
         key="survival_dl_sources",
     )
@@ -209,7 +209,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
         st.dataframe(comparison.summary, hide_index=True, width="stretch")
         st.download_button(
             "Download summary (CSV)",
-            lambda: audited_csv(f"survival summary ({label})", comparison.summary),
+            audited_csv(f"survival summary ({label})", comparison.summary),
             file_name=f"survival_summary_{label}.csv",
             key=f"survival_dl_summary_{label}",
         )
@@ -217,7 +217,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
         st.dataframe(comparison.at_risk, hide_index=True, width="stretch")
         st.download_button(
             "Download number at risk (CSV)",
-            lambda: audited_csv(f"number at risk ({label})", comparison.at_risk),
+            audited_csv(f"number at risk ({label})", comparison.at_risk),
             file_name=f"survival_at_risk_{label}.csv",
             key=f"survival_dl_risk_{label}",
         )

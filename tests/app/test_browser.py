@@ -176,3 +176,34 @@ def test_case_view_shows_the_ct(server: str) -> None:
         assert tab.locator("[data-testid='stImage'] img").count() == 1
         tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "ready", "button", "expected"),
+    [
+        ("survival", "Log-rank p", "Download summary (CSV)", "group"),
+        ("cohort", "Download this cohort (CSV)", "Download this cohort (CSV)", "pseudonym"),
+        ("case?patient=P-002", "Therapy implication", "one-page case report", "P-002"),
+    ],
+    ids=["survival summary", "cohort table", "case report"],
+)
+def test_a_download_arrives_in_the_browser(
+    server: str, path: str, ready: str, button: str, expected: str
+) -> None:
+    # Streamlit makes a download's data in another thread, without the page's session state:
+    # the file must still arrive, made in the caller's scope
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+        tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
+        tab.get_by_text(ready).first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        target = tab.locator("[data-testid='stDownloadButton'] button", has_text=button).first
+        with tab.expect_download(timeout=30_000) as caught:
+            target.click()
+        content = Path(caught.value.path()).read_text(encoding="utf-8")
+        assert expected in content
+        assert not tab.locator("[data-testid='stException']").count()
+        browser.close()
