@@ -203,6 +203,16 @@ MAX_TUMOUR_SIZE_CM = 40.0
 MAX_MITOSES = 1000.0
 
 
+def plausible_mitoses(count: float) -> float:
+    """``count`` if it is at most :data:`MAX_MITOSES`, else :class:`ValidationError`."""
+    if count > MAX_MITOSES:
+        raise ValidationError(
+            f"{count:g} mitoses is above the plausible range (0-{MAX_MITOSES:g} per 50 HPF or "
+            "5 mm²): check the value"
+        )
+    return count
+
+
 class MitosisUnit(StrEnum):
     """How a mitotic count was counted; the two are never converted silently."""
 

@@ -81,7 +81,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gistcad.analysis.afip import AFIP_TABLE, AfipColumn
-from gistcad.domain import MAX_MITOSES, MAX_TUMOUR_SIZE_CM, MitosisUnit, Site
+from gistcad.domain import MAX_TUMOUR_SIZE_CM, MitosisUnit, Site, plausible_mitoses
 from gistcad.errors import ValidationError
 
 RECURRENCE_LABEL = "AFIP-fitted recurrence estimate — not the MSKCC nomogram"
@@ -314,12 +314,7 @@ def _inputs(
         raise ValidationError(
             f"mitoses is {mitoses!r}; give the mitotic count as a finite number >= 0"
         )
-    if mitoses > MAX_MITOSES:
-        raise ValidationError(
-            f"{mitoses:g} mitoses is above the plausible range (0-{MAX_MITOSES:g} per 50 HPF or "
-            "5 mm²): check the value"
-        )
-    return Site(site), size, float(mitoses), MitosisUnit(unit)
+    return Site(site), size, plausible_mitoses(float(mitoses)), MitosisUnit(unit)
 
 
 #: Long-term progression allowed in a "none (0 %)" cell.

@@ -10,12 +10,19 @@ import datetime as dt
 import math
 import re
 
-from gistcad.domain import MAX_TUMOUR_SIZE_CM, GenotypeDetail, MitosisUnit, Sex, Site, parse_site
+from gistcad.domain import (
+    MAX_TUMOUR_SIZE_CM,
+    GenotypeDetail,
+    MitosisUnit,
+    Sex,
+    Site,
+    parse_site,
+    plausible_mitoses,
+)
 from gistcad.errors import ValidationError
 from gistcad.ingest.clinical_schema import (
     EARLIEST_DATE,
     MAX_DOSE_MG_PER_DAY,
-    MAX_MITOSES,
     MAX_MONTHS,
     MAX_SUB_SITE_CHARS,
     parse_genotype,
@@ -66,13 +73,10 @@ def months(text: str, decimal: str) -> float:
 
 
 def mitoses(text: str, decimal: str) -> float:
-    value = non_negative(text, decimal)
-    if value > MAX_MITOSES:
-        raise CellError(
-            f"{value:g} mitoses is above the plausible range (0-{MAX_MITOSES:g} per 50 HPF or "
-            "5 mm²): check the value"
-        )
-    return value
+    try:
+        return plausible_mitoses(non_negative(text, decimal))
+    except ValidationError as exc:
+        raise CellError(str(exc)) from None
 
 
 def dose(text: str, decimal: str) -> float:
