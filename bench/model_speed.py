@@ -35,11 +35,11 @@ import torch
 
 from gistcad.imaging.nifti_io import read_nifti, write_canonical
 from gistcad.imaging.volume import Volume, lps_to_ras
-from gistcad.model.crop import CropSettings, tumour_crop
-from gistcad.model.inference import predict
-from gistcad.model.network import Architecture, ModelConfig, build_model
-from gistcad.model.training import TrainConfig, train_model
 from gistcad.modelling.dl_model import DlSettings
+from gistcad.neural.crop import CropSettings, tumour_crop
+from gistcad.neural.fitting import TrainConfig, train_model
+from gistcad.neural.inference import predict
+from gistcad.neural.network import Architecture, ModelConfig, build_model
 from gistcad.synth.centers import DEFAULT_CENTERS
 from gistcad.synth.phantom import render_ct
 

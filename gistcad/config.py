@@ -37,6 +37,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from gistcad.errors import ConfigError
+from gistcad.layout import DataLayout
 
 ENV_PREFIX = "GISTCAD_"
 DATA_DIR_VAR = "GISTCAD_DATA_DIR"
@@ -90,14 +91,9 @@ class Settings:
         return self.db_url.get_backend_name()
 
     @property
-    def volumes_dir(self) -> Path:
-        """Folder of the canonical image volumes."""
-        return self.data_dir / "volumes"
-
-    @property
-    def models_dir(self) -> Path:
-        """Folder of trained model weights."""
-        return self.data_dir / "models"
+    def layout(self) -> DataLayout:
+        """Where each kind of file lives in the data folder."""
+        return DataLayout(self.data_dir)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,7 +9,7 @@ from gistcad.analysis.prediction_source import prediction_text
 from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import GenotypeDetail, Permission
 from gistcad.errors import GistcadError
-from gistcad.modelling.trainer import attention_map_path
+from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, patient_predictions
 from gistcad.store.queries import (
@@ -193,12 +193,13 @@ else:
         f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
     )
     mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+    maps = available_attention_maps(
+        settings().layout, record.pseudonym, predictions["model_version_id"]
+    )
     attention = {
-        f"{row.model} ({row.created_at:%Y-%m-%d})": str(path)
+        f"{row.model} ({row.created_at:%Y-%m-%d})": str(maps[int(row.model_version_id)])
         for row in predictions.itertuples(index=False)
-        if (
-            path := attention_map_path(settings().data_dir, row.model_version_id, record.pseudonym)
-        ).is_file()
+        if int(row.model_version_id) in maps
     }
     ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
 

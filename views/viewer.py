@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 
 from gistcad.errors import GistcadError
-from gistcad.imaging import Volume, read_nifti
-from gistcad.model.crop import Crop, to_image_grid
+from gistcad.imaging import read_nifti
+from gistcad.neural.attention_maps import attention_on_image
 from gistcad.viewer.slices import (
     PRESETS,
     Plane,
@@ -35,22 +35,14 @@ PRESET_NAMES = [p.name for p in PRESETS]
 def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     """The volume at ``relative_path`` (memory-mapped), reoriented for display."""
     del sha256  # part of the cache key: a re-imported file is read again
-    return to_lps(read_nifti(Path(settings().data_dir) / relative_path))
+    return to_lps(read_nifti(settings().layout.resolve(relative_path)))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Placing the attention map on the CT…")
 def attention_volume(cam_path: str, image: tuple[str, str]) -> ViewVolume:
     """A Grad-CAM map (stored in crop space) resampled onto the CT's grid, for display."""
-    stored = np.load(cam_path)
-    cam = np.asarray(stored["cam"], dtype=np.float32)
-    crop = Crop(
-        array=np.zeros((2, *cam.shape), np.float32),
-        affine=stored["affine"],
-        spacing_mm=float(stored["spacing_mm"]),
-        tumour_extent_mm=stored["extent_mm"],
-    )
-    ct = read_nifti(Path(settings().data_dir) / image[0])
-    return to_lps(Volume(to_image_grid(cam, crop, ct), ct.affine))
+    ct = read_nifti(settings().layout.resolve(image[0]))
+    return to_lps(attention_on_image(Path(cam_path), ct))
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)

@@ -13,9 +13,8 @@ from gistcad.commands import imports
 from gistcad.commands.access import operator_name
 from gistcad.config import load_settings
 from gistcad.demo_models import DemoState, demo_model_states, queue_demo_models
+from gistcad.layout import DataLayout
 from gistcad.store import AccessScope, migrations, session_scope
-
-DEMO_DIRNAME = "demo-cohort"
 
 
 def register(sub: Any) -> None:
@@ -100,7 +99,7 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _build_and_import(args: argparse.Namespace, data_dir: Path) -> int:
-    out = data_dir / DEMO_DIRNAME
+    out = DataLayout(data_dir).demo_cohort
     if not (out / "manifest.json").exists():
         print(f"building the synthetic demo cohort ({args.patients} patients) in {out}")
         build = argparse.Namespace(

@@ -76,7 +76,7 @@ def _device_option(parser: argparse.ArgumentParser) -> None:
 
 def _checked_device(name: str) -> str:
     """The device, refused at once (one line) when it is not there."""
-    from gistcad.model.network import pick_device  # PyTorch: only here
+    from gistcad.neural.network import pick_device  # PyTorch: only here
 
     pick_device(name)
     return name

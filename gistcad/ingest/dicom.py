@@ -31,7 +31,8 @@ from gistcad.imaging import (
 from gistcad.imaging.errors import ArchiveError
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport, Problem
-from gistcad.ingest.staging import VOLUMES_DIRNAME, FileStage, unpack_folder
+from gistcad.ingest.staging import FileStage, unpack_folder
+from gistcad.layout import DataLayout
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (
@@ -60,7 +61,7 @@ class ImportContext:
 
 def volume_relpath(pseudonym: str, series_uid: str, suffix: str = "") -> Path:
     """Where a canonical volume lives, relative to the data folder."""
-    return Path(VOLUMES_DIRNAME) / pseudonym / f"{series_uid}{suffix}.nii"
+    return DataLayout.volume(pseudonym, series_uid, suffix)
 
 
 def series_row(series: DicomSeries, volume: Volume, path: Path, sha256: str) -> Series:

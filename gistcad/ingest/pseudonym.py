@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gistcad.errors import ConfigError
+from gistcad.layout import DataLayout
 
-KEY_FILENAME = "pseudonym.key"
 KEY_BYTES = 32
 PREFIX = "GIST-"
 
@@ -51,7 +51,7 @@ def load_or_create_key(data_dir: Path) -> Pseudonymizer:
     to a file of its own and then linked to its name, which succeeds for exactly one of them;
     the others read the key that won, never a half-written one.
     """
-    path = data_dir / KEY_FILENAME
+    path = DataLayout(data_dir).pseudonym_key
     if not path.exists():
         _create_key(path)
     key = path.read_bytes()

@@ -20,7 +20,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gistcad.ingest.staging import VOLUMES_DIRNAME, StaleFolders, find_stale
+from gistcad.ingest.staging import StaleFolders, find_stale
+from gistcad.layout import DataLayout
 from gistcad.store.engine import import_lock, session_scope
 from gistcad.store.writes import referenced_data_files
 
@@ -69,7 +70,7 @@ class DataFolderCheck:
 
 
 def _data_files(data_dir: Path) -> set[str]:
-    root = data_dir / VOLUMES_DIRNAME
+    root = DataLayout(data_dir).volumes
     if not root.is_dir():
         return set()
     return {str(p.relative_to(data_dir)) for p in root.rglob("*") if p.is_file()}
@@ -101,7 +102,7 @@ def repair_data_folder(engine: Engine, data_dir: Path) -> DataFolderCheck:
             (data_dir / relative).unlink(missing_ok=True)
         for folder in found.stale.all:
             shutil.rmtree(folder, ignore_errors=True)
-        _remove_empty_folders(data_dir / VOLUMES_DIRNAME)
+        _remove_empty_folders(DataLayout(data_dir).volumes)
         session.rollback()
     return found
 

@@ -42,12 +42,10 @@ from typing import IO
 
 from gistcad.errors import GistcadError
 from gistcad.ingest.failpoints import checkpoint
+from gistcad.layout import DataLayout
 
 logger = logging.getLogger(__name__)
 
-STAGING_DIRNAME = ".staging"
-#: where the canonical volumes and masks live, relative to the data folder
-VOLUMES_DIRNAME = "volumes"
 UNPACK_PREFIX = "gistcad-unpack-"
 LOCK_NAME = ".lock"
 HIDDEN = "."  # a folder being made; swept only when its lock is free and it is an hour old
@@ -131,7 +129,7 @@ class StaleFolders:
 
 def find_stale(data_dir: Path) -> StaleFolders:
     """Staging and unpack folders whose import is no longer running."""
-    staging_root = data_dir / STAGING_DIRNAME
+    staging_root = DataLayout(data_dir).staging
     staging = (
         sorted(p for p in staging_root.iterdir() if p.is_dir() and _is_abandoned(p))
         if staging_root.is_dir()
@@ -174,7 +172,7 @@ class FileStage:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._folder = _OwnedFolder(data_dir / STAGING_DIRNAME / uuid.uuid4().hex)
+        self._folder = _OwnedFolder(DataLayout(data_dir).staging / uuid.uuid4().hex)
         self.root = self._folder.root
         self._pending: list[Path] = []
         self._published: list[Path] = []

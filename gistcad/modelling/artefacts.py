@@ -16,8 +16,7 @@ from typing import Any
 import joblib
 
 from gistcad.errors import ValidationError
-
-MODELS_DIRNAME = "models"
+from gistcad.layout import DataLayout
 
 
 def sha256_of(path: Path) -> str:
@@ -36,7 +35,7 @@ def model_dir(data_dir: Path, name: str) -> Path:
     overwrites the files of a registered version; the registry stores each version's path.
     """
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    folder = data_dir / MODELS_DIRNAME / name / f"{stamp}-{secrets.token_hex(3)}"
+    folder = DataLayout(data_dir).models / name / f"{stamp}-{secrets.token_hex(3)}"
     folder.mkdir(parents=True, exist_ok=False)
     return folder
 

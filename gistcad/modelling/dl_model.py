@@ -1,25 +1,25 @@
-"""The deep model as a learner: tumour-centred crops into the MONAI network of :mod:`gistcad.model`.
+"""The deep model as a learner: tumour crops into the MONAI network of :mod:`gistcad.neural`.
 
-Crops (CT and mask channels, see :func:`gistcad.model.crop.tumour_crop`) are cached on disk by
+Crops (CT and mask channels, see :func:`gistcad.neural.crop.tumour_crop`) are cached on disk by
 the image and mask checksums and the crop settings. Each fit holds out a stratified fifth of
 its training rows as the validation fold for early stopping. Besides the class
 probabilities, the network's Cox head gives an imaging risk score (higher = earlier
 recurrence).
 
 **Inputs.** The crop, and — added linearly to the network's outputs
-(:class:`~gistcad.model.network.CovariateFusion`) — the tumour's size measured on its mask, its
-primary site, and the patient's age and sex (:mod:`gistcad.model.covariates`). The crop is
+(:class:`~gistcad.neural.network.CovariateFusion`) — the tumour's size measured on its mask, its
+primary site, and the patient's age and sex (:mod:`gistcad.neural.covariates`). The crop is
 rescaled to fit each tumour, so without the size covariate the network cannot know it, and
 what necrosis, heterogeneity and lobulation say about the genotype depends on size. Age and
 sex are what the clinical baseline knows besides, so the deep model sees everything the
 clinical baseline sees plus the CT: beating it means the image adds to what is known.
 
 **Network.** The small DenseNet with a learnable histogram of the CT inside the tumour mask
-beside its pooled features (:mod:`gistcad.model.histogram`), so that the level and spread of
+beside its pooled features (:mod:`gistcad.neural.histogram`), so that the level and spread of
 the tumour's own voxels are not averaged with its surroundings.
 
 **Covariate start.** The covariate term starts as a multinomial logistic regression of the
-genotype on the covariates of the training rows (:func:`gistcad.model.training.covariate_start`),
+genotype on the covariates of the training rows (:func:`gistcad.neural.fitting.covariate_start`),
 not at zero: early stopping ends training after a few epochs, before a term that starts at
 zero has learnt what size, site, age and sex say, and the network's image part then only
 has to learn what the crop adds.
@@ -86,18 +86,22 @@ from sklearn.model_selection import train_test_split
 
 from gistcad.domain import ModelKind
 from gistcad.imaging import read_nifti
-from gistcad.model.augment import AugmentSettings
-from gistcad.model.covariates import (
+from gistcad.layout import DataLayout
+from gistcad.modelling.learners import IntArray, Scores
+from gistcad.modelling.targets import genotype_labels
+from gistcad.neural.augment import AugmentSettings
+from gistcad.neural.covariates import (
     CLINICAL_COVARIATE_NAMES,
     COVARIATE_NAMES,
     clinical_covariates,
     covariate_matrix,
 )
-from gistcad.model.crop import Crop, CropSettings, tumour_crop
-from gistcad.model.crop_cache import CropCache
-from gistcad.model.gradcam import gradcam
-from gistcad.model.inference import predict
-from gistcad.model.network import (
+from gistcad.neural.crop import Crop, CropSettings, tumour_crop
+from gistcad.neural.crop_cache import CropCache
+from gistcad.neural.fitting import TrainConfig, covariate_start, train_model
+from gistcad.neural.gradcam import gradcam
+from gistcad.neural.inference import predict
+from gistcad.neural.network import (
     GENOTYPE_ORDER,
     KIT11_INDEX,
     Architecture,
@@ -105,12 +109,8 @@ from gistcad.model.network import (
     build_model,
     pick_device,
 )
-from gistcad.model.training import TrainConfig, covariate_start, train_model
-from gistcad.model.weights import load_model, save_weights
-from gistcad.modelling.learners import IntArray, Scores
-from gistcad.modelling.targets import genotype_labels
+from gistcad.neural.weights import load_model, save_weights
 
-CROPS_DIRNAME = "crops"
 #: The intensity jitter deep models were trained with before it became a setting.
 OLD_INTENSITY_SCALE, OLD_INTENSITY_SHIFT_HU = 0.10, 15.0
 
@@ -236,7 +236,7 @@ class DlLearner:
         return np.column_stack([1 - kit11, kit11])
 
     def _crop(self, row: Any) -> Crop:
-        cache = CropCache(self.data_dir / CROPS_DIRNAME)
+        cache = CropCache(DataLayout(self.data_dir).crop_cache)
         crop_settings = self.settings.crop()
 
         def make() -> Crop:
@@ -248,7 +248,7 @@ class DlLearner:
 
     def inputs(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Crops (N, 2, S, S, S) of the table's rows and their covariates (N, C), or None
-        when the settings use none (:mod:`gistcad.model.covariates`: size from each crop's
+        when the settings use none (:mod:`gistcad.neural.covariates`: size from each crop's
         mask, site from the table)."""
         arrays, extents = [], []
         for i, row in enumerate(table.itertuples(index=False)):

@@ -35,11 +35,11 @@ from sklearn.preprocessing import StandardScaler
 from gistcad.domain import ModelKind
 from gistcad.features import FeatureSettings, extract_features
 from gistcad.imaging import read_nifti
+from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.learners import FloatArray, IntArray, Scores
 
 MARGIN_MM = 5.0
-FEATURES_DIRNAME = "features"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def _tumour_region(
 def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
     """The IBSI features of one patient's tumour (cached under ``data_dir/features``)."""
     cache = (
-        data_dir / FEATURES_DIRNAME / f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
+        DataLayout(data_dir).feature_cache
+        / f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
     )
     if cache.is_file():
         return dict(json.loads(cache.read_text()))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
-from gistcad.model.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
+from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
@@ -34,6 +34,8 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.targets import Target, labels_for
+from gistcad.neural.attention_maps import write_attention_map
+from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
 from gistcad.store import AccessScope
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion, Prediction
@@ -343,14 +345,6 @@ def dl_settings_of(version: ModelVersion) -> DlSettings | None:
     return DlSettings.from_stored(stored)
 
 
-CAMS_DIRNAME = "cams"
-
-
-def attention_map_path(data_dir: Path, model_version_id: int, pseudonym: str) -> Path:
-    """Where the Grad-CAM map of a deep model's prediction for a patient is kept."""
-    return data_dir / CAMS_DIRNAME / str(model_version_id) / f"{pseudonym}.npz"
-
-
 def save_attention_maps(
     learner: DlLearner,
     fitted: Any,
@@ -364,12 +358,5 @@ def save_attention_maps(
         # genotype: the predicted class; KIT exon 11 vs rest: the network's KIT exon 11 output
         cls = int(np.argmax(probs)) if learner.n_classes == len(GENOTYPE_ORDER) else KIT11_INDEX
         cam, crop = learner.attention(fitted, row, cls)
-        path = attention_map_path(data_dir, model_version_id, str(row.pseudonym))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path,
-            cam=cam.astype(np.float16),
-            affine=crop.affine,
-            spacing_mm=crop.spacing_mm,
-            extent_mm=crop.tumour_extent_mm,
-        )
+        path = DataLayout(data_dir).attention_map(model_version_id, str(row.pseudonym))
+        write_attention_map(path, cam, crop)

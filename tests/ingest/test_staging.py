@@ -6,7 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from gistcad.ingest.staging import STAGING_DIRNAME, FileStage, find_stale, sweep_stale
+from gistcad.ingest.staging import FileStage, find_stale, sweep_stale
+from gistcad.layout import STAGING_DIRNAME
 
 
 def test_a_live_stage_survives_a_sweep_and_its_folder_goes_when_closed(tmp_path: Path) -> None:

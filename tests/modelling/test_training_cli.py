@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from gistcad.cli import main
 from gistcad.domain import ModelKind
-from gistcad.model.network import Architecture
 from gistcad.modelling.dl_model import DlSettings
 from gistcad.modelling.evaluation import confusion, evaluate
 from gistcad.modelling.folds import Scheme, folds
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import dl_settings_of
+from gistcad.neural.network import Architecture
 from gistcad.store import make_engine, migrations
 from gistcad.store.models import ModelVersion
 from tests.factories import seed_cohort

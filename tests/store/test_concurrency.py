@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from gistcad.cli import main
 from gistcad.ingest import clinical as clinical_module
-from gistcad.ingest.pseudonym import KEY_FILENAME, Pseudonymizer, load_or_create_key
+from gistcad.ingest.pseudonym import Pseudonymizer, load_or_create_key
+from gistcad.layout import KEY_FILENAME
 from gistcad.store import AccessScope, session_scope
 from gistcad.store import engine as engine_module
 from gistcad.store.engine import DatabaseBusyError, import_lock

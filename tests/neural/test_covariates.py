@@ -5,7 +5,7 @@ import pytest
 
 from gistcad.domain import Site
 from gistcad.errors import ValidationError
-from gistcad.model.covariates import (
+from gistcad.neural.covariates import (
     CLINICAL_COVARIATE_NAMES,
     COVARIATE_NAMES,
     clinical_covariates,

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from gistcad.errors import ValidationError
-from gistcad.model.inference import predict
-from gistcad.model.network import ModelConfig, build_model
-from gistcad.model.weights import load_model, save_weights
-from tests.model.conftest import blob_crops
+from gistcad.neural.inference import predict
+from gistcad.neural.network import ModelConfig, build_model
+from gistcad.neural.weights import load_model, save_weights
+from tests.neural.conftest import blob_crops
 
 CFG = ModelConfig(crop_size=32)
 

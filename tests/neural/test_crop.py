@@ -6,7 +6,7 @@ import pytest
 from gistcad.errors import ValidationError
 from gistcad.imaging.errors import GeometryMismatchError
 from gistcad.imaging.volume import Volume
-from gistcad.model.crop import (
+from gistcad.neural.crop import (
     Crop,
     CropSettings,
     SpacingPolicy,
@@ -16,7 +16,7 @@ from gistcad.model.crop import (
     tumour_crop,
     window,
 )
-from tests.model.conftest import TUMOUR_HU, Scene, cube_scene
+from tests.neural.conftest import TUMOUR_HU, Scene, cube_scene
 
 SETTINGS = CropSettings(size=32, margin_mm=10.0)
 

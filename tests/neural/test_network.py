@@ -5,7 +5,7 @@ import torch
 
 from gistcad.domain import GenotypeClass
 from gistcad.errors import ValidationError
-from gistcad.model.network import (
+from gistcad.neural.network import (
     GENOTYPE_ORDER,
     Architecture,
     CovariateFusion,

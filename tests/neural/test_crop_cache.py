@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from gistcad.errors import ValidationError
-from gistcad.model.crop import Crop, CropSettings, tumour_crop
-from gistcad.model.crop_cache import CropCache
-from tests.model.conftest import Scene
+from gistcad.neural.crop import Crop, CropSettings, tumour_crop
+from gistcad.neural.crop_cache import CropCache
+from tests.neural.conftest import Scene
 
 IMAGE_SHA = "a" * 64
 MASK_SHA = "b" * 64

@@ -1,6 +1,6 @@
 """Training-time augmentation that stays within what CT of a GIST can look like.
 
-Applied to a batch of crops (N, 2, D, H, W) with axes (R, A, S) as :mod:`gistcad.model.crop`
+Applied to a batch of crops (N, 2, D, H, W) with axes (R, A, S) as :mod:`gistcad.neural.crop`
 makes them, with torch operations and a numpy ``Generator`` as the only randomness.
 
 - **Rotation** about the craniocaudal (S) axis, uniform in ±10°: patients lie supine but not

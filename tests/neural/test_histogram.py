@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gistcad.model.histogram import HistogramNetwork, MaskedHistogram
-from gistcad.model.network import Architecture, CovariateFusion, ModelConfig, build_model
+from gistcad.neural.histogram import HistogramNetwork, MaskedHistogram
+from gistcad.neural.network import Architecture, CovariateFusion, ModelConfig, build_model
 
 
 def test_bins_count_the_share_of_the_tumour_near_each_centre() -> None:

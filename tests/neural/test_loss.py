@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gistcad.model.loss import class_weights, cox_breslow_nll, weighted_cross_entropy
+from gistcad.neural.loss import class_weights, cox_breslow_nll, weighted_cross_entropy
 
 
 def test_cox_breslow_by_hand_with_a_tie() -> None:

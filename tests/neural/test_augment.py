@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from gistcad.errors import ValidationError
-from gistcad.model.augment import AugmentSettings, augment_batch, jitter_windowed
-from gistcad.model.crop import window
-from tests.model.conftest import blob_crops
+from gistcad.neural.augment import AugmentSettings, augment_batch, jitter_windowed
+from gistcad.neural.crop import window
+from tests.neural.conftest import blob_crops
 
 NONE = AugmentSettings(max_rotation_deg=0, max_translation_fraction=0, hu_scale=0, hu_shift=0)
 

@@ -19,13 +19,13 @@ MONAI's ``DenseNet`` with 16 initial features, growth rate 8, blocks of 2, 4 and
 
 :attr:`Architecture.DENSENET_SMALL_HISTOGRAM` adds a learnable histogram of the CT inside
 the tumour mask beside the small DenseNet's pooled features
-(:mod:`gistcad.model.histogram`): the deep model's default since it was measured to find the
+(:mod:`gistcad.neural.histogram`): the deep model's default since it was measured to find the
 genotype where the DenseNet alone did not.
 
 Covariates
 ----------
 With ``n_covariates > 0`` the network is a :class:`CovariateFusion`: the MONAI network's five
-outputs plus a linear function of a covariate vector (:mod:`gistcad.model.covariates`: the
+outputs plus a linear function of a covariate vector (:mod:`gistcad.neural.covariates`: the
 tumour's size and its site), ``out = image(x) + W·c + b``, with ``W`` and ``b`` starting at
 zero. The image branch and the covariate terms are trained together, so the image branch
 learns what the crop adds to size and site.
@@ -43,7 +43,7 @@ from torch import nn
 
 from gistcad.domain import GenotypeClass
 from gistcad.errors import ValidationError
-from gistcad.model.histogram import HistogramNetwork
+from gistcad.neural.histogram import HistogramNetwork
 
 #: Genotype classes in the order of the network's logits.
 GENOTYPE_ORDER: tuple[GenotypeClass, ...] = tuple(GenotypeClass)
@@ -150,7 +150,7 @@ class CovariateFusion(nn.Module):
         if tuple(covariates.shape) != expected:
             raise ValidationError(
                 f"covariates must have shape {expected} (one row per crop), got "
-                f"{tuple(covariates.shape)}; build them with gistcad.model.covariates"
+                f"{tuple(covariates.shape)}; build them with gistcad.neural.covariates"
             )
         out: torch.Tensor = self.image(x) + self.covariates(covariates.to(x))
         return out

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gistcad.errors import ValidationError
-from gistcad.model.network import ModelConfig, build_model
-from gistcad.model.training import Monitor, TrainConfig, covariate_start, train_model
-from tests.model.conftest import blob_crops
+from gistcad.neural.fitting import Monitor, TrainConfig, covariate_start, train_model
+from gistcad.neural.network import ModelConfig, build_model
+from tests.neural.conftest import blob_crops
 
 SMALL = ModelConfig(crop_size=32)
 

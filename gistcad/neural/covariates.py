@@ -1,15 +1,15 @@
 """The covariates the deep model sees beside its crop: the tumour's size and its site.
 
-A crop cut with :attr:`~gistcad.model.crop.SpacingPolicy.FIT` is rescaled so that every tumour
+A crop cut with :attr:`~gistcad.neural.crop.SpacingPolicy.FIT` is rescaled so that every tumour
 fills the grid, so the network cannot tell a 2 cm tumour from a 20 cm one; and a tight crop
 shows too little of the neighbourhood to tell the stomach from the jejunum. Both matter for
 the genotype: the site sets the prior (PDGFRA is gastric, KIT exon 9 intestinal), and what a
 tumour's texture, necrosis and contour say depends on its size (large tumours are necrotic and
-lobulated whatever their genotype). :class:`~gistcad.model.network.CovariateFusion` adds a
+lobulated whatever their genotype). :class:`~gistcad.neural.network.CovariateFusion` adds a
 linear term of this vector to the network's outputs:
 
 - ``log_size``: ln(largest extent of the mask's bounding box / 50 mm), from
-  :attr:`Crop.tumour_extent_mm <gistcad.model.crop.Crop.tumour_extent_mm>` — measured on the
+  :attr:`Crop.tumour_extent_mm <gistcad.neural.crop.Crop.tumour_extent_mm>` — measured on the
   CT, so every crop has it;
 - one indicator per :class:`~gistcad.domain.Site` (all zero when the site is unknown).
 
@@ -50,7 +50,7 @@ def covariate_matrix(extents_mm: npt.ArrayLike, sites: Sequence[object]) -> npt.
     ----------
     extents_mm
         Bounding-box extent of each tumour's mask along R, A, S in mm, shape (N, 3)
-        (:attr:`~gistcad.model.crop.Crop.tumour_extent_mm`).
+        (:attr:`~gistcad.neural.crop.Crop.tumour_extent_mm`).
     sites
         Primary site of each tumour: a :class:`~gistcad.domain.Site` value, or None / NaN when
         unknown.
@@ -67,7 +67,7 @@ def covariate_matrix(extents_mm: npt.ArrayLike, sites: Sequence[object]) -> npt.
     if not np.all(np.isfinite(largest) & (largest > 0)):
         raise ValidationError(
             "every tumour extent must be finite and > 0 mm; cut the crops with "
-            "gistcad.model.crop.tumour_crop, which measures them"
+            "gistcad.neural.crop.tumour_crop, which measures them"
         )
     out = np.zeros((len(extents), len(COVARIATE_NAMES)), dtype=np.float32)
     out[:, 0] = np.log(largest / REFERENCE_SIZE_MM)

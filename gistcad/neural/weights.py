@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gistcad.errors import ValidationError
-from gistcad.model.network import ModelConfig, build_model
+from gistcad.neural.network import ModelConfig, build_model
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gistcad.errors import ValidationError
-from gistcad.model.crop import Crop, CropSettings
+from gistcad.neural.crop import Crop, CropSettings
 
 logger = logging.getLogger(__name__)
 

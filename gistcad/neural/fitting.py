@@ -1,11 +1,11 @@
 """Training the genotype-and-risk network on crops, with early stopping on a validation fold.
 
-Objective: :func:`gistcad.model.loss.total_loss` — cross-entropy of the genotype logits
+Objective: :func:`gistcad.neural.loss.total_loss` — cross-entropy of the genotype logits
 (class-weighted by inverse frequency in the training fold when ``class_weighted``) plus
 ``cox_weight`` × the Breslow Cox partial likelihood of the risk score over each mini-batch.
 When the network takes covariates (``cfg.model.n_covariates > 0``) they travel with each
 crop (``covariates``, one row per crop). AdamW; augmentation
-(:mod:`gistcad.model.augment`) on the training fold only; after every epoch the whole
+(:mod:`gistcad.neural.augment`) on the training fold only; after every epoch the whole
 validation fold is scored in eval mode; the best epoch by ``monitor`` is restored.
 
 Reproducibility
@@ -42,11 +42,11 @@ from torch import nn
 
 from gistcad.analysis.performance import concordance_index
 from gistcad.errors import ValidationError
-from gistcad.model import metrics
-from gistcad.model.augment import AugmentSettings, augment_batch
-from gistcad.model.inference import forward_all
-from gistcad.model.loss import class_weights, total_loss
-from gistcad.model.network import (
+from gistcad.neural import metrics
+from gistcad.neural.augment import AugmentSettings, augment_batch
+from gistcad.neural.inference import forward_all
+from gistcad.neural.loss import class_weights, total_loss
+from gistcad.neural.network import (
     KIT11_INDEX,
     CovariateFusion,
     ModelConfig,
@@ -384,7 +384,7 @@ def train_model(
         (N, 2, S, S, S) float32, S = ``cfg.model.crop_size``; may be a memory map (only each
         batch is read).
     labels
-        (N,) genotype class index in :data:`~gistcad.model.network.GENOTYPE_ORDER`;
+        (N,) genotype class index in :data:`~gistcad.neural.network.GENOTYPE_ORDER`;
         −1 = unknown (left out of the cross-entropy).
     durations
         (N,) follow-up in months; NaN = unknown (left out of the Cox term).
@@ -397,11 +397,11 @@ def train_model(
         :class:`TrainConfig`.
     covariates
         (N, ``cfg.model.n_covariates``) covariates of each crop
-        (:func:`gistcad.model.covariates.covariate_matrix`); required when the network takes
+        (:func:`gistcad.neural.covariates.covariate_matrix`); required when the network takes
         covariates, else omitted.
     covariate_init
         ``(weights (n_classes, C), biases (n_classes,))``: the starting genotype logits of the
-        covariate term of a :class:`~gistcad.model.network.CovariateFusion` (e.g. a logistic
+        covariate term of a :class:`~gistcad.neural.network.CovariateFusion` (e.g. a logistic
         regression on the covariates of the training rows, :func:`covariate_start`); the risk
         score's row starts at zero. Without it the covariate term starts at zero.
     progress

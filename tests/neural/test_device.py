@@ -10,8 +10,8 @@ import torch
 
 from gistcad.cli import main
 from gistcad.errors import ValidationError
-from gistcad.model.network import pick_device
 from gistcad.modelling.dl_model import DlLearner
+from gistcad.neural.network import pick_device
 
 HAS_CUDA = torch.cuda.is_available()
 

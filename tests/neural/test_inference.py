@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from gistcad.errors import ValidationError
-from gistcad.model.inference import predict
-from gistcad.model.network import ModelConfig, build_model
-from tests.model.conftest import blob_crops
+from gistcad.neural.inference import predict
+from gistcad.neural.network import ModelConfig, build_model
+from tests.neural.conftest import blob_crops
 
 
 @pytest.fixture(scope="module")

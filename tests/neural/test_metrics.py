@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gistcad.analysis.performance import concordance_index
-from gistcad.model.metrics import accuracy, auc_one_vs_rest
+from gistcad.neural.metrics import accuracy, auc_one_vs_rest
 
 
 def test_auc_by_hand_and_undefined() -> None:

@@ -2,11 +2,11 @@
 
 Grad-CAM weights each channel of a convolutional layer's output by the spatial mean of the
 class score's gradient and keeps the positive part of the sum (Selvaraju et al., ICCV 2017).
-The layer is :data:`~gistcad.model.network.GRADCAM_LAYER` of the architecture — for
+The layer is :data:`~gistcad.neural.network.GRADCAM_LAYER` of the architecture — for
 EfficientNet-B0 the last stage before the final downsampling (4³ cells at a 64³ crop), as the
 last conv layer has only 2³ — and the map is upsampled trilinearly to the crop grid.
-:func:`gistcad.model.crop.to_image_grid` puts it back on the CT. For the histogram network
-(:mod:`gistcad.model.histogram`) the map shows what its convolutional branch looked at; the
+:func:`gistcad.neural.crop.to_image_grid` puts it back on the CT. For the histogram network
+(:mod:`gistcad.neural.histogram`) the map shows what its convolutional branch looked at; the
 histogram of the tumour's values has no place of its own to show.
 """
 
@@ -22,9 +22,9 @@ from monai.visualize import GradCAM
 from torch import nn
 
 from gistcad.errors import ValidationError
-from gistcad.model.crop import Crop
-from gistcad.model.histogram import HistogramNetwork
-from gistcad.model.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture, CovariateFusion
+from gistcad.neural.crop import Crop
+from gistcad.neural.histogram import HistogramNetwork
+from gistcad.neural.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture, CovariateFusion
 
 #: ``class_index`` of the imaging risk score (after the genotype logits).
 RISK_INDEX = len(GENOTYPE_ORDER)
@@ -71,16 +71,16 @@ def gradcam(
     Parameters
     ----------
     model
-        A network from :func:`~gistcad.model.network.build_model`; a copy runs in eval mode,
+        A network from :func:`~gistcad.neural.network.build_model`; a copy runs in eval mode,
         the model itself is not changed.
     crop
-        The case's :class:`~gistcad.model.crop.Crop`.
+        The case's :class:`~gistcad.neural.crop.Crop`.
     class_index
-        0–3: the genotype logit in :data:`~gistcad.model.network.GENOTYPE_ORDER`;
+        0–3: the genotype logit in :data:`~gistcad.neural.network.GENOTYPE_ORDER`;
         4 (:data:`RISK_INDEX`): the imaging risk score.
     covariates
         The case's covariate vector (C,), for a network that takes covariates
-        (:class:`~gistcad.model.network.CovariateFusion`); the map shows where the image
+        (:class:`~gistcad.neural.network.CovariateFusion`); the map shows where the image
         branch looked.
     layer
         Dotted module name; default :func:`target_layer`.

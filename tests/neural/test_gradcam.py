@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from gistcad.errors import ValidationError
-from gistcad.model.crop import Crop
-from gistcad.model.gradcam import RISK_INDEX, gradcam
-from gistcad.model.network import Architecture, ModelConfig, build_model
-from tests.model.conftest import blob_crops
+from gistcad.neural.crop import Crop
+from gistcad.neural.gradcam import RISK_INDEX, gradcam
+from gistcad.neural.network import Architecture, ModelConfig, build_model
+from tests.neural.conftest import blob_crops
 
 
 @pytest.mark.parametrize("architecture", list(Architecture))

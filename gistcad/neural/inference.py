@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gistcad.errors import ValidationError
-from gistcad.model.network import GENOTYPE_ORDER, CovariateFusion
+from gistcad.neural.network import GENOTYPE_ORDER, CovariateFusion
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,7 +21,7 @@ class Predictions:
     ----------
     probabilities
         (N, 4) softmax of the genotype logits, columns in
-        :data:`~gistcad.model.network.GENOTYPE_ORDER` (kit11, kit9, pdgfra, wt_other).
+        :data:`~gistcad.neural.network.GENOTYPE_ORDER` (kit11, kit9, pdgfra, wt_other).
     risk_score
         (N,) imaging risk score: a log hazard ratio, higher = earlier recurrence, defined up
         to an additive constant (the Cox partial likelihood fixes no baseline): compare
@@ -43,7 +43,7 @@ def forward_all(
 
     The model runs on the device of its parameters; its train/eval mode is restored after.
     ``covariates`` (N, C) go with the crops to a network that takes them
-    (:class:`~gistcad.model.network.CovariateFusion`).
+    (:class:`~gistcad.neural.network.CovariateFusion`).
     """
     array = np.asarray(crops, dtype=np.float32)
     if array.ndim != 5 or array.shape[1] != 2:
