@@ -2,7 +2,7 @@
 
 Everything returns a :class:`Volume` (array + RAS+ affine, see :mod:`gistcad.imaging.volume`)
 or a frozen dataclass; nothing here touches the database. Problems are reported as
-:class:`gistcad.ingest.report.Problem` with the file and the DICOM tag.
+:class:`gistcad.problems.Problem` with the file and the DICOM tag.
 """
 
 from gistcad.imaging.archive import safe_extract

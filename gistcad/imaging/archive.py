@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from gistcad.imaging.errors import ArchiveError
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 logger = logging.getLogger(__name__)
 

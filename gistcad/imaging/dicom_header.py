@@ -33,7 +33,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 #: Tags as the reports name them.
 TAG_POSITION = "ImagePositionPatient (0020,0032)"

@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 from gistcad.imaging.dicom_series import DicomScan, DicomSeries, MaskKind, MaskObject
 from gistcad.imaging.errors import GeometryMismatchError, ImagingError
 from gistcad.imaging.volume import LPS_TO_RAS, Volume
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pydicom.pixels import iter_pixels
 from gistcad.imaging.dicom_header import TAG_PIXEL_DATA
 from gistcad.imaging.errors import ImagingError
 from gistcad.imaging.volume import Volume
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 if TYPE_CHECKING:
     from gistcad.imaging.dicom_series import DicomSeries

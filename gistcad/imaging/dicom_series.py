@@ -47,7 +47,7 @@ from gistcad.imaging.dicom_header import (
     transfer_syntax,
 )
 from gistcad.imaging.dicom_pixels import load_series
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 logger = logging.getLogger(__name__)
 

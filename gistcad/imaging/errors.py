@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gistcad.errors import ValidationError
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 
 class ImagingError(ValidationError):

@@ -3,7 +3,7 @@
 :func:`frames_of` turns a file header into per-frame geometry, for classic single-frame CT and
 for enhanced multi-frame CT (per-frame or shared functional groups) alike; positions and
 orientations are DICOM's, in LPS+ millimetres. Each check takes the frames (file header +
-per-frame geometry) of one SeriesInstanceUID and returns :class:`~gistcad.ingest.report.Problem`s
+per-frame geometry) of one SeriesInstanceUID and returns :class:`~gistcad.problems.Problem`s
 naming the file and tag; none allocates pixel memory. :mod:`gistcad.imaging.dicom_series` runs
 them in order.
 """
@@ -26,7 +26,7 @@ from gistcad.imaging.dicom_header import (
     FileHeader,
 )
 from gistcad.imaging.stacking import StackCheck
-from gistcad.ingest.report import Problem
+from gistcad.problems import Problem
 
 # --- the frames of a header ---------------------------------------------------------------
 

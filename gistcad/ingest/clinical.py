@@ -26,8 +26,9 @@ from gistcad.ingest.clinical_schema import (
     normalise_column,
 )
 from gistcad.ingest.pseudonym import Pseudonymizer
-from gistcad.ingest.report import ImportReport, Problem
+from gistcad.ingest.report import ImportReport
 from gistcad.ingest.spreadsheet import Sheet, read_sheet
+from gistcad.problems import Problem
 from gistcad.store.engine import import_lock
 from gistcad.store.writes import Change, ClinicalRecord, get_or_create_center, upsert_clinical
 

@@ -17,7 +17,8 @@ from gistcad.domain import center_name
 from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.dicom import ImportContext, import_dicom
 from gistcad.ingest.nifti import import_mask_folder
-from gistcad.ingest.report import ImportReport, Problem
+from gistcad.ingest.report import ImportReport
+from gistcad.problems import Problem
 
 TABLE_NAMES = ("clinical.csv", "clinical.xlsx")
 

@@ -30,9 +30,10 @@ from gistcad.imaging import (
 )
 from gistcad.imaging.errors import ArchiveError
 from gistcad.ingest.pseudonym import Pseudonymizer
-from gistcad.ingest.report import ImportReport, Problem
+from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import FileStage, unpack_folder
 from gistcad.layout import DataLayout
+from gistcad.problems import Problem
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (

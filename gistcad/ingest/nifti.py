@@ -28,7 +28,8 @@ from gistcad.domain import ContrastPhase, GenotypeDetail
 from gistcad.errors import GistcadError
 from gistcad.imaging import Volume, read_mask, read_nifti, sha256_file, write_canonical
 from gistcad.ingest.dicom import ImportContext, store_mask, volume_relpath
-from gistcad.ingest.report import ImportReport, Problem
+from gistcad.ingest.report import ImportReport
+from gistcad.problems import Problem
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Center, Patient, Series
 from gistcad.store.writes import (
