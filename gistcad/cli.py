@@ -30,6 +30,7 @@ from gistcad.commands import (
 )
 from gistcad.commands.access import add_user_option
 from gistcad.errors import GistcadError
+from gistcad.store.migrations import SchemaNotReady
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except GistcadError as exc:
-        print(f"gistcad: error: {exc}", file=sys.stderr)
+        print(f"gistcad: error: {error_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
+
+
+def error_line(exc: GistcadError) -> str:
+    """The error's message, and the command that fixes it where the store cannot name one."""
+    if isinstance(exc, SchemaNotReady):
+        return f"{exc}; run 'gistcad db upgrade'"
+    return str(exc)
 
 
 if __name__ == "__main__":

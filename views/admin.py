@@ -8,7 +8,7 @@ from gistcad.auth.manage import add_account, reset_password, set_disabled
 from gistcad.domain import Permission, Role
 from gistcad.errors import GistcadError
 from gistcad.store import session_scope
-from gistcad.store.accounts import list_users
+from gistcad.store.accounts import RoleCentersError, list_users
 from gistcad.store.audit import ACTIONS, AuditFilter, audit_events
 from gistcad.store.exports import export_csv
 from gistcad.store.queries import list_centers
@@ -54,6 +54,9 @@ with users_tab:
                             session, scope(), name.strip().lower(), Role(role), chosen
                         )
                     _show_password(name, temporary)
+                except RoleCentersError as exc:
+                    fix = "choose its centers" if exc.needs_centers else "leave Centers empty"
+                    st.error(f"{exc}: {fix}.", icon=":material/error:")
                 except GistcadError as exc:
                     show_error(exc)
         with change_col.form("change_user_form"):

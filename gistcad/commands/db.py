@@ -63,6 +63,7 @@ def _status(_args: argparse.Namespace) -> int:
     print(f"data folder: {settings.data_dir}")
     print(f"schema: {state.describe()}")
     if not state.is_current:
+        print("run 'gistcad db upgrade' to create or upgrade the schema")
         return 1
     from gistcad.ingest.repair import check_data_folder  # reads the imaging stack: only here
 

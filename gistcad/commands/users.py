@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,8 +19,9 @@ from sqlalchemy import Engine
 from gistcad.commands.access import caller_scope
 from gistcad.config import load_settings
 from gistcad.domain import Role
+from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import AccessScope, migrations, session_scope
-from gistcad.store.accounts import list_users
+from gistcad.store.accounts import RoleCentersError, list_users
 
 
 def register(sub: Any) -> None:
@@ -58,6 +61,18 @@ def _password(args: argparse.Namespace) -> str | None:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+@contextmanager
+def _with_hints() -> Iterator[None]:
+    """Add the option or command that fixes an account error to its message."""
+    try:
+        yield
+    except RoleCentersError as exc:
+        fix = "add --centers A,B" if exc.needs_centers else "leave out --centers"
+        raise ValidationError(f"{exc}: {fix}") from exc
+    except NotFoundError as exc:
+        raise NotFoundError(f"{exc}; 'gistcad users list' shows them") from exc
+
+
 def _context(args: argparse.Namespace) -> tuple[Engine, AccessScope]:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -67,7 +82,7 @@ def _context(args: argparse.Namespace) -> tuple[Engine, AccessScope]:
 def _add(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
     centers = [c.strip() for c in args.centers.split(",") if c.strip()]
-    with session_scope(engine) as session:
+    with _with_hints(), session_scope(engine) as session:
         from gistcad.auth.manage import add_account  # Argon2: only here
 
         temporary = add_account(
@@ -98,7 +113,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _toggle(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
-    with session_scope(engine) as session:
+    with _with_hints(), session_scope(engine) as session:
         from gistcad.auth.manage import set_disabled
 
         set_disabled(session, scope, args.name, bool(args.disable))
@@ -108,7 +123,7 @@ def _toggle(args: argparse.Namespace) -> int:
 
 def _reset(args: argparse.Namespace) -> int:
     engine, scope = _context(args)
-    with session_scope(engine) as session:
+    with _with_hints(), session_scope(engine) as session:
         from gistcad.auth.manage import reset_password
 
         temporary = reset_password(session, scope, args.name, _password(args))

@@ -52,13 +52,33 @@ def _centers_by_name(session: Session, names: list[str]) -> list[Center]:
     return [known[n] for n in names]
 
 
+class RoleCentersError(ValidationError):
+    """A role was given centers it cannot have (admin, all-center roles) or none it needs.
+
+    Attributes
+    ----------
+    role
+        The role asked for.
+    needs_centers
+        True when the role needs at least one center, False when it takes none.
+    """
+
+    def __init__(self, role: Role, *, needs_centers: bool) -> None:
+        if needs_centers:
+            message = f"role {role.value} sees only the centers it is given, and none was given"
+        else:
+            message = f"role {role.value} sees every center, so it takes no list of centers"
+        super().__init__(message)
+        self.role = role
+        self.needs_centers = needs_centers
+
+
 def check_role_centers(role: Role, centers: list[str]) -> None:
+    """Raise :class:`RoleCentersError` when ``centers`` do not suit ``role``."""
     if role in ALL_CENTER_ROLES and centers:
-        raise ValidationError(f"role {role.value} sees every center: leave out --centers")
+        raise RoleCentersError(role, needs_centers=False)
     if role not in ALL_CENTER_ROLES and not centers:
-        raise ValidationError(
-            f"role {role.value} sees only the centers it is given: add --centers A,B"
-        )
+        raise RoleCentersError(role, needs_centers=True)
 
 
 def add_user(
@@ -97,7 +117,7 @@ def get_user(session: Session, scope: AccessScope, name: str) -> User:
     scope.require(Permission.MANAGE_USERS)
     user = find_user(session, name)
     if user is None:
-        raise NotFoundError(f"no account named {name!r}; 'gistcad users list' shows them")
+        raise NotFoundError(f"no account named {name!r}")
     return user
 
 

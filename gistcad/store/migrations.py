@@ -54,11 +54,26 @@ class MigrationStatus:
         return self.current == self.head
 
     def describe(self) -> str:
+        """Where the schema stands; the caller says how to upgrade (a command, a page)."""
         if self.current is None:
-            return f"empty database (no schema); run 'gistcad db upgrade' to reach {self.head}"
+            return f"empty database (no schema); the newest revision is {self.head}"
         if self.is_current:
             return f"up to date at revision {self.head}"
-        return f"at revision {self.current}; head is {self.head}: run 'gistcad db upgrade'"
+        return f"at revision {self.current}, older than the newest revision {self.head}"
+
+
+class SchemaNotReady(ConfigError):
+    """The database has no schema, or an older one than the migrations in ``db/``.
+
+    Attributes
+    ----------
+    status
+        Where the database stands.
+    """
+
+    def __init__(self, status: MigrationStatus) -> None:
+        super().__init__(f"the database is not ready: {status.describe()}")
+        self.status = status
 
 
 def status(engine: Engine) -> MigrationStatus:
@@ -76,12 +91,12 @@ def ready_engine(url: URL | str) -> Engine:
 
     Raises
     ------
-    ConfigError
-        When the schema is missing or outdated, saying which command fixes it.
+    SchemaNotReady
+        When the schema is missing or outdated (the caller says how to upgrade it).
     """
     engine = make_engine(url)
     state = status(engine)
     if not state.is_current:
         engine.dispose()
-        raise ConfigError(f"the database is not ready: {state.describe()}")
+        raise SchemaNotReady(state)
     return engine

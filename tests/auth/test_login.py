@@ -14,6 +14,7 @@ from gistcad.config import LoginPolicy
 from gistcad.domain import Role
 from gistcad.errors import AccessDenied, ValidationError
 from gistcad.store import AccessScope
+from gistcad.store.accounts import RoleCentersError
 from gistcad.store.models import AuditEvent, User
 from tests.conftest import BACKENDS
 from tests.factories import add_center
@@ -126,8 +127,13 @@ def test_only_admins_manage_accounts(accounts: Engine) -> None:
         add_account(s, pi, "eve", Role.ADMIN, [])
     with Session(accounts) as s, pytest.raises(ValidationError, match="unknown center"):
         add_account(s, AccessScope.everything(), "bob", Role.CLINICIAN, ["Gamma"])
-    with Session(accounts) as s, pytest.raises(ValidationError, match="leave out --centers"):
+    with Session(accounts) as s, pytest.raises(RoleCentersError, match="takes no list") as info:
         add_account(s, AccessScope.everything(), "bob", Role.ADMIN, ["Alpha"])
+    assert isinstance(info.value, ValidationError) and not info.value.needs_centers
+    assert "--centers" not in str(info.value)  # the store names no option of the CLI
+    with Session(accounts) as s, pytest.raises(RoleCentersError, match="none was given") as info:
+        add_account(s, AccessScope.everything(), "bob", Role.PI, [])
+    assert info.value.needs_centers
     with Session(accounts) as s, pytest.raises(ValidationError, match="exists already"):
         add_account(s, AccessScope.everything(), "alice", Role.PI, ["Beta"])
     with Session(accounts) as s, pytest.raises(ValidationError, match="is not allowed"):

@@ -58,7 +58,13 @@ def test_orm_and_migrations_agree(empty_engine: Engine) -> None:
     assert diff == []
 
 
-def test_status_describes_what_to_do(empty_engine: Engine) -> None:
-    assert "gistcad db upgrade" in migrations.status(empty_engine).describe()
+def test_status_describes_where_the_schema_stands(empty_engine: Engine) -> None:
+    empty = migrations.status(empty_engine)
+    assert empty.describe() == f"empty database (no schema); the newest revision is {empty.head}"
+    assert "gistcad" not in empty.describe()  # the command or the page says how to upgrade
+    with pytest.raises(migrations.SchemaNotReady, match="not ready: empty database") as info:
+        migrations.ready_engine(empty_engine.url)
+    assert info.value.status == empty
     migrations.upgrade(empty_engine)
     assert "up to date" in migrations.status(empty_engine).describe()
+    migrations.ready_engine(empty_engine.url).dispose()

@@ -43,7 +43,9 @@ def test_help_everywhere(command: tuple[str, ...], capsys: pytest.CaptureFixture
 
 def test_db_upgrade_and_status(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "status"]) == 1
-    assert "empty database" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "empty database" in out
+    assert "run 'gistcad db upgrade'" in out
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (data_dir / "gistcad.sqlite").is_file()

@@ -69,6 +69,22 @@ def test_users_lifecycle_and_its_audit(
     assert "cli:" in csv  # the operator is named
 
 
+def test_account_errors_name_the_option_that_fixes_them(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "add", "root", "--role", "admin", "--centers", "Alpha"]) == 2
+    err = capsys.readouterr().err
+    assert "role admin sees every center" in err and err.rstrip().endswith("leave out --centers")
+    assert main(["users", "add", "bob", "--role", "pi"]) == 2
+    err = capsys.readouterr().err
+    assert "role pi sees only the centers it is given" in err
+    assert err.rstrip().endswith("add --centers A,B")
+    for action in ("disable", "enable", "reset-password"):
+        assert main(["users", action, "nobody"]) == 2
+        err = capsys.readouterr().err
+        assert "no account named 'nobody'; 'gistcad users list' shows them" in err
+
+
 def test_user_option_runs_in_that_accounts_scope(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

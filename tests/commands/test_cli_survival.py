@@ -224,7 +224,7 @@ def test_time_unit_scales_every_time(seeded: dict, capsys: pytest.CaptureFixture
 
 
 def test_text_p_values_read_like_a_paper(seeded: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    data = pd.read_csv(Path(__file__).parent / "data" / "freireich_6mp.csv")
+    data = pd.read_csv(Path(__file__).parents[1] / "data" / "freireich_6mp.csv")
     comparison = compare_groups(data["weeks"], data["relapse"], data["group"], times=[0, 10])
     header = {
         "endpoint": "rfs",
