@@ -24,11 +24,18 @@ import streamlit as st
 
 from gistcad.auth.login import authenticate, change_password
 from gistcad.auth.oidc import OidcConfig, identity_from_claims, parse_config
+from gistcad.auth.sessions import (
+    idle_notice,
+    is_idle,
+    oidc_scope,
+    record_refused_sign_in,
+    record_sign_in,
+    record_sign_out,
+)
 from gistcad.config import AuthMode, Settings
-from gistcad.domain import ALL_CENTER_ROLES
 from gistcad.errors import GistcadError
-from gistcad.store import audit, session_scope
-from gistcad.store.accounts import center_ids_named, find_user, scope_of
+from gistcad.store import session_scope
+from gistcad.store.accounts import find_user, scope_of
 from gistcad.store.scope import AccessScope
 from views.common import engine
 
@@ -40,33 +47,32 @@ PASSWORD_RESULT_KEY = "gistcad_password_result"
 OIDC_AUDITED_KEY = "gistcad_oidc_audited"
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1", "")
 
+#: Called before the door stops a run, so that the requested page stays in the address.
+KeepAddress = Callable[[], None]
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def gate(settings: Settings, keep_address: Callable[[], None]) -> AccessScope:
+def gate(settings: Settings, keep_address: KeepAddress) -> AccessScope:
     """The caller's scope; shows the login form and stops the run when nobody is signed in.
 
     ``keep_address`` is called before such a stop, so that the page the browser asked for
     (e.g. ``/case?patient=...``) is still the page shown once the user has signed in.
     """
-    global _keep_address
-    _keep_address = keep_address
     if settings.auth is AuthMode.NONE:
         return _workstation()
     if settings.auth is AuthMode.LOCAL:
-        return _local(settings)
-    return _oidc(settings)
+        return _local(settings, keep_address)
+    return _oidc(settings, keep_address)
 
 
-_keep_address: Callable[[], None] = lambda: None  # noqa: E731
-
-
-def _halt() -> None:
+def _halt(keep_address: KeepAddress) -> NoReturn:
     """Stop this run at the door, keeping the requested page for after the sign-in."""
-    _keep_address()
+    keep_address()
     st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
 
 
 def _workstation() -> AccessScope:
@@ -81,9 +87,9 @@ def _workstation() -> AccessScope:
     return AccessScope.everything()
 
 
-def _sign_out(actor: str, action: str, notice: str | None = None) -> None:
+def _sign_out(name: str, notice: str | None = None, *, idle: bool = False) -> None:
     with session_scope(engine()) as session:
-        audit.record(session, actor, action, target_kind="user", target=actor)
+        record_sign_out(session, name, idle=idle)
     for key in (USER_KEY, LAST_SEEN_KEY, OIDC_AUDITED_KEY):
         st.session_state.pop(key, None)
     if notice:
@@ -91,29 +97,23 @@ def _sign_out(actor: str, action: str, notice: str | None = None) -> None:
 
 
 def _idle(settings: Settings) -> bool:
-    last = st.session_state.get(LAST_SEEN_KEY)
-    return last is not None and now() - last > settings.login.idle_timeout
+    return is_idle(st.session_state.get(LAST_SEEN_KEY), now(), settings.login.idle_timeout)
 
 
-def _idle_notice(settings: Settings) -> str:
-    minutes = int(settings.login.idle_timeout.total_seconds() // 60)
-    return f"You were signed out after {minutes} minutes without activity."
-
-
-def _local(settings: Settings) -> AccessScope:
+def _local(settings: Settings, keep_address: KeepAddress) -> AccessScope:
     name = st.session_state.get(USER_KEY)
     if name and _idle(settings):
-        _sign_out(name, "logout.idle", _idle_notice(settings))
+        _sign_out(name, idle_notice(settings.login.idle_timeout), idle=True)
         name = None
     if not name:
-        _login_form(settings)
+        _login_form(settings, keep_address)
     with session_scope(engine()) as session:
         user = find_user(session, name)
         scope = None if user is None or user.disabled else scope_of(user)
         must_change = bool(user and user.must_change_password)
     if scope is None:
-        _sign_out(name, "logout", "Your account was disabled; ask an administrator.")
-        return _local(settings)  # nobody is signed in now: the login form
+        _sign_out(name, "Your account was disabled; ask an administrator.")
+        return _local(settings, keep_address)  # nobody is signed in now: the login form
     st.session_state[LAST_SEEN_KEY] = now()
     if must_change:
         st.title("Choose your password")
@@ -122,7 +122,7 @@ def _local(settings: Settings) -> AccessScope:
             icon=":material/key:",
         )
         _password_form(name, "forced")
-        _halt()
+        _halt(keep_address)
     _signed_in_sidebar(scope, can_change_password=True)
     _idle_watch(settings)
     return scope
@@ -142,7 +142,7 @@ def _attempt_login(settings: Settings) -> None:
         st.session_state[LOGIN_ERROR_KEY] = outcome.message
 
 
-def _login_form(settings: Settings) -> NoReturn:
+def _login_form(settings: Settings, keep_address: KeepAddress) -> NoReturn:
     """Draw the login form and stop the run (signing in happens in the button's callback)."""
     with st.columns([1, 2, 1])[1]:  # a narrow form in the middle of the page
         st.title("gistcad — sign in")
@@ -167,8 +167,7 @@ def _login_form(settings: Settings) -> NoReturn:
             f"{settings.login.max_failures} failed attempts an account is locked for "
             f"{int(settings.login.lockout.total_seconds() // 60)} minutes."
         )
-    _halt()
-    raise AssertionError("unreachable")  # st.stop() raises
+    _halt(keep_address)
 
 
 def _attempt_password_change(name: str, key: str) -> None:
@@ -224,7 +223,7 @@ def _signed_in_sidebar(scope: AccessScope, *, can_change_password: bool) -> None
 
 def _sign_out_clicked(name: str, local: bool) -> None:
     """The sign-out button's callback: runs before the next run, which shows the login."""
-    _sign_out(name, "logout", "You are signed out.")
+    _sign_out(name, "You are signed out.")
     if not local:
         st.logout()
 
@@ -249,21 +248,21 @@ def _oidc_config() -> OidcConfig:
         raise
 
 
-def _oidc(settings: Settings) -> AccessScope:
+def _oidc(settings: Settings, keep_address: KeepAddress) -> AccessScope:
     config = _oidc_config()
     if not st.user.is_logged_in:
         _oidc_sign_in(config)
-        _halt()
+        _halt(keep_address)
     claims: dict[str, Any] = st.user.to_dict()
     identity = identity_from_claims(claims, config)
     name = identity.name if identity else str(claims.get(config.name_claim, "unknown"))
     if identity is not None and _idle(settings):
-        _sign_out(name, "logout.idle", _idle_notice(settings))
+        _sign_out(name, idle_notice(settings.login.idle_timeout), idle=True)
         st.logout()
     if identity is None:
         if not st.session_state.get(OIDC_AUDITED_KEY):
             with session_scope(engine()) as session:
-                audit.record(session, name, "login.no_role", detail={"claim": config.claim})
+                record_refused_sign_in(session, name, config.claim)
             st.session_state[OIDC_AUDITED_KEY] = True
         st.error(
             "You are signed in, but your account has no gistcad role. Ask an administrator "
@@ -273,17 +272,12 @@ def _oidc(settings: Settings) -> AccessScope:
         if st.button("Sign out", key="oidc_no_role_logout"):
             st.logout()
         st.stop()
-    if not st.session_state.get(OIDC_AUDITED_KEY):
-        with session_scope(engine()) as session:
-            audit.record(session, name, "login.ok", target_kind="user", target=name)
-        st.session_state[OIDC_AUDITED_KEY] = True
+    with session_scope(engine()) as session:
+        if not st.session_state.get(OIDC_AUDITED_KEY):
+            record_sign_in(session, name)
+        scope = oidc_scope(session, identity)
+    st.session_state[OIDC_AUDITED_KEY] = True
     st.session_state[LAST_SEEN_KEY] = now()
-    if identity.role in ALL_CENTER_ROLES:
-        scope = AccessScope(center_ids=None, role=identity.role, user=name)
-    else:
-        with session_scope(engine()) as session:
-            ids = center_ids_named(session, list(identity.centers), strict=False)
-        scope = AccessScope(center_ids=ids, role=identity.role, user=name)
     _signed_in_sidebar(scope, can_change_password=False)
     _idle_watch(settings)
     return scope
