@@ -1,0 +1,158 @@
+"""One contract, every learner: the trainer drives the clinical, radiomics and deep models alike.
+
+Each learner (:func:`gistcad.modelling.trainer.make_learner`) is fitted on a tiny cohort of
+synthetic NIfTI images written here (a bright sphere in noise, brighter for KIT exon 11) and
+must: give class probabilities of shape (patients, classes) that sum to 1, out of fold and
+on the whole table; give a risk score of shape (patients,) when it has one; predict exactly
+the same after a save → load round trip; and refuse to load a file whose checksum is not the
+one recorded at saving.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gistcad.domain import GenotypeDetail, ModelKind, Site
+from gistcad.errors import ValidationError
+from gistcad.imaging.nifti_io import write_canonical
+from gistcad.imaging.volume import Volume
+from gistcad.modelling.dl_model import DlSettings
+from gistcad.modelling.learners import Learner, Scores
+from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.trainer import TrainRequest, make_learner
+
+N = 18
+SHAPE = (20, 20, 10)
+SPACING_MM = (1.5, 1.5, 3.0)
+#: The deep model's smallest useful run: one epoch, small batches, on the CPU.
+TINY_DL = DlSettings(epochs=1, patience=1, batch_size=6)
+#: (model kind, target): every kind, the deep and clinical models also with four classes.
+CASES = [
+    (ModelKind.CLINICAL, Target.KIT11),
+    (ModelKind.CLINICAL, Target.GENOTYPE),
+    (ModelKind.RADIOMICS, Target.KIT11),
+    (ModelKind.DL, Target.KIT11),
+    (ModelKind.DL, Target.GENOTYPE),
+]
+GENOTYPES = [
+    GenotypeDetail.KIT11_DEL_557_558,
+    GenotypeDetail.KIT11_SUBSTITUTION,
+    GenotypeDetail.KIT9,
+    GenotypeDetail.PDGFRA_D842V,
+    GenotypeDetail.WT_OTHER,
+    GenotypeDetail.KIT11_DEL_OTHER,
+]
+
+
+def _patient_images(
+    data_dir: Path, i: int, bright: bool, rng: np.random.Generator
+) -> dict[str, str]:
+    """One patient's CT (HU) and tumour mask as canonical NIfTI files in ``data_dir``."""
+    affine = np.diag([*SPACING_MM, 1.0])
+    grid = np.indices(SHAPE).astype(float)
+    centre = np.array(SHAPE) / 2 + rng.uniform(-1.5, 1.5, 3)
+    radius_mm = rng.uniform(6.0, 9.0)
+    distance = np.sqrt(sum(((grid[a] - centre[a]) * SPACING_MM[a]) ** 2 for a in range(3)))
+    mask = (distance <= radius_mm).astype(np.uint8)
+    hu = rng.normal(-40.0, 15.0, SHAPE) + mask * (80.0 if bright else 45.0)
+    hu += mask * rng.normal(0.0, 10.0, SHAPE)
+    volume_path, mask_path = f"volumes/p{i:02d}.nii", f"volumes/p{i:02d}_mask.nii"
+    (data_dir / "volumes").mkdir(exist_ok=True)
+    volume_sha = write_canonical(Volume(hu.astype(np.int16), affine), data_dir / volume_path)
+    mask_sha = write_canonical(Volume(mask, affine), data_dir / mask_path)
+    return {
+        "volume_path": volume_path,
+        "mask_path": mask_path,
+        "volume_sha256": volume_sha,
+        "mask_sha256": mask_sha,
+    }
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A data folder of N patients' images and their modelling table (seeded)."""
+    data_dir = tmp_path_factory.mktemp("learners")
+    rng = np.random.default_rng(5)
+    sites = [Site.STOMACH, Site.JEJUNUM_ILEUM, Site.DUODENUM]
+    rows = []
+    for i in range(N):
+        genotype = GENOTYPES[i % len(GENOTYPES)]
+        rows.append(
+            {
+                "pseudonym": f"P-{i:03d}",
+                "genotype_detail": genotype.value,
+                "site": sites[i % 3].value,
+                "sex": "female" if i % 2 else "male",
+                "age_at_diagnosis": float(45 + 2 * i),
+                "size_cm": float(2 + i % 7),
+                "rfs_months": float(6 + 3 * i),
+                "rfs_event": i % 3 == 0,
+                **_patient_images(data_dir, i, genotype.value.startswith("kit11"), rng),
+            }
+        )
+    return data_dir, pd.DataFrame(rows)
+
+
+def _learner(kind: ModelKind, target: Target, data_dir: Path) -> Learner:
+    request = TrainRequest(kind=kind, target=target, seed=3)
+    return make_learner(request, data_dir, dl_settings=TINY_DL, device="cpu")
+
+
+def _assert_probabilities(scores: Scores, n: int, n_classes: int) -> None:
+    proba = scores.probabilities
+    assert proba.shape == (n, n_classes)
+    assert np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_every_model_kind_is_in_the_contract() -> None:
+    assert {kind for kind, _ in CASES} == set(ModelKind)
+
+
+@pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))
+def test_the_learner_contract(
+    kind: ModelKind, target: Target, cohort: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    data_dir, table = cohort
+    labels = labels_for(table, target)
+    n_classes = len(target.classes)
+    assert (labels >= 0).all() and len(set(labels)) == n_classes  # every class is present
+    learner = _learner(kind, target, data_dir)
+    assert learner.kind is kind and learner.n_classes == n_classes
+
+    # out of fold: probabilities for the test rows only
+    rows = np.arange(N)
+    test, train = rows[::3], np.setdiff1d(rows, rows[::3])
+    out = learner.fit_predict(table, labels, train, test)
+    _assert_probabilities(out if isinstance(out, Scores) else Scores(out), test.size, n_classes)
+
+    # the final model on every row
+    fitted = learner.fit(table, labels, rows)
+    scores = learner.predict(fitted, table)
+    _assert_probabilities(scores, N, n_classes)
+    if kind is ModelKind.DL:  # the Cox head's imaging risk score
+        assert scores.risk_score is not None
+        assert scores.risk_score.shape == (N,) and np.isfinite(scores.risk_score).all()
+    else:
+        assert scores.risk_score is None
+
+    # save → load gives the same predictions
+    path, sha256 = learner.save(fitted, tmp_path)
+    assert path.is_file() and path.parent == tmp_path and len(sha256) == 64
+    again = learner.predict(learner.load(path, sha256), table)
+    np.testing.assert_array_equal(again.probabilities, scores.probabilities)
+    if scores.risk_score is not None:
+        assert again.risk_score is not None
+        np.testing.assert_array_equal(again.risk_score, scores.risk_score)
+
+    # a checksum other than the recorded one: refused, the file is not loaded
+    with pytest.raises(ValidationError, match=r"sha256 .*not loaded"):
+        learner.load(path, "0" * 64)
+    with path.open("ab") as handle:  # the file changed after it was recorded
+        handle.write(b"\0")
+    with pytest.raises(ValidationError, match="changed or damaged"):
+        learner.load(path, sha256)
