@@ -58,7 +58,10 @@ def rendered(
 ) -> np.ndarray:
     grey_slice, aspect = extract(view_volume(*image), plane, index)
     mask_slice = None if mask is None else extract(view_volume(*mask), plane, index)[0]
-    heat = None if cam_path is None else extract(attention_volume(cam_path, image), plane, index)[0]
+    heat = None
+    if cam_path is not None:
+        cam = extract(attention_volume(cam_path, image), plane, index)[0]
+        heat = np.asarray(cam, dtype=np.float32)  # what render makes of it anyway
     return render(
         window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity, heat=heat
     )
@@ -93,9 +96,12 @@ def ct_viewer(
         st.error(f"The CT cannot be shown: {exc}. Re-import the series.", icon=":material/error:")
         return
     controls = st.columns([2, 2, 1, 1, 2])
-    plane = controls[0].radio(
-        "Plane", list(Plane), horizontal=True, key="viewer_plane", format_func=str.capitalize
-    )
+    plane = (
+        controls[0].radio(
+            "Plane", list(Plane), horizontal=True, key="viewer_plane", format_func=str.capitalize
+        )
+        or Plane.AXIAL
+    )  # a radio with options and no index=None always has a choice
     controls[1].selectbox("Window", PRESET_NAMES, key="viewer_preset", on_change=_apply_preset)
     if "viewer_level" not in st.session_state:
         _apply_preset()
