@@ -1,7 +1,7 @@
 """Every audited action leaves its row: imports, training, predictions, jobs, exports.
 
 (Sign-ins, sign-outs, idle timeouts and case views: tests/auth/test_login.py and
-tests/app/test_login.py; account changes: tests/test_cli_access.py.)
+tests/app/test_login.py; account changes: tests/commands/test_cli_access.py.)
 """
 
 from __future__ import annotations
