@@ -144,9 +144,11 @@ def _tumour_fraction(
             rho = tumour.rho(dx, dy, z)
             frac[k] += rho <= 1.0
             rho_mean[k] += np.minimum(rho, 1.5)
+            calcified = np.zeros(shape[1:], dtype=bool)  # the union: overlapping foci count once
             for cx, cy, cz, r in calc:
                 d2 = (dx + tumour.centre[0] - cx) ** 2 + (dy + tumour.centre[1] - cy) ** 2
-                fcalc[k] += (d2 + (z + tumour.centre[2] - cz) ** 2 <= r * r) & (rho <= 1.0)
+                calcified |= d2 + (z + tumour.centre[2] - cz) ** 2 <= r * r
+            fcalc[k] += calcified & (rho <= 1.0)
     return frac / n_sub, fcalc / n_sub, rho_mean / n_sub
 
 

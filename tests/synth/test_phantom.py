@@ -104,6 +104,16 @@ def test_calcification_only_when_asked() -> None:
         assert bool(ct.hu[core].max() > 300) == calcified
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_overlapping_calcified_foci_stay_within_physical_hu(seed: int) -> None:
+    """In a small tumour the 2-6 foci (radius 2-3.5 mm) overlap; a voxel covered by two foci
+    is still calcium (700-1100 HU at most), never their sum (once about 3,200 HU)."""
+    ct = render(QUIET, matrix=256, seed=seed, calcification=True, size_cm=0.75)
+    tumour = ct.hu[ct.tumour_mask]
+    assert tumour.max() > 300  # the foci are there
+    assert tumour.max() <= 1100 + 6 * QUIET.noise_sd_hu
+
+
 @pytest.mark.parametrize(
     ("site", "sub_site", "size_cm"),
     [
