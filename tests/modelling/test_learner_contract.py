@@ -156,3 +156,54 @@ def test_the_learner_contract(
         handle.write(b"\0")
     with pytest.raises(ValidationError, match="changed or damaged"):
         learner.load(path, sha256)
+
+
+#: columns a model must never read as features: they are known only after surgery (mitoses,
+#: rupture) or are the outcome, and would leak the genotype or the answer into the inputs
+NOT_FEATURES = {
+    "mitotic_count": [0.0, 250.0],
+    "mitotic_unit": ["per_5mm2", "per_50hpf"],
+    "rupture": [False, True],
+    "rfs_months": [1.0, 500.0],
+    "rfs_event": [False, True],
+}
+
+
+def _with_other_values(table: pd.DataFrame, column_values: dict[str, list[object]]) -> pd.DataFrame:
+    """``table`` with each listed column filled by alternating, unrelated values."""
+    other = table.copy()
+    for column, values in column_values.items():
+        other[column] = [values[i % len(values)] for i in range(len(other))]
+    return other
+
+
+@pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))
+def test_no_model_reads_mitoses_rupture_or_the_outcome(
+    kind: ModelKind, target: Target, cohort: tuple[Path, pd.DataFrame]
+) -> None:
+    """Changing those columns changes neither a fitted model nor its predictions.
+
+    The deep model's Cox head learns from recurrence-free survival (a training target, like
+    the genotype), so for it only mitoses and rupture are changed at fitting; at prediction
+    every listed column is.
+    """
+    data_dir, table = cohort
+    labels = labels_for(table, target)
+    rows = np.arange(N)
+    learner = _learner(kind, target, data_dir)
+    fitted = learner.fit(table, labels, rows)
+    scores = learner.predict(fitted, table)
+
+    # at prediction: nothing of these columns reaches the model
+    blind = learner.predict(fitted, _with_other_values(table, NOT_FEATURES))
+    np.testing.assert_array_equal(blind.probabilities, scores.probabilities)
+
+    # at fitting: the same model comes out (the same seed, so bit-identical on this machine)
+    fit_blind = {
+        k: v for k, v in NOT_FEATURES.items() if kind is not ModelKind.DL or "rfs" not in k
+    }
+    other = _with_other_values(table, fit_blind)
+    refitted = _learner(kind, target, data_dir).fit(other, labels, rows)
+    np.testing.assert_allclose(
+        learner.predict(refitted, table).probabilities, scores.probabilities, rtol=0, atol=1e-6
+    )
