@@ -23,8 +23,8 @@ from gistcad.errors import ValidationError
 from gistcad.store import AccessScope, make_engine, migrations, session_scope
 from gistcad.store import engine as engine_module
 from gistcad.store.engine import import_lock
+from gistcad.store.jobs import claim_job, fail_running_job, update_job
 from gistcad.store.models import Job, ModelVersion, Prediction
-from gistcad.store.writes import claim_job, fail_running_job, update_job
 from tests.conftest import BACKENDS
 from tests.factories import seed_cohort
 from tests.workers import store_env
