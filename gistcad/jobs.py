@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +31,7 @@ from gistcad.domain import JobKind, JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, ValidationError
 from gistcad.job_progress import TrainingProgress
 from gistcad.modelling.request import TrainRequest
+from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
 from gistcad.store.jobs import (
     claim_job,
@@ -264,13 +265,14 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
         return new.id
 
 
-def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Callable[[str], None]:
+def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Progress:
     """Record each message, with the fraction done where the messages tell it
     (:class:`~gistcad.job_progress.TrainingProgress`), else one that nears 1 step by step."""
     steps = {"n": 0}
     tracker = TrainingProgress(epochs=epochs)
 
-    def record(message: str) -> None:
+    def record(message: str, done: int | None = None, total: int | None = None) -> None:
+        del done, total  # the message tells them: "fold 2/5", "epoch 3/12", "predicted 32/80"
         steps["n"] += 1
         known = tracker.update(message)
         # progress of an unknown number of steps: approach 1 without reaching it
@@ -288,7 +290,7 @@ def _execute(
     session: Session,
     data_dir: Path,
     job: Job,
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> str:
     """Run the job in its owner's scope; its audit rows commit with the result."""
     # PyTorch: imported only here, by the worker

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from gistcad.config import load_settings
 from gistcad.domain import Device, ModelKind, Permission
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
+from gistcad.progress import Progress
 from gistcad.store import migrations, session_scope
 
 
@@ -77,21 +78,25 @@ def _checked_device(name: str) -> str:
 
 
 @contextmanager
-def _bar(
-    desc: str, *, quiet: bool, unit: str = "step"
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr fed with (done, total), shown from the first step (an error
-    before it stays one line); nothing under ``--json``."""
+def _bar(desc: str, *, quiet: bool, unit: str = "step") -> Iterator[Progress | None]:
+    """A progress bar on stderr, shown from the first step (an error before it stays one
+    line): counted steps set it to done of total, others advance it by one with their
+    message beside it. Nothing under ``--json``."""
     if quiet:
         yield None
         return
     bars: list[tqdm[Any]] = []
 
-    def update(done: int, total: int) -> None:
+    def update(message: str, done: int | None = None, total: int | None = None) -> None:
         if not bars:
             bars.append(tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False))
-        bars[0].total = total
-        bars[0].update(done - bars[0].n)
+        bar = bars[0]
+        if done is None or total is None:
+            bar.set_postfix_str(message)
+            bar.update(1)
+        else:
+            bar.total = total
+            bar.update(done - bar.n)
 
     try:
         yield update
@@ -123,15 +128,10 @@ def _train(args: argparse.Namespace) -> int:
     with (
         hint(NameTakenError, "choose another --name"),
         session_scope(engine) as session,
-        tqdm(desc="training", unit="step", file=sys.stderr, leave=False) as bar,
+        _bar("training", quiet=False) as progress,
     ):
-
-        def step(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
         version = train_and_register(
-            session, scope, settings.data_dir, request, step, device=device
+            session, scope, settings.data_dir, request, progress, device=device
         )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])

@@ -10,7 +10,6 @@ per task and center) and, when asked, a DeLong comparison with another version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from gistcad.layout import DataLayout
 from gistcad.modelling.evaluation import Evaluation, auc_by_center, evaluate, task_scores
 from gistcad.modelling.oracle_link import find_oracle
 from gistcad.modelling.targets import Target
+from gistcad.progress import Progress
 from gistcad.store import AccessScope
 from gistcad.store.model_queries import (
     ModelVersionDetail,
@@ -79,7 +79,7 @@ def evaluate_version(
     compare: str | None = None,
     oracle: Path | None = None,
     baselines: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Assessment:
     """Evaluate model version ``model`` (its id, or its id or name as typed) out of fold.
 
@@ -95,7 +95,7 @@ def evaluate_version(
     baselines
         Also give the AUC of every other version of the same target as a reference.
     progress
-        ``progress(done, total)`` after each center's bootstrap.
+        Told after each center's bootstrap (:func:`~gistcad.modelling.evaluation.evaluate`).
 
     Raises
     ------

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
+from gistcad.progress import Progress, counted
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion, Prediction
@@ -46,8 +46,6 @@ from gistcad.store.writes import (
 )
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 def make_learner(
@@ -238,13 +236,13 @@ def predict(
     data_dir: Path,
     model_version_id: int,
     pseudonyms: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     device: str = "auto",
 ) -> int:
     """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns rows
     written.
 
-    ``progress(done, total)`` is called as patients are predicted, in chunks of
+    ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
     :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
     """
     version = get_model_version(session, model_version_id)
@@ -314,7 +312,7 @@ def predict_and_record(
     data_dir: Path,
     model_version_id: int,
     pseudonyms: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     device: str = "auto",
     job_id: int | None = None,
 ) -> int:
@@ -344,14 +342,13 @@ def _predict_in_chunks(
     learner: Learner,
     fitted: Any,
     table: pd.DataFrame,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> Scores:
     parts = []
     for start in range(0, len(table), PREDICT_CHUNK):
         chunk = table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
         parts.append(learner.predict(fitted, chunk))
-        if progress is not None:
-            progress(start + len(chunk), len(table))
+        counted("predicted", start + len(chunk), len(table), progress)
     risks = [p.risk_score for p in parts if p.risk_score is not None]
     return Scores(
         probabilities=np.concatenate([p.probabilities for p in parts]),
