@@ -66,7 +66,9 @@ def find_oracle(layout: DataLayout, path: Path | None = None) -> pd.DataFrame | 
 
 
 def oracle_stamp(layout: DataLayout) -> str:
-    """What identifies the version of the data folder's demo oracle ("" when there is
-    none): its path and modification time, for a cache to notice a rebuilt demo."""
+    """What identifies the demo oracle :func:`find_oracle` would load ("" when it would
+    load none): its path and modification time, for a cache to notice a rebuilt demo."""
     path = layout.demo_oracle
-    return f"{path}:{path.stat().st_mtime}" if path.is_file() else ""
+    if not path.is_file() or not layout.pseudonym_key.is_file():
+        return ""
+    return f"{path}:{path.stat().st_mtime}"
