@@ -1,8 +1,11 @@
 """Long work (training, batch prediction) as jobs: a row in the jobs table and a worker process.
 
-The dashboard never trains or predicts inside its own script: it inserts a job row and
-starts ``gistcad jobs run ID`` as a separate process (:func:`launch`), which records progress,
-messages and, on failure, the reason in the row. What a job produces (a model version, a run
+The dashboard never trains or predicts inside its own script: :func:`start_job` inserts a job
+row and has a :class:`JobRunner` execute it; the :class:`LocalRunner` starts ``gistcad jobs run
+ID`` as a separate process (:func:`launch`), which records progress, messages and, on failure,
+the reason in the row. The pages and commands know only :func:`start_job` and
+:func:`restart_job`, so a runner that hands the work to a distributed engine can replace the
+local one without touching them. What a job produces (a model version, a run
 of predictions) is committed in the same transaction as its "succeeded", so a job is done
 entirely or not at all. A job whose process vanished (killed, machine restarted) is found by
 :func:`reap_orphans` and marked failed with that reason; :func:`restart` queues it again as a
