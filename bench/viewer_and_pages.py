@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 from gistcad.cli import main as cli  # noqa: E402
 from gistcad.domain import ModelKind  # noqa: E402
 from gistcad.imaging import read_nifti  # noqa: E402
+from gistcad.modelling.request import TrainRequest  # noqa: E402
 from gistcad.modelling.targets import Target  # noqa: E402
-from gistcad.modelling.trainer import TrainRequest, train  # noqa: E402
+from gistcad.modelling.trainer import train_and_register  # noqa: E402
 from gistcad.store import AccessScope, make_engine, migrations  # noqa: E402
 from gistcad.synth.build import BuildOptions, build_cohort  # noqa: E402
 from gistcad.viewer.slices import Plane, extract, render, to_lps, window  # noqa: E402
@@ -95,12 +96,10 @@ def pages(work: Path) -> None:
     migrations.upgrade(engine)
     with Session(engine) as session:
         seed_cohort(session, n=1400, with_series=True)
-        train(
-            session,
-            AccessScope.everything(),
-            data,
-            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="bench-clinical"),
+        request = TrainRequest.from_parameters(
+            {"kind": ModelKind.CLINICAL, "target": Target.GENOTYPE, "name": "bench-clinical"}
         )
+        train_and_register(session, AccessScope.everything(), data, request)
         session.commit()
     os.chdir(ROOT)
     for page in (

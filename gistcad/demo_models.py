@@ -15,24 +15,32 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gistcad import jobs
-from gistcad.domain import JobStatus, ModelKind
+from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.errors import ValidationError
 from gistcad.job_progress import describe_time_left, seconds_left
+from gistcad.modelling.folds import Scheme
+from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.targets import Target
 from gistcad.store import AccessScope, session_scope
-from gistcad.store.models import Job, ModelVersion
+from gistcad.store.jobs import newest_named_jobs, registered_names
+from gistcad.store.models import Job
 
 #: parameter that marks a job as one of the demo's
 DEMO = "demo"
 
-#: the demo models: name -> parameters of their train job
+#: the demo models: name -> what their train job trains
 DEMO_MODELS: dict[str, dict[str, Any]] = {
-    "demo-clinical": {"kind": ModelKind.CLINICAL.value, "target": "genotype", "scheme": "kfold"},
-    "demo-radiomics": {"kind": ModelKind.RADIOMICS.value, "target": "kit11", "scheme": "kfold"},
-    "demo-deep": {"kind": ModelKind.DL.value, "target": "genotype", "scheme": "holdout"},
+    "demo-clinical": {
+        "kind": ModelKind.CLINICAL,
+        "target": Target.GENOTYPE,
+        "scheme": Scheme.KFOLD,
+    },
+    "demo-radiomics": {"kind": ModelKind.RADIOMICS, "target": Target.KIT11, "scheme": Scheme.KFOLD},
+    "demo-deep": {"kind": ModelKind.DL, "target": Target.GENOTYPE, "scheme": Scheme.HOLDOUT},
 }
 
 
@@ -58,23 +66,19 @@ class DemoModelState:
 
 
 def demo_job_parameters(name: str) -> dict[str, Any]:
-    """The parameters of the train job of demo model ``name``."""
-    return {**DEMO_MODELS[name], "name": name, jobs.PREDICT_ALL: True, DEMO: True}
+    """The parameters of the train job of demo model ``name``: its training request, and
+    predicting every patient with it in the same job."""
+    request = TrainRequest.from_parameters({**DEMO_MODELS[name], "name": name})
+    return {**request.to_parameters(), jobs.PREDICT_ALL: True, DEMO: True}
 
 
 def _registered(session: Session) -> set[str]:
-    names = session.scalars(select(ModelVersion.name).where(ModelVersion.name.in_(DEMO_MODELS)))
-    return set(names)
+    return registered_names(session, DEMO_MODELS)
 
 
 def _newest_demo_jobs(session: Session) -> dict[str, Job]:
-    """Each demo model's newest job (the jobs' parameters are JSON: filtered here)."""
-    newest: dict[str, Job] = {}
-    for job in session.scalars(select(Job).where(Job.kind == "train").order_by(Job.id)):
-        name = job.parameters.get("name")
-        if job.parameters.get(DEMO) and name in DEMO_MODELS:
-            newest[name] = job
-    return newest
+    """Each demo model's newest job."""
+    return newest_named_jobs(session, JobKind.TRAIN, DEMO_MODELS, DEMO)
 
 
 def queue_demo_models(engine: Engine, scope: AccessScope) -> dict[str, DemoModelState]:
@@ -100,7 +104,7 @@ def queue_demo_models(engine: Engine, scope: AccessScope) -> dict[str, DemoModel
             state = DemoState.QUEUED if status is JobStatus.QUEUED else DemoState.TRAINING
             states[name] = DemoModelState(name, state, job_id)
         elif job_id is None:
-            new = jobs.submit(engine, "train", demo_job_parameters(name), scope)
+            new = jobs.submit(engine, JobKind.TRAIN, demo_job_parameters(name), scope)
             states[name] = DemoModelState(name, DemoState.QUEUED, new)
         elif status is JobStatus.CANCELLED or error.startswith(jobs.ORPHAN_ERROR):
             new = jobs.restart(engine, job_id, scope)

@@ -380,3 +380,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 #: Roles that see every center; the others see only the centers their account lists.
 ALL_CENTER_ROLES = frozenset({Role.ADMIN})
+
+
+class JobKind(StrEnum):
+    """What a background job does (:mod:`gistcad.jobs`)."""
+
+    TRAIN = "train"  # train and register a model version (and, if asked, predict with it)
+    PREDICT = "predict"  # predict patients with a registered model version

@@ -1,8 +1,11 @@
 """Long work (training, batch prediction) as jobs: a row in the jobs table and a worker process.
 
-The dashboard never trains or predicts inside its own script: it inserts a job row and
-starts ``gistcad jobs run ID`` as a separate process (:func:`launch`), which records progress,
-messages and, on failure, the reason in the row. What a job produces (a model version, a run
+The dashboard never trains or predicts inside its own script: :func:`start_job` inserts a job
+row and has a :class:`JobRunner` execute it; the :class:`LocalRunner` starts ``gistcad jobs run
+ID`` as a separate process (:func:`launch`), which records progress, messages and, on failure,
+the reason in the row. The pages and commands know only :func:`start_job` and
+:func:`restart_job`, so a runner that hands the work to a distributed engine can replace the
+local one without touching them. What a job produces (a model version, a run
 of predictions) is committed in the same transaction as its "succeeded", so a job is done
 entirely or not at all. A job whose process vanished (killed, machine restarted) is found by
 :func:`reap_orphans` and marked failed with that reason; :func:`restart` queues it again as a
@@ -18,25 +21,34 @@ import socket
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gistcad.domain import JobStatus, ModelKind, Permission, Role
-from gistcad.errors import GistcadError, NotFoundError, ValidationError
+from gistcad.domain import JobKind, JobStatus, ModelKind, Permission, Role
+from gistcad.errors import GistcadError, ValidationError
 from gistcad.job_progress import TrainingProgress
+from gistcad.modelling.request import TrainRequest
+from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
+from gistcad.store.jobs import (
+    claim_job,
+    create_job,
+    fail_running_job,
+    job_in_scope,
+    running_jobs,
+    update_job,
+)
 from gistcad.store.models import Job
 from gistcad.store.scope import WORKSTATION_USER
-from gistcad.store.writes import claim_job, create_job, fail_running_job, update_job
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("train", "predict")
 #: parameters the worker adds to say which process runs the job (never copied by a restart)
 WORKER_KEYS = ("pid", "host", "process")
 #: parameter of a restarted job: the id of the job it repeats
@@ -50,21 +62,49 @@ _PROC = Path("/proc")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def submit(engine: Engine, kind: str, parameters: dict[str, Any], scope: AccessScope) -> int:
+def submit(
+    engine: Engine, kind: JobKind | str, parameters: dict[str, Any], scope: AccessScope
+) -> int:
     """Insert a queued job owned by the caller and limited to their centers; returns its id.
 
     The worker runs the job in that same scope (:func:`job_scope`), so a job can never read
-    or write more than the person who started it could.
+    or write more than the person who started it could. The parameters are checked here
+    (:func:`check_parameters`), so that a job that cannot run is never queued.
     """
-    if kind not in KINDS:
-        raise ValidationError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    kind = job_kind(kind)
     scope.require(Permission.RUN_JOBS)
+    check_parameters(kind, parameters)
     with session_scope(engine) as session:
         job = create_job(session, kind, parameters)
         job.submitted_by = scope.user
         job.center_ids = None if scope.center_ids is None else sorted(scope.center_ids)
-        audit.job_submitted(session, scope.user, job.id, kind=kind)
+        audit.job_submitted(session, scope.user, job.id, kind=kind.value)
         return job.id
+
+
+def job_kind(kind: JobKind | str) -> JobKind:
+    """``kind`` as a :class:`JobKind`; a clear error for one that is not."""
+    try:
+        return JobKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in JobKind)
+        raise ValidationError(f"unknown job kind {kind!r}; one of {known}") from None
+
+
+def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters a job of ``kind`` cannot run with: a train job's are a
+    :class:`TrainRequest`'s; a predict job names a model version (and may list pseudonyms)."""
+    if kind is JobKind.TRAIN:
+        TrainRequest.from_parameters(parameters)
+        return
+    model = parameters.get("model_version_id")
+    if isinstance(model, bool) or not isinstance(model, int):
+        raise ValidationError(f"a prediction job needs a model version id, not {model!r}")
+    pseudonyms = parameters.get("pseudonyms")
+    if pseudonyms is not None and not (
+        isinstance(pseudonyms, list) and all(isinstance(p, str) for p in pseudonyms)
+    ):
+        raise ValidationError("a prediction job's patients must be a list of pseudonyms")
 
 
 def job_scope(job: Job) -> AccessScope:
@@ -120,11 +160,88 @@ def launch_tied(arguments: list[str], env: dict[str, str] | None = None) -> int:
     return process.pid
 
 
+class JobRunner(Protocol):
+    """Where the work of a job runs: the jobs table keeps its state, progress and audit; a
+    runner only queues it there and has it executed (:class:`LocalRunner`: a process on this
+    machine; a distributed engine's runner would hand it to that engine instead)."""
+
+    def submit(
+        self, engine: Engine, kind: JobKind, parameters: dict[str, Any], scope: AccessScope
+    ) -> int:
+        """Queue a job; returns its id."""
+        ...
+
+    def start(self, job_id: int) -> None:
+        """Have queued job ``job_id`` executed (without waiting for it)."""
+        ...
+
+    def status(self, engine: Engine, job_id: int) -> JobStatus:
+        """Where job ``job_id`` stands."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalRunner:
+    """Each job in a worker process of its own on this machine (``gistcad jobs run ID``),
+    which finds the data in ``data_dir`` (default: this process's setting)."""
+
+    data_dir: Path | None = None
+
+    def submit(
+        self, engine: Engine, kind: JobKind, parameters: dict[str, Any], scope: AccessScope
+    ) -> int:
+        return submit(engine, kind, parameters, scope)
+
+    def start(self, job_id: int) -> None:
+        env = None if self.data_dir is None else {"GISTCAD_DATA_DIR": str(self.data_dir)}
+        pid = launch(job_id, env=env)
+        logger.info("job %s: worker pid %s", job_id, pid)
+
+    def status(self, engine: Engine, job_id: int) -> JobStatus:
+        reap_orphans(engine)  # a worker that died leaves its job "running" until reaped
+        with session_scope(engine) as session:
+            return job_in_scope(session, job_id, None).status
+
+
+def start_job(
+    engine: Engine,
+    kind: JobKind | str,
+    parameters: dict[str, Any],
+    scope: AccessScope,
+    runner: JobRunner | None = None,
+    *,
+    data_dir: Path | None = None,
+) -> int:
+    """Queue a job and start it: what the pages and ``gistcad`` do to run one. Returns its id.
+
+    ``runner``: where it runs (default: a :class:`LocalRunner` for ``data_dir``).
+    """
+    runner = runner or LocalRunner(data_dir)
+    job_id = runner.submit(engine, job_kind(kind), parameters, scope)
+    runner.start(job_id)
+    return job_id
+
+
+def restart_job(
+    engine: Engine,
+    job_id: int,
+    scope: AccessScope,
+    runner: JobRunner | None = None,
+    *,
+    data_dir: Path | None = None,
+) -> int:
+    """Queue failed or cancelled job ``job_id`` again (:func:`restart`) and start it;
+    returns the new job's id."""
+    new_id = restart(engine, job_id, scope)
+    (runner or LocalRunner(data_dir)).start(new_id)
+    return new_id
+
+
 def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
     """Queue a failed or cancelled job again, as a new job with the same parameters.
 
     The new job's parameters name the job it repeats (``restart_of``); the old row stays as
-    it ended. Returns the new job's id; start it with :func:`launch`.
+    it ended. Returns the new job's id; :func:`restart_job` also starts it.
 
     Raises
     ------
@@ -135,18 +252,15 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
     """
     reap_orphans(engine)  # a job whose worker died is still "running" until reaped
     with session_scope(engine) as session:
-        job = session.get(Job, job_id)
         scope.require(Permission.RUN_JOBS)
-        centers = None if job is None or job.center_ids is None else frozenset(job.center_ids)
-        if job is None or not scope.covers(centers):
-            raise NotFoundError(f"no job {job_id}; 'gistcad jobs list' shows the jobs")
+        job = job_in_scope(session, job_id, scope)
         if job.status not in RESTARTABLE:
             raise ValidationError(
                 f"job {job_id} is {job.status.value}; only a failed or cancelled job can be "
                 "restarted"
             )
         parameters = {k: v for k, v in job.parameters.items() if k not in WORKER_KEYS}
-        new = create_job(session, job.kind, {**parameters, RESTART_OF: job_id})
+        new = create_job(session, JobKind(job.kind), {**parameters, RESTART_OF: job_id})
         # the same owner and centers: a restart never widens what the job may touch
         new.submitted_by, new.center_ids = job.submitted_by, job.center_ids
         update_job(session, new.id, message=f"restart of job {job_id}")
@@ -154,13 +268,14 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
         return new.id
 
 
-def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Callable[[str], None]:
+def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Progress:
     """Record each message, with the fraction done where the messages tell it
     (:class:`~gistcad.job_progress.TrainingProgress`), else one that nears 1 step by step."""
     steps = {"n": 0}
     tracker = TrainingProgress(epochs=epochs)
 
-    def record(message: str) -> None:
+    def record(message: str, done: int | None = None, total: int | None = None) -> None:
+        del done, total  # the message tells them: "fold 2/5", "epoch 3/12", "predicted 32/80"
         steps["n"] += 1
         known = tracker.update(message)
         # progress of an unknown number of steps: approach 1 without reaching it
@@ -176,40 +291,34 @@ def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Cal
 
 def _execute(
     session: Session,
-    data_dir: Any,
+    data_dir: Path,
     job: Job,
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> str:
-    """Run the job in its owner's scope; the audit row commits with the result."""
-    from gistcad.modelling.folds import Scheme
-    from gistcad.modelling.targets import Target
-    from gistcad.modelling.trainer import TrainRequest, predict, train  # torch: only here
+    """Run the job in its owner's scope; its audit rows commit with the result."""
+    # PyTorch: imported only here, by the worker
+    from gistcad.modelling.trainer import predict_and_record, train_and_register
 
-    kind, p, scope = job.kind, dict(job.parameters), job_scope(job)
+    kind, p, scope = JobKind(job.kind), dict(job.parameters), job_scope(job)
     device = str(p.get("device", "auto"))  # the deep model's: CUDA when available
-    if kind == "train":
-        request = TrainRequest(
-            kind=ModelKind(p["kind"]),
-            target=Target(p.get("target", "genotype")),
-            scheme=Scheme(p.get("scheme", "kfold")),
-            name=p.get("name"),
-            seed=int(p.get("seed", 0)),
+    if kind is JobKind.TRAIN:
+        request = TrainRequest.from_parameters(p)
+        version = train_and_register(
+            session, scope, data_dir, request, progress, device=device, job_id=job.id
         )
-        version = train(session, scope, data_dir, request, progress, device=device)
-        audit.model_event(session, scope.user, "train", version.id, name=version.name, job=job.id)
         if not p.get(PREDICT_ALL):
             return f"model version {version.id} ({version.name}) registered"
         # no progress message from here: this transaction holds the write lock (SQLite)
-        n = predict(session, scope, data_dir, version.id, device=device)
-        audit.model_event(session, scope.user, "predict", version.id, patients=n, job=job.id)
+        n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
-    n = predict(session, scope, data_dir, model_id, p.get("pseudonyms"), device=device)
-    audit.model_event(session, scope.user, "predict", model_id, patients=n, job=job.id)
+    n = predict_and_record(
+        session, scope, data_dir, model_id, p.get("pseudonyms"), device=device, job_id=job.id
+    )
     return f"{n} predictions written"
 
 
-def run(engine: Engine, data_dir: Any, job_id: int, scope: AccessScope | None = None) -> JobStatus:
+def run(engine: Engine, data_dir: Path, job_id: int, scope: AccessScope | None = None) -> JobStatus:
     """Run a queued job to its end, recording every state change; never raises for the job.
 
     ``scope`` is the caller's, when a user (not the worker the job was launched with) asks;
@@ -225,20 +334,16 @@ def run(engine: Engine, data_dir: Any, job_id: int, scope: AccessScope | None = 
         When ``scope`` may not run jobs.
     """
     with session_scope(engine) as session:
-        job = session.get(Job, job_id)
         if scope is not None:
             scope.require(Permission.RUN_JOBS)
-        centers = None if job is None or job.center_ids is None else frozenset(job.center_ids)
-        if job is None or (scope is not None and not scope.covers(centers)):
-            raise NotFoundError(f"no job {job_id}; 'gistcad jobs list' shows the jobs")
+        job = job_in_scope(session, job_id, scope)
         if job.status is not JobStatus.QUEUED or not claim_job(session, job_id, _this_worker()):
             session.refresh(job)
             raise ValidationError(f"job {job_id} is {job.status.value}, not queued")
     try:
         with session_scope(engine) as session:
-            job = session.get(Job, job_id)
-            assert job is not None  # claimed above
-            epochs = job.kind == "train" and job.parameters.get("kind") == ModelKind.DL.value
+            job = job_in_scope(session, job_id, None)  # claimed above
+            epochs = job.kind == JobKind.TRAIN and job.parameters.get("kind") == ModelKind.DL
             record = _progress_recorder(engine, job_id, epochs=epochs)
             message = _execute(session, data_dir, job, record)
             # the result and "succeeded" are committed together, or neither is
@@ -323,8 +428,5 @@ def reap_orphans(engine: Engine) -> int:
     its own ending.
     """
     with session_scope(engine) as session:
-        running = session.execute(
-            select(Job.id, Job.parameters).where(Job.status == JobStatus.RUNNING)
-        ).all()
-        orphans = [(job_id, p) for job_id, p in running if _worker_gone(p)]
+        orphans = [(job_id, p) for job_id, p in running_jobs(session) if _worker_gone(p)]
         return sum(fail_running_job(session, i, orphan_reason(i, p)) for i, p in orphans)

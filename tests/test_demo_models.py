@@ -21,8 +21,8 @@ from gistcad import demo_models, jobs
 from gistcad.demo_models import DemoState, demo_model_states, queue_demo_models
 from gistcad.domain import JobStatus
 from gistcad.store import AccessScope, make_engine, migrations, session_scope
+from gistcad.store.jobs import claim_job, update_job
 from gistcad.store.models import Job, ModelVersion, Prediction
-from gistcad.store.writes import claim_job, update_job
 from tests.factories import seed_cohort
 
 EVERYTHING = AccessScope.everything()
@@ -73,6 +73,8 @@ def test_queueing_is_idempotent(engine: Engine) -> None:
             "target": "kit11",
             "scheme": "kfold",
             "name": "demo-radiomics",
+            "seed": 0,
+            "epochs": None,
             "predict_all": True,
             "demo": True,
         }

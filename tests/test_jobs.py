@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -18,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from gistcad import jobs
 from gistcad.cli import main
-from gistcad.domain import JobStatus
-from gistcad.errors import ValidationError
+from gistcad.domain import JobKind, JobStatus
+from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import AccessScope, make_engine, migrations, session_scope
 from gistcad.store import engine as engine_module
 from gistcad.store.engine import import_lock
-from gistcad.store.models import Job, ModelVersion, Prediction
-from gistcad.store.writes import claim_job, fail_running_job, update_job
+from gistcad.store.jobs import claim_job, fail_running_job, update_job
+from gistcad.store.models import AuditEvent, Job, ModelVersion, Prediction
 from tests.conftest import BACKENDS
 from tests.factories import seed_cohort
 from tests.workers import store_env
@@ -299,3 +300,84 @@ def test_a_busy_database_skips_a_progress_step_instead_of_failing_the_job(
     assert "progress 'fold 1 of 5' not recorded (database is locked)" in caplog.text
     jobs._progress_recorder(engine, job_id)("fold 2 of 5")
     assert _job(engine, job_id).message == "fold 2 of 5"
+
+
+# --- what a job is given: the training request, the kind, the runner ----------------------
+
+
+def test_a_train_job_keeps_its_epochs_and_audits_once(engine: Engine, tmp_path: Path) -> None:
+    parameters = {"kind": "clinical", "target": "kit11", "name": "e3", "epochs": 3, "seed": 5}
+    job_id = jobs.submit(engine, JobKind.TRAIN, parameters, EVERYTHING)
+    assert jobs.run(engine, tmp_path, job_id) is JobStatus.SUCCEEDED
+    with Session(engine) as s:
+        version = s.scalars(select(ModelVersion).where(ModelVersion.name == "e3")).one()
+        assert version.parameters["epochs"] == 3 and version.parameters["seed"] == 5
+        trail = s.scalars(select(AuditEvent).where(AuditEvent.action == "train")).all()
+        assert [(e.target, e.detail) for e in trail] == [
+            (str(version.id), {"name": "e3", "patients": 40, "job": job_id})
+        ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "parameters", "message"),
+    [
+        ("cleanup", {}, "unknown job kind 'cleanup'; one of train, predict"),
+        ("train", {"kind": "forest"}, "unknown model kind 'forest'"),
+        ("train", {"kind": "dl", "epochs": 0}, "epochs must lie between 1 and 1000, not 0"),
+        ("predict", {}, "a prediction job needs a model version id, not None"),
+        ("predict", {"model_version_id": 1, "pseudonyms": "P-001"}, "must be a list of"),
+    ],
+)
+def test_a_job_that_cannot_run_is_never_queued(
+    engine: Engine, kind: str, parameters: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        jobs.submit(engine, kind, dict(parameters), EVERYTHING)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count(Job.id))) == 0
+
+
+class RecordingRunner:
+    """A runner that queues like the local one and records what it was asked to start."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    def submit(
+        self, engine: Engine, kind: JobKind, parameters: dict[str, Any], scope: AccessScope
+    ) -> int:
+        return jobs.submit(engine, kind, parameters, scope)
+
+    def start(self, job_id: int) -> None:
+        self.started.append(job_id)
+
+    def status(self, engine: Engine, job_id: int) -> JobStatus:
+        return jobs.LocalRunner().status(engine, job_id)
+
+
+def test_start_job_queues_then_starts_through_its_runner(engine: Engine, tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    job_id = jobs.start_job(engine, "predict", {"model_version_id": 1}, EVERYTHING, runner)
+    assert runner.started == [job_id]
+    assert runner.status(engine, job_id) is JobStatus.QUEUED
+    assert _job(engine, job_id).kind == JobKind.PREDICT
+    assert jobs.run(engine, tmp_path, job_id) is JobStatus.FAILED  # no saved model file
+    assert runner.status(engine, job_id) is JobStatus.FAILED
+    again = jobs.restart_job(engine, job_id, EVERYTHING, runner)
+    assert runner.started == [job_id, again] and again != job_id
+    with pytest.raises(NotFoundError, match=r"^no job 99$"):
+        runner.status(engine, 99)
+
+
+def test_the_local_runner_starts_a_worker_for_the_data_folder(
+    engine: Engine, tmp_path: Path
+) -> None:
+    job_id = jobs.start_job(
+        engine, JobKind.TRAIN, {"kind": "clinical", "name": "local"}, EVERYTHING, data_dir=tmp_path
+    )
+    runner = jobs.LocalRunner(tmp_path)
+    deadline = time.monotonic() + 120
+    while runner.status(engine, job_id) in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline, "the background job did not finish"
+        time.sleep(0.5)
+    assert runner.status(engine, job_id) is JobStatus.SUCCEEDED, _job(engine, job_id).error

@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
-from gistcad.domain import ModelKind
+from gistcad.domain import JobKind, ModelKind
 from gistcad.errors import GistcadError
 from gistcad.modelling.folds import Scheme
+from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_jobs, list_model_versions
@@ -37,13 +38,13 @@ with start_predict.form("predict_form"):
                 with session_scope(engine()) as session:
                     flt = CohortFilter(centers=frozenset(chosen))
                     pseudonyms = cohort_table(session, scope(), flt)["pseudonym"].tolist()
-            job_id = jobs.submit(
+            job_id = jobs.start_job(
                 engine(),
-                "predict",
+                JobKind.PREDICT,
                 {"model_version_id": int(model_id), "pseudonyms": pseudonyms},
                 scope(),
+                data_dir=settings().data_dir,
             )
-            jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
             st.success(f"Job {job_id} started.")
         except GistcadError as exc:
             show_error(exc)
@@ -55,15 +56,20 @@ with start_train.form("train_form"):
     scheme = st.selectbox("Validation", list(Scheme), key="jobs_scheme")
     name = st.text_input("Name (optional)", key="jobs_name")
     if st.form_submit_button("Start training"):
-        parameters = {
-            "kind": kind.value,
-            "target": target.value,
-            "scheme": scheme.value,
-            "name": name.strip() or None,
-        }
-        job_id = jobs.submit(engine(), "train", parameters, scope())
-        jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
-        st.success(f"Job {job_id} started.")
+        try:
+            request = TrainRequest.from_parameters(
+                {"kind": kind, "target": target, "scheme": scheme, "name": name.strip() or None}
+            )
+            job_id = jobs.start_job(
+                engine(),
+                JobKind.TRAIN,
+                request.to_parameters(),
+                scope(),
+                data_dir=settings().data_dir,
+            )
+            st.success(f"Job {job_id} started.")
+        except GistcadError as exc:
+            show_error(exc)
 
 
 def _parameters_text(parameters: dict[str, object]) -> str:
@@ -88,8 +94,7 @@ def restart_control(table: pd.DataFrame) -> None:
     )
     if go.button("Restart", key="jobs_restart", disabled=chosen is None):
         try:
-            new_id = jobs.restart(engine(), int(chosen), scope())
-            jobs.launch(new_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
+            new_id = jobs.restart_job(engine(), int(chosen), scope(), data_dir=settings().data_dir)
             st.success(f"Job {new_id} started (restart of job {chosen}).")
         except GistcadError as exc:
             show_error(exc)

@@ -1,26 +1,16 @@
 """Model performance: per-center ROC and AUC with CI, baselines and ceiling, calibration."""
 
-import pandas as pd
 import streamlit as st
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.errors import GistcadError
-from gistcad.ingest.pseudonym import load_or_create_key
-from gistcad.modelling.evaluation import (
-    POOLED,
-    TASK_LABELS,
-    Evaluation,
-    confusion,
-    evaluate,
-    misclassified,
-    roc_curves,
-)
-from gistcad.modelling.oracle_link import load_oracle
-from gistcad.modelling.targets import Target
+from gistcad.modelling.assessment import Assessment, evaluate_version
+from gistcad.modelling.evaluation import POOLED, TASK_LABELS, confusion, misclassified, roc_curves
+from gistcad.modelling.oracle_link import oracle_stamp
 from gistcad.plots.cohort import count_bars
 from gistcad.plots.performance import auc_forest, confusion_figure, reliability_figure, roc_figure
 from gistcad.store import session_scope
-from gistcad.store.model_queries import list_model_versions, model_version_detail
+from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import cohort_table
 from views.common import (
     FIGURE_CONFIG,
@@ -32,21 +22,19 @@ from views.common import (
     show_error,
 )
 
-DEMO_ORACLE = "demo-cohort/oracle.csv"
-
 
 @st.cache_data(max_entries=64, show_spinner="Evaluating…")
-def evaluated(
-    model_version_id: int,
-    threshold: float,
-    _oof: pd.DataFrame,
-    target: Target,
-    _oracle: pd.DataFrame | None,
-    oracle_key: str,
-) -> Evaluation:
-    """Evaluation of one model version at one threshold (cached: the bootstrap is costly)."""
-    del model_version_id, oracle_key  # cache keys
-    return evaluate(_oof, target, threshold=threshold, oracle=_oracle)
+def assessed(
+    model_version_id: int, threshold: float, scope_key: str, versions: str, oracle_key: str
+) -> Assessment:
+    """One model version at one threshold in the caller's scope, beside the other versions
+    and the ceiling (cached: the bootstrap is costly; keyed by the scope, the registered
+    versions and the oracle)."""
+    del scope_key, versions, oracle_key  # cache keys
+    with session_scope(engine()) as session:
+        return evaluate_version(
+            session, scope(), settings().layout, model_version_id, threshold, baselines=True
+        )
 
 
 st.title("Model performance")
@@ -65,27 +53,19 @@ model_id = top[0].selectbox("Model", list(names), format_func=names.get, key="pe
 threshold = top[1].slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="perf_threshold")
 
 try:
+    who = scope()
+    centers = "all" if who.center_ids is None else sorted(who.center_ids)
+    scope_key = f"{who.user}|{who.role}|{centers}"
+    versions = ",".join(str(v) for v in names)
+    oracle_key = oracle_stamp(settings().layout)
+    assessment = assessed(int(model_id), threshold, scope_key, versions, oracle_key)
     with session_scope(engine()) as session:
-        detail = model_version_detail(session, scope(), model_id)
-        peers = [
-            model_version_detail(session, scope(), int(other))
-            for other in models["model_version_id"]
-            if other != model_id
-        ]
-        cohort = cohort_table(session, scope())
-    target = Target(detail.target)
-    oracle_path = settings().data_dir / DEMO_ORACLE
-    oracle = (
-        load_oracle(oracle_path, load_or_create_key(settings().data_dir))
-        if oracle_path.is_file()
-        else None
-    )
-    oracle_key = f"{oracle_path}:{oracle_path.stat().st_mtime}" if oracle is not None else ""
-    evaluation = evaluated(model_id, threshold, detail.oof, target, oracle, oracle_key)
+        cohort = cohort_table(session, who)
 except GistcadError as exc:
     show_error(exc)
     st.stop()
 
+detail, evaluation, target = assessment.detail, assessment.evaluation, assessment.target
 scheme = str(detail.parameters.get("scheme", "?"))
 st.caption(
     f"{detail.kind} model for {detail.target}, {len(detail.oof)} patients evaluated out of fold "
@@ -106,15 +86,7 @@ task = st.radio(
 )
 table = evaluation.tables[task]
 
-references: dict[str, dict[str, float]] = {}
-for peer in peers:
-    if peer.target == detail.target and not peer.oof.empty:
-        peer_table = evaluated(peer.model_version_id, 0.5, peer.oof, target, None, "").tables[task]
-        references[f"{peer.name} ({peer.kind})"] = dict(
-            zip(peer_table["center"], peer_table["auc"], strict=True)
-        )
-if "ceiling_auc" in table:
-    references["synthetic ceiling"] = dict(zip(table["center"], table["ceiling_auc"], strict=True))
+references = assessment.references.get(task, {})
 
 left, right = st.columns(2)
 left.plotly_chart(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -15,6 +17,11 @@ from gistcad.config import load_settings
 from gistcad.demo_models import DemoState, demo_model_states, queue_demo_models
 from gistcad.layout import DataLayout
 from gistcad.store import AccessScope, migrations, session_scope
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from gistcad.synth.build import BuildSummary
 
 
 def register(sub: Any) -> None:
@@ -72,13 +79,23 @@ def _build(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     check_output_folder(options.out)
-    with tqdm(total=options.patients, unit="patient", desc="CT and masks", file=sys.stderr) as bar:
-        summary = build_cohort(options, progress=bar.update)
+    with _bar(options.patients) as progress:
+        summary = build_cohort(options, progress=progress)
+    _print_summary(summary)
+    return 0
+
+
+@contextmanager
+def _bar(patients: int) -> Iterator[Callable[[int], None]]:
+    with tqdm(total=patients, unit="patient", desc="CT and masks", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _print_summary(summary: BuildSummary) -> None:
     centers = ", ".join(f"{name} {n}" for name, n in summary.centers.items())
     ceilings = ", ".join(f"{k} {v:.3f}" for k, v in summary.ceilings.items())
     print(f"{summary.patients} patients ({centers}) in {summary.out}: {summary.files} files")
     print(f"ceiling AUCs: {ceilings}")
-    return 0
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -92,29 +109,26 @@ def _load(args: argparse.Namespace) -> int:
     if patients:
         print(f"the database holds {patients} patients: no demo cohort loaded")
     else:
-        status = _build_and_import(args, settings.data_dir)
+        status = _build_and_import(args, engine, settings.layout)
     if status == 0 and not args.no_models and (not patients or _demo_started(engine)):
         _queue_models(engine)
     return status
 
 
-def _build_and_import(args: argparse.Namespace, data_dir: Path) -> int:
-    out = DataLayout(data_dir).demo_cohort
-    if not (out / "manifest.json").exists():
+def _build_and_import(args: argparse.Namespace, engine: Engine, layout: DataLayout) -> int:
+    from gistcad.demo_cohort import build_demo_cohort, demo_cohort_built, import_demo_cohort
+
+    out = layout.demo_cohort
+    if not demo_cohort_built(layout):
         print(f"building the synthetic demo cohort ({args.patients} patients) in {out}")
-        build = argparse.Namespace(
-            out=out,
-            patients=args.patients,
-            centers=6,
-            seed=args.seed,
-            signal=1.0,
-            matrix=256,
-            workers=None,
-        )
-        _build(build)
+        with _bar(args.patients) as progress:
+            summary = build_demo_cohort(layout, args.patients, args.seed, progress)
+        _print_summary(summary)
     print(f"importing {out}")
-    load = argparse.Namespace(folder=out, dry_run=False, keep_mapping=False, json=False)
-    return imports.import_demo_command(load)
+    scope = AccessScope.everything(user=operator_name())
+    with tqdm(unit="patient", desc="importing", file=sys.stderr, leave=False, delay=1.0) as bar:
+        reports = import_demo_cohort(engine, layout.root, scope, out, progress=bar.update)
+    return imports.print_reports(reports)
 
 
 def _demo_started(engine: Any) -> bool:

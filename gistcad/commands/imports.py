@@ -24,6 +24,7 @@ from gistcad.errors import ValidationError
 from gistcad.store import migrations
 
 if TYPE_CHECKING:
+    from gistcad.ingest.report import ImportReport
     from gistcad.ingest.transaction import Importer
 
 # The importers read DICOM and NIfTI (pydicom, nibabel, highdicom): imported by the handlers,
@@ -59,7 +60,7 @@ def register(sub: Any) -> None:
 
     demo = _add(kinds, "demo", "a cohort written by 'gistcad demo build', every center")
     demo.add_argument("folder", type=Path)
-    demo.set_defaults(handler=import_demo_command)
+    demo.set_defaults(handler=_demo)
 
 
 def _add(kinds: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -100,7 +101,12 @@ def _run(args: argparse.Namespace, runner: Importer, unit: str = "series") -> in
             dry_run=args.dry_run,
             progress=progress,
         )
-    if args.json:
+    return print_reports(reports, as_json=args.json)
+
+
+def print_reports(reports: list[ImportReport], *, as_json: bool = False) -> int:
+    """Print the import reports; returns the exit status (0 imported, 3 refused)."""
+    if as_json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
         print("\n".join(r.summary() for r in reports))
@@ -145,15 +151,23 @@ def _masks(args: argparse.Namespace) -> int:
     return _run(args, lambda session, ctx: [import_mask_folder(session, args.folder, ctx)], "mask")
 
 
-def import_demo_command(args: argparse.Namespace) -> int:
-    """``gistcad import demo``; also the second half of ``gistcad demo load``."""
-    from gistcad.ingest.demo import import_demo
+def _demo(args: argparse.Namespace) -> int:
+    from gistcad.demo_cohort import import_demo_cohort
 
-    return _run(
-        args,
-        lambda session, ctx: import_demo(session, args.folder, ctx, keep_mapping=args.keep_mapping),
-        "patient",
-    )
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
+    with _progress(args, "patient") as progress:
+        reports = import_demo_cohort(
+            engine,
+            settings.data_dir,
+            scope,
+            args.folder,
+            dry_run=args.dry_run,
+            keep_mapping=args.keep_mapping,
+            progress=progress,
+        )
+    return print_reports(reports, as_json=args.json)
 
 
 def _no_mapping(args: argparse.Namespace) -> None:

@@ -8,9 +8,14 @@ from typing import Any
 from gistcad import jobs
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import record_id
+from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import JobStatus, Permission
+from gistcad.errors import NotFoundError
 from gistcad.store import migrations, session_scope
+
+#: what a caller who named a job that does not exist can do
+LIST_HINT = "'gistcad jobs list' shows the jobs"
 
 
 def register(sub: Any) -> None:
@@ -50,7 +55,9 @@ def _run(args: argparse.Namespace) -> int:
         for job_id, ending in endings.items():
             print(f"job {job_id}: {ending.value}")
         return 0 if all(e is JobStatus.SUCCEEDED for e in endings.values()) else 1
-    status = jobs.run(engine, settings.data_dir, args.job_id, caller_scope(args, engine, settings))
+    scope = caller_scope(args, engine, settings)
+    with hint(NotFoundError, LIST_HINT):
+        status = jobs.run(engine, settings.data_dir, args.job_id, scope)
     print(f"job {args.job_id}: {status.value}")
     return 0 if status is JobStatus.SUCCEEDED else 1
 
@@ -79,10 +86,13 @@ def _list(args: argparse.Namespace) -> int:
 def _restart(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
-    job_id = jobs.restart(engine, args.job_id, caller_scope(args, engine, settings))
-    if args.no_launch:
-        print(f"job {job_id} queued (restart of job {args.job_id}); run: gistcad jobs run {job_id}")
-        return 0
-    pid = jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings.data_dir)})
-    print(f"job {job_id} started (restart of job {args.job_id}, worker pid {pid})")
+    scope = caller_scope(args, engine, settings)
+    with hint(NotFoundError, LIST_HINT):
+        if args.no_launch:
+            job_id = jobs.restart(engine, args.job_id, scope)
+            run = f"gistcad jobs run {job_id}"
+            print(f"job {job_id} queued (restart of job {args.job_id}); run: {run}")
+            return 0
+        job_id = jobs.restart_job(engine, args.job_id, scope, data_dir=settings.data_dir)
+    print(f"job {job_id} started (restart of job {args.job_id})")
     return 0

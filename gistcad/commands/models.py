@@ -5,27 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
+from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import Device, ModelKind, Permission
-from gistcad.errors import ValidationError
-from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
-from gistcad.store import audit, migrations, session_scope
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-DEMO_ORACLE = Path("demo-cohort") / "oracle.csv"
+from gistcad.progress import Progress
+from gistcad.store import migrations, session_scope
 
 
 def register(sub: Any) -> None:
@@ -83,96 +78,92 @@ def _checked_device(name: str) -> str:
 
 
 @contextmanager
-def _bar(
-    desc: str, *, quiet: bool, unit: str = "step"
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr fed with (done, total); nothing under ``--json``."""
+def _bar(desc: str, *, quiet: bool, unit: str = "step") -> Iterator[Progress | None]:
+    """A progress bar on stderr, shown from the first step (an error before it stays one
+    line): counted steps set it to done of total, others advance it by one with their
+    message beside it. Nothing under ``--json``."""
     if quiet:
         yield None
         return
-    with tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False) as bar:
+    bars: list[tqdm[Any]] = []
 
-        def update(done: int, total: int) -> None:
+    def update(message: str, done: int | None = None, total: int | None = None) -> None:
+        if not bars:
+            bars.append(tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False))
+        bar = bars[0]
+        if done is None or total is None:
+            bar.set_postfix_str(message)
+            bar.update(1)
+        else:
             bar.total = total
             bar.update(done - bar.n)
 
+    try:
         yield update
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gistcad.modelling.trainer import TrainRequest, train
+    from gistcad.modelling.request import TrainRequest
+    from gistcad.modelling.trainer import train_and_register
+    from gistcad.store.writes import NameTakenError
 
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
     device = _checked_device(args.device)
-    request = TrainRequest(
-        kind=ModelKind(args.model),
-        target=Target(args.target),
-        scheme=Scheme(args.cv),
-        name=args.name,
-        seed=args.seed,
-        epochs=args.epochs,
+    request = TrainRequest.from_parameters(
+        {
+            "kind": args.model,
+            "target": args.target,
+            "scheme": args.cv,
+            "name": args.name,
+            "seed": args.seed,
+            "epochs": args.epochs,
+        }
     )
     with (
+        hint(NameTakenError, "choose another --name"),
         session_scope(engine) as session,
-        tqdm(desc="training", unit="step", file=sys.stderr, leave=False) as bar,
+        _bar("training", quiet=False) as progress,
     ):
-
-        def step(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
-        version = train(session, scope, settings.data_dir, request, step, device=device)
-        audit.model_event(
-            session,
-            scope.user,
-            "train",
-            version.id,
-            name=version.name,
-            patients=version.metrics.get("n_patients"),
+        version = train_and_register(
+            session, scope, settings.data_dir, request, progress, device=device
         )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])
     return 0
 
 
-def _oracle(args: argparse.Namespace, data_dir: Path) -> pd.DataFrame | None:
-    from gistcad.modelling.oracle_link import load_oracle
-
-    path = args.oracle or (data_dir / DEMO_ORACLE)
-    if args.oracle is None and not path.is_file():
-        return None
-    return load_oracle(path, load_or_create_key(data_dir))
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from gistcad.modelling.evaluation import TASK_LABELS, evaluate
-    from gistcad.store.model_queries import find_model_version, model_version_detail
+    from gistcad.modelling.assessment import evaluate_version
+    from gistcad.modelling.evaluation import TASK_LABELS
 
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
-    with session_scope(engine) as session:
-        model_id, name = find_model_version(session, args.model, scope)
-        detail = model_version_detail(session, scope, model_id)
-        oof, target = detail.oof, Target(detail.target)
-        other = None
-        if args.compare:
-            other_id, other_name = find_model_version(session, args.compare, scope)
-            other = (other_name, model_version_detail(session, scope, other_id).oof)
-    if oof.empty:
-        raise ValidationError(f"{name} has no out-of-fold predictions for the centers you see")
-    with _bar("bootstrap (centers)", quiet=args.json) as progress:
-        evaluation = evaluate(
-            oof,
-            target,
-            threshold=args.threshold,
-            oracle=_oracle(args, settings.data_dir),
+    with (
+        session_scope(engine) as session,
+        _bar("bootstrap (centers)", quiet=args.json) as progress,
+    ):
+        assessment = evaluate_version(
+            session,
+            scope,
+            settings.layout,
+            args.model,
+            args.threshold,
+            compare=args.compare,
+            oracle=args.oracle,
             progress=progress,
         )
-    comparison = _compare(oof, target, other) if other is not None else None
+    name, evaluation, comparison = (
+        assessment.detail.name,
+        assessment.evaluation,
+        assessment.comparison,
+    )
     if args.json:
         print(
             json.dumps({"model": name, **evaluation.to_dict(), "comparison": comparison}, indent=2)
@@ -195,26 +186,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare(oof: pd.DataFrame, target: Target, other: tuple[str, pd.DataFrame]) -> dict[str, Any]:
-    from gistcad.analysis.performance import delong_test
-    from gistcad.modelling.evaluation import task_scores
-
-    name, other_oof = other
-    shared = oof.merge(other_oof, on="pseudonym", suffixes=("", "_b"))
-    if shared.empty:
-        raise ValidationError(f"{name} and this model share no evaluated patient")
-    b = shared[[c for c in shared.columns if c.endswith("_b")]].rename(columns=lambda c: c[:-2])
-    b["center"] = shared["center"]
-    results = {}
-    for task, (score, label) in task_scores(shared, target).items():
-        other_score = task_scores(b.assign(pseudonym=shared["pseudonym"]), target)[task][0]
-        d = delong_test(score, other_score, label)
-        results[task] = {"auc_a": d.auc_a, "auc_b": d.auc_b, "z": d.z, "p_value": d.p_value}
-    return {"other": name, "n": len(shared), "tasks": results}
-
-
 def _predict(args: argparse.Namespace) -> int:
-    from gistcad.modelling.trainer import predict
+    from gistcad.modelling.trainer import predict_and_record
     from gistcad.store.model_queries import find_model_version
 
     settings = load_settings()
@@ -225,10 +198,8 @@ def _predict(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
         with _bar("predicting", quiet=False, unit="patient") as progress:
-            n = predict(
+            n = predict_and_record(
                 session, scope, settings.data_dir, model_id, args.patient, progress, device=device
             )
-        selection = "all" if args.all else args.patient
-        audit.model_event(session, scope.user, "predict", model_id, patients=n, selection=selection)
     print(f"{n} predictions written by {name}")
     return 0

@@ -3,6 +3,7 @@
 The oracle names patients by center and hospital id, as the center's export did; the store
 knows only pseudonyms, so the pseudonym is recomputed with the data folder's key. The oracle
 never becomes a feature: it is read only to print the ceiling beside a model's AUC.
+:func:`find_oracle` is the one way the command and the pages find and load it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from gistcad.errors import ValidationError
-from gistcad.ingest.pseudonym import Pseudonymizer
+from gistcad.ingest.pseudonym import Pseudonymizer, load_or_create_key
+from gistcad.layout import DataLayout
 
 COLUMNS = ["p_kit11", "p_kit9", "p_pdgfra", "p_wt_other", "p_kit_mutant", "p_high_risk"]
 
@@ -36,3 +38,37 @@ def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
         for c, h in zip(oracle["center"], oracle["hospital_id"], strict=True)
     ]
     return oracle[["pseudonym", *COLUMNS]]
+
+
+def find_oracle(layout: DataLayout, path: Path | None = None) -> pd.DataFrame | None:
+    """The oracle of a synthetic cohort linked to the stored patients, for the ceiling.
+
+    ``path`` when given (an error when it is not an oracle), else the data folder's demo
+    oracle when the demo was built there; None when there is none. Never creates the data
+    folder's pseudonym key: without one nothing was imported, so no patient to link to.
+
+    Raises
+    ------
+    ValidationError
+        When ``path`` is not an oracle file, or there is no pseudonym key to link it with.
+    """
+    if path is None:
+        path = layout.demo_oracle
+        if not path.is_file() or not layout.pseudonym_key.is_file():
+            return None
+    elif not layout.pseudonym_key.is_file():
+        raise ValidationError(
+            f"{path}: the oracle cannot be linked to any patient: the data folder "
+            f"{layout.root} has no pseudonym key, so nothing was imported into it yet; "
+            "import the synthetic cohort first"
+        )
+    return load_oracle(path, load_or_create_key(layout.root))
+
+
+def oracle_stamp(layout: DataLayout) -> str:
+    """What identifies the demo oracle :func:`find_oracle` would load ("" when it would
+    load none): its path and modification time, for a cache to notice a rebuilt demo."""
+    path = layout.demo_oracle
+    if not path.is_file() or not layout.pseudonym_key.is_file():
+        return ""
+    return f"{path}:{path.stat().st_mtime}"

@@ -14,8 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +28,14 @@ from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
-from gistcad.modelling.folds import Scheme
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
+from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
-from gistcad.store import AccessScope
+from gistcad.progress import Progress, counted
+from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion, Prediction
 from gistcad.store.writes import (
@@ -47,23 +46,6 @@ from gistcad.store.writes import (
 )
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    kind: ModelKind
-    target: Target
-    scheme: Scheme = Scheme.KFOLD
-    name: str | None = None
-    seed: int = 0
-    epochs: int | None = None  # deep model only; None = DlSettings' default
-
-    def default_name(self) -> str:
-        return (
-            self.name or f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
-        )
 
 
 def make_learner(
@@ -230,7 +212,7 @@ def train(
         kind=request.kind,
         target=request.target.value,
         parameters={
-            **asdict(request),
+            **request.to_parameters(),
             "classes": list(request.target.classes),
             **(
                 {"dl_settings": learner.settings.to_dict()}
@@ -254,24 +236,17 @@ def predict(
     data_dir: Path,
     model_version_id: int,
     pseudonyms: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     device: str = "auto",
 ) -> int:
     """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns rows
     written.
 
-    ``progress(done, total)`` is called as patients are predicted, in chunks of
+    ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
     :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
     """
     version = get_model_version(session, model_version_id)
-    request = TrainRequest(
-        kind=ModelKind(version.kind),
-        target=Target(version.target),
-        scheme=Scheme(version.parameters.get("scheme", Scheme.KFOLD)),
-        name=version.name,
-        seed=int(version.parameters.get("seed", 0)),
-        epochs=version.parameters.get("epochs"),
-    )
+    request = request_of(version)
     learner = make_learner(request, data_dir, dl_settings=dl_settings_of(version), device=device)
     if not version.weights_path or not version.weights_sha256:
         raise ValidationError(
@@ -309,6 +284,57 @@ def predict(
     return written
 
 
+def train_and_register(
+    session: Session,
+    scope: AccessScope,
+    data_dir: Path,
+    request: TrainRequest,
+    progress: Progress | None = None,
+    device: str = "auto",
+    job_id: int | None = None,
+) -> ModelVersion:
+    """Train and register a model version (:func:`train`) and audit it: the one "train" row
+    of the audit trail, committed with the version by the caller's transaction.
+
+    ``job_id``: the background job that runs it, recorded in the audit row.
+    """
+    version = train(session, scope, data_dir, request, progress, device=device)
+    detail: dict[str, Any] = {"name": version.name, "patients": version.metrics.get("n_patients")}
+    if job_id is not None:
+        detail["job"] = job_id
+    audit.model_event(session, scope.user, "train", version.id, **detail)
+    return version
+
+
+def predict_and_record(
+    session: Session,
+    scope: AccessScope,
+    data_dir: Path,
+    model_version_id: int,
+    pseudonyms: list[str] | None = None,
+    progress: Progress | None = None,
+    device: str = "auto",
+    job_id: int | None = None,
+) -> int:
+    """Predict the patients in scope, all or ``pseudonyms`` (:func:`predict`), and audit it:
+    the one "predict" row of the audit trail. Returns the number of predictions written."""
+    n = predict(session, scope, data_dir, model_version_id, pseudonyms, progress, device=device)
+    detail: dict[str, Any] = {"patients": n, "selection": pseudonyms or "all"}
+    if job_id is not None:
+        detail["job"] = job_id
+    audit.model_event(session, scope.user, "predict", model_version_id, **detail)
+    return n
+
+
+def request_of(version: ModelVersion) -> TrainRequest:
+    """The request a registered version was trained with (its kind, target and name are
+    the version's own; older versions stored fewer parameters: defaults fill in)."""
+    stored = {k: v for k, v in (version.parameters or {}).items() if k != "name"}
+    return TrainRequest.from_parameters(
+        {**stored, "kind": version.kind, "target": version.target, "name": version.name}
+    )
+
+
 PREDICT_CHUNK = 16
 
 
@@ -316,14 +342,13 @@ def _predict_in_chunks(
     learner: Learner,
     fitted: Any,
     table: pd.DataFrame,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> Scores:
     parts = []
     for start in range(0, len(table), PREDICT_CHUNK):
         chunk = table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
         parts.append(learner.predict(fitted, chunk))
-        if progress is not None:
-            progress(start + len(chunk), len(table))
+        counted("predicted", start + len(chunk), len(table), progress)
     risks = [p.risk_score for p in parts if p.risk_score is not None]
     return Scores(
         probabilities=np.concatenate([p.probabilities for p in parts]),

@@ -7,14 +7,13 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, JobStatus, MitosisUnit, Sex, Site
+from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
 from gistcad.errors import ValidationError
 from gistcad.store.models import (
     Center,
-    Job,
     ModelVersion,
     Outcome,
     Patient,
@@ -243,12 +242,14 @@ def set_genotype(
     return changed
 
 
+class NameTakenError(ValidationError):
+    """A model version of that name exists already."""
+
+
 def ensure_name_free(session: Session, name: str) -> None:
-    """Refuse a model version name that is taken."""
+    """Refuse a model version name that is taken (:class:`NameTakenError`)."""
     if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)):
-        raise ValidationError(
-            f"a model version called {name!r} exists already; choose another --name"
-        )
+        raise NameTakenError(f"a model version called {name!r} exists already")
 
 
 def add_model_version(session: Session, version: ModelVersion) -> ModelVersion:
@@ -281,80 +282,6 @@ def replace_predictions(session: Session, version: ModelVersion, rows: list[Pred
         session.add(row)
     session.flush()
     return len(rows)
-
-
-def create_job(session: Session, kind: str, parameters: dict[str, Any]) -> Job:
-    job = Job(kind=kind, parameters=parameters, status=JobStatus.QUEUED, progress=0.0)
-    session.add(job)
-    session.flush()
-    return job
-
-
-def update_job(
-    session: Session,
-    job_id: int,
-    *,
-    status: JobStatus | None = None,
-    progress: float | None = None,
-    message: str | None = None,
-    error: str | None = None,
-) -> None:
-    """Record a job's state; sets the start and finish times as the status moves on."""
-    job = session.get(Job, job_id)
-    if job is None:
-        raise ValidationError(f"no job {job_id}")
-    now = dt.datetime.now(dt.UTC)
-    if status is not None:
-        job.status = status
-        if status is JobStatus.RUNNING and job.started_at is None:
-            job.started_at = now
-        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
-            job.finished_at = now
-    if progress is not None:
-        job.progress = min(max(progress, 0.0), 1.0)
-    if message is not None:
-        job.message = message[:2000]
-    if error is not None:
-        job.error = error[:8000]
-    session.flush()
-
-
-def claim_job(session: Session, job_id: int, worker: dict[str, Any]) -> bool:
-    """Move a queued job to running for ``worker`` (recorded in its parameters).
-
-    The status is checked in the same statement that changes it, so of two workers started
-    for one job exactly one gets it; returns whether this one did.
-    """
-    job = session.get(Job, job_id)
-    if job is None:
-        raise ValidationError(f"no job {job_id}")
-    claimed = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING,
-            parameters={**job.parameters, **worker},
-            message="started",
-            started_at=dt.datetime.now(dt.UTC),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.expire(job)
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
-
-
-def fail_running_job(session: Session, job_id: int, error: str) -> bool:
-    """Mark a job failed with ``error`` if it is still running; returns whether it was.
-
-    A job that finished between the caller's look and this write keeps its own ending.
-    """
-    failed = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-        .values(status=JobStatus.FAILED, error=error[:8000], finished_at=dt.datetime.now(dt.UTC))
-        .execution_options(synchronize_session=False)
-    )
-    return bool(failed.rowcount)  # type: ignore[attr-defined]
 
 
 def referenced_data_files(session: Session) -> set[str]:

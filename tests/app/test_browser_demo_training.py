@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.demo_models import queue_demo_models
 from gistcad.store import AccessScope, make_engine, migrations, session_scope
-from gistcad.store.writes import claim_job, update_job
+from gistcad.store.jobs import claim_job, update_job
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.factories import seed_cohort
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad.demo_models import queue_demo_models
 from gistcad.store import AccessScope, session_scope
-from gistcad.store.writes import claim_job, update_job
+from gistcad.store.jobs import claim_job, update_job
 from tests.app.conftest import APP, open_page
 from tests.factories import add_center, add_patient
 

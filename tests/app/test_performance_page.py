@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from gistcad.domain import ModelKind
+from gistcad.layout import DataLayout
+from gistcad.modelling.oracle_link import COLUMNS
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope
@@ -64,3 +68,20 @@ def test_a_model_without_evaluation_says_why(trained: None) -> None:
 def test_no_model_yet(app_db: Engine) -> None:
     at = _page()
     assert any("No model is registered yet" in i.value for i in at.info)
+
+
+def test_the_demo_oracle_gives_the_ceiling_and_never_creates_the_key(
+    trained: None, tmp_path: Path
+) -> None:
+    layout = DataLayout(tmp_path)  # the app's data folder (app_db)
+    layout.demo_oracle.parent.mkdir()
+    header = ",".join(["center", "hospital_id", *COLUMNS])
+    layout.demo_oracle.write_text(f"{header}\nAlpha,001,{','.join(['0.5'] * len(COLUMNS))}\n")
+    at = _page()
+    assert "ceiling_auc" not in at.dataframe[0].value  # nothing imported: nothing to link
+    assert not layout.pseudonym_key.exists()
+    layout.pseudonym_key.write_bytes(bytes(range(32)))
+    at = _page()
+    # linked with the key; the oracle names none of seed_cohort's patients: no ceiling value
+    table = at.dataframe[0].value
+    assert "ceiling_auc" in table and table["ceiling_auc"].isna().all()

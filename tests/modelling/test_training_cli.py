@@ -177,8 +177,16 @@ def test_predict_and_evaluate_show_progress_and_chunks_change_nothing(
     learner = ClinicalLearner(n_classes=2, seed=0)
     labels = rng.integers(0, 2, 40)
     fitted = learner.fit(table, labels, np.arange(40))
-    calls: list[tuple[int, int]] = []
-    chunked = trainer._predict_in_chunks(learner, fitted, table, lambda d, t: calls.append((d, t)))
+    calls: list[tuple[str, int | None, int | None]] = []
+
+    def progress(message: str, done: int | None = None, total: int | None = None) -> None:
+        calls.append((message, done, total))
+
+    chunked = trainer._predict_in_chunks(learner, fitted, table, progress)
     whole = learner.predict(fitted, table)
     assert np.allclose(chunked.probabilities, whole.probabilities)
-    assert calls == [(16, 40), (32, 40), (40, 40)]
+    assert calls == [
+        ("predicted 16/40", 16, 40),
+        ("predicted 32/40", 32, 40),
+        ("predicted 40/40", 40, 40),
+    ]

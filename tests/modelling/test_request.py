@@ -1,0 +1,76 @@
+"""A training request's round trip through a job's parameters, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
+from gistcad.modelling.folds import Scheme
+from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.targets import Target
+
+
+def test_round_trip_through_json_keeps_every_field() -> None:
+    request = TrainRequest.from_parameters(
+        {
+            "kind": "dl",
+            "target": "kit11",
+            "scheme": "loco",
+            "name": " deep-1 ",
+            "seed": 7,
+            "epochs": 3,
+        }
+    )
+    assert request == TrainRequest.from_parameters(
+        {
+            "kind": ModelKind.DL,
+            "target": Target.KIT11,
+            "scheme": Scheme.LOCO,
+            "name": "deep-1",
+            "seed": 7,
+            "epochs": 3,
+        }
+    )
+    stored = json.loads(json.dumps(request.to_parameters()))
+    assert stored == {
+        "kind": "dl",
+        "target": "kit11",
+        "scheme": "loco",
+        "name": "deep-1",
+        "seed": 7,
+        "epochs": 3,
+    }
+    assert TrainRequest.from_parameters(stored) == request
+
+
+def test_defaults_and_a_job_s_own_keys_left_alone() -> None:
+    request = TrainRequest.from_parameters(
+        {"kind": "clinical", "device": "cpu", "predict_all": True, "pid": 12}
+    )
+    assert request.target is Target.GENOTYPE and request.scheme is Scheme.KFOLD
+    assert request.seed == 0 and request.epochs is None and request.name is None
+    assert request.default_name() == "clinical-genotype-kfold-s0"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({}, "a training run needs a model kind: one of dl, radiomics, clinical"),
+        ({"kind": "forest"}, "unknown model kind 'forest'; one of dl, radiomics, clinical"),
+        ({"kind": "dl", "target": "kit9"}, "unknown target 'kit9'; one of genotype, kit11, risk"),
+        ({"kind": "dl", "scheme": "bootstrap"}, "unknown validation 'bootstrap'"),
+        ({"kind": "dl", "epochs": 0}, "epochs must lie between 1 and 1000, not 0"),
+        ({"kind": "dl", "epochs": 2.5}, "epochs must be a whole number, not 2.5"),
+        ({"kind": "dl", "epochs": "12"}, "epochs must be a whole number, not '12'"),
+        ({"kind": "dl", "seed": -1}, "seed must lie between 0 and 4294967295, not -1"),
+        ({"kind": "dl", "seed": True}, "seed must be a whole number, not True"),
+        ({"kind": "dl", "name": "  "}, "a model version name must be some text"),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(parameters: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=f"^{re.escape(message)}"):
+        TrainRequest.from_parameters(parameters)
