@@ -38,7 +38,11 @@ except GistcadError as exc:
     st.stop()
 
 if not state.is_current:
-    st.error(f"The database is not ready: {state.describe()}.", icon=":material/database:")
+    st.error(
+        f"The database is not ready: {state.describe()}. Ask the administrator to run "
+        "`gistcad db upgrade`.",
+        icon=":material/database:",
+    )
     st.stop()
 
 with session_scope(engine()) as session:
