@@ -387,3 +387,58 @@ class JobKind(StrEnum):
 
     TRAIN = "train"  # train and register a model version (and, if asked, predict with it)
     PREDICT = "predict"  # predict patients with a registered model version
+
+
+class Drug(StrEnum):
+    """A tyrosine-kinase inhibitor line given for GIST (``gist_facts.md``, therapy)."""
+
+    IMATINIB = "imatinib"
+    SUNITINIB = "sunitinib"
+    REGORAFENIB = "regorafenib"
+    RIPRETINIB = "ripretinib"
+    AVAPRITINIB = "avapritinib"
+    OTHER = "other"
+
+
+class LesionOrgan(StrEnum):
+    """Where a tracked lesion lies: the primary's sites and the usual metastatic organs."""
+
+    STOMACH = "stomach"
+    DUODENUM = "duodenum"
+    JEJUNUM_ILEUM = "jejunum_ileum"
+    COLON = "colon"
+    RECTUM = "rectum"
+    OESOPHAGUS = "oesophagus"
+    LIVER = "liver"
+    PERITONEUM = "peritoneum"
+    LYMPH_NODE = "lymph_node"
+    LUNG = "lung"
+    OTHER = "other"
+
+
+class LesionRole(StrEnum):
+    """A lesion's role in response assessment (RECIST 1.1, Eisenhauer 2009)."""
+
+    TARGET = "target"  # measurable (>= 10 mm; nodes >= 15 mm short axis), at most 5, 2 per organ
+    NON_TARGET = "non_target"  # followed, not measured into the sum
+    NEW = "new"  # absent at baseline: progression in both RECIST and Choi
+
+
+class MeasurementSource(StrEnum):
+    """Who measured a lesion or assigned a response category."""
+
+    AUTOMATIC = "automatic"  # computed from the mask by gistcad
+    READER = "reader"  # a radiologist's override, with a reason (both values are kept)
+
+
+class ResponseCriteria(StrEnum):
+    RECIST_1_1 = "recist_1_1"  # Eisenhauer et al., Eur J Cancer 2009
+    CHOI = "choi"  # Choi et al., J Clin Oncol 2007
+
+
+class ResponseCategory(StrEnum):
+    COMPLETE = "cr"
+    PARTIAL = "pr"
+    STABLE = "sd"
+    PROGRESSION = "pd"
+    NOT_EVALUABLE = "ne"

@@ -42,10 +42,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from gistcad.domain import (
     ContrastPhase,
+    Drug,
     GenotypeDetail,
     JobStatus,
+    LesionOrgan,
+    LesionRole,
+    MeasurementSource,
     MitosisUnit,
     ModelKind,
+    ResponseCategory,
+    ResponseCriteria,
     Role,
     SegmentationSource,
     Sex,
@@ -296,8 +302,141 @@ class Segmentation(Base):
     volume_ml: Mapped[float | None] = mapped_column(Float)
     path: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64))
+    lesion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lesions.id", ondelete="SET NULL"),
+        index=True,
+        comment="the tracked lesion this mask outlines (follow-up imaging)",
+    )
 
     series: Mapped[Series] = relationship(back_populates="segmentations")
+
+
+class TreatmentLine(Base):
+    """One line of systemic therapy: drug, daily dose, start and stop."""
+
+    __tablename__ = "treatment_lines"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "line"),
+        CheckConstraint("line >= 1", name="line_positive"),
+        CheckConstraint("dose_mg_per_day IS NULL OR dose_mg_per_day > 0", name="dose_positive"),
+        CheckConstraint("stop_date IS NULL OR stop_date >= start_date", name="stops_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    line: Mapped[int] = mapped_column(SmallInteger)
+    drug: Mapped[Drug] = mapped_column(coded(Drug, "drug"))
+    dose_mg_per_day: Mapped[float | None] = mapped_column(Float)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    stop_date: Mapped[dt.date | None] = mapped_column(Date)
+    stop_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Timepoint(Base):
+    """One imaging timepoint of a patient: a study, dated relative to the treatment start."""
+
+    __tablename__ = "timepoints"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "study_id"),
+        UniqueConstraint("patient_id", "number"),
+        CheckConstraint("number >= 0", name="number_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(SmallInteger, comment="0 = baseline, then in date order")
+    study_date: Mapped[dt.date] = mapped_column(Date)
+    days_from_treatment_start: Mapped[int | None] = mapped_column(
+        Integer, comment="negative before the start; none when untreated"
+    )
+
+
+class Lesion(Base):
+    """A lesion tracked across a patient's timepoints."""
+
+    __tablename__ = "lesions"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(SmallInteger)
+    organ: Mapped[LesionOrgan] = mapped_column(coded(LesionOrgan, "lesion_organ"))
+    role: Mapped[LesionRole] = mapped_column(coded(LesionRole, "lesion_role"))
+    is_node: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_timepoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("timepoints.id", ondelete="CASCADE"), comment="where it was first seen"
+    )
+
+
+class LesionMeasurement(Base):
+    """A lesion measured at one timepoint, automatically or by a reader (both kept)."""
+
+    __tablename__ = "lesion_measurements"
+    __table_args__ = (
+        UniqueConstraint("lesion_id", "timepoint_id", "source"),
+        CheckConstraint(
+            "longest_diameter_mm IS NULL OR longest_diameter_mm >= 0", name="diameter_nonneg"
+        ),
+        CheckConstraint("short_axis_mm IS NULL OR short_axis_mm >= 0", name="short_axis_nonneg"),
+        CheckConstraint("volume_ml IS NULL OR volume_ml >= 0", name="volume_nonneg"),
+        CheckConstraint("source = 'automatic' OR reason IS NOT NULL", name="reader_gives_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), index=True)
+    timepoint_id: Mapped[int] = mapped_column(
+        ForeignKey("timepoints.id", ondelete="CASCADE"), index=True
+    )
+    segmentation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segmentations.id", ondelete="SET NULL")
+    )
+    longest_diameter_mm: Mapped[float | None] = mapped_column(
+        Float, comment="longest axial diameter (RECIST 1.1)"
+    )
+    short_axis_mm: Mapped[float | None] = mapped_column(Float, comment="nodes: short axis")
+    volume_ml: Mapped[float | None] = mapped_column(Float)
+    mean_hu: Mapped[float | None] = mapped_column(Float, comment="whole lesion (Choi density)")
+    solid_mean_hu: Mapped[float | None] = mapped_column(Float, comment="its solid part")
+    source: Mapped[MeasurementSource] = mapped_column(
+        coded(MeasurementSource, "measurement_source")
+    )
+    measured_by: Mapped[str] = mapped_column(String(120))
+    measured_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    reason: Mapped[str | None] = mapped_column(Text, comment="why a reader overrode it")
+
+
+class ResponseAssessment(Base):
+    """A timepoint's response category by one set of criteria, automatic or by a reader."""
+
+    __tablename__ = "response_assessments"
+    __table_args__ = (
+        UniqueConstraint("timepoint_id", "criteria", "source"),
+        CheckConstraint(
+            "source = 'automatic' OR override_reason IS NOT NULL", name="reader_gives_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timepoint_id: Mapped[int] = mapped_column(
+        ForeignKey("timepoints.id", ondelete="CASCADE"), index=True
+    )
+    criteria: Mapped[ResponseCriteria] = mapped_column(coded(ResponseCriteria, "criteria"))
+    category: Mapped[ResponseCategory] = mapped_column(coded(ResponseCategory, "response_category"))
+    reason: Mapped[str] = mapped_column(Text, comment='what decided it, e.g. "density -22 %"')
+    source: Mapped[MeasurementSource] = mapped_column(coded(MeasurementSource, "assessment_source"))
+    assessed_by: Mapped[str] = mapped_column(String(120))
+    assessed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ModelVersion(Base):
