@@ -17,6 +17,7 @@ from typing import NoReturn
 from gistcad import __version__
 from gistcad.commands import (
     audit,
+    cohort,
     db,
     demo,
     imports,
@@ -53,7 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     add_user_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, serve, users, audit, demo, imports, models, jobs, risk, therapy, survival):
+    for module in (
+        db,
+        serve,
+        users,
+        audit,
+        demo,
+        imports,
+        models,
+        jobs,
+        risk,
+        therapy,
+        cohort,
+        survival,
+    ):
         module.register(sub)
     return parser
 

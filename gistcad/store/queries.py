@@ -16,7 +16,17 @@ import pandas as pd
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, Permission, Sex, Site
+from gistcad.analysis.grouping import risk_classes
+from gistcad.domain import (
+    SCHEME_CLASSES,
+    GenotypeDetail,
+    GenotypeGroup,
+    Permission,
+    RiskClass,
+    RiskScheme,
+    Sex,
+    Site,
+)
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
 from gistcad.store.frames import AnySelect, frame, plain
@@ -78,9 +88,29 @@ class CohortCounts:
         return self.patients == 0
 
 
+#: the risk filter's value for a tumour that cannot be classified (site, size or mitoses
+#: missing, or a count per 5 mm²), in a link
+RISK_UNKNOWN = "unknown"
+
+
+def risk_choices(scheme: RiskScheme) -> tuple[RiskClass | None, ...]:
+    """What the risk filter offers under ``scheme``: its classes, then ``None`` (unknown)."""
+    return (*SCHEME_CLASSES[scheme], None)
+
+
+def risk_choice_label(choice: RiskClass | None) -> str:
+    """A risk filter choice as the pages print it ("Insufficient data", "Unknown")."""
+    return "Unknown" if choice is None else choice.label
+
+
 @dataclass(frozen=True)
 class CohortFilter:
-    """Filters of the cohort table; empty collections and ``None`` mean "no filter"."""
+    """Filters of the cohort table; empty collections and ``None`` mean "no filter".
+
+    ``risk_classes`` keeps the patients whose primary tumour has one of these classes under
+    ``risk_scheme`` (``None`` among them: the tumours that cannot be classified); the scheme
+    alone filters nothing.
+    """
 
     centers: frozenset[str] = frozenset()
     sites: frozenset[Site] = frozenset()
@@ -91,6 +121,8 @@ class CohortFilter:
     min_follow_up_months: float | None = None
     has_scan: bool | None = None
     has_prediction_from: int | None = field(default=None)  # a model version id
+    risk_scheme: RiskScheme = RiskScheme.MODIFIED_NIH_2008
+    risk_classes: frozenset[RiskClass | None] = frozenset()
 
     def to_query(self) -> dict[str, str]:
         """The filter as URL query parameters (only those that filter), for a shareable link."""
@@ -109,6 +141,11 @@ class CohortFilter:
             query["has_scan"] = "yes" if self.has_scan else "no"
         if self.has_prediction_from is not None:
             query["has_prediction_from"] = str(self.has_prediction_from)
+        if self.risk_classes:
+            query["risk_scheme"] = self.risk_scheme.value
+            query["risk"] = ",".join(
+                sorted(RISK_UNKNOWN if c is None else c.value for c in self.risk_classes)
+            )
         return query
 
     @classmethod
@@ -127,6 +164,8 @@ class CohortFilter:
                 has_prediction_from=(
                     int(query["has_prediction_from"]) if query.get("has_prediction_from") else None
                 ),
+                risk_scheme=RiskScheme(query.get("risk_scheme") or RiskScheme.MODIFIED_NIH_2008),
+                risk_classes=_split(query.get("risk"), _risk_choice),
             )
         except (ValueError, KeyError) as exc:
             raise ValidationError(
@@ -137,6 +176,10 @@ class CohortFilter:
 
 def _split(text: str | None, kind: Callable[[str], Any]) -> frozenset[Any]:
     return frozenset(kind(v) for v in text.split(",") if v) if text else frozenset()
+
+
+def _risk_choice(text: str) -> RiskClass | None:
+    return None if text == RISK_UNKNOWN else RiskClass(text)
 
 
 def _bounds(text: str | None) -> tuple[float, float] | None:
@@ -261,6 +304,9 @@ def cohort_table(
 ) -> pd.DataFrame:
     """One row per patient in scope (primary tumour, treatment, outcome), filtered.
 
+    The risk classes of ``flt`` are computed from each primary tumour's site, size and
+    mitoses (:func:`~gistcad.analysis.grouping.risk_classes`), not stored.
+
     Returns
     -------
     pandas.DataFrame
@@ -275,6 +321,9 @@ def cohort_table(
     table["genotype_group"] = [
         GenotypeDetail(d).group.value if d is not None else None for d in table["genotype_detail"]
     ]
+    if flt is not None and flt.risk_classes and not table.empty:
+        found = risk_classes(table, flt.risk_scheme)
+        table = table[[c in flt.risk_classes for c in found]].reset_index(drop=True)
     return table[COHORT_COLUMNS]
 
 

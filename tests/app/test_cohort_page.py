@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from gistcad.domain import Site
+from gistcad.domain import RiskClass, Site
 from gistcad.store.queries import CohortFilter
 from tests.app.conftest import open_page
 
@@ -43,10 +43,10 @@ def test_table_one_and_risk_filter(seeded: None) -> None:
     at = _page()
     t1 = at.dataframe[1].value
     assert "Alpha (n=30)" in t1.columns and "Overall (n=60)" in t1.columns
-    at.multiselect(key="f_risk").select("High").run()
+    at.multiselect(key="f_risk").select(RiskClass.HIGH).run()
     table = at.dataframe[0].value
     assert set(table["risk_class"]) == {"High"}
-    assert at.query_params["risk"] == "High"
+    assert at.query_params["risk"] == "high" and at.query_params["risk_scheme"] == "joensuu2008"
 
 
 def test_empty_database_says_so(app_db: Engine) -> None:
