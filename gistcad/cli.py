@@ -23,6 +23,7 @@ from gistcad.commands import (
     imports,
     jobs,
     models,
+    report,
     risk,
     serve,
     survival,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         therapy,
         cohort,
         survival,
+        report,
     ):
         module.register(sub)
     return parser

@@ -30,6 +30,7 @@ from gistcad.domain import (
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
 from gistcad.store.frames import AnySelect, frame, plain
+from gistcad.store.model_queries import patient_predictions
 from gistcad.store.models import (
     Center,
     ModelVersion,
@@ -387,6 +388,57 @@ def patient_record(session: Session, scope: AccessScope, pseudonym: str) -> Pati
         treatment=_row_dict(patient.treatment),
         outcome=_row_dict(patient.outcome),
     )
+
+
+@dataclass(frozen=True)
+class CaseRows:
+    """The stored rows of one case: the patient, the primary tumour, the outcome, every
+    model's prediction and the image series (the rows :func:`gistcad.analysis.case.case_card`
+    makes the case card from).
+
+    ``primary_tumour`` maps the tumour table's columns to plain values (``None`` where
+    missing), empty when no tumour is recorded; ``predictions`` is
+    :func:`~gistcad.store.model_queries.patient_predictions`, ``series``
+    :func:`patient_series`.
+    """
+
+    patient_id: int
+    pseudonym: str
+    center: str
+    sex: str | None
+    age_at_diagnosis: float | None
+    primary_tumour: dict[str, Any]
+    outcome: dict[str, Any] | None
+    predictions: pd.DataFrame
+    series: pd.DataFrame
+
+
+def case_rows(session: Session, scope: AccessScope, pseudonym: str) -> CaseRows:
+    """The rows of the case called ``pseudonym`` in scope; opening it is audited as
+    :func:`patient_record` says.
+
+    Raises
+    ------
+    NotFoundError
+        As :func:`patient_record`.
+    """
+    record = patient_record(session, scope, pseudonym)
+    tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
+    return CaseRows(
+        patient_id=record.patient_id,
+        pseudonym=record.pseudonym,
+        center=record.center,
+        sex=record.sex,
+        age_at_diagnosis=record.age_at_diagnosis,
+        primary_tumour={k: None if _is_missing(v) else plain(v) for k, v in tumour.items()},
+        outcome=record.outcome,
+        predictions=patient_predictions(session, scope, record.patient_id),
+        series=patient_series(session, scope, record.patient_id),
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def patient_series(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:
