@@ -81,12 +81,13 @@ with right:
     with session_scope(engine()) as session:
         models = list_model_versions(session)
     if not models.empty and not series.empty and scope().can(Permission.RUN_JOBS):
-        names = dict(zip(models["model_version_id"], models["name"], strict=True))
+        names: dict[int, str] = dict(zip(models["model_version_id"], models["name"], strict=True))
+        model_ids = list(names)
         pick, go = st.columns([3, 1])
         chosen_model = pick.selectbox(
             "Model",
-            list(names),
-            format_func=names.get,
+            model_ids,
+            format_func=lambda i: names[i],
             key="case_model",
             label_visibility="collapsed",
         )

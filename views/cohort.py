@@ -18,6 +18,8 @@ from gistcad.store.queries import (
 from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
 ANY, YES, NO = "any", "yes", "no"
+SCHEMES: list[RiskScheme] = list(RiskScheme)
+TABLE_ONE_BY: list[TableOneBy] = list(TableOneBy)
 
 st.title("Cohort explorer")
 
@@ -52,8 +54,8 @@ with st.sidebar:
     )
     scheme = st.selectbox(
         "Risk scheme",
-        list(RiskScheme),
-        index=list(RiskScheme).index(linked.risk_scheme),
+        SCHEMES,
+        index=SCHEMES.index(linked.risk_scheme),
         format_func=lambda s: s.label,
         key="f_scheme",
     )
@@ -68,17 +70,10 @@ with st.sidebar:
     sexes = st.multiselect(
         "Sex", list(Sex), default=sorted(linked.sexes), format_func=lambda s: s.label, key="f_sex"
     )
-    age = st.slider(
-        "Age (years)", 0, 100, tuple(int(v) for v in linked.age_range or (0, 100)), key="f_age"
-    )
-    size = st.slider(
-        "Size (cm)",
-        0.0,
-        40.0,
-        tuple(float(v) for v in linked.size_range_cm or (0.0, 40.0)),
-        0.5,
-        key="f_size",
-    )
+    low_age, high_age = linked.age_range or (0, 100)
+    age = st.slider("Age (years)", 0, 100, (int(low_age), int(high_age)), key="f_age")
+    low_size, high_size = linked.size_range_cm or (0.0, 40.0)
+    size = st.slider("Size (cm)", 0.0, 40.0, (float(low_size), float(high_size)), 0.5, key="f_size")
     follow_up = st.number_input(
         "Minimum follow-up (months)",
         0.0,
@@ -154,7 +149,7 @@ with tabs[0]:
     else:
         st.caption(f"Your role ({scope().role.value}) does not include patient-level exports.")
 with tabs[1]:
-    by = st.radio("Stratify by", list(TableOneBy), horizontal=True, key="t1_by")
+    by = st.radio("Stratify by", TABLE_ONE_BY, horizontal=True, key="t1_by")
     try:
         t1 = explorer_table_one(cohort, by, scheme)
         st.dataframe(t1, hide_index=True, width="stretch")

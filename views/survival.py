@@ -27,6 +27,10 @@ from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_demo_tr
 DEFAULT_CUTS = {Grouping.AGE: "tertiles", Grouping.SIZE: "5,10", Grouping.MITOSES: "5,10"}
 #: the scheme offered first
 SCHEMES = [RiskScheme.MODIFIED_NIH_2008, RiskScheme.NIH_2002, RiskScheme.AFIP_2006]
+ENDPOINTS: list[Endpoint] = list(Endpoint)
+GROUPINGS: list[Grouping] = list(GROUPING_LABELS)
+UNITS: list[TimeUnit] = list(TimeUnit)
+SPLITS: list[StatusSplit] = list(StatusSplit)
 
 st.title("Survival")
 
@@ -40,21 +44,21 @@ with session_scope(engine()) as session:
 controls = st.columns(4)
 endpoint = controls[0].radio(
     "Endpoint",
-    list(Endpoint),
+    ENDPOINTS,
     format_func=lambda e: e.label,
     key="survival_endpoint",
     horizontal=True,
 )
 by = controls[1].selectbox(
     "Group by",
-    list(GROUPING_LABELS),
+    GROUPINGS,
     format_func=lambda g: g.label,
     key="survival_by",
     index=1,
 )
 chosen_centers = controls[2].multiselect("Centers", centers, key="survival_centers")
 unit = controls[3].selectbox(
-    "Time unit", list(TimeUnit), index=2, format_func=str.capitalize, key="survival_time_unit"
+    "Time unit", UNITS, index=2, format_func=str.capitalize, key="survival_time_unit"
 )
 
 options = st.columns(4)
@@ -74,7 +78,7 @@ if by is Grouping.PREDICTED:
         key="survival_model",
     )
     split = options[1].selectbox(
-        "Split", list(StatusSplit), format_func=lambda s: s.label, key="survival_split"
+        "Split", SPLITS, format_func=lambda s: s.label, key="survival_split"
     )
     threshold = options[2].slider(
         "Threshold",
