@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.cohort_explorer import explorer_table, explorer_table_one
+from gistcad.analysis.cohort_survival import build_request
 from gistcad.auth.manage import add_account
 from gistcad.cli import main
 from gistcad.domain import GenotypeDetail, RiskClass, RiskScheme, Role, Site
@@ -18,6 +19,7 @@ from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.exports import csv_text
 from gistcad.store.models import AuditEvent, Center
 from gistcad.store.queries import CohortFilter, cohort_table
+from gistcad.survival import survival_for
 from tests.factories import add_patient, seed_cohort
 
 
@@ -132,3 +134,23 @@ def test_bad_filters_are_one_line(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_same_filters_narrow_survival_as_on_the_page(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["survival", "--by", "center", "--risk-scheme", "afip2006", "--risk", "moderate,low"]
+    assert main([*argv, "--min-group-size", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    flt = CohortFilter(
+        risk_scheme=RiskScheme.AFIP_2006,
+        risk_classes=frozenset({RiskClass.MODERATE, RiskClass.LOW}),
+    )
+    request = build_request(by="center", min_group_size=2)
+    with Session(engine) as s:  # what the Survival page computes for this selection
+        page = survival_for(s, AccessScope.everything(), flt, request)
+    summary = page.result.comparison.summary
+    assert {r["group"]: r["n"] for r in out["summary"]} == dict(
+        zip(summary["group"], summary["n"], strict=True)
+    )
+    assert sum(r["n"] for r in out["summary"]) == len(page.cohort) == 17 + 22
