@@ -379,6 +379,28 @@ SCHEME_CLASSES: dict[RiskScheme, tuple[RiskClass, ...]] = {
 }
 
 
+#: the risk filter's word (in a link, on the command line) for a tumour that cannot be
+#: classified: site, size or mitoses missing, or a count per 5 mm² (the groups "Unknown" and
+#: "Not classifiable")
+RISK_UNKNOWN = "unknown"
+
+
+def risk_choices(scheme: RiskScheme) -> tuple[RiskClass | None, ...]:
+    """What a risk filter offers under ``scheme``: its classes, then ``None`` (unknown)."""
+    return (*SCHEME_CLASSES[scheme], None)
+
+
+def risk_choice_label(choice: RiskClass | None) -> str:
+    """A risk filter's choice as printed: the class's label, or "Unknown"."""
+    return "Unknown" if choice is None else choice.label
+
+
+def parse_risk_choice(text: str) -> RiskClass | None:
+    """``"insufficient_data"`` → :attr:`RiskClass.INSUFFICIENT_DATA`; :data:`RISK_UNKNOWN`
+    → ``None``; anything else raises ``ValueError``."""
+    return None if text == RISK_UNKNOWN else RiskClass(text)
+
+
 class Grouping(StrEnum):
     """A variable the cohort can be grouped (or a Cox model adjusted) by."""
 

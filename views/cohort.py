@@ -3,18 +3,20 @@
 import streamlit as st
 
 from gistcad.analysis.cohort_explorer import TableOneBy, explorer_table, explorer_table_one
-from gistcad.domain import GenotypeGroup, Permission, RiskScheme, Sex, Site
+from gistcad.domain import (
+    GenotypeGroup,
+    Permission,
+    RiskScheme,
+    Sex,
+    Site,
+    risk_choice_label,
+    risk_choices,
+)
 from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
-from gistcad.store.queries import (
-    CohortFilter,
-    cohort_table,
-    list_centers,
-    risk_choice_label,
-    risk_choices,
-)
+from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
 ANY, YES, NO = "any", "yes", "no"

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import record_id
 from gistcad.config import load_settings
-from gistcad.domain import GenotypeGroup, Permission, RiskClass, RiskScheme, Sex, parse_site
+from gistcad.domain import (
+    RISK_UNKNOWN,
+    GenotypeGroup,
+    Permission,
+    RiskClass,
+    RiskScheme,
+    Sex,
+    parse_risk_choice,
+    parse_site,
+)
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
 
@@ -23,9 +32,6 @@ if TYPE_CHECKING:
     from gistcad.store.queries import CohortFilter
 
 T = TypeVar("T")
-
-#: how ``--risk`` names the tumours that cannot be classified (as the page's "Unknown")
-RISK_UNKNOWN = "unknown"
 
 
 def _listed(kind: Callable[[str], T], what: str, allowed: str) -> Callable[[str], frozenset[T]]:
@@ -44,10 +50,6 @@ def _listed(kind: Callable[[str], T], what: str, allowed: str) -> Callable[[str]
 
     parse.__name__ = what
     return parse
-
-
-def _risk_class(text: str) -> RiskClass | None:
-    return None if text == RISK_UNKNOWN else RiskClass(text)
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -92,7 +94,7 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--risk",
-        type=_listed(_risk_class, "risk class", ", ".join([*RiskClass, RISK_UNKNOWN])),
+        type=_listed(parse_risk_choice, "risk class", ", ".join([*RiskClass, RISK_UNKNOWN])),
         default=frozenset(),
         help="only these risk classes under --risk-scheme, e.g. high or insufficient_data "
         f"(AFIP); '{RISK_UNKNOWN}': tumours that cannot be classified",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.grouping import risk_classes
 from gistcad.domain import (
-    SCHEME_CLASSES,
+    RISK_UNKNOWN,
     GenotypeDetail,
     GenotypeGroup,
     Permission,
@@ -26,6 +26,7 @@ from gistcad.domain import (
     RiskScheme,
     Sex,
     Site,
+    parse_risk_choice,
 )
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
@@ -87,21 +88,6 @@ class CohortCounts:
     @property
     def is_empty(self) -> bool:
         return self.patients == 0
-
-
-#: the risk filter's value for a tumour that cannot be classified (site, size or mitoses
-#: missing, or a count per 5 mm²), in a link
-RISK_UNKNOWN = "unknown"
-
-
-def risk_choices(scheme: RiskScheme) -> tuple[RiskClass | None, ...]:
-    """What the risk filter offers under ``scheme``: its classes, then ``None`` (unknown)."""
-    return (*SCHEME_CLASSES[scheme], None)
-
-
-def risk_choice_label(choice: RiskClass | None) -> str:
-    """A risk filter choice as the pages print it ("Insufficient data", "Unknown")."""
-    return "Unknown" if choice is None else choice.label
 
 
 @dataclass(frozen=True)
@@ -166,7 +152,7 @@ class CohortFilter:
                     int(query["has_prediction_from"]) if query.get("has_prediction_from") else None
                 ),
                 risk_scheme=RiskScheme(query.get("risk_scheme") or RiskScheme.MODIFIED_NIH_2008),
-                risk_classes=_split(query.get("risk"), _risk_choice),
+                risk_classes=_split(query.get("risk"), parse_risk_choice),
             )
         except (ValueError, KeyError) as exc:
             raise ValidationError(
@@ -177,10 +163,6 @@ class CohortFilter:
 
 def _split(text: str | None, kind: Callable[[str], Any]) -> frozenset[Any]:
     return frozenset(kind(v) for v in text.split(",") if v) if text else frozenset()
-
-
-def _risk_choice(text: str) -> RiskClass | None:
-    return None if text == RISK_UNKNOWN else RiskClass(text)
 
 
 def _bounds(text: str | None) -> tuple[float, float] | None:
