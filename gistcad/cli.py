@@ -17,11 +17,13 @@ from typing import NoReturn
 from gistcad import __version__
 from gistcad.commands import (
     audit,
+    cohort,
     db,
     demo,
     imports,
     jobs,
     models,
+    report,
     risk,
     serve,
     survival,
@@ -54,7 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     add_user_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, serve, users, audit, demo, imports, models, jobs, risk, therapy, survival):
+    for module in (
+        db,
+        serve,
+        users,
+        audit,
+        demo,
+        imports,
+        models,
+        jobs,
+        risk,
+        therapy,
+        cohort,
+        survival,
+        report,
+    ):
         module.register(sub)
     return parser
 

@@ -16,6 +16,14 @@ class Sex(StrEnum):
     MALE = "male"
     FEMALE = "female"
 
+    @property
+    def label(self) -> str:
+        return SEX_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each sex
+SEX_LABELS: dict[Sex, str] = {Sex.MALE: "Male", Sex.FEMALE: "Female"}
+
 
 class Site(StrEnum):
     """Primary tumour site, at the resolution the risk schemes need."""
@@ -39,6 +47,23 @@ class Site(StrEnum):
     @property
     def is_colorectal(self) -> bool:
         return self in (Site.COLON, Site.RECTUM)
+
+    @property
+    def label(self) -> str:
+        """E.g. "Jejunum/ileum"; see :data:`SITE_LABELS`."""
+        return SITE_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each site
+SITE_LABELS: dict[Site, str] = {
+    Site.STOMACH: "Stomach",
+    Site.DUODENUM: "Duodenum",
+    Site.JEJUNUM_ILEUM: "Jejunum/ileum",
+    Site.COLON: "Colon",
+    Site.RECTUM: "Rectum",
+    Site.OESOPHAGUS: "Oesophagus",
+    Site.OTHER: "Other (mesentery, omentum, EGIST)",
+}
 
 
 _SITE_ALIASES: dict[str, Site] = {
@@ -155,6 +180,23 @@ class GenotypeGroup(StrEnum):
     WILD_TYPE = "wild_type"
     UNKNOWN = "unknown"
 
+    @property
+    def label(self) -> str:
+        """E.g. "KIT exon 11"; see :data:`GENOTYPE_GROUP_LABELS`."""
+        return GENOTYPE_GROUP_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each genotype group (also the
+#: survival groups and figure legends)
+GENOTYPE_GROUP_LABELS: dict[GenotypeGroup, str] = {
+    GenotypeGroup.KIT11: "KIT exon 11",
+    GenotypeGroup.KIT9: "KIT exon 9",
+    GenotypeGroup.KIT_OTHER: "KIT exon 13/17",
+    GenotypeGroup.PDGFRA: "PDGFRA",
+    GenotypeGroup.WILD_TYPE: "Wild-type",
+    GenotypeGroup.UNKNOWN: "Unknown",
+}
+
 
 class GenotypeClass(StrEnum):
     """The four classes the genotype models predict."""
@@ -163,6 +205,20 @@ class GenotypeClass(StrEnum):
     KIT9 = "kit9"
     PDGFRA = "pdgfra"
     WT_OTHER = "wt_other"  # wild-type, KIT exon 13/17 and other rare genotypes
+
+    @property
+    def label(self) -> str:
+        """E.g. "Wild-type / other"; see :data:`GENOTYPE_CLASS_LABELS`."""
+        return GENOTYPE_CLASS_LABELS[self]
+
+
+#: what the pages and the commands print for each predicted class
+GENOTYPE_CLASS_LABELS: dict[GenotypeClass, str] = {
+    GenotypeClass.KIT11: "KIT exon 11",
+    GenotypeClass.KIT9: "KIT exon 9",
+    GenotypeClass.PDGFRA: "PDGFRA",
+    GenotypeClass.WT_OTHER: "Wild-type / other",
+}
 
 
 _GROUP_OF: dict[GenotypeDetail, GenotypeGroup] = {
@@ -219,16 +275,53 @@ class MitosisUnit(StrEnum):
     PER_50_HPF = "per_50hpf"
     PER_5_MM2 = "per_5mm2"
 
+    @property
+    def label(self) -> str:
+        """E.g. "/ 50 HPF", printed after the count; see :data:`MITOSIS_UNIT_LABELS`."""
+        return MITOSIS_UNIT_LABELS[self]
+
+
+#: what the pages and the report print after a mitotic count
+MITOSIS_UNIT_LABELS: dict[MitosisUnit, str] = {
+    MitosisUnit.PER_50_HPF: "/ 50 HPF",
+    MitosisUnit.PER_5_MM2: "/ 5 mm²",
+}
+
 
 class Endpoint(StrEnum):
     RFS = "rfs"  # recurrence-free survival
     OS = "os"  # overall survival
+
+    @property
+    def label(self) -> str:
+        """E.g. "Recurrence-free survival"; see :data:`ENDPOINT_LABELS`."""
+        return ENDPOINT_LABELS[self]
+
+
+#: what the pages and the commands print for each endpoint
+ENDPOINT_LABELS: dict[Endpoint, str] = {
+    Endpoint.RFS: "Recurrence-free survival",
+    Endpoint.OS: "Overall survival",
+}
 
 
 class RiskScheme(StrEnum):
     NIH_2002 = "nih2002"  # Fletcher et al., Hum Pathol 2002
     AFIP_2006 = "afip2006"  # Miettinen & Lasota, Semin Diagn Pathol 2006
     MODIFIED_NIH_2008 = "joensuu2008"  # Joensuu, Hum Pathol 2008
+
+    @property
+    def label(self) -> str:
+        """E.g. "Modified NIH 2008"; see :data:`RISK_SCHEME_LABELS`."""
+        return RISK_SCHEME_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each risk scheme
+RISK_SCHEME_LABELS: dict[RiskScheme, str] = {
+    RiskScheme.NIH_2002: "NIH 2002",
+    RiskScheme.AFIP_2006: "AFIP 2006",
+    RiskScheme.MODIFIED_NIH_2008: "Modified NIH 2008",
+}
 
 
 class RiskClass(StrEnum):
@@ -241,6 +334,24 @@ class RiskClass(StrEnum):
     MODERATE = "moderate"  # AFIP wording
     HIGH = "high"
     INSUFFICIENT_DATA = "insufficient_data"
+
+    @property
+    def label(self) -> str:
+        """E.g. "Very low"; see :data:`RISK_CLASS_LABELS`."""
+        return RISK_CLASS_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each risk class (also the survival
+#: groups, and the values of the cohort filter's risk field in a link)
+RISK_CLASS_LABELS: dict[RiskClass, str] = {
+    RiskClass.NONE: "None",
+    RiskClass.VERY_LOW: "Very low",
+    RiskClass.LOW: "Low",
+    RiskClass.INTERMEDIATE: "Intermediate",
+    RiskClass.MODERATE: "Moderate",
+    RiskClass.HIGH: "High",
+    RiskClass.INSUFFICIENT_DATA: "Insufficient data",
+}
 
 
 #: the classes each scheme can give (NIH and modified NIH: four; AFIP: its own wording)
@@ -266,6 +377,28 @@ SCHEME_CLASSES: dict[RiskScheme, tuple[RiskClass, ...]] = {
         RiskClass.HIGH,
     ),
 }
+
+
+#: the risk filter's word (in a link, on the command line) for a tumour that cannot be
+#: classified: site, size or mitoses missing, or a count per 5 mm² (the groups "Unknown" and
+#: "Not classifiable")
+RISK_UNKNOWN = "unknown"
+
+
+def risk_choices(scheme: RiskScheme) -> tuple[RiskClass | None, ...]:
+    """What a risk filter offers under ``scheme``: its classes, then ``None`` (unknown)."""
+    return (*SCHEME_CLASSES[scheme], None)
+
+
+def risk_choice_label(choice: RiskClass | None) -> str:
+    """A risk filter's choice as printed: the class's label, or "Unknown"."""
+    return "Unknown" if choice is None else choice.label
+
+
+def parse_risk_choice(text: str) -> RiskClass | None:
+    """``"insufficient_data"`` → :attr:`RiskClass.INSUFFICIENT_DATA`; :data:`RISK_UNKNOWN`
+    → ``None``; anything else raises ``ValueError``."""
+    return None if text == RISK_UNKNOWN else RiskClass(text)
 
 
 class Grouping(StrEnum):
@@ -295,6 +428,29 @@ class Grouping(StrEnum):
         """Grouping needs cut points or quantiles; as a covariate it enters per unit."""
         return self in (Grouping.AGE, Grouping.SIZE, Grouping.MITOSES)
 
+    @property
+    def label(self) -> str:
+        """E.g. "Predicted genotype (model)"; see :data:`GROUPING_LABELS`."""
+        return GROUPING_LABELS[self]
+
+
+#: what the pages print for each grouping variable
+GROUPING_LABELS: dict[Grouping, str] = {
+    Grouping.PREDICTED: "Predicted genotype (model)",
+    Grouping.GENOTYPE: "True genotype",
+    Grouping.RISK: "Risk class",
+    Grouping.CENTER: "Center",
+    Grouping.ADJUVANT: "Adjuvant imatinib",
+    Grouping.NEOADJUVANT: "Neoadjuvant imatinib",
+    Grouping.SEX: "Sex",
+    Grouping.SITE: "Site",
+    Grouping.HISTOLOGY: "Histology",
+    Grouping.RUPTURE: "Rupture",
+    Grouping.AGE: "Age (cut)",
+    Grouping.SIZE: "Tumour size (cut)",
+    Grouping.MITOSES: "Mitotic count (cut)",
+}
+
 
 class StatusSplit(StrEnum):
     """How genotype probabilities (or true genotypes) are split into groups."""
@@ -302,6 +458,19 @@ class StatusSplit(StrEnum):
     KIT11 = "kit11"  # KIT exon 11 vs rest
     KIT_MUTANT = "kit_mutant"  # KIT-mutant (exon 11 or 9) vs not
     FOUR_CLASS = "four_class"  # KIT exon 11 / KIT exon 9 / PDGFRA / wild-type or other
+
+    @property
+    def label(self) -> str:
+        """E.g. "KIT exon 11 vs rest"; see :data:`STATUS_SPLIT_LABELS`."""
+        return STATUS_SPLIT_LABELS[self]
+
+
+#: what the pages print for each split
+STATUS_SPLIT_LABELS: dict[StatusSplit, str] = {
+    StatusSplit.KIT11: "KIT exon 11 vs rest",
+    StatusSplit.KIT_MUTANT: "KIT-mutant vs not",
+    StatusSplit.FOUR_CLASS: "Four classes",
+}
 
 
 class ModelKind(StrEnum):

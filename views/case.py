@@ -4,34 +4,20 @@ import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
-from gistcad.analysis.case import assess_case
-from gistcad.analysis.prediction_source import prediction_text
+from gistcad.analysis.case import case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import GenotypeDetail, Permission
+from gistcad.domain import Permission
 from gistcad.errors import GistcadError
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
-from gistcad.store.model_queries import list_model_versions, patient_predictions
-from gistcad.store.queries import (
-    find_pseudonyms,
-    patient_record,
-    patient_series,
-    series_segmentations,
-)
-from gistcad.viewer.report import (
-    case_facts,
-    case_report_html,
-    display_value,
-    mitotic_unit_text,
-)
-from views.common import audited_text, engine, scope, settings, show_error
-from views.viewer import ct_viewer, key_slice
+from gistcad.store.model_queries import list_model_versions
+from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
+from gistcad.viewer.report import CASE_REPORT
+from views.common import audited_case_report, engine, scope, settings, show_error
+from views.viewer import ct_viewer
 
-SCHEME_NAMES = {
-    "nih2002": "NIH 2002",
-    "afip2006": "AFIP 2006",
-    "joensuu2008": "Modified NIH 2008",
-}
+#: the facts under the header's figures
+CAPTION_FACTS = ("Sub-site", "Rupture", "Histology", "Sex", "Age at diagnosis")
 
 st.title("Case view")
 
@@ -58,40 +44,21 @@ st.query_params["patient"] = pseudonym
 
 try:
     with session_scope(engine()) as session:
-        record = patient_record(session, scope(), pseudonym)
-        predictions = patient_predictions(session, scope(), record.patient_id)
-        series = patient_series(session, scope(), record.patient_id)
+        rows = case_rows(session, scope(), pseudonym)
+    card = case_card(rows)
 except GistcadError as exc:
     show_error(exc)
     st.stop()
+predictions, series = rows.predictions, rows.series
 
-tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
-genotype = GenotypeDetail(tumour.get("genotype_detail") or GenotypeDetail.UNKNOWN)
-
-
-st.header(record.pseudonym)
+st.header(card.pseudonym)
 facts = st.columns(4)
-facts[0].metric("Center", record.center)
-facts[1].metric("Site", display_value(tumour.get("site")).replace("_", "/"))
-facts[2].metric("Size", display_value(tumour.get("size_cm"), " cm"))
-unit = mitotic_unit_text(tumour.get("mitotic_unit"))
-facts[3].metric("Mitoses", f"{display_value(tumour.get('mitotic_count'))} {unit}".strip())
-st.caption(
-    f"Sub-site: {display_value(tumour.get('sub_site'))} · rupture: "
-    f"{ {1: 'yes', 0: 'no'}.get(tumour.get('rupture'), 'unknown') } · histology: "
-    f"{display_value(tumour.get('histology'))} · sex: {display_value(record.sex)} · "
-    "age at diagnosis: "
-    f"{display_value(record.age_at_diagnosis, ' y')}"
-)
+facts[0].metric("Center", card.center)
+for column, name in zip(facts[1:], ("Site", "Size", "Mitoses"), strict=True):
+    column.metric(name, card.facts[name])
+st.caption(" · ".join(f"{name}: {card.facts[name]}" for name in CAPTION_FACTS))
 
-assessment = assess_case(
-    site=tumour.get("site"),
-    size_cm=tumour.get("size_cm"),
-    mitotic_count=tumour.get("mitotic_count"),
-    mitotic_unit=tumour.get("mitotic_unit"),
-    rupture=bool(tumour.get("rupture")) if tumour.get("rupture") is not None else None,
-    genotype=genotype,
-)
+assessment = card.assessment
 left, right = st.columns(2)
 with left:
     st.subheader("Risk of recurrence")
@@ -100,10 +67,7 @@ with left:
     else:
         st.dataframe(
             pd.DataFrame(
-                [
-                    {"scheme": SCHEME_NAMES[s.value], "risk": a.label, "notes": "; ".join(a.notes)}
-                    for s, a in assessment.risks.items()
-                ]
+                [{"scheme": r.scheme, "risk": r.risk, "notes": r.notes} for r in card.risk_rows]
             ),
             hide_index=True,
             width="stretch",
@@ -113,16 +77,17 @@ with left:
         st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
 with right:
     st.subheader("Genotype")
-    st.write(f"True genotype: **{genotype.value}** ({display_value(tumour.get('genotype_text'))})")
+    st.write(f"True genotype: **{card.genotype.value}** ({card.genotype_text})")
     with session_scope(engine()) as session:
         models = list_model_versions(session)
     if not models.empty and not series.empty and scope().can(Permission.RUN_JOBS):
-        names = dict(zip(models["model_version_id"], models["name"], strict=True))
+        names: dict[int, str] = dict(zip(models["model_version_id"], models["name"], strict=True))
+        model_ids = list(names)
         pick, go = st.columns([3, 1])
         chosen_model = pick.selectbox(
             "Model",
-            list(names),
-            format_func=names.get,
+            model_ids,
+            format_func=lambda i: names[i],
             key="case_model",
             label_visibility="collapsed",
         )
@@ -130,24 +95,22 @@ with right:
             job_id = jobs.submit(
                 engine(),
                 "predict",
-                {"model_version_id": int(chosen_model), "pseudonyms": [record.pseudonym]},
+                {"model_version_id": int(chosen_model), "pseudonyms": [card.pseudonym]},
                 scope(),
             )
             jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
             st.info(f"Prediction job {job_id} started; see the Jobs page, then reload.")
-    if predictions.empty:
+    if not card.predictions:
         st.caption("No model has predicted this patient yet.")
-    else:
-        for row in predictions.to_dict(orient="records"):
-            text = prediction_text(row)
-            st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")
-            if text.out_of_fold_heading is not None:
-                st.write(
-                    f"{text.out_of_fold_heading}: **{text.out_of_fold_class}** — "
-                    f"{text.out_of_fold_probabilities}"
-                )
-            if text.warning is not None:
-                st.caption(text.warning)
+    for text in card.predictions:
+        st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")
+        if text.out_of_fold_heading is not None:
+            st.write(
+                f"{text.out_of_fold_heading}: **{text.out_of_fold_class}** — "
+                f"{text.out_of_fold_probabilities}"
+            )
+        if text.warning is not None:
+            st.caption(text.warning)
 
 st.subheader("Therapy implication")
 therapy = assessment.therapy
@@ -161,23 +124,11 @@ st.caption("Sources: " + "; ".join(therapy.sources))
 st.warning(DISCLAIMER, icon=":material/warning:")
 
 st.subheader("Follow-up")
-outcome = record.outcome or {}
-follow = st.columns(3)
-follow[0].metric(
-    "Recurrence-free",
-    f"{display_value(outcome.get('rfs_months'), ' mo')}",
-    {1: "recurred", 0: "no recurrence"}.get(outcome.get("rfs_event")),
-    delta_color="off",
-)
-follow[1].metric(
-    "Overall",
-    f"{display_value(outcome.get('os_months'), ' mo')}",
-    {1: "died", 0: "alive"}.get(outcome.get("os_event")),
-    delta_color="off",
-)
-follow[2].metric("Last follow-up", display_value(outcome.get("last_follow_up")))
+for column, figure in zip(st.columns(len(card.follow_up)), card.follow_up, strict=True):
+    column.metric(figure.label, figure.value, figure.state, delta_color="off")
 
 st.subheader("CT")
+report_series = None  # the series whose key slice the report shows
 if series.empty:
     st.caption("No CT series imported for this patient.")
 else:
@@ -185,6 +136,7 @@ else:
     if len(series) > 1:
         uid = st.selectbox("Series", series["series_instance_uid"].tolist(), key="case_series")
         chosen = series[series["series_instance_uid"] == uid].iloc[0].to_dict()
+    report_series = str(chosen["series_instance_uid"])
     with session_scope(engine()) as session:
         masks = series_segmentations(session, scope(), int(chosen["series_id"]))
     st.caption(
@@ -194,7 +146,7 @@ else:
     )
     mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
     maps = available_attention_maps(
-        settings().layout, record.pseudonym, predictions["model_version_id"]
+        settings().layout, card.pseudonym, predictions["model_version_id"]
     )
     attention = {
         f"{row.model} ({row.created_at:%Y-%m-%d})": str(maps[int(row.model_version_id)])
@@ -203,22 +155,11 @@ else:
     }
     ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
 
-report_picture, report_caption, report_measures = (None, "", {})
-if not series.empty:
-    report_picture, report_caption, report_measures = key_slice(
-        (chosen["volume_path"], chosen["volume_sha256"]), mask
-    )
-report = case_report_html(
-    case_facts(record, predictions),
-    assessment,
-    ct_slice=report_picture,
-    ct_caption=report_caption,
-    measures=report_measures,
-)
 st.download_button(
     "Download the one-page case report (printable HTML)",
-    audited_text("case report", report, patient=record.pseudonym),
-    file_name=f"{record.pseudonym}.html",
+    audited_case_report(card.pseudonym, report_series),
+    file_name=f"{card.pseudonym}.html",
     mime="text/html",
     key="case_report",
+    help=f"Recorded in the audit trail as a {CASE_REPORT} export.",
 )

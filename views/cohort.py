@@ -2,9 +2,16 @@
 
 import streamlit as st
 
-from gistcad.analysis.grouping import genotype_groups, risk_groups
-from gistcad.analysis.table_one import table_one
-from gistcad.domain import GenotypeGroup, Permission, RiskScheme, Sex, Site
+from gistcad.analysis.cohort_explorer import TableOneBy, explorer_table, explorer_table_one
+from gistcad.domain import (
+    GenotypeGroup,
+    Permission,
+    RiskScheme,
+    Sex,
+    Site,
+    risk_choice_label,
+    risk_choices,
+)
 from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
@@ -12,15 +19,14 @@ from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
 from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
 
-RISK_KEYS = ("risk_scheme", "risk")
 ANY, YES, NO = "any", "yes", "no"
+SCHEMES: list[RiskScheme] = list(RiskScheme)
+TABLE_ONE_BY: list[TableOneBy] = list(TableOneBy)
 
 st.title("Cohort explorer")
 
 try:
-    linked = CohortFilter.from_query(
-        {k: v for k, v in st.query_params.to_dict().items() if k not in RISK_KEYS}
-    )
+    linked = CohortFilter.from_query(st.query_params.to_dict())
 except GistcadError as exc:
     show_error(exc)
     linked = CohortFilter()
@@ -34,31 +40,42 @@ with st.sidebar:
     chosen_centers = st.multiselect(
         "Center", centers, default=sorted(set(linked.centers) & set(centers)), key="f_centers"
     )
-    sites = st.multiselect("Site", list(Site), default=sorted(linked.sites), key="f_sites")
+    sites = st.multiselect(
+        "Site",
+        list(Site),
+        default=sorted(linked.sites),
+        format_func=lambda s: s.label,
+        key="f_sites",
+    )
     groups = st.multiselect(
-        "Genotype", list(GenotypeGroup), default=sorted(linked.genotype_groups), key="f_genotype"
+        "Genotype",
+        list(GenotypeGroup),
+        default=sorted(linked.genotype_groups),
+        format_func=lambda g: g.label,
+        key="f_genotype",
     )
     scheme = st.selectbox(
         "Risk scheme",
-        list(RiskScheme),
-        index=list(RiskScheme).index(RiskScheme(st.query_params.get("risk_scheme", "joensuu2008"))),
+        SCHEMES,
+        index=SCHEMES.index(linked.risk_scheme),
+        format_func=lambda s: s.label,
         key="f_scheme",
     )
-    risk_levels = ["Very low", "Low", "Intermediate", "Moderate", "High", "None", "Unknown"]
-    linked_risk = [r for r in st.query_params.get("risk", "").split(",") if r in risk_levels]
-    risks = st.multiselect("Risk class", risk_levels, default=linked_risk, key="f_risk")
-    sexes = st.multiselect("Sex", list(Sex), default=sorted(linked.sexes), key="f_sex")
-    age = st.slider(
-        "Age (years)", 0, 100, tuple(int(v) for v in linked.age_range or (0, 100)), key="f_age"
+    offered = risk_choices(scheme)
+    risks = st.multiselect(
+        "Risk class",
+        offered,
+        default=[c for c in offered if c in linked.risk_classes],
+        format_func=risk_choice_label,
+        key="f_risk",
     )
-    size = st.slider(
-        "Size (cm)",
-        0.0,
-        40.0,
-        tuple(float(v) for v in linked.size_range_cm or (0.0, 40.0)),
-        0.5,
-        key="f_size",
+    sexes = st.multiselect(
+        "Sex", list(Sex), default=sorted(linked.sexes), format_func=lambda s: s.label, key="f_sex"
     )
+    low_age, high_age = linked.age_range or (0, 100)
+    age = st.slider("Age (years)", 0, 100, (int(low_age), int(high_age)), key="f_age")
+    low_size, high_size = linked.size_range_cm or (0.0, 40.0)
+    size = st.slider("Size (cm)", 0.0, 40.0, (float(low_size), float(high_size)), 0.5, key="f_size")
     follow_up = st.number_input(
         "Minimum follow-up (months)",
         0.0,
@@ -97,21 +114,17 @@ flt = CohortFilter(
     min_follow_up_months=follow_up or None,
     has_scan={ANY: None, YES: True, NO: False}[has_scan],
     has_prediction_from=has_prediction,
+    risk_scheme=scheme,
+    risk_classes=frozenset(risks),
 )
 query = flt.to_query()
-if risks:
-    query |= {"risk_scheme": scheme.value, "risk": ",".join(risks)}
 if query != st.query_params.to_dict():
     st.query_params.from_dict(query)
 # the Survival page analyses the cohort selected here (plain strings, no objects)
 st.session_state["selected_cohort"] = query
 
 with session_scope(engine()) as session:
-    cohort = cohort_table(session, scope(), flt)
-cohort["risk_class"] = risk_groups(cohort, scheme)
-cohort["genotype"] = genotype_groups(cohort)
-if risks:
-    cohort = cohort[cohort["risk_class"].isin(risks)]
+    cohort = explorer_table(cohort_table(session, scope(), flt), scheme)
 
 st.metric("Patients", len(cohort))
 st.caption("The filters are part of this page's address: copy the link to share this cohort.")
@@ -121,9 +134,8 @@ if cohort.empty:
 
 tabs = st.tabs(["Patients", "Table one", "Distributions"])
 with tabs[0]:
-    shown = cohort.drop(columns=["patient_id"])
     st.dataframe(
-        shown.assign(case="/case?patient=" + shown["pseudonym"]),
+        cohort.assign(case="/case?patient=" + cohort["pseudonym"]),
         hide_index=True,
         width="stretch",
         column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
@@ -132,34 +144,16 @@ with tabs[0]:
     if scope().can(Permission.BULK_EXPORT):
         st.download_button(
             "Download this cohort (CSV)",
-            audited_csv("cohort table", shown, bulk=True),
+            audited_csv("cohort table", cohort, bulk=True),
             file_name="cohort.csv",
             key="cohort_download",
         )
     else:
         st.caption(f"Your role ({scope().role.value}) does not include patient-level exports.")
 with tabs[1]:
-    by = st.radio("Stratify by", ["center", "genotype"], horizontal=True, key="t1_by")
+    by = st.radio("Stratify by", TABLE_ONE_BY, horizontal=True, key="t1_by")
     try:
-        t1 = table_one(
-            cohort,
-            by=by,
-            continuous=["age_at_diagnosis", "size_cm", "mitotic_count", "rfs_months"],
-            categorical=[
-                "sex",
-                "site",
-                "genotype" if by == "center" else "center",
-                "risk_class",
-                "rupture",
-            ],
-            labels={
-                "age_at_diagnosis": "Age (years)",
-                "size_cm": "Size (cm)",
-                "mitotic_count": "Mitoses",
-                "rfs_months": "RFS follow-up (months)",
-                "risk_class": f"Risk ({scheme.value})",
-            },
-        )
+        t1 = explorer_table_one(cohort, by, scheme)
         st.dataframe(t1, hide_index=True, width="stretch")
         st.download_button(
             "Download table one (CSV)",
@@ -188,7 +182,7 @@ with tabs[2]:
     )
     right.plotly_chart(
         count_bars(
-            cohort, "risk_class", by="center", title=f"Risk class ({scheme.value}) by center"
+            cohort, "risk_class", by="center", title=f"Risk class ({scheme.label}) by center"
         ),
         config=FIGURE_CONFIG,
         key="plot_risk",

@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
 
 from gistcad.config import Settings, load_settings
 from gistcad.demo_models import DemoModelState, demo_model_states, describe, pending
 from gistcad.errors import GistcadError
 from gistcad.store import AccessScope, make_engine, session_scope
-from gistcad.store.exports import export_csv, export_text
+from gistcad.store.engine import Engine
+from gistcad.store.exports import export_csv
+from gistcad.viewer.report import export_case_report
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,13 +52,14 @@ def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> Callab
     return make
 
 
-def audited_text(what: str, text: str, *, patient: str | None = None) -> Callable[[], str]:
-    """A single-case document's maker, like :func:`audited_csv`."""
-    db, caller = engine(), scope()
+def audited_case_report(pseudonym: str, series_uid: str | None) -> Callable[[], str]:
+    """The case report's maker, like :func:`audited_csv`: the report of ``pseudonym`` with
+    the key slice of ``series_uid``, made (and audited) when the button is clicked."""
+    db, caller, layout = engine(), scope(), settings().layout
 
     def make() -> str:
         with session_scope(db) as session:
-            return export_text(session, caller, what, text, patient=patient)
+            return export_case_report(session, caller, layout, pseudonym, series_uid=series_uid)
 
     return make
 

@@ -9,50 +9,28 @@ from gistcad.analysis.cohort_survival import (
     ADJUSTABLE,
     CohortSurvival,
     build_request,
-    cohort_survival,
     default_times,
-    groups_for,
-    predicted_vs_true,
 )
-from gistcad.analysis.grouping import Grouping, StatusSplit, risk_groups
 from gistcad.analysis.kaplan_meier import CI_METHOD
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.analysis.time_to_event import TimeUnit
-from gistcad.domain import Endpoint, RiskScheme
+from gistcad.domain import GROUPING_LABELS, Endpoint, Grouping, RiskScheme, StatusSplit
 from gistcad.errors import GistcadError
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
-from gistcad.store.model_queries import list_model_versions, model_prediction_set
-from gistcad.store.queries import CohortFilter, cohort_table, list_centers
+from gistcad.store.model_queries import list_model_versions
+from gistcad.store.queries import CohortFilter, list_centers
+from gistcad.survival import survival_for
 from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_demo_training, show_error
 
-GROUPING_LABELS = {
-    Grouping.PREDICTED: "Predicted genotype (model)",
-    Grouping.GENOTYPE: "True genotype",
-    Grouping.RISK: "Risk class",
-    Grouping.CENTER: "Center",
-    Grouping.ADJUVANT: "Adjuvant imatinib",
-    Grouping.NEOADJUVANT: "Neoadjuvant imatinib",
-    Grouping.SEX: "Sex",
-    Grouping.SITE: "Site",
-    Grouping.HISTOLOGY: "Histology",
-    Grouping.RUPTURE: "Rupture",
-    Grouping.AGE: "Age (cut)",
-    Grouping.SIZE: "Tumour size (cut)",
-    Grouping.MITOSES: "Mitotic count (cut)",
-}
 DEFAULT_CUTS = {Grouping.AGE: "tertiles", Grouping.SIZE: "5,10", Grouping.MITOSES: "5,10"}
-SPLIT_LABELS = {
-    StatusSplit.KIT11: "KIT exon 11 vs rest",
-    StatusSplit.KIT_MUTANT: "KIT-mutant vs not",
-    StatusSplit.FOUR_CLASS: "Four classes",
-}
-SCHEME_LABELS = {
-    RiskScheme.MODIFIED_NIH_2008: "Modified NIH (Joensuu 2008)",
-    RiskScheme.NIH_2002: "NIH 2002 (Fletcher)",
-    RiskScheme.AFIP_2006: "AFIP (Miettinen & Lasota 2006)",
-}
+#: the scheme offered first
+SCHEMES = [RiskScheme.MODIFIED_NIH_2008, RiskScheme.NIH_2002, RiskScheme.AFIP_2006]
+ENDPOINTS: list[Endpoint] = list(Endpoint)
+GROUPINGS: list[Grouping] = list(GROUPING_LABELS)
+UNITS: list[TimeUnit] = list(TimeUnit)
+SPLITS: list[StatusSplit] = list(StatusSplit)
 
 st.title("Survival")
 
@@ -66,21 +44,21 @@ with session_scope(engine()) as session:
 controls = st.columns(4)
 endpoint = controls[0].radio(
     "Endpoint",
-    list(Endpoint),
-    format_func=lambda e: "Recurrence-free" if e is Endpoint.RFS else "Overall",
+    ENDPOINTS,
+    format_func=lambda e: e.label,
     key="survival_endpoint",
     horizontal=True,
 )
 by = controls[1].selectbox(
     "Group by",
-    list(GROUPING_LABELS),
-    format_func=GROUPING_LABELS.get,
+    GROUPINGS,
+    format_func=lambda g: g.label,
     key="survival_by",
     index=1,
 )
 chosen_centers = controls[2].multiselect("Centers", centers, key="survival_centers")
 unit = controls[3].selectbox(
-    "Time unit", list(TimeUnit), index=2, format_func=str.capitalize, key="survival_time_unit"
+    "Time unit", UNITS, index=2, format_func=str.capitalize, key="survival_time_unit"
 )
 
 options = st.columns(4)
@@ -100,7 +78,7 @@ if by is Grouping.PREDICTED:
         key="survival_model",
     )
     split = options[1].selectbox(
-        "Split", list(SPLIT_LABELS), format_func=SPLIT_LABELS.get, key="survival_split"
+        "Split", SPLITS, format_func=lambda s: s.label, key="survival_split"
     )
     threshold = options[2].slider(
         "Threshold",
@@ -121,7 +99,7 @@ if by is Grouping.PREDICTED:
     )
 if by is Grouping.RISK:
     scheme = options[0].selectbox(
-        "Scheme", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="survival_scheme"
+        "Scheme", SCHEMES, format_func=lambda s: s.label, key="survival_scheme"
     )
 if by.is_numeric:
     cuts = options[0].text_input(
@@ -272,14 +250,8 @@ use_selection = bool(selected) and st.toggle(
 )
 
 try:
-    linked = (
-        CohortFilter.from_query(
-            {k: v for k, v in selected.items() if k not in ("risk", "risk_scheme")}
-        )
-        if use_selection
-        else CohortFilter()
-    )
-    base_filter = replace(linked, centers=frozenset(chosen_centers) or linked.centers)
+    linked = CohortFilter.from_query(selected) if use_selection else CohortFilter()
+    selection = replace(linked, centers=frozenset(chosen_centers) or linked.centers)
     request = build_request(
         by=by_text,
         endpoint=endpoint,
@@ -296,46 +268,41 @@ try:
         test_unknown=test_unknown,
     )
     with session_scope(engine()) as session:
-        cohort = cohort_table(session, scope(), base_filter)
-        model = None if model_id is None else model_prediction_set(session, scope(), model_id)
-    if use_selection and selected.get("risk"):
-        risk_filter = risk_groups(cohort, RiskScheme(selected["risk_scheme"]))
-        cohort = cohort[risk_filter.isin(selected["risk"].split(","))].reset_index(drop=True)
+        found = survival_for(
+            session, scope(), selection, request, model=model_id, with_true_status=True
+        )
+    cohort = found.cohort
     st.caption(f"{len(cohort)} patients selected · 95 % CI: {CI_METHOD}")
     time_label = unit.value.capitalize()
-    if model is not None:
-        predicted, true, agreement = predicted_vs_true(
-            cohort, request, model.predictions, validation=model.validation
-        )
+    result = found.result
+    if found.true_status is not None and found.agreement is not None:
+        validation = result.validation
         st.plotly_chart(
             km_panels(
-                predicted.comparison,
-                true.comparison,
-                (_predicted_title(predicted, model.validation), "By true status"),
+                result.comparison,
+                found.true_status.comparison,
+                (_predicted_title(result, validation), "By true status"),
                 time_label=time_label,
             ),
             config=FIGURE_CONFIG,
             key="survival_km_panels",
         )
-        _show_sources(predicted)
+        _show_sources(result)
         st.subheader("Agreement of predicted and true status")
-        st.dataframe(agreement, width="stretch")
-        _show_source_table(predicted)
-        _show_tables(predicted, "predicted")
-        _show_patients(cohort, groups_for(cohort, request, model.predictions))
+        st.dataframe(found.agreement, width="stretch")
+        _show_source_table(result)
+        _show_tables(result, "predicted")
     else:
-        result = cohort_survival(cohort, request)
-        title = f"{'Recurrence-free' if endpoint is Endpoint.RFS else 'Overall'} survival"
         st.plotly_chart(
             km_figure(
                 result.comparison,
-                title=f"{title} by {GROUPING_LABELS[by].lower()}",
+                title=f"{endpoint.label} by {by.label.lower()}",
                 time_label=time_label,
             ),
             config=FIGURE_CONFIG,
             key="survival_km",
         )
         _show_tables(result, by.value)
-        _show_patients(cohort, groups_for(cohort, request))
+    _show_patients(cohort, found.groups)
 except GistcadError as exc:
     show_error(exc)

@@ -1,4 +1,4 @@
-"""One patient's clinical assessment for the tumour board: risk by every scheme, therapy note.
+"""One patient for the tumour board: risk by every scheme, therapy note, and the case card.
 
 Nothing is guessed: a tumour that cannot be classified (missing size or mitoses, a size that
 looks like millimetres) says why in its place instead of a class.
@@ -6,13 +6,21 @@ looks like millimetres) says why in its place instead of a class.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gistcad.analysis.recurrence import RecurrenceEstimate, recurrence_estimate
 from gistcad.analysis.risk import RiskAssessment, RiskOptions, classify_all
 from gistcad.analysis.therapy import TherapyImplication, risk_phrase, therapy_implication
-from gistcad.domain import GenotypeDetail, MitosisUnit, RiskClass, RiskScheme, Site
+from gistcad.domain import GenotypeDetail, MitosisUnit, RiskClass, RiskScheme, Sex, Site
 from gistcad.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gistcad.analysis.prediction_source import PredictionText
 
 
 @dataclass(frozen=True)
@@ -116,3 +124,170 @@ def _other_schemes(
                 f"{other.adjuvant.value}."
             )
     return tuple(sentences)
+
+
+# --- the case card: what the case page and the printed report both show ------------------
+
+
+class CaseRows(Protocol):
+    """The stored rows of one case the card is made from (see
+    :func:`gistcad.store.queries.case_rows`)."""
+
+    @property
+    def pseudonym(self) -> str: ...
+    @property
+    def center(self) -> str: ...
+    @property
+    def sex(self) -> str | None: ...
+    @property
+    def age_at_diagnosis(self) -> float | None: ...
+    @property
+    def primary_tumour(self) -> Mapping[str, Any]: ...
+    @property
+    def outcome(self) -> Mapping[str, Any] | None: ...
+    @property
+    def predictions(self) -> pd.DataFrame: ...
+
+
+def display_value(value: object, unit: str = "") -> str:
+    """A stored value as the card prints it: "unknown" for missing, ``g`` format for numbers.
+
+    >>> display_value(4.50, " cm"), display_value(None)
+    ('4.5 cm', 'unknown')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
+
+
+def _flag(value: object, yes: str, no: str) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return yes if bool(value) else no
+
+
+@dataclass(frozen=True)
+class RiskRow:
+    """One scheme's line of the card: scheme, class (with AFIP's %), notes."""
+
+    scheme: str
+    risk: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up figure: the time (or date) and what happened ("recurred", "alive")."""
+
+    label: str
+    value: str
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """One patient for the tumour board, in the words the case page and the report print.
+
+    Made by :func:`case_card` from the stored rows; every coded value is printed with its
+    label from :mod:`gistcad.domain` (e.g. "Modified NIH 2008", "Jejunum/ileum").
+
+    Attributes
+    ----------
+    pseudonym, center
+    facts
+        Tumour and patient, label to value: Site, Sub-site, Size, Mitoses, Rupture,
+        Histology, Sex, Age at diagnosis.
+    assessment
+        Risk under every scheme, the recurrence estimate and the therapy implication.
+    risk_rows
+        One :class:`RiskRow` per scheme; empty when the tumour cannot be classified (then
+        ``assessment.unclassified_reason`` says why).
+    genotype
+        The true genotype (``unknown`` when not tested) and ``genotype_text``, the
+        pathology report's wording.
+    predictions
+        Each model's prediction, newest first: model version, final model or out-of-fold.
+    follow_up
+        Recurrence-free, overall, last follow-up.
+    """
+
+    pseudonym: str
+    center: str
+    facts: Mapping[str, str]
+    assessment: CaseAssessment
+    risk_rows: tuple[RiskRow, ...]
+    genotype: GenotypeDetail
+    genotype_text: str
+    predictions: tuple[PredictionText, ...]
+    follow_up: tuple[FollowUp, ...]
+
+    @property
+    def genotype_line(self) -> str:
+        """E.g. ``"pdgfra_d842v (PDGFRA exon 18 D842V)"``."""
+        return f"{self.genotype.value} ({self.genotype_text})"
+
+    @property
+    def follow_up_line(self) -> str:
+        """The follow-up on one line, e.g. ``"Recurrence-free: 40 mo (no recurrence); ..."``."""
+        return "; ".join(
+            f"{f.label}: {f.value}" + (f" ({f.state})" if f.state else "") for f in self.follow_up
+        )
+
+
+def case_card(rows: CaseRows, options: RiskOptions | None = None) -> CaseCard:
+    """The card of one case from its stored rows (see :class:`CaseCard`)."""
+    from gistcad.analysis.prediction_source import prediction_text  # pandas: not for `risk`
+
+    v = display_value
+    tumour = rows.primary_tumour
+    site = None if tumour.get("site") is None else Site(tumour["site"])
+    unit = None if tumour.get("mitotic_unit") is None else MitosisUnit(tumour["mitotic_unit"])
+    sex = None if rows.sex is None else Sex(rows.sex)
+    genotype = GenotypeDetail(tumour.get("genotype_detail") or GenotypeDetail.UNKNOWN)
+    rupture = None if tumour.get("rupture") is None else bool(tumour["rupture"])
+    unit_text = "" if unit is None else unit.label
+    assessment = assess_case(
+        site=site,
+        size_cm=tumour.get("size_cm"),
+        mitotic_count=tumour.get("mitotic_count"),
+        mitotic_unit=unit,
+        rupture=rupture,
+        genotype=genotype,
+        options=options,
+    )
+    outcome = rows.outcome or {}
+    return CaseCard(
+        pseudonym=rows.pseudonym,
+        center=rows.center,
+        facts={
+            "Site": "unknown" if site is None else site.label,
+            "Sub-site": v(tumour.get("sub_site")),
+            "Size": v(tumour.get("size_cm"), " cm"),
+            "Mitoses": f"{v(tumour.get('mitotic_count'))} {unit_text}".strip(),
+            "Rupture": {True: "yes", False: "no", None: "unknown"}[rupture],
+            "Histology": v(tumour.get("histology")),
+            "Sex": "unknown" if sex is None else sex.label,
+            "Age at diagnosis": v(rows.age_at_diagnosis, " y"),
+        },
+        assessment=assessment,
+        risk_rows=tuple(
+            RiskRow(scheme.label, a.label, "; ".join(a.notes))
+            for scheme, a in assessment.risks.items()
+        ),
+        genotype=genotype,
+        genotype_text=v(tumour.get("genotype_text")),
+        predictions=tuple(prediction_text(r) for r in rows.predictions.to_dict(orient="records")),
+        follow_up=(
+            FollowUp(
+                "Recurrence-free",
+                v(outcome.get("rfs_months"), " mo"),
+                _flag(outcome.get("rfs_event"), "recurred", "no recurrence"),
+            ),
+            FollowUp(
+                "Overall",
+                v(outcome.get("os_months"), " mo"),
+                _flag(outcome.get("os_event"), "died", "alive"),
+            ),
+            FollowUp("Last follow-up", v(outcome.get("last_follow_up"))),
+        ),
+    )

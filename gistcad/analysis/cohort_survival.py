@@ -13,13 +13,13 @@ request's unit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import (
-    CLASS_LABELS,
     NO_PREDICTION,
     SPLIT_LABELS,
     Grouping,
@@ -37,7 +37,7 @@ from gistcad.analysis.prediction_source import (
 )
 from gistcad.analysis.time_to_event import TimeUnit
 from gistcad.analysis.variables import Grouped, Variable, covariate, group_by, parse_variables
-from gistcad.domain import Endpoint, RiskScheme
+from gistcad.domain import Endpoint, GenotypeClass, RiskScheme
 from gistcad.errors import ValidationError
 
 ADJUSTABLE = tuple(g.value for g in Grouping)
@@ -111,8 +111,12 @@ class SurvivalRequest:
                 raise
         object.__setattr__(self, "covariates", tuple(covariates))
         Variable(self.by, self.cuts, self.quantiles)  # validates cuts and quantiles
-        if not self.times or any(t < 0 for t in self.times):
-            raise ValidationError(f"times need at least one {self.time_unit.value[:-1]} >= 0")
+        if not self.times or any(not math.isfinite(t) or t < 0 for t in self.times):
+            shown = ",".join(f"{t:g}" for t in self.times)
+            raise ValidationError(
+                f"times must be {self.time_unit.value} >= 0, separated by commas (e.g. "
+                f"24,60,120); got {shown!r}"
+            )
         if self.min_group_size < 1:
             raise ValidationError("the minimum group size must be at least 1")
 
@@ -165,14 +169,28 @@ def default_times(unit: TimeUnit) -> tuple[float, ...]:
 
 
 def parse_times(text: str, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
-    """``"24,60,120"`` as numbers (in ``unit``); a message that shows the form otherwise."""
+    """``"24,60,120"`` as numbers in ``unit``: at least one, each finite and >= 0.
+
+    The one reader of the times a user types, for ``gistcad survival --times`` and the
+    Survival page alike.
+
+    >>> parse_times("24, 60,120")
+    (24.0, 60.0, 120.0)
+
+    Raises
+    ------
+    ValidationError
+        Saying what the times must look like, and what was given.
+    """
     try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
+        times = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
+        times = ()
+    if not times or any(not math.isfinite(t) or t < 0 for t in times):
         raise ValidationError(
-            f"times need at least one {unit.value[:-1]} >= 0, separated by commas (e.g. "
-            f"24,60,120); got {text!r}"
-        ) from None
+            f"times must be {unit.value} >= 0, separated by commas (e.g. 24,60,120); got {text!r}"
+        )
+    return times
 
 
 @dataclass(frozen=True)
@@ -222,7 +240,7 @@ def _predicted(
         threshold=request.threshold,
     )
     if request.split is StatusSplit.FOUR_CLASS:
-        levels: tuple[str, ...] = tuple(CLASS_LABELS.values())
+        levels: tuple[str, ...] = tuple(c.label for c in GenotypeClass)
     else:
         levels = SPLIT_LABELS[request.split]
     return Grouped(labels, (*levels, NO_PREDICTION), ordered=False), chosen["source"]

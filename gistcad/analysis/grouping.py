@@ -24,25 +24,14 @@ from gistcad.domain import (
     GenotypeGroup,
     Grouping,
     MitosisUnit,
+    RiskClass,
     RiskScheme,
+    Sex,
+    Site,
     StatusSplit,
 )
 from gistcad.errors import ValidationError
 
-GROUP_LABELS: dict[GenotypeGroup, str] = {
-    GenotypeGroup.KIT11: "KIT exon 11",
-    GenotypeGroup.KIT9: "KIT exon 9",
-    GenotypeGroup.KIT_OTHER: "KIT exon 13/17",
-    GenotypeGroup.PDGFRA: "PDGFRA",
-    GenotypeGroup.WILD_TYPE: "Wild-type",
-    GenotypeGroup.UNKNOWN: "Unknown",
-}
-CLASS_LABELS: dict[GenotypeClass, str] = {
-    GenotypeClass.KIT11: "KIT exon 11",
-    GenotypeClass.KIT9: "KIT exon 9",
-    GenotypeClass.PDGFRA: "PDGFRA",
-    GenotypeClass.WT_OTHER: "Wild-type / other",
-}
 SPLIT_LABELS: dict[StatusSplit, tuple[str, str]] = {
     StatusSplit.KIT11: ("KIT exon 11", "Not KIT exon 11"),
     StatusSplit.KIT_MUTANT: ("KIT-mutant", "Not KIT-mutant"),
@@ -50,8 +39,9 @@ SPLIT_LABELS: dict[StatusSplit, tuple[str, str]] = {
 UNKNOWN = "Unknown"
 NO_PREDICTION = "No prediction"
 NOT_CLASSIFIABLE = "Not classifiable (count per 5 mm²)"
-INSUFFICIENT_DATA = "Insufficient data"  # AFIP's cells without published figures
-RISK_ORDER = ("None", "Very low", "Low", "Intermediate", "Moderate", "High")
+INSUFFICIENT_DATA = RiskClass.INSUFFICIENT_DATA.label  # AFIP's cells without published figures
+#: the risk classes in increasing order, as labelled (see :data:`~gistcad.domain.RISK_CLASS_LABELS`)
+RISK_ORDER = tuple(c.label for c in RiskClass if c is not RiskClass.INSUFFICIENT_DATA)
 
 
 def is_unknown(label: str) -> bool:
@@ -65,7 +55,7 @@ def is_unknown(label: str) -> bool:
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
     """True genotype group of each patient ("Unknown" when not tested)."""
     return cohort["genotype_detail"].map(
-        lambda d: GROUP_LABELS[GenotypeDetail(d).group] if isinstance(d, str) else UNKNOWN
+        lambda d: GenotypeDetail(d).group.label if isinstance(d, str) else UNKNOWN
     )
 
 
@@ -87,7 +77,7 @@ def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:
                 GenotypeGroup.KIT9: GenotypeClass.KIT9,
                 GenotypeGroup.PDGFRA: GenotypeClass.PDGFRA,
             }.get(cls, GenotypeClass.WT_OTHER)
-            return CLASS_LABELS[mapped]
+            return mapped.label
         yes, no = SPLIT_LABELS[split]
         positive = d.is_kit_exon11 if split is StatusSplit.KIT11 else d.is_kit
         return yes if positive else no
@@ -153,15 +143,32 @@ def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, thresho
         )
     if split is StatusSplit.FOUR_CLASS:
         best = max(needed, key=lambda c: probs[c.value])
-        return CLASS_LABELS[best]
+        return best.label
     yes, no = SPLIT_LABELS[split]
     return yes if sum(probs[c.value] for c in needed) >= threshold else no
+
+
+def _risk_class(row: Any, scheme: RiskScheme, options: RiskOptions) -> RiskClass | str:
+    """The class of one cohort row, or the label saying why there is none."""
+    if any(_missing(row[c]) for c in ("site", "size_cm", "mitotic_count", "mitotic_unit")):
+        return UNKNOWN
+    if row["mitotic_unit"] == MitosisUnit.PER_5_MM2 and not options.accept_per_5mm2_as_50hpf:
+        return NOT_CLASSIFIABLE
+    return classify(
+        scheme,
+        site=row["site"],
+        size_cm=float(row["size_cm"]),
+        mitoses=float(row["mitotic_count"]),
+        unit=MitosisUnit(row["mitotic_unit"]),
+        rupture=bool(row["rupture"]) if not _missing(row["rupture"]) else False,
+        options=options,
+    ).risk_class
 
 
 def risk_groups(
     cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions | None = None
 ) -> pd.Series:
-    """Clinical risk class of each patient's primary tumour under ``scheme``.
+    """Clinical risk class of each patient's primary tumour under ``scheme``, as labelled.
 
     Patients without site, size or mitotic count are "Unknown" (a missing rupture flag counts
     as no rupture); a count per 5 mm² that the
@@ -170,22 +177,26 @@ def risk_groups(
     opts = options or RiskOptions()
 
     def label(row: Any) -> str:
-        if any(_missing(row[c]) for c in ("site", "size_cm", "mitotic_count", "mitotic_unit")):
-            return UNKNOWN
-        if row["mitotic_unit"] == MitosisUnit.PER_5_MM2 and not opts.accept_per_5mm2_as_50hpf:
-            return NOT_CLASSIFIABLE
-        verdict = classify(
-            scheme,
-            site=row["site"],
-            size_cm=float(row["size_cm"]),
-            mitoses=float(row["mitotic_count"]),
-            unit=MitosisUnit(row["mitotic_unit"]),
-            rupture=bool(row["rupture"]) if not _missing(row["rupture"]) else False,
-            options=opts,
-        )
-        return verdict.risk_class.value.replace("_", " ").capitalize()
+        found = _risk_class(row, scheme, opts)
+        return found.label if isinstance(found, RiskClass) else found
 
     return cohort.apply(label, axis=1).astype(object)
+
+
+def risk_classes(
+    cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions | None = None
+) -> pd.Series:
+    """Like :func:`risk_groups`, as :class:`~gistcad.domain.RiskClass` members; ``None``
+    where the tumour cannot be classified (missing data, or a count per 5 mm²)."""
+    opts = options or RiskOptions()
+
+    def found(row: Any) -> RiskClass | None:
+        value = _risk_class(row, scheme, opts)
+        return value if isinstance(value, RiskClass) else None
+
+    if cohort.empty:
+        return pd.Series([], index=cohort.index, dtype=object)
+    return cohort.apply(found, axis=1).astype(object)
 
 
 def center_groups(cohort: pd.DataFrame) -> pd.Series:
@@ -218,7 +229,7 @@ COLUMNS: dict[Grouping, str] = {
 def clinical_groups(cohort: pd.DataFrame, variable: Grouping) -> pd.Series:
     """Sex, site, histology, rupture, adjuvant or neoadjuvant imatinib of each patient.
 
-    Coded values become words ("Jejunum ileum", "Female"); yes/no flags the named state
+    Coded values become their labels ("Jejunum/ileum", "Female"); yes/no flags the named state
     ("Adjuvant imatinib", "No adjuvant imatinib"); a missing value is "Unknown".
     """
     if variable not in COLUMNS or variable.is_numeric:
@@ -230,7 +241,10 @@ def clinical_groups(cohort: pd.DataFrame, variable: Grouping) -> pd.Series:
             return UNKNOWN
         if flags is not None:
             return flags[0] if bool(value) else flags[1]
-        text = str(value)
-        return text.replace("_", " ").capitalize() if variable is not Grouping.HISTOLOGY else text
+        if variable is Grouping.SITE:
+            return Site(value).label
+        if variable is Grouping.SEX:
+            return Sex(value).label
+        return str(value)
 
     return cohort[COLUMNS[variable]].map(label).astype(object)

@@ -144,24 +144,13 @@ class RiskAssessment:
     notes: tuple[str, ...] = ()
 
 
-_CLASS_NAMES: dict[RiskClass, str] = {
-    RiskClass.NONE: "None",
-    RiskClass.VERY_LOW: "Very low",
-    RiskClass.LOW: "Low",
-    RiskClass.INTERMEDIATE: "Intermediate",
-    RiskClass.MODERATE: "Moderate",
-    RiskClass.HIGH: "High",
-    RiskClass.INSUFFICIENT_DATA: "Insufficient data",
-}
-
-
 def risk_label(risk_class: RiskClass, percent: float | None = None) -> str:
     """Display text of a category, with the AFIP percentage when there is one.
 
     >>> risk_label(RiskClass.MODERATE, 24.0)
     'Moderate (24 %)'
     """
-    name = _CLASS_NAMES[risk_class]
+    name = risk_class.label
     return name if percent is None else f"{name} ({percent:g} %)"
 
 

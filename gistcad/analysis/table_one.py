@@ -146,7 +146,8 @@ def contingency_test(table: np.ndarray) -> _TestResult:
             n_resamples=FISHER_MONTE_CARLO_TABLES, rng=np.random.default_rng(0)
         )
         p_value = stats.fisher_exact(table.astype(np.int64), method=method).pvalue
-        return _TestResult(float(p_value), FISHER_FREEMAN_HALTON)
+        # SciPy 1.17 returns some of these p-values as an array of one value
+        return _TestResult(float(np.ravel(p_value)[0]), FISHER_FREEMAN_HALTON)
     return _TestResult(float(stats.chi2_contingency(table, correction=False).pvalue), CHI_SQUARE)
 
 

@@ -71,12 +71,6 @@ _IMATINIB_SENSITIVE = (ImatinibSensitivity.SENSITIVE, ImatinibSensitivity.INTERM
 _LOW_RISK = (RiskClass.NONE, RiskClass.VERY_LOW, RiskClass.LOW)
 _INTERMEDIATE_RISK = (RiskClass.INTERMEDIATE, RiskClass.MODERATE)
 
-SCHEME_NAMES = {
-    RiskScheme.NIH_2002: "NIH 2002",
-    RiskScheme.AFIP_2006: "AFIP 2006",
-    RiskScheme.MODIFIED_NIH_2008: "Modified NIH 2008",
-}
-
 # --- sources, as cited in the project's domain facts (section 5.3) -------------------------
 _METAGIST = "MetaGIST, J Clin Oncol 2010;28:1247, doi:10.1200/JCO.2009.24.2099"
 _EXON11_TRIALS = (
@@ -334,7 +328,7 @@ def risk_phrase(scheme: RiskScheme, risk_class: RiskClass) -> str:
         RiskClass.NONE: "none (0 % progression)",
         RiskClass.INSUFFICIENT_DATA: "not assessable (insufficient data)",
     }.get(risk_class, risk_class.value.replace("_", " "))
-    return f"{SCHEME_NAMES[scheme]} risk: {words}."
+    return f"{scheme.label} risk: {words}."
 
 
 def _adjuvant(
@@ -353,7 +347,7 @@ def _adjuvant(
         return AdjuvantCall.UNDECIDED, "The adjuvant decision depends on the risk class: give one."
     if risk_class is RiskClass.INSUFFICIENT_DATA:
         return AdjuvantCall.UNDECIDED, (
-            f"The adjuvant decision rests on another scheme than {SCHEME_NAMES[scheme]}."
+            f"The adjuvant decision rests on another scheme than {scheme.label}."
         )
     if row.sensitivity is ImatinibSensitivity.UNKNOWN:
         action = (

@@ -11,11 +11,6 @@ from gistcad.analysis.recurrence import RecurrenceEstimate, recurrence_estimate
 from gistcad.analysis.risk import ModifiedNihReading, RiskAssessment, RiskOptions, classify_all
 from gistcad.domain import MitosisUnit, RiskScheme, parse_site
 
-SCHEME_NAMES = {
-    RiskScheme.NIH_2002: "NIH 2002 (Fletcher)",
-    RiskScheme.AFIP_2006: "AFIP (Miettinen & Lasota 2006)",
-    RiskScheme.MODIFIED_NIH_2008: "Modified NIH (Joensuu 2008)",
-}
 UNIT_CHOICES = {"50hpf": MitosisUnit.PER_50_HPF, "5mm2": MitosisUnit.PER_5_MM2}
 
 
@@ -114,7 +109,7 @@ def _as_dict(
         },
         "schemes": {
             scheme.value: {
-                "name": SCHEME_NAMES[scheme],
+                "name": scheme.label,
                 "risk_class": v.risk_class.value,
                 "progression_risk_percent": v.progression_risk_percent,
                 "label": v.label,
@@ -147,9 +142,9 @@ def _as_text(
         f"{site}, {args.size_cm:g} cm, {args.mitoses:g} mitoses per {unit[4:]}{rupture}",
         "",
     ]
-    width = max(len(n) for n in SCHEME_NAMES.values())
+    width = max(len(s.label) for s in RiskScheme)
     for scheme, verdict in verdicts.items():
-        lines.append(f"  {SCHEME_NAMES[scheme]:<{width}}  {verdict.label}")
+        lines.append(f"  {scheme.label:<{width}}  {verdict.label}")
         lines += [f"  {'':<{width}}    note: {note}" for note in verdict.notes]
     lines += ["", f"  {recurrence.label}", f"    {recurrence.summary}"]
     lines += [f"    note: {note}" for note in recurrence.notes]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,17 +12,15 @@ import numpy as np
 from gistcad.analysis.time_to_event import TimeUnit
 from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
+from gistcad.commands.cohort import add_filter_arguments, cohort_filter
 from gistcad.config import load_settings
 from gistcad.domain import Endpoint, Grouping, RiskScheme, StatusSplit
 from gistcad.errors import ValidationError
 from gistcad.store import migrations, session_scope
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from gistcad.analysis.cohort_survival import SurvivalRequest
     from gistcad.analysis.comparison import SurvivalComparison
-    from gistcad.store.model_queries import ModelPredictionSet
 
 
 def register(sub: Any) -> None:
@@ -75,7 +73,9 @@ def register(sub: Any) -> None:
         help="times for S(t) and the at-risk table (default 24,60,120 "
         "months, or the same in the chosen unit)",
     )
-    parser.add_argument("--center", action="append", default=[], help="only this center")
+    parser.add_argument(
+        "--center", action="append", default=[], help="only this center (repeatable)"
+    )
     parser.add_argument("--landmark", type=float, help="start the clock at this month")
     parser.add_argument("--min-group-size", type=count(1, 1_000_000, "patients"), default=10)
     parser.add_argument(
@@ -96,35 +96,18 @@ def register(sub: Any) -> None:
         help="include the Unknown / No prediction / Not classifiable groups in the tests",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_filter_arguments(parser)
     parser.set_defaults(handler=_survival)
 
 
-def parse_times(text: str | None, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
-    """``--times`` in ``unit``; by default 24, 60 and 120 months in that unit."""
-    if text is None:
-        from gistcad.analysis.cohort_survival import default_times  # Cox, lifelines: here only
-
-        return default_times(unit)
-    try:
-        times = tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ValidationError(
-            f"--times must be {unit.value} separated by commas, e.g. 24,60,120; got {text!r}"
-        ) from None
-    if not times or any(not math.isfinite(t) or t < 0 for t in times):
-        raise ValidationError(f"--times needs finite times >= 0; got {text!r}")
-    return times
-
-
 def request_from(args: argparse.Namespace) -> SurvivalRequest:
-    unit = TimeUnit(args.time_unit)
-    from gistcad.analysis.cohort_survival import build_request
+    from gistcad.analysis.cohort_survival import build_request  # pandas, lifelines: here only
 
     return build_request(
         by=args.by,
         endpoint=args.endpoint,
-        times=parse_times(args.times, unit),
-        time_unit=unit,
+        times=args.times,
+        time_unit=TimeUnit(args.time_unit),
         adjust=tuple(args.adjust),
         split=StatusSplit(args.split),
         threshold=args.threshold,
@@ -137,48 +120,24 @@ def request_from(args: argparse.Namespace) -> SurvivalRequest:
     )
 
 
-def _needs_predictions(request: SurvivalRequest) -> bool:
-    return request.by is Grouping.PREDICTED or any(
-        v.grouping is Grouping.PREDICTED for v in request.covariates
-    )
+def _survival(args: argparse.Namespace) -> int:
+    request = request_from(args)
+    from gistcad.survival import needs_predictions, survival_for
 
-
-def _load(
-    args: argparse.Namespace, request: SurvivalRequest
-) -> tuple[pd.DataFrame, ModelPredictionSet | None]:
+    if needs_predictions(request) and not args.model:
+        raise ValidationError("--by predicted needs --model (a model version id or name)")
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
-    from gistcad.store.model_queries import find_model_version, model_prediction_set
-    from gistcad.store.queries import CohortFilter, cohort_table  # pandas: only here
-
-    flt = CohortFilter(centers=frozenset(args.center))
+    selection = replace(cohort_filter(args), centers=args.centers | frozenset(args.center))
     with session_scope(engine) as session:
-        cohort = cohort_table(session, scope, flt)
-        if not _needs_predictions(request):
-            return cohort, None
-        if not args.model:
-            raise ValidationError("--by predicted needs --model (a model version id or name)")
-        model_id, _ = find_model_version(session, args.model, scope)
-        return cohort, model_prediction_set(session, scope, model_id)
-
-
-def _survival(args: argparse.Namespace) -> int:
-    request = request_from(args)
-    cohort, model = _load(args, request)
-    from gistcad.analysis.cohort_survival import cohort_survival
-
-    result = cohort_survival(
-        cohort,
-        request,
-        None if model is None else model.predictions,
-        validation=None if model is None else model.validation,
-    )
+        found = survival_for(session, scope, selection, request, model=args.model)
+    result = found.result
     predicted = request.by is Grouping.PREDICTED
     header = {
         "endpoint": request.endpoint.value,
         "by": str(request.variable),
-        "model": None if model is None else model.name,
+        "model": found.model_name,
         "split": request.split.value if predicted else None,
         "threshold": request.threshold if predicted else None,
         "scheme": request.scheme.value if Grouping.RISK in _variables(request) else None,
@@ -206,7 +165,7 @@ def _variables(request: SurvivalRequest) -> set[Grouping]:
 
 def format_report(header: dict[str, Any], comparison: SurvivalComparison) -> str:
     """The comparison as text, in the order of a clinical paper's survival section."""
-    endpoint = "Recurrence-free survival" if header["endpoint"] == "rfs" else "Overall survival"
+    endpoint = Endpoint(header["endpoint"]).label
     by = header["by"] + (f" ({header['model']}, {header['split']})" if header["split"] else "")
     if header["in_sample"]:
         by += " [IN-SAMPLE predictions: overstates the separation]"

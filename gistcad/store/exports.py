@@ -50,10 +50,10 @@ def csv_text(table: pd.DataFrame) -> str:
     return safe.to_csv(index=False)
 
 
-def export_csv(
-    session: Session, scope: AccessScope, what: str, table: pd.DataFrame, *, bulk: bool = False
-) -> str:
-    """``table`` as CSV text, after the permission check and with its audit row."""
+def record_export(
+    session: Session, scope: AccessScope, what: str, rows: int, *, bulk: bool = False
+) -> None:
+    """The permission check and the audit row of a table's export, in whatever format."""
     if bulk:
         scope.require(Permission.BULK_EXPORT)
     audit.record(
@@ -62,8 +62,15 @@ def export_csv(
         "export",
         target_kind="export",
         target=what,
-        detail={"rows": len(table), "bulk": bulk},
+        detail={"rows": rows, "bulk": bulk},
     )
+
+
+def export_csv(
+    session: Session, scope: AccessScope, what: str, table: pd.DataFrame, *, bulk: bool = False
+) -> str:
+    """``table`` as CSV text, after the permission check and with its audit row."""
+    record_export(session, scope, what, len(table), bulk=bulk)
     return csv_text(table)
 
 

@@ -16,10 +16,22 @@ import pandas as pd
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, Permission, Sex, Site
+from gistcad.analysis.grouping import risk_classes
+from gistcad.domain import (
+    RISK_UNKNOWN,
+    GenotypeDetail,
+    GenotypeGroup,
+    Permission,
+    RiskClass,
+    RiskScheme,
+    Sex,
+    Site,
+    parse_risk_choice,
+)
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
 from gistcad.store.frames import AnySelect, frame, plain
+from gistcad.store.model_queries import patient_predictions
 from gistcad.store.models import (
     Center,
     ModelVersion,
@@ -80,7 +92,12 @@ class CohortCounts:
 
 @dataclass(frozen=True)
 class CohortFilter:
-    """Filters of the cohort table; empty collections and ``None`` mean "no filter"."""
+    """Filters of the cohort table; empty collections and ``None`` mean "no filter".
+
+    ``risk_classes`` keeps the patients whose primary tumour has one of these classes under
+    ``risk_scheme`` (``None`` among them: the tumours that cannot be classified); the scheme
+    alone filters nothing.
+    """
 
     centers: frozenset[str] = frozenset()
     sites: frozenset[Site] = frozenset()
@@ -91,6 +108,8 @@ class CohortFilter:
     min_follow_up_months: float | None = None
     has_scan: bool | None = None
     has_prediction_from: int | None = field(default=None)  # a model version id
+    risk_scheme: RiskScheme = RiskScheme.MODIFIED_NIH_2008
+    risk_classes: frozenset[RiskClass | None] = frozenset()
 
     def to_query(self) -> dict[str, str]:
         """The filter as URL query parameters (only those that filter), for a shareable link."""
@@ -109,6 +128,11 @@ class CohortFilter:
             query["has_scan"] = "yes" if self.has_scan else "no"
         if self.has_prediction_from is not None:
             query["has_prediction_from"] = str(self.has_prediction_from)
+        if self.risk_classes:
+            query["risk_scheme"] = self.risk_scheme.value
+            query["risk"] = ",".join(
+                sorted(RISK_UNKNOWN if c is None else c.value for c in self.risk_classes)
+            )
         return query
 
     @classmethod
@@ -127,6 +151,8 @@ class CohortFilter:
                 has_prediction_from=(
                     int(query["has_prediction_from"]) if query.get("has_prediction_from") else None
                 ),
+                risk_scheme=RiskScheme(query.get("risk_scheme") or RiskScheme.MODIFIED_NIH_2008),
+                risk_classes=_split(query.get("risk"), parse_risk_choice),
             )
         except (ValueError, KeyError) as exc:
             raise ValidationError(
@@ -261,6 +287,9 @@ def cohort_table(
 ) -> pd.DataFrame:
     """One row per patient in scope (primary tumour, treatment, outcome), filtered.
 
+    The risk classes of ``flt`` are computed from each primary tumour's site, size and
+    mitoses (:func:`~gistcad.analysis.grouping.risk_classes`), not stored.
+
     Returns
     -------
     pandas.DataFrame
@@ -275,6 +304,9 @@ def cohort_table(
     table["genotype_group"] = [
         GenotypeDetail(d).group.value if d is not None else None for d in table["genotype_detail"]
     ]
+    if flt is not None and flt.risk_classes and not table.empty:
+        found = risk_classes(table, flt.risk_scheme)
+        table = table[[c in flt.risk_classes for c in found]].reset_index(drop=True)
     return table[COHORT_COLUMNS]
 
 
@@ -338,6 +370,57 @@ def patient_record(session: Session, scope: AccessScope, pseudonym: str) -> Pati
         treatment=_row_dict(patient.treatment),
         outcome=_row_dict(patient.outcome),
     )
+
+
+@dataclass(frozen=True)
+class CaseRows:
+    """The stored rows of one case: the patient, the primary tumour, the outcome, every
+    model's prediction and the image series (the rows :func:`gistcad.analysis.case.case_card`
+    makes the case card from).
+
+    ``primary_tumour`` maps the tumour table's columns to plain values (``None`` where
+    missing), empty when no tumour is recorded; ``predictions`` is
+    :func:`~gistcad.store.model_queries.patient_predictions`, ``series``
+    :func:`patient_series`.
+    """
+
+    patient_id: int
+    pseudonym: str
+    center: str
+    sex: str | None
+    age_at_diagnosis: float | None
+    primary_tumour: dict[str, Any]
+    outcome: dict[str, Any] | None
+    predictions: pd.DataFrame
+    series: pd.DataFrame
+
+
+def case_rows(session: Session, scope: AccessScope, pseudonym: str) -> CaseRows:
+    """The rows of the case called ``pseudonym`` in scope; opening it is audited as
+    :func:`patient_record` says.
+
+    Raises
+    ------
+    NotFoundError
+        As :func:`patient_record`.
+    """
+    record = patient_record(session, scope, pseudonym)
+    tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
+    return CaseRows(
+        patient_id=record.patient_id,
+        pseudonym=record.pseudonym,
+        center=record.center,
+        sex=record.sex,
+        age_at_diagnosis=record.age_at_diagnosis,
+        primary_tumour={k: None if _is_missing(v) else plain(v) for k, v in tumour.items()},
+        outcome=record.outcome,
+        predictions=patient_predictions(session, scope, record.patient_id),
+        series=patient_series(session, scope, record.patient_id),
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def patient_series(session: Session, scope: AccessScope, patient_id: int) -> pd.DataFrame:

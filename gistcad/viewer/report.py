@@ -1,7 +1,12 @@
 """The tumour board's one-page case report: a self-contained, printable HTML page.
 
-Everything is embedded (the CT slice as a PNG data URI, the styles inline), so the file can be
-mailed, opened offline and printed to PDF from any browser on one A4 page. Values are escaped.
+The report prints the case card (:class:`~gistcad.analysis.case.CaseCard`), the same card the
+case page shows, and the CT's key slice. Everything is embedded (the CT slice as a PNG data
+URI, the styles inline), so the file can be mailed, opened offline and printed to PDF from any
+browser on one A4 page. Values are escaped.
+
+:func:`export_case_report` is the one way out of the dashboard for it: the case page's
+download and ``gistcad report`` call it, and it is audited as an export.
 """
 
 from __future__ import annotations
@@ -10,18 +15,32 @@ import base64
 import datetime as dt
 import html
 import io
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 from PIL import Image
+from sqlalchemy.orm import Session
 
-from gistcad.analysis.case import CaseAssessment
-from gistcad.analysis.prediction_source import prediction_text
-from gistcad.store.queries import PatientRecord
+from gistcad.analysis.case import CaseCard, case_card
+from gistcad.errors import GistcadError, NotFoundError
+from gistcad.imaging import read_nifti
+from gistcad.layout import DataLayout
+from gistcad.store.exports import export_text
+from gistcad.store.queries import case_rows, series_segmentations
+from gistcad.store.scope import AccessScope
+from gistcad.viewer.slices import (
+    Plane,
+    ViewVolume,
+    extract,
+    largest_slice,
+    measure,
+    render,
+    slice_count,
+    to_lps,
+    window,
+)
 
 STYLE = """
 @page { size: A4; margin: 14mm; }
@@ -36,55 +55,52 @@ img { max-width: 80mm; image-rendering: pixelated; }
 
 
 @dataclass(frozen=True)
-class CaseFacts:
-    """What the report states about the patient (no identifying data: the pseudonym only)."""
+class KeySlice:
+    """The report's picture: the axial slice with the largest tumour area, and measures."""
 
-    pseudonym: str
-    center: str
-    facts: Mapping[str, str]  # label -> value, e.g. "Site" -> "stomach"
-    genotype: str
-    predictions: Sequence[str]  # one line per model
-    follow_up: str
+    picture: NDArray[np.uint8] | None = None
+    caption: str = ""
+    measures: Mapping[str, str] = field(default_factory=dict)
 
 
-def display_value(value: object, unit: str = "") -> str:
-    """A stored value as the pages print it: "unknown" for missing, ``g`` format for numbers."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unknown"
-    return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
+#: the report's window: soft tissue of the abdomen, W400/L50
+REPORT_LEVEL, REPORT_WIDTH = 50.0, 400.0
 
 
-def mitotic_unit_text(unit: object) -> str:
-    """``per_50hpf`` → "/ 50 HPF", ``per_5mm2`` → "/ 5mm2"."""
-    return str(unit or "").replace("per_", "/ ").replace("hpf", " HPF")
-
-
-def case_facts(record: PatientRecord, predictions: pd.DataFrame) -> CaseFacts:
-    """The report's statements about one patient (primary tumour, predictions, follow-up)."""
-    v = display_value
-    tumour = record.tumours.iloc[0].to_dict() if not record.tumours.empty else {}
-    outcome = record.outcome or {}
-    unit = mitotic_unit_text(tumour.get("mitotic_unit"))
-    return CaseFacts(
-        pseudonym=record.pseudonym,
-        center=record.center,
-        facts={
-            "Site": f"{v(tumour.get('site'))} ({v(tumour.get('sub_site'))})",
-            "Size": v(tumour.get("size_cm"), " cm"),
-            "Mitoses": f"{v(tumour.get('mitotic_count'))} {unit}".strip(),
-            "Rupture": {1: "yes", 0: "no"}.get(int(tumour["rupture"]), "unknown")
-            if tumour.get("rupture") is not None
-            else "unknown",
-            "Histology": v(tumour.get("histology")),
-            "Sex, age": f"{v(record.sex)}, {v(record.age_at_diagnosis, ' y')}",
+def key_slice(image: ViewVolume, mask: ViewVolume | None) -> KeySlice:
+    """The axial slice with the largest tumour area (the middle one without a mask), in the
+    abdomen window, the tumour outlined, with its measures."""
+    if mask is None:
+        index = slice_count(image, Plane.AXIAL) // 2
+        grey, aspect = extract(image, Plane.AXIAL, index)
+        picture = render(window(grey, REPORT_LEVEL, REPORT_WIDTH), aspect, mask_opacity=0.0)
+        return KeySlice(picture, "axial")
+    index = largest_slice(mask, Plane.AXIAL)
+    grey, aspect = extract(image, Plane.AXIAL, index)
+    outline = extract(mask, Plane.AXIAL, index)[0]
+    m = measure(image, mask)
+    return KeySlice(
+        render(window(grey, REPORT_LEVEL, REPORT_WIDTH), aspect, mask=outline, mask_opacity=0.35),
+        f"axial slice {index + 1}, largest tumour area, W{REPORT_WIDTH:g}/L{REPORT_LEVEL:g}",
+        {
+            "Longest axial diameter": f"{m.longest_axial_diameter_mm:.0f} mm",
+            "Mean attenuation": f"{m.mean_hu:.0f} HU",
+            "Tumour volume": f"{m.volume_ml:.1f} mL",
         },
-        genotype=f"{v(tumour.get('genotype_detail') or 'unknown')} "
-        f"({v(tumour.get('genotype_text'))})",
-        predictions=[prediction_text(r).plain for r in predictions.to_dict(orient="records")],
-        follow_up=f"RFS {v(outcome.get('rfs_months'), ' months')}, "
-        f"OS {v(outcome.get('os_months'), ' months')}, last follow-up "
-        f"{v(outcome.get('last_follow_up'))}",
     )
+
+
+def series_key_slice(
+    layout: DataLayout, image: tuple[str, str], mask: tuple[str, str] | None
+) -> KeySlice:
+    """:func:`key_slice` of a stored series (``(path, sha256)``) and its tumour mask; an
+    empty one when a file cannot be read (the report then says "No CT")."""
+    try:
+        view = to_lps(read_nifti(layout.resolve(image[0])))
+        outline = None if mask is None else to_lps(read_nifti(layout.resolve(mask[0])))
+    except GistcadError:
+        return KeySlice()
+    return key_slice(view, outline)
 
 
 def png_data_uri(rgb: NDArray[np.uint8]) -> str:
@@ -100,22 +116,18 @@ def _rows(pairs: Mapping[str, str]) -> str:
 
 
 def case_report_html(
-    facts: CaseFacts,
-    assessment: CaseAssessment,
-    *,
-    ct_slice: NDArray[np.uint8] | None = None,
-    ct_caption: str = "",
-    measures: Mapping[str, str] | None = None,
-    today: dt.date | None = None,
+    card: CaseCard, key: KeySlice | None = None, *, today: dt.date | None = None
 ) -> str:
-    """The report as one HTML document (see the module doc)."""
+    """The case card as one HTML document (see the module doc)."""
     e = html.escape
+    assessment = card.assessment
+    key = key or KeySlice()
     risk_rows = (
         "".join(
-            f"<tr><td>{e(s.value)}</td><td>{e(a.label)}</td><td>{e('; '.join(a.notes))}</td></tr>"
-            for s, a in assessment.risks.items()
+            f"<tr><td>{e(r.scheme)}</td><td>{e(r.risk)}</td><td>{e(r.notes)}</td></tr>"
+            for r in card.risk_rows
         )
-        if assessment.risks
+        if card.risk_rows
         else f"<tr><td colspan=3>{e(assessment.unclassified_reason or '')}</td></tr>"
     )
     recurrence = assessment.recurrence
@@ -133,25 +145,25 @@ def case_report_html(
         else ""
     )
     image = (
-        f'<img src="{png_data_uri(ct_slice)}" alt="CT"><br><small>{e(ct_caption)}</small>'
-        if ct_slice is not None
+        f'<img src="{png_data_uri(key.picture)}" alt="CT"><br><small>{e(key.caption)}</small>'
+        if key.picture is not None
         else "<p>No CT imported.</p>"
     )
-    predictions = "".join(f"<li>{e(p)}</li>" for p in facts.predictions) or "<li>none</li>"
+    predictions = "".join(f"<li>{e(p.plain)}</li>" for p in card.predictions) or "<li>none</li>"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(facts.pseudonym)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{e(card.pseudonym)}</title>
 <style>{STYLE}</style></head><body>
-<h1>GIST case {e(facts.pseudonym)} — {e(facts.center)}</h1>
+<h1>GIST case {e(card.pseudonym)} — {e(card.center)}</h1>
 <small>Tumour board summary, {(today or dt.date.today()).isoformat()}. Pseudonymised.</small>
 <div class="grid"><div>
-<h2>Tumour</h2><table>{_rows(facts.facts)}</table>
+<h2>Tumour</h2><table>{_rows(card.facts)}</table>
 <h2>Risk of recurrence</h2><table><tr><th>scheme</th><th>risk</th><th>notes</th></tr>
 {risk_rows}</table>{recurrence_html}
-<h2>Genotype</h2><p>True genotype: {e(facts.genotype)}</p><ul>{predictions}</ul>
+<h2>Genotype</h2><p>True genotype: {e(card.genotype_line)}</p><ul>{predictions}</ul>
 </div><div>
 <h2>CT</h2>{image}
-<table>{_rows(measures or {})}</table>
-<h2>Follow-up</h2><p>{e(facts.follow_up)}</p>
+<table>{_rows(key.measures)}</table>
+<h2>Follow-up</h2><p>{e(card.follow_up_line)}</p>
 </div></div>
 <h2>Therapy implication</h2>
 <p>Imatinib sensitivity: <b>{e(therapy.imatinib_sensitivity.value)}</b>. {e(therapy.dose_note)}</p>
@@ -159,3 +171,48 @@ def case_report_html(
 <p><small>Sources: {e("; ".join(therapy.sources))}</small></p>
 <div class="note">{e(therapy.disclaimer)}</div>
 </body></html>"""
+
+
+#: what the audit trail calls the document
+CASE_REPORT = "case report"
+
+
+def export_case_report(
+    session: Session,
+    scope: AccessScope,
+    layout: DataLayout,
+    pseudonym: str,
+    *,
+    series_uid: str | None = None,
+    today: dt.date | None = None,
+) -> str:
+    """The printable case report of ``pseudonym`` (in ``scope``), recorded in the audit trail.
+
+    Parameters
+    ----------
+    layout
+        The data folder, where the series' volumes and masks lie.
+    series_uid
+        The series whose key slice is shown; default the newest.
+
+    Raises
+    ------
+    NotFoundError
+        No such patient in scope, or no such series of the patient.
+    AccessDenied
+        The caller's role may not view a case.
+    """
+    rows = case_rows(session, scope, pseudonym)
+    key = KeySlice()
+    series = rows.series
+    if series_uid is not None:
+        series = series[series["series_instance_uid"] == series_uid]
+        if series.empty:
+            raise NotFoundError(f"{pseudonym} has no series {series_uid!r}")
+    if not series.empty:
+        chosen = series.iloc[0]
+        masks = series_segmentations(session, scope, int(chosen["series_id"]))
+        mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+        key = series_key_slice(layout, (chosen["volume_path"], chosen["volume_sha256"]), mask)
+    text = case_report_html(case_card(rows), key, today=today)
+    return export_text(session, scope, CASE_REPORT, text, patient=rows.pseudonym)

@@ -177,6 +177,14 @@ def test_fisher_freeman_halton_by_hand_enumeration():
     assert contingency_test(observed).p_value == result.p_value  # seeded: reproducible
 
 
+def test_fisher_freeman_halton_on_a_larger_sparse_table():
+    # 5 x 4, as a cohort's risk classes by genotype; SciPy gives this p-value as an array
+    observed = np.array([[0, 0, 1, 2], [1, 3, 0, 3], [1, 1, 0, 0], [1, 0, 0, 0], [1, 0, 1, 1]])
+    result = contingency_test(observed)
+    assert result.test == FISHER_FREEMAN_HALTON
+    assert isinstance(result.p_value, float) and 0.0 < result.p_value <= 1.0
+
+
 def test_tests_that_cannot_be_computed_say_why():
     assert math.isnan(contingency_test(np.array([[3, 4]])).p_value)
     assert "not computed" in contingency_test(np.array([[3, 4]])).test

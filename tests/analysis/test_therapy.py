@@ -12,7 +12,6 @@ import pytest
 
 from gistcad.analysis.therapy import (
     DISCLAIMER,
-    SCHEME_NAMES,
     AdjuvantCall,
     ImatinibSensitivity,
     therapy_implication,
@@ -205,7 +204,7 @@ def test_adjuvant_call_follows_the_guideline_table(detail, risk, scheme):
     implication = therapy_implication(detail, risk, scheme)
     assert implication.adjuvant is _expected(detail, risk)
     note = implication.adjuvant_note
-    assert note.startswith(f"{SCHEME_NAMES[scheme]} risk: ")  # names the scheme it used
+    assert note.startswith(f"{scheme.label} risk: ")  # names the scheme it used
     carried = [call for call, phrases in CALL_PHRASES.items() if any(p in note for p in phrases)]
     if implication.adjuvant is UNDECIDED:
         assert carried == []

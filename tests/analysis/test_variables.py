@@ -99,7 +99,7 @@ COHORT = pd.DataFrame(
             ["No neoadjuvant imatinib", "Neoadjuvant imatinib", "No neoadjuvant imatinib"],
         ),
         ("rupture", ["No rupture", "Rupture", "Unknown"]),
-        ("site", ["Jejunum ileum", "Stomach", "Stomach"]),
+        ("site", ["Jejunum/ileum", "Stomach", "Stomach"]),
         ("histology", ["spindle", "Unknown", "epithelioid"]),
         ("risk", ["Low", "High", "Unknown"]),
     ],

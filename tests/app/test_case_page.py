@@ -24,7 +24,7 @@ def test_search_then_card(seeded: dict) -> None:
     at.selectbox(key="case_pick").select("P-002").run()
     assert at.header[0].value == "P-002"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Center"] == "Alpha" and metrics["Site"] == "stomach"
+    assert metrics["Center"] == "Alpha" and metrics["Site"] == "Stomach"
     risk = at.dataframe[0].value
     assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     text = " ".join(m.value for m in at.markdown)

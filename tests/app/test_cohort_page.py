@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from gistcad.domain import Site
+from gistcad.domain import RiskClass, RiskScheme, Site
+from gistcad.store.models import Center
 from gistcad.store.queries import CohortFilter
 from tests.app.conftest import open_page
+from tests.factories import add_patient
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
@@ -43,10 +46,30 @@ def test_table_one_and_risk_filter(seeded: None) -> None:
     at = _page()
     t1 = at.dataframe[1].value
     assert "Alpha (n=30)" in t1.columns and "Overall (n=60)" in t1.columns
-    at.multiselect(key="f_risk").select("High").run()
+    at.multiselect(key="f_risk").select(RiskClass.HIGH).run()
     table = at.dataframe[0].value
     assert set(table["risk_class"]) == {"High"}
-    assert at.query_params["risk"] == "High"
+    assert at.query_params["risk"] == "high" and at.query_params["risk_scheme"] == "joensuu2008"
+
+
+def test_insufficient_data_is_offered_under_afip(app_db: Engine, seeded: None) -> None:
+    with Session(app_db) as s:
+        beta = s.scalars(select(Center).where(Center.name == "Beta")).one()
+        add_patient(s, beta, "D-001", site=Site.DUODENUM, size_cm=7.0)  # AFIP: no figures
+        s.commit()
+    at = _page()
+    offered = at.multiselect(key="f_risk").options  # as labelled, from the scheme's classes
+    assert offered == ["Very low", "Low", "Intermediate", "High", "Unknown"]
+    at.selectbox(key="f_scheme").set_value(RiskScheme.AFIP_2006).run()
+    assert "Insufficient data" in at.multiselect(key="f_risk").options
+    at.multiselect(key="f_risk").select(RiskClass.INSUFFICIENT_DATA).run()
+    assert _count(at) == 1
+    table = at.dataframe[0].value
+    assert list(table["pseudonym"]) == ["D-001"]
+    assert list(table["risk_class"]) == ["Insufficient data"]
+    assert at.query_params["risk"] == "insufficient_data"
+    assert at.query_params["risk_scheme"] == "afip2006"
+    assert at.session_state["selected_cohort"]["risk"] == "insufficient_data"
 
 
 def test_empty_database_says_so(app_db: Engine) -> None:

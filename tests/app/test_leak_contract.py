@@ -237,6 +237,8 @@ CLI_READS = [
     ["evaluate", "--model", "clin-shared", "--json"],
     ["evaluate", "--model", "clin-shared"],
     ["jobs", "list", "--json"],
+    ["cohort", "--json"],
+    ["cohort", "--risk-scheme", "afip2006", "--table-one", "genotype", "--csv"],
 ]
 
 

@@ -9,7 +9,10 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad.analysis.grouping import Grouping
 from gistcad.analysis.time_to_event import TimeUnit
+from gistcad.domain import RiskClass, RiskScheme
+from gistcad.store import AccessScope
 from gistcad.store.models import Patient
+from gistcad.store.queries import CohortFilter, cohort_table
 from tests.app.conftest import APP
 from tests.factories import add_validated_model, seed_cohort
 
@@ -69,7 +72,7 @@ def test_by_center_with_a_center_filter_and_bad_input(seeded: dict[str, list[int
     at.multiselect(key="survival_centers").select("Alpha").run()
     assert "30 patients selected" in " ".join(c.value for c in at.caption)
     at.text_input(key="survival_times").input("abc").run()
-    assert any("times need at least one month" in e.value for e in at.error)
+    assert any("times must be months >= 0, separated by commas" in e.value for e in at.error)
 
 
 def test_patients_of_a_group_link_to_the_case_view(seeded: dict[str, list[int]]) -> None:
@@ -87,6 +90,17 @@ def test_the_cohort_selected_in_the_explorer_carries_over(seeded: dict[str, list
     assert "30 patients selected" in " ".join(c.value for c in at.caption)
     at.toggle(key="survival_use_selection").set_value(False).run()
     assert "60 patients selected" in " ".join(c.value for c in at.caption)
+
+
+def test_the_selected_risk_classes_carry_over(app_db: Engine, seeded: dict[str, list[int]]) -> None:
+    flt = CohortFilter(risk_scheme=RiskScheme.AFIP_2006, risk_classes=frozenset({RiskClass.LOW}))
+    with Session(app_db) as s:
+        expected = len(cohort_table(s, AccessScope.everything(), flt))
+    assert expected == 17
+    at = _page()
+    at.session_state["selected_cohort"] = flt.to_query()
+    at.run()
+    assert f"{expected} patients selected" in " ".join(c.value for c in at.caption)
 
 
 def test_any_variable_cut_and_shown_in_years(seeded: dict[str, list[int]]) -> None:

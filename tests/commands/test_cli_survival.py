@@ -106,7 +106,7 @@ def test_text_report(seeded: dict, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--by", "predicted"], "--by predicted needs --model"),
         (["--by", "predicted", "--model", "nope"], "no model version 'nope'"),
-        (["--by", "genotype", "--times", "a,b"], "--times must be months"),
+        (["--by", "genotype", "--times", "a,b"], "times must be months >= 0, separated by commas"),
         (["--by", "shoe"], "unknown variable 'shoe'"),
         (["--by", "size"], "give cut points (size:5,10) or quantiles"),
         (["--by", "sex:5"], "categorical and takes no cut points"),

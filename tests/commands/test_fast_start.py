@@ -37,6 +37,8 @@ print(json.dumps({"status": status, "loaded": sorted({m.split(".")[0] for m in s
         ["therapy", "--genotype", "kit9", "--risk-class", "high"],
         ["db", "status"],
         ["survival", "--help"],
+        ["cohort", "--help"],
+        ["report", "--help"],
         ["train", "--help"],
     ],
     ids=" ".join,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gistcad.domain import GenotypeGroup, Site
+from gistcad.domain import GenotypeGroup, RiskClass, RiskScheme, Site
 from gistcad.errors import ValidationError
 from gistcad.store.queries import CohortFilter
 
@@ -19,12 +19,26 @@ def test_cohort_filter_round_trips_through_a_link() -> None:
         min_follow_up_months=12.0,
         has_scan=False,
         has_prediction_from=3,
+        risk_scheme=RiskScheme.AFIP_2006,
+        risk_classes=frozenset({RiskClass.INSUFFICIENT_DATA, RiskClass.HIGH, None}),
     )
-    assert CohortFilter.from_query(flt.to_query()) == flt
+    query = flt.to_query()
+    assert query["risk_scheme"] == "afip2006"
+    assert query["risk"] == "high,insufficient_data,unknown"
+    assert CohortFilter.from_query(query) == flt
     assert CohortFilter().to_query() == {}
 
 
-@pytest.mark.parametrize("query", [{"sites": "liver"}, {"age_range": "x-1"}, {"has_scan": "?"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"sites": "liver"},
+        {"age_range": "x-1"},
+        {"has_scan": "?"},
+        {"risk": "grave"},
+        {"risk_scheme": "tnm", "risk": "high"},
+    ],
+)
 def test_malformed_links_are_refused(query: dict[str, str]) -> None:
     with pytest.raises(ValidationError, match="malformed"):
         CohortFilter.from_query(query)

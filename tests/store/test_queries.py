@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, GenotypeGroup, ModelKind, Site
+from gistcad.domain import GenotypeDetail, GenotypeGroup, ModelKind, RiskClass, RiskScheme, Site
 from gistcad.errors import NotFoundError
 from gistcad.store import AccessScope
 from gistcad.store.model_queries import list_model_versions, model_predictions
-from gistcad.store.models import ModelVersion, Prediction
+from gistcad.store.models import Center, ModelVersion, Prediction
 from gistcad.store.queries import (
     COHORT_COLUMNS,
     CohortFilter,
@@ -129,3 +129,30 @@ def test_cohort_values_are_plain(engine: Engine, seeded: dict[str, int]) -> None
     assert row["size_cm"] == 9
     assert row["n_series"] == 0
     assert list(models["name"]) == ["clinical-v1"]
+
+
+def test_risk_filter_selects_insufficient_data_and_unknown(
+    engine: Engine, seeded: dict[str, int]
+) -> None:
+    with Session(engine) as s:
+        beta = s.get(Center, seeded["b"])
+        assert beta is not None
+        add_patient(s, beta, "D-001", site=Site.DUODENUM, size_cm=7.0)  # AFIP: no figures
+        unknown = add_patient(s, beta, "U-001")
+        unknown.tumours[0].mitotic_count = None
+        s.commit()
+
+    def pseudonyms(scope: AccessScope, scheme: RiskScheme, *classes: RiskClass | None) -> list:
+        flt = CohortFilter(risk_scheme=scheme, risk_classes=frozenset(classes))
+        with Session(engine) as s:
+            return sorted(cohort_table(s, scope, flt)["pseudonym"])
+
+    everything, alpha = AccessScope.everything(), AccessScope.centers(seeded["a"])
+    afip, joensuu = RiskScheme.AFIP_2006, RiskScheme.MODIFIED_NIH_2008
+    assert pseudonyms(everything, afip, RiskClass.INSUFFICIENT_DATA) == ["D-001"]
+    assert pseudonyms(everything, afip, None) == ["U-001"]
+    assert pseudonyms(everything, afip, RiskClass.MODERATE) == ["A-002", "B-001"]
+    assert pseudonyms(everything, afip, RiskClass.MODERATE, None) == ["A-002", "B-001", "U-001"]
+    assert pseudonyms(alpha, afip, RiskClass.INSUFFICIENT_DATA) == []  # D-001 is Beta's
+    assert pseudonyms(everything, joensuu, RiskClass.INSUFFICIENT_DATA) == []
+    assert len(pseudonyms(everything, afip)) == 7  # a scheme alone filters nothing

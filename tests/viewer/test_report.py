@@ -5,43 +5,74 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 
-from gistcad.analysis.case import assess_case
-from gistcad.viewer.report import CaseFacts, case_report_html
+from gistcad.analysis.case import case_card
+from gistcad.store.queries import CaseRows
+from gistcad.viewer.report import KeySlice, case_report_html
+
+
+def _rows(pseudonym: str = "GIST-ABC<script>") -> CaseRows:
+    return CaseRows(
+        patient_id=1,
+        pseudonym=pseudonym,
+        center="Lyon",
+        sex="female",
+        age_at_diagnosis=61.0,
+        primary_tumour={
+            "site": "stomach",
+            "sub_site": "antrum",
+            "size_cm": 12.0,
+            "mitotic_count": 2.0,
+            "mitotic_unit": "per_50hpf",
+            "rupture": 0,
+            "genotype_detail": "pdgfra_d842v",
+            "genotype_text": "PDGFRA p.D842V",
+        },
+        outcome={"rfs_months": 40.0, "rfs_event": 0, "os_months": 46.0, "os_event": 0},
+        predictions=pd.DataFrame(
+            [
+                {
+                    "model": "clin",
+                    "kind": "clinical",
+                    "created_at": dt.datetime(2026, 1, 1),
+                    "predicted_class": "pdgfra",
+                    "probabilities": {"pdgfra": 0.61, "kit11": 0.39},
+                    "trained_on": False,
+                    "out_of_fold": None,
+                    "validation": None,
+                }
+            ]
+        ),
+        series=pd.DataFrame(),
+    )
 
 
 def test_report_content() -> None:
-    assessment = assess_case(
-        site="stomach",
-        size_cm=12,
-        mitotic_count=2,
-        mitotic_unit="per_50hpf",
-        rupture=False,
-        genotype="pdgfra_d842v",
-    )
-    facts = CaseFacts(
-        pseudonym="GIST-ABC<script>",
-        center="Lyon",
-        facts={"Site": "stomach", "Size": "12 cm"},
-        genotype="pdgfra_d842v",
-        predictions=["clin (clinical): pdgfra 61 %"],
-        follow_up="RFS 40 months, no recurrence",
-    )
     page = case_report_html(
-        facts,
-        assessment,
-        ct_slice=np.zeros((8, 8, 3), np.uint8),
-        ct_caption="axial 12",
-        measures={"Longest axial diameter": "118 mm"},
+        case_card(_rows()),
+        KeySlice(np.zeros((8, 8, 3), np.uint8), "axial 12", {"Longest axial diameter": "118 mm"}),
         today=dt.date(2026, 1, 2),
     )
     assert page.startswith("<!DOCTYPE html>") and "2026-01-02" in page
     assert "GIST-ABC&lt;script&gt;" in page and "<script>" not in page
     assert "data:image/png;base64," in page and "118 mm" in page
     assert "Moderate (10 %)" in page  # AFIP gastric > 10 cm, <= 5 mitoses
+    assert "<td>Modified NIH 2008</td><td>High</td>" in page  # the scheme's label
+    assert "<th>Site</th><td>Stomach</td>" in page and "2 / 50 HPF" in page
     assert "Research use only — not treatment advice." in page
     assert "resistant" in page
     assert "Adjuvant imatinib: <b>not recommended</b>. Modified NIH 2008 risk: high." in page
     assert "Other schemes would change the call" not in page  # D842V: never, whatever the risk
     assert "AFIP-fitted recurrence estimate — not the MSKCC nomogram" in page
     assert "free of recurrence at 5 years" in page and "sizes up to 40 cm" in page
+    assert "clin (clinical, 2026-01-01), final model, not trained on: pdgfra" in page
+    assert "Recurrence-free: 40 mo (no recurrence); Overall: 46 mo (alive)" in page
+
+
+def test_report_without_ct_or_classification() -> None:
+    rows = _rows("P-1")
+    rows = CaseRows(**{**rows.__dict__, "primary_tumour": {"site": "stomach"}})
+    page = case_report_html(case_card(rows), today=dt.date(2026, 1, 2))
+    assert "No CT imported." in page
+    assert "not classifiable: size, mitotic count unknown" in page

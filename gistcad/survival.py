@@ -1,0 +1,121 @@
+"""Survival of a selected cohort: the one call ``gistcad survival`` and the Survival page make.
+
+Filters and a request in, the comparison out: :func:`survival_for` reads the selected
+patients (and, where the request needs them, one model's predictions) from the store within
+the caller's scope, and compares their survival with
+:func:`~gistcad.analysis.cohort_survival.cohort_survival`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from gistcad.analysis.cohort_survival import (
+    CohortSurvival,
+    SurvivalRequest,
+    cohort_survival,
+    groups_for,
+    predicted_vs_true,
+)
+from gistcad.domain import Grouping
+from gistcad.errors import ValidationError
+from gistcad.store.model_queries import find_model_version, model_prediction_set
+from gistcad.store.queries import CohortFilter, cohort_table
+from gistcad.store.scope import AccessScope
+
+
+@dataclass(frozen=True)
+class CohortSurvivalResult:
+    """The survival of one selection.
+
+    Attributes
+    ----------
+    cohort
+        The selected patients (the store's cohort table).
+    result
+        The comparison by the request's grouping.
+    groups
+        The group of each row of ``cohort`` under the request's grouping.
+    model_name
+        The model whose predictions were used, or None.
+    true_status, agreement
+        Asked for with ``with_true_status`` and a grouping by predicted status: survival by
+        the true status split the same way, and the cross-table of predicted by true status;
+        None otherwise.
+    """
+
+    cohort: pd.DataFrame
+    result: CohortSurvival
+    groups: pd.Series
+    model_name: str | None = None
+    true_status: CohortSurvival | None = None
+    agreement: pd.DataFrame | None = None
+
+
+def needs_predictions(request: SurvivalRequest) -> bool:
+    """Whether the request groups or adjusts by a model's predicted status."""
+    return request.by is Grouping.PREDICTED or any(
+        v.grouping is Grouping.PREDICTED for v in request.covariates
+    )
+
+
+def survival_for(
+    session: Session,
+    scope: AccessScope,
+    selection: CohortFilter,
+    request: SurvivalRequest,
+    *,
+    model: str | int | None = None,
+    with_true_status: bool = False,
+) -> CohortSurvivalResult:
+    """Compare the survival of the patients ``selection`` picks, in ``scope``.
+
+    Parameters
+    ----------
+    selection
+        The cohort filter (centers, risk classes ...); the empty filter selects everyone.
+    request
+        What to compare (see :func:`~gistcad.analysis.cohort_survival.build_request`).
+    model
+        A model version id or name, needed when ``request`` groups or adjusts by predicted
+        status.
+    with_true_status
+        With a grouping by predicted status, also compare by the true status.
+
+    Raises
+    ------
+    ValidationError
+        For an empty selection, a grouping by predicted status without a model, and every
+        refusal of :func:`~gistcad.analysis.cohort_survival.cohort_survival`.
+    NotFoundError
+        For an unknown model.
+    """
+    cohort = cohort_table(session, scope, selection)
+    if not needs_predictions(request):
+        result = cohort_survival(cohort, request)
+        return CohortSurvivalResult(cohort, result, groups_for(cohort, request))
+    if model is None:
+        raise ValidationError("grouping by predicted status needs a model: choose one")
+    model_id, _ = find_model_version(session, str(model), scope)
+    predictions = model_prediction_set(session, scope, model_id)
+    if with_true_status and request.by is Grouping.PREDICTED:
+        predicted, true, agreement = predicted_vs_true(
+            cohort, request, predictions.predictions, validation=predictions.validation
+        )
+        return CohortSurvivalResult(
+            cohort,
+            predicted,
+            groups_for(cohort, request, predictions.predictions),
+            predictions.name,
+            true,
+            agreement,
+        )
+    result = cohort_survival(
+        cohort, request, predictions.predictions, validation=predictions.validation
+    )
+    return CohortSurvivalResult(
+        cohort, result, groups_for(cohort, request, predictions.predictions), predictions.name
+    )
