@@ -169,6 +169,29 @@ class GenotypeDetail(StrEnum):
     def is_kit(self) -> bool:
         return self.group in (GenotypeGroup.KIT11, GenotypeGroup.KIT9, GenotypeGroup.KIT_OTHER)
 
+    @property
+    def label(self) -> str:
+        """E.g. "KIT exon 11 deletion of codons 557/558"; see :data:`GENOTYPE_DETAIL_LABELS`."""
+        return GENOTYPE_DETAIL_LABELS[self]
+
+
+#: what the pages, the commands and the report print for each mutation
+GENOTYPE_DETAIL_LABELS: dict[GenotypeDetail, str] = {
+    GenotypeDetail.KIT11_DEL_557_558: "KIT exon 11 deletion of codons 557/558",
+    GenotypeDetail.KIT11_DEL_OTHER: "KIT exon 11 deletion (other codons)",
+    GenotypeDetail.KIT11_SUBSTITUTION: "KIT exon 11 substitution",
+    GenotypeDetail.KIT11_DUPLICATION: "KIT exon 11 duplication or insertion",
+    GenotypeDetail.KIT11_UNSPECIFIED: "KIT exon 11 (type not stated)",
+    GenotypeDetail.KIT9: "KIT exon 9",
+    GenotypeDetail.KIT13_17: "KIT exon 13 or 17",
+    GenotypeDetail.PDGFRA_D842V: "PDGFRA D842V",
+    GenotypeDetail.PDGFRA_OTHER: "PDGFRA (other than D842V)",
+    GenotypeDetail.WT_SDH_DEFICIENT: "Wild-type, SDH-deficient",
+    GenotypeDetail.WT_NF1: "Wild-type, NF1-associated",
+    GenotypeDetail.WT_OTHER: "Wild-type (KIT/PDGFRA), other",
+    GenotypeDetail.UNKNOWN: "Not tested or unknown",
+}
+
 
 class GenotypeGroup(StrEnum):
     """Genotype at the resolution survival tables and therapy decisions use."""

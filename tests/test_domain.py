@@ -16,6 +16,7 @@ from gistcad.analysis.therapy import risk_phrase
 LABELLED: list[tuple[type[StrEnum], dict]] = [
     (domain.Sex, domain.SEX_LABELS),
     (domain.Site, domain.SITE_LABELS),
+    (domain.GenotypeDetail, domain.GENOTYPE_DETAIL_LABELS),
     (domain.GenotypeGroup, domain.GENOTYPE_GROUP_LABELS),
     (domain.GenotypeClass, domain.GENOTYPE_CLASS_LABELS),
     (domain.MitosisUnit, domain.MITOSIS_UNIT_LABELS),

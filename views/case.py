@@ -6,7 +6,7 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import Permission
+from gistcad.domain import JobKind, Permission
 from gistcad.errors import GistcadError
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
@@ -77,7 +77,7 @@ with left:
         st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
 with right:
     st.subheader("Genotype")
-    st.write(f"True genotype: **{card.genotype.value}** ({card.genotype_text})")
+    st.write(f"True genotype: **{card.genotype_line}**")
     with session_scope(engine()) as session:
         models = list_model_versions(session)
     if not models.empty and not series.empty and scope().can(Permission.RUN_JOBS):
@@ -92,13 +92,13 @@ with right:
             label_visibility="collapsed",
         )
         if go.button("Run prediction", key="case_predict"):
-            job_id = jobs.submit(
+            job_id = jobs.start_job(
                 engine(),
-                "predict",
+                JobKind.PREDICT,
                 {"model_version_id": int(chosen_model), "pseudonyms": [card.pseudonym]},
                 scope(),
+                data_dir=settings().data_dir,
             )
-            jobs.launch(job_id, env={"GISTCAD_DATA_DIR": str(settings().data_dir)})
             st.info(f"Prediction job {job_id} started; see the Jobs page, then reload.")
     if not card.predictions:
         st.caption("No model has predicted this patient yet.")

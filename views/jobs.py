@@ -28,10 +28,12 @@ with session_scope(engine()) as session:
 start_predict, start_train = st.columns(2)
 with start_predict.form("predict_form"):
     st.subheader("Batch prediction")
-    names = dict(zip(models["model_version_id"], models["name"], strict=True))
-    model_id = st.selectbox("Model", list(names), format_func=names.get, key="jobs_model")
+    names: dict[int, str] = {
+        int(i): str(n) for i, n in zip(models["model_version_id"], models["name"], strict=True)
+    }
+    model_id = st.selectbox("Model", list(names), format_func=names.__getitem__, key="jobs_model")
     chosen = st.multiselect("Centers (none = all)", centers, key="jobs_centers")
-    if st.form_submit_button("Start prediction", disabled=not names):
+    if st.form_submit_button("Start prediction", disabled=model_id is None):
         try:
             pseudonyms = None
             if chosen:
@@ -41,7 +43,7 @@ with start_predict.form("predict_form"):
             job_id = jobs.start_job(
                 engine(),
                 JobKind.PREDICT,
-                {"model_version_id": int(model_id), "pseudonyms": pseudonyms},
+                {"model_version_id": model_id, "pseudonyms": pseudonyms},
                 scope(),
                 data_dir=settings().data_dir,
             )

@@ -47,9 +47,13 @@ if models.empty:
         st.info("No model is registered yet. Train one with `gistcad train --model clinical`.")
     st.stop()
 
-names = dict(zip(models["model_version_id"], models["name"], strict=True))
+names: dict[int, str] = {
+    int(i): str(n) for i, n in zip(models["model_version_id"], models["name"], strict=True)
+}
 top = st.columns([2, 1])
-model_id = top[0].selectbox("Model", list(names), format_func=names.get, key="perf_model")
+model_id: int = top[0].selectbox(
+    "Model", list(names), format_func=names.__getitem__, key="perf_model"
+)
 threshold = top[1].slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="perf_threshold")
 
 try:

@@ -143,26 +143,3 @@ def ct_viewer(
         cols[0].metric("Longest axial diameter", f"{measures.longest_axial_diameter_mm:.0f} mm")
         cols[1].metric("Mean attenuation", f"{measures.mean_hu:.0f} HU")
         cols[2].metric("Tumour volume", f"{measures.volume_ml:.1f} mL")
-
-
-def key_slice(
-    image: tuple[str, str], mask: tuple[str, str] | None
-) -> tuple[np.ndarray | None, str, dict[str, str]]:
-    """The axial slice with the largest tumour area (abdomen window), for the case report."""
-    try:
-        view = view_volume(*image)
-        if mask is None:
-            index = slice_count(view, Plane.AXIAL) // 2
-            return rendered(image, None, Plane.AXIAL, index, 50.0, 400.0, 0.0), "axial", {}
-        tumour = view_volume(*mask)
-    except GistcadError:
-        return None, "", {}
-    index = largest_slice(tumour, Plane.AXIAL)
-    m = measure(view, tumour)
-    measures = {
-        "Longest axial diameter": f"{m.longest_axial_diameter_mm:.0f} mm",
-        "Mean attenuation": f"{m.mean_hu:.0f} HU",
-        "Tumour volume": f"{m.volume_ml:.1f} mL",
-    }
-    picture = rendered(image, mask, Plane.AXIAL, index, 50.0, 400.0, 0.35)
-    return picture, f"axial slice {index + 1}, largest tumour area, W400/L50", measures

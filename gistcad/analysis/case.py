@@ -223,8 +223,12 @@ class CaseCard:
 
     @property
     def genotype_line(self) -> str:
-        """E.g. ``"pdgfra_d842v (PDGFRA exon 18 D842V)"``."""
-        return f"{self.genotype.value} ({self.genotype_text})"
+        """E.g. ``"PDGFRA D842V (p.D842V)"``: the label, and the mutation as the pathology
+        report gave it when it says more than the code."""
+        reported = self.genotype_text.strip()
+        if reported in ("", "unknown", self.genotype.value, self.genotype.label):
+            return self.genotype.label
+        return f"{self.genotype.label} ({reported})"
 
     @property
     def follow_up_line(self) -> str:

@@ -28,7 +28,7 @@ def test_search_then_card(seeded: dict) -> None:
     risk = at.dataframe[0].value
     assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     text = " ".join(m.value for m in at.markdown)
-    assert "True genotype: **pdgfra_d842v**" in text
+    assert "True genotype: **PDGFRA D842V**" in text  # the label, never the code
     assert "clinical-v1 (clinical" in text
     assert "Imatinib sensitivity: **resistant**" in text
     assert "Adjuvant imatinib: **not recommended**. " in text

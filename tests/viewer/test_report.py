@@ -58,6 +58,8 @@ def test_report_content() -> None:
     assert "GIST-ABC&lt;script&gt;" in page and "<script>" not in page
     assert "data:image/png;base64," in page and "118 mm" in page
     assert "Moderate (10 %)" in page  # AFIP gastric > 10 cm, <= 5 mitoses
+    assert "True genotype: PDGFRA D842V (PDGFRA p.D842V)" in page  # label, then as reported
+    assert "pdgfra_d842v" not in page
     assert "<td>Modified NIH 2008</td><td>High</td>" in page  # the scheme's label
     assert "<th>Site</th><td>Stomach</td>" in page and "2 / 50 HPF" in page
     assert "Research use only — not treatment advice." in page
