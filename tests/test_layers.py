@@ -3,6 +3,7 @@
 - ``gistcad.imaging`` never imports ``gistcad.ingest`` (readers sit below the importer);
 - ``gistcad.analysis`` and ``gistcad.plots`` never import ``gistcad.store`` (pure functions);
 - nothing in ``gistcad/`` imports Streamlit;
+- only ``gistcad.store`` builds or runs SQL (the job runner and the use cases call it);
 - a page (``views/*.py``, ``app.py``) opens no file, asks the file system nothing, and builds
   no SQL: it calls the domain functions that do.
 
@@ -157,16 +158,40 @@ def view_violations(path: str, source: str) -> list[Violation]:
     return sorted(set(found), key=lambda v: (v.line, v.rule))
 
 
+#: what builds or runs SQL; only the store (and the migrations in db/) may
+SQL_BUILDERS = frozenset({"select", "text", "insert", "update", "delete", "func", "and_", "or_"})
+
+
+def sql_violations(path: str, module: str, source: str) -> list[Violation]:
+    """SQL built or run outside ``gistcad.store``: SQLAlchemy's statement builders imported,
+    or ``.execute()`` / ``.scalars()`` called. Types (``Session``, ``Engine``) and errors
+    (``sqlalchemy.exc``) may be imported anywhere: they build nothing."""
+    if _within(module, "gistcad.store"):
+        return []
+    tree = ast.parse(source, filename=path)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlalchemy.sql"):
+            for alias in node.names:
+                if alias.name in SQL_BUILDERS:
+                    rule = f"{module} imports sqlalchemy.{alias.name}: SQL belongs in gistcad.store"
+                    found.append(Violation(path, node.lineno, rule))
+        elif isinstance(node, ast.Call):
+            name, receiver = _call_name(node)
+            if receiver is not None and name in SQL_METHODS:
+                rule = f"{module} calls .{name}(): SQL runs in gistcad.store"
+                found.append(Violation(path, node.lineno, rule))
+    return sorted(set(found), key=lambda v: (v.line, v.rule))
+
+
 def package_violations(root: Path = ROOT) -> list[Violation]:
     """Upward imports anywhere in ``gistcad/``."""
     found = []
     for path in sorted((root / "gistcad").rglob("*.py")):
-        found += import_violations(
-            str(path.relative_to(root)),
-            module_name(path, root),
-            path.read_text(encoding="utf-8"),
-            is_package=path.name == "__init__.py",
-        )
+        relative, module = str(path.relative_to(root)), module_name(path, root)
+        source = path.read_text(encoding="utf-8")
+        found += import_violations(relative, module, source, is_package=path.name == "__init__.py")
+        found += sql_violations(relative, module, source)
     return found
 
 
@@ -206,6 +231,28 @@ def test_an_upward_import_is_reported(module: str, source: str, forbidden: str) 
     assert len(found) == 1, found
     assert f"imports {forbidden}" in found[0].rule
     assert found[0].line == source.count("\n")  # the import is the snippet's last line
+
+
+SQL_OUTSIDE_THE_STORE = [
+    ("gistcad.jobs", "from sqlalchemy import Engine, select\n", "sqlalchemy.select"),
+    ("gistcad.demo_models", "from sqlalchemy import func\n", "sqlalchemy.func"),
+    ("gistcad.jobs", "rows = session.execute(stmt).all()\n", ".execute()"),
+    ("gistcad.modelling.trainer", "n = session.scalars(stmt).first()\n", ".scalars()"),
+]
+
+
+@pytest.mark.parametrize(("module", "source", "what"), SQL_OUTSIDE_THE_STORE)
+def test_sql_outside_the_store_is_reported(module: str, source: str, what: str) -> None:
+    found = sql_violations("snippet.py", module, source)
+    assert len(found) == 1 and what in found[0].rule, found
+
+
+def test_sql_in_the_store_and_types_elsewhere_are_not_reported() -> None:
+    assert sql_violations("s.py", "gistcad.store.jobs", "from sqlalchemy import select\n") == []
+    typed = "from sqlalchemy import Engine\nfrom sqlalchemy.orm import Session\n"
+    assert sql_violations("s.py", "gistcad.jobs", typed) == []
+    errors = "from sqlalchemy.exc import OperationalError\n"
+    assert sql_violations("s.py", "gistcad.jobs", errors) == []
 
 
 ALLOWED_IMPORTS = [
