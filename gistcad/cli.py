@@ -22,6 +22,7 @@ from gistcad.commands import (
     imports,
     jobs,
     models,
+    response,
     risk,
     serve,
     survival,
@@ -54,7 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     add_user_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, serve, users, audit, demo, imports, models, jobs, risk, therapy, survival):
+    for module in (
+        db,
+        serve,
+        users,
+        audit,
+        demo,
+        imports,
+        models,
+        jobs,
+        risk,
+        therapy,
+        survival,
+        response,
+    ):
         module.register(sub)
     return parser
 

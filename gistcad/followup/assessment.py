@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.response import Assessment
-from gistcad.domain import MeasurementSource, Permission
+from gistcad.domain import MeasurementSource, Permission, ResponseCriteria
 from gistcad.errors import ValidationError
 from gistcad.followup.evaluation import Evaluation, Key, by_source, effective, evaluate
 from gistcad.imaging.lesion_measures import measure_volume
@@ -51,7 +51,7 @@ class AssessRun:
     measured
         Lesion masks measured (0 when only the categories were recomputed).
     assessments
-        The RECIST and Choi assessments stored, per follow-up timepoint.
+        The RECIST and Choi assessments stored, by timepoint (RECIST first).
     """
 
     pseudonym: str
@@ -173,7 +173,7 @@ def _store(
         rows.patient.pseudonym,
         len(rows.timepoints),
         len(fresh),
-        tuple(sorted(stored, key=lambda a: (a.visit, a.criteria.value))),
+        tuple(sorted(stored, key=lambda a: (a.visit, list(ResponseCriteria).index(a.criteria)))),
     )
 
 

@@ -350,4 +350,7 @@ def cohort_response(session: Session, scope: AccessScope) -> pd.DataFrame:
                 ),
             }
         )
-    return pd.DataFrame(records, columns=COHORT_COLUMNS)
+    table = pd.DataFrame(records, columns=COHORT_COLUMNS)
+    for column in COHORT_COLUMNS[-4:]:  # whole numbers, missing without progression
+        table[column] = table[column].astype("Int64")
+    return table
