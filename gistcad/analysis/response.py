@@ -15,6 +15,7 @@ RECIST 1.1 [RECIST]_
       non-target lesions are measured, they too; otherwise the visit is a PR);
     - PD: the sum >= 20 % above the nadir (the smallest sum so far, baseline included) *and*
       at least 5 mm larger; or any new lesion; or unequivocal progression of non-target disease;
+      or target disease reappearing after the sum reached 0 mm (RECIST 1.1 FAQ);
     - PR: the sum >= 30 % below the baseline sum;
     - SD: otherwise; NE when a target lesion was not measured (unless the visit is already PD).
 
@@ -309,34 +310,48 @@ def _recist_visit(
     current: float | None,
     missing: list[int],
 ) -> Assessment:
-    def result(category: ResponseCategory, reason: str) -> Assessment:
-        change = None
-        if current is not None and baseline_sum:
-            change = (current - baseline_sum) / baseline_sum
-        return Assessment(
-            visit.number, ResponseCriteria.RECIST_1_1, category, reason, current, change
-        )
-
+    change = None
+    if current is not None and baseline_sum:
+        change = (current - baseline_sum) / baseline_sum
     if (new := _new_lesion_reason(visit)) is not None:
-        return result(ResponseCategory.PROGRESSION, new)
-    if visit.non_target_progression:
-        return result(ResponseCategory.PROGRESSION, "unequivocal progression of non-target disease")
-    if not targets:
-        return result(ResponseCategory.NOT_EVALUABLE, "no measurable target lesion at baseline")
-    if current is None or baseline_sum is None or nadir is None:
-        return result(ResponseCategory.NOT_EVALUABLE, _not_measured(missing))
-    from_nadir = (current - nadir) / nadir if nadir > 0 else float("inf")
+        decided = (ResponseCategory.PROGRESSION, new)
+    elif visit.non_target_progression:
+        decided = (ResponseCategory.PROGRESSION, "unequivocal progression of non-target disease")
+    elif not targets:
+        decided = (ResponseCategory.NOT_EVALUABLE, "no measurable target lesion at baseline")
+    elif current is None or baseline_sum is None or nadir is None:
+        decided = (ResponseCategory.NOT_EVALUABLE, _not_measured(missing))
+    else:
+        decided = _recist_by_sum(lesions, targets, visit, baseline_sum, nadir, current)
+    return Assessment(visit.number, ResponseCriteria.RECIST_1_1, *decided, current, change)
+
+
+def _recist_by_sum(
+    lesions: Sequence[TrackedLesion],
+    targets: Sequence[TrackedLesion],
+    visit: Visit,
+    baseline_sum: float,
+    nadir: float,
+    current: float,
+) -> tuple[ResponseCategory, str]:
+    """The category of a visit whose targets were all measured and that shows nothing new."""
     growth_mm = current - nadir
+    if nadir <= 0 < current:  # RECIST 1.1 FAQ: a lesion reappearing after a CR is progression
+        return (
+            ResponseCategory.PROGRESSION,
+            f"target disease reappeared after complete disappearance ({_mm(current)})",
+        )
+    from_nadir = (current - nadir) / nadir if nadir > 0 else 0.0
     if from_nadir >= RECIST_PD - TOLERANCE and growth_mm >= RECIST_PD_ABSOLUTE_MM - TOLERANCE:
-        return result(
+        return (
             ResponseCategory.PROGRESSION,
             f"sum of diameters {percent(from_nadir)} from the nadir "
             f"({_mm(nadir)} → {_mm(current)}, +{_mm(growth_mm)})",
         )
     if _all_targets_gone(targets, visit):
         if _non_targets_gone(lesions, visit):
-            return result(ResponseCategory.COMPLETE, "all target lesions disappeared")
-        return result(
+            return ResponseCategory.COMPLETE, "all target lesions disappeared"
+        return (
             ResponseCategory.PARTIAL,
             "all target lesions disappeared; non-target disease remains or was not measured",
         )
@@ -344,10 +359,10 @@ def _recist_visit(
     reason = f"sum of diameters {percent(change)} from baseline ({_mm(baseline_sum)} → "
     reason += f"{_mm(current)})"
     if change <= RECIST_PR + TOLERANCE:
-        return result(ResponseCategory.PARTIAL, reason)
+        return ResponseCategory.PARTIAL, reason
     if from_nadir >= RECIST_PD - TOLERANCE:
         reason += f"; {percent(from_nadir)} from the nadir but only +{_mm(growth_mm)} (< 5 mm)"
-    return result(ResponseCategory.STABLE, reason)
+    return ResponseCategory.STABLE, reason
 
 
 def _gone(lesion: TrackedLesion, size: LesionSize | None) -> bool:

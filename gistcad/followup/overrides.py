@@ -88,7 +88,8 @@ def override_measurement(
     reason: str,
 ) -> None:
     """Record a reader's measurement of lesion ``lesion`` at timepoint ``timepoint``, and
-    recompute the patient's automatic categories from the effective values.
+    recompute the patient's automatic categories from the effective values (once the patient
+    has been assessed: before, targets would be chosen from the reader's values alone).
 
     Raises
     ------
@@ -126,7 +127,8 @@ def override_measurement(
             **{k: v for k, v in asdict(values).items() if v is not None},
         },
     )
-    reassess(session, scope, rows.patient.patient_id)
+    if any(m.source is MeasurementSource.AUTOMATIC for m in rows.measurements):
+        reassess(session, scope, rows.patient.patient_id)
 
 
 def override_category(

@@ -90,6 +90,13 @@ def test_recist_progression_is_measured_from_the_nadir_not_the_baseline() -> Non
     assert "from the nadir (60 mm → 75 mm, +15 mm)" in out[1].reason
 
 
+def test_recist_reappearance_after_complete_response_is_progression() -> None:
+    # 30 mm, then gone (CR, nadir 0 mm), then 4 mm: back, although by less than 5 mm
+    out = recist(ONE, _visits((30,), (0,), (4,)))
+    assert _categories(out) == [CR, PD]
+    assert out[1].reason == "target disease reappeared after complete disappearance (4 mm)"
+
+
 def test_recist_nadir_includes_the_baseline() -> None:
     # baseline 40 is the smallest sum: 48 is +20 % and +8 mm from it -> PD
     assert _categories(recist(ONE, _visits((40,), (44,), (48,)))) == [SD, PD]

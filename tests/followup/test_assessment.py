@@ -343,3 +343,21 @@ def test_targets_marked_in_the_store_are_kept(cohort: Cohort, tmp_path: Path) ->
     # 10√2 -> 7√2 mm: -30 % exactly: PR (lesion 1 unchanged does not count)
     assert recist1.category is ResponseCategory.PARTIAL
     assert recist1.size_change == pytest.approx(-0.3)
+
+
+def test_a_reading_before_the_first_assessment_waits_for_it(cohort: Cohort) -> None:
+    engine, layout, _ = cohort
+    with Session(engine) as s:
+        override_measurement(
+            s, EVERYTHING, "B-001", 1, 1, MeasurementOverride(longest_diameter_mm=30.0), "re-read"
+        )
+        s.commit()
+    assert _categories(engine) == {}  # no category from the reader's value alone
+    with Session(engine) as s:
+        assert {le.role for le in s.scalars(select(Lesion))} == {LesionRole.NON_TARGET}
+        run = assess_patient(s, EVERYTHING, layout, "B-001")
+        s.commit()
+    # 20√2 = 28.3 mm at baseline, the reader's 30 mm at timepoint 1: +6 %, +1.7 mm: SD
+    recist1 = next(a for a in run.assessments if a.criteria is RECIST)
+    assert recist1.category is ResponseCategory.STABLE
+    assert recist1.size_change == pytest.approx((30 - 20 * SQRT2) / (20 * SQRT2))
