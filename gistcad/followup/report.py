@@ -160,10 +160,10 @@ def _lesion_table(rows: FollowupRows, evaluation: Evaluation | None) -> pd.DataF
     records = []
     for lesion in rows.lesions:
         role = lesion.role if evaluation is None else evaluation.roles[lesion.id]
-        base = effective(
-            automatic.get((lesion.id, baseline_id or -1)),
-            reader.get((lesion.id, baseline_id or -1)),
-        )
+        base = None
+        if baseline_id is not None:
+            key = (lesion.id, baseline_id)
+            base = effective(automatic.get(key), reader.get(key))
         for tp in rows.timepoints:
             key = (lesion.id, tp.id)
             auto, read = automatic.get(key), reader.get(key)
