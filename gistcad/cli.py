@@ -24,6 +24,7 @@ from gistcad.commands import (
     jobs,
     models,
     report,
+    response,
     risk,
     serve,
     survival,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         cohort,
         survival,
         report,
+        response,
     ):
         module.register(sub)
     return parser

@@ -634,3 +634,17 @@ class ResponseCategory(StrEnum):
     STABLE = "sd"
     PROGRESSION = "pd"
     NOT_EVALUABLE = "ne"
+
+
+#: How response criteria and categories read on screen and in reports.
+RESPONSE_CRITERIA_LABELS: dict[ResponseCriteria, str] = {
+    ResponseCriteria.RECIST_1_1: "RECIST 1.1",
+    ResponseCriteria.CHOI: "Choi",
+}
+RESPONSE_CATEGORY_LABELS: dict[ResponseCategory, str] = {
+    ResponseCategory.COMPLETE: "CR (complete response)",
+    ResponseCategory.PARTIAL: "PR (partial response)",
+    ResponseCategory.STABLE: "SD (stable disease)",
+    ResponseCategory.PROGRESSION: "PD (progressive disease)",
+    ResponseCategory.NOT_EVALUABLE: "NE (not evaluable)",
+}

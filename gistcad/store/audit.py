@@ -39,6 +39,8 @@ ACTIONS: dict[str, str] = {
     "predict": "predicted patients with a model",
     "train": "trained a model",
     "job.submit": "started a background job",
+    "response.assess": "measured lesions and assessed treatment response",
+    "response.override": "overrode a lesion measurement or a response category",
     "user.add": "created an account",
     "user.disable": "disabled an account",
     "user.enable": "enabled an account",

@@ -23,9 +23,9 @@ import nibabel.orientations as nio
 import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import zoom
-from scipy.spatial import ConvexHull, QhullError
 
 from gistcad.errors import ValidationError
+from gistcad.imaging.lesion_measures import LesionMeasures, measure_lesion
 from gistcad.imaging.volume import Volume
 
 
@@ -139,53 +139,10 @@ def largest_slice(mask: ViewVolume, plane: Plane) -> int:
     return int(np.argmax(area)) if area.any() else 0
 
 
-@dataclass(frozen=True)
-class TumourMeasures:
-    """RECIST and Choi numbers of the tumour.
+def measure(image: ViewVolume, mask: ViewVolume) -> LesionMeasures:
+    """Longest axial diameter, short axis, mean HU and volume of the tumour in ``mask``.
 
-    Attributes
-    ----------
-    longest_axial_diameter_mm
-        Largest distance between two tumour voxel centres within one axial slice [RECIST]_.
-    slice_index
-        The axial slice where it lies.
-    mean_hu, volume_ml
-        Mean attenuation of the tumour [Choi]_ and its volume.
+    The one measurement of gistcad (:func:`gistcad.imaging.lesion_measures.measure_lesion`), on
+    the LPS views the screen shows: what the viewer prints is what response assessment uses.
     """
-
-    longest_axial_diameter_mm: float
-    slice_index: int
-    mean_hu: float
-    volume_ml: float
-
-
-def _longest_in_slice(points_mm: NDArray[np.float64]) -> float:
-    if len(points_mm) < 2:
-        return 0.0
-    try:
-        hull = points_mm[ConvexHull(points_mm).vertices] if len(points_mm) > 3 else points_mm
-    except QhullError:  # collinear voxels
-        hull = points_mm
-    diff = hull[:, None, :] - hull[None, :, :]
-    return float(np.sqrt((diff**2).sum(axis=2)).max())
-
-
-def measure(image: ViewVolume, mask: ViewVolume) -> TumourMeasures:
-    """Longest axial diameter, mean HU and volume of the tumour in ``mask``."""
-    inside = np.asarray(mask.array) > 0
-    if not inside.any():
-        raise ValidationError("the tumour mask is empty: nothing to measure")
-    sx, sy, sz = mask.spacing_mm
-    best, best_k = 0.0, 0
-    for k in np.flatnonzero(inside.any(axis=(0, 1))):
-        xs, ys = np.nonzero(inside[:, :, k])
-        length = _longest_in_slice(np.column_stack([xs * sx, ys * sy]).astype(float))
-        if length > best:
-            best, best_k = length, int(k)
-    values = np.asarray(image.array)[inside]
-    return TumourMeasures(
-        longest_axial_diameter_mm=best,
-        slice_index=best_k,
-        mean_hu=float(values.mean()),
-        volume_ml=float(inside.sum()) * sx * sy * sz / 1000.0,
-    )
+    return measure_lesion(image.array, mask.array, mask.spacing_mm)
