@@ -44,6 +44,7 @@ import pandas as pd
 
 from gistcad import __version__
 from gistcad.errors import ValidationError
+from gistcad.imaging.diameter import longest_diameter_per_slice_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.ct_export import derive_uid, write_ct_series
@@ -57,7 +58,6 @@ from gistcad.synth.follow_up import (
     TimepointPlan,
     follow_up_rng,
     lesion_role,
-    longest_axial_diameter_mm,
     plan_follow_up,
     treatment_lines,
 )
@@ -238,7 +238,11 @@ def _write_masks(
     """The baseline's one mask as before (``lesion`` None), or one mask per lesion."""
     center, hid = task.center, str(task.record["hospital_id"])
     for mask, lesion in masks:
-        label = "" if lesion is None else f"lesion {lesion.number} {lesion.organ.value}"
+        label = (
+            ("GIST tumour", "GIST")
+            if lesion is None
+            else (f"lesion {lesion.number} {lesion.organ.value}",) * 2
+        )
         key = () if lesion is None else (str(lesion.number),)
         if center.mask_format is MaskFormat.DICOM_SEG:
             write_seg(
@@ -248,7 +252,7 @@ def _write_masks(
                 series_uid=derive_uid(root, "seg", *key),
                 sop_uid=derive_uid(root, "seg", "sop", *key),
                 study_date=study_date,
-                **({"label": label} if label else {}),
+                label=label[0],
             )
         elif center.mask_format is MaskFormat.RTSTRUCT:
             write_rtstruct(
@@ -258,7 +262,7 @@ def _write_masks(
                 series_uid=derive_uid(root, "rt", *key),
                 sop_uid=derive_uid(root, "rt", "sop", *key),
                 study_date=study_date,
-                **({"label": label} if label else {}),
+                label=label[1],
             )
         else:
             name = (
@@ -319,7 +323,7 @@ def _truth_rows(
     assert task.plan is not None
     rows = []
     for lesion, mask in zip(tp.lesions, masks, strict=True):
-        diameter = longest_axial_diameter_mm(mask, ct.pixel_spacing_mm)
+        diameter = longest_diameter_per_slice_mm(mask, ct.pixel_spacing_mm)
         rows.append(
             {
                 "center": task.center.name,
@@ -344,8 +348,9 @@ def _tasks(
     cohort: pd.DataFrame,
     centers: Mapping[str, CenterProfile],
     options: BuildOptions,
-    plans: Mapping[int, PatientPlan],
+    plans: Mapping[int, PatientPlan] | None = None,
 ) -> Iterator[_PatientTask]:
+    plans = plans or {}
     for record in cohort.to_dict(orient="records"):
         yield _PatientTask(
             record=record,

@@ -41,14 +41,12 @@ RECIST 1.1 / Choi categories of the truth are applied later by the rule function
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import ConvexHull, QhullError
 from scipy.special import ndtr
 
 from gistcad.domain import Drug, GenotypeDetail, LesionOrgan, LesionRole, Site
@@ -89,14 +87,6 @@ MEAN_RESPONSE = 0.75
 TRAIT_EFFECT = 0.6
 NOISE_SD = 0.7
 JITTER_SD = 0.03
-_ORGAN_OF_SITE = {
-    Site.STOMACH.value: LesionOrgan.STOMACH,
-    Site.DUODENUM.value: LesionOrgan.DUODENUM,
-    Site.JEJUNUM_ILEUM.value: LesionOrgan.JEJUNUM_ILEUM,
-    Site.COLON.value: LesionOrgan.COLON,
-    Site.RECTUM.value: LesionOrgan.RECTUM,
-    Site.OESOPHAGUS.value: LesionOrgan.OESOPHAGUS,
-}
 _AWKWARD_SITES = {Site.RECTUM.value, Site.OESOPHAGUS.value, Site.DUODENUM.value}
 
 #: Columns of ``follow_up_truth.csv``, one row per patient, timepoint and lesion present.
@@ -119,7 +109,7 @@ TRUTH_COLUMNS: tuple[str, ...] = (
 
 def organ_of_site(site: str) -> LesionOrgan:
     """The :class:`LesionOrgan` of a primary tumour's :class:`Site` (``other`` otherwise)."""
-    return _ORGAN_OF_SITE.get(str(site), LesionOrgan.OTHER)
+    return LesionOrgan(Site(str(site)).value)
 
 
 @dataclass(frozen=True)
@@ -346,25 +336,6 @@ def lesion_role(lesion: LesionState, longest_diameter_mm: float) -> LesionRole:
     return LesionRole.TARGET if longest_diameter_mm >= 10.0 else LesionRole.NON_TARGET
 
 
-def longest_axial_diameter_mm(mask: np.ndarray, pixel_spacing_mm: tuple[float, float]) -> float:
-    """Longest in-plane distance between voxel centres of ``mask`` (slices, rows, cols), mm.
-
-    The largest over slices of the diameter of the slice's convex hull (0 for an empty
-    mask, the pixel spacing-scaled extent for a degenerate, collinear slice).
-    """
-    best = 0.0
-    row_mm, col_mm = pixel_spacing_mm
-    for k in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)):
-        rows, cols = np.nonzero(mask[k])
-        points = np.column_stack([rows * row_mm, cols * col_mm]).astype(float)
-        if len(points) > 3:
-            with contextlib.suppress(QhullError):  # collinear: every point is on the hull
-                points = points[ConvexHull(points).vertices]
-        diffs = points[:, None, :] - points[None, :, :]
-        best = max(best, float(np.sqrt((diffs**2).sum(axis=-1)).max()))
-    return best
-
-
 def truth_categories(truth: pd.DataFrame) -> pd.DataFrame:
     """RECIST 1.1 and Choi categories of the truth measurements, per patient and timepoint.
 
@@ -372,10 +343,7 @@ def truth_categories(truth: pd.DataFrame) -> pd.DataFrame:
     themselves are :mod:`gistcad.analysis.response` (never re-implemented here). Until that
     module exists this raises.
     """
-    try:
-        from gistcad.analysis import response  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the other half of the feature
-        raise NotImplementedError(
-            "the RECIST 1.1 / Choi rules (gistcad.analysis.response) are not available yet"
-        ) from exc
-    raise NotImplementedError("apply gistcad.analysis.response to the truth measurements here")
+    raise NotImplementedError(
+        "apply the RECIST 1.1 / Choi rules of gistcad.analysis.response to the truth here "
+        f"({len(truth)} rows); the rules are not part of the generator"
+    )
