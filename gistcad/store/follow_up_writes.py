@@ -8,7 +8,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gistcad.store.models import Lesion, Patient, Segmentation, Series, Timepoint, TreatmentLine
+from gistcad.store.models import (
+    Center,
+    Lesion,
+    Patient,
+    Segmentation,
+    Series,
+    Timepoint,
+    TreatmentLine,
+)
 
 
 def patient_treatment_lines(session: Session, patient: Patient) -> list[TreatmentLine]:
@@ -49,4 +57,11 @@ def study_segmentations(session: Session, study_id: int) -> list[Segmentation]:
             .where(Series.study_id == study_id, Series.modality == "CT")
             .order_by(Segmentation.id)
         )
+    )
+
+
+def find_patient(session: Session, center: Center, pseudonym: str) -> Patient | None:
+    """The patient ``pseudonym`` of ``center``, or None."""
+    return session.scalar(
+        select(Patient).where(Patient.center_id == center.id, Patient.pseudonym == pseudonym)
     )
