@@ -9,8 +9,9 @@ Re-importing a series that is already stored is a no-op.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +212,21 @@ def import_dicom(session: Session, path: Path, ctx: ImportContext) -> ImportRepo
     return _import_folder(session, path, ctx, report)
 
 
+def in_date_order(series: Sequence[DicomSeries]) -> list[DicomSeries]:
+    """Each patient's series by StudyDate, then SeriesDate (undated last), patients in the
+    order they were found: the baseline CT is stored first, so "a patient's first series"
+    is the baseline."""
+    by_patient: dict[str, list[DicomSeries]] = {}
+    for item in series:
+        by_patient.setdefault(item.patient_id or "", []).append(item)
+
+    def when(item: DicomSeries) -> tuple[dt.date, dt.date]:
+        info = item.info
+        return (info.study_date or dt.date.max, info.acquisition_date or dt.date.max)
+
+    return [item for group in by_patient.values() for item in sorted(group, key=when)]
+
+
 def _import_folder(
     session: Session, folder: Path, ctx: ImportContext, report: ImportReport
 ) -> ImportReport:
@@ -244,7 +260,7 @@ def _import_folder(
     import_lock(session)
     stored = 0
     patients = []
-    for series in scan.series:
+    for series in in_date_order(scan.series):
         masks = [m for m in reading.masks if m.series_instance_uid == series.series_instance_uid]
         count, patient = _import_series(session, ctx, series, masks, report)
         stored += count

@@ -101,9 +101,9 @@ def test_round_trip(loaded: tuple[Engine, Path], cohort: Path) -> None:
             patient = _patient(s, data, center, hid)
             mine = truth[truth["hospital_id"] == hid]
             tps = s.scalars(
-                select(Timepoint).where(Timepoint.patient_id == patient.id).order_by(
-                    Timepoint.number
-                )
+                select(Timepoint)
+                .where(Timepoint.patient_id == patient.id)
+                .order_by(Timepoint.number)
             ).all()
             assert [t.number for t in tps] == [0, 1, 2, 3]
             dates = [t.study_date for t in tps]
