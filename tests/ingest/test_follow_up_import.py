@@ -7,6 +7,7 @@ format (SEG, RTSTRUCT, NIfTI), two of them with a new liver lesion.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -228,3 +229,22 @@ def test_liver_lesions_are_drawn_in_the_follow_up_ct(cohort: Path) -> None:
     new = truth[truth["new_lesion"] == 1]
     assert len(new) >= 2 and (new["organ"] == "liver").all() and (new["timepoint"] >= 2).all()
     assert (new["longest_diameter_mm"] > 5).all() and np.isfinite(new["mean_hu"]).all()
+
+
+def test_cli_imports_treatment_lines(
+    cli_env: dict[str, str], cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gistcad.cli import main
+
+    assert main(["import", "demo", str(cohort), "--json"]) == 0
+    sheet = next(cohort.glob("centers/*/treatment_lines.csv"))
+    capsys.readouterr()
+    args = ["import", "treatment-lines", str(sheet), "--center", sheet.parent.name, "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["ok"] and report["unchanged"] == len(pd.read_csv(sheet))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(sheet.read_text().replace("imatinib", "aspirin"))
+    assert main([*args[:2], str(bad), *args[3:]]) == 3
+    problems = json.loads(capsys.readouterr().out)[0]["problems"]
+    assert problems and all("unknown drug" in p["message"] for p in problems)
