@@ -239,6 +239,8 @@ def _link_lesion(
             tag=LABEL_TAG,
             value=first_seg.label,
         )
+    if lesion is not None and lesion.organ is LesionOrgan.OTHER and info.organ is not None:
+        lesion.organ = info.organ  # stored before its site was known: the label says where
     if lesion is not None and lesion.organ is not organ:
         return Problem(
             source_of(first_seg),

@@ -191,13 +191,14 @@ def _overlaps(lines: list[LineRow], source: str, header: str) -> list[Problem]:
             )
         elif before.stop is None or after.start < before.stop:
             until = "is ongoing" if before.stop is None else f"stops {before.stop.isoformat()}"
+            where = f"row {before.row}" if before.row else "already stored"
             problems.append(
                 Problem(
                     source,
                     f"line {after.line} starts {after.start.isoformat()} while line "
-                    f"{before.line} (row {before.row}) {until}: lines must not overlap; "
+                    f"{before.line} ({where}) {until}: lines must not overlap; "
                     f"give line {before.line} its stop date or correct the start",
-                    after.row,
+                    after.row or before.row,  # a stored line has no row: the file's one
                     header,
                 )
             )

@@ -193,6 +193,16 @@ def test_treatment_line_refusals(loaded: tuple[Engine, Path], cohort: Path, tmp_
     assert report.ok, [str(p) for p in report.problems]
     assert (report.created, report.updated) == (1, 1)
 
+    before = _counts(engine)
+    sheet.write_text(
+        LINES_HEADER + f"{hid},3,regorafenib,160,{baseline + dt.timedelta(days=200)},,\n"
+    )
+    report = _lines(engine, data, sheet, center)
+    [problem] = report.problems
+    assert (problem.row, problem.column) == (2, "start_date")
+    assert "line 2 (already stored) is ongoing" in problem.message
+    assert _counts(engine) == before
+
 
 @pytest.mark.parametrize("engine", BACKENDS, indirect=True)
 def test_unmatched_lesion_mask_is_refused(
