@@ -52,6 +52,7 @@ def test_with_signal_the_deep_model_beats_the_clinical_baseline_below_the_ceilin
         matrix=96,
         scan_length_mm=40.0,
         workers=2,
+        follow_up=False,  # baseline CTs only: the models read one CT per patient
     )
     build_cohort(options)
     data = tmp_path / "data"

@@ -39,6 +39,7 @@ def _cohort(tmp_path_factory: pytest.TempPathFactory, signal: float) -> Path:
             matrix=64,
             scan_length_mm=40.0,
             workers=2,
+            follow_up=False,  # baseline CTs only: the models read one CT per patient
         )
     )
     return out
