@@ -48,6 +48,12 @@ def register(sub: Any) -> None:
         "--matrix", type=int, default=256, help="in-plane pixels: 256 demo, 512 clinical"
     )
     build.add_argument("--workers", type=int, help="processes (default: all cores)")
+    build.add_argument(
+        "--no-follow-up",
+        action="store_true",
+        help="leave out the follow-up CTs, treatment lines and truth of the patients treated "
+        "with neoadjuvant imatinib (faster)",
+    )
     build.set_defaults(handler=_build)
 
     load = actions.add_parser(
@@ -77,6 +83,7 @@ def _build(args: argparse.Namespace) -> int:
         signal=args.signal,
         matrix=args.matrix,
         workers=args.workers,
+        follow_up=not args.no_follow_up,
     )
     check_output_folder(options.out)
     with _bar(options.patients) as progress:

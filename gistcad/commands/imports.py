@@ -58,6 +58,16 @@ def register(sub: Any) -> None:
     masks.add_argument("--center", required=True)
     masks.set_defaults(handler=_masks)
 
+    lines = _add(
+        kinds,
+        "treatment-lines",
+        "a treatment-line sheet (.csv or .xlsx): hospital_id, line, drug, dose_mg_per_day, "
+        "start_date, stop_date, stop_reason",
+    )
+    lines.add_argument("file", type=Path)
+    lines.add_argument("--center", required=True, help="the center the patients belong to")
+    lines.set_defaults(handler=_treatment_lines)
+
     demo = _add(kinds, "demo", "a cohort written by 'gistcad demo build', every center")
     demo.add_argument("folder", type=Path)
     demo.set_defaults(handler=_demo)
@@ -149,6 +159,15 @@ def _masks(args: argparse.Namespace) -> int:
 
     _no_mapping(args)
     return _run(args, lambda session, ctx: [import_mask_folder(session, args.folder, ctx)], "mask")
+
+
+def _treatment_lines(args: argparse.Namespace) -> int:
+    from gistcad.ingest.treatment_lines import import_treatment_lines
+
+    _no_mapping(args)
+    return _run(
+        args, lambda session, ctx: [import_treatment_lines(session, args.file, ctx)], "line"
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """Import a cohort written by ``gistcad demo build`` through the ordinary importers.
 
 The demo goes through exactly the code path of real data: for every center folder, its
-clinical table (:mod:`gistcad.ingest.clinical`), its DICOM folder (CT, SEG, RTSTRUCT;
-:mod:`gistcad.ingest.dicom`) and its NIfTI masks (:mod:`gistcad.ingest.nifti`). ``oracle.csv``
-and ``ceiling.json`` are never read here.
+clinical table (:mod:`gistcad.ingest.clinical`), its DICOM folder (CT, SEG, RTSTRUCT, the
+follow-up studies too; :mod:`gistcad.ingest.dicom`), its NIfTI masks
+(:mod:`gistcad.ingest.nifti`) and its treatment lines (:mod:`gistcad.ingest.treatment_lines`).
+``oracle.csv``, ``ceiling.json`` and ``follow_up_truth.csv`` are never read here.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from gistcad.ingest.clinical import import_clinical
 from gistcad.ingest.dicom import ImportContext, import_dicom
 from gistcad.ingest.nifti import import_mask_folder
 from gistcad.ingest.report import ImportReport
+from gistcad.ingest.treatment_lines import import_treatment_lines
 from gistcad.problems import Problem
 
 TABLE_NAMES = ("clinical.csv", "clinical.xlsx")
+TREATMENT_LINES = "treatment_lines.csv"
 
 
 def import_demo(
@@ -53,6 +56,10 @@ def import_demo(
             reports.append(import_dicom(session, center_dir / "dicom", center_ctx))
         if (center_dir / "masks").is_dir():
             reports.append(import_mask_folder(session, center_dir / "masks", center_ctx))
+        if (center_dir / TREATMENT_LINES).is_file() and all(r.ok for r in reports):
+            reports.append(
+                import_treatment_lines(session, center_dir / TREATMENT_LINES, center_ctx)
+            )
         if any(not r.ok for r in reports):
             break
     return reports

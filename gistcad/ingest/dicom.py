@@ -9,8 +9,9 @@ Re-importing a series that is already stored is a no-op.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +120,8 @@ def _import_series(
     series: DicomSeries,
     masks: list[LabelMask],
     report: ImportReport,
-) -> int:
-    """Import one series and its masks; returns the number of masks stored."""
+) -> tuple[int, Patient]:
+    """Import one series and its masks; returns the number of masks stored, and whose."""
     center, _ = get_or_create_center(session, ctx.center)
     original = series.patient_id or ""
     pseudonym = ctx.pseudonymizer.pseudonym(center.name, original)
@@ -145,7 +146,36 @@ def _import_series(
         report.created += 1
     stored = sum(store_mask(session, ctx, row, pseudonym, m.volume, m.name) for m in masks)
     session.flush()
-    return stored
+    return stored, patient
+
+
+def link_patients(
+    session: Session,
+    ctx: ImportContext,
+    patients: Iterable[Patient],
+    report: ImportReport,
+    sources: Mapping[tuple[str, str], str] | None = None,
+) -> None:
+    """Rebuild the timepoints and lesions of ``patients`` (:mod:`gistcad.ingest.follow_up`);
+    ``sources`` maps (SeriesInstanceUID, mask label) to the mask's file for the messages."""
+    from gistcad.imaging import read_nifti
+    from gistcad.imaging.diameter import longest_axial_diameter_mm
+    from gistcad.ingest.follow_up import link_follow_up
+
+    known = sources or {}
+
+    def measure(seg: Segmentation) -> float:
+        return longest_axial_diameter_mm(read_nifti(ctx.stage.resolve(seg.path), mmap=False))
+
+    def source_of(seg: Segmentation) -> str:
+        return known.get((seg.series.series_instance_uid, seg.label), report.source)
+
+    for patient in {p.id: p for p in patients}.values():
+        report.problems.extend(
+            link_follow_up(
+                session, patient, measure=measure, source_of=source_of, source=report.source
+            )
+        )
 
 
 def _check_owner(row: Series, patient: Patient, report: ImportReport, series: DicomSeries) -> None:
@@ -182,6 +212,21 @@ def import_dicom(session: Session, path: Path, ctx: ImportContext) -> ImportRepo
     return _import_folder(session, path, ctx, report)
 
 
+def in_date_order(series: Sequence[DicomSeries]) -> list[DicomSeries]:
+    """Each patient's series by StudyDate, then SeriesDate (undated last), patients in the
+    order they were found: the baseline CT is stored first, so "a patient's first series"
+    is the baseline."""
+    by_patient: dict[str, list[DicomSeries]] = {}
+    for item in series:
+        by_patient.setdefault(item.patient_id or "", []).append(item)
+
+    def when(item: DicomSeries) -> tuple[dt.date, dt.date]:
+        info = item.info
+        return (info.study_date or dt.date.max, info.acquisition_date or dt.date.max)
+
+    return [item for group in by_patient.values() for item in sorted(group, key=when)]
+
+
 def _import_folder(
     session: Session, folder: Path, ctx: ImportContext, report: ImportReport
 ) -> ImportReport:
@@ -214,11 +259,16 @@ def _import_folder(
         return report
     import_lock(session)
     stored = 0
-    for series in scan.series:
+    patients = []
+    for series in in_date_order(scan.series):
         masks = [m for m in reading.masks if m.series_instance_uid == series.series_instance_uid]
-        stored += _import_series(session, ctx, series, masks, report)
+        count, patient = _import_series(session, ctx, series, masks, report)
+        stored += count
+        patients.append(patient)
         if ctx.progress:
             ctx.progress(1)
+    sources = {(m.series_instance_uid, m.name[:80]): str(m.source) for m in reading.masks}
+    link_patients(session, ctx, patients, report, sources)
     if reading.masks:
         already = len(reading.masks) - stored
         report.notes.append(f"{stored} mask(s) stored, {already} already stored")

@@ -67,39 +67,90 @@ def _nifti_files(folder: Path) -> list[Path]:
     )
 
 
+#: ``<patient id>_<YYYYMMDD>_lesion<n>[_<organ>]``: one lesion on the CT of that study date.
+_DATED_MASK = re.compile(r"^(?P<pid>.+?)_(?P<date>\d{8})_(?P<label>lesion\d+(?:_[a-z_]+)?)$", re.I)
+
+
+def _mask_target(
+    session: Session, patient: Patient, stem: str, created: bool
+) -> tuple[Series | None, str, str]:
+    """The series a mask file belongs to, its label, or why none (then the series is None).
+
+    ``<id>.nii[.gz]`` is the mask of the patient's only CT series, or of the only series of
+    the first (baseline) study when follow-up studies are stored; ``<id>_<YYYYMMDD>_lesion<n>
+    [_<organ>]`` is lesion ``n`` on the CT series of the study of that date.
+    """
+    series = [] if created else patient_ct_series(session, patient)
+    if not series:
+        return None, "", "no CT series is stored for this patient: import the DICOM first"
+    dated = _DATED_MASK.match(stem)
+    if dated is None:
+        if len(series) > 1:
+            dates = {s.study.study_date for s in series}
+            first = min((d for d in dates if d is not None), default=None)
+            baseline = [s for s in series if first is not None and s.study.study_date == first]
+            if None not in dates and len(baseline) == 1:
+                return baseline[0], "tumour", ""
+            why = f"{len(series)} CT series are stored for this patient: the mask is ambiguous"
+            return None, "", why
+        return series[0], "tumour", ""
+    day = dated.group("date")
+    on_day = [
+        s
+        for s in series
+        if s.study.study_date is not None and f"{s.study.study_date:%Y%m%d}" == day
+    ]
+    if len(on_day) != 1:
+        why = (
+            f"no CT study of this patient is dated {day}: the lesion's CT must be imported first"
+            if not on_day
+            else f"{len(on_day)} CT series are dated {day}: the mask is ambiguous"
+        )
+        return None, "", why
+    label = dated.group("label").replace("_", " ")
+    return on_day[0], re.sub(r"^lesion(\d+)", r"lesion \1", label, flags=re.I), ""
+
+
 def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> ImportReport:
-    """Masks named ``<patient id>.nii[.gz]`` for patients whose CT series is stored."""
+    """Masks named ``<patient id>.nii[.gz]`` (or ``<patient id>_<YYYYMMDD>_lesion<n>_<organ>``
+    for follow-up lesions) for patients whose CT series is stored."""
+    from gistcad.ingest.dicom import link_patients
+
     report = ImportReport(kind="masks", source=str(folder), center=ctx.center)
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "not a folder"))
         return report
     import_lock(session)
     center, _ = get_or_create_center(session, ctx.center)
+    patients: list[Patient] = []
+    sources: dict[tuple[str, str], str] = {}
     for path in _nifti_files(folder):
-        pseudonym = ctx.pseudonymizer.pseudonym(center.name, _stem(path))
+        stem = _stem(path)
+        dated = _DATED_MASK.match(stem)
+        original = dated.group("pid") if dated else stem
+        pseudonym = ctx.pseudonymizer.pseudonym(center.name, original)
         patient, created = get_or_create_patient(session, center, pseudonym)
-        series = [] if created else patient_ct_series(session, patient)
-        if len(series) != 1:
-            why = (
-                "no CT series is stored for this patient: import the DICOM first"
-                if not series
-                else f"{len(series)} CT series are stored for this patient: the mask is ambiguous"
-            )
+        target, label, why = _mask_target(session, patient, stem, created)
+        if target is None:
             report.problems.append(Problem(str(path), why))
             continue
-        image = read_nifti(ctx.stage.resolve(series[0].volume_path))
+        image = read_nifti(ctx.stage.resolve(target.volume_path))
         try:
             mask = read_mask(path, image)
         except GistcadError as exc:
             report.problems.append(Problem(str(path), str(exc)))
             continue
-        if store_mask(session, ctx, series[0], pseudonym, mask, "tumour"):
+        if store_mask(session, ctx, target, pseudonym, mask, label):
             report.created += 1
         else:
             report.unchanged += 1
+        patients.append(patient)
+        sources[(target.series_instance_uid, label)] = str(path)
         if ctx.progress:
             ctx.progress(1)
     session.flush()
+    if report.ok:
+        link_patients(session, ctx, patients, report, sources)
     return report
 
 

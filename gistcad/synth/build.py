@@ -11,6 +11,14 @@ Layout written under the output folder (nothing is written anywhere else)::
     centers/<center>/dicom/<patient id>/SEG/seg.dcm       DICOM SEG centers
     centers/<center>/dicom/<patient id>/RTSTRUCT/rtstruct.dcm   the RTSTRUCT center
     centers/<center>/masks/<patient id>.nii.gz            NIfTI centers
+    follow_up_truth.csv      truth of every lesion at every timepoint of the treated patients
+    centers/<center>/treatment_lines.csv                  neoadjuvant imatinib of those patients
+    centers/<center>/dicom/<patient id>/FU<k>/CT|SEG|RTSTRUCT   follow-up CT k (1-3), a mask
+                             per lesion (SEG/RTSTRUCT labelled "lesion <n> <organ>")
+    centers/<center>/masks/<patient id>_<YYYYMMDD>_lesion<n>_<organ>.nii.gz   NIfTI centers
+
+The follow-up (:mod:`gistcad.synth.follow_up`) is drawn from its own child of the seed, after
+the baseline; ``BuildOptions(follow_up=False)`` (``--no-follow-up``) leaves it out.
 
 Every random draw comes from ``numpy.random.SeedSequence`` children of the seed (the clinical
 table from one stream, each patient's image from a stream keyed by its index), and every UID
@@ -36,18 +44,34 @@ import pandas as pd
 
 from gistcad import __version__
 from gistcad.errors import ValidationError
+from gistcad.imaging.diameter import longest_diameter_per_slice_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.ct_export import derive_uid, write_ct_series
+from gistcad.synth.follow_up import (
+    GENOTYPE_RESPONSE,
+    NOISE_SD,
+    TRAIT_EFFECT,
+    TRUTH_COLUMNS,
+    LesionState,
+    PatientPlan,
+    TimepointPlan,
+    follow_up_rng,
+    lesion_role,
+    plan_follow_up,
+    treatment_lines,
+)
 from gistcad.synth.mask_export import write_nifti_mask, write_rtstruct, write_seg
 from gistcad.synth.oracle import ceiling_aucs, ceiling_aucs_by_center, oracle_posterior
-from gistcad.synth.phantom import render_ct
+from gistcad.synth.phantom import LiverLesion, RenderedCT, render_ct
 from gistcad.synth.tables import write_clinical_table
 
 logger = logging.getLogger(__name__)
 
 MIN_MATRIX, MAX_MATRIX = 64, 512
 SCAN_TO_SURGERY_DAYS = 21
+FOLLOW_UP_TRUTH = "follow_up_truth.csv"
+TREATMENT_LINES = "treatment_lines.csv"
 README = """\
 Synthetic multi-center GIST cohort, written by gistcad {version} (gistcad demo build).
 
@@ -61,6 +85,8 @@ oracle.csv          the Bayes posterior of each genotype class given everything 
                     shows, and the true labels. It measures models: NEVER import it or use it
                     as a feature.
 ceiling.json        the AUCs of that posterior: no model can beat them on these data.
+follow_up_truth.csv the true size and density of every lesion of the patients treated with
+                    neoadjuvant imatinib, at every CT: like oracle.csv, NEVER import it.
 manifest.json       the options of this build.
 
 Options: {options}
@@ -85,6 +111,8 @@ class BuildOptions:
         Length of the scanned range, mm (lengthened when a tumour needs more).
     workers
         Processes for the images (default: the machine's cores).
+    follow_up
+        Write the neoadjuvant patients' follow-up CTs, masks, treatment lines and truth.
     """
 
     out: Path
@@ -95,6 +123,7 @@ class BuildOptions:
     matrix: int = 256
     scan_length_mm: float = 200.0
     workers: int | None = None
+    follow_up: bool = True
 
     def __post_init__(self) -> None:
         if self.patients < 1:
@@ -116,6 +145,13 @@ class BuildOptions:
         data = asdict(self)
         data.pop("out")
         data.pop("workers")
+        if self.follow_up:
+            data.pop("follow_up")  # the default: manifests of older builds stay comparable
+            data["follow_up_response"] = {
+                "genotype_mean_at_signal_1": {str(k): v for k, v in GENOTYPE_RESPONSE.items()},
+                "trait_effect_per_sd": TRAIT_EFFECT * self.signal,
+                "noise_sd": NOISE_SD,
+            }
         return data
 
 
@@ -136,6 +172,7 @@ class _PatientTask:
     seed: int
     matrix: int
     scan_length_mm: float
+    plan: PatientPlan | None = None
 
 
 def check_output_folder(out: Path) -> None:
@@ -151,8 +188,9 @@ def _patient_rng(seed: int, patient_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1, patient_index]))
 
 
-def write_patient(task: _PatientTask) -> int:
-    """Render and write one patient's CT and mask; returns the number of files written."""
+def write_patient(task: _PatientTask) -> list[dict[str, Any]]:
+    """Render and write one patient's CT and mask, and the follow-up CTs of a treated
+    patient; returns the truth rows of the follow-up (none for an untreated patient)."""
     record, center = task.record, task.center
     hid = str(record["hospital_id"])
     ct = render_ct(
@@ -164,47 +202,155 @@ def write_patient(task: _PatientTask) -> int:
     )
     root = f"gistcad-synth/{task.seed}/{center.name}/{hid}"
     study_date = record["surgery_date"] - dt.timedelta(days=SCAN_TO_SURGERY_DAYS)
+    if task.plan is not None:
+        study_date = task.plan.baseline_date
     patient_dir = task.out / "centers" / center.name / "dicom" / hid
+    uids = (derive_uid(root, "study"), derive_uid(root, "ct"), derive_uid(root, "frame"))
     files = write_ct_series(
         ct,
         record,
         center,
         patient_dir / "CT",
-        study_uid=derive_uid(root, "study"),
-        series_uid=derive_uid(root, "ct"),
-        frame_of_reference_uid=derive_uid(root, "frame"),
+        study_uid=uids[0],
+        series_uid=uids[1],
+        frame_of_reference_uid=uids[2],
         uid_root_entropy=root,
         study_date=study_date,
     )
-    mask = ct.tumour_mask
-    if center.mask_format is MaskFormat.DICOM_SEG:
-        write_seg(
-            mask,
-            files,
-            patient_dir / "SEG" / "seg.dcm",
-            series_uid=derive_uid(root, "seg"),
-            sop_uid=derive_uid(root, "seg", "sop"),
-            study_date=study_date,
+    _write_masks(task, ct, files, [(ct.tumour_mask, None)], root, patient_dir, study_date)
+    if task.plan is None:
+        return []
+    truth = _truth_rows(task, task.plan.timepoints[0], ct, [ct.tumour_mask])
+    for tp in task.plan.timepoints[1:]:
+        truth += _write_follow_up(task, tp, root, patient_dir)
+    return truth
+
+
+def _write_masks(
+    task: _PatientTask,
+    ct: RenderedCT,
+    files: list[Path],
+    masks: list[tuple[np.ndarray, LesionState | None]],
+    root: str,
+    folder: Path,
+    study_date: dt.date,
+) -> None:
+    """The baseline's one mask as before (``lesion`` None), or one mask per lesion."""
+    center, hid = task.center, str(task.record["hospital_id"])
+    for mask, lesion in masks:
+        label = (
+            ("GIST tumour", "GIST")
+            if lesion is None
+            else (f"lesion {lesion.number} {lesion.organ.value}",) * 2
         )
-    elif center.mask_format is MaskFormat.RTSTRUCT:
-        write_rtstruct(
-            mask,
-            files,
-            patient_dir / "RTSTRUCT" / "rtstruct.dcm",
-            series_uid=derive_uid(root, "rt"),
-            sop_uid=derive_uid(root, "rt", "sop"),
-            study_date=study_date,
+        key = () if lesion is None else (str(lesion.number),)
+        if center.mask_format is MaskFormat.DICOM_SEG:
+            write_seg(
+                mask,
+                files,
+                folder / "SEG" / (f"lesion{lesion.number}.dcm" if lesion else "seg.dcm"),
+                series_uid=derive_uid(root, "seg", *key),
+                sop_uid=derive_uid(root, "seg", "sop", *key),
+                study_date=study_date,
+                label=label[0],
+            )
+        elif center.mask_format is MaskFormat.RTSTRUCT:
+            write_rtstruct(
+                mask,
+                files,
+                folder / "RTSTRUCT" / (f"lesion{lesion.number}.dcm" if lesion else "rtstruct.dcm"),
+                series_uid=derive_uid(root, "rt", *key),
+                sop_uid=derive_uid(root, "rt", "sop", *key),
+                study_date=study_date,
+                label=label[1],
+            )
+        else:
+            name = (
+                f"{hid}.nii.gz"
+                if lesion is None
+                else f"{hid}_{study_date:%Y%m%d}_lesion{lesion.number}_{lesion.organ.value}.nii.gz"
+            )
+            write_nifti_mask(mask, ct, task.out / "centers" / center.name / "masks" / name)
+
+
+def _write_follow_up(
+    task: _PatientTask, tp: TimepointPlan, root: str, patient_dir: Path
+) -> list[dict[str, Any]]:
+    """Render and write follow-up CT ``tp`` (same anatomy stream, changed lesions)."""
+    primary, liver = tp.lesions[0], tp.lesions[1:]
+    record = {**task.record, "size_cm": primary.size_cm, "enhancement_hu": primary.enhancement_hu}
+    ct = render_ct(
+        record,
+        task.center,
+        matrix=task.matrix,
+        rng=_patient_rng(task.seed, int(task.record["patient_index"])),
+        scan_length_mm=task.scan_length_mm,
+        liver_lesions=[
+            LiverLesion(10.0 * lesion.size_cm, lesion.enhancement_hu, lesion.offset_mm)
+            for lesion in liver
+        ],
+    )
+    visit = f"fu{tp.number}"
+    folder = patient_dir / f"FU{tp.number}"
+    series_uid = derive_uid(root, visit, "ct")
+    files = write_ct_series(
+        ct,
+        task.record,
+        task.center,
+        folder / "CT",
+        study_uid=derive_uid(root, visit, "study"),
+        series_uid=series_uid,
+        frame_of_reference_uid=derive_uid(root, visit, "frame"),
+        uid_root_entropy=root,
+        study_date=tp.study_date,
+    )
+    masks = [ct.tumour_mask, *ct.lesion_masks]
+    _write_masks(
+        task,
+        ct,
+        files,
+        list(zip(masks, tp.lesions, strict=True)),
+        f"{root}/{visit}",
+        folder,
+        tp.study_date,
+    )
+    return _truth_rows(task, tp, ct, masks)
+
+
+def _truth_rows(
+    task: _PatientTask, tp: TimepointPlan, ct: RenderedCT, masks: list[np.ndarray]
+) -> list[dict[str, Any]]:
+    assert task.plan is not None
+    rows = []
+    for lesion, mask in zip(tp.lesions, masks, strict=True):
+        diameter = longest_diameter_per_slice_mm(mask, ct.pixel_spacing_mm)
+        rows.append(
+            {
+                "center": task.center.name,
+                "hospital_id": str(task.record["hospital_id"]),
+                "timepoint": tp.number,
+                "study_date": tp.study_date.isoformat(),
+                "days_from_start": tp.days_from_start,
+                "lesion": lesion.number,
+                "organ": lesion.organ.value,
+                "role": lesion_role(lesion, diameter).value,
+                "new_lesion": int(lesion.new),
+                "longest_diameter_mm": round(diameter, 2),
+                "mean_hu": round(float(ct.hu[mask].mean()), 2) if mask.any() else float("nan"),
+                "trait": round(task.plan.trait, 6),
+                "response_score": round(task.plan.response_score, 6),
+            }
         )
-    else:
-        masks = task.out / "centers" / center.name / "masks"
-        masks.mkdir(parents=True, exist_ok=True)
-        write_nifti_mask(mask, ct, masks / f"{hid}.nii.gz")
-    return len(files) + 1
+    return rows
 
 
 def _tasks(
-    cohort: pd.DataFrame, centers: Mapping[str, CenterProfile], options: BuildOptions
+    cohort: pd.DataFrame,
+    centers: Mapping[str, CenterProfile],
+    options: BuildOptions,
+    plans: Mapping[int, PatientPlan] | None = None,
 ) -> Iterator[_PatientTask]:
+    plans = plans or {}
     for record in cohort.to_dict(orient="records"):
         yield _PatientTask(
             record=record,
@@ -213,11 +359,15 @@ def _tasks(
             seed=options.seed,
             matrix=options.matrix,
             scan_length_mm=options.scan_length_mm,
+            plan=plans.get(int(record["patient_index"])),
         )
 
 
 def _write_tables(
-    cohort: pd.DataFrame, centers: Mapping[str, CenterProfile], options: BuildOptions
+    cohort: pd.DataFrame,
+    centers: Mapping[str, CenterProfile],
+    options: BuildOptions,
+    plans: Mapping[int, PatientPlan],
 ) -> dict[str, float]:
     oracle = oracle_posterior(cohort, signal=options.signal)
     oracle.to_csv(options.out / "oracle.csv", index=False, float_format="%.6f", lineterminator="\n")
@@ -235,8 +385,15 @@ def _write_tables(
         )
         + "\n"
     )
+    if plans:
+        cohort = cohort.assign(neoadjuvant_imatinib=cohort["patient_index"].isin(list(plans)))
+    lines = treatment_lines(dict(plans))
     for name, rows in cohort.groupby("center", sort=True):
-        write_clinical_table(rows, centers[str(name)], options.out / "centers" / str(name))
+        folder = options.out / "centers" / str(name)
+        write_clinical_table(rows, centers[str(name)], folder)
+        mine = lines[lines["hospital_id"].isin(rows["hospital_id"])]
+        if len(mine):
+            mine.to_csv(folder / TREATMENT_LINES, index=False, lineterminator="\n")
     return pooled
 
 
@@ -249,19 +406,27 @@ def build_cohort(
     centers = {c.name: c for c in profiles}
     clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
     cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
+    plans = plan_follow_up(cohort, rng=follow_up_rng(options.seed)) if options.follow_up else {}
     options.out.mkdir(parents=True, exist_ok=True)
-    ceilings = _write_tables(cohort, centers, options)
+    ceilings = _write_tables(cohort, centers, options, plans)
     workers = options.workers or os.cpu_count() or 1
+    truth: list[dict[str, Any]] = []
+    tasks = _tasks(cohort, centers, options, plans)
     if workers == 1:
-        for task in _tasks(cohort, centers, options):
-            write_patient(task)
+        for task in tasks:
+            truth += write_patient(task)
             if progress:
                 progress(1)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(write_patient, _tasks(cohort, centers, options), chunksize=2):
+            for rows in pool.map(write_patient, tasks, chunksize=2):
+                truth += rows
                 if progress:
                     progress(1)
+    if options.follow_up:
+        pd.DataFrame(truth, columns=list(TRUTH_COLUMNS)).to_csv(
+            options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n"
+        )
     counts = {str(k): int(v) for k, v in cohort["center"].value_counts().sort_index().items()}
     manifest = {
         "generator": f"gistcad {__version__}",

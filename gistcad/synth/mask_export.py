@@ -76,6 +76,7 @@ def write_seg(
     series_number: int = 300,
     manufacturer: str = "gistcad",
     omit_empty_frames: bool = True,
+    label: str = "GIST tumour",
 ) -> Path:
     """Write ``mask`` as a BINARY DICOM SEG (highdicom) with one segment "GIST tumour".
 
@@ -97,7 +98,7 @@ def write_seg(
         )
     description = hd.seg.SegmentDescription(
         segment_number=1,
-        segment_label="GIST tumour",
+        segment_label=label,
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Neoplasm,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
@@ -195,8 +196,9 @@ def write_rtstruct(
     series_uid: str,
     sop_uid: str,
     study_date: date,
+    label: str = "GIST",
 ) -> Path:
-    """Write an RT Structure Set with one ROI "GIST" of CLOSED_PLANAR contours.
+    """Write an RT Structure Set with one ROI ``label`` of CLOSED_PLANAR contours.
 
     Each slice of ``mask`` (ordered like the sources sorted along the slice normal) that
     holds tumour gets the marching-squares polygons (level 0.5, contourpy) of its mask, in
@@ -224,7 +226,7 @@ def write_rtstruct(
     roi = Dataset()
     roi.ROINumber = 1
     roi.ReferencedFrameOfReferenceUID = first.FrameOfReferenceUID
-    roi.ROIName = "GIST"
+    roi.ROIName = label
     roi.ROIGenerationAlgorithm = "MANUAL"
     ds.StructureSetROISequence = [roi]
     contours = []

@@ -26,7 +26,7 @@ reconstructed CT noise is [D]. The tumour's shape and HU are those of
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +35,9 @@ import numpy as np
 from gistcad.errors import ValidationError
 from gistcad.synth.anatomy import Abdomen, Anchor, build_abdomen
 from gistcad.synth.centers import CenterProfile
-from gistcad.synth.shapes import Grid, render_slices
+from gistcad.synth.shapes import Ellipsoid, Grid, render_slices
 from gistcad.synth.tissues import Tissues
-from gistcad.synth.tumour import draw_tumour, paint_tumour, place_tumour
+from gistcad.synth.tumour import Tumour, draw_tumour, paint_tumour, place_tumour
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,23 @@ _ANCHOR_OF_SITE = {
 
 
 @dataclass(frozen=True)
+class LiverLesion:
+    """A round liver metastasis: diameter (mm), enhancement (HU above water) and its
+    centre's offset from the centre of the liver (LPS mm)."""
+
+    diameter_mm: float
+    enhancement_hu: float
+    offset_mm: tuple[float, float, float]
+
+
+def _liver_tumour(lesion: LiverLesion, abdomen: Abdomen, tissues: Tissues) -> Tumour:
+    liver = next(s for s in abdomen.shapes if isinstance(s, Ellipsoid) and s.hu == tissues.liver)
+    centre = np.asarray(liver.centre, dtype=float) + np.asarray(lesion.offset_mm, dtype=float)
+    radius = 0.5 * float(lesion.diameter_mm)
+    return Tumour(centre, np.full(3, radius), 0.0, np.zeros((0, 3)), np.zeros(0))
+
+
+@dataclass(frozen=True)
 class RenderedCT:
     """A CT volume in HU and its tumour mask on the same grid (see the module docstring).
 
@@ -97,6 +114,9 @@ class RenderedCT:
     pelvic_floor_z_mm
         LPS z of the phantom's anatomical origin (pelvic floor; lung bases ≈ +480 mm above),
         mm: tells where along the body a slice lies, e.g. for checks and the oracle.
+    lesion_masks
+        bool masks of the liver lesions asked for (``liver_lesions`` of :func:`render_ct`),
+        in that order; empty for a CT with the primary tumour only.
     """
 
     hu: np.ndarray
@@ -108,6 +128,7 @@ class RenderedCT:
     tumour_centre_mm: tuple[float, float, float]
     field_of_view_mm: float
     pelvic_floor_z_mm: float
+    lesion_masks: tuple[np.ndarray, ...] = ()
 
     @property
     def affine_lps(self) -> np.ndarray:
@@ -207,6 +228,7 @@ def render_ct(
     matrix: int,
     rng: np.random.Generator,
     scan_length_mm: float = 200.0,
+    liver_lesions: Sequence[LiverLesion] = (),
 ) -> RenderedCT:
     """Render the portal-venous abdominal CT of one patient and its tumour mask.
 
@@ -224,6 +246,9 @@ def render_ct(
         The only source of randomness.
     scan_length_mm
         Cranio-caudal coverage, mm; extended to the tumour's extent + 30 mm when larger.
+    liver_lesions
+        Metastases painted into the liver after the primary (follow-up CTs); the scan is
+        extended to cover them. None (the default) leaves every random draw as it was.
 
     Returns
     -------
@@ -238,12 +263,29 @@ def render_ct(
         shape, _anchor(record, abdomen), bool(record.get("exophytic", False)), abdomen
     )
     zspan = (tumour.centre[2] + bounds[0, 2], tumour.centre[2] + bounds[1, 2])
+    metastases = [_liver_tumour(lesion, abdomen, tissues) for lesion in liver_lesions]
+    for meta in metastases:
+        radius = float(meta.axes.max())
+        zspan = (min(zspan[0], meta.centre[2] - radius), max(zspan[1], meta.centre[2] + radius))
     scan = _plan_scan(center, matrix, abdomen, zspan, scan_length_mm, rng)
     volume = render_slices(
         abdomen.shapes, abdomen.body, tissues, scan.grid, scan.z_centres, scan.thickness
     )
     mask = paint_tumour(
         volume, tumour, scan.grid, scan.z_centres, scan.thickness, record, center, rng
+    )
+    lesion_masks = tuple(
+        paint_tumour(
+            volume,
+            meta,
+            scan.grid,
+            scan.z_centres,
+            scan.thickness,
+            {"enhancement_hu": lesion.enhancement_hu, "heterogeneity": 0.2},
+            center,
+            rng,
+        )
+        for meta, lesion in zip(metastases, liver_lesions, strict=True)
     )
     _add_noise(volume, center.noise_sd_hu, rng)
     np.rint(volume, out=volume)
@@ -264,4 +306,5 @@ def render_ct(
         centre,
         scan.fov,
         z_shift,
+        lesion_masks,
     )

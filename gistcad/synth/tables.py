@@ -82,7 +82,11 @@ def canonical_table(cohort: pd.DataFrame) -> pd.DataFrame:
             "histology": cohort["histology"],
             "genotype": cohort["genotype_detail"],
             "surgery_date": cohort["surgery_date"],
-            "neoadjuvant_imatinib": 0,
+            "neoadjuvant_imatinib": (
+                cohort["neoadjuvant_imatinib"].astype(int)
+                if "neoadjuvant_imatinib" in cohort
+                else 0
+            ),
             "adjuvant_imatinib": cohort["adjuvant_imatinib"].astype(int),
             "imatinib_dose_mg_per_day": cohort["imatinib_dose_mg_per_day"],
             "imatinib_duration_months": cohort["imatinib_months"],

@@ -25,7 +25,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "cohort"
     build_cohort(
         BuildOptions(
-            out=out, patients=12, centers=6, seed=5, matrix=64, scan_length_mm=50.0, workers=1
+            out=out,
+            patients=12,
+            centers=6,
+            seed=5,
+            matrix=64,
+            scan_length_mm=50.0,
+            workers=1,
+            follow_up=False,  # one CT per patient; the follow-up: test_follow_up_import.py
         )
     )
     return out

@@ -42,6 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             matrix=64,
             scan_length_mm=40.0,
             workers=1,
+            follow_up=False,  # one CT and one mask per patient, as PATIENTS says
         )
     )
     return out

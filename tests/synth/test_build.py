@@ -43,6 +43,7 @@ def test_layout_and_manifest(cohort_dir: Path) -> None:
         "oracle.csv",
         "ceiling.json",
         "centers",
+        "follow_up_truth.csv",
     }
     assert "NEVER import it" in (cohort_dir / "README.txt").read_text()
     oracle = pd.read_csv(cohort_dir / "oracle.csv")
