@@ -1,0 +1,196 @@
+"""The case view's follow-up section and the cohort's response statistics, from the store.
+
+The two patients of tests/followup/test_assessment.py (sizes and HU by hand there): A-001
+(KIT exon 11; RECIST SD and Choi PR at follow-up 1, PD by both at follow-up 2) and B-001
+(PDGFRA; PR by both at follow-up 1). Imatinib starts on the baseline day; surgery 300 days
+later; recurrence-free survival from surgery: A-001 recurs at 5 months, B-001 is censored at 20.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import (
+    Drug,
+    GenotypeDetail,
+    LesionOrgan,
+    ResponseCategory,
+    ResponseCriteria,
+    Role,
+)
+from gistcad.errors import NotFoundError
+from gistcad.followup import assess_cohort, override_category
+from gistcad.followup.case import case_followup, percent
+from gistcad.followup.cohort import DAYS_PER_MONTH, response_cohort
+from gistcad.layout import DataLayout
+from gistcad.store import AccessScope
+from gistcad.store.models import Center, Outcome, Treatment, TreatmentLine, Tumour
+from gistcad.store.queries import CohortFilter
+from tests.conftest import BACKENDS
+from tests.factories import add_center
+from tests.followup.builders import START, Seen, Spec, add_followup_patient
+
+ON_EVERY_BACKEND = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
+
+EVERYTHING = AccessScope.everything(user="operator")
+SURGERY = START + dt.timedelta(days=300)
+
+
+def _clinical(
+    s: Session, patient_id: int, genotype: GenotypeDetail, rfs: float, event: int
+) -> None:
+    s.add(Tumour(patient_id=patient_id, genotype_detail=genotype))
+    s.add(Treatment(patient_id=patient_id, surgery_date=SURGERY, neoadjuvant_imatinib=1))
+    s.add(
+        Outcome(patient_id=patient_id, rfs_months=rfs, rfs_event=event, os_months=30.0, os_event=0)
+    )
+    s.add(
+        TreatmentLine(
+            patient_id=patient_id,
+            line=1,
+            drug=Drug.IMATINIB,
+            dose_mg_per_day=400,
+            start_date=START,
+            stop_date=SURGERY,
+        )
+    )
+
+
+@pytest.fixture
+def engine_with_followup(engine: Engine, tmp_path: Path) -> Engine:
+    with Session(engine) as s:
+        alpha, beta = add_center(s, "Alpha"), add_center(s, "Beta")
+        a = add_followup_patient(
+            s,
+            tmp_path,
+            alpha,
+            "A-001",
+            {1: Spec(LesionOrgan.LIVER), 2: Spec(LesionOrgan.STOMACH), 3: Spec(LesionOrgan.LIVER)},
+            [
+                {1: Seen(21, 80), 2: Seen(11, 70)},
+                {1: Seen(20, 60), 2: Seen(11, 50)},
+                {1: Seen(21, 80), 2: Seen(11, 70), 3: Seen(6, 60)},
+            ],
+        )
+        b = add_followup_patient(
+            s,
+            tmp_path,
+            beta,
+            "B-001",
+            {1: Spec(LesionOrgan.PERITONEUM)},
+            [{1: Seen(21, 70)}, {1: Seen(14, 70)}],
+        )
+        _clinical(s, a.id, GenotypeDetail.KIT11_DEL_557_558, 5.0, 1)
+        _clinical(s, b.id, GenotypeDetail.PDGFRA_OTHER, 20.0, 0)
+        assess_cohort(s, EVERYTHING, DataLayout(tmp_path))
+        override_category(
+            s,
+            EVERYTHING,
+            "A-001",
+            1,
+            ResponseCriteria.RECIST_1_1,
+            ResponseCategory.PARTIAL,
+            "fig. 2",
+        )
+        s.commit()
+    return engine
+
+
+def test_percent_uses_a_true_minus_sign() -> None:
+    assert percent(-0.2249) == "−22 %"
+    assert percent(0.2) == "+20 %"
+    assert percent(None) == ""
+
+
+@ON_EVERY_BACKEND
+def test_case_followup_timeline_lesions_categories_and_images(engine_with_followup: Engine) -> None:
+    with Session(engine_with_followup) as s:
+        case = case_followup(s, EVERYTHING, "A-001")
+    assert case.has_follow_up
+    timeline = case.timeline
+    assert timeline["Timepoint"].tolist() == ["Baseline", "Follow-up 1", "Follow-up 2"]
+    assert timeline["Days from treatment start"].tolist() == [0, 60, 120]
+    assert timeline["Treatment line"].tolist() == ["line 1: imatinib 400 mg/day"] * 3
+    assert timeline["RECIST 1.1"].tolist() == [
+        "—",
+        "PR (partial response)",  # the reader's category outranks the automatic SD
+        "PD (progressive disease)",
+    ]
+    assert timeline["Choi"].tolist()[1] == "PR (partial response)"
+    lesions = case.lesions
+    assert set(lesions["Lesion"]) == {"1 (Liver)", "2 (Stomach)", "3 (Liver)"}
+    assert "target" not in set(lesions["Role"])  # labels, not codes
+    first = lesions[(lesions["Lesion"] == "2 (Stomach)") & (lesions["Timepoint"] == "Follow-up 1")]
+    assert first["HU change"].item() == "−29 %"  # 70 → 50 HU
+    categories = case.categories.set_index(["Timepoint", "Criteria"])
+    recist = categories.loc[("Follow-up 1", "RECIST 1.1")]
+    assert recist["Category"] == "PR (partial response)"
+    assert recist["Automatic"].startswith("SD (stable disease) — ")
+    assert recist["Reader"] == "PR (partial response) by operator: fig. 2"
+    choi = categories.loc[("Follow-up 1", "Choi")]
+    assert choi["Reason"] == "size −3 %, density −27 %"
+    assert choi["Reader"] == ""
+    assert sorted(case.images) == [0, 1, 2]
+    assert case.images[0].lesion == case.images[2].lesion == 1  # the same lesion side by side
+    assert case.images[1].mask is not None
+    assert case.images[1].image[0] == "volumes/A-001/t1.nii"
+
+
+@ON_EVERY_BACKEND
+def test_response_cohort_waterfall_rates_agreement_and_landmark(
+    engine_with_followup: Engine,
+) -> None:
+    with Session(engine_with_followup) as s:
+        result = response_cohort(s, EVERYTHING)
+    patients = result.patients.set_index("pseudonym")
+    assert patients.loc["A-001", "genotype"] == "KIT exon 11"
+    assert patients.loc["B-001", "best_size_change"] == pytest.approx(-0.35)
+    assert patients.loc["A-001", "best_recist"] == "pr"  # the reader's
+    assert patients.loc["A-001", "first_choi"] == "pr"
+    assert patients.loc["A-001", "first_follow_up_months"] == pytest.approx(60 / DAYS_PER_MONTH)
+    # moved from surgery to the treatment start: 300 days + 5 months
+    assert patients.loc["A-001", "endpoint_months"] == pytest.approx(300 / DAYS_PER_MONTH + 5)
+    rates = result.rates.set_index(["criteria", "grouping", "group"])
+    kit = rates.loc[("Choi", "True genotype", "KIT exon 11")]
+    assert (kit["n"], kit["responders"]) == (1, 1)
+    assert kit["ci_low"] == pytest.approx(0.2065, abs=1e-3)  # Wilson 1/1: 1 / (1 + z²)
+    assert "Predicted KIT exon 11 status" not in set(result.rates["grouping"])  # no model
+    assert result.agreement is not None
+    assert result.agreement.n == 2 and result.agreement.observed == 1.0
+    assert result.landmark is not None
+    assert result.landmark.landmark_time == 2.0  # the first follow-up, rounded up
+    assert result.landmark.kept.tolist() == [True, True]
+    assert set(result.landmark.comparison.curves) == {"PR (partial response)"}
+    lines = result.lines.set_index("pseudonym")
+    assert lines.loc["A-001", "drug"] == "imatinib"
+    assert lines.loc["A-001", "stop_months"] == pytest.approx(300 / DAYS_PER_MONTH)
+    marks = result.assessments
+    assert len(marks[marks["pseudonym"] == "A-001"]) == 4  # two follow-ups × two criteria
+
+
+@ON_EVERY_BACKEND
+def test_response_cohort_landmark_after_an_event_leaves_the_patient_out(
+    engine_with_followup: Engine,
+) -> None:
+    with Session(engine_with_followup) as s:
+        result = response_cohort(s, EVERYTHING, landmark_months=15.0)
+    assert result.landmark is not None
+    assert result.landmark.kept.tolist() == [False, True]  # A-001 recurred at 14.9 months
+    assert any("before the landmark at 15 months" in n for n in result.notes)
+
+
+@ON_EVERY_BACKEND
+def test_response_cohort_filters_and_scope(engine_with_followup: Engine) -> None:
+    with Session(engine_with_followup) as s:
+        beta = response_cohort(s, EVERYTHING, CohortFilter(centers=frozenset({"Beta"})))
+        assert beta.patients["pseudonym"].tolist() == ["B-001"]
+        alpha_id = s.scalar(select(Center.id).where(Center.name == "Alpha"))
+        alpha_only = AccessScope.centers(alpha_id, role=Role.CLINICIAN, user="x")
+        assert response_cohort(s, alpha_only).patients["pseudonym"].tolist() == ["A-001"]
+        with pytest.raises(NotFoundError):
+            case_followup(s, alpha_only, "B-001")  # another center's patient: as if missing
