@@ -1,93 +1,39 @@
 """The case view's follow-up section and the cohort's response statistics, from the store.
 
-The two patients of tests/followup/test_assessment.py (sizes and HU by hand there): A-001
-(KIT exon 11; RECIST SD and Choi PR at follow-up 1, PD by both at follow-up 2) and B-001
-(PDGFRA; PR by both at follow-up 1). Imatinib starts on the baseline day; surgery 300 days
-later; recurrence-free survival from surgery: A-001 recurs at 5 months, B-001 is censored at 20.
+The two treated patients of tests/followup/treated.py: A-001 (KIT exon 11; RECIST SD and
+Choi PR at follow-up 1, here overridden to RECIST PR by a reader; PD by both at follow-up 2) and
+B-001 (PDGFRA; PR by both). Surgery 300 days after the start of imatinib; A-001 recurs 5 months
+after surgery, B-001 is censored at 20.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import (
-    Drug,
-    GenotypeDetail,
-    LesionOrgan,
-    ResponseCategory,
-    ResponseCriteria,
-    Role,
-)
+from gistcad.domain import ResponseCategory, ResponseCriteria, Role
 from gistcad.errors import NotFoundError
-from gistcad.followup import assess_cohort, override_category
+from gistcad.followup import override_category
 from gistcad.followup.case import case_followup, percent
 from gistcad.followup.cohort import DAYS_PER_MONTH, response_cohort
-from gistcad.layout import DataLayout
 from gistcad.store import AccessScope
-from gistcad.store.models import Center, Outcome, Treatment, TreatmentLine, Tumour
+from gistcad.store.models import Center
 from gistcad.store.queries import CohortFilter
 from tests.conftest import BACKENDS
-from tests.factories import add_center
-from tests.followup.builders import START, Seen, Spec, add_followup_patient
+from tests.followup.treated import add_treated_patients
 
 ON_EVERY_BACKEND = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
 
 EVERYTHING = AccessScope.everything(user="operator")
-SURGERY = START + dt.timedelta(days=300)
-
-
-def _clinical(
-    s: Session, patient_id: int, genotype: GenotypeDetail, rfs: float, event: int
-) -> None:
-    s.add(Tumour(patient_id=patient_id, genotype_detail=genotype))
-    s.add(Treatment(patient_id=patient_id, surgery_date=SURGERY, neoadjuvant_imatinib=1))
-    s.add(
-        Outcome(patient_id=patient_id, rfs_months=rfs, rfs_event=event, os_months=30.0, os_event=0)
-    )
-    s.add(
-        TreatmentLine(
-            patient_id=patient_id,
-            line=1,
-            drug=Drug.IMATINIB,
-            dose_mg_per_day=400,
-            start_date=START,
-            stop_date=SURGERY,
-        )
-    )
 
 
 @pytest.fixture
 def engine_with_followup(engine: Engine, tmp_path: Path) -> Engine:
     with Session(engine) as s:
-        alpha, beta = add_center(s, "Alpha"), add_center(s, "Beta")
-        a = add_followup_patient(
-            s,
-            tmp_path,
-            alpha,
-            "A-001",
-            {1: Spec(LesionOrgan.LIVER), 2: Spec(LesionOrgan.STOMACH), 3: Spec(LesionOrgan.LIVER)},
-            [
-                {1: Seen(21, 80), 2: Seen(11, 70)},
-                {1: Seen(20, 60), 2: Seen(11, 50)},
-                {1: Seen(21, 80), 2: Seen(11, 70), 3: Seen(6, 60)},
-            ],
-        )
-        b = add_followup_patient(
-            s,
-            tmp_path,
-            beta,
-            "B-001",
-            {1: Spec(LesionOrgan.PERITONEUM)},
-            [{1: Seen(21, 70)}, {1: Seen(14, 70)}],
-        )
-        _clinical(s, a.id, GenotypeDetail.KIT11_DEL_557_558, 5.0, 1)
-        _clinical(s, b.id, GenotypeDetail.PDGFRA_OTHER, 20.0, 0)
-        assess_cohort(s, EVERYTHING, DataLayout(tmp_path))
+        add_treated_patients(s, tmp_path)
         override_category(
             s,
             EVERYTHING,
