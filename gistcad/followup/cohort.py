@@ -306,6 +306,7 @@ def response_cohort(
     scope.require(Permission.VIEW_COHORT)
     cohort = cohort_table(session, scope, selection)
     best = cohort_response(session, scope)
+    best = best[best["timepoints"] > 1]  # the baseline alone has no response
     merged = cohort.merge(best, on=["pseudonym", "center"], how="inner")
     merged = merged.reset_index(drop=True)
     predicted, sources, model_name, notes = _predicted(session, scope, merged, model)

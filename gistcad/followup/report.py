@@ -370,6 +370,8 @@ def cohort_assessments(session: Session, scope: AccessScope) -> pd.DataFrame:
     for rows in followup_rows(session, scope).values():
         evaluation, _ = _evaluation(rows)
         table = _assessment_table(rows, evaluation)
+        if table.empty:  # the baseline alone
+            continue
         table.insert(0, "center", rows.patient.center)
         table.insert(0, "pseudonym", rows.patient.pseudonym)
         tables.append(table)

@@ -79,3 +79,9 @@ def test_response_page_without_follow_up_says_so(app_db: Engine) -> None:
         s.commit()
     at = open_page("views/response.py")
     assert any("No patient in this selection has follow-up CT" in i.value for i in at.info)
+
+
+def test_case_view_of_a_baseline_only_patient_has_no_comparison(treated: Engine) -> None:
+    at = open_page("views/case.py", {"patient": "C-001"})
+    assert any("Only the baseline CT" in c.value for c in at.caption)
+    assert not _captions(at)

@@ -134,7 +134,7 @@ def test_response_cohort_landmark_after_an_event_leaves_the_patient_out(
 def test_response_cohort_filters_and_scope(engine_with_followup: Engine) -> None:
     with Session(engine_with_followup) as s:
         beta = response_cohort(s, EVERYTHING, CohortFilter(centers=frozenset({"Beta"})))
-        assert beta.patients["pseudonym"].tolist() == ["B-001"]
+        assert beta.patients["pseudonym"].tolist() == ["B-001"]  # C-001: the baseline only
         alpha_id = s.scalar(select(Center.id).where(Center.name == "Alpha"))
         alpha_only = AccessScope.centers(alpha_id, role=Role.CLINICIAN, user="x")
         assert response_cohort(s, alpha_only).patients["pseudonym"].tolist() == ["A-001"]

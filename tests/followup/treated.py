@@ -5,7 +5,8 @@ The patients of tests/followup/test_assessment.py (sizes and HU by hand there): 
 Alpha, KIT exon 11; RECIST SD and Choi PR at follow-up 1, PD by both at follow-up 2: a new
 liver lesion) and B-001 (center Beta, PDGFRA; PR by both at follow-up 1). Imatinib 400 mg/day
 starts on the baseline day and stops at surgery, 300 days later; recurrence-free survival from
-surgery: A-001 recurs at 5 months, B-001 is censored at 20.
+surgery: A-001 recurs at 5 months, B-001 is censored at 20. C-001 (center Beta, KIT exon 9)
+has the baseline CT only: no response.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _clinical(
 
 
 def add_treated_patients(s: Session, data_dir: Path) -> None:
-    """A-001 and B-001 with their masks in ``data_dir``, assessed (automatic categories)."""
+    """A-001, B-001 and C-001 with their masks in ``data_dir``, assessed (automatic categories)."""
     alpha, beta = add_center(s, "Alpha"), add_center(s, "Beta")
     a = add_followup_patient(
         s,
@@ -78,6 +79,10 @@ def add_treated_patients(s: Session, data_dir: Path) -> None:
         {1: Spec(LesionOrgan.PERITONEUM)},
         [{1: Seen(21, 70)}, {1: Seen(14, 70)}],
     )
+    c = add_followup_patient(
+        s, data_dir, beta, "C-001", {1: Spec(LesionOrgan.STOMACH)}, [{1: Seen(15, 60)}]
+    )
     _clinical(s, a.id, GenotypeDetail.KIT11_DEL_557_558, 5.0, 1)
+    _clinical(s, c.id, GenotypeDetail.KIT9, 8.0, 0)
     _clinical(s, b.id, GenotypeDetail.PDGFRA_OTHER, 20.0, 0)
     assess_cohort(s, AccessScope.everything(user="operator"), DataLayout(data_dir))
