@@ -162,7 +162,7 @@ def follow_up_section(followup: CaseFollowup) -> None:
     for note in followup.notes:
         st.info(note, icon=":material/info:")
     st.markdown("**Timeline**")
-    st.dataframe(followup.timeline, hide_index=True, width="stretch")
+    st.table(followup.timeline.set_index("Timepoint"))
     if not followup.has_follow_up:
         st.caption("Only the baseline CT: no follow-up imaging to compare.")
         return
@@ -183,7 +183,7 @@ def follow_up_section(followup: CaseFollowup) -> None:
     st.markdown("**Lesions** (change from baseline)")
     st.dataframe(followup.lesions, hide_index=True, width="stretch")
     st.markdown("**Response by RECIST 1.1 and Choi**")
-    st.dataframe(followup.categories, hide_index=True, width="stretch")
+    st.table(followup.categories.set_index("Timepoint"))
 
 
 st.subheader("Follow-up CT and treatment response")

@@ -123,6 +123,7 @@ def waterfall_figure(
         template="simple_white",
         title_text=f"Best change in {MEASURE_LABELS[measure]} from baseline",
         legend_title_text=f"Best response ({RESPONSE_CRITERIA_LABELS[criteria]})",
+        showlegend=True,  # also for a single category: the colours need their key
         xaxis={"categoryorder": "array", "categoryarray": order, "title": "Patient"},
         yaxis={"title": "Best change from baseline (%)", "zeroline": True},
         bargap=0.15,

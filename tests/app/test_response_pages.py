@@ -37,13 +37,14 @@ def treated(app_db: Engine, tmp_path: Path) -> Engine:
 def test_case_view_shows_timeline_side_by_side_and_categories(treated: Engine) -> None:
     at = open_page("views/case.py", {"patient": "A-001"})
     assert any(s.value == "Follow-up CT and treatment response" for s in at.subheader)
-    tables = [d.value for d in at.dataframe]
+    tables = [t.value for t in at.table]
     timeline = next(t for t in tables if "Treatment line" in t.columns)
-    assert timeline["Timepoint"].tolist() == ["Baseline", "Follow-up 1", "Follow-up 2"]
+    assert timeline.index.tolist() == ["Baseline", "Follow-up 1", "Follow-up 2"]
     assert timeline["Choi"].tolist() == ["—", "PR (partial response)", "PD (progressive disease)"]
+    assert timeline["Days from treatment start"].tolist() == [0, 60, 120]
     categories = next(t for t in tables if "Reason" in t.columns)
     assert "size −3 %, density −27 %" in categories["Reason"].tolist()
-    lesions = next(t for t in tables if "HU change" in t.columns)
+    lesions = next(d.value for d in at.dataframe if "HU change" in d.value.columns)
     assert "New lesion" in set(lesions["Role"])
     compare = at.selectbox(key="case_compare")
     assert compare.value == 2  # the latest follow-up beside the baseline

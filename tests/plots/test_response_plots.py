@@ -41,6 +41,7 @@ def test_waterfall_orders_bars_and_colours_them_by_best_response() -> None:
     assert list(pr.x) == ["P1"] and list(pr.y) == pytest.approx([-45.0])
     assert pr.marker.color == CATEGORY_COLOURS[ResponseCategory.PARTIAL]
     assert figure.layout.legend.title.text == "Best response (RECIST 1.1)"
+    assert figure.layout.showlegend is True
     assert sorted(shape.y0 for shape in figure.layout.shapes) == pytest.approx([-30.0, 20.0])
 
 
