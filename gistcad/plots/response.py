@@ -117,7 +117,7 @@ def waterfall_figure(
             y=100 * threshold,
             line={"dash": "dash", "color": "#444", "width": 1},
             annotation_text=f"{100 * threshold:+.0f} %",
-            annotation_position="right",
+            annotation_position="top left",
         )
     figure.update_layout(
         template="simple_white",
@@ -231,6 +231,7 @@ def response_rate_figure(rates: pd.DataFrame) -> go.Figure:
                     },
                     mode="markers",
                     marker={"size": 10, "color": PALETTE[i % len(PALETTE)]},
+                    cliponaxis=False,
                     name=str(criteria),
                     legendgroup=str(criteria),
                     showlegend=col == 1,
@@ -241,7 +242,8 @@ def response_rate_figure(rates: pd.DataFrame) -> go.Figure:
                 row=1,
                 col=col,
             )
-    figure.update_yaxes(range=[0, 100], title_text="Response rate, CR or PR (%)", col=1)
+    figure.update_yaxes(range=[-3, 103])
+    figure.update_yaxes(title_text="Response rate, CR or PR (%)", col=1)
     figure.update_layout(
         template="simple_white",
         title_text="Objective response rate with 95 % confidence interval",

@@ -20,9 +20,10 @@ from gistcad.followup import override_category
 from gistcad.followup.case import case_followup, percent
 from gistcad.followup.cohort import DAYS_PER_MONTH, response_cohort
 from gistcad.store import AccessScope
-from gistcad.store.models import Center
+from gistcad.store.models import Center, Patient
 from gistcad.store.queries import CohortFilter
 from tests.conftest import BACKENDS
+from tests.factories import add_validated_model
 from tests.followup.treated import add_treated_patients
 
 ON_EVERY_BACKEND = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
@@ -140,3 +141,26 @@ def test_response_cohort_filters_and_scope(engine_with_followup: Engine) -> None
         assert response_cohort(s, alpha_only).patients["pseudonym"].tolist() == ["A-001"]
         with pytest.raises(NotFoundError):
             case_followup(s, alpha_only, "B-001")  # another center's patient: as if missing
+
+
+@ON_EVERY_BACKEND
+def test_response_rates_by_predicted_status_use_out_of_fold_predictions(
+    engine_with_followup: Engine,
+) -> None:
+    with Session(engine_with_followup) as s:
+        ids = dict(s.execute(select(Patient.pseudonym, Patient.id)).all())
+        a, b = ids["A-001"], ids["B-001"]
+        # trained on A-001: in-sample 0.9, out-of-fold 0.2; B-001 unseen: 0.8
+        model = add_validated_model(s, "kit11-v1", {a: 0.9, b: 0.8}, {a: 0.2}, [a])
+        s.commit()
+        result = response_cohort(s, EVERYTHING, model=model)
+    assert result.model_name == "kit11-v1"
+    patients = result.patients.set_index("pseudonym")
+    assert patients.loc["A-001", "predicted_status"] == "Not KIT exon 11"
+    assert patients.loc["A-001", "prediction_source"] == "out-of-fold"
+    assert patients.loc["B-001", "predicted_status"] == "KIT exon 11"
+    assert patients.loc["B-001", "prediction_source"] == "final model, not trained on"
+    rates = result.rates[result.rates["grouping"] == "Predicted KIT exon 11 status"]
+    by_group = rates[rates["criteria"] == "RECIST 1.1"].set_index("group")
+    assert by_group.index.tolist() == ["KIT exon 11", "Not KIT exon 11"]
+    assert by_group["responders"].tolist() == [1, 1]  # B-001 PR; A-001 PR by the reader
