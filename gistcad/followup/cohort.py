@@ -66,8 +66,17 @@ from gistcad.store.timeline import surgery_dates, treatment_lines
 DAYS_PER_MONTH = 365.25 / 12
 TRUE_GENOTYPE = "True genotype"
 PREDICTED_STATUS = "Predicted KIT exon 11 status"
-#: times of the number-at-risk table, months after the landmark
-AT_RISK_MONTHS = (0.0, 12.0, 24.0, 36.0, 60.0)
+#: steps of the number-at-risk table (months after the landmark): the first with at most 8 times
+AT_RISK_STEPS = (6.0, 12.0, 24.0, 60.0, 120.0)
+
+
+def at_risk_times(longest: float) -> tuple[float, ...]:
+    """0, then every 6, 12, 24, 60 or 120 months (the first step giving at most 8 times) up to
+    ``longest`` months of follow-up after the landmark."""
+    step = next((s for s in AT_RISK_STEPS if longest / s <= 7), AT_RISK_STEPS[-1])
+    return tuple(float(t) for t in np.arange(0.0, max(longest, 0.0) + 1e-9, step))
+
+
 PATIENT_COLUMNS = [
     "patient_id",
     "pseudonym",
@@ -221,7 +230,7 @@ def _landmark(
             labels,
             usable["first_follow_up_months"].to_numpy(float),
             time,
-            times=AT_RISK_MONTHS,
+            times=at_risk_times(float(usable["endpoint_months"].max()) - time),
             order=[RESPONSE_CATEGORY_LABELS[c] for c in CATEGORY_ORDER],
         )
     except ValidationError as exc:

@@ -197,7 +197,12 @@ def swimmer_figure(
         title_text="Treatment and response over time",
         barmode="overlay",
         xaxis={"title": "Months from the start of treatment"},
-        yaxis={"title": "", "categoryorder": "array", "categoryarray": names},
+        yaxis={
+            "title": "",
+            "categoryorder": "array",
+            "categoryarray": names,
+            "autorange": "reversed",  # the first patient at the top
+        },
         height=max(320, 28 * len(names) + 160),
     )
     return figure
@@ -280,4 +285,4 @@ def kappa_text(kappa: float, low: float, high: float) -> str:
     """ "κ = 0.40 (95 % CI 0.15–0.65)"; "κ not defined" when every rating is the same."""
     if not math.isfinite(kappa):
         return "κ not defined: every patient has the same category by both criteria"
-    return f"κ = {kappa:.2f} (95 % CI {low:.2f} to {high:.2f})"
+    return f"κ = {kappa:.2f} (95 % CI {low:.2f} to {high:.2f})".replace("-", "−")

@@ -18,7 +18,7 @@ from gistcad.domain import ResponseCategory, ResponseCriteria, Role
 from gistcad.errors import NotFoundError
 from gistcad.followup import override_category
 from gistcad.followup.case import case_followup, percent
-from gistcad.followup.cohort import DAYS_PER_MONTH, response_cohort
+from gistcad.followup.cohort import DAYS_PER_MONTH, at_risk_times, response_cohort
 from gistcad.store import AccessScope
 from gistcad.store.models import Center, Patient
 from gistcad.store.queries import CohortFilter
@@ -46,6 +46,12 @@ def engine_with_followup(engine: Engine, tmp_path: Path) -> Engine:
         )
         s.commit()
     return engine
+
+
+def test_at_risk_times_step_with_the_follow_up() -> None:
+    assert at_risk_times(30.0) == (0.0, 6.0, 12.0, 18.0, 24.0, 30.0)
+    assert at_risk_times(80.0) == (0.0, 12.0, 24.0, 36.0, 48.0, 60.0, 72.0)
+    assert at_risk_times(250.0) == (0.0, 60.0, 120.0, 180.0, 240.0)
 
 
 def test_percent_uses_a_true_minus_sign() -> None:

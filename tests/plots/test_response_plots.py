@@ -117,4 +117,5 @@ def test_landmark_figure_states_the_landmark() -> None:
 
 def test_kappa_text() -> None:
     assert kappa_text(0.4, 0.146, 0.654) == "κ = 0.40 (95 % CI 0.15 to 0.65)"
+    assert kappa_text(0.38, -0.02, 0.78) == "κ = 0.38 (95 % CI −0.02 to 0.78)"
     assert kappa_text(float("nan"), float("nan"), float("nan")).startswith("κ not defined")
