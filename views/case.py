@@ -190,11 +190,10 @@ st.subheader("Follow-up CT and treatment response")
 try:
     with session_scope(engine()) as session:
         followup: CaseFollowup | None = case_followup(session, scope(), card.pseudonym)
-except NotFoundError:
+except NotFoundError as exc:
     followup = None
-if followup is None:
-    st.caption("No imaging timepoint recorded for this patient.")
-else:
+    st.caption(str(exc))
+if followup is not None:
     follow_up_section(followup)
 
 st.download_button(

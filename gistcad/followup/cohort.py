@@ -213,7 +213,7 @@ def _landmark(
     if missing:
         notes.append(
             f"{missing} patient(s) without a treatment start, a surgery date or the endpoint "
-            "are left out of the landmark analysis."
+            "after the treatment start are left out of the landmark analysis."
         )
     assessed = usable["first_follow_up_months"].dropna()
     if usable.empty or assessed.empty:
@@ -337,7 +337,12 @@ def response_cohort(
             endpoint_months.append(np.nan)
             endpoint_event.append(pd.NA)
             continue
-        endpoint_months.append(_months((operated - start).days) + float(value))
+        from_start = _months((operated - start).days) + float(value)
+        if from_start < 0:  # the event or the end of follow-up came before the treatment
+            endpoint_months.append(np.nan)
+            endpoint_event.append(pd.NA)
+            continue
+        endpoint_months.append(from_start)
         endpoint_event.append(int(getattr(row, event_column)))
     patients = pd.DataFrame(
         {

@@ -8,8 +8,10 @@ after surgery, B-001 is censored at 20.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from gistcad.store.models import Center, Patient
 from gistcad.store.queries import CohortFilter
 from tests.conftest import BACKENDS
 from tests.factories import add_validated_model
+from tests.followup.builders import START
 from tests.followup.treated import add_treated_patients
 
 ON_EVERY_BACKEND = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
@@ -170,3 +173,20 @@ def test_response_rates_by_predicted_status_use_out_of_fold_predictions(
     by_group = rates[rates["criteria"] == "RECIST 1.1"].set_index("group")
     assert by_group.index.tolist() == ["KIT exon 11", "Not KIT exon 11"]
     assert by_group["responders"].tolist() == [1, 1]  # B-001 PR; A-001 PR by the reader
+
+
+@ON_EVERY_BACKEND
+def test_an_endpoint_before_the_treatment_start_is_left_out_of_the_landmark(
+    engine_with_followup: Engine,
+) -> None:
+    with Session(engine_with_followup) as s:
+        b = s.scalars(select(Patient).where(Patient.pseudonym == "B-001")).one()
+        # treated after a recurrence 8 months after surgery: imatinib starts 300 days later
+        b.treatment.surgery_date = START - dt.timedelta(days=400)
+        b.outcome.rfs_months, b.outcome.rfs_event = 8.0, 1
+        s.commit()
+        result = response_cohort(s, EVERYTHING)
+    assert pd.isna(result.patients.set_index("pseudonym").loc["B-001", "endpoint_months"])
+    assert result.landmark is not None
+    assert result.landmark.comparison.summary["n"].sum() == 1  # A-001 alone
+    assert any("1 patient(s) without a treatment start" in n for n in result.notes)
