@@ -3,7 +3,13 @@
 import streamlit as st
 
 from gistcad.analysis.response_statistics import IntervalMethod
-from gistcad.domain import RESPONSE_CRITERIA_LABELS, Endpoint, Permission, ResponseCriteria
+from gistcad.domain import (
+    RESPONSE_CRITERIA_LABELS,
+    Endpoint,
+    GenotypeGroup,
+    Permission,
+    ResponseCriteria,
+)
 from gistcad.errors import GistcadError
 from gistcad.followup.cohort import response_cohort
 from gistcad.plots.response import (
@@ -37,6 +43,12 @@ names = dict(zip(models["model_version_id"], models["name"], strict=True))
 
 controls = st.columns(4)
 chosen_centers = controls[0].multiselect("Centers", centers, key="response_centers")
+chosen_genotypes = controls[0].multiselect(
+    "True genotype",
+    list(GenotypeGroup),
+    format_func=lambda g: g.label,
+    key="response_genotypes",
+)
 criteria = controls[1].radio(
     "Criteria",
     CRITERIA,
@@ -78,7 +90,9 @@ try:
         result = response_cohort(
             session,
             scope(),
-            CohortFilter(centers=frozenset(chosen_centers)),
+            CohortFilter(
+                centers=frozenset(chosen_centers), genotype_groups=frozenset(chosen_genotypes)
+            ),
             model=None if model_id == NO_MODEL else int(model_id),
             criteria=criteria or ResponseCriteria.CHOI,
             endpoint=endpoint or Endpoint.RFS,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from gistcad.domain import GenotypeGroup
 from tests.app.conftest import open_page
 from tests.factories import seed_cohort
 from tests.followup.treated import add_treated_patients
@@ -72,6 +73,10 @@ def test_response_page_draws_the_waterfall_and_the_statistics(treated: Engine) -
     at.multiselect(key="response_centers").select("Beta").run()
     assert not at.exception, at.exception
     assert at.metric[0].value == "1"
+    at.multiselect(key="response_centers").unselect("Beta").run()
+    at.multiselect(key="response_genotypes").select(GenotypeGroup.KIT11).run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "1"
 
 
 def test_response_page_without_follow_up_says_so(app_db: Engine) -> None:
