@@ -156,12 +156,12 @@ def _predicted(
     predictions = model_prediction_set(session, scope, model_id)
     try:
         chosen = choose_predictions(cohort["patient_id"], predictions.predictions)
+        chosen.index = cohort.index
+        labels = predicted_groups(
+            cohort, chosen[chosen["source"] != PredictionSource.NONE], StatusSplit.KIT11
+        )
     except ValidationError as exc:
         return none, source, name, [f"Rates by predicted status not shown: {exc}"]
-    chosen.index = cohort.index
-    labels = predicted_groups(
-        cohort, chosen[chosen["source"] != PredictionSource.NONE], StatusSplit.KIT11
-    )
     return labels, chosen["source"].astype(str), name, []
 
 

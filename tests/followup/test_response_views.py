@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import ResponseCategory, ResponseCriteria, Role
+from gistcad.domain import ModelKind, ResponseCategory, ResponseCriteria, Role
 from gistcad.errors import NotFoundError
 from gistcad.followup import override_category
 from gistcad.followup.case import case_followup, percent
 from gistcad.followup.cohort import DAYS_PER_MONTH, at_risk_times, response_cohort
 from gistcad.store import AccessScope
-from gistcad.store.models import Center, Patient
+from gistcad.store.models import Center, ModelVersion, Patient, Prediction
 from gistcad.store.queries import CohortFilter
 from tests.conftest import BACKENDS
 from tests.factories import add_validated_model
@@ -190,3 +190,30 @@ def test_an_endpoint_before_the_treatment_start_is_left_out_of_the_landmark(
     assert result.landmark is not None
     assert result.landmark.comparison.summary["n"].sum() == 1  # A-001 alone
     assert any("1 patient(s) without a treatment start" in n for n in result.notes)
+
+
+@ON_EVERY_BACKEND
+def test_a_model_without_kit_exon_11_probabilities_is_a_note_not_a_failure(
+    engine_with_followup: Engine,
+) -> None:
+    with Session(engine_with_followup) as s:
+        a = s.scalars(select(Patient.id).where(Patient.pseudonym == "A-001")).one()
+        model = ModelVersion(
+            name="risk-v1", kind=ModelKind.CLINICAL, target="risk", parameters={}, metrics={}
+        )
+        s.add(model)
+        s.flush()
+        s.add(
+            Prediction(
+                patient_id=a,
+                model_version_id=model.id,
+                probabilities={"high": 0.7, "low": 0.3},
+                predicted_class="high",
+            )
+        )
+        s.commit()
+        result = response_cohort(s, EVERYTHING, model="risk-v1")
+    assert any("no probability for kit11" in n for n in result.notes)
+    assert set(result.patients["predicted_status"]) == {"No prediction"}
+    assert "Predicted KIT exon 11 status" not in set(result.rates["grouping"])
+    assert not result.rates.empty  # the rates by true genotype are still there
