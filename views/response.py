@@ -16,6 +16,7 @@ from gistcad.plots.response import (
     kappa_text,
     landmark_figure,
     response_rate_figure,
+    spider_figure,
     swimmer_figure,
     waterfall_figure,
 )
@@ -124,6 +125,13 @@ try:
         waterfall_figure(patients, measure=measure or "size", criteria=result.criteria),
         config=FIGURE_CONFIG,
         key="response_waterfall",
+    )
+    st.plotly_chart(
+        spider_figure(
+            result.assessments, patients, measure=measure or "size", criteria=result.criteria
+        ),
+        config=FIGURE_CONFIG,
+        key="response_spider",
     )
 except GistcadError as exc:
     show_error(exc)

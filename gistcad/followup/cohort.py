@@ -119,8 +119,9 @@ class ResponseCohort:
         ``start_months``, ``stop_months`` (from the first line's start; an open line ends at
         the last timepoint or the end of follow-up).
     assessments
-        The swimmer's markers: ``pseudonym``, ``months``, ``criteria`` and ``category``
-        (codes) of every categorised follow-up timepoint.
+        The swimmer's markers and the spider plot's points: ``pseudonym``, ``months``,
+        ``criteria`` and ``category`` (codes), ``size_change`` and ``density_change``
+        (fractions, from baseline) of every categorised follow-up timepoint.
     """
 
     patients: pd.DataFrame
@@ -391,6 +392,8 @@ def response_cohort(
                 "months": marks["days_from_treatment_start"].map(_months),
                 "criteria": marks["criteria"],
                 "category": marks["category"],
+                "size_change": marks["size_change"],
+                "density_change": marks["density_change"],
             }
         ).reset_index(drop=True),
         endpoint=endpoint,

@@ -1,4 +1,4 @@
-"""Figures of treatment response: waterfall, swimmer, response rates, landmark survival.
+"""Figures of treatment response: waterfall, spider, swimmer, response rates, landmark survival.
 
 Data frames from :func:`gistcad.followup.cohort.response_cohort` in, plotly figures out;
 nothing is computed here but the drawing. Categories are coloured by one ordered palette,
@@ -128,6 +128,69 @@ def waterfall_figure(
         yaxis={"title": "Best change from baseline (%)", "zeroline": True},
         bargap=0.15,
         height=480,
+    )
+    return figure
+
+
+def spider_figure(
+    assessments: pd.DataFrame,
+    patients: pd.DataFrame,
+    *,
+    measure: str = "size",
+    criteria: ResponseCriteria = ResponseCriteria.RECIST_1_1,
+) -> go.Figure:
+    """Change from baseline over time, one line per patient, coloured by best response.
+
+    Parameters
+    ----------
+    assessments
+        ``pseudonym``, ``months``, ``criteria``, ``size_change``, ``density_change`` per
+        follow-up timepoint (the RECIST rows give the sum of diameters, the Choi rows the
+        density).
+    patients
+        ``pseudonym`` with ``best_recist`` / ``best_choi`` (codes): the colour of each line.
+    measure, criteria
+        As in :func:`waterfall_figure`; every line starts at 0 % at month 0 (the baseline).
+    """
+    if measure not in MEASURES:
+        raise ValidationError(f"measure must be one of {sorted(MEASURES)}; got {measure!r}")
+    source = ResponseCriteria.RECIST_1_1 if measure == "size" else ResponseCriteria.CHOI
+    column = f"{measure}_change"
+    rows = assessments[(assessments["criteria"] == source.value) & assessments[column].notna()]
+    if rows.empty:
+        raise ValidationError(
+            f"no patient has a {MEASURE_LABELS[measure]} measured at baseline and follow-up"
+        )
+    colour_by = "best_recist" if criteria is ResponseCriteria.RECIST_1_1 else "best_choi"
+    best = dict(zip(patients["pseudonym"], patients[colour_by].map(_label), strict=True))
+    colours = {RESPONSE_CATEGORY_LABELS[c]: CATEGORY_COLOURS[c] for c in CATEGORY_ORDER}
+    figure = go.Figure()
+    shown: set[str] = set()
+    for name, lane in rows.sort_values("months").groupby("pseudonym", sort=True):
+        label = best.get(str(name), NOT_ASSESSED)
+        figure.add_trace(
+            go.Scatter(
+                x=[0.0, *lane["months"]],
+                y=[0.0, *(100 * lane[column].astype(float))],
+                mode="lines+markers",
+                name=label,
+                legendgroup=label,
+                showlegend=label not in shown,
+                line={"color": colours.get(label, "#969696"), "width": 1.5},
+                hovertemplate=f"{name}: " + "%{y:.0f} % at %{x:.1f} months<extra></extra>",
+            )
+        )
+        shown.add(label)
+    for threshold in THRESHOLDS[(criteria, measure)]:
+        figure.add_hline(y=100 * threshold, line={"dash": "dash", "color": "#444", "width": 1})
+    figure.update_layout(
+        template="simple_white",
+        title_text=f"Change in {MEASURE_LABELS[measure]} over time",
+        legend_title_text=f"Best response ({RESPONSE_CRITERIA_LABELS[criteria]})",
+        showlegend=True,
+        xaxis={"title": "Months from the start of treatment"},
+        yaxis={"title": "Change from baseline (%)", "zeroline": True},
+        height=440,
     )
     return figure
 

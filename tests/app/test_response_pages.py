@@ -64,7 +64,7 @@ def test_response_page_draws_the_waterfall_and_the_statistics(treated: Engine) -
     assert at.title[0].value == "Treatment response"
     assert at.metric[0].value == "2"
     charts = at.get("plotly_chart")
-    assert len(charts) >= 4  # waterfall, swimmer, rates, landmark
+    assert len(charts) == 5  # waterfall, spider, swimmer, rates, landmark
     text = " ".join(m.value for m in at.markdown)
     assert "agreement 50 %" in text  # A-001 best RECIST SD vs Choi PR; B-001 PR by both
     assert "landmark at 2 months" in text

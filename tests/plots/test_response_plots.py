@@ -14,6 +14,7 @@ from gistcad.plots.response import (
     kappa_text,
     landmark_figure,
     response_rate_figure,
+    spider_figure,
     swimmer_figure,
     waterfall_figure,
 )
@@ -119,3 +120,25 @@ def test_kappa_text() -> None:
     assert kappa_text(0.4, 0.146, 0.654) == "κ = 0.40 (95 % CI 0.15 to 0.65)"
     assert kappa_text(0.38, -0.02, 0.78) == "κ = 0.38 (95 % CI −0.02 to 0.78)"
     assert kappa_text(float("nan"), float("nan"), float("nan")).startswith("κ not defined")
+
+
+def test_spider_draws_one_line_per_patient_from_baseline() -> None:
+    marks = pd.DataFrame(
+        {
+            "pseudonym": ["P1", "P1", "P1", "P1", "P2", "P2"],
+            "months": [6.0, 2.0, 2.0, 6.0, 2.0, 2.0],
+            "criteria": ["recist_1_1", "recist_1_1", "choi", "choi", "recist_1_1", "choi"],
+            "category": ["pr", "sd", "pr", "pr", "pd", "pd"],
+            "size_change": [-0.4, -0.1, -0.1, -0.4, 0.25, 0.25],
+            "density_change": [None, None, -0.3, -0.35, None, 0.05],
+        }
+    )
+    figure = spider_figure(marks, PATIENTS, measure="size")
+    p1, p2 = figure.data
+    assert list(p1.x) == [0.0, 2.0, 6.0]  # baseline first, then in time order
+    assert list(p1.y) == pytest.approx([0.0, -10.0, -40.0])
+    assert (p1.name, p2.name) == ("PR (partial response)", "PD (progressive disease)")
+    assert p2.line.color == CATEGORY_COLOURS[ResponseCategory.PROGRESSION]
+    density = spider_figure(marks, PATIENTS, measure="density", criteria=ResponseCriteria.CHOI)
+    assert list(density.data[0].y) == pytest.approx([0.0, -30.0, -35.0])  # Choi rows' density
+    assert [shape.y0 for shape in density.layout.shapes] == pytest.approx([-15.0])
