@@ -24,6 +24,12 @@ SECTIONS: dict[str, list[tuple[str, str, str, Permission | None]]] = {
         ("views/home.py", "Home", ":material/home:", None),
         ("views/cohort.py", "Cohort explorer", ":material/groups:", Permission.VIEW_COHORT),
         ("views/survival.py", "Survival", ":material/monitoring:", Permission.VIEW_COHORT),
+        (
+            "views/response.py",
+            "Treatment response",
+            ":material/trending_down:",
+            Permission.VIEW_COHORT,
+        ),
     ],
     "Models": [
         (

@@ -7,14 +7,15 @@ from gistcad import jobs
 from gistcad.analysis.case import case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import JobKind, Permission
-from gistcad.errors import GistcadError
+from gistcad.errors import GistcadError, NotFoundError
+from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
-from views.viewer import ct_viewer
+from views.viewer import ct_viewer, side_by_side
 
 #: the facts under the header's figures
 CAPTION_FACTS = ("Sub-site", "Rupture", "Histology", "Sex", "Age at diagnosis")
@@ -154,6 +155,46 @@ else:
         if int(row.model_version_id) in maps
     }
     ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
+
+
+def follow_up_section(followup: CaseFollowup) -> None:
+    """Timeline, baseline beside a chosen follow-up CT, lesion table and categories."""
+    for note in followup.notes:
+        st.info(note, icon=":material/info:")
+    st.markdown("**Timeline**")
+    st.table(followup.timeline.set_index("Timepoint"))
+    if not followup.has_follow_up:
+        st.caption("Only the baseline CT: no follow-up imaging to compare.")
+        return
+    images = followup.images
+    later = [n for n in images if n != 0]
+    if 0 in images and later:
+        chosen = st.selectbox(
+            "Follow-up CT beside the baseline",
+            later,
+            index=len(later) - 1,
+            format_func=lambda n: images[n].label,
+            key="case_compare",
+        )
+        shown = [images[0], images[chosen]]
+        side_by_side(
+            [(i.label, i.image, i.mask) for i in shown], key=f"compare_{followup.pseudonym}"
+        )
+    st.markdown("**Lesions** (change from baseline)")
+    st.dataframe(followup.lesions, hide_index=True, width="stretch")
+    st.markdown("**Response by RECIST 1.1 and Choi**")
+    st.table(followup.categories.set_index("Timepoint"))
+
+
+st.subheader("Follow-up CT and treatment response")
+try:
+    with session_scope(engine()) as session:
+        followup: CaseFollowup | None = case_followup(session, scope(), card.pseudonym)
+except NotFoundError as exc:
+    followup = None
+    st.caption(str(exc))
+if followup is not None:
+    follow_up_section(followup)
 
 st.download_button(
     "Download the one-page case report (printable HTML)",

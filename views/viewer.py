@@ -18,9 +18,12 @@ from gistcad.viewer.slices import (
     PRESETS,
     Plane,
     ViewVolume,
+    extent_mm,
     extract,
+    index_at,
     largest_slice,
     measure,
+    position_mm,
     render,
     slice_count,
     to_lps,
@@ -143,3 +146,47 @@ def ct_viewer(
         cols[0].metric("Longest axial diameter", f"{measures.longest_axial_diameter_mm:.0f} mm")
         cols[1].metric("Mean attenuation", f"{measures.mean_hu:.0f} HU")
         cols[2].metric("Tumour volume", f"{measures.volume_ml:.1f} mL")
+
+
+@st.fragment
+def side_by_side(
+    panels: list[tuple[str, tuple[str, str], tuple[str, str] | None]], key: str
+) -> None:
+    """Two timepoints' CTs next to each other, axial, at one linked position in mm.
+
+    ``panels`` are (label, image ``(path, sha256)``, mask or None); one slider sets the
+    position in mm from the first slice, applied to every panel (each scan shows its slice
+    nearest that position), so that baseline and follow-up stay at the same level.
+    """
+    try:
+        views = [view_volume(*image) for _, image, _ in panels]
+        masks = [None if mask is None else view_volume(*mask) for _, _, mask in panels]
+    except GistcadError as exc:
+        st.error(f"The CT cannot be shown: {exc}. Re-import the series.", icon=":material/error:")
+        return
+    position_key = f"{key}_position_mm"
+    if position_key not in st.session_state:
+        first_mask = next((m for m in masks if m is not None), None)
+        start = largest_slice(first_mask, Plane.AXIAL) if first_mask is not None else 0
+        st.session_state[position_key] = round(position_mm(views[0], Plane.AXIAL, start), 1)
+    extent = max(extent_mm(v, Plane.AXIAL) for v in views)
+    spacing = min(v.spacing_mm[2] for v in views)
+    controls = st.columns([4, 2])
+    position = controls[0].slider(
+        "Linked axial position (mm from the first slice)",
+        0.0,
+        float(max(extent, spacing)),
+        step=float(spacing),
+        key=position_key,
+    )
+    preset_name = controls[1].selectbox("Window", PRESET_NAMES, key=f"{key}_preset")
+    preset = next(p for p in PRESETS if p.name == preset_name)
+    for column, (label, image, mask), view in zip(
+        st.columns(len(panels)), panels, views, strict=True
+    ):
+        index = index_at(view, Plane.AXIAL, position)
+        picture = rendered(
+            image, mask, Plane.AXIAL, index, float(preset.level), float(preset.width), 0.35
+        )
+        total = slice_count(view, Plane.AXIAL)
+        column.image(picture, caption=f"{label}: axial slice {index + 1} of {total}", width=480)

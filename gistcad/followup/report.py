@@ -354,3 +354,27 @@ def cohort_response(session: Session, scope: AccessScope) -> pd.DataFrame:
     for column in COHORT_COLUMNS[-4:]:  # whole numbers, missing without progression
         table[column] = table[column].astype("Int64")
     return table
+
+
+def cohort_assessments(session: Session, scope: AccessScope) -> pd.DataFrame:
+    """Every follow-up timepoint's categories, for every patient in scope with follow-up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pseudonym``, ``center``, then :data:`ASSESSMENT_COLUMNS` (as in
+        :func:`patient_response`), by center, pseudonym and timepoint.
+    """
+    scope.require(Permission.VIEW_COHORT)
+    tables = []
+    for rows in followup_rows(session, scope).values():
+        evaluation, _ = _evaluation(rows)
+        table = _assessment_table(rows, evaluation)
+        if table.empty:  # the baseline alone
+            continue
+        table.insert(0, "center", rows.patient.center)
+        table.insert(0, "pseudonym", rows.patient.pseudonym)
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=["pseudonym", "center", *ASSESSMENT_COLUMNS])
+    return pd.concat(tables, ignore_index=True)

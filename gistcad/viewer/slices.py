@@ -146,3 +146,27 @@ def measure(image: ViewVolume, mask: ViewVolume) -> LesionMeasures:
     the LPS views the screen shows: what the viewer prints is what response assessment uses.
     """
     return measure_lesion(image.array, mask.array, mask.spacing_mm)
+
+
+def _axis_spacing(view: ViewVolume, plane: Plane) -> float:
+    return float(view.spacing_mm[{Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}[plane]])
+
+
+def extent_mm(view: ViewVolume, plane: Plane) -> float:
+    """Distance in mm from the first to the last slice of ``plane``."""
+    return (slice_count(view, plane) - 1) * _axis_spacing(view, plane)
+
+
+def position_mm(view: ViewVolume, plane: Plane, index: int) -> float:
+    """Where slice ``index`` lies, in mm from the first slice of ``plane``."""
+    return index * _axis_spacing(view, plane)
+
+
+def index_at(view: ViewVolume, plane: Plane, position: float) -> int:
+    """The slice nearest ``position`` mm from the first slice, within the volume.
+
+    Links two scans of different slice spacing or length (baseline and follow-up): one
+    position in mm picks the matching slice of each, the last one where a scan is shorter.
+    """
+    index = round(position / _axis_spacing(view, plane))
+    return int(min(max(index, 0), slice_count(view, plane) - 1))
