@@ -75,6 +75,7 @@ def test_queueing_is_idempotent(engine: Engine) -> None:
             "name": "demo-radiomics",
             "seed": 0,
             "epochs": None,
+            "folds_from": None,
             "predict_all": True,
             "demo": True,
         }

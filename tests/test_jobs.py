@@ -318,6 +318,23 @@ def test_a_train_job_keeps_its_epochs_and_audits_once(engine: Engine, tmp_path: 
         ]
 
 
+def test_a_train_job_keeps_the_folds_it_was_asked_to_reuse(engine: Engine, tmp_path: Path) -> None:
+    first = jobs.submit(engine, JobKind.TRAIN, {"kind": "clinical", "name": "f1"}, EVERYTHING)
+    assert jobs.run(engine, tmp_path, first) is JobStatus.SUCCEEDED
+    parameters = {"kind": "clinical", "name": "f2", "seed": 3, "folds_from": "f1"}
+    second = jobs.submit(engine, JobKind.TRAIN, parameters, EVERYTHING)
+    assert jobs.run(engine, tmp_path, second) is JobStatus.SUCCEEDED
+    with Session(engine) as s:
+        versions = {
+            v.name: v
+            for v in s.scalars(select(ModelVersion).where(ModelVersion.name.in_(["f1", "f2"])))
+        }
+    assert versions["f2"].parameters["folds_from"] == "f1"
+    assert versions["f2"].metrics["folds"]["from"] == "f1"
+    folds = {n: {r["pseudonym"]: r["fold"] for r in v.metrics["oof"]} for n, v in versions.items()}
+    assert len(folds["f1"]) == 40 and folds["f2"] == folds["f1"]
+
+
 @pytest.mark.parametrize(
     ("kind", "parameters", "message"),
     [

@@ -57,10 +57,22 @@ with start_train.form("train_form"):
     target = st.selectbox("Target", list(Target), key="jobs_target")
     scheme = st.selectbox("Validation", list(Scheme), key="jobs_scheme")
     name = st.text_input("Name (optional)", key="jobs_name")
+    folds_from = st.text_input(
+        "Reuse the folds of (optional)",
+        key="jobs_folds_from",
+        help="a model version's id or name: this run is validated on exactly its folds, so "
+        "that the two compare fairly (it needs the same validation)",
+    )
     if st.form_submit_button("Start training"):
         try:
             request = TrainRequest.from_parameters(
-                {"kind": kind, "target": target, "scheme": scheme, "name": name.strip() or None}
+                {
+                    "kind": kind,
+                    "target": target,
+                    "scheme": scheme,
+                    "name": name.strip() or None,
+                    "folds_from": folds_from,
+                }
             )
             job_id = jobs.start_job(
                 engine(),

@@ -36,6 +36,12 @@ def register(sub: Any) -> None:
     tr.add_argument("--name", help="model version name (default from the options)")
     tr.add_argument("--seed", type=count(0, 2**32 - 1, "seeds"), default=0)
     tr.add_argument(
+        "--folds-from",
+        metavar="MODEL",
+        help="a model version (id or name) whose folds to keep, to compare on the same folds; "
+        "patients it did not have are dealt by hash",
+    )
+    tr.add_argument(
         "--epochs",
         type=count(1, 1000, "epochs"),
         help="deep model: maximum epochs (default 12)",
@@ -123,6 +129,7 @@ def _train(args: argparse.Namespace) -> int:
             "name": args.name,
             "seed": args.seed,
             "epochs": args.epochs,
+            "folds_from": args.folds_from,
         }
     )
     with (
@@ -140,7 +147,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from gistcad.modelling.assessment import evaluate_version
-    from gistcad.modelling.evaluation import TASK_LABELS
+    from gistcad.modelling.evaluation import POOLED, TASK_LABELS
 
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -173,11 +180,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     for task, table in evaluation.tables.items():
         print(f"\n{TASK_LABELS[task]}")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        pooled = table.set_index("center").loc[POOLED]
+        print(
+            f"Pooled AUC {pooled['auc']:.3f}; mean of the per-center AUCs "
+            f"{pooled['center_mean_auc']:.3f} (scores compared within each center only)"
+        )
     if evaluation.concordance:
         parts = ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
         print(f"\nImaging risk score, Harrell's C for recurrence-free survival: {parts}")
     if comparison:
-        print(f"\nDeLong test against {comparison['other']} on {comparison['n']} shared patients:")
+        folds = (
+            "the same folds"
+            if comparison["same_folds"]
+            else "different folds (train one with --folds-from the other to share them)"
+        )
+        print(
+            f"\nDeLong test against {comparison['other']} on {comparison['n']} shared patients, "
+            f"{folds}:"
+        )
         for task, result in comparison["tasks"].items():
             print(
                 f"  {TASK_LABELS[task]}: AUC {result['auc_a']:.3f} vs {result['auc_b']:.3f}, "

@@ -156,7 +156,12 @@ def compare_versions(
     oof: pd.DataFrame, target: Target, other_name: str, other_oof: pd.DataFrame
 ) -> dict[str, Any]:
     """DeLong test of each task's AUC against another version, on the patients both
-    evaluated out of fold."""
+    evaluated out of fold.
+
+    ``same_folds``: whether every shared patient was tested in the same fold by both (a
+    version trained with the other's folds, ``--folds-from``); when not, the difference
+    also contains the luck of the folds.
+    """
     shared = oof.merge(other_oof, on="pseudonym", suffixes=("", "_b"))
     if shared.empty:
         raise ValidationError(f"{other_name} and this model share no evaluated patient")
@@ -167,4 +172,7 @@ def compare_versions(
         other_score = task_scores(b.assign(pseudonym=shared["pseudonym"]), target)[task][0]
         d = delong_test(score, other_score, label)
         results[task] = {"auc_a": d.auc_a, "auc_b": d.auc_b, "z": d.z, "p_value": d.p_value}
-    return {"other": other_name, "n": len(shared), "tasks": results}
+    same_folds = (
+        "fold" in shared and "fold_b" in shared and bool((shared["fold"] == shared["fold_b"]).all())
+    )
+    return {"other": other_name, "n": len(shared), "same_folds": same_folds, "tasks": results}

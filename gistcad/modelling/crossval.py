@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gistcad.modelling.folds import Scheme, folds
+from gistcad.modelling.folds import FoldPlan, Scheme, plan_folds
 
 FitPredict = Callable[[NDArray[np.int64], NDArray[np.int64]], Any]
 
@@ -23,9 +23,12 @@ def out_of_fold(
     *,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    plan: FoldPlan | None = None,
 ) -> pd.DataFrame:
     """Run ``fit_predict(train, test)`` over the folds of ``scheme``.
 
+    The folds are ``plan`` when given, else those :func:`~gistcad.modelling.folds.plan_folds`
+    deals by ``seed`` and the table's pseudonyms (the same for any order of the rows).
     ``progress`` is told each fold as it starts: ``"fold k/K (name)"``.
 
     Returns
@@ -37,7 +40,9 @@ def out_of_fold(
     """
     centers = table["center"].to_numpy(dtype=object)
     rows = []
-    splits = list(folds(labels, centers, scheme, seed=seed))
+    if plan is None:
+        plan = plan_folds(labels, list(table["pseudonym"]), centers, scheme, seed=seed)
+    splits = list(plan.splits())
     for k, (name, train, test) in enumerate(splits, start=1):
         if progress:
             progress(f"fold {k}/{len(splits)} ({name})")

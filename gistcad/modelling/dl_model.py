@@ -2,7 +2,9 @@
 
 Crops (CT and mask channels, see :func:`gistcad.neural.crop.tumour_crop`) are cached on disk by
 the image and mask checksums and the crop settings. Each fit holds out a stratified fifth of
-its training rows as the validation fold for early stopping. Besides the class
+its training rows as the validation fold for early stopping (:func:`early_stopping_split`;
+under leave-one-center-out validation, whole centers, so that no center is on both sides).
+Besides the class
 probabilities, the network's Cox head gives an imaging risk score (higher = earlier
 recurrence).
 
@@ -82,7 +84,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from gistcad.domain import ModelKind
 from gistcad.imaging import read_nifti
@@ -214,6 +216,8 @@ class DlLearner:
     #: where it trains and predicts: "auto" (CUDA when available), "cpu" or "cuda"; a choice
     #: of the run, not stored with the model
     device: str = "auto"
+    #: hold out whole centers for early stopping (leave-one-center-out validation)
+    inner_by_center: bool = False
     kind: ModelKind = ModelKind.DL
 
     def model_config(self) -> ModelConfig:
@@ -271,9 +275,8 @@ class DlLearner:
 
     def _train(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> dict[str, Any]:
         self._set_threads()
-        train_rows, val_rows = train_test_split(
-            rows, test_size=0.2, random_state=self.seed, stratify=_stratifiable(labels[rows])
-        )
+        centers = table["center"].to_numpy(dtype=object) if self.inner_by_center else None
+        train_rows, val_rows = early_stopping_split(rows, labels, centers, self.seed)
         crops, covariates = self.inputs(table)
         genotype = genotype_labels(table)
         durations = pd.to_numeric(table["rfs_months"], errors="coerce").to_numpy(dtype=float)
@@ -363,6 +366,37 @@ class DlLearner:
             one = pd.DataFrame([row._asdict()])
             covariates = self._covariates(crop.tumour_extent_mm[None], one)[0]
         return gradcam(self._model(fitted), crop, class_index, covariates=covariates), crop
+
+
+VALIDATION_FOLDS = 5
+
+
+def early_stopping_split(
+    rows: IntArray, labels: IntArray, centers: np.ndarray | None, seed: int
+) -> tuple[IntArray, IntArray]:
+    """(train, validation) rows for early stopping: a stratified fifth of ``rows``.
+
+    With ``centers`` (leave-one-center-out validation) the validation rows are whole centers:
+    the first split of a stratified group 5-fold over the training centers (with two centers,
+    one of them). With a single training center no center can be held out, and the split is
+    the stratified fifth.
+    """
+    if centers is not None and np.unique(centers[rows]).size >= 2:
+        groups = centers[rows]
+        splitter = StratifiedGroupKFold(
+            n_splits=min(VALIDATION_FOLDS, int(np.unique(groups).size)),
+            shuffle=True,
+            random_state=seed,
+        )
+        train, val = next(splitter.split(rows, labels[rows], groups))
+        return rows[train], rows[val]
+    train_rows, val_rows = train_test_split(
+        rows,
+        test_size=1 / VALIDATION_FOLDS,
+        random_state=seed,
+        stratify=_stratifiable(labels[rows]),
+    )
+    return np.asarray(train_rows), np.asarray(val_rows)
 
 
 def _stratifiable(y: IntArray) -> IntArray | None:

@@ -6,6 +6,11 @@ number of patients and positives, the ROC AUC with a patient-level bootstrap 95 
 sensitivity and specificity at the threshold, calibration slope and intercept, and — when the
 oracle of a synthetic cohort is given — the ceiling AUC of the Bayes posterior on the same
 patients.
+
+The pooled row's AUC ranks every patient's out-of-fold score against every other's, although
+each fold's model has its own score scale (with leave-one-center-out, each center's model); so
+the pooled row also gives ``center_mean_auc``, the unweighted mean of the centers' AUCs (those
+with both outcomes), which compares scores only within a center. Center rows leave it empty.
 """
 
 from __future__ import annotations
@@ -152,6 +157,10 @@ def evaluate(
             rows.append(row)
             done += 1
             counted("bootstrap", done, total, progress)
+        center_aucs = [r["auc"] for r in rows[:-1] if np.isfinite(r["auc"])]
+        for row in rows:
+            row["center_mean_auc"] = np.nan
+        rows[-1]["center_mean_auc"] = float(np.mean(center_aucs)) if center_aucs else np.nan
         tables[task] = pd.DataFrame(rows)
         if 0 < label.sum() < label.size:
             reliability[task] = calibration(np.clip(score, 0, 1), label).bins

@@ -9,7 +9,9 @@ image and mask checksums and the settings.
 The classifier is a scikit-learn pipeline (median imputation, removal of constant features,
 scaling, univariate selection of the k best features, class-weighted logistic regression)
 whose k and regularisation are tuned by an inner cross-validation inside every outer fold
-(nested cross-validation), so the out-of-fold AUC is not optimistic.
+(nested cross-validation), so the out-of-fold AUC is not optimistic. Under leave-one-center-out
+validation the inner cross-validation leaves one training center out too, so that tuning is
+judged on centers it did not fit (with a single training center it stays stratified 3-fold).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from scipy.ndimage import zoom
 from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -111,8 +113,9 @@ def feature_table(
     return pd.DataFrame(rows).astype(float)
 
 
-def build_radiomics_model(seed: int = 0) -> GridSearchCV:
-    """The tuned pipeline (inner 3-fold CV over k and the regularisation strength)."""
+def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSearchCV:
+    """The tuned pipeline (inner 3-fold CV over k and the regularisation strength; with
+    ``by_center``, leave one center out: fit it with ``groups`` = the centers)."""
     pipeline = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
@@ -126,7 +129,11 @@ def build_radiomics_model(seed: int = 0) -> GridSearchCV:
         ]
     )
     grid = {"select__k": [5, 20, 50], "classifier__C": [0.05, 0.5]}
-    inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    inner: LeaveOneGroupOut | StratifiedKFold = (
+        LeaveOneGroupOut()
+        if by_center
+        else StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    )
     return GridSearchCV(pipeline, grid, cv=inner, scoring="neg_log_loss", n_jobs=1)
 
 
@@ -139,6 +146,8 @@ class RadiomicsLearner:
     seed: int = 0
     settings: RadiomicsSettings = RadiomicsSettings()
     progress: Callable[[str], None] | None = None
+    #: tune by leaving one training center out (leave-one-center-out validation)
+    inner_by_center: bool = False
     kind: ModelKind = ModelKind.RADIOMICS
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +155,11 @@ class RadiomicsLearner:
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         features = self._features(table.iloc[rows])
-        model = build_radiomics_model(self.seed).fit(features, labels[rows])
+        centers = table["center"].to_numpy(dtype=object)[rows] if self.inner_by_center else None
+        by_center = centers is not None and np.unique(centers).size >= 2
+        model = build_radiomics_model(self.seed, by_center=by_center).fit(
+            features, labels[rows], groups=centers if by_center else None
+        )
         return {
             "model": model.best_estimator_,
             "columns": list(features.columns),

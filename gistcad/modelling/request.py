@@ -20,7 +20,7 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 
 #: the parameters of a training run (the other keys of a job's parameters are the job's)
-FIELDS = ("kind", "target", "scheme", "name", "seed", "epochs")
+FIELDS = ("kind", "target", "scheme", "name", "seed", "epochs", "folds_from")
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
 
@@ -32,6 +32,8 @@ class TrainRequest:
     """One training run: which model, for which target, validated how, named how.
 
     ``epochs`` applies to the deep model only (None: :class:`DlSettings`' default).
+    ``folds_from``: a registered version (its id or name) whose folds this run keeps, so that
+    the two are compared on exactly the same folds (None: folds dealt by ``seed``).
     """
 
     kind: ModelKind
@@ -40,6 +42,7 @@ class TrainRequest:
     name: str | None = None
     seed: int = 0
     epochs: int | None = None
+    folds_from: str | None = None
 
     def default_name(self) -> str:
         return (
@@ -55,6 +58,7 @@ class TrainRequest:
             "name": self.name,
             "seed": self.seed,
             "epochs": self.epochs,
+            "folds_from": self.folds_from,
         }
 
     @classmethod
@@ -63,7 +67,8 @@ class TrainRequest:
         :data:`FIELDS` (a job's own: device, predict_all, ...) are left alone.
 
         Defaults: target genotype, k-fold validation, a name made of the options, seed 0,
-        the deep model's default epochs.
+        the deep model's default epochs, folds dealt by the seed. ``folds_from`` is a model
+        version's id or name (an integer id is accepted too).
 
         Raises
         ------
@@ -78,6 +83,7 @@ class TrainRequest:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ValidationError(f"a model version name must be some text, not {name!r}")
         epochs = parameters.get("epochs")
+        folds_from = _version_reference(parameters.get("folds_from"))
         return cls(
             kind=_member(ModelKind, parameters["kind"], "model kind"),
             target=_member(Target, parameters.get("target") or Target.GENOTYPE, "target"),
@@ -85,7 +91,21 @@ class TrainRequest:
             name=None if name is None else name.strip(),
             seed=_whole(parameters.get("seed", 0), "seed", 0, MAX_SEED),
             epochs=None if epochs is None else _whole(epochs, "epochs", 1, MAX_EPOCHS),
+            folds_from=folds_from,
         )
+
+
+def _version_reference(value: Any) -> str | None:
+    """A model version named by id or name, as text (None or blank: none)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"the folds to reuse are named by a model version's id or name, not {value!r}"
+        )
+    return value.strip() or None
 
 
 def _member(enum: type[_E], value: Any, what: str) -> _E:

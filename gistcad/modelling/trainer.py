@@ -4,6 +4,9 @@
 predicted by a model that never saw it), their per-center evaluation, then the final model
 fitted on every patient with a known label, saved with its sha256 and registered as a model
 version with its parameters, training-data fingerprint, metrics and model card.
+The folds are dealt by the seed and the pseudonyms (:mod:`gistcad.modelling.folds`), or kept
+from an earlier version (``folds_from``); the assignment is stored with the version
+(``metrics["folds"]``) and described in its card.
 ``predict``: loads a registered model (after the checksum matches) and writes prediction rows
 tagged with its version.
 """
@@ -28,6 +31,7 @@ from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
+from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
@@ -36,7 +40,7 @@ from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
 from gistcad.progress import Progress, counted
 from gistcad.store import AccessScope, audit
-from gistcad.store.model_queries import modelling_table
+from gistcad.store.model_queries import find_model_version, modelling_table
 from gistcad.store.models import ModelVersion, Prediction
 from gistcad.store.writes import (
     add_model_version,
@@ -59,11 +63,17 @@ def make_learner(
     registered version's), else :class:`DlSettings` with the request's epochs, and runs on
     ``device`` ("auto": CUDA when available; a choice of this run, not stored)."""
     n_classes = len(request.target.classes)
+    # leave-one-center-out: the inner split (tuning, early stopping) also keeps centers apart
+    by_center = request.scheme is Scheme.LOCO
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
     if request.kind is ModelKind.RADIOMICS:
         return RadiomicsLearner(
-            n_classes=n_classes, data_dir=data_dir, seed=request.seed, progress=progress
+            n_classes=n_classes,
+            data_dir=data_dir,
+            seed=request.seed,
+            progress=progress,
+            inner_by_center=by_center,
         )
     if request.target is Target.RISK:
         raise ValidationError(
@@ -80,6 +90,7 @@ def make_learner(
         settings=settings,
         progress=progress,
         device=device,
+        inner_by_center=by_center,
     )
 
 
@@ -119,7 +130,12 @@ def model_card(
     ]
     for task, rows in metrics["evaluation"]["tasks"].items():
         parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]
+        mean = [r.get("center_mean_auc") for r in rows if r["center"] == POOLED]
+        if mean and mean[0] is not None:
+            parts.append(f"mean of the centers' AUCs {mean[0]:.2f}")
         lines.append(f"- {TASK_LABELS[task]}: " + "; ".join(parts))
+    if "folds" in metrics:
+        lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
     lines += [
         "",
         "**Limitations:** performance varies by center and scanner; small centers have wide "
@@ -146,6 +162,26 @@ def _inputs_text(kind: ModelKind, dl_settings: DlSettings | None) -> str:
             "covariates added to the network's outputs"
         )
     return text
+
+
+def _folds_text(folds: dict[str, Any]) -> str:
+    """How the version's folds were made, for its card."""
+    scheme = Scheme(folds["scheme"])
+    if scheme is Scheme.LOCO:
+        text = "one per center (every center tested by a model trained on the others)"
+    else:
+        what = "a hold-out quarter" if scheme is Scheme.HOLDOUT else f"{len(folds['names'])} folds"
+        text = (
+            f"{what}, dealt within each class in the order of sha256(seed {folds['seed']}, "
+            "pseudonym): the same patients get the same folds in this data folder"
+        )
+    earlier = folds.get("from")
+    if earlier:
+        text += (
+            f"; taken from {earlier}: {folds['kept']} patients keep its folds, "
+            f"{folds['dealt']} not in it were dealt by hash"
+        )
+    return text + "."
 
 
 def _auc_text(row: dict[str, Any]) -> str:
@@ -179,6 +215,18 @@ def train(
             f"only {known.size} patients have a known {request.target.value} label and a CT; "
             "import more data before training"
         )
+    keys = [str(p) for p in table["pseudonym"]]
+    earlier_name, earlier = (
+        earlier_folds(session, scope, request.folds_from) if request.folds_from else (None, None)
+    )
+    plan = plan_folds(
+        labels,
+        keys,
+        table["center"].to_numpy(dtype=object),
+        request.scheme,
+        seed=request.seed,
+        earlier=earlier,
+    )
     oof = out_of_fold(
         table,
         labels,
@@ -187,6 +235,7 @@ def train(
         lambda train_idx, test_idx: learner.fit_predict(table, labels, train_idx, test_idx),
         seed=request.seed,
         progress=progress,
+        plan=plan,
     )
     evaluation = evaluate(oof, request.target, seed=request.seed)
     if progress:
@@ -199,6 +248,7 @@ def train(
         "oof": json.loads(oof.to_json(orient="records")),
         "n_patients": int(known.size),
         "training_patients": [int(p) for p in table["patient_id"].iloc[known]],
+        "folds": {**plan.to_dict(keys), "from": earlier_name},
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     metrics["card"] = model_card(
@@ -324,6 +374,27 @@ def predict_and_record(
         detail["job"] = job_id
     audit.model_event(session, scope.user, "predict", model_version_id, **detail)
     return n
+
+
+def earlier_folds(session: Session, scope: AccessScope, reference: str) -> tuple[str, EarlierFolds]:
+    """The name and stored folds of the version ``reference`` (id or name), to train another
+    model on the same folds.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such version.
+    ValidationError
+        When the version was registered before folds were stored with a version.
+    """
+    model_id, name = find_model_version(session, reference, scope)
+    stored = (get_model_version(session, model_id).metrics or {}).get("folds")
+    if stored is None:
+        raise ValidationError(
+            f"model version {name!r} was trained before folds were stored with a model, so "
+            "its folds cannot be reused: train without taking its folds, or retrain it first"
+        )
+    return name, EarlierFolds.from_dict(stored)
 
 
 def request_of(version: ModelVersion) -> TrainRequest:

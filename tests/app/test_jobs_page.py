@@ -101,3 +101,21 @@ def test_restart_a_failed_job_from_the_jobs_page(
         time.sleep(0.5)
     # it ran in a worker of its own, and failed for the same reason as the first time
     assert _jobs(app_db)[1].error == first.error
+
+
+def test_a_training_run_from_the_jobs_page_can_reuse_a_version_s_folds(
+    app_db: Engine, seeded: None
+) -> None:
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.CLINICAL)
+    at.text_input(key="jobs_name").input("same-folds")
+    at.text_input(key="jobs_folds_from").input(" earlier-model ")
+    at.button[1].click().run()  # the training form's submit button
+    (job,) = _jobs(app_db)
+    assert job.parameters["folds_from"] == "earlier-model"
+    deadline = time.monotonic() + 90
+    while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    # there is no such version: the job fails before training and says so
+    assert "no model version 'earlier-model'" in (_jobs(app_db)[0].error or "")

@@ -23,6 +23,7 @@ def test_round_trip_through_json_keeps_every_field() -> None:
             "name": " deep-1 ",
             "seed": 7,
             "epochs": 3,
+            "folds_from": " clinical-1 ",
         }
     )
     assert request == TrainRequest.from_parameters(
@@ -33,6 +34,7 @@ def test_round_trip_through_json_keeps_every_field() -> None:
             "name": "deep-1",
             "seed": 7,
             "epochs": 3,
+            "folds_from": "clinical-1",
         }
     )
     stored = json.loads(json.dumps(request.to_parameters()))
@@ -43,8 +45,15 @@ def test_round_trip_through_json_keeps_every_field() -> None:
         "name": "deep-1",
         "seed": 7,
         "epochs": 3,
+        "folds_from": "clinical-1",
     }
     assert TrainRequest.from_parameters(stored) == request
+
+
+def test_folds_from_names_a_version_by_id_or_name() -> None:
+    assert TrainRequest.from_parameters({"kind": "dl", "folds_from": 12}).folds_from == "12"
+    assert TrainRequest.from_parameters({"kind": "dl", "folds_from": "  "}).folds_from is None
+    assert TrainRequest.from_parameters({"kind": "dl"}).folds_from is None
 
 
 def test_defaults_and_a_job_s_own_keys_left_alone() -> None:
@@ -53,6 +62,7 @@ def test_defaults_and_a_job_s_own_keys_left_alone() -> None:
     )
     assert request.target is Target.GENOTYPE and request.scheme is Scheme.KFOLD
     assert request.seed == 0 and request.epochs is None and request.name is None
+    assert request.folds_from is None
     assert request.default_name() == "clinical-genotype-kfold-s0"
 
 
@@ -69,6 +79,10 @@ def test_defaults_and_a_job_s_own_keys_left_alone() -> None:
         ({"kind": "dl", "seed": -1}, "seed must lie between 0 and 4294967295, not -1"),
         ({"kind": "dl", "seed": True}, "seed must be a whole number, not True"),
         ({"kind": "dl", "name": "  "}, "a model version name must be some text"),
+        (
+            {"kind": "dl", "folds_from": ["a"]},
+            "the folds to reuse are named by a model version's id or name, not ['a']",
+        ),
     ],
 )
 def test_bad_parameters_say_what_is_wrong(parameters: dict[str, object], message: str) -> None:

@@ -22,6 +22,8 @@ from gistcad.store import make_engine, migrations
 from gistcad.store.models import ModelVersion
 from tests.factories import seed_cohort
 
+TRAIN_KIT11 = ["train", "--model", "clinical", "--target", "kit11"]
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -95,14 +97,99 @@ def test_a_taken_name_is_refused_before_training_and_leaves_the_first_model_inta
 def test_folds_exclude_unknown_labels_and_cover_each_patient_once() -> None:
     labels = np.array([0, 1] * 20 + [-1] * 5)
     centers = np.array(["A", "B", "C", "D"] * 11 + ["A"], dtype=object)
-    tested = np.concatenate([test for _, _, test in folds(labels, centers, Scheme.KFOLD)])
+    keys = [f"P{i}" for i in range(45)]
+    tested = np.concatenate(
+        [test for _, _, test in folds(labels, centers, Scheme.KFOLD, keys=keys)]
+    )
     assert sorted(tested) == list(range(40))
-    loco = list(folds(labels, centers, Scheme.LOCO))
+    loco = list(folds(labels, centers, Scheme.LOCO, keys=keys))
     assert [name for name, _, _ in loco] == ["without A", "without B", "without C", "without D"]
     for _, train, test in loco:
         assert not set(centers[train]) & set(centers[test])
-    ((_, train, test),) = folds(labels, centers, Scheme.HOLDOUT)
+    ((_, train, test),) = folds(labels, centers, Scheme.HOLDOUT, keys=keys)
     assert len(test) == 10 and not set(train) & set(test)
+
+
+def test_models_trained_with_folds_from_share_every_fold(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*TRAIN_KIT11, "--name", "a"]) == 0
+    # another seed would deal other folds; --folds-from keeps the first model's
+    assert main([*TRAIN_KIT11, "--name", "b", "--seed", "5", "--folds-from", "a"]) == 0
+    out = capsys.readouterr().out
+    assert "taken from a: 80 patients keep its folds, 0 not in it were dealt by hash" in out
+    assert main([*TRAIN_KIT11, "--name", "c", "--seed", "5"]) == 0
+    engine = make_engine(f"sqlite:///{data_dir / 'gistcad.sqlite'}")
+    with Session(engine) as s:
+        versions = {
+            v.name: v for v in s.query(ModelVersion).filter(ModelVersion.name.in_(["a", "b", "c"]))
+        }
+        oof = {
+            n: {r["pseudonym"]: r["fold"] for r in v.metrics["oof"]} for n, v in versions.items()
+        }
+        stored = {n: v.metrics["folds"] for n, v in versions.items()}
+    engine.dispose()
+    assert len(oof["a"]) == 80 and oof["a"] == oof["b"]
+    assert oof["c"] != oof["a"]
+    assert stored["b"]["assignment"] == stored["a"]["assignment"]
+    assert stored["b"]["from"] == "a" and stored["a"]["from"] is None
+    capsys.readouterr()
+    assert main(["evaluate", "--model", "b", "--compare", "a", "--json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)["comparison"]
+    assert comparison["n"] == 80 and comparison["same_folds"] is True
+    assert main(["evaluate", "--model", "c", "--compare", "a"]) == 0
+    out = capsys.readouterr().out
+    assert "80 shared patients, different folds (train one with --folds-from" in out
+    assert main(["evaluate", "--model", "b", "--compare", "a"]) == 0
+    assert "80 shared patients, the same folds:" in capsys.readouterr().out
+
+
+def test_folds_from_an_unknown_or_older_version_is_refused(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reuse = [*TRAIN_KIT11, "--name", "x", "--folds-from"]
+    assert main([*reuse, "nothing"]) == 2
+    assert "no model version 'nothing'" in capsys.readouterr().err
+    # the seeded cohort's "clinical-v1" was registered without stored folds
+    assert main([*reuse, "clinical-v1"]) == 2
+    err = capsys.readouterr().err
+    assert "'clinical-v1' was trained before folds were stored with a model" in err
+    assert main([*TRAIN_KIT11, "--name", "h", "--cv", "holdout"]) == 0
+    capsys.readouterr()
+    assert main([*reuse, "h"]) == 2
+    assert "made for holdout validation; train with --cv holdout" in capsys.readouterr().err
+
+
+def test_evaluate_reports_the_mean_of_per_center_aucs(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--model", "clinical", "--target", "kit11", "--name", "m"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", "m", "--json"]) == 0
+    rows = {r["center"]: r for r in json.loads(capsys.readouterr().out)["tasks"]["kit11_vs_rest"]}
+    mean = (rows["Alpha"]["auc"] + rows["Beta"]["auc"]) / 2
+    assert rows["All centers"]["center_mean_auc"] == pytest.approx(mean)
+    assert rows["Alpha"]["center_mean_auc"] is None
+    assert main(["evaluate", "--model", "m"]) == 0
+    assert f"mean of the per-center AUCs {mean:.3f}" in capsys.readouterr().out
+
+
+def test_pooled_auc_mixes_score_scales_the_center_mean_does_not() -> None:
+    # each center ranks its patients perfectly, on its own scale: B's negatives score above
+    # A's positives, so pooling the scores loses what each center's model got right
+    oof = pd.DataFrame(
+        {
+            "center": ["A"] * 4 + ["B"] * 4,
+            "label": [0, 0, 1, 1] * 2,
+            "p_kit11": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+            "pseudonym": [f"P{i}" for i in range(8)],
+        }
+    )
+    table = evaluate(oof, Target.KIT11).tables["kit11_vs_rest"].set_index("center")
+    assert table.loc["A", "auc"] == 1.0 and table.loc["B", "auc"] == 1.0
+    assert table.loc["All centers", "auc"] == pytest.approx(12 / 16)
+    assert table.loc["All centers", "center_mean_auc"] == 1.0
+    assert table["center_mean_auc"].isna().sum() == 2
 
 
 def test_evaluation_with_ceiling_and_confusion() -> None:
