@@ -44,7 +44,7 @@ import pandas as pd
 
 from gistcad import __version__
 from gistcad.errors import ValidationError
-from gistcad.imaging.diameter import longest_diameter_per_slice_mm
+from gistcad.imaging.lesion_measures import longest_axial_diameter_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.ct_export import derive_uid, write_ct_series
@@ -323,7 +323,7 @@ def _truth_rows(
     assert task.plan is not None
     rows = []
     for lesion, mask in zip(tp.lesions, masks, strict=True):
-        diameter = longest_diameter_per_slice_mm(mask, ct.pixel_spacing_mm)
+        diameter = longest_axial_diameter_mm(np.moveaxis(mask, 0, -1), ct.pixel_spacing_mm)
         rows.append(
             {
                 "center": task.center.name,
