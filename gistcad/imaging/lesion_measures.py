@@ -3,7 +3,10 @@
 One function measures a lesion, :func:`measure_lesion` (arrays and spacing in, a
 :class:`LesionMeasures` out, no I/O); the viewer, the case report and the follow-up
 assessment all call it. :func:`measure_volume` does the same on two :class:`Volume` s,
-whatever their array order.
+whatever their array order. The longest axial diameter alone, of a mask without its CT, is
+:func:`longest_axial_diameter_mm` (arrays) and :func:`mask_diameter_mm` (a :class:`Volume`):
+the same computation, which the importer (is a lesion measurable?) and the generator's truth
+call, so that the truth, the import and the assessment measure alike.
 
 Definitions
 -----------
@@ -33,6 +36,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import nibabel.orientations as nio
@@ -117,6 +121,35 @@ def _short_axis(
     return float((high[filled] - low[filled]).max())
 
 
+def _slice_diameters(
+    inside: NDArray[np.bool_], sx: float, sy: float
+) -> Iterator[tuple[int, float, NDArray[np.float64], NDArray[np.float64]]]:
+    """Per axial slice with lesion voxels: its index, longest chord, direction and points."""
+    for k in np.flatnonzero(inside.any(axis=(0, 1))):
+        xs, ys = np.nonzero(inside[:, :, k])
+        points = np.column_stack([xs * sx, ys * sy]).astype(float)
+        length, direction = _long_axis(points)
+        yield int(k), length, direction, points
+
+
+def longest_axial_diameter_mm(
+    mask: NDArray[np.generic], pixel_spacing_mm: tuple[float, float]
+) -> float:
+    """Longest axial diameter of ``mask > 0`` (shape (I, J, K), axis 2 cranio-caudal), mm.
+
+    The largest distance between two voxel centres of one axial slice, over all slices
+    (see the module docstring); 0 for an empty mask or a one-voxel lesion.
+    ``pixel_spacing_mm`` is the voxel size along axes 0 and 1.
+
+    >>> m = np.zeros((3, 5, 1), bool); m[1, :, 0] = True
+    >>> longest_axial_diameter_mm(m, (1.0, 0.5))
+    2.0
+    """
+    inside = np.asarray(mask) > 0
+    sx, sy = (float(s) for s in pixel_spacing_mm)
+    return max((length for _, length, _, _ in _slice_diameters(inside, sx, sy)), default=0.0)
+
+
 def measure_lesion(
     hu: NDArray[np.generic], mask: NDArray[np.generic], spacing_mm: tuple[float, float, float]
 ) -> LesionMeasures:
@@ -145,12 +178,9 @@ def measure_lesion(
         raise ValidationError("the tumour mask is empty: nothing to measure")
     sx, sy, sz = (float(s) for s in spacing_mm)
     best, best_k, best_axis = -1.0, 0, 0.0
-    for k in np.flatnonzero(inside.any(axis=(0, 1))):
-        xs, ys = np.nonzero(inside[:, :, k])
-        points = np.column_stack([xs * sx, ys * sy]).astype(float)
-        length, direction = _long_axis(points)
+    for k, length, direction, points in _slice_diameters(inside, sx, sy):
         if length > best:
-            best, best_k = length, int(k)
+            best, best_k = length, k
             best_axis = _short_axis(points, direction, float(np.hypot(sx, sy)))
     values = image[inside].astype(np.float64)
     solid = values[values > NECROSIS_HU]
@@ -195,3 +225,9 @@ def measure_volume(image: Volume, mask: Volume, *, source: str = "") -> LesionMe
     hu, spacing = axial_last(image)
     inside, _ = axial_last(mask)
     return measure_lesion(hu, inside, spacing)
+
+
+def mask_diameter_mm(mask: Volume) -> float:
+    """:func:`longest_axial_diameter_mm` of a mask volume, in any array order (mm)."""
+    inside, spacing = axial_last(mask)
+    return longest_axial_diameter_mm(inside, (spacing[0], spacing[1]))

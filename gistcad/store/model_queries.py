@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import Permission, SegmentationSource
@@ -27,6 +27,7 @@ from gistcad.store.models import (
     Segmentation,
     Series,
     Study,
+    Timepoint,
     Tumour,
 )
 from gistcad.store.scope import AccessScope
@@ -252,14 +253,22 @@ MODELLING_COLUMNS = [
 def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     """One row per patient in scope with a CT series: clinical columns, image and mask files.
 
-    Per patient the first CT series (lowest id) and its first manual segmentation are used;
-    ``mask_path`` is missing when the series has no manual segmentation. Paths are relative to
-    the data folder.
+    Per patient the baseline CT is used, never a follow-up one: the first CT series (lowest id)
+    of the study of timepoint 0 when the patient has timepoints, else the patient's first CT
+    series; and that series' first manual segmentation (``mask_path`` is missing when it has
+    none). Paths are relative to the data folder.
     """
+    baseline = (
+        select(Timepoint.patient_id, Timepoint.study_id).where(Timepoint.number == 0).subquery()
+    )
     first_series = (
         select(Study.patient_id, func.min(Series.id).label("series_id"))
         .join(Series, Series.study_id == Study.id)
-        .where(Series.modality == "CT")
+        .outerjoin(baseline, baseline.c.patient_id == Study.patient_id)
+        .where(
+            Series.modality == "CT",
+            or_(baseline.c.study_id.is_(None), baseline.c.study_id == Study.id),
+        )
         .group_by(Study.patient_id)
         .subquery()
     )

@@ -12,6 +12,8 @@ Layout written under the output folder (nothing is written anywhere else)::
     centers/<center>/dicom/<patient id>/RTSTRUCT/rtstruct.dcm   the RTSTRUCT center
     centers/<center>/masks/<patient id>.nii.gz            NIfTI centers
     follow_up_truth.csv      truth of every lesion at every timepoint of the treated patients
+    follow_up_categories.csv RECIST 1.1 and Choi categories (and reasons) of that truth, per
+                             treated patient and follow-up CT
     centers/<center>/treatment_lines.csv                  neoadjuvant imatinib of those patients
     centers/<center>/dicom/<patient id>/FU<k>/CT|SEG|RTSTRUCT   follow-up CT k (1-3), a mask
                              per lesion (SEG/RTSTRUCT labelled "lesion <n> <organ>")
@@ -44,7 +46,7 @@ import pandas as pd
 
 from gistcad import __version__
 from gistcad.errors import ValidationError
-from gistcad.imaging.diameter import longest_diameter_per_slice_mm
+from gistcad.imaging.lesion_measures import longest_axial_diameter_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.ct_export import derive_uid, write_ct_series
@@ -60,6 +62,7 @@ from gistcad.synth.follow_up import (
     lesion_role,
     plan_follow_up,
     treatment_lines,
+    truth_categories,
 )
 from gistcad.synth.mask_export import write_nifti_mask, write_rtstruct, write_seg
 from gistcad.synth.oracle import ceiling_aucs, ceiling_aucs_by_center, oracle_posterior
@@ -71,6 +74,7 @@ logger = logging.getLogger(__name__)
 MIN_MATRIX, MAX_MATRIX = 64, 512
 SCAN_TO_SURGERY_DAYS = 21
 FOLLOW_UP_TRUTH = "follow_up_truth.csv"
+FOLLOW_UP_CATEGORIES = "follow_up_categories.csv"
 TREATMENT_LINES = "treatment_lines.csv"
 README = """\
 Synthetic multi-center GIST cohort, written by gistcad {version} (gistcad demo build).
@@ -87,6 +91,8 @@ oracle.csv          the Bayes posterior of each genotype class given everything 
 ceiling.json        the AUCs of that posterior: no model can beat them on these data.
 follow_up_truth.csv the true size and density of every lesion of the patients treated with
                     neoadjuvant imatinib, at every CT: like oracle.csv, NEVER import it.
+follow_up_categories.csv  the RECIST 1.1 and Choi categories of that truth at every
+                    follow-up CT (the reference for the automatic assessment).
 manifest.json       the options of this build.
 
 Options: {options}
@@ -113,6 +119,9 @@ class BuildOptions:
         Processes for the images (default: the machine's cores).
     follow_up
         Write the neoadjuvant patients' follow-up CTs, masks, treatment lines and truth.
+    treat_everyone
+        For tests only (no command-line flag): every patient receives neoadjuvant imatinib
+        and has follow-up, so that a cohort of a few patients exercises the follow-up.
     """
 
     out: Path
@@ -124,6 +133,7 @@ class BuildOptions:
     scan_length_mm: float = 200.0
     workers: int | None = None
     follow_up: bool = True
+    treat_everyone: bool = False
 
     def __post_init__(self) -> None:
         if self.patients < 1:
@@ -145,6 +155,8 @@ class BuildOptions:
         data = asdict(self)
         data.pop("out")
         data.pop("workers")
+        if not self.treat_everyone:
+            data.pop("treat_everyone")  # the default: manifests of older builds stay comparable
         if self.follow_up:
             data.pop("follow_up")  # the default: manifests of older builds stay comparable
             data["follow_up_response"] = {
@@ -323,7 +335,7 @@ def _truth_rows(
     assert task.plan is not None
     rows = []
     for lesion, mask in zip(tp.lesions, masks, strict=True):
-        diameter = longest_diameter_per_slice_mm(mask, ct.pixel_spacing_mm)
+        diameter = longest_axial_diameter_mm(np.moveaxis(mask, 0, -1), ct.pixel_spacing_mm)
         rows.append(
             {
                 "center": task.center.name,
@@ -406,7 +418,13 @@ def build_cohort(
     centers = {c.name: c for c in profiles}
     clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
     cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
-    plans = plan_follow_up(cohort, rng=follow_up_rng(options.seed)) if options.follow_up else {}
+    plans = (
+        plan_follow_up(
+            cohort, rng=follow_up_rng(options.seed), treat_everyone=options.treat_everyone
+        )
+        if options.follow_up
+        else {}
+    )
     options.out.mkdir(parents=True, exist_ok=True)
     ceilings = _write_tables(cohort, centers, options, plans)
     workers = options.workers or os.cpu_count() or 1
@@ -424,8 +442,10 @@ def build_cohort(
                 if progress:
                     progress(1)
     if options.follow_up:
-        pd.DataFrame(truth, columns=list(TRUTH_COLUMNS)).to_csv(
-            options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n"
+        frame = pd.DataFrame(truth, columns=list(TRUTH_COLUMNS))
+        frame.to_csv(options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n")
+        truth_categories(frame).to_csv(
+            options.out / FOLLOW_UP_CATEGORIES, index=False, lineterminator="\n"
         )
     counts = {str(k): int(v) for k, v in cohort["center"].value_counts().sort_index().items()}
     manifest = {

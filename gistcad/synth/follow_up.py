@@ -33,10 +33,14 @@ From u (months m after the start), for the primary lesion:
 - progression may seed the liver: P(new liver lesion) = 0.8·Φ(−u − 0.5), first seen at 6
   months (or 12 with probability 1/2), 12–18 mm, growing 40 % by the next CT.
 
-The truth (:data:`TRUTH_COLUMNS`) is measured on the rendered masks and HU: the longest
-axial diameter between voxel centres of the mask on any slice and the mean HU inside it.
-RECIST 1.1 / Choi categories of the truth are applied later by the rule functions of
-:mod:`gistcad.analysis` (one implementation of the rules); see :func:`truth_categories`.
+The truth (:data:`TRUTH_COLUMNS`, ``follow_up_truth.csv``, one row per patient, timepoint and
+lesion) is measured on the rendered masks and HU with the assessment's own measurement,
+:func:`gistcad.imaging.lesion_measures.longest_axial_diameter_mm` (the longest axial diameter
+between voxel centres of the mask on any slice), and the mean HU inside the mask. Its RECIST
+1.1 and Choi categories (:data:`CATEGORY_COLUMNS`, ``follow_up_categories.csv``, one row per
+treated patient and follow-up CT, with the reason) are the rule functions of
+:mod:`gistcad.analysis.response` applied to it by :func:`truth_categories` (one
+implementation of the rules).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from gistcad.analysis.response import LesionSize, TrackedLesion, Visit, choi, recist, select_targets
 from gistcad.domain import Drug, GenotypeDetail, LesionOrgan, LesionRole, Site
 from gistcad.synth.clinical import site_codes
 from gistcad.synth.params import DEFAULT_PARAMS, CohortParams
@@ -243,7 +248,11 @@ def _patient_plan(
 
 
 def plan_follow_up(
-    cohort: pd.DataFrame, *, rng: np.random.Generator, params: CohortParams = DEFAULT_PARAMS
+    cohort: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    params: CohortParams = DEFAULT_PARAMS,
+    treat_everyone: bool = False,
 ) -> dict[int, PatientPlan]:
     """Who receives neoadjuvant imatinib and how each lesion evolves; by patient index.
 
@@ -254,6 +263,9 @@ def plan_follow_up(
         the signal of the response model too).
     rng
         The follow-up's own stream (:func:`follow_up_rng`): the same seed gives the same plan.
+    treat_everyone
+        For tests: every patient is treated (the draws are the same, so a treated patient's
+        plan is the one the ordinary draw would give), so that a tiny cohort has follow-up.
 
     Returns
     -------
@@ -265,6 +277,8 @@ def plan_follow_up(
     treated = rng.random(n) < neoadjuvant_probability(
         cohort["site"].to_numpy(), cohort["size_cm"].to_numpy(dtype=float)
     )
+    if treat_everyone:
+        treated[:] = True
     trait = enhancement_trait(cohort, params)
     u = response_scores(
         cohort["genotype_detail"].to_numpy(), trait, signal, rng.normal(0.0, NOISE_SD, size=n)
@@ -336,14 +350,101 @@ def lesion_role(lesion: LesionState, longest_diameter_mm: float) -> LesionRole:
     return LesionRole.TARGET if longest_diameter_mm >= 10.0 else LesionRole.NON_TARGET
 
 
+#: Columns of ``follow_up_categories.csv``, one row per treated patient and follow-up CT.
+CATEGORY_COLUMNS: tuple[str, ...] = (
+    "center",
+    "hospital_id",
+    "timepoint",
+    "days_from_start",
+    "recist_category",
+    "recist_reason",
+    "choi_category",
+    "choi_reason",
+)
+
+
+def _lesion_size(row: Any) -> LesionSize:
+    hu = float(row.mean_hu)
+    return LesionSize(float(row.longest_diameter_mm), None, None if np.isnan(hu) else hu)
+
+
+def _patient_categories(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """RECIST and Choi of one patient's truth rows (every timepoint, every lesion present)."""
+    first_seen = rows.groupby("lesion")["timepoint"].min()
+    organs = rows.groupby("lesion")["organ"].first()
+    new = {int(n) for n, t in first_seen.items() if t > 0} | {
+        int(n) for n in rows.loc[rows["new_lesion"].astype(bool), "lesion"]
+    }
+    visits = []
+    for number, at in rows.groupby("timepoint", sort=True):
+        visits.append(
+            Visit(
+                int(number),
+                {int(r.lesion): _lesion_size(r) for r in at.itertuples()},
+                new_lesions=tuple(
+                    LesionOrgan(str(r.organ)) for r in at.itertuples() if int(r.lesion) in new
+                ),
+            )
+        )
+    candidates = [
+        TrackedLesion(int(n), LesionOrgan(str(organs[n])), LesionRole.NON_TARGET)
+        for n in organs.index
+        if int(n) not in new
+    ]
+    targets = set(select_targets(candidates, visits[0]))
+    lesions = [
+        TrackedLesion(
+            int(n),
+            LesionOrgan(str(organs[n])),
+            LesionRole.NEW
+            if int(n) in new
+            else (LesionRole.TARGET if int(n) in targets else LesionRole.NON_TARGET),
+        )
+        for n in organs.index
+    ]
+    days = rows.groupby("timepoint")["days_from_start"].first()
+    first = rows.iloc[0]
+    return [
+        {
+            "center": first["center"],
+            "hospital_id": first["hospital_id"],
+            "timepoint": by_recist.visit,
+            "days_from_start": int(days[by_recist.visit]),
+            "recist_category": by_recist.category.value,
+            "recist_reason": by_recist.reason,
+            "choi_category": by_choi.category.value,
+            "choi_reason": by_choi.reason,
+        }
+        for by_recist, by_choi in zip(recist(lesions, visits), choi(lesions, visits), strict=True)
+    ]
+
+
 def truth_categories(truth: pd.DataFrame) -> pd.DataFrame:
     """RECIST 1.1 and Choi categories of the truth measurements, per patient and timepoint.
 
     This is the one place where the generator's truth meets the response rules; the rules
-    themselves are :mod:`gistcad.analysis.response` (never re-implemented here). Until that
-    module exists this raises.
+    themselves are :mod:`gistcad.analysis.response` (never re-implemented here), applied as
+    the follow-up assessment applies them (:mod:`gistcad.followup.evaluation`): a lesion first
+    seen after the baseline is new (a RECIST and Choi progression from then on), the targets
+    are chosen at baseline by :func:`~gistcad.analysis.response.select_targets`, the size of a
+    lesion is its ``longest_diameter_mm`` and its density its ``mean_hu`` (an empty mask:
+    0 mm, no density).
+
+    Parameters
+    ----------
+    truth
+        Rows of ``follow_up_truth.csv`` (:data:`TRUTH_COLUMNS`; ``lesion``, ``timepoint``,
+        ``organ``, ``new_lesion``, ``longest_diameter_mm``, ``mean_hu`` at least).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CATEGORY_COLUMNS`: one row per patient (center, hospital id) and follow-up
+        timepoint, with the category values of :class:`~gistcad.domain.ResponseCategory`
+        and the reasons as the rules word them.
     """
-    raise NotImplementedError(
-        "apply the RECIST 1.1 / Choi rules of gistcad.analysis.response to the truth here "
-        f"({len(truth)} rows); the rules are not part of the generator"
-    )
+    rows: list[dict[str, Any]] = []
+    frame = truth.assign(hospital_id=truth["hospital_id"].astype(str))
+    for _, patient in frame.groupby(["center", "hospital_id"], sort=True):
+        rows += _patient_categories(patient)
+    return pd.DataFrame(rows, columns=list(CATEGORY_COLUMNS))

@@ -20,6 +20,8 @@ from gistcad.imaging.lesion_measures import (
     NECROSIS_HU,
     LesionMeasures,
     axial_last,
+    longest_axial_diameter_mm,
+    mask_diameter_mm,
     measure_lesion,
     measure_volume,
 )
@@ -112,6 +114,20 @@ def test_measure_volume_finds_the_axial_axis_whatever_the_array_order() -> None:
     array, spacing = axial_last(image)
     assert array.shape == hu.shape and spacing == pytest.approx(SPACING)
     assert measure_volume(image, lesion) == reference
+    # the diameter alone (the importer's and the generator's) is the same number
+    assert mask_diameter_mm(lesion) == reference.longest_axial_diameter_mm
+    assert longest_axial_diameter_mm(mask, SPACING[:2]) == reference.longest_axial_diameter_mm
+
+
+def test_diameter_alone_between_voxel_centres() -> None:
+    mask = np.zeros((6, 8, 3), np.uint8)
+    assert longest_axial_diameter_mm(mask, (1.0, 1.0)) == 0.0  # empty
+    mask[2, 3, 1] = 1
+    assert longest_axial_diameter_mm(mask, (1.0, 1.0)) == 0.0  # one voxel
+    mask[2, 3:8, 1] = 1  # a row of 5 voxels of 0.5 mm, collinear: 2 mm between end centres
+    assert longest_axial_diameter_mm(mask, (1.0, 0.5)) == pytest.approx(2.0)
+    mask[0:4, 0:4, 2] = 1  # a 4 x 4 square on another slice: the longest slice counts
+    assert longest_axial_diameter_mm(mask, (1.0, 1.0)) == pytest.approx(max(3 * math.sqrt(2), 4))
 
 
 def test_the_viewer_shows_the_numbers_of_the_one_measurement() -> None:

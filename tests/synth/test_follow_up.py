@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from scipy.stats import chi2_contingency
 
 from gistcad.domain import GenotypeClass
 from gistcad.synth.build import BuildOptions, build_cohort
 from gistcad.synth.centers import default_centers
 from gistcad.synth.clinical import draw_cohort
 from gistcad.synth.follow_up import (
+    CATEGORY_COLUMNS,
     FOLLOW_UP_MONTHS,
     TRUTH_COLUMNS,
     PatientPlan,
@@ -24,6 +26,7 @@ from gistcad.synth.follow_up import (
     plan_follow_up,
     plan_frame,
     size_and_density,
+    truth_categories,
 )
 
 OPTIONS = {"patients": 16, "centers": 6, "seed": 17, "matrix": 64, "scan_length_mm": 50.0}
@@ -105,6 +108,115 @@ def test_size_and_density_curves() -> None:
     assert grow > np.log(1.2)  # a strong progressor grows > 20 % in a year
 
 
+def _truth(rows: list[tuple[str, int, int, float, float, bool, str]]) -> pd.DataFrame:
+    """Truth rows (hospital id, timepoint, lesion, diameter mm, mean HU, new, organ)."""
+    return pd.DataFrame(
+        [
+            {
+                "center": "c1",
+                "hospital_id": hid,
+                "timepoint": tp,
+                "days_from_start": -7 if tp == 0 else 60 * tp,
+                "lesion": lesion,
+                "organ": organ,
+                "new_lesion": int(new),
+                "longest_diameter_mm": mm,
+                "mean_hu": hu,
+            }
+            for hid, tp, lesion, mm, hu, new, organ in rows
+        ]
+    )
+
+
+def test_truth_categories_apply_recist_and_choi_per_patient_and_timepoint() -> None:
+    truth = _truth(
+        [
+            ("A", 0, 1, 50.0, 60.0, False, "stomach"),
+            ("A", 1, 1, 48.0, 45.0, False, "stomach"),  # density -25 %, size -4 %
+            ("A", 2, 1, 34.0, 40.0, False, "stomach"),  # size -32 %
+            ("A", 3, 1, 36.0, 42.0, False, "stomach"),
+            ("A", 3, 2, 12.0, 45.0, True, "liver"),  # a new liver lesion
+            ("B", 0, 1, 8.0, 50.0, False, "rectum"),  # not measurable: no target
+            ("B", 1, 1, 9.0, 50.0, False, "rectum"),
+            ("C", 0, 1, 40.0, 50.0, False, "stomach"),
+            ("C", 1, 1, 30.0, 50.0, False, "stomach"),  # nadir 30 mm
+            ("C", 2, 1, 38.0, 60.0, False, "stomach"),  # +27 % and +8 mm from the nadir
+        ]
+    )
+    got = truth_categories(truth)
+    assert tuple(got.columns) == CATEGORY_COLUMNS
+    table = {
+        (r.hospital_id, r.timepoint): (r.recist_category, r.choi_category) for r in got.itertuples()
+    }
+    assert table == {
+        ("A", 1): ("sd", "pr"),  # a density drop alone: Choi PR, RECIST SD
+        ("A", 2): ("pr", "pr"),
+        ("A", 3): ("pd", "pd"),
+        ("B", 1): ("ne", "ne"),
+        ("C", 1): ("sd", "pr"),  # -25 %: not a RECIST PR, a Choi PR by size
+        ("C", 2): ("pd", "sd"),  # RECIST from the nadir; Choi from baseline (-5 %)
+    }
+    reasons = got.set_index(["hospital_id", "timepoint"])
+    assert reasons.loc[("A", 1), "choi_reason"] == "size −4 %, density −25 %"
+    assert reasons.loc[("A", 3), "recist_reason"] == "new lesion (liver)"
+    assert list(reasons.loc[("A", 1), ["days_from_start"]]) == [60]
+
+
+def _designed_categories(cohort: pd.DataFrame, plans: dict[int, PatientPlan]) -> pd.DataFrame:
+    """Truth categories of the designed sizes (10 x the 3-D diameter in cm, as the longest
+    axial diameter) and enhancements (as the mean HU), with each patient's genotype: the
+    response model without rendering, so that thousands of patients take seconds."""
+    frame = plan_frame(plans)
+    truth = frame.assign(
+        center="c",
+        hospital_id=frame["patient_index"].astype(str),
+        longest_diameter_mm=10.0 * frame["size_cm"],
+        mean_hu=frame["enhancement_hu"],
+    )
+    categories = truth_categories(truth)
+    info = cohort.set_index("patient_index")
+    index = categories["hospital_id"].astype(int)
+    return categories.assign(
+        genotype_class=info.loc[index, "genotype_class"].to_numpy(),
+        genotype_detail=info.loc[index, "genotype_detail"].to_numpy(),
+    )
+
+
+def _choi_pr_at_first_follow_up(categories: pd.DataFrame) -> pd.DataFrame:
+    first = categories[categories["timepoint"] == 1]
+    return first.assign(pr=first["choi_category"] == "pr")
+
+
+def test_truth_response_by_genotype_at_signal_1() -> None:
+    cohort, plans = _plans(4000, 1.0, seed=5)
+    first = _choi_pr_at_first_follow_up(_designed_categories(cohort, plans))
+    kit11 = first[first["genotype_class"] == GenotypeClass.KIT11.value]["pr"].mean()
+    d842v = first[first["genotype_detail"] == "pdgfra_d842v"]["pr"].mean()
+    wild = first[first["genotype_detail"].str.startswith("wt_")]["pr"].mean()
+    assert kit11 > 0.8 and kit11 > d842v + 0.4 and kit11 > wild + 0.3, (kit11, d842v, wild)
+    last = _designed_categories(cohort, plans).query("timepoint == 3")
+    progression = last.groupby("genotype_class")["recist_category"].apply(
+        lambda c: (c == "pd").mean()
+    )
+    assert progression[GenotypeClass.KIT11.value] < progression[GenotypeClass.WT_OTHER.value]
+
+
+def test_truth_response_rates_do_not_differ_by_genotype_at_signal_0() -> None:
+    # seeded: the chi-square test of Choi PR at the first CT (and of RECIST PD at 12 months)
+    # against the four genotype classes; with no signal p is uniform, p > 0.01 in 99 % of seeds
+    cohort, plans = _plans(4000, 0.0, seed=5)
+    categories = _designed_categories(cohort, plans)
+    first = _choi_pr_at_first_follow_up(categories)
+    assert len(first) > 400
+    _, p, _, _ = chi2_contingency(pd.crosstab(first["genotype_class"], first["pr"]))
+    assert p > 0.01, p
+    last = categories[categories["timepoint"] == 3]
+    table = pd.crosstab(last["genotype_class"], last["recist_category"] == "pd")
+    assert table.shape == (4, 2)  # both outcomes occur: the test has something to compare
+    _, p, _, _ = chi2_contingency(table)
+    assert p > 0.01, p
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("fu")
@@ -124,8 +236,13 @@ def _dicom_dates(folder: Path) -> set[tuple[str, str, str]]:
 
 def test_follow_up_studies_for_treated_patients_only(built: tuple[Path, Path]) -> None:
     out, _ = built
-    truth = pd.read_csv(out / "follow_up_truth.csv")
+    truth = pd.read_csv(out / "follow_up_truth.csv", dtype={"hospital_id": str})
     assert tuple(truth.columns) == TRUTH_COLUMNS
+    categories = pd.read_csv(
+        out / "follow_up_categories.csv", dtype={"hospital_id": str}, keep_default_na=False
+    )
+    assert len(categories) == 3 * len(FOLLOW_UP_MONTHS)
+    pd.testing.assert_frame_equal(categories, truth_categories(truth), check_dtype=False)
     treated = set(truth["hospital_id"])
     with_fu = {p.parent.name for p in out.glob("centers/*/dicom/*/FU1")}
     assert with_fu == treated and len(treated) == 3
@@ -168,3 +285,4 @@ def test_baseline_is_unchanged_by_the_follow_up(built: tuple[Path, Path]) -> Non
             assert a.PixelData == b.PixelData and a.StudyDate != b.StudyDate
     assert (with_fu / "oracle.csv").read_bytes() == (without / "oracle.csv").read_bytes()
     assert not (without / "follow_up_truth.csv").exists()
+    assert not (without / "follow_up_categories.csv").exists()
