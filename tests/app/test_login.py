@@ -141,7 +141,7 @@ def test_a_disabled_account_is_signed_out_at_the_next_click(
 
 def test_roles_decide_the_menu(accounts: dict[str, str]) -> None:
     clinician = _menu(sign_in("carol", accounts["carol"]))
-    assert clinician == {"Home", "Cohort explorer", "Survival", "Case view"}
+    assert clinician == {"Home", "Cohort explorer", "Survival", "Treatment response", "Case view"}
     pi = _menu(sign_in("alice", accounts["alice"]))
     assert pi == clinician | {"Model performance", "Jobs"}
     admin = _menu(sign_in("root", accounts["root"]))
