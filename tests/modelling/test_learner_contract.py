@@ -159,13 +159,16 @@ def test_the_learner_contract(
 
 
 #: columns a model must never read as features: they are known only after surgery (mitoses,
-#: rupture) or are the outcome, and would leak the genotype or the answer into the inputs
+#: rupture) or are the outcome (survival, the response labels), and would leak the genotype
+#: or the answer into the inputs
 NOT_FEATURES = {
     "mitotic_count": [0.0, 250.0],
     "mitotic_unit": ["per_5mm2", "per_50hpf"],
     "rupture": [False, True],
     "rfs_months": [1.0, 500.0],
     "rfs_event": [False, True],
+    "choi_pr_fu1": [0.0, 1.0],
+    "progression_6m": [1.0, 0.0],
 }
 
 
