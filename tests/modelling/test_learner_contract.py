@@ -35,6 +35,8 @@ CASES = [
     (ModelKind.CLINICAL, Target.KIT11),
     (ModelKind.CLINICAL, Target.GENOTYPE),
     (ModelKind.RADIOMICS, Target.KIT11),
+    (ModelKind.CLINICAL, Target.CHOI_PR_FU1),
+    (ModelKind.RADIOMICS, Target.PROGRESSION_6M),
     (ModelKind.DL, Target.KIT11),
     (ModelKind.DL, Target.GENOTYPE),
 ]
@@ -91,6 +93,8 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
                 "size_cm": float(2 + i % 7),
                 "rfs_months": float(6 + 3 * i),
                 "rfs_event": i % 3 == 0,
+                "choi_pr_fu1": float(i % 2),
+                "progression_6m": float(i % 3 == 1),
                 **_patient_images(data_dir, i, genotype.value.startswith("kit11"), rng),
             }
         )
