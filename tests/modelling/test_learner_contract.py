@@ -214,3 +214,10 @@ def test_no_model_reads_mitoses_rupture_or_the_outcome(
     np.testing.assert_allclose(
         learner.predict(refitted, table).probabilities, scores.probabilities, rtol=0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("target", [Target.CHOI_PR_FU1, Target.PROGRESSION_6M])
+def test_the_deep_model_refuses_a_response_target(target: Target, tmp_path: Path) -> None:
+    request = TrainRequest(kind=ModelKind.DL, target=target)
+    with pytest.raises(ValidationError, match="not the response to imatinib; train"):
+        make_learner(request, tmp_path)
