@@ -648,3 +648,11 @@ RESPONSE_CATEGORY_LABELS: dict[ResponseCategory, str] = {
     ResponseCategory.PROGRESSION: "PD (progressive disease)",
     ResponseCategory.NOT_EVALUABLE: "NE (not evaluable)",
 }
+
+
+#: What the positive class of each response target means, by target name (the class name of
+#: the positive class is the target's name), for the case card.
+RESPONSE_TARGET_LABELS: dict[str, str] = {
+    "choi_pr_fu1": "Predicted Choi response at the first follow-up CT (about 2 months)",
+    "progression_6m": "Predicted RECIST 1.1 progression by 6 months",
+}

@@ -104,6 +104,8 @@ with right:
     if not card.predictions:
         st.caption("No model has predicted this patient yet.")
     for text in card.predictions:
+        if text.summary is not None:
+            st.write(f"**{text.summary}**")
         st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")
         if text.out_of_fold_heading is not None:
             st.write(

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from gistcad.domain import RESPONSE_TARGET_LABELS
 from gistcad.errors import ValidationError
 
 
@@ -180,6 +181,9 @@ class PredictionText:
     ``heading`` names the model, its kind, date and whether its final prediction of this
     patient is in-sample; ``out_of_fold_heading`` and ``out_of_fold_class`` are set when the
     patient has an out-of-fold prediction (the honest one for a training patient).
+    ``summary``: for a response target, the probability of the response in words, e.g.
+    "Predicted Choi response at the first follow-up CT (about 2 months): 72 % (clinical-…,
+    out-of-fold)" (the out-of-fold probability when there is one).
     """
 
     heading: str
@@ -189,11 +193,14 @@ class PredictionText:
     out_of_fold_class: str | None = None
     out_of_fold_probabilities: str | None = None
     warning: str | None = None
+    summary: str | None = None
 
     @property
     def plain(self) -> str:
         """The whole prediction on one line, without markup."""
         line = f"{self.heading}: {self.predicted_class}"
+        if self.summary is not None:
+            line = f"{self.summary}. {line}"
         if self.out_of_fold_class is not None:
             line += f"; out-of-fold: {self.out_of_fold_class}"
         return line
@@ -219,6 +226,14 @@ def prediction_text(row: Mapping[str, Any]) -> PredictionText:
             else None
         ),
     )
+    target = row.get("target")
+    if isinstance(target, str) and target in RESPONSE_TARGET_LABELS:
+        chosen, how = (oof, "out-of-fold") if oof else (row["probabilities"], source.value)
+        if target in chosen:
+            text = replace(
+                text,
+                summary=f"{RESPONSE_TARGET_LABELS[target]}: {chosen[target]:.0%} ({model}, {how})",
+            )
     if not oof:
         return text
     validation = row.get("validation") or ""

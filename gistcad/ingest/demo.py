@@ -4,8 +4,8 @@ The demo goes through exactly the code path of real data: for every center folde
 clinical table (:mod:`gistcad.ingest.clinical`), its DICOM folder (CT, SEG, RTSTRUCT, the
 follow-up studies too; :mod:`gistcad.ingest.dicom`), its NIfTI masks
 (:mod:`gistcad.ingest.nifti`) and its treatment lines (:mod:`gistcad.ingest.treatment_lines`).
-``oracle.csv``, ``ceiling.json``, ``follow_up_truth.csv`` and ``follow_up_categories.csv`` are
-never read here.
+``oracle.csv``, ``ceiling.json``, ``follow_up_truth.csv``, ``follow_up_categories.csv`` and
+``follow_up_posterior.csv`` are never read here.
 """
 
 from __future__ import annotations

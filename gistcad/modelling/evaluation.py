@@ -1,7 +1,8 @@
 """Evaluate out-of-fold predictions per center and pooled, beside the synthetic ceiling.
 
 For each task (a binary question the probabilities answer: KIT exon 11 vs rest, KIT-mutant
-vs not, PDGFRA vs rest, high risk vs not) and for every center and all centers pooled: the
+vs not, PDGFRA vs rest, high risk vs not, Choi response at the first follow-up vs not,
+RECIST progression by 6 months vs not) and for every center and all centers pooled: the
 number of patients and positives, the ROC AUC with a patient-level bootstrap 95 % CI,
 sensitivity and specificity at the threshold, calibration slope and intercept, and — when the
 oracle of a synthetic cohort is given — the ceiling AUC of the Bayes posterior on the same
@@ -39,12 +40,16 @@ ORACLE_COLUMNS = {
     "kit_mutant_vs_not": "p_kit_mutant",
     "pdgfra_vs_rest": "p_pdgfra",
     "high_risk_vs_not": "p_high_risk",
+    "choi_pr_fu1_vs_not": "p_choi_pr_fu1",
+    "progression_6m_vs_not": "p_progression_6m",
 }
 TASK_LABELS = {
     "kit11_vs_rest": "KIT exon 11 vs rest",
     "kit_mutant_vs_not": "KIT-mutant vs not",
     "pdgfra_vs_rest": "PDGFRA vs rest",
     "high_risk_vs_not": "High risk (NIH 2002) vs not",
+    "choi_pr_fu1_vs_not": "Choi response at the first follow-up vs not",
+    "progression_6m_vs_not": "RECIST progression by 6 months vs not",
 }
 
 
@@ -55,6 +60,8 @@ def task_scores(oof: pd.DataFrame, target: Target) -> dict[str, tuple[np.ndarray
         return {"kit11_vs_rest": (oof["p_kit11"].to_numpy(), label)}
     if target is Target.RISK:
         return {"high_risk_vs_not": (oof["p_high_risk"].to_numpy(), label)}
+    if target.is_response:
+        return {f"{target.value}_vs_not": (oof[f"p_{target.value}"].to_numpy(), label)}
     return {
         "kit11_vs_rest": (oof["p_kit11"].to_numpy(), (label == 0).astype(int)),
         # KIT exon 13/17 sit in the model's fourth class, so this is exon 11 or 9 vs the rest

@@ -2,7 +2,10 @@
 
 The oracle names patients by center and hospital id, as the center's export did; the store
 knows only pseudonyms, so the pseudonym is recomputed with the data folder's key. The oracle
-never becomes a feature: it is read only to print the ceiling beside a model's AUC.
+never becomes a feature: it is read only to print the ceiling beside a model's AUC. The
+ceiling of the response targets is ``follow_up_posterior.csv`` beside it (written when the
+cohort has follow-up): its columns :data:`RESPONSE_COLUMNS` are joined the same way, and are
+missing (NaN) without it.
 :func:`find_oracle` is the one way the command and the pages find and load it.
 """
 
@@ -17,10 +20,24 @@ from gistcad.ingest.pseudonym import Pseudonymizer, load_or_create_key
 from gistcad.layout import DataLayout
 
 COLUMNS = ["p_kit11", "p_kit9", "p_pdgfra", "p_wt_other", "p_kit_mutant", "p_high_risk"]
+#: the response posterior's columns (``follow_up_posterior.csv`` beside ``oracle.csv``)
+RESPONSE_COLUMNS = ["p_choi_pr_fu1", "p_progression_6m"]
+RESPONSE_POSTERIOR = "follow_up_posterior.csv"
+
+
+def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"hospital_id": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValidationError(
+            f"{path}: not {what} (not a readable CSV: {exc}); give the files that gistcad "
+            "demo build wrote"
+        ) from None
 
 
 def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
-    """``pseudonym`` and the posterior columns of ``oracle.csv``."""
+    """``pseudonym`` and the posterior columns of ``oracle.csv``, and the response posterior
+    of ``follow_up_posterior.csv`` beside it (:data:`RESPONSE_COLUMNS`, NaN without it)."""
     if not path.is_file():
         raise ValidationError(f"{path}: no such oracle file (written by gistcad demo build)")
     try:
@@ -37,7 +54,21 @@ def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
         pseudonymizer.pseudonym(c, h)
         for c, h in zip(oracle["center"], oracle["hospital_id"], strict=True)
     ]
-    return oracle[["pseudonym", *COLUMNS]]
+    oracle = oracle[["center", "hospital_id", "pseudonym", *COLUMNS]]
+    posterior_path = path.parent / RESPONSE_POSTERIOR
+    if posterior_path.is_file():
+        posterior = _read_csv(posterior_path, "a response posterior file")
+        missing = {"center", "hospital_id", *RESPONSE_COLUMNS} - set(posterior.columns)
+        if missing:
+            raise ValidationError(
+                f"{posterior_path}: not a response posterior file (missing "
+                f"{', '.join(sorted(missing))})"
+            )
+        posterior = posterior[["center", "hospital_id", *RESPONSE_COLUMNS]]
+        oracle = oracle.merge(posterior, on=["center", "hospital_id"], how="left")
+    else:
+        oracle = oracle.assign(**{column: float("nan") for column in RESPONSE_COLUMNS})
+    return oracle[["pseudonym", *COLUMNS, *RESPONSE_COLUMNS]]
 
 
 def find_oracle(layout: DataLayout, path: Path | None = None) -> pd.DataFrame | None:

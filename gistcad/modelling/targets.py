@@ -3,8 +3,16 @@
 ``genotype``: four classes in :class:`~gistcad.domain.GenotypeClass` order (KIT exon 11,
 KIT exon 9, PDGFRA, wild-type or other). ``kit11``: KIT exon 11 vs rest. ``risk``: high risk of
 recurrence under NIH 2002 (Fletcher) vs not; the definition the synthetic cohort's oracle uses
-for its ceiling, so that model and ceiling are measured on the same question. Unknown labels
-are −1 and are left out of training and evaluation of that target.
+for its ceiling, so that model and ceiling are measured on the same question.
+
+Two response targets, read from the baseline CT and predicting what imatinib will do (labels
+from the stored effective response categories, :func:`gistcad.store.model_queries.
+response_labels`): ``choi_pr_fu1``, a Choi partial or complete response at the first
+follow-up CT vs not; ``progression_6m``, a RECIST 1.1 progression at or before the follow-up
+CT nearest 6 months after the start of treatment vs not.
+
+Unknown labels are −1 and are left out of training and evaluation of that target (for the
+response targets: untreated patients, and those not assessed or not evaluable).
 """
 
 from __future__ import annotations
@@ -15,7 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from gistcad.domain import GenotypeClass, GenotypeDetail, RiskScheme, genotype_class
+from gistcad.domain import (
+    RESPONSE_TARGET_LABELS,
+    GenotypeClass,
+    GenotypeDetail,
+    RiskScheme,
+    genotype_class,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +42,8 @@ class Target(StrEnum):
     GENOTYPE = "genotype"
     KIT11 = "kit11"
     RISK = "risk"
+    CHOI_PR_FU1 = "choi_pr_fu1"
+    PROGRESSION_6M = "progression_6m"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -36,7 +52,23 @@ class Target(StrEnum):
             return tuple(c.value for c in CLASSES)
         if self is Target.KIT11:
             return ("not_kit11", "kit11")
+        if self is Target.CHOI_PR_FU1:
+            return ("no_choi_pr_fu1", "choi_pr_fu1")
+        if self is Target.PROGRESSION_6M:
+            return ("no_progression_6m", "progression_6m")
         return ("not_high_risk", "high_risk")
+
+    @property
+    def is_response(self) -> bool:
+        """Whether this target is a response to treatment (labelled only for treated
+        patients with that assessment)."""
+        return self in RESPONSE_TARGETS
+
+
+#: The response targets and what their positive class means, for the case card.
+RESPONSE_TARGETS: dict[Target, str] = {
+    Target(name): label for name, label in RESPONSE_TARGET_LABELS.items()
+}
 
 
 def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:
@@ -52,9 +84,16 @@ def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:
 
 
 def labels_for(table: pd.DataFrame, target: Target) -> NDArray[np.int64]:
+    """The label array of ``target`` (−1 = unknown).
+
+    The response targets read the column of the same name (0/1, missing = unknown), which
+    :func:`gistcad.store.model_queries.modelling_table` fills from the stored assessments.
+    """
     from gistcad.analysis.grouping import risk_groups  # pandas: not needed for the enum
 
-    """The label array of ``target`` (−1 = unknown)."""
+    if target.is_response:
+        values = table[target.value].to_numpy(dtype=float)
+        return np.where(np.isfinite(values), values, UNKNOWN).astype(np.int64)
     if target is Target.GENOTYPE:
         return genotype_labels(table)
     if target is Target.KIT11:

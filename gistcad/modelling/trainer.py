@@ -75,6 +75,11 @@ def make_learner(
             progress=progress,
             inner_by_center=by_center,
         )
+    if request.target.is_response:
+        raise ValidationError(
+            "the deep model learns the genotype (and a risk score), not the response to "
+            f"imatinib; train {request.target.value} with --model clinical or radiomics"
+        )
     if request.target is Target.RISK:
         raise ValidationError(
             "the deep model predicts genotype (or KIT exon 11 vs rest) and a continuous risk "
@@ -120,8 +125,7 @@ def model_card(
         f"**Predicts** {', '.join(request.target.classes)} from "
         f"{_inputs_text(request.kind, dl_settings)}.",
         "",
-        "**Intended use:** research on genotype and risk prediction from pre-operative CT. "
-        "Not for treatment decisions: the genotype must come from tissue.",
+        _intended_use(request.target),
         "",
         f"**Data:** {len(table)} patients from {table['center'].nunique()} centers "
         f"({', '.join(sorted(table['center'].unique()))}).",
@@ -142,6 +146,20 @@ def model_card(
         "intervals; on synthetic data compare with the ceiling, never above it.",
     ]
     return "\n".join(lines)
+
+
+def _intended_use(target: Target) -> str:
+    """The card's intended use: genotype and risk, or the response to imatinib."""
+    if target.is_response:
+        return (
+            "**Intended use:** research on predicting the response to imatinib from the "
+            "baseline CT, before treatment; trained on the treated patients with that "
+            "assessment only. Not for treatment decisions: the response is seen on follow-up CT."
+        )
+    return (
+        "**Intended use:** research on genotype and risk prediction from pre-operative CT. "
+        "Not for treatment decisions: the genotype must come from tissue."
+    )
 
 
 def _inputs_text(kind: ModelKind, dl_settings: DlSettings | None) -> str:

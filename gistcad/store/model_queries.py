@@ -13,7 +13,13 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import Permission, SegmentationSource
+from gistcad.domain import (
+    MeasurementSource,
+    Permission,
+    ResponseCategory,
+    ResponseCriteria,
+    SegmentationSource,
+)
 from gistcad.errors import NotFoundError
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
@@ -24,6 +30,7 @@ from gistcad.store.models import (
     Outcome,
     Patient,
     Prediction,
+    ResponseAssessment,
     Segmentation,
     Series,
     Study,
@@ -103,13 +110,14 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
     this patient, so that its prediction is in-sample; None when the version does not
     record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
-    ``validation`` (the version's validation scheme).
+    ``validation`` (the version's validation scheme); ``target`` is the version's target.
     """
     stmt = (
         select(
             ModelVersion.id.label("model_version_id"),
             ModelVersion.name.label("model"),
             ModelVersion.kind,
+            ModelVersion.target,
             ModelVersion.created_at.label("model_created_at"),
             Prediction.series_id,
             Prediction.probabilities,
@@ -248,6 +256,11 @@ MODELLING_COLUMNS = [
     "mask_path",
     "mask_sha256",
 ]
+#: The response label columns of :func:`modelling_table` (see :func:`response_labels`).
+RESPONSE_LABEL_COLUMNS = ["choi_pr_fu1", "progression_6m"]
+#: The follow-up CT "nearest 6 months" must lie in this window of days from the start.
+SIX_MONTHS_DAYS = 182.6
+SIX_MONTHS_WINDOW = (122, 274)
 
 
 def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
@@ -256,7 +269,9 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     Per patient the baseline CT is used, never a follow-up one: the first CT series (lowest id)
     of the study of timepoint 0 when the patient has timepoints, else the patient's first CT
     series; and that series' first manual segmentation (``mask_path`` is missing when it has
-    none). Paths are relative to the data folder.
+    none). Paths are relative to the data folder. The response labels of
+    :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
+    added: they are targets, never features.
     """
     baseline = (
         select(Timepoint.patient_id, Timepoint.study_id).where(Timepoint.number == 0).subquery()
@@ -309,7 +324,92 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .where(scope.clause(Patient.center_id))
         .order_by(Center.name, Patient.pseudonym)
     )
-    return frame(session, stmt, MODELLING_COLUMNS)
+    table = frame(session, stmt, MODELLING_COLUMNS)
+    labels = response_labels(session, scope).set_index("patient_id")
+    for column in RESPONSE_LABEL_COLUMNS:
+        table[column] = table["patient_id"].map(labels[column]).astype(float)
+    return table
+
+
+def response_labels(session: Session, scope: AccessScope) -> pd.DataFrame:
+    """Per treated patient in scope with a response assessment: the response labels.
+
+    The effective category of a timepoint is the reader's when present, else the automatic
+    one. ``choi_pr_fu1``: 1 when the effective Choi category at the first follow-up CT
+    (timepoint 1) is a partial or complete response, 0 when stable or progressive, missing
+    when not evaluable or not assessed. ``progression_6m``: 1 when the effective RECIST 1.1
+    category is a progression at any follow-up CT up to the one nearest 6 months after the
+    start (within 4–9 months); 0 when that CT is assessed, evaluable and nothing before it
+    progressed; missing otherwise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id`` and :data:`RESPONSE_LABEL_COLUMNS` (floats: 1.0, 0.0 or NaN).
+    """
+    stmt = (
+        select(
+            Timepoint.patient_id,
+            Timepoint.number,
+            Timepoint.days_from_treatment_start,
+            ResponseAssessment.criteria,
+            ResponseAssessment.source,
+            ResponseAssessment.category,
+        )
+        .join(ResponseAssessment, ResponseAssessment.timepoint_id == Timepoint.id)
+        .join(Patient, Patient.id == Timepoint.patient_id)
+        .where(
+            Timepoint.number > 0,
+            Timepoint.days_from_treatment_start.is_not(None),
+            scope.clause(Patient.center_id),
+        )
+    )
+    rows = frame(session, stmt, ["patient_id", "number", "days", "criteria", "source", "category"])
+    if rows.empty:
+        return pd.DataFrame(columns=["patient_id", *RESPONSE_LABEL_COLUMNS])
+    rows["reader"] = rows["source"].map(lambda v: str(v) == MeasurementSource.READER.value)
+    effective = (
+        rows.sort_values("reader")
+        .drop_duplicates(["patient_id", "number", "criteria"], keep="last")
+        .assign(
+            category=lambda f: f["category"].map(str), criteria=lambda f: f["criteria"].map(str)
+        )
+    )
+    result = []
+    for patient_id, visits in effective.groupby("patient_id"):
+        result.append(
+            {
+                "patient_id": int(patient_id),
+                "choi_pr_fu1": _choi_pr_fu1(visits),
+                "progression_6m": _progression_6m(visits),
+            }
+        )
+    return pd.DataFrame(result, columns=["patient_id", *RESPONSE_LABEL_COLUMNS])
+
+
+def _choi_pr_fu1(visits: pd.DataFrame) -> float:
+    first = visits[(visits["number"] == 1) & (visits["criteria"] == ResponseCriteria.CHOI.value)]
+    if first.empty or first["category"].iloc[0] == ResponseCategory.NOT_EVALUABLE.value:
+        return float("nan")
+    responded = {ResponseCategory.PARTIAL.value, ResponseCategory.COMPLETE.value}
+    return float(first["category"].iloc[0] in responded)
+
+
+def _progression_6m(visits: pd.DataFrame) -> float:
+    recist = visits[visits["criteria"] == ResponseCriteria.RECIST_1_1.value]
+    low, high = SIX_MONTHS_WINDOW
+    window = recist[recist["days"].between(low, high)]
+    if window.empty:
+        early = recist[recist["days"] <= high]
+        progressed = (early["category"] == ResponseCategory.PROGRESSION.value).any()
+        return 1.0 if progressed else float("nan")
+    nearest = window.loc[(window["days"] - SIX_MONTHS_DAYS).abs().idxmin()]
+    upto = recist[recist["number"] <= nearest["number"]]
+    if (upto["category"] == ResponseCategory.PROGRESSION.value).any():
+        return 1.0
+    if nearest["category"] == ResponseCategory.NOT_EVALUABLE.value:
+        return float("nan")
+    return 0.0
 
 
 @dataclass(frozen=True)

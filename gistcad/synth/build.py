@@ -14,6 +14,9 @@ Layout written under the output folder (nothing is written anywhere else)::
     follow_up_truth.csv      truth of every lesion at every timepoint of the treated patients
     follow_up_categories.csv RECIST 1.1 and Choi categories (and reasons) of that truth, per
                              treated patient and follow-up CT
+    follow_up_posterior.csv  the generator's ceiling of the response targets: per patient,
+                             P(Choi response at 2 months), P(RECIST progression by 6 months)
+                             given the genotype and the baseline trait
     centers/<center>/treatment_lines.csv                  neoadjuvant imatinib of those patients
     centers/<center>/dicom/<patient id>/FU<k>/CT|SEG|RTSTRUCT   follow-up CT k (1-3), a mask
                              per lesion (SEG/RTSTRUCT labelled "lesion <n> <organ>")
@@ -61,6 +64,7 @@ from gistcad.synth.follow_up import (
     follow_up_rng,
     lesion_role,
     plan_follow_up,
+    response_posterior,
     treatment_lines,
     truth_categories,
 )
@@ -75,6 +79,7 @@ MIN_MATRIX, MAX_MATRIX = 64, 512
 SCAN_TO_SURGERY_DAYS = 21
 FOLLOW_UP_TRUTH = "follow_up_truth.csv"
 FOLLOW_UP_CATEGORIES = "follow_up_categories.csv"
+FOLLOW_UP_POSTERIOR = "follow_up_posterior.csv"
 TREATMENT_LINES = "treatment_lines.csv"
 README = """\
 Synthetic multi-center GIST cohort, written by gistcad {version} (gistcad demo build).
@@ -93,6 +98,9 @@ follow_up_truth.csv the true size and density of every lesion of the patients tr
                     neoadjuvant imatinib, at every CT: like oracle.csv, NEVER import it.
 follow_up_categories.csv  the RECIST 1.1 and Choi categories of that truth at every
                     follow-up CT (the reference for the automatic assessment).
+follow_up_posterior.csv  per patient, the probability of a Choi response at 2 months and of
+                    a RECIST progression by 6 months given what is known before treatment:
+                    the ceiling of the response models. NEVER import it.
 manifest.json       the options of this build.
 
 Options: {options}
@@ -397,6 +405,10 @@ def _write_tables(
         )
         + "\n"
     )
+    if options.follow_up:
+        response_posterior(cohort).to_csv(
+            options.out / FOLLOW_UP_POSTERIOR, index=False, float_format="%.6f", lineterminator="\n"
+        )
     if plans:
         cohort = cohort.assign(neoadjuvant_imatinib=cohort["patient_index"].isin(list(plans)))
     lines = treatment_lines(dict(plans))

@@ -448,3 +448,78 @@ def truth_categories(truth: pd.DataFrame) -> pd.DataFrame:
     for _, patient in frame.groupby(["center", "hospital_id"], sort=True):
         rows += _patient_categories(patient)
     return pd.DataFrame(rows, columns=list(CATEGORY_COLUMNS))
+
+
+#: Columns of ``follow_up_posterior.csv``: one row per patient of the cohort.
+POSTERIOR_COLUMNS: tuple[str, ...] = ("center", "hospital_id", "p_choi_pr_fu1", "p_progression_6m")
+#: Draws of the noise and jitter over which :func:`response_posterior` averages.
+POSTERIOR_DRAWS = 4000
+#: Months of the first follow-up CT and of the one nearest 6 months.
+_FIRST, _SIX = FOLLOW_UP_MONTHS[0], 6.0
+
+
+def _designed(u: np.ndarray, months: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`size_and_density` for an array of latent scores."""
+    t = np.tanh(np.abs(u))
+    responds = u >= 0
+    log_size = np.where(responds, -0.5 * t * (1.0 - np.exp(-months / 4.0)), 0.6 * t * months / 12.0)
+    density = np.where(
+        responds, -0.45 * t * (1.0 - np.exp(-months)), 0.05 * t * min(months / 2.0, 1.0)
+    )
+    return log_size, density
+
+
+def response_posterior(
+    cohort: pd.DataFrame, params: CohortParams = DEFAULT_PARAMS, draws: int = POSTERIOR_DRAWS
+) -> pd.DataFrame:
+    """The generator's ceiling of the response targets: each outcome's probability given what
+    is known before treatment (the genotype and the baseline enhancement trait).
+
+    Per patient (as if treated), averaged over draws of what is not known then — the noise ε
+    of the latent response, the jitter of each CT and whether a liver lesion appears — with
+    the designed size and density of :func:`size_and_density`:
+
+    - ``p_choi_pr_fu1``: a Choi response at the first follow-up CT (2 months): size down
+      ≥ 10 % or density down ≥ 15 % (no new lesion appears before 6 months);
+    - ``p_progression_6m``: a RECIST 1.1 progression by the CT at 6 months: the size ≥ 20 %
+      above the nadir at 2 or 6 months, or a new liver lesion seen at 6 months.
+
+    The same draws serve every patient (common random numbers), so that at ``signal = 0``,
+    where the latent response depends on neither genotype nor image, the posterior is one
+    value for everybody and its AUC exactly 0.5. It is a model of the outcome, not the
+    outcome's rendering: it leaves out the measurement on the mask (longest axial diameter,
+    mean HU) and RECIST's 5 mm absolute increase (the treated tumours are large), so it is
+    the ceiling up to that approximation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`POSTERIOR_COLUMNS`, in the cohort's order.
+    """
+    signal = float(cohort.attrs.get("signal", 1.0))
+    trait = enhancement_trait(cohort, params)
+    rng = np.random.default_rng(np.random.SeedSequence([0, 7]))
+    eps = rng.normal(0.0, NOISE_SD, size=draws)
+    jitter = rng.normal(0.0, JITTER_SD, size=(4, draws))
+    new_u = rng.random(size=(2, draws))
+    known = response_scores(
+        cohort["genotype_detail"].to_numpy(), trait, signal, np.zeros(len(trait))
+    )
+    u = known[:, None] + eps[None, :]
+    size1, density1 = _designed(u, _FIRST)
+    size1 = size1 + jitter[0]
+    choi = (np.exp(size1) <= 0.9) | (density1 + jitter[1] <= -0.15)
+    size6 = _designed(u, _SIX)[0] + jitter[2]
+    nadir = np.minimum(0.0, size1)
+    grown = (np.exp(size1) >= 1.2) | (np.exp(size6 - nadir) >= 1.2)
+    p_new = np.where(u < 0, 0.8 * ndtr(-u - 0.5), 0.0)
+    new_by_six = (new_u[0] < p_new) & (new_u[1] < 0.5)
+    return pd.DataFrame(
+        {
+            "center": cohort["center"].to_numpy(),
+            "hospital_id": cohort["hospital_id"].astype(str).to_numpy(),
+            "p_choi_pr_fu1": choi.mean(axis=1),
+            "p_progression_6m": (grown | new_by_six).mean(axis=1),
+        },
+        columns=list(POSTERIOR_COLUMNS),
+    )

@@ -10,6 +10,7 @@ from gistcad.analysis.prediction_source import (
     PredictionSource,
     choose_predictions,
     describe_sources,
+    prediction_text,
     source_counts,
 )
 from gistcad.errors import ValidationError
@@ -75,3 +76,28 @@ def test_counts_and_words_per_group() -> None:
     ]
     words = describe_sources(counts, "kfold")
     assert words["no"] == "out-of-fold (k-fold cross-validation) 2; final model, not trained on 1"
+
+
+def _row(target: str, oof: dict[str, float] | None) -> dict[str, object]:
+    return {
+        "model": "clin",
+        "kind": "clinical",
+        "target": target,
+        "created_at": pd.Timestamp("2026-01-02"),
+        "predicted_class": "progression_6m",
+        "probabilities": {"no_progression_6m": 0.25, "progression_6m": 0.75},
+        "trained_on": False,
+        "out_of_fold": oof,
+        "validation": "kfold",
+    }
+
+
+def test_a_response_prediction_says_what_its_probability_means() -> None:
+    final = prediction_text(_row("progression_6m", None))
+    assert final.summary == (
+        "Predicted RECIST 1.1 progression by 6 months: 75% (clin, final model, not trained on)"
+    )
+    assert final.plain.startswith(f"{final.summary}. clin (clinical, 2026-01-02)")
+    oof = prediction_text(_row("progression_6m", {"no_progression_6m": 0.6, "progression_6m": 0.4}))
+    assert oof.summary == "Predicted RECIST 1.1 progression by 6 months: 40% (clin, out-of-fold)"
+    assert prediction_text(_row("kit11", None)).summary is None

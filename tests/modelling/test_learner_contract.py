@@ -35,6 +35,8 @@ CASES = [
     (ModelKind.CLINICAL, Target.KIT11),
     (ModelKind.CLINICAL, Target.GENOTYPE),
     (ModelKind.RADIOMICS, Target.KIT11),
+    (ModelKind.CLINICAL, Target.CHOI_PR_FU1),
+    (ModelKind.RADIOMICS, Target.PROGRESSION_6M),
     (ModelKind.DL, Target.KIT11),
     (ModelKind.DL, Target.GENOTYPE),
 ]
@@ -91,6 +93,8 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
                 "size_cm": float(2 + i % 7),
                 "rfs_months": float(6 + 3 * i),
                 "rfs_event": i % 3 == 0,
+                "choi_pr_fu1": float(i % 2),
+                "progression_6m": float(i % 3 == 1),
                 **_patient_images(data_dir, i, genotype.value.startswith("kit11"), rng),
             }
         )
@@ -159,13 +163,16 @@ def test_the_learner_contract(
 
 
 #: columns a model must never read as features: they are known only after surgery (mitoses,
-#: rupture) or are the outcome, and would leak the genotype or the answer into the inputs
+#: rupture) or are the outcome (survival, the response labels), and would leak the genotype
+#: or the answer into the inputs
 NOT_FEATURES = {
     "mitotic_count": [0.0, 250.0],
     "mitotic_unit": ["per_5mm2", "per_50hpf"],
     "rupture": [False, True],
     "rfs_months": [1.0, 500.0],
     "rfs_event": [False, True],
+    "choi_pr_fu1": [0.0, 1.0],
+    "progression_6m": [1.0, 0.0],
 }
 
 
@@ -207,3 +214,10 @@ def test_no_model_reads_mitoses_rupture_or_the_outcome(
     np.testing.assert_allclose(
         learner.predict(refitted, table).probabilities, scores.probabilities, rtol=0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("target", [Target.CHOI_PR_FU1, Target.PROGRESSION_6M])
+def test_the_deep_model_refuses_a_response_target(target: Target, tmp_path: Path) -> None:
+    request = TrainRequest(kind=ModelKind.DL, target=target)
+    with pytest.raises(ValidationError, match="not the response to imatinib; train"):
+        make_learner(request, tmp_path)

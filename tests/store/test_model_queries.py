@@ -8,8 +8,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gistcad.domain import SegmentationSource
+from gistcad.domain import (
+    MeasurementSource,
+    ResponseCategory,
+    ResponseCriteria,
+    SegmentationSource,
+)
 from gistcad.store import AccessScope
+from gistcad.store.followup import save_assessment
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import Patient, Segmentation, Series, Study, Timepoint
 from tests.conftest import BACKENDS
@@ -88,3 +94,78 @@ def test_the_baseline_ct_is_read_even_when_a_follow_up_series_has_a_lower_id(
     assert table.loc["A-treated", "mask_path"] == "volumes/base-1-mask.nii.gz"
     assert table.loc["B-single", "volume_path"] == "volumes/b1-0.nii"
     assert table.loc["B-single", "mask_path"] == "volumes/b1-0-mask.nii.gz"
+
+
+def _assessed(
+    session: Session,
+    patient: Patient,
+    name: str,
+    days: int,
+    number: int,
+    categories: dict[tuple[ResponseCriteria, MeasurementSource], ResponseCategory],
+) -> None:
+    """A follow-up study ``days`` after the treatment start with these effective categories."""
+    study = _study(session, patient, name, dt.date(2024, 1, 10) + dt.timedelta(days), ("CT",))
+    assert study.study_date is not None
+    timepoint = Timepoint(
+        patient_id=patient.id,
+        study_id=study.id,
+        number=number,
+        study_date=study.study_date,
+        days_from_treatment_start=days,
+    )
+    session.add(timepoint)
+    session.flush()
+    for (criteria, source), category in categories.items():
+        reader = source is MeasurementSource.READER
+        save_assessment(
+            session,
+            timepoint.id,
+            criteria,
+            category,
+            "test",
+            source=source,
+            assessed_by="reader" if reader else "gistcad",
+            override_reason="re-read" if reader else None,
+        )
+
+
+def test_response_labels_come_from_the_effective_categories(engine: Engine) -> None:
+    choi, recist = ResponseCriteria.CHOI, ResponseCriteria.RECIST_1_1
+    auto, reader = MeasurementSource.AUTOMATIC, MeasurementSource.READER
+    sd, pd_, pr = ResponseCategory.STABLE, ResponseCategory.PROGRESSION, ResponseCategory.PARTIAL
+    ne = ResponseCategory.NOT_EVALUABLE
+    with Session(engine) as s:
+        center = add_center(s, "Alpha")
+        for name in ("P1", "P2", "P3", "P4", "P5"):
+            patient = add_patient(s, center, name)
+            _timepoint(s, _study(s, patient, f"{name}-base", dt.date(2024, 1, 3), ("CT",)), 0)
+        patients = {p.pseudonym: p for p in s.query(Patient).all()}
+        # the reader's Choi PR overrides the automatic SD; stable by RECIST through 6 months
+        _assessed(
+            s,
+            patients["P1"],
+            "p1a",
+            61,
+            1,
+            {(choi, auto): sd, (choi, reader): pr, (recist, auto): sd},
+        )
+        _assessed(s, patients["P1"], "p1b", 183, 2, {(recist, auto): sd})
+        # progression at 2 months counts, though stable at 6
+        _assessed(s, patients["P2"], "p2a", 61, 1, {(choi, auto): pd_, (recist, auto): pd_})
+        _assessed(s, patients["P2"], "p2b", 183, 2, {(recist, auto): sd})
+        # not evaluable: unknown
+        _assessed(s, patients["P3"], "p3a", 61, 1, {(choi, auto): ne, (recist, auto): sd})
+        _assessed(s, patients["P3"], "p3b", 183, 2, {(recist, auto): ne})
+        # P4: untreated, no follow-up. P5: the reader's SD overrides a PD at 2 months, and a
+        # PD at 12 months is after the window: no CT near 6 months, so unknown
+        _assessed(s, patients["P5"], "p5a", 61, 1, {(recist, auto): pd_, (recist, reader): sd})
+        _assessed(s, patients["P5"], "p5c", 365, 2, {(recist, auto): pd_})
+        s.commit()
+    with Session(engine) as s:
+        table = modelling_table(s, AccessScope.everything()).set_index("pseudonym")
+    assert table.loc["P1", "choi_pr_fu1"] == 1.0 and table.loc["P1", "progression_6m"] == 0.0
+    assert table.loc["P2", "choi_pr_fu1"] == 0.0 and table.loc["P2", "progression_6m"] == 1.0
+    for name in ("P3", "P4"):
+        assert table.loc[[name], ["choi_pr_fu1", "progression_6m"]].isna().all(axis=None)
+    assert table.loc[["P5"], ["choi_pr_fu1", "progression_6m"]].isna().all(axis=None)

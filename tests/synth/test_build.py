@@ -45,6 +45,7 @@ def test_layout_and_manifest(cohort_dir: Path) -> None:
         "centers",
         "follow_up_truth.csv",
         "follow_up_categories.csv",
+        "follow_up_posterior.csv",
     }
     assert "NEVER import it" in (cohort_dir / "README.txt").read_text()
     oracle = pd.read_csv(cohort_dir / "oracle.csv")
