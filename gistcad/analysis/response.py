@@ -269,6 +269,20 @@ def _not_measured(missing: list[int]) -> str:
     return f"target lesion{'s' if len(missing) > 1 else ''} {which} not measured"
 
 
+def _baseline_sum(
+    criteria: str, targets: Sequence[TrackedLesion], baseline: Visit, *, nodes_by_short_axis: bool
+) -> float:
+    """The targets' sum at baseline; refused when a target was not measured or it is 0 mm
+    (there is nothing to compare the follow-ups with). 0 when there are no targets."""
+    total, missing = _sum(targets, baseline, nodes_by_short_axis=nodes_by_short_axis)
+    if targets and (total is None or total <= 0):
+        raise ValidationError(
+            f"{criteria} needs every target lesion measured at baseline: "
+            + (_not_measured(missing) if missing else "the sum is 0 mm")
+        )
+    return total or 0.0
+
+
 def recist(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> tuple[Assessment, ...]:
     """RECIST 1.1 response of every follow-up visit (see the module docstring).
 
@@ -285,12 +299,7 @@ def recist(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> tuple[A
         One per follow-up visit, in order.
     """
     targets = _check(lesions, visits)
-    baseline_sum, baseline_missing = _sum(targets, visits[0], nodes_by_short_axis=True)
-    if targets and (baseline_sum is None or baseline_sum <= 0):
-        raise ValidationError(
-            "RECIST needs every target lesion measured at baseline: "
-            + (_not_measured(baseline_missing) if baseline_missing else "the sum is 0 mm")
-        )
+    baseline_sum = _baseline_sum("RECIST", targets, visits[0], nodes_by_short_axis=True)
     nadir = baseline_sum
     out = []
     for visit in visits[1:]:
@@ -416,12 +425,7 @@ def choi(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> tuple[Ass
         One per follow-up visit, in order.
     """
     targets = _check(lesions, visits)
-    baseline_size, baseline_missing = _sum(targets, visits[0], nodes_by_short_axis=False)
-    if targets and (baseline_size is None or baseline_size <= 0):
-        raise ValidationError(
-            "Choi needs every target lesion measured at baseline: "
-            + (_not_measured(baseline_missing) if baseline_missing else "the sum is 0 mm")
-        )
+    baseline_size = _baseline_sum("Choi", targets, visits[0], nodes_by_short_axis=False)
     baseline_density = _density(targets, visits[0])
     return tuple(
         _choi_visit(lesions, targets, visit, baseline_size, baseline_density)
