@@ -78,5 +78,7 @@ def test_with_signal_above_chance_and_never_above_the_ceiling() -> None:
 def test_every_target_has_labels(target: Target) -> None:
     table, _ = _table(signal=1.0)
     table["mitotic_count"], table["mitotic_unit"], table["rupture"] = 3, "per_50hpf", 0
+    for response in (t for t in Target if t.is_response):  # the stored category, as 0 or 1
+        table[response.value] = (np.arange(len(table)) % 2).astype(float)
     labels = labels_for(table, target)
     assert set(np.unique(labels)) <= set(range(len(target.classes)))
