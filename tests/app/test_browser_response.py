@@ -95,10 +95,10 @@ def test_case_view_shows_the_timeline_side_by_side_ct_and_categories(
 def test_response_page_draws_the_waterfall(treated_server: tuple[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, _ = treated_server
+    url, pseudonym = treated_server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 3000})
+        tab = browser.new_page(viewport={"width": 1400, "height": 3000}, accept_downloads=True)
         tab.goto(f"{url}/response", wait_until="networkidle", timeout=60_000)
         tab.get_by_role("heading", name="Treatment response").first.wait_for(timeout=60_000)
         tab.get_by_text("Best change in sum of diameters from baseline").first.wait_for(
@@ -113,4 +113,11 @@ def test_response_page_draws_the_waterfall(treated_server: tuple[str, str]) -> N
         assert legend.replace("\xa0", " ") == "Best response (Choi)"
         waterfall.screenshot(path=str(ARTIFACTS / "response_waterfall.png"))
         tab.screenshot(path=str(ARTIFACTS / "response.png"), full_page=True)
+        # the response table arrives as a file, one row per treated patient
+        button = tab.get_by_role("button", name="Download the response table (CSV)")
+        with tab.expect_download(timeout=30_000) as caught:
+            button.click()
+        rows = Path(caught.value.path()).read_text(encoding="utf-8").strip().splitlines()
+        assert len(rows) == 2 and rows[1].split(",")[1] == pseudonym, rows
+        assert not tab.locator("[data-testid='stException']").count()
         browser.close()
