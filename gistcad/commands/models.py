@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
         type=count(1, 1000, "epochs"),
         help="deep model: maximum epochs (default 12)",
     )
+    tr.add_argument(
+        "--nproc",
+        type=count(1, 64, "processes"),
+        default=1,
+        help="deep model: spread each fit over N processes with PyTorch's distributed data "
+        "parallel, started by torchrun (gloo on the CPU; one GPU per process on CUDA)",
+    )
     _device_option(tr)
     tr.set_defaults(handler=_train)
 
@@ -138,7 +145,7 @@ def _train(args: argparse.Namespace) -> int:
         _bar("training", quiet=False) as progress,
     ):
         version = train_and_register(
-            session, scope, settings.data_dir, request, progress, device=device
+            session, scope, settings.data_dir, request, progress, device=device, nproc=args.nproc
         )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])

@@ -8,6 +8,15 @@ Besides the class
 probabilities, the network's Cox head gives an imaging risk score (higher = earlier
 recurrence).
 
+**Response targets** (``choi_pr_fu1``, ``progression_6m``): the network gets a sixth output, a
+response head (:func:`gistcad.neural.network.response_logit`), trained with the binary
+cross-entropy of the treated patients' stored category beside the genotype and Cox terms of the
+same patients; early stopping watches the response term alone on the validation fold, and the
+covariate term of the response logit starts as a logistic regression of the response on the
+covariates. Only the training rows of the response target (treated patients with an assessment)
+are trained on: the genotype of untreated patients is never used, so the learner sees nothing
+beyond the rows it is given.
+
 **Inputs.** The crop, and — added linearly to the network's outputs
 (:class:`~gistcad.neural.network.CovariateFusion`) — the tumour's size measured on its mask, its
 primary site, and the patient's age and sex (:mod:`gistcad.neural.covariates`). The crop is
@@ -87,6 +96,7 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.learners import IntArray, Scores
@@ -100,7 +110,8 @@ from gistcad.neural.covariates import (
 )
 from gistcad.neural.crop import Crop, CropSettings, tumour_crop
 from gistcad.neural.crop_cache import CropCache
-from gistcad.neural.fitting import TrainConfig, covariate_start, train_model
+from gistcad.neural.distributed import fit_network
+from gistcad.neural.fitting import Monitor, TrainConfig, covariate_start
 from gistcad.neural.gradcam import gradcam
 from gistcad.neural.inference import predict
 from gistcad.neural.network import (
@@ -203,9 +214,10 @@ class DlLearner:
     """A MONAI network on tumour crops (:class:`DlSettings`), with a Cox risk head.
 
     The network always learns the four genotype classes (and the risk score); for the
-    ``kit11`` target its probabilities are folded into KIT exon 11 vs rest. The ``risk``
-    target (a class) is left to the clinical and radiomics models: the deep model's risk
-    output is the continuous Cox score.
+    ``kit11`` target its probabilities are folded into KIT exon 11 vs rest. With ``response``
+    (a response target) it also learns the response head, whose probability is the target's.
+    The ``risk`` target (a class) is left to the clinical and radiomics models: the deep
+    model's risk output is the continuous Cox score.
     """
 
     n_classes: int
@@ -218,6 +230,11 @@ class DlLearner:
     device: str = "auto"
     #: hold out whole centers for early stopping (leave-one-center-out validation)
     inner_by_center: bool = False
+    #: a response target: the labels are the response (0/1), learnt by the response head
+    response: bool = False
+    #: processes each fit is spread over (:func:`gistcad.neural.distributed.fit_network`); a
+    #: choice of the run, not stored with the model
+    nproc: int = 1
     kind: ModelKind = ModelKind.DL
 
     def model_config(self) -> ModelConfig:
@@ -227,13 +244,18 @@ class DlLearner:
             n_classes=len(GENOTYPE_ORDER),
             dropout=self.settings.dropout,
             n_covariates=len(self.settings.covariate_names),
+            response_head=self.response,
         )
 
     def _set_threads(self) -> None:
         if self.settings.threads is not None:
             torch.set_num_threads(self.settings.threads)
 
-    def _to_target(self, probabilities: np.ndarray) -> np.ndarray:
+    def _to_target(self, probabilities: np.ndarray, response: np.ndarray | None) -> np.ndarray:
+        if self.response:
+            if response is None:
+                raise ValidationError("this network has no response head")
+            return np.column_stack([1 - response, response])
         if self.n_classes == len(GENOTYPE_ORDER):
             return probabilities
         kit11 = probabilities[:, KIT11_INDEX]
@@ -279,6 +301,7 @@ class DlLearner:
         train_rows, val_rows = early_stopping_split(rows, labels, centers, self.seed)
         crops, covariates = self.inputs(table)
         genotype = genotype_labels(table)
+        response = labels if self.response else None
         durations = pd.to_numeric(table["rfs_months"], errors="coerce").to_numpy(dtype=float)
         events = pd.to_numeric(table["rfs_event"], errors="coerce").fillna(0).to_numpy()
         cfg = TrainConfig(
@@ -291,20 +314,18 @@ class DlLearner:
             augment=self.settings.augment(),
             seed=self.seed,
             device=self.device,
+            monitor=Monitor.VAL_RESPONSE_LOSS if self.response else Monitor.VAL_LOSS,
         )
 
         start = None
         if covariates is not None and self.settings.covariate_start:
-            train_sorted = np.sort(train_rows)
-            start = covariate_start(
-                covariates[train_sorted], genotype[train_sorted], len(GENOTYPE_ORDER)
-            )
+            start = self._covariate_start(covariates, genotype, response, np.sort(train_rows))
 
         def report(epoch: int, total: int, metrics: dict[str, float]) -> None:
             if self.progress:
                 self.progress(f"epoch {epoch}/{total} val loss {metrics.get('val_loss', 0):.3f}")
 
-        result = train_model(
+        result = fit_network(
             crops,
             genotype,
             durations,
@@ -314,13 +335,30 @@ class DlLearner:
             cfg=cfg,
             covariates=covariates,
             covariate_init=start,
+            response=response,
             progress=report,
+            nproc=self.nproc,
         )
         return {
             "state_dict": result.state_dict,
             "best_epoch": result.best_epoch,
             "settings": self.settings.to_dict(),
         }
+
+    def _covariate_start(
+        self,
+        covariates: np.ndarray,
+        genotype: IntArray,
+        response: IntArray | None,
+        rows: IntArray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The covariate term's start: a logistic regression of the genotype (and of the
+        response, as the last row) on the covariates of the training ``rows``."""
+        weights, biases = covariate_start(covariates[rows], genotype[rows], len(GENOTYPE_ORDER))
+        if response is None:
+            return weights, biases
+        w, b = covariate_start(covariates[rows], response[rows], 2)
+        return np.vstack([weights, w[1:]]), np.concatenate([biases, b[1:]])
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         return self._train(table, labels, rows)
@@ -353,8 +391,12 @@ class DlLearner:
         self._set_threads()
         crops, covariates = self.inputs(table)
         result = predict(self._model(fitted), crops, batch_size=1, covariates=covariates)
+        response = result.response_probability
         return Scores(
-            probabilities=self._to_target(np.asarray(result.probabilities, dtype=float)),
+            probabilities=self._to_target(
+                np.asarray(result.probabilities, dtype=float),
+                None if response is None else np.asarray(response, dtype=float),
+            ),
             risk_score=np.asarray(result.risk_score, dtype=float),
         )
 

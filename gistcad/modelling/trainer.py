@@ -37,7 +37,7 @@ from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.neural.attention_maps import write_attention_map
-from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
+from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX, Architecture
 from gistcad.progress import Progress, counted
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import find_model_version, modelling_table
@@ -58,10 +58,17 @@ def make_learner(
     progress: Progress | None = None,
     dl_settings: DlSettings | None = None,
     device: str = "auto",
+    nproc: int = 1,
 ) -> Learner:
     """The learner of ``request``; the deep model uses ``dl_settings`` when given (a
     registered version's), else :class:`DlSettings` with the request's epochs, and runs on
-    ``device`` ("auto": CUDA when available; a choice of this run, not stored)."""
+    ``device`` ("auto": CUDA when available) with its fits spread over ``nproc`` processes
+    (:mod:`gistcad.neural.distributed`); both are choices of this run, not stored."""
+    if nproc != 1 and request.kind is not ModelKind.DL:
+        raise ValidationError(
+            f"--nproc spreads the deep model's training over processes; the {request.kind.value} "
+            "model trains in one (leave --nproc out)"
+        )
     n_classes = len(request.target.classes)
     # leave-one-center-out: the inner split (tuning, early stopping) also keeps centers apart
     by_center = request.scheme is Scheme.LOCO
@@ -74,11 +81,6 @@ def make_learner(
             seed=request.seed,
             progress=progress,
             inner_by_center=by_center,
-        )
-    if request.target.is_response:
-        raise ValidationError(
-            "the deep model learns the genotype (and a risk score), not the response to "
-            f"imatinib; train {request.target.value} with --model clinical or radiomics"
         )
     if request.target is Target.RISK:
         raise ValidationError(
@@ -96,6 +98,8 @@ def make_learner(
         progress=progress,
         device=device,
         inner_by_center=by_center,
+        response=request.target.is_response,
+        nproc=nproc,
     )
 
 
@@ -215,14 +219,18 @@ def train(
     request: TrainRequest,
     progress: Progress | None = None,
     device: str = "auto",
+    nproc: int = 1,
 ) -> ModelVersion:
     """Cross-validate, fit, save and register; returns the new model version (flushed).
+
+    ``nproc``: processes the deep model's every fit is spread over (distributed data
+    parallel); the rest runs in this process.
 
     A name that is taken is refused before any training (and again at registration, in case
     another run took it meanwhile).
     """
     ensure_name_free(session, request.default_name())
-    learner = make_learner(request, data_dir, progress, device=device)
+    learner = make_learner(request, data_dir, progress, device=device, nproc=nproc)
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
@@ -360,13 +368,14 @@ def train_and_register(
     progress: Progress | None = None,
     device: str = "auto",
     job_id: int | None = None,
+    nproc: int = 1,
 ) -> ModelVersion:
     """Train and register a model version (:func:`train`) and audit it: the one "train" row
     of the audit trail, committed with the version by the caller's transaction.
 
     ``job_id``: the background job that runs it, recorded in the audit row.
     """
-    version = train(session, scope, data_dir, request, progress, device=device)
+    version = train(session, scope, data_dir, request, progress, device=device, nproc=nproc)
     detail: dict[str, Any] = {"name": version.name, "patients": version.metrics.get("n_patients")}
     if job_id is not None:
         detail["job"] = job_id
@@ -469,8 +478,15 @@ def save_attention_maps(
 ) -> None:
     """Grad-CAM of the predicted class, in crop space with the crop's affine, per patient."""
     for row, probs in zip(table.itertuples(index=False), scores.probabilities, strict=True):
-        # genotype: the predicted class; KIT exon 11 vs rest: the network's KIT exon 11 output
-        cls = int(np.argmax(probs)) if learner.n_classes == len(GENOTYPE_ORDER) else KIT11_INDEX
+        # genotype: the predicted class; KIT exon 11 vs rest: the network's KIT exon 11 output;
+        # a response target: the response head
+        cls = (
+            RESPONSE_INDEX
+            if learner.response
+            else int(np.argmax(probs))
+            if learner.n_classes == len(GENOTYPE_ORDER)
+            else KIT11_INDEX
+        )
         cam, crop = learner.attention(fitted, row, cls)
         path = DataLayout(data_dir).attention_map(model_version_id, str(row.pseudonym))
         write_attention_map(path, cam, crop)

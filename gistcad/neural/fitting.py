@@ -2,11 +2,17 @@
 
 Objective: :func:`gistcad.neural.loss.total_loss` — cross-entropy of the genotype logits
 (class-weighted by inverse frequency in the training fold when ``class_weighted``) plus
-``cox_weight`` × the Breslow Cox partial likelihood of the risk score over each mini-batch.
+``cox_weight`` × the Breslow Cox partial likelihood of the risk score over each mini-batch,
+plus — for a network with a response head (``cfg.model.response_head``) — ``response_weight`` ×
+the binary cross-entropy of the response logit over the rows whose response is known.
 When the network takes covariates (``cfg.model.n_covariates > 0``) they travel with each
 crop (``covariates``, one row per crop). AdamW; augmentation
 (:mod:`gistcad.neural.augment`) on the training fold only; after every epoch the whole
 validation fold is scored in eval mode; the best epoch by ``monitor`` is restored.
+
+In a ``torch.distributed`` process group (started by :mod:`gistcad.neural.distributed`) the
+network is wrapped in ``DistributedDataParallel`` and each rank trains on its share of every
+batch (:mod:`gistcad.neural.world`); alone, nothing of that runs.
 
 Reproducibility
 ---------------
@@ -39,21 +45,25 @@ import torch
 from monai.utils import set_determinism
 from sklearn.linear_model import LogisticRegression
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from gistcad.analysis.performance import concordance_index
 from gistcad.errors import ValidationError
 from gistcad.neural import metrics
 from gistcad.neural.augment import AugmentSettings, augment_batch
 from gistcad.neural.inference import forward_all
-from gistcad.neural.loss import class_weights, total_loss
+from gistcad.neural.loss import class_weights, response_cross_entropy, total_loss
 from gistcad.neural.network import (
     KIT11_INDEX,
+    RESPONSE_INDEX,
     CovariateFusion,
     ModelConfig,
     build_model,
     pick_device,
+    response_logit,
     split_outputs,
 )
+from gistcad.neural.world import World, current_world
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +75,7 @@ class Monitor(StrEnum):
 
     VAL_LOSS = "val_loss"  # lower is better
     VAL_AUC_KIT11 = "val_auc_kit11"  # KIT exon 11 vs rest; higher is better
+    VAL_RESPONSE_LOSS = "val_response_loss"  # the response term alone; lower is better
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     cox_weight: float = 0.5  # λ
+    response_weight: float = 1.0  # μ, the response term's weight (response head only)
     class_weighted: bool = True  # inverse-frequency weights in the cross-entropy
     patience: int = 10
     monitor: Monitor = Monitor.VAL_LOSS
@@ -92,8 +104,20 @@ class TrainConfig:
                 f"epochs and patience must be >= 1 and batch_size >= 2 (batch norm needs two "
                 f"crops), got {self.epochs}, {self.patience}, {self.batch_size}"
             )
-        if self.learning_rate <= 0 or self.weight_decay < 0 or self.cox_weight < 0:
-            raise ValidationError("learning_rate must be > 0, weight_decay and cox_weight >= 0")
+        if (
+            self.learning_rate <= 0
+            or self.weight_decay < 0
+            or self.cox_weight < 0
+            or self.response_weight < 0
+        ):
+            raise ValidationError(
+                "learning_rate must be > 0, weight_decay, cox_weight and response_weight >= 0"
+            )
+        if self.monitor is Monitor.VAL_RESPONSE_LOSS and not self.model.response_head:
+            raise ValidationError(
+                "monitor val_response_loss needs a network with a response head "
+                "(ModelConfig(response_head=True))"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the model registry)."""
@@ -116,7 +140,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One epoch: mean training loss, and the validation fold's loss and metrics (NaN if none)."""
+    """One epoch: mean training loss, and the validation fold's loss and metrics (NaN if none;
+    the response's loss and AUC are NaN without a response head)."""
 
     epoch: int
     train_loss: float
@@ -125,6 +150,8 @@ class EpochRecord:
     val_auc_kit11: float
     val_c_index: float
     seconds: float
+    val_response_loss: float = float("nan")
+    val_auc_response: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
@@ -151,6 +178,7 @@ class _Data:
     durations: np.ndarray
     events: np.ndarray
     covariates: np.ndarray  # (N, C); C = 0 for an image-only network
+    response: np.ndarray  # (N,) 1 responded, 0 not, −1 unknown (all −1 without a head)
 
 
 def _check_inputs(
@@ -167,6 +195,7 @@ def _check_inputs(
         ("labels", data.labels),
         ("durations", data.durations),
         ("events", data.events),
+        ("response", data.response),
     ):
         if values.shape != (n,):
             raise ValidationError(f"{name} must have shape ({n},) like crops, got {values.shape}")
@@ -175,8 +204,7 @@ def _check_inputs(
             f"covariates must have shape ({n}, {cfg.model.n_covariates}) for a network with "
             f"n_covariates={cfg.model.n_covariates}, got {data.covariates.shape}"
         )
-    if np.any((data.labels < -1) | (data.labels >= cfg.model.n_classes)):
-        raise ValidationError(f"labels must be -1 (unknown) or 0…{cfg.model.n_classes - 1}")
+    _check_label_values(data, cfg)
     for name, idx in (("train_idx", train_idx), ("val_idx", val_idx)):
         if np.any((idx < 0) | (idx >= n)):
             raise ValidationError(f"{name} holds indices outside 0…{n - 1}")
@@ -191,6 +219,13 @@ def _check_inputs(
                 "monitor val_auc_kit11 needs KIT exon 11 and other genotypes in val_idx; "
                 "stratify the folds by genotype or monitor val_loss"
             )
+
+
+def _check_label_values(data: _Data, cfg: TrainConfig) -> None:
+    if np.any((data.labels < -1) | (data.labels >= cfg.model.n_classes)):
+        raise ValidationError(f"labels must be -1 (unknown) or 0…{cfg.model.n_classes - 1}")
+    if np.any((data.response < -1) | (data.response > 1)):
+        raise ValidationError("response must be -1 (unknown), 0 (not) or 1 (responded)")
 
 
 def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
@@ -209,7 +244,23 @@ def _tensors(data: _Data, idx: np.ndarray, device: torch.device) -> tuple[torch.
         torch.as_tensor(data.labels[idx], dtype=torch.long, device=device),
         torch.as_tensor(data.durations[idx], dtype=torch.float32, device=device),
         torch.as_tensor(data.events[idx], dtype=torch.float32, device=device),
+        torch.as_tensor(data.response[idx], dtype=torch.long, device=device),
     )
+
+
+def _loss(
+    out: torch.Tensor,
+    y: torch.Tensor,
+    t: torch.Tensor,
+    e: torch.Tensor,
+    r: torch.Tensor,
+    weights: torch.Tensor,
+    cfg: TrainConfig,
+) -> torch.Tensor:
+    """The objective of the module docstring for one batch's network output."""
+    logits, risk = split_outputs(out, cfg.model.n_classes)
+    response = (response_logit(out), r) if cfg.model.response_head else None
+    return total_loss(logits, risk, y, t, e, weights, cfg.cox_weight, response, cfg.response_weight)
 
 
 def _train_epoch(
@@ -219,22 +270,31 @@ def _train_epoch(
     train_idx: np.ndarray,
     weights: torch.Tensor,
     cfg: TrainConfig,
-    rng: np.random.Generator,
+    rngs: tuple[np.random.Generator, np.random.Generator],
+    world: World,
 ) -> float:
+    """One pass over the training rows; the mean training loss per crop.
+
+    ``rngs``: the batch order's generator (the same on every rank) and the augmentation's
+    (this rank's own; the same generator when alone). In a process group each rank trains
+    on its share of every batch (:meth:`World.share`).
+    """
+    order_rng, augment_rng = rngs
     device = weights.device
     model.train()
-    total = 0.0
-    for batch in _batches(rng.permutation(train_idx), cfg.batch_size):
-        x, c, y, t, e = _tensors(data, batch, device)
+    total, count = 0.0, 0
+    for batch in world.share(_batches(order_rng.permutation(train_idx), cfg.batch_size)):
+        x, c, y, t, e, r = _tensors(data, batch, device)
         if cfg.augment is not None:
-            x = augment_batch(x, cfg.augment, rng)
-        logits, risk = split_outputs(run_network(model, x, c), cfg.model.n_classes)
-        loss = total_loss(logits, risk, y, t, e, weights, cfg.cox_weight)
+            x = augment_batch(x, cfg.augment, augment_rng)
+        loss = _loss(run_network(model, x, c), y, t, e, r, weights, cfg)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         total += float(loss.detach()) * len(batch)
-    return total / len(train_idx)
+        count += len(batch)
+    total, count = world.total(total, count)
+    return total / count
 
 
 def covariate_start(
@@ -265,21 +325,24 @@ def covariate_start(
 
 
 def _start_covariates(
-    model: nn.Module, init: tuple[npt.ArrayLike, npt.ArrayLike], n_classes: int
+    model: nn.Module, init: tuple[npt.ArrayLike, npt.ArrayLike], config: ModelConfig
 ) -> None:
+    """Set the covariate term's rows of the genotype logits (and of the response logit, the
+    last row of ``init``, for a network with a response head); the risk row stays zero."""
     if not isinstance(model, CovariateFusion):
         raise ValidationError("covariate_init needs a network that takes covariates")
     weights = torch.as_tensor(np.asarray(init[0]), dtype=torch.float32)
     biases = torch.as_tensor(np.asarray(init[1]), dtype=torch.float32)
-    expected = (n_classes, model.covariates.in_features)
-    if tuple(weights.shape) != expected or tuple(biases.shape) != (n_classes,):
+    rows = list(range(config.n_classes)) + ([RESPONSE_INDEX] if config.response_head else [])
+    expected = (len(rows), model.covariates.in_features)
+    if tuple(weights.shape) != expected or tuple(biases.shape) != (len(rows),):
         raise ValidationError(
-            f"covariate_init must be weights {expected} and biases ({n_classes},), got "
+            f"covariate_init must be weights {expected} and biases ({len(rows)},), got "
             f"{tuple(weights.shape)} and {tuple(biases.shape)}"
         )
     with torch.no_grad():
-        model.covariates.weight[:n_classes] = weights
-        model.covariates.bias[:n_classes] = biases
+        model.covariates.weight[rows] = weights
+        model.covariates.bias[rows] = biases
 
 
 def run_network(model: nn.Module, x: torch.Tensor, covariates: torch.Tensor) -> torch.Tensor:
@@ -330,21 +393,31 @@ def _validate(
     model: nn.Module, data: _Data, val_idx: np.ndarray, weights: torch.Tensor, cfg: TrainConfig
 ) -> dict[str, float]:
     nan = float("nan")
+    scores = {
+        "val_loss": nan,
+        "val_accuracy": nan,
+        "val_auc_kit11": nan,
+        "val_c_index": nan,
+        "val_response_loss": nan,
+        "val_auc_response": nan,
+    }
     if len(val_idx) == 0:
-        return {"val_loss": nan, "val_accuracy": nan, "val_auc_kit11": nan, "val_c_index": nan}
+        return scores
     covariates = data.covariates[val_idx] if cfg.model.n_covariates else None
     out = torch.from_numpy(
         forward_all(model, data.crops[val_idx], cfg.eval_batch_size, covariates=covariates)
     )
     logits, risk = split_outputs(out, cfg.model.n_classes)
-    y = torch.as_tensor(data.labels[val_idx], dtype=torch.long)
-    t = torch.as_tensor(data.durations[val_idx], dtype=torch.float32)
-    e = torch.as_tensor(data.events[val_idx], dtype=torch.float32)
-    loss = total_loss(logits, risk, y, t, e, weights.cpu(), cfg.cox_weight)
+    y, t, e, r = (
+        torch.as_tensor(data.labels[val_idx], dtype=torch.long),
+        torch.as_tensor(data.durations[val_idx], dtype=torch.float32),
+        torch.as_tensor(data.events[val_idx], dtype=torch.float32),
+        torch.as_tensor(data.response[val_idx], dtype=torch.long),
+    )
     probabilities = torch.softmax(logits, dim=1).numpy()
     labels = data.labels[val_idx]
-    return {
-        "val_loss": float(loss),
+    scores |= {
+        "val_loss": float(_loss(out, y, t, e, r, weights.cpu(), cfg)),
         "val_accuracy": metrics.accuracy(probabilities, labels),
         "val_auc_kit11": metrics.auc_one_vs_rest(
             probabilities[:, KIT11_INDEX], labels, KIT11_INDEX
@@ -353,6 +426,16 @@ def _validate(
             risk.numpy(), data.durations[val_idx], data.events[val_idx]
         ),
     }
+    if cfg.model.response_head:
+        logit = response_logit(out)
+        known = data.response[val_idx] >= 0
+        scores["val_response_loss"] = (
+            float(response_cross_entropy(logit, r)) if known.any() else nan
+        )
+        scores["val_auc_response"] = metrics.auc_one_vs_rest(
+            torch.sigmoid(logit).numpy(), data.response[val_idx], 1
+        )
+    return scores
 
 
 def _improved(value: float, best: float, monitor: Monitor) -> bool:
@@ -374,6 +457,7 @@ def train_model(
     cfg: TrainConfig,
     covariates: npt.ArrayLike | None = None,
     covariate_init: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    response: npt.ArrayLike | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train a network from scratch and return its best weights (see the module docstring).
@@ -403,7 +487,12 @@ def train_model(
         ``(weights (n_classes, C), biases (n_classes,))``: the starting genotype logits of the
         covariate term of a :class:`~gistcad.neural.network.CovariateFusion` (e.g. a logistic
         regression on the covariates of the training rows, :func:`covariate_start`); the risk
-        score's row starts at zero. Without it the covariate term starts at zero.
+        score's row starts at zero. Without it the covariate term starts at zero. For a
+        network with a response head, ``n_classes + 1`` rows: the last is the response
+        logit's start (e.g. from ``covariate_start(covariates, response, 2)``'s class 1).
+    response
+        (N,) 1 = responded, 0 = not, −1 = unknown (left out of the response term); required
+        for a network with a response head (``cfg.model.response_head``), else omitted.
     progress
         Called after each epoch as ``progress(epoch, cfg.epochs, record.as_dict())``.
 
@@ -413,6 +502,13 @@ def train_model(
         ``state_dict`` (on CPU) of the best epoch by ``cfg.monitor``, the history of every
         epoch run, the best epoch (1-based) and ``cfg``.
     """
+    if (response is None) == cfg.model.response_head:
+        raise ValidationError(
+            "a network with a response head needs response=... (one value per crop)"
+            if cfg.model.response_head
+            else "response labels need a network with a response head "
+            "(ModelConfig(response_head=True))"
+        )
     data = _Data(
         np.asarray(crops),  # a memory map stays one: only each batch is read
         np.asarray(labels, dtype=np.int64),
@@ -421,18 +517,26 @@ def train_model(
         np.zeros((len(crops), 0), np.float32)
         if covariates is None
         else np.asarray(covariates, dtype=np.float32),
+        np.full(len(crops), -1, np.int64)
+        if response is None
+        else np.asarray(response, dtype=np.int64),
     )
     train = np.asarray(train_idx, dtype=np.int64)
     val = np.asarray(val_idx, dtype=np.int64)
     _check_inputs(data, train, val, cfg)
 
     set_determinism(seed=cfg.seed)
+    world = current_world()
     rng = np.random.default_rng(cfg.seed)
+    # alone: one generator, as before there were process groups (bit-identical runs)
+    augment_rng = rng if world.alone else np.random.default_rng([cfg.seed, world.rank])
     device = pick_device(cfg.device)
     model = build_model(cfg.model)
     if covariate_init is not None:
-        _start_covariates(model, covariate_init, cfg.model.n_classes)
+        _start_covariates(model, covariate_init, cfg.model)
     model = model.to(device)
+    # in a process group the gradients are averaged over the ranks at every step
+    trained = model if world.alone else DistributedDataParallel(model)
     n_classes = cfg.model.n_classes
     balanced = class_weights(data.labels[train], n_classes)
     weights = torch.as_tensor(
@@ -447,7 +551,9 @@ def train_model(
     best_value, best_epoch, waited = float("nan"), 0, 0
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        train_loss = _train_epoch(model, optimiser, data, train, weights, cfg, rng)
+        train_loss = _train_epoch(
+            trained, optimiser, data, train, weights, cfg, (rng, augment_rng), world
+        )
         precise_batch_norm(
             model,
             data.crops,
@@ -461,7 +567,7 @@ def train_model(
         logger.info("epoch %d/%d %s", epoch, cfg.epochs, record)
         if progress is not None:
             progress(epoch, cfg.epochs, record.as_dict())
-        value = scores[cfg.monitor.value]
+        value = world.from_first(scores[cfg.monitor.value])
         if len(val) == 0 or _improved(value, best_value, cfg.monitor):
             best_value, best_epoch, waited = value, epoch, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

@@ -24,7 +24,13 @@ from torch import nn
 from gistcad.errors import ValidationError
 from gistcad.neural.crop import Crop
 from gistcad.neural.histogram import HistogramNetwork
-from gistcad.neural.network import GENOTYPE_ORDER, GRADCAM_LAYER, Architecture, CovariateFusion
+from gistcad.neural.network import (
+    GENOTYPE_ORDER,
+    GRADCAM_LAYER,
+    RESPONSE_INDEX,
+    Architecture,
+    CovariateFusion,
+)
 
 #: ``class_index`` of the imaging risk score (after the genotype logits).
 RISK_INDEX = len(GENOTYPE_ORDER)
@@ -44,6 +50,14 @@ def target_layer(model: nn.Module) -> str:
         return GRADCAM_LAYER[Architecture.DENSENET_SMALL]
     raise ValidationError(
         f"no Grad-CAM layer known for {type(model).__name__}; pass layer= explicitly"
+    )
+
+
+def _bad_index(class_index: int) -> ValidationError:
+    return ValidationError(
+        f"class_index must be 0–{RISK_INDEX - 1} (genotype: {', '.join(GENOTYPE_ORDER)}), "
+        f"{RISK_INDEX} (risk score) or, for a network with a response head, {RESPONSE_INDEX} "
+        f"(response), got {class_index}"
     )
 
 
@@ -77,7 +91,9 @@ def gradcam(
         The case's :class:`~gistcad.neural.crop.Crop`.
     class_index
         0–3: the genotype logit in :data:`~gistcad.neural.network.GENOTYPE_ORDER`;
-        4 (:data:`RISK_INDEX`): the imaging risk score.
+        4 (:data:`RISK_INDEX`): the imaging risk score; 5
+        (:data:`~gistcad.neural.network.RESPONSE_INDEX`): the response logit of a network
+        with a response head.
     covariates
         The case's covariate vector (C,), for a network that takes covariates
         (:class:`~gistcad.neural.network.CovariateFusion`); the map shows where the image
@@ -85,11 +101,8 @@ def gradcam(
     layer
         Dotted module name; default :func:`target_layer`.
     """
-    if not 0 <= class_index <= RISK_INDEX:
-        raise ValidationError(
-            f"class_index must be 0–{RISK_INDEX - 1} (genotype: "
-            f"{', '.join(GENOTYPE_ORDER)}) or {RISK_INDEX} (risk score), got {class_index}"
-        )
+    if not 0 <= class_index <= RESPONSE_INDEX:
+        raise _bad_index(class_index)
     name = layer or target_layer(model)
     # MONAI registers hooks it never removes and switches activations to out-of-place: work on
     # a copy (≈ 20 MB for EfficientNet-B0) so the caller's model is left exactly as it was.
@@ -106,5 +119,8 @@ def gradcam(
         row = np.asarray(covariates, dtype=np.float32).reshape(1, -1)
         extra["covariates"] = torch.from_numpy(row).to(device)
     with torch.enable_grad():
-        maps = cam(x, class_idx=class_index, **extra)
+        try:
+            maps = cam(x, class_idx=class_index, **extra)
+        except IndexError as error:  # the response logit of a network without that head
+            raise _bad_index(class_index) from error
     return np.clip(maps[0, 0].detach().cpu().numpy(), 0.0, 1.0).astype(np.float32)

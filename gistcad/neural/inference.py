@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gistcad.errors import ValidationError
-from gistcad.neural.network import GENOTYPE_ORDER, CovariateFusion
+from gistcad.neural.network import GENOTYPE_ORDER, RESPONSE_INDEX, CovariateFusion
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,10 +26,14 @@ class Predictions:
         (N,) imaging risk score: a log hazard ratio, higher = earlier recurrence, defined up
         to an additive constant (the Cox partial likelihood fixes no baseline): compare
         cases scored by the same model, never values across models.
+    response_probability
+        (N,) probability of the response (the sigmoid of the response logit) for a network
+        with a response head; None without one.
     """
 
     probabilities: npt.NDArray[np.float32]
     risk_score: npt.NDArray[np.float32]
+    response_probability: npt.NDArray[np.float32] | None = None
 
 
 def forward_all(
@@ -92,13 +96,15 @@ def predict(
     *,
     covariates: npt.ArrayLike | None = None,
 ) -> Predictions:
-    """Class probabilities (N, K) and risk scores (N,) for crops (N, 2, D, H, W).
+    """Genotype probabilities (N, 4), risk scores (N,) and, for a network with a response
+    head (six outputs), response probabilities (N,) for crops (N, 2, D, H, W).
 
-    K is the network's number of classes (its last output is the risk score): 4 genotype
-    classes in :data:`GENOTYPE_ORDER`, or 2 for a binary target. ``covariates`` (N, C) for a
-    network that takes them.
+    ``covariates`` (N, C) for a network that takes them.
     """
     out = torch.from_numpy(forward_all(model, crops, batch_size, covariates=covariates))
-    k = out.shape[1] - 1
+    k = len(GENOTYPE_ORDER)
     probabilities = torch.softmax(out[:, :k], dim=1).numpy()
-    return Predictions(probabilities, out[:, k].numpy().copy())
+    response = None
+    if out.shape[1] == RESPONSE_INDEX + 1:
+        response = torch.sigmoid(out[:, RESPONSE_INDEX]).numpy().copy()
+    return Predictions(probabilities, out[:, k].numpy().copy(), response)

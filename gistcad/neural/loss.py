@@ -1,10 +1,12 @@
-"""The training objective: class-weighted cross-entropy plus λ · Cox partial likelihood.
+"""The training objective: class-weighted cross-entropy plus λ · Cox partial likelihood
+(plus μ · binary cross-entropy of the response, for a network with a response head).
 
-``loss = CE_w(genotype logits, class) + λ · NLL_Cox(risk score; duration, event)``
+``loss = CE_w(genotype logits, class) + λ · NLL_Cox(risk score; duration, event)
++ μ · BCE(response logit, response)``
 
 Rows whose class is unknown (−1) leave the cross-entropy; rows whose duration is unknown (NaN)
-leave the Cox term. Each term is 0 (with a gradient of zeros) when no row of the batch
-contributes to it.
+leave the Cox term; rows whose response is unknown (−1) leave the response term. Each term is 0
+(with a gradient of zeros) when no row of the batch contributes to it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,18 @@ def weighted_cross_entropy(
     return F.cross_entropy(logits[known], labels[known], weight=weights)
 
 
+def response_cross_entropy(logit: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of the response logit over rows with ``response >= 0``
+    (1 = responded, 0 = not, −1 = unknown); 0 if there are none.
+
+    ``−(1/n) Σ [y log σ(z) + (1 − y) log(1 − σ(z))]``.
+    """
+    known = response >= 0
+    if not bool(known.any()):
+        return logit.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logit[known], response[known].to(logit.dtype))
+
+
 def total_loss(
     logits: torch.Tensor,
     risk: torch.Tensor,
@@ -75,7 +89,13 @@ def total_loss(
     events: torch.Tensor,
     weights: torch.Tensor,
     cox_weight: float,
+    response: tuple[torch.Tensor, torch.Tensor] | None = None,
+    response_weight: float = 1.0,
 ) -> torch.Tensor:
-    """``CE_w + cox_weight · NLL_Cox`` (see the module docstring)."""
+    """``CE_w + cox_weight · NLL_Cox`` (see the module docstring), plus
+    ``response_weight · BCE`` when ``response`` = (response logit (N,), response (N,))."""
     ce = weighted_cross_entropy(logits, labels, weights)
-    return ce + cox_weight * cox_breslow_nll(risk, durations, events)
+    loss = ce + cox_weight * cox_breslow_nll(risk, durations, events)
+    if response is not None:
+        loss = loss + response_weight * response_cross_entropy(*response)
+    return loss

@@ -1,8 +1,14 @@
-"""The genotype-and-risk network: a MONAI 3-D classifier with five outputs.
+"""The genotype-and-risk network: a MONAI 3-D classifier with five (or six) outputs.
 
 Outputs, in order: four genotype logits in :class:`~gistcad.domain.GenotypeClass` order
 (kit11, kit9, pdgfra, wt_other), then one imaging risk score (a log hazard, trained with the
-Cox partial likelihood). :func:`split_outputs` separates them.
+Cox partial likelihood), and — for a network trained for a response target
+(``ModelConfig(response_head=True)``) — one response logit (the log odds of the response,
+trained with the binary cross-entropy of the treated patients' stored category).
+:func:`split_outputs` and :func:`response_logit` separate them. The response output shares the
+image features with the genotype and risk outputs: on a few dozen treated patients the
+genotype labels (which decide most of the response to imatinib) teach the shared features what
+to look for.
 
 Choice of network (measured on this project's 2-core CPU, torch 2.13 CPU build,
 ``torch.set_num_threads(2)``, warm, median of 15 runs, batch 1, input 2 × 64³):
@@ -88,6 +94,8 @@ class ModelConfig:
     n_covariates
         Length of the covariate vector added to the outputs (:class:`CovariateFusion`);
         0 = image only.
+    response_head
+        A sixth output, the response logit (:func:`response_logit`), for a response target.
     """
 
     architecture: Architecture = Architecture.EFFICIENTNET_B0
@@ -96,6 +104,7 @@ class ModelConfig:
     in_channels: int = 2
     dropout: float = 0.2
     n_covariates: int = 0
+    response_head: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "architecture", Architecture(self.architecture))
@@ -118,8 +127,9 @@ class ModelConfig:
 
     @property
     def n_outputs(self) -> int:
-        """Genotype logits plus the risk score."""
-        return self.n_classes + 1
+        """Genotype logits plus the risk score (plus the response logit with a response
+        head)."""
+        return self.n_classes + 1 + int(self.response_head)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the model registry)."""
@@ -225,8 +235,22 @@ def _small_head(layer: nn.Module) -> None:
 
 
 def split_outputs(outputs: torch.Tensor, n_classes: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    """Genotype logits (N, n_classes) and risk score (N,) from the network output (N, 5)."""
+    """Genotype logits (N, n_classes) and risk score (N,) from the network output (N, 5 or 6)."""
     return outputs[:, :n_classes], outputs[:, n_classes]
+
+
+#: Index of the response logit among the outputs of a network with a response head.
+RESPONSE_INDEX = len(GENOTYPE_ORDER) + 1
+
+
+def response_logit(outputs: torch.Tensor) -> torch.Tensor:
+    """The response logit (N,) of a network with a response head (output (N, 6))."""
+    if outputs.shape[1] != RESPONSE_INDEX + 1:
+        raise ValidationError(
+            f"this network has no response head (outputs {outputs.shape[1]}, expected "
+            f"{RESPONSE_INDEX + 1}); build it with ModelConfig(response_head=True)"
+        )
+    return outputs[:, RESPONSE_INDEX]
 
 
 def pick_device(name: str = "auto") -> torch.device:

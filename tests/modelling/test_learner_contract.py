@@ -30,7 +30,8 @@ SHAPE = (20, 20, 10)
 SPACING_MM = (1.5, 1.5, 3.0)
 #: The deep model's smallest useful run: one epoch, small batches, on the CPU.
 TINY_DL = DlSettings(epochs=1, patience=1, batch_size=6)
-#: (model kind, target): every kind, the deep and clinical models also with four classes.
+#: (model kind, target): every kind, the deep and clinical models also with four classes,
+#: and every kind with a response target.
 CASES = [
     (ModelKind.CLINICAL, Target.KIT11),
     (ModelKind.CLINICAL, Target.GENOTYPE),
@@ -39,6 +40,8 @@ CASES = [
     (ModelKind.RADIOMICS, Target.PROGRESSION_6M),
     (ModelKind.DL, Target.KIT11),
     (ModelKind.DL, Target.GENOTYPE),
+    (ModelKind.DL, Target.CHOI_PR_FU1),
+    (ModelKind.DL, Target.PROGRESSION_6M),
 ]
 GENOTYPES = [
     GenotypeDetail.KIT11_DEL_557_558,
@@ -217,7 +220,11 @@ def test_no_model_reads_mitoses_rupture_or_the_outcome(
 
 
 @pytest.mark.parametrize("target", [Target.CHOI_PR_FU1, Target.PROGRESSION_6M])
-def test_the_deep_model_refuses_a_response_target(target: Target, tmp_path: Path) -> None:
-    request = TrainRequest(kind=ModelKind.DL, target=target)
-    with pytest.raises(ValidationError, match="not the response to imatinib; train"):
-        make_learner(request, tmp_path)
+def test_the_deep_model_learns_a_response_target_with_its_response_head(
+    target: Target, tmp_path: Path
+) -> None:
+    learner = make_learner(TrainRequest(kind=ModelKind.DL, target=target), tmp_path)
+    assert getattr(learner, "response", False)
+    assert learner.model_config().response_head  # type: ignore[attr-defined]
+    genotype = make_learner(TrainRequest(kind=ModelKind.DL, target=Target.KIT11), tmp_path)
+    assert not genotype.model_config().response_head  # type: ignore[attr-defined]

@@ -1,0 +1,82 @@
+"""Deep-model training alone vs spread over N processes (distributed data parallel).
+
+Anchor: the same fit in one process (``nproc`` 1), in the same run. Trains the deep model's
+network (small DenseNet with histogram, crops of 32³, or ``--crop``) on synthetic crops with a
+visible class for a fixed number of epochs (no early stopping), then prints the wall time of
+each run, the speed-up and both validation accuracies, so that a speed-up bought with worse
+learning is visible.
+
+    python bench/ddp_speed.py --nproc 2                      # CPU: gloo
+    python bench/ddp_speed.py --nproc 4 --device cuda        # one GPU per process: NCCL
+
+On the CPU the processes share the cores (``OMP_NUM_THREADS`` is split between them), so expect
+little or no gain there; the speed-up is for machines with several GPUs. Each distributed run
+also pays torchrun's start (two Python processes importing PyTorch and MONAI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from gistcad.neural.distributed import fit_network
+from gistcad.neural.fitting import TrainConfig
+from gistcad.neural.network import Architecture, ModelConfig
+
+
+def blob_crops(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crops with a bright (class 0) or dark (class 2) sphere, and the mask channel."""
+    rng = np.random.default_rng(seed)
+    grid = np.indices((size,) * 3, dtype=np.float32)
+    labels = np.tile([0, 2], n // 2 + 1)[:n]
+    crops = np.empty((n, 2, size, size, size), dtype=np.float32)
+    for i, label in enumerate(labels):
+        centre = (size - 1) / 2 + rng.uniform(-3, 3, 3)
+        inside = ((grid - centre[:, None, None, None]) ** 2).sum(axis=0) < (0.22 * size) ** 2
+        image = 0.5 + 0.1 * rng.standard_normal((size,) * 3)
+        image[inside] += 0.3 if label == 0 else -0.3
+        crops[i, 0], crops[i, 1] = np.clip(image, 0, 1), inside
+    return crops, labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--crops", type=int, default=400)
+    parser.add_argument("--crop", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    crops, labels = blob_crops(args.crops, args.crop, seed=1)
+    train, val = np.arange(int(0.8 * args.crops)), np.arange(int(0.8 * args.crops), args.crops)
+    cfg = TrainConfig(
+        model=ModelConfig(Architecture.DENSENET_SMALL_HISTOGRAM, crop_size=args.crop),
+        epochs=args.epochs,
+        patience=args.epochs,
+        batch_size=8,
+        device=args.device,
+    )
+    nan = np.full(args.crops, np.nan)
+    seconds, accuracy = {}, {}
+    for nproc in (1, args.nproc):
+        start = time.perf_counter()
+        result = fit_network(
+            crops, labels, nan, np.zeros(args.crops), train_idx=train, val_idx=val, cfg=cfg,
+            nproc=nproc,
+        )  # fmt: skip
+        seconds[nproc] = time.perf_counter() - start
+        accuracy[nproc] = result.history[-1].val_accuracy
+        print(
+            f"nproc {nproc}: {seconds[nproc]:.1f} s, last-epoch val accuracy {accuracy[nproc]:.3f}"
+        )
+    ratio = seconds[1] / seconds[args.nproc]
+    print(
+        f"speed-up of {args.nproc} processes over one (anchor): {ratio:.2f}x on {args.device}, "
+        f"{args.crops} crops of {args.crop}³, {args.epochs} epochs"
+    )
+
+
+if __name__ == "__main__":
+    main()
