@@ -17,6 +17,7 @@ from gistcad.store import AccessScope
 from gistcad.store.models import Job
 from tests.app.conftest import APP
 from tests.factories import seed_cohort
+from tests.test_jobs import _held_worker
 
 
 @pytest.fixture
@@ -119,3 +120,46 @@ def test_a_training_run_from_the_jobs_page_can_reuse_a_version_s_folds(
         time.sleep(0.5)
     # there is no such version: the job fails before training and says so
     assert "no model version 'earlier-model'" in (_jobs(app_db)[0].error or "")
+
+
+def test_a_running_job_shows_its_progress_and_time_left_and_is_cancelled_from_the_page(
+    app_db: Engine, seeded: None, tmp_path: Path
+) -> None:
+    job_id = jobs.submit(
+        app_db,
+        "train",
+        {"kind": "clinical", "target": "kit11", "name": "x"},
+        AccessScope.everything(),
+    )
+    predict_id = jobs.submit(
+        app_db,
+        "predict",
+        {"model_version_id": 1, "pseudonyms": [f"P-{i:03d}" for i in range(1, 13)]},
+        AccessScope.everything(),
+    )
+    hold = tmp_path / "hold"
+    worker = _held_worker(job_id, hold, "fold 4/")
+    try:
+        deadline = time.monotonic() + 60
+        while not hold.exists():
+            assert worker.poll() is None, worker.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the worker did not reach its fourth fold"
+            time.sleep(0.2)
+        time.sleep(1.1)  # some time elapses: the time left is extrapolated from it
+        at = _open("views/jobs.py")
+        shown = at.dataframe[0].value.set_index("job_id")
+        assert shown.loc[job_id, "progress"] == pytest.approx(3 / 6)
+        assert shown.loc[job_id, "message"].startswith("fold 4/5")
+        assert shown.loc[job_id, "time_left"] == "less than a minute left"
+        assert shown.loc[predict_id, "parameters"] == "model version 1, 12 patients"
+        assert shown.loc[predict_id, "time_left"] == ""  # queued: no pace to go by
+        at.selectbox(key="jobs_cancel_id").set_value(job_id)
+        at.button(key="jobs_cancel").click().run()
+        assert not at.exception, at.exception
+        assert worker.wait(30) == 1
+    finally:
+        worker.kill()
+        worker.communicate()
+    job = _jobs(app_db)[0]
+    assert job.status is JobStatus.CANCELLED, (job.status, job.message, job.error)
+    assert job.message is not None and job.message.endswith("nothing was saved")
