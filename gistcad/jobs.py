@@ -335,11 +335,39 @@ def cancel(engine: Engine, job_id: int, scope: AccessScope) -> JobStatus:
     return JobStatus.RUNNING
 
 
-def job_status(engine: Engine, job_id: int) -> JobStatus:
-    """Where job ``job_id`` stands now (a job whose worker died is reaped first)."""
+@dataclass(frozen=True)
+class JobState:
+    """Where a job stands: status, fraction done, last message and, on failure, why."""
+
+    status: JobStatus
+    progress: float
+    message: str
+    error: str | None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the job has finished (succeeded, failed or cancelled)."""
+        return self.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def job_state(engine: Engine, job_id: int, scope: AccessScope | None) -> JobState:
+    """Where job ``job_id`` (in ``scope``; any job when None) stands now; a job whose worker
+    died is reaped first, so it never looks running for ever.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such job in ``scope``.
+    """
     reap_orphans(engine)
     with session_scope(engine) as session:
-        return job_in_scope(session, job_id, None).status
+        job = job_in_scope(session, job_id, scope)
+        return JobState(job.status, float(job.progress), job.message or "", job.error)
+
+
+def job_status(engine: Engine, job_id: int) -> JobStatus:
+    """Where job ``job_id`` stands now (a job whose worker died is reaped first)."""
+    return job_state(engine, job_id, None).status
 
 
 class _CancelSignal:
