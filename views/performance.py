@@ -168,7 +168,22 @@ if shared is not None and len(shared.models) > 1:
         key="perf_compare_forest",
     )
     st.caption(MARKER_LEGEND)
-    st.dataframe(shared.paired, hide_index=True, width="stretch", key="perf_paired")
+    st.dataframe(
+        shared.paired.rename(
+            columns={
+                "model": "Model",
+                "center": "Center",
+                "n": "Patients",
+                "auc_first": f"AUC of {shared.models[0]}",
+                "auc_model": "AUC of the model",
+                "difference": "Difference",
+                "p_value": "p (DeLong)",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="perf_paired",
+    )
 elif shared is not None:
     st.caption("No other registered model answers this question on these patients.")
 for note in () if shared is None else shared.notes:

@@ -104,10 +104,12 @@ def test_the_models_are_compared_on_the_same_patients_with_one_marker_legend(
     at = _page()
     at.selectbox(key="perf_model").set_value(2).run()  # geno, a k-fold genotype model
     assert not at.exception, at.exception
-    (paired,) = [d.value for d in at.dataframe if "auc_first" in d.value]
+    (paired,) = [d.value for d in at.dataframe if "p (DeLong)" in d.value]
     # the KIT exon 11 model answers the same question: compared, on the same patients
-    assert list(paired["model"]) == ["k11 (clinical)"] * 3
-    assert list(paired["center"]) == ["Alpha", "Beta", "All centers"]
+    assert list(paired["Model"]) == ["k11 (clinical)"] * 3
+    assert list(paired["Center"]) == ["Alpha", "Beta", "All centers"]
+    assert paired["Patients"].iloc[:2].sum() == paired["Patients"].iloc[2] == 80
+    assert "AUC of geno (clinical)" in paired
     captions = " ".join(c.value for c in at.caption)
     assert "2 models, each evaluated on the same 80 patients" in captions
     assert "held (clinical) is not compared here: it was evaluated on a hold-out" in captions
