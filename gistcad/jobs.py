@@ -443,8 +443,17 @@ def _execute(
         n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
+    # "predicted k/n" as the chunks are done: nothing is written before the last one, so
+    # the progress rows never wait for this transaction's write lock (SQLite)
     n = predict_and_record(
-        session, scope, data_dir, model_id, p.get("pseudonyms"), device=device, job_id=job.id
+        session,
+        scope,
+        data_dir,
+        model_id,
+        p.get("pseudonyms"),
+        progress,
+        device=device,
+        job_id=job.id,
     )
     return f"{n} predictions written"
 

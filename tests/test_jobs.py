@@ -495,7 +495,7 @@ def test_a_running_prediction_shows_the_share_of_patients_predicted(
     worker = _held_worker(job_id, hold, "predicted 16/")
     try:
         _wait_for(lambda: hold.exists() or worker.poll() is not None, "16 patients predicted")
-        assert worker.poll() is None, worker.communicate()[1].decode()
+        assert worker.poll() is None, (_job(engine, job_id).message, worker.communicate()[1])
         mid_run = _job(engine, job_id)
         assert (mid_run.status, mid_run.message) == (JobStatus.RUNNING, "predicted 16/40")
         assert mid_run.progress == pytest.approx(16 / 40)

@@ -100,11 +100,13 @@ def prediction_result(job_id: int) -> None:
     if not state.ended:
         st.progress(state.progress, text=f"Prediction job {job_id}: {state.message or 'queued'}")
         return
-    del st.session_state[PENDING]
+    st.session_state.pop(PENDING, None)
     if state.status is JobStatus.SUCCEEDED:
-        st.session_state[DONE] = f"Prediction job {job_id} finished: {state.message}."
-        st.rerun(scope="app")  # the card, now with the new prediction
-    st.error(f"Prediction job {job_id} {state.status.value}: {state.error or state.message}")
+        st.session_state[DONE] = (True, f"Prediction job {job_id} finished: {state.message}.")
+    else:
+        why = state.error or state.message
+        st.session_state[DONE] = (False, f"Prediction job {job_id} {state.status.value}: {why}")
+    st.rerun(scope="app")  # the card, with the new prediction; this poll stops
 
 
 def prediction_control(pseudonym: str) -> None:
@@ -136,7 +138,8 @@ def prediction_control(pseudonym: str) -> None:
         except GistcadError as exc:
             show_error(exc)
     if DONE in st.session_state:
-        st.success(st.session_state.pop(DONE))
+        succeeded, message = st.session_state.pop(DONE)
+        (st.success if succeeded else st.error)(message)
     pending = st.session_state.get(PENDING)
     if pending is not None and pending[0] == pseudonym:
         prediction_result(int(pending[1]))
