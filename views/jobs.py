@@ -123,7 +123,7 @@ def restart_control(table: pd.DataFrame) -> None:
     kinds = dict(zip(restartable["job_id"], restartable["kind"], strict=True))
     pick, go = st.columns([4, 1], vertical_alignment="bottom")
     chosen = pick.selectbox(
-        "Failed job",
+        "Failed or cancelled job",
         list(reasons),
         format_func=lambda i: f"job {i} ({kinds[i]}): {reasons[i][:90]}",
         key="jobs_restart_id",

@@ -162,12 +162,21 @@ if shared is not None and len(shared.models) > 1:
         "Per center with 95 % bootstrap CI; DeLong's test for paired AUCs against "
         f"{shared.models[0]}."
     )
+    # the ceiling was computed on this model's patients: shown when they are the compared ones
+    same_patients = shared.n_patients == detail.oof["pseudonym"].nunique()
+    shared_ceiling = {CEILING: ceiling} if ceiling is not None and same_patients else {}
     st.plotly_chart(
-        comparison_forest(shared.table, title=f"AUC per center — {TASK_LABELS[task]}"),
+        comparison_forest(
+            shared.table, title=f"AUC per center — {TASK_LABELS[task]}", references=shared_ceiling
+        ),
         config=FIGURE_CONFIG,
         key="perf_compare_forest",
     )
     st.caption(MARKER_LEGEND)
+    for model in shared.models[1:] if shared_ceiling else ():
+        rows = shared.table[shared.table["model"] == model]
+        for note in reference_notes(rows, shared_ceiling[CEILING], CEILING):
+            st.info(f"{model}, {note}", icon=":material/info:")
     st.dataframe(
         shared.paired.rename(
             columns={
