@@ -163,7 +163,8 @@ def comparison_forest(
             range=[-1, step * len(centers) - 1],
             showgrid=False,
         ),
-        legend=dict(orientation="h", y=-0.25),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        margin=dict(t=110),
     )
     return figure
 
