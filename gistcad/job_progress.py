@@ -5,13 +5,17 @@ Training reports steps as text ("fold 2/5 (fold 2)", "radiomics features 40/180"
 them into a fraction: cross-validation's K folds and the final fit are K + 1 equal stages, and
 a counted step inside a stage ("i/n") moves through that stage. A deep model first reads its
 crops (the first 30 % of a stage), then trains epochs (the rest). :func:`seconds_left`
-extrapolates the time left from the elapsed time and the fraction done.
+extrapolates the time left from the elapsed time and the fraction done;
+:func:`parameters_text` and :func:`time_left_text` are what the Jobs page shows of a job.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 _FOLD = re.compile(r"^fold (\d+)/(\d+)\b")
 _COUNT = re.compile(r"(\d+)/(\d+)")
@@ -86,3 +90,61 @@ def describe_time_left(seconds: float | None) -> str:
     if seconds < 60:
         return "less than a minute left"
     return f"about {round(seconds / 60)} min left"
+
+
+#: parameters never shown: which process runs the job, and who asked to cancel it
+_HIDDEN = frozenset({"pid", "host", "process", "cancel_requested_by"})
+#: how a parameter is named on the Jobs page
+_PARAMETER_NAMES = {
+    "model_version_id": "model version",
+    "folds_from": "folds of",
+    "predict_all": "then predict all",
+    "restart_of": "restart of job",
+}
+
+
+def parameters_text(parameters: Mapping[str, Any]) -> str:
+    """A job's parameters in one short line: lists as their length ("12 patients").
+
+    >>> parameters_text({"model_version_id": 3, "pseudonyms": ["P-001", "P-002"], "pid": 9})
+    'model version 3, 2 patients'
+    >>> parameters_text({"model_version_id": 3, "pseudonyms": None})
+    'model version 3, all patients in scope'
+    """
+    parts = []
+    for key, value in parameters.items():
+        if key in _HIDDEN:
+            continue
+        if key == "pseudonyms":
+            n = len(value) if isinstance(value, list) else None
+            parts.append("all patients in scope" if n is None else _count(n, "patient"))
+        elif value is None or value is False:
+            continue
+        elif isinstance(value, list | tuple | dict):
+            parts.append(f"{key.replace('_', ' ')}: {_count(len(value), 'item')}")
+        elif value is True:
+            parts.append(_PARAMETER_NAMES.get(key, key.replace("_", " ")))
+        else:
+            parts.append(f"{_PARAMETER_NAMES.get(key, key.replace('_', ' '))} {value}")
+    return ", ".join(parts)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def time_left_text(
+    status: str, started_at: dt.datetime | None, fraction: float, now: dt.datetime
+) -> str:
+    """The time a running job has left, in words (:func:`seconds_left`); "" for a job that
+    is not running or has not reported a fraction yet.
+
+    >>> start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    >>> time_left_text("running", start, 0.25, start + dt.timedelta(minutes=2))
+    'about 6 min left'
+    """
+    if status != "running" or started_at is None:
+        return ""
+    if started_at.tzinfo is None:  # SQLite hands back naive UTC times
+        started_at = started_at.replace(tzinfo=dt.UTC)
+    return describe_time_left(seconds_left((now - started_at).total_seconds(), fraction))

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,15 +33,18 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import JobKind, JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, ValidationError
-from gistcad.job_progress import TrainingProgress
+from gistcad.job_progress import MAX_RUNNING, TrainingProgress
 from gistcad.modelling.request import TrainRequest
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
 from gistcad.store.jobs import (
+    cancel_queued_job,
+    cancel_running_job,
     claim_job,
     create_job,
     fail_running_job,
     job_in_scope,
+    request_cancel,
     running_jobs,
     update_job,
 )
@@ -49,8 +53,13 @@ from gistcad.store.scope import WORKSTATION_USER
 
 logger = logging.getLogger(__name__)
 
-#: parameters the worker adds to say which process runs the job (never copied by a restart)
-WORKER_KEYS = ("pid", "host", "process")
+#: parameter of a running job: who asked to cancel it (set by :func:`cancel`)
+CANCEL_REQUESTED_BY = "cancel_requested_by"
+#: parameters the worker adds to say which process runs the job, and a cancel request
+#: (never copied by a restart)
+WORKER_KEYS = ("pid", "host", "process", CANCEL_REQUESTED_BY)
+#: the signal :func:`cancel` sends a worker: it stops the job, which ends "cancelled"
+CANCEL_SIGNAL = signal.SIGUSR1
 #: parameter of a restarted job: the id of the job it repeats
 RESTART_OF = "restart_of"
 RESTARTABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
@@ -268,16 +277,138 @@ def restart(engine: Engine, job_id: int, scope: AccessScope) -> int:
         return new.id
 
 
+class JobCancelled(Exception):
+    """Raised inside a worker when its job is cancelled (:data:`CANCEL_SIGNAL`)."""
+
+
+def cancel(engine: Engine, job_id: int, scope: AccessScope) -> JobStatus:
+    """Cancel job ``job_id``: a queued one at once, a running one by signalling its worker.
+
+    The worker stops where it is; its transaction is rolled back, so nothing of the job (no
+    model version, no prediction) is saved, and it records the job as cancelled
+    (:func:`run`). A job whose worker is already gone is marked cancelled here. Audited.
+    Returns the job's status after the request: ``cancelled``, or ``running`` while the
+    worker is stopping.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no job ``job_id`` in ``scope``.
+    ValidationError
+        When the job has already ended, or runs on another machine (only that machine can
+        signal it).
+    """
+    scope.require(Permission.RUN_JOBS)
+    message = f"cancelled by {scope.user}"
+    with session_scope(engine) as session:
+        job = job_in_scope(session, job_id, scope)
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            raise ValidationError(
+                f"job {job_id} is {job.status.value}; only a queued or running job can be cancelled"
+            )
+        if cancel_queued_job(session, job_id, message):
+            audit.job_cancelled(session, scope.user, job_id, was="queued")
+            return JobStatus.CANCELLED
+        session.refresh(job)
+        host = job.parameters.get("host", socket.gethostname())
+        if job.status is JobStatus.RUNNING and host != socket.gethostname():
+            raise ValidationError(
+                f"job {job_id} runs on {host}; cancel it there with 'gistcad jobs cancel {job_id}'"
+            )
+        if job.status is not JobStatus.RUNNING:  # it ended meanwhile
+            raise ValidationError(
+                f"job {job_id} is {job.status.value}; it can no longer be cancelled"
+            )
+        parameters = request_cancel(session, job_id, scope.user)
+        audit.job_cancelled(session, scope.user, job_id, was="running")
+    if _worker_gone(parameters):
+        with session_scope(engine) as session:
+            cancel_running_job(session, job_id, f"{message} (its worker had already stopped)")
+        return JobStatus.CANCELLED
+    try:
+        os.kill(int(parameters["pid"]), CANCEL_SIGNAL)
+    except ProcessLookupError:  # it ended between the look and the signal
+        with session_scope(engine) as session:
+            cancel_running_job(session, job_id, f"{message} (its worker had already stopped)")
+        return JobStatus.CANCELLED
+    logger.info("job %s: cancel signalled to worker pid %s", job_id, parameters["pid"])
+    return JobStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class JobState:
+    """Where a job stands: status, fraction done, last message and, on failure, why."""
+
+    status: JobStatus
+    progress: float
+    message: str
+    error: str | None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the job has finished (succeeded, failed or cancelled)."""
+        return self.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def job_state(engine: Engine, job_id: int, scope: AccessScope | None) -> JobState:
+    """Where job ``job_id`` (in ``scope``; any job when None) stands now; a job whose worker
+    died is reaped first, so it never looks running for ever.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such job in ``scope``.
+    """
+    reap_orphans(engine)
+    with session_scope(engine) as session:
+        job = job_in_scope(session, job_id, scope)
+        return JobState(job.status, float(job.progress), job.message or "", job.error)
+
+
+def job_status(engine: Engine, job_id: int) -> JobStatus:
+    """Where job ``job_id`` stands now (a job whose worker died is reaped first)."""
+    return job_state(engine, job_id, None).status
+
+
+class _CancelSignal:
+    """While armed, :data:`CANCEL_SIGNAL` raises :class:`JobCancelled` in this (the main)
+    thread; disarmed before the job's result is committed, so that a late cancel never
+    interrupts the commit."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _CancelSignal:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(CANCEL_SIGNAL, self._raise)
+            self.armed = True
+        return self
+
+    def _raise(self, signum: int, frame: object) -> None:
+        del signum, frame
+        if self.armed:
+            self.armed = False
+            raise JobCancelled
+
+    def __exit__(self, *exc: object) -> None:
+        self.armed = False
+        if self.previous is not None:
+            signal.signal(CANCEL_SIGNAL, self.previous)
+
+
 def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Progress:
     """Record each message, with the fraction done where the messages tell it
-    (:class:`~gistcad.job_progress.TrainingProgress`), else one that nears 1 step by step."""
+    (:class:`~gistcad.job_progress.TrainingProgress`: folds, epochs), else the counted steps'
+    (``done`` of ``total``: patients predicted), else one that nears 1 step by step."""
     steps = {"n": 0}
     tracker = TrainingProgress(epochs=epochs)
 
     def record(message: str, done: int | None = None, total: int | None = None) -> None:
-        del done, total  # the message tells them: "fold 2/5", "epoch 3/12", "predicted 32/80"
         steps["n"] += 1
         known = tracker.update(message)
+        if known is None and done is not None and total:
+            known = min(done / total, MAX_RUNNING)  # a prediction's patients: the whole job
         # progress of an unknown number of steps: approach 1 without reaching it
         progress = 1 - 1 / (1 + 0.3 * steps["n"]) if known is None else known
         try:
@@ -312,8 +443,17 @@ def _execute(
         n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
+    # "predicted k/n" as the chunks are done: nothing is written before the last one, so
+    # the progress rows never wait for this transaction's write lock (SQLite)
     n = predict_and_record(
-        session, scope, data_dir, model_id, p.get("pseudonyms"), device=device, job_id=job.id
+        session,
+        scope,
+        data_dir,
+        model_id,
+        p.get("pseudonyms"),
+        progress,
+        device=device,
+        job_id=job.id,
     )
     return f"{n} predictions written"
 
@@ -341,13 +481,20 @@ def run(engine: Engine, data_dir: Path, job_id: int, scope: AccessScope | None =
             session.refresh(job)
             raise ValidationError(f"job {job_id} is {job.status.value}, not queued")
     try:
-        with session_scope(engine) as session:
+        with _CancelSignal() as cancellable, session_scope(engine) as session:
             job = job_in_scope(session, job_id, None)  # claimed above
             epochs = job.kind == JobKind.TRAIN and job.parameters.get("kind") == ModelKind.DL
             record = _progress_recorder(engine, job_id, epochs=epochs)
             message = _execute(session, data_dir, job, record)
+            cancellable.armed = False  # from here the job finishes
             # the result and "succeeded" are committed together, or neither is
             update_job(session, job_id, status=JobStatus.SUCCEEDED, progress=1.0, message=message)
+    except JobCancelled:  # the transaction above was rolled back: nothing of the job is kept
+        with session_scope(engine) as session:
+            by = job_in_scope(session, job_id, None).parameters.get(CANCEL_REQUESTED_BY)
+            cancel_running_job(session, job_id, f"cancelled by {by}; nothing was saved")
+        logger.info("job %s cancelled", job_id)
+        return JobStatus.CANCELLED
     except GistcadError as exc:
         _fail(engine, job_id, str(exc))
         return JobStatus.FAILED

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from gistcad.job_progress import (
     MAX_RUNNING,
     TrainingProgress,
     describe_time_left,
+    parameters_text,
     seconds_left,
+    time_left_text,
 )
 
 
@@ -52,3 +56,30 @@ def test_time_left_in_words() -> None:
     assert describe_time_left(59) == "less than a minute left"
     assert describe_time_left(150) == "about 2 min left"
     assert describe_time_left(3600) == "about 60 min left"
+
+
+def test_parameters_are_one_short_line_with_lists_counted() -> None:
+    pseudonyms = [f"P-{i:03d}" for i in range(12)]
+    text = parameters_text(
+        {"model_version_id": 4, "pseudonyms": pseudonyms, "pid": 77, "host": "h", "process": "x"}
+    )
+    assert text == "model version 4, 12 patients"
+    assert "P-000" not in text
+    train = {"kind": "clinical", "target": "kit11", "name": None, "predict_all": True}
+    assert parameters_text({**train, "restart_of": 7}) == (
+        "kind clinical, target kit11, then predict all, restart of job 7"
+    )
+
+
+def test_time_left_is_extrapolated_from_the_elapsed_time_of_a_running_job() -> None:
+    start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    # 40 % done after 4 minutes: 6 minutes left at the same pace
+    assert time_left_text("running", start, 0.4, start + dt.timedelta(minutes=4)) == (
+        "about 6 min left"
+    )
+    naive = start.replace(tzinfo=None)  # as SQLite hands it back
+    assert time_left_text("running", naive, 0.9, start + dt.timedelta(seconds=90)) == (
+        "less than a minute left"
+    )
+    assert time_left_text("running", start, 0.0, start + dt.timedelta(minutes=4)) == ""
+    assert time_left_text("succeeded", start, 1.0, start + dt.timedelta(minutes=4)) == ""

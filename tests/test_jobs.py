@@ -398,3 +398,122 @@ def test_the_local_runner_starts_a_worker_for_the_data_folder(
         assert time.monotonic() < deadline, "the background job did not finish"
         time.sleep(0.5)
     assert runner.status(engine, job_id) is JobStatus.SUCCEEDED, _job(engine, job_id).error
+
+
+# --- progress seen from outside while a job runs; cancelling a real worker ------------------
+
+#: ``gistcad jobs run ID`` whose worker, once it has recorded a step starting with argv[3],
+#: waits until the file argv[2] is removed: the test reads the job's row meanwhile. What is
+#: recorded is the worker's own progress; the wait only holds the worker at that step.
+HELD_WORKER = """
+import sys, time
+from pathlib import Path
+from gistcad import jobs
+from gistcad.cli import main
+
+real = jobs._progress_recorder
+
+def held(engine, job_id, epochs=False):
+    record = real(engine, job_id, epochs)
+    def step(message, done=None, total=None):
+        record(message, done, total)
+        hold = Path(sys.argv[2])
+        if message.startswith(sys.argv[3]) and not Path(sys.argv[2] + ".seen").exists():
+            Path(sys.argv[2] + ".seen").write_text(message)
+            hold.write_text(message)
+            while hold.exists():
+                time.sleep(0.05)
+    return step
+
+jobs._progress_recorder = held
+sys.exit(main(["jobs", "run", sys.argv[1]]))
+"""
+
+
+def _held_worker(job_id: int, hold: Path, step: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HELD_WORKER, str(job_id), str(hold), step],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_a_running_training_shows_its_progress_and_cancelling_it_saves_nothing(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = jobs.submit(
+        store, "train", {"kind": "clinical", "target": "kit11", "name": "c"}, EVERYTHING
+    )
+    hold = tmp_path / "hold"
+    worker = _held_worker(job_id, hold, "fold 3/")
+    try:
+        _wait_for(lambda: hold.exists() or worker.poll() is not None, "the worker's third fold")
+        assert worker.poll() is None, worker.communicate()[1].decode()
+        mid_run = _job(store, job_id)
+        # 5 folds and the final fit are 6 equal stages: fold 3 starts at 2/6 of the job
+        assert mid_run.status is JobStatus.RUNNING and mid_run.message is not None
+        assert mid_run.message.startswith("fold 3/5")
+        assert mid_run.progress == pytest.approx(2 / 6)
+        assert main(["jobs", "cancel", str(job_id)]) == 0
+        assert capsys.readouterr().out.strip() == f"job {job_id}: cancelled"
+        assert worker.wait(30) == 1  # "gistcad jobs run" says the job did not succeed
+    finally:
+        worker.kill()
+        worker.communicate()
+    cancelled = _job(store, job_id)
+    assert cancelled.status is JobStatus.CANCELLED and cancelled.finished_at is not None
+    by = cancelled.parameters[jobs.CANCEL_REQUESTED_BY]
+    assert by.startswith("cli:")  # the command's caller
+    assert cancelled.message == f"cancelled by {by}; nothing was saved"
+    with Session(store) as s:
+        # no partial model
+        assert s.scalar(select(func.count(ModelVersion.id)).where(ModelVersion.name == "c")) == 0
+        trail = s.scalars(select(AuditEvent).where(AuditEvent.action == "job.cancel")).all()
+        assert [(e.actor, e.target, e.detail) for e in trail] == [
+            (by, str(job_id), {"was": "running"})
+        ]
+    # a cancelled job can be run again, without the cancel request
+    again = jobs.restart(store, job_id, EVERYTHING)
+    assert jobs.CANCEL_REQUESTED_BY not in _job(store, again).parameters
+
+
+def test_a_running_prediction_shows_the_share_of_patients_predicted(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in store_env(engine, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    train_id = jobs.submit(
+        engine, "train", {"kind": "clinical", "target": "kit11", "name": "q"}, EVERYTHING
+    )
+    assert jobs.run(engine, tmp_path, train_id) is JobStatus.SUCCEEDED
+    with Session(engine) as s:
+        model_id = s.scalar(select(ModelVersion.id).where(ModelVersion.name == "q"))
+    assert model_id is not None
+    job_id = jobs.submit(engine, "predict", {"model_version_id": model_id}, EVERYTHING)
+    hold = tmp_path / "hold"
+    worker = _held_worker(job_id, hold, "predicted 16/")
+    try:
+        _wait_for(lambda: hold.exists() or worker.poll() is not None, "16 patients predicted")
+        assert worker.poll() is None, (_job(engine, job_id).message, worker.communicate()[1])
+        mid_run = _job(engine, job_id)
+        assert (mid_run.status, mid_run.message) == (JobStatus.RUNNING, "predicted 16/40")
+        assert mid_run.progress == pytest.approx(16 / 40)
+        hold.unlink()  # let it finish
+        assert worker.wait(60) == 0, worker.communicate()[1].decode()
+    finally:
+        worker.kill()
+        worker.communicate()
+    assert _job(engine, job_id).status is JobStatus.SUCCEEDED
+
+
+def test_a_queued_job_is_cancelled_at_once_and_an_ended_one_cannot_be(engine: Engine) -> None:
+    job_id = jobs.submit(engine, "predict", {"model_version_id": 1}, EVERYTHING)
+    assert jobs.cancel(engine, job_id, EVERYTHING) is JobStatus.CANCELLED
+    assert _job(engine, job_id).message == "cancelled by workstation"
+    with pytest.raises(ValidationError, match="is cancelled, not queued"):
+        jobs.run(engine, Path("."), job_id)  # a worker started for it finds it cancelled
+    with pytest.raises(ValidationError, match="only a queued or running job can be cancelled"):
+        jobs.cancel(engine, job_id, EVERYTHING)
+    with pytest.raises(NotFoundError):
+        jobs.cancel(engine, 999, EVERYTHING)

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
-from gistcad.analysis.case import case_card, display_value
+from gistcad.analysis.case import PanelModel, case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import JobKind, Permission
+from gistcad.domain import JobKind, JobStatus, Permission
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
@@ -17,6 +17,9 @@ from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
 from views.viewer import ct_viewer, side_by_side
 
+#: session keys: the case's prediction job still running (pseudonym, job id), and the
+#: message of the one that just finished
+PENDING, DONE = "case_prediction_job", "case_prediction_done"
 #: the facts under the header's figures
 CAPTION_FACTS = ("Sub-site", "Rupture", "Histology", "Sex", "Age at diagnosis")
 
@@ -76,34 +79,88 @@ with left:
     if assessment.recurrence is not None:
         st.write(f"{assessment.recurrence.summary} — *{assessment.recurrence.label}*")
         st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
-with right:
-    st.subheader("Genotype")
-    st.write(f"True genotype: **{card.genotype_line}**")
+
+
+def _panel_model(model: PanelModel) -> None:
+    cls, probabilities = model.shown
+    st.write(f"{model.model}: **{cls}** — {probabilities}")
+    st.caption(f"This patient: {model.this_patient}. Validation: {model.validation}.")
+    if model.text.warning is not None:
+        st.caption(model.text.warning)
+
+
+@st.fragment(run_every="2s")
+def prediction_result(job_id: int) -> None:
+    """The case's prediction job while it runs; the card is reloaded when it succeeds."""
+    try:
+        state = jobs.job_state(engine(), job_id, scope())
+    except GistcadError as exc:
+        show_error(exc)
+        return
+    if not state.ended:
+        st.progress(state.progress, text=f"Prediction job {job_id}: {state.message or 'queued'}")
+        return
+    st.session_state.pop(PENDING, None)
+    if state.status is JobStatus.SUCCEEDED:
+        st.session_state[DONE] = (True, f"Prediction job {job_id} finished: {state.message}.")
+    else:
+        why = state.error or state.message
+        st.session_state[DONE] = (False, f"Prediction job {job_id} {state.status.value}: {why}")
+    st.rerun(scope="app")  # the card, with the new prediction; this poll stops
+
+
+def prediction_control(pseudonym: str) -> None:
+    """Run a prediction of this case in a job; its result appears here when it is ready."""
     with session_scope(engine()) as session:
         models = list_model_versions(session)
-    if not models.empty and not series.empty and scope().can(Permission.RUN_JOBS):
-        names: dict[int, str] = dict(zip(models["model_version_id"], models["name"], strict=True))
-        model_ids = list(names)
-        pick, go = st.columns([3, 1])
-        chosen_model = pick.selectbox(
-            "Model",
-            model_ids,
-            format_func=lambda i: names[i],
-            key="case_model",
-            label_visibility="collapsed",
-        )
-        if go.button("Run prediction", key="case_predict"):
+    if models.empty or series.empty or not scope().can(Permission.RUN_JOBS):
+        return
+    names: dict[int, str] = dict(zip(models["model_version_id"], models["name"], strict=True))
+    pick, go = st.columns([3, 1])
+    chosen_model = pick.selectbox(
+        "Model",
+        list(names),
+        format_func=lambda i: names[i],
+        key="case_model",
+        label_visibility="collapsed",
+    )
+    if go.button("Run prediction", key="case_predict"):
+        try:
             job_id = jobs.start_job(
                 engine(),
                 JobKind.PREDICT,
-                {"model_version_id": int(chosen_model), "pseudonyms": [card.pseudonym]},
+                {"model_version_id": int(chosen_model), "pseudonyms": [pseudonym]},
                 scope(),
                 data_dir=settings().data_dir,
             )
-            st.info(f"Prediction job {job_id} started; see the Jobs page, then reload.")
-    if not card.predictions:
-        st.caption("No model has predicted this patient yet.")
-    for text in card.predictions:
+            st.session_state[PENDING] = (pseudonym, job_id)
+            st.info(f"Prediction job {job_id} started; its result appears here when it is ready.")
+        except GistcadError as exc:
+            show_error(exc)
+    if DONE in st.session_state:
+        succeeded, message = st.session_state.pop(DONE)
+        (st.success if succeeded else st.error)(message)
+    pending = st.session_state.get(PENDING)
+    if pending is not None and pending[0] == pseudonym:
+        prediction_result(int(pending[1]))
+
+
+with right:
+    st.subheader("Genotype")
+    st.write(f"True genotype: **{card.genotype_line}**")
+    prediction_control(card.pseudonym)
+    panel = card.genotype_models
+    if panel.recommended is not None:
+        st.markdown(f"**{panel.recommendation}**")
+        _panel_model(panel.recommended)
+    elif panel.reason is not None:
+        st.caption(panel.reason)
+    if panel.others:
+        label = "Other genotype models" if panel.recommended else "Genotype models"
+        with st.expander(f"{label} ({len(panel.others)})"):
+            for model in panel.others:
+                _panel_model(model)
+    for text in card.other_predictions:
         if text.summary is not None:
             st.write(f"**{text.summary}**")
         st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")

@@ -1,12 +1,15 @@
-"""Jobs: start a batch prediction or a training run; follow them while they run elsewhere;
-restart one that failed."""
+"""Jobs: start a batch prediction or a training run; follow them while they run elsewhere
+(progress, time left); cancel one that runs; restart one that failed."""
+
+import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
-from gistcad.domain import JobKind, ModelKind
+from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.errors import GistcadError
+from gistcad.job_progress import parameters_text, time_left_text
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
@@ -86,10 +89,29 @@ with start_train.form("train_form"):
             show_error(exc)
 
 
-def _parameters_text(parameters: dict[str, object]) -> str:
-    return ", ".join(
-        f"{k}={v}" for k, v in parameters.items() if k not in jobs.WORKER_KEYS and v is not None
+def cancel_control(table: pd.DataFrame) -> None:
+    """A queued or running job, picked from ``table``, cancelled (its worker is stopped)."""
+    active = table[table["status"].isin([JobStatus.QUEUED.value, JobStatus.RUNNING.value])]
+    if active.empty:
+        return
+    kinds = dict(zip(active["job_id"], active["kind"], strict=True))
+    messages = dict(zip(active["job_id"], active["message"].fillna(""), strict=True))
+    pick, go = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox(
+        "Job to cancel",
+        list(kinds),
+        format_func=lambda i: f"job {i} ({kinds[i]}): {messages[i][:90]}",
+        key="jobs_cancel_id",
     )
+    if go.button("Cancel job", key="jobs_cancel", disabled=chosen is None):
+        try:
+            status = jobs.cancel(engine(), int(chosen), scope())
+            if status is JobStatus.CANCELLED:
+                st.success(f"Job {chosen} cancelled.")
+            else:
+                st.success(f"Job {chosen}: its worker is stopping; nothing of the job is saved.")
+        except GistcadError as exc:
+            show_error(exc)
 
 
 def restart_control(table: pd.DataFrame) -> None:
@@ -101,7 +123,7 @@ def restart_control(table: pd.DataFrame) -> None:
     kinds = dict(zip(restartable["job_id"], restartable["kind"], strict=True))
     pick, go = st.columns([4, 1], vertical_alignment="bottom")
     chosen = pick.selectbox(
-        "Failed job",
+        "Failed or cancelled job",
         list(reasons),
         format_func=lambda i: f"job {i} ({kinds[i]}): {reasons[i][:90]}",
         key="jobs_restart_id",
@@ -122,7 +144,16 @@ def job_list() -> None:
     if table.empty:
         st.info("No job yet.")
         return
-    shown = table.assign(parameters=table["parameters"].map(_parameters_text))
+    now = dt.datetime.now(dt.UTC)
+    shown = table.assign(
+        parameters=table["parameters"].map(parameters_text),
+        time_left=[
+            time_left_text(str(status), started, float(progress), now)
+            for status, started, progress in zip(
+                table["status"], table["started_at"], table["progress"], strict=True
+            )
+        ],
+    )
     st.dataframe(
         shown[
             [
@@ -130,6 +161,7 @@ def job_list() -> None:
                 "kind",
                 "status",
                 "progress",
+                "time_left",
                 "message",
                 "error",
                 "parameters",
@@ -140,9 +172,11 @@ def job_list() -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+            "time_left": st.column_config.TextColumn("time left"),
         },
     )
+    cancel_control(table)
     restart_control(table)
 
 

@@ -1,16 +1,31 @@
-"""Model performance: per-center ROC and AUC with CI, baselines and ceiling, calibration."""
+"""Model performance: per-center ROC and AUC with CI and the ceiling, the models compared on
+the same patients (DeLong's paired test), calibration and confusion in percentages."""
 
 import streamlit as st
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.errors import GistcadError
-from gistcad.modelling.assessment import Assessment, evaluate_version
+from gistcad.modelling.assessment import (
+    CEILING,
+    Assessment,
+    SharedComparison,
+    compare_on_shared_patients,
+    evaluate_version,
+    reference_notes,
+)
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, confusion, misclassified, roc_curves
 from gistcad.modelling.oracle_link import oracle_stamp
 from gistcad.plots.cohort import count_bars
-from gistcad.plots.performance import auc_forest, confusion_figure, reliability_figure, roc_figure
+from gistcad.plots.markers import MARKER_LEGEND
+from gistcad.plots.performance import (
+    auc_forest,
+    comparison_forest,
+    confusion_figure,
+    reliability_figure,
+    roc_figure,
+)
 from gistcad.store import session_scope
-from gistcad.store.model_queries import list_model_versions
+from gistcad.store.model_queries import list_model_versions, model_version_detail
 from gistcad.store.queries import cohort_table
 from views.common import (
     FIGURE_CONFIG,
@@ -35,6 +50,16 @@ def assessed(
         return evaluate_version(
             session, scope(), settings().layout, model_version_id, threshold, baselines=True
         )
+
+
+@st.cache_data(max_entries=64, show_spinner="Comparing the models on the same patients…")
+def compared(model_version_id: int, task: str, scope_key: str, versions: str) -> SharedComparison:
+    """The version beside every other that answers ``task``, on the same patients (cached:
+    a bootstrap per model and center; keyed by the scope and the registered versions)."""
+    del scope_key, versions  # cache keys
+    with session_scope(engine()) as session:
+        detail = model_version_detail(session, scope(), model_version_id)
+        return compare_on_shared_patients(session, scope(), detail, task)
 
 
 st.title("Model performance")
@@ -90,7 +115,7 @@ task = st.radio(
 )
 table = evaluation.tables[task]
 
-references = assessment.references.get(task, {})
+ceiling = assessment.references.get(task, {}).get(CEILING)
 
 left, right = st.columns(2)
 left.plotly_chart(
@@ -99,10 +124,17 @@ left.plotly_chart(
     key="perf_roc",
 )
 right.plotly_chart(
-    auc_forest(table, title="AUC per center (95 % bootstrap CI)", references=references),
+    auc_forest(
+        table,
+        title="AUC per center (95 % bootstrap CI)",
+        references={} if ceiling is None else {CEILING: ceiling},
+    ),
     config=FIGURE_CONFIG,
     key="perf_forest",
 )
+right.caption(MARKER_LEGEND)
+for note in [] if ceiling is None else reference_notes(table, ceiling, CEILING):
+    st.info(note, icon=":material/info:")
 st.dataframe(table, hide_index=True, width="stretch", key="perf_table")
 if evaluation.concordance:
     st.caption(
@@ -115,6 +147,56 @@ st.download_button(
     file_name=f"{detail.name}_{task}.csv",
     key="perf_download",
 )
+
+st.subheader("Compared with the other models on the same patients")
+shared: SharedComparison | None
+try:
+    shared = compared(int(model_id), task, scope_key, versions)
+except GistcadError as exc:
+    shared = None
+    show_error(exc)
+if shared is not None and len(shared.models) > 1:
+    st.caption(
+        f"{len(shared.models)} models, each evaluated on the same {shared.n_patients} "
+        "patients, all predicted out of fold: the only patients on which their AUCs compare. "
+        "Per center with 95 % bootstrap CI; DeLong's test for paired AUCs against "
+        f"{shared.models[0]}."
+    )
+    # the ceiling was computed on this model's patients: shown when they are the compared ones
+    same_patients = shared.n_patients == detail.oof["pseudonym"].nunique()
+    shared_ceiling = {CEILING: ceiling} if ceiling is not None and same_patients else {}
+    st.plotly_chart(
+        comparison_forest(
+            shared.table, title=f"AUC per center — {TASK_LABELS[task]}", references=shared_ceiling
+        ),
+        config=FIGURE_CONFIG,
+        key="perf_compare_forest",
+    )
+    st.caption(MARKER_LEGEND)
+    for model in shared.models[1:] if shared_ceiling else ():
+        rows = shared.table[shared.table["model"] == model]
+        for note in reference_notes(rows, shared_ceiling[CEILING], CEILING):
+            st.info(f"{model}, {note}", icon=":material/info:")
+    st.dataframe(
+        shared.paired.rename(
+            columns={
+                "model": "Model",
+                "center": "Center",
+                "n": "Patients",
+                "auc_first": f"AUC of {shared.models[0]}",
+                "auc_model": "AUC of the model",
+                "difference": "Difference",
+                "p_value": "p (DeLong)",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="perf_paired",
+    )
+elif shared is not None:
+    st.caption("No other registered model answers this question on these patients.")
+for note in () if shared is None else shared.notes:
+    st.caption(note)
 
 left, right = st.columns(2)
 if task in evaluation.reliability:
@@ -131,7 +213,8 @@ if task in evaluation.reliability:
 classes = tuple(detail.parameters.get("classes", target.classes))
 right.plotly_chart(
     confusion_figure(
-        confusion(detail.oof, classes), title="Confusion matrix (most probable class)"
+        confusion(detail.oof, classes),
+        title="Confusion matrix (most probable class; % of the true class)",
     ),
     config=FIGURE_CONFIG,
     key="perf_confusion",

@@ -184,6 +184,148 @@ class FollowUp:
     state: str | None = None
 
 
+#: targets whose models predict the genotype, and the task all of them are judged on
+GENOTYPE_TARGETS = ("genotype", "kit11")
+RECOMMENDATION_TASK = "kit11_vs_rest"
+RECOMMENDATION_TASK_LABEL = "KIT exon 11 vs rest"
+#: validations whose out-of-fold predictions cover the whole cohort
+COHORT_VALIDATIONS = ("kfold", "loco")
+
+
+@dataclass(frozen=True)
+class PanelModel:
+    """One model in the genotype panel: its prediction in words and how it was validated.
+
+    ``validation``: e.g. "out-of-fold AUC 0.81 (95 % CI 0.74–0.87), 200 patients, k-fold
+    cross-validation"; ``this_patient``: "out-of-fold (fitted without this patient)",
+    "trained on this patient (in-sample)" or "not trained on this patient".
+    """
+
+    model_version_id: int
+    model: str
+    text: PredictionText
+    validation: str
+    this_patient: str
+    auc: float | None
+
+    @property
+    def shown(self) -> tuple[str, str]:
+        """The class and probabilities to show: out-of-fold when the patient has them (the
+        honest ones for a training patient), else the final model's."""
+        t = self.text
+        if t.out_of_fold_class is not None and t.out_of_fold_probabilities is not None:
+            return t.out_of_fold_class, t.out_of_fold_probabilities
+        return t.predicted_class, t.probabilities
+
+    @property
+    def plain(self) -> str:
+        """The model on one line: name, prediction, this patient, validation."""
+        cls, probabilities = self.shown
+        return (
+            f"{self.model}: {cls} ({probabilities}); this patient: {self.this_patient}; "
+            f"{self.validation}"
+        )
+
+
+@dataclass(frozen=True)
+class GenotypePanel:
+    """The genotype models of one case: the recommended one, and the others (folded).
+
+    The recommended model is the best validated one: of the models that predicted this
+    patient's genotype (targets :data:`GENOTYPE_TARGETS`), the one with the highest pooled
+    out-of-fold AUC for KIT exon 11 vs rest among those evaluated out of fold on the whole
+    cohort (k-fold or leave-one-center-out; a hold-out evaluation covers only its hold-out
+    patients, so it is not compared). ``reason`` says why none is recommended.
+    """
+
+    recommended: PanelModel | None
+    others: tuple[PanelModel, ...]
+    reason: str | None = None
+
+    @property
+    def recommendation(self) -> str:
+        """The recommendation in one sentence ("" without one)."""
+        if self.recommended is None:
+            return ""
+        r = self.recommended
+        return (
+            f"Recommended model: {r.model}, the best validated for {RECOMMENDATION_TASK_LABEL}: "
+            f"{r.validation}."
+        )
+
+
+def _auc_words(pooled: Mapping[str, Any] | None) -> str:
+    if not pooled or pooled.get("auc") is None:
+        return "no out-of-fold AUC recorded"
+    text = f"AUC {pooled['auc']:.2f}"
+    if pooled.get("ci_lower") is not None and pooled.get("ci_upper") is not None:
+        text += f" (95 % CI {pooled['ci_lower']:.2f}–{pooled['ci_upper']:.2f})"
+    else:
+        text += " (CI not estimable)"
+    return text + f", {pooled.get('n')} patients"
+
+
+def _panel_model(row: Mapping[str, Any], text: PredictionText) -> PanelModel:
+    from gistcad.analysis.prediction_source import (
+        VALIDATION_LABELS,
+        PredictionSource,
+        final_prediction_source,
+    )
+
+    validation = str(row.get("validation") or "")
+    pooled = (row.get("pooled") or {}).get(RECOMMENDATION_TASK)
+    how = VALIDATION_LABELS.get(validation, "no out-of-fold validation")
+    if validation in COHORT_VALIDATIONS and (not pooled or pooled.get("auc") is None):
+        words = f"{how}, no out-of-fold AUC recorded"
+    elif validation in COHORT_VALIDATIONS:
+        words = f"out-of-fold {_auc_words(pooled)}, {how}"
+    elif validation:
+        words = f"{_auc_words(pooled)} on a {how} only, not comparable with out-of-fold AUCs"
+    else:
+        words = "not validated out of fold"
+    has_oof = row.get("out_of_fold") is not None
+    source = final_prediction_source(row.get("trained_on"), has_oof)
+    if has_oof:
+        this_patient = "out-of-fold (fitted without this patient)"
+    elif source is PredictionSource.IN_SAMPLE:
+        this_patient = "trained on this patient (in-sample)"
+    elif source is PredictionSource.FINAL_UNSEEN:
+        this_patient = "not trained on this patient"
+    else:
+        this_patient = "unknown whether trained on this patient"
+    auc = None if pooled is None or validation not in COHORT_VALIDATIONS else pooled.get("auc")
+    return PanelModel(
+        int(row["model_version_id"]), str(row["model"]), text, words, this_patient, auc
+    )
+
+
+def genotype_panel(
+    rows: list[Mapping[str, Any]], texts: tuple[PredictionText, ...]
+) -> GenotypePanel:
+    """The genotype panel of one case (see :class:`GenotypePanel`) from its prediction rows
+    (:func:`gistcad.store.model_queries.patient_predictions`, newest first) and their words.
+
+    A model that predicted the patient more than once counts once, by its newest prediction.
+    """
+    models: dict[int, PanelModel] = {}
+    for row, text in zip(rows, texts, strict=True):
+        if row.get("target") in GENOTYPE_TARGETS and int(row["model_version_id"]) not in models:
+            models[int(row["model_version_id"])] = _panel_model(row, text)
+    if not models:
+        return GenotypePanel(None, (), "No genotype model has predicted this patient yet.")
+    validated = [m for m in models.values() if m.auc is not None]
+    if not validated:
+        return GenotypePanel(
+            None,
+            tuple(models.values()),
+            "None of these models was evaluated out of fold on the whole cohort, so none is "
+            "recommended.",
+        )
+    best = max(validated, key=lambda m: m.auc or 0.0)  # the first of equals: the newest
+    others = tuple(m for m in models.values() if m is not best)
+    return GenotypePanel(best, others)
+
+
 @dataclass(frozen=True)
 class CaseCard:
     """One patient for the tumour board, in the words the case page and the report print.
@@ -207,6 +349,11 @@ class CaseCard:
         pathology report's wording.
     predictions
         Each model's prediction, newest first: model version, final model or out-of-fold.
+    genotype_models
+        The genotype models' predictions: the recommended one and the others
+        (:class:`GenotypePanel`).
+    other_predictions
+        The predictions of models of other targets (risk, response), newest first.
     follow_up
         Recurrence-free, overall, last follow-up.
     """
@@ -220,6 +367,8 @@ class CaseCard:
     genotype_text: str
     predictions: tuple[PredictionText, ...]
     follow_up: tuple[FollowUp, ...]
+    genotype_models: GenotypePanel = GenotypePanel(None, ())
+    other_predictions: tuple[PredictionText, ...] = ()
 
     @property
     def genotype_line(self) -> str:
@@ -260,6 +409,8 @@ def case_card(rows: CaseRows, options: RiskOptions | None = None) -> CaseCard:
         options=options,
     )
     outcome = rows.outcome or {}
+    prediction_rows = rows.predictions.to_dict(orient="records")
+    texts = tuple(prediction_text(r) for r in prediction_rows)
     return CaseCard(
         pseudonym=rows.pseudonym,
         center=rows.center,
@@ -280,7 +431,13 @@ def case_card(rows: CaseRows, options: RiskOptions | None = None) -> CaseCard:
         ),
         genotype=genotype,
         genotype_text=v(tumour.get("genotype_text")),
-        predictions=tuple(prediction_text(r) for r in rows.predictions.to_dict(orient="records")),
+        predictions=texts,
+        genotype_models=genotype_panel(prediction_rows, texts),
+        other_predictions=tuple(
+            t
+            for r, t in zip(prediction_rows, texts, strict=True)
+            if r.get("target") not in GENOTYPE_TARGETS
+        ),
         follow_up=(
             FollowUp(
                 "Recurrence-free",

@@ -1,8 +1,10 @@
-"""``gistcad jobs``: run, list and restart background jobs (training, batch prediction)."""
+"""``gistcad jobs``: run, list, restart and cancel background jobs (training, batch
+prediction)."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from gistcad import jobs
@@ -42,6 +44,19 @@ def register(sub: Any) -> None:
         "--no-launch", action="store_true", help="only queue it; run it with 'gistcad jobs run'"
     )
     restart.set_defaults(handler=_restart)
+    cancel = actions.add_parser(
+        "cancel",
+        help="cancel a queued or running job: its worker stops, nothing of the job is saved",
+    )
+    cancel.add_argument("job_id", type=record_id)
+    cancel.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for a running job's worker to stop (default 30; 0: do not wait)",
+    )
+    cancel.set_defaults(handler=_cancel)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -96,3 +111,20 @@ def _restart(args: argparse.Namespace) -> int:
         job_id = jobs.restart_job(engine, args.job_id, scope, data_dir=settings.data_dir)
     print(f"job {job_id} started (restart of job {args.job_id})")
     return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = migrations.ready_engine(settings.db_url)
+    scope = caller_scope(args, engine, settings)
+    with hint(NotFoundError, LIST_HINT):
+        status = jobs.cancel(engine, args.job_id, scope)
+    deadline = time.monotonic() + max(args.wait, 0.0)
+    while status is JobStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = jobs.job_status(engine, args.job_id)
+    if status is JobStatus.RUNNING:
+        print(f"job {args.job_id}: cancel requested; its worker is stopping")
+        return 0
+    print(f"job {args.job_id}: {status.value}")
+    return 0 if status is JobStatus.CANCELLED else 1

@@ -10,6 +10,7 @@ per task and center) and, when asked, a DeLong comparison with another version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,17 +139,19 @@ def evaluate_version(
 def _references(
     session: Session, scope: AccessScope, detail: ModelVersionDetail, evaluation: Evaluation
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Per task, the per-center AUC of every other version of the same target."""
+    """Per task, the per-center AUC of every other version that answers it (of the same
+    target, or of another whose tasks include it: a KIT exon 11 model beside a genotype
+    model on "KIT exon 11 vs rest"), each on its own out-of-fold patients."""
     references: dict[str, dict[str, dict[str, float]]] = {task: {} for task in evaluation.tables}
-    target = Target(detail.target)
     for other in list_model_versions(session)["model_version_id"]:
         if int(other) == detail.model_version_id:
             continue
         peer = model_version_detail(session, scope, int(other))
-        if peer.target != detail.target or peer.oof.empty:
+        if peer.oof.empty:
             continue
-        for task, aucs in auc_by_center(peer.oof, target).items():
-            references[task][f"{peer.name} ({peer.kind})"] = aucs
+        for task, aucs in auc_by_center(peer.oof, Target(peer.target)).items():
+            if task in references:
+                references[task][f"{peer.name} ({peer.kind})"] = aucs
     return references
 
 
@@ -176,3 +179,206 @@ def compare_versions(
         "fold" in shared and "fold_b" in shared and bool((shared["fold"] == shared["fold_b"]).all())
     )
     return {"other": other_name, "n": len(shared), "same_folds": same_folds, "tasks": results}
+
+
+#: validations whose out-of-fold predictions cover the whole cohort
+COHORT_VALIDATIONS = ("kfold", "loco")
+
+
+@dataclass(frozen=True)
+class SharedComparison:
+    """Models compared on exactly the same patients, per center and pooled.
+
+    Attributes
+    ----------
+    task
+        The question (e.g. ``kit11_vs_rest``) every model answers.
+    models
+        The models compared, "name (kind)", the version the page is about first.
+    n_patients
+        The patients every one of them predicted out of fold (the comparison's patients).
+    table
+        Per model and center (then all centers pooled): ``model``, ``center``, ``n``,
+        ``positives``, ``auc``, ``auc_ci_lower``, ``auc_ci_upper`` (percentile bootstrap,
+        1000 resamples; NaN under :data:`~gistcad.modelling.evaluation.MIN_PER_CLASS_FOR_CI`
+        of a class).
+    paired
+        Each other model against the first, per center and pooled, on the same patients:
+        ``model``, ``center``, ``n``, ``auc_first``, ``auc_model``, ``difference`` (first
+        minus model), ``z``, ``p_value`` (DeLong's test for correlated AUCs; NaN with
+        fewer than two patients of a class).
+    notes
+        What was left out and why, and whether the models used the same folds.
+    """
+
+    task: str
+    models: tuple[str, ...]
+    n_patients: int
+    table: pd.DataFrame
+    paired: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def _label(detail: ModelVersionDetail) -> str:
+    return f"{detail.name} ({detail.kind})"
+
+
+def _validation(detail: ModelVersionDetail) -> str:
+    return str(detail.parameters.get("scheme", ""))
+
+
+def compare_on_shared_patients(
+    session: Session, scope: AccessScope, detail: ModelVersionDetail, task: str, *, seed: int = 0
+) -> SharedComparison:
+    """``detail`` and every other registered version that answers ``task``, each evaluated
+    on the same out-of-fold patients (see :class:`SharedComparison`).
+
+    When ``detail`` was evaluated out of fold on the whole cohort (k-fold or
+    leave-one-center-out), a version evaluated on a hold-out only is left out (its few
+    hold-out patients would shrink every model's comparison) and a note says so; when
+    ``detail`` itself was evaluated on a hold-out, every model is compared on those
+    hold-out patients and a note says that. Only the patients that every compared model
+    predicted out of fold count.
+
+    Raises
+    ------
+    ValidationError
+        When the models share no patient.
+    """
+    notes: list[str] = []
+    cohort_wide = _validation(detail) in COHORT_VALIDATIONS
+    compared = [detail]
+    for other in list_model_versions(session)["model_version_id"]:
+        if int(other) == detail.model_version_id:
+            continue
+        peer = model_version_detail(session, scope, int(other))
+        if peer.oof.empty or task not in task_scores(peer.oof.head(0), Target(peer.target)):
+            continue
+        if cohort_wide and _validation(peer) not in COHORT_VALIDATIONS:
+            notes.append(
+                f"{_label(peer)} is not compared here: it was evaluated on a hold-out of "
+                f"{len(peer.oof)} patients, not out of fold on the whole cohort. Choose it "
+                "above to compare the models on its hold-out patients."
+            )
+            continue
+        compared.append(peer)
+    shared = set(detail.oof["pseudonym"])
+    for peer in compared[1:]:
+        shared &= set(peer.oof["pseudonym"])
+    if not shared:
+        raise ValidationError("the models share no patient evaluated out of fold")
+    if not cohort_wide:
+        notes.insert(
+            0,
+            f"{_label(detail)} was evaluated on a hold-out of {len(detail.oof)} patients: "
+            f"every model is compared on the {len(shared)} of them that all predicted out of "
+            "fold, so the per-center intervals are wide.",
+        )
+    order = sorted(shared)
+    frames = {
+        _label(d): d.oof.drop_duplicates("pseudonym").set_index("pseudonym").loc[order]
+        for d in compared
+    }
+    first = _label(detail)
+    centers = frames[first]["center"].to_numpy()
+    scores = {
+        name: task_scores(rows.reset_index(), Target(d.target))[task]
+        for (name, rows), d in zip(frames.items(), compared, strict=True)
+    }
+    rows_out, paired = _per_center(scores, first, centers, seed)
+    for name, rows in frames.items():
+        if name != first and "fold" in rows and "fold" in frames[first]:
+            same = bool((rows["fold"].astype(str) == frames[first]["fold"].astype(str)).all())
+            notes.append(
+                f"{name}: {'the same folds' if same else 'other folds'} as {first}"
+                + ("." if same else " (the difference also holds the luck of the folds).")
+            )
+    columns = ["model", "center", "n", "auc_first", "auc_model", "difference", "z", "p_value"]
+    return SharedComparison(
+        task=task,
+        models=tuple(frames),
+        n_patients=len(order),
+        table=pd.DataFrame(rows_out),
+        paired=pd.DataFrame(paired, columns=columns),
+        notes=tuple(notes),
+    )
+
+
+def _per_center(
+    scores: dict[str, tuple[np.ndarray, np.ndarray]], first: str, centers: np.ndarray, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each model's AUC with CI per center and pooled, and DeLong's test against ``first``."""
+    from gistcad.analysis.performance import bootstrap_auc
+    from gistcad.modelling.evaluation import MIN_PER_CLASS_FOR_CI, POOLED
+
+    label = scores[first][1]
+    rows_out, paired = [], []
+    for center in [*sorted(set(centers)), POOLED]:
+        keep = np.ones(label.size, bool) if center == POOLED else centers == center
+        y = label[keep]
+        smallest = min(int(y.sum()), int(y.size - y.sum()))
+        for name, (score, _) in scores.items():
+            estimate = bootstrap_auc(score[keep], y, n_boot=1000, seed=seed)
+            ci = smallest >= MIN_PER_CLASS_FOR_CI
+            rows_out.append(
+                {
+                    "model": name,
+                    "center": center,
+                    "n": int(y.size),
+                    "positives": int(y.sum()),
+                    "auc": estimate.auc,
+                    "auc_ci_lower": estimate.ci_lower if ci else np.nan,
+                    "auc_ci_upper": estimate.ci_upper if ci else np.nan,
+                }
+            )
+            if name == first:
+                continue
+            row: dict[str, Any] = {"model": name, "center": center, "n": int(y.size)}
+            if smallest >= 2:
+                d = delong_test(scores[first][0][keep], score[keep], y)
+                row |= {
+                    "auc_first": d.auc_a,
+                    "auc_model": d.auc_b,
+                    "difference": d.difference,
+                    "z": d.z,
+                    "p_value": d.p_value,
+                }
+            paired.append(row)
+    return rows_out, paired
+
+
+def reference_notes(table: pd.DataFrame, reference: Mapping[str, float], name: str) -> list[str]:
+    """Why a model's AUC can meet or pass a reference such as the ceiling: one sentence per
+    center where it does (``table``: :func:`evaluate`'s rows; ``reference``: center → AUC).
+
+    The ceiling is the AUC of the true generating probabilities on the same patients; a
+    model can meet it only by sampling error, which its confidence interval shows when it
+    holds the ceiling. When the interval lies wholly above, that is worth checking.
+    """
+    notes = []
+    for row in table.itertuples(index=False):
+        ceiling = reference.get(str(row.center), np.nan)
+        if not np.isfinite(ceiling) or not np.isfinite(row.auc) or row.auc < ceiling:
+            continue
+        lower, upper = row.auc_ci_lower, row.auc_ci_upper
+        head = (
+            f"{row.center}: AUC {row.auc:.2f} meets or passes the {name} ({ceiling:.2f}) on "
+            f"{row.n} patients."
+        )
+        if not (np.isfinite(lower) and np.isfinite(upper)):
+            notes.append(
+                f"{head} Too few patients of a class for a CI: with so few, sampling error "
+                "alone can put a model above the ceiling."
+            )
+        elif lower <= ceiling:
+            notes.append(
+                f"{head} Its 95 % CI ({lower:.2f}–{upper:.2f}) holds the {name}: sampling "
+                "error — on a small sample a model can rank these patients a little better "
+                "than the true probabilities do, by chance."
+            )
+        else:
+            notes.append(
+                f"{head} Its 95 % CI ({lower:.2f}–{upper:.2f}) lies above it, more than "
+                "sampling error explains: check the model for leakage of the label."
+            )
+    return notes

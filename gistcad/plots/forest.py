@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from gistcad.errors import ValidationError
+from gistcad.plots.markers import model_marker
 from gistcad.plots.survival import format_p_value
 
 REQUIRED_COLUMNS = ("term", "hr", "ci_lower", "ci_upper", "p")
@@ -86,13 +87,14 @@ def forest_figure(
             mode="markers",
             name="HR (CI)",
             showlegend=False,
-            marker={"symbol": "square", "size": 9, "color": "#0072B2"},
+            # an estimate with its CI: the filled marker of the one marker table
+            marker={"symbol": model_marker(0).symbol, "size": 9, "color": model_marker(0).color},
             error_x={
                 "type": "data",
                 "symmetric": False,
                 "array": rows["ci_upper"].to_numpy(dtype=float) - hr,
                 "arrayminus": hr - rows["ci_lower"].to_numpy(dtype=float),
-                "color": "#0072B2",
+                "color": model_marker(0).color,
                 "thickness": 1.5,
                 "width": 0,
             },

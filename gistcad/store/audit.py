@@ -39,6 +39,7 @@ ACTIONS: dict[str, str] = {
     "predict": "predicted patients with a model",
     "train": "trained a model",
     "job.submit": "started a background job",
+    "job.cancel": "cancelled a background job",
     "response.assess": "measured lesions and assessed treatment response",
     "response.override": "overrode a lesion measurement or a response category",
     "user.add": "created an account",
@@ -143,4 +144,10 @@ def model_event(
 def job_submitted(session: Session, actor: str, job_id: int, **detail: Any) -> AuditEvent:
     return record(
         session, actor, "job.submit", target_kind="job", target=str(job_id), detail=detail
+    )
+
+
+def job_cancelled(session: Session, actor: str, job_id: int, **detail: Any) -> AuditEvent:
+    return record(
+        session, actor, "job.cancel", target_kind="job", target=str(job_id), detail=detail
     )

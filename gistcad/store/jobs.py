@@ -95,6 +95,43 @@ def fail_running_job(session: Session, job_id: int, error: str) -> bool:
     return bool(failed.rowcount)  # type: ignore[attr-defined]
 
 
+def cancel_queued_job(session: Session, job_id: int, message: str) -> bool:
+    """Mark a job cancelled if it is still queued; returns whether it was.
+
+    The status is checked in the same statement, so a worker that claims the job at the same
+    moment either gets it (and this returns False) or finds it cancelled.
+    """
+    cancelled = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.CANCELLED, message=message, finished_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cancelled.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel_running_job(session: Session, job_id: int, message: str) -> bool:
+    """Mark a running job cancelled (its worker is gone or has stopped); returns whether it
+    was still running."""
+    cancelled = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .values(status=JobStatus.CANCELLED, message=message, finished_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cancelled.rowcount)  # type: ignore[attr-defined]
+
+
+def request_cancel(session: Session, job_id: int, by: str) -> dict[str, Any]:
+    """Note in a running job's parameters who asked to cancel it; returns its parameters."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ValidationError(f"no job {job_id}")
+    job.parameters = {**job.parameters, "cancel_requested_by": by}
+    session.flush()
+    return dict(job.parameters)
+
+
 def job_in_scope(session: Session, job_id: int, scope: AccessScope | None) -> Job:
     """Job ``job_id``, when it lies within ``scope`` (any job when ``scope`` is None).
 

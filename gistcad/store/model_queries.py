@@ -110,7 +110,10 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     Besides the final model's prediction: ``trained_on`` (whether that model was fitted on
     this patient, so that its prediction is in-sample; None when the version does not
     record it), ``out_of_fold`` (the patient's out-of-fold probabilities, or None) and
-    ``validation`` (the version's validation scheme); ``target`` is the version's target.
+    ``validation`` (the version's validation scheme); ``target`` is the version's target;
+    ``pooled`` (per evaluation task, the version's out-of-fold AUC over all centers: ``auc``,
+    ``ci_lower``, ``ci_upper`` (None when not estimable) and ``n`` patients; empty when the
+    version records no evaluation).
     """
     stmt = (
         select(
@@ -135,7 +138,30 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     table["trained_on"] = [e[0] for e in extra]
     table["out_of_fold"] = [e[1] for e in extra]
     table["validation"] = [e[2] for e in extra]
+    table["pooled"] = [_pooled_auc(session, int(v)) for v in table["model_version_id"]]
     return table
+
+
+#: the row of a version's evaluation that pools every center (as
+#: :data:`gistcad.modelling.evaluation.POOLED` writes it)
+POOLED_CENTER = "All centers"
+
+
+def _pooled_auc(session: Session, model_version_id: int) -> dict[str, dict[str, Any]]:
+    """Per task, the version's AUC over all centers pooled (see :func:`patient_predictions`)."""
+    version = session.get(ModelVersion, model_version_id)
+    tasks = {} if version is None else version.metrics.get("evaluation", {}).get("tasks", {})
+    pooled: dict[str, dict[str, Any]] = {}
+    for task, rows in tasks.items():
+        for row in rows:
+            if row.get("center") == POOLED_CENTER:
+                pooled[task] = {
+                    "auc": row.get("auc"),
+                    "ci_lower": row.get("auc_ci_lower"),
+                    "ci_upper": row.get("auc_ci_upper"),
+                    "n": row.get("n"),
+                }
+    return pooled
 
 
 def _own_validation(

@@ -149,7 +149,19 @@ def case_report_html(
         if key.picture is not None
         else "<p>No CT imported.</p>"
     )
-    predictions = "".join(f"<li>{e(p.plain)}</li>" for p in card.predictions) or "<li>none</li>"
+    panel = card.genotype_models
+    recommended = (
+        f"<p><b>{e(panel.recommendation)}</b></p><ul><li>{e(panel.recommended.plain)}</li></ul>"
+        if panel.recommended is not None
+        else ""
+    )
+    lines = [*(m.plain for m in panel.others), *(p.plain for p in card.other_predictions)]
+    heading = "<p>Other models:</p>" if recommended and lines else ""
+    predictions = (
+        recommended + heading + ("<ul>" + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>")
+        if lines
+        else recommended or "<ul><li>none</li></ul>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(card.pseudonym)}</title>
 <style>{STYLE}</style></head><body>
@@ -159,7 +171,7 @@ def case_report_html(
 <h2>Tumour</h2><table>{_rows(card.facts)}</table>
 <h2>Risk of recurrence</h2><table><tr><th>scheme</th><th>risk</th><th>notes</th></tr>
 {risk_rows}</table>{recurrence_html}
-<h2>Genotype</h2><p>True genotype: {e(card.genotype_line)}</p><ul>{predictions}</ul>
+<h2>Genotype</h2><p>True genotype: {e(card.genotype_line)}</p>{predictions}
 </div><div>
 <h2>CT</h2>{image}
 <table>{_rows(key.measures)}</table>

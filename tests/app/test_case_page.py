@@ -29,7 +29,8 @@ def test_search_then_card(seeded: dict) -> None:
     assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     text = " ".join(m.value for m in at.markdown)
     assert "True genotype: **PDGFRA D842V**" in text  # the label, never the code
-    assert "clinical-v1 (clinical" in text
+    assert "clinical-v1: **" in text  # a genotype model, not validated: folded, not recommended
+    assert any("Validation: not validated out of fold" in c.value for c in at.caption)
     assert "Imatinib sensitivity: **resistant**" in text
     assert "Adjuvant imatinib: **not recommended**. " in text
     assert "— *AFIP-fitted recurrence estimate — not the MSKCC nomogram*" in text
@@ -52,11 +53,14 @@ def test_predictions_say_out_of_fold_or_final_model(app_db: Engine, seeded: dict
         s.commit()
     at = _page({"patient": "P-002"})
     text = " ".join(m.value for m in at.markdown)
-    assert "kfold (clinical" in text and "final model, in-sample: **kit11**" in text
-    assert "kfold, out-of-fold (k-fold cross-validation; fitted without this patient): " in text
-    assert "**not_kit11** — kit11 20%, not_kit11 80%" in text
-    assert any("trained on this patient" in c.value for c in at.caption)
+    # the out-of-fold prediction is the one shown for a training patient, and said so
+    assert "kfold: **not_kit11** — kit11 20%, not_kit11 80%" in text
+    captions = " ".join(c.value for c in at.caption)
+    assert "This patient: out-of-fold (fitted without this patient)." in captions
+    assert "kfold was trained on this patient: its final prediction is in-sample" in captions
     at = _page({"patient": "P-003"})
     text = " ".join(m.value for m in at.markdown)
-    assert "final model, not trained on: **kit11**" in text
-    assert "out-of-fold" not in text
+    assert "kfold: **kit11** — kit11 80%, not_kit11 20%" in text
+    captions = " ".join(c.value for c in at.caption)
+    assert "This patient: not trained on this patient." in captions
+    assert "out-of-fold (fitted" not in captions

@@ -7,16 +7,17 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
 from gistcad.store import AccessScope
-from gistcad.store.models import Job
+from gistcad.store.models import Job, Prediction
 from tests.app.conftest import APP
 from tests.factories import seed_cohort
+from tests.test_jobs import _held_worker
 
 
 @pytest.fixture
@@ -55,8 +56,47 @@ def test_run_prediction_from_the_case_view(app_db: Engine, seeded: None) -> None
     while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
         assert time.monotonic() < deadline
         time.sleep(0.5)
-    # seed_cohort's model row has no weights on disk: the job fails and says why
+    # seed_cohort's model row has no weights on disk: the job fails and says why, here
     assert "has no saved model file" in (_jobs(app_db)[0].error or "")
+    at.run()  # what the fragment's next poll does
+    assert any(
+        "Prediction job 1 failed" in e.value and "has no saved model file" in e.value
+        for e in at.error
+    )
+
+
+def test_a_prediction_run_from_the_case_view_shows_its_result_there(
+    app_db: Engine, seeded: None, tmp_path: Path
+) -> None:
+    train_id = jobs.submit(
+        app_db,
+        "train",
+        {"kind": "clinical", "target": "kit11", "name": "fresh"},
+        AccessScope.everything(),
+    )
+    assert jobs.run(app_db, tmp_path, train_id) is JobStatus.SUCCEEDED
+    with Session(app_db) as s:
+        s.execute(delete(Prediction).where(Prediction.patient_id == 3))  # P-003: none yet
+        s.commit()
+    at = _open("views/case.py", {"patient": "P-003"})
+    assert not any("fresh:" in m.value for m in at.markdown)
+    at.selectbox(key="case_model").set_value(2)  # "fresh" (1 is seed_cohort's model)
+    at.button(key="case_predict").click().run()
+    job_id = _jobs(app_db)[-1].id
+    assert any(f"Prediction job {job_id} started" in i.value for i in at.info)
+    deadline = time.monotonic() + 60
+    while _jobs(app_db)[-1].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert _jobs(app_db)[-1].status is JobStatus.SUCCEEDED, _jobs(app_db)[-1].error
+    at.run()  # the fragment's next poll: the job ended, the card is reloaded with its result
+    assert not at.exception, at.exception
+    assert any(
+        f"Prediction job {job_id} finished: 1 predictions written" in m.value for m in at.success
+    )
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Recommended model: fresh, the best validated for KIT exon 11 vs rest" in shown
+    assert "fresh: **" in shown
 
 
 def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None:
@@ -119,3 +159,46 @@ def test_a_training_run_from_the_jobs_page_can_reuse_a_version_s_folds(
         time.sleep(0.5)
     # there is no such version: the job fails before training and says so
     assert "no model version 'earlier-model'" in (_jobs(app_db)[0].error or "")
+
+
+def test_a_running_job_shows_its_progress_and_time_left_and_is_cancelled_from_the_page(
+    app_db: Engine, seeded: None, tmp_path: Path
+) -> None:
+    job_id = jobs.submit(
+        app_db,
+        "train",
+        {"kind": "clinical", "target": "kit11", "name": "x"},
+        AccessScope.everything(),
+    )
+    predict_id = jobs.submit(
+        app_db,
+        "predict",
+        {"model_version_id": 1, "pseudonyms": [f"P-{i:03d}" for i in range(1, 13)]},
+        AccessScope.everything(),
+    )
+    hold = tmp_path / "hold"
+    worker = _held_worker(job_id, hold, "fold 4/")
+    try:
+        deadline = time.monotonic() + 60
+        while not hold.exists():
+            assert worker.poll() is None, worker.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the worker did not reach its fourth fold"
+            time.sleep(0.2)
+        time.sleep(1.1)  # some time elapses: the time left is extrapolated from it
+        at = _open("views/jobs.py")
+        shown = at.dataframe[0].value.set_index("job_id")
+        assert shown.loc[job_id, "progress"] == pytest.approx(3 / 6)
+        assert shown.loc[job_id, "message"].startswith("fold 4/5")
+        assert shown.loc[job_id, "time_left"] == "less than a minute left"
+        assert shown.loc[predict_id, "parameters"] == "model version 1, 12 patients"
+        assert shown.loc[predict_id, "time_left"] == ""  # queued: no pace to go by
+        at.selectbox(key="jobs_cancel_id").set_value(job_id)
+        at.button(key="jobs_cancel").click().run()
+        assert not at.exception, at.exception
+        assert worker.wait(30) == 1
+    finally:
+        worker.kill()
+        worker.communicate()
+    job = _jobs(app_db)[0]
+    assert job.status is JobStatus.CANCELLED, (job.status, job.message, job.error)
+    assert job.message is not None and job.message.endswith("nothing was saved")

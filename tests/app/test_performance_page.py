@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad.domain import ModelKind
 from gistcad.layout import DataLayout
+from gistcad.modelling.folds import Scheme
 from gistcad.modelling.oracle_link import COLUMNS
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
@@ -85,3 +86,31 @@ def test_the_demo_oracle_gives_the_ceiling_and_never_creates_the_key(
     # linked with the key; the oracle names none of seed_cohort's patients: no ceiling value
     table = at.dataframe[0].value
     assert "ceiling_auc" in table and table["ceiling_auc"].isna().all()
+
+
+def test_the_models_are_compared_on_the_same_patients_with_one_marker_legend(
+    app_db: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data_dir = tmp_path_factory.mktemp("compared")
+    with Session(app_db) as s:
+        seed_cohort(s, n=80, with_series=True)
+        for request in (
+            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="geno"),
+            TrainRequest(ModelKind.CLINICAL, Target.KIT11, name="k11", folds_from="geno"),
+            TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, Scheme.HOLDOUT, name="held"),
+        ):
+            train(s, AccessScope.everything(), data_dir, request)
+        s.commit()
+    at = _page()
+    at.selectbox(key="perf_model").set_value(2).run()  # geno, a k-fold genotype model
+    assert not at.exception, at.exception
+    (paired,) = [d.value for d in at.dataframe if "p (DeLong)" in d.value]
+    # the KIT exon 11 model answers the same question: compared, on the same patients
+    assert list(paired["Model"]) == ["k11 (clinical)"] * 3
+    assert list(paired["Center"]) == ["Alpha", "Beta", "All centers"]
+    assert paired["Patients"].iloc[:2].sum() == paired["Patients"].iloc[2] == 80
+    assert "AUC of geno (clinical)" in paired
+    captions = " ".join(c.value for c in at.caption)
+    assert "2 models, each evaluated on the same 80 patients" in captions
+    assert "held (clinical) is not compared here: it was evaluated on a hold-out" in captions
+    assert captions.count("Markers: filled = a model with its 95 % CI") == 2  # both forests

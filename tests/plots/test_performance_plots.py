@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gistcad.modelling.assessment import CEILING
+from gistcad.plots.markers import CEILING_MARKER, MODEL_MARKERS
 from gistcad.plots.performance import (
     auc_forest,
+    comparison_forest,
     confusion_figure,
     reliability_figure,
     roc_figure,
@@ -45,6 +48,40 @@ def test_forest_has_intervals_and_reference_markers() -> None:
 def test_reliability_and_confusion() -> None:
     reliability = reliability_figure([(0.1, 0.12, 30), (0.8, 0.7, 10)], title="Calibration")
     assert list(reliability.data[1].x) == [0.1, 0.8]
+    assert list(reliability.data[1].text) == ["n=30 (75%)", "n=10 (25%)"]  # bin sizes
     matrix = pd.DataFrame([[5, 1], [2, 7]], index=["a", "b"], columns=["a", "b"])
     heat = confusion_figure(matrix, title="Confusion")
-    assert heat.data[0].z.tolist() == [[5, 1], [2, 7]]
+    # each cell: its count and its share of the true class (5 of 6, 7 of 9)
+    assert np.allclose(heat.data[0].z, [[5 / 6, 1 / 6], [2 / 9, 7 / 9]])
+    assert [list(row) for row in heat.data[0].text] == [
+        ["5<br>83%", "1<br>17%"],
+        ["2<br>22%", "7<br>78%"],
+    ]
+    assert list(heat.data[0].y) == ["a (n=6)", "b (n=9)"]
+
+
+def test_every_forest_takes_its_markers_from_the_one_table() -> None:
+    rows = pd.DataFrame(
+        {
+            "center": ["A", "All centers"],
+            "auc": [0.7, 0.65],
+            "auc_ci_lower": [0.6, 0.6],
+            "auc_ci_upper": [0.8, 0.7],
+            "n": [50, 58],
+        }
+    )
+    single = auc_forest(
+        rows, title="AUC", references={"other (radiomics)": {"A": 0.6}, CEILING: {"A": 0.8}}
+    )
+    table = pd.concat([rows.assign(model="this"), rows.assign(model="other")])
+    many = comparison_forest(table, title="AUC", references={CEILING: {"A": 0.8}})
+    for figure in (single, many):
+        shown, other, ceiling = figure.data
+        assert (shown.marker.symbol, shown.marker.color) == ("square", MODEL_MARKERS[0].color)
+        assert (other.marker.symbol, other.marker.color) == ("circle", MODEL_MARKERS[1].color)
+        assert ceiling.marker.symbol == CEILING_MARKER.symbol == "diamond-open"
+    # the comparison: one row per model within each center, the first model on top
+    shown, other, _ = many.data
+    assert list(shown.y) == [4, 1] and list(other.y) == [3, 0]  # A above All centers
+    assert list(many.layout.yaxis.tickvals) == [3.5, 0.5]
+    assert list(many.layout.yaxis.ticktext) == ["A", "All centers"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,38 @@ def test_report_without_ct_or_classification() -> None:
     page = case_report_html(case_card(rows), today=dt.date(2026, 1, 2))
     assert "No CT imported." in page
     assert "not classifiable: size, mitotic count unknown" in page
+
+
+def test_report_names_the_recommended_genotype_model_and_lists_the_others() -> None:
+    rows = _rows()
+    base = rows.predictions.iloc[0].to_dict()
+    validated = {
+        **base,
+        "model_version_id": 2,
+        "model": "radio",
+        "target": "kit11",
+        "probabilities": {"not_kit11": 0.4, "kit11": 0.6},
+        "trained_on": True,
+        "out_of_fold": {"not_kit11": 0.3, "kit11": 0.7},
+        "validation": "kfold",
+        "pooled": {"kit11_vs_rest": {"auc": 0.81, "ci_lower": 0.74, "ci_upper": 0.87, "n": 200}},
+    }
+    hold_out = {
+        **base,
+        "model_version_id": 3,
+        "model": "deep",
+        "target": "genotype",
+        "validation": "holdout",
+        "pooled": {"kit11_vs_rest": {"auc": 0.9, "ci_lower": None, "ci_upper": None, "n": 50}},
+    }
+    page = case_report_html(
+        case_card(replace(rows, predictions=pd.DataFrame([validated, hold_out]))),
+        today=dt.date(2026, 1, 2),
+    )
+    assert (
+        "<b>Recommended model: radio, the best validated for KIT exon 11 vs rest: out-of-fold "
+        "AUC 0.81 (95 % CI 0.74–0.87), 200 patients, k-fold cross-validation.</b>"
+    ) in page
+    assert "radio: kit11 (kit11 70%, not_kit11 30%); this patient: out-of-fold" in page
+    assert "<p>Other models:</p><ul><li>deep: pdgfra" in page
+    assert "this patient: not trained on this patient; AUC 0.90 (CI not estimable)" in page
