@@ -536,7 +536,8 @@ def train_model(
         _start_covariates(model, covariate_init, cfg.model)
     model = model.to(device)
     # in a process group the gradients are averaged over the ranks at every step
-    trained = model if world.alone else DistributedDataParallel(model)
+    # (the histogram network leaves its DenseNet's own output layer unused: tell DDP to expect it)
+    trained = model if world.alone else DistributedDataParallel(model, find_unused_parameters=True)
     n_classes = cfg.model.n_classes
     balanced = class_weights(data.labels[train], n_classes)
     weights = torch.as_tensor(
