@@ -13,7 +13,10 @@ from gistcad.errors import ValidationError
 from gistcad.imaging import write_canonical
 from gistcad.imaging.volume import LPS_TO_RAS, Volume
 from gistcad.layout import DataLayout
+from gistcad.neural.attention_maps import write_attention_map
+from gistcad.neural.crop import Crop
 from gistcad.viewer.browser import (
+    attention_for_browser,
     ct_for_browser,
     mask_for_browser,
     series_for_browser,
@@ -95,3 +98,17 @@ def test_series_read_from_the_data_folder(tmp_path: Path) -> None:
     assert np.asarray(_read(series.mask.nifti_gz).dataobj).sum() == 4
     with pytest.raises(ValidationError):
         series_for_browser(DataLayout(tmp_path), "volumes/missing.nii")
+
+
+def test_attention_map_is_placed_on_the_ct_grid_in_0_to_1(tmp_path: Path) -> None:
+    ct = _ct((8, 6, 4), (1.0, 1.0, 2.0))
+    cam = np.linspace(0.0, 1.5, 8 * 6 * 4, dtype=np.float32).reshape(8, 6, 4)
+    # a crop on the CT's own grid: the map lands voxel for voxel
+    crop = Crop(np.zeros((2, 8, 6, 4), np.float32), ct.affine, 1.0, np.array([8.0, 6.0, 8.0]))
+    write_attention_map(tmp_path / "cam.npz", cam, crop)
+    sent = attention_for_browser(tmp_path / "cam.npz", ct)
+    data = np.asarray(_read(sent.nifti_gz).dataobj)
+    assert data.dtype == np.float32 and data.shape == (8, 6, 4)
+    expected = np.clip(cam.astype(np.float16).astype(np.float32), 0, 1)  # stored as float16
+    np.testing.assert_allclose(data, expected, atol=1e-3)
+    assert data.max() == 1.0 and data.min() == 0.0
