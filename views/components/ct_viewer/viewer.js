@@ -16,7 +16,7 @@
 
   const state = { key: null, plane: "axial", nv: null, camIndex: {}, maskIndex: -1, presets: [], height: 600 };
   // what the browser test and the benchmark read: one entry per wheel event
-  const probe = { ready: false, steps: [], slice: sliceNumbers, nv: null, error: null };
+  const probe = { ready: false, steps: [], measurements: [], slice: sliceNumbers, nv: null, error: null };
   window.ctViewer = probe;
 
   function bytesOf(value) {
@@ -81,6 +81,7 @@
   function setPlane(plane) {
     state.plane = plane;
     for (const b of document.querySelectorAll("#planes button")) b.classList.toggle("on", b.dataset.plane === plane);
+    state.nv.setPan2Dxyzmm([0, 0, 0, 1]); // a pan or zoom of one plane would misplace the others
     state.nv.setSliceType(PLANES[plane]);
     showStatus(null);
   }
@@ -88,7 +89,7 @@
   function setTool(tool) {
     const mode = TOOLS[tool];
     state.nv.setMouseEventConfig({
-      leftButton: { primary: mode, withShift: DRAG_MODE.measurement, withCtrl: DRAG_MODE.pan },
+      leftButton: { primary: mode, withCtrl: DRAG_MODE.measurement }, // NiiVue makes shift-drag a pan
       rightButton: DRAG_MODE.windowing,
       centerButton: DRAG_MODE.pan,
     });
@@ -109,6 +110,25 @@
     }
     nv.opts.isColorbar = label !== "";
     nv.updateGLVolume();
+  }
+
+  // A scale bar (HTML, over the canvas): 1, 2, 5 or 10 cm, whichever is nearest a quarter of
+  // the canvas's width at the current zoom. Its pixels per mm are kept for the browser test.
+  function scaleBar() {
+    const nv = state.nv, bar = $("scalebar");
+    const tile = nv && nv.screenSlices && nv.screenSlices.find((s) => s.axCorSag <= 2 && s.fovMM.length > 1);
+    if (!tile) { bar.style.display = "none"; return; }
+    const cssPerDevice = nv.canvas.clientWidth / nv.canvas.width;
+    // fovMM is the tile's field at the current zoom (the calipers agree)
+    const pxPerMm = (tile.leftTopWidthHeight[2] * cssPerDevice) / Math.abs(tile.fovMM[0]);
+    if (!Number.isFinite(pxPerMm) || pxPerMm <= 0) { bar.style.display = "none"; return; }
+    const wanted = (nv.canvas.clientWidth / 4) / pxPerMm;
+    const mm = [10, 20, 50, 100].reduce((a, b) => (Math.abs(b - wanted) < Math.abs(a - wanted) ? b : a));
+    bar.style.display = "";
+    bar.style.width = (mm * pxPerMm).toFixed(1) + "px";
+    bar.dataset.mm = String(mm);
+    bar.dataset.pxPerMm = pxPerMm.toFixed(4);
+    $("scaletext").textContent = mm >= 10 ? `${mm / 10} cm` : `${mm} mm`;
   }
 
   function resize() {
@@ -207,7 +227,8 @@
       backColor: [0, 0, 0, 1],
       isRadiologicalConvention: true,
       isOrientationTextVisible: true,
-      isRuler: true,
+      isRuler: false, // NiiVue 0.69 draws no ruler in the radiological convention: see scaleBar
+
       showMeasureUnits: true,
       multiplanarShowRender: 0, // never: three planes, no 3-D render tile
       crosshairColor: [0.2, 0.8, 1, 0.6],
@@ -218,9 +239,21 @@
     });
     state.nv = nv;
     probe.nv = nv;
+    nv.opts.measureTextColor = [1, 0.8, 0.1, 1];
+    nv.opts.multiplanarLayout = 2; // three planes in a grid
     nv.attachTo("gl");
+    const draw = nv.drawScene.bind(nv);
+    nv.drawScene = function () {
+      const result = draw();
+      scaleBar();
+      return result;
+    };
     nv.setRadiologicalConvention(true);
     nv.onLocationChange = showStatus;
+    nv.onMeasurementCompleted = (m) => {
+      probe.measurements.push(m.distance);
+      $("status").textContent = `Distance ${m.distance.toFixed(1)} mm`;
+    };
     nv.onIntensityChange = (volume) => {
       if (volume === nv.volumes[0]) {
         $("level").value = Math.round((volume.cal_min + volume.cal_max) / 2);
