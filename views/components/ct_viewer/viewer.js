@@ -14,7 +14,7 @@
     window.parent.postMessage(Object.assign({ isStreamlitMessage: true, type: type }, data || {}), "*");
   }
 
-  const state = { key: null, plane: "axial", nv: null, camIndex: {}, maskIndex: -1, presets: [], height: 600 };
+  const state = { key: null, plane: "axial", nv: null, camUrls: {}, camVolume: null, maskIndex: -1, presets: [], height: 600 };
   // what the browser test and the benchmark read: one entry per wheel event
   const probe = { ready: false, steps: [], measurements: [], slice: sliceNumbers, nv: null, error: null };
   window.ctViewer = probe;
@@ -57,9 +57,9 @@
       if (state.maskIndex >= 0 && location.values[state.maskIndex]) {
         parts.push(location.values[state.maskIndex].value > 0 ? "inside the tumour mask" : "outside the tumour mask");
       }
-      const cam = $("cam").value;
-      if (cam !== "" && state.camIndex[cam] !== undefined && location.values[state.camIndex[cam]]) {
-        parts.push(`attention ${location.values[state.camIndex[cam]].value.toFixed(2)}`);
+      const camIndex = state.camVolume ? state.nv.volumes.indexOf(state.camVolume) : -1;
+      if (camIndex > 0 && location.values[camIndex]) {
+        parts.push(`attention ${location.values[camIndex].value.toFixed(2)}`);
       }
     }
     if (location && location.mm) {
@@ -102,14 +102,24 @@
     state.nv.setPan2Dxyzmm([p[0], p[1], p[2], Math.min(16, Math.max(0.25, p[3] * factor))]);
   }
 
-  function showCam(label) {
+  // One attention map at a time is loaded, when chosen: an overlay costs NiiVue a pass over
+  // the whole volume at every change, even when transparent.
+  async function showCam(label) {
     const nv = state.nv;
-    for (const [name, index] of Object.entries(state.camIndex)) {
-      nv.volumes[index].colorbarVisible = name === label;
-      nv.setOpacity(index, name === label ? 0.5 : 0);
+    if (state.camVolume) {
+      nv.removeVolume(state.camVolume);
+      state.camVolume = null;
     }
     nv.opts.isColorbar = label !== "";
-    nv.updateGLVolume();
+    if (label !== "") {
+      state.camVolume = await nv.addVolumeFromUrl({
+        url: state.camUrls[label], name: "attention.nii.gz", colormap: "warm", opacity: 0.5,
+        cal_min: 0.05, cal_max: 1, colorbarVisible: true,
+      });
+    } else {
+      nv.drawScene();
+    }
+    showStatus(null);
   }
 
   // A scale bar (HTML, over the canvas): 1, 2, 5 or 10 cm, whichever is nearest a quarter of
@@ -161,7 +171,7 @@
     $("maskopacity").oninput = () => {
       if (state.maskIndex >= 0) state.nv.setOpacity(state.maskIndex, Number($("maskopacity").value));
     };
-    $("cam").onchange = () => showCam($("cam").value);
+    $("cam").onchange = () => showCam($("cam").value).catch((err) => { $("error").textContent = "The attention map could not be shown: " + err; });
     // timing probe: from the wheel event to the next painted frame, with the slice reached
     $("gl").addEventListener("wheel", () => {
       const step = { t0: performance.now(), painted: null, slice: null };
@@ -175,26 +185,33 @@
   }
 
   async function load(args) {
+    probe.loadStarted = performance.now();
     const image = bytesOf(args.image);
     if (!image) throw new Error("no CT was sent");
-    const volumes = [{ url: blobUrl(image), name: "ct.nii.gz", colormap: "gray" }];
+    const preset = state.presets[Number($("preset").value || 0)];
+    $("level").value = Math.round(preset.level);
+    $("width").value = Math.round(preset.width);
+    // display settings go with the volumes: every later change costs a pass over the volume
+    const volumes = [{
+      url: blobUrl(image), name: "ct.nii.gz", colormap: "gray", colorbarVisible: false,
+      cal_min: preset.level - preset.width / 2, cal_max: preset.level + preset.width / 2,
+    }];
     const mask = bytesOf(args.mask);
-    if (mask) volumes.push({ url: blobUrl(mask), name: "mask.nii.gz", colormap: "red", opacity: Number($("maskopacity").value) });
-    state.maskIndex = mask ? 1 : -1;
-    const labels = args.attention_labels || [];
-    state.camIndex = {};
-    labels.forEach((label, i) => {
-      state.camIndex[label] = volumes.length;
-      volumes.push({ url: blobUrl(bytesOf(args["attention_" + i])), name: `attention${i}.nii.gz`, colormap: "warm", opacity: 0, cal_min: 0.05, cal_max: 1 });
-    });
-    await state.nv.loadVolumes(volumes);
-    const nv = state.nv;
-    nv.volumes[0].colorbarVisible = false;
-    if (mask) nv.volumes[1].colorbarVisible = false;
-    for (const index of Object.values(state.camIndex)) {
-      nv.volumes[index].cal_min = 0.05;
-      nv.volumes[index].cal_max = 1;
+    if (mask) {
+      volumes.push({
+        url: blobUrl(mask), name: "mask.nii.gz", colormap: "red", colorbarVisible: false,
+        opacity: Number($("maskopacity").value), cal_min: 0.5, cal_max: 1,
+      });
     }
+    state.maskIndex = mask ? 1 : -1;
+    state.camVolume = null;
+    const labels = args.attention_labels || [];
+    state.camUrls = {};
+    labels.forEach((label, i) => { state.camUrls[label] = blobUrl(bytesOf(args["attention_" + i])); });
+    const nv = state.nv;
+    const start = args.start || [0.5, 0.5, 0.5]; // fractions along the LPS axes
+    await nv.loadVolumes(volumes);
+    probe.loadedMs = performance.now() - probe.loadStarted;
     $("masklabel").style.display = mask ? "" : "none";
     $("camlabel").style.display = labels.length ? "" : "none";
     $("cam").innerHTML = "";
@@ -204,14 +221,12 @@
       o.textContent = label === "" ? "none" : label;
       $("cam").appendChild(o);
     }
-    const start = args.start || [0.5, 0.5, 0.5]; // fractions along the LPS axes
     nv.scene.crosshairPos = [1 - start[0], 1 - start[1], start[2]];
-    $("preset").onchange();
-    showCam("");
     setPlane(state.plane);
     nv.drawScene();
     showStatus(null);
     probe.ready = true;
+    probe.loadMs = performance.now() - probe.loadStarted;
   }
 
   function init(args) {
