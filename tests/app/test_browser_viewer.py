@@ -23,14 +23,21 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gistcad.store import make_engine
+from gistcad.imaging import read_nifti
+from gistcad.layout import DataLayout
+from gistcad.neural.attention_maps import write_attention_map
+from gistcad.neural.crop import Crop
+from gistcad.store import AccessScope, make_engine
 from gistcad.store.models import Patient
+from gistcad.store.queries import case_rows, series_segmentations
 from gistcad.synth.build import BuildOptions, build_cohort
 from tests.app.test_browser import CHROMIUM, FLAGS, RUNNING, serving
+from tests.factories import add_validated_model
 
 #: WebGL 2 without a GPU: chromium's CPU renderer
 WEBGL_FLAGS = [*FLAGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
@@ -86,9 +93,36 @@ def viewer_case(tmp: Path) -> tuple[Path, str]:
     return data, pseudonym
 
 
+def add_attention_map(data: Path, pseudonym: str) -> list[float]:
+    """A model's prediction for ``pseudonym`` with a Grad-CAM map: 1 in the tumour, 0 outside.
+
+    Returns where a tumour voxel lies (RAS mm).
+    """
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    with Session(engine) as s:
+        patient = s.scalars(select(Patient).where(Patient.pseudonym == pseudonym)).one()
+        model_id = add_validated_model(s, "deep-kit11", {patient.id: 0.7}, {patient.id: 0.6}, [])
+        series = case_rows(s, AccessScope.everything(), pseudonym).series.iloc[0]
+        masks = series_segmentations(s, AccessScope.everything(), int(series["series_id"]))
+        s.commit()
+    engine.dispose()
+    layout = DataLayout(data)
+    ct = read_nifti(layout.resolve(str(series["volume_path"])))
+    tumour = np.asarray(read_nifti(layout.resolve(str(masks.iloc[0]["path"]))).array) > 0
+    crop = Crop(np.zeros((2, *ct.shape), np.float32), ct.affine, 1.0, np.ones(3))
+    write_attention_map(layout.attention_map(model_id, pseudonym), tumour.astype(np.float32), crop)
+    centre = np.rint(np.argwhere(tumour).mean(axis=0)).astype(int)
+    assert tumour[tuple(centre)]
+    return [float(v) for v in (ct.affine @ [*centre, 1])[:3]]
+
+
+TUMOUR_MM: list[list[float]] = []  # where the case's tumour lies, set by case_url
+
+
 @pytest.fixture(scope="module")
 def case_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data, pseudonym = viewer_case(tmp_path_factory.mktemp("viewer_browser"))
+    TUMOUR_MM.append(add_attention_map(data, pseudonym))
     with serving(data) as url:
         yield f"{url}/case?patient={pseudonym}"
 
@@ -222,4 +256,25 @@ def test_readout_calipers_scale_windows_and_planes(case_url: str, tmp_path: Path
             assert f"{plane.capitalize()} slice {numbers[plane]} of {count}" in status
             assert 1 <= numbers[plane] <= count
         tab.screenshot(path=str(tmp_path / "case_viewer_three_planes.png"))
+        # the attention map, chosen: loaded as a third volume with its colour bar; in the
+        # tumour (where the map is 1) the readout gives its value
+        options = viewer.locator("#cam option").all_inner_texts()
+        (label,) = [o for o in options if o.startswith("deep-kit11")]
+        viewer.locator("#cam").select_option(label=label)
+        viewer.wait_for_function("window.ctViewer.nv.volumes.length === 3", timeout=30_000)
+        assert viewer.evaluate("window.ctViewer.nv.opts.isColorbar")
+        assert viewer.evaluate("window.ctViewer.nv.volumes[2].colorbarVisible")
+        viewer.locator("button[data-plane=axial]").click()
+        viewer.evaluate(
+            "(mm) => { const nv = window.ctViewer.nv; nv.scene.crosshairPos = nv.mm2frac(mm);"
+            " nv.drawScene(); nv.createOnLocationChange(); }",
+            TUMOUR_MM[0],
+        )
+        status = viewer.locator("#status").inner_text()
+        assert "inside the tumour mask" in status and "attention 1.00" in status, status
+        tab.screenshot(path=str(tmp_path / "case_viewer_attention.png"))
+        print(f"screenshots: {tmp_path}")
+        viewer.locator("#cam").select_option(label="none")
+        viewer.wait_for_function("window.ctViewer.nv.volumes.length === 2", timeout=30_000)
+        assert not viewer.evaluate("window.ctViewer.nv.opts.isColorbar")
         browser.close()
