@@ -18,7 +18,6 @@ import streamlit.components.v1 as components
 
 from gistcad.errors import GistcadError
 from gistcad.imaging import read_nifti
-from gistcad.neural.attention_maps import attention_on_image
 from gistcad.viewer.browser import BrowserSeries, series_for_browser
 from gistcad.viewer.slices import (
     PRESETS,
@@ -53,13 +52,6 @@ def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     return to_lps(read_nifti(settings().layout.resolve(relative_path)))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Placing the attention map on the CT…")
-def attention_volume(cam_path: str, image: tuple[str, str]) -> ViewVolume:
-    """A Grad-CAM map (stored in crop space) resampled onto the CT's grid, for display."""
-    ct = read_nifti(settings().layout.resolve(image[0]))
-    return to_lps(attention_on_image(Path(cam_path), ct))
-
-
 @st.cache_data(max_entries=1024, show_spinner=False)
 def rendered(
     image: tuple[str, str],
@@ -69,17 +61,11 @@ def rendered(
     level: float,
     width: float,
     opacity: float,
-    cam_path: str | None = None,
 ) -> np.ndarray:
+    """One server-rendered slice (side by side view): windowed, with the tumour outlined."""
     grey_slice, aspect = extract(view_volume(*image), plane, index)
     mask_slice = None if mask is None else extract(view_volume(*mask), plane, index)[0]
-    heat = None
-    if cam_path is not None:
-        cam = extract(attention_volume(cam_path, image), plane, index)[0]
-        heat = np.asarray(cam, dtype=np.float32)  # what render makes of it anyway
-    return render(
-        window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity, heat=heat
-    )
+    return render(window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity)
 
 
 @st.cache_data(max_entries=4, show_spinner="Preparing the CT for the viewer…")

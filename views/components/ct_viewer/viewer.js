@@ -285,7 +285,16 @@
     const args = data.args || {};
     state.height = Number(args.height) || 600;
     resize();
-    if (!state.nv) init(args);
+    if (!state.nv) {
+      try {
+        init(args);
+      } catch (err) {
+        probe.error = String(err);
+        $("error").textContent = "This browser cannot show the CT (it needs WebGL 2: " + err +
+          "). Turn on hardware acceleration, or use a recent Chrome, Edge or Firefox.";
+        return;
+      }
+    }
     if (args.volume_key === state.key) return; // the same series: keep the view as it is
     state.key = args.volume_key;
     probe.ready = false;
