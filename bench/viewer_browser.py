@@ -9,7 +9,8 @@ PNG; the step is timed in the page from the click until the new image is decoded
 - One synthetic patient (``--matrix``, default 256; 512 is the demo's size) is generated and
   imported into a temporary data folder.
 - Browser: ``gistcad serve`` and the case view; 20 wheel events on the NiiVue canvas, each
-  timed in the page from the event to the next painted frame (as tests/app/test_browser_viewer.py).
+  timed in the page from the event to the next frame (the step), to the slice drawn
+  (``gl.finish``) and to the frame after (on screen), as tests/app/test_browser_viewer.py.
 - Anchor: the server-rendered viewer served by ``streamlit run`` over the same volume, 20 steps.
 
 Median and p90 of each are printed, with the ratio anchor / browser. Chromium renders WebGL
@@ -162,8 +163,11 @@ def main() -> None:
             slices = timed["slices"]
             lost = options.steps - abs(slices[-1] - slices[0])
             browser_ms = _summary(
-                f"browser viewer, {options.steps} wheel steps ({lost} lost)", timed["times"]
+                f"browser viewer, {options.steps} wheel steps ({lost} lost), event to next frame",
+                timed["times"],
             )
+            _summary("  of which the slice drawn (gl.finish)", timed["rendered"])
+            _summary("  event to the frame after (new slice on screen)", timed["presented"])
             app = work / "anchor_app.py"
             app.write_text(ANCHOR_APP)
             port = _free_port()
