@@ -62,7 +62,7 @@ for column, name in zip(facts[1:], ("Site", "Size", "Mitoses"), strict=True):
 card_column.caption(" · ".join(f"{name}: {card.facts[name]}" for name in CAPTION_FACTS))
 
 assessment = card.assessment
-left, right = card_column.columns(2)
+left, right = card_column.container(), card_column.container()  # risk above genotype
 with left:
     st.subheader("Risk of recurrence")
     if assessment.unclassified_reason:
