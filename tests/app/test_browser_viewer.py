@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -123,15 +124,19 @@ def add_attention_map(data: Path, pseudonym: str) -> list[float]:
     return [float(v) for v in (ct.affine @ [*centre, 1])[:3]]
 
 
-TUMOUR_MM: list[list[float]] = []  # where the case's tumour lies, set by case_url
+class Case(NamedTuple):
+    """The served case view's address and where its tumour lies (RAS mm)."""
+
+    url: str
+    tumour_mm: list[float]
 
 
 @pytest.fixture(scope="module")
-def case_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
     data, pseudonym = viewer_case(tmp_path_factory.mktemp("viewer_browser"))
-    TUMOUR_MM.append(add_attention_map(data, pseudonym))
+    tumour_mm = add_attention_map(data, pseudonym)
     with serving(data) as url:
-        yield f"{url}/case?patient={pseudonym}"
+        yield Case(f"{url}/case?patient={pseudonym}", tumour_mm)
 
 
 def open_viewer(tab: object, url: str) -> object:
@@ -154,13 +159,13 @@ def open_viewer(tab: object, url: str) -> object:
     return viewer
 
 
-def test_wheel_steps_one_slice_per_event_under_50_ms(case_url: str, tmp_path: Path) -> None:
+def test_wheel_steps_one_slice_per_event_under_50_ms(case: Case, tmp_path: Path) -> None:
     from playwright.sync_api import Frame, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=WEBGL_FLAGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        viewer = open_viewer(tab, case_url)
+        viewer = open_viewer(tab, case.url)
         assert isinstance(viewer, Frame)
         status = viewer.locator("#status").inner_text()
         start = viewer.evaluate("window.ctViewer.slice()")
@@ -211,13 +216,13 @@ def test_wheel_steps_one_slice_per_event_under_50_ms(case_url: str, tmp_path: Pa
     assert median < STEP_TARGET_MS
 
 
-def test_readout_calipers_scale_windows_and_planes(case_url: str, tmp_path: Path) -> None:
+def test_readout_calipers_scale_windows_and_planes(case: Case, tmp_path: Path) -> None:
     from playwright.sync_api import Frame, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=WEBGL_FLAGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        viewer = open_viewer(tab, case_url)
+        viewer = open_viewer(tab, case.url)
         assert isinstance(viewer, Frame)
         canvas = viewer.locator("#gl").bounding_box()
         assert canvas is not None
@@ -277,7 +282,7 @@ def test_readout_calipers_scale_windows_and_planes(case_url: str, tmp_path: Path
         viewer.evaluate(
             "(mm) => { const nv = window.ctViewer.nv; nv.scene.crosshairPos = nv.mm2frac(mm);"
             " nv.drawScene(); nv.createOnLocationChange(); }",
-            TUMOUR_MM[0],
+            case.tumour_mm,
         )
         status = viewer.locator("#status").inner_text()
         assert "inside the tumour mask" in status and "attention 1.00" in status, status
