@@ -168,6 +168,7 @@ def main() -> None:
             )
             _summary("  of which the slice drawn (gl.finish)", timed["rendered"])
             _summary("  event to the frame after (new slice on screen)", timed["presented"])
+            _summary("  the browser's frame interval with nothing to do", timed["idle"])
             app = work / "anchor_app.py"
             app.write_text(ANCHOR_APP)
             port = _free_port()
