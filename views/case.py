@@ -56,14 +56,16 @@ except GistcadError as exc:
 predictions, series = rows.predictions, rows.series
 
 st.header(card.pseudonym)
-facts = st.columns(4)
+# the card on the left, the CT beside it (filled by the CT section below)
+card_column, ct_column = st.columns([1, 1], gap="medium")
+facts = [*card_column.columns(2), *card_column.columns(2)]  # two by two: values fit
 facts[0].metric("Center", card.center)
 for column, name in zip(facts[1:], ("Site", "Size", "Mitoses"), strict=True):
     column.metric(name, card.facts[name])
-st.caption(" · ".join(f"{name}: {card.facts[name]}" for name in CAPTION_FACTS))
+card_column.caption(" · ".join(f"{name}: {card.facts[name]}" for name in CAPTION_FACTS))
 
 assessment = card.assessment
-left, right = st.columns(2)
+left, right = card_column.container(), card_column.container()  # risk above genotype
 with left:
     st.subheader("Risk of recurrence")
     if assessment.unclassified_reason:
@@ -187,33 +189,34 @@ st.subheader("Follow-up")
 for column, figure in zip(st.columns(len(card.follow_up)), card.follow_up, strict=True):
     column.metric(figure.label, figure.value, figure.state, delta_color="off")
 
-st.subheader("CT")
 report_series = None  # the series whose key slice the report shows
-if series.empty:
-    st.caption("No CT series imported for this patient.")
-else:
-    chosen = series.iloc[0].to_dict()
-    if len(series) > 1:
-        uid = st.selectbox("Series", series["series_instance_uid"].tolist(), key="case_series")
-        chosen = series[series["series_instance_uid"] == uid].iloc[0].to_dict()
-    report_series = str(chosen["series_instance_uid"])
-    with session_scope(engine()) as session:
-        masks = series_segmentations(session, scope(), int(chosen["series_id"]))
-    st.caption(
-        f"{chosen['manufacturer'] or 'unknown scanner'}, {chosen['phase']} phase, "
-        f"{display_value(chosen['slice_thickness_mm'], ' mm')} slices, "
-        f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
-    )
-    mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
-    maps = available_attention_maps(
-        settings().layout, card.pseudonym, predictions["model_version_id"]
-    )
-    attention = {
-        f"{row.model} ({row.created_at:%Y-%m-%d})": str(maps[int(row.model_version_id)])
-        for row in predictions.itertuples(index=False)
-        if int(row.model_version_id) in maps
-    }
-    ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
+with ct_column:
+    st.subheader("CT")
+    if series.empty:
+        st.caption("No CT series imported for this patient.")
+    else:
+        chosen = series.iloc[0].to_dict()
+        if len(series) > 1:
+            uid = st.selectbox("Series", series["series_instance_uid"].tolist(), key="case_series")
+            chosen = series[series["series_instance_uid"] == uid].iloc[0].to_dict()
+        report_series = str(chosen["series_instance_uid"])
+        with session_scope(engine()) as session:
+            masks = series_segmentations(session, scope(), int(chosen["series_id"]))
+        st.caption(
+            f"{chosen['manufacturer'] or 'unknown scanner'}, {chosen['phase']} phase, "
+            f"{display_value(chosen['slice_thickness_mm'], ' mm')} slices, "
+            f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
+        )
+        mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+        maps = available_attention_maps(
+            settings().layout, card.pseudonym, predictions["model_version_id"]
+        )
+        attention = {
+            f"{row.model} ({row.created_at:%Y-%m-%d})": str(maps[int(row.model_version_id)])
+            for row in predictions.itertuples(index=False)
+            if int(row.model_version_id) in maps
+        }
+        ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
 
 
 def follow_up_section(followup: CaseFollowup) -> None:

@@ -1,19 +1,24 @@
-"""The CT viewer of the case view: three planes, windows, tumour overlay, RECIST/Choi numbers.
+"""The CT viewer of the case view: NiiVue in the browser, with the RECIST/Choi numbers beside it.
 
-Volumes are memory-mapped and kept as a cached resource, rendered slices are cached, and the
-viewer reruns alone (``st.fragment``) so that stepping through slices does not redraw the page.
+:func:`ct_viewer` sends the series, its tumour mask and its Grad-CAM maps once (NIfTI bytes made
+by :mod:`gistcad.viewer.browser`) to a Streamlit component (``views/components/ct_viewer``, the
+NiiVue bundle shipped in the repository: nothing is fetched at run time). Slices, zoom, pan,
+window/level, HU readout and calipers then run in the browser without a server round trip.
+:func:`side_by_side` (baseline beside follow-up) still renders server-side slices, cached.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 from gistcad.errors import GistcadError
 from gistcad.imaging import read_nifti
-from gistcad.neural.attention_maps import attention_on_image
+from gistcad.viewer.browser import BrowserSeries, series_for_browser
 from gistcad.viewer.slices import (
     PRESETS,
     Plane,
@@ -32,6 +37,12 @@ from gistcad.viewer.slices import (
 from views.common import settings
 
 PRESET_NAMES = [p.name for p in PRESETS]
+PRESET_LABELS = {"abdomen": "Soft tissue (abdomen)"}
+VIEWER_HEIGHT = 640
+
+_browser_viewer = components.declare_component(
+    "ct_viewer", path=str(Path(__file__).resolve().parent / "components" / "ct_viewer")
+)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -39,13 +50,6 @@ def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     """The volume at ``relative_path`` (memory-mapped), reoriented for display."""
     del sha256  # part of the cache key: a re-imported file is read again
     return to_lps(read_nifti(settings().layout.resolve(relative_path)))
-
-
-@st.cache_resource(max_entries=8, show_spinner="Placing the attention map on the CT…")
-def attention_volume(cam_path: str, image: tuple[str, str]) -> ViewVolume:
-    """A Grad-CAM map (stored in crop space) resampled onto the CT's grid, for display."""
-    ct = read_nifti(settings().layout.resolve(image[0]))
-    return to_lps(attention_on_image(Path(cam_path), ct))
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -57,91 +61,76 @@ def rendered(
     level: float,
     width: float,
     opacity: float,
-    cam_path: str | None = None,
 ) -> np.ndarray:
+    """One server-rendered slice (side by side view): windowed, with the tumour outlined."""
     grey_slice, aspect = extract(view_volume(*image), plane, index)
     mask_slice = None if mask is None else extract(view_volume(*mask), plane, index)[0]
-    heat = None
-    if cam_path is not None:
-        cam = extract(attention_volume(cam_path, image), plane, index)[0]
-        heat = np.asarray(cam, dtype=np.float32)  # what render makes of it anyway
-    return render(
-        window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity, heat=heat
+    return render(window(grey_slice, level, width), aspect, mask=mask_slice, mask_opacity=opacity)
+
+
+@st.cache_data(max_entries=4, show_spinner="Preparing the CT for the viewer…")
+def browser_series(
+    image: tuple[str, str], mask: tuple[str, str] | None, attention: dict[str, str]
+) -> BrowserSeries:
+    """The series for the browser viewer; the sha256s in the arguments key the cache."""
+    return series_for_browser(
+        settings().layout,
+        image[0],
+        None if mask is None else mask[0],
+        {label: Path(path) for label, path in attention.items()},
     )
 
 
-def _apply_preset() -> None:
-    preset = next(p for p in PRESETS if p.name == st.session_state["viewer_preset"])
-    st.session_state["viewer_level"] = float(preset.level)
-    st.session_state["viewer_width"] = float(preset.width)
-
-
-def _step(key: str, delta: int, last: int) -> None:
-    st.session_state[key] = int(min(max(st.session_state[key] + delta, 0), last))
-
-
-def _jump(key: str, index: int) -> None:
-    st.session_state[key] = index
-
-
-@st.fragment
 def ct_viewer(
     image: tuple[str, str],
     mask: tuple[str, str] | None,
     attention: dict[str, str] | None = None,
 ) -> None:
-    """Render the viewer for one series (``(path, sha256)``) and its tumour mask."""
+    """The browser viewer for one series (``(path, sha256)``), its tumour mask and Grad-CAM maps.
+
+    Opens at the largest tumour slice; the tumour's measures are printed under it.
+    """
     try:
         view = view_volume(*image)
-        if mask is not None:
-            view_volume(*mask)
+        mask_view = None if mask is None else view_volume(*mask)
+        series = browser_series(image, mask, dict(attention or {}))
     except GistcadError as exc:
         st.error(f"The CT cannot be shown: {exc}. Re-import the series.", icon=":material/error:")
         return
-    controls = st.columns([2, 2, 1, 1, 2])
-    plane = (
-        controls[0].radio(
-            "Plane", list(Plane), horizontal=True, key="viewer_plane", format_func=str.capitalize
-        )
-        or Plane.AXIAL
-    )  # a radio with options and no index=None always has a choice
-    controls[1].selectbox("Window", PRESET_NAMES, key="viewer_preset", on_change=_apply_preset)
-    if "viewer_level" not in st.session_state:
-        _apply_preset()
-    level = controls[2].number_input("Level", -1500.0, 3000.0, step=10.0, key="viewer_level")
-    width = controls[3].number_input("Width", 1.0, 4000.0, step=10.0, key="viewer_width")
-    opacity = controls[4].slider("Mask opacity", 0.0, 1.0, 0.35, 0.05, key="viewer_opacity")
-    last = slice_count(view, plane) - 1
-    key = f"viewer_index_{plane.value}"
-    if key not in st.session_state:
-        st.session_state[key] = largest_slice(view_volume(*mask), plane) if mask else last // 2
-    step = st.columns([1, 1, 6, 2])
-    step[0].button("◀", key=f"viewer_prev_{plane.value}", on_click=_step, args=(key, -1, last))
-    step[1].button("▶", key=f"viewer_next_{plane.value}", on_click=_step, args=(key, 1, last))
-    step[2].slider("Slice", 0, last, key=key, label_visibility="collapsed")
-    if mask is not None:
-        step[3].button(
-            "Largest tumour slice",
-            key=f"viewer_jump_{plane.value}",
-            on_click=_jump,
-            args=(key, largest_slice(view_volume(*mask), plane)),
-        )
-    cam_path = None
-    if attention:
-        choice = st.selectbox(
-            "Grad-CAM overlay",
-            ["none", *attention],
-            key="viewer_cam",
-            help="where the deep model looked for its predicted class",
-        )
-        cam_path = attention.get(choice)
-    picture = rendered(
-        image, mask, plane, int(st.session_state[key]), level, width, opacity, cam_path
+    start = [0.5, 0.5, 0.5]  # fractions along the LPS axes (sagittal, coronal, axial)
+    if mask_view is not None:
+        for axis, plane in enumerate((Plane.SAGITTAL, Plane.CORONAL, Plane.AXIAL)):
+            start[axis] = (largest_slice(mask_view, plane) + 0.5) / slice_count(view, plane)
+    cams: dict[str, Any] = {
+        f"attention_{i}": v.nifti_gz for i, v in enumerate(series.attention.values())
+    }
+    _browser_viewer(
+        image=series.ct.nifti_gz,
+        mask=None if series.mask is None else series.mask.nifti_gz,
+        attention_labels=list(series.attention),
+        volume_key=f"{image[1]}:{None if mask is None else mask[1]}:{sorted(series.attention)}",
+        presets=[
+            {
+                "label": PRESET_LABELS.get(p.name, p.name.capitalize()),
+                "level": p.level,
+                "width": p.width,
+            }
+            for p in PRESETS
+        ],
+        start=start,
+        height=VIEWER_HEIGHT,
+        key="ct_viewer",
+        default=None,
+        **cams,
     )
-    caption = f"{plane.value} slice {st.session_state[key] + 1} of {last + 1}"
-    st.image(picture, caption=caption, width=560)
-    if mask is not None:
-        measures = measure(view, view_volume(*mask))
+    if series.ct.downsampled:
+        shape = " × ".join(str(n) for n in series.ct.source_shape)
+        st.caption(
+            f"The browser shows one voxel in {series.ct.stride} along each axis of this "
+            f"{shape} series (over 256³ voxels); the measures below use the full resolution."
+        )
+    if mask_view is not None:
+        measures = measure(view, mask_view)
         cols = st.columns(3)
         cols[0].metric("Longest axial diameter", f"{measures.longest_axial_diameter_mm:.0f} mm")
         cols[1].metric("Mean attenuation", f"{measures.mean_hu:.0f} HU")

@@ -173,7 +173,7 @@ def test_case_view_shows_the_ct(server: str) -> None:
         tab.get_by_text("Longest axial diameter").first.wait_for(timeout=60_000)
         tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
         tab.wait_for_timeout(1000)
-        assert tab.locator("[data-testid='stImage'] img").count() == 1
+        assert tab.locator("iframe[title*='ct_viewer']").count() == 1  # the browser viewer
         tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
         browser.close()
 
