@@ -17,9 +17,11 @@ also pays torchrun's start (two Python processes importing PyTorch and MONAI).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
+import torch
 
 from gistcad.neural.distributed import fit_network
 from gistcad.neural.fitting import TrainConfig
@@ -59,22 +61,32 @@ def main() -> None:
         device=args.device,
     )
     nan = np.full(args.crops, np.nan)
-    seconds, accuracy = {}, {}
-    for nproc in (1, args.nproc):
+    cores = torch.get_num_threads()
+    # alone with every core's thread, alone with one thread, and spread (each process gets
+    # cores / nproc threads): one OpenMP team that loses a core to other work stalls at every
+    # barrier, so the second anchor shows how much of a gain is only that
+    runs = [("alone", 1, cores), ("alone", 1, 1), ("spread", args.nproc, cores)]
+    seconds = {}
+    for label, nproc, threads in runs:
+        torch.set_num_threads(threads)
         start = time.perf_counter()
         result = fit_network(
             crops, labels, nan, np.zeros(args.crops), train_idx=train, val_idx=val, cfg=cfg,
             nproc=nproc,
         )  # fmt: skip
-        seconds[nproc] = time.perf_counter() - start
-        accuracy[nproc] = result.history[-1].val_accuracy
+        took = time.perf_counter() - start
+        seconds[(nproc, threads)] = took
         print(
-            f"nproc {nproc}: {seconds[nproc]:.1f} s, last-epoch val accuracy {accuracy[nproc]:.3f}"
+            f"{label}, {nproc} process(es), {threads} thread(s) in all: {took:.1f} s, "
+            f"last-epoch val accuracy {result.history[-1].val_accuracy:.3f}"
         )
-    ratio = seconds[1] / seconds[args.nproc]
+    torch.set_num_threads(cores)
+    spread = seconds[(args.nproc, cores)]
     print(
-        f"speed-up of {args.nproc} processes over one (anchor): {ratio:.2f}x on {args.device}, "
-        f"{args.crops} crops of {args.crop}³, {args.epochs} epochs"
+        f"speed-up of {args.nproc} processes over one process with {cores} threads (anchor): "
+        f"{seconds[(1, cores)] / spread:.2f}x; over one with 1 thread: "
+        f"{seconds[(1, 1)] / spread:.2f}x ({args.device}, {args.crops} crops of {args.crop}³, "
+        f"{args.epochs} epochs, load average {os.getloadavg()[0]:.1f})"
     )
 
 
