@@ -145,10 +145,12 @@ def figure_format_choice() -> None:
 
 def show_figure(figure: go.Figure, key: str, filename: str, *, where: Any = None) -> None:
     """A Plotly figure with the toolbar of every page: the camera button saves it as
-    ``gistcad_<filename>`` in the chosen format. ``where``: a column or container (default:
+    ``gistcad_<filename>`` in the chosen format, drawn with its own template (not Streamlit's
+    theme), so the page shows what the file holds. ``where``: a column or container (default:
     the page)."""
     target = st if where is None else where
-    target.plotly_chart(figure, config=figure_config(f"gistcad_{filename}"), key=key)
+    # theme=None: the figure's own (paper) template, on screen as in the saved file
+    target.plotly_chart(figure, config=figure_config(f"gistcad_{filename}"), key=key, theme=None)
 
 
 def show_table(table: pd.DataFrame, key: str | None = None, **options: Any) -> pd.DataFrame:

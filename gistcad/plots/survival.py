@@ -408,7 +408,7 @@ def _figure(columns: int, rows: int, title: str | None) -> tuple[go.Figure, floa
         vertical_spacing=GAP_PX / plot_px,
         horizontal_spacing=0.1,
     )
-    top = 110 if title else 90
+    top = 100 if title else 80
     width = 900 if columns == 1 else 1500
     left, right = 140, 30
     figure.update_layout(
