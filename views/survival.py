@@ -16,7 +16,7 @@ from gistcad.analysis.cohort_survival import (
 from gistcad.analysis.kaplan_meier import CI_METHOD
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.analysis.time_to_event import TimeUnit
-from gistcad.display import display_table
+from gistcad.display import cell_text, column_label, display_table
 from gistcad.domain import GROUPING_LABELS, Endpoint, Grouping, RiskScheme, StatusSplit
 from gistcad.errors import GistcadError, ValidationError
 from gistcad.plots.forest import forest_figure
@@ -259,7 +259,7 @@ _keep_in_address(
         "endpoint": ENDPOINTS[0],
         "by": GROUPINGS[1],
         "unit": UNITS[2],
-        "model": None,
+        "model": None if models.empty else models["model_version_id"].iloc[0],
         "split": SPLITS[0],
         "threshold": 0.5,
         "in_sample": False,
@@ -390,7 +390,10 @@ use_selection = bool(selected) and st.toggle(
     "Only the cohort selected in the Cohort explorer",
     value=True,
     key="survival_use_selection",
-    help=", ".join(f"{k}: {v}" for k, v in selected.items()),
+    help="; ".join(
+        f"{column_label(k)}: {', '.join(str(cell_text(v)) for v in str(value).split(','))}"
+        for k, value in selected.items()
+    ),
 )
 
 try:
