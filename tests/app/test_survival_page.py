@@ -219,3 +219,24 @@ def _chart_titles(at: AppTest) -> list[str]:
         for chart in at.get("plotly_chart")
         for part in chart.proto.spec.split('"text":"')[1:]
     ]
+
+
+def test_the_readme_link_opens_its_analysis(seeded: dict[str, list[int]]) -> None:
+    # README: /survival?by=risk&scheme=afip2006&endpoint=os&unit=years&times=1y,3y,5y
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("views/survival.py")
+    for name, value in {
+        "by": "risk",
+        "scheme": "afip2006",
+        "endpoint": "os",
+        "unit": "years",
+        "times": "1y,3y,5y",
+    }.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception and not at.warning and not at.error
+    assert at.selectbox(key="survival_scheme").value is RiskScheme.AFIP_2006
+    assert at.radio(key="survival_endpoint").value is Endpoint.OS
+    columns = set(at.dataframe[0].value.columns)
+    assert {"Survival at 1", "Survival at 3", "Survival at 5"} <= columns
