@@ -372,10 +372,12 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             show_table(comparison.cox.ph_test)
 
 
-def _show_patients(cohort: pd.DataFrame, groups: pd.Series) -> None:
-    """The patients of one group, each linked to the case view."""
+def _show_patients(cohort: pd.DataFrame, groups: pd.Series, order: tuple[str, ...]) -> None:
+    """The patients of one group (offered in the figure's order), each linked to the case view."""
     st.subheader("Patients of a group")
-    group = st.selectbox("Group", sorted(groups.unique()), key="survival_group")
+    present = set(groups.unique())
+    offered = [g for g in order if g in present] + sorted(present - set(order))
+    group = st.selectbox("Group", offered, key="survival_group")
     members = cohort.loc[
         groups == group, ["pseudonym", "center", "rfs_months", "rfs_event", "os_months", "os_event"]
     ]
@@ -453,6 +455,6 @@ try:
             "survival_km",
         )
         _show_tables(result, by.value)
-    _show_patients(cohort, found.groups)
+    _show_patients(cohort, found.groups, result.comparison.groups)
 except GistcadError as exc:
     show_error(exc)

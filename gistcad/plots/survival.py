@@ -416,7 +416,7 @@ def _figure(columns: int, rows: int, title: str | None) -> tuple[go.Figure, floa
         height=round(plot_px + top + 40),
         width=width,
         margin={"t": top, "l": left, "r": right, "b": 40},
-        title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
+        title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"}
         if title
         else None,
     )

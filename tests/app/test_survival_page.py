@@ -240,3 +240,15 @@ def test_the_readme_link_opens_its_analysis(seeded: dict[str, list[int]]) -> Non
     assert at.radio(key="survival_endpoint").value is Endpoint.OS
     columns = set(at.dataframe[0].value.columns)
     assert {"Survival at 1", "Survival at 3", "Survival at 5"} <= columns
+
+
+def test_risk_classes_keep_their_order_in_the_tables_and_the_patient_list(
+    seeded: dict[str, list[int]],
+) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.RISK).run()
+    groups = list(at.dataframe[0].value["Group"])
+    order = ["Very low", "Low", "Intermediate", "High", "Unknown"]
+    assert groups == [g for g in order if g in groups] and len(groups) >= 3
+    assert groups != sorted(groups)  # not alphabetical
+    assert at.selectbox(key="survival_group").options == groups
