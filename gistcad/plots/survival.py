@@ -244,7 +244,7 @@ def statistics_lines(
             )
         if comparison.reference is not None:
             ratios[comparison.reference] = "HR 1 (reference)"
-    lines.append(f"Median {time_label.lower()} (95 % CI); hazard ratio (95 % CI)")
+    lines.append(f"Median, {time_label.split(' ')[0].lower()} (95 % CI); hazard ratio (95 % CI)")
     for group in comparison.groups:
         median = str(medians.get(group, "—"))
         ratio = ratios.get(group, "HR not estimated")
