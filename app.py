@@ -14,7 +14,7 @@ import streamlit as st
 
 from gistcad.domain import Permission
 from views.access import gate, workstation_banner
-from views.common import SCOPE_KEY, settings
+from views.common import SCOPE_KEY, figure_format_choice, settings
 
 st.set_page_config(page_title="gistcad", page_icon=":material/biotech:", layout="wide")
 
@@ -87,4 +87,5 @@ with st.sidebar:
         st.caption(section)
         for page in pages:
             st.page_link(page)
+figure_format_choice()
 navigation.run()

@@ -5,14 +5,14 @@ import datetime as dt
 import streamlit as st
 
 from gistcad.auth.manage import add_account, reset_password, set_disabled
+from gistcad.display import MISSING
 from gistcad.domain import Permission, Role
 from gistcad.errors import GistcadError
 from gistcad.store import session_scope
 from gistcad.store.accounts import RoleCentersError, list_users
 from gistcad.store.audit import ACTIONS, AuditFilter, audit_events
-from gistcad.store.exports import export_csv
 from gistcad.store.queries import list_centers
-from views.common import engine, scope, show_error
+from views.common import audited_csv, engine, scope, show_error, show_table
 
 st.title("Users and audit")
 st.caption("Administrators only: every change made here is itself recorded in the audit trail.")
@@ -40,7 +40,7 @@ with users_tab:
         except GistcadError as exc:
             show_error(exc)
             st.stop()
-        st.dataframe(accounts, hide_index=True, width="stretch", key="accounts_table")
+        show_table(accounts, key="accounts_table")
         add_col, change_col = st.columns(2)
         with add_col.form("add_user_form", clear_on_submit=True):
             st.subheader("New account")
@@ -83,7 +83,12 @@ with audit_tab:
     cols = st.columns(4)
     actor = cols[0].text_input("User", key="audit_actor")
     prefixes = sorted({a.split(".")[0] for a in ACTIONS} | set(ACTIONS))
-    action = cols[1].selectbox("Action", ["(any)", *prefixes], key="audit_action")
+    action = cols[1].selectbox(
+        "Action",
+        ["(any)", *prefixes],
+        format_func=lambda a: ACTIONS.get(a, f"every {a} event"),
+        key="audit_action",
+    )
     target = cols[2].text_input("Patient, model or account", key="audit_target")
     today = dt.datetime.now(dt.UTC).date()
     days = cols[3].date_input("Between", (today - dt.timedelta(days=30), today), key="audit_days")
@@ -108,16 +113,14 @@ with audit_tab:
         f"{len(events)} event(s), newest first (at most {flt.limit}); the trail is "
         "append-only: no one can change or delete its rows."
     )
-    shown = events.assign(what=events["action"].map(ACTIONS), detail=events["detail"].astype(str))
-    st.dataframe(shown, hide_index=True, width="stretch", key="audit_table")
-
-    def _audit_csv() -> str:
-        with session_scope(engine()) as session:
-            return export_csv(session, scope(), "audit trail", events, bulk=True)
-
+    shown = events.assign(
+        what=events["action"].map(ACTIONS),
+        detail=[MISSING if d is None else str(d) for d in events["detail"]],
+    ).drop(columns="action")
+    show_table(shown, key="audit_table")
     st.download_button(
         "Download these events (CSV)",
-        _audit_csv,
+        audited_csv("audit trail", shown, bulk=True),
         file_name="gistcad_audit.csv",
         mime="text/csv",
         key="audit_download",

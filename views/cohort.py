@@ -17,7 +17,7 @@ from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
-from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
+from views.common import audited_csv, engine, scope, show_error, show_figure, show_table
 
 ANY, YES, NO = "any", "yes", "no"
 SCHEMES: list[RiskScheme] = list(RiskScheme)
@@ -134,10 +134,8 @@ if cohort.empty:
 
 tabs = st.tabs(["Patients", "Table one", "Distributions"])
 with tabs[0]:
-    st.dataframe(
+    show_table(
         cohort.assign(case="/case?patient=" + cohort["pseudonym"]),
-        hide_index=True,
-        width="stretch",
         column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
         key="cohort_table",
     )
@@ -154,7 +152,7 @@ with tabs[1]:
     by = st.radio("Stratify by", TABLE_ONE_BY, horizontal=True, key="t1_by")
     try:
         t1 = explorer_table_one(cohort, by, scheme)
-        st.dataframe(t1, hide_index=True, width="stretch")
+        show_table(t1)
         st.download_button(
             "Download table one (CSV)",
             audited_csv("table one", t1),
@@ -165,25 +163,29 @@ with tabs[1]:
         show_error(exc)
 with tabs[2]:
     left, right = st.columns(2)
-    left.plotly_chart(
+    show_figure(
         count_bars(cohort, "site", by="center", title="Site by center"),
-        config=FIGURE_CONFIG,
-        key="plot_site",
+        "plot_site",
+        "cohort_site",
+        where=left,
     )
-    right.plotly_chart(
+    show_figure(
         count_bars(cohort, "genotype", by="center", title="Genotype by center"),
-        config=FIGURE_CONFIG,
-        key="plot_genotype",
+        "plot_genotype",
+        "cohort_genotype",
+        where=right,
     )
-    left.plotly_chart(
+    show_figure(
         distribution(cohort, "size_cm", by="center", title="Tumour size", unit="cm"),
-        config=FIGURE_CONFIG,
-        key="plot_size",
+        "plot_size",
+        "cohort_size",
+        where=left,
     )
-    right.plotly_chart(
+    show_figure(
         count_bars(
             cohort, "risk_class", by="center", title=f"Risk class ({scheme.label}) by center"
         ),
-        config=FIGURE_CONFIG,
-        key="plot_risk",
+        "plot_risk",
+        "cohort_risk",
+        where=right,
     )

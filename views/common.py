@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from gistcad.config import Settings, load_settings
 from gistcad.demo_models import DemoModelState, demo_model_states, describe, pending
+from gistcad.display import display_table
 from gistcad.errors import GistcadError
 from gistcad.store import AccessScope, make_engine, session_scope
 from gistcad.store.engine import Engine
@@ -42,8 +46,10 @@ def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> Callab
 
     The engine and the caller's scope are taken now, in the page's run: Streamlit makes a
     download's data in another thread, where the session state (and so the scope) is absent.
+    The file holds the table as the page shows it (:func:`gistcad.display.display_table`).
     """
     db, caller = engine(), scope()
+    table = display_table(table)
 
     def make() -> str:
         with session_scope(db) as session:
@@ -100,8 +106,56 @@ def show_error(exc: GistcadError) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
-#: Plotly's toolbar: download as SVG for papers (PNG via the browser's screenshot button too).
-FIGURE_CONFIG = {
+#: Formats of the figures' camera button (Plotly's toolbar), chosen in the sidebar.
+FIGURE_FORMATS = ("png", "svg")
+FIGURE_FORMAT_KEY = "figure_format"
+
+#: Plotly's toolbar, as every figure has it (:func:`show_figure` adds the file name and format).
+FIGURE_CONFIG: dict[str, Any] = {
     "displaylogo": False,
-    "toImageButtonOptions": {"format": "svg", "filename": "gistcad_figure", "scale": 2},
+    "displayModeBar": True,
+    "toImageButtonOptions": {"format": "png", "filename": "gistcad_figure", "scale": 3},
 }
+
+
+def figure_config(filename: str) -> dict[str, Any]:
+    """Plotly's configuration of a figure saved (camera button) as ``filename``.png or .svg.
+
+    PNG at three times the screen size (about 300 dpi at a journal's column width) or SVG,
+    as chosen with :func:`figure_format_choice`.
+    """
+    chosen = st.session_state.get(FIGURE_FORMAT_KEY, FIGURE_FORMATS[0])
+    fmt = chosen if chosen in FIGURE_FORMATS else FIGURE_FORMATS[0]
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", filename).strip("_") or "figure"
+    options = {**FIGURE_CONFIG["toImageButtonOptions"], "format": fmt, "filename": safe}
+    return {**FIGURE_CONFIG, "toImageButtonOptions": options}
+
+
+def figure_format_choice() -> None:
+    """The sidebar's choice of the format the figures' camera button saves (PNG or SVG)."""
+    st.sidebar.radio(
+        "Save figures as",
+        FIGURE_FORMATS,
+        format_func=str.upper,
+        horizontal=True,
+        key=FIGURE_FORMAT_KEY,
+        help="The camera button at the top right of each figure saves it in this format.",
+    )
+
+
+def show_figure(figure: go.Figure, key: str, filename: str, *, where: Any = None) -> None:
+    """A Plotly figure with the toolbar of every page: the camera button saves it as
+    ``gistcad_<filename>`` in the chosen format, drawn with its own template (not Streamlit's
+    theme), so the page shows what the file holds. ``where``: a column or container (default:
+    the page)."""
+    target = st if where is None else where
+    # theme=None: the figure's own (paper) template, on screen as in the saved file
+    target.plotly_chart(figure, config=figure_config(f"gistcad_{filename}"), key=key, theme=None)
+
+
+def show_table(table: pd.DataFrame, key: str | None = None, **options: Any) -> pd.DataFrame:
+    """``table`` as users read it (:func:`gistcad.display.display_table`), full width and
+    without the index; returns the table as shown."""
+    shown = display_table(table)
+    st.dataframe(shown, hide_index=True, width="stretch", key=key, **options)
+    return shown

@@ -6,7 +6,15 @@ from gistcad.demo_models import DemoState, describe, pending
 from gistcad.errors import GistcadError
 from gistcad.store import migrations, session_scope
 from gistcad.store.queries import cohort_counts, list_centers
-from views.common import DEMO_REFRESH_S, demo_states, engine, scope, settings, show_error
+from views.common import (
+    DEMO_REFRESH_S,
+    demo_states,
+    engine,
+    scope,
+    settings,
+    show_error,
+    show_table,
+)
 
 
 @st.fragment(run_every=DEMO_REFRESH_S)
@@ -67,8 +75,4 @@ if counts.is_empty:
 else:
     show_demo_models()
     st.subheader("Centers")
-    st.dataframe(
-        centers[["center", "country", "patients", "scanner_notes"]],
-        hide_index=True,
-        width="stretch",
-    )
+    show_table(centers[["center", "country", "patients", "scanner_notes"]])

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from gistcad.analysis.response_statistics import IntervalMethod
+from gistcad.display import display_table
 from gistcad.domain import (
     RESPONSE_CRITERIA_LABELS,
     Endpoint,
@@ -24,7 +25,7 @@ from gistcad.plots.survival import format_p_value
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import CohortFilter, list_centers
-from views.common import FIGURE_CONFIG, audited_csv, engine, scope, show_error
+from views.common import audited_csv, engine, scope, show_error, show_figure, show_table
 
 CRITERIA: list[ResponseCriteria] = list(ResponseCriteria)
 ENDPOINTS: list[Endpoint] = list(Endpoint)
@@ -121,27 +122,27 @@ measure = st.radio(
     horizontal=True,
 )
 try:
-    st.plotly_chart(
+    show_figure(
         waterfall_figure(patients, measure=measure or "size", criteria=result.criteria),
-        config=FIGURE_CONFIG,
-        key="response_waterfall",
+        "response_waterfall",
+        "response_waterfall",
     )
-    st.plotly_chart(
+    show_figure(
         spider_figure(
             result.assessments, patients, measure=measure or "size", criteria=result.criteria
         ),
-        config=FIGURE_CONFIG,
-        key="response_spider",
+        "response_spider",
+        "response_spider",
     )
 except GistcadError as exc:
     show_error(exc)
 
 st.subheader("Treatment and response over time")
 try:
-    st.plotly_chart(
+    show_figure(
         swimmer_figure(result.lines, result.assessments, criteria=result.criteria),
-        config=FIGURE_CONFIG,
-        key="response_swimmer",
+        "response_swimmer",
+        "response_swimmer",
     )
 except GistcadError as exc:
     show_error(exc)
@@ -150,13 +151,13 @@ st.subheader("Response rate (CR or PR)")
 if result.rates.empty:
     st.caption("No patient has a response category yet.")
 else:
-    st.plotly_chart(response_rate_figure(result.rates), config=FIGURE_CONFIG, key="response_rates")
+    show_figure(response_rate_figure(result.rates), "response_rates", "response_rates")
     shown = result.rates.assign(
         rate=(100 * result.rates["rate"]).round(0),
         ci_low=(100 * result.rates["ci_low"]).round(0),
         ci_high=(100 * result.rates["ci_high"]).round(0),
     )
-    st.dataframe(
+    show_table(
         shown.rename(
             columns={
                 "criteria": "Criteria",
@@ -168,8 +169,7 @@ else:
                 "ci_low": "95 % CI low (%)",
                 "ci_high": "95 % CI high (%)",
             }
-        ),
-        hide_index=True,
+        )
     )
     if result.model_name is not None:
         st.caption(
@@ -186,15 +186,15 @@ else:
         f"{agreement.n} patients; agreement {100 * agreement.observed:.0f} %; "
         f"{kappa_text(agreement.kappa, agreement.low, agreement.high)}"
     )
-    st.dataframe(agreement.table.rename_axis("RECIST 1.1 ↓ / Choi →"))
+    st.dataframe(display_table(agreement.table).rename_axis("RECIST 1.1 ↓ / Choi →"))
 
 st.subheader("Survival by response at the first follow-up (landmark analysis)")
 survival = result.landmark
 if survival is None:
     st.caption("Landmark survival cannot be shown for this selection (see the notes above).")
 else:
-    st.plotly_chart(
-        landmark_figure(survival, result.endpoint), config=FIGURE_CONFIG, key="response_landmark_km"
+    show_figure(
+        landmark_figure(survival, result.endpoint), "response_landmark_km", "response_landmark_km"
     )
     logrank = survival.comparison.logrank
     st.write(

@@ -14,6 +14,7 @@ request's unit.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -168,29 +169,58 @@ def default_times(unit: TimeUnit) -> tuple[float, ...]:
     return tuple(round(float(t), 1) for t in unit.from_months(DEFAULT_TIMES_MONTHS))
 
 
+#: Units a time may carry ("1y", "18 months"), by how they are written.
+_TIME_SUFFIXES: dict[str, TimeUnit] = {
+    **dict.fromkeys(("d", "day", "days"), TimeUnit.DAYS),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), TimeUnit.WEEKS),
+    **dict.fromkeys(("m", "mo", "mon", "month", "months"), TimeUnit.MONTHS),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), TimeUnit.YEARS),
+}
+_TIME = re.compile(r"^(?P<value>[+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[a-z]*)$")
+
+
 def parse_times(text: str, unit: TimeUnit = TimeUnit.MONTHS) -> tuple[float, ...]:
-    """``"24,60,120"`` as numbers in ``unit``: at least one, each finite and >= 0.
+    """The times a user types, as numbers in ``unit``, in increasing order, each once.
 
     The one reader of the times a user types, for ``gistcad survival --times`` and the
-    Survival page alike.
+    Survival page alike. Times are separated by commas, semicolons or spaces; a time may
+    carry its own unit (``1y``, ``6 months``, ``90d``, ``26w``), converted to ``unit``.
 
     >>> parse_times("24, 60,120")
     (24.0, 60.0, 120.0)
+    >>> parse_times("12; 36; 60")
+    (12.0, 36.0, 60.0)
+    >>> parse_times("1y, 3y 5 years")
+    (12.0, 36.0, 60.0)
 
     Raises
     ------
     ValidationError
-        Saying what the times must look like, and what was given.
+        Naming what could not be read, and what the times must look like.
     """
-    try:
-        times = tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        times = ()
-    if not times or any(not math.isfinite(t) or t < 0 for t in times):
+    joined = re.sub(r"(\d)\s+([a-z])", r"\1\2", text.strip().lower())  # "1 y" is one time
+    parts = [p for p in re.split(r"[,;\s]+", joined) if p]
+    times: list[float] = []
+    bad: list[str] = []
+    for part in parts:
+        found = _TIME.match(part)
+        if found is None or (found["unit"] and found["unit"] not in _TIME_SUFFIXES):
+            bad.append(part)
+            continue
+        value = float(found["value"])
+        if found["unit"]:
+            value = float(unit.from_months(_TIME_SUFFIXES[found["unit"]].to_months(value)))
+        if not math.isfinite(value):
+            bad.append(part)
+        else:
+            times.append(round(value, 6))
+    if bad or not times:
+        what = f"could not read {', '.join(repr(b) for b in bad)}" if bad else "no time given"
         raise ValidationError(
-            f"times must be {unit.value} >= 0, separated by commas (e.g. 24,60,120); got {text!r}"
+            f"times must be {unit.value} >= 0, separated by commas, semicolons or spaces "
+            f"(e.g. 24, 60, 120 or 2y, 5y); {what} in {text!r}"
         )
-    return times
+    return tuple(sorted(set(times)))
 
 
 @dataclass(frozen=True)

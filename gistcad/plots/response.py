@@ -336,7 +336,10 @@ def landmark_figure(result: LandmarkSurvival, endpoint: Endpoint) -> go.Figure:
         xref="paper",
         yref="paper",
         x=0,
-        y=1.06,
+        y=1.0,
+        yanchor="bottom",
+        xanchor="left",
+        yshift=28,  # above the panel's legend
         showarrow=False,
         align="left",
         font={"size": 12},

@@ -181,8 +181,8 @@ def test_case_view_shows_the_ct(server: str) -> None:
 @pytest.mark.parametrize(
     ("path", "ready", "button", "expected"),
     [
-        ("survival", "Log-rank p", "Download summary (CSV)", "group"),
-        ("cohort", "Download this cohort (CSV)", "Download this cohort (CSV)", "pseudonym"),
+        ("survival", "Log-rank p", "Download summary (CSV)", "Median (95 % CI)"),
+        ("cohort", "Download this cohort (CSV)", "Download this cohort (CSV)", "Pseudonym"),
         ("case?patient=P-002", "Therapy implication", "one-page case report", "P-002"),
     ],
     ids=["survival summary", "cohort table", "case report"],

@@ -30,7 +30,7 @@ def test_all_patients_then_a_filter_updates_count_and_link(seeded: None) -> None
     at.multiselect(key="f_sites").set_value([Site.JEJUNUM_ILEUM]).run()
     assert _count(at) == 10  # every third patient, half of them in Beta
     table = at.dataframe[0].value
-    assert set(table["center"]) == {"Beta"} and set(table["site"]) == {"jejunum_ileum"}
+    assert set(table["Center"]) == {"Beta"} and set(table["Site"]) == {"Jejunum/ileum"}
 
 
 def test_a_shared_link_restores_the_filters(seeded: None) -> None:
@@ -38,7 +38,7 @@ def test_a_shared_link_restores_the_filters(seeded: None) -> None:
     at = _page(link)
     assert at.multiselect(key="f_centers").value == ["Alpha"]
     table = at.dataframe[0].value
-    assert set(table["center"]) == {"Alpha"} and (table["size_cm"] >= 5).all()
+    assert set(table["Center"]) == {"Alpha"} and (table["Size (cm)"] >= 5).all()
     assert _count(at) == len(table)
 
 
@@ -48,7 +48,7 @@ def test_table_one_and_risk_filter(seeded: None) -> None:
     assert "Alpha (n=30)" in t1.columns and "Overall (n=60)" in t1.columns
     at.multiselect(key="f_risk").select(RiskClass.HIGH).run()
     table = at.dataframe[0].value
-    assert set(table["risk_class"]) == {"High"}
+    assert set(table["Risk class"]) == {"High"}
     assert at.query_params["risk"] == "high" and at.query_params["risk_scheme"] == "joensuu2008"
 
 
@@ -65,8 +65,8 @@ def test_insufficient_data_is_offered_under_afip(app_db: Engine, seeded: None) -
     at.multiselect(key="f_risk").select(RiskClass.INSUFFICIENT_DATA).run()
     assert _count(at) == 1
     table = at.dataframe[0].value
-    assert list(table["pseudonym"]) == ["D-001"]
-    assert list(table["risk_class"]) == ["Insufficient data"]
+    assert list(table["Pseudonym"]) == ["D-001"]
+    assert list(table["Risk class"]) == ["Insufficient data"]
     assert at.query_params["risk"] == "insufficient_data"
     assert at.query_params["risk_scheme"] == "afip2006"
     assert at.session_state["selected_cohort"]["risk"] == "insufficient_data"

@@ -49,8 +49,8 @@ def test_seeded_database_shows_counts_and_centers(app_db: Engine) -> None:
     }
     assert not at.info
     table = at.dataframe[0].value
-    assert list(table["center"]) == ["Alpha", "Beta"]
-    assert list(table["patients"]) == [2, 1]
+    assert list(table["Center"]) == ["Alpha", "Beta"]
+    assert list(table["Patients"]) == [2, 1]
 
 
 def test_outdated_schema_tells_the_user_what_to_run(app_db: Engine) -> None:

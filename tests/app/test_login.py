@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from gistcad.auth.manage import add_account, set_disabled
 from gistcad.domain import Role
 from gistcad.store import AccessScope
+from gistcad.store.audit import ACTIONS
 from gistcad.store.models import AuditEvent
 from tests.app.conftest import APP
 from tests.factories import seed_cohort
@@ -181,7 +182,7 @@ def test_admin_page_creates_accounts_and_shows_the_trail(
     at = sign_in("root", accounts["root"])
     at.switch_page("views/admin.py").run()
     assert not at.exception, at.exception
-    assert set(at.dataframe[0].value["name"]) == {"root", "alice", "carol", "dave"}
+    assert set(at.dataframe[0].value["Name"]) == {"root", "alice", "carol", "dave"}
     at.text_input(key="new_user_name").input("erin")
     at.selectbox(key="new_user_role").set_value("clinician")
     at.multiselect(key="new_user_centers").set_value(["Beta"])
@@ -189,8 +190,8 @@ def test_admin_page_creates_accounts_and_shows_the_trail(
     assert not at.exception, at.exception
     assert any("Temporary password for **erin**" in s.value for s in at.success)
     trail = at.dataframe[-1].value
-    assert {"login.ok", "user.add"} <= set(trail["action"])
-    assert "erin" in set(trail["target"])
+    assert {ACTIONS["login.ok"], ACTIONS["user.add"]} <= set(trail["What"])
+    assert "erin" in set(trail["Which"])
 
 
 def test_the_workstation_says_so_and_stays_on_localhost(app_db: Engine) -> None:

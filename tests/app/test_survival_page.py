@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad.analysis.grouping import Grouping
 from gistcad.analysis.time_to_event import TimeUnit
-from gistcad.domain import RiskClass, RiskScheme
+from gistcad.domain import Endpoint, RiskClass, RiskScheme
 from gistcad.store import AccessScope
 from gistcad.store.models import Patient
 from gistcad.store.queries import CohortFilter, cohort_table
@@ -46,7 +46,7 @@ def test_by_true_genotype(seeded: dict[str, list[int]]) -> None:
     at = _page()
     assert "60 patients selected" in " ".join(c.value for c in at.caption)
     summary = at.dataframe[0].value
-    assert dict(zip(summary["group"], summary["n"], strict=True)) == {
+    assert dict(zip(summary["Group"], summary["Patients"], strict=True)) == {
         "KIT exon 11": 24,
         "KIT exon 9": 12,
         "PDGFRA": 12,
@@ -72,7 +72,61 @@ def test_by_center_with_a_center_filter_and_bad_input(seeded: dict[str, list[int
     at.multiselect(key="survival_centers").select("Alpha").run()
     assert "30 patients selected" in " ".join(c.value for c in at.caption)
     at.text_input(key="survival_times").input("abc").run()
-    assert any("times must be months >= 0, separated by commas" in e.value for e in at.error)
+    # a clear message, and the figure stays (at the default times)
+    warning = " ".join(w.value for w in at.warning)
+    assert "times must be months >= 0, separated by commas, semicolons or spaces" in warning
+    assert "could not read 'abc'" in warning and "default times (24, 60, 120 months)" in warning
+    assert not at.error and at.get("plotly_chart")
+    assert "Survival at 60" in at.dataframe[0].value.columns
+
+
+@pytest.mark.parametrize("typed", ["12; 36; 60", "12,36,60", "12 36 60", "1y, 3y, 5y"])
+def test_times_are_read_leniently(seeded: dict[str, list[int]], typed: str) -> None:
+    at = _page()
+    at.text_input(key="survival_times").input(typed).run()
+    assert not at.warning and not at.error and at.get("plotly_chart")
+    columns = at.dataframe[0].value.columns
+    assert {"Survival at 12", "Survival at 36", "Survival at 60"} <= set(columns)
+    assert at.query_params["times"] == typed  # kept in the address as typed
+
+
+def test_the_settings_are_kept_in_the_address(seeded: dict[str, list[int]]) -> None:
+    at = _page()
+    assert "by" not in at.query_params  # defaults leave the address short
+    at.radio(key="survival_endpoint").set_value(Endpoint.OS).run()
+    at.selectbox(key="survival_by").set_value(Grouping.SIZE).run()
+    at.text_input(key="survival_cuts").input("median").run()
+    at.multiselect(key="survival_centers").select("Alpha").run()
+    at.selectbox(key="survival_time_unit").set_value(TimeUnit.YEARS).run()
+    at.number_input(key="survival_min").set_value(5).run()
+    at.multiselect(key="survival_adjust").select("age").run()
+    address = {name: at.query_params[name] for name in at.query_params}
+    assert address == {
+        "endpoint": "os",
+        "by": "size",
+        "cuts": "median",
+        "centers": "Alpha",
+        "unit": "years",
+        "min_group": "5",
+        "adjust": "age",
+    }
+    summary = at.dataframe[0].value
+
+    # the link opens the same analysis
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.run()
+    again.switch_page("views/survival.py")
+    for name, value in address.items():
+        again.query_params[name] = value
+    again.run()
+    assert not again.exception, again.exception
+    assert again.radio(key="survival_endpoint").value is Endpoint.OS
+    assert again.selectbox(key="survival_by").value is Grouping.SIZE
+    assert again.text_input(key="survival_cuts").value == "median"
+    assert again.multiselect(key="survival_centers").value == ["Alpha"]
+    assert again.selectbox(key="survival_time_unit").value is TimeUnit.YEARS
+    assert again.multiselect(key="survival_adjust").value == ["age"]
+    assert again.dataframe[0].value.equals(summary)
 
 
 def test_patients_of_a_group_link_to_the_case_view(seeded: dict[str, list[int]]) -> None:
@@ -109,8 +163,8 @@ def test_any_variable_cut_and_shown_in_years(seeded: dict[str, list[int]]) -> No
     at.selectbox(key="survival_time_unit").set_value(TimeUnit.YEARS).run()
     assert not at.exception, at.exception
     summary = at.dataframe[0].value
-    assert list(summary["group"]) == ["< 5 cm", "5 to < 10 cm", "≥ 10 cm"]
-    assert "survival_at_5" in summary.columns  # 60 months in years
+    assert list(summary["Group"]) == ["< 5 cm", "5 to < 10 cm", "≥ 10 cm"]
+    assert "Survival at 5" in summary.columns  # 60 months in years
     assert any("log-rank test for trend" in m.value for m in at.markdown)
     at.text_input(key="survival_cuts").input("median").run()
     assert len(at.dataframe[0].value) == 2
@@ -140,7 +194,7 @@ def test_predicted_status_says_where_it_came_from(validated: dict[str, int]) -> 
     )
     assert "Not KIT exon 11: out-of-fold (k-fold cross-validation) 50" in captions
     sources = at.dataframe[1].value
-    assert dict(zip(sources["source"], sources["n"], strict=True)) == {
+    assert dict(zip(sources["Source"], sources["Patients"], strict=True)) == {
         "final model, not trained on": 10,
         "out-of-fold": 50,
     }
@@ -165,3 +219,36 @@ def _chart_titles(at: AppTest) -> list[str]:
         for chart in at.get("plotly_chart")
         for part in chart.proto.spec.split('"text":"')[1:]
     ]
+
+
+def test_the_readme_link_opens_its_analysis(seeded: dict[str, list[int]]) -> None:
+    # README: /survival?by=risk&scheme=afip2006&endpoint=os&unit=years&times=1y,3y,5y
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("views/survival.py")
+    for name, value in {
+        "by": "risk",
+        "scheme": "afip2006",
+        "endpoint": "os",
+        "unit": "years",
+        "times": "1y,3y,5y",
+    }.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception and not at.warning and not at.error
+    assert at.selectbox(key="survival_scheme").value is RiskScheme.AFIP_2006
+    assert at.radio(key="survival_endpoint").value is Endpoint.OS
+    columns = set(at.dataframe[0].value.columns)
+    assert {"Survival at 1", "Survival at 3", "Survival at 5"} <= columns
+
+
+def test_risk_classes_keep_their_order_in_the_tables_and_the_patient_list(
+    seeded: dict[str, list[int]],
+) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.RISK).run()
+    groups = list(at.dataframe[0].value["Group"])
+    order = ["Very low", "Low", "Intermediate", "High", "Unknown"]
+    assert groups == [g for g in order if g in groups] and len(groups) >= 3
+    assert groups != sorted(groups)  # not alphabetical
+    assert at.selectbox(key="survival_group").options == groups

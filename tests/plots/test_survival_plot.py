@@ -1,5 +1,7 @@
 """Kaplan–Meier figures: content (traces, at-risk numbers, annotations, legend), not pixels."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -7,13 +9,25 @@ import pytest
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.errors import ValidationError
-from gistcad.plots.survival import ROLES, format_p_value, km_figure, km_panels
+from gistcad.plots.survival import (
+    ROLES,
+    UNKNOWN_COLOUR,
+    format_p_value,
+    km_figure,
+    km_panels,
+    tick_values,
+)
 
 TIMES = [0, 12, 24, 36]
 LABELS = {"kit11": "KIT exon 11", "pdgfra": "PDGFRA", "wt": "Wild type"}
 
 
 def _comparison(seed: int, sizes: dict[str, int]) -> SurvivalComparison:
+    cohort = _cohort(seed, sizes)
+    return compare_groups(cohort["months"], cohort["event"], cohort["group"], times=TIMES)
+
+
+def _cohort(seed: int, sizes: dict[str, int]) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frames = []
     for group, size in sizes.items():
@@ -28,8 +42,7 @@ def _comparison(seed: int, sizes: dict[str, int]) -> SurvivalComparison:
                 }
             )
         )
-    cohort = pd.concat(frames, ignore_index=True)
-    return compare_groups(cohort["months"], cohort["event"], cohort["group"], times=TIMES)
+    return pd.concat(frames, ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +55,12 @@ def _traces(figure: go.Figure, role: str) -> list[go.Scatter]:
 
 
 def _annotation_texts(figure: go.Figure) -> list[str]:
-    return [annotation.text for annotation in figure.layout.annotations]
+    """Every line of every annotation, without its HTML tags."""
+    return [
+        re.sub(r"</?b>", "", line)
+        for annotation in figure.layout.annotations
+        for line in annotation.text.split("<br>")
+    ]
 
 
 def test_four_traces_per_group(comparison: SurvivalComparison) -> None:
@@ -79,16 +97,44 @@ def _rgba_of(colour: str) -> str:
     return f"rgba({red},{green},{blue},0.15)"
 
 
-def test_at_risk_numbers_equal_the_comparison_table(comparison: SurvivalComparison) -> None:
+def test_at_risk_numbers_under_ticks_across_the_whole_follow_up() -> None:
+    cohort = _cohort(1, {"kit11": 30, "pdgfra": 20, "wt": 12})
+    comparison = compare_groups(cohort["months"], cohort["event"], cohort["group"], times=TIMES)
     figure = km_figure(comparison, title="t")
+    ticks = np.asarray(figure.layout.xaxis.tickvals, dtype=float)
+    # from 0 to at least the longest follow-up, evenly spaced by a round step
+    assert ticks[0] == 0 and ticks[-1] >= cohort["months"].max()
+    assert len(set(np.round(np.diff(ticks), 9))) == 1 and len(ticks) <= 11
     for trace in _traces(figure, "at_risk"):
-        table = comparison.at_risk[comparison.at_risk["group"] == trace.meta["group"]]
-        np.testing.assert_allclose(trace.x, table["time"])
-        assert list(trace.text) == [str(n) for n in table["at_risk"]]
+        months = cohort.loc[cohort["group"] == trace.meta["group"], "months"].to_numpy()
+        np.testing.assert_allclose(trace.x, ticks)  # the numbers sit under the ticks
+        assert list(trace.text) == [str(int((months >= t).sum())) for t in ticks]
         assert trace.xaxis == "x2"  # second row, sharing the time axis
-    # time ticks of the curves sit exactly above the at-risk numbers
-    assert figure.layout.xaxis.tickvals == tuple(float(t) for t in TIMES)
+        # and agree with the comparison's own table where both have a time
+        table = comparison.at_risk[comparison.at_risk["group"] == trace.meta["group"]]
+        for time, count in zip(table["time"], table["at_risk"], strict=True):
+            if np.isclose(ticks, time).any():
+                assert trace.text[int(np.argmin(abs(ticks - time)))] == str(count)
     assert figure.layout.xaxis.matches == "x2"
+
+
+@pytest.mark.parametrize(
+    ("last", "expected_step"), [(215.0, 24.0), (47.9, 6.0), (18.0, 2.0), (6000.0, 730.0)]
+)
+def test_ticks_cover_the_follow_up_with_a_round_step(last: float, expected_step: float) -> None:
+    ticks = tick_values(last)
+    assert ticks[0] == 0 and ticks[-1] >= last > ticks[-2]
+    assert np.allclose(np.diff(ticks), expected_step)
+
+
+def test_the_at_risk_title_has_a_row_of_its_own(comparison: SurvivalComparison) -> None:
+    figure = km_figure(comparison, title="t")
+    title = next(a for a in figure.layout.annotations if a.name == "at_risk_title")
+    assert (title.yref, title.y, title.yanchor) == ("y2 domain", 1.0, "top")
+    # the table's axis leaves about one row free above its first row for the title
+    low, high = figure.layout.yaxis2.range
+    rows = len(comparison.groups)
+    assert high - (rows - 1) >= 1.2 and low <= -0.5
 
 
 def test_chosen_at_risk_times_are_a_subset(comparison: SurvivalComparison) -> None:
@@ -146,7 +192,158 @@ def test_panels_side_by_side_share_colours() -> None:
     assert colour[("x", "kit11")] == colour[("x2", "kit11")]
     assert colour[("x", "kit11")] != colour[("x", "pdgfra")]
     right_at_risk = [t for t in _traces(figure, "at_risk") if t.xaxis == "x4"]
+    ticks = np.asarray(figure.layout.xaxis2.tickvals, dtype=float)
+    assert tuple(ticks) == figure.layout.xaxis.tickvals  # both panels share the ticks
     for trace in right_at_risk:
         table = right.at_risk[right.at_risk["group"] == trace.meta["group"]]
-        assert list(trace.text) == [str(n) for n in table["at_risk"]]
+        assert trace.text[0] == str(table["at_risk"].iloc[0])  # everyone at time 0
     assert {trace.name for trace in curves} >= {"KIT exon 11 (n=30)", "KIT exon 11 (n=25)"}
+
+
+def test_each_panel_has_its_own_legend_under_its_title() -> None:
+    left = _comparison(3, {"kit11": 30, "pdgfra": 20})
+    right = _comparison(4, {"kit11": 25, "pdgfra": 15})
+    figure = km_panels(left, right, ("By predicted status", "By true status"), group_labels=LABELS)
+    curves = _traces(figure, "curve")
+    by_legend: dict[str, list[str]] = {}
+    for trace in curves:
+        by_legend.setdefault(trace.legend, []).append(trace.name)
+    assert set(by_legend) == {"legend", "legend2"}
+    for names in by_legend.values():
+        assert len(names) == len(set(names))  # no entry twice within a panel
+    assert by_legend["legend"] == ["KIT exon 11 (n=30)", "PDGFRA (n=20)"]
+    assert by_legend["legend2"] == ["KIT exon 11 (n=25)", "PDGFRA (n=15)"]
+    # each legend sits over its own panel, right under that panel's title
+    titles = {a.text: a for a in figure.layout.annotations if a.name == "panel_title"}
+    for legend, axis, title in (
+        (figure.layout.legend, figure.layout.xaxis, "By predicted status"),
+        (figure.layout.legend2, figure.layout.xaxis2, "By true status"),
+    ):
+        assert legend.x == pytest.approx(axis.domain[0])
+        assert titles[f"<b>{title}</b>"].x == pytest.approx(axis.domain[0])
+        assert legend.yanchor == "bottom" and titles[f"<b>{title}</b>"].yshift > 0
+
+
+def _risk_cohort() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    frames = []
+    for group, size, scale in [
+        ("Very low", 40, 900),
+        ("Low", 40, 500),
+        ("Intermediate", 40, 250),
+        ("High", 40, 120),
+        ("Unknown", 10, 300),
+    ]:
+        event_time = rng.exponential(scale, size=size)
+        censor_time = rng.uniform(10, 215, size=size)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "months": np.minimum(event_time, censor_time).round(1),
+                    "event": (event_time <= censor_time).astype(int),
+                    "group": group,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+ORDER = ["Very low", "Low", "Intermediate", "High", "Unknown"]
+
+
+def _risk_comparison() -> SurvivalComparison:
+    cohort = _risk_cohort()
+    return compare_groups(
+        cohort["months"],
+        cohort["event"],
+        cohort["group"],
+        times=[0, 60],
+        order=ORDER,
+        ordered=True,
+        untested=("Unknown",),
+    )
+
+
+def test_ordered_classes_in_order_with_an_ordered_palette() -> None:
+    comparison = _risk_comparison()
+    figure = km_figure(comparison, title="t", ordered=True)
+    curves = _traces(figure, "curve")
+    assert [trace.meta["group"] for trace in curves] == ORDER  # not alphabetical
+    colours = [trace.line.color for trace in curves]
+    # lowest risk dark blue, then light blue, orange, highest dark red (ColorBrewer RdBu)
+    assert colours[:4] == ["#2166AC", "#67A9CF", "#EF8A62", "#B2182B"]
+    # unordered groups (no trend test) keep the categorical palette
+    plain = _comparison(1, {"kit11": 30, "pdgfra": 20, "wt": 12})
+    assert [t.line.color for t in _traces(km_figure(plain, title="t"), "curve")] == [
+        "#0072B2",
+        "#D55E00",
+        "#009E73",
+    ]
+    assert colours[4] == UNKNOWN_COLOUR and curves[4].line.dash == "dash"
+    # the at-risk rows read top to bottom in the same order
+    assert list(figure.layout.yaxis2.categoryarray) == ORDER[::-1]
+
+
+def _hand_median(months: np.ndarray, events: np.ndarray) -> float:
+    """Product-limit estimate by hand: the first time S(t) falls to 0.5 or below."""
+    survival = 1.0
+    for time in np.unique(months[events == 1]):
+        at_risk = (months >= time).sum()
+        died = ((months == time) & (events == 1)).sum()
+        survival *= 1 - died / at_risk
+        if survival <= 0.5:
+            return float(time)
+    return float("nan")
+
+
+def test_medians_and_hazard_ratios_are_on_the_figure() -> None:
+    cohort = _risk_cohort()
+    comparison = _risk_comparison()
+    figure = km_figure(comparison, title="t", ordered=True)
+    lines = _annotation_texts(figure)
+    assert comparison.cox is not None
+    for group in ("Very low", "Low", "Intermediate", "High"):
+        line = next(text for text in lines if text.startswith(f"{group}: median "))
+        rows = cohort[cohort["group"] == group]
+        median = _hand_median(rows["months"].to_numpy(), rows["event"].to_numpy())
+        if np.isfinite(median):
+            assert f"median {median:.1f} (" in line
+        else:
+            assert "median not reached" in line
+        if group == comparison.reference:
+            assert line.endswith("HR 1 (reference)")
+        else:
+            row = comparison.cox.table.set_index("level").loc[group]
+            assert f"HR {row['hr']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})" in line
+    assert any(text.startswith("Log-rank test for trend p") for text in lines)
+
+
+def _step_value(trace: go.Scatter, t: float) -> float:
+    x, y = np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
+    return float(y[np.searchsorted(x, t, side="right") - 1])
+
+
+def test_the_p_value_sits_in_a_corner_no_curve_crosses() -> None:
+    # curves that stay high: the bottom left corner is free
+    comparison = _comparison(1, {"kit11": 30, "pdgfra": 20, "wt": 12})
+    figure = km_figure(comparison, title="t")
+    box = next(a for a in figure.layout.annotations if a.name == "statistics")
+    assert (box.xref, box.yref, box.xanchor, box.yanchor) == (
+        "x domain",
+        "y domain",
+        "left",
+        "bottom",
+    )
+    lines = box.text.count("<br>") + 1
+    low, high = figure.layout.xaxis.range
+    top = (lines * 15 + 10) / 400 * 1.02  # the box's height as drawn (15 px a line)
+    for trace in _traces(figure, "curve"):
+        for t in np.linspace(0, low + (high - low) * 0.4, 50):
+            if t <= max(trace.x):
+                assert _step_value(trace, t) > top
+    # a curve that falls to 0 crosses every corner: the statistics go under the table
+    crowded = _risk_comparison()
+    figure = km_figure(crowded, title="t", ordered=True)
+    box = next(a for a in figure.layout.annotations if a.name == "statistics")
+    assert (box.yref, box.yanchor, box.y) == ("y2 domain", "top", 0.0)
+    assert figure.layout.margin.b >= (box.text.count("<br>") + 1) * 15
