@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gistcad.analysis.risk import RiskOptions, classify
@@ -175,12 +176,38 @@ def risk_groups(
     options do not allow is "Not classifiable (count per 5 mm²)", never guessed.
     """
     opts = options or RiskOptions()
+    found = _risk_per_row(cohort, scheme, opts)
+    return pd.Series(
+        [f.label if isinstance(f, RiskClass) else f for f in found],
+        index=cohort.index,
+        dtype=object,
+    )
 
-    def label(row: Any) -> str:
-        found = _risk_class(row, scheme, opts)
-        return found.label if isinstance(found, RiskClass) else found
 
-    return cohort.apply(label, axis=1).astype(object)
+RISK_INPUTS = ("site", "size_cm", "mitotic_count", "mitotic_unit", "rupture")
+
+
+def _risk_per_row(
+    cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions
+) -> list[RiskClass | str]:
+    """:func:`_risk_class` of every row, computed once per distinct combination of inputs.
+
+    A large cohort repeats the same site, size, count, unit and rupture many times; the
+    classification of each distinct combination is looked up, not recomputed per patient.
+    """
+    if cohort.empty:
+        return []
+    inputs = cohort[list(RISK_INPUTS)].astype(object)
+    inputs = inputs.where(inputs.notna(), None)
+    codes = inputs.groupby(list(RISK_INPUTS), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    distinct = inputs.iloc[first].to_dict("records")
+    classes = [_risk_class(row, scheme, options) for row in distinct]
+    order = codes[first]  # the group code of each distinct row
+    by_code: list[RiskClass | str] = [UNKNOWN] * (int(codes.max()) + 1)
+    for code, value in zip(order.tolist(), classes, strict=True):
+        by_code[code] = value
+    return [by_code[c] for c in codes.tolist()]
 
 
 def risk_classes(
@@ -189,14 +216,12 @@ def risk_classes(
     """Like :func:`risk_groups`, as :class:`~gistcad.domain.RiskClass` members; ``None``
     where the tumour cannot be classified (missing data, or a count per 5 mm²)."""
     opts = options or RiskOptions()
-
-    def found(row: Any) -> RiskClass | None:
-        value = _risk_class(row, scheme, opts)
-        return value if isinstance(value, RiskClass) else None
-
     if cohort.empty:
         return pd.Series([], index=cohort.index, dtype=object)
-    return cohort.apply(found, axis=1).astype(object)
+    found = _risk_per_row(cohort, scheme, opts)
+    return pd.Series(
+        [f if isinstance(f, RiskClass) else None for f in found], index=cohort.index, dtype=object
+    )
 
 
 def center_groups(cohort: pd.DataFrame) -> pd.Series:
