@@ -55,9 +55,14 @@ def is_unknown(label: str) -> bool:
 
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
     """True genotype group of each patient ("Unknown" when not tested)."""
-    return cohort["genotype_detail"].map(
-        lambda d: GenotypeDetail(d).group.label if isinstance(d, str) else UNKNOWN
-    )
+    labels = {d.value: d.group.label for d in GenotypeDetail}
+    details = cohort["genotype_detail"]
+    known = details.map(lambda d: isinstance(d, str)).astype(bool)
+    mapped = details.where(known).map(labels)
+    unknown_code = mapped.isna() & known
+    if unknown_code.any():  # a value no GenotypeDetail has: refuse it as before
+        GenotypeDetail(details[unknown_code].iloc[0])
+    return mapped.where(known, UNKNOWN).astype(object)
 
 
 def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:

@@ -19,8 +19,19 @@ def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -
 
     names = columns or [str(c.key) for c in stmt.selected_columns]
     rows = session.execute(stmt).all()
-    data = [[plain(v) for v in row] for row in rows]
-    return pd.DataFrame(data, columns=names)
+    table = pd.DataFrame.from_records(rows, columns=names, coerce_float=False)
+    for name in names:
+        column = table[name]
+        if column.dtype != object:
+            continue
+        first = column.first_valid_index()
+        if first is not None and _is_coded(column[first]):
+            table[name] = column.map(plain)
+    return table
+
+
+def _is_coded(value: Any) -> bool:
+    return hasattr(value, "value") and isinstance(value.value, str)
 
 
 def plain(value: Any) -> Any:
