@@ -122,24 +122,42 @@ def predicted_groups(
     """
     if not 0.0 < threshold < 1.0 or math.isnan(threshold):
         raise ValidationError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
-    latest = predictions.drop_duplicates("patient_id", keep="last").set_index("patient_id")
-    probabilities = latest["probabilities"].to_dict()
+    latest = predictions.drop_duplicates("patient_id", keep="last")
+    latest = latest[latest["probabilities"].notna()]
+    labels = _split_all(latest["probabilities"].tolist(), split, threshold)
+    by_patient = pd.Series(labels, index=latest["patient_id"].to_numpy(), dtype=object)
+    found = by_patient.reindex(cohort["patient_id"].to_numpy())
+    return pd.Series(
+        found.where(found.notna(), NO_PREDICTION).to_numpy(), index=cohort.index, dtype=object
+    )
 
-    def label(patient_id: int) -> str:
-        probs = probabilities.get(patient_id)
-        if probs is None:
-            return NO_PREDICTION
-        return _split_probabilities(probs, split, threshold)
 
-    return cohort["patient_id"].map(label)
+def _split_all(rows: list[Mapping[str, float]], split: StatusSplit, threshold: float) -> list[str]:
+    """:func:`_split_probabilities` of every row, as array arithmetic."""
+    needed = _NEEDED[split]
+    if not rows:
+        return []
+    keys = [c.value for c in needed]
+    for probs in rows:
+        if any(key not in probs for key in keys):
+            _split_probabilities(probs, split, threshold)  # raises, naming what is missing
+    matrix = np.array([[probs[key] for key in keys] for probs in rows], dtype=float)
+    if split is StatusSplit.FOUR_CLASS:
+        names = np.array([c.label for c in needed], dtype=object)
+        return list(names[np.argmax(matrix, axis=1)])
+    yes, no = SPLIT_LABELS[split]
+    return [yes if positive else no for positive in (matrix.sum(axis=1) >= threshold)]
+
+
+_NEEDED: dict[StatusSplit, list[GenotypeClass]] = {
+    StatusSplit.KIT11: [GenotypeClass.KIT11],
+    StatusSplit.KIT_MUTANT: [GenotypeClass.KIT11, GenotypeClass.KIT9],
+    StatusSplit.FOUR_CLASS: list(GenotypeClass),
+}
 
 
 def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, threshold: float) -> str:
-    needed = {
-        StatusSplit.KIT11: [GenotypeClass.KIT11],
-        StatusSplit.KIT_MUTANT: [GenotypeClass.KIT11, GenotypeClass.KIT9],
-        StatusSplit.FOUR_CLASS: list(GenotypeClass),
-    }[split]
+    needed = _NEEDED[split]
     missing = [c.value for c in needed if c.value not in probs]
     if missing:
         raise ValidationError(

@@ -137,3 +137,30 @@ def test_risk_classes_once_per_distinct_tumour_equal_the_per_patient_classificat
     expected_classes = [c if isinstance(c, RiskClass) else None for c in by_row]
     assert risk_classes(cohort, scheme).tolist() == expected_classes
     assert len(set(expected_labels)) >= 3  # the cohort meets several classes
+
+
+@pytest.mark.parametrize("split", list(StatusSplit))
+def test_predicted_groups_as_arrays_equal_the_split_of_each_prediction(split: StatusSplit) -> None:
+    from gistcad.analysis.grouping import NO_PREDICTION, _split_probabilities
+
+    rng = np.random.default_rng(9)
+    n = 300
+    raw = rng.dirichlet(np.ones(4), n).round(2)  # rounded: sums land on the threshold too
+    classes = ["kit11", "kit9", "pdgfra", "wt_other"]
+    predictions = pd.DataFrame(
+        {
+            "patient_id": rng.integers(0, 200, n),  # repeats: the last row counts
+            "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in raw],
+        }
+    )
+    cohort = pd.DataFrame({"patient_id": np.arange(250)}, index=np.arange(250) + 1000)
+    latest = predictions.drop_duplicates("patient_id", keep="last").set_index("patient_id")
+    expected = [
+        _split_probabilities(latest.loc[p, "probabilities"], split, 0.5)
+        if p in latest.index
+        else NO_PREDICTION
+        for p in cohort["patient_id"]
+    ]
+    found = predicted_groups(cohort, predictions, split, threshold=0.5)
+    assert found.tolist() == expected
+    assert list(found.index) == list(cohort.index)
