@@ -335,24 +335,117 @@ def cohort_table(
     """
     wanted = _wanted_columns(columns)
     risk_filter = flt is not None and bool(flt.risk_classes)
+    stored = _stored_columns(wanted, risk_filter)
+    table = frame(session, _filtered(scope, flt, stored), stored)
+    table = _with_genotype_group(table, wanted)
+    if risk_filter and flt is not None and not table.empty:
+        found = risk_classes(table, flt.risk_scheme)
+        table = table[[c in flt.risk_classes for c in found]].reset_index(drop=True)
+    return table[wanted]
+
+
+def _stored_columns(wanted: list[str], risk_filter: bool) -> list[str]:
     stored = [c for c in wanted if c != "genotype_group"]
     if risk_filter:
         stored += [c for c in RISK_INPUTS if c not in stored]
     if "genotype_group" in wanted and "genotype_detail" not in stored:
         stored.append("genotype_detail")
+    return stored
+
+
+def _filtered(scope: AccessScope, flt: CohortFilter | None, stored: list[str]) -> AnySelect:
+    """The cohort's rows in scope, filtered (not by risk class), in the table's order."""
     stmt = _cohort_select(stored).where(scope.clause(Patient.center_id))
     if flt is not None:
         stmt = _apply_filter(stmt, flt)
-    stmt = stmt.order_by(Center.name, Patient.pseudonym)
-    table = frame(session, stmt, stored)
+    return stmt.order_by(Center.name, Patient.pseudonym)
+
+
+def _with_genotype_group(table: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
     if "genotype_group" in wanted:
         groups = {d.value: d.group.value for d in GenotypeDetail}
         table["genotype_group"] = table["genotype_detail"].map(groups).astype(object)
         table.loc[table["genotype_detail"].isna(), "genotype_group"] = None
-    if risk_filter and flt is not None and not table.empty:
-        found = risk_classes(table, flt.risk_scheme)
-        table = table[[c in flt.risk_classes for c in found]].reset_index(drop=True)
-    return table[wanted]
+    return table
+
+
+@dataclass(frozen=True)
+class CohortPage:
+    """One page of the cohort table and where it lies in the whole selection.
+
+    Attributes
+    ----------
+    rows
+        The page's rows, columns :data:`COHORT_COLUMNS`.
+    total
+        Patients in the whole (filtered) selection.
+    page
+        1-based page number (a page past the end is moved to the last page).
+    page_size
+        Rows per page.
+    """
+
+    rows: pd.DataFrame
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1, also for an empty selection)."""
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first_row(self) -> int:
+        """1-based number of the page's first row within the selection (0 when empty)."""
+        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+
+
+def cohort_count(session: Session, scope: AccessScope, flt: CohortFilter | None = None) -> int:
+    """How many patients :func:`cohort_table` would return, counted by the database (the risk
+    classes of ``flt``, computed in Python, need the rows: then they are read)."""
+    if flt is not None and flt.risk_classes:
+        return len(cohort_table(session, scope, flt, columns=["patient_id"]))
+    counted = _filtered(scope, flt, ["patient_id"]).order_by(None).subquery()
+    return int(session.scalar(select(func.count()).select_from(counted)) or 0)
+
+
+def cohort_page(
+    session: Session,
+    scope: AccessScope,
+    flt: CohortFilter | None = None,
+    *,
+    page: int = 1,
+    page_size: int = 50,
+) -> CohortPage:
+    """Page ``page`` of :func:`cohort_table`, ``page_size`` rows, read with LIMIT/OFFSET.
+
+    The order is the table's (center, pseudonym: unique), so pages never overlap. With risk
+    classes in ``flt`` (computed, not stored) the filtered table is read and sliced.
+
+    Raises
+    ------
+    ValidationError
+        For a page size or page number below 1.
+    """
+    if page_size < 1 or page < 1:
+        raise ValidationError(
+            f"page {page} of {page_size} rows: the page and the page size must be at least 1"
+        )
+    if flt is not None and flt.risk_classes:
+        table = cohort_table(session, scope, flt)
+        total = len(table)
+        page = min(page, max(1, -(-total // page_size)))
+        start = (page - 1) * page_size
+        rows = table.iloc[start : start + page_size].reset_index(drop=True)
+        return CohortPage(rows, total, page, page_size)
+    total = cohort_count(session, scope, flt)
+    page = min(page, max(1, -(-total // page_size)))
+    wanted = list(COHORT_COLUMNS)
+    stored = _stored_columns(wanted, False)
+    stmt = _filtered(scope, flt, stored).limit(page_size).offset((page - 1) * page_size)
+    rows = _with_genotype_group(frame(session, stmt, stored), wanted)
+    return CohortPage(rows[wanted], total, page, page_size)
 
 
 def _wanted_columns(columns: Sequence[str] | None) -> list[str]:

@@ -313,6 +313,11 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
                 Prediction.__table__,
             ],
         )
+    if engine.dialect.name == "postgresql":  # planner statistics for the new rows
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("ANALYZE patients, tumours, treatments, outcomes, predictions")
+            )
     seconds = time.perf_counter() - started
     logger.info("seeded %d patients in %.1f s", n, seconds)
     return SeededCohort(
