@@ -43,6 +43,5 @@ def test_the_bench_times_every_step_at_two_sizes_on_sqlite(tmp_path: Path) -> No
 def test_the_bench_refuses_a_database_that_may_hold_data() -> None:
     bench = _bench()
     for url in ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "mysql://x@y/z"):
-        with pytest.raises(SystemExit, match="scratch database"):
-            with bench.scratch_database(url):
-                pass
+        with pytest.raises(SystemExit, match="scratch database"), bench.scratch_database(url):
+            pass
