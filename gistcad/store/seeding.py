@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 from gistcad.domain import GenotypeClass, GenotypeDetail, MitosisUnit, ModelKind, Sex, Site, Split
 from gistcad.errors import ValidationError
 from gistcad.store.models import (
+    Base,
     Center,
     ModelVersion,
     Outcome,
@@ -91,6 +92,10 @@ class SeededCohort:
     model_version_id: int
     model_name: str
     seconds: float
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _choice(rng: np.random.Generator, table: Sequence[tuple[Any, float]], n: int) -> np.ndarray:
@@ -172,7 +177,7 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
     rng = np.random.default_rng(seed)
     center_names = tuple(f"Scale center {i + 1:02d}" for i in range(N_CENTERS))
     with engine.begin() as conn:
-        centers = Center.__table__
+        centers = _table(Center)
         known = dict(
             conn.execute(
                 select(centers.c.name, centers.c.id).where(centers.c.name.in_(center_names))
@@ -189,7 +194,7 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
                 ).all()
             )
         center_ids = np.array([known[name] for name in center_names])
-        models = ModelVersion.__table__
+        models = _table(ModelVersion)
         model_id = conn.scalar(select(models.c.id).where(models.c.name == SEED_MODEL_NAME))
         if model_id is None:
             model_id = conn.scalar(
@@ -203,7 +208,9 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
                 )
                 .returning(models.c.id)
             )
-        first = _next_id(conn, Patient.__table__)
+        if model_id is None:
+            raise ValidationError(f"could not register the model version {SEED_MODEL_NAME}")
+        first = _next_id(conn, _table(Patient))
         ids = np.arange(first, first + n)
         center_index = rng.integers(0, N_CENTERS, n)
         sex = np.where(rng.random(n) < 0.5, Sex.MALE.value, Sex.FEMALE.value).astype(object)
@@ -211,7 +218,7 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         split = _choice(rng, ((Split.TRAIN, 0.7), (Split.VALIDATION, 0.15), (Split.TEST, 0.15)), n)
         _write(
             conn,
-            Patient.__table__,
+            _table(Patient),
             {
                 "id": ids.tolist(),
                 "pseudonym": [
@@ -234,9 +241,9 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         genotype = _choice(rng, _GENOTYPES, n)
         _write(
             conn,
-            Tumour.__table__,
+            _table(Tumour),
             {
-                "id": (ids - first + _next_id(conn, Tumour.__table__)).tolist(),
+                "id": (ids - first + _next_id(conn, _table(Tumour))).tolist(),
                 "patient_id": ids.tolist(),
                 "lesion": [1] * n,
                 "site": _null(site, rng.random(n) < 0.01),
@@ -250,9 +257,9 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         adjuvant = (rng.random(n) < 0.4).astype(int)
         _write(
             conn,
-            Treatment.__table__,
+            _table(Treatment),
             {
-                "id": (ids - first + _next_id(conn, Treatment.__table__)).tolist(),
+                "id": (ids - first + _next_id(conn, _table(Treatment))).tolist(),
                 "patient_id": ids.tolist(),
                 "neoadjuvant_imatinib": (rng.random(n) < 0.1).astype(int).tolist(),
                 "adjuvant_imatinib": adjuvant.tolist(),
@@ -271,9 +278,9 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         no_outcome = rng.random(n) < 0.02
         _write(
             conn,
-            Outcome.__table__,
+            _table(Outcome),
             {
-                "id": (ids - first + _next_id(conn, Outcome.__table__)).tolist(),
+                "id": (ids - first + _next_id(conn, _table(Outcome))).tolist(),
                 "patient_id": ids.tolist(),
                 "rfs_months": _null(rfs, no_outcome),
                 "rfs_event": _null(rfs_event, no_outcome),
@@ -292,9 +299,9 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         rows = [dict(zip(classes, p, strict=True)) for p in probabilities.tolist()]
         _write(
             conn,
-            Prediction.__table__,
+            _table(Prediction),
             {
-                "id": (ids - first + _next_id(conn, Prediction.__table__)).tolist(),
+                "id": (ids - first + _next_id(conn, _table(Prediction))).tolist(),
                 "patient_id": ids.tolist(),
                 "model_version_id": [int(model_id)] * n,
                 "probabilities": [json.dumps(r) for r in rows] if as_json else rows,
@@ -306,11 +313,11 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         _reset_sequences(
             conn,
             [
-                Patient.__table__,
-                Tumour.__table__,
-                Treatment.__table__,
-                Outcome.__table__,
-                Prediction.__table__,
+                _table(Patient),
+                _table(Tumour),
+                _table(Treatment),
+                _table(Outcome),
+                _table(Prediction),
             ],
         )
     if engine.dialect.name == "postgresql":  # planner statistics for the new rows
