@@ -19,7 +19,10 @@ def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -
 
     names = columns or [str(c.key) for c in stmt.selected_columns]
     rows = session.execute(stmt).all()
-    table = pd.DataFrame.from_records(rows, columns=names, coerce_float=False)
+    # plain tuples: pandas reads them in C, a result row one attribute at a time
+    table = pd.DataFrame.from_records(
+        [tuple(row) for row in rows], columns=names, coerce_float=False, nrows=len(rows)
+    )
     for name in names:
         column = table[name]
         if column.dtype != object:
