@@ -138,10 +138,11 @@ def _split_all(rows: list[Mapping[str, float]], split: StatusSplit, threshold: f
     if not rows:
         return []
     keys = [c.value for c in needed]
-    for probs in rows:
-        if any(key not in probs for key in keys):
-            _split_probabilities(probs, split, threshold)  # raises, naming what is missing
-    matrix = np.array([[probs[key] for key in keys] for probs in rows], dtype=float)
+    table = pd.DataFrame.from_records(rows, columns=keys)  # absent keys: NaN
+    matrix = table.to_numpy(dtype=float)
+    for i in np.flatnonzero(np.isnan(matrix).any(axis=1)).tolist():
+        if any(key not in rows[i] for key in keys):
+            _split_probabilities(rows[i], split, threshold)  # raises, naming what is missing
     if split is StatusSplit.FOUR_CLASS:
         names = np.array([c.label for c in needed], dtype=object)
         return list(names[np.argmax(matrix, axis=1)])
