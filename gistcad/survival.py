@@ -19,6 +19,7 @@ from gistcad.analysis.cohort_survival import (
     cohort_survival,
     groups_for,
     predicted_vs_true,
+    survival_columns,
 )
 from gistcad.domain import Grouping
 from gistcad.errors import ValidationError
@@ -34,7 +35,8 @@ class CohortSurvivalResult:
     Attributes
     ----------
     cohort
-        The selected patients (the store's cohort table).
+        The selected patients (the store's cohort table, with the columns
+        :func:`~gistcad.analysis.cohort_survival.survival_columns` names).
     result
         The comparison by the request's grouping.
     groups
@@ -93,7 +95,7 @@ def survival_for(
     NotFoundError
         For an unknown model.
     """
-    cohort = cohort_table(session, scope, selection)
+    cohort = cohort_table(session, scope, selection, columns=survival_columns(request))
     if not needs_predictions(request):
         result = cohort_survival(cohort, request)
         return CohortSurvivalResult(cohort, result, groups_for(cohort, request))

@@ -16,12 +16,13 @@ from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
-from gistcad.store.queries import CohortFilter, cohort_table, list_centers
+from gistcad.store.queries import CohortFilter, cohort_page, cohort_table, list_centers
 from views.common import audited_csv, engine, scope, show_error, show_figure, show_table
 
 ANY, YES, NO = "any", "yes", "no"
 SCHEMES: list[RiskScheme] = list(RiskScheme)
 TABLE_ONE_BY: list[TableOneBy] = list(TableOneBy)
+PAGE_SIZES = [25, 50, 100, 250, 500]
 
 st.title("Cohort explorer")
 
@@ -134,8 +135,21 @@ if cohort.empty:
 
 tabs = st.tabs(["Patients", "Table one", "Distributions"])
 with tabs[0]:
+    # one page at a time: the database reads the page (LIMIT/OFFSET), the browser gets it
+    size_column, page_column, where_column = st.columns(3)
+    page_size = size_column.selectbox(
+        "Rows per page", PAGE_SIZES, index=PAGE_SIZES.index(100), key="cohort_page_size"
+    )
+    wanted = page_column.number_input("Page", min_value=1, value=1, step=1, key="cohort_page")
+    with session_scope(engine()) as session:
+        page = cohort_page(session, scope(), flt, page=int(wanted), page_size=page_size)
+    shown = explorer_table(page.rows, scheme)
+    where_column.caption(
+        f"Page {page.page} of {page.pages}: patients {page.first_row}–"
+        f"{page.first_row + len(shown) - 1} of {page.total}"
+    )
     show_table(
-        cohort.assign(case="/case?patient=" + cohort["pseudonym"]),
+        shown.assign(case="/case?patient=" + shown["pseudonym"]),
         column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
         key="cohort_table",
     )

@@ -21,7 +21,11 @@ import pandas as pd
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import (
+    COLUMNS as GROUPING_COLUMNS,
+)
+from gistcad.analysis.grouping import (
     NO_PREDICTION,
+    RISK_INPUTS,
     SPLIT_LABELS,
     Grouping,
     StatusSplit,
@@ -306,6 +310,36 @@ def _covariates(
     return pd.DataFrame({name: values.reset_index(drop=True) for name, values in columns.items()})
 
 
+#: the cohort columns every survival comparison reads (the page lists patients by these)
+BASE_COLUMNS = (
+    "patient_id",
+    "pseudonym",
+    "center",
+    "genotype_detail",
+    "rfs_months",
+    "rfs_event",
+    "os_months",
+    "os_event",
+)
+
+
+def _variable_columns(grouping: Grouping) -> tuple[str, ...]:
+    if grouping is Grouping.RISK:
+        return RISK_INPUTS
+    if grouping in GROUPING_COLUMNS:
+        return (GROUPING_COLUMNS[grouping],)
+    return ()  # genotype, center and predicted status read the base columns
+
+
+def survival_columns(request: SurvivalRequest) -> tuple[str, ...]:
+    """The cohort columns :func:`cohort_survival` needs for ``request``, so that a large
+    cohort is read with these only (:func:`gistcad.store.queries.cohort_table`)."""
+    columns = list(BASE_COLUMNS)
+    for grouping in (request.by, *(v.grouping for v in request.covariates)):
+        columns += [c for c in _variable_columns(grouping) if c not in columns]
+    return tuple(columns)
+
+
 def cohort_survival(
     cohort: pd.DataFrame,
     request: SurvivalRequest,
@@ -466,4 +500,5 @@ __all__ = [
     "cohort_survival",
     "groups_for",
     "predicted_vs_true",
+    "survival_columns",
 ]

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gistcad.analysis.risk import RiskOptions, classify
@@ -54,9 +55,14 @@ def is_unknown(label: str) -> bool:
 
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
     """True genotype group of each patient ("Unknown" when not tested)."""
-    return cohort["genotype_detail"].map(
-        lambda d: GenotypeDetail(d).group.label if isinstance(d, str) else UNKNOWN
-    )
+    labels = {d.value: d.group.label for d in GenotypeDetail}
+    details = cohort["genotype_detail"]
+    known = details.map(lambda d: isinstance(d, str)).astype(bool)
+    mapped = details.where(known).map(labels)
+    unknown_code = mapped.isna() & known
+    if unknown_code.any():  # a value no GenotypeDetail has: refuse it as before
+        GenotypeDetail(details[unknown_code].iloc[0])
+    return mapped.where(known, UNKNOWN).astype(object)
 
 
 def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:
@@ -116,24 +122,43 @@ def predicted_groups(
     """
     if not 0.0 < threshold < 1.0 or math.isnan(threshold):
         raise ValidationError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
-    latest = predictions.drop_duplicates("patient_id", keep="last").set_index("patient_id")
-    probabilities = latest["probabilities"].to_dict()
+    latest = predictions.drop_duplicates("patient_id", keep="last")
+    latest = latest[latest["probabilities"].notna()]
+    labels = _split_all(latest["probabilities"].tolist(), split, threshold)
+    by_patient = pd.Series(labels, index=latest["patient_id"].to_numpy(), dtype=object)
+    found = by_patient.reindex(cohort["patient_id"].to_numpy())
+    return pd.Series(
+        found.where(found.notna(), NO_PREDICTION).to_numpy(), index=cohort.index, dtype=object
+    )
 
-    def label(patient_id: int) -> str:
-        probs = probabilities.get(patient_id)
-        if probs is None:
-            return NO_PREDICTION
-        return _split_probabilities(probs, split, threshold)
 
-    return cohort["patient_id"].map(label)
+def _split_all(rows: list[Mapping[str, float]], split: StatusSplit, threshold: float) -> list[str]:
+    """:func:`_split_probabilities` of every row, as array arithmetic."""
+    needed = _NEEDED[split]
+    if not rows:
+        return []
+    keys = [c.value for c in needed]
+    table = pd.DataFrame.from_records(rows, columns=keys)  # absent keys: NaN
+    matrix = table.to_numpy(dtype=float)
+    for i in np.flatnonzero(np.isnan(matrix).any(axis=1)).tolist():
+        if any(key not in rows[i] for key in keys):
+            _split_probabilities(rows[i], split, threshold)  # raises, naming what is missing
+    if split is StatusSplit.FOUR_CLASS:
+        names = np.array([c.label for c in needed], dtype=object)
+        return list(names[np.argmax(matrix, axis=1)])
+    yes, no = SPLIT_LABELS[split]
+    return [yes if positive else no for positive in (matrix.sum(axis=1) >= threshold)]
+
+
+_NEEDED: dict[StatusSplit, list[GenotypeClass]] = {
+    StatusSplit.KIT11: [GenotypeClass.KIT11],
+    StatusSplit.KIT_MUTANT: [GenotypeClass.KIT11, GenotypeClass.KIT9],
+    StatusSplit.FOUR_CLASS: list(GenotypeClass),
+}
 
 
 def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, threshold: float) -> str:
-    needed = {
-        StatusSplit.KIT11: [GenotypeClass.KIT11],
-        StatusSplit.KIT_MUTANT: [GenotypeClass.KIT11, GenotypeClass.KIT9],
-        StatusSplit.FOUR_CLASS: list(GenotypeClass),
-    }[split]
+    needed = _NEEDED[split]
     missing = [c.value for c in needed if c.value not in probs]
     if missing:
         raise ValidationError(
@@ -175,12 +200,38 @@ def risk_groups(
     options do not allow is "Not classifiable (count per 5 mm²)", never guessed.
     """
     opts = options or RiskOptions()
+    found = _risk_per_row(cohort, scheme, opts)
+    return pd.Series(
+        [f.label if isinstance(f, RiskClass) else f for f in found],
+        index=cohort.index,
+        dtype=object,
+    )
 
-    def label(row: Any) -> str:
-        found = _risk_class(row, scheme, opts)
-        return found.label if isinstance(found, RiskClass) else found
 
-    return cohort.apply(label, axis=1).astype(object)
+RISK_INPUTS = ("site", "size_cm", "mitotic_count", "mitotic_unit", "rupture")
+
+
+def _risk_per_row(
+    cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions
+) -> list[RiskClass | str]:
+    """:func:`_risk_class` of every row, computed once per distinct combination of inputs.
+
+    A large cohort repeats the same site, size, count, unit and rupture many times; the
+    classification of each distinct combination is looked up, not recomputed per patient.
+    """
+    if cohort.empty:
+        return []
+    inputs = cohort[list(RISK_INPUTS)].astype(object)
+    inputs = inputs.where(inputs.notna(), None)
+    codes = inputs.groupby(list(RISK_INPUTS), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    distinct = inputs.iloc[first].to_dict("records")
+    classes = [_risk_class(row, scheme, options) for row in distinct]
+    order = codes[first]  # the group code of each distinct row
+    by_code: list[RiskClass | str] = [UNKNOWN] * (int(codes.max()) + 1)
+    for code, value in zip(order.tolist(), classes, strict=True):
+        by_code[code] = value
+    return [by_code[c] for c in codes.tolist()]
 
 
 def risk_classes(
@@ -189,14 +240,12 @@ def risk_classes(
     """Like :func:`risk_groups`, as :class:`~gistcad.domain.RiskClass` members; ``None``
     where the tumour cannot be classified (missing data, or a count per 5 mm²)."""
     opts = options or RiskOptions()
-
-    def found(row: Any) -> RiskClass | None:
-        value = _risk_class(row, scheme, opts)
-        return value if isinstance(value, RiskClass) else None
-
     if cohort.empty:
         return pd.Series([], index=cohort.index, dtype=object)
-    return cohort.apply(found, axis=1).astype(object)
+    found = _risk_per_row(cohort, scheme, opts)
+    return pd.Series(
+        [f if isinstance(f, RiskClass) else None for f in found], index=cohort.index, dtype=object
+    )
 
 
 def center_groups(cohort: pd.DataFrame) -> pd.Series:

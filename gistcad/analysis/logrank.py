@@ -83,22 +83,30 @@ class LogRankResult:
         )
 
 
+def _group_index(labels: LabelArray, groups: Sequence[str]) -> IntArray:
+    """Position in ``groups`` of each label (by one sort of the labels)."""
+    present, inverse = np.unique(labels, return_inverse=True)
+    where = {str(g): i for i, g in enumerate(groups)}
+    return np.array([where[str(p)] for p in present], dtype=np.int64)[inverse.ravel()]
+
+
 def _risk_and_event_counts(
     times: FloatArray, events: BoolArray, labels: LabelArray, groups: Sequence[str]
 ) -> tuple[FloatArray, FloatArray]:
-    """At-risk and event counts, each shape (m, k), at the m distinct event times."""
+    """At-risk and event counts, each shape (m, k), at the m distinct event times.
+
+    Sorts and counts, O(n log n + m k): a patient with time t is at risk at every event time
+    ≤ t, i.e. at the first ``searchsorted(event_times, t, "right")`` of them.
+    """
     event_times = np.unique(times[events])
-    at_risk, deaths = [], []
-    for group in groups:
-        member = labels == group
-        sorted_times = np.sort(times[member])
-        sorted_events = np.sort(times[member & events])
-        at_risk.append(sorted_times.size - np.searchsorted(sorted_times, event_times, "left"))
-        deaths.append(
-            np.searchsorted(sorted_events, event_times, "right")
-            - np.searchsorted(sorted_events, event_times, "left")
-        )
-    return np.column_stack(at_risk).astype(float), np.column_stack(deaths).astype(float)
+    m, k = event_times.size, len(groups)
+    group = _group_index(labels, groups)
+    last = np.searchsorted(event_times, times, "right")  # at risk at event times [0, last)
+    leaving = np.bincount(last * k + group, minlength=(m + 1) * k).reshape(m + 1, k)
+    at_risk = np.cumsum(leaving[::-1], axis=0)[::-1][1:]
+    at = np.searchsorted(event_times, times[events], "left")
+    deaths = np.bincount(at * k + group[events], minlength=m * k).reshape(m, k)
+    return at_risk.astype(float), deaths.astype(float)
 
 
 def logrank_test(
@@ -135,6 +143,14 @@ def logrank_test(
             f"no events in groups {', '.join(names)}: the log-rank test needs at least one"
         )
     at_risk, deaths = _risk_and_event_counts(times, events, labels, names)
+    n = np.bincount(_group_index(labels, names), minlength=len(names)).astype(np.int64)
+    return _from_counts(names, n, at_risk, deaths)
+
+
+def _from_counts(
+    names: tuple[str, ...], n: IntArray, at_risk: FloatArray, deaths: FloatArray
+) -> LogRankResult:
+    """The test from the at-risk and event counts (m event times × k groups)."""
     n_t, d_t = at_risk.sum(axis=1), deaths.sum(axis=1)
     expected = (at_risk * (d_t / n_t)[:, None]).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -147,7 +163,7 @@ def logrank_test(
         logger.warning("log-rank variance matrix has rank %d < k − 1 = %d", df, len(names) - 1)
     return LogRankResult(
         groups=names,
-        n=np.array([np.sum(labels == g) for g in names], dtype=np.int64),
+        n=n,
         observed=deaths.sum(axis=0),
         expected=expected,
         variance=variance,
@@ -262,15 +278,25 @@ def pairwise_logrank(
     """
     times, events = check_survival_data(durations, event_observed)
     labels = check_groups(groups, times.size)
+    names = tuple(str(name) for name in np.unique(labels))
+    at_risk, deaths = _risk_and_event_counts(times, events, labels, names)
+    n = np.bincount(_group_index(labels, names), minlength=len(names)).astype(np.int64)
     rows = []
-    for first, second in itertools.combinations(np.unique(labels).tolist(), 2):
-        member = (labels == first) | (labels == second)
+    for a, b in itertools.combinations(range(len(names)), 2):
         statistic = p_value = math.nan
-        if events[member].any():
-            result = logrank_test(times[member], events[member], labels[member])
+        pair = [a, b]
+        # the event times of this pair: the two-group test's own rows
+        rows_of_pair = deaths[:, pair].sum(axis=1) > 0
+        if rows_of_pair.any():
+            result = _from_counts(
+                (names[a], names[b]),
+                n[pair],
+                at_risk[np.ix_(rows_of_pair, pair)],
+                deaths[np.ix_(rows_of_pair, pair)],
+            )
             statistic, p_value = result.statistic, result.p_value
         rows.append(
-            {"group_a": first, "group_b": second, "statistic": statistic, "p_value": p_value}
+            {"group_a": names[a], "group_b": names[b], "statistic": statistic, "p_value": p_value}
         )
     table = pd.DataFrame(rows, columns=["group_a", "group_b", "statistic", "p_value"])
     table["p_holm"] = holm_adjust(table["p_value"].to_numpy(dtype=float))

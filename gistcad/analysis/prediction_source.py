@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gistcad.domain import RESPONSE_TARGET_LABELS
@@ -83,10 +84,30 @@ def choose_predictions(
         When a patient's only prediction is in-sample and ``in_sample`` is False.
     """
     table = _normalised(predictions)
-    final = _latest(table[table["kind"] == PredictionKind.FINAL])
-    oof = _latest(table[table["kind"] == PredictionKind.OUT_OF_FOLD])
-    rows = [_choose(int(pid), final, oof, in_sample) for pid in patient_ids]
-    chosen = pd.DataFrame(rows, columns=["patient_id", "probabilities", "source"])
+    final = _latest_rows(table[table["kind"] == PredictionKind.FINAL])
+    oof = _latest_rows(table[table["kind"] == PredictionKind.OUT_OF_FOLD])
+    ids = patient_ids.to_numpy().astype(np.int64)
+    has_final = np.isin(ids, final.index.to_numpy())
+    has_oof = np.isin(ids, oof.index.to_numpy())
+    use_oof = has_oof & ~(in_sample & has_final)
+    final_probs = final["probabilities"].reindex(ids).to_numpy()
+    oof_probs = oof["probabilities"].reindex(ids).to_numpy()
+    trained = final["trained_on"].reindex(ids).to_numpy()
+    # the source of a final prediction depends on (trained_on, has an out-of-fold one) only
+    known: dict[tuple[Any, bool], str] = {}
+    sources = np.empty(ids.size, dtype=object)
+    for i in np.flatnonzero(~use_oof & has_final).tolist():
+        key = (None if pd.isna(trained[i]) else bool(trained[i]), bool(has_oof[i]))
+        if key not in known:
+            known[key] = final_prediction_source(key[0], key[1]).value
+        sources[i] = known[key]
+    sources[use_oof] = PredictionSource.OUT_OF_FOLD.value
+    sources[~use_oof & ~has_final] = PredictionSource.NONE.value
+    probabilities = np.where(use_oof, oof_probs, np.where(has_final, final_probs, None))
+    chosen = pd.DataFrame(
+        {"patient_id": ids, "probabilities": probabilities, "source": sources},
+        columns=["patient_id", "probabilities", "source"],
+    )
     chosen.index = patient_ids.index
     only_in_sample = int((chosen["source"] == PredictionSource.IN_SAMPLE).sum())
     if only_in_sample and not in_sample:
@@ -111,24 +132,10 @@ def _normalised(predictions: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _latest(rows: pd.DataFrame) -> dict[int, dict[str, Any]]:
+def _latest_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The last row of each patient, indexed by patient id."""
     latest = rows.drop_duplicates("patient_id", keep="last")
-    return {int(r["patient_id"]): r for r in latest.to_dict(orient="records")}
-
-
-def _choose(
-    patient_id: int,
-    final: dict[int, dict[str, Any]],
-    oof: dict[int, dict[str, Any]],
-    in_sample: bool,
-) -> tuple[int, Any, str]:
-    own_final, own_oof = final.get(patient_id), oof.get(patient_id)
-    if own_oof is not None and not (in_sample and own_final is not None):
-        return patient_id, own_oof["probabilities"], PredictionSource.OUT_OF_FOLD
-    if own_final is None:
-        return patient_id, None, PredictionSource.NONE
-    source = final_prediction_source(own_final["trained_on"], own_oof is not None)
-    return patient_id, own_final["probabilities"], source
+    return latest.set_index(latest["patient_id"].astype(np.int64))[["probabilities", "trained_on"]]
 
 
 def final_prediction_source(trained_on: bool | None, has_out_of_fold: bool) -> PredictionSource:

@@ -175,15 +175,25 @@ def _continuous_rows(
     return rows
 
 
+def _level_counts(values: pd.Series, levels: list[Any]) -> list[int]:
+    """How many of ``values`` equal each level (missing values count for none)."""
+    found = values.dropna().value_counts(sort=False)
+    if isinstance(found.index, pd.CategoricalIndex):
+        found.index = found.index.astype(object)
+    return [int(found.get(level, 0)) for level in levels]
+
+
 def _categorical_rows(values: pd.Series, strata: list[_Stratum], label: str) -> list[_Row]:
     levels = _levels(values)
-    tested = [values[s.mask] for s in strata if s.tested]
-    table = np.array([[int((col == level).sum()) for col in tested] for level in levels])
-    result = contingency_test(table.reshape(len(levels), len(tested)))
     columns = [values[s.mask] for s in strata] + [values]
+    # one count of each column's values (not one comparison per level and column)
+    counts = [_level_counts(c, levels) for c in columns]
+    tested = [counts[i] for i, s in enumerate(strata) if s.tested]
+    table = np.array([[col[j] for col in tested] for j in range(len(levels))], dtype=np.int64)
+    result = contingency_test(table.reshape(len(levels), len(tested)))
     rows = []
-    for level in levels:
-        cells = [_count_cell(int((c == level).sum()), len(c)) for c in columns]
+    for j, level in enumerate(levels):
+        cells = [_count_cell(int(col[j]), len(c)) for col, c in zip(counts, columns, strict=True)]
         rows.append(_row(label, str(level), cells, None))
     if values.isna().any():
         cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]

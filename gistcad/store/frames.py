@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import Select
+from sqlalchemy import Boolean, Enum, Float, Integer, Select, String
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,9 +19,37 @@ def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -
     import pandas as pd  # commands that never make a frame start without pandas
 
     names = columns or [str(c.key) for c in stmt.selected_columns]
-    rows = session.execute(stmt).all()
-    data = [[plain(v) for v in row] for row in rows]
-    return pd.DataFrame(data, columns=names)
+    if all(_needs_no_conversion(c.type) for c in stmt.selected_columns):
+        # numbers and strings come from the driver as they are: its own rows, read in C,
+        # without a result row object per patient
+        result = session.connection().execute(stmt)
+        try:
+            rows: list[Any] = list(result.cursor.fetchall())
+        finally:
+            result.close()
+    else:
+        rows = [tuple(row) for row in session.execute(stmt).all()]
+    table = pd.DataFrame.from_records(rows, columns=names, coerce_float=False, nrows=len(rows))
+    for name in names:
+        column = table[name]
+        if column.dtype != object:
+            continue
+        first = column.first_valid_index()
+        if first is not None and _is_coded(column[first]):
+            table[name] = column.map(plain)
+    return table
+
+
+def _needs_no_conversion(kind: TypeEngine[Any]) -> bool:
+    """Whether SQLAlchemy leaves values of this type as the driver gives them: integers,
+    floats and plain strings (not coded enums, dates, JSON or decimals)."""
+    if isinstance(kind, Enum | Boolean) or getattr(kind, "asdecimal", False):
+        return False
+    return isinstance(kind, Integer | Float | String)
+
+
+def _is_coded(value: Any) -> bool:
+    return hasattr(value, "value") and isinstance(value.value, str)
 
 
 def plain(value: Any) -> Any:

@@ -6,11 +6,12 @@ Like :mod:`gistcad.store.queries`, every function that returns patient data take
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import (
@@ -221,8 +222,24 @@ def model_prediction_set(
     version = session.get(ModelVersion, model_version_id)
     if version is None:
         raise NotFoundError(f"no model version with id {model_version_id}")
-    final = model_predictions(session, scope, model_version_id)[["patient_id", "probabilities"]]
-    in_scope = set(session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))).all())
+    final = frame(
+        session,
+        select(
+            Patient.id.label("patient_id"),
+            cast(Prediction.probabilities, Text).label("probabilities"),
+        )
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .join(Center, Patient.center_id == Center.id)
+        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
+        .order_by(Center.name, Patient.pseudonym, Prediction.id),
+    )
+    # the JSON of every row parsed in one call, not one call per row
+    final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
+    in_scope: set[int] = set()
+    if version.metrics.get("oof"):
+        in_scope = set(
+            session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))).all()
+        )
     oof = _out_of_fold_probabilities(version, in_scope)
     validation = _validation(version)
     trained = _training_patients(version, validation)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -167,7 +168,7 @@ class Tumour(Base):
     rupture: Mapped[int | None] = mapped_column(SmallInteger)
     histology: Mapped[str | None] = mapped_column(String(80))
     genotype_detail: Mapped[GenotypeDetail] = mapped_column(
-        coded(GenotypeDetail, "genotype_detail"), default=GenotypeDetail.UNKNOWN
+        coded(GenotypeDetail, "genotype_detail"), default=GenotypeDetail.UNKNOWN, index=True
     )
     genotype_text: Mapped[str | None] = mapped_column(
         String(200), comment="the mutation as reported, e.g. p.W557_K558del"
@@ -457,7 +458,11 @@ class ModelVersion(Base):
 
 class Prediction(Base):
     __tablename__ = "predictions"
-    __table_args__ = (UniqueConstraint("model_version_id", "patient_id", "series_id"),)
+    __table_args__ = (
+        UniqueConstraint("model_version_id", "patient_id", "series_id"),
+        # a patient's prediction from one model: the cohort filter's EXISTS test
+        Index("ix_predictions_patient_model", "patient_id", "model_version_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(

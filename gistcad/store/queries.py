@@ -8,15 +8,15 @@ functions never commit; the caller owns the session.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import String, and_, exists, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from gistcad.analysis.grouping import risk_classes
+from gistcad.analysis.grouping import RISK_INPUTS, risk_classes
 from gistcad.domain import (
     RISK_UNKNOWN,
     GenotypeDetail,
@@ -210,47 +210,69 @@ def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
     return frame(session, stmt)
 
 
-def _series_count() -> Any:
+def _series_counts() -> Any:
+    """Series per patient, one aggregate joined once (not a subquery per patient)."""
     return (
-        select(func.count(Series.id))
-        .join(Study, Series.study_id == Study.id)
-        .where(Study.patient_id == Patient.id)
-        .correlate(Patient)
-        .scalar_subquery()
+        select(Study.patient_id.label("patient_id"), func.count(Series.id).label("n"))
+        .join(Series, Series.study_id == Study.id)
+        .group_by(Study.patient_id)
+        .subquery("series_counts")
     )
 
 
-def _cohort_select() -> AnySelect:
-    return (
-        select(
-            Patient.id.label("patient_id"),
-            Patient.pseudonym,
-            Center.name.label("center"),
-            Patient.sex,
-            Patient.age_at_diagnosis,
-            Patient.split,
-            Patient.fold,
-            Tumour.site,
-            Tumour.sub_site,
-            Tumour.size_cm,
-            Tumour.mitotic_count,
-            Tumour.mitotic_unit,
-            Tumour.rupture,
-            Tumour.histology,
-            Tumour.genotype_detail,
-            Treatment.adjuvant_imatinib,
-            Treatment.neoadjuvant_imatinib,
-            Outcome.rfs_months,
-            Outcome.rfs_event,
-            Outcome.os_months,
-            Outcome.os_event,
-            _series_count().label("n_series"),
-        )
+def _coded(column: Any, name: str) -> Any:
+    """A coded column read as its plain string value (no enum object per row)."""
+    return type_coerce(column, String()).label(name)
+
+
+def _cohort_columns() -> dict[str, Any]:
+    """Every stored column of the cohort table, by name (``n_series`` needs its join)."""
+    return {
+        "patient_id": Patient.id.label("patient_id"),
+        "pseudonym": Patient.pseudonym.label("pseudonym"),
+        "center": Center.name.label("center"),
+        "sex": _coded(Patient.sex, "sex"),
+        "age_at_diagnosis": Patient.age_at_diagnosis.label("age_at_diagnosis"),
+        "split": _coded(Patient.split, "split"),
+        "fold": Patient.fold.label("fold"),
+        "site": _coded(Tumour.site, "site"),
+        "sub_site": Tumour.sub_site.label("sub_site"),
+        "size_cm": Tumour.size_cm.label("size_cm"),
+        "mitotic_count": Tumour.mitotic_count.label("mitotic_count"),
+        "mitotic_unit": _coded(Tumour.mitotic_unit, "mitotic_unit"),
+        "rupture": Tumour.rupture.label("rupture"),
+        "histology": Tumour.histology.label("histology"),
+        "genotype_detail": _coded(Tumour.genotype_detail, "genotype_detail"),
+        "adjuvant_imatinib": Treatment.adjuvant_imatinib.label("adjuvant_imatinib"),
+        "neoadjuvant_imatinib": Treatment.neoadjuvant_imatinib.label("neoadjuvant_imatinib"),
+        "rfs_months": Outcome.rfs_months.label("rfs_months"),
+        "rfs_event": Outcome.rfs_event.label("rfs_event"),
+        "os_months": Outcome.os_months.label("os_months"),
+        "os_event": Outcome.os_event.label("os_event"),
+    }
+
+
+def _cohort_select(names: list[str]) -> AnySelect:
+    """The cohort's joins, selecting ``names`` (stored columns and ``n_series``) only."""
+    available = _cohort_columns()
+    counts = _series_counts() if "n_series" in names else None
+    selected = [
+        func.coalesce(counts.c.n, 0).label("n_series")
+        if name == "n_series" and counts is not None
+        else available[name]
+        for name in names
+    ]
+    stmt = (
+        select(*selected)
+        .select_from(Patient)
         .join(Center, Patient.center_id == Center.id)
         .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
         .outerjoin(Treatment, Treatment.patient_id == Patient.id)
         .outerjoin(Outcome, Outcome.patient_id == Patient.id)
     )
+    if counts is not None:
+        stmt = stmt.outerjoin(counts, counts.c.patient_id == Patient.id)
+    return stmt
 
 
 def _apply_filter(stmt: AnySelect, flt: CohortFilter) -> AnySelect:
@@ -283,31 +305,169 @@ def _apply_filter(stmt: AnySelect, flt: CohortFilter) -> AnySelect:
 
 
 def cohort_table(
-    session: Session, scope: AccessScope, flt: CohortFilter | None = None
+    session: Session,
+    scope: AccessScope,
+    flt: CohortFilter | None = None,
+    *,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per patient in scope (primary tumour, treatment, outcome), filtered.
 
     The risk classes of ``flt`` are computed from each primary tumour's site, size and
     mitoses (:func:`~gistcad.analysis.grouping.risk_classes`), not stored.
 
+    Parameters
+    ----------
+    columns
+        Only these of :data:`COHORT_COLUMNS` (``patient_id`` always comes along): a caller
+        that needs a few columns of a large cohort reads only those. Default: all.
+
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COHORT_COLUMNS`; coded values as their string values; sizes in cm,
-        times in months, event flags 0/1 (nullable).
+        Columns :data:`COHORT_COLUMNS` (or ``columns``, in that order); coded values as their
+        string values; sizes in cm, times in months, event flags 0/1 (nullable).
+
+    Raises
+    ------
+    ValidationError
+        For a column that is not one of :data:`COHORT_COLUMNS`.
     """
-    stmt = _cohort_select().where(scope.clause(Patient.center_id))
-    if flt is not None:
-        stmt = _apply_filter(stmt, flt)
-    stmt = stmt.order_by(Center.name, Patient.pseudonym)
-    table = frame(session, stmt, [c for c in COHORT_COLUMNS if c != "genotype_group"])
-    table["genotype_group"] = [
-        GenotypeDetail(d).group.value if d is not None else None for d in table["genotype_detail"]
-    ]
-    if flt is not None and flt.risk_classes and not table.empty:
+    wanted = _wanted_columns(columns)
+    risk_filter = flt is not None and bool(flt.risk_classes)
+    stored = _stored_columns(wanted, risk_filter)
+    sort_in_memory(session)
+    table = frame(session, _filtered(scope, flt, stored), stored)
+    table = _with_genotype_group(table, wanted)
+    if risk_filter and flt is not None and not table.empty:
         found = risk_classes(table, flt.risk_scheme)
         table = table[[c in flt.risk_classes for c in found]].reset_index(drop=True)
-    return table[COHORT_COLUMNS]
+    return table[wanted]
+
+
+#: PostgreSQL's memory for sorting a whole cohort (its 4 MB default spills 100,000 rows to disk)
+SORT_WORK_MEM = "64MB"
+
+
+def sort_in_memory(session: Session) -> None:
+    """Let this transaction sort a large cohort in memory (PostgreSQL; no-op elsewhere)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
+
+
+def _stored_columns(wanted: list[str], risk_filter: bool) -> list[str]:
+    stored = [c for c in wanted if c != "genotype_group"]
+    if risk_filter:
+        stored += [c for c in RISK_INPUTS if c not in stored]
+    if "genotype_group" in wanted and "genotype_detail" not in stored:
+        stored.append("genotype_detail")
+    return stored
+
+
+def _filtered(scope: AccessScope, flt: CohortFilter | None, stored: list[str]) -> AnySelect:
+    """The cohort's rows in scope, filtered (not by risk class), in the table's order."""
+    stmt = _cohort_select(stored).where(scope.clause(Patient.center_id))
+    if flt is not None:
+        stmt = _apply_filter(stmt, flt)
+    return stmt.order_by(Center.name, Patient.pseudonym)
+
+
+def _with_genotype_group(table: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
+    if "genotype_group" in wanted:
+        groups = {d.value: d.group.value for d in GenotypeDetail}
+        table["genotype_group"] = table["genotype_detail"].map(groups).astype(object)
+        table.loc[table["genotype_detail"].isna(), "genotype_group"] = None
+    return table
+
+
+@dataclass(frozen=True)
+class CohortPage:
+    """One page of the cohort table and where it lies in the whole selection.
+
+    Attributes
+    ----------
+    rows
+        The page's rows, columns :data:`COHORT_COLUMNS`.
+    total
+        Patients in the whole (filtered) selection.
+    page
+        1-based page number (a page past the end is moved to the last page).
+    page_size
+        Rows per page.
+    """
+
+    rows: pd.DataFrame
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1, also for an empty selection)."""
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first_row(self) -> int:
+        """1-based number of the page's first row within the selection (0 when empty)."""
+        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+
+
+def cohort_count(session: Session, scope: AccessScope, flt: CohortFilter | None = None) -> int:
+    """How many patients :func:`cohort_table` would return, counted by the database (the risk
+    classes of ``flt``, computed in Python, need the rows: then they are read)."""
+    if flt is not None and flt.risk_classes:
+        return len(cohort_table(session, scope, flt, columns=["patient_id"]))
+    counted = _filtered(scope, flt, ["patient_id"]).order_by(None).subquery()
+    return int(session.scalar(select(func.count()).select_from(counted)) or 0)
+
+
+def cohort_page(
+    session: Session,
+    scope: AccessScope,
+    flt: CohortFilter | None = None,
+    *,
+    page: int = 1,
+    page_size: int = 50,
+) -> CohortPage:
+    """Page ``page`` of :func:`cohort_table`, ``page_size`` rows, read with LIMIT/OFFSET.
+
+    The order is the table's (center, pseudonym: unique), so pages never overlap. With risk
+    classes in ``flt`` (computed, not stored) the filtered table is read and sliced.
+
+    Raises
+    ------
+    ValidationError
+        For a page size or page number below 1.
+    """
+    if page_size < 1 or page < 1:
+        raise ValidationError(
+            f"page {page} of {page_size} rows: the page and the page size must be at least 1"
+        )
+    if flt is not None and flt.risk_classes:
+        table = cohort_table(session, scope, flt)
+        total = len(table)
+        page = min(page, max(1, -(-total // page_size)))
+        start = (page - 1) * page_size
+        rows = table.iloc[start : start + page_size].reset_index(drop=True)
+        return CohortPage(rows, total, page, page_size)
+    total = cohort_count(session, scope, flt)
+    page = min(page, max(1, -(-total // page_size)))
+    wanted = list(COHORT_COLUMNS)
+    stored = _stored_columns(wanted, False)
+    stmt = _filtered(scope, flt, stored).limit(page_size).offset((page - 1) * page_size)
+    rows = _with_genotype_group(frame(session, stmt, stored), wanted)
+    return CohortPage(rows[wanted], total, page, page_size)
+
+
+def _wanted_columns(columns: Sequence[str] | None) -> list[str]:
+    if columns is None:
+        return list(COHORT_COLUMNS)
+    unknown = sorted(set(columns) - set(COHORT_COLUMNS))
+    if unknown:
+        raise ValidationError(
+            f"unknown cohort column(s) {unknown}; choose among {', '.join(COHORT_COLUMNS)}"
+        )
+    return [c for c in COHORT_COLUMNS if c == "patient_id" or c in columns]
 
 
 @dataclass(frozen=True)

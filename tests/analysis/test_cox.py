@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.analysis.cox import CoxResult, cox_hazard_ratios
+from gistcad.analysis.cox import CoxResult, cox_hazard_ratios, schoenfeld_residuals
 from gistcad.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -164,3 +164,63 @@ def test_separated_groups_give_a_clear_error() -> None:
 def test_single_group_is_rejected() -> None:
     with pytest.raises(ValidationError, match="at least two groups"):
         cox_hazard_ratios([1, 2, 3], [1, 1, 0], ["a", "a", "a"], "a")
+
+
+def test_schoenfeld_residuals_with_efron_ties_match_a_hand_computation() -> None:
+    # beta = 0, so every phi = 1. Times 1, 1, 2 (all events), x = 1, 0, 1.
+    # t = 1: d = 2, risk set sums 3 and 2, tie sums 2 and 1; Efron's mean is
+    # (2/3 + (2 - 1/2)/(3 - 1)) / 2 = 17/24; residuals 1 - 17/24 and 0 - 17/24.
+    # t = 2: the risk set is patient 3 alone, mean 1, residual 0.
+    residuals = schoenfeld_residuals(
+        np.array([[1.0], [0.0], [1.0]]),
+        np.array([1.0, 1.0, 2.0]),
+        np.array([True, True, True]),
+        np.array([0.0]),
+    )
+    np.testing.assert_allclose(residuals[:, 0], [7 / 24, -17 / 24, 0.0])
+
+
+def test_schoenfeld_residuals_skip_censored_rows_and_weight_by_phi() -> None:
+    # beta = log 2: phi = 2 for x = 1, 1 for x = 0. Times 1 (event, x=1), 2 (censored, x=0),
+    # 3 (event, x=0). t = 1: mean = (2 + 0 + 0) / (2 + 1 + 1) = 1/2, residual 1/2.
+    # t = 3: risk set patient 3 alone, residual 0.
+    residuals = schoenfeld_residuals(
+        np.array([[1.0], [0.0], [0.0]]),
+        np.array([1.0, 2.0, 3.0]),
+        np.array([True, False, True]),
+        np.array([np.log(2.0)]),
+    )
+    np.testing.assert_allclose(residuals[:, 0], [0.5, 0.0])
+
+
+def test_vectorised_ph_check_equals_lifelines_on_a_cohort_with_ties() -> None:
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    rng = np.random.default_rng(7)
+    n = 600
+    groups = rng.choice(["a", "b", "c"], size=n)
+    age = rng.normal(60, 10, n)
+    hazard = np.exp(0.5 * (groups == "b") - 0.4 * (groups == "c") + 0.02 * (age - 60))
+    times = np.round(rng.weibull(1.5, n) / hazard * 10)  # whole units: many ties
+    censor = rng.uniform(2, 25, n)
+    durations = np.minimum(times, np.round(censor)) + 1
+    events = (times <= np.round(censor)).astype(int)
+    result = cox_hazard_ratios(
+        durations, events, groups, "a", covariates=pd.DataFrame({"age": age})
+    )
+    data = pd.DataFrame(
+        {
+            "x0": (groups == "b").astype(float),
+            "x1": (groups == "c").astype(float),
+            "x2": age,
+            "duration": durations,
+            "event": events,
+        }
+    )
+    fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
+    expected = proportional_hazard_test(fitter, data, time_transform="rank").summary
+    np.testing.assert_allclose(
+        result.ph_test["statistic"], expected["test_statistic"].to_numpy(), rtol=1e-8
+    )
+    np.testing.assert_allclose(result.ph_test["p"], expected["p"].to_numpy(), rtol=1e-8)

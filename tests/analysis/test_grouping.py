@@ -110,3 +110,57 @@ def test_risk_groups_never_guess() -> None:
     ]
     modified = risk_groups(COHORT, RiskScheme.MODIFIED_NIH_2008)
     assert modified.iloc[1] == "High"  # non-gastric 5.1-10 cm, <= 5 mitoses
+
+
+@pytest.mark.parametrize("scheme", list(RiskScheme))
+def test_risk_classes_once_per_distinct_tumour_equal_the_per_patient_classification(
+    scheme: RiskScheme,
+) -> None:
+    from gistcad.analysis.grouping import _risk_class, risk_classes
+    from gistcad.analysis.risk import RiskOptions
+    from gistcad.domain import RiskClass
+
+    rng = np.random.default_rng(3)
+    n = 400
+    cohort = pd.DataFrame(
+        {
+            "site": rng.choice(["stomach", "jejunum_ileum", "rectum", "duodenum", None], n),
+            "size_cm": np.where(rng.random(n) < 0.1, np.nan, rng.integers(1, 15, n) * 1.0),
+            "mitotic_count": rng.integers(0, 12, n) * 1.0,
+            "mitotic_unit": rng.choice(["per_50hpf", "per_5mm2", None], n, p=[0.8, 0.1, 0.1]),
+            "rupture": rng.choice([0.0, 1.0, np.nan], n),
+        }
+    )
+    by_row = [_risk_class(row, scheme, RiskOptions()) for _, row in cohort.iterrows()]
+    expected_labels = [c.label if isinstance(c, RiskClass) else c for c in by_row]
+    assert risk_groups(cohort, scheme).tolist() == expected_labels
+    expected_classes = [c if isinstance(c, RiskClass) else None for c in by_row]
+    assert risk_classes(cohort, scheme).tolist() == expected_classes
+    assert len(set(expected_labels)) >= 3  # the cohort meets several classes
+
+
+@pytest.mark.parametrize("split", list(StatusSplit))
+def test_predicted_groups_as_arrays_equal_the_split_of_each_prediction(split: StatusSplit) -> None:
+    from gistcad.analysis.grouping import NO_PREDICTION, _split_probabilities
+
+    rng = np.random.default_rng(9)
+    n = 300
+    raw = rng.dirichlet(np.ones(4), n).round(2)  # rounded: sums land on the threshold too
+    classes = ["kit11", "kit9", "pdgfra", "wt_other"]
+    predictions = pd.DataFrame(
+        {
+            "patient_id": rng.integers(0, 200, n),  # repeats: the last row counts
+            "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in raw],
+        }
+    )
+    cohort = pd.DataFrame({"patient_id": np.arange(250)}, index=np.arange(250) + 1000)
+    latest = predictions.drop_duplicates("patient_id", keep="last").set_index("patient_id")
+    expected = [
+        _split_probabilities(latest.loc[p, "probabilities"], split, 0.5)
+        if p in latest.index
+        else NO_PREDICTION
+        for p in cohort["patient_id"]
+    ]
+    found = predicted_groups(cohort, predictions, split, threshold=0.5)
+    assert found.tolist() == expected
+    assert list(found.index) == list(cohort.index)

@@ -206,3 +206,26 @@ def test_bad_options_are_rejected() -> None:
         kaplan_meier([1, 2], [1, 1], alpha=1.5)
     with pytest.raises(ValidationError, match="times is missing, infinite or negative"):
         number_at_risk([1, 2], [1, 1], [-1])
+
+
+def test_the_sorted_counts_equal_the_product_limit_loop_with_ties() -> None:
+    rng = np.random.default_rng(5)
+    n = 800
+    times = np.round(rng.exponential(12.0, n), 0)  # whole units: many ties
+    events = (rng.random(n) < 0.6).astype(int)
+    curve = kaplan_meier(times, events)
+    survival, greenwood, rows = 1.0, 0.0, []
+    for t in sorted(set(times.tolist())):  # Kaplan & Meier's product, one time at a time
+        at_risk = int(np.sum(times >= t))
+        dead = int(np.sum((times == t) & (events == 1)))
+        survival *= 1.0 - dead / at_risk
+        if dead:
+            greenwood += dead / (at_risk * (at_risk - dead)) if at_risk > dead else np.inf
+        rows.append((t, at_risk, dead, survival, survival**2 * greenwood))
+    expected = np.array(rows)
+    np.testing.assert_array_equal(curve.times, expected[:, 0])
+    np.testing.assert_array_equal(curve.n_at_risk, expected[:, 1])
+    np.testing.assert_array_equal(curve.n_events, expected[:, 2])
+    np.testing.assert_allclose(curve.survival, expected[:, 3], rtol=1e-12)
+    finite = np.isfinite(expected[:, 4])
+    np.testing.assert_allclose(curve.variance[finite], expected[finite, 4], rtol=1e-10)

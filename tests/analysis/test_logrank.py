@@ -141,3 +141,56 @@ def test_trend_of_two_groups_is_the_logrank(freireich: pd.DataFrame) -> None:
     assert trend.statistic == pytest.approx(result.statistic)
     with pytest.raises(ValidationError, match="must name every tested group"):
         logrank_trend(result, ["placebo"])
+
+
+def test_two_groups_by_hand() -> None:
+    # A: events at 1 and 3; B: event at 2, censored at 4. Event times 1, 2, 3:
+    # t=1: n=4, nA=2, d=1: E_A = 1/2, V = 1·3/(16·3)·2·2 = 1/4
+    # t=2: n=3, nA=1, d=1: E_A = 1/3, V = 1·2/(9·2)·1·2 = 2/9
+    # t=3: n=2, nA=1, d=1: E_A = 1/2, V = 1·1/(4·1)·1·1 = 1/4
+    # O_A = 2, E_A = 4/3, V = 13/18: chi-square (2/3)² / (13/18) = 8/13.
+    result = logrank_test([1, 3, 2, 4], [1, 1, 1, 0], ["A", "A", "B", "B"])
+    assert result.expected[0] == pytest.approx(4 / 3)
+    assert result.variance[0, 0] == pytest.approx(13 / 18)
+    assert result.statistic == pytest.approx(8 / 13)
+    assert list(result.n) == [2, 2]
+
+
+def _loop_logrank(times: np.ndarray, events: np.ndarray, labels: np.ndarray) -> tuple:
+    """The Mantel–Haenszel sums written out, one event time at a time (Collett §2.6)."""
+    names = sorted(set(labels.tolist()))
+    k = len(names)
+    observed, expected, variance = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    for t in sorted(set(times[events.astype(bool)].tolist())):
+        at_risk = np.array([np.sum((times >= t) & (labels == g)) for g in names], dtype=float)
+        dead = np.array(
+            [np.sum((times == t) & events.astype(bool) & (labels == g)) for g in names], float
+        )
+        n, d = at_risk.sum(), dead.sum()
+        observed += dead
+        expected += d * at_risk / n
+        if n > 1:
+            w = d * (n - d) / (n**2 * (n - 1))
+            variance += w * (np.diag(at_risk * n) - np.outer(at_risk, at_risk))
+    u = observed - expected
+    return names, observed, expected, variance, float(u @ np.linalg.pinv(variance) @ u)
+
+
+def test_counting_by_sorts_equals_the_loop_over_event_times_with_ties() -> None:
+    rng = np.random.default_rng(11)
+    n = 500
+    labels = rng.choice(["a", "b", "c", "d"], n)
+    times = np.round(rng.exponential(10.0, n))  # whole units: many ties
+    events = (rng.random(n) < 0.7).astype(int)
+    names, observed, expected, variance, statistic = _loop_logrank(times, events, labels)
+    result = logrank_test(times, events, labels)
+    assert list(result.groups) == names
+    np.testing.assert_allclose(result.observed, observed)
+    np.testing.assert_allclose(result.expected, expected, rtol=1e-12)
+    np.testing.assert_allclose(result.variance, variance, rtol=1e-10, atol=1e-12)
+    assert result.statistic == pytest.approx(statistic, rel=1e-10)
+    pairs = pairwise_logrank(times, events, labels)
+    for row in pairs.itertuples():
+        member = (labels == row.group_a) | (labels == row.group_b)
+        expected_pair = _loop_logrank(times[member], events[member], labels[member])[-1]
+        assert row.statistic == pytest.approx(expected_pair, rel=1e-10)

@@ -101,3 +101,51 @@ def test_a_response_prediction_says_what_its_probability_means() -> None:
     oof = prediction_text(_row("progression_6m", {"no_progression_6m": 0.6, "progression_6m": 0.4}))
     assert oof.summary == "Predicted RECIST 1.1 progression by 6 months: 40% (clin, out-of-fold)"
     assert prediction_text(_row("kit11", None)).summary is None
+
+
+@pytest.mark.parametrize("in_sample", [False, True])
+def test_choosing_by_arrays_equals_choosing_patient_by_patient(in_sample: bool) -> None:
+    import numpy as np
+
+    from gistcad.analysis.prediction_source import final_prediction_source
+
+    rng = np.random.default_rng(4)
+    n = 400
+    predictions = pd.DataFrame(
+        {
+            "patient_id": rng.integers(0, 150, n),
+            "probabilities": [{"kit11": float(p)} for p in rng.random(n)],
+            "kind": rng.choice(["final model", "out-of-fold"], n),
+            # only unseen or unrecorded ones, so that no in-sample refusal stops the check
+            "trained_on": rng.choice(np.array([False, None], dtype=object), n),
+        }
+    )
+    patients = pd.Series(np.arange(0, 180), index=np.arange(0, 180) + 7)
+
+    def latest(kind: str) -> dict[int, dict]:
+        rows = predictions[predictions["kind"] == kind].drop_duplicates("patient_id", keep="last")
+        return {int(r["patient_id"]): r for r in rows.to_dict(orient="records")}
+
+    final, oof = latest("final model"), latest("out-of-fold")
+    expected = []
+    for pid in patients:  # the rule of the docstring, one patient at a time
+        own_final, own_oof = final.get(pid), oof.get(pid)
+        if own_oof is not None and not (in_sample and own_final is not None):
+            expected.append((pid, own_oof["probabilities"], PredictionSource.OUT_OF_FOLD.value))
+        elif own_final is None:
+            expected.append((pid, None, PredictionSource.NONE.value))
+        else:
+            source = final_prediction_source(own_final["trained_on"], own_oof is not None)
+            expected.append((pid, own_final["probabilities"], source.value))
+    if not in_sample and any(e[2] == PredictionSource.IN_SAMPLE.value for e in expected):
+        with pytest.raises(ValidationError):
+            choose_predictions(patients, predictions, in_sample=in_sample)
+        return
+    chosen = choose_predictions(patients, predictions, in_sample=in_sample)
+    assert list(chosen.index) == list(patients.index)
+    assert [tuple(r) for r in chosen.itertuples(index=False)] == expected
+    assert {e[2] for e in expected} >= {
+        PredictionSource.OUT_OF_FOLD.value,
+        PredictionSource.NONE.value,
+        PredictionSource.FINAL_UNSEEN.value,
+    }

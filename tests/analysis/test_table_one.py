@@ -248,3 +248,25 @@ def test_validation_errors(tiny, kwargs, message):
 def test_empty_frame_is_refused():
     with pytest.raises(ValidationError, match="non-empty"):
         table_one(pd.DataFrame({"center": []}), by="center", continuous=[], categorical=[])
+
+
+def test_counts_of_a_large_random_table_equal_counting_level_by_level() -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "center": rng.choice(["A", "B", "C", None], n, p=[0.4, 0.3, 0.28, 0.02]),
+            "site": rng.choice(["stomach", "colon", "rectum", None], n),
+            "rupture": rng.choice([0.0, 1.0, np.nan], n),
+        }
+    )
+    table = table_one(df, by="center", continuous=[], categorical=["site", "rupture"])
+    strata = [("A", df["center"] == "A"), ("B", df["center"] == "B"), ("C", df["center"] == "C")]
+    for variable, level in [("site", "colon"), ("site", "stomach"), ("rupture", "1.0")]:
+        row = table[(table["variable"] == variable) & (table["level"] == level)].iloc[0]
+        value = float(level) if variable == "rupture" else level
+        for name, mask in strata:
+            header = f"{name} (n={int(mask.sum())})"
+            count = int((df.loc[mask, variable] == value).sum())
+            assert row[header].startswith(f"{count} (")
+        assert row[f"Overall (n={n})"].startswith(f"{int((df[variable] == value).sum())} (")

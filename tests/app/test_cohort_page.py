@@ -76,3 +76,24 @@ def test_empty_database_says_so(app_db: Engine) -> None:
     at = _page()
     assert _count(at) == 0
     assert any("No patient matches" in i.value for i in at.info)
+
+
+def test_the_patients_table_is_paged(seeded: None) -> None:
+    at = _page()
+    assert len(at.dataframe[0].value) == 60  # 100 rows a page by default
+    at.selectbox(key="cohort_page_size").set_value(25).run()
+    first = at.dataframe[0].value
+    assert len(first) == 25
+    assert any("Page 1 of 3: patients 1–25 of 60" in c.value for c in at.caption)
+    at.number_input(key="cohort_page").set_value(3).run()
+    last = at.dataframe[0].value
+    assert len(last) == 10
+    assert any("Page 3 of 3: patients 51–60 of 60" in c.value for c in at.caption)
+    assert not set(first["Pseudonym"]) & set(last["Pseudonym"])
+    at.number_input(key="cohort_page").set_value(2).run()
+    pages = [first, at.dataframe[0].value, last]
+    assert len({p for t in pages for p in t["Pseudonym"]}) == 60  # the pages cover everyone
+    assert _count(at) == 60
+    assert [b for b in at.get("download_button") if "cohort" in str(b.proto.label)]
+    at.number_input(key="cohort_page").set_value(9).run()  # past the end: the last page
+    assert len(at.dataframe[0].value) == 10

@@ -68,3 +68,32 @@ def test_status_describes_where_the_schema_stands(empty_engine: Engine) -> None:
     migrations.upgrade(empty_engine)
     assert "up to date" in migrations.status(empty_engine).describe()
     migrations.ready_engine(empty_engine.url).dispose()
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_the_scale_indexes_come_and_go_keeping_the_rows(empty_engine: Engine) -> None:
+    from sqlalchemy import func, select
+
+    from gistcad.store.models import Patient, Prediction
+    from gistcad.store.seeding import seed_cohort
+
+    def indexes(table: str) -> set[str]:
+        return {str(i["name"]) for i in inspect(empty_engine).get_indexes(table)}
+
+    def patients() -> int:
+        with empty_engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(Patient)) or 0)
+
+    migrations.upgrade(empty_engine, "0004_follow_up")
+    seed_cohort(empty_engine, 50)  # an existing database with rows
+    assert "ix_tumours_genotype_detail" not in indexes("tumours")
+    migrations.upgrade(empty_engine, "0005_scale_indexes")
+    assert "ix_tumours_genotype_detail" in indexes("tumours")
+    assert "ix_predictions_patient_model" in indexes("predictions")
+    assert patients() == 50
+    with empty_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Prediction)) == 50
+    migrations.downgrade(empty_engine, "0004_follow_up")
+    assert "ix_tumours_genotype_detail" not in indexes("tumours")
+    assert "ix_predictions_patient_model" not in indexes("predictions")
+    assert patients() == 50

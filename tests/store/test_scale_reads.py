@@ -1,0 +1,124 @@
+"""Reads that scale: the bulk seeding, the cohort counted and paged by the database, and the
+lean column selection, on both backends."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+
+from gistcad.domain import GenotypeGroup, RiskClass, RiskScheme
+from gistcad.errors import ValidationError
+from gistcad.store import AccessScope, session_scope
+from gistcad.store.models import Center, Outcome, Patient, Prediction, Tumour
+from gistcad.store.queries import (
+    COHORT_COLUMNS,
+    CohortFilter,
+    cohort_count,
+    cohort_page,
+    cohort_table,
+)
+from gistcad.store.seeding import N_CENTERS, seed_cohort
+from tests.conftest import BACKENDS
+from tests.factories import add_patient
+
+EVERYONE = AccessScope.everything()
+
+
+@pytest.fixture
+def seeded_engine(engine: Engine) -> Engine:
+    seed_cohort(engine, 240, seed=1)
+    return engine
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_seeding_writes_every_row_and_repeats_itself(empty_engine: Engine) -> None:
+    from gistcad.store import migrations
+
+    migrations.upgrade(empty_engine)
+    first = seed_cohort(empty_engine, 150, seed=3)
+    assert first.patients == 150 and len(first.centers) == N_CENTERS
+    with session_scope(empty_engine) as session:
+        for model in (Patient, Tumour, Outcome, Prediction):
+            assert session.scalar(select(func.count()).select_from(model)) == 150
+        table = cohort_table(session, EVERYONE)
+        # ties in follow-up (times to 0.1 month), every center used, events and censoring
+        assert table["rfs_months"].dropna().duplicated().any()
+        assert table["center"].nunique() == N_CENTERS
+        assert set(table["rfs_event"].dropna()) == {0, 1}
+    again = seed_cohort(empty_engine, 150, seed=3)  # ids continue; same values again
+    assert again.model_version_id == first.model_version_id
+    with session_scope(empty_engine) as session:
+        table = cohort_table(session, EVERYONE)
+        assert len(table) == 300
+        halves = table.sort_values("patient_id")
+        first_half = halves.iloc[:150].drop(columns=["patient_id", "pseudonym"])
+        second_half = halves.iloc[150:].drop(columns=["patient_id", "pseudonym"])
+        pd.testing.assert_frame_equal(
+            first_half.reset_index(drop=True), second_half.reset_index(drop=True)
+        )
+        # an ORM insert after the bulk one gets a fresh id (PostgreSQL's sequence moved on)
+        center = session.scalars(select(Center).where(Center.name == "Scale center 01")).one()
+        patient = add_patient(session, center, "after-seed")
+        session.flush()
+        assert patient.id > int(table["patient_id"].max())
+
+
+def test_seeding_refuses_nothing_to_write(engine: Engine) -> None:
+    with pytest.raises(ValidationError, match="at least one patient"):
+        seed_cohort(engine, 0)
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_pages_cover_the_filtered_cohort_in_order_without_overlap(empty_engine: Engine) -> None:
+    from gistcad.store import migrations
+
+    migrations.upgrade(empty_engine)
+    seed_cohort(empty_engine, 240, seed=1)
+    filters = [
+        CohortFilter(),
+        CohortFilter(genotype_groups=frozenset({GenotypeGroup.KIT11}), age_range=(40, 80)),
+        CohortFilter(
+            risk_scheme=RiskScheme.MODIFIED_NIH_2008,
+            risk_classes=frozenset({RiskClass.HIGH, None}),
+        ),
+    ]
+    with session_scope(empty_engine) as session:
+        for flt in filters:
+            whole = cohort_table(session, EVERYONE, flt)
+            assert 0 < len(whole) <= 240
+            assert cohort_count(session, EVERYONE, flt) == len(whole)
+            pages = []
+            first = cohort_page(session, EVERYONE, flt, page=1, page_size=50)
+            assert first.total == len(whole)
+            assert first.pages == -(-len(whole) // 50)
+            for number in range(1, first.pages + 1):
+                page = cohort_page(session, EVERYONE, flt, page=number, page_size=50)
+                assert page.page == number and len(page.rows) <= 50
+                assert page.first_row == (number - 1) * 50 + 1
+                assert list(page.rows.columns) == COHORT_COLUMNS
+                pages.append(page.rows)
+            pd.testing.assert_frame_equal(pd.concat(pages, ignore_index=True), whole)
+
+
+def test_a_page_past_the_end_is_the_last_and_bad_pages_are_refused(
+    seeded_engine: Engine,
+) -> None:
+    with session_scope(seeded_engine) as session:
+        last = cohort_page(session, EVERYONE, page=99, page_size=100)
+        assert (last.page, last.pages, len(last.rows)) == (3, 3, 40)
+        empty = cohort_page(session, EVERYONE, CohortFilter(centers=frozenset({"nowhere"})))
+        assert (empty.total, empty.page, empty.pages, empty.first_row) == (0, 1, 1, 0)
+        assert empty.rows.empty
+        with pytest.raises(ValidationError, match="at least 1"):
+            cohort_page(session, EVERYONE, page=1, page_size=0)
+
+
+def test_a_few_columns_are_the_same_values_as_all_columns(seeded_engine: Engine) -> None:
+    with session_scope(seeded_engine) as session:
+        whole = cohort_table(session, EVERYONE)
+        few = cohort_table(session, EVERYONE, columns=["center", "genotype_group", "rfs_event"])
+        assert list(few.columns) == ["patient_id", "center", "genotype_group", "rfs_event"]
+        pd.testing.assert_frame_equal(few, whole[list(few.columns)])
+        with pytest.raises(ValidationError, match="unknown cohort column"):
+            cohort_table(session, EVERYONE, columns=["shoe_size"])

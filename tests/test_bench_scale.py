@@ -1,0 +1,47 @@
+"""The scale bench's core at a tiny size, so that it cannot rot (timings are not checked)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "bench" / "scale.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_times_every_step_at_two_sizes_on_sqlite(tmp_path: Path) -> None:
+    bench = _bench()
+    url = f"sqlite:///{tmp_path / 'scale.sqlite'}"
+    timings = bench.measure(url, (150, 300), repeats=1, pages=True)
+    assert timings.sizes == [150, 300]
+    assert set(timings.steps) == {
+        "cohort filter + count (+ first page)",
+        "table one (by center)",
+        "KM + log-rank by genotype",
+        "KM + log-rank by center",
+        "KM + log-rank by predicted status",
+        "Cohort explorer page (AppTest)",
+        "Survival page (AppTest)",
+    }
+    assert all(len(v) == 2 and min(v) > 0 for v in timings.steps.values())
+    table = bench.report(timings, "SQLite")
+    assert "KM + log-rank by center" in table and "ratio to 1 s" in table
+
+
+def test_the_bench_refuses_a_database_that_may_hold_data() -> None:
+    bench = _bench()
+    for url in ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "mysql://x@y/z"):
+        with pytest.raises(SystemExit, match="scratch database"), bench.scratch_database(url):
+            pass
