@@ -40,14 +40,6 @@ CODES = sorted(code for code in code_labels() if re.search(r"[_0-9]", code))
 RAW_NAME = re.compile(r"(?<![\w/.-])[a-z]+(?:_[a-z0-9]+)+(?![\w/.-])")
 MISSING = re.compile(r"(?<![\w-])(None|nan|NaN|NaT)(?![\w-])")
 
-#: pages reworked by other parts of issue 22 (model comparison: item 5; genotype panel: item 6;
-#: jobs: item 7); strict: the marker must go when the page is clean
-ELSEWHERE = {
-    "views/performance.py": "per-center metrics and the model card show raw column names (item 5)",
-    "views/case.py": "the case card's genotype panel prints the model's class codes (item 6)",
-    "views/jobs.py": "the jobs page offers targets by their codes (item 7)",
-}
-
 
 def test_the_scan_knows_the_codes_the_issue_names() -> None:
     assert {
@@ -157,10 +149,9 @@ PAGES = [
     "views/survival.py",
     "views/response.py",
     "views/admin.py",
-    *(
-        pytest.param(page, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for page, reason in ELSEWHERE.items()
-    ),
+    "views/performance.py",
+    "views/case.py",
+    "views/jobs.py",
 ]
 
 
