@@ -105,6 +105,7 @@ COLUMN_LABELS: dict[str, str] = {
     "calibration_slope": "Calibration slope",
     "calibration_intercept": "Calibration intercept",
     "center_mean_auc": "Mean AUC of the centers",
+    "ceiling_auc": "Ceiling AUC",
     "model": "Model",
     "true": "True class",
     "predicted": "Predicted class",

@@ -54,13 +54,13 @@ def test_predictions_say_out_of_fold_or_final_model(app_db: Engine, seeded: dict
     at = _page({"patient": "P-002"})
     text = " ".join(m.value for m in at.markdown)
     # the out-of-fold prediction is the one shown for a training patient, and said so
-    assert "kfold: **not_kit11** — kit11 20%, not_kit11 80%" in text
+    assert "kfold: **Not KIT exon 11** — KIT exon 11 20%, Not KIT exon 11 80%" in text
     captions = " ".join(c.value for c in at.caption)
     assert "This patient: out-of-fold (fitted without this patient)." in captions
     assert "kfold was trained on this patient: its final prediction is in-sample" in captions
     at = _page({"patient": "P-003"})
     text = " ".join(m.value for m in at.markdown)
-    assert "kfold: **kit11** — kit11 80%, not_kit11 20%" in text
+    assert "kfold: **KIT exon 11** — KIT exon 11 80%, Not KIT exon 11 20%" in text
     captions = " ".join(c.value for c in at.caption)
     assert "This patient: not trained on this patient." in captions
     assert "out-of-fold (fitted" not in captions
