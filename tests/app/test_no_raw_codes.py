@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from gistcad import jobs
 from gistcad.analysis.grouping import Grouping
 from gistcad.display import code_labels
 from gistcad.domain import ModelKind
@@ -173,5 +174,23 @@ def test_no_raw_code_on_any_survival_grouping(cohort: Engine, grouping: Grouping
     assert at.get("plotly_chart")
     at.multiselect(key="survival_adjust").set_value(["age", "site"]).run()
     assert not at.exception, at.exception
+    texts = user_texts(at)
+    assert not raw_codes(texts), raw_codes(texts)
+
+
+def test_no_raw_code_in_the_job_list(cohort: Engine) -> None:
+    """A queued training job's parameters read as words (kind, target, validation)."""
+    job_id = jobs.submit(
+        cohort,
+        "train",
+        {"kind": "dl", "target": "progression_6m", "scheme": "loco", "name": "deep-response"},
+        AccessScope.everything(),
+    )
+    at = _open("views/jobs.py")
+    shown = at.dataframe[0].value.set_index("Job")
+    assert shown.loc[job_id, "Parameters"] == (
+        "kind Deep learning (CT), target RECIST 1.1 progression by 6 months, "
+        "scheme leave-one-center-out, name deep-response"
+    )
     texts = user_texts(at)
     assert not raw_codes(texts), raw_codes(texts)
