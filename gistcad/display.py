@@ -96,6 +96,20 @@ COLUMN_LABELS: dict[str, str] = {
     "target": "Which",
     "detail": "Detail",
     "what": "What",
+    "positives": "Positives",
+    "auc": "AUC",
+    "auc_ci_lower": "AUC, 95 % CI lower",
+    "auc_ci_upper": "AUC, 95 % CI upper",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "calibration_slope": "Calibration slope",
+    "calibration_intercept": "Calibration intercept",
+    "center_mean_auc": "Mean AUC of the centers",
+    "ceiling_auc": "Ceiling AUC",
+    "model": "Model",
+    "true": "True class",
+    "predicted": "Predicted class",
+    "probability": "Probability",
 }
 
 _SURVIVAL_AT = re.compile(r"^survival_at_(?P<t>[0-9.]+)(?P<ci>_ci_lower|_ci_upper)?$")

@@ -367,7 +367,7 @@ class RiskClass(StrEnum):
 #: what the pages, the commands and the report print for each risk class (also the survival
 #: groups, and the values of the cohort filter's risk field in a link)
 RISK_CLASS_LABELS: dict[RiskClass, str] = {
-    RiskClass.NONE: "None",
+    RiskClass.NONE: "No risk",  # AFIP's "none": no progression observed (0 %)
     RiskClass.VERY_LOW: "Very low",
     RiskClass.LOW: "Low",
     RiskClass.INTERMEDIATE: "Intermediate",
@@ -501,6 +501,53 @@ class ModelKind(StrEnum):
     RADIOMICS = "radiomics"
     CLINICAL = "clinical"
 
+    @property
+    def label(self) -> str:
+        """E.g. "Deep learning (CT)"; see :data:`MODEL_KIND_LABELS`."""
+        return MODEL_KIND_LABELS[self]
+
+
+#: what the pages, the commands and the model card print for each kind of model
+MODEL_KIND_LABELS: dict[ModelKind, str] = {
+    ModelKind.DL: "Deep learning (CT)",
+    ModelKind.RADIOMICS: "Radiomics (CT)",
+    ModelKind.CLINICAL: "Clinical",
+}
+
+
+#: what a model predicts (:class:`gistcad.modelling.targets.Target`), by target name
+MODEL_TARGET_LABELS: dict[str, str] = {
+    "genotype": "Genotype (four classes)",
+    "kit11": "KIT exon 11 vs rest",
+    "risk": "High risk of recurrence (NIH 2002) vs not",
+    "choi_pr_fu1": "Choi response at the first follow-up CT",
+    "progression_6m": "RECIST 1.1 progression by 6 months",
+}
+
+#: the classes the models predict (:attr:`gistcad.modelling.targets.Target.classes`) that
+#: are not genotype classes (those read as :data:`GENOTYPE_CLASS_LABELS`), by class name
+MODEL_CLASS_LABELS: dict[str, str] = {
+    "not_kit11": "Not KIT exon 11",
+    "high_risk": "High risk",
+    "not_high_risk": "Not high risk",
+    "choi_pr_fu1": "Choi response (partial or complete)",
+    "no_choi_pr_fu1": "No Choi response",
+    "progression_6m": "Progression by 6 months",
+    "no_progression_6m": "No progression by 6 months",
+}
+
+
+def model_class_label(name: str) -> str:
+    """A predicted class as printed: a genotype class's label, another target's class label
+    (:data:`MODEL_CLASS_LABELS`), else ``name`` unchanged.
+
+    >>> model_class_label("wt_other"), model_class_label("no_choi_pr_fu1")
+    ('Wild-type / other', 'No Choi response')
+    """
+    if name in GenotypeClass.__members__.values():
+        return GenotypeClass(name).label
+    return MODEL_CLASS_LABELS.get(name, name)
+
 
 class SegmentationSource(StrEnum):
     MANUAL = "manual"
@@ -521,6 +568,21 @@ class ContrastPhase(StrEnum):
     PORTAL_VENOUS = "portal_venous"
     DELAYED = "delayed"
     UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        """E.g. "Portal venous"; see :data:`CONTRAST_PHASE_LABELS`."""
+        return CONTRAST_PHASE_LABELS[self]
+
+
+#: what the case view and the report print for a CT series' contrast phase
+CONTRAST_PHASE_LABELS: dict[ContrastPhase, str] = {
+    ContrastPhase.NON_CONTRAST: "Non-contrast",
+    ContrastPhase.ARTERIAL: "Arterial",
+    ContrastPhase.PORTAL_VENOUS: "Portal venous",
+    ContrastPhase.DELAYED: "Delayed",
+    ContrastPhase.UNKNOWN: "Unknown",
+}
 
 
 class Split(StrEnum):

@@ -103,6 +103,18 @@ _PARAMETER_NAMES = {
 }
 
 
+def _value_labels() -> dict[str, Mapping[str, str]]:
+    """How a coded parameter's value is printed, by parameter name."""
+    from gistcad.analysis.prediction_source import VALIDATION_LABELS  # pandas: only here
+    from gistcad.domain import MODEL_KIND_LABELS, MODEL_TARGET_LABELS
+
+    return {
+        "target": MODEL_TARGET_LABELS,
+        "kind": {str(k): v for k, v in MODEL_KIND_LABELS.items()},
+        "scheme": VALIDATION_LABELS,
+    }
+
+
 def parameters_text(parameters: Mapping[str, Any]) -> str:
     """A job's parameters in one short line: lists as their length ("12 patients").
 
@@ -110,7 +122,10 @@ def parameters_text(parameters: Mapping[str, Any]) -> str:
     'model version 3, 2 patients'
     >>> parameters_text({"model_version_id": 3, "pseudonyms": None})
     'model version 3, all patients in scope'
+    >>> parameters_text({"kind": "clinical", "target": "choi_pr_fu1", "scheme": "kfold"})
+    'kind Clinical, target Choi response at the first follow-up CT, scheme k-fold cross-validation'
     """
+    labels = _value_labels()
     parts = []
     for key, value in parameters.items():
         if key in _HIDDEN:
@@ -125,7 +140,8 @@ def parameters_text(parameters: Mapping[str, Any]) -> str:
         elif value is True:
             parts.append(_PARAMETER_NAMES.get(key, key.replace("_", " ")))
         else:
-            parts.append(f"{_PARAMETER_NAMES.get(key, key.replace('_', ' '))} {value}")
+            shown = labels.get(key, {}).get(str(value), value)
+            parts.append(f"{_PARAMETER_NAMES.get(key, key.replace('_', ' '))} {shown}")
     return ", ".join(parts)
 
 

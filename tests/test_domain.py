@@ -25,6 +25,8 @@ LABELLED: list[tuple[type[StrEnum], dict]] = [
     (domain.RiskClass, domain.RISK_CLASS_LABELS),
     (domain.Grouping, domain.GROUPING_LABELS),
     (domain.StatusSplit, domain.STATUS_SPLIT_LABELS),
+    (domain.ModelKind, domain.MODEL_KIND_LABELS),
+    (domain.ContrastPhase, domain.CONTRAST_PHASE_LABELS),
 ]
 
 
@@ -42,7 +44,7 @@ def test_the_schemes_words_are_the_labels() -> None:
     assert joensuu.label == "Modified NIH 2008"
     assert risk_phrase(joensuu, domain.RiskClass.HIGH) == "Modified NIH 2008 risk: high."
     assert risk_label(domain.RiskClass.INSUFFICIENT_DATA) == "Insufficient data"
-    assert RISK_ORDER == ("None", "Very low", "Low", "Intermediate", "Moderate", "High")
+    assert RISK_ORDER == ("No risk", "Very low", "Low", "Intermediate", "Moderate", "High")
 
 
 def test_every_labelled_enum_is_checked() -> None:
@@ -72,3 +74,17 @@ def test_risk_groups_print_the_class_labels() -> None:
         domain.RiskClass.INSUFFICIENT_DATA.label,
         domain.RiskClass.NONE.label,
     ]
+
+
+def test_every_model_target_and_class_reads_as_words() -> None:
+    from gistcad.modelling.targets import Target
+
+    assert set(domain.MODEL_TARGET_LABELS) == {t.value for t in Target}
+    for target in Target:
+        assert target.label == domain.MODEL_TARGET_LABELS[target.value]
+        assert len(target.class_labels) == len(target.classes)
+        for code, label in zip(target.classes, target.class_labels, strict=True):
+            assert label != code and "_" not in label, (target, code, label)
+    assert Target.KIT11.class_labels == ("Not KIT exon 11", "KIT exon 11")
+    assert domain.model_class_label("wt_other") == "Wild-type / other"
+    assert domain.model_class_label("Pooled") == "Pooled"  # not a class: left alone

@@ -67,7 +67,7 @@ def test_parameters_are_one_short_line_with_lists_counted() -> None:
     assert "P-000" not in text
     train = {"kind": "clinical", "target": "kit11", "name": None, "predict_all": True}
     assert parameters_text({**train, "restart_of": 7}) == (
-        "kind clinical, target kit11, then predict all, restart of job 7"
+        "kind Clinical, target KIT exon 11 vs rest, then predict all, restart of job 7"
     )
 
 

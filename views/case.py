@@ -6,7 +6,7 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import PanelModel, case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import JobKind, JobStatus, Permission
+from gistcad.domain import ContrastPhase, JobKind, JobStatus, Permission
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
@@ -81,6 +81,13 @@ with left:
     if assessment.recurrence is not None:
         st.write(f"{assessment.recurrence.summary} — *{assessment.recurrence.label}*")
         st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
+
+
+def phase_label(phase: object) -> str:
+    """A series' contrast phase as printed, e.g. "portal venous" (unknown when not stored)."""
+    if not isinstance(phase, str) or phase not in set(ContrastPhase):
+        return ContrastPhase.UNKNOWN.label.lower()
+    return ContrastPhase(phase).label.lower()
 
 
 def _panel_model(model: PanelModel) -> None:
@@ -203,7 +210,8 @@ with ct_column:
         with session_scope(engine()) as session:
             masks = series_segmentations(session, scope(), int(chosen["series_id"]))
         st.caption(
-            f"{chosen['manufacturer'] or 'unknown scanner'}, {chosen['phase']} phase, "
+            f"{chosen['manufacturer'] or 'unknown scanner'}, {phase_label(chosen['phase'])} "
+            "phase, "
             f"{display_value(chosen['slice_thickness_mm'], ' mm')} slices, "
             f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
         )

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from gistcad import jobs
+from gistcad.analysis.prediction_source import VALIDATION_LABELS
+from gistcad.display import display_table
 from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.errors import GistcadError
 from gistcad.job_progress import parameters_text, time_left_text
@@ -56,9 +58,16 @@ with start_predict.form("predict_form"):
 
 with start_train.form("train_form"):
     st.subheader("Training run")
-    kind = st.selectbox("Model kind", list(ModelKind), key="jobs_kind")
-    target = st.selectbox("Target", list(Target), key="jobs_target")
-    scheme = st.selectbox("Validation", list(Scheme), key="jobs_scheme")
+    kind = st.selectbox(
+        "Model kind", list(ModelKind), format_func=lambda k: k.label, key="jobs_kind"
+    )
+    target = st.selectbox("Target", list(Target), format_func=lambda t: t.label, key="jobs_target")
+    scheme = st.selectbox(
+        "Validation",
+        list(Scheme),
+        format_func=lambda s: VALIDATION_LABELS.get(s.value, s.value),
+        key="jobs_scheme",
+    )
     name = st.text_input("Name (optional)", key="jobs_name")
     folds_from = st.text_input(
         "Reuse the folds of (optional)",
@@ -154,26 +163,24 @@ def job_list() -> None:
             )
         ],
     )
+    columns = {
+        "job_id": "Job",
+        "kind": "Kind",
+        "status": "Status",
+        "progress": "Progress",
+        "time_left": "Time left",
+        "message": "Message",
+        "error": "Error",
+        "parameters": "Parameters",
+        "created_at": "Created",
+        "finished_at": "Finished",
+    }
     st.dataframe(
-        shown[
-            [
-                "job_id",
-                "kind",
-                "status",
-                "progress",
-                "time_left",
-                "message",
-                "error",
-                "parameters",
-                "created_at",
-                "finished_at",
-            ]
-        ],
+        display_table(shown[list(columns)], columns),
         hide_index=True,
         width="stretch",
         column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-            "time_left": st.column_config.TextColumn("time left"),
+            "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
         },
     )
     cancel_control(table)

@@ -4,6 +4,7 @@ the same patients (DeLong's paired test), calibration and confusion in percentag
 import streamlit as st
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
+from gistcad.domain import ModelKind, model_class_label
 from gistcad.errors import GistcadError
 from gistcad.modelling.assessment import (
     CEILING,
@@ -28,13 +29,14 @@ from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_version_detail
 from gistcad.store.queries import cohort_table
 from views.common import (
-    FIGURE_CONFIG,
     audited_csv,
     engine,
     scope,
     settings,
     show_demo_training,
     show_error,
+    show_figure,
+    show_table,
 )
 
 
@@ -97,8 +99,9 @@ except GistcadError as exc:
 detail, evaluation, target = assessment.detail, assessment.evaluation, assessment.target
 scheme = str(detail.parameters.get("scheme", "?"))
 st.caption(
-    f"{detail.kind} model for {detail.target}, {len(detail.oof)} patients evaluated out of fold "
-    f"({scheme}); created {detail.created_at:%Y-%m-%d %H:%M}"
+    f"{ModelKind(detail.kind).label} model for {target.label}, {len(detail.oof)} patients "
+    f"evaluated out of fold ({VALIDATION_LABELS.get(scheme, scheme)}); created "
+    f"{detail.created_at:%Y-%m-%d %H:%M}"
 )
 st.caption(
     f"Every figure on this page comes from out-of-fold predictions "
@@ -118,24 +121,26 @@ table = evaluation.tables[task]
 ceiling = assessment.references.get(task, {}).get(CEILING)
 
 left, right = st.columns(2)
-left.plotly_chart(
+show_figure(
     roc_figure(roc_curves(detail.oof, target, task), title=f"ROC — {TASK_LABELS[task]}"),
-    config=FIGURE_CONFIG,
-    key="perf_roc",
+    "perf_roc",
+    f"performance_roc_{detail.name}_{task}",
+    where=left,
 )
-right.plotly_chart(
+show_figure(
     auc_forest(
         table,
         title="AUC per center (95 % bootstrap CI)",
         references={} if ceiling is None else {CEILING: ceiling},
     ),
-    config=FIGURE_CONFIG,
-    key="perf_forest",
+    "perf_forest",
+    f"performance_auc_per_center_{detail.name}_{task}",
+    where=right,
 )
 right.caption(MARKER_LEGEND)
 for note in [] if ceiling is None else reference_notes(table, ceiling, CEILING):
     st.info(note, icon=":material/info:")
-st.dataframe(table, hide_index=True, width="stretch", key="perf_table")
+show_table(table, key="perf_table")
 if evaluation.concordance:
     st.caption(
         "Imaging risk score, Harrell's C for recurrence-free survival: "
@@ -165,19 +170,19 @@ if shared is not None and len(shared.models) > 1:
     # the ceiling was computed on this model's patients: shown when they are the compared ones
     same_patients = shared.n_patients == detail.oof["pseudonym"].nunique()
     shared_ceiling = {CEILING: ceiling} if ceiling is not None and same_patients else {}
-    st.plotly_chart(
+    show_figure(
         comparison_forest(
             shared.table, title=f"AUC per center — {TASK_LABELS[task]}", references=shared_ceiling
         ),
-        config=FIGURE_CONFIG,
-        key="perf_compare_forest",
+        "perf_compare_forest",
+        f"performance_models_compared_{task}",
     )
     st.caption(MARKER_LEGEND)
     for model in shared.models[1:] if shared_ceiling else ():
         rows = shared.table[shared.table["model"] == model]
         for note in reference_notes(rows, shared_ceiling[CEILING], CEILING):
             st.info(f"{model}, {note}", icon=":material/info:")
-    st.dataframe(
+    show_table(
         shared.paired.rename(
             columns={
                 "model": "Model",
@@ -189,8 +194,6 @@ if shared is not None and len(shared.models) > 1:
                 "p_value": "p (DeLong)",
             }
         ),
-        hide_index=True,
-        width="stretch",
         key="perf_paired",
     )
 elif shared is not None:
@@ -201,47 +204,50 @@ for note in () if shared is None else shared.notes:
 left, right = st.columns(2)
 if task in evaluation.reliability:
     pooled = table.set_index("center").loc[POOLED]
-    left.plotly_chart(
+    show_figure(
         reliability_figure(
             evaluation.reliability[task],
             title=f"Calibration: slope {pooled['calibration_slope']:.2f}, "
             f"intercept {pooled['calibration_intercept']:.2f}",
         ),
-        config=FIGURE_CONFIG,
-        key="perf_calibration",
+        "perf_calibration",
+        f"performance_calibration_{detail.name}_{task}",
+        where=left,
     )
 classes = tuple(detail.parameters.get("classes", target.classes))
-right.plotly_chart(
-    confusion_figure(
-        confusion(detail.oof, classes),
-        title="Confusion matrix (most probable class; % of the true class)",
-    ),
-    config=FIGURE_CONFIG,
-    key="perf_confusion",
+matrix = confusion(detail.oof, classes)
+matrix.index = matrix.index.map(model_class_label).rename(matrix.index.name)
+matrix.columns = matrix.columns.map(model_class_label).rename(matrix.columns.name)
+show_figure(
+    confusion_figure(matrix, title="Confusion matrix (most probable class; % of the true class)"),
+    "perf_confusion",
+    f"performance_confusion_{detail.name}",
+    where=right,
 )
 
 st.subheader("Case mix by center")
 mix = cohort[cohort["pseudonym"].isin(detail.oof["pseudonym"])]
-st.plotly_chart(
+show_figure(
     count_bars(
         mix.assign(genotype=mix["genotype_group"]),
         "genotype",
         by="center",
         title="Genotype by center (evaluated patients)",
     ),
-    config=FIGURE_CONFIG,
-    key="perf_mix",
+    "perf_mix",
+    f"performance_case_mix_{detail.name}",
 )
 
 st.subheader("Misclassified patients")
 wrong = misclassified(detail.oof, classes)
 wrong["case"] = "/case?patient=" + wrong["pseudonym"]
-st.dataframe(
-    wrong,
-    hide_index=True,
-    width="stretch",
-    column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
+show_table(
+    wrong.assign(
+        true=wrong["true"].map(model_class_label),
+        predicted=wrong["predicted"].map(model_class_label),
+    ),
     key="perf_wrong",
+    column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
 )
 
 with st.expander("Model card", expanded=False):

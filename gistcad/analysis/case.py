@@ -318,8 +318,7 @@ def genotype_panel(
         return GenotypePanel(
             None,
             tuple(models.values()),
-            "None of these models was evaluated out of fold on the whole cohort, so none is "
-            "recommended.",
+            "No model here was evaluated out of fold on the whole cohort, so none is recommended.",
         )
     best = max(validated, key=lambda m: m.auc or 0.0)  # the first of equals: the newest
     others = tuple(m for m in models.values() if m is not best)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gistcad.domain import RESPONSE_TARGET_LABELS
+from gistcad.domain import MODEL_KIND_LABELS, RESPONSE_TARGET_LABELS, model_class_label
 from gistcad.errors import ValidationError
 
 
@@ -214,7 +214,8 @@ class PredictionText:
 
 
 def _percentages(probabilities: Mapping[str, float]) -> str:
-    return ", ".join(f"{k} {v:.0%}" for k, v in sorted(probabilities.items()))
+    """E.g. "KIT exon 11 67 %, KIT exon 9 20 %, ...": the classes as labelled."""
+    return ", ".join(f"{model_class_label(k)} {v:.0%}" for k, v in sorted(probabilities.items()))
 
 
 def prediction_text(row: Mapping[str, Any]) -> PredictionText:
@@ -222,9 +223,10 @@ def prediction_text(row: Mapping[str, Any]) -> PredictionText:
     oof = row.get("out_of_fold")
     source = final_prediction_source(row.get("trained_on"), oof is not None)
     model = row["model"]
+    kind = MODEL_KIND_LABELS.get(row["kind"], str(row["kind"]))
     text = PredictionText(
-        heading=f"{model} ({row['kind']}, {row['created_at']:%Y-%m-%d}), {source.value}",
-        predicted_class=str(row["predicted_class"]),
+        heading=f"{model} ({kind}, {row['created_at']:%Y-%m-%d}), {source.value}",
+        predicted_class=model_class_label(str(row["predicted_class"])),
         probabilities=_percentages(row["probabilities"]),
         warning=(
             f"{model} was trained on this patient: its final prediction is in-sample; the "
@@ -250,6 +252,6 @@ def prediction_text(row: Mapping[str, Any]) -> PredictionText:
             f"{model}, out-of-fold ({VALIDATION_LABELS.get(validation, validation)}; fitted "
             "without this patient)"
         ),
-        out_of_fold_class=max(oof, key=oof.get),
+        out_of_fold_class=model_class_label(max(oof, key=oof.get)),
         out_of_fold_probabilities=_percentages(oof),
     )

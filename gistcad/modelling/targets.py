@@ -24,11 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gistcad.domain import (
+    MODEL_TARGET_LABELS,
     RESPONSE_TARGET_LABELS,
     GenotypeClass,
     GenotypeDetail,
     RiskScheme,
     genotype_class,
+    model_class_label,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +59,16 @@ class Target(StrEnum):
         if self is Target.PROGRESSION_6M:
             return ("no_progression_6m", "progression_6m")
         return ("not_high_risk", "high_risk")
+
+    @property
+    def label(self) -> str:
+        """E.g. "KIT exon 11 vs rest"; see :data:`~gistcad.domain.MODEL_TARGET_LABELS`."""
+        return MODEL_TARGET_LABELS[self.value]
+
+    @property
+    def class_labels(self) -> tuple[str, ...]:
+        """:attr:`classes` as printed, e.g. ("Not KIT exon 11", "KIT exon 11")."""
+        return tuple(model_class_label(c) for c in self.classes)
 
     @property
     def is_response(self) -> bool:

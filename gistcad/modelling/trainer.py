@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
@@ -126,15 +127,16 @@ def model_card(
     lines = [
         f"# {request.default_name()}",
         "",
-        f"**Predicts** {', '.join(request.target.classes)} from "
-        f"{_inputs_text(request.kind, dl_settings)}.",
+        f"**Predicts** {request.target.label} ({', '.join(request.target.class_labels)}) "
+        f"from {_inputs_text(request.kind, dl_settings)}.",
         "",
         _intended_use(request.target),
         "",
         f"**Data:** {len(table)} patients from {table['center'].nunique()} centers "
         f"({', '.join(sorted(table['center'].unique()))}).",
         "",
-        f"**Validation:** out-of-fold predictions ({request.scheme.value}). AUC (95 % CI):",
+        f"**Validation:** out-of-fold predictions ({VALIDATION_LABELS[request.scheme.value]}). "
+        "AUC (95 % CI):",
     ]
     for task, rows in metrics["evaluation"]["tasks"].items():
         parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]

@@ -100,4 +100,4 @@ def test_a_model_that_predicted_twice_counts_once_by_its_newest_prediction() -> 
     newest, older = _row(1, "clinical"), {**_row(1, "clinical"), "probabilities": {"kit11": 0.1}}
     panel = _panel([newest, older])
     assert panel.recommended is not None and panel.others == ()
-    assert panel.recommended.text.probabilities == "kit11 67%, not_kit11 33%"
+    assert panel.recommended.text.probabilities == "KIT exon 11 67%, Not KIT exon 11 33%"

@@ -97,7 +97,10 @@ def test_a_response_prediction_says_what_its_probability_means() -> None:
     assert final.summary == (
         "Predicted RECIST 1.1 progression by 6 months: 75% (clin, final model, not trained on)"
     )
-    assert final.plain.startswith(f"{final.summary}. clin (clinical, 2026-01-02)")
+    assert final.plain.startswith(
+        f"{final.summary}. clin (Clinical, 2026-01-02), final model, not trained on: "
+        "Progression by 6 months"
+    )
     oof = prediction_text(_row("progression_6m", {"no_progression_6m": 0.6, "progression_6m": 0.4}))
     assert oof.summary == "Predicted RECIST 1.1 progression by 6 months: 40% (clin, out-of-fold)"
     assert prediction_text(_row("kit11", None)).summary is None

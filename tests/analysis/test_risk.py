@@ -176,7 +176,7 @@ def test_afip_more_than_10_mitoses_is_the_over_5_row():
 
 def test_afip_group_4_notes_small_number_of_cases():
     result = classify(AFIP, site=Site.STOMACH, size_cm=1.5, mitoses=8, unit=HPF)
-    assert result.label == "None (0 %)"
+    assert result.label == "No risk (0 %)"
     assert any("small number" in note for note in result.notes)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from gistcad.store.models import Patient
+from gistcad.domain import ContrastPhase
+from gistcad.store.models import Patient, Series
 from tests.app.conftest import open_page
-from tests.factories import add_validated_model
+from tests.factories import add_validated_model, seed_cohort
 
 
 def _page(query: dict[str, str] | None = None) -> AppTest:
@@ -54,13 +55,24 @@ def test_predictions_say_out_of_fold_or_final_model(app_db: Engine, seeded: dict
     at = _page({"patient": "P-002"})
     text = " ".join(m.value for m in at.markdown)
     # the out-of-fold prediction is the one shown for a training patient, and said so
-    assert "kfold: **not_kit11** — kit11 20%, not_kit11 80%" in text
+    assert "kfold: **Not KIT exon 11** — KIT exon 11 20%, Not KIT exon 11 80%" in text
     captions = " ".join(c.value for c in at.caption)
     assert "This patient: out-of-fold (fitted without this patient)." in captions
     assert "kfold was trained on this patient: its final prediction is in-sample" in captions
     at = _page({"patient": "P-003"})
     text = " ".join(m.value for m in at.markdown)
-    assert "kfold: **kit11** — kit11 80%, not_kit11 20%" in text
+    assert "kfold: **KIT exon 11** — KIT exon 11 80%, Not KIT exon 11 20%" in text
     captions = " ".join(c.value for c in at.caption)
     assert "This patient: not trained on this patient." in captions
     assert "out-of-fold (fitted" not in captions
+
+
+def test_the_ct_caption_names_the_contrast_phase_in_words(app_db: Engine) -> None:
+    with Session(app_db) as s:
+        seed_cohort(s, n=6, with_series=True)
+        s.execute(update(Series).values(phase=ContrastPhase.PORTAL_VENOUS))
+        s.commit()
+    at = _page({"patient": "P-001"})
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "portal venous phase" in captions and "portal_venous" not in captions

@@ -186,12 +186,12 @@ def test_a_running_job_shows_its_progress_and_time_left_and_is_cancelled_from_th
             time.sleep(0.2)
         time.sleep(1.1)  # some time elapses: the time left is extrapolated from it
         at = _open("views/jobs.py")
-        shown = at.dataframe[0].value.set_index("job_id")
-        assert shown.loc[job_id, "progress"] == pytest.approx(3 / 6)
-        assert shown.loc[job_id, "message"].startswith("fold 4/5")
-        assert shown.loc[job_id, "time_left"] == "less than a minute left"
-        assert shown.loc[predict_id, "parameters"] == "model version 1, 12 patients"
-        assert shown.loc[predict_id, "time_left"] == ""  # queued: no pace to go by
+        shown = at.dataframe[0].value.set_index("Job")
+        assert shown.loc[job_id, "Progress"] == pytest.approx(3 / 6)
+        assert shown.loc[job_id, "Message"].startswith("fold 4/5")
+        assert shown.loc[job_id, "Time left"] == "less than a minute left"
+        assert shown.loc[predict_id, "Parameters"] == "model version 1, 12 patients"
+        assert shown.loc[predict_id, "Time left"] == ""  # queued: no pace to go by
         at.selectbox(key="jobs_cancel_id").set_value(job_id)
         at.button(key="jobs_cancel").click().run()
         assert not at.exception, at.exception

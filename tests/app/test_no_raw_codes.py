@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from gistcad import jobs
 from gistcad.analysis.grouping import Grouping
 from gistcad.display import code_labels
 from gistcad.domain import ModelKind
@@ -39,14 +40,6 @@ CODES = sorted(code for code in code_labels() if re.search(r"[_0-9]", code))
 #: a raw column or key name: lower-case words joined by underscores
 RAW_NAME = re.compile(r"(?<![\w/.-])[a-z]+(?:_[a-z0-9]+)+(?![\w/.-])")
 MISSING = re.compile(r"(?<![\w-])(None|nan|NaN|NaT)(?![\w-])")
-
-#: pages reworked by other parts of issue 22 (model comparison: item 5; genotype panel: item 6;
-#: jobs: item 7); strict: the marker must go when the page is clean
-ELSEWHERE = {
-    "views/performance.py": "per-center metrics and the model card show raw column names (item 5)",
-    "views/case.py": "the case card's genotype panel prints the model's class codes (item 6)",
-    "views/jobs.py": "the jobs page offers targets by their codes (item 7)",
-}
 
 
 def test_the_scan_knows_the_codes_the_issue_names() -> None:
@@ -157,10 +150,9 @@ PAGES = [
     "views/survival.py",
     "views/response.py",
     "views/admin.py",
-    *(
-        pytest.param(page, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for page, reason in ELSEWHERE.items()
-    ),
+    "views/performance.py",
+    "views/case.py",
+    "views/jobs.py",
 ]
 
 
@@ -182,5 +174,23 @@ def test_no_raw_code_on_any_survival_grouping(cohort: Engine, grouping: Grouping
     assert at.get("plotly_chart")
     at.multiselect(key="survival_adjust").set_value(["age", "site"]).run()
     assert not at.exception, at.exception
+    texts = user_texts(at)
+    assert not raw_codes(texts), raw_codes(texts)
+
+
+def test_no_raw_code_in_the_job_list(cohort: Engine) -> None:
+    """A queued training job's parameters read as words (kind, target, validation)."""
+    job_id = jobs.submit(
+        cohort,
+        "train",
+        {"kind": "dl", "target": "progression_6m", "scheme": "loco", "name": "deep-response"},
+        AccessScope.everything(),
+    )
+    at = _open("views/jobs.py")
+    shown = at.dataframe[0].value.set_index("Job")
+    assert shown.loc[job_id, "Parameters"] == (
+        "kind Deep learning (CT), target RECIST 1.1 progression by 6 months, "
+        "scheme leave-one-center-out, name deep-response"
+    )
     texts = user_texts(at)
     assert not raw_codes(texts), raw_codes(texts)

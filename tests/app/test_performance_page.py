@@ -47,8 +47,8 @@ def test_per_center_metrics_and_tasks(trained: None) -> None:
     at = _page()
     assert at.selectbox(key="perf_model").value == 2  # the newest model first
     table = at.dataframe[0].value
-    assert list(table["center"]) == ["Alpha", "Beta", "All centers"]
-    assert table.set_index("center").loc["All centers", "n"] == 80
+    assert list(table["Center"]) == ["Alpha", "Beta", "All centers"]
+    assert table.set_index("Center").loc["All centers", "Patients"] == 80
     assert any(
         "Every figure on this page comes from out-of-fold predictions (k-fold "
         "cross-validation)" in c.value
@@ -58,6 +58,8 @@ def test_per_center_metrics_and_tasks(trained: None) -> None:
     assert not at.exception
     wrong = at.dataframe[-1].value
     assert wrong["case"].str.startswith("/case?patient=P-").all()
+    classes = {"KIT exon 11", "KIT exon 9", "PDGFRA", "Wild-type / other"}  # labels, not codes
+    assert set(wrong["True class"]) | set(wrong["Predicted class"]) <= classes
 
 
 def test_a_model_without_evaluation_says_why(trained: None) -> None:
@@ -79,13 +81,13 @@ def test_the_demo_oracle_gives_the_ceiling_and_never_creates_the_key(
     header = ",".join(["center", "hospital_id", *COLUMNS])
     layout.demo_oracle.write_text(f"{header}\nAlpha,001,{','.join(['0.5'] * len(COLUMNS))}\n")
     at = _page()
-    assert "ceiling_auc" not in at.dataframe[0].value  # nothing imported: nothing to link
+    assert "Ceiling AUC" not in at.dataframe[0].value  # nothing imported: nothing to link
     assert not layout.pseudonym_key.exists()
     layout.pseudonym_key.write_bytes(bytes(range(32)))
     at = _page()
     # linked with the key; the oracle names none of seed_cohort's patients: no ceiling value
     table = at.dataframe[0].value
-    assert "ceiling_auc" in table and table["ceiling_auc"].isna().all()
+    assert "Ceiling AUC" in table and (table["Ceiling AUC"] == "—").all()
 
 
 def test_the_models_are_compared_on_the_same_patients_with_one_marker_legend(

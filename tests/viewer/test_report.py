@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -69,7 +70,7 @@ def test_report_content() -> None:
     assert "Other schemes would change the call" not in page  # D842V: never, whatever the risk
     assert "AFIP-fitted recurrence estimate — not the MSKCC nomogram" in page
     assert "free of recurrence at 5 years" in page and "sizes up to 40 cm" in page
-    assert "clin (clinical, 2026-01-01), final model, not trained on: pdgfra" in page
+    assert "clin (Clinical, 2026-01-01), final model, not trained on: PDGFRA" in page
     assert "Recurrence-free: 40 mo (no recurrence); Overall: 46 mo (alive)" in page
 
 
@@ -111,6 +112,11 @@ def test_report_names_the_recommended_genotype_model_and_lists_the_others() -> N
         "<b>Recommended model: radio, the best validated for KIT exon 11 vs rest: out-of-fold "
         "AUC 0.81 (95 % CI 0.74–0.87), 200 patients, k-fold cross-validation.</b>"
     ) in page
-    assert "radio: kit11 (kit11 70%, not_kit11 30%); this patient: out-of-fold" in page
-    assert "<p>Other models:</p><ul><li>deep: pdgfra" in page
+    assert (
+        "radio: KIT exon 11 (KIT exon 11 70%, Not KIT exon 11 30%); this patient: out-of-fold"
+        in page
+    )
+    assert "<p>Other models:</p><ul><li>deep: PDGFRA" in page
+    text = re.sub(r"data:[^\"']+", "", page)  # the key slice's image left out
+    assert not {"kit11", "not_kit11", "pdgfra"} & set(re.findall(r"[a-z0-9_]+", text))
     assert "this patient: not trained on this patient; AUC 0.90 (CI not estimable)" in page
