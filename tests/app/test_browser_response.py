@@ -85,7 +85,10 @@ def test_case_view_shows_the_timeline_side_by_side_ct_and_categories(
         panels = tab.locator("[data-testid='stImage']").all_inner_texts()
         assert any("Baseline: axial slice" in t for t in panels)
         assert any("Follow-up 3: axial slice" in t for t in panels)
-        assert tab.locator("[data-testid='stImage'] img").count() == 3  # viewer + two panels
+        # the two side-by-side panels are images from the server; the CT viewer draws in the
+        # browser, in its own frame
+        assert tab.locator("[data-testid='stImage'] img").count() == 2
+        assert tab.locator("iframe[title*='ct_viewer']").count() == 1
         assert tab.get_by_text("Linked axial position (mm from the first slice)").count() == 1
         assert tab.get_by_text("Response by RECIST 1.1 and Choi").count() == 1
         tab.screenshot(path=str(ARTIFACTS / "case_follow_up.png"), full_page=True)
