@@ -17,13 +17,18 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
+from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
@@ -38,7 +43,7 @@ from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
-from gistcad.progress import Progress, counted
+from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import find_model_version, modelling_table
 from gistcad.store.models import ModelVersion, Prediction
@@ -245,16 +250,20 @@ def train(
         seed=request.seed,
         earlier=earlier,
     )
-    oof = out_of_fold(
-        table,
-        labels,
-        request.target.classes,
-        request.scheme,
-        lambda train_idx, test_idx: learner.fit_predict(table, labels, train_idx, test_idx),
-        seed=request.seed,
-        progress=progress,
-        plan=plan,
-    )
+    with _executor(learner, len(table)) as executor:
+        if isinstance(learner, RadiomicsLearner):
+            learner.prepare(table, executor)  # every patient's features once, cached
+        oof = out_of_fold(
+            table,
+            labels,
+            request.target.classes,
+            request.scheme,
+            FoldFit(learner if executor is None else task_learner(learner), table, labels),
+            seed=request.seed,
+            progress=progress,
+            plan=plan,
+            executor=executor,
+        )
     evaluation = evaluate(oof, request.target, seed=request.seed)
     if progress:
         progress("final model on all patients")
@@ -433,16 +442,61 @@ def _predict_in_chunks(
     table: pd.DataFrame,
     progress: Progress | None,
 ) -> Scores:
-    parts = []
-    for start in range(0, len(table), PREDICT_CHUNK):
-        chunk = table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
-        parts.append(learner.predict(fitted, chunk))
-        counted("predicted", start + len(chunk), len(table), progress)
+    """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`): on a cluster
+    for many patients, in this process for a few (:func:`gistcad.cluster.use_cluster`); the
+    caller writes the rows, once, whichever ran them."""
+    chunks = [
+        table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
+        for start in range(0, len(table), PREDICT_CHUNK)
+    ]
+    with _executor(learner, len(table)) as executor:
+        task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
+        sizes = [len(chunk) for chunk in chunks]
+        parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)
     risks = [p.risk_score for p in parts if p.risk_score is not None]
     return Scores(
         probabilities=np.concatenate([p.probabilities for p in parts]),
         risk_score=np.concatenate(risks) if len(risks) == len(parts) else None,
     )
+
+
+@dataclass(frozen=True)
+class FoldFit:
+    """One fold's fit and prediction, a pure task: train and test rows in, scores out."""
+
+    learner: Learner
+    table: pd.DataFrame
+    labels: NDArray[np.int64]
+
+    def __call__(self, train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
+        return self.learner.fit_predict(self.table, self.labels, train, test)
+
+
+@dataclass(frozen=True)
+class PredictChunk:
+    """A chunk of patients' predictions, a pure task: the rows in, their scores out."""
+
+    learner: Learner
+    fitted: Any
+
+    def __call__(self, chunk: pd.DataFrame) -> Scores:
+        return self.learner.predict(self.fitted, chunk)
+
+
+def task_learner(learner: Learner) -> Learner:
+    """``learner`` as a task takes it to a worker: without its progress callback (which writes
+    to this process's job row and does not travel)."""
+    if isinstance(learner, RadiomicsLearner):
+        return replace(learner, progress=None)
+    return learner
+
+
+def _executor(learner: Learner, n_cases: int) -> AbstractContextManager[Executor | None]:
+    """Where a learner's per-case work runs (:func:`gistcad.cluster.cluster_executor`); the
+    deep model's stays in this process, on its device (its training parallelises itself)."""
+    if learner.kind is ModelKind.DL:
+        return nullcontext(None)
+    return cluster_executor(n_cases)
 
 
 def dl_settings_of(version: ModelVersion) -> DlSettings | None:
