@@ -135,6 +135,7 @@ def cluster_executor(
         return
     size = machine_workers() if workers is None else max(workers, 1)
     with (
+        _quiet("distributed", "tornado"),
         LocalCluster(
             n_workers=size,
             threads_per_worker=1,
@@ -147,6 +148,21 @@ def cluster_executor(
     ):
         logger.info("work on %d cases on a local cluster of %d processes", n_cases, size)
         yield client.get_executor()
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """The engine's own loggers at WARNING while the local cluster runs in this process (its
+    scheduler would otherwise log every start and stop at INFO)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def map_cases(

@@ -320,7 +320,8 @@ def predict(
     written.
 
     ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
-    :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
+    :data:`PREDICT_CHUNK` (deep model) or :data:`TASK_CHUNK` (each patient's prediction does
+    not depend on the others), on a cluster for many patients (:mod:`gistcad.cluster`).
     """
     version = get_model_version(session, model_version_id)
     request = request_of(version)
@@ -433,7 +434,12 @@ def request_of(version: ModelVersion) -> TrainRequest:
     )
 
 
+#: patients per prediction step of the deep model (a batch on its device)
 PREDICT_CHUNK = 16
+#: patients per prediction task of the other models: small, so that a cluster's workers share
+#: the work evenly (each of their patients' radiomics features takes seconds); the same chunks
+#: in this process, so both give the same numbers
+TASK_CHUNK = 4
 
 
 def _predict_in_chunks(
@@ -445,9 +451,10 @@ def _predict_in_chunks(
     """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`): on a cluster
     for many patients, in this process for a few (:func:`gistcad.cluster.use_cluster`); the
     caller writes the rows, once, whichever ran them."""
+    size = PREDICT_CHUNK if learner.kind is ModelKind.DL else TASK_CHUNK
     chunks = [
-        table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
-        for start in range(0, len(table), PREDICT_CHUNK)
+        table.iloc[start : start + size].reset_index(drop=True)
+        for start in range(0, len(table), size)
     ]
     with _executor(learner, len(table)) as executor:
         task = PredictChunk(learner if executor is None else task_learner(learner), fitted)

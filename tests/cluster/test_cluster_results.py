@@ -1,0 +1,145 @@
+"""The same numbers whether the work runs here or on a local cluster of 1, 2 or 4 processes.
+
+Real clusters (separate worker processes, :class:`distributed.LocalCluster`), tiny inputs:
+radiomics features of a few small synthetic volumes, and the out-of-fold predictions of the
+clinical model over a seeded cohort.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session
+
+from gistcad.cluster import cluster_executor, map_cases
+from gistcad.config import ClusterMode, ClusterSetting
+from gistcad.imaging.nifti_io import write_canonical
+from gistcad.imaging.volume import Volume
+from gistcad.modelling.crossval import out_of_fold
+from gistcad.modelling.folds import Scheme
+from gistcad.modelling.learners import ClinicalLearner
+from gistcad.modelling.radiomics_model import RadiomicsSettings, feature_rows
+from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.trainer import FoldFit
+from gistcad.store import AccessScope, make_engine, migrations
+from gistcad.store.model_queries import modelling_table
+from tests.factories import seed_cohort
+
+LOCAL = ClusterSetting(ClusterMode.LOCAL)
+WORKERS = [1, 2, 4]
+
+
+def _tiny_case(folder: Path, name: str, rng: np.random.Generator) -> dict[str, str]:
+    """A 28 x 28 x 14 CT of 1 x 1 x 2.5 mm with a noisy ellipsoid "tumour" and its mask."""
+    i, j, k = np.mgrid[:28, :28, :14]
+    centre = rng.uniform(11, 17, size=3) * (1, 1, 0.5)
+    radii = rng.uniform(5, 8, size=3) * (1, 1, 0.4)
+    inside = (((i - centre[0]) / radii[0]) ** 2 + ((j - centre[1]) / radii[1]) ** 2) + (
+        (k - centre[2]) / radii[2]
+    ) ** 2 <= 1
+    image = rng.normal(40, 30, size=inside.shape) + np.where(inside, rng.uniform(20, 120), 0)
+    affine = np.diag([1.0, 1.0, 2.5, 1.0])
+    (folder / "volumes").mkdir(parents=True, exist_ok=True)
+    volume_sha = write_canonical(
+        Volume(image.astype(np.int16), affine), folder / "volumes" / f"{name}.nii"
+    )
+    mask_sha = write_canonical(
+        Volume(inside.astype(np.uint8), affine), folder / "volumes" / f"{name}_mask.nii"
+    )
+    return {
+        "volume_path": f"volumes/{name}.nii",
+        "mask_path": f"volumes/{name}_mask.nii",
+        "volume_sha256": volume_sha,
+        "mask_sha256": mask_sha,
+    }
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(19)
+    table = pd.DataFrame([_tiny_case(folder, f"case{n}", rng) for n in range(4)])
+    return folder, table
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, np.ndarray]:
+    folder = tmp_path_factory.mktemp("cohort")
+    engine = make_engine(f"sqlite:///{folder / 'gistcad.sqlite'}")
+    migrations.upgrade(engine)
+    with Session(engine) as session:
+        seed_cohort(session, n=40, seed=3, with_series=True)
+        session.commit()
+        table = modelling_table(session, AccessScope.everything())
+    return table, labels_for(table, Target.KIT11)
+
+
+def _features(
+    images: tuple[Path, pd.DataFrame], copy: Path, executor: Executor | None
+) -> pd.DataFrame:
+    """The features, computed afresh (a copy of the images, no cache) on ``executor``."""
+    source, table = images
+    shutil.copytree(source, copy)
+    assert not (copy / "features").exists()
+    return feature_rows(table, copy, RadiomicsSettings(), executor)
+
+
+def _oof(cohort: tuple[pd.DataFrame, np.ndarray], executor: Executor | None) -> pd.DataFrame:
+    table, labels = cohort
+    learner = ClinicalLearner(n_classes=2, seed=5)
+    fit = FoldFit(learner, table, labels)
+    return out_of_fold(
+        table, labels, Target.KIT11.classes, Scheme.KFOLD, fit, seed=5, executor=executor
+    )
+
+
+@pytest.fixture(scope="module")
+def in_process(
+    images: tuple[Path, pd.DataFrame],
+    cohort: tuple[pd.DataFrame, np.ndarray],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    copy = tmp_path_factory.mktemp("serial") / "data"
+    return _features(images, copy, None), _oof(cohort, None)
+
+
+@pytest.fixture(params=WORKERS, ids=[f"{n} workers" for n in WORKERS])
+def local_cluster(request: pytest.FixtureRequest) -> Iterator[tuple[int, Executor]]:
+    with cluster_executor(1, workers=request.param, setting=LOCAL) as executor:
+        assert executor is not None
+        yield request.param, executor
+
+
+def test_the_same_numbers_on_1_2_and_4_workers(
+    local_cluster: tuple[int, Executor],
+    images: tuple[Path, pd.DataFrame],
+    cohort: tuple[pd.DataFrame, np.ndarray],
+    in_process: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    workers, executor = local_cluster
+    # the tasks really ran in other processes, as many as asked for
+    pids = set(map_cases(_pid, list(range(4 * workers)), executor))
+    assert os.getpid() not in pids and 1 <= len(pids) <= workers
+    features, oof = _features(images, tmp_path / "data", executor), _oof(cohort, executor)
+    expected_features, expected_oof = in_process
+    assert features.shape == (4, expected_features.shape[1]) and features.shape[1] > 100
+    pd.testing.assert_frame_equal(features, expected_features, check_exact=True)
+    assert len(oof) == 40 and oof["patient_id"].is_unique
+    pd.testing.assert_frame_equal(oof, expected_oof, check_exact=True)
+    # every feature was written to the cache once, by a worker
+    assert len(list((tmp_path / "data" / "features").glob("*.json"))) == 4
+    assert not list((tmp_path / "data" / "features").glob("*.tmp"))
+
+
+def _pid(_: int) -> int:
+    time.sleep(0.05)  # long enough that more than one worker takes a task
+    return os.getpid()
