@@ -7,6 +7,7 @@ clinical model over a seeded cohort.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ from gistcad.modelling.targets import Target, labels_for
 from gistcad.modelling.trainer import FoldFit
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.model_queries import modelling_table
+from gistcad.synth.build import BuildOptions, build_cohort
 from tests.cluster.volumes import tiny_case
 from tests.factories import seed_cohort
 
@@ -117,3 +119,27 @@ def test_the_same_numbers_on_1_2_and_4_workers(
 def _pid(_: int) -> int:
     time.sleep(0.05)  # long enough that more than one worker takes a task
     return os.getpid()
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_synthetic_build_writes_the_same_bytes_on_a_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def options(out: Path) -> BuildOptions:
+        return BuildOptions(out, patients=3, centers=2, seed=6, matrix=64, scan_length_mm=40.0)
+
+    monkeypatch.setenv("GISTCAD_CLUSTER", "off")
+    build_cohort(options(tmp_path / "here"))
+    monkeypatch.setenv("GISTCAD_CLUSTER", "local")  # a local cluster, though only 3 patients
+    patients: list[int] = []
+    build_cohort(options(tmp_path / "cluster"), patients.append)
+    assert patients == [1, 1, 1]
+    here, cluster = _digest(tmp_path / "here"), _digest(tmp_path / "cluster")
+    assert len(here) > 3 * 20 and cluster == here
