@@ -19,13 +19,11 @@ import json
 import logging
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from gistcad.cluster import cluster_executor, map_cases
@@ -41,6 +39,7 @@ from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, Architecture
 from gistcad.progress import Progress
@@ -465,37 +464,6 @@ def _predict_in_chunks(
         probabilities=np.concatenate([p.probabilities for p in parts]),
         risk_score=np.concatenate(risks) if len(risks) == len(parts) else None,
     )
-
-
-@dataclass(frozen=True)
-class FoldFit:
-    """One fold's fit and prediction, a pure task: train and test rows in, scores out."""
-
-    learner: Learner
-    table: pd.DataFrame
-    labels: NDArray[np.int64]
-
-    def __call__(self, train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
-        return self.learner.fit_predict(self.table, self.labels, train, test)
-
-
-@dataclass(frozen=True)
-class PredictChunk:
-    """A chunk of patients' predictions, a pure task: the rows in, their scores out."""
-
-    learner: Learner
-    fitted: Any
-
-    def __call__(self, chunk: pd.DataFrame) -> Scores:
-        return self.learner.predict(self.fitted, chunk)
-
-
-def task_learner(learner: Learner) -> Learner:
-    """``learner`` as a task takes it to a worker: without its progress callback (which writes
-    to this process's job row and does not travel)."""
-    if isinstance(learner, RadiomicsLearner):
-        return replace(learner, progress=None)
-    return learner
 
 
 def _executor(learner: Learner, n_cases: int) -> AbstractContextManager[Executor | None]:

@@ -27,7 +27,7 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.learners import ClinicalLearner
 from gistcad.modelling.radiomics_model import RadiomicsSettings, feature_rows
 from gistcad.modelling.targets import Target, labels_for
-from gistcad.modelling.trainer import FoldFit
+from gistcad.modelling.tasks import FoldFit
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.model_queries import modelling_table
 from gistcad.synth.build import BuildOptions, build_cohort
