@@ -312,8 +312,10 @@ def _execute(
         n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
     model_id = int(p["model_version_id"])
+    # "predicted k/N" as the prediction tasks complete (on a cluster for many patients); the
+    # rows are written after the last one, so nothing holds the write lock meanwhile
     n = predict_and_record(
-        session, scope, data_dir, model_id, p.get("pseudonyms"), device=device, job_id=job.id
+        session, scope, data_dir, model_id, p.get("pseudonyms"), progress, device, job.id
     )
     return f"{n} predictions written"
 

@@ -157,7 +157,13 @@ def test_a_killed_worker_loses_and_duplicates_no_prediction(
         keys = list(client.processing()[victim])
         assert keys, "the task ended before the worker could be killed"
         os.kill(pids[victim], signal.SIGKILL)
-        runner.join(timeout=300)
+        seen = set()  # the job row's messages while it runs: progress as tasks complete
+        deadline = time.monotonic() + 300
+        while runner.is_alive() and time.monotonic() < deadline:
+            with Session(engine) as session:
+                seen.add(session.scalar(select(Job.message).where(Job.id == job_id)))
+            time.sleep(0.2)
+        runner.join(timeout=1)
         assert not runner.is_alive()
         # the engine noticed: the worker left, and its task was handed out again
         assert victim not in client.scheduler_info()["workers"]
@@ -167,6 +173,7 @@ def test_a_killed_worker_loses_and_duplicates_no_prediction(
     with Session(engine) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.message == f"{PATIENTS} predictions written"
+        assert job.progress == 1.0
         rows = session.scalars(
             select(Prediction.patient_id).where(Prediction.model_version_id == model_id)
         ).all()
@@ -175,3 +182,5 @@ def test_a_killed_worker_loses_and_duplicates_no_prediction(
         )
     assert len(rows) == PATIENTS and len(set(rows)) == PATIENTS  # each patient exactly once
     assert audited == 1
+    # progress was recorded as prediction tasks completed ("predicted k/16")
+    assert any(str(message).startswith("predicted ") for message in seen), seen
