@@ -467,9 +467,13 @@ def _predict_in_chunks(
 
 
 def _executor(learner: Learner, n_cases: int) -> AbstractContextManager[Executor | None]:
-    """Where a learner's per-case work runs (:func:`gistcad.cluster.cluster_executor`); the
-    deep model's stays in this process, on its device (its training parallelises itself)."""
-    if learner.kind is ModelKind.DL:
+    """Where a learner's folds and predictions run (:func:`gistcad.cluster.cluster_executor`).
+
+    The radiomics model's go by the rule (seconds of feature extraction per patient, a tuning
+    grid per fold); the clinical model's stay here (milliseconds: a cluster's start would cost
+    more than it saves), and so do the deep model's (on its device; it parallelises itself).
+    """
+    if learner.kind is not ModelKind.RADIOMICS:
         return nullcontext(None)
     return cluster_executor(n_cases)
 
