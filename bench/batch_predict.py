@@ -11,8 +11,8 @@ are extracted again (the heavy part, seconds per case): once with ``GISTCAD_CLUS
 on the local cluster, its start and stop included). Both runs must write the same
 predictions; the bench checks it.
 
-Setup, not timed: a synthetic cohort of ``--cases`` patients (64-pixel matrix, 40 mm scanned,
-no follow-up) is built and imported, and a radiomics model is trained on it (hold-out).
+Setup, not timed: a synthetic cohort of ``--cases`` patients (128-pixel matrix, 60 mm
+scanned, no follow-up) is built and imported, and a radiomics model is trained on it (hold-out).
 The load average is printed at start and end: on a shared machine other processes inflate
 every number.
 
@@ -70,7 +70,7 @@ def run(cases: int, folder: Path) -> None:
     start = time.perf_counter()
     build_cohort(
         BuildOptions(
-            out=cohort, patients=cases, centers=3, seed=1, matrix=64, scan_length_mm=40.0,
+            out=cohort, patients=cases, centers=3, seed=1, matrix=128, scan_length_mm=60.0,
             follow_up=False,
         )
     )  # fmt: skip

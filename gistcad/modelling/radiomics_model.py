@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
 from gistcad.features import FeatureSettings, extract_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
@@ -90,6 +91,11 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
     if cache.is_file():
         return dict(json.loads(cache.read_text()))
     image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
+    if not np.asarray(mask.array).any():
+        raise ValidationError(
+            f"the tumour mask {row.mask_path} is empty (no voxel inside the tumour): its "
+            "patient cannot be described by radiomics; re-import a mask that covers the tumour"
+        )
     spacing = np.asarray(image.spacing_mm, dtype=float)
     crop, crop_mask = _tumour_region(image.array, mask.array, spacing, settings.voxel_mm)
     features = extract_features(
