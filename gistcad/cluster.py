@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager
@@ -67,6 +68,8 @@ def machine_workers() -> int:
 
 def in_worker() -> bool:
     """True inside a Dask worker (where work never starts a cluster of its own)."""
+    if "distributed" not in sys.modules:  # a worker has it loaded; elsewhere, no need to
+        return False
     try:
         from distributed import get_worker
 
