@@ -456,6 +456,10 @@ def _predict_in_chunks(
         for start in range(0, len(table), size)
     ]
     with _executor(learner, len(table)) as executor:
+        if executor is not None and isinstance(learner, RadiomicsLearner):
+            # one task per patient first (one large tumour does not hold up three others),
+            # and the chunks then read the cached features
+            learner.prepare(table, executor)
         task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
         sizes = [len(chunk) for chunk in chunks]
         parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)
