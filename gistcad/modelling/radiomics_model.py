@@ -218,9 +218,16 @@ class RadiomicsLearner:
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)
 
-    def prepare(self, table: pd.DataFrame, executor: Executor | None) -> None:
-        """Compute (and cache) every patient's features once, before the folds read them."""
-        feature_rows(table, self.data_dir, self.settings, executor, self.progress)
+    def prepare(
+        self,
+        table: pd.DataFrame,
+        executor: Executor | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Compute (and cache) every patient's features once, before the folds or the
+        prediction chunks read them; ``progress``: told as they complete (default: the
+        learner's own)."""
+        feature_rows(table, self.data_dir, self.settings, executor, progress or self.progress)
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         features = self._features(table.iloc[rows])

@@ -459,7 +459,7 @@ def _predict_in_chunks(
         if executor is not None and isinstance(learner, RadiomicsLearner):
             # one task per patient first (one large tumour does not hold up three others),
             # and the chunks then read the cached features
-            learner.prepare(table, executor)
+            learner.prepare(table, executor, progress)
         task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
         sizes = [len(chunk) for chunk in chunks]
         parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)

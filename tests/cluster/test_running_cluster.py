@@ -182,5 +182,6 @@ def test_a_killed_worker_loses_and_duplicates_no_prediction(
         )
     assert len(rows) == PATIENTS and len(set(rows)) == PATIENTS  # each patient exactly once
     assert audited == 1
-    # progress was recorded as prediction tasks completed ("predicted k/16")
-    assert any(str(message).startswith("predicted ") for message in seen), seen
+    # progress was recorded as the tasks completed ("radiomics features k/16", "predicted k/16")
+    steps = ("radiomics features ", "predicted ")
+    assert any(str(message).startswith(steps) for message in seen), seen
