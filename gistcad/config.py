@@ -16,6 +16,11 @@ Every variable starts with ``GISTCAD_``:
                               without activity; default 15
 ``GISTCAD_LOCKOUT_ATTEMPTS``  failed logins in a row that lock an account; default 5
 ``GISTCAD_LOCKOUT_MINUTES``   how long such a lock lasts; default 15
+``GISTCAD_CLUSTER``           where per-case heavy work runs (:mod:`gistcad.cluster`):
+                              unset or ``auto`` (a local Dask cluster for large
+                              inputs, this process for small ones), ``local``
+                              (always a local cluster), ``off`` (always this
+                              process) or a scheduler address ``tcp://host:8786``
 ============================  ======================================================
 
 :func:`load_settings` reads them, checks them, creates the data folder if needed and
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +55,7 @@ AUTH_VAR = "GISTCAD_AUTH"
 IDLE_VAR = "GISTCAD_IDLE_MINUTES"
 LOCKOUT_ATTEMPTS_VAR = "GISTCAD_LOCKOUT_ATTEMPTS"
 LOCKOUT_MINUTES_VAR = "GISTCAD_LOCKOUT_MINUTES"
+CLUSTER_VAR = "GISTCAD_CLUSTER"
 
 
 class AuthMode(StrEnum):
@@ -57,6 +64,23 @@ class AuthMode(StrEnum):
     NONE = "none"
     LOCAL = "local"
     OIDC = "oidc"
+
+
+class ClusterMode(StrEnum):
+    """Where per-case heavy work runs (``GISTCAD_CLUSTER``)."""
+
+    AUTO = "auto"  # a local cluster when the input is large, else this process
+    LOCAL = "local"  # always a local cluster of worker processes
+    OFF = "off"  # always in this process, one case after another
+    REMOTE = "remote"  # a running Dask scheduler at ``ClusterSetting.address``
+
+
+@dataclass(frozen=True)
+class ClusterSetting:
+    """The validated ``GISTCAD_CLUSTER``: a mode and, for a running scheduler, its address."""
+
+    mode: ClusterMode = ClusterMode.AUTO
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,7 @@ class Settings:
     db_url: URL
     auth: AuthMode = AuthMode.NONE
     login: LoginPolicy = field(default_factory=LoginPolicy)
+    cluster: ClusterSetting = field(default_factory=ClusterSetting)
 
     @property
     def backend(self) -> str:
@@ -114,7 +139,37 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     data_dir = _check_data_dir(env.get(DATA_DIR_VAR, "").strip() or DEFAULT_DATA_DIR)
     raw_url = env.get(DB_URL_VAR, "").strip()
     db_url = _check_db_url(raw_url) if raw_url else _default_sqlite_url(data_dir)
-    return Settings(data_dir=data_dir, db_url=db_url, auth=_auth_mode(env), login=_policy(env))
+    return Settings(
+        data_dir=data_dir,
+        db_url=db_url,
+        auth=_auth_mode(env),
+        login=_policy(env),
+        cluster=cluster_setting(env),
+    )
+
+
+_SCHEDULER = re.compile(r"^(tcp|tls)://(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+
+
+def cluster_setting(environ: Mapping[str, str] | None = None) -> ClusterSetting:
+    """Read and check ``GISTCAD_CLUSTER`` alone (no data folder needed).
+
+    Raises
+    ------
+    ConfigError
+        When the value is neither a mode (``auto``, ``local``, ``off``) nor a scheduler
+        address ``tcp://host:port``.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(CLUSTER_VAR, "").strip()
+    if raw.lower() in ("", ClusterMode.AUTO, ClusterMode.LOCAL, ClusterMode.OFF):
+        return ClusterSetting(ClusterMode(raw.lower() or ClusterMode.AUTO))
+    if _SCHEDULER.match(raw) and 0 < int(raw.rsplit(":", 1)[1]) < 65536:
+        return ClusterSetting(ClusterMode.REMOTE, raw)
+    raise ConfigError(
+        f"{CLUSTER_VAR}={raw!r} is neither auto, local, off nor a scheduler address; "
+        "use e.g. tcp://scheduler-host:8786 (the address 'dask scheduler' prints)"
+    )
 
 
 def _auth_mode(env: Mapping[str, str]) -> AuthMode:

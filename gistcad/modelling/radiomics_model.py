@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,9 @@ from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedKF
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
 from gistcad.features import FeatureSettings, extract_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
@@ -74,15 +79,23 @@ def _tumour_region(
     return crop, crop_mask
 
 
+def cache_path(data_dir: Path, row: Any, settings: RadiomicsSettings) -> Path:
+    """Where the features of ``row``'s image and mask under ``settings`` are cached."""
+    name = f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
+    return DataLayout(data_dir).feature_cache / name
+
+
 def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
     """The IBSI features of one patient's tumour (cached under ``data_dir/features``)."""
-    cache = (
-        DataLayout(data_dir).feature_cache
-        / f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
-    )
+    cache = cache_path(data_dir, row, settings)
     if cache.is_file():
         return dict(json.loads(cache.read_text()))
     image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
+    if not np.asarray(mask.array).any():
+        raise ValidationError(
+            f"the tumour mask {row.mask_path} is empty (no voxel inside the tumour): its "
+            "patient cannot be described by radiomics; re-import a mask that covers the tumour"
+        )
     spacing = np.asarray(image.spacing_mm, dtype=float)
     crop, crop_mask = _tumour_region(image.array, mask.array, spacing, settings.voxel_mm)
     features = extract_features(
@@ -92,10 +105,33 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
         FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cache.with_suffix(".tmp")
+    # a name of its own: the same patient may be computed twice at once (a task run again)
+    temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     temporary.write_text(json.dumps({k: (None if np.isnan(v) else v) for k, v in features.items()}))
     temporary.replace(cache)
     return features
+
+
+@dataclass(frozen=True)
+class CaseImages:
+    """What a feature task needs of one patient: the image and mask, and their checksums."""
+
+    volume_path: str
+    mask_path: str
+    volume_sha256: str
+    mask_sha256: str
+
+
+@dataclass(frozen=True)
+class FeatureTask:
+    """One patient's features as a pure task (:mod:`gistcad.cluster`): inputs in, features
+    out; the only file it writes is the cache, keyed by those inputs and renamed into place."""
+
+    data_dir: Path
+    settings: RadiomicsSettings
+
+    def __call__(self, case: CaseImages) -> dict[str, float]:
+        return patient_features(self.data_dir, case, self.settings)
 
 
 def feature_table(
@@ -103,13 +139,42 @@ def feature_table(
     data_dir: Path,
     settings: RadiomicsSettings,
     progress: Callable[[str], None] | None = None,
+    *,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """One row of features per row of ``table`` (which needs image and mask columns)."""
-    rows = []
-    for i, row in enumerate(table.itertuples(index=False)):
-        rows.append(patient_features(data_dir, row, settings))
-        if progress and i % 25 == 0:
-            progress(f"radiomics features {i + 1}/{len(table)}")
+    """One row of features per row of ``table`` (which needs image and mask columns).
+
+    Each patient is a task (:func:`feature_rows`): on a cluster when many patients' features
+    are not cached yet, here otherwise (:func:`gistcad.cluster.use_cluster`; ``workers``: a
+    local cluster's size). ``progress`` is told "radiomics features done/total" every 25
+    patients and at the end.
+    """
+    missing = sum(
+        not cache_path(data_dir, row, settings).is_file() for row in table.itertuples(index=False)
+    )
+    with cluster_executor(missing, workers=workers) as executor:
+        return feature_rows(table, data_dir, settings, executor, progress)
+
+
+def feature_rows(
+    table: pd.DataFrame,
+    data_dir: Path,
+    settings: RadiomicsSettings,
+    executor: Executor | None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """:func:`feature_table` on ``executor`` (None: in this process), one task per patient."""
+    cases = [
+        CaseImages(str(r.volume_path), str(r.mask_path), str(r.volume_sha256), str(r.mask_sha256))
+        for r in table.itertuples(index=False)
+    ]
+
+    def every_25(message: str, done: int | None = None, total: int | None = None) -> None:
+        if progress and done is not None and (done % 25 == 1 or done == total):
+            progress(message)
+
+    task = FeatureTask(data_dir, settings)
+    rows = map_cases(task, cases, executor, progress=every_25, what="radiomics features")
     return pd.DataFrame(rows).astype(float)
 
 
@@ -152,6 +217,17 @@ class RadiomicsLearner:
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)
+
+    def prepare(
+        self,
+        table: pd.DataFrame,
+        executor: Executor | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Compute (and cache) every patient's features once, before the folds or the
+        prediction chunks read them; ``progress``: told as they complete (default: the
+        learner's own)."""
+        feature_rows(table, self.data_dir, self.settings, executor, progress or self.progress)
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         features = self._features(table.iloc[rows])

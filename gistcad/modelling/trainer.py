@@ -17,6 +17,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
+from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
@@ -37,9 +40,10 @@ from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX, Architecture
-from gistcad.progress import Progress, counted
+from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import find_model_version, modelling_table
 from gistcad.store.models import ModelVersion, Prediction
@@ -255,16 +259,20 @@ def train(
         seed=request.seed,
         earlier=earlier,
     )
-    oof = out_of_fold(
-        table,
-        labels,
-        request.target.classes,
-        request.scheme,
-        lambda train_idx, test_idx: learner.fit_predict(table, labels, train_idx, test_idx),
-        seed=request.seed,
-        progress=progress,
-        plan=plan,
-    )
+    with _executor(learner, len(table)) as executor:
+        if isinstance(learner, RadiomicsLearner):
+            learner.prepare(table, executor)  # every patient's features once, cached
+        oof = out_of_fold(
+            table,
+            labels,
+            request.target.classes,
+            request.scheme,
+            FoldFit(learner if executor is None else task_learner(learner), table, labels),
+            seed=request.seed,
+            progress=progress,
+            plan=plan,
+            executor=executor,
+        )
     evaluation = evaluate(oof, request.target, seed=request.seed)
     if progress:
         progress("final model on all patients")
@@ -321,7 +329,8 @@ def predict(
     written.
 
     ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
-    :data:`PREDICT_CHUNK` (each patient's prediction does not depend on the others).
+    :data:`PREDICT_CHUNK` (deep model) or :data:`TASK_CHUNK` (each patient's prediction does
+    not depend on the others), on a cluster for many patients (:mod:`gistcad.cluster`).
     """
     version = get_model_version(session, model_version_id)
     request = request_of(version)
@@ -435,7 +444,12 @@ def request_of(version: ModelVersion) -> TrainRequest:
     )
 
 
+#: patients per prediction step of the deep model (a batch on its device)
 PREDICT_CHUNK = 16
+#: patients per prediction task of the other models: small, so that a cluster's workers share
+#: the work evenly (each of their patients' radiomics features takes seconds); the same chunks
+#: in this process, so both give the same numbers
+TASK_CHUNK = 4
 
 
 def _predict_in_chunks(
@@ -444,16 +458,39 @@ def _predict_in_chunks(
     table: pd.DataFrame,
     progress: Progress | None,
 ) -> Scores:
-    parts = []
-    for start in range(0, len(table), PREDICT_CHUNK):
-        chunk = table.iloc[start : start + PREDICT_CHUNK].reset_index(drop=True)
-        parts.append(learner.predict(fitted, chunk))
-        counted("predicted", start + len(chunk), len(table), progress)
+    """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`): on a cluster
+    for many patients, in this process for a few (:func:`gistcad.cluster.use_cluster`); the
+    caller writes the rows, once, whichever ran them."""
+    size = PREDICT_CHUNK if learner.kind is ModelKind.DL else TASK_CHUNK
+    chunks = [
+        table.iloc[start : start + size].reset_index(drop=True)
+        for start in range(0, len(table), size)
+    ]
+    with _executor(learner, len(table)) as executor:
+        if executor is not None and isinstance(learner, RadiomicsLearner):
+            # one task per patient first (one large tumour does not hold up three others),
+            # and the chunks then read the cached features
+            learner.prepare(table, executor, progress)
+        task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
+        sizes = [len(chunk) for chunk in chunks]
+        parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)
     risks = [p.risk_score for p in parts if p.risk_score is not None]
     return Scores(
         probabilities=np.concatenate([p.probabilities for p in parts]),
         risk_score=np.concatenate(risks) if len(risks) == len(parts) else None,
     )
+
+
+def _executor(learner: Learner, n_cases: int) -> AbstractContextManager[Executor | None]:
+    """Where a learner's folds and predictions run (:func:`gistcad.cluster.cluster_executor`).
+
+    The radiomics model's go by the rule (seconds of feature extraction per patient, a tuning
+    grid per fold); the clinical model's stay here (milliseconds: a cluster's start would cost
+    more than it saves), and so do the deep model's (on its device; it parallelises itself).
+    """
+    if learner.kind is not ModelKind.RADIOMICS:
+        return nullcontext(None)
+    return cluster_executor(n_cases)
 
 
 def dl_settings_of(version: ModelVersion) -> DlSettings | None:

@@ -28,8 +28,9 @@ the baseline; ``BuildOptions(follow_up=False)`` (``--no-follow-up``) leaves it o
 Every random draw comes from ``numpy.random.SeedSequence`` children of the seed (the clinical
 table from one stream, each patient's image from a stream keyed by its index), and every UID
 is derived from the seed, so the same options give byte-identical folders whatever the number
-of worker processes. Images are rendered and written one patient at a time, so memory does not
-grow with the number of patients.
+of worker processes (each patient is a task of :func:`gistcad.cluster.run_cases`). Images are
+rendered and written one patient at a time, so memory does not grow with the number of
+patients.
 """
 
 from __future__ import annotations
@@ -37,9 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from gistcad import __version__
+from gistcad.cluster import run_cases
 from gistcad.errors import ValidationError
 from gistcad.imaging.lesion_measures import longest_axial_diameter_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
@@ -124,7 +124,9 @@ class BuildOptions:
     scan_length_mm
         Length of the scanned range, mm (lengthened when a tumour needs more).
     workers
-        Processes for the images (default: the machine's cores).
+        Processes for the images (default: the machine's cores; 1: this process), a local
+        Dask cluster's workers (:mod:`gistcad.cluster`, which decides by the patient count
+        and ``GISTCAD_CLUSTER`` whether one is started).
     follow_up
         Write the neoadjuvant patients' follow-up CTs, masks, treatment lines and truth.
     treat_everyone
@@ -439,20 +441,17 @@ def build_cohort(
     )
     options.out.mkdir(parents=True, exist_ok=True)
     ceilings = _write_tables(cohort, centers, options, plans)
-    workers = options.workers or os.cpu_count() or 1
     truth: list[dict[str, Any]] = []
-    tasks = _tasks(cohort, centers, options, plans)
-    if workers == 1:
-        for task in tasks:
-            truth += write_patient(task)
-            if progress:
-                progress(1)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for rows in pool.map(write_patient, tasks, chunksize=2):
-                truth += rows
-                if progress:
-                    progress(1)
+    tasks = list(_tasks(cohort, centers, options, plans))
+
+    def each_patient(message: str, done: int | None = None, total: int | None = None) -> None:
+        if progress:
+            progress(1)
+
+    # one task per patient (pure but for its own files, which a rerun writes alike): a local
+    # cluster of ``workers`` processes for many patients, this process for a few or workers=1
+    for rows in run_cases(write_patient, tasks, workers=options.workers, progress=each_patient):
+        truth += rows
     if options.follow_up:
         frame = pd.DataFrame(truth, columns=list(TRUTH_COLUMNS))
         frame.to_csv(options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n")
