@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.performance import delong_test
+from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
 from gistcad.modelling.evaluation import Evaluation, auc_by_center, evaluate, task_scores
@@ -151,7 +152,7 @@ def _references(
             continue
         for task, aucs in auc_by_center(peer.oof, Target(peer.target)).items():
             if task in references:
-                references[task][f"{peer.name} ({peer.kind})"] = aucs
+                references[task][f"{peer.name} ({ModelKind(peer.kind).label})"] = aucs
     return references
 
 
@@ -220,7 +221,8 @@ class SharedComparison:
 
 
 def _label(detail: ModelVersionDetail) -> str:
-    return f"{detail.name} ({detail.kind})"
+    """E.g. "k11 (Clinical)": the version's name and its kind in words."""
+    return f"{detail.name} ({ModelKind(detail.kind).label})"
 
 
 def _validation(detail: ModelVersionDetail) -> str:

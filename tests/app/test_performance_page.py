@@ -108,11 +108,11 @@ def test_the_models_are_compared_on_the_same_patients_with_one_marker_legend(
     assert not at.exception, at.exception
     (paired,) = [d.value for d in at.dataframe if "p (DeLong)" in d.value]
     # the KIT exon 11 model answers the same question: compared, on the same patients
-    assert list(paired["Model"]) == ["k11 (clinical)"] * 3
+    assert list(paired["Model"]) == ["k11 (Clinical)"] * 3
     assert list(paired["Center"]) == ["Alpha", "Beta", "All centers"]
     assert paired["Patients"].iloc[:2].sum() == paired["Patients"].iloc[2] == 80
-    assert "AUC of geno (clinical)" in paired
+    assert "AUC of geno (Clinical)" in paired
     captions = " ".join(c.value for c in at.caption)
     assert "2 models, each evaluated on the same 80 patients" in captions
-    assert "held (clinical) is not compared here: it was evaluated on a hold-out" in captions
+    assert "held (Clinical) is not compared here: it was evaluated on a hold-out" in captions
     assert captions.count("Markers: filled = a model with its 95 % CI") == 2  # both forests

@@ -60,12 +60,12 @@ def test_a_version_beside_the_others_with_its_margin(trained: tuple[Engine, Data
     assert tasks == {"kit11_vs_rest", "kit_mutant_vs_not", "pdgfra_vs_rest"}
     for task in tasks:
         # the other clinical version of the same target; not the bare row (no evaluation)
-        assert list(assessment.references[task]) == ["clin-1 (clinical)"]
-        reference = assessment.references[task]["clin-1 (clinical)"]
+        assert list(assessment.references[task]) == ["clin-1 (Clinical)"]
+        reference = assessment.references[task]["clin-1 (Clinical)"]
         theirs = other.evaluation.tables[task].set_index("center")["auc"]
         assert reference == pytest.approx(theirs.to_dict())  # point AUCs, no bootstrap needed
         mine = assessment.evaluation.tables[task].set_index("center")["auc"]
-        margin = assessment.margin(task, "clin-1 (clinical)")
+        margin = assessment.margin(task, "clin-1 (Clinical)")
         assert set(margin) == {"Alpha", "Beta", POOLED}
         assert margin[POOLED] == pytest.approx(mine[POOLED] - theirs[POOLED])
     assert CEILING not in assessment.references["kit11_vs_rest"]  # no oracle in this folder
@@ -78,7 +78,7 @@ def test_only_the_centers_in_scope_count(trained: tuple[Engine, DataLayout]) -> 
         assessment = evaluate_version(s, alpha, layout, "clin-0", baselines=True)
     table = assessment.evaluation.tables["kit11_vs_rest"]
     assert list(table["center"]) == ["Alpha", POOLED]
-    assert set(assessment.references["kit11_vs_rest"]["clin-1 (clinical)"]) == {"Alpha", POOLED}
+    assert set(assessment.references["kit11_vs_rest"]["clin-1 (Clinical)"]) == {"Alpha", POOLED}
 
 
 def test_what_cannot_be_evaluated_says_why(trained: tuple[Engine, DataLayout]) -> None:

@@ -57,25 +57,25 @@ def test_models_are_compared_on_the_same_patients_and_a_hold_out_one_is_set_apar
     with Session(store) as s:
         geno, k11, held = _detail(s, "geno"), _detail(s, "k11"), _detail(s, "held")
         result = compare_on_shared_patients(s, EVERYTHING, geno, "kit11_vs_rest")
-    assert result.models == ("geno (clinical)", "k11 (clinical)")  # a different target, too
+    assert result.models == ("geno (Clinical)", "k11 (Clinical)")  # a different target, too
     shared = sorted(set(geno.oof["pseudonym"]) & set(k11.oof["pseudonym"]))
     assert result.n_patients == len(shared)
     assert any(
         n.startswith(
-            "held (clinical) is not compared here: it was evaluated on a hold-out of "
+            "held (Clinical) is not compared here: it was evaluated on a hold-out of "
             f"{len(held.oof)} patients"
         )
         for n in result.notes
     )
-    assert "k11 (clinical): the same folds as geno (clinical)." in result.notes
+    assert "k11 (Clinical): the same folds as geno (Clinical)." in result.notes
     # every model's pooled AUC, by counting pairs on exactly the shared patients
     k = k11.oof.set_index("pseudonym").loc[shared]
     pooled = result.table[result.table["center"] == POOLED].set_index("model")
     expected = _auc_by_counting(k["p_kit11"].to_numpy(), k["label"].to_numpy())
-    assert pooled.loc["k11 (clinical)", "auc"] == pytest.approx(expected)
+    assert pooled.loc["k11 (Clinical)", "auc"] == pytest.approx(expected)
     g = geno.oof.set_index("pseudonym").loc[shared]
     expected = _auc_by_counting(g["p_kit11"].to_numpy(), (g["label"] == 0).to_numpy().astype(int))
-    assert pooled.loc["geno (clinical)", "auc"] == pytest.approx(expected)
+    assert pooled.loc["geno (Clinical)", "auc"] == pytest.approx(expected)
     assert (pooled["n"] == len(shared)).all()
     # per center, each model with its CI, and the paired test against the first model
     assert set(result.table["center"]) == {"Alpha", "Beta", POOLED}
@@ -84,10 +84,10 @@ def test_models_are_compared_on_the_same_patients_and_a_hold_out_one_is_set_apar
     lower, upper = result.table["auc_ci_lower"], result.table["auc_ci_upper"]
     assert ((lower <= result.table["auc"]) & (result.table["auc"] <= upper)).all()
     paired = result.paired.set_index("center")
-    assert list(paired["model"].unique()) == ["k11 (clinical)"]
-    assert paired.loc[POOLED, "auc_first"] == pytest.approx(pooled.loc["geno (clinical)", "auc"])
+    assert list(paired["model"].unique()) == ["k11 (Clinical)"]
+    assert paired.loc[POOLED, "auc_first"] == pytest.approx(pooled.loc["geno (Clinical)", "auc"])
     assert paired.loc[POOLED, "difference"] == pytest.approx(
-        pooled.loc["geno (clinical)", "auc"] - pooled.loc["k11 (clinical)", "auc"]
+        pooled.loc["geno (Clinical)", "auc"] - pooled.loc["k11 (Clinical)", "auc"]
     )
     assert ((paired["p_value"] > 0) & (paired["p_value"] <= 1)).all()
 
@@ -98,11 +98,11 @@ def test_a_hold_out_model_is_compared_with_the_others_on_its_hold_out_patients(
     with Session(store) as s:
         held = _detail(s, "held")
         result = compare_on_shared_patients(s, EVERYTHING, held, "kit11_vs_rest")
-    assert result.models[0] == "held (clinical)"  # the model the page is about, first
-    assert sorted(result.models[1:]) == ["geno (clinical)", "k11 (clinical)"]
+    assert result.models[0] == "held (Clinical)"  # the model the page is about, first
+    assert sorted(result.models[1:]) == ["geno (Clinical)", "k11 (Clinical)"]
     assert result.n_patients == held.oof["pseudonym"].nunique() < 80
     assert result.notes[0] == (
-        f"held (clinical) was evaluated on a hold-out of {len(held.oof)} patients: every model "
+        f"held (Clinical) was evaluated on a hold-out of {len(held.oof)} patients: every model "
         f"is compared on the {result.n_patients} of them that all predicted out of fold, so the "
         "per-center intervals are wide."
     )
