@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from gistcad.synth.build import BuildOptions, build_cohort
+from tests.app.conftest import app_db  # noqa: F401  (the dashboard's database, for AppTest)
 
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
