@@ -6,10 +6,15 @@ from __future__ import annotations
 import io
 import zipfile
 
+import shutil
+from pathlib import Path
+
+import requests
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gistcad.store.models import Patient, Series
+from gistcad.cli import main
 from tests.app.conftest import open_page
 from tests.pacs.conftest import CENTER, Pacs, _free_port
 
@@ -47,7 +52,7 @@ def test_upload_panel(app_db: Engine, pacs: Pacs) -> None:
     assert _counts(app_db) == (1, 1)
 
 
-def test_pacs_panel(app_db: Engine, pacs: Pacs) -> None:
+def test_pacs_panel_and_push_button(app_db: Engine, pacs: Pacs, tmp_path: Path) -> None:
     at = open_page(PAGE)
     at.text_input(key="pacs_url").set_value(f"http://127.0.0.1:{_free_port()}/dicom-web").run()
     at.button(key="pacs_find").click().run()
@@ -65,3 +70,19 @@ def test_pacs_panel(app_db: Engine, pacs: Pacs) -> None:
     assert not at.exception and not at.error
     assert "1 new" in at.success[0].value
     assert _counts(app_db) == (1, 1)
+
+    # the case view's button sends the outline back as SEG + SR
+    with Session(app_db) as s:
+        pseudonym = s.scalars(select(Patient.pseudonym)).one()
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    shutil.copy(pacs.mask, masks)
+    assert main(["import", "masks", str(masks), "--center", CENTER]) == 0
+    at = open_page("views/case.py", {"patient": pseudonym})
+    at.text_input(key="case_pacs_url").set_value(pacs.url).run()
+    at.button(key="case_pacs_push").click().run()
+    assert not at.exception and not at.error
+    assert "sent a DICOM SEG" in at.success[-1].value
+    study = requests.get(f"{pacs.url}/studies", timeout=30).json()[0]
+    modalities = study["00080061"]["Value"]
+    assert sorted(modalities) == ["CT", "SEG", "SR"]
