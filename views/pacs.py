@@ -11,7 +11,7 @@ import streamlit as st
 from gistcad.errors import GistcadError
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.upload import MAX_UPLOAD_BYTES, UploadedFile, import_upload
-from gistcad.pacs.dicomweb import find_studies
+from gistcad.pacs.dicomweb import StudySummary, find_studies
 from gistcad.pacs.pull import import_from_pacs
 from views.common import engine, scope, settings, show_error
 
@@ -39,7 +39,9 @@ class _Progress:
 
     def __call__(self, step: int) -> None:
         self.done += step
-        self.bar.progress(min(1.0, 0.1 + 0.1 * self.done), text=f"{self.done} file(s) and series done")
+        self.bar.progress(
+            min(1.0, 0.1 + 0.1 * self.done), text=f"{self.done} file(s) and series done"
+        )
 
     def finish(self) -> None:
         self.bar.progress(1.0, text="Done")
@@ -53,9 +55,7 @@ with upload_tab:
         f"{MAX_UPLOAD_BYTES // 1024**2} MB in all)."
     )
     center = st.text_input("Center", key="upload_center")
-    files = st.file_uploader(
-        "Zip or DICOM files", accept_multiple_files=True, key="upload_files"
-    )
+    files = st.file_uploader("Zip or DICOM files", accept_multiple_files=True, key="upload_files")
     if st.button("Import", key="upload_import", type="primary", disabled=not files):
         progress = _Progress()
         try:
@@ -92,7 +92,7 @@ with pacs_tab:
         except GistcadError as exc:
             st.session_state.pop("pacs_studies", None)
             show_error(exc)
-    studies = st.session_state.get("pacs_studies")
+    studies: list[StudySummary] | None = st.session_state.get("pacs_studies")
     if studies is not None and not studies:
         st.info("No study found.")
     elif studies:
@@ -108,15 +108,14 @@ with pacs_tab:
             }
         )
         st.dataframe(table, hide_index=True, width="stretch", key="pacs_table")
+        labels = {
+            s.study_uid: f"{s.date or 'no date'}: {s.description or s.study_uid}" for s in studies
+        }
         chosen = st.selectbox(
-            "Study to import",
-            range(len(studies)),
-            format_func=lambda i: f"{studies[i].date or 'no date'}: "
-            f"{studies[i].description or studies[i].study_uid}",
-            key="pacs_study",
+            "Study to import", list(labels), format_func=labels.__getitem__, key="pacs_study"
         )
         pacs_center = st.text_input("Center", key="pacs_center")
-        if st.button("Import the study", key="pacs_pull", type="primary"):
+        if st.button("Import the study", key="pacs_pull", type="primary") and chosen:
             progress = _Progress()
             try:
                 reports = import_from_pacs(
@@ -124,7 +123,7 @@ with pacs_tab:
                     settings().data_dir,
                     scope(),
                     url,
-                    studies[chosen].study_uid,
+                    chosen,
                     center=pacs_center,
                     progress=progress,
                 )

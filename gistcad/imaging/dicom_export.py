@@ -98,9 +98,7 @@ def mask_on_sources(mask: Volume, sources: Sequence[Dataset]) -> tuple[list[Data
     """
     ordered = _sorted_sources(sources)
     inside = np.asarray(mask.array) > 0
-    frames = np.zeros(
-        (len(ordered), int(ordered[0].Rows), int(ordered[0].Columns)), dtype=bool
-    )
+    frames = np.zeros((len(ordered), int(ordered[0].Rows), int(ordered[0].Columns)), dtype=bool)
     for k, ds in enumerate(ordered):
         rows, cols = int(ds.Rows), int(ds.Columns)
         row_dir = np.asarray(ds.ImageOrientationPatient[:3], float)  # along a row: columns
@@ -134,8 +132,7 @@ def build_seg(
     ordered, frames = mask_on_sources(mask, sources)
     if not frames.any():
         raise ImagingError(
-            "the stored segmentation does not overlap the PACS's CT series; is it the same "
-            "series?"
+            "the stored segmentation does not overlap the PACS's CT series; is it the same series?"
         )
     algorithm = None
     if semi_automatic:
@@ -186,9 +183,7 @@ def build_sr(
     measurements = [
         hd.sr.Measurement(name=LONG_AXIS, value=m.longest_axial_diameter_mm, unit=MILLIMETER),
         hd.sr.Measurement(name=VOLUME, value=m.volume_ml, unit=MILLILITER),
-        hd.sr.Measurement(
-            name=MEAN_ATTENUATION, value=m.mean_hu, unit=HOUNSFIELD, derivation=MEAN
-        ),
+        hd.sr.Measurement(name=MEAN_ATTENUATION, value=m.mean_hu, unit=HOUNSFIELD, derivation=MEAN),
     ]
     evaluations = [hd.sr.QualitativeEvaluation(name=INTENDED_USE, value=RESEARCH_USE)]
     call = results.genotype
@@ -292,6 +287,8 @@ def reread_sr(data: bytes, seg: Dataset, results: CaseResults) -> dict[str, floa
     """
     sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
     content = sr.content
+    if not isinstance(content, hd.sr.MeasurementReport):
+        raise ImagingError("the SR is not a TID 1500 measurement report")
     groups = content.get_volumetric_roi_measurement_groups()
     if len(groups) != 1:
         raise ImagingError(f"the SR holds {len(groups)} measurement groups, not 1")
@@ -302,8 +299,11 @@ def reread_sr(data: bytes, seg: Dataset, results: CaseResults) -> dict[str, floa
     values: dict[str, float | str] = {}
     for item in group.get_measurements():
         values[item.name.meaning] = float(item.value)
-    for item in group.get_qualitative_evaluations():
-        values[item.name.meaning] = item.value.meaning
+    for evaluation in group.get_qualitative_evaluations():
+        coded = evaluation.value
+        values[evaluation.name.meaning] = (
+            coded.meaning if isinstance(coded, CodedConcept) else str(coded)
+        )
     m = results.measures
     expected: dict[str, float | str] = {
         LONG_AXIS.meaning: m.longest_axial_diameter_mm,

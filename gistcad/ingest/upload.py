@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from gistcad.domain import Permission, center_name
 from gistcad.errors import ValidationError
-from gistcad.ingest.dicom import import_dicom
+from gistcad.ingest.dicom import ImportContext, import_dicom
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import unpack_folder
 from gistcad.ingest.transaction import run_import
@@ -151,7 +152,7 @@ def import_upload(
         path = save_upload(files, folder)
         label = files[0].name if len(files) == 1 else f"{len(files)} uploaded files"
 
-        def importer(session, ctx):  # type: ignore[no-untyped-def]
+        def importer(session: Session, ctx: ImportContext) -> list[ImportReport]:
             report = import_dicom(session, path, ctx)
             report.source = f"upload ({label})"
             return [report]

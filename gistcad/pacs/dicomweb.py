@@ -160,9 +160,7 @@ def find_studies(
     fields = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries"]
     fields.append("NumberOfStudyRelatedInstances")
     with answering(url):
-        found = client.search_for_studies(
-            search_filters=filters, fields=fields, limit=limit
-        )
+        found = client.search_for_studies(search_filters=filters, fields=fields, limit=limit)
     studies = [
         StudySummary(
             study_uid=str(_value(item, "0020000D") or ""),

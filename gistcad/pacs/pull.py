@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from gistcad.domain import Permission, center_name
-from gistcad.ingest.dicom import import_dicom
+from gistcad.ingest.dicom import ImportContext, import_dicom
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import unpack_folder
 from gistcad.ingest.transaction import run_import
@@ -57,7 +58,7 @@ def import_from_pacs(
     with unpack_folder() as folder:
         pull_study(url, uid, folder, progress)
 
-        def importer(session, ctx):  # type: ignore[no-untyped-def]
+        def importer(session: Session, ctx: ImportContext) -> list[ImportReport]:
             report = import_dicom(session, folder, ctx)
             report.source = f"PACS study {uid}"
             return [report]

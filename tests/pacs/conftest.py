@@ -1,5 +1,5 @@
 """A real DICOMweb server for the PACS tests: Orthanc with its DICOMweb plugin (Debian packages
-``orthanc`` and ``orthanc-dicomweb``), started per module on a free localhost port with its
+``orthanc`` and ``orthanc-dicomweb``), started for each test on a free localhost port with its
 storage in a temporary folder, holding one synthetic CT study."""
 
 from __future__ import annotations
@@ -96,8 +96,9 @@ def start_orthanc(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"Orthanc did not start: {(folder / 'orthanc.log').read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pacs(cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pacs]:
+    """A fresh Orthanc for each test (a push changes what the PACS holds)."""
     folder = tmp_path_factory.mktemp("orthanc")
     process, rest = start_orthanc(folder)
     try:

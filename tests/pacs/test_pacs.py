@@ -106,7 +106,8 @@ def test_pull_then_push_round_trip(
         first.SeriesInstanceUID
     ]
     referenced = {
-        i.ReferencedSOPInstanceUID for i in seg_ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence
+        i.ReferencedSOPInstanceUID
+        for i in seg_ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence
     }
     assert referenced and referenced <= ct_uids
     assert seg_ds.FrameOfReferenceUID == first.FrameOfReferenceUID
@@ -151,10 +152,7 @@ def test_pull_then_push_round_trip(
     # diagonal of the in-plane bounding box (voxel edges)
     spacing = [float(v) for v in first.PixelSpacing]
     widest = max(
-        float(np.ptp(np.flatnonzero(row))) * spacing[1]
-        for sl in pixels
-        for row in sl
-        if row.any()
+        float(np.ptp(np.flatnonzero(row))) * spacing[1] for sl in pixels for row in sl if row.any()
     )
     rows_, cols_ = np.nonzero(pixels.any(axis=0))
     box = np.hypot((np.ptp(rows_) + 1) * spacing[0], (np.ptp(cols_) + 1) * spacing[1])
@@ -167,9 +165,7 @@ def test_pull_then_push_round_trip(
     assert _counts(cli_env) == (1, 1, 1)
 
 
-def test_pacs_not_answering(
-    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pacs_not_answering(cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{_free_port()}/dicom-web"
     for argv in (
         ["pacs", "find", "--url", url],
@@ -206,10 +202,12 @@ def test_upload(pacs: Pacs, cli_env: dict[str, str], tmp_path: Path) -> None:
     data_dir = Path(cli_env["GISTCAD_DATA_DIR"])
     scope = AccessScope.everything(user="uploader")
     bad = [UploadedFile("notes.txt", b"not an image"), UploadedFile("a.dcm", b"\0" * 200)]
-    with pytest.raises(ValidationError, match="not DICOM: notes.txt, a.dcm"):
+    with pytest.raises(ValidationError, match=r"not DICOM: notes\.txt, a\.dcm"):
         import_upload(engine, data_dir, scope, bad, center=CENTER)
     with pytest.raises(ValidationError, match="not a readable zip"):
-        import_upload(engine, data_dir, scope, [UploadedFile("x.zip", b"PK\3\4junk")], center=CENTER)
+        import_upload(
+            engine, data_dir, scope, [UploadedFile("x.zip", b"PK\3\4junk")], center=CENTER
+        )
     assert _counts(cli_env) == (0, 0, 0)
 
     archive = io.BytesIO()

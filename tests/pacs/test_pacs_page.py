@@ -4,17 +4,16 @@ refused with one message, a PACS that does not answer, and a study found and pul
 from __future__ import annotations
 
 import io
-import zipfile
-
 import shutil
+import zipfile
 from pathlib import Path
 
 import requests
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.store.models import Patient, Series
 from gistcad.cli import main
+from gistcad.store.models import Patient, Series
 from tests.app.conftest import open_page
 from tests.pacs.conftest import CENTER, Pacs, _free_port
 
