@@ -61,11 +61,15 @@ class PushResult:
         )
 
 
+#: the binary KIT exon 11 models' classes (:class:`gistcad.modelling.targets.Target`)
+_BINARY_LABELS = {"kit11": "KIT exon 11", "not_kit11": "Not KIT exon 11"}
+
+
 def _class_label(code: str) -> str:
     try:
         return GenotypeClass(code).label
     except ValueError:
-        return code
+        return _BINARY_LABELS.get(code, code)
 
 
 def genotype_call(predictions: Any) -> GenotypeCall | None:

@@ -26,6 +26,7 @@ from gistcad.errors import ValidationError
 from gistcad.ingest.upload import UploadedFile, import_upload
 from gistcad.store import AccessScope, make_engine
 from gistcad.store.models import Base, Patient, Segmentation, Series
+from tests.factories import add_validated_model
 from tests.pacs.conftest import CENTER, Pacs, _free_port
 
 
@@ -86,6 +87,10 @@ def test_pull_then_push_round_trip(
     assert main(["import", "masks", str(masks), "--center", CENTER]) == 0
     assert _counts(cli_env) == (1, 1, 1)
 
+    with Session(_engine(cli_env)) as s:
+        patient_id = s.scalars(select(Patient.id)).one()
+        add_validated_model(s, "KIT11 clinical", {patient_id: 0.73}, {}, None)
+        s.commit()
     capsys.readouterr()
     assert main(["pacs", "push", "--url", pacs.url, pseudonym]) == 0
     assert "sent a DICOM SEG" in capsys.readouterr().out
@@ -159,6 +164,18 @@ def test_pull_then_push_round_trip(
     assert widest > 0 and widest - 1e-6 <= values["Long axis"] <= box + 1e-6
     evaluations = {e.name.meaning: e.value.meaning for e in group.get_qualitative_evaluations()}
     assert evaluations["Intended use"] == "Research use only"
+    assert evaluations["Predicted genotype class"] == "KIT exon 11"
+    assert values["Probability of the predicted class"] == pytest.approx(0.73)
+    (probability,) = [
+        m for m in group.get_measurements() if m.name.meaning.startswith("Probability")
+    ]
+    modifiers = {
+        item.ConceptNameCodeSequence[0].CodeMeaning: item.TextValue
+        for item in probability[0].ContentSequence
+        if item.RelationshipType == "HAS CONCEPT MOD"
+    }
+    assert modifiers["Algorithm Name"] == "KIT11 clinical"
+    assert modifiers["Algorithm Version"].isdigit()
 
     # a second pull of the study (which now holds the SEG and SR) changes nothing
     assert main(["pacs", "pull", "--url", pacs.url, "--study", study, "--center", CENTER]) == 0
