@@ -24,10 +24,11 @@ st.caption(
 
 def _show(reports: list[ImportReport]) -> None:
     for report in reports:
+        text = report.summary().replace("\n", "  \n")  # one line each, as on the console
         if report.ok:
-            st.success(report.summary(), icon=":material/check_circle:")
+            st.success(text, icon=":material/check_circle:")
         else:
-            st.error(report.summary(), icon=":material/error:")
+            st.error(text, icon=":material/error:")
 
 
 class _Progress:
