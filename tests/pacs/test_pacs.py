@@ -25,7 +25,7 @@ from gistcad.cli import main
 from gistcad.errors import ValidationError
 from gistcad.ingest.upload import UploadedFile, import_upload
 from gistcad.store import AccessScope, make_engine
-from gistcad.store.models import Base, Patient, Segmentation, Series
+from gistcad.store.models import AuditEvent, Base, Patient, Segmentation, Series
 from tests.factories import add_validated_model
 from tests.pacs.conftest import CENTER, Pacs, _free_port
 
@@ -68,7 +68,11 @@ def test_pull_then_push_round_trip(
     assert main(["pacs", "find", "--url", pacs.url, "--patient-id", "NOBODY"]) == 0
     assert "no study found" in capsys.readouterr().out
 
-    assert main(["pacs", "pull", "--url", pacs.url, "--study", study, "--center", CENTER]) == 0
+    pull = ["pacs", "pull", "--url", pacs.url, "--study", study, "--center", CENTER]
+    assert main([*pull, "--dry-run"]) == 0
+    assert "would import" in capsys.readouterr().out
+    assert _counts(cli_env) == (0, 0, 0)
+    assert main(pull) == 0
     assert "1 new" in capsys.readouterr().out
     assert _counts(cli_env) == (1, 1, 0)
     with Session(_engine(cli_env)) as s:
@@ -94,6 +98,14 @@ def test_pull_then_push_round_trip(
     capsys.readouterr()
     assert main(["pacs", "push", "--url", pacs.url, pseudonym]) == 0
     assert "sent a DICOM SEG" in capsys.readouterr().out
+    with Session(_engine(cli_env)) as s:
+        events = [(e.action, e.target) for e in s.scalars(select(AuditEvent))]
+    assert ("export", pseudonym) in events
+    imports = [target for action, target in events if action == "import"]
+    assert len(imports) == 2 and all(t.startswith("hmac:") for t in imports)  # pull + masks
+    dead = f"http://127.0.0.1:{_free_port()}/dicom-web"
+    assert main(["pacs", "push", "--url", dead, pseudonym]) == 2
+    assert "does not answer" in capsys.readouterr().err
 
     client = DICOMwebClient(url=pacs.url)
     found = {
