@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds to wait for the PACS to answer one request.
 TIMEOUT_S = 30.0
+#: Tries of one request when the server is busy or unreachable.
+RETRIES = 3
 #: Modalities a pull retrieves: the CT and any mask objects made elsewhere.
 PULLED_MODALITIES = ("CT", "SEG", "RTSTRUCT")
 #: SeriesDescription of what :mod:`gistcad.pacs.push` sends; never pulled back as a mask.
@@ -118,7 +120,11 @@ def connect(url: str) -> DICOMwebClient:
         return original(*args, **kwargs)
 
     session.request = with_timeout  # type: ignore[method-assign]
-    return DICOMwebClient(url=base, session=session)
+    client = DICOMwebClient(url=base, session=session)
+    # a busy server (429, 503, ...) is asked again, briefly: not the library's default of five
+    # tries over half a minute, so that a PACS that does not answer is reported in seconds
+    client.set_http_retry_params(max_attempts=RETRIES, wait_exponential_multiplier=250)
+    return client
 
 
 def find_studies(
