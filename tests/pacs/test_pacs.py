@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.cli import main
 from gistcad.errors import ValidationError
+from gistcad.ingest import upload
 from gistcad.ingest.upload import UploadedFile, import_upload
 from gistcad.store import AccessScope, make_engine
 from gistcad.store.models import AuditEvent, Base, Patient, Segmentation, Series
@@ -226,7 +227,7 @@ def test_study_without_ct(
     assert _counts(cli_env) == (0, 0, 0)
 
 
-def test_upload(pacs: Pacs, cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_upload(pacs: Pacs, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _engine(cli_env)
     data_dir = Path(cli_env["GISTCAD_DATA_DIR"])
     scope = AccessScope.everything(user="uploader")
@@ -237,6 +238,17 @@ def test_upload(pacs: Pacs, cli_env: dict[str, str], tmp_path: Path) -> None:
         import_upload(
             engine, data_dir, scope, [UploadedFile("x.zip", b"PK\3\4junk")], center=CENTER
         )
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../outside.dcm", pacs.ct_files[0].read_bytes())
+    (refused,) = import_upload(
+        engine, data_dir, scope, [UploadedFile("evil.zip", evil.getvalue())], center=CENTER
+    )
+    assert not refused.ok and "outside" in str(refused.problems[0])
+    with monkeypatch.context() as patched, pytest.raises(ValidationError, match="over the limit"):
+        patched.setattr(upload, "MAX_UPLOAD_BYTES", 1000)
+        big = [UploadedFile("big.dcm", bytes(2000))]
+        import_upload(engine, data_dir, scope, big, center=CENTER)
     assert _counts(cli_env) == (0, 0, 0)
 
     archive = io.BytesIO()
