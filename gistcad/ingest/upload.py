@@ -26,8 +26,9 @@ from gistcad.ingest.staging import unpack_folder
 from gistcad.ingest.transaction import run_import
 from gistcad.store import AccessScope
 
-#: Largest upload, all files together (a CT export zip of a few hundred MB fits).
-MAX_UPLOAD_BYTES = 2 * 1024**3
+#: Largest upload, all files together: Streamlit's own limit per file (server.maxUploadSize,
+#: 200 MB by default); a larger export is imported with ``gistcad import dicom``.
+MAX_UPLOAD_BYTES = 200 * 1024**2
 #: Largest number of files in one upload (a zip counts as one; its members follow the zip
 #: rules of the command line).
 MAX_UPLOAD_FILES = 5000
