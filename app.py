@@ -44,6 +44,7 @@ SECTIONS: dict[str, list[tuple[str, str, str, Permission | None]]] = {
         ("views/case.py", "Case view", ":material/person_search:", Permission.VIEW_CASE),
     ],
     "Administration": [
+        ("views/pacs.py", "PACS and upload", ":material/cloud_download:", Permission.IMPORT_DATA),
         (
             "views/admin.py",
             "Users and audit",

@@ -23,6 +23,7 @@ from gistcad.commands import (
     imports,
     jobs,
     models,
+    pacs,
     report,
     response,
     risk,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         survival,
         report,
         response,
+        pacs,
     ):
         module.register(sub)
     return parser

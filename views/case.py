@@ -274,3 +274,28 @@ st.download_button(
     key="case_report",
     help=f"Recorded in the audit trail as a {CASE_REPORT} export.",
 )
+
+if report_series is not None and scope().can(Permission.IMPORT_DATA):
+    with st.expander("Send the segmentation and results to the PACS (DICOM SEG + SR)"):
+        pacs_url = st.text_input(
+            "DICOMweb address",
+            placeholder="http://pacs.example.org:8042/dicom-web",
+            key="case_pacs_url",
+        )
+        if st.button("Send to the PACS", key="case_pacs_push", disabled=not pacs_url):
+            from gistcad.pacs.push import push_results  # highdicom: on demand only
+
+            try:
+                with session_scope(engine()) as session:
+                    pushed = push_results(
+                        session,
+                        scope(),
+                        settings().layout,
+                        pacs_url,
+                        card.pseudonym,
+                        series_uid=report_series,
+                    )
+            except GistcadError as exc:
+                show_error(exc)
+            else:
+                st.success(pushed.summary(), icon=":material/cloud_upload:")

@@ -146,7 +146,7 @@ def test_roles_decide_the_menu(accounts: dict[str, str]) -> None:
     pi = _menu(sign_in("alice", accounts["alice"]))
     assert pi == clinician | {"Model performance", "Jobs"}
     admin = _menu(sign_in("root", accounts["root"]))
-    assert admin == pi | {"Users and audit"}
+    assert admin == pi | {"Users and audit", "PACS and upload"}
 
 
 def test_a_clinician_gets_no_bulk_export(accounts: dict[str, str]) -> None:

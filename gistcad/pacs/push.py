@@ -1,0 +1,166 @@
+"""``gistcad pacs push``: a case's tumour segmentation and results back to the PACS.
+
+The series' stored segmentation becomes a DICOM SEG, its measurements
+(:func:`gistcad.imaging.lesion_measures.measure_volume`) and the newest genotype prediction a
+TID 1500 SR (:mod:`gistcad.imaging.dicom_export`); both are read back and checked before
+they are sent (STOW-RS). They refer to the CT as the PACS holds it: the store keeps the
+series' and study's instance UIDs but not the instances', so the PACS's headers of that
+series are read at push time (WADO-RS metadata) — the patient module they carry goes back
+to the PACS and is not kept here. The push is audited as an export.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gistcad.analysis.case import GENOTYPE_TARGETS
+from gistcad.domain import GenotypeClass, Permission, SegmentationSource
+from gistcad.errors import NotFoundError, ValidationError
+from gistcad.imaging import read_mask, read_nifti
+from gistcad.imaging.dicom_export import (
+    CaseResults,
+    GenotypeCall,
+    build_seg,
+    build_sr,
+    encode,
+    mask_on_sources,
+    reread_seg,
+    reread_sr,
+)
+from gistcad.imaging.lesion_measures import measure_volume
+from gistcad.layout import DataLayout
+from gistcad.pacs.dicomweb import check_url, series_metadata, store
+from gistcad.store import AccessScope, audit
+from gistcad.store.queries import case_rows, series_segmentations
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What was sent: the SEG's and SR's SOP instance UIDs, the CT they refer to, the SR's
+    values by concept name."""
+
+    study_uid: str
+    series_uid: str
+    seg_uid: str
+    sr_uid: str
+    values: dict[str, float | str]
+
+    def summary(self) -> str:
+        shown = "; ".join(
+            f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}" for k, v in self.values.items()
+        )
+        return (
+            f"sent a DICOM SEG ({self.seg_uid}) and SR ({self.sr_uid}) for series "
+            f"{self.series_uid} of study {self.study_uid}: {shown}"
+        )
+
+
+#: the binary KIT exon 11 models' classes (:class:`gistcad.modelling.targets.Target`)
+_BINARY_LABELS = {"kit11": "KIT exon 11", "not_kit11": "Not KIT exon 11"}
+
+
+def _class_label(code: str) -> str:
+    try:
+        return GenotypeClass(code).label
+    except ValueError:
+        return _BINARY_LABELS.get(code, code)
+
+
+def genotype_call(predictions: Any) -> GenotypeCall | None:
+    """The newest genotype prediction of a case (rows of
+    :func:`~gistcad.store.model_queries.patient_predictions`), or None."""
+    if predictions.empty:
+        return None
+    rows = predictions[predictions["target"].isin(GENOTYPE_TARGETS)]
+    rows = rows[rows["predicted_class"].notna()]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    code = str(row["predicted_class"])
+    probabilities = row["probabilities"] or {}
+    return GenotypeCall(
+        predicted_class=code,
+        label=_class_label(code),
+        probability=float(probabilities.get(code, float("nan"))),
+        model=str(row["model"]),
+        version=str(int(row["model_version_id"])),
+    )
+
+
+def push_results(
+    session: Session,
+    scope: AccessScope,
+    layout: DataLayout,
+    url: str,
+    pseudonym: str,
+    *,
+    series_uid: str | None = None,
+) -> PushResult:
+    """Send the SEG and SR of ``pseudonym``'s series (default: the newest) to the PACS.
+
+    Raises
+    ------
+    NotFoundError
+        No such patient or series in scope.
+    ValidationError
+        The series has no stored segmentation.
+    PacsError
+        The PACS does not answer, does not hold the series, or refuses the objects.
+    ImagingError
+        The objects did not read back as written (nothing was sent).
+    AccessDenied
+        The caller may not import (a PACS exchange is a data manager's right).
+    """
+    scope.require(Permission.IMPORT_DATA)
+    check_url(url)
+    rows = case_rows(session, scope, pseudonym)
+    series = rows.series
+    if series_uid is not None:
+        series = series[series["series_instance_uid"] == series_uid]
+    if series.empty:
+        raise NotFoundError(
+            f"{pseudonym} has no CT series"
+            + (f" {series_uid!r}" if series_uid else "")
+            + "; import one first"
+        )
+    chosen = series.iloc[0]
+    masks = series_segmentations(session, scope, int(chosen["series_id"]))
+    if masks.empty:
+        raise ValidationError(
+            f"series {chosen['series_instance_uid']} of {pseudonym} has no stored tumour "
+            "segmentation; outline the tumour first"
+        )
+    mask_row = masks.iloc[-1]  # the newest
+    image = read_nifti(layout.resolve(str(chosen["volume_path"])))
+    mask = read_mask(layout.resolve(str(mask_row["path"])), image)
+    results = CaseResults(
+        measures=measure_volume(image, mask, source=pseudonym),
+        genotype=genotype_call(rows.predictions),
+        semi_automatic=str(mask_row["source"]) != SegmentationSource.MANUAL.value,
+    )
+    study_uid = str(chosen["study_instance_uid"])
+    uid = str(chosen["series_instance_uid"])
+    sources = series_metadata(url, study_uid, uid)
+    seg = build_seg(sources, mask, semi_automatic=results.semi_automatic)
+    seg_bytes = encode(seg)
+    _, frames = mask_on_sources(mask, sources)
+    reread_seg(seg_bytes, sources, frames)
+    sr = build_sr(sources, seg, results)
+    values = reread_sr(encode(sr), seg, results)
+    store(url, [seg, sr])
+    audit.record(
+        session,
+        scope.user,
+        "export",
+        target_kind="patient",
+        target=rows.pseudonym,
+        detail={"document": "DICOM SEG and SR", "to": "PACS", "series": uid},
+    )
+    logger.info("sent SEG %s and SR %s for series %s", seg.SOPInstanceUID, sr.SOPInstanceUID, uid)
+    return PushResult(study_uid, uid, str(seg.SOPInstanceUID), str(sr.SOPInstanceUID), values)
