@@ -26,6 +26,7 @@ from gistcad.commands import (
     report,
     response,
     risk,
+    segment,
     serve,
     survival,
     therapy,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         survival,
         report,
         response,
+        segment,
     ):
         module.register(sub)
     return parser

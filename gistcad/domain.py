@@ -503,8 +503,17 @@ class ModelKind(StrEnum):
 
 
 class SegmentationSource(StrEnum):
-    MANUAL = "manual"
+    MANUAL = "manual"  # drawn elsewhere and imported
     MODEL = "model"
+    SEMI_AUTOMATIC = "semi_automatic"  # grown in gistcad from a reader's click
+
+
+#: How a segmentation's source reads on screen and in reports.
+SEGMENTATION_SOURCE_LABELS: dict[SegmentationSource, str] = {
+    SegmentationSource.MANUAL: "Manual (imported)",
+    SegmentationSource.MODEL: "Model",
+    SegmentationSource.SEMI_AUTOMATIC: "Semi-automatic (one click)",
+}
 
 
 class Device(StrEnum):
