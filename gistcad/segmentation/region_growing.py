@@ -179,6 +179,14 @@ class _Box:
     def slices(self) -> tuple[slice, slice, slice]:
         return tuple(slice(int(a), int(b)) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
 
+    def place(
+        self, local: npt.NDArray[np.bool_], shape: tuple[int, int, int]
+    ) -> npt.NDArray[np.bool_]:
+        """``local`` (a mask of this box) on the whole scan."""
+        whole = np.zeros(shape, dtype=bool)
+        whole[self.slices] = local
+        return whole
+
     def inner_sides_reached(self, mask: npt.NDArray[np.bool_], shape: tuple[int, ...]) -> bool:
         """Whether the mask touches a side of the box that is not an edge of the scan."""
         for axis in range(3):
@@ -250,8 +258,25 @@ def _separate(
 def _plausible(
     mask: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64], options: GrowOptions
 ) -> bool:
+    return _leak(mask, spacing, options) is None
+
+
+def _leak(
+    mask: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64], options: GrowOptions
+) -> str | None:
+    """Why ``mask`` (on the whole scan) has leaked out of a tumour, or None if it has not."""
     volume_ml = float(mask.sum()) * float(np.prod(spacing)) / 1000.0
-    return volume_ml <= options.max_volume_ml
+    if volume_ml > options.max_volume_ml:
+        return f"{volume_ml:.0f} ml, more than {options.max_volume_ml:.0f} ml"
+    edge_mm2 = float(
+        (mask[0].sum() + mask[-1].sum()) * spacing[1] * spacing[2]
+        + (mask[:, 0].sum() + mask[:, -1].sum()) * spacing[0] * spacing[2]
+    )
+    if edge_mm2 > options.max_edge_area_mm2:
+        return f"{edge_mm2:.0f} mm² on the scan's in-plane edges"
+    if mask.shape[2] > 1 and mask[:, :, 0].any() and mask[:, :, -1].any():
+        return "it spans the scan from its first slice to its last"
+    return None
 
 
 def _seed_median(
@@ -282,19 +307,9 @@ def _nearest_inside(region: npt.NDArray[np.bool_], seed: tuple[int, ...]) -> tup
 
 def _check_leak(mask: npt.NDArray[np.bool_], volume: Volume, options: GrowOptions) -> None:
     """Refuse an outline that has grown out of the tumour (see the module docstring)."""
-    spacing = volume.spacing_mm
-    volume_ml = float(mask.sum()) * volume.voxel_volume_mm3 / 1000.0
-    edge_mm2 = (mask[0].sum() + mask[-1].sum()) * spacing[1] * spacing[2] + (
-        mask[:, 0].sum() + mask[:, -1].sum()
-    ) * spacing[0] * spacing[2]
-    spans = bool(mask[:, :, 0].any() and mask[:, :, -1].any()) and mask.shape[2] > 1
-    if volume_ml > options.max_volume_ml or edge_mm2 > options.max_edge_area_mm2 or spans:
-        logger.info(
-            "outline refused: %.0f ml, %.0f mm² on the scan's edges, spans all slices: %s",
-            volume_ml,
-            edge_mm2,
-            spans,
-        )
+    reason = _leak(mask, volume.spacing_mm, options)
+    if reason is not None:
+        logger.info("outline refused: %s", reason)
         raise SegmentationError(LEAK_MESSAGE)
 
 
