@@ -45,7 +45,7 @@ SOFT_TISSUE_MIN_HU = -50.0
 FAT_EDGE_HU = -20.0
 
 #: Radii (mm) of the openings tried, after ``opening_mm``, to cut a region off a touching organ.
-SEPARATION_RADII_MM = (4.0, 6.0, 8.0, 11.0, 15.0)
+SEPARATION_RADII_MM = (4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 27.0, 35.0)
 
 LEAK_MESSAGE = (
     "the outline grew into the surrounding organs; click nearer the tumour's centre or lower "
@@ -77,6 +77,11 @@ class GrowOptions:
         Largest plausible tumour, ml (a 20 cm sphere is about 4200 ml).
     max_edge_area_mm2
         Largest area the region may share with the scan's in-plane edges, mm².
+    max_offset
+        Largest distance from the click to the region's centroid, in radii of the sphere of
+        the region's volume (plus one voxel).
+    max_opening_ratio
+        Largest opening radius that may cut a region off, in radii of that sphere.
     """
 
     tolerance_hu: float = 80.0
@@ -87,6 +92,8 @@ class GrowOptions:
     start_box_mm: float = 40.0
     max_volume_ml: float = 4500.0
     max_edge_area_mm2: float = 100.0
+    max_offset: float = 0.5
+    max_opening_ratio: float = 0.7
 
     def __post_init__(self) -> None:
         if not self.tolerance_hu > 0:
@@ -110,13 +117,10 @@ def seed_index(
     """
     if (seed_ijk is None) == (seed_mm is None):
         raise ValidationError("give the click either as voxel indices or in mm, not both")
-    point = (
-        np.asarray(seed_ijk, dtype=np.float64)
-        if seed_ijk is not None
-        else volume.world_to_index(np.asarray(seed_mm, dtype=np.float64))
-    )
-    if point.shape != (3,) or not np.all(np.isfinite(point)):
-        raise ValidationError(f"a click is three finite numbers, got {point.tolist()}")
+    given = np.asarray(seed_ijk if seed_ijk is not None else seed_mm, dtype=np.float64)
+    if given.shape != (3,) or not np.all(np.isfinite(given)):
+        raise ValidationError(f"a click is three finite numbers, got {given.tolist()}")
+    point = given if seed_ijk is not None else volume.world_to_index(given)[0]
     ijk = np.rint(point).astype(int)
     if np.any(ijk < 0) or np.any(ijk >= np.array(volume.shape)):
         raise ValidationError(
@@ -234,8 +238,9 @@ def _separate(
     The region is eroded by balls of growing radius; the eroded component nearest the seed is
     dilated back by the same radius within the region (an opening by reconstruction). The
     first radius whose result stays within the box's inner sides and the leak guard's limits
-    wins; if none does, the plain opening of radius ``opening_mm`` is returned (and the box
-    grows, or the leak guard refuses it).
+    wins, provided the click lies in it near its centre (:func:`_centred`). If none wins,
+    the plain opening of radius ``opening_mm`` is returned (and the box grows, or the leak
+    guard refuses it).
     """
     depth = ndimage.distance_transform_edt(grown, sampling=spacing)
     fallback = grown
@@ -248,11 +253,39 @@ def _separate(
         candidate = np.asarray(back & grown)
         if radius == options.opening_mm:
             fallback = candidate
-        if not box.inner_sides_reached(candidate, shape) and _plausible(
-            candidate, spacing, options
+        if (
+            candidate[seed]
+            and _centred(candidate, seed, radius, spacing, options)
+            and not box.inner_sides_reached(candidate, shape)
+            and _plausible(box.place(candidate, shape), spacing, options)
         ):
             return candidate
     return fallback
+
+
+def _centred(
+    mask: npt.NDArray[np.bool_],
+    seed: tuple[int, ...],
+    opening_mm: float,
+    spacing: npt.NDArray[np.float64],
+    options: GrowOptions,
+) -> bool:
+    """Whether the region is a blob around the click rather than a piece of something larger.
+
+    Its centroid must be within ``max_offset`` radii (of the sphere of the region's volume)
+    of the seed, plus one voxel (a region that ran into a neighbour is off the click), and the
+    opening that made it at most ``max_opening_ratio`` of that radius (a bigger opening has
+    carved a ball out of a larger organ rather than cut a tumour off it).
+    """
+    points = np.argwhere(mask)
+    if len(points) == 0:
+        return False
+    offset_mm = float(np.linalg.norm((points.mean(axis=0) - np.array(seed)) * spacing))
+    radius_mm = (3.0 * len(points) * float(np.prod(spacing)) / (4.0 * np.pi)) ** (1.0 / 3.0)
+    return (
+        offset_mm <= options.max_offset * radius_mm + float(spacing.max())
+        and opening_mm <= options.max_opening_ratio * radius_mm
+    )
 
 
 def _plausible(

@@ -22,7 +22,9 @@ class Phantom:
     centre: tuple[int, int, int]
 
 
-def phantom(*, noise_sd: float = 8.0, seed: int = 0, radii_mm: tuple[float, ...] = (11, 9, 10)) -> Phantom:
+def phantom(
+    *, noise_sd: float = 8.0, seed: int = 0, radii_mm: tuple[float, ...] = (11, 9, 10)
+) -> Phantom:
     """Air around a body of fat; an organ (110 HU) filling the body's right part over every
     slice; an ellipsoidal tumour (45 HU) touching the organ; Gaussian noise of ``noise_sd``."""
     i, j, k = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
@@ -37,7 +39,7 @@ def phantom(*, noise_sd: float = 8.0, seed: int = 0, radii_mm: tuple[float, ...]
     hu[organ] = ORGAN
     hu[tumour] = TUMOUR
     hu += np.random.default_rng(seed).normal(0.0, noise_sd, SHAPE)
-    centre = tuple(int(round(c / s)) for c, s in zip(centre_mm, SPACING, strict=True))
+    centre = tuple(round(c / s) for c, s in zip(centre_mm, SPACING, strict=True))
     return Phantom(Volume(hu.astype(np.int16), AFFINE), tumour, organ, centre)  # type: ignore[arg-type]
 
 
