@@ -92,7 +92,7 @@ class GrowOptions:
     start_box_mm: float = 40.0
     max_volume_ml: float = 4500.0
     max_edge_area_mm2: float = 100.0
-    max_offset: float = 0.5
+    max_offset: float = 0.25
     max_opening_ratio: float = 0.7
 
     def __post_init__(self) -> None:
