@@ -47,32 +47,28 @@ def parse_seed(text: str) -> tuple[float, float, float]:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    from gistcad.imaging.lesion_measures import measure_volume
-    from gistcad.segmentation import grow_from_seed
-    from gistcad.segmentation.outline import load_ct, save_outline
+    from gistcad.segmentation.outline import outline_patient
 
     seed = parse_seed(args.seed)
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
     scope = caller_scope(args, engine, settings)
     with session_scope(engine) as session:
-        _, ct = load_ct(session, scope, settings.layout, args.pseudonym)
-        mask = grow_from_seed(
-            ct,
-            seed_mm=seed if args.mm else None,
-            seed_ijk=None if args.mm else seed,
+        result = outline_patient(
+            session,
+            scope,
+            settings.layout,
+            args.pseudonym,
+            seed,
+            in_mm=args.mm,
             tolerance_hu=args.tolerance,
-        )
-        measures = measure_volume(ct, mask, source=args.pseudonym)
-        saved = (
-            save_outline(session, scope, settings.layout, args.pseudonym, mask)
-            if args.save
-            else None
+            save=args.save,
         )
     print(
-        f"{args.pseudonym}: outline of {measures.volume_ml:.1f} ml, longest axial diameter "
-        f"{measures.longest_axial_diameter_mm:.1f} mm, mean {measures.mean_hu:.0f} HU"
+        f"{args.pseudonym}: outline of {result.volume_ml:.1f} ml, longest axial diameter "
+        f"{result.longest_axial_diameter_mm:.1f} mm, mean {result.mean_hu:.0f} HU"
     )
+    saved = result.saved
     print(
         f"saved as segmentation {saved.segmentation_id} ({saved.path})"
         if saved

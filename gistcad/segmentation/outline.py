@@ -27,6 +27,27 @@ OUTLINE_LABEL = "GIST tumour (semi-automatic)"
 
 
 @dataclass(frozen=True)
+class OutlineResult:
+    """An outline grown on a patient's CT: its measures, and the saved row when it was saved.
+
+    Attributes
+    ----------
+    volume_ml, longest_axial_diameter_mm, mean_hu
+        The outline's measures (:func:`gistcad.imaging.lesion_measures.measure_volume`).
+    voxels
+        Number of voxels in the outline.
+    saved
+        The stored segmentation, or None when not asked to save.
+    """
+
+    volume_ml: float
+    longest_axial_diameter_mm: float
+    mean_hu: float
+    voxels: int
+    saved: SavedOutline | None
+
+
+@dataclass(frozen=True)
 class SavedOutline:
     """What :func:`save_outline` stored: the row's id, the file (relative), the volume in ml."""
 
@@ -101,3 +122,53 @@ def save_outline(
         raise
     logger.info("saved outline %s of %s (%.1f ml)", relative, pseudonym, volume_ml)
     return SavedOutline(row.id, str(relative), round(volume_ml, 3))
+
+
+def outline_patient(
+    session: Session,
+    scope: AccessScope,
+    layout: DataLayout,
+    pseudonym: str,
+    seed: tuple[float, float, float],
+    *,
+    in_mm: bool = False,
+    tolerance_hu: float | None = None,
+    save: bool = False,
+) -> OutlineResult:
+    """Grow the outline of ``pseudonym``'s tumour from one click, measure it, save it if asked.
+
+    The one function behind ``gistcad segment`` and the case view's outline form.
+
+    Parameters
+    ----------
+    seed
+        The click: voxel indices (i, j, k), or a RAS+ point in mm when ``in_mm``.
+    tolerance_hu
+        Half-width of the intensity range, HU (None: the default of :class:`GrowOptions`).
+    save
+        Store the outline (:func:`save_outline`) in the caller's transaction.
+
+    Raises
+    ------
+    SegmentationError
+        If the click is off tissue or the outline leaks (nothing is saved).
+    """
+    from gistcad.imaging.lesion_measures import measure_volume
+    from gistcad.segmentation.region_growing import grow_from_seed
+
+    _, ct = load_ct(session, scope, layout, pseudonym)
+    mask = grow_from_seed(
+        ct,
+        seed_mm=seed if in_mm else None,
+        seed_ijk=None if in_mm else seed,
+        tolerance_hu=tolerance_hu,
+    )
+    measures = measure_volume(ct, mask, source=pseudonym)
+    saved = save_outline(session, scope, layout, pseudonym, mask) if save else None
+    return OutlineResult(
+        volume_ml=measures.volume_ml,
+        longest_axial_diameter_mm=measures.longest_axial_diameter_mm,
+        mean_hu=measures.mean_hu,
+        voxels=int(np.asarray(mask.array).sum()),
+        saved=saved,
+    )
