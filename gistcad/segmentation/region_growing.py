@@ -93,7 +93,7 @@ class GrowOptions:
     max_volume_ml: float = 4500.0
     max_edge_area_mm2: float = 100.0
     max_offset: float = 0.25
-    max_opening_ratio: float = 0.7
+    max_opening_ratio: float = 0.8
 
     def __post_init__(self) -> None:
         if not self.tolerance_hu > 0:
