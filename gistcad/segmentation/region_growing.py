@@ -9,8 +9,9 @@ Method
 3. The region is opened (cuts thin bridges into touching organs), the component holding the
    seed kept, then closed; holes (necrosis, calcification) are filled in 3-D and slice by
    slice [Soille]_.
-4. When the region reaches a side of the box that is not the scan's edge, the box is doubled
-   and the growth repeated, up to the whole scan: a tumour costs a small box, not the scan.
+4. When the region reaches a side of the box that is not the scan's edge, the box is tripled
+   and the growth repeated, up to 1.25 × the radius of the largest plausible tumour: a tumour
+   costs a small box, not the scan.
 5. Leak guard: a region larger than ``max_volume_ml``, or touching the scan's in-plane edges
    over more than ``max_edge_area_mm2``, or spanning the scan from its first slice to its last,
    has grown out of the tumour and is refused with :class:`SegmentationError`.
@@ -263,6 +264,11 @@ def _separate(
     return fallback
 
 
+def _sphere_radius_mm(volume_mm3: float) -> float:
+    """Radius (mm) of the sphere of ``volume_mm3``."""
+    return float((3.0 * volume_mm3 / (4.0 * np.pi)) ** (1.0 / 3.0))
+
+
 def _centred(
     mask: npt.NDArray[np.bool_],
     seed: tuple[int, ...],
@@ -382,13 +388,20 @@ def grow_from_seed(
         opts = GrowOptions(**{**opts.__dict__, "tolerance_hu": float(tolerance_hu)})
     seed = seed_index(volume, seed_ijk=seed_ijk, seed_mm=seed_mm)
     half = np.maximum(np.ceil(opts.start_box_mm / volume.spacing_mm), 2).astype(int)
+    # A tumour within the volume limit, clicked near its centre, fits in a box of half-size
+    # 1.25 × the radius of the sphere of that volume; a region that still reaches the sides of
+    # a box that large has leaked. The box grows threefold: few regrowths before that limit.
+    largest = np.ceil(1.25 * _sphere_radius_mm(opts.max_volume_ml * 1000.0) / volume.spacing_mm)
     while True:
         box = _Box.around(seed, half, volume.shape)
         local, centre_hu = _grow_in_box(volume, box, seed, opts)
         whole_scan = bool(np.all(box.lo == 0) and np.all(box.hi == volume.shape))
         if whole_scan or not box.inner_sides_reached(local, volume.shape):
             break
-        half = half * 2
+        if np.all(half >= largest):
+            logger.info("outline refused: it reaches the sides of a %s-voxel box", half * 2 + 1)
+            raise SegmentationError(LEAK_MESSAGE)
+        half = np.minimum(half * 3, largest).astype(int)
     mask = np.zeros(volume.shape, dtype=np.uint8)
     mask[box.slices] = local
     _check_leak(mask.astype(bool), volume, opts)
