@@ -73,7 +73,7 @@ class GrowOptions:
     opening_mm, closing_mm
         Radii of the opening and closing structuring elements, mm.
     start_box_mm
-        Half-size of the first box grown in, mm; doubled while the region reaches its sides.
+        Half-size of the first box grown in, mm; tripled while the region reaches its sides.
     max_volume_ml
         Largest plausible tumour, ml (a 20 cm sphere is about 4200 ml).
     max_edge_area_mm2
