@@ -27,6 +27,7 @@ from gistcad.commands import (
     report,
     response,
     risk,
+    segment,
     serve,
     survival,
     therapy,
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         report,
         response,
         pacs,
+        segment,
     ):
         module.register(sub)
     return parser

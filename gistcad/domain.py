@@ -550,8 +550,17 @@ def model_class_label(name: str) -> str:
 
 
 class SegmentationSource(StrEnum):
-    MANUAL = "manual"
+    MANUAL = "manual"  # drawn elsewhere and imported
     MODEL = "model"
+    SEMI_AUTOMATIC = "semi_automatic"  # grown in gistcad from a reader's click
+
+
+#: How a segmentation's source reads on screen and in reports.
+SEGMENTATION_SOURCE_LABELS: dict[SegmentationSource, str] = {
+    SegmentationSource.MANUAL: "Manual (imported)",
+    SegmentationSource.MODEL: "Model",
+    SegmentationSource.SEMI_AUTOMATIC: "Semi-automatic (one click)",
+}
 
 
 class Device(StrEnum):

@@ -15,6 +15,7 @@ from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
+from views.outline import outline_form
 from views.viewer import ct_viewer, side_by_side
 
 #: session keys: the case's prediction job still running (pseudonym, job id), and the
@@ -225,6 +226,7 @@ with ct_column:
             if int(row.model_version_id) in maps
         }
         ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
+        outline_form(card.pseudonym, list(chosen["shape"]))
 
 
 def follow_up_section(followup: CaseFollowup) -> None:

@@ -41,6 +41,7 @@ ACTIONS: dict[str, str] = {
     "job.submit": "started a background job",
     "job.cancel": "cancelled a background job",
     "response.assess": "measured lesions and assessed treatment response",
+    "outline.save": "saved a semi-automatic tumour outline",
     "response.override": "overrode a lesion measurement or a response category",
     "user.add": "created an account",
     "user.disable": "disabled an account",

@@ -308,6 +308,10 @@ class Segmentation(Base):
         index=True,
         comment="the tracked lesion this mask outlines (follow-up imaging)",
     )
+    created_by: Mapped[str | None] = mapped_column(
+        String(120), comment="the account that drew or grew it (none for imported masks)"
+    )
+    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=_now)
 
     series: Mapped[Series] = relationship(back_populates="segmentations")
 

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import GenotypeDetail, MitosisUnit, Sex, Site
-from gistcad.errors import ValidationError
+from gistcad.domain import GenotypeDetail, MitosisUnit, SegmentationSource, Sex, Site
+from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.models import (
     Center,
     ModelVersion,
@@ -25,6 +25,7 @@ from gistcad.store.models import (
     Treatment,
     Tumour,
 )
+from gistcad.store.scope import AccessScope
 
 
 class Change(StrEnum):
@@ -298,3 +299,49 @@ def is_data_file_referenced(session: Session, relative: str) -> bool:
         or session.scalar(select(Segmentation.id).where(Segmentation.path == relative).limit(1))
         is not None
     )
+
+
+def add_segmentation(
+    session: Session,
+    series: Series,
+    *,
+    label: str,
+    source: SegmentationSource,
+    volume_ml: float,
+    path: str,
+    sha256: str,
+    created_by: str | None = None,
+) -> Segmentation:
+    """Add a segmentation row to ``series`` (flushed, not committed)."""
+    row = Segmentation(
+        label=label[:80],
+        source=source,
+        volume_ml=round(float(volume_ml), 3),
+        path=path,
+        sha256=sha256,
+        created_by=None if created_by is None else created_by[:120],
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    series.segmentations.append(row)
+    session.flush()
+    return row
+
+
+def patient_ct_series_in_scope(
+    session: Session, scope: AccessScope, pseudonym: str
+) -> tuple[Patient, Series]:
+    """The first CT series of the patient ``pseudonym`` in ``scope``.
+
+    Raises
+    ------
+    NotFoundError
+        When no patient in scope has that pseudonym, or the patient has no CT series.
+    """
+    from gistcad.store.followup import find_patient
+
+    found = find_patient(session, scope, pseudonym)
+    patient = session.get_one(Patient, found.patient_id)
+    series = patient_ct_series(session, patient)
+    if not series:
+        raise NotFoundError(f"patient {pseudonym} has no CT series: import the scan first")
+    return patient, series[0]

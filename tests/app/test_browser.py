@@ -44,6 +44,13 @@ PAGES = {
     "case": ("case?patient=P-002", "Case view", "Therapy implication"),
     "performance": ("performance", "Model performance", "Misclassified patients"),
     "jobs": ("jobs", "Jobs", "Recent jobs"),
+    "response": (
+        "response",
+        "Treatment response",
+        "No patient in this selection has follow-up CT under treatment.",
+    ),
+    "pacs": ("pacs", "PACS and upload", "Names, ids and birth dates are removed at import"),
+    "admin": ("admin", "Users and audit", "every change made here is itself recorded"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
 

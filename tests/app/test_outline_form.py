@@ -1,0 +1,78 @@
+"""AppTest of the case view's "Outline tumour" form: grow, then grow and save (audited)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import SegmentationSource
+from gistcad.imaging.nifti_io import write_canonical
+from gistcad.layout import DataLayout
+from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
+from tests.app.conftest import open_page
+from tests.factories import add_center
+from tests.segmentation.phantoms import phantom
+
+UID = "1.2.826.0.1.3680043.99.2"
+
+
+def _patient_with_ct(engine: Engine, data_dir: Path) -> None:
+    ct = phantom().ct
+    relative = DataLayout.volume("P-CT", UID)
+    with Session(engine) as s:
+        patient = Patient(pseudonym="P-CT", center=add_center(s, "Alpha"))
+        study = Study(study_instance_uid="1.2.826.0.1.3680043.99.3")
+        study.series.append(
+            Series(
+                series_instance_uid=UID,
+                modality="CT",
+                spacing_mm=[1.0, 1.0, 2.0],
+                shape=list(ct.shape),
+                orientation=[1, 0, 0, 0, 1, 0],
+                volume_path=str(relative),
+                volume_sha256=write_canonical(ct, data_dir / relative),
+            )
+        )
+        patient.studies.append(study)
+        s.add(patient)
+        s.commit()
+
+
+def _click(at, slice_: int, row: int, column: int, button: str):  # type: ignore[no-untyped-def]
+    at.number_input(key="outline_slice").set_value(slice_)
+    at.number_input(key="outline_row").set_value(row)
+    at.number_input(key="outline_column").set_value(column)
+    next(b for b in at.button if b.label == button).click().run()
+    assert not at.exception, at.exception
+
+
+def test_grow_shows_the_measures_and_save_stores_the_outline(
+    app_db: Engine, tmp_path: Path
+) -> None:
+    _patient_with_ct(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": "P-CT"})
+    assert not at.exception, at.exception
+    _click(at, 16, 32, 33, "Grow")
+    assert any("not saved" in s.value and "ml" in s.value for s in at.success)
+    with Session(app_db) as s:
+        assert s.scalars(select(Segmentation)).all() == []
+    _click(at, 16, 32, 33, "Grow and save")
+    assert any("saved." in s.value and "not saved" not in s.value for s in at.success)
+    with Session(app_db) as s:
+        (row,) = s.scalars(select(Segmentation)).all()
+        assert row.source is SegmentationSource.SEMI_AUTOMATIC
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "outline.save")).one()
+
+
+def test_a_click_in_the_organ_shows_the_leak_message_and_saves_nothing(
+    app_db: Engine, tmp_path: Path
+) -> None:
+    _patient_with_ct(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": "P-CT"})
+    _click(at, 16, 32, 55, "Grow and save")
+    assert any("grew into the surrounding organs" in e.value for e in at.error)
+    with Session(app_db) as s:
+        assert s.scalars(select(Segmentation)).all() == []
+        assert s.scalars(select(Patient)).one().pseudonym == "P-CT"
