@@ -138,6 +138,8 @@ def _open(tab: Any, url: str, ready: str, *labels: str) -> None:
 def _click_every_download(tab: Any) -> dict[str, tuple[str, bytes]]:
     """Open each tab of the page in turn and click every visible download button once;
     returns label -> (suggested file name, content)."""
+    from playwright.sync_api import expect
+
     files: dict[str, tuple[str, bytes]] = {}
     tabs = tab.get_by_role("tab")
     for index in range(max(1, tabs.count())):
@@ -150,6 +152,10 @@ def _click_every_download(tab: Any) -> dict[str, tuple[str, bytes]]:
             label = button.inner_text().strip()
             if label in files or not button.is_visible():
                 continue
+            # a download reruns the page, which disables its widgets until the run ends; a
+            # user waits until the button can be pressed again
+            tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+            expect(button).to_be_enabled(timeout=60_000)
             download = _download(tab, button)
             files[label] = (download.suggested_filename, Path(download.path()).read_bytes())
     return files
