@@ -74,7 +74,7 @@ with left:
     else:
         st.dataframe(
             pd.DataFrame(
-                [{"scheme": r.scheme, "risk": r.risk, "notes": r.notes} for r in card.risk_rows]
+                [{"Scheme": r.scheme, "Risk": r.risk, "Notes": r.notes} for r in card.risk_rows]
             ),
             hide_index=True,
             width="stretch",

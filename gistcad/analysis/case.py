@@ -160,6 +160,18 @@ def display_value(value: object, unit: str = "") -> str:
     return f"{value:g}{unit}" if isinstance(value, int | float) else f"{value}{unit}"
 
 
+def _rounded(value: object, digits: int = 1) -> object:
+    """A measured number to ``digits`` decimals as the card prints it (a size of 4.98032 cm
+    reads 5 cm); anything else unchanged.
+
+    >>> _rounded(4.98032), _rounded(42.7435), _rounded(None)
+    (5.0, 42.7, None)
+    """
+    if isinstance(value, float) and not math.isnan(value):
+        return round(value, digits)
+    return value
+
+
 def _flag(value: object, yes: str, no: str) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -416,12 +428,12 @@ def case_card(rows: CaseRows, options: RiskOptions | None = None) -> CaseCard:
         facts={
             "Site": "unknown" if site is None else site.label,
             "Sub-site": v(tumour.get("sub_site")),
-            "Size": v(tumour.get("size_cm"), " cm"),
+            "Size": v(_rounded(tumour.get("size_cm")), " cm"),
             "Mitoses": f"{v(tumour.get('mitotic_count'))} {unit_text}".strip(),
             "Rupture": {True: "yes", False: "no", None: "unknown"}[rupture],
             "Histology": v(tumour.get("histology")),
             "Sex": "unknown" if sex is None else sex.label,
-            "Age at diagnosis": v(rows.age_at_diagnosis, " y"),
+            "Age at diagnosis": v(_rounded(rows.age_at_diagnosis), " y"),
         },
         assessment=assessment,
         risk_rows=tuple(

@@ -27,7 +27,7 @@ def test_search_then_card(seeded: dict) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Center"] == "Alpha" and metrics["Site"] == "Stomach"
     risk = at.dataframe[0].value
-    assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
+    assert list(risk["Scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     text = " ".join(m.value for m in at.markdown)
     assert "True genotype: **PDGFRA D842V**" in text  # the label, never the code
     assert "clinical-v1: **" in text  # a genotype model, not validated: folded, not recommended
