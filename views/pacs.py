@@ -5,6 +5,8 @@ transaction, audited); the page only passes the bytes or the study chosen and sh
 report. The PACS's patient ids are shown to choose a study and never stored.
 """
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -48,6 +50,19 @@ class _Progress:
         self.bar.progress(1.0, text="Done")
 
 
+def _import_with_progress(run: Callable[[_Progress], list[ImportReport]]) -> None:
+    """Run one import with a progress bar; show its reports, or its error in words."""
+    progress = _Progress()
+    try:
+        reports = run(progress)
+    except GistcadError as exc:
+        progress.bar.empty()
+        show_error(exc)
+    else:
+        progress.finish()
+        _show(reports)
+
+
 upload_tab, pacs_tab = st.tabs(["Upload", "PACS"])
 
 with upload_tab:
@@ -58,9 +73,8 @@ with upload_tab:
     center = st.text_input("Center", key="upload_center")
     files = st.file_uploader("Zip or DICOM files", accept_multiple_files=True, key="upload_files")
     if st.button("Import", key="upload_import", type="primary", disabled=not files):
-        progress = _Progress()
-        try:
-            reports = import_upload(
+        _import_with_progress(
+            lambda progress: import_upload(
                 engine(),
                 settings().data_dir,
                 scope(),
@@ -68,12 +82,7 @@ with upload_tab:
                 center=center,
                 progress=progress,
             )
-        except GistcadError as exc:
-            progress.bar.empty()
-            show_error(exc)
-        else:
-            progress.finish()
-            _show(reports)
+        )
 
 with pacs_tab:
     url = st.text_input(
@@ -117,9 +126,8 @@ with pacs_tab:
         )
         pacs_center = st.text_input("Center", key="pacs_center")
         if st.button("Import the study", key="pacs_pull", type="primary") and chosen:
-            progress = _Progress()
-            try:
-                reports = import_from_pacs(
+            _import_with_progress(
+                lambda progress: import_from_pacs(
                     engine(),
                     settings().data_dir,
                     scope(),
@@ -128,9 +136,4 @@ with pacs_tab:
                     center=pacs_center,
                     progress=progress,
                 )
-            except GistcadError as exc:
-                progress.bar.empty()
-                show_error(exc)
-            else:
-                progress.finish()
-                _show(reports)
+            )
