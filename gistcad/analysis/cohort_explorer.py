@@ -29,16 +29,36 @@ TABLE_ONE_CONTINUOUS = ("age_at_diagnosis", "size_cm", "mitotic_count", "rfs_mon
 TABLE_ONE_CATEGORICAL = ("sex", "site", "genotype", "center", "risk_class", "rupture")
 
 
+#: Columns of 0/1 (or True/False) flags, shown as "Yes" / "No".
+YES_NO_COLUMNS = ("rupture", "adjuvant_imatinib", "neoadjuvant_imatinib")
+
+
+def _yes_no(value: object) -> object:
+    """1/True as "Yes", 0/False as "No", a missing value as it is.
+
+    >>> _yes_no(1), _yes_no(False), _yes_no(None)
+    ('Yes', 'No', None)
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    return "Yes" if bool(value) else "No"
+
+
 def explorer_table(cohort: pd.DataFrame, scheme: RiskScheme) -> pd.DataFrame:
     """The patients as the explorer lists them (and exports them).
 
-    The cohort table without the internal ``patient_id``, with ``risk_class`` (the class
-    under ``scheme``, labelled, e.g. "Very low", "Insufficient data", "Unknown") and
-    ``genotype`` (the true genotype group, labelled, e.g. "KIT exon 11").
+    The cohort table without the internal ``patient_id`` and ``fold`` (no importer fills
+    it: a model's folds are kept with the model version), yes/no flags in words, with
+    ``risk_class`` (the class under ``scheme``, labelled, e.g. "Very low", "Insufficient
+    data", "Unknown") and ``genotype`` (the true genotype group, labelled, e.g. "KIT exon 11").
     """
-    shown = cohort.drop(columns=["patient_id"]).reset_index(drop=True)
+    internal = [c for c in ("patient_id", "fold") if c in cohort.columns]
+    shown = cohort.drop(columns=internal).reset_index(drop=True)
     if shown.empty:
         return shown.assign(risk_class=pd.Series(dtype=object), genotype=pd.Series(dtype=object))
+    for flag in YES_NO_COLUMNS:
+        if flag in shown.columns:
+            shown[flag] = [_yes_no(v) for v in shown[flag]]
     shown["risk_class"] = risk_groups(shown, scheme).to_numpy()
     shown["genotype"] = genotype_groups(shown).to_numpy()
     return shown
