@@ -311,8 +311,10 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
 
     Per patient the baseline CT is used, never a follow-up one: the first CT series (lowest id)
     of the study of timepoint 0 when the patient has timepoints, else the patient's first CT
-    series; and that series' first manual segmentation (``mask_path`` is missing when it has
-    none). Paths are relative to the data folder. The response labels of
+    series; and that series' first manual segmentation, else its first semi-automatic outline
+    (grown in gistcad from a reader's click: a patient brought in without a mask can be
+    predicted once outlined; ``mask_path`` is missing when it has neither). Paths are
+    relative to the data folder. The response labels of
     :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
     added: they are targets, never features.
     """
@@ -330,11 +332,12 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .group_by(Study.patient_id)
         .subquery()
     )
-    first_mask = (
+    first_mask, first_outline = (
         select(Segmentation.series_id, func.min(Segmentation.id).label("segmentation_id"))
-        .where(Segmentation.source == SegmentationSource.MANUAL)
+        .where(Segmentation.source == source)
         .group_by(Segmentation.series_id)
         .subquery()
+        for source in (SegmentationSource.MANUAL, SegmentationSource.SEMI_AUTOMATIC)
     )
     stmt = (
         select(
@@ -361,7 +364,12 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .join(first_series, first_series.c.patient_id == Patient.id)
         .join(Series, Series.id == first_series.c.series_id)
         .outerjoin(first_mask, first_mask.c.series_id == Series.id)
-        .outerjoin(Segmentation, Segmentation.id == first_mask.c.segmentation_id)
+        .outerjoin(first_outline, first_outline.c.series_id == Series.id)
+        .outerjoin(
+            Segmentation,
+            Segmentation.id
+            == func.coalesce(first_mask.c.segmentation_id, first_outline.c.segmentation_id),
+        )
         .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
         .outerjoin(Outcome, Outcome.patient_id == Patient.id)
         .where(scope.clause(Patient.center_id))

@@ -169,3 +169,27 @@ def test_response_labels_come_from_the_effective_categories(engine: Engine) -> N
     for name in ("P3", "P4"):
         assert table.loc[[name], ["choi_pr_fu1", "progression_6m"]].isna().all(axis=None)
     assert table.loc[["P5"], ["choi_pr_fu1", "progression_6m"]].isna().all(axis=None)
+
+
+def test_a_semi_automatic_outline_serves_when_there_is_no_manual_mask(engine: Engine) -> None:
+    with Session(engine) as s:
+        center = add_center(s, "Alpha")
+        both, outlined_only = add_patient(s, center, "P-1"), add_patient(s, center, "P-2")
+        for patient in (both, outlined_only):
+            study = _study(s, patient, patient.pseudonym, dt.date(2020, 1, 1), ("CT",))
+            series = s.query(Series).filter(Series.study_id == study.id).one()
+            if patient is outlined_only:  # the imported mask is gone: only the outline
+                s.query(Segmentation).filter(Segmentation.series_id == series.id).delete()
+            s.add(
+                Segmentation(
+                    series_id=series.id,
+                    label="GIST",
+                    source=SegmentationSource.SEMI_AUTOMATIC,
+                    path=f"volumes/{patient.pseudonym}-outline.nii.gz",
+                    sha256="2" * 64,
+                )
+            )
+        s.commit()
+        table = modelling_table(s, AccessScope.everything()).set_index("pseudonym")
+    assert table.loc["P-1", "mask_path"] == "volumes/P-1-0-mask.nii.gz"  # the manual mask first
+    assert table.loc["P-2", "mask_path"] == "volumes/P-2-outline.nii.gz"
