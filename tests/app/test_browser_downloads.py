@@ -30,7 +30,7 @@ from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.synth.build import BuildOptions, build_cohort
-from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
+from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, click_download, serving
 from tests.factories import seed_cohort
 
 pytestmark = [
@@ -138,8 +138,6 @@ def _open(tab: Any, url: str, ready: str, *labels: str) -> None:
 def _click_every_download(tab: Any) -> dict[str, tuple[str, bytes]]:
     """Open each tab of the page in turn and click every visible download button once;
     returns label -> (suggested file name, content)."""
-    from playwright.sync_api import expect
-
     files: dict[str, tuple[str, bytes]] = {}
     tabs = tab.get_by_role("tab")
     for index in range(max(1, tabs.count())):
@@ -152,29 +150,10 @@ def _click_every_download(tab: Any) -> dict[str, tuple[str, bytes]]:
             label = button.inner_text().strip()
             if label in files or not button.is_visible():
                 continue
-            # a download reruns the page, which disables its widgets until the run ends; a
-            # user waits until the button can be pressed again
-            tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-            expect(button).to_be_enabled(timeout=60_000)
-            download = _download(tab, button)
+            # a download reruns the page, which disables its widgets until the run ends
+            download = click_download(tab, button)
             files[label] = (download.suggested_filename, Path(download.path()).read_bytes())
     return files
-
-
-def _download(tab: Any, button: Any) -> Any:
-    """The file a click on ``button`` delivers (a second click if a rerun swallowed the first)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(2):
-        try:
-            with tab.expect_download(timeout=20_000) as caught:
-                button.click()
-            return caught.value
-        except PlaywrightTimeout:
-            if attempt:
-                raise
-            tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-    raise AssertionError("unreachable")
 
 
 def _check(label: str, name: str, content: bytes, expected: dict[str, Any], who: str) -> None:

@@ -75,7 +75,7 @@ def test_page_and_report_print_the_same_card(
     report = out.read_text(encoding="utf-8")
     at = open_page("views/case.py", {"patient": pseudonym})
     risk = at.dataframe[0].value
-    assert list(risk["scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
+    assert list(risk["Scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     for row in risk.itertuples(index=False):
         assert f"<td>{html.escape(row.scheme)}</td><td>{html.escape(row.risk)}</td>" in report
     metrics = {m.label: m.value for m in at.metric}

@@ -155,32 +155,30 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     assert "train the risk target with --model clinical or radiomics" in capsys.readouterr().err
 
 
-def test_deep_model_trains_over_two_processes_like_one(
+def test_deep_model_trains_over_two_processes(
     full_signal: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``--nproc 2``: each fit runs under torchrun in two processes (gloo on the CPU); the
-    registered version is evaluated like one trained alone, on the same hold-out patients, to
-    within 3 Hanley-McNeil standard errors of that one's AUC."""
+    """``--nproc 2``: each fit runs under torchrun in two processes (gloo on the CPU) and the
+    version is registered and evaluated like one trained alone (that two processes learn what
+    one learns is ``tests/neural/test_distributed.py``'s), never above the ceiling."""
     data = tmp_path / "data"
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
     monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
     assert main(["db", "upgrade"]) == 0
     assert main(["import", "demo", str(full_signal), "--json"]) == 0
     args = ["train", "--model", "dl", "--target", "kit11", "--cv", "holdout", "--epochs", "3"]
-    pooled = {}
-    for nproc in (1, 2):
-        name = f"deep{nproc}"
-        assert main([*args, "--nproc", str(nproc), "--name", name]) == 0
-        capsys.readouterr()
-        assert main(["evaluate", "--model", name, "--json"]) == 0
-        report = json.loads(capsys.readouterr().out)
-        pooled[nproc] = {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]
-    assert pooled[1]["n"] == pooled[2]["n"] > 0  # the same hold-out patients
-    positives = pooled[1]["positives"]
-    se = _hanley_mcneil_se(pooled[1]["auc"], positives, pooled[1]["n"] - positives)
-    assert abs(pooled[2]["auc"] - pooled[1]["auc"]) <= 3 * se, (pooled[1], pooled[2])
+    assert main([*args, "--nproc", "2", "--name", "deep2"]) == 0
+    capsys.readouterr()
+    oracle = full_signal / "oracle.csv"
+    assert main(["evaluate", "--model", "deep2", "--oracle", str(oracle), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    pooled = {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]
+    positives = pooled["positives"]
+    assert 0 < positives < pooled["n"]
+    se = _hanley_mcneil_se(pooled["ceiling_auc"], positives, pooled["n"] - positives)
+    assert 0 <= pooled["auc"] <= pooled["ceiling_auc"] + 3 * se, pooled
     assert main(["train", "--model", "clinical", "--nproc", "2", "--name", "c"]) == 2
     assert "the clinical model trains in one (leave --nproc out)" in capsys.readouterr().err
