@@ -77,7 +77,7 @@ def test_page_and_report_print_the_same_card(
     risk = at.dataframe[0].value
     assert list(risk["Scheme"]) == ["NIH 2002", "AFIP 2006", "Modified NIH 2008"]
     for row in risk.itertuples(index=False):
-        assert f"<td>{html.escape(row.scheme)}</td><td>{html.escape(row.risk)}</td>" in report
+        assert f"<td>{html.escape(row.Scheme)}</td><td>{html.escape(row.Risk)}</td>" in report
     metrics = {m.label: m.value for m in at.metric}
     for name in ("Site", "Size", "Mitoses"):
         assert f"<th>{name}</th><td>{html.escape(metrics[name])}</td>" in report
