@@ -231,7 +231,13 @@ def test_a_figure_saves_as_png_and_as_svg(server: tuple[str, str]) -> None:
         (ARTIFACTS / "survival_km_export.png").write_bytes(content)
         # the sidebar's choice switches every camera button to SVG
         tab.locator("[data-testid='stSidebar']").get_by_text("SVG", exact=True).click()
-        tab.wait_for_timeout(500)
+        # plotly titles the camera "Download plot as a PNG" for PNG, "Download plot" otherwise:
+        # wait until the rerun has drawn the figure again with the new format
+        tab.wait_for_selector(
+            "[data-testid='stPlotlyChart'] .modebar-btn[data-title='Download plot']",
+            state="attached",
+            timeout=60_000,
+        )
         tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
         figure = tab.locator("[data-testid='stPlotlyChart']").first
         svg = _camera(tab, figure)

@@ -1,12 +1,13 @@
-"""The case view's CT viewer in chromium: it loads, steps one slice per wheel event, fast.
+"""The case view's CT viewer in chromium: it loads and steps one slice per wheel event.
 
 A one-patient synthetic cohort is imported and served by ``gistcad serve``; the case view is
 opened in Debian's chromium (Playwright; WebGL by SwiftShader, the CPU renderer, so no GPU is
 needed) and the NiiVue viewer is driven with the mouse wheel:
 
 - 20 wheel events one after another, each timed in the browser from the event to the next
-  painted frame (``performance.now()`` around ``requestAnimationFrame``): the median must be
-  under the issue's 50 ms, and the slice must have moved by exactly one per event;
+  painted frame (``performance.now()`` around ``requestAnimationFrame``) and printed: the slice
+  must have moved by exactly one per event (the 50 ms target is measured by
+  ``bench/viewer_browser.py``, against its anchor: a test checks behaviour, not speed);
 - 20 real wheel events sent as fast as Playwright can (no waiting between them): the slice must
   have moved by exactly 20 (no lost events).
 
@@ -162,7 +163,7 @@ def open_viewer(tab: object, url: str) -> object:
     return viewer
 
 
-def test_wheel_steps_one_slice_per_event_under_50_ms(case: Case, tmp_path: Path) -> None:
+def test_wheel_steps_one_slice_per_event(case: Case, tmp_path: Path) -> None:
     from playwright.sync_api import Frame, sync_playwright
 
     with sync_playwright() as p:
@@ -217,7 +218,6 @@ def test_wheel_steps_one_slice_per_event_under_50_ms(case: Case, tmp_path: Path)
         tab.screenshot(path=str(tmp_path / "case_viewer.png"), full_page=True)
         print(f"screenshot: {tmp_path / 'case_viewer.png'}")
         browser.close()
-    assert median < STEP_TARGET_MS
 
 
 def test_readout_calipers_scale_windows_and_planes(case: Case, tmp_path: Path) -> None:
