@@ -1,0 +1,144 @@
+"""A click in the browser's viewer (RAS mm) becomes the full-resolution seed voxel, whatever the
+browser copy's stride; the outline grown from it comes back as an overlay on the browser's grid,
+saved only when asked; a refused click stores nothing."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gistcad.domain import SegmentationSource
+from gistcad.errors import ValidationError
+from gistcad.imaging.nifti_io import write_canonical
+from gistcad.imaging.volume import Volume
+from gistcad.layout import DataLayout
+from gistcad.segmentation import SegmentationError, grow_from_seed
+from gistcad.store import AccessScope, make_engine, migrations
+from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
+from gistcad.viewer.browser import ct_for_browser
+from gistcad.viewer.outline import clicked_voxel, outline_for_viewer
+from tests.factories import add_center
+from tests.segmentation.phantoms import phantom
+
+UID = "1.2.826.0.1.3680043.99.7"
+
+
+def _decoded(nifti_gz: bytes) -> nib.Nifti1Image:
+    return nib.Nifti1Image.from_bytes(gzip.decompress(nifti_gz))
+
+
+def test_the_clicked_voxel_is_the_nearest_one_on_an_oblique_flipped_grid() -> None:
+    affine = np.array(
+        [[0.0, -0.8, 0.0, 120.0], [0.7, 0.0, 0.0, -40.0], [0.0, 0.0, -2.5, 60.0], [0, 0, 0, 1]]
+    )
+    ct = Volume(np.zeros((20, 30, 10), np.int16), affine)
+    for ijk in [(0, 0, 0), (19, 29, 9), (7, 11, 4)]:
+        mm = ct.index_to_world(ijk)[0]
+        assert clicked_voxel(ct, mm + np.array([0.2, -0.3, 0.9])) == ijk  # within half a voxel
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [([1000.0, 0.0, 0.0], "outside the CT"), ([1.0, float("nan"), 0.0], "three finite")],
+)
+def test_a_click_off_the_ct_is_refused_with_what_to_do(point: list[float], message: str) -> None:
+    ct = Volume(np.zeros((4, 4, 4), np.int16), np.eye(4))
+    with pytest.raises(ValidationError, match=message):
+        clicked_voxel(ct, point)
+
+
+def test_a_click_on_a_down_sampled_copy_finds_the_full_resolution_voxel() -> None:
+    affine = np.array(
+        [[-0.7, 0.0, 0.0, 90.0], [0.0, -0.7, 0.0, 80.0], [0.0, 0.0, 1.5, -300.0], [0, 0, 0, 1]]
+    )
+    ct = Volume(np.zeros((40, 36, 30), np.int16), affine)
+    copy = ct_for_browser(ct, max_voxels=4000)  # stride 3: 14 × 12 × 10
+    assert copy.stride == 3
+    browser = _decoded(copy.nifti_gz)
+    for n in [(0, 0, 0), (5, 7, 3), (13, 11, 9)]:
+        mm = (browser.affine @ [*n, 1])[:3]  # where the browser puts its voxel n
+        assert clicked_voxel(ct, mm) == tuple(3 * v for v in n)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[Engine, DataLayout]]:
+    """Patient P-1 with the phantom CT and no mask, in a fresh SQLite store."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'gistcad.sqlite'}")
+    migrations.upgrade(engine)
+    layout = DataLayout(tmp_path)
+    relative = DataLayout.volume("P-1", UID)
+    ct = phantom().ct
+    with Session(engine) as s:
+        patient = Patient(pseudonym="P-1", center=add_center(s, "Alpha"))
+        study = Study(study_instance_uid="1.2.826.0.1.3680043.99.8")
+        study.series.append(
+            Series(
+                series_instance_uid=UID,
+                modality="CT",
+                spacing_mm=[1.0, 1.0, 2.0],
+                shape=list(ct.shape),
+                orientation=[1, 0, 0, 0, 1, 0],
+                volume_path=str(relative),
+                volume_sha256=write_canonical(ct, layout.resolve(str(relative))),
+            )
+        )
+        patient.studies.append(study)
+        s.add(patient)
+        s.commit()
+    yield engine, layout
+    engine.dispose()
+
+
+def test_the_overlay_is_the_grown_outline_on_the_browser_grid(
+    store: tuple[Engine, DataLayout],
+) -> None:
+    engine, layout = store
+    ph = phantom()
+    click = ph.ct.index_to_world(ph.centre)[0]
+    expected = np.asarray(grow_from_seed(ph.ct, seed_ijk=ph.centre, tolerance_hu=60).array)
+    with Session(engine) as s:
+        full = outline_for_viewer(
+            s, AccessScope.everything(), layout, "P-1", click, tolerance_hu=60
+        )
+        small = outline_for_viewer(
+            s, AccessScope.everything(), layout, "P-1", click, tolerance_hu=60, max_voxels=20_000
+        )
+        assert s.scalars(select(Segmentation)).all() == []
+    assert full.seed_ijk == ph.centre and full.tolerance_hu == 60
+    assert full.result.saved is None and full.result.mask is None
+    assert full.result.voxels == int(expected.sum())
+    assert np.array_equal(np.asarray(_decoded(full.overlay.nifti_gz).dataobj), expected)
+    k = small.overlay.stride
+    assert k == 2
+    shrunk = np.asarray(_decoded(small.overlay.nifti_gz).dataobj)
+    assert np.array_equal(shrunk, expected[::k, ::k, ::k])
+
+
+def test_save_stores_a_semi_automatic_outline_and_a_refused_click_stores_nothing(
+    store: tuple[Engine, DataLayout],
+) -> None:
+    engine, layout = store
+    ph = phantom()
+    in_organ = ph.ct.index_to_world((55, 32, 16))[0]
+    with Session(engine) as s, pytest.raises(SegmentationError, match="surrounding organs"):
+        outline_for_viewer(s, AccessScope.everything(), layout, "P-1", in_organ, save=True)
+    with Session(engine) as s:
+        assert s.scalars(select(Segmentation)).all() == []
+        click = ph.ct.index_to_world(ph.centre)[0]
+        grown = outline_for_viewer(
+            s, AccessScope.everything("dr-a"), layout, "P-1", click, save=True
+        )
+        s.commit()
+    assert grown.result.saved is not None
+    with Session(engine) as s:
+        (row,) = s.scalars(select(Segmentation)).all()
+        assert row.source is SegmentationSource.SEMI_AUTOMATIC and row.created_by == "dr-a"
+        assert row.id == grown.result.saved.segmentation_id
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "outline.save")).one()
