@@ -76,3 +76,46 @@ def test_a_click_in_the_organ_shows_the_leak_message_and_saves_nothing(
     with Session(app_db) as s:
         assert s.scalars(select(Segmentation)).all() == []
         assert s.scalars(select(Patient)).one().pseudonym == "P-CT"
+
+
+def _viewer_click(at, ijk: tuple[int, int, int], click_id: str):  # type: ignore[no-untyped-def]
+    """What the viewer sends for a click in its outline mode: the voxel's centre in RAS mm."""
+    mm = [float(v) for v in phantom().ct.index_to_world(ijk)[0]]
+    at.session_state["ct_viewer"] = {"mm": mm, "id": click_id}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_a_viewer_click_grows_the_outline_the_slider_regrows_and_save_stores_it(
+    app_db: Engine, tmp_path: Path
+) -> None:
+    _patient_with_ct(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": "P-CT"})
+    _viewer_click(at, (33, 32, 16), "c1")
+    volume = next(m for m in at.metric if m.label == "Outline volume").value
+    assert "grown from slice 16, row 32, column 33" in " ".join(c.value for c in at.caption)
+    at.slider(key="outline_click_tolerance").set_value(30).run()
+    assert not at.exception, at.exception
+    assert next(m for m in at.metric if m.label == "Outline volume").value != volume
+    with Session(app_db) as s:
+        assert s.scalars(select(Segmentation)).all() == []
+    next(b for b in at.button if b.label == "Save outline").click().run()
+    assert not at.exception, at.exception
+    assert any("Outline saved as a semi-automatic segmentation" in s.value for s in at.success)
+    with Session(app_db) as s:
+        (row,) = s.scalars(select(Segmentation)).all()
+        assert row.source is SegmentationSource.SEMI_AUTOMATIC
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "outline.save")).one()
+
+
+def test_a_viewer_click_in_the_organ_is_refused_and_nothing_can_be_saved(
+    app_db: Engine, tmp_path: Path
+) -> None:
+    _patient_with_ct(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": "P-CT"})
+    _viewer_click(at, (55, 32, 16), "c1")
+    assert any("grew into the surrounding organs" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Save outline").disabled
+    assert not [m for m in at.metric if m.label == "Outline volume"]
+    with Session(app_db) as s:
+        assert s.scalars(select(Segmentation)).all() == []
