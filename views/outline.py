@@ -103,7 +103,9 @@ def outline_controls(pseudonym: str, outline: ClickedOutline) -> None:
         result = grown.result
         i, j, k = grown.seed_ijk
         cols = st.columns(3)
-        cols[0].metric("Outline volume", f"{result.volume_ml:.1f} mL")
+        cols[0].metric(
+            "Outline volume", f"{result.volume_ml:.{0 if result.volume_ml >= 100 else 1}f} mL"
+        )
         cols[1].metric("Longest axial diameter", f"{result.longest_axial_diameter_mm:.0f} mm")
         cols[2].metric("Mean attenuation", f"{result.mean_hu:.0f} HU")
         st.caption(
