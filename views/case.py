@@ -16,7 +16,7 @@ from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentatio
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
 from views.outline import clicked_outline, outline_controls, outline_form
-from views.viewer import ct_viewer, side_by_side
+from views.viewer import ct_viewer, side_by_side, slice_counts
 
 #: session keys: the case's prediction job still running (pseudonym, job id), and the
 #: message of the one that just finished
@@ -225,16 +225,17 @@ with ct_column:
             for row in predictions.itertuples(index=False)
             if int(row.model_version_id) in maps
         }
-        clicked = clicked_outline(card.pseudonym, str(chosen["volume_sha256"]))
+        image = (str(chosen["volume_path"]), str(chosen["volume_sha256"]))
+        clicked = clicked_outline(card.pseudonym, image[1])
         ct_viewer(
-            (chosen["volume_path"], chosen["volume_sha256"]),
+            image,
             mask,
             attention,
             outline=None if clicked.grown is None else clicked.grown.overlay,
             outline_key=clicked.key,
         )
         outline_controls(card.pseudonym, clicked)
-        outline_form(card.pseudonym, list(chosen["shape"]))
+        outline_form(card.pseudonym, slice_counts(image))
 
 
 def follow_up_section(followup: CaseFollowup) -> None:

@@ -4,8 +4,8 @@
   kept in the session, the outline grown from it (cached per click and tolerance) is shown in
   the viewer, its measures under it, with a tolerance slider that re-grows from the same click
   and "Save outline" (:func:`outline_controls`).
-- The "Outline tumour" form (:func:`outline_form`): the same growth from slice / row / column
-  numbers, for keyboard users.
+- The "Outline tumour by slice numbers" form (:func:`outline_form`): the same growth from the
+  point's slice numbers as the viewer shows them, for keyboard users.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import streamlit as st
 from gistcad.domain import SEGMENTATION_SOURCE_LABELS, SegmentationSource
 from gistcad.errors import GistcadError
 from gistcad.segmentation import GrowOptions
-from gistcad.segmentation.outline import outline_patient
 from gistcad.store import session_scope
-from gistcad.viewer.outline import ViewerOutline, outline_for_viewer
+from gistcad.viewer.outline import PLANES, ViewerOutline, outline_for_viewer
 from views.common import engine, scope, settings, show_error
 from views.viewer import VIEWER_KEY
 
@@ -101,7 +100,7 @@ def outline_controls(pseudonym: str, outline: ClickedOutline) -> None:
     grown = outline.grown
     if grown is not None:
         result = grown.result
-        i, j, k = grown.seed_ijk
+        sagittal, coronal, axial = grown.seed_slices
         cols = st.columns(3)
         cols[0].metric(
             "Outline volume", f"{result.volume_ml:.{0 if result.volume_ml >= 100 else 1}f} mL"
@@ -109,7 +108,8 @@ def outline_controls(pseudonym: str, outline: ClickedOutline) -> None:
         cols[1].metric("Longest axial diameter", f"{result.longest_axial_diameter_mm:.0f} mm")
         cols[2].metric("Mean attenuation", f"{result.mean_hu:.0f} HU")
         st.caption(
-            f"New outline (green, not saved yet), grown from slice {k}, row {j}, column {i}."
+            f"New outline (green, not saved yet), grown from axial slice {axial}, coronal "
+            f"slice {coronal}, sagittal slice {sagittal}."
         )
     st.slider(
         "Outline tolerance (HU)",
@@ -148,19 +148,21 @@ def outline_controls(pseudonym: str, outline: ClickedOutline) -> None:
     st.rerun()
 
 
-def outline_form(pseudonym: str, shape: list[int]) -> None:
-    """Seed slice / row / column, a tolerance slider, "Grow" and "Grow and save"."""
-    columns, rows, slices = (int(v) for v in shape)
+def outline_form(pseudonym: str, counts: tuple[int, int, int]) -> None:
+    """The point as the viewer numbers it (sagittal, coronal and axial slices, from 1; their
+    ``counts``), a tolerance slider, "Grow" and "Grow and save": for keyboard users."""
     label = SEGMENTATION_SOURCE_LABELS[SegmentationSource.SEMI_AUTOMATIC]
-    with st.expander(f"Outline tumour — {label}"), st.form(key="outline_form"):
+    with st.expander(f"Outline tumour by slice numbers — {label}"), st.form(key="outline_form"):
         st.caption(
-            "Give a point inside the tumour (near its centre) as the viewer shows it; the "
-            "outline grows in 3-D from there."
+            "Give a point inside the tumour (near its centre) by the slice numbers the "
+            "viewer's status line shows; the outline grows in 3-D from there."
         )
-        left, middle, right = st.columns(3)
-        k = left.number_input("Slice", 0, slices - 1, slices // 2, key="outline_slice")
-        j = middle.number_input("Row", 0, rows - 1, rows // 2, key="outline_row")
-        i = right.number_input("Column", 0, columns - 1, columns // 2, key="outline_column")
+        numbers = [
+            column.number_input(
+                f"{plane.capitalize()} slice", 1, count, (count + 1) // 2, key=f"outline_{plane}"
+            )
+            for column, plane, count in zip(st.columns(3), PLANES, counts, strict=True)
+        ]
         tolerance = st.slider(
             "Tolerance (HU)",
             10,
@@ -168,7 +170,7 @@ def outline_form(pseudonym: str, shape: list[int]) -> None:
             int(GrowOptions().tolerance_hu),
             step=5,
             key="outline_tolerance",
-            help="Half-width of the intensity range around the click. Lower it if the outline "
+            help="Half-width of the intensity range around the point. Lower it if the outline "
             "runs into neighbouring organs.",
         )
         grow = st.form_submit_button("Grow")
@@ -177,15 +179,15 @@ def outline_form(pseudonym: str, shape: list[int]) -> None:
         return
     try:
         with session_scope(engine()) as session:
-            result = outline_patient(
+            result = outline_for_viewer(
                 session,
                 scope(),
                 settings().layout,
                 pseudonym,
-                (float(i), float(j), float(k)),
+                slices=(int(numbers[0]), int(numbers[1]), int(numbers[2])),
                 tolerance_hu=float(tolerance),
                 save=save,
-            )
+            ).result
     except GistcadError as exc:
         show_error(exc)
         return

@@ -54,6 +54,15 @@ def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     return to_lps(read_nifti(settings().layout.resolve(relative_path)))
 
 
+def slice_counts(image: tuple[str, str]) -> tuple[int, int, int]:
+    """The series' (sagittal, coronal, axial) slice counts, as the viewer numbers them."""
+    view = view_volume(*image)
+    sagittal, coronal, axial = (
+        slice_count(view, plane) for plane in (Plane.SAGITTAL, Plane.CORONAL, Plane.AXIAL)
+    )
+    return sagittal, coronal, axial
+
+
 @st.cache_data(max_entries=1024, show_spinner=False)
 def rendered(
     image: tuple[str, str],

@@ -40,10 +40,12 @@ def _patient_with_ct(engine: Engine, data_dir: Path) -> None:
         s.commit()
 
 
-def _click(at, slice_: int, row: int, column: int, button: str):  # type: ignore[no-untyped-def]
-    at.number_input(key="outline_slice").set_value(slice_)
-    at.number_input(key="outline_row").set_value(row)
-    at.number_input(key="outline_column").set_value(column)
+def _click(at, axial: int, coronal: int, sagittal: int, button: str):  # type: ignore[no-untyped-def]
+    """The point typed as the viewer numbers it (the phantom is RAS: sagittal slices count
+    from the last column, coronal from the last row, axial from the first slice, all from 1)."""
+    at.number_input(key="outline_axial").set_value(axial)
+    at.number_input(key="outline_coronal").set_value(coronal)
+    at.number_input(key="outline_sagittal").set_value(sagittal)
     next(b for b in at.button if b.label == button).click().run()
     assert not at.exception, at.exception
 
@@ -54,11 +56,11 @@ def test_grow_shows_the_measures_and_save_stores_the_outline(
     _patient_with_ct(app_db, tmp_path)
     at = open_page("views/case.py", {"patient": "P-CT"})
     assert not at.exception, at.exception
-    _click(at, 16, 32, 33, "Grow")
+    _click(at, 17, 32, 31, "Grow")
     assert any("not saved" in s.value and "ml" in s.value for s in at.success)
     with Session(app_db) as s:
         assert s.scalars(select(Segmentation)).all() == []
-    _click(at, 16, 32, 33, "Grow and save")
+    _click(at, 17, 32, 31, "Grow and save")
     assert any("saved." in s.value and "not saved" not in s.value for s in at.success)
     with Session(app_db) as s:
         (row,) = s.scalars(select(Segmentation)).all()
@@ -71,7 +73,7 @@ def test_a_click_in_the_organ_shows_the_leak_message_and_saves_nothing(
 ) -> None:
     _patient_with_ct(app_db, tmp_path)
     at = open_page("views/case.py", {"patient": "P-CT"})
-    _click(at, 16, 32, 55, "Grow and save")
+    _click(at, 17, 32, 9, "Grow and save")
     assert any("grew into the surrounding organs" in e.value for e in at.error)
     with Session(app_db) as s:
         assert s.scalars(select(Segmentation)).all() == []
@@ -93,7 +95,9 @@ def test_a_viewer_click_grows_the_outline_the_slider_regrows_and_save_stores_it(
     at = open_page("views/case.py", {"patient": "P-CT"})
     _viewer_click(at, (33, 32, 16), "c1")
     volume = next(m for m in at.metric if m.label == "Outline volume").value
-    assert "grown from slice 16, row 32, column 33" in " ".join(c.value for c in at.caption)
+    assert "grown from axial slice 17, coronal slice 32, sagittal slice 31" in " ".join(
+        c.value for c in at.caption
+    )
     at.slider(key="outline_click_tolerance").set_value(30).run()
     assert not at.exception, at.exception
     assert next(m for m in at.metric if m.label == "Outline volume").value != volume

@@ -23,7 +23,13 @@ from gistcad.segmentation import SegmentationError, grow_from_seed
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
 from gistcad.viewer.browser import ct_for_browser
-from gistcad.viewer.outline import clicked_voxel, outline_for_viewer
+from gistcad.viewer.outline import (
+    clicked_voxel,
+    outline_for_viewer,
+    viewer_slices,
+    voxel_of_viewer_slices,
+)
+from gistcad.viewer.slices import to_lps
 from tests.factories import add_center
 from tests.segmentation.phantoms import phantom
 
@@ -65,6 +71,26 @@ def test_a_click_on_a_down_sampled_copy_finds_the_full_resolution_voxel() -> Non
     for n in [(0, 0, 0), (5, 7, 3), (13, 11, 9)]:
         mm = (browser.affine @ [*n, 1])[:3]  # where the browser puts its voxel n
         assert clicked_voxel(ct, mm) == tuple(3 * v for v in n)
+
+
+@pytest.mark.parametrize(
+    "affine",
+    [
+        np.diag([1.0, 1.0, 2.0, 1.0]),  # RAS
+        np.diag([-0.8, -0.8, 2.5, 1.0]),  # LPS, as DICOM stores an axial series
+        np.array([[0, 0, -3.0, 0], [-1.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 0, 1]]),  # coronal
+    ],
+    ids=["RAS", "LPS", "permuted"],
+)
+def test_slice_numbers_are_the_viewers_whatever_the_voxel_order(affine: np.ndarray) -> None:
+    ct = Volume(np.arange(4 * 5 * 6).reshape(4, 5, 6), affine)
+    shown = np.asarray(to_lps(ct).array)  # what the viewers show, in their order
+    for ijk in np.ndindex(ct.shape):
+        numbers = viewer_slices(ct, ijk)  # type: ignore[arg-type]
+        assert shown[numbers[0] - 1, numbers[1] - 1, numbers[2] - 1] == ct.array[ijk]
+        assert voxel_of_viewer_slices(ct, numbers) == ijk
+    with pytest.raises(ValidationError, match="axial slice 7 is outside this CT"):
+        voxel_of_viewer_slices(ct, (1, 1, 7))
 
 
 @pytest.fixture
@@ -110,11 +136,16 @@ def test_the_overlay_is_the_grown_outline_on_the_browser_grid(
         small = outline_for_viewer(
             s, AccessScope.everything(), layout, "P-1", click, tolerance_hu=60, max_voxels=20_000
         )
+        typed = outline_for_viewer(  # the same point typed as the viewer numbers it
+            s, AccessScope.everything(), layout, "P-1", slices=full.seed_slices, tolerance_hu=60
+        )
         assert s.scalars(select(Segmentation)).all() == []
     assert full.seed_ijk == ph.centre and full.tolerance_hu == 60
+    assert full.seed_slices == (64 - ph.centre[0], 64 - ph.centre[1], ph.centre[2] + 1)
     assert full.result.saved is None and full.result.mask is None
     assert full.result.voxels == int(expected.sum())
     assert np.array_equal(np.asarray(_decoded(full.overlay.nifti_gz).dataobj), expected)
+    assert typed.seed_ijk == full.seed_ijk and typed.overlay == full.overlay
     k = small.overlay.stride
     assert k == 2
     shrunk = np.asarray(_decoded(small.overlay.nifti_gz).dataobj)
