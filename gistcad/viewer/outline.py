@@ -12,12 +12,21 @@ The viewer numbers slices from 1 in the order of the server's viewer and report 
 from the patient's right, coronal from the front, axial from the feet), whatever the order of
 the stored voxels: :func:`viewer_slices` and :func:`voxel_of_viewer_slices` convert, so that
 a keyboard user can give the point as the viewer's status line shows it.
+
+Per-slice corrections: a brush :class:`Stroke` painted in the viewer (its path in RAS mm, on
+one slice of one plane) adds to or erases from the grown outline on that slice only
+(:func:`apply_strokes`, with :func:`gistcad.segmentation.strokes.add_stroke` and
+:func:`~gistcad.segmentation.strokes.erase_stroke`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 import nibabel.orientations as nio
 import numpy as np
@@ -25,9 +34,11 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from gistcad.errors import ValidationError
+from gistcad.imaging.lesion_measures import measure_volume
 from gistcad.imaging.volume import Volume
 from gistcad.layout import DataLayout
-from gistcad.segmentation.outline import OutlineResult, load_ct, outline_patient
+from gistcad.segmentation.outline import OutlineResult, load_ct, outline_patient, save_outline
+from gistcad.segmentation.strokes import add_stroke, erase_stroke
 from gistcad.store.scope import AccessScope
 from gistcad.viewer.browser import MAX_VOXELS, BrowserVolume, mask_for_browser
 
@@ -106,6 +117,113 @@ def clicked_voxel(ct: Volume, point_mm: npt.ArrayLike) -> tuple[int, int, int]:
     return int(index[0]), int(index[1]), int(index[2])
 
 
+#: the largest brush radius, mm
+MAX_BRUSH_MM = 50.0
+
+
+class StrokeMode(StrEnum):
+    """What a brush stroke does to the outline."""
+
+    ADD = "add"
+    ERASE = "erase"
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A brush stroke painted in the viewer on one slice.
+
+    Attributes
+    ----------
+    mode
+        Add to the outline, or erase from it.
+    points_mm
+        The brush's path, RAS+ mm; the slice is the one of the first point.
+    radius_mm
+        The brush's radius, mm.
+    plane
+        The viewer's plane it was painted on: "sagittal", "coronal" or "axial".
+    """
+
+    mode: StrokeMode
+    points_mm: tuple[tuple[float, float, float], ...]
+    radius_mm: float
+    plane: str = "axial"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", StrokeMode(self.mode))
+        points = np.asarray(self.points_mm, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+            raise ValidationError(
+                f"a stroke's path must be points of three coordinates (mm), got {points.shape}"
+            )
+        if not np.all(np.isfinite(points)):
+            raise ValidationError("a stroke's path holds a coordinate that is not a number")
+        if not 0.0 < self.radius_mm <= MAX_BRUSH_MM:
+            raise ValidationError(
+                f"the brush radius must be above 0 and at most {MAX_BRUSH_MM:g} mm, "
+                f"got {self.radius_mm:g}"
+            )
+        if self.plane not in PLANES:
+            raise ValidationError(
+                f"a stroke is painted on a sagittal, coronal or axial slice, not {self.plane!r}"
+            )
+
+    @classmethod
+    def from_viewer(cls, value: Mapping[str, Any]) -> Stroke:
+        """The stroke the viewer sent: ``{"mode", "points", "radius", "plane"}``."""
+        try:
+            points = tuple((float(p[0]), float(p[1]), float(p[2])) for p in value.get("points", ()))
+            return cls(
+                StrokeMode(str(value.get("mode"))),
+                points,
+                float(value.get("radius", 0.0)),
+                str(value.get("plane", "axial")),
+            )
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ValidationError(f"the viewer sent a stroke that cannot be read: {exc}") from exc
+
+
+def _painted(ct: Volume, stroke: Stroke) -> tuple[int, int, npt.NDArray[np.bool_]]:
+    """The voxel axis of the stroke's slice, the slice's index, and the 2-D brush mask on it."""
+    axis = next(
+        a for a, (lps, _) in enumerate(_lps_axes(ct)) if int(lps) == PLANES.index(stroke.plane)
+    )
+    index = clicked_voxel(ct, stroke.points_mm[0])[axis]
+    others = [a for a in range(3) if a != axis]
+    grids = np.meshgrid(*(np.arange(ct.shape[a]) for a in others), indexing="ij")
+    ijk = np.zeros((*grids[0].shape, 3))
+    ijk[..., others[0]], ijk[..., others[1]], ijk[..., axis] = grids[0], grids[1], index
+    centres = ijk @ ct.affine[:3, :3].T + ct.affine[:3, 3]  # the slice's voxel centres, mm
+    normal = np.cross(ct.affine[:3, others[0]], ct.affine[:3, others[1]])
+    normal /= np.linalg.norm(normal)
+    points = np.asarray(stroke.points_mm)
+    on_plane = ct.index_to_world([tuple(ijk[0, 0])])[0]
+    points = points - np.outer((points - on_plane) @ normal, normal)  # onto the slice
+    step = stroke.radius_mm / 2.0  # the path sampled densely enough to paint without gaps
+    path = [points[0]]
+    for a, b in itertools.pairwise(points):
+        n = max(1, int(np.ceil(np.linalg.norm(b - a) / step)))
+        path.extend(a + (b - a) * t for t in np.linspace(0.0, 1.0, n + 1)[1:])
+    painted = np.zeros(grids[0].shape, dtype=bool)
+    for point in path:
+        painted |= np.sum((centres - point) ** 2, axis=-1) <= stroke.radius_mm**2
+    return axis, index, painted
+
+
+def apply_strokes(
+    ct: Volume, mask: npt.NDArray[np.generic], strokes: Sequence[Stroke]
+) -> npt.NDArray[np.bool_]:
+    """``mask`` (on ``ct``'s grid) with ``strokes`` added and erased, in order, each on its
+    own slice only."""
+    out = np.asarray(mask).astype(bool)
+    for stroke in strokes:
+        axis, index, painted = _painted(ct, stroke)
+        moved = np.moveaxis(out, axis, -1)
+        apply = add_stroke if stroke.mode is StrokeMode.ADD else erase_stroke
+        out = np.moveaxis(apply(moved, index, painted), -1, axis)
+    return out
+
+
 @dataclass(frozen=True)
 class ViewerOutline:
     """An outline grown from a click, with what the viewer needs to show it.
@@ -140,6 +258,7 @@ def outline_for_viewer(
     click_mm: npt.ArrayLike | None = None,
     *,
     slices: tuple[int, int, int] | None = None,
+    strokes: Sequence[Stroke] = (),
     tolerance_hu: float | None = None,
     save: bool = False,
     max_voxels: int = MAX_VOXELS,
@@ -155,6 +274,8 @@ def outline_for_viewer(
         A click, RAS+ mm (the viewer's world coordinates).
     slices
         Or the point as the viewer numbers it: (sagittal, coronal, axial) slices from 1.
+    strokes
+        Corrections painted on the grown outline, applied in order (:func:`apply_strokes`).
     tolerance_hu
         Half-width of the intensity range, HU (None: the region growing's default).
     save
@@ -167,7 +288,7 @@ def outline_for_viewer(
     ------
     ValidationError
         If the point lies outside the CT, or not exactly one of ``click_mm`` and ``slices``
-        is given.
+        is given, or the strokes erase the whole outline (nothing is saved).
     SegmentationError
         If the click is off tissue or the outline leaks (nothing is saved).
     """
@@ -185,11 +306,28 @@ def outline_for_viewer(
         pseudonym,
         (float(seed[0]), float(seed[1]), float(seed[2])),
         tolerance_hu=tolerance_hu,
-        save=save,
+        save=save and not strokes,
     )
-    if result.mask is None:  # pragma: no cover - outline_patient always returns its mask
+    mask = result.mask
+    if mask is None:  # pragma: no cover - outline_patient always returns its mask
         raise ValidationError(f"no outline was grown for {pseudonym}")
-    overlay = mask_for_browser(result.mask, ct, max_voxels)
+    if strokes:
+        mask = mask.with_array(apply_strokes(ct, np.asarray(mask.array), strokes).astype(np.uint8))
+        corrected = mask
+        if not np.any(corrected.array):
+            raise ValidationError(
+                "the strokes erase the whole outline: undo a stroke, or click the tumour again"
+            )
+        measures = measure_volume(ct, corrected, source=pseudonym)
+        result = OutlineResult(
+            volume_ml=measures.volume_ml,
+            longest_axial_diameter_mm=measures.longest_axial_diameter_mm,
+            mean_hu=measures.mean_hu,
+            voxels=int(np.count_nonzero(corrected.array)),
+            saved=save_outline(session, scope, layout, pseudonym, corrected) if save else None,
+            mask=corrected,
+        )
+    overlay = mask_for_browser(mask, ct, max_voxels)
     return ViewerOutline(
         seed,
         viewer_slices(ct, seed),

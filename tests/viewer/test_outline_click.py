@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import SegmentationSource
 from gistcad.errors import ValidationError
-from gistcad.imaging.nifti_io import write_canonical
+from gistcad.imaging.nifti_io import read_nifti, write_canonical
 from gistcad.imaging.volume import Volume
 from gistcad.layout import DataLayout
 from gistcad.segmentation import SegmentationError, grow_from_seed
@@ -24,6 +24,9 @@ from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
 from gistcad.viewer.browser import ct_for_browser
 from gistcad.viewer.outline import (
+    Stroke,
+    StrokeMode,
+    apply_strokes,
     clicked_voxel,
     outline_for_viewer,
     viewer_slices,
@@ -173,3 +176,82 @@ def test_save_stores_a_semi_automatic_outline_and_a_refused_click_stores_nothing
         assert row.source is SegmentationSource.SEMI_AUTOMATIC and row.created_by == "dr-a"
         assert row.id == grown.result.saved.segmentation_id
         assert s.scalars(select(AuditEvent).where(AuditEvent.action == "outline.save")).one()
+
+
+def _point(ct: Volume, ijk: tuple[float, float, float]) -> tuple[float, float, float]:
+    x, y, z = ct.index_to_world(ijk)[0]
+    return float(x), float(y), float(z)
+
+
+def test_a_brush_stroke_paints_a_disc_on_its_slice_only() -> None:
+    ct = Volume(np.zeros((20, 20, 10), np.int16), np.diag([1.0, 1.0, 2.0, 1.0]))
+    # off the slice's centre by 0.6 mm: the path is projected onto the slice it starts on
+    point = _point(ct, (10, 10, 5.3))
+    added = apply_strokes(ct, np.zeros(ct.shape), [Stroke(StrokeMode.ADD, (point,), 2.5)])
+    # voxels within 2.5 mm of (10, 10): squared distances 0, 1, 2, 4, 5 -> 1 + 4 + 4 + 4 + 8
+    assert added.sum() == 21 and added[:, :, 5].sum() == 21
+    assert added[10, 12, 5] and not added[12, 12, 5]
+    line = (_point(ct, (5, 10, 5)), _point(ct, (15, 10, 5)))
+    erased = apply_strokes(ct, np.ones(ct.shape), [Stroke(StrokeMode.ERASE, line, 1.0)])
+    # within 1 mm of the segment: 13 voxels on its row (rounded ends), 11 on each side
+    assert (~erased).sum() == 13 + 11 + 11 and (~erased[:, :, 5]).sum() == 35
+
+
+def test_a_coronal_stroke_paints_on_the_viewers_coronal_slice() -> None:
+    affine = np.array([[0, 0, -3.0, 0], [-1.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 0, 1]])
+    ct = Volume(np.zeros((12, 14, 10), np.int16), affine)
+    point = _point(ct, (6, 7, 5))
+    added = apply_strokes(
+        ct, np.zeros(ct.shape), [Stroke(StrokeMode.ADD, (point,), 4.0, "coronal")]
+    )
+    numbers = {viewer_slices(ct, v) for v in map(tuple, np.argwhere(added))}  # type: ignore[arg-type]
+    assert len(numbers) > 1 and {n[1] for n in numbers} == {viewer_slices(ct, (6, 7, 5))[1]}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"mode": "smear", "points": [[0, 0, 0]], "radius": 2}, "cannot be read"),
+        ({"mode": "add", "points": [], "radius": 2}, "three coordinates"),
+        ({"mode": "add", "points": [[0, 0]], "radius": 2}, "cannot be read"),
+        ({"mode": "add", "points": [[0, 0, 0]], "radius": 0}, "brush radius"),
+        ({"mode": "add", "points": [[0, 0, 0]], "radius": 2, "plane": "three"}, "not 'three'"),
+    ],
+)
+def test_a_stroke_the_viewer_cannot_have_sent_is_refused(
+    value: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Stroke.from_viewer(value)
+
+
+def test_strokes_correct_the_outline_before_it_is_measured_and_saved(
+    store: tuple[Engine, DataLayout],
+) -> None:
+    engine, layout = store
+    ph = phantom()
+    i, j, k = ph.centre
+    click = ph.ct.index_to_world(ph.centre)[0]
+    across = (_point(ph.ct, (0, j, k)), _point(ph.ct, (63, j, k)))
+    cut = Stroke(StrokeMode.ERASE, across, 1.0)  # rows j-1..j+1 of the centre's slice
+    scope = AccessScope.everything()
+    with Session(engine) as s:
+        grown = outline_for_viewer(s, scope, layout, "P-1", click)
+        corrected = outline_for_viewer(s, scope, layout, "P-1", click, strokes=[cut], save=True)
+        s.commit()
+    before = np.asarray(_decoded(grown.overlay.nifti_gz).dataobj).astype(bool)
+    after = np.asarray(_decoded(corrected.overlay.nifti_gz).dataobj).astype(bool)
+    assert before[:, j - 1 : j + 2, k].any() and not after[:, j - 1 : j + 2, k].any()
+    removed = before & ~after
+    assert removed.sum() == before[:, j - 1 : j + 2, k].sum() == removed[:, :, k].sum()
+    assert corrected.result.voxels == grown.result.voxels - removed.sum()
+    assert corrected.result.volume_ml < grown.result.volume_ml
+    saved = corrected.result.saved
+    assert saved is not None
+    stored = np.asarray(read_nifti(layout.resolve(saved.path)).array).astype(bool)
+    assert np.array_equal(stored, after)
+    every_slice = [Stroke(StrokeMode.ERASE, (_point(ph.ct, (i, j, n)),), 50.0) for n in range(32)]
+    with Session(engine) as s, pytest.raises(ValidationError, match="erase the whole outline"):
+        outline_for_viewer(s, scope, layout, "P-1", click, strokes=every_slice, save=True)
+    with Session(engine) as s:  # only the corrected outline saved above
+        assert [r.id for r in s.scalars(select(Segmentation))] == [saved.segmentation_id]
