@@ -123,3 +123,46 @@ def test_a_viewer_click_in_the_organ_is_refused_and_nothing_can_be_saved(
     assert not [m for m in at.metric if m.label == "Outline volume"]
     with Session(app_db) as s:
         assert s.scalars(select(Segmentation)).all() == []
+
+
+def _stroke(at, mode: str, ijk_path: list[tuple[int, int, int]], radius: float, stroke_id: str):  # type: ignore[no-untyped-def]
+    """What the viewer sends for a brush stroke along the voxels ``ijk_path`` (axial)."""
+    points = [[float(v) for v in phantom().ct.index_to_world(ijk)[0]] for ijk in ijk_path]
+    at.session_state["ct_viewer"] = {
+        "kind": "stroke",
+        "mode": mode,
+        "points": points,
+        "radius": radius,
+        "plane": "axial",
+        "id": stroke_id,
+    }
+    at.run()
+    assert not at.exception, at.exception
+
+
+def _volume(at) -> float:  # type: ignore[no-untyped-def]
+    return float(next(m for m in at.metric if m.label == "Outline volume").value.split()[0])
+
+
+def test_strokes_correct_the_outline_undo_takes_one_back_and_save_keeps_them(
+    app_db: Engine, tmp_path: Path
+) -> None:
+    _patient_with_ct(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": "P-CT"})
+    _viewer_click(at, (33, 32, 16), "c1")
+    grown = _volume(at)
+    _stroke(at, "erase", [(10, 32, 16), (50, 32, 16)], 3.0, "s1")  # a cut across the centre
+    cut = _volume(at)
+    assert cut < grown
+    assert "corrected by 1 brush stroke" in " ".join(c.value for c in at.caption)
+    _stroke(at, "erase", [(33, 32, 16)], 0.0, "s2")  # no brush: refused, the outline kept
+    assert any("brush radius" in e.value for e in at.error)
+    assert _volume(at) == cut
+    next(b for b in at.button if b.label == "Undo the last stroke").click().run()
+    assert _volume(at) == grown
+    _stroke(at, "erase", [(10, 32, 16), (50, 32, 16)], 3.0, "s3")
+    next(b for b in at.button if b.label == "Save outline").click().run()
+    assert not at.exception, at.exception
+    with Session(app_db) as s:
+        (row,) = s.scalars(select(Segmentation)).all()
+        assert row.volume_ml is not None and round(row.volume_ml, 1) == cut

@@ -1,15 +1,17 @@
 // The case view's CT viewer: NiiVue in a Streamlit component iframe. Everything after the
 // first render (slices, zoom, pan, window/level, HU readout, calipers) runs here, with no
 // message back to the server, except a click in "outline" mode: it is sent to the page as the
-// component's value ({mm: [x, y, z] in RAS mm, id}); the page grows the outline and sends it
-// back as the "outline" overlay, which replaces the previous one without reloading the CT. Slice numbers count from 1 in the order of the server's
+// component's value ({kind: "click", mm: [x, y, z] in RAS mm, id}); the page grows the outline
+// and sends it back as the "outline" overlay, which replaces the previous one without
+// reloading the CT. A brush stroke on the outline ({kind: "stroke", mode: "add" | "erase",
+// points: [[x, y, z], ...], radius (mm), plane, id}) is sent the same way. Slice numbers count from 1 in the order of the server's
 // viewer and report: axial from the feet, coronal from the front, sagittal from the
 // patient's right.
 "use strict";
 (function () {
   const { Niivue, SLICE_TYPE, DRAG_MODE } = window.niivue;
   const PLANES = { axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL, three: SLICE_TYPE.MULTIPLANAR };
-  const TOOLS = { point: DRAG_MODE.crosshair, outline: DRAG_MODE.crosshair, measure: DRAG_MODE.measurement, pan: DRAG_MODE.pan, window: DRAG_MODE.windowing };
+  const TOOLS = { point: DRAG_MODE.crosshair, outline: DRAG_MODE.crosshair, add: DRAG_MODE.none, erase: DRAG_MODE.none, measure: DRAG_MODE.measurement, pan: DRAG_MODE.pan, window: DRAG_MODE.windowing };
   const $ = (id) => document.getElementById(id);
 
   function send(type, data) {
@@ -17,7 +19,7 @@
   }
 
   const state = { key: null, plane: "axial", nv: null, camUrls: {}, camVolume: null, maskIndex: -1, presets: [], height: 600,
-    tool: "point", loading: Promise.resolve(), outlineKey: null, outlineVolume: null, clicks: 0 };
+    tool: "point", loading: Promise.resolve(), outlineKey: null, outlineVolume: null, clicks: 0, stroke: null };
   // what the browser tests and the benchmark read: one entry per wheel event, the clicks sent
   // in outline mode, the key of the outline shown, and where a point (RAS mm) lies on screen
   const probe = { ready: false, steps: [], measurements: [], clicks: [], outlineKey: null, slice: sliceNumbers,
@@ -128,10 +130,76 @@
     const mm = clickedMm(event);
     if (!mm) return;
     state.clicks += 1;
-    const value = { mm: mm, id: `${Date.now().toString(36)}-${state.clicks}` };
+    const value = { kind: "click", mm: mm, id: `${Date.now().toString(36)}-${state.clicks}` };
     probe.clicks.push(value);
     $("status").textContent = `Growing the outline from (${mm.map((v) => v.toFixed(1)).join(", ")}) mm…`;
     send("streamlit:setComponentValue", { value: value, dataType: "json" });
+  }
+
+  // Brush strokes on the outline, on the slice shown (one plane at a time): the path is drawn
+  // on a 2-D canvas over the CT while the button is down, then sent to the page.
+  function brushing() {
+    return (state.tool === "add" || state.tool === "erase") && state.outlineVolume && state.plane !== "three";
+  }
+
+  function strokeStart(event) {
+    if (!brushing() || event.button !== 0) return;
+    const mm = clickedMm(event);
+    if (!mm) return;
+    state.stroke = { mode: state.tool, points: [mm], xy: [[event.offsetX, event.offsetY]] };
+    $("gl").setPointerCapture(event.pointerId);
+    drawInk();
+  }
+
+  function strokeMove(event) {
+    if (!state.stroke) return;
+    const mm = clickedMm(event);
+    if (!mm) return;
+    state.stroke.points.push(mm);
+    state.stroke.xy.push([event.offsetX, event.offsetY]);
+    drawInk();
+  }
+
+  function strokeEnd() {
+    const stroke = state.stroke;
+    if (!stroke) return;
+    state.stroke = null;
+    state.clicks += 1;
+    const radius = Math.max(0.5, Number($("brush").value) || 5);
+    const value = { kind: "stroke", mode: stroke.mode, points: stroke.points, radius: radius, plane: state.plane,
+      id: `${Date.now().toString(36)}-${state.clicks}` };
+    probe.clicks.push(value);
+    $("status").textContent = stroke.mode === "add" ? "Adding the stroke to the outline…" : "Erasing the stroke from the outline…";
+    send("streamlit:setComponentValue", { value: value, dataType: "json" });
+  }
+
+  function drawInk() {
+    const ink = $("ink"), ctx = ink.getContext("2d");
+    ink.width = ink.clientWidth;
+    ink.height = ink.clientHeight;
+    ctx.clearRect(0, 0, ink.width, ink.height);
+    const stroke = state.stroke;
+    if (!stroke) return;
+    const pxPerMm = Number($("scalebar").dataset.pxPerMm) || 1;
+    ctx.strokeStyle = stroke.mode === "add" ? "rgba(40, 220, 90, 0.6)" : "rgba(255, 80, 80, 0.6)";
+    ctx.lineWidth = 2 * Math.max(0.5, Number($("brush").value) || 5) * pxPerMm;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    stroke.xy.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (stroke.xy.length === 1) ctx.lineTo(stroke.xy[0][0] + 0.1, stroke.xy[0][1]);
+    ctx.stroke();
+  }
+
+  // The brush tools are offered while there is an outline to correct.
+  function brushOptions() {
+    const on = Boolean(state.outlineVolume);
+    for (const value of ["add", "erase"]) $("tool").querySelector(`option[value=${value}]`).disabled = !on;
+    $("brushlabel").style.display = on ? "" : "none";
+    if (!on && (state.tool === "add" || state.tool === "erase")) {
+      $("tool").value = "outline";
+      setTool("outline");
+    }
   }
 
   // Where the RAS point ``mm`` lies on the canvas (CSS pixels from its top left), after moving
@@ -166,6 +234,8 @@
     }
     state.outlineKey = key;
     probe.outlineKey = key;
+    brushOptions();
+    drawInk();
     showStatus(null);
   }
 
@@ -241,6 +311,10 @@
     $("cam").onchange = () => showCam($("cam").value).catch((err) => { $("error").textContent = "The attention map could not be shown: " + err; });
     // timing probe: from the wheel event to the next painted frame, with the slice reached
     $("gl").addEventListener("click", outlineClick);
+    $("gl").addEventListener("pointerdown", strokeStart);
+    $("gl").addEventListener("pointermove", strokeMove);
+    $("gl").addEventListener("pointerup", strokeEnd);
+    $("gl").addEventListener("pointercancel", () => { state.stroke = null; drawInk(); });
     $("gl").addEventListener("wheel", () => {
       const step = { t0: performance.now(), painted: null, slice: null };
       probe.steps.push(step);
@@ -285,6 +359,7 @@
     if (outline) state.outlineVolume = nv.volumes[volumes.length - 1];
     state.outlineKey = args.outline_key || null;
     probe.outlineKey = state.outlineKey;
+    brushOptions();
     probe.loadedMs = performance.now() - probe.loadStarted;
     $("masklabel").style.display = mask ? "" : "none";
     $("camlabel").style.display = labels.length ? "" : "none";
