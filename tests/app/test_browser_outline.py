@@ -1,6 +1,7 @@
 """The tumour board's path through the dashboard in chromium, for a new patient without a mask:
 upload the CT (a zip of a synthetic DICOM export) → open the case → click the tumour in the
-viewer's outline mode → the outline is shown → save it → run a prediction → download the report.
+viewer's outline mode → the outline is shown → erase a stroke of it with the brush → save it →
+run a prediction → download the report.
 
 The click's screen position is computed from where the generator put the tumour (the centre of
 its own mask, which is not uploaded). The screenshot of the outlined case is kept in
@@ -167,6 +168,35 @@ def test_upload_outline_predict_and_report_in_the_browser(new_patient: NewPatien
         tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / "case_outline.png"))
+        # the erase brush, dragged across the clicked point: the outline there is gone
+        key = viewer.evaluate("window.ctViewer.outlineKey")
+        viewer.locator("#tool").select_option("erase")
+        viewer.locator("#brush").fill("3")
+        spot = viewer.evaluate("(mm) => window.ctViewer.screenOf(mm)", click["mm"])
+        canvas = viewer.locator("#gl").bounding_box()
+        assert spot is not None and canvas is not None
+        x, y = canvas["x"] + spot["x"], canvas["y"] + spot["y"]
+        tab.mouse.move(x - 30, y)
+        tab.mouse.down()
+        tab.mouse.move(x + 30, y, steps=6)
+        tab.mouse.up()
+        stroke = viewer.evaluate("window.ctViewer.clicks")[-1]
+        assert stroke["kind"] == "stroke" and stroke["mode"] == "erase"
+        assert stroke["plane"] == "axial" and stroke["radius"] == 3
+        # its path passes within a voxel of the clicked point, on its slice
+        assert min(abs(p[1] - click["mm"][1]) for p in stroke["points"]) < 1.0
+        assert {p[2] for p in stroke["points"]} == {click["mm"][2]}
+        tab.get_by_text("corrected by 1 brush stroke").wait_for(timeout=60_000)
+        viewer.wait_for_function(
+            f"window.ctViewer.outlineKey !== {key!r} && window.ctViewer.nv.volumes.length === 2",
+            timeout=30_000,
+        )
+        after = viewer.evaluate(
+            "(mm) => { const v = window.ctViewer.nv.volumes[1]; const x = v.mm2vox(mm);"
+            " return v.getValue(x[0], x[1], x[2]); }",
+            click["mm"],
+        )
+        assert after == 0
         # save: the outline becomes the case's segmentation, semi-automatic
         tab.get_by_role("button", name="Save outline").click()
         tab.get_by_text("Outline saved as a semi-automatic segmentation").wait_for(timeout=60_000)

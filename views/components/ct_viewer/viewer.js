@@ -195,7 +195,7 @@
   function brushOptions() {
     const on = Boolean(state.outlineVolume);
     for (const value of ["add", "erase"]) $("tool").querySelector(`option[value=${value}]`).disabled = !on;
-    $("brushlabel").style.display = on ? "" : "none";
+    $("brush").disabled = !on; // shown all along: the canvas does not move when it comes
     if (!on && (state.tool === "add" || state.tool === "erase")) {
       $("tool").value = "outline";
       setTool("outline");
