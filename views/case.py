@@ -16,7 +16,7 @@ from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentatio
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
 from views.outline import clicked_outline, outline_controls, outline_form
-from views.viewer import ct_viewer, side_by_side, slice_counts
+from views.viewer import ct_viewer, side_by_side
 
 #: session keys: the case's prediction job still running (pseudonym, job id), and the
 #: message of the one that just finished
@@ -235,7 +235,7 @@ with ct_column:
             outline_key=clicked.key,
         )
         outline_controls(card.pseudonym, clicked)
-        outline_form(card.pseudonym, slice_counts(image))
+        outline_form(card.pseudonym, image)
 
 
 def follow_up_section(followup: CaseFollowup) -> None:

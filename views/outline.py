@@ -22,7 +22,7 @@ from gistcad.segmentation import GrowOptions
 from gistcad.store import session_scope
 from gistcad.viewer.outline import PLANES, Stroke, ViewerOutline, outline_for_viewer
 from views.common import engine, scope, settings, show_error
-from views.viewer import VIEWER_KEY
+from views.viewer import VIEWER_KEY, slice_counts
 
 #: session keys: the click being outlined (pseudonym, click id, (x, y, z) RAS mm), the brush
 #: strokes painted on its outline since (the viewer's values), the id of the last viewer value
@@ -208,9 +208,16 @@ def outline_controls(pseudonym: str, outline: ClickedOutline) -> None:
         _save(pseudonym, outline)
 
 
-def outline_form(pseudonym: str, counts: tuple[int, int, int]) -> None:
-    """The point as the viewer numbers it (sagittal, coronal and axial slices, from 1; their
-    ``counts``), a tolerance slider, "Grow" and "Grow and save": for keyboard users."""
+def outline_form(pseudonym: str, image: tuple[str, str]) -> None:
+    """The point as the viewer numbers it (sagittal, coronal and axial slices, from 1, of the
+    series ``image``), a tolerance slider, "Grow" and "Grow and save": for keyboard users.
+
+    Nothing is shown when the CT cannot be read (the viewer above says why).
+    """
+    try:
+        counts = slice_counts(image)
+    except GistcadError:
+        return
     label = SEGMENTATION_SOURCE_LABELS[SegmentationSource.SEMI_AUTOMATIC]
     with st.expander(f"Outline tumour by slice numbers — {label}"), st.form(key="outline_form"):
         st.caption(
