@@ -2,8 +2,9 @@
 
 - A click in the CT viewer's "outline" mode (:func:`clicked_outline`): the click's point is
   kept in the session, the outline grown from it (cached per click and tolerance) is shown in
-  the viewer, its measures under it, with a tolerance slider that re-grows from the same click
-  and "Save outline" (:func:`outline_controls`).
+  the viewer, its measures under it, with a tolerance slider that re-grows from the same click,
+  the viewer's add and erase brush strokes applied to it (undone one by one), and "Save
+  outline" (:func:`outline_controls`).
 - The "Outline tumour by slice numbers" form (:func:`outline_form`): the same growth from the
   point's slice numbers as the viewer shows them, for keyboard users.
 """
