@@ -15,7 +15,7 @@ from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, scope, settings, show_error
-from views.outline import outline_form
+from views.outline import clicked_outline, outline_controls, outline_form
 from views.viewer import ct_viewer, side_by_side
 
 #: session keys: the case's prediction job still running (pseudonym, job id), and the
@@ -225,8 +225,17 @@ with ct_column:
             for row in predictions.itertuples(index=False)
             if int(row.model_version_id) in maps
         }
-        ct_viewer((chosen["volume_path"], chosen["volume_sha256"]), mask, attention)
-        outline_form(card.pseudonym, list(chosen["shape"]))
+        image = (str(chosen["volume_path"]), str(chosen["volume_sha256"]))
+        clicked = clicked_outline(card.pseudonym, image[1])
+        ct_viewer(
+            image,
+            mask,
+            attention,
+            outline=None if clicked.grown is None else clicked.grown.overlay,
+            outline_key=clicked.key,
+        )
+        outline_controls(card.pseudonym, clicked)
+        outline_form(card.pseudonym, image)
 
 
 def follow_up_section(followup: CaseFollowup) -> None:

@@ -18,7 +18,7 @@ import streamlit.components.v1 as components
 
 from gistcad.errors import GistcadError
 from gistcad.imaging import read_nifti
-from gistcad.viewer.browser import BrowserSeries, series_for_browser
+from gistcad.viewer.browser import BrowserSeries, BrowserVolume, series_for_browser
 from gistcad.viewer.slices import (
     PRESETS,
     Plane,
@@ -39,6 +39,8 @@ from views.common import settings
 PRESET_NAMES = [p.name for p in PRESETS]
 PRESET_LABELS = {"abdomen": "Soft tissue (abdomen)"}
 VIEWER_HEIGHT = 640
+#: the viewer component's key: its value is the last click made in its "outline" mode
+VIEWER_KEY = "ct_viewer"
 
 _browser_viewer = components.declare_component(
     "ct_viewer", path=str(Path(__file__).resolve().parent / "components" / "ct_viewer")
@@ -50,6 +52,15 @@ def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     """The volume at ``relative_path`` (memory-mapped), reoriented for display."""
     del sha256  # part of the cache key: a re-imported file is read again
     return to_lps(read_nifti(settings().layout.resolve(relative_path)))
+
+
+def slice_counts(image: tuple[str, str]) -> tuple[int, int, int]:
+    """The series' (sagittal, coronal, axial) slice counts, as the viewer numbers them."""
+    view = view_volume(*image)
+    sagittal, coronal, axial = (
+        slice_count(view, plane) for plane in (Plane.SAGITTAL, Plane.CORONAL, Plane.AXIAL)
+    )
+    return sagittal, coronal, axial
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -85,10 +96,16 @@ def ct_viewer(
     image: tuple[str, str],
     mask: tuple[str, str] | None,
     attention: dict[str, str] | None = None,
+    outline: BrowserVolume | None = None,
+    outline_key: str | None = None,
 ) -> None:
     """The browser viewer for one series (``(path, sha256)``), its tumour mask and Grad-CAM maps.
 
-    Opens at the largest tumour slice; the tumour's measures are printed under it.
+    Opens at the largest tumour slice; the tumour's measures are printed under it. ``outline``
+    is an outline being drawn (:func:`gistcad.viewer.outline.outline_for_viewer`), shown over
+    the CT in green; a new ``outline_key`` replaces it in the browser without reloading the CT.
+    A click in the viewer's "outline" mode becomes the value of ``st.session_state[VIEWER_KEY]``
+    (``{"mm": [x, y, z], "id": ...}``, RAS mm).
     """
     try:
         view = view_volume(*image)
@@ -119,7 +136,9 @@ def ct_viewer(
         ],
         start=start,
         height=VIEWER_HEIGHT,
-        key="ct_viewer",
+        outline=None if outline is None else outline.nifti_gz,
+        outline_key=None if outline is None else outline_key,
+        key=VIEWER_KEY,
         default=None,
         **cams,
     )

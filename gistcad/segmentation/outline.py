@@ -4,7 +4,7 @@ row (source "semi-automatic", who and when) and an audit row, in the caller's tr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ class OutlineResult:
         Number of voxels in the outline.
     saved
         The stored segmentation, or None when not asked to save.
+    mask
+        The outline itself, uint8 on the CT's grid (None once dropped, e.g. to cache the
+        measures alone).
     """
 
     volume_ml: float
@@ -45,6 +48,7 @@ class OutlineResult:
     mean_hu: float
     voxels: int
     saved: SavedOutline | None
+    mask: Volume | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -171,4 +175,5 @@ def outline_patient(
         mean_hu=measures.mean_hu,
         voxels=int(np.asarray(mask.array).sum()),
         saved=saved,
+        mask=mask,
     )

@@ -94,7 +94,9 @@ def _encode(
     image.header.set_qform(scaled, code=1)
     image.header.set_sform(scaled, code=1)
     shape = (int(array.shape[0]), int(array.shape[1]), int(array.shape[2]))
-    return BrowserVolume(gzip.compress(image.to_bytes(), compresslevel=1), shape, source, k)
+    # mtime 0: the same volume gives the same bytes
+    packed = gzip.compress(image.to_bytes(), compresslevel=1, mtime=0)
+    return BrowserVolume(packed, shape, source, k)
 
 
 def ct_for_browser(ct: Volume, max_voxels: int = MAX_VOXELS) -> BrowserVolume:

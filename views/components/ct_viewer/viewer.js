@@ -1,22 +1,29 @@
 // The case view's CT viewer: NiiVue in a Streamlit component iframe. Everything after the
 // first render (slices, zoom, pan, window/level, HU readout, calipers) runs here, with no
-// message back to the server. Slice numbers count from 1 in the order of the server's
+// message back to the server, except a click in "outline" mode: it is sent to the page as the
+// component's value ({kind: "click", mm: [x, y, z] in RAS mm, id}); the page grows the outline
+// and sends it back as the "outline" overlay, which replaces the previous one without
+// reloading the CT. A brush stroke on the outline ({kind: "stroke", mode: "add" | "erase",
+// points: [[x, y, z], ...], radius (mm), plane, id}) is sent the same way. Slice numbers count from 1 in the order of the server's
 // viewer and report: axial from the feet, coronal from the front, sagittal from the
 // patient's right.
 "use strict";
 (function () {
   const { Niivue, SLICE_TYPE, DRAG_MODE } = window.niivue;
   const PLANES = { axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL, three: SLICE_TYPE.MULTIPLANAR };
-  const TOOLS = { point: DRAG_MODE.crosshair, measure: DRAG_MODE.measurement, pan: DRAG_MODE.pan, window: DRAG_MODE.windowing };
+  const TOOLS = { point: DRAG_MODE.crosshair, outline: DRAG_MODE.crosshair, add: DRAG_MODE.none, erase: DRAG_MODE.none, measure: DRAG_MODE.measurement, pan: DRAG_MODE.pan, window: DRAG_MODE.windowing };
   const $ = (id) => document.getElementById(id);
 
   function send(type, data) {
     window.parent.postMessage(Object.assign({ isStreamlitMessage: true, type: type }, data || {}), "*");
   }
 
-  const state = { key: null, plane: "axial", nv: null, camUrls: {}, camVolume: null, maskIndex: -1, presets: [], height: 600 };
-  // what the browser test and the benchmark read: one entry per wheel event
-  const probe = { ready: false, steps: [], measurements: [], slice: sliceNumbers, nv: null, error: null };
+  const state = { key: null, plane: "axial", nv: null, camUrls: {}, camVolume: null, maskIndex: -1, presets: [], height: 600,
+    tool: "point", loading: Promise.resolve(), outlineKey: null, outlineVolume: null, clicks: 0, stroke: null };
+  // what the browser tests and the benchmark read: one entry per wheel event, the clicks sent
+  // in outline mode, the key of the outline shown, and where a point (RAS mm) lies on screen
+  const probe = { ready: false, steps: [], measurements: [], clicks: [], outlineKey: null, slice: sliceNumbers,
+    screenOf: screenOf, nv: null, error: null };
   window.ctViewer = probe;
 
   function bytesOf(value) {
@@ -57,6 +64,10 @@
       if (state.maskIndex >= 0 && location.values[state.maskIndex]) {
         parts.push(location.values[state.maskIndex].value > 0 ? "inside the tumour mask" : "outside the tumour mask");
       }
+      const outlineIndex = state.outlineVolume ? state.nv.volumes.indexOf(state.outlineVolume) : -1;
+      if (outlineIndex > 0 && location.values[outlineIndex]) {
+        parts.push(location.values[outlineIndex].value > 0 ? "inside the new outline" : "outside the new outline");
+      }
       const camIndex = state.camVolume ? state.nv.volumes.indexOf(state.camVolume) : -1;
       if (camIndex > 0 && location.values[camIndex]) {
         parts.push(`attention ${location.values[camIndex].value.toFixed(2)}`);
@@ -87,6 +98,7 @@
   }
 
   function setTool(tool) {
+    state.tool = tool;
     const mode = TOOLS[tool];
     state.nv.setMouseEventConfig({
       leftButton: { primary: mode, withCtrl: DRAG_MODE.measurement }, // NiiVue makes shift-drag a pan
@@ -100,6 +112,131 @@
   function zoom(factor) {
     const p = state.nv.scene.pan2Dxyzmm;
     state.nv.setPan2Dxyzmm([p[0], p[1], p[2], Math.min(16, Math.max(0.25, p[3] * factor))]);
+  }
+
+  // The point (RAS mm) under a click on the canvas, or null off the image.
+  function clickedMm(event) {
+    const nv = state.nv, box = nv.canvas.getBoundingClientRect();
+    const scale = nv.canvas.width / box.width; // CSS pixels to the canvas's device pixels
+    const frac = nv.canvasPos2frac([(event.clientX - box.left) * scale, (event.clientY - box.top) * scale]);
+    if (!frac || frac[0] < 0) return null;
+    const mm = nv.frac2mm(frac, 0, true);
+    return [mm[0], mm[1], mm[2]];
+  }
+
+  // In outline mode a click sends its point to the page, which grows the outline from it.
+  function outlineClick(event) {
+    if (state.tool !== "outline" || !probe.ready || event.button !== 0 || event.ctrlKey || event.shiftKey) return;
+    const mm = clickedMm(event);
+    if (!mm) return;
+    state.clicks += 1;
+    const value = { kind: "click", mm: mm, id: `${Date.now().toString(36)}-${state.clicks}` };
+    probe.clicks.push(value);
+    $("status").textContent = `Growing the outline from (${mm.map((v) => v.toFixed(1)).join(", ")}) mm…`;
+    send("streamlit:setComponentValue", { value: value, dataType: "json" });
+  }
+
+  // Brush strokes on the outline, on the slice shown (one plane at a time): the path is drawn
+  // on a 2-D canvas over the CT while the button is down, then sent to the page.
+  function brushing() {
+    return (state.tool === "add" || state.tool === "erase") && state.outlineVolume && state.plane !== "three";
+  }
+
+  function strokeStart(event) {
+    if (!brushing() || event.button !== 0) return;
+    const mm = clickedMm(event);
+    if (!mm) return;
+    state.stroke = { mode: state.tool, points: [mm], xy: [[event.offsetX, event.offsetY]] };
+    $("gl").setPointerCapture(event.pointerId);
+    drawInk();
+  }
+
+  function strokeMove(event) {
+    if (!state.stroke) return;
+    const mm = clickedMm(event);
+    if (!mm) return;
+    state.stroke.points.push(mm);
+    state.stroke.xy.push([event.offsetX, event.offsetY]);
+    drawInk();
+  }
+
+  function strokeEnd() {
+    const stroke = state.stroke;
+    if (!stroke) return;
+    state.stroke = null;
+    state.clicks += 1;
+    const radius = Math.max(0.5, Number($("brush").value) || 5);
+    const value = { kind: "stroke", mode: stroke.mode, points: stroke.points, radius: radius, plane: state.plane,
+      id: `${Date.now().toString(36)}-${state.clicks}` };
+    probe.clicks.push(value);
+    $("status").textContent = stroke.mode === "add" ? "Adding the stroke to the outline…" : "Erasing the stroke from the outline…";
+    send("streamlit:setComponentValue", { value: value, dataType: "json" });
+  }
+
+  function drawInk() {
+    const ink = $("ink"), ctx = ink.getContext("2d");
+    ink.width = ink.clientWidth;
+    ink.height = ink.clientHeight;
+    ctx.clearRect(0, 0, ink.width, ink.height);
+    const stroke = state.stroke;
+    if (!stroke) return;
+    const pxPerMm = Number($("scalebar").dataset.pxPerMm) || 1;
+    ctx.strokeStyle = stroke.mode === "add" ? "rgba(40, 220, 90, 0.6)" : "rgba(255, 80, 80, 0.6)";
+    ctx.lineWidth = 2 * Math.max(0.5, Number($("brush").value) || 5) * pxPerMm;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    stroke.xy.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (stroke.xy.length === 1) ctx.lineTo(stroke.xy[0][0] + 0.1, stroke.xy[0][1]);
+    ctx.stroke();
+  }
+
+  // The brush tools are offered while there is an outline to correct.
+  function brushOptions() {
+    const on = Boolean(state.outlineVolume);
+    for (const value of ["add", "erase"]) $("tool").querySelector(`option[value=${value}]`).disabled = !on;
+    $("brush").disabled = !on; // shown all along: the canvas does not move when it comes
+    if (!on && (state.tool === "add" || state.tool === "erase")) {
+      $("tool").value = "outline";
+      setTool("outline");
+    }
+  }
+
+  // Where the RAS point ``mm`` lies on the canvas (CSS pixels from its top left), after moving
+  // the crosshair there so that its slice is the one shown; null if it is not on screen.
+  function screenOf(mm) {
+    const nv = state.nv;
+    nv.scene.crosshairPos = nv.mm2frac(mm);
+    nv.drawScene();
+    const pos = nv.frac2canvasPos(nv.mm2frac(mm));
+    if (!pos || pos[0] < 0) return null;
+    const box = nv.canvas.getBoundingClientRect(), scale = box.width / nv.canvas.width;
+    return { x: pos[0] * scale, y: pos[1] * scale };
+  }
+
+  function outlineOptions(url) {
+    return { url: url, name: "outline.nii.gz", colormap: "green", colorbarVisible: false,
+      opacity: Math.max(0.35, Number($("maskopacity").value)), cal_min: 0.5, cal_max: 1 };
+  }
+
+  // The outline grown from the last click replaces the previous one; the CT stays loaded.
+  async function showOutline(bytes, key) {
+    await state.loading;
+    const nv = state.nv;
+    if (state.outlineVolume) {
+      nv.removeVolume(state.outlineVolume);
+      state.outlineVolume = null;
+    }
+    if (bytes) {
+      state.outlineVolume = await nv.addVolumeFromUrl(outlineOptions(blobUrl(bytes)));
+    } else {
+      nv.drawScene();
+    }
+    state.outlineKey = key;
+    probe.outlineKey = key;
+    brushOptions();
+    drawInk();
+    showStatus(null);
   }
 
   // One attention map at a time is loaded, when chosen: an overlay costs NiiVue a pass over
@@ -173,6 +310,11 @@
     };
     $("cam").onchange = () => showCam($("cam").value).catch((err) => { $("error").textContent = "The attention map could not be shown: " + err; });
     // timing probe: from the wheel event to the next painted frame, with the slice reached
+    $("gl").addEventListener("click", outlineClick);
+    $("gl").addEventListener("pointerdown", strokeStart);
+    $("gl").addEventListener("pointermove", strokeMove);
+    $("gl").addEventListener("pointerup", strokeEnd);
+    $("gl").addEventListener("pointercancel", () => { state.stroke = null; drawInk(); });
     $("gl").addEventListener("wheel", () => {
       const step = { t0: performance.now(), painted: null, slice: null };
       probe.steps.push(step);
@@ -205,12 +347,19 @@
     }
     state.maskIndex = mask ? 1 : -1;
     state.camVolume = null;
+    const outline = bytesOf(args.outline);
+    state.outlineVolume = null;
+    if (outline) volumes.push(outlineOptions(blobUrl(outline)));
     const labels = args.attention_labels || [];
     state.camUrls = {};
     labels.forEach((label, i) => { state.camUrls[label] = blobUrl(bytesOf(args["attention_" + i])); });
     const nv = state.nv;
     const start = args.start || [0.5, 0.5, 0.5]; // fractions along the LPS axes
     await nv.loadVolumes(volumes);
+    if (outline) state.outlineVolume = nv.volumes[volumes.length - 1];
+    state.outlineKey = args.outline_key || null;
+    probe.outlineKey = state.outlineKey;
+    brushOptions();
     probe.loadedMs = performance.now() - probe.loadStarted;
     $("masklabel").style.display = mask ? "" : "none";
     $("camlabel").style.display = labels.length ? "" : "none";
@@ -295,10 +444,17 @@
         return;
       }
     }
-    if (args.volume_key === state.key) return; // the same series: keep the view as it is
+    if (args.volume_key === state.key) { // the same series: keep the view as it is
+      const key = args.outline_key || null;
+      if (key !== state.outlineKey) {
+        state.outlineKey = key;
+        showOutline(bytesOf(args.outline), key).catch((err) => { $("error").textContent = "The outline could not be shown: " + err; });
+      }
+      return;
+    }
     state.key = args.volume_key;
     probe.ready = false;
-    load(args).catch((err) => {
+    state.loading = load(args).catch((err) => {
       probe.error = String(err);
       $("error").textContent = "The CT could not be shown: " + err + ". Reload the page; if it persists, re-import the series.";
     });
