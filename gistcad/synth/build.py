@@ -235,17 +235,40 @@ def _patient_rng(seed: int, patient_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1, patient_index]))
 
 
+def draw_build_cohort(options: BuildOptions) -> tuple[pd.DataFrame, dict[str, CenterProfile]]:
+    """The clinical table of the build of ``options`` and its centers by name."""
+    profiles = default_centers(options.centers)
+    clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
+    cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
+    return cohort, {c.name: c for c in profiles}
+
+
+def render_baseline(
+    record: Mapping[str, Any],
+    center: CenterProfile,
+    *,
+    seed: int,
+    matrix: int,
+    scan_length_mm: float,
+) -> RenderedCT:
+    """The baseline CT a build of ``seed``, ``matrix`` and ``scan_length_mm`` renders (and
+    measures) for one patient's ``record``."""
+    return render_ct(
+        record,
+        center,
+        matrix=matrix,
+        rng=_patient_rng(seed, int(record["patient_index"])),
+        scan_length_mm=scan_length_mm,
+    )
+
+
 def write_patient(task: _PatientTask) -> PatientOutput:
     """Render and write one patient's CT and mask, and the follow-up CTs of a treated
     patient; measures the baseline tumour while its CT is in memory."""
     record, center = task.record, task.center
     hid = str(record["hospital_id"])
-    ct = render_ct(
-        record,
-        center,
-        matrix=task.matrix,
-        rng=_patient_rng(task.seed, int(record["patient_index"])),
-        scan_length_mm=task.scan_length_mm,
+    ct = render_baseline(
+        record, center, seed=task.seed, matrix=task.matrix, scan_length_mm=task.scan_length_mm
     )
     root = f"gistcad-synth/{task.seed}/{center.name}/{hid}"
     study_date = record["surgery_date"] - dt.timedelta(days=SCAN_TO_SURGERY_DAYS)
@@ -463,10 +486,7 @@ def build_cohort(
 ) -> BuildSummary:
     """Write the cohort described by ``options``; ``progress(k)`` is called per patient."""
     check_output_folder(options.out)
-    profiles = default_centers(options.centers)
-    centers = {c.name: c for c in profiles}
-    clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
-    cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
+    cohort, centers = draw_build_cohort(options)
     plans = (
         plan_follow_up(
             cohort, rng=follow_up_rng(options.seed), treat_everyone=options.treat_everyone
