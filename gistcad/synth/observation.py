@@ -77,13 +77,20 @@ CALIBRATION_FILE = "observation_calibration.json"
 def _convex_hull_volume(mask: np.ndarray, spacing: tuple[float, float, float]) -> float:
     """Volume (mm³) of the convex hull of the voxels of ``mask`` (z, y, x), each a box.
 
-    Per slice, the 2-D hull of the pixel corners; those vertices at the slab's two faces
-    make the 3-D hull (a few hundred points whatever the tumour's size).
+    Per slice, the 2-D hull of the corners of each row's first and last pixel (the hull of
+    the slice's pixels); those vertices at the slab's two faces make the 3-D hull (a few
+    hundred points whatever the tumour's size).
     """
     points = []
     corners = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
+    width = mask.shape[2]
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
-        pixels = np.argwhere(mask[k]).astype(float)
+        rows = np.flatnonzero(mask[k].any(axis=1))
+        first = np.argmax(mask[k, rows], axis=1)
+        last = width - 1 - np.argmax(mask[k, rows, ::-1], axis=1)
+        pixels = np.column_stack(
+            [np.concatenate([rows, rows]), np.concatenate([first, last])]
+        ).astype(float)
         boxes = (pixels[:, None, :] + corners[None, :, :]).reshape(-1, 2)
         try:
             vertices = boxes[ConvexHull(boxes).vertices]
