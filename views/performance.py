@@ -8,6 +8,7 @@ from gistcad.domain import ModelKind, model_class_label
 from gistcad.errors import GistcadError
 from gistcad.modelling.assessment import (
     CEILING,
+    SYNTHETIC_REFERENCES,
     Assessment,
     SharedComparison,
     compare_on_shared_patients,
@@ -119,6 +120,12 @@ task = st.radio(
 table = evaluation.tables[task]
 
 ceiling = assessment.references.get(task, {}).get(CEILING)
+# the synthetic references (ceiling, with age and sex, observable, clinical oracle) on the forest
+synthetic = {
+    name: aucs
+    for name, aucs in assessment.references.get(task, {}).items()
+    if name in SYNTHETIC_REFERENCES
+}
 
 left, right = st.columns(2)
 show_figure(
@@ -131,7 +138,7 @@ show_figure(
     auc_forest(
         table,
         title="AUC per center (95 % bootstrap CI)",
-        references={} if ceiling is None else {CEILING: ceiling},
+        references=synthetic,
     ),
     "perf_forest",
     f"performance_auc_per_center_{detail.name}_{task}",
@@ -172,7 +179,9 @@ if shared is not None and len(shared.models) > 1:
     shared_ceiling = {CEILING: ceiling} if ceiling is not None and same_patients else {}
     show_figure(
         comparison_forest(
-            shared.table, title=f"AUC per center — {TASK_LABELS[task]}", references=shared_ceiling
+            shared.table,
+            title=f"AUC per center — {TASK_LABELS[task]}",
+            references=synthetic if same_patients else {},
         ),
         "perf_compare_forest",
         f"performance_models_compared_{task}",

@@ -103,6 +103,11 @@ def _print_summary(summary: BuildSummary) -> None:
     ceilings = ", ".join(f"{k} {v:.3f}" for k, v in summary.ceilings.items())
     print(f"{summary.patients} patients ({centers}) in {summary.out}: {summary.files} files")
     print(f"ceiling AUCs: {ceilings}")
+    references = ", ".join(
+        f"{name} {aucs['kit11_vs_rest']:.3f}" for name, aucs in summary.references.items()
+    )
+    if references:
+        print(f"reference AUCs, KIT exon 11 vs rest: {references}")
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -23,7 +23,13 @@ from gistcad.analysis.performance import delong_test
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
-from gistcad.modelling.evaluation import Evaluation, auc_by_center, evaluate, task_scores
+from gistcad.modelling.evaluation import (
+    REFERENCE_AUC_COLUMNS,
+    Evaluation,
+    auc_by_center,
+    evaluate,
+    task_scores,
+)
 from gistcad.modelling.oracle_link import find_oracle
 from gistcad.modelling.targets import Target
 from gistcad.progress import Progress
@@ -39,6 +45,14 @@ from gistcad.store.model_queries import (
 CEILING = "synthetic ceiling"
 #: the column of :func:`~gistcad.modelling.evaluation.evaluate`'s tables that holds it
 CEILING_COLUMN = "ceiling_auc"
+#: every reference of a synthetic cohort's oracle (the ceiling first): its name among
+#: :attr:`Assessment.references` → the column of ``evaluate``'s tables that holds its AUC
+SYNTHETIC_REFERENCES = {
+    CEILING: CEILING_COLUMN,
+    "synthetic ceiling with age and sex": REFERENCE_AUC_COLUMNS["latent_with_age_sex"],
+    "synthetic observable reference": REFERENCE_AUC_COLUMNS["observable"],
+    "synthetic clinical oracle": REFERENCE_AUC_COLUMNS["clinical_oracle"],
+}
 
 
 @dataclass(frozen=True)
@@ -128,11 +142,12 @@ def evaluate_version(
         progress=progress,
     )
     references = _references(session, scope, detail, evaluation) if baselines else {}
-    if CEILING_COLUMN in next(iter(evaluation.tables.values())):
-        for task, table in evaluation.tables.items():
-            references.setdefault(task, {})[CEILING] = dict(
-                zip(table["center"], table[CEILING_COLUMN], strict=True)
-            )
+    for task, table in evaluation.tables.items():
+        for name, column in SYNTHETIC_REFERENCES.items():
+            if column in table and (name == CEILING or table[column].notna().any()):
+                references.setdefault(task, {})[name] = dict(
+                    zip(table["center"], table[column], strict=True)
+                )
     comparison = None if other is None else compare_versions(detail.oof, target, *other)
     return Assessment(detail, evaluation, references, comparison)
 

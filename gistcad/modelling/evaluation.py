@@ -6,7 +6,10 @@ RECIST progression by 6 months vs not) and for every center and all centers pool
 number of patients and positives, the ROC AUC with a patient-level bootstrap 95 % CI,
 sensitivity and specificity at the threshold, calibration slope and intercept, and — when the
 oracle of a synthetic cohort is given — the ceiling AUC of the Bayes posterior on the same
-patients.
+patients (``ceiling_auc``: given the exact latent phenotype), and the AUCs of the other
+references on them (:data:`REFERENCE_AUC_COLUMNS`: the same with age and sex, the observable
+reference given what the CT shows, the clinical oracle given site, size, age and sex; NaN
+where the oracle lacks them, e.g. for the response tasks).
 
 The pooled row's AUC ranks every patient's out-of-fold score against every other's, although
 each fold's model has its own score scale (with leave-one-center-out, each center's model); so
@@ -31,6 +34,7 @@ from gistcad.analysis.performance import (
     roc_curve,
 )
 from gistcad.errors import ValidationError
+from gistcad.modelling.oracle_link import REFERENCES
 from gistcad.modelling.targets import Target
 from gistcad.progress import Progress, counted
 
@@ -43,6 +47,8 @@ ORACLE_COLUMNS = {
     "choi_pr_fu1_vs_not": "p_choi_pr_fu1",
     "progression_6m_vs_not": "p_progression_6m",
 }
+#: reference name → the column of its AUC in :func:`evaluate`'s tables
+REFERENCE_AUC_COLUMNS = {reference: f"{reference}_auc" for reference in REFERENCES}
 TASK_LABELS = {
     "kit11_vs_rest": "KIT exon 11 vs rest",
     "kit_mutant_vs_not": "KIT-mutant vs not",
@@ -98,6 +104,27 @@ def _row(
     else:
         row |= {"calibration_slope": np.nan, "calibration_intercept": np.nan}
     return row
+
+
+def _reference_aucs(
+    oracle_scores: pd.DataFrame, column: str, label: np.ndarray, keep: np.ndarray
+) -> dict[str, float]:
+    """``ceiling_auc`` and the :data:`REFERENCE_AUC_COLUMNS` of one task on the kept rows
+    (NaN where a patient's posterior is unknown)."""
+    sources = {"ceiling_auc": column}
+    sources |= {
+        auc_column: f"{reference}_{column}"
+        for reference, auc_column in REFERENCE_AUC_COLUMNS.items()
+    }
+    result = {}
+    for auc_column, source in sources.items():
+        if source not in oracle_scores:
+            result[auc_column] = np.nan
+            continue
+        scores = oracle_scores[source].to_numpy(dtype=float)[keep]
+        known = np.isfinite(scores)
+        result[auc_column] = roc_auc(scores, label[keep]) if known.all() else np.nan
+    return result
 
 
 @dataclass(frozen=True)
@@ -156,11 +183,7 @@ def evaluate(
             keep = np.ones(label.size, bool) if center == POOLED else centers == center
             row = _row(center, score[keep], label[keep], threshold, seed)
             if oracle_scores is not None:
-                ceiling = oracle_scores[ORACLE_COLUMNS[task]].to_numpy()[keep]
-                known = np.isfinite(ceiling)
-                row["ceiling_auc"] = (
-                    roc_auc(ceiling[known], label[keep][known]) if known.all() else np.nan
-                )
+                row |= _reference_aucs(oracle_scores, ORACLE_COLUMNS[task], label, keep)
             rows.append(row)
             done += 1
             counted("bootstrap", done, total, progress)

@@ -5,7 +5,10 @@ knows only pseudonyms, so the pseudonym is recomputed with the data folder's key
 never becomes a feature: it is read only to print the ceiling beside a model's AUC. The
 ceiling of the response targets is ``follow_up_posterior.csv`` beside it (written when the
 cohort has follow-up): its columns :data:`RESPONSE_COLUMNS` are joined the same way, and are
-missing (NaN) without it.
+missing (NaN) without it. Beside the latent ceiling (:data:`COLUMNS`), the oracle of a newer
+build holds the same posterior columns of the other references (:data:`REFERENCES`: the
+latent ceiling with age and sex, the observable reference, the clinical oracle), each
+prefixed by the reference's name; they are NaN for an older oracle without them.
 :func:`find_oracle` is the one way the command and the pages find and load it.
 """
 
@@ -20,6 +23,10 @@ from gistcad.ingest.pseudonym import Pseudonymizer, load_or_create_key
 from gistcad.layout import DataLayout
 
 COLUMNS = ["p_kit11", "p_kit9", "p_pdgfra", "p_wt_other", "p_kit_mutant", "p_high_risk"]
+#: the references beside the latent ceiling, as ``gistcad.synth.oracle.REFERENCES`` names them
+REFERENCES = ("latent_with_age_sex", "observable", "clinical_oracle")
+#: their columns: ``<reference>_<column>`` for each of :data:`COLUMNS`
+REFERENCE_COLUMNS = [f"{reference}_{column}" for reference in REFERENCES for column in COLUMNS]
 #: the response posterior's columns (``follow_up_posterior.csv`` beside ``oracle.csv``)
 RESPONSE_COLUMNS = ["p_choi_pr_fu1", "p_progression_6m"]
 RESPONSE_POSTERIOR = "follow_up_posterior.csv"
@@ -54,7 +61,10 @@ def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
         pseudonymizer.pseudonym(c, h)
         for c, h in zip(oracle["center"], oracle["hospital_id"], strict=True)
     ]
-    oracle = oracle[["center", "hospital_id", "pseudonym", *COLUMNS]]
+    oracle = oracle.assign(
+        **{column: float("nan") for column in REFERENCE_COLUMNS if column not in oracle}
+    )
+    oracle = oracle[["center", "hospital_id", "pseudonym", *COLUMNS, *REFERENCE_COLUMNS]]
     posterior_path = path.parent / RESPONSE_POSTERIOR
     if posterior_path.is_file():
         posterior = _read_csv(posterior_path, "a response posterior file")
@@ -68,7 +78,7 @@ def load_oracle(path: Path, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
         oracle = oracle.merge(posterior, on=["center", "hospital_id"], how="left")
     else:
         oracle = oracle.assign(**{column: float("nan") for column in RESPONSE_COLUMNS})
-    return oracle[["pseudonym", *COLUMNS, *RESPONSE_COLUMNS]]
+    return oracle[["pseudonym", *COLUMNS, *REFERENCE_COLUMNS, *RESPONSE_COLUMNS]]
 
 
 def find_oracle(layout: DataLayout, path: Path | None = None) -> pd.DataFrame | None:

@@ -33,14 +33,35 @@ MODEL_MARKERS: tuple[Marker, ...] = (
 )
 #: the synthetic ceiling: the AUC of the true generating probabilities (not a model)
 CEILING_MARKER = Marker("diamond-open", "#000000", "synthetic ceiling (reference, not a model)")
+#: the other references of a synthetic cohort (open shapes: not models), by name
+SYNTHETIC_MARKERS: dict[str, Marker] = {
+    "synthetic ceiling": CEILING_MARKER,
+    "synthetic ceiling with age and sex": Marker(
+        "diamond-tall-open", "#555555", "synthetic ceiling with age and sex"
+    ),
+    "synthetic observable reference": Marker(
+        "star-open", "#000000", "synthetic observable reference: what the CT shows"
+    ),
+    "synthetic clinical oracle": Marker(
+        "cross-open", "#777777", "synthetic clinical oracle: site, size, age and sex"
+    ),
+}
 #: any other reference that is not a model
-REFERENCE_MARKER = Marker("star-open", "#555555", "reference, not a model")
+REFERENCE_MARKER = Marker("star-triangle-up-open", "#555555", "reference, not a model")
 #: chance (AUC 0.5) or no effect (HR 1)
 CHANCE_LINE = {"color": "#999999", "dash": "dot"}
 MARKER_LEGEND = (
     "Markers: filled = a model with its 95 % CI (blue square: the model this page is about); "
-    "open diamond = the synthetic ceiling, a reference, not a model; dotted line = chance."
+    "open shapes = references of a synthetic cohort, not models (diamond: the ceiling given "
+    "the exact phenotype; tall diamond: the same with age and sex; star: the observable "
+    "reference, given what the CT shows; cross: the clinical oracle, given site, size, age "
+    "and sex); dotted line = chance."
 )
+
+
+def is_reference(name: str) -> bool:
+    """Whether the markers named ``name`` are a reference (not a model): the synthetic ones."""
+    return name in SYNTHETIC_MARKERS or "ceiling" in name.lower()
 
 
 def model_marker(index: int) -> Marker:
@@ -49,5 +70,8 @@ def model_marker(index: int) -> Marker:
 
 
 def reference_marker(name: str) -> Marker:
-    """The marker of reference ``name``: the ceiling's, or the generic open star."""
+    """The marker of reference ``name``: a synthetic reference's, the ceiling's, or the
+    generic one."""
+    if name in SYNTHETIC_MARKERS:
+        return SYNTHETIC_MARKERS[name]
     return CEILING_MARKER if "ceiling" in name.lower() else REFERENCE_MARKER

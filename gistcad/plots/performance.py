@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from gistcad.plots.markers import CHANCE_LINE, model_marker, reference_marker
+from gistcad.plots.markers import CHANCE_LINE, is_reference, model_marker, reference_marker
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 CHANCE = CHANCE_LINE
@@ -80,10 +80,10 @@ def auc_forest(
     others = 0
     for name, values in (references or {}).items():
         present = [c for c in order if c in values and np.isfinite(values[c])]
-        is_reference = "ceiling" in name.lower()
-        if not is_reference:
+        reference = is_reference(name)
+        if not reference:
             others += 1
-        marker = reference_marker(name) if is_reference else model_marker(others)
+        marker = reference_marker(name) if reference else model_marker(others)
         figure.add_scatter(
             x=[values[c] for c in present],
             y=present,

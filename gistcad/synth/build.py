@@ -4,8 +4,11 @@ Layout written under the output folder (nothing is written anywhere else)::
 
     README.txt               what this is; oracle.csv must never be used as a feature
     manifest.json            options, counts, ceilings (no time stamps: builds are reproducible)
-    oracle.csv               Bayes posterior of every genotype class per patient + true labels
-    ceiling.json             ceiling AUCs of that posterior, pooled and per center
+    oracle.csv               Bayes posterior of every genotype class per patient + true labels,
+                             for each reference (latent ceiling, the same with age and sex, the
+                             observable reference, the clinical oracle)
+    ceiling.json             ceiling AUCs of the latent posterior, pooled and per center, and
+                             the pooled AUCs of every reference
     centers/<center>/clinical.csv|.xlsx                   in the center's own format
     centers/<center>/dicom/<patient id>/CT/*.dcm          one portal-venous CT series
     centers/<center>/dicom/<patient id>/SEG/seg.dcm       DICOM SEG centers
@@ -39,7 +42,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +72,13 @@ from gistcad.synth.follow_up import (
     truth_categories,
 )
 from gistcad.synth.mask_export import write_nifti_mask, write_rtstruct, write_seg
-from gistcad.synth.oracle import ceiling_aucs, ceiling_aucs_by_center, oracle_posterior
+from gistcad.synth.observation import MEASUREMENT_COLUMNS, measure_patient
+from gistcad.synth.oracle import (
+    ceiling_aucs,
+    ceiling_aucs_by_center,
+    reference_aucs,
+    reference_posteriors,
+)
 from gistcad.synth.phantom import LiverLesion, RenderedCT, render_ct
 from gistcad.synth.tables import write_clinical_table
 
@@ -92,8 +101,13 @@ centers/<center>/   what that center sends: a clinical table in its own format, 
                     per patient, and tumour masks (DICOM SEG, RTSTRUCT or NIfTI).
 oracle.csv          the Bayes posterior of each genotype class given everything the image
                     shows, and the true labels. It measures models: NEVER import it or use it
-                    as a feature.
-ceiling.json        the AUCs of that posterior: no model can beat them on these data.
+                    as a feature. Beside the latent ceiling (p_*: given the exact phenotype)
+                    it holds latent_with_age_sex_p_* (the same and age and sex),
+                    observable_p_* (given site, size, age, sex and what the CT shows of the
+                    phenotype, measured with calibrated error) and clinical_oracle_p_* (given
+                    site, size, age and sex only).
+ceiling.json        the AUCs of those posteriors: no model can beat latent_with_age_sex on
+                    average; observable is the realistic target of an image model.
 follow_up_truth.csv the true size and density of every lesion of the patients treated with
                     neoadjuvant imatinib, at every CT: like oracle.csv, NEVER import it.
 follow_up_categories.csv  the RECIST 1.1 and Choi categories of that truth at every
@@ -184,6 +198,17 @@ class BuildSummary:
     centers: dict[str, int]
     ceilings: dict[str, float]
     files: int
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PatientOutput:
+    """What rendering one patient leaves besides its files: the truth rows of its follow-up
+    (none for an untreated patient) and the measurements of its baseline tumour
+    (:func:`~gistcad.synth.observation.measure_patient`)."""
+
+    truth: list[dict[str, Any]]
+    measured: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -210,17 +235,40 @@ def _patient_rng(seed: int, patient_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1, patient_index]))
 
 
-def write_patient(task: _PatientTask) -> list[dict[str, Any]]:
-    """Render and write one patient's CT and mask, and the follow-up CTs of a treated
-    patient; returns the truth rows of the follow-up (none for an untreated patient)."""
-    record, center = task.record, task.center
-    hid = str(record["hospital_id"])
-    ct = render_ct(
+def draw_build_cohort(options: BuildOptions) -> tuple[pd.DataFrame, dict[str, CenterProfile]]:
+    """The clinical table of the build of ``options`` and its centers by name."""
+    profiles = default_centers(options.centers)
+    clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
+    cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
+    return cohort, {c.name: c for c in profiles}
+
+
+def render_baseline(
+    record: Mapping[str, Any],
+    center: CenterProfile,
+    *,
+    seed: int,
+    matrix: int,
+    scan_length_mm: float,
+) -> RenderedCT:
+    """The baseline CT a build of ``seed``, ``matrix`` and ``scan_length_mm`` renders (and
+    measures) for one patient's ``record``."""
+    return render_ct(
         record,
         center,
-        matrix=task.matrix,
-        rng=_patient_rng(task.seed, int(record["patient_index"])),
-        scan_length_mm=task.scan_length_mm,
+        matrix=matrix,
+        rng=_patient_rng(seed, int(record["patient_index"])),
+        scan_length_mm=scan_length_mm,
+    )
+
+
+def write_patient(task: _PatientTask) -> PatientOutput:
+    """Render and write one patient's CT and mask, and the follow-up CTs of a treated
+    patient; measures the baseline tumour while its CT is in memory."""
+    record, center = task.record, task.center
+    hid = str(record["hospital_id"])
+    ct = render_baseline(
+        record, center, seed=task.seed, matrix=task.matrix, scan_length_mm=task.scan_length_mm
     )
     root = f"gistcad-synth/{task.seed}/{center.name}/{hid}"
     study_date = record["surgery_date"] - dt.timedelta(days=SCAN_TO_SURGERY_DAYS)
@@ -240,12 +288,13 @@ def write_patient(task: _PatientTask) -> list[dict[str, Any]]:
         study_date=study_date,
     )
     _write_masks(task, ct, files, [(ct.tumour_mask, None)], root, patient_dir, study_date)
+    measured = measure_patient(ct, center, int(record["patient_index"]))
     if task.plan is None:
-        return []
+        return PatientOutput([], measured)
     truth = _truth_rows(task, task.plan.timepoints[0], ct, [ct.tumour_mask])
     for tp in task.plan.timepoints[1:]:
         truth += _write_follow_up(task, tp, root, patient_dir)
-    return truth
+    return PatientOutput(truth, measured)
 
 
 def _write_masks(
@@ -390,8 +439,9 @@ def _write_tables(
     centers: Mapping[str, CenterProfile],
     options: BuildOptions,
     plans: Mapping[int, PatientPlan],
-) -> dict[str, float]:
-    oracle = oracle_posterior(cohort, signal=options.signal)
+    measured: pd.DataFrame,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    oracle = reference_posteriors(cohort, signal=options.signal, measurements=measured)
     oracle.to_csv(options.out / "oracle.csv", index=False, float_format="%.6f", lineterminator="\n")
     # The ceilings of the posterior as written. Unrounded, a posterior that is constant (signal
     # 0) differs between patients in its 16th digit, and AUC ranks those differences: 0.53
@@ -399,9 +449,17 @@ def _write_tables(
     written = oracle.round(6)
     pooled = {k: round(v, 6) for k, v in ceiling_aucs(written).items()}
     by_center = ceiling_aucs_by_center(written).round(6)
+    references = {
+        name: {k: round(v, 6) for k, v in aucs.items()}
+        for name, aucs in reference_aucs(written).items()
+    }
     (options.out / "ceiling.json").write_text(
         json.dumps(
-            {"pooled": pooled, "by_center": json.loads(by_center.to_json(orient="index"))},
+            {
+                "pooled": pooled,
+                "by_center": json.loads(by_center.to_json(orient="index")),
+                "references": references,
+            },
             indent=2,
             sort_keys=True,
         )
@@ -420,7 +478,7 @@ def _write_tables(
         mine = lines[lines["hospital_id"].isin(rows["hospital_id"])]
         if len(mine):
             mine.to_csv(folder / TREATMENT_LINES, index=False, lineterminator="\n")
-    return pooled
+    return pooled, references
 
 
 def build_cohort(
@@ -428,10 +486,7 @@ def build_cohort(
 ) -> BuildSummary:
     """Write the cohort described by ``options``; ``progress(k)`` is called per patient."""
     check_output_folder(options.out)
-    profiles = default_centers(options.centers)
-    centers = {c.name: c for c in profiles}
-    clinical_rng = np.random.default_rng(np.random.SeedSequence([options.seed, 0]))
-    cohort = draw_cohort(options.patients, profiles, rng=clinical_rng, signal=options.signal)
+    cohort, centers = draw_build_cohort(options)
     plans = (
         plan_follow_up(
             cohort, rng=follow_up_rng(options.seed), treat_everyone=options.treat_everyone
@@ -440,8 +495,8 @@ def build_cohort(
         else {}
     )
     options.out.mkdir(parents=True, exist_ok=True)
-    ceilings = _write_tables(cohort, centers, options, plans)
     truth: list[dict[str, Any]] = []
+    measured: list[dict[str, float]] = []
     tasks = list(_tasks(cohort, centers, options, plans))
 
     def each_patient(message: str, done: int | None = None, total: int | None = None) -> None:
@@ -450,8 +505,13 @@ def build_cohort(
 
     # one task per patient (pure but for its own files, which a rerun writes alike): a local
     # cluster of ``workers`` processes for many patients, this process for a few or workers=1
-    for rows in run_cases(write_patient, tasks, workers=options.workers, progress=each_patient):
-        truth += rows
+    for output in run_cases(write_patient, tasks, workers=options.workers, progress=each_patient):
+        truth += output.truth
+        measured.append(output.measured)
+    # the tables after the images: the observable reference needs every tumour's measurements
+    measurements = pd.DataFrame(measured, columns=list(MEASUREMENT_COLUMNS))
+    measurements["patient_index"] = measurements["patient_index"].astype(int)
+    ceilings, references = _write_tables(cohort, centers, options, plans, measurements)
     if options.follow_up:
         frame = pd.DataFrame(truth, columns=list(TRUTH_COLUMNS))
         frame.to_csv(options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n")
@@ -464,6 +524,7 @@ def build_cohort(
         "options": options.describe(),
         "patients_by_center": counts,
         "ceilings": ceilings,
+        "references": references,
     }
     (options.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (options.out / "README.txt").write_text(
@@ -471,4 +532,4 @@ def build_cohort(
     )
     logger.info("synthetic cohort of %d patients written to %s", options.patients, options.out)
     written = sum(1 for path in options.out.rglob("*") if path.is_file())
-    return BuildSummary(options.out, options.patients, counts, ceilings, written)
+    return BuildSummary(options.out, options.patients, counts, ceilings, written, references)

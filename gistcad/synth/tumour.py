@@ -7,7 +7,10 @@ spine. It is blended into a rendered volume with partial-volume averaging over �
 sub-planes of each slab. Tumour HU follow ``gist_facts.md`` §8 [D]: solid part water +
 ``enhancement_hu`` × ``hu_scale`` with correlated texture of SD 22 × heterogeneity HU,
 necrotic core N(20, 8) HU occupying ``necrosis_fraction`` of the volume, calcified foci of
-700–1100 HU.
+700–1100 HU (``gist_facts.md`` §8 gives only "> 300 HU"; dense calcification is about
+1,000 HU, cortical bone up to about 1,500 HU [M]). Foci are a union (overlapping foci count
+once) and the blended tumour is clamped to :data:`CALCIFIED_MAX_HU`, so that no tumour voxel
+exceeds dense calcium before the scanner's noise, whatever the foci's overlap.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gistcad.synth.centers import CenterProfile
 from gistcad.synth.shapes import Grid
 
 _SPINE_Y = 25.0  # tumours stay anterior to the vertebral bodies (LPS y, mm)
+#: the densest a calcified focus is drawn, HU; no voxel the tumour covers exceeds it before noise
+CALCIFIED_MAX_HU = 1100.0
 
 
 @dataclass(frozen=True)
@@ -193,10 +198,12 @@ def paint_tumour(
         weight = np.clip((threshold - core) / 0.04 + 0.5, 0.0, 1.0)
         necrotic_hu = float(np.clip(rng.normal(20.0, 8.0), 0.0, 40.0)) + 4.0 * texture
         tissue += weight * (necrotic_hu - tissue)
-    calc_hu = float(rng.uniform(700.0, 1100.0))
+    calc_hu = float(rng.uniform(700.0, CALCIFIED_MAX_HU))
     region = volume[ks, js, is_]
     region *= 1.0 - frac
     region += (frac - fcalc) * tissue + fcalc * np.float32(calc_hu)
+    covered = frac > 0
+    region[covered] = np.minimum(region[covered], np.float32(CALCIFIED_MAX_HU))
     return mask
 
 

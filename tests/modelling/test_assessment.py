@@ -15,7 +15,12 @@ from gistcad.errors import NotFoundError, ValidationError
 from gistcad.layout import DataLayout
 from gistcad.modelling.assessment import CEILING, evaluate_version
 from gistcad.modelling.evaluation import POOLED
-from gistcad.modelling.oracle_link import COLUMNS, RESPONSE_COLUMNS, find_oracle
+from gistcad.modelling.oracle_link import (
+    COLUMNS,
+    REFERENCE_COLUMNS,
+    RESPONSE_COLUMNS,
+    find_oracle,
+)
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.trainer import train_and_register
 from gistcad.store import AccessScope, make_engine, migrations
@@ -106,7 +111,8 @@ def test_the_demo_oracle_is_found_but_never_creates_the_key(tmp_path: Path) -> N
     assert not layout.pseudonym_key.exists()
     layout.pseudonym_key.write_bytes(bytes(range(32)))
     oracle = find_oracle(layout)
-    assert oracle is not None and list(oracle.columns) == ["pseudonym", *COLUMNS, *RESPONSE_COLUMNS]
+    expected = ["pseudonym", *COLUMNS, *REFERENCE_COLUMNS, *RESPONSE_COLUMNS]
+    assert oracle is not None and list(oracle.columns) == expected
     assert oracle["pseudonym"].str.startswith("GIST-").all()
 
 

@@ -166,14 +166,22 @@ def test_the_learner_contract(
 
 
 #: columns a model must never read as features: they are known only after surgery (mitoses,
-#: rupture) or are the outcome (survival, the response labels), and would leak the genotype
-#: or the answer into the inputs
+#: rupture, histology), follow from the genotype (imatinib treatment), are the genotype itself
+#: or are the outcome (survival, the response labels), and would leak the genotype or the
+#: answer into the inputs. The labels reach a learner only as its ``labels`` argument.
 NOT_FEATURES = {
     "mitotic_count": [0.0, 250.0],
     "mitotic_unit": ["per_5mm2", "per_50hpf"],
     "rupture": [False, True],
+    "histology": ["epithelioid", "spindle"],
+    "genotype_detail": ["pdgfra_d842v", "kit11_del_557_558"],
+    "genotype_group": ["PDGFRA", "KIT exon 11"],
+    "adjuvant_imatinib": [1, 0],
+    "neoadjuvant_imatinib": [0, 1],
     "rfs_months": [1.0, 500.0],
     "rfs_event": [False, True],
+    "os_months": [1.0, 500.0],
+    "os_event": [False, True],
     "choi_pr_fu1": [0.0, 1.0],
     "progression_6m": [1.0, 0.0],
 }
@@ -188,14 +196,14 @@ def _with_other_values(table: pd.DataFrame, column_values: dict[str, list[object
 
 
 @pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))
-def test_no_model_reads_mitoses_rupture_or_the_outcome(
+def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
     kind: ModelKind, target: Target, cohort: tuple[Path, pd.DataFrame]
 ) -> None:
     """Changing those columns changes neither a fitted model nor its predictions.
 
-    The deep model's Cox head learns from recurrence-free survival (a training target, like
-    the genotype), so for it only mitoses and rupture are changed at fitting; at prediction
-    every listed column is.
+    The deep model learns from recurrence-free survival (its Cox head) and from the genotype
+    (its genotype head, also for a response target): training targets, so for it every other
+    listed column is changed at fitting; at prediction every listed column is.
     """
     data_dir, table = cohort
     labels = labels_for(table, target)
@@ -210,7 +218,9 @@ def test_no_model_reads_mitoses_rupture_or_the_outcome(
 
     # at fitting: the same model comes out (the same seed, so bit-identical on this machine)
     fit_blind = {
-        k: v for k, v in NOT_FEATURES.items() if kind is not ModelKind.DL or "rfs" not in k
+        k: v
+        for k, v in NOT_FEATURES.items()
+        if kind is not ModelKind.DL or ("rfs" not in k and k != "genotype_detail")
     }
     other = _with_other_values(table, fit_blind)
     refitted = _learner(kind, target, data_dir).fit(other, labels, rows)

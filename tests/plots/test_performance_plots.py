@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gistcad.modelling.assessment import CEILING
-from gistcad.plots.markers import CEILING_MARKER, MODEL_MARKERS
+from gistcad.modelling.assessment import CEILING, SYNTHETIC_REFERENCES
+from gistcad.plots.markers import CEILING_MARKER, MODEL_MARKERS, SYNTHETIC_MARKERS, is_reference
 from gistcad.plots.performance import (
     auc_forest,
     comparison_forest,
@@ -85,3 +85,26 @@ def test_every_forest_takes_its_markers_from_the_one_table() -> None:
     assert list(shown.y) == [4, 1] and list(other.y) == [3, 0]  # A above All centers
     assert list(many.layout.yaxis.tickvals) == [3.5, 0.5]
     assert list(many.layout.yaxis.ticktext) == ["A", "All centers"]
+
+
+def test_the_synthetic_references_are_drawn_apart_and_never_as_models() -> None:
+    rows = pd.DataFrame(
+        {
+            "center": ["A", "All centers"],
+            "auc": [0.6, 0.62],
+            "auc_ci_lower": [0.5, 0.55],
+            "auc_ci_upper": [0.7, 0.69],
+            "n": [50, 90],
+        }
+    )
+    names = list(SYNTHETIC_MARKERS)
+    assert set(names) == set(SYNTHETIC_REFERENCES)  # a marker for every reference a page shows
+    references = {name: {"A": 0.6 + 0.05 * i, "All centers": 0.6} for i, name in enumerate(names)}
+    references["clinical baseline"] = {"A": 0.55, "All centers": 0.56}
+    figure = auc_forest(rows, title="AUC", references=references)
+    drawn = {trace.name: trace.marker.symbol for trace in figure.data}
+    symbols = [drawn[name] for name in names]
+    assert len(set(symbols)) == len(names)  # four references, four shapes
+    assert all(symbol.endswith("-open") for symbol in symbols)  # open: not models
+    assert not drawn["clinical baseline"].endswith("-open")  # a model: filled
+    assert all(is_reference(name) for name in names) and not is_reference("clinical baseline")

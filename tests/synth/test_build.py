@@ -14,6 +14,7 @@ import pytest
 from gistcad.cli import main
 from gistcad.errors import ValidationError
 from gistcad.synth.build import BuildOptions, build_cohort
+from gistcad.synth.oracle import REFERENCES, reference_column
 
 SMALL = {"patients": 30, "centers": 6, "seed": 3, "matrix": 64, "scan_length_mm": 60.0}
 
@@ -59,6 +60,16 @@ def test_layout_and_manifest(cohort_dir: Path) -> None:
         "pdgfra_vs_rest",
         "high_risk_vs_not",
     }
+    # every reference, pooled, with its posterior in oracle.csv; the latent one is the ceiling
+    references = ceiling["references"]
+    assert set(references) == set(REFERENCES)
+    assert references["latent"] == ceiling["pooled"] == manifest["ceilings"]
+    assert manifest["references"] == references
+    for reference in REFERENCES:
+        assert set(references[reference]) == set(ceiling["pooled"])
+        columns = [reference_column(reference, c) for c in ("p_kit11", "p_kit9", "p_pdgfra")]
+        columns.append(reference_column(reference, "p_wt_other"))
+        assert ((oracle[columns].sum(axis=1) - 1).abs() < 1e-5).all()
 
 
 def test_each_center_exports_its_own_way(cohort_dir: Path) -> None:
@@ -123,6 +134,8 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*args, "--matrix", "64", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("3 patients (") and "ceiling AUCs: kit11_vs_rest" in printed
+    assert "reference AUCs, KIT exon 11 vs rest: latent " in printed
+    assert "observable " in printed and "clinical_oracle " in printed
     assert main([*args, "--signal", "2"]) == 2
     err = capsys.readouterr().err
     assert (

@@ -12,6 +12,7 @@ from scipy import ndimage
 from gistcad.errors import ValidationError
 from gistcad.synth.centers import DEFAULT_CENTERS, CenterProfile
 from gistcad.synth.phantom import RenderedCT, _add_noise, render_ct
+from gistcad.synth.tumour import CALCIFIED_MAX_HU
 
 LYON = DEFAULT_CENTERS[1]  # 2.5 mm, 120 kVp (hu_scale 1), noise 10 HU
 QUIET = replace(LYON, noise_sd_hu=1.0, slice_thickness_mm=2.0)
@@ -112,6 +113,25 @@ def test_overlapping_calcified_foci_stay_within_physical_hu(seed: int) -> None:
     tumour = ct.hu[ct.tumour_mask]
     assert tumour.max() > 300  # the foci are there
     assert tumour.max() <= 1100 + 6 * QUIET.noise_sd_hu
+
+
+def test_no_tumour_voxel_exceeds_dense_calcium_over_many_seeds() -> None:
+    """Over 40 calcified tumours of 0.5-3 cm at every center's scanner, no tumour voxel
+    exceeds :data:`CALCIFIED_MAX_HU` plus the largest the scanner's noise can add
+    (Irwin-Hall(4): 2·sqrt(3) SD), well below 1,500 HU, cortical bone's top."""
+    rng = np.random.default_rng(2026)
+    highest = []
+    for seed in range(40):
+        center = DEFAULT_CENTERS[seed % len(DEFAULT_CENTERS)]
+        center = replace(center, slice_thickness_mm=min(center.slice_thickness_mm, 2.5))
+        size_cm = float(rng.uniform(0.5, 3.0))
+        ct = render(center, matrix=128, seed=seed, calcification=True, size_cm=size_cm)
+        tumour = ct.hu[ct.tumour_mask]
+        noise_max = 2 * np.sqrt(3) * center.noise_sd_hu
+        assert tumour.max() <= CALCIFIED_MAX_HU + noise_max, (seed, size_cm, tumour.max())
+        highest.append(int(tumour.max()))
+    assert max(highest) <= 1500
+    assert min(highest) > 300  # the foci are there, in every tumour
 
 
 @pytest.mark.parametrize(
