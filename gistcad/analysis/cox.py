@@ -1,13 +1,17 @@
 """Cox proportional-hazards ratios of groups, optionally adjusted, with a PH check.
 
-The model is fitted by lifelines' ``CoxPHFitter`` (Efron's handling of tied times); no
-lifelines object leaves this module: results are a frozen dataclass of data frames.
+The model is fitted by Newton–Raphson over the partial likelihood in numpy (:func:`fit_cox`,
+Efron's handling of tied times by default, Breslow's on request), vectorised over patients so
+that 100,000 of them take a fraction of a second; results are frozen dataclasses of arrays and
+data frames.
 
 References
 ----------
 .. [Cox72] Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187–220.
 .. [Ef77] Efron B. The efficiency of Cox's likelihood function for censored data.
    J Am Stat Assoc 1977;72:557–565.
+.. [Br74] Breslow N. Covariance analysis of censored survival data. Biometrics
+   1974;30:89–99.
 .. [GT94] Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on
    weighted residuals. Biometrika 1994;81:515–526.
 """
@@ -16,14 +20,12 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceError
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -66,9 +68,9 @@ class CoxResult:
         Patients and events in the fit.
     alpha : float
     ties : str
-        How tied event times were handled.
+        How tied event times were handled (``"efron"`` or ``"breslow"``).
     notes : tuple of str
-        Warnings raised while fitting (e.g. convergence), in plain words.
+        Remarks on the fit, in plain words.
     """
 
     table: pd.DataFrame
@@ -185,48 +187,216 @@ def _verdict(p_value: float, alpha: float) -> str:
     return f"no evidence against proportional hazards ({p_text})"
 
 
-def _batch_mode(durations: pd.Series) -> bool | None:
-    """lifelines' batch computation (over distinct times, not patients) when times repeat.
+class Ties(StrEnum):
+    """How tied event times enter the partial likelihood."""
 
-    Follow-up in months to one decimal gives a large cohort a few thousand distinct times;
-    lifelines' per-patient loop is then far slower than its batch one, with the same
-    likelihood. Otherwise lifelines chooses.
+    EFRON = "efron"
+    BRESLOW = "breslow"
+
+
+@dataclass(frozen=True, eq=False)
+class CoxFit:
+    """A fitted Cox model in plain arrays.
+
+    Attributes
+    ----------
+    coef : ndarray, shape (p,)
+        The maximum partial-likelihood estimates of :math:`\\beta`.
+    variance : ndarray, shape (p, p)
+        Their variance matrix, the inverse of the observed information at ``coef``.
+    log_likelihood : float
+        The log partial likelihood at ``coef``.
+    iterations : int
+        Newton–Raphson steps taken.
     """
-    return True if 2 * durations.nunique() <= len(durations) else None
+
+    coef: np.ndarray
+    variance: np.ndarray
+    log_likelihood: float
+    iterations: int
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors of ``coef``."""
+        return np.sqrt(np.diag(self.variance))
 
 
-def _fit(data: pd.DataFrame, alpha: float) -> tuple[CoxPHFitter, list[str]]:
-    fitter = CoxPHFitter(alpha=alpha)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+@dataclass(frozen=True)
+class _RiskSets:
+    """Data sorted by time, with the index of each row's distinct time."""
+
+    x: np.ndarray
+    events: np.ndarray
+    row_time: np.ndarray  # index of the row's distinct time
+    n_times: int
+    event_times: np.ndarray  # distinct-time index of each time with events
+    owner: np.ndarray  # one entry per event: the position of its time in event_times
+    fraction: np.ndarray  # Efron's l / d of that entry (0 with Breslow's ties)
+
+
+def _risk_sets(x: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: Ties) -> _RiskSets:
+    _, row_time = np.unique(durations, return_inverse=True)
+    n_times = int(row_time.max()) + 1 if row_time.size else 0
+    deaths = np.bincount(row_time, weights=events, minlength=n_times).astype(np.int64)
+    event_times = np.flatnonzero(deaths)
+    tie_count = deaths[event_times]
+    owner = np.repeat(np.arange(event_times.size), tie_count)
+    starts = np.concatenate(([0], np.cumsum(tie_count)[:-1]))
+    if ties is Ties.EFRON:
+        fraction = (np.arange(owner.size) - starts[owner]) / tie_count[owner]
+    else:
+        fraction = np.zeros(owner.size)
+    return _RiskSets(x, events, row_time, n_times, event_times, owner, fraction)
+
+
+def _derivatives(sets: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Log partial likelihood, its gradient and Hessian at ``beta``, without a loop.
+
+    At an event time with :math:`d` events :math:`D` and risk set :math:`R`, Efron's term
+    :math:`l = 0 .. d-1` has denominator :math:`S_0 - \frac ld \sum_D \phi` (Breslow's:
+    :math:`S_0`). Sums over risk sets are reverse cumulative sums over the distinct times,
+    and the second-moment sums :math:`\sum \phi x x^\top` are weighted products
+    :math:`X^\top \mathrm{diag}(w) X` (never an n × p × p array).
+    """
+    x, events = sets.x, sets.events
+    eta = x @ beta
+    shift = float(eta.max())
+    phi = np.exp(eta - shift)  # the likelihood is unchanged by a common factor
+    n_times, p = sets.n_times, x.shape[1]
+
+    def per_time(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(sets.row_time, weights=weights, minlength=n_times)
+
+    def at_or_after(values: np.ndarray) -> np.ndarray:
+        return np.cumsum(values[::-1], axis=0)[::-1]
+
+    phi_x = phi[:, None] * x
+    dead_phi = phi * events
+    risk0 = at_or_after(per_time(phi))[sets.event_times]
+    risk1 = at_or_after(np.stack([per_time(phi_x[:, k]) for k in range(p)], axis=1))
+    risk1 = risk1.reshape(n_times, p)[sets.event_times]
+    tie0 = per_time(dead_phi)[sets.event_times]
+    tie1 = np.stack([per_time(dead_phi * x[:, k]) for k in range(p)], axis=1).reshape(-1, p)
+    tie1 = tie1[sets.event_times]
+    owner, f = sets.owner, sets.fraction
+    denom = risk0[owner] - f * tie0[owner]
+    n_events = sets.event_times.size
+
+    def by_time(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(owner, weights=weights, minlength=n_events)
+
+    a, b = by_time(1.0 / denom), by_time(f / denom)
+    c0, c1, c2 = by_time(denom**-2.0), by_time(f * denom**-2.0), by_time(f**2 * denom**-2.0)
+    log_likelihood = float(eta @ events - np.log(denom).sum() - shift * owner.size)
+    gradient = x.T @ events - (a @ risk1 - b @ tie1)
+    # sum over event times of a_g * (risk-set sum of phi x x^T): each row counts for every
+    # event time at or before its own
+    a_by_time = np.zeros(n_times)
+    a_by_time[sets.event_times] = a
+    b_by_row = np.zeros(n_times)
+    b_by_row[sets.event_times] = b
+    row_weight = phi * np.cumsum(a_by_time)[sets.row_time] - dead_phi * b_by_row[sets.row_time]
+    second = (x * row_weight[:, None]).T @ x
+    outer = (
+        (risk1 * c0[:, None]).T @ risk1
+        - (risk1 * c1[:, None]).T @ tie1
+        - (tie1 * c1[:, None]).T @ risk1
+        + (tie1 * c2[:, None]).T @ tie1
+    )
+    hessian = -(second - outer)
+    return log_likelihood, gradient, hessian
+
+
+def fit_cox(
+    design: ArrayLike,
+    durations: ArrayLike,
+    event_observed: ArrayLike,
+    *,
+    ties: Ties | str = Ties.EFRON,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> CoxFit:
+    r"""Maximise Cox's partial likelihood by Newton–Raphson, vectorised over patients.
+
+    Parameters
+    ----------
+    design : array_like, shape (n, p)
+        Covariates, one row per patient (no intercept).
+    durations, event_observed : array_like, shape (n,)
+        Time and event flag (1 event, 0 censored) per patient.
+    ties : {"efron", "breslow"}
+        Efron's approximation [Ef77]_ (as R's ``coxph`` and lifelines) or Breslow's (as
+        Stata's default).
+    tol
+        Stop when no coefficient moves by more than this in a step.
+    max_iter
+        Steps before giving up.
+
+    Returns
+    -------
+    CoxFit
+
+    Raises
+    ------
+    ValidationError
+        When the likelihood has no finite maximum (events separated by a covariate) or the
+        information matrix is singular.
+
+    Notes
+    -----
+    Each step costs a few passes over the n rows (O(n p²)), after one sort, so the fit of
+    100,000 patients takes tens of milliseconds. A step that lowers the likelihood is halved.
+    """
+    x = np.asarray(design, dtype=float)
+    times = np.asarray(durations, dtype=float)
+    events = np.asarray(event_observed, dtype=float)
+    order = np.lexsort((events, times))
+    sets = _risk_sets(x[order], times[order], events[order], Ties(ties))
+    beta = np.zeros(x.shape[1])
+    log_likelihood, gradient, hessian = _derivatives(sets, beta)
+    for iteration in range(1, max_iter + 1):
         try:
-            fitter.fit(
-                data,
-                duration_col="duration",
-                event_col="event",
-                batch_mode=_batch_mode(data["duration"]),
-            )
-        except (ConvergenceError, np.linalg.LinAlgError) as error:
-            raise ValidationError(
-                "the Cox model could not be fitted (the likelihood did not converge, often "
-                "because a group or covariate level has too few events or separates events "
-                f"perfectly): {str(error).splitlines()[0]}"
-            ) from None
-    notes = [
-        str(item.message).splitlines()[0]
-        for item in caught
-        if not issubclass(item.category, DeprecationWarning)
-    ]
-    for note in notes:
-        logger.warning("Cox fit: %s", note)
-    return fitter, notes
+            step = np.linalg.solve(-hessian, gradient)
+        except np.linalg.LinAlgError:
+            raise ValidationError(_NOT_FITTED + "the information matrix is singular") from None
+        new = beta + step
+        new_ll, new_gradient, new_hessian = _derivatives(sets, new)
+        while new_ll < log_likelihood - 1e-12 * abs(log_likelihood) and np.abs(step).max() > tol:
+            step = step / 2.0
+            new = beta + step
+            new_ll, new_gradient, new_hessian = _derivatives(sets, new)
+        beta, log_likelihood, gradient, hessian = new, new_ll, new_gradient, new_hessian
+        if np.abs(beta).max() > _DIVERGED:
+            break
+        if np.abs(step).max() < tol:
+            return CoxFit(beta, _inverse(hessian), log_likelihood, iteration)
+    raise _Diverged(beta)
 
 
-def _hazard_table(fitter: CoxPHFitter, terms: list[_Term], alpha: float) -> pd.DataFrame:
+#: a log hazard ratio beyond this (a ratio beyond e^30) means the likelihood has no maximum
+_DIVERGED = 30.0
+_NOT_FITTED = (
+    "the Cox model could not be fitted (often because a group or covariate level has too few "
+    "events or separates events perfectly): "
+)
+
+
+class _Diverged(ValidationError):
+    def __init__(self, beta: np.ndarray) -> None:
+        super().__init__(_NOT_FITTED + "the likelihood did not converge")
+        self.beta = beta
+
+
+def _inverse(hessian: np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(np.linalg.inv(-hessian))
+    except np.linalg.LinAlgError:
+        raise ValidationError(_NOT_FITTED + "the information matrix is singular") from None
+
+
+def _hazard_table(fit: CoxFit, terms: list[_Term], alpha: float) -> pd.DataFrame:
     z = stats.norm.ppf(1.0 - alpha / 2.0)
-    summary = fitter.summary.loc[[term.column for term in terms]]
-    coef = summary["coef"].to_numpy(dtype=float)
-    se = summary["se(coef)"].to_numpy(dtype=float)
+    coef, se = fit.coef, fit.se
     with np.errstate(over="ignore"):
         table = pd.DataFrame(
             {
@@ -239,17 +409,30 @@ def _hazard_table(fitter: CoxPHFitter, terms: list[_Term], alpha: float) -> pd.D
                 "hr": np.exp(coef),
                 "ci_lower": np.exp(coef - z * se),
                 "ci_upper": np.exp(coef + z * se),
-                "p": summary["p"].to_numpy(dtype=float),
+                "p": 2.0 * stats.norm.sf(np.abs(coef / se)),
             },
             columns=TABLE_COLUMNS,
         )
-    infinite = table.loc[~np.isfinite(table[["hr", "ci_lower", "ci_upper"]]).all(axis=1), "term"]
-    if not infinite.empty:
-        raise ValidationError(
-            f"the Cox model gives no finite hazard ratio for {infinite.tolist()}: events are "
-            "(almost) perfectly separated by these terms; merge sparse groups or levels"
-        )
     return table
+
+
+def _fit(
+    design: pd.DataFrame, times: np.ndarray, events: np.ndarray, terms: list[_Term], ties: Ties
+) -> CoxFit:
+    try:
+        fit = fit_cox(design.to_numpy(dtype=float), times, events, ties=ties)
+        logger.debug("Cox fit: %d Newton-Raphson steps", fit.iterations)
+        return fit
+    except _Diverged as error:
+        infinite = [
+            t.term for t, b in zip(terms, error.beta, strict=True) if abs(b) > _DIVERGED / 2
+        ]
+        if not infinite:
+            raise
+        raise ValidationError(
+            f"the Cox model gives no finite hazard ratio for {infinite}: events are "
+            "(almost) perfectly separated by these terms; merge sparse groups or levels"
+        ) from None
 
 
 def schoenfeld_residuals(
@@ -333,16 +516,20 @@ def ph_test_statistics(
 
 
 def _ph_table(
-    fitter: CoxPHFitter, data: pd.DataFrame, terms: list[_Term], alpha: float
+    fit: CoxFit,
+    design: pd.DataFrame,
+    times: np.ndarray,
+    events: np.ndarray,
+    terms: list[_Term],
+    alpha: float,
 ) -> pd.DataFrame:
-    order = fitter.durations.index.to_numpy()  # lifelines' own (stable) order by time
-    columns = [term.column for term in terms]
+    order = np.lexsort((events, times))  # by time, censored first among ties, else stable
     statistic, p_values = ph_test_statistics(
-        data.loc[order, columns].to_numpy(dtype=float),
-        data.loc[order, "duration"].to_numpy(dtype=float),
-        data.loc[order, "event"].to_numpy(dtype=bool),
-        fitter.params_.loc[columns].to_numpy(dtype=float),
-        fitter.variance_matrix_.loc[columns, columns].to_numpy(dtype=float),
+        design.to_numpy(dtype=float)[order],
+        times[order],
+        events[order].astype(bool),
+        fit.coef,
+        fit.variance,
     )
     rows = [
         {
@@ -364,6 +551,7 @@ def cox_hazard_ratios(
     covariates: pd.DataFrame | None = None,
     *,
     alpha: float = 0.05,
+    ties: Ties | str = "efron",
 ) -> CoxResult:
     r"""Hazard ratios of each group against a reference group, from a Cox model.
 
@@ -386,6 +574,8 @@ def cox_hazard_ratios(
     covariates : pandas.DataFrame, optional
         n rows, aligned by position with ``durations``, no missing values.
     alpha : float, default 0.05
+    ties : {"efron", "breslow"}
+        How tied event times are handled (see :func:`fit_cox`).
 
     Returns
     -------
@@ -412,14 +602,14 @@ def cox_hazard_ratios(
         )
     _require_events_in_every_group(labels, events, name)
     design, terms, references = _design(labels, name, covariates)
-    data = design.assign(duration=times, event=events.astype(int))
-    fitter, notes = _fit(data, alpha)
+    event_flags = events.astype(float)
+    fit = _fit(design, times, event_flags, terms, Ties(ties))
     return CoxResult(
-        table=_hazard_table(fitter, terms, alpha),
-        ph_test=_ph_table(fitter, data, terms, alpha),
+        table=_hazard_table(fit, terms, alpha),
+        ph_test=_ph_table(fit, design, times, event_flags, terms, alpha),
         reference_levels=references,
         n=int(times.size),
         n_events=int(events.sum()),
         alpha=alpha,
-        notes=tuple(notes),
+        ties=Ties(ties).value,
     )
