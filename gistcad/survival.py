@@ -95,10 +95,12 @@ def survival_for(
     NotFoundError
         For an unknown model.
     """
-    cohort = cohort_table(session, scope, selection, columns=survival_columns(request))
+    cohort = cohort_table(
+        session, scope, selection, columns=survival_columns(request), ordered=False
+    )
     if not needs_predictions(request):
         result = cohort_survival(cohort, request)
-        return CohortSurvivalResult(cohort, result, groups_for(cohort, request))
+        return CohortSurvivalResult(cohort, result, _groups(result, cohort, request))
     if model is None:
         raise ValidationError("grouping by predicted status needs a model: choose one")
     model_id, _ = find_model_version(session, str(model), scope)
@@ -110,7 +112,7 @@ def survival_for(
         return CohortSurvivalResult(
             cohort,
             predicted,
-            groups_for(cohort, request, predictions.predictions),
+            _groups(predicted, cohort, request, predictions.predictions),
             predictions.name,
             true,
             agreement,
@@ -119,5 +121,17 @@ def survival_for(
         cohort, request, predictions.predictions, validation=predictions.validation
     )
     return CohortSurvivalResult(
-        cohort, result, groups_for(cohort, request, predictions.predictions), predictions.name
+        cohort, result, _groups(result, cohort, request, predictions.predictions), predictions.name
     )
+
+
+def _groups(
+    result: CohortSurvival,
+    cohort: pd.DataFrame,
+    request: SurvivalRequest,
+    predictions: pd.DataFrame | None = None,
+) -> pd.Series:
+    """The group of each cohort row: the labels the comparison grouped by."""
+    if result.groups is not None:
+        return result.groups
+    return groups_for(cohort, request, predictions)
