@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -229,9 +230,9 @@ def model_prediction_set(
             cast(Prediction.probabilities, Text).label("probabilities"),
         )
         .join(Patient, Prediction.patient_id == Patient.id)
-        .join(Center, Patient.center_id == Center.id)
         .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
-        .order_by(Center.name, Patient.pseudonym, Prediction.id),
+        # by patient, a patient's newest prediction last (an integer sort, not by name)
+        .order_by(Prediction.patient_id, Prediction.id),
     )
     # the JSON of every row parsed in one call, not one call per row
     final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
@@ -243,10 +244,13 @@ def model_prediction_set(
     oof = _out_of_fold_probabilities(version, in_scope)
     validation = _validation(version)
     trained = _training_patients(version, validation)
-    final = final.assign(
-        kind="final model",
-        trained_on=[None if trained is None else int(p) in trained for p in final["patient_id"]],
-    )
+    if trained is None:
+        trained_on: Any = None
+    else:
+        ids = final["patient_id"].to_numpy(dtype=np.int64)
+        members = np.isin(ids, np.fromiter(trained, dtype=np.int64, count=len(trained)))
+        trained_on = members.astype(object)  # Python bools, as before
+    final = final.assign(kind="final model", trained_on=trained_on)
     oof = oof.assign(kind="out-of-fold", trained_on=True)
     return ModelPredictionSet(
         model_version_id=version.id,
