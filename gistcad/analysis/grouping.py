@@ -225,6 +225,23 @@ def risk_groups(
 
 RISK_INPUTS = ("site", "size_cm", "mitotic_count", "mitotic_unit", "rupture")
 
+#: upper edges of the size bands (<= 2, <= 5, <= 10 cm) and a value beyond the last
+_SIZE_EDGES = (2.0, 5.0, 10.0, 20.0)
+#: upper edges of the count bands (<= 5, <= 10) and a value beyond the last
+_COUNT_EDGES = (5.0, 10.0, 20.0)
+
+
+def _band_edge(values: pd.Series, edges: tuple[float, ...], *, positive: bool) -> pd.Series:
+    """Each valid value replaced by the upper edge of its band (``edges[:-1]`` are the
+    inclusive upper bounds, ``edges[-1]`` stands for everything above); missing, infinite
+    or out-of-range values (which :func:`~gistcad.analysis.risk.classify` refuses) kept."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    valid = np.isfinite(numbers) & ((numbers > 0) if positive else (numbers >= 0))
+    band = np.searchsorted(np.asarray(edges[:-1]), numbers, side="left")
+    edged = np.asarray(edges)[np.minimum(band, len(edges) - 1)]
+    kept = values.astype(object).to_numpy()
+    return pd.Series(np.where(valid, edged, kept), index=values.index, dtype=object)
+
 
 def _risk_per_row(
     cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions
@@ -233,10 +250,16 @@ def _risk_per_row(
 
     A large cohort repeats the same site, size, count, unit and rupture many times; the
     classification of each distinct combination is looked up, not recomputed per patient.
+    Every scheme reads size and count by their bands only (:func:`~gistcad.analysis.risk
+    .size_band`, :func:`~gistcad.analysis.risk.mitosis_band`), so a valid size or count is
+    first replaced by the upper edge of its band: 100,000 tumours have a few hundred
+    distinct combinations, not tens of thousands.
     """
     if cohort.empty:
         return []
     inputs = cohort[list(RISK_INPUTS)].astype(object)
+    inputs["size_cm"] = _band_edge(cohort["size_cm"], _SIZE_EDGES, positive=True)
+    inputs["mitotic_count"] = _band_edge(cohort["mitotic_count"], _COUNT_EDGES, positive=False)
     inputs = inputs.where(inputs.notna(), None)
     codes = inputs.groupby(list(RISK_INPUTS), dropna=False, sort=False).ngroup().to_numpy()
     _, first = np.unique(codes, return_index=True)
