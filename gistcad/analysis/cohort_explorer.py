@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from gistcad.analysis.grouping import genotype_groups, risk_groups
@@ -58,7 +59,9 @@ def explorer_table(cohort: pd.DataFrame, scheme: RiskScheme) -> pd.DataFrame:
         return shown.assign(risk_class=pd.Series(dtype=object), genotype=pd.Series(dtype=object))
     for flag in YES_NO_COLUMNS:
         if flag in shown.columns:
-            shown[flag] = [_yes_no(v) for v in shown[flag]]
+            codes, distinct = pd.factorize(shown[flag])  # _yes_no once per distinct value
+            words = np.asarray([_yes_no(v) for v in distinct] + [None], dtype=object)
+            shown[flag] = words[codes]  # code -1 (missing): the None at the end
     shown["risk_class"] = risk_groups(shown, scheme).to_numpy()
     shown["genotype"] = genotype_groups(shown).to_numpy()
     return shown
