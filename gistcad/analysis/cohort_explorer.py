@@ -28,6 +28,20 @@ class TableOneBy(StrEnum):
 #: table one's numeric rows, then its categorical ones (the stratifying one is left out)
 TABLE_ONE_CONTINUOUS = ("age_at_diagnosis", "size_cm", "mitotic_count", "rfs_months")
 TABLE_ONE_CATEGORICAL = ("sex", "site", "genotype", "center", "risk_class", "rupture")
+#: the cohort-table columns the explorer's table one and figures read (risk inputs and the
+#: genotype detail included): a large selection is read with these only
+ANALYSED_COLUMNS = (
+    "center",
+    "sex",
+    "age_at_diagnosis",
+    "site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "genotype_detail",
+    "rfs_months",
+)
 
 
 #: Columns of 0/1 (or True/False) flags, shown as "Yes" / "No".

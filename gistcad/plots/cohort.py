@@ -31,6 +31,13 @@ def _label(value: object) -> str:
     return NOT_RECORDED if shown == "—" else str(shown)
 
 
+def _labels(values: pd.Series) -> pd.Series:
+    """:func:`_label` of every value, computed once per distinct value."""
+    codes, distinct = pd.factorize(values)  # missing values: code -1, the last label
+    labels = np.asarray([_label(v) for v in distinct] + [_label(None)], dtype=object)
+    return pd.Series(labels[codes], index=values.index, dtype=object)
+
+
 def _is_unknown(level: str) -> bool:
     return level == NOT_RECORDED or is_unknown(level)
 
@@ -66,7 +73,7 @@ def count_bars(cohort: pd.DataFrame, column: str, *, by: str, title: str) -> go.
     :func:`level_order`, x = levels of ``by``, y = counts; hover gives the count and the
     percentage within the ``by`` level.
     """
-    data = pd.DataFrame({"x": cohort[by].map(_label), "level": cohort[column].map(_label)})
+    data = pd.DataFrame({"x": _labels(cohort[by]), "level": _labels(cohort[column])})
     counts = data.groupby(["x", "level"]).size().unstack(fill_value=0)
     totals = counts.sum(axis=1)
     levels, ordered = level_order([str(c) for c in counts.columns])
