@@ -228,6 +228,7 @@ class _RiskSets:
     x: np.ndarray
     events: np.ndarray
     row_time: np.ndarray  # index of the row's distinct time
+    time_starts: np.ndarray  # the first row of each distinct time (rows sorted by time)
     n_times: int
     event_times: np.ndarray  # distinct-time index of each time with events
     owner: np.ndarray  # one entry per event: the position of its time in event_times
@@ -235,8 +236,8 @@ class _RiskSets:
 
 
 def _risk_sets(x: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: Ties) -> _RiskSets:
-    _, row_time = np.unique(durations, return_inverse=True)
-    n_times = int(row_time.max()) + 1 if row_time.size else 0
+    _, time_starts, row_time = np.unique(durations, return_index=True, return_inverse=True)
+    n_times = int(time_starts.size)
     deaths = np.bincount(row_time, weights=events, minlength=n_times).astype(np.int64)
     event_times = np.flatnonzero(deaths)
     tie_count = deaths[event_times]
@@ -246,7 +247,7 @@ def _risk_sets(x: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: T
         fraction = (np.arange(owner.size) - starts[owner]) / tie_count[owner]
     else:
         fraction = np.zeros(owner.size)
-    return _RiskSets(x, events, row_time, n_times, event_times, owner, fraction)
+    return _RiskSets(x, events, row_time, time_starts, n_times, event_times, owner, fraction)
 
 
 def _derivatives(sets: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -265,7 +266,8 @@ def _derivatives(sets: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, 
     n_times, p = sets.n_times, x.shape[1]
 
     def per_time(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(sets.row_time, weights=weights, minlength=n_times)
+        # rows are sorted by time: each distinct time's rows are one contiguous run
+        return np.asarray(np.add.reduceat(weights, sets.time_starts, axis=0))
 
     def at_or_after(values: np.ndarray) -> np.ndarray:
         return np.cumsum(values[::-1], axis=0)[::-1]
@@ -273,11 +275,9 @@ def _derivatives(sets: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, 
     phi_x = phi[:, None] * x
     dead_phi = phi * events
     risk0 = at_or_after(per_time(phi))[sets.event_times]
-    risk1 = at_or_after(np.stack([per_time(phi_x[:, k]) for k in range(p)], axis=1))
-    risk1 = risk1.reshape(n_times, p)[sets.event_times]
+    risk1 = at_or_after(per_time(phi_x).reshape(n_times, p))[sets.event_times]
     tie0 = per_time(dead_phi)[sets.event_times]
-    tie1 = np.stack([per_time(dead_phi * x[:, k]) for k in range(p)], axis=1).reshape(-1, p)
-    tie1 = tie1[sets.event_times]
+    tie1 = per_time(dead_phi[:, None] * x).reshape(n_times, p)[sets.event_times]
     owner, f = sets.owner, sets.fraction
     denom = risk0[owner] - f * tie0[owner]
     n_events = sets.event_times.size
