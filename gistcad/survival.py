@@ -21,6 +21,7 @@ from gistcad.analysis.cohort_survival import (
     predicted_vs_true,
     survival_columns,
 )
+from gistcad.analysis.grouping import needed_classes
 from gistcad.domain import Grouping
 from gistcad.errors import ValidationError
 from gistcad.store.model_queries import find_model_version, model_prediction_set
@@ -104,7 +105,10 @@ def survival_for(
     if model is None:
         raise ValidationError("grouping by predicted status needs a model: choose one")
     model_id, _ = find_model_version(session, str(model), scope)
-    predictions = model_prediction_set(session, scope, model_id)
+    # only the probabilities the split reads, extracted by the database
+    predictions = model_prediction_set(
+        session, scope, model_id, classes=needed_classes(request.split)
+    )
     if with_true_status and request.by is Grouping.PREDICTED:
         predicted, true, agreement = predicted_vs_true(
             cohort, request, predictions.predictions, validation=predictions.validation

@@ -172,6 +172,11 @@ _NEEDED: dict[StatusSplit, list[GenotypeClass]] = {
 }
 
 
+def needed_classes(split: StatusSplit) -> list[str]:
+    """The class names whose probabilities :func:`predicted_groups` reads for ``split``."""
+    return [c.value for c in _NEEDED[split]]
+
+
 def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, threshold: float) -> str:
     needed = _NEEDED[split]
     missing = [c.value for c in needed if c.value not in probs]
