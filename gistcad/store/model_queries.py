@@ -239,14 +239,15 @@ def model_prediction_set(
             Prediction.probabilities[name].as_float().label(f"p{i}")
             for i, name in enumerate(classes)
         ]
-    final = frame(
-        session,
-        select(Patient.id.label("patient_id"), *read)
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
-        # by patient, a patient's newest prediction last (an integer sort, not by name)
-        .order_by(Prediction.patient_id, Prediction.id),
+    stmt = select(Prediction.patient_id.label("patient_id"), *read).where(
+        Prediction.model_version_id == model_version_id
     )
+    if not scope.is_unrestricted:  # every prediction's patient is in an unrestricted scope
+        stmt = stmt.join(Patient, Prediction.patient_id == Patient.id).where(
+            scope.clause(Patient.center_id)
+        )
+    # by patient, a patient's newest prediction last (an integer sort, not by name)
+    final = frame(session, stmt.order_by(Prediction.patient_id, Prediction.id))
     if classes is None:
         # the JSON of every row parsed in one call, not one call per row
         final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
