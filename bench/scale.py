@@ -6,7 +6,8 @@ predictions) in PostgreSQL, each of these takes under 1 s of server time, and th
 
 - cohort filter + count: a filtered selection counted by the database, and its first page
   of 100 rows (what the Cohort explorer shows);
-- table one: the selection's table one by center (the cohort read included);
+- table one: the selection's table one by center (the read of the columns it needs
+  included, as the Cohort explorer page reads them);
 - KM + log-rank by genotype, by center and by predicted status: what ``gistcad survival
   --by ... --json`` computes (read, Kaplan–Meier, log-rank, pairwise tests, Cox with the PH
   check), without the command's start-up;
@@ -46,7 +47,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
-from gistcad.analysis.cohort_explorer import explorer_table, explorer_table_one  # noqa: E402
+from gistcad.analysis.cohort_explorer import (  # noqa: E402
+    ANALYSED_COLUMNS,
+    explorer_table,
+    explorer_table_one,
+)
 from gistcad.analysis.cohort_survival import build_request  # noqa: E402
 from gistcad.domain import GenotypeGroup, RiskScheme  # noqa: E402
 from gistcad.store import AccessScope, make_engine, migrations, session_scope  # noqa: E402
@@ -68,6 +73,8 @@ class Timings:
     sizes: list[int] = field(default_factory=list)
     steps: dict[str, list[float]] = field(default_factory=dict)
     seeding_s: list[float] = field(default_factory=list)
+    #: the 1-minute load average of the machine after each size was timed
+    load: list[float] = field(default_factory=list)
 
     def add(self, step: str, seconds: float) -> None:
         self.steps.setdefault(step, []).append(seconds)
@@ -93,7 +100,11 @@ def _steps(engine: Engine) -> dict[str, Callable[[], object]]:
 
     def table_one() -> object:
         with session_scope(engine) as session:
-            patients = explorer_table(cohort_table(session, everyone, SELECTION), SCHEME)
+            # what the Cohort explorer reads for its table one (and figures) in each run
+            selected = cohort_table(
+                session, everyone, SELECTION, columns=ANALYSED_COLUMNS, ordered=False
+            )
+            patients = explorer_table(selected, SCHEME)
         return explorer_table_one(patients, "center", SCHEME)
 
     def survival(by: str) -> Callable[[], object]:
@@ -155,6 +166,7 @@ def measure(url: str, sizes: tuple[int, ...], *, repeats: int = 3, pages: bool =
                         ("Survival page (AppTest)", "views/survival.py"),
                     ):
                         timings.add(name, _median(_page(page), repeats))
+            timings.load.append(os.getloadavg()[0])
             logging.info("timed %d patients", size)
     finally:
         engine.dispose()
@@ -202,6 +214,8 @@ def report(timings: Timings, backend: str) -> str:
         lines.append(line)
     seeding = ", ".join(f"{s:.1f} s" for s in timings.seeding_s)
     lines.append(f"(seeding, bulk insert, per increment: {seeding})")
+    load = ", ".join(f"{x:.1f}" for x in timings.load)
+    lines.append(f"(load average, 1 min, on {os.cpu_count()} CPUs, after each size: {load})")
     return "\n".join(lines)
 
 

@@ -21,10 +21,11 @@ from gistcad.analysis.cohort_survival import (
     predicted_vs_true,
     survival_columns,
 )
+from gistcad.analysis.grouping import needed_classes
 from gistcad.domain import Grouping
 from gistcad.errors import ValidationError
 from gistcad.store.model_queries import find_model_version, model_prediction_set
-from gistcad.store.queries import CohortFilter, cohort_table
+from gistcad.store.queries import CohortFilter, CohortPage, cohort_table
 from gistcad.store.scope import AccessScope
 
 
@@ -95,14 +96,19 @@ def survival_for(
     NotFoundError
         For an unknown model.
     """
-    cohort = cohort_table(session, scope, selection, columns=survival_columns(request))
+    cohort = cohort_table(
+        session, scope, selection, columns=survival_columns(request), ordered=False
+    )
     if not needs_predictions(request):
         result = cohort_survival(cohort, request)
-        return CohortSurvivalResult(cohort, result, groups_for(cohort, request))
+        return CohortSurvivalResult(cohort, result, _groups(result, cohort, request))
     if model is None:
         raise ValidationError("grouping by predicted status needs a model: choose one")
     model_id, _ = find_model_version(session, str(model), scope)
-    predictions = model_prediction_set(session, scope, model_id)
+    # only the probabilities the split reads, extracted by the database
+    predictions = model_prediction_set(
+        session, scope, model_id, classes=needed_classes(request.split)
+    )
     if with_true_status and request.by is Grouping.PREDICTED:
         predicted, true, agreement = predicted_vs_true(
             cohort, request, predictions.predictions, validation=predictions.validation
@@ -110,7 +116,7 @@ def survival_for(
         return CohortSurvivalResult(
             cohort,
             predicted,
-            groups_for(cohort, request, predictions.predictions),
+            _groups(predicted, cohort, request, predictions.predictions),
             predictions.name,
             true,
             agreement,
@@ -119,5 +125,65 @@ def survival_for(
         cohort, request, predictions.predictions, validation=predictions.validation
     )
     return CohortSurvivalResult(
-        cohort, result, groups_for(cohort, request, predictions.predictions), predictions.name
+        cohort, result, _groups(result, cohort, request, predictions.predictions), predictions.name
+    )
+
+
+def _groups(
+    result: CohortSurvival,
+    cohort: pd.DataFrame,
+    request: SurvivalRequest,
+    predictions: pd.DataFrame | None = None,
+) -> pd.Series:
+    """The group of each cohort row: the labels the comparison grouped by."""
+    if result.groups is not None:
+        return result.groups
+    return groups_for(cohort, request, predictions)
+
+
+#: the columns of a group's patient list
+MEMBER_COLUMNS = ["pseudonym", "center", "rfs_months", "rfs_event", "os_months", "os_event"]
+
+
+def group_members(
+    found: CohortSurvivalResult, group: str, *, page: int = 1, page_size: int = 100
+) -> CohortPage:
+    """One page of the patients of ``group`` (by center and pseudonym), from the rows
+    :func:`survival_for` read: a large group is listed page by page, never whole.
+
+    Parameters
+    ----------
+    found
+        The result of :func:`survival_for`.
+    group
+        A label of ``found.groups``.
+    page, page_size
+        1-based page number (a page past the end shows the last page) and rows per page.
+
+    Returns
+    -------
+    CohortPage
+        ``rows`` with :data:`MEMBER_COLUMNS`, ``total`` the patients of the group.
+
+    Raises
+    ------
+    ValidationError
+        For a page or page size below 1, or a group that is not among the groups.
+    """
+    if page_size < 1 or page < 1:
+        raise ValidationError(
+            f"page {page} of {page_size} rows: the page and the page size must be at least 1"
+        )
+    member = (found.groups == group).to_numpy()
+    if not member.any():
+        present = ", ".join(sorted(map(str, found.groups.unique())))
+        raise ValidationError(f"no group {group!r} in this comparison; choose one of {present}")
+    members = found.cohort.loc[member, MEMBER_COLUMNS].sort_values(
+        ["center", "pseudonym"], kind="stable"
+    )
+    total = len(members)
+    page = min(page, max(1, -(-total // page_size)))
+    start = (page - 1) * page_size
+    return CohortPage(
+        members.iloc[start : start + page_size].reset_index(drop=True), total, page, page_size
     )

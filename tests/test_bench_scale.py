@@ -38,6 +38,7 @@ def test_the_bench_times_every_step_at_two_sizes_on_sqlite(tmp_path: Path) -> No
     assert all(len(v) == 2 and min(v) > 0 for v in timings.steps.values())
     table = bench.report(timings, "SQLite")
     assert "KM + log-rank by center" in table and "ratio to 1 s" in table
+    assert len(timings.load) == 2 and "load average" in table
 
 
 def test_the_bench_refuses_a_database_that_may_hold_data() -> None:

@@ -1,8 +1,14 @@
 """Cohort explorer: filters kept in the URL, patient count, table one, distributions, export."""
 
+import pandas as pd
 import streamlit as st
 
-from gistcad.analysis.cohort_explorer import TableOneBy, explorer_table, explorer_table_one
+from gistcad.analysis.cohort_explorer import (
+    ANALYSED_COLUMNS,
+    TableOneBy,
+    explorer_table,
+    explorer_table_one,
+)
 from gistcad.domain import (
     GenotypeGroup,
     Permission,
@@ -124,8 +130,19 @@ if query != st.query_params.to_dict():
 # the Survival page analyses the cohort selected here (plain strings, no objects)
 st.session_state["selected_cohort"] = query
 
+# one read per run, of the columns table one and the figures need; the CSV file reads the
+# whole table when its button is clicked
 with session_scope(engine()) as session:
-    cohort = explorer_table(cohort_table(session, scope(), flt), scheme)
+    analysed = cohort_table(session, scope(), flt, columns=ANALYSED_COLUMNS, ordered=False)
+    cohort = explorer_table(analysed, scheme)
+db, caller = engine(), scope()
+
+
+def whole_cohort() -> pd.DataFrame:
+    """Every column of the selected patients, as the explorer lists them (for the CSV)."""
+    with session_scope(db) as session:
+        return explorer_table(cohort_table(session, caller, flt), scheme)
+
 
 st.metric("Patients", len(cohort))
 st.caption("The filters are part of this page's address: copy the link to share this cohort.")
@@ -156,7 +173,7 @@ with tabs[0]:
     if scope().can(Permission.BULK_EXPORT):
         st.download_button(
             "Download this cohort (CSV)",
-            audited_csv("cohort table", cohort, bulk=True),
+            audited_csv("cohort table", whole_cohort, bulk=True),
             file_name="cohort.csv",
             key="cohort_download",
         )

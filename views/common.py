@@ -41,19 +41,23 @@ def scope() -> AccessScope:
     return current
 
 
-def audited_csv(what: str, table: pd.DataFrame, *, bulk: bool = False) -> Callable[[], str]:
+def audited_csv(
+    what: str, table: pd.DataFrame | Callable[[], pd.DataFrame], *, bulk: bool = False
+) -> Callable[[], str]:
     """A download's CSV maker: permission checked and audited when the button is clicked.
 
     The engine and the caller's scope are taken now, in the page's run: Streamlit makes a
     download's data in another thread, where the session state (and so the scope) is absent.
-    The file holds the table as the page shows it (:func:`gistcad.display.display_table`).
+    The file holds the table as the page shows it (:func:`gistcad.display.display_table`),
+    formatted when the button is clicked, not in every run of the page; ``table`` may also
+    be a function that reads it then (a large cohort is read for the file only).
     """
     db, caller = engine(), scope()
-    table = display_table(table)
 
     def make() -> str:
+        shown = display_table(table() if callable(table) else table)
         with session_scope(db) as session:
-            return export_csv(session, caller, what, table, bulk=bulk)
+            return export_csv(session, caller, what, shown, bulk=bulk)
 
     return make
 

@@ -3,7 +3,6 @@
 from dataclasses import replace
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from gistcad.analysis.cohort_survival import (
@@ -24,7 +23,7 @@ from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import CohortFilter, list_centers
-from gistcad.survival import survival_for
+from gistcad.survival import CohortSurvivalResult, group_members, survival_for
 from views.common import (
     audited_csv,
     engine,
@@ -372,15 +371,29 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             show_table(comparison.cox.ph_test)
 
 
-def _show_patients(cohort: pd.DataFrame, groups: pd.Series, order: tuple[str, ...]) -> None:
-    """The patients of one group (offered in the figure's order), each linked to the case view."""
+PAGE_SIZES = [25, 50, 100, 250, 500]
+
+
+def _show_patients(found: CohortSurvivalResult, order: tuple[str, ...]) -> None:
+    """One page of the patients of one group (offered in the figure's order), each linked
+    to the case view."""
     st.subheader("Patients of a group")
-    present = set(groups.unique())
+    present = set(found.groups.unique())
     offered = [g for g in order if g in present] + sorted(present - set(order))
-    group = st.selectbox("Group", offered, key="survival_group")
-    members = cohort.loc[
-        groups == group, ["pseudonym", "center", "rfs_months", "rfs_event", "os_months", "os_event"]
-    ]
+    group_column, size_column, page_column = st.columns(3)
+    group = group_column.selectbox("Group", offered, key="survival_group")
+    page_size = size_column.selectbox(
+        "Rows per page", PAGE_SIZES, index=PAGE_SIZES.index(100), key="survival_page_size"
+    )
+    wanted = page_column.number_input("Page", min_value=1, value=1, step=1, key="survival_page")
+    if group is None:
+        return
+    page = group_members(found, group, page=int(wanted), page_size=page_size)
+    members = page.rows
+    st.caption(
+        f"Page {page.page} of {page.pages}: patients {page.first_row}–"
+        f"{page.first_row + len(members) - 1} of {page.total} in {group}"
+    )
     show_table(
         members.assign(case="/case?patient=" + members["pseudonym"]),
         column_config={"case": st.column_config.LinkColumn("Case view", display_text="open")},
@@ -455,6 +468,6 @@ try:
             "survival_km",
         )
         _show_tables(result, by.value)
-    _show_patients(cohort, found.groups, result.comparison.groups)
+    _show_patients(found, result.comparison.groups)
 except GistcadError as exc:
     show_error(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from gistcad.analysis.grouping import genotype_groups, risk_groups
@@ -27,6 +28,20 @@ class TableOneBy(StrEnum):
 #: table one's numeric rows, then its categorical ones (the stratifying one is left out)
 TABLE_ONE_CONTINUOUS = ("age_at_diagnosis", "size_cm", "mitotic_count", "rfs_months")
 TABLE_ONE_CATEGORICAL = ("sex", "site", "genotype", "center", "risk_class", "rupture")
+#: the cohort-table columns the explorer's table one and figures read (risk inputs and the
+#: genotype detail included): a large selection is read with these only
+ANALYSED_COLUMNS = (
+    "center",
+    "sex",
+    "age_at_diagnosis",
+    "site",
+    "size_cm",
+    "mitotic_count",
+    "mitotic_unit",
+    "rupture",
+    "genotype_detail",
+    "rfs_months",
+)
 
 
 #: Columns of 0/1 (or True/False) flags, shown as "Yes" / "No".
@@ -58,7 +73,9 @@ def explorer_table(cohort: pd.DataFrame, scheme: RiskScheme) -> pd.DataFrame:
         return shown.assign(risk_class=pd.Series(dtype=object), genotype=pd.Series(dtype=object))
     for flag in YES_NO_COLUMNS:
         if flag in shown.columns:
-            shown[flag] = [_yes_no(v) for v in shown[flag]]
+            codes, distinct = pd.factorize(shown[flag])  # _yes_no once per distinct value
+            words = np.asarray([_yes_no(v) for v in distinct] + [None], dtype=object)
+            shown[flag] = words[codes]  # code -1 (missing): the None at the end
     shown["risk_class"] = risk_groups(shown, scheme).to_numpy()
     shown["genotype"] = genotype_groups(shown).to_numpy()
     return shown

@@ -243,6 +243,9 @@ class CohortSurvival:
     validation
         The validation of the model's out-of-fold predictions (``kfold``, ``loco``, ...).
     time_unit
+    groups
+        The group of every selected patient (aligned with the cohort table, those left out
+        included), so that a caller lists a group's patients without grouping them again.
     """
 
     comparison: SurvivalComparison
@@ -251,6 +254,7 @@ class CohortSurvival:
     prediction_sources: pd.DataFrame | None = None
     validation: str | None = None
     time_unit: TimeUnit = TimeUnit.MONTHS
+    groups: pd.Series | None = field(default=None, repr=False, compare=False)
 
     @property
     def in_sample(self) -> bool:
@@ -397,7 +401,9 @@ def cohort_survival(
         cov = None if cov is None else cov[lm.mask].reset_index(drop=True)
     if cov is not None:
         cov = _drop_unused_levels(cov)
-    untested = () if request.test_unknown else tuple({str(g) for g in kept if is_unknown(str(g))})
+    untested = (
+        () if request.test_unknown else tuple(g for g in map(str, pd.unique(kept)) if is_unknown(g))
+    )
     comparison = compare_groups(
         durations,
         events,
@@ -422,6 +428,7 @@ def cohort_survival(
         prediction_sources=counts,
         validation=validation,
         time_unit=unit,
+        groups=grouped.labels,
     )
 
 
@@ -473,10 +480,12 @@ def predicted_vs_true(
         Cross-table of predicted (rows) by true (columns) status, counts, with totals.
     """
     predicted_request = _as_predicted(request)
-    predicted_labels = groups_for(cohort, predicted_request, predictions)
     true_labels = true_status_groups(cohort, request.split)
     predicted = cohort_survival(cohort, predicted_request, predictions, validation=validation)
     true = cohort_survival(cohort, request, groups=true_labels)
+    predicted_labels = predicted.groups
+    if predicted_labels is None:  # never: cohort_survival keeps the labels it grouped by
+        predicted_labels = groups_for(cohort, predicted_request, predictions)
     agreement = pd.crosstab(
         predicted_labels.rename("predicted"),
         true_labels.rename("true"),

@@ -2,7 +2,7 @@
 
 Puts together the building blocks: Kaplan–Meier curves, medians and at-risk tables
 (:mod:`~gistcad.analysis.kaplan_meier`), log-rank tests (:mod:`~gistcad.analysis.logrank`)
-and Cox hazard ratios (:mod:`~gistcad.analysis.cox`, the only part delegated to lifelines).
+and Cox hazard ratios (:mod:`~gistcad.analysis.cox`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ the cohort's index. Labels are the words a clinical paper would print ("KIT exon
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,16 +53,31 @@ def is_unknown(label: str) -> bool:
     )
 
 
+def map_distinct(values: pd.Series, label: Callable[[Any], str]) -> pd.Series:
+    """``values.map(label)``, calling ``label`` once per distinct value (missing ones
+    included), so that 100,000 patients cost as much as their few distinct values.
+
+    >>> map_distinct(pd.Series(["a", None, "a"]), lambda v: "?" if v is None else v.upper())
+    0    A
+    1    ?
+    2    A
+    dtype: object
+    """
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.empty(len(distinct), dtype=object)
+    mapped[:] = [label(None if _missing(v) else v) for v in distinct]
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
 def genotype_groups(cohort: pd.DataFrame) -> pd.Series:
     """True genotype group of each patient ("Unknown" when not tested)."""
-    labels = {d.value: d.group.label for d in GenotypeDetail}
-    details = cohort["genotype_detail"]
-    known = details.map(lambda d: isinstance(d, str)).astype(bool)
-    mapped = details.where(known).map(labels)
-    unknown_code = mapped.isna() & known
-    if unknown_code.any():  # a value no GenotypeDetail has: refuse it as before
-        GenotypeDetail(details[unknown_code].iloc[0])
-    return mapped.where(known, UNKNOWN).astype(object)
+
+    def label(detail: Any) -> str:
+        if not isinstance(detail, str):
+            return UNKNOWN
+        return GenotypeDetail(detail).group.label  # a value no GenotypeDetail has is refused
+
+    return map_distinct(cohort["genotype_detail"], label)
 
 
 def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:
@@ -88,7 +103,7 @@ def true_status_groups(cohort: pd.DataFrame, split: StatusSplit) -> pd.Series:
         positive = d.is_kit_exon11 if split is StatusSplit.KIT11 else d.is_kit
         return yes if positive else no
 
-    return cohort["genotype_detail"].map(label)
+    return map_distinct(cohort["genotype_detail"], label)
 
 
 def predicted_groups(
@@ -157,6 +172,11 @@ _NEEDED: dict[StatusSplit, list[GenotypeClass]] = {
 }
 
 
+def needed_classes(split: StatusSplit) -> list[str]:
+    """The class names whose probabilities :func:`predicted_groups` reads for ``split``."""
+    return [c.value for c in _NEEDED[split]]
+
+
 def _split_probabilities(probs: Mapping[str, float], split: StatusSplit, threshold: float) -> str:
     needed = _NEEDED[split]
     missing = [c.value for c in needed if c.value not in probs]
@@ -210,6 +230,23 @@ def risk_groups(
 
 RISK_INPUTS = ("site", "size_cm", "mitotic_count", "mitotic_unit", "rupture")
 
+#: upper edges of the size bands (<= 2, <= 5, <= 10 cm) and a value beyond the last
+_SIZE_EDGES = (2.0, 5.0, 10.0, 20.0)
+#: upper edges of the count bands (<= 5, <= 10) and a value beyond the last
+_COUNT_EDGES = (5.0, 10.0, 20.0)
+
+
+def _band_edge(values: pd.Series, edges: tuple[float, ...], *, positive: bool) -> pd.Series:
+    """Each valid value replaced by the upper edge of its band (``edges[:-1]`` are the
+    inclusive upper bounds, ``edges[-1]`` stands for everything above); missing, infinite
+    or out-of-range values (which :func:`~gistcad.analysis.risk.classify` refuses) kept."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    valid = np.isfinite(numbers) & ((numbers > 0) if positive else (numbers >= 0))
+    band = np.searchsorted(np.asarray(edges[:-1]), numbers, side="left")
+    edged = np.asarray(edges)[np.minimum(band, len(edges) - 1)]
+    kept = values.astype(object).to_numpy()
+    return pd.Series(np.where(valid, edged, kept), index=values.index, dtype=object)
+
 
 def _risk_per_row(
     cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions
@@ -218,10 +255,16 @@ def _risk_per_row(
 
     A large cohort repeats the same site, size, count, unit and rupture many times; the
     classification of each distinct combination is looked up, not recomputed per patient.
+    Every scheme reads size and count by their bands only (:func:`~gistcad.analysis.risk
+    .size_band`, :func:`~gistcad.analysis.risk.mitosis_band`), so a valid size or count is
+    first replaced by the upper edge of its band: 100,000 tumours have a few hundred
+    distinct combinations, not tens of thousands.
     """
     if cohort.empty:
         return []
     inputs = cohort[list(RISK_INPUTS)].astype(object)
+    inputs["size_cm"] = _band_edge(cohort["size_cm"], _SIZE_EDGES, positive=True)
+    inputs["mitotic_count"] = _band_edge(cohort["mitotic_count"], _COUNT_EDGES, positive=False)
     inputs = inputs.where(inputs.notna(), None)
     codes = inputs.groupby(list(RISK_INPUTS), dropna=False, sort=False).ngroup().to_numpy()
     _, first = np.unique(codes, return_index=True)
@@ -296,4 +339,4 @@ def clinical_groups(cohort: pd.DataFrame, variable: Grouping) -> pd.Series:
             return Sex(value).label
         return str(value)
 
-    return cohort[COLUMNS[variable]].map(label).astype(object)
+    return map_distinct(cohort[COLUMNS[variable]], label)

@@ -84,10 +84,10 @@ class LogRankResult:
 
 
 def _group_index(labels: LabelArray, groups: Sequence[str]) -> IntArray:
-    """Position in ``groups`` of each label (by one sort of the labels)."""
-    present, inverse = np.unique(labels, return_inverse=True)
+    """Position in ``groups`` of each label (by hashing the labels, not sorting them)."""
+    codes, present = pd.factorize(np.asarray(labels).ravel())
     where = {str(g): i for i, g in enumerate(groups)}
-    return np.array([where[str(p)] for p in present], dtype=np.int64)[inverse.ravel()]
+    return np.array([where[str(p)] for p in present], dtype=np.int64)[codes]
 
 
 def _risk_and_event_counts(

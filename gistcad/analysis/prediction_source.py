@@ -18,6 +18,7 @@ one (in-sample for its training patients), e.g. to show how much it overstates.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -94,13 +95,15 @@ def choose_predictions(
     oof_probs = oof["probabilities"].reindex(ids).to_numpy()
     trained = final["trained_on"].reindex(ids).to_numpy()
     # the source of a final prediction depends on (trained_on, has an out-of-fold one) only
-    known: dict[tuple[Any, bool], str] = {}
+    recorded = ~np.asarray(pd.isna(trained), dtype=bool)
+    trained_on = np.where(recorded, trained, False).astype(bool)
     sources = np.empty(ids.size, dtype=object)
-    for i in np.flatnonzero(~use_oof & has_final).tolist():
-        key = (None if pd.isna(trained[i]) else bool(trained[i]), bool(has_oof[i]))
-        if key not in known:
-            known[key] = final_prediction_source(key[0], key[1]).value
-        sources[i] = known[key]
+    by_final = ~use_oof & has_final
+    for known, value, oof_too in itertools.product((False, True), repeat=3):
+        rows = by_final & (recorded == known) & (trained_on == value) & (has_oof == oof_too)
+        if known or not value:  # (unrecorded, True) does not occur
+            source = final_prediction_source(value if known else None, oof_too)
+            sources[rows] = source.value
     sources[use_oof] = PredictionSource.OUT_OF_FOLD.value
     sources[~use_oof & ~has_final] = PredictionSource.NONE.value
     probabilities = np.where(use_oof, oof_probs, np.where(has_final, final_probs, None))

@@ -95,8 +95,10 @@ def _levels(values: pd.Series) -> list[Any]:
 
 def _strata(by_values: pd.Series) -> list[_Stratum]:
     strata = []
+    codes, distinct = pd.factorize(by_values)  # integer codes: one pass, not one per level
+    position = {value: j for j, value in enumerate(distinct)}
     for level in _levels(by_values):
-        mask = by_values == level
+        mask = pd.Series(codes == position.get(level, -2), index=by_values.index)
         if mask.any():
             strata.append(_Stratum(f"{level} (n={int(mask.sum())})", mask, tested=True))
     missing = by_values.isna()
@@ -175,28 +177,37 @@ def _continuous_rows(
     return rows
 
 
-def _level_counts(values: pd.Series, levels: list[Any]) -> list[int]:
-    """How many of ``values`` equal each level (missing values count for none)."""
-    found = values.dropna().value_counts(sort=False)
-    if isinstance(found.index, pd.CategoricalIndex):
-        found.index = found.index.astype(object)
-    return [int(found.get(level, 0)) for level in levels]
+def _stratum_index(strata: list[_Stratum], n: int) -> np.ndarray:
+    """The position in ``strata`` of each of the ``n`` rows."""
+    index = np.zeros(n, dtype=np.int64)
+    for i, stratum in enumerate(strata):
+        index[np.asarray(stratum.mask, dtype=bool)] = i
+    return index
 
 
 def _categorical_rows(values: pd.Series, strata: list[_Stratum], label: str) -> list[_Row]:
     levels = _levels(values)
-    columns = [values[s.mask] for s in strata] + [values]
-    # one count of each column's values (not one comparison per level and column)
-    counts = [_level_counts(c, levels) for c in columns]
-    tested = [counts[i] for i, s in enumerate(strata) if s.tested]
-    table = np.array([[col[j] for col in tested] for j in range(len(levels))], dtype=np.int64)
-    result = contingency_test(table.reshape(len(levels), len(tested)))
+    # one pass over the rows: each value's level and each row's stratum as integer codes,
+    # counted together (not one comparison per level and stratum)
+    codes, distinct = pd.factorize(values)  # missing values: -1
+    position = {value: j for j, value in enumerate(levels)}
+    level_of = np.asarray([position[v] for v in distinct], dtype=np.int64)
+    row_level = np.where(codes >= 0, level_of[np.maximum(codes, 0)], len(levels))
+    n_strata = len(strata)
+    counted = np.bincount(
+        row_level * n_strata + _stratum_index(strata, len(values)),
+        minlength=(len(levels) + 1) * n_strata,
+    ).reshape(len(levels) + 1, n_strata)
+    counted = np.column_stack([counted, counted.sum(axis=1)])  # last column: everyone
+    sizes = [int(s.mask.sum()) for s in strata] + [len(values)]
+    tested = [i for i, s in enumerate(strata) if s.tested]
+    result = contingency_test(counted[: len(levels)][:, tested])
     rows = []
     for j, level in enumerate(levels):
-        cells = [_count_cell(int(col[j]), len(c)) for col, c in zip(counts, columns, strict=True)]
+        cells = [_count_cell(int(counted[j, i]), sizes[i]) for i in range(n_strata + 1)]
         rows.append(_row(label, str(level), cells, None))
-    if values.isna().any():
-        cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]
+    if (codes < 0).any():
+        cells = [_count_cell(int(counted[-1, i]), sizes[i]) for i in range(n_strata + 1)]
         rows.append(_row(label, MISSING, cells, None))
     if rows:
         rows[0][P_VALUE], rows[0][TEST] = result.p_value, result.test

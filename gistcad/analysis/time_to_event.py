@@ -167,7 +167,8 @@ def check_groups(groups: ArrayLike, n: int) -> LabelArray:
         "is missing",
         "drop those patients or give them a label such as 'unknown'",
     )
-    return np.asarray([str(label) for label in labels], dtype=np.str_)
+    codes, distinct = pd.factorize(labels)  # str() once per distinct label
+    return np.asarray([str(label) for label in distinct], dtype=np.str_)[codes]
 
 
 def check_times(times: ArrayLike, name: str = "times") -> FloatArray:

@@ -197,7 +197,7 @@ def group_by(cohort: pd.DataFrame, variable: Variable, scheme: RiskScheme) -> Gr
 
 def _with_rest(levels: Sequence[str], labels: pd.Series) -> tuple[str, ...]:
     """``levels``, then the other labels sorted, groups without a value last."""
-    rest = sorted({str(x) for x in labels} - set(levels), key=lambda x: (is_unknown(x), x))
+    rest = sorted({str(x) for x in labels.unique()} - set(levels), key=lambda x: (is_unknown(x), x))
     return (*levels, *rest)
 
 

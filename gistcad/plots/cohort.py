@@ -7,6 +7,7 @@ blue to red; a histogram of a measurement that cannot be negative starts at 0.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -29,6 +30,13 @@ ORDERED_LEVELS: tuple[str, ...] = RISK_ORDER
 def _label(value: object) -> str:
     shown = cell_text(value)
     return NOT_RECORDED if shown == "—" else str(shown)
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """:func:`_label` of every value, computed once per distinct value."""
+    codes, distinct = pd.factorize(values)  # missing values: code -1, the last label
+    labels = np.asarray([_label(v) for v in distinct] + [_label(None)], dtype=object)
+    return pd.Series(labels[codes], index=values.index, dtype=object)
 
 
 def _is_unknown(level: str) -> bool:
@@ -66,7 +74,7 @@ def count_bars(cohort: pd.DataFrame, column: str, *, by: str, title: str) -> go.
     :func:`level_order`, x = levels of ``by``, y = counts; hover gives the count and the
     percentage within the ``by`` level.
     """
-    data = pd.DataFrame({"x": cohort[by].map(_label), "level": cohort[column].map(_label)})
+    data = pd.DataFrame({"x": _labels(cohort[by]), "level": _labels(cohort[column])})
     counts = data.groupby(["x", "level"]).size().unstack(fill_value=0)
     totals = counts.sum(axis=1)
     levels, ordered = level_order([str(c) for c in counts.columns])
@@ -99,27 +107,54 @@ def distribution(
 ) -> go.Figure:
     """Overlaid histograms of ``column`` (one per level of ``by``), missing values left out.
 
-    All groups share one set of bins of a round width; when no value is negative the first
-    bin starts at 0 (no bar below 0 cm) and so does the axis.
+    The counts are binned here, not in the browser: each group is one bar trace of its
+    patients per bin (x = bin centre, width = bin width; hover gives the bin's range), so the
+    figure holds one number per bin whatever the size of the cohort. All groups share one
+    set of bins of a round width, each bin ``[low, high)``; when no value is negative the
+    first bin starts at 0 (no bar below 0 cm) and so does the axis.
     """
     figure = go.Figure()
-    groups = [("All", cohort)] if by is None else list(cohort.groupby(by, dropna=False))
-    every = cohort[column].dropna().astype(float)
-    bins = _bins(every)
+    values = pd.to_numeric(cohort[column], errors="coerce").astype(float)
+    present = values.notna().to_numpy()
+    bins = _bins(values[present])
+    if by is None:
+        groups: list[tuple[object, np.ndarray]] = [("All", values.to_numpy()[present])]
+    else:
+        codes, levels = pd.factorize(cohort[by])
+        kept, kept_codes = values.to_numpy()[present], codes[present]
+        order = sorted(range(len(levels) + 1), key=lambda i: _group_key(levels, i))
+        groups = [
+            (levels[i] if i < len(levels) else None, kept[kept_codes == _code(i, levels)])
+            for i in order
+            if i < len(levels) or (codes == -1).any()
+        ]
+    edges = _edges(bins)
     for i, (name, part) in enumerate(groups):
-        values = part[column].dropna().astype(float)
-        figure.add_histogram(
-            x=values.tolist(),
-            name=f"{_label(name)} (n={len(values)})",
+        counts = np.histogram(part, bins=edges)[0] if edges is not None else np.zeros(0)
+        centres = (edges[:-1] + edges[1:]) / 2 if edges is not None else np.zeros(0)
+        ranges = (
+            [[f"{lo:g}", f"{hi:g}"] for lo, hi in itertools.pairwise(edges)]
+            if edges is not None
+            else []
+        )
+        figure.add_bar(
+            x=centres.tolist(),
+            y=counts.astype(int).tolist(),
+            width=bins["size"] if bins is not None else None,
+            customdata=ranges,
+            name=f"{_label(name)} (n={len(part)})",
             opacity=0.6 if by is not None else 0.9,
             marker_color=PALETTE[i % len(PALETTE)],
-            xbins=bins,
-            bingroup="values",
+            hovertemplate=(
+                f"{_label(name)}: %{{y}} patients<extra>%{{customdata[0]}}–%{{customdata[1]}} "
+                f"{unit}</extra>"
+            ),
         )
     if bins is not None and bins["start"] >= 0:
         figure.update_xaxes(range=[bins["start"], bins["end"]])
     figure.update_layout(
         barmode="overlay",
+        bargap=0,
         title=title,
         template="simple_white",
         xaxis_title=unit,
@@ -127,6 +162,23 @@ def distribution(
         height=380,
     )
     return figure
+
+
+def _group_key(levels: pd.Index, i: int) -> tuple[int, str]:
+    """Groups in the order ``groupby`` gives them: sorted levels, missing last."""
+    return (1, "") if i >= len(levels) else (0, str(levels[i]))
+
+
+def _code(i: int, levels: pd.Index) -> int:
+    return -1 if i >= len(levels) else i
+
+
+def _edges(bins: dict[str, float] | None) -> np.ndarray | None:
+    """The edges of :func:`_bins`' bins, computed from the start (no accumulated rounding)."""
+    if bins is None:
+        return None
+    n = round((bins["end"] - bins["start"]) / bins["size"])
+    return np.round(bins["start"] + bins["size"] * np.arange(n + 1), 9)
 
 
 def _bins(values: pd.Series) -> dict[str, float] | None:

@@ -7,9 +7,11 @@ Like :mod:`gistcad.store.queries`, every function that returns patient data take
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -210,9 +212,17 @@ class ModelPredictionSet:
 
 
 def model_prediction_set(
-    session: Session, scope: AccessScope, model_version_id: int
+    session: Session,
+    scope: AccessScope,
+    model_version_id: int,
+    *,
+    classes: Sequence[str] | None = None,
 ) -> ModelPredictionSet:
     """The final model's predictions and the out-of-fold predictions, for patients in scope.
+
+    ``classes``: the class names whose probabilities the caller needs; only those are read
+    (each extracted by the database from the stored JSON, a number per row, not the whole
+    JSON), and each row's ``probabilities`` holds those it has. None: every class.
 
     Which patients the model was trained on: the list the version records (versions
     registered since it is recorded); for older k-fold and leave-one-center-out versions,
@@ -222,31 +232,43 @@ def model_prediction_set(
     version = session.get(ModelVersion, model_version_id)
     if version is None:
         raise NotFoundError(f"no model version with id {model_version_id}")
-    final = frame(
-        session,
-        select(
-            Patient.id.label("patient_id"),
-            cast(Prediction.probabilities, Text).label("probabilities"),
-        )
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .join(Center, Patient.center_id == Center.id)
-        .where(Prediction.model_version_id == model_version_id, scope.clause(Patient.center_id))
-        .order_by(Center.name, Patient.pseudonym, Prediction.id),
+    if classes is None:
+        read: list[Any] = [cast(Prediction.probabilities, Text).label("probabilities")]
+    else:
+        read = [
+            Prediction.probabilities[name].as_float().label(f"p{i}")
+            for i, name in enumerate(classes)
+        ]
+    stmt = select(Prediction.patient_id.label("patient_id"), *read).where(
+        Prediction.model_version_id == model_version_id
     )
-    # the JSON of every row parsed in one call, not one call per row
-    final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
+    if not scope.is_unrestricted:  # every prediction's patient is in an unrestricted scope
+        stmt = stmt.join(Patient, Prediction.patient_id == Patient.id).where(
+            scope.clause(Patient.center_id)
+        )
+    # by patient, a patient's newest prediction last (an integer sort, not by name)
+    final = frame(session, stmt.order_by(Prediction.patient_id, Prediction.id))
+    if classes is None:
+        # the JSON of every row parsed in one call, not one call per row
+        final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
+    else:
+        values = [final.pop(f"p{i}").to_numpy(dtype=float) for i in range(len(classes))]
+        final["probabilities"] = _mappings(list(classes), values, len(final))
     in_scope: set[int] = set()
     if version.metrics.get("oof"):
         in_scope = set(
             session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))).all()
         )
-    oof = _out_of_fold_probabilities(version, in_scope)
+    oof = _out_of_fold_probabilities(version, in_scope, classes)
     validation = _validation(version)
     trained = _training_patients(version, validation)
-    final = final.assign(
-        kind="final model",
-        trained_on=[None if trained is None else int(p) in trained for p in final["patient_id"]],
-    )
+    if trained is None:
+        trained_on: Any = None
+    else:
+        ids = final["patient_id"].to_numpy(dtype=np.int64)
+        members = np.isin(ids, np.fromiter(trained, dtype=np.int64, count=len(trained)))
+        trained_on = members.astype(object)  # Python bools, as before
+    final = final.assign(kind="final model", trained_on=trained_on)
     oof = oof.assign(kind="out-of-fold", trained_on=True)
     return ModelPredictionSet(
         model_version_id=version.id,
@@ -256,11 +278,29 @@ def model_prediction_set(
     )
 
 
-def _out_of_fold_probabilities(version: ModelVersion, in_scope: set[int]) -> pd.DataFrame:
+def _mappings(classes: list[str], values: list[np.ndarray], n: int) -> list[dict[str, float]]:
+    """Per row, class name to probability, for the classes a row has (not NULL)."""
+    if all(not np.isnan(v).any() for v in values):
+        columns = [v.tolist() for v in values]
+        if len(classes) == 1:
+            (name,) = classes
+            return [{name: p} for p in columns[0]]
+        return [dict(zip(classes, row, strict=True)) for row in zip(*columns, strict=True)]
+    return [
+        {name: float(v[i]) for name, v in zip(classes, values, strict=True) if not np.isnan(v[i])}
+        for i in range(n)
+    ]
+
+
+def _out_of_fold_probabilities(
+    version: ModelVersion, in_scope: set[int], wanted: Sequence[str] | None = None
+) -> pd.DataFrame:
     rows = [r for r in version.metrics.get("oof", []) if int(r["patient_id"]) in in_scope]
     classes = version.parameters.get("classes") or sorted(
         {key[2:] for row in rows for key in row if key.startswith("p_")}
     )
+    if wanted is not None:
+        classes = [c for c in classes if c in wanted]
     return pd.DataFrame(
         {
             "patient_id": [int(r["patient_id"]) for r in rows],

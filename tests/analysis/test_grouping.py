@@ -125,8 +125,13 @@ def test_risk_classes_once_per_distinct_tumour_equal_the_per_patient_classificat
     cohort = pd.DataFrame(
         {
             "site": rng.choice(["stomach", "jejunum_ileum", "rectum", "duodenum", None], n),
-            "size_cm": np.where(rng.random(n) < 0.1, np.nan, rng.integers(1, 15, n) * 1.0),
-            "mitotic_count": rng.integers(0, 12, n) * 1.0,
+            # whole sizes and counts, the band edges and values just beyond them
+            "size_cm": np.where(
+                rng.random(n) < 0.1,
+                np.nan,
+                rng.choice([*range(1, 15), 2.0, 2.05, 5.0, 5.01, 10.0, 10.01, 0.3], n) * 1.0,
+            ),
+            "mitotic_count": rng.choice([*range(0, 12), 5.0, 5.5, 10.0, 10.5, 40.0], n) * 1.0,
             "mitotic_unit": rng.choice(["per_50hpf", "per_5mm2", None], n, p=[0.8, 0.1, 0.1]),
             "rupture": rng.choice([0.0, 1.0, np.nan], n),
         }

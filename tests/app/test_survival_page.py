@@ -252,3 +252,25 @@ def test_risk_classes_keep_their_order_in_the_tables_and_the_patient_list(
     assert groups == [g for g in order if g in groups] and len(groups) >= 3
     assert groups != sorted(groups)  # not alphabetical
     assert at.selectbox(key="survival_group").options == groups
+
+
+def test_a_large_group_is_listed_a_page_at_a_time(seeded: dict[str, list[int]]) -> None:
+    at = _page()
+    at.selectbox(key="survival_by").set_value(Grouping.CENTER).run()
+    at.selectbox(key="survival_page_size").set_value(25).run()
+    totals = {}
+    for center in at.selectbox(key="survival_group").options:  # two centers, 60 patients
+        at.selectbox(key="survival_group").set_value(center).run()
+        caption = next(c.value for c in at.caption if c.value.startswith("Page 1 of "))
+        totals[center] = int(caption.split(" of ")[2].split(" in ")[0])
+    assert sum(totals.values()) == 60
+    larger = max(totals, key=lambda c: totals[c])
+    total = totals[larger]
+    at.selectbox(key="survival_group").set_value(larger).run()
+    first = at.dataframe[-1].value
+    assert total > 25 and len(first) == 25
+    at.number_input(key="survival_page").set_value(2).run()
+    second = at.dataframe[-1].value
+    assert len(second) == min(25, total - 25)
+    assert not set(first["case"]) & set(second["case"])
+    assert any(c.value.startswith("Page 2 of ") for c in at.caption)

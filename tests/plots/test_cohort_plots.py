@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gistcad.plots.cohort import UNKNOWN_COLOUR, count_bars, distribution
 
@@ -31,12 +32,44 @@ def test_count_bars_stack_levels_within_each_group() -> None:
     assert figure.layout.barmode == "stack"
 
 
+def _binned(trace: object) -> dict[float, int]:
+    return {x: y for x, y in zip(trace.x, trace.y, strict=True) if y}  # type: ignore[attr-defined]
+
+
 def test_distribution_leaves_out_missing_and_names_n() -> None:
     figure = distribution(COHORT, "size_cm", by="center", title="Size", unit="cm")
     assert [t.name for t in figure.data] == ["A (n=2)", "B (n=2)"]
-    assert sorted(figure.data[0].x) == [2.0, 5.0]
+    # bins of 0.5 cm from 0 (7.5 cm / 20 rounded up to 0.5): 2.0 → [2, 2.5), 5.0 → [5, 5.5)
+    assert _binned(figure.data[0]) == {2.25: 1, 5.25: 1}
+    assert _binned(figure.data[1]) == {3.25: 1, 7.75: 1}
     overall = distribution(COHORT, "size_cm", title="Size", unit="cm")
     assert overall.data[0].name == "All (n=4)"
+    assert sum(overall.data[0].y) == 4
+
+
+def test_distribution_sends_counts_per_bin_not_values() -> None:
+    rng = np.random.default_rng(7)
+    sizes = pd.DataFrame(
+        {
+            "center": rng.choice(["A", "B", "C"], size=5000),
+            "size_cm": np.round(rng.gamma(2.0, 3.0, size=5000), 1),
+        }
+    )
+    sizes.loc[::97, "size_cm"] = None
+    figure = distribution(sizes, "size_cm", by="center", title="Size", unit="cm")
+    high = sizes["size_cm"].max()
+    # the round width about a twentieth of the range, the first bin at 0
+    width = figure.data[0].width
+    assert width in (1.0, 2.0, 5.0) and high / 40 < width <= high / 4
+    for trace, (center, part) in zip(figure.data, sizes.groupby("center"), strict=True):
+        values = part["size_cm"].dropna().to_numpy()
+        edges = np.arange(len(trace.x) + 1) * width  # [0, w), [w, 2w), ...
+        expected, _ = np.histogram(values, bins=edges)
+        assert list(trace.y) == expected.tolist()
+        assert list(trace.x) == pytest.approx((edges[:-1] + width / 2).tolist())
+        assert sum(trace.y) == len(values) and trace.name == f"{center} (n={len(values)})"
+        # one number per bin, not one per patient
+        assert len(trace.y) < 60 < len(values)
 
 
 def test_risk_classes_in_their_order_with_an_ordered_palette() -> None:
@@ -54,10 +87,9 @@ def test_size_histogram_has_no_bar_below_zero() -> None:
     # small tumours: plotly's own bins would start at -0.5 cm
     sizes = pd.DataFrame({"center": ["A"] * 6, "size_cm": [0.3, 0.8, 1.2, 2.0, 4.5, 19.0]})
     figure = distribution(sizes, "size_cm", by="center", title="Size", unit="cm")
-    bins = figure.data[0].xbins
-    assert bins.start == 0 and bins.size == 1.0 and bins.end >= 19.0
+    bars = figure.data[0]
+    assert bars.width == 1.0 and min(bars.x) == 0.5 and max(bars.x) >= 19.0
     assert figure.layout.xaxis.range[0] == 0
-    # every value falls in a bin of [start, end)
-    edges = np.arange(bins.start, bins.end + bins.size / 2, bins.size)
-    counts, _ = np.histogram(sizes["size_cm"], bins=edges)
-    assert counts.sum() == len(sizes)
+    # every value falls in a bin of [0, 1), [1, 2), ...: counted by hand
+    assert _binned(bars) == {0.5: 2, 1.5: 1, 2.5: 1, 4.5: 1, 19.5: 1}
+    assert sum(bars.y) == len(sizes)

@@ -63,3 +63,26 @@ def test_one_center_sees_only_its_out_of_fold_rows(engine: Engine) -> None:
     seeded = _seed(engine)
     rows = _rows(engine, seeded["kfold"], AccessScope.centers(seeded["a"]))
     assert {r[0] for r in rows} == set(seeded["ids"][:3])
+
+
+def test_only_the_classes_asked_for_are_read_with_the_same_values(engine: Engine) -> None:
+    seeded = _seed(engine)
+    with Session(engine) as s:
+        model_id = int(str(seeded["kfold"]))
+        every = model_prediction_set(s, AccessScope.everything(), model_id).predictions
+        one = model_prediction_set(
+            s, AccessScope.everything(), model_id, classes=["kit11"]
+        ).predictions
+        # a class no prediction has: rows read, the class absent from each row (not 0)
+        absent = model_prediction_set(
+            s, AccessScope.everything(), model_id, classes=["kit11", "kit9"]
+        ).predictions
+    assert list(one["patient_id"]) == list(every["patient_id"])
+    assert list(one["kind"]) == list(every["kind"])
+    # the same numbers, exactly, as the whole JSON gives, and no other class
+    assert [p["kit11"] for p in one["probabilities"]] == [
+        p["kit11"] for p in every["probabilities"]
+    ]
+    assert {frozenset(p) for p in one["probabilities"]} == {frozenset({"kit11"})}
+    assert sorted(round(p["not_kit11"], 2) for p in every["probabilities"]) == [0.1] * 5 + [0.8] * 4
+    assert {frozenset(p) for p in absent["probabilities"]} == {frozenset({"kit11"})}

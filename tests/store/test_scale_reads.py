@@ -122,3 +122,61 @@ def test_a_few_columns_are_the_same_values_as_all_columns(seeded_engine: Engine)
         pd.testing.assert_frame_equal(few, whole[list(few.columns)])
         with pytest.raises(ValidationError, match="unknown cohort column"):
             cohort_table(session, EVERYONE, columns=["shoe_size"])
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_the_read_by_patient_id_holds_the_same_rows(empty_engine: Engine) -> None:
+    from gistcad.store import migrations
+
+    migrations.upgrade(empty_engine)
+    seed_cohort(empty_engine, 200, seed=5)
+    with session_scope(empty_engine) as session:
+        shown = cohort_table(session, EVERYONE)
+        by_id = cohort_table(session, EVERYONE, ordered=False)
+    assert by_id["patient_id"].is_monotonic_increasing
+    assert not shown["patient_id"].is_monotonic_increasing  # shown by center, pseudonym
+    pd.testing.assert_frame_equal(
+        by_id, shown.sort_values("patient_id").reset_index(drop=True), check_like=False
+    )
+
+
+def test_survival_statistics_do_not_depend_on_the_order_of_the_rows(
+    seeded_engine: Engine,
+) -> None:
+    from gistcad.analysis.cohort_survival import build_request, cohort_survival
+
+    request = build_request(by="center", adjust="age")
+    with session_scope(seeded_engine) as session:
+        cohort = cohort_table(session, EVERYONE)
+    shuffled = cohort.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    first = cohort_survival(cohort, request).comparison
+    second = cohort_survival(shuffled, request).comparison
+    assert first.cox is not None and second.cox is not None
+    pd.testing.assert_frame_equal(first.summary, second.summary)
+    pd.testing.assert_frame_equal(first.cox.table, second.cox.table, rtol=1e-9)
+
+
+def test_a_group_is_listed_a_page_at_a_time(seeded_engine: Engine) -> None:
+    from gistcad.analysis.cohort_survival import build_request
+    from gistcad.survival import group_members, survival_for
+
+    with session_scope(seeded_engine) as session:
+        found = survival_for(session, EVERYONE, CohortFilter(), build_request(by="genotype"))
+    group = found.groups.value_counts().index[0]
+    size = int((found.groups == group).sum())
+    assert size > 30
+    pages = [group_members(found, group, page=p, page_size=30) for p in range(1, 30)]
+    assert {page.total for page in pages} == {size}
+    last = pages[0].pages
+    assert last == -(-size // 30) and pages[last - 1].page == pages[last].page == last
+    listed = pd.concat([page.rows for page in pages[:last]], ignore_index=True)
+    members = found.cohort.loc[found.groups == group]
+    assert sorted(listed["pseudonym"]) == sorted(members["pseudonym"])  # each once
+    assert list(listed["center"] + listed["pseudonym"]) == sorted(
+        listed["center"] + listed["pseudonym"]
+    )
+    assert len(pages[0].rows) == 30 and pages[0].first_row == 1
+    with pytest.raises(ValidationError, match="no group 'Martian'"):
+        group_members(found, "Martian")
+    with pytest.raises(ValidationError, match="at least 1"):
+        group_members(found, group, page=0)
