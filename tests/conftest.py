@@ -17,6 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+# Under pytest-xdist (``make test`` runs one worker per core) each worker and the processes it
+# starts get an equal share of the cores for torch's and BLAS's threads; without it, every
+# worker would start one thread per core and they would wait on each other. Set before torch
+# or NumPy are imported, and only where the caller has not chosen.
+if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault(
+        "OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // max(1, int(workers))))
+    )
+
 from gistcad.store import make_engine, migrations
 
 POSTGRES_URL_VAR = "GISTCAD_TEST_POSTGRES_URL"
