@@ -83,6 +83,10 @@ class GrowOptions:
         the region's volume (plus one voxel).
     max_opening_ratio
         Largest opening radius that may cut a region off, in radii of that sphere.
+    max_box_voxels
+        Most voxels a box is grown in: a larger box is grown on every n-th row and column
+        (n the smallest that fits, after smoothing over n voxels), and the outline brought
+        back to the full grid; a large tumour or a leak costs about as much as a small box.
     """
 
     tolerance_hu: float = 80.0
@@ -95,13 +99,14 @@ class GrowOptions:
     max_edge_area_mm2: float = 100.0
     max_offset: float = 0.25
     max_opening_ratio: float = 0.8
+    max_box_voxels: int = 1_500_000
 
     def __post_init__(self) -> None:
         if not self.tolerance_hu > 0:
             raise ValidationError(
                 f"the tolerance must be a positive number of HU, got {self.tolerance_hu}"
             )
-        for name in ("seed_radius_mm", "start_box_mm", "max_volume_ml"):
+        for name in ("seed_radius_mm", "start_box_mm", "max_volume_ml", "max_box_voxels"):
             if not getattr(self, name) > 0:
                 raise ValidationError(f"{name} must be positive, got {getattr(self, name)}")
 
@@ -184,13 +189,12 @@ class _Box:
     def slices(self) -> tuple[slice, slice, slice]:
         return tuple(slice(int(a), int(b)) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
 
-    def place(
-        self, local: npt.NDArray[np.bool_], shape: tuple[int, int, int]
-    ) -> npt.NDArray[np.bool_]:
-        """``local`` (a mask of this box) on the whole scan."""
-        whole = np.zeros(shape, dtype=bool)
-        whole[self.slices] = local
-        return whole
+    def scan_edges(self, shape: tuple[int, ...]) -> tuple[tuple[bool, bool], ...]:
+        """Per axis, whether the box's first and last planes are the scan's."""
+        return tuple(
+            (bool(lo == 0), bool(hi == n))
+            for lo, hi, n in zip(self.lo, self.hi, shape, strict=True)
+        )
 
     def inner_sides_reached(self, mask: npt.NDArray[np.bool_], shape: tuple[int, ...]) -> bool:
         """Whether the mask touches a side of the box that is not an edge of the scan."""
@@ -203,16 +207,32 @@ class _Box:
         return False
 
 
+def _in_plane_step(box: _Box, options: GrowOptions) -> int:
+    """The row and column step that brings ``box`` within ``options.max_box_voxels``."""
+    voxels = float(np.prod(box.hi - box.lo))
+    return max(1, int(np.ceil(np.sqrt(voxels / options.max_box_voxels))))
+
+
 def _grow_in_box(
     volume: Volume, box: _Box, seed: tuple[int, int, int], options: GrowOptions
 ) -> tuple[npt.NDArray[np.bool_], float]:
-    """The outline inside ``box`` and the centre of its intensity range (HU)."""
+    """The outline inside ``box`` and the centre of its intensity range (HU).
+
+    A box of more than ``options.max_box_voxels`` voxels is grown on a coarser in-plane grid
+    (every ``step``-th row and column, smoothed over ``step`` voxels first) and the outline
+    repeated back onto the box's grid.
+    """
+    step = _in_plane_step(box, options)
     spacing = volume.spacing_mm
     image = np.asarray(volume.array[box.slices], dtype=np.float32)
-    if options.smoothing_mm > 0:
-        image = ndimage.gaussian_filter(image, sigma=options.smoothing_mm / spacing, truncate=3.0)
-    local = tuple(int(s - lo) for s, lo in zip(seed, box.lo, strict=True))
-    centre_hu = _seed_median(image, local, options.seed_radius_mm, spacing)
+    sigma_mm = np.maximum(options.smoothing_mm, 0.5 * step * spacing * np.array([1, 1, 0]))
+    if np.any(sigma_mm > 0):
+        image = ndimage.gaussian_filter(image, sigma=sigma_mm / spacing, truncate=3.0)
+    full_shape = image.shape
+    image = image[::step, ::step, :]
+    grid = spacing * np.array([step, step, 1.0])
+    local = tuple(int(s - lo) // f for s, lo, f in zip(seed, box.lo, (step, step, 1), strict=True))
+    centre_hu = _seed_median(image, local, options.seed_radius_mm, grid)
     if centre_hu < SOFT_TISSUE_MIN_HU:
         raise SegmentationError(
             f"the click is on air or fat (median {centre_hu:.0f} HU around it), not on a "
@@ -221,9 +241,13 @@ def _grow_in_box(
     low = max(centre_hu - options.tolerance_hu, FAT_EDGE_HU)
     inside = (image >= low) & (image <= centre_hu + options.tolerance_hu)
     grown = _component_at(inside, _nearest_inside(inside, local))
-    kept = _separate(grown, local, spacing, box, volume.shape, options)
-    closed = ndimage.binary_closing(np.pad(kept, 2), structure=_ball(options.closing_mm, spacing))
-    return _fill_holes(closed[2:-2, 2:-2, 2:-2] | kept), centre_hu
+    kept = _separate(grown, local, grid, box, volume.shape, options)
+    closed = ndimage.binary_closing(np.pad(kept, 2), structure=_ball(options.closing_mm, grid))
+    outline = _fill_holes(closed[2:-2, 2:-2, 2:-2] | kept)
+    if step > 1:
+        outline = outline.repeat(step, axis=0).repeat(step, axis=1)
+        outline = outline[: full_shape[0], : full_shape[1]]
+    return outline, centre_hu
 
 
 def _separate(
@@ -250,18 +274,34 @@ def _separate(
         if not eroded.any():
             break
         core = _component_at(eroded, _nearest_inside(eroded, seed))
-        back = ndimage.distance_transform_edt(~core, sampling=spacing) <= radius + 1e-6
-        candidate = np.asarray(back & grown)
+        candidate = _dilated(core, radius, spacing) & grown
         if radius == options.opening_mm:
             fallback = candidate
         if (
             candidate[seed]
             and _centred(candidate, seed, radius, spacing, options)
             and not box.inner_sides_reached(candidate, shape)
-            and _plausible(box.place(candidate, shape), spacing, options)
+            and _leak(candidate, spacing, options, box.scan_edges(shape)) is None
         ):
             return candidate
     return fallback
+
+
+def _dilated(
+    mask: npt.NDArray[np.bool_], radius_mm: float, spacing: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """``mask`` dilated by a ball of ``radius_mm`` (distance transform within its bounding
+    box widened by the radius: the cost of the mask's neighbourhood, not of the array)."""
+    points = np.argwhere(mask)
+    margin = np.ceil(radius_mm / spacing).astype(int) + 1
+    lo = np.maximum(points.min(axis=0) - margin, 0)
+    hi = np.minimum(points.max(axis=0) + margin + 1, mask.shape)
+    window = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    out = np.zeros_like(mask)
+    out[window] = (
+        ndimage.distance_transform_edt(~mask[window], sampling=spacing) <= radius_mm + 1e-6
+    )
+    return out
 
 
 def _sphere_radius_mm(volume_mm3: float) -> float:
@@ -294,26 +334,30 @@ def _centred(
     )
 
 
-def _plausible(
-    mask: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64], options: GrowOptions
-) -> bool:
-    return _leak(mask, spacing, options) is None
-
-
 def _leak(
-    mask: npt.NDArray[np.bool_], spacing: npt.NDArray[np.float64], options: GrowOptions
+    mask: npt.NDArray[np.bool_],
+    spacing: npt.NDArray[np.float64],
+    options: GrowOptions,
+    edges: tuple[tuple[bool, bool], ...] = ((True, True),) * 3,
 ) -> str | None:
-    """Why ``mask`` (on the whole scan) has leaked out of a tumour, or None if it has not."""
+    """Why ``mask`` has leaked out of a tumour, or None if it has not.
+
+    ``edges`` says, per axis, whether the mask's first and last planes are the scan's (a mask
+    of a box inside the scan has fewer of them; by default the mask covers the scan).
+    """
     volume_ml = float(mask.sum()) * float(np.prod(spacing)) / 1000.0
     if volume_ml > options.max_volume_ml:
         return f"{volume_ml:.0f} ml, more than {options.max_volume_ml:.0f} ml"
-    edge_mm2 = float(
-        (mask[0].sum() + mask[-1].sum()) * spacing[1] * spacing[2]
-        + (mask[:, 0].sum() + mask[:, -1].sum()) * spacing[0] * spacing[2]
-    )
+    edge_mm2 = 0.0
+    for axis, other in ((0, (1, 2)), (1, (0, 2))):
+        planes = np.moveaxis(mask, axis, 0)
+        area = float(spacing[other[0]] * spacing[other[1]])
+        first, last = edges[axis]
+        edge_mm2 += area * (first * int(planes[0].sum()) + last * int(planes[-1].sum()))
     if edge_mm2 > options.max_edge_area_mm2:
         return f"{edge_mm2:.0f} mm² on the scan's in-plane edges"
-    if mask.shape[2] > 1 and mask[:, :, 0].any() and mask[:, :, -1].any():
+    first, last = edges[2]
+    if first and last and mask.shape[2] > 1 and mask[:, :, 0].any() and mask[:, :, -1].any():
         return "it spans the scan from its first slice to its last"
     return None
 
