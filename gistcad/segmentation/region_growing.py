@@ -219,8 +219,8 @@ def _grow_in_box(
     """The outline inside ``box`` and the centre of its intensity range (HU).
 
     A box of more than ``options.max_box_voxels`` voxels is grown on a coarser in-plane grid
-    (every ``step``-th row and column, smoothed over ``step`` voxels first) and the outline
-    repeated back onto the box's grid.
+    (the centre of every ``step`` x ``step`` block, smoothed over ``step`` voxels first); each
+    voxel of the box takes the value of its nearest coarse voxel.
     """
     step = _in_plane_step(box, options)
     spacing = volume.spacing_mm
@@ -229,9 +229,14 @@ def _grow_in_box(
     if np.any(sigma_mm > 0):
         image = ndimage.gaussian_filter(image, sigma=sigma_mm / spacing, truncate=3.0)
     full_shape = image.shape
-    image = image[::step, ::step, :]
+    first = step // 2  # each coarse voxel is the centre of its step x step block
+    image = image[first::step, first::step, :]
     grid = spacing * np.array([step, step, 1.0])
-    local = tuple(int(s - lo) // f for s, lo, f in zip(seed, box.lo, (step, step, 1), strict=True))
+    local = (
+        min(int(np.rint((seed[0] - box.lo[0] - first) / step)), image.shape[0] - 1),
+        min(int(np.rint((seed[1] - box.lo[1] - first) / step)), image.shape[1] - 1),
+        int(seed[2] - box.lo[2]),
+    )
     centre_hu = _seed_median(image, local, options.seed_radius_mm, grid)
     if centre_hu < SOFT_TISSUE_MIN_HU:
         raise SegmentationError(
@@ -245,8 +250,11 @@ def _grow_in_box(
     closed = ndimage.binary_closing(np.pad(kept, 2), structure=_ball(options.closing_mm, grid))
     outline = _fill_holes(closed[2:-2, 2:-2, 2:-2] | kept)
     if step > 1:
-        outline = outline.repeat(step, axis=0).repeat(step, axis=1)
-        outline = outline[: full_shape[0], : full_shape[1]]
+        rows, cols = (  # each voxel of the box takes the value of the nearest coarse voxel
+            np.clip(np.rint((np.arange(n) - first) / step), 0, m - 1).astype(int)
+            for n, m in zip(full_shape[:2], outline.shape[:2], strict=True)
+        )
+        outline = outline[rows][:, cols]
     return outline, centre_hu
 
 
