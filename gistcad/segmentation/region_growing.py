@@ -45,6 +45,10 @@ SOFT_TISSUE_MIN_HU = -50.0
 #: tumour (necrosis, about 20 HU) and above a voxel half fat, half solid tumour (≈ −25 HU).
 FAT_EDGE_HU = -20.0
 
+#: Lowest HU kept at the first try: above most of the fluid (bowel and stomach content,
+#: ascites: 0-10 HU, noisy) that lies against a tumour, below its solid tissue.
+FLUID_EDGE_HU = 5.0
+
 #: Radii (mm) of the openings tried, after ``opening_mm``, to cut a region off a touching organ.
 SEPARATION_RADII_MM = (4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 27.0, 35.0)
 
@@ -83,6 +87,9 @@ class GrowOptions:
         the region's volume (plus one voxel).
     max_opening_ratio
         Largest opening radius that may cut a region off, in radii of that sphere.
+    floors_hu
+        The lowest HU kept, tried in turn: the next is tried when the outline grown with one
+        has leaked (a tumour whose necrotic core lies below the first).
     max_box_voxels
         Most voxels a box is grown in: a larger box is grown on every n-th row and column
         (n the smallest that fits, after smoothing over n voxels), and the outline brought
@@ -100,6 +107,7 @@ class GrowOptions:
     max_offset: float = 0.25
     max_opening_ratio: float = 0.8
     max_box_voxels: int = 1_500_000
+    floors_hu: tuple[float, ...] = (FLUID_EDGE_HU, FAT_EDGE_HU)
 
     def __post_init__(self) -> None:
         if not self.tolerance_hu > 0:
@@ -109,6 +117,8 @@ class GrowOptions:
         for name in ("seed_radius_mm", "start_box_mm", "max_volume_ml", "max_box_voxels"):
             if not getattr(self, name) > 0:
                 raise ValidationError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.floors_hu:
+            raise ValidationError("floors_hu needs at least one floor (HU)")
 
 
 def seed_index(
@@ -243,10 +253,14 @@ def _grow_in_box(
             f"the click is on air or fat (median {centre_hu:.0f} HU around it), not on a "
             "tumour; click inside the tumour"
         )
-    low = max(centre_hu - options.tolerance_hu, FAT_EDGE_HU)
+    low = max(centre_hu - options.tolerance_hu, options.floors_hu[0])
     inside = (image >= low) & (image <= centre_hu + options.tolerance_hu)
     grown = _component_at(inside, _nearest_inside(inside, local))
     kept = _separate(grown, local, grid, box, volume.shape, options)
+    if low > FAT_EDGE_HU:  # the rim that partial volume with fat darkens below the floor
+        cross = ndimage.generate_binary_structure(3, 1)
+        rim = (image >= FAT_EDGE_HU) & ndimage.binary_dilation(image < SOFT_TISSUE_MIN_HU, cross)
+        kept |= ndimage.binary_dilation(kept, structure=cross) & rim
     closed = ndimage.binary_closing(np.pad(kept, 2), structure=_ball(options.closing_mm, grid))
     outline = _fill_holes(closed[2:-2, 2:-2, 2:-2] | kept)
     if step > 1:
@@ -439,6 +453,18 @@ def grow_from_seed(
     if tolerance_hu is not None:
         opts = GrowOptions(**{**opts.__dict__, "tolerance_hu": float(tolerance_hu)})
     seed = seed_index(volume, seed_ijk=seed_ijk, seed_mm=seed_mm)
+    for number, floor in enumerate(opts.floors_hu, start=1):
+        try:
+            return _grow(volume, seed, GrowOptions(**{**opts.__dict__, "floors_hu": (floor,)}))
+        except SegmentationError as error:
+            if str(error) != LEAK_MESSAGE or number == len(opts.floors_hu):
+                raise
+            logger.info("leaked with the floor at %.0f HU: grown again with a lower one", floor)
+    raise AssertionError("unreachable: the last floor returns or raises")
+
+
+def _grow(volume: Volume, seed: tuple[int, int, int], opts: GrowOptions) -> Volume:
+    """:func:`grow_from_seed` with the first of ``opts.floors_hu``."""
     half = np.maximum(np.ceil(opts.start_box_mm / volume.spacing_mm), 2).astype(int)
     # A tumour within the volume limit, clicked near its centre, fits in a box of half-size
     # 1.25 × the radius of the sphere of that volume; a region that still reaches the sides of
@@ -458,10 +484,11 @@ def grow_from_seed(
     mask[box.slices] = local
     _check_leak(mask.astype(bool), volume, opts)
     logger.info(
-        "outline grown from voxel %s: range %.0f ± %.0f HU, %d voxels",
+        "outline grown from voxel %s: range %.0f ± %.0f HU above %.0f HU, %d voxels",
         seed,
         centre_hu,
         opts.tolerance_hu,
+        opts.floors_hu[0],
         int(mask.sum()),
     )
     return volume.with_array(mask)
