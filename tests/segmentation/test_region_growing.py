@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from gistcad.errors import ValidationError
+from gistcad.imaging.volume import Volume
 from gistcad.segmentation import GrowOptions, SegmentationError, grow_from_seed, seed_index
 from gistcad.segmentation.region_growing import (
     FAT_EDGE_HU,
+    FLUID_EDGE_HU,
     LEAK_MESSAGE,
     _Box,
     _in_plane_step,
@@ -157,3 +159,39 @@ def test_the_leak_guard_of_a_box_counts_only_the_scan_s_own_edges() -> None:
     inner = ((False, True), (True, True), (False, False))  # that plane is inside the scan
     assert _leak(mask, spacing, options, inner) is None
     assert "in-plane edges" in str(_leak(mask, spacing, options))  # the scan's own edge
+
+
+# --- the range's floor: above the fluid against a tumour first, the fat edge when that leaks ---
+
+
+def _beside_fluid() -> tuple[Volume, np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """The phantom with its organ replaced by fluid (water, 0 HU, same noise)."""
+    p = phantom()
+    hu = np.asarray(p.ct.array, dtype=np.float64)
+    noise = np.random.default_rng(1).normal(0.0, 8.0, hu.shape)
+    hu[p.organ] = 0.0 + noise[p.organ]
+    return p.ct.with_array(hu.astype(np.int16)), p.tumour, p.organ, p.centre
+
+
+def test_a_tumour_against_fluid_is_outlined_without_the_fluid() -> None:
+    ct, tumour, fluid, centre = _beside_fluid()
+    mask = np.asarray(grow_from_seed(ct, seed_ijk=centre).array, dtype=bool)
+    assert dice(mask, tumour) >= 0.85
+    assert (mask & fluid).sum() < 0.02 * fluid.sum()
+    # with the fat edge as the only floor the region runs into the fluid, and the opening that
+    # cuts it off again takes the tumour's rim with it
+    fat_edge_only = GrowOptions(floors_hu=(FAT_EDGE_HU,))
+    other = np.asarray(grow_from_seed(ct, seed_ijk=centre, options=fat_edge_only).array, bool)
+    assert dice(mask, tumour) > dice(other, tumour) + 0.03
+
+
+def test_a_click_on_a_necrotic_core_below_the_floor_keeps_the_fat_edge() -> None:
+    p = phantom()
+    hu = np.asarray(p.ct.array, dtype=np.float64)
+    i, j, k = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
+    core = ((i - p.centre[0]) ** 2 + (j - p.centre[1]) ** 2 + ((k - p.centre[2]) * 2) ** 2) <= 16
+    hu[core] = FLUID_EDGE_HU  # necrosis at the floor itself, 4 mm around the click
+    ct = p.ct.with_array(hu.astype(np.int16))
+    mask = np.asarray(grow_from_seed(ct, seed_ijk=p.centre).array, dtype=bool)
+    assert mask[core].all()  # the core is inside the outline
+    assert dice(mask, p.tumour) >= 0.85
