@@ -49,9 +49,6 @@ FAT_EDGE_HU = -20.0
 #: ascites: 0-10 HU, noisy) that lies against a tumour, below its solid tissue.
 FLUID_EDGE_HU = 5.0
 
-#: Least HU between the click's neighbourhood and a floor for that floor to be used.
-FLOOR_MARGIN_HU = 10.0
-
 #: Radii (mm) of the openings tried, after ``opening_mm``, to cut a region off a touching organ.
 SEPARATION_RADII_MM = (4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 27.0, 35.0)
 
@@ -256,11 +253,7 @@ def _grow_in_box(
             f"the click is on air or fat (median {centre_hu:.0f} HU around it), not on a "
             "tumour; click inside the tumour"
         )
-    # a click within FLOOR_MARGIN_HU of the floor (a necrotic or cystic core) keeps the fat edge
-    floor = (
-        options.floors_hu[0] if centre_hu - options.floors_hu[0] >= FLOOR_MARGIN_HU else FAT_EDGE_HU
-    )
-    low = max(centre_hu - options.tolerance_hu, floor)
+    low = max(centre_hu - options.tolerance_hu, options.floors_hu[0])
     inside = (image >= low) & (image <= centre_hu + options.tolerance_hu)
     grown = _component_at(inside, _nearest_inside(inside, local))
     kept = _separate(grown, local, grid, box, volume.shape, options)

@@ -185,7 +185,7 @@ def test_a_tumour_against_fluid_is_outlined_without_the_fluid() -> None:
     assert dice(mask, tumour) > dice(other, tumour) + 0.03
 
 
-def test_a_click_on_a_necrotic_core_below_the_floor_keeps_the_fat_edge() -> None:
+def test_a_click_on_a_necrotic_core_at_the_floor_is_outlined_with_the_core() -> None:
     p = phantom()
     hu = np.asarray(p.ct.array, dtype=np.float64)
     i, j, k = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
