@@ -3,15 +3,19 @@
 Method
 ------
 1. The intensity range is estimated from the click's neighbourhood: the median HU of the
-   (smoothed) voxels within ``seed_radius_mm`` of the seed, ± ``tolerance_hu``.
+   (smoothed) voxels within ``seed_radius_mm`` of the seed, ± ``tolerance_hu``, never below
+   the floor: first :data:`FLUID_EDGE_HU` (the fluid against a tumour stays out), then, if
+   that outline leaks, :data:`FAT_EDGE_HU` (``GrowOptions.floors_hu``).
 2. Within a box around the seed, the image is smoothed (Gaussian, ``smoothing_mm``) and the
    voxels in range that are connected (6-neighbourhood) to the seed are kept [Adams]_.
-3. The region is opened (cuts thin bridges into touching organs), the component holding the
-   seed kept, then closed; holes (necrosis, calcification) are filled in 3-D and slice by
-   slice [Soille]_.
+3. The region is opened by reconstruction with growing radii (cuts bridges into touching
+   organs), the component holding the seed kept; with the fluid floor, the one-voxel rim that
+   partial volume with fat darkens below it is added back; then closed, and holes (necrosis,
+   calcification) filled in 3-D and slice by slice [Soille]_.
 4. When the region reaches a side of the box that is not the scan's edge, the box is tripled
    and the growth repeated, up to 1.25 × the radius of the largest plausible tumour: a tumour
-   costs a small box, not the scan.
+   costs a small box, not the scan. A box over ``max_box_voxels`` is grown on a coarser
+   in-plane grid, so a leak is refused in seconds on a 512 × 512 × 200 CT.
 5. Leak guard: a region larger than ``max_volume_ml``, or touching the scan's in-plane edges
    over more than ``max_edge_area_mm2``, or spanning the scan from its first slice to its last,
    has grown out of the tumour and is refused with :class:`SegmentationError`.
