@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gistcad import jobs
+from gistcad.cli import main
 from gistcad.domain import JobStatus
 from gistcad.errors import ValidationError
 from gistcad.modelling.current import CURRENT, current_versions
@@ -100,3 +101,18 @@ def test_a_case_prediction_job_predicts_with_every_current_model(
         ).all()
     assert message == "genotype: 1 by g-new; risk score: 1 by r"
     assert sorted(by) == sorted([ids["g-new"], ids["r"]])
+
+
+def test_the_predict_command_takes_the_current_models(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _train(engine, tmp_path, "risk", "r")
+    _train(engine, tmp_path, "genotype", "g")
+    with Session(engine) as s:
+        pseudonym = s.scalars(select(Patient.pseudonym).order_by(Patient.id)).first()
+    assert main(["predict", "--model", "current", "--patient", str(pseudonym)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "genotype: 1 predictions written by g",
+        "risk score: 1 predictions written by r",
+    ]
