@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from gistcad.domain import JobKind, JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, ValidationError
 from gistcad.job_progress import MAX_RUNNING, TrainingProgress
+from gistcad.modelling.current import CURRENT, predict_with_current_models
 from gistcad.modelling.request import TrainRequest
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
@@ -102,12 +103,19 @@ def job_kind(kind: JobKind | str) -> JobKind:
 
 def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
     """Refuse parameters a job of ``kind`` cannot run with: a train job's are a
-    :class:`TrainRequest`'s; a predict job names a model version (and may list pseudonyms)."""
+    :class:`TrainRequest`'s; a predict job names a model version, or asks for the current
+    versions (``"models": "current"``, :func:`~gistcad.modelling.current.
+    predict_with_current_models`), and may list pseudonyms."""
     if kind is JobKind.TRAIN:
         TrainRequest.from_parameters(parameters)
         return
+    models = parameters.get("models")
+    if models is not None and models != CURRENT:
+        raise ValidationError(
+            f"a prediction job's models are {CURRENT!r} or absent, not {models!r}"
+        )
     model = parameters.get("model_version_id")
-    if isinstance(model, bool) or not isinstance(model, int):
+    if models is None and (isinstance(model, bool) or not isinstance(model, int)):
         raise ValidationError(f"a prediction job needs a model version id, not {model!r}")
     pseudonyms = parameters.get("pseudonyms")
     if pseudonyms is not None and not (
@@ -442,6 +450,11 @@ def _execute(
         # no progress message from here: this transaction holds the write lock (SQLite)
         n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
+    if p.get("models") == CURRENT:  # a case: genotype, risk score, response where registered
+        done = predict_with_current_models(
+            session, scope, data_dir, p.get("pseudonyms"), progress, device=device, job_id=job.id
+        )
+        return "; ".join(f"{v.question}: {n} by {v.name}" for v, n in done)
     model_id = int(p["model_version_id"])
     # "predicted k/n" as the chunks are done: nothing is written before the last one, so
     # the progress rows never wait for this transaction's write lock (SQLite)

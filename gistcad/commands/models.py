@@ -65,7 +65,12 @@ def register(sub: Any) -> None:
     ev.set_defaults(handler=_evaluate)
 
     pr = sub.add_parser("predict", help="predict patients with a registered model")
-    pr.add_argument("--model", required=True, help="model version id or name")
+    pr.add_argument(
+        "--model",
+        required=True,
+        help="model version id or name, or 'current': the newest genotype, risk and (where "
+        "registered) response models",
+    )
     who = pr.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")
     who.add_argument("--patient", action="append", help="a pseudonym (repeatable)")
@@ -214,6 +219,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from gistcad.modelling.current import CURRENT, predict_with_current_models
     from gistcad.modelling.trainer import predict_and_record
     from gistcad.store.model_queries import find_model_version
 
@@ -222,6 +228,14 @@ def _predict(args: argparse.Namespace) -> int:
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
     device = _checked_device(args.device)
+    if args.model == CURRENT:
+        with session_scope(engine) as session:
+            done = predict_with_current_models(
+                session, scope, settings.data_dir, args.patient, device=device
+            )
+        for version, n in done:
+            print(f"{version.question}: {n} predictions written by {version.name}")
+        return 0
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
         with _bar("predicting", quiet=False, unit="patient") as progress:

@@ -99,23 +99,40 @@ def mask_on_sources(mask: Volume, sources: Sequence[Dataset]) -> tuple[list[Data
     ordered = _sorted_sources(sources)
     inside = np.asarray(mask.array) > 0
     frames = np.zeros((len(ordered), int(ordered[0].Rows), int(ordered[0].Columns)), dtype=bool)
+    if not inside.any():
+        return ordered, frames
+    # the mask's voxels lie within this index box: a slice that misses it stays empty
+    found = np.argwhere(inside)
+    low, high = found.min(axis=0) - 0.5, found.max(axis=0) + 0.5
+    lps_to_ras = np.array([-1.0, -1.0, 1.0])
+    to_index = np.linalg.inv(mask.affine)
     for k, ds in enumerate(ordered):
         rows, cols = int(ds.Rows), int(ds.Columns)
-        row_dir = np.asarray(ds.ImageOrientationPatient[:3], float)  # along a row: columns
-        col_dir = np.asarray(ds.ImageOrientationPatient[3:], float)  # down a column: rows
         d_row, d_col = (float(v) for v in ds.PixelSpacing)
-        r, c = np.mgrid[0:rows, 0:cols]
-        lps = (
-            np.asarray(ds.ImagePositionPatient, float)
-            + c.reshape(-1, 1) * d_col * row_dir
-            + r.reshape(-1, 1) * d_row * col_dir
+        # one step along a row (to the next column) and down a column (to the next row), in
+        # voxel indices of the mask; the pixel (r, c) is at origin + c · step_c + r · step_r
+        step_c = to_index[:3, :3] @ (
+            np.asarray(ds.ImageOrientationPatient[:3], float) * d_col * lps_to_ras
         )
-        ras = lps * np.array([-1.0, -1.0, 1.0])
-        ijk = np.rint(mask.world_to_index(ras)).astype(int)
-        ok = np.all((ijk >= 0) & (ijk < np.asarray(inside.shape)), axis=1)
-        values = np.zeros(len(ijk), dtype=bool)
-        values[ok] = inside[ijk[ok, 0], ijk[ok, 1], ijk[ok, 2]]
-        frames[k] = values.reshape(rows, cols)
+        step_r = to_index[:3, :3] @ (
+            np.asarray(ds.ImageOrientationPatient[3:], float) * d_row * lps_to_ras
+        )
+        origin = to_index[:3, :3] @ (np.asarray(ds.ImagePositionPatient, float) * lps_to_ras)
+        origin = origin + to_index[:3, 3]
+        corners = origin + np.array(
+            [[0, 0], [cols - 1, 0], [0, rows - 1], [cols - 1, rows - 1]]
+        ) @ np.stack([step_c, step_r])
+        if np.any(corners.max(axis=0) < low) or np.any(corners.min(axis=0) > high):
+            continue
+        ijk = np.rint(
+            origin
+            + np.arange(cols)[None, :, None] * step_c
+            + np.arange(rows)[:, None, None] * step_r
+        ).astype(int)
+        ok = np.all((ijk >= 0) & (ijk < np.asarray(inside.shape)), axis=2)
+        frame = np.zeros((rows, cols), dtype=bool)
+        frame[ok] = inside[ijk[ok][:, 0], ijk[ok][:, 1], ijk[ok][:, 2]]
+        frames[k] = frame
     return ordered, frames
 
 
