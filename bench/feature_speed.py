@@ -17,8 +17,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
+import os
 import time
 
 import numpy as np

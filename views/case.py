@@ -9,6 +9,7 @@ from gistcad.analysis.therapy import DISCLAIMER
 from gistcad.domain import ContrastPhase, JobKind, JobStatus, Permission
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
+from gistcad.modelling.current import CURRENT
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
@@ -125,7 +126,10 @@ def prediction_control(pseudonym: str) -> None:
         models = list_model_versions(session)
     if models.empty or series.empty or not scope().can(Permission.RUN_JOBS):
         return
-    names: dict[int, str] = dict(zip(models["model_version_id"], models["name"], strict=True))
+    # 0: the current versions (genotype, risk score, response where registered), the
+    # meeting's default; otherwise one chosen version
+    names: dict[int, str] = {0: "Current models (genotype, risk score, response)"}
+    names |= dict(zip(models["model_version_id"], models["name"], strict=True))
     pick, go = st.columns([3, 1])
     chosen_model = pick.selectbox(
         "Model",
@@ -139,7 +143,11 @@ def prediction_control(pseudonym: str) -> None:
             job_id = jobs.start_job(
                 engine(),
                 JobKind.PREDICT,
-                {"model_version_id": int(chosen_model), "pseudonyms": [pseudonym]},
+                (
+                    {"models": CURRENT, "pseudonyms": [pseudonym]}
+                    if int(chosen_model) == 0
+                    else {"model_version_id": int(chosen_model), "pseudonyms": [pseudonym]}
+                ),
                 scope(),
                 data_dir=settings().data_dir,
             )

@@ -1,7 +1,6 @@
-"""The public entry: validation, invariances, settings for CT, speed."""
+"""The public entry: validation, invariances, settings for CT."""
 
 from __future__ import annotations
-
 
 import numpy as np
 import pytest
