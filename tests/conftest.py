@@ -28,6 +28,40 @@ if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 from gistcad.store import make_engine, migrations
 
+#: the files that take minutes (cohorts built, networks trained, clusters and browsers
+#: started), longest first: collected first, so that under pytest-xdist (whole files per
+#: worker, in collection order) they start at once and the quick files fill in behind them,
+#: instead of one of them starting last and running alone
+SLOWEST_FIRST = (
+    "tests/modelling/test_image_models.py",
+    "tests/modelling/test_deep_vs_clinical.py",
+    "tests/modelling/test_response_targets.py",
+    "tests/neural/test_fitting.py",
+    "tests/modelling/test_learner_contract.py",
+    "tests/cluster/test_cluster_results.py",
+    "tests/cluster/test_running_cluster.py",
+    "tests/app/test_browser_downloads.py",
+    "tests/synth/test_follow_up.py",
+    "tests/modelling/test_survival_by_prediction.py",
+    "tests/synth/test_build.py",
+    "tests/test_jobs.py",
+    "tests/ingest/test_import_faults.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the slowest files to the front, keeping every other order as collected."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    root = config.rootpath
+
+    def key(item: pytest.Item) -> int:
+        if not item.path.is_relative_to(root):
+            return len(rank)
+        return rank.get(item.path.relative_to(root).as_posix(), len(rank))
+
+    items.sort(key=key)  # stable: the tests of a file stay in their order
+
+
 POSTGRES_URL_VAR = "GISTCAD_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
