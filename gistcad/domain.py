@@ -645,6 +645,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 ALL_CENTER_ROLES = frozenset({Role.ADMIN})
 
 
+#: The value of a prediction job's ``models`` parameter that asks for the current versions
+#: (:func:`gistcad.modelling.current.predict_with_current_models`).
+CURRENT_MODELS = "current"
+
+
 class JobKind(StrEnum):
     """What a background job does (:mod:`gistcad.jobs`)."""
 

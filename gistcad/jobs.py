@@ -31,10 +31,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gistcad.domain import JobKind, JobStatus, ModelKind, Permission, Role
+from gistcad.domain import CURRENT_MODELS, JobKind, JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, ValidationError
 from gistcad.job_progress import MAX_RUNNING, TrainingProgress
-from gistcad.modelling.current import CURRENT, predict_with_current_models
 from gistcad.modelling.request import TrainRequest
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
@@ -110,9 +109,9 @@ def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
         TrainRequest.from_parameters(parameters)
         return
     models = parameters.get("models")
-    if models is not None and models != CURRENT:
+    if models is not None and models != CURRENT_MODELS:
         raise ValidationError(
-            f"a prediction job's models are {CURRENT!r} or absent, not {models!r}"
+            f"a prediction job's models are {CURRENT_MODELS!r} or absent, not {models!r}"
         )
     model = parameters.get("model_version_id")
     if models is None and (isinstance(model, bool) or not isinstance(model, int)):
@@ -435,7 +434,8 @@ def _execute(
     progress: Progress,
 ) -> str:
     """Run the job in its owner's scope; its audit rows commit with the result."""
-    # PyTorch: imported only here, by the worker
+    # PyTorch and pandas: imported only here, by the worker
+    from gistcad.modelling.current import predict_with_current_models
     from gistcad.modelling.trainer import predict_and_record, train_and_register
 
     kind, p, scope = JobKind(job.kind), dict(job.parameters), job_scope(job)
@@ -450,7 +450,7 @@ def _execute(
         # no progress message from here: this transaction holds the write lock (SQLite)
         n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
         return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
-    if p.get("models") == CURRENT:  # a case: genotype, risk score, response where registered
+    if p.get("models") == CURRENT_MODELS:  # a case: genotype, risk score, response where registered
         done = predict_with_current_models(
             session, scope, data_dir, p.get("pseudonyms"), progress, device=device, job_id=job.id
         )

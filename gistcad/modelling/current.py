@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from gistcad.domain import CURRENT_MODELS
 from gistcad.errors import NotFoundError
 from gistcad.modelling.targets import Target
 from gistcad.progress import Progress
@@ -33,7 +34,7 @@ QUESTIONS: tuple[tuple[str, tuple[Target, ...]], ...] = (
 )
 
 #: The value of a prediction job's ``models`` parameter that asks for the current versions.
-CURRENT = "current"
+CURRENT = CURRENT_MODELS
 
 
 @dataclass(frozen=True)
