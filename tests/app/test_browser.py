@@ -194,7 +194,9 @@ def click_download(tab: Any, button: Any) -> Any:
 
     for attempt in range(2):
         tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        expect(button).to_be_enabled(timeout=60_000)
+        # the rerun a download starts may begin after the check above: its widgets stay
+        # disabled until it ends, which on a machine busy with other tests takes a while
+        expect(button).to_be_enabled(timeout=180_000)
         try:
             with tab.expect_download(timeout=20_000) as caught:
                 button.click()
