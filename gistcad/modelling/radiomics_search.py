@@ -30,6 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
 from sklearn.base import ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.linear_model import LogisticRegression
@@ -172,12 +173,20 @@ class Candidate:
     estimator: Any
     k: int | None = None  # None: every feature
 
-    def build(self, n_features: int) -> Pipeline:
-        """An unfitted pipeline: univariate selection (when k < features), the classifier."""
+    def build(self, n_features: int, smallest_class: int) -> Pipeline:
+        """An unfitted pipeline: univariate selection (when k < features), the classifier.
+
+        A classifier without probabilities of its own (the SVM) gets Platt scaling fitted by
+        an internal cross-validation of up to 3 folds (no more than ``smallest_class``, the
+        fewest training rows of a class)."""
         steps: list[tuple[str, Any]] = []
         if self.k is not None and self.k < n_features:
             steps.append(("select", SelectKBest(f_classif, k=self.k)))
-        steps.append(("classifier", clone(self.estimator)))
+        estimator = clone(self.estimator)
+        if not hasattr(estimator, "predict_proba"):
+            folds = min(3, smallest_class)
+            estimator = CalibratedClassifierCV(estimator, cv=folds, ensemble=False)
+        steps.append(("classifier", estimator))
         return Pipeline(steps)
 
 
@@ -190,7 +199,7 @@ def _candidates(settings: SearchSettings, seed: int) -> list[Candidate]:
             )
             out.append(Candidate(f"logistic C={c} k={k}", model, k))
         for c in settings.svm_c:
-            svm = SVC(C=c, class_weight="balanced", probability=True, random_state=seed)
+            svm = SVC(C=c, class_weight="balanced", random_state=seed)
             out.append(Candidate(f"svm-rbf C={c} k={k}", svm, k))
         for depth in settings.forest_depths:
             forest = RandomForestClassifier(
@@ -247,6 +256,16 @@ def _proba(model: ClassifierMixin, x: FloatArray, classes: IntArray) -> FloatArr
     return out
 
 
+#: the fewest training rows of a class the SVM's Platt scaling needs (its 2-fold calibration)
+MIN_CALIBRATION = 2
+
+
+def _smallest(labels: IntArray) -> int:
+    """The fewest rows of a class present in ``labels``."""
+    counts = np.bincount(labels)
+    return int(counts[counts > 0].min()) if labels.size else 0
+
+
 def _inner_splits(
     labels: IntArray,
     centers: NDArray[np.object_],
@@ -257,8 +276,9 @@ def _inner_splits(
     rows = np.arange(len(labels))
     if by_center and len(np.unique(centers.astype(str))) >= 2:
         return list(LeaveOneGroupOut().split(rows, labels, groups=centers.astype(str)))
-    smallest = int(np.bincount(labels).min(initial=0)) if labels.size else 0
-    n_splits = max(2, min(settings.inner_folds, smallest)) if smallest >= 2 else 2
+    smallest = _smallest(labels)
+    # as many folds as asked, but no more than the smallest class has members (at least 2)
+    n_splits = max(2, min(settings.inner_folds, smallest))
     splits: list[tuple[IntArray, IntArray]] = []
     for repeat in range(settings.inner_repeats):
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + repeat)
@@ -314,9 +334,13 @@ def search(
     """
     classes = np.unique(labels)
     candidates = _candidates(settings, seed)
+    svm_possible = _smallest(labels) >= 2 * MIN_CALIBRATION
+    if not svm_possible:  # too few of a class to calibrate an SVM's scores
+        candidates = [c for c in candidates if hasattr(c.estimator, "predict_proba")]
     totals = np.zeros(len(candidates))
     counts = np.zeros(len(candidates))
     for train, test in _inner_splits(labels, centers, settings, seed, by_center):
+        smallest = _smallest(labels[train])
         if len(np.unique(labels[train])) < 2:
             continue
         prep = Preprocessing(harmonise=settings.harmonise).fit(
@@ -325,7 +349,9 @@ def search(
         x_train = prep.transform(image.iloc[train], clinical.iloc[train], centers[train])
         x_test = prep.transform(image.iloc[test], clinical.iloc[test], centers[test])
         for i, candidate in enumerate(candidates):
-            model = candidate.build(x_train.shape[1]).fit(x_train, labels[train])
+            if smallest < MIN_CALIBRATION and not hasattr(candidate.estimator, "predict_proba"):
+                continue  # this split leaves too few of a class to calibrate the SVM
+            model = candidate.build(x_train.shape[1], smallest).fit(x_train, labels[train])
             auc = macro_auc(labels[test], _proba(model, x_test, classes), classes)
             if np.isfinite(auc):
                 totals[i] += auc
@@ -334,7 +360,8 @@ def search(
     order = np.argsort(-mean, kind="stable")[: settings.ensemble_size]
     prep = Preprocessing(harmonise=settings.harmonise).fit(image, clinical, centers)
     x = prep.transform(image, clinical, centers)
-    members = [candidates[i].build(x.shape[1]).fit(x, labels) for i in order]
+    smallest = _smallest(labels)
+    members = [candidates[i].build(x.shape[1], smallest).fit(x, labels) for i in order]
     scores = {c.name: float(m) for c, m in zip(candidates, mean, strict=True)}
     logger.info("radiomics ensemble: %s", ", ".join(candidates[i].name for i in order))
     return Ensemble(prep, members, [candidates[i].name for i in order], classes, scores)
