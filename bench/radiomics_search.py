@@ -11,7 +11,9 @@ per-center AUCs, and the cohort's references from its ``ceiling.json``:
 - ``radiomics before``: the whole-mask IBSI features and the tuned logistic regression shipped
   before the search (:func:`gistcad.modelling.radiomics_model.build_radiomics_model`);
 - ``radiomics``: the current model (solid part, clinical covariates, ComBat, near-duplicate
-  removal, searched ensemble).
+  removal, searched ensemble);
+- ``radiomics, 4 classes`` (with ``--target kit11``): the same trained on the four genotype
+  classes, scored by its probability of KIT exon 11, on the same folds.
 
 Example (build, import, measure; minutes on 2 cores)::
 
@@ -85,16 +87,23 @@ def measure(data: Path, cohort: Path, target: Target, seed: int) -> list[dict[st
         "radiomics before": _before(table, data, labels, n_classes, seed),
         "radiomics": lambda tr, te: new.fit_predict(table, labels, tr, te),
     }
+    runs = {name: (target, labels, fit) for name, fit in models.items()}
+    if target is Target.KIT11:  # the four-class model's p(KIT exon 11), on the same folds
+        four = labels_for(table, Target.GENOTYPE)
+        new4 = RadiomicsLearner(n_classes=len(Target.GENOTYPE.classes), data_dir=data, seed=seed)
+        runs["radiomics, 4 classes"] = (
+            Target.GENOTYPE,
+            four,
+            lambda tr, te: new4.fit_predict(table, four, tr, te),
+        )
     references = json.loads((cohort / "ceiling.json").read_text())
     rows = []
-    for name, fit_predict in models.items():
+    for name, (task, y, fit_predict) in runs.items():
         started = time.perf_counter()
-        oof = out_of_fold(
-            table, labels, target.classes, Scheme.KFOLD, fit_predict, seed=seed, plan=plan
-        )
+        oof = out_of_fold(table, y, task.classes, Scheme.KFOLD, fit_predict, seed=seed, plan=plan)
         # KIT exon 11: the last class of a binary target, the first of the genotype
-        index = 0 if target is Target.GENOTYPE else len(target.classes) - 1
-        score = oof[f"p_{target.classes[index]}"]
+        index = 0 if task is Target.GENOTYPE else len(task.classes) - 1
+        score = oof[f"p_{task.classes[index]}"]
         positive = (oof["label"] == index).astype(int)
         per_center = [
             roc_auc(score[oof["center"] == c], positive[oof["center"] == c])
