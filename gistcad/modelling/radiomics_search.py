@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import SelectKBest, f_classif
@@ -165,21 +165,44 @@ class Preprocessing:
         return np.asarray((joined[:, self.keep_] - self.mean_) / self.scale_, dtype=np.float64)
 
 
+class TakeColumns(TransformerMixin, BaseEstimator):
+    """Keep the columns ``indices`` (a feature group of the search)."""
+
+    def __init__(self, indices: tuple[int, ...] = ()) -> None:
+        self.indices = indices
+
+    def fit(self, x: FloatArray, y: Any = None) -> TakeColumns:
+        return self
+
+    def transform(self, x: FloatArray) -> FloatArray:
+        return np.asarray(x)[:, list(self.indices)]
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """One classifier with its hyper-parameters and the number of features it selects."""
+    """One classifier with its hyper-parameters, the feature group it reads (the columns whose
+    names start with one of ``group``; None: all) and the number of features it selects."""
 
     name: str
     estimator: Any
     k: int | None = None  # None: every feature
+    group: tuple[str, ...] | None = None
 
-    def build(self, n_features: int, smallest_class: int) -> Pipeline:
-        """An unfitted pipeline: univariate selection (when k < features), the classifier.
+    def build(self, names: list[str], smallest_class: int) -> Pipeline:
+        """An unfitted pipeline on the preprocessed columns ``names``: the feature group,
+        univariate selection (when k < features), the classifier.
 
         A classifier without probabilities of its own (the SVM) gets Platt scaling fitted by
         an internal cross-validation of up to 3 folds (no more than ``smallest_class``, the
         fewest training rows of a class)."""
         steps: list[tuple[str, Any]] = []
+        n_features = len(names)
+        if self.group is not None:
+            group = self.group
+            indices = tuple(i for i, n in enumerate(names) if n.startswith(group))
+            if indices:  # (a group the preprocessing emptied: every feature instead)
+                steps.append(("group", TakeColumns(indices)))
+                n_features = len(indices)
         if self.k is not None and self.k < n_features:
             steps.append(("select", SelectKBest(f_classif, k=self.k)))
         estimator = clone(self.estimator)
@@ -192,33 +215,39 @@ class Candidate:
 
 def _candidates(settings: SearchSettings, seed: int) -> list[Candidate]:
     out: list[Candidate] = []
-    for k in settings.k_features:
-        for c in settings.logistic_c:
-            model = LogisticRegression(
-                C=c, class_weight="balanced", max_iter=3000, random_state=seed
-            )
-            out.append(Candidate(f"logistic C={c} k={k}", model, k))
-        for c in settings.svm_c:
-            svm = SVC(C=c, class_weight="balanced", random_state=seed)
-            out.append(Candidate(f"svm-rbf C={c} k={k}", svm, k))
-        for depth in settings.forest_depths:
-            forest = RandomForestClassifier(
-                n_estimators=settings.forest_trees,
-                max_depth=depth,
-                min_samples_leaf=3,
-                class_weight="balanced",
-                random_state=seed,
-                n_jobs=1,
-            )
-            out.append(Candidate(f"random-forest depth={depth} k={k}", forest, k))
+    for group in settings.feature_groups:
+        where = "all" if group is None else "+".join(p.rstrip("_") for p in group)
+        for k in settings.k_features:
+            for c in settings.logistic_c:
+                model = LogisticRegression(
+                    C=c, class_weight="balanced", max_iter=3000, random_state=seed
+                )
+                out.append(Candidate(f"logistic C={c} k={k} {where}", model, k, group))
+            for c in settings.svm_c:
+                svm = SVC(C=c, class_weight="balanced", random_state=seed)
+                out.append(Candidate(f"svm-rbf C={c} k={k} {where}", svm, k, group))
+            for depth in settings.forest_depths:
+                forest = RandomForestClassifier(
+                    n_estimators=settings.forest_trees,
+                    max_depth=depth,
+                    min_samples_leaf=3,
+                    class_weight="balanced",
+                    random_state=seed,
+                    n_jobs=1,
+                )
+                name = f"random-forest depth={depth} k={k} {where}"
+                out.append(Candidate(name, forest, k, group))
     return out
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """The model search's grid and its cost (the defaults: about 12 candidates × 6 inner
-    splits per fit)."""
+    """The model search's grid and its cost (the defaults: 16 candidates × 6 inner splits per
+    fit). ``feature_groups``: the columns a candidate may read, as name prefixes (None: all;
+    ``clin_``: the clinical covariates, ``solid_``: the solid part's features), searched like
+    any other hyper-parameter, as WORC searches feature groups."""
 
+    feature_groups: tuple[tuple[str, ...] | None, ...] = (None, ("clin_", "solid_"))
     k_features: tuple[int | None, ...] = (10, None)
     logistic_c: tuple[float, ...] = (0.02, 0.2)
     svm_c: tuple[float, ...] = (1.0,)
@@ -351,7 +380,7 @@ def search(
         for i, candidate in enumerate(candidates):
             if smallest < MIN_CALIBRATION and not hasattr(candidate.estimator, "predict_proba"):
                 continue  # this split leaves too few of a class to calibrate the SVM
-            model = candidate.build(x_train.shape[1], smallest).fit(x_train, labels[train])
+            model = candidate.build(prep.names_, smallest).fit(x_train, labels[train])
             auc = macro_auc(labels[test], _proba(model, x_test, classes), classes)
             if np.isfinite(auc):
                 totals[i] += auc
@@ -361,7 +390,7 @@ def search(
     prep = Preprocessing(harmonise=settings.harmonise).fit(image, clinical, centers)
     x = prep.transform(image, clinical, centers)
     smallest = _smallest(labels)
-    members = [candidates[i].build(x.shape[1], smallest).fit(x, labels) for i in order]
+    members = [candidates[i].build(prep.names_, smallest).fit(x, labels) for i in order]
     scores = {c.name: float(m) for c, m in zip(candidates, mean, strict=True)}
     logger.info("radiomics ensemble: %s", ", ".join(candidates[i].name for i in order))
     return Ensemble(prep, members, [candidates[i].name for i in order], classes, scores)
