@@ -89,6 +89,8 @@ def test_four_classes_are_learnt_and_the_ensemble_averages_the_best() -> None:
         image.iloc[train], clinical.iloc[train], centers[train], labels[train], TINY, seed=1
     )
     assert len(model.members) == TINY.ensemble_size == len(model.names)
+    # every classifier on all features and on the clinical + solid-part group
+    assert {name.rsplit(" ", 1)[1] for name in model.scores} == {"all", "clin+solid"}
     best = sorted(model.scores.values(), reverse=True)[: TINY.ensemble_size]
     assert sorted(model.scores[name] for name in model.names) == sorted(best)
     proba = model.predict_proba(image.iloc[test], clinical.iloc[test], centers[test])
