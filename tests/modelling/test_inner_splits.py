@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.modelling import radiomics_model
+from gistcad.modelling import radiomics_search
 from gistcad.modelling.dl_model import early_stopping_split
 from gistcad.modelling.radiomics_model import RadiomicsLearner
+from gistcad.modelling.radiomics_search import SearchSettings
 
 
 def _rows(n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,29 +42,41 @@ def test_early_stopping_split_is_a_stratified_fifth_otherwise() -> None:
     assert set(centers[train]) & set(centers[val])
 
 
-@pytest.mark.parametrize(("by_center", "inner_folds"), [(True, 4), (False, 3)])
+@pytest.mark.parametrize(("by_center", "inner_splits"), [(True, 4), (False, 6)])
 def test_radiomics_tuning_leaves_one_training_center_out(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by_center: bool, inner_folds: int
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by_center: bool, inner_splits: int
 ) -> None:
     rows, labels, centers = _rows()
     rng = np.random.default_rng(0)
     features = pd.DataFrame(rng.normal(size=(rows.size, 60)), columns=[f"f{i}" for i in range(60)])
     features["f0"] += labels
-    table = pd.DataFrame({"center": centers})
-    learner = RadiomicsLearner(n_classes=2, data_dir=tmp_path, inner_by_center=by_center)
+    table = pd.DataFrame(
+        {
+            "center": centers,
+            "size_cm": rng.uniform(2, 10, rows.size),
+            "site": "stomach",
+            "age_at_diagnosis": rng.uniform(40, 80, rows.size),
+            "sex": "female",
+        }
+    )
+    small = SearchSettings(k_features=(5,), logistic_c=(0.5,), svm_c=(), forest_depths=())
+    learner = RadiomicsLearner(
+        n_classes=2, data_dir=tmp_path, inner_by_center=by_center, search_settings=small
+    )
     monkeypatch.setattr(learner, "_features", lambda part: features.loc[part.index])
-    searches: list[Any] = []
-    build = radiomics_model.build_radiomics_model
+    recorded: list[Any] = []
+    original = radiomics_search._inner_splits
 
-    def recorded(seed: int = 0, *, by_center: bool = False) -> Any:
-        searches.append(build(seed, by_center=by_center))
-        return searches[-1]
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        recorded.append(original(*args, **kwargs))
+        return recorded[-1]
 
-    monkeypatch.setattr(radiomics_model, "build_radiomics_model", recorded)
+    monkeypatch.setattr(radiomics_search, "_inner_splits", inner)
     fitted = learner.fit(table, labels, rows)
-    assert fitted["best_params"]["select__k"] in (5, 20, 50)
-    (search,) = searches
-    assert search.n_splits_ == inner_folds  # four training centers: four inner folds
+    assert fitted["members"]  # the ensemble of the best candidates
+    (splits,) = recorded
+    # four training centers: four inner folds; otherwise stratified 3-fold, twice
+    assert len(splits) == inner_splits
     if by_center:
-        for train, test in search.cv.split(features, labels, centers):
+        for train, test in splits:
             assert not set(centers[train]) & set(centers[test])
