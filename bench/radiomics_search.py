@@ -45,6 +45,7 @@ from gistcad.modelling.radiomics_model import (
     build_radiomics_model,
     feature_table,
 )
+from gistcad.modelling.radiomics_search import SearchSettings
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.store import AccessScope, make_engine, session_scope
 from gistcad.store.model_queries import modelling_table
@@ -76,7 +77,14 @@ def measure(data: Path, cohort: Path, target: Target, seed: int) -> list[dict[st
     plan = plan_folds(
         labels, [str(p) for p in table["pseudonym"]], centers, Scheme.KFOLD, seed=seed
     )
-    new = RadiomicsLearner(n_classes=n_classes, data_dir=data, seed=seed)
+    searched = RadiomicsSettings(solid_part=True)
+    new = RadiomicsLearner(
+        n_classes=n_classes,
+        data_dir=data,
+        seed=seed,
+        settings=searched,
+        search_settings=SearchSettings(),
+    )
     started = time.perf_counter()
     new.prepare(table, None)
     print(f"features of {len(table)} patients: {time.perf_counter() - started:.0f} s")
@@ -90,7 +98,13 @@ def measure(data: Path, cohort: Path, target: Target, seed: int) -> list[dict[st
     runs = {name: (target, labels, fit) for name, fit in models.items()}
     if target is Target.KIT11:  # the four-class model's p(KIT exon 11), on the same folds
         four = labels_for(table, Target.GENOTYPE)
-        new4 = RadiomicsLearner(n_classes=len(Target.GENOTYPE.classes), data_dir=data, seed=seed)
+        new4 = RadiomicsLearner(
+            n_classes=len(Target.GENOTYPE.classes),
+            data_dir=data,
+            seed=seed,
+            settings=searched,
+            search_settings=SearchSettings(),
+        )
         runs["radiomics, 4 classes"] = (
             Target.GENOTYPE,
             four,

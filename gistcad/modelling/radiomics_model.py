@@ -28,7 +28,7 @@ import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,9 @@ class RadiomicsSettings:
     voxel_mm: float = 1.5
     bin_width_hu: float = 25.0
     resegment_hu: tuple[float, float] = (-150.0, 400.0)
-    #: add the solid part's features (necrosis share, percentiles, statistics)
-    solid_part: bool = True
+    #: add the solid part's features (necrosis share, percentiles, statistics); on with the
+    #: model search (:class:`RadiomicsLearner`'s ``search_settings``), off by default
+    solid_part: bool = False
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -223,7 +224,7 @@ def _centers(table: pd.DataFrame) -> NDArray[np.object_]:
 
 @dataclass
 class RadiomicsLearner:
-    """IBSI radiomics + clinical covariates, ComBat, and a searched ensemble (nested CV)."""
+    """IBSI radiomics and a tuned logistic regression, or the searched ensemble (nested CV)."""
 
     n_classes: int
     data_dir: Path
@@ -233,7 +234,10 @@ class RadiomicsLearner:
     #: tune by leaving one training center out (leave-one-center-out validation)
     inner_by_center: bool = False
     kind: ModelKind = ModelKind.RADIOMICS
-    search_settings: SearchSettings = field(default_factory=SearchSettings)
+    #: None (the default): the tuned logistic regression on the image features; a
+    #: :class:`SearchSettings`: the WORC-style search (covariates, ComBat, ensemble), not yet
+    #: the default (its cost and its margin, README "Models")
+    search_settings: SearchSettings | None = None
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)
@@ -252,6 +256,17 @@ class RadiomicsLearner:
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         part = table.iloc[rows]
         features = self._features(part)
+        if self.search_settings is None:
+            centers = part["center"].to_numpy(dtype=object) if self.inner_by_center else None
+            by_center = centers is not None and np.unique(centers).size >= 2
+            model = build_radiomics_model(self.seed, by_center=by_center).fit(
+                features, labels[rows], groups=centers if by_center else None
+            )
+            return {
+                "model": model.best_estimator_,
+                "columns": list(features.columns),
+                "best_params": model.best_params_,
+            }
         ensemble = search(
             features,
             clinical_covariates(part),

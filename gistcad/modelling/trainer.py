@@ -177,10 +177,7 @@ def _inputs_text(kind: ModelKind, dl_settings: DlSettings | None) -> str:
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
-        return (
-            "IBSI radiomics features of the CT tumour region and of its solid part, with site, "
-            "tumour size on CT, age and sex (ComBat per center, searched classifier ensemble)"
-        )
+        return "IBSI radiomics features of the CT tumour region"
     settings = dl_settings or DlSettings()
     text = "a tumour-centred CT crop and its mask (3D network"
     if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:

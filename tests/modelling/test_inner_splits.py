@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.modelling import radiomics_search
+from gistcad.modelling import radiomics_model
 from gistcad.modelling.dl_model import early_stopping_split
 from gistcad.modelling.radiomics_model import RadiomicsLearner
-from gistcad.modelling.radiomics_search import SearchSettings
 
 
 def _rows(n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,41 +41,29 @@ def test_early_stopping_split_is_a_stratified_fifth_otherwise() -> None:
     assert set(centers[train]) & set(centers[val])
 
 
-@pytest.mark.parametrize(("by_center", "inner_splits"), [(True, 4), (False, 6)])
+@pytest.mark.parametrize(("by_center", "inner_folds"), [(True, 4), (False, 3)])
 def test_radiomics_tuning_leaves_one_training_center_out(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by_center: bool, inner_splits: int
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by_center: bool, inner_folds: int
 ) -> None:
     rows, labels, centers = _rows()
     rng = np.random.default_rng(0)
     features = pd.DataFrame(rng.normal(size=(rows.size, 60)), columns=[f"f{i}" for i in range(60)])
     features["f0"] += labels
-    table = pd.DataFrame(
-        {
-            "center": centers,
-            "size_cm": rng.uniform(2, 10, rows.size),
-            "site": "stomach",
-            "age_at_diagnosis": rng.uniform(40, 80, rows.size),
-            "sex": "female",
-        }
-    )
-    small = SearchSettings(k_features=(5,), logistic_c=(0.5,), svm_c=(), forest_depths=())
-    learner = RadiomicsLearner(
-        n_classes=2, data_dir=tmp_path, inner_by_center=by_center, search_settings=small
-    )
+    table = pd.DataFrame({"center": centers})
+    learner = RadiomicsLearner(n_classes=2, data_dir=tmp_path, inner_by_center=by_center)
     monkeypatch.setattr(learner, "_features", lambda part: features.loc[part.index])
-    recorded: list[Any] = []
-    original = radiomics_search._inner_splits
+    searches: list[Any] = []
+    build = radiomics_model.build_radiomics_model
 
-    def inner(*args: Any, **kwargs: Any) -> Any:
-        recorded.append(original(*args, **kwargs))
-        return recorded[-1]
+    def recorded(seed: int = 0, *, by_center: bool = False) -> Any:
+        searches.append(build(seed, by_center=by_center))
+        return searches[-1]
 
-    monkeypatch.setattr(radiomics_search, "_inner_splits", inner)
+    monkeypatch.setattr(radiomics_model, "build_radiomics_model", recorded)
     fitted = learner.fit(table, labels, rows)
-    assert fitted["members"]  # the ensemble of the best candidates
-    (splits,) = recorded
-    # four training centers: four inner folds; otherwise stratified 3-fold, twice
-    assert len(splits) == inner_splits
+    assert fitted["best_params"]["select__k"] in (5, 20, 50)
+    (search,) = searches
+    assert search.n_splits_ == inner_folds  # four training centers: four inner folds
     if by_center:
-        for train, test in splits:
+        for train, test in search.cv.split(features, labels, centers):
             assert not set(centers[train]) & set(centers[test])
