@@ -6,12 +6,18 @@ the IBSI features of :mod:`gistcad.features` (fixed bin width 25 HU, re-segmente
 −150..400 HU; IBSI reference manual, arXiv:1612.07003). Features are cached on disk by the
 image and mask checksums and the settings.
 
-The classifier is a scikit-learn pipeline (median imputation, removal of constant features,
-scaling, univariate selection of the k best features, class-weighted logistic regression)
-whose k and regularisation are tuned by an inner cross-validation inside every outer fold
-(nested cross-validation), so the out-of-fold AUC is not optimistic. Under leave-one-center-out
-validation the inner cross-validation leaves one training center out too, so that tuning is
-judged on centers it did not fit (with a single training center it stays stratified 3-fold).
+Besides the whole mask, the solid part (:mod:`gistcad.features.solid_part`: mask voxels above
+30 HU after 1 mm smoothing) gives the necrosis share, its 10/50/90th HU percentiles and its
+intensity statistics (prefix ``solid_``).
+
+The model (:mod:`.radiomics_search`) joins the clinical covariates (site, size, age, sex),
+harmonises the image features per center with ComBat (:mod:`.harmonisation`), removes
+near-duplicates, and searches several classifiers by an inner cross-validation on AUC inside
+every outer fold (nested cross-validation, so the out-of-fold AUC is not optimistic), keeping
+an ensemble of the best few. Under leave-one-center-out validation the inner cross-validation
+leaves one training center out too (with a single training center it stays stratified k-fold,
+repeated). Versions registered before the search (a tuned logistic regression) still load and
+predict as they were trained.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.features import FeatureSettings, extract_features
+from gistcad.features.solid_part import solid_part_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.learners import FloatArray, IntArray, Scores
+from gistcad.modelling.radiomics_search import SearchSettings, clinical_covariates, search
 
 MARGIN_MM = 5.0
 
@@ -56,6 +64,9 @@ class RadiomicsSettings:
     voxel_mm: float = 1.5
     bin_width_hu: float = 25.0
     resegment_hu: tuple[float, float] = (-150.0, 400.0)
+    #: add the solid part's features (necrosis share, percentiles, statistics); on with the
+    #: model search (:class:`RadiomicsLearner`'s ``search_settings``), off by default
+    solid_part: bool = False
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -104,6 +115,8 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
         (settings.voxel_mm,) * 3,
         FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
     )
+    if settings.solid_part:
+        features.update(solid_part_features(crop, crop_mask, (settings.voxel_mm,) * 3))
     cache.parent.mkdir(parents=True, exist_ok=True)
     # a name of its own: the same patient may be computed twice at once (a task run again)
     temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
@@ -202,9 +215,16 @@ def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSear
     return GridSearchCV(pipeline, grid, cv=inner, scoring="neg_log_loss", n_jobs=1)
 
 
+def _centers(table: pd.DataFrame) -> NDArray[np.object_]:
+    """Each row's center (one batch for a table without centers)."""
+    if "center" not in table:
+        return np.full(len(table), "", dtype=object)
+    return table["center"].astype(str).to_numpy(dtype=object)
+
+
 @dataclass
 class RadiomicsLearner:
-    """IBSI radiomics + tuned logistic regression (nested cross-validation)."""
+    """IBSI radiomics and a tuned logistic regression, or the searched ensemble (nested CV)."""
 
     n_classes: int
     data_dir: Path
@@ -214,6 +234,10 @@ class RadiomicsLearner:
     #: tune by leaving one training center out (leave-one-center-out validation)
     inner_by_center: bool = False
     kind: ModelKind = ModelKind.RADIOMICS
+    #: None (the default): the tuned logistic regression on the image features; a
+    #: :class:`SearchSettings`: the WORC-style search (covariates, ComBat, ensemble), not yet
+    #: the default (its cost and its margin, README "Models")
+    search_settings: SearchSettings | None = None
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)
@@ -230,16 +254,33 @@ class RadiomicsLearner:
         feature_rows(table, self.data_dir, self.settings, executor, progress or self.progress)
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
-        features = self._features(table.iloc[rows])
-        centers = table["center"].to_numpy(dtype=object)[rows] if self.inner_by_center else None
-        by_center = centers is not None and np.unique(centers).size >= 2
-        model = build_radiomics_model(self.seed, by_center=by_center).fit(
-            features, labels[rows], groups=centers if by_center else None
+        part = table.iloc[rows]
+        features = self._features(part)
+        if self.search_settings is None:
+            centers = part["center"].to_numpy(dtype=object) if self.inner_by_center else None
+            by_center = centers is not None and np.unique(centers).size >= 2
+            model = build_radiomics_model(self.seed, by_center=by_center).fit(
+                features, labels[rows], groups=centers if by_center else None
+            )
+            return {
+                "model": model.best_estimator_,
+                "columns": list(features.columns),
+                "best_params": model.best_params_,
+            }
+        ensemble = search(
+            features,
+            clinical_covariates(part),
+            _centers(part),
+            labels[rows],
+            self.search_settings,
+            seed=self.seed,
+            by_center=self.inner_by_center,
         )
         return {
-            "model": model.best_estimator_,
+            "ensemble": ensemble,
             "columns": list(features.columns),
-            "best_params": model.best_params_,
+            "members": ensemble.names,
+            "search": asdict(self.search_settings),
         }
 
     def fit_predict(
@@ -257,8 +298,12 @@ class RadiomicsLearner:
 
     def predict(self, fitted: Any, table: pd.DataFrame) -> Scores:
         features = self._features(table).reindex(columns=fitted["columns"])
-        model = fitted["model"]
-        proba = model.predict_proba(features)
         out = np.zeros((len(table), self.n_classes))
-        out[:, model.classes_] = proba
+        if "ensemble" in fitted:
+            ensemble = fitted["ensemble"]
+            proba = ensemble.predict_proba(features, clinical_covariates(table), _centers(table))
+            out[:, ensemble.classes] = proba
+        else:  # a version registered before the search: one tuned pipeline
+            model = fitted["model"]
+            out[:, model.classes_] = model.predict_proba(features)
         return Scores(probabilities=out)

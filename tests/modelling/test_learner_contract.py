@@ -22,8 +22,10 @@ from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import Volume
 from gistcad.modelling.dl_model import DlSettings
 from gistcad.modelling.learners import Learner, Scores
+from gistcad.modelling.radiomics_model import RadiomicsLearner, RadiomicsSettings
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.modelling.trainer import TrainRequest, make_learner
+from tests.modelling.test_radiomics_search import TINY
 
 N = 18
 SHAPE = (20, 20, 10)
@@ -118,6 +120,35 @@ def _assert_probabilities(scores: Scores, n: int, n_classes: int) -> None:
 
 def test_every_model_kind_is_in_the_contract() -> None:
     assert {kind for kind, _ in CASES} == set(ModelKind)
+
+
+@pytest.mark.parametrize("target", [Target.KIT11, Target.GENOTYPE], ids=str)
+def test_the_searched_radiomics_learner_keeps_the_contract(
+    target: Target, cohort: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    # the WORC-style search (solid part, covariates, ComBat, ensemble) behind the same contract
+    data_dir, table = cohort
+    labels = labels_for(table, target)
+    n_classes = len(target.classes)
+    learner = RadiomicsLearner(
+        n_classes=n_classes,
+        data_dir=data_dir,
+        seed=3,
+        settings=RadiomicsSettings(solid_part=True),
+        search_settings=TINY,
+    )
+    rows = np.arange(N)
+    test, train = rows[::3], np.setdiff1d(rows, rows[::3])
+    out = learner.fit_predict(table, labels, train, test)
+    _assert_probabilities(out if isinstance(out, Scores) else Scores(out), test.size, n_classes)
+    fitted = learner.fit(table, labels, rows)
+    assert any(c.startswith("solid_") for c in fitted["columns"])
+    assert len(fitted["members"]) >= 1
+    scores = learner.predict(fitted, table)
+    _assert_probabilities(scores, N, n_classes)
+    path, sha256 = learner.save(fitted, tmp_path)
+    again = learner.predict(learner.load(path, sha256), table)
+    np.testing.assert_array_equal(again.probabilities, scores.probabilities)
 
 
 @pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))

@@ -1,0 +1,396 @@
+"""The radiomics model search, as WORC does it: preprocessing fitted on training rows, several
+classifiers × hyper-parameters judged by a repeated inner cross-validation on AUC, and an
+ensemble of the best few.
+
+Preprocessing (:class:`Preprocessing`, fitted on the rows it is given, never on the rows it
+predicts): median imputation and removal of constant features; ComBat per center
+(:mod:`.harmonisation`) of the image features with the tumour's size and site protected; the
+clinical covariates (site one-hot, log size, age, sex: those of the clinical baseline, nothing
+else) joined; near-duplicate removal (of each pair of features with |Spearman ρ| >
+:data:`DUPLICATE_RHO` on the training rows, the later one in a stable order is dropped:
+clinical covariates first, then the solid part's features, then the rest in extraction order;
+labels are not used, so the removal cannot select by chance); scaling.
+
+Search (:func:`search`): every candidate of :class:`SearchSettings` (classifier ×
+hyper-parameters, each with an optional univariate selection of k features) is scored by the
+mean one-vs-rest macro AUC over the inner splits: leave one center out when the training rows
+come from two centers or more and ``by_center``, else stratified k-fold repeated with other
+seeds. The preprocessing is fitted inside each inner training split too. The best
+``ensemble_size`` candidates are refitted on all the rows and their probabilities averaged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from gistcad.domain import Site
+from gistcad.features.solid_part import PREFIX as SOLID_PREFIX
+from gistcad.modelling.harmonisation import ComBat
+
+logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: |Spearman ρ| above which two features count as near-duplicates
+DUPLICATE_RHO = 0.95
+#: the clinical covariates joined to the image features (the clinical baseline's inputs)
+CLINICAL_COLUMNS = ("size_cm", "site", "age_at_diagnosis", "sex")
+_SITES = [s.value for s in Site]
+
+
+def clinical_covariates(table: pd.DataFrame) -> pd.DataFrame:
+    """Log size, age, sex (1 male, 0 female, NaN unknown) and site one-hot, as numbers.
+
+    Only the columns of :data:`CLINICAL_COLUMNS` are read.
+    """
+    index = range(len(table))
+    out = pd.DataFrame(index=index)
+    size = pd.to_numeric(table["size_cm"], errors="coerce").to_numpy(dtype=float)
+    out["clin_log_size"] = np.log(np.clip(size, 0.1, None))
+    out["clin_age"] = pd.to_numeric(table["age_at_diagnosis"], errors="coerce").to_numpy(float)
+    sex = table["sex"].astype(object).to_numpy()
+    out["clin_male"] = np.where(sex == "male", 1.0, np.where(sex == "female", 0.0, np.nan))
+    site = table["site"].astype(object).to_numpy()
+    for value in _SITES:
+        out[f"clin_site_{value}"] = (site == value).astype(float)
+    return out
+
+
+def _spearman_duplicates(x: FloatArray, threshold: float) -> NDArray[np.bool_]:
+    """Which columns to keep: each column correlated above ``threshold`` (|ρ|) with an earlier
+    kept one is dropped."""
+    ranks = np.apply_along_axis(rankdata, 0, x)
+    ranks = ranks - ranks.mean(axis=0)
+    norm = np.sqrt((ranks**2).sum(axis=0))
+    norm[norm == 0] = 1.0
+    rho = (ranks.T @ ranks) / np.outer(norm, norm)
+    keep = np.ones(x.shape[1], dtype=bool)
+    for j in range(x.shape[1]):
+        if keep[j]:
+            later = np.arange(j + 1, x.shape[1])
+            keep[later[np.abs(rho[j, later]) > threshold]] = False
+    return keep
+
+
+@dataclass
+class Preprocessing:
+    """Imputation, ComBat, clinical covariates, near-duplicate removal and scaling, fitted on
+    the training rows (see the module's docstring)."""
+
+    harmonise: bool = True
+    duplicate_rho: float = DUPLICATE_RHO
+    image_columns_: list[str] = field(default_factory=list)
+    medians_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    clinical_medians_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    combat_: ComBat | None = None
+    keep_: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    mean_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    scale_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    names_: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def _protected(clinical: FloatArray) -> FloatArray:
+        # log size and the site one-hot (the first site left out: batches carry the intercept)
+        return np.hstack([clinical[:, :1], clinical[:, 4:]])
+
+    def fit(
+        self, image: pd.DataFrame, clinical: pd.DataFrame, centers: NDArray[np.object_]
+    ) -> Preprocessing:
+        """Fit on training rows: ``image`` features, ``clinical`` covariates
+        (:func:`clinical_covariates`), the rows' ``centers``."""
+        values = image.to_numpy(dtype=float)
+        medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
+        usable = np.isfinite(medians)
+        filled = np.where(np.isfinite(values), values, medians)
+        usable &= np.nanstd(filled, axis=0) > 0
+        self.image_columns_ = [c for c, u in zip(image.columns, usable, strict=True) if u]
+        self.medians_ = medians[usable]
+        clin = clinical.to_numpy(dtype=float)
+        self.clinical_medians_ = np.nan_to_num(np.nanmedian(clin, axis=0), nan=0.0)
+        clin = np.where(np.isnan(clin), self.clinical_medians_, clin)
+        x = filled[:, usable]
+        if self.harmonise:
+            self.combat_ = ComBat().fit(x, centers, self._protected(clin))
+            x = self.combat_.transform(x, centers, self._protected(clin))
+        names = list(clinical.columns) + self._ordered(self.image_columns_)
+        joined = np.hstack([clin, x])[:, self._order(clinical.shape[1])]
+        constant = joined.std(axis=0) == 0
+        keep = _spearman_duplicates(joined, self.duplicate_rho) & ~constant
+        self.keep_ = keep
+        self.names_ = [n for n, k in zip(names, keep, strict=True) if k]
+        kept = joined[:, keep]
+        self.mean_, self.scale_ = kept.mean(axis=0), kept.std(axis=0)
+        self.scale_[self.scale_ == 0] = 1.0
+        logger.debug("radiomics preprocessing keeps %d of %d features", keep.sum(), keep.size)
+        return self
+
+    def _ordered(self, columns: list[str]) -> list[str]:
+        solid = [c for c in columns if c.startswith(SOLID_PREFIX)]
+        return solid + [c for c in columns if not c.startswith(SOLID_PREFIX)]
+
+    def _order(self, n_clinical: int) -> IntArray:
+        """Column order of [clinical, image] for the stable duplicate removal."""
+        solid = [i for i, c in enumerate(self.image_columns_) if c.startswith(SOLID_PREFIX)]
+        rest = [i for i, c in enumerate(self.image_columns_) if not c.startswith(SOLID_PREFIX)]
+        return np.array(list(range(n_clinical)) + [n_clinical + i for i in solid + rest])
+
+    def transform(
+        self, image: pd.DataFrame, clinical: pd.DataFrame, centers: NDArray[np.object_]
+    ) -> FloatArray:
+        """The model's input matrix for any rows (scaled, the kept features only)."""
+        values = image.reindex(columns=self.image_columns_).to_numpy(dtype=float)
+        x = np.where(np.isfinite(values), values, self.medians_)
+        clin = clinical.to_numpy(dtype=float)
+        clin = np.where(np.isnan(clin), self.clinical_medians_, clin)
+        if self.combat_ is not None:
+            x = self.combat_.transform(x, centers, self._protected(clin))
+        joined = np.hstack([clin, x])[:, self._order(clinical.shape[1])]
+        return np.asarray((joined[:, self.keep_] - self.mean_) / self.scale_, dtype=np.float64)
+
+
+class TakeColumns(TransformerMixin, BaseEstimator):
+    """Keep the columns ``indices`` (a feature group of the search)."""
+
+    def __init__(self, indices: tuple[int, ...] = ()) -> None:
+        self.indices = indices
+
+    def fit(self, x: FloatArray, y: Any = None) -> TakeColumns:
+        return self
+
+    def transform(self, x: FloatArray) -> FloatArray:
+        return np.asarray(x)[:, list(self.indices)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One classifier with its hyper-parameters, the feature group it reads (the columns whose
+    names start with one of ``group``; None: all) and the number of features it selects."""
+
+    name: str
+    estimator: Any
+    k: int | None = None  # None: every feature
+    group: tuple[str, ...] | None = None
+
+    def build(self, names: list[str], smallest_class: int) -> Pipeline:
+        """An unfitted pipeline on the preprocessed columns ``names``: the feature group,
+        univariate selection (when k < features), the classifier.
+
+        A classifier without probabilities of its own (the SVM) gets Platt scaling fitted by
+        an internal cross-validation of up to 3 folds (no more than ``smallest_class``, the
+        fewest training rows of a class)."""
+        steps: list[tuple[str, Any]] = []
+        n_features = len(names)
+        if self.group is not None:
+            group = self.group
+            indices = tuple(i for i, n in enumerate(names) if n.startswith(group))
+            if indices:  # (a group the preprocessing emptied: every feature instead)
+                steps.append(("group", TakeColumns(indices)))
+                n_features = len(indices)
+        if self.k is not None and self.k < n_features:
+            steps.append(("select", SelectKBest(f_classif, k=self.k)))
+        estimator = clone(self.estimator)
+        if not hasattr(estimator, "predict_proba"):
+            folds = min(3, smallest_class)
+            estimator = CalibratedClassifierCV(estimator, cv=folds, ensemble=False)
+        steps.append(("classifier", estimator))
+        return Pipeline(steps)
+
+
+def _candidates(settings: SearchSettings, seed: int) -> list[Candidate]:
+    out: list[Candidate] = []
+    for group in settings.feature_groups:
+        where = "all" if group is None else "+".join(p.rstrip("_") for p in group)
+        for k in settings.k_features:
+            for c in settings.logistic_c:
+                model = LogisticRegression(
+                    C=c, class_weight="balanced", max_iter=3000, random_state=seed
+                )
+                out.append(Candidate(f"logistic C={c} k={k} {where}", model, k, group))
+            for c in settings.svm_c:
+                svm = SVC(C=c, class_weight="balanced", random_state=seed)
+                out.append(Candidate(f"svm-rbf C={c} k={k} {where}", svm, k, group))
+            for depth in settings.forest_depths:
+                forest = RandomForestClassifier(
+                    n_estimators=settings.forest_trees,
+                    max_depth=depth,
+                    min_samples_leaf=3,
+                    class_weight="balanced",
+                    random_state=seed,
+                    n_jobs=1,
+                )
+                name = f"random-forest depth={depth} k={k} {where}"
+                out.append(Candidate(name, forest, k, group))
+    return out
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The model search's grid and its cost (the defaults: 16 candidates × 6 inner splits per
+    fit). ``feature_groups``: the columns a candidate may read, as name prefixes (None: all;
+    ``clin_``: the clinical covariates, ``solid_``: the solid part's features), searched like
+    any other hyper-parameter, as WORC searches feature groups."""
+
+    feature_groups: tuple[tuple[str, ...] | None, ...] = (None, ("clin_", "solid_"))
+    k_features: tuple[int | None, ...] = (10, None)
+    logistic_c: tuple[float, ...] = (0.02, 0.2)
+    svm_c: tuple[float, ...] = (1.0,)
+    forest_depths: tuple[int | None, ...] = (4,)
+    forest_trees: int = 150
+    inner_folds: int = 3
+    inner_repeats: int = 2
+    ensemble_size: int = 3
+    harmonise: bool = True
+
+
+def macro_auc(labels: IntArray, proba: FloatArray, classes: IntArray) -> float:
+    """One-vs-rest AUC averaged over the classes that have positives and negatives here
+    (binary: the AUC of the second class); NaN when none has."""
+    if len(classes) == 2 and proba.shape[1] == 2:
+        if len(np.unique(labels)) < 2:
+            return float("nan")
+        return float(roc_auc_score(labels == classes[1], proba[:, 1]))
+    aucs = [
+        roc_auc_score(labels == c, proba[:, i])
+        for i, c in enumerate(classes)
+        if 0 < (labels == c).sum() < len(labels)
+    ]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _proba(model: ClassifierMixin, x: FloatArray, classes: IntArray) -> FloatArray:
+    """Probabilities in the column order of ``classes`` (0 for a class the model never saw)."""
+    raw = model.predict_proba(x)
+    out = np.zeros((x.shape[0], len(classes)))
+    seen = list(model.classes_)
+    for i, c in enumerate(classes):
+        if c in seen:
+            out[:, i] = raw[:, seen.index(c)]
+    return out
+
+
+#: the fewest training rows of a class the SVM's Platt scaling needs (its 2-fold calibration)
+MIN_CALIBRATION = 2
+
+
+def _smallest(labels: IntArray) -> int:
+    """The fewest rows of a class present in ``labels``."""
+    counts = np.bincount(labels)
+    return int(counts[counts > 0].min()) if labels.size else 0
+
+
+def _inner_splits(
+    labels: IntArray,
+    centers: NDArray[np.object_],
+    settings: SearchSettings,
+    seed: int,
+    by_center: bool,
+) -> list[tuple[IntArray, IntArray]]:
+    rows = np.arange(len(labels))
+    if by_center and len(np.unique(centers.astype(str))) >= 2:
+        return list(LeaveOneGroupOut().split(rows, labels, groups=centers.astype(str)))
+    smallest = _smallest(labels)
+    # as many folds as asked, but no more than the smallest class has members (at least 2)
+    n_splits = max(2, min(settings.inner_folds, smallest))
+    splits: list[tuple[IntArray, IntArray]] = []
+    for repeat in range(settings.inner_repeats):
+        folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + repeat)
+        splits.extend(folds.split(rows, labels))
+    return splits
+
+
+@dataclass
+class Ensemble:
+    """The fitted model: preprocessing and the best few classifiers (mean of probabilities)."""
+
+    preprocessing: Preprocessing
+    members: list[ClassifierMixin]
+    names: list[str]
+    classes: IntArray
+    scores: dict[str, float]
+
+    def predict_proba(
+        self, image: pd.DataFrame, clinical: pd.DataFrame, centers: NDArray[np.object_]
+    ) -> FloatArray:
+        """Mean class probabilities of the members, columns in the order of ``classes``."""
+        x = self.preprocessing.transform(image, clinical, centers)
+        return np.mean([_proba(m, x, self.classes) for m in self.members], axis=0)
+
+
+def search(
+    image: pd.DataFrame,
+    clinical: pd.DataFrame,
+    centers: NDArray[np.object_],
+    labels: IntArray,
+    settings: SearchSettings,
+    *,
+    seed: int = 0,
+    by_center: bool = False,
+) -> Ensemble:
+    """Score every candidate by inner cross-validation, refit the best few on all rows.
+
+    Parameters
+    ----------
+    image, clinical : pandas.DataFrame
+        The training rows' image features and :func:`clinical_covariates`.
+    centers : ndarray
+        Each row's center (ComBat's batch; the inner split's group under ``by_center``).
+    labels : ndarray of int
+        Class of each row.
+    settings : SearchSettings
+        Grid, inner splits, ensemble size.
+
+    Returns
+    -------
+    Ensemble
+        Its ``scores`` give every candidate's mean inner AUC.
+    """
+    classes = np.unique(labels)
+    candidates = _candidates(settings, seed)
+    svm_possible = _smallest(labels) >= 2 * MIN_CALIBRATION
+    if not svm_possible:  # too few of a class to calibrate an SVM's scores
+        candidates = [c for c in candidates if hasattr(c.estimator, "predict_proba")]
+    totals = np.zeros(len(candidates))
+    counts = np.zeros(len(candidates))
+    for train, test in _inner_splits(labels, centers, settings, seed, by_center):
+        smallest = _smallest(labels[train])
+        if len(np.unique(labels[train])) < 2:
+            continue
+        prep = Preprocessing(harmonise=settings.harmonise).fit(
+            image.iloc[train], clinical.iloc[train], centers[train]
+        )
+        x_train = prep.transform(image.iloc[train], clinical.iloc[train], centers[train])
+        x_test = prep.transform(image.iloc[test], clinical.iloc[test], centers[test])
+        for i, candidate in enumerate(candidates):
+            if smallest < MIN_CALIBRATION and not hasattr(candidate.estimator, "predict_proba"):
+                continue  # this split leaves too few of a class to calibrate the SVM
+            model = candidate.build(prep.names_, smallest).fit(x_train, labels[train])
+            auc = macro_auc(labels[test], _proba(model, x_test, classes), classes)
+            if np.isfinite(auc):
+                totals[i] += auc
+                counts[i] += 1
+    mean = np.where(counts > 0, totals / np.maximum(counts, 1), 0.5)
+    order = np.argsort(-mean, kind="stable")[: settings.ensemble_size]
+    prep = Preprocessing(harmonise=settings.harmonise).fit(image, clinical, centers)
+    x = prep.transform(image, clinical, centers)
+    smallest = _smallest(labels)
+    members = [candidates[i].build(prep.names_, smallest).fit(x, labels) for i in order]
+    scores = {c.name: float(m) for c, m in zip(candidates, mean, strict=True)}
+    logger.info("radiomics ensemble: %s", ", ".join(candidates[i].name for i in order))
+    return Ensemble(prep, members, [candidates[i].name for i in order], classes, scores)
