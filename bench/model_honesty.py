@@ -2,8 +2,8 @@
 clinical baseline and the ceiling.
 
 The honesty rules of the models issue, measured on more and larger cohorts than the test suite
-can afford (``tests/modelling/test_deep_vs_clinical.py`` runs one 400-patient cohort with
-signal; ``tests/modelling/test_image_models.py`` two of 48):
+can afford (``tests/modelling/test_image_models.py`` runs two of 48; the deep model against the
+clinical baseline, which needs a few hundred patients, is measured here only):
 - at ``--signal 0`` (the genotype drawn independently of everything the image shows) every
   model's out-of-fold KIT exon 11 AUC must stay within chance (0.5 ± 3 Hanley-McNeil SE);
 - at ``--signal 1`` no model may beat the generator's ceiling (beyond 3 SE), and the deep model

@@ -34,7 +34,6 @@ from gistcad.store import make_engine, migrations
 #: instead of one of them starting last and running alone
 SLOWEST_FIRST = (
     "tests/modelling/test_image_models.py",
-    "tests/modelling/test_deep_vs_clinical.py",
     "tests/modelling/test_response_targets.py",
     "tests/neural/test_fitting.py",
     "tests/modelling/test_learner_contract.py",
