@@ -58,6 +58,14 @@ class Trained:
     card_line: str | None
 
 
+def _first_labelled(table: pd.DataFrame) -> int:
+    """The first patient with a known Choi response at the first follow-up CT: one the model
+    was validated on, whose card line therefore cites its out-of-fold prediction (rows are
+    in pseudonym order, and the pseudonym key is drawn per data folder)."""
+    known = labels_for(table, Target.CHOI_PR_FU1) >= 0
+    return int(table["patient_id"][known].iloc[0])
+
+
 def _trained(root: Path, signal: float) -> Trained:
     """Build, import, assess; train, evaluate and run a clinical choi_pr_fu1 model."""
     cohort = root / "cohort"
@@ -94,7 +102,7 @@ def _trained(root: Path, signal: float) -> Trained:
         )
         assert predict_and_record(s, EVERYTHING, data, version_id) == PATIENTS
     with Session(engine) as s:
-        first = int(table["patient_id"].iloc[0])
+        first = _first_labelled(table)
         rows = patient_predictions(s, EVERYTHING, first).to_dict(orient="records")
     return Trained(cohort, data, table, assessment, prediction_text(rows[0]).summary)
 
@@ -198,7 +206,7 @@ def _deep_run(trained: Trained) -> tuple[Assessment, str | None, int]:
         )
         assert predict_and_record(s, EVERYTHING, trained.data, version_id, device="cpu") > 0
     with Session(engine) as s:
-        first = int(trained.table["patient_id"].iloc[0])
+        first = _first_labelled(trained.table)
         rows = patient_predictions(s, EVERYTHING, first).to_dict(orient="records")
     deep = [r for r in rows if str(r["kind"]) == ModelKind.DL.value]
     maps = sum(
