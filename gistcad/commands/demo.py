@@ -42,7 +42,8 @@ def register(sub: Any) -> None:
         "--signal",
         type=float,
         default=1.0,
-        help="genotype signal in the images, 0-1 (0 = no signal: the negative control)",
+        help="signal, 0-1: of the genotype in the images and of the planted prognostic "
+        "trait in the recurrence hazard (0 = no signal: the negative control)",
     )
     build.add_argument(
         "--matrix", type=int, default=256, help="in-plane pixels: 256 demo, 512 clinical"
@@ -108,6 +109,9 @@ def _print_summary(summary: BuildSummary) -> None:
     )
     if references:
         print(f"reference AUCs, KIT exon 11 vs rest: {references}")
+    if summary.rfs_ceilings:
+        rfs = ", ".join(f"{k} {v['pooled']:.3f}" for k, v in summary.rfs_ceilings.items())
+        print(f"RFS C-index ceilings (pooled): {rfs}")
 
 
 def _load(args: argparse.Namespace) -> int:

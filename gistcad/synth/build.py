@@ -6,9 +6,13 @@ Layout written under the output folder (nothing is written anywhere else)::
     manifest.json            options, counts, ceilings (no time stamps: builds are reproducible)
     oracle.csv               Bayes posterior of every genotype class per patient + true labels,
                              for each reference (latent ceiling, the same with age and sex, the
-                             observable reference, the clinical oracle)
-    ceiling.json             ceiling AUCs of the latent posterior, pooled and per center, and
-                             the pooled AUCs of every reference
+                             observable reference, the clinical oracle), and the true
+                             recurrence model (prognostic trait z, AFIP baseline, linear
+                             predictors: :mod:`gistcad.synth.prognosis`)
+    ceiling.json             ceiling AUCs of the latent posterior, pooled and per center, the
+                             pooled AUCs of every reference, and the C-index ceilings of RFS
+                             ``rfs_c_clinical`` and ``rfs_c_with_trait`` ({"pooled": C,
+                             "<center>": C, ...}; :func:`~gistcad.synth.prognosis.rfs_ceilings`)
     centers/<center>/clinical.csv|.xlsx                   in the center's own format
     centers/<center>/dicom/<patient id>/CT/*.dcm          one portal-venous CT series
     centers/<center>/dicom/<patient id>/SEG/seg.dcm       DICOM SEG centers
@@ -80,6 +84,11 @@ from gistcad.synth.oracle import (
     reference_posteriors,
 )
 from gistcad.synth.phantom import LiverLesion, RenderedCT, render_ct
+from gistcad.synth.prognosis import (
+    RECURRENCE_TRUTH_COLUMNS,
+    recurrence_truth,
+    rfs_ceilings,
+)
 from gistcad.synth.tables import write_clinical_table
 
 logger = logging.getLogger(__name__)
@@ -105,9 +114,16 @@ oracle.csv          the Bayes posterior of each genotype class given everything 
                     it holds latent_with_age_sex_p_* (the same and age and sex),
                     observable_p_* (given site, size, age, sex and what the CT shows of the
                     phenotype, measured with calibrated error) and clinical_oracle_p_* (given
-                    site, size, age and sex only).
+                    site, size, age and sex only). Its survival columns are the true
+                    recurrence model: prognostic_trait_z (the planted imaging trait, the
+                    grain of the tumour's texture), afip_recurrence_probability,
+                    clinical_linear_predictor and true_linear_predictor (log of the hazard
+                    multiplier without and with the trait).
 ceiling.json        the AUCs of those posteriors: no model can beat latent_with_age_sex on
                     average; observable is the realistic target of an image model.
+                    rfs_c_clinical / rfs_c_with_trait: Harrell's C of RFS of the true risk
+                    without and with the trait, pooled and per center: no survival score
+                    can beat rfs_c_with_trait on average.
 follow_up_truth.csv the true size and density of every lesion of the patients treated with
                     neoadjuvant imatinib, at every CT: like oracle.csv, NEVER import it.
 follow_up_categories.csv  the RECIST 1.1 and Choi categories of that truth at every
@@ -130,8 +146,9 @@ class BuildOptions:
     out
         Output folder; must be empty or absent.
     patients, centers, seed, signal
-        Cohort size, number of centers (1-6), seed, genotype signal in [0, 1] (0 = no
-        signal: the negative control).
+        Cohort size, number of centers (1-6), seed, signal in [0, 1]: of the genotype in the
+        images and of the prognostic trait in the recurrence hazard (0 = no signal: the
+        negative control; the trait is still rendered).
     matrix
         In-plane pixels (256 demo, 512 clinical; 64-512 allowed, small values for tests);
         each center keeps its field of view, see :mod:`gistcad.synth.centers`.
@@ -199,6 +216,8 @@ class BuildSummary:
     ceilings: dict[str, float]
     files: int
     references: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: ``rfs_c_clinical`` and ``rfs_c_with_trait``, each {"pooled": C, "<center>": C, ...}
+    rfs_ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -440,8 +459,10 @@ def _write_tables(
     options: BuildOptions,
     plans: Mapping[int, PatientPlan],
     measured: pd.DataFrame,
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     oracle = reference_posteriors(cohort, signal=options.signal, measurements=measured)
+    truth = recurrence_truth(cohort, signal=options.signal)
+    oracle = oracle.merge(truth, on="patient_index", how="left", validate="one_to_one")
     oracle.to_csv(options.out / "oracle.csv", index=False, float_format="%.6f", lineterminator="\n")
     # The ceilings of the posterior as written. Unrounded, a posterior that is constant (signal
     # 0) differs between patients in its 16th digit, and AUC ranks those differences: 0.53
@@ -453,12 +474,18 @@ def _write_tables(
         name: {k: round(v, 6) for k, v in aucs.items()}
         for name, aucs in reference_aucs(written).items()
     }
+    survival_truth = written[["patient_index", *RECURRENCE_TRUTH_COLUMNS]]
+    rfs = {
+        key: {k: round(v, 6) for k, v in values.items()}
+        for key, values in rfs_ceilings(cohort, survival_truth).items()
+    }
     (options.out / "ceiling.json").write_text(
         json.dumps(
             {
                 "pooled": pooled,
                 "by_center": json.loads(by_center.to_json(orient="index")),
                 "references": references,
+                **rfs,
             },
             indent=2,
             sort_keys=True,
@@ -478,7 +505,7 @@ def _write_tables(
         mine = lines[lines["hospital_id"].isin(rows["hospital_id"])]
         if len(mine):
             mine.to_csv(folder / TREATMENT_LINES, index=False, lineterminator="\n")
-    return pooled, references
+    return pooled, references, rfs
 
 
 def build_cohort(
@@ -511,7 +538,7 @@ def build_cohort(
     # the tables after the images: the observable reference needs every tumour's measurements
     measurements = pd.DataFrame(measured, columns=list(MEASUREMENT_COLUMNS))
     measurements["patient_index"] = measurements["patient_index"].astype(int)
-    ceilings, references = _write_tables(cohort, centers, options, plans, measurements)
+    ceilings, references, rfs = _write_tables(cohort, centers, options, plans, measurements)
     if options.follow_up:
         frame = pd.DataFrame(truth, columns=list(TRUTH_COLUMNS))
         frame.to_csv(options.out / FOLLOW_UP_TRUTH, index=False, lineterminator="\n")
@@ -532,4 +559,4 @@ def build_cohort(
     )
     logger.info("synthetic cohort of %d patients written to %s", options.patients, options.out)
     written = sum(1 for path in options.out.rglob("*") if path.is_file())
-    return BuildSummary(options.out, options.patients, counts, ceilings, written, references)
+    return BuildSummary(options.out, options.patients, counts, ceilings, written, references, rfs)

@@ -15,10 +15,14 @@ The generative model, in the order it is drawn (parameters and sources in
    ``inverse_link(location + scale·z)`` with z ~ N(s·effect[g], 1), and location a function
    of site, size and (necrosis only) s·[mitoses > 5]; binary ones are
    Bernoulli(logistic(base + s·effect[g]));
-7. adjuvant imatinib, recurrence, death, follow-up (:mod:`gistcad.synth.survival_model`).
+7. the prognostic imaging trait z ~ N(0, 1), from its own stream and independent of all the
+   above (:mod:`gistcad.synth.prognostic_trait`): rendered as the texture's grain at every
+   signal, a recurrence hazard ratio of 1.8^s per SD;
+8. adjuvant imatinib, recurrence, death, follow-up (:mod:`gistcad.synth.survival_model`).
 
 At ``signal = 0`` nothing the image shows (site, size, phenotype) depends on the genotype,
-and neither do age and sex (DICOM headers carry them): the negative control.
+and neither do age and sex (DICOM headers carry them), and the trait the image shows carries
+no prognosis: the negative control.
 The same densities give the exact posterior in :mod:`gistcad.synth.oracle`.
 """
 
@@ -36,6 +40,7 @@ from gistcad.errors import ValidationError
 from gistcad.synth.centers import CenterProfile
 from gistcad.synth.params import DEFAULT_PARAMS, DRAWN_GENOTYPES, CohortParams
 from gistcad.synth.phenotype import BINARY_PHENOTYPE, CONTINUOUS_PHENOTYPE, draw_phenotype
+from gistcad.synth.prognostic_trait import draw_trait, log_hazard_multiplier, trait_rng
 from gistcad.synth.survival_model import draw_outcomes
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ COLUMNS: tuple[str, ...] = (
     "mitotic_count", "mitotic_unit", "rupture", "histology", "adjuvant_imatinib",
     "imatinib_dose_mg_per_day", "imatinib_months", "surgery_date", "rfs_months", "rfs_event",
     "os_months", "os_event", "last_follow_up", *CONTINUOUS_PHENOTYPE, *BINARY_PHENOTYPE,
+    "prognostic_trait_z",
 )  # fmt: skip
 
 _DETAIL_VALUES = np.array([g.value for g in DRAWN_GENOTYPES], dtype=object)
@@ -323,10 +329,13 @@ def draw_cohort(
     centers
         The consortium; each patient's center is drawn by ``weight``.
     rng
-        The only source of randomness; the same seed gives the identical frame.
+        The only source of randomness; the same seed gives the identical frame. It must
+        come from a seed (``numpy.random.default_rng(seed)``): the trait's stream is
+        spawned from its seed sequence.
     signal
         0–1: scales every genotype effect the CT shows (site mix, size multipliers,
-        phenotype effects). 0 is the negative control (see module docstring).
+        phenotype effects) and the log hazard ratio of the prognostic trait. 0 is the
+        negative control (see module docstring).
     params
         Model parameters; :data:`~gistcad.synth.params.DEFAULT_PARAMS` by default.
 
@@ -354,6 +363,7 @@ def draw_cohort(
     """
     _validate(n, centers, signal)
     signal = float(signal)
+    trait = draw_trait(n, trait_rng(rng))  # its own stream: every draw below is unchanged
     weights = np.array([c.weight for c in centers], dtype=float)
     center_idx = rng.choice(len(centers), size=n, p=weights / weights.sum())
     sites = _categorical(_site_probabilities(centers, params)[center_idx], rng)
@@ -375,6 +385,7 @@ def draw_cohort(
         tumour,
         rng,
         params,
+        trait_log_hazard=log_hazard_multiplier(trait, signal, params),
     )
     frame = pd.DataFrame(
         {
@@ -395,6 +406,7 @@ def draw_cohort(
             "surgery_date": people["surgery_date"],
             **outcomes,
             **phenotype,
+            "prognostic_trait_z": trait,
         }
     )[list(COLUMNS)]
     frame.attrs["signal"] = signal

@@ -363,8 +363,9 @@ class SurvivalParams:
 
     P(ever recur) = 1 − (1 − p_afip)^(multiplier), where p_afip is the AFIP 2006 risk of
     progressive disease (§3.2 [V-sec]) and the multiplier is the product of the genotype,
-    rupture, sex, treatment and calibration multipliers of the cumulative hazard (so that
-    they act as hazard ratios within an AFIP cell).
+    rupture, sex, treatment, calibration and prognostic-trait multipliers of the cumulative
+    hazard (so that they act as hazard ratios within an AFIP cell; the trait's in
+    :class:`PrognosticTraitParams`).
 
     Attributes
     ----------
@@ -421,6 +422,52 @@ class SurvivalParams:
     analysis_date: dt.date = dt.date(2023, 12, 31)
 
 
+# --- the planted prognostic imaging trait ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrognosticTraitParams:
+    """A latent imaging trait that carries prognosis beyond the clinical risk factors [D].
+
+    Each patient has z ~ N(0, 1) (:mod:`gistcad.synth.trait`), independent of center, site,
+    size, mitoses, rupture, genotype, sex and age. The CT shows it as the **grain** of the
+    tumour's texture: the correlation cell of the texture field is
+    ``grain_cell_mm · exp(grain_log_per_sd · z)`` mm (clipped to ``grain_range_mm``), at the
+    same texture SD (so first-order statistics do not see it; co-occurrence, run- and
+    zone-length statistics do). It multiplies the recurrence hazard by
+    ``exp(β·s·z − (β·s)²/2)`` with β = ln ``hazard_ratio_per_sd`` and s the cohort's
+    ``signal``: a hazard ratio of ``hazard_ratio_per_sd``^s per SD of z, adjusted for every
+    other factor; the −(β·s)²/2 keeps the mean multiplier (E exp(βsz) = exp((βs)²/2)), and so
+    the cohort's RFS calibration, unchanged. At signal 0 the trait is still drawn and
+    rendered but carries no prognosis.
+
+    Attributes
+    ----------
+    hazard_ratio_per_sd
+        1.8 per SD of z [D]. Chosen to be discoverable but not trivial: published CT
+        radiomics signatures of recurrence report HRs of about 1.5–3 per unit or between
+        groups [M]; with ≈ 25 % RFS events, 200–400 patients give 50–100 events, so the
+        latent's log-HR 0.59 has a standard error of ≈ 0.10–0.14 (z ≈ 4–6), and a radiomics
+        feature that correlates 0.5–0.7 with z keeps a log-HR of ≈ 0.3–0.4, near the edge
+        of what an FDR-controlled screen of a hundred features finds in that many patients.
+    grain_cell_mm
+        Texture cell at z = 0, 3 mm (the renderer's texture before the trait existed).
+    grain_log_per_sd
+        0.55 [D]: the cell is 1.0 mm at z = −2 (grain at the scale of the 0.7–1.5 mm
+        pixels, nearly white) and 9 mm at z = +2 (the correlation length is about twice the
+        cell). Tuned on rendered 6 cm tumours of one center: the GLCM correlation (d = 1)
+        moves from ≈ 0.2 to ≈ 0.45 over z = −2…2 while the solid part's texture SD does
+        not move (the scanner noise, SD 10–20 HU, blurs the difference at smaller slopes).
+    grain_range_mm
+        Clip of the cell (1.0, 12.0) mm, for the extreme tails of z.
+    """
+
+    hazard_ratio_per_sd: float = 1.8
+    grain_cell_mm: float = 3.0
+    grain_log_per_sd: float = 0.55
+    grain_range_mm: tuple[float, float] = (1.0, 12.0)
+
+
 @dataclass(frozen=True)
 class CohortParams:
     """All parameters of the synthetic cohort; see each part for its sources."""
@@ -437,6 +484,7 @@ class CohortParams:
     phenotype: PhenotypeParams = field(default_factory=PhenotypeParams)
     treatment: TreatmentParams = field(default_factory=TreatmentParams)
     survival: SurvivalParams = field(default_factory=SurvivalParams)
+    trait: PrognosticTraitParams = field(default_factory=PrognosticTraitParams)
 
 
 DEFAULT_PARAMS = CohortParams()

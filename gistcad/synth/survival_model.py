@@ -2,14 +2,18 @@
 
 Recurrence follows a proportional-hazards cure model (§9 of the reference page, [D]):
 
-    S(t) = (1 − p_afip · F(t))^m,   m = hazard_scale · m_genotype · m_rupture · m_sex · m_adjuvant,
+    S(t) = (1 − p_afip · F(t))^m,
+    m = hazard_scale · m_genotype · m_rupture · m_sex · m_adjuvant · m_trait,
 
 where ``p_afip`` is the AFIP 2006 risk of progressive disease of the patient's cell
 (:mod:`gistcad.analysis.risk`, Miettinen & Lasota 2006) and F the log-normal distribution
 of the time to recurrence of those who recur (most within 5 years, almost none after 10).
 1 − p_afip·F(t) is the baseline of the cell, so the multipliers are exact hazard ratios
 within an AFIP cell, and P(ever recur) = 1 − (1 − p_afip)^m. Treated patients recur later
-by the months of adjuvant imatinib. Death is the earlier of background mortality (Gompertz
+by the months of adjuvant imatinib. m_trait = exp(β·s·z − (β·s)²/2) is the planted
+prognostic imaging trait (:mod:`gistcad.synth.prognostic_trait`; 1 at signal 0), and
+log m is the patient's true linear predictor (:func:`recurrence_multiplier` gives m
+without the trait). Death is the earlier of background mortality (Gompertz
 in age and sex) and death after recurrence. Follow-up ends at the analysis date or at loss
 to follow-up.
 
@@ -86,6 +90,34 @@ def _background_death_months(
     return years * 12.0
 
 
+def recurrence_multiplier(
+    genotypes: np.ndarray,
+    rupture: np.ndarray,
+    male: np.ndarray,
+    imatinib_months: np.ndarray,
+    params: CohortParams,
+) -> np.ndarray:
+    """m without the trait; its log is the clinical part of the true linear predictor.
+
+    hazard_scale · m_genotype · m_rupture · m_sex · m_adjuvant, shape (n,), with ``genotypes``
+    indices into :data:`~gistcad.synth.params.DRAWN_GENOTYPES`, ``rupture`` and ``male``
+    bool and ``imatinib_months`` the months of adjuvant imatinib (0 or NaN: untreated).
+    """
+    s, t = params.survival, params.treatment
+    months_on = np.nan_to_num(np.asarray(imatinib_months, dtype=float))
+    adjuvant = np.where(
+        months_on >= 36, t.recurrence_multiplier_long, t.recurrence_multiplier_short
+    )
+    multiplier = (
+        s.hazard_scale
+        * np.array([s.genotype_multiplier[g] for g in DRAWN_GENOTYPES])[genotypes]
+        * np.where(rupture, s.rupture_multiplier, 1.0)
+        * np.where(male, s.male_multiplier, 1.0)
+        * np.where(months_on > 0, adjuvant, 1.0)
+    )
+    return multiplier
+
+
 def draw_outcomes(
     sites: np.ndarray,
     genotypes: np.ndarray,
@@ -95,6 +127,7 @@ def draw_outcomes(
     tumour: Mapping[str, np.ndarray],
     rng: np.random.Generator,
     params: CohortParams,
+    trait_log_hazard: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Adjuvant imatinib, RFS, OS and last follow-up of each patient.
 
@@ -110,6 +143,10 @@ def draw_outcomes(
         ``datetime.date`` objects.
     tumour
         ``size_cm``, ``mitotic_count`` (per 50 HPF) and ``rupture`` arrays.
+    trait_log_hazard
+        log m_trait of each patient, shape (n,)
+        (:func:`~gistcad.synth.prognostic_trait.log_hazard_multiplier`); None: 0. It draws
+        nothing, so the random stream is the same with and without it.
 
     Returns
     -------
@@ -128,17 +165,9 @@ def draw_outcomes(
 
     treated = therapy["adjuvant_imatinib"]
     months_on = np.nan_to_num(therapy["imatinib_months"])
-    t = params.treatment
-    adjuvant = np.where(
-        months_on >= 36, t.recurrence_multiplier_long, t.recurrence_multiplier_short
-    )
-    multiplier = (
-        s.hazard_scale
-        * np.array([s.genotype_multiplier[g] for g in DRAWN_GENOTYPES])[genotypes]
-        * np.where(rupture, s.rupture_multiplier, 1.0)
-        * np.where(male, s.male_multiplier, 1.0)
-        * np.where(treated, adjuvant, 1.0)
-    )
+    multiplier = recurrence_multiplier(genotypes, rupture, male, months_on, params)
+    if trait_log_hazard is not None:
+        multiplier = multiplier * np.exp(trait_log_hazard)
     p_afip = afip_recurrence_probability(sites, size, mitoses, s.afip_floor)
     # Invert S(t) = (1 − p_afip·F(t))^m at a uniform u: F(t) = (1 − u^(1/m)) / p_afip.
     quantile = -np.expm1(np.log(rng.random(n)) / multiplier) / p_afip

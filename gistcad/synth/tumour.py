@@ -5,7 +5,8 @@ that its largest 3-D diameter is the record's size, centred on the wall of its h
 (pushed outwards when exophytic) and kept inside the peritoneal cavity, anterior to the
 spine. It is blended into a rendered volume with partial-volume averaging over ≤ 1 mm
 sub-planes of each slab. Tumour HU follow ``gist_facts.md`` §8 [D]: solid part water +
-``enhancement_hu`` × ``hu_scale`` with correlated texture of SD 22 × heterogeneity HU,
+``enhancement_hu`` × ``hu_scale`` with correlated texture of SD 22 × heterogeneity HU whose
+grain shows the prognostic trait (:func:`grained_texture`),
 necrotic core N(20, 8) HU occupying ``necrosis_fraction`` of the volume, calcified foci of
 700–1100 HU (``gist_facts.md`` §8 gives only "> 300 HU"; dense calcification is about
 1,000 HU, cortical bone up to about 1,500 HU [M]). Foci are a union (overlapping foci count
@@ -24,6 +25,8 @@ from scipy import ndimage
 
 from gistcad.synth.anatomy import Abdomen, Anchor
 from gistcad.synth.centers import CenterProfile
+from gistcad.synth.params import DEFAULT_PARAMS
+from gistcad.synth.prognostic_trait import grain_cell_mm, trait_rng
 from gistcad.synth.shapes import Grid
 
 _SPINE_Y = 25.0  # tumours stay anterior to the vertebral bodies (LPS y, mm)
@@ -122,6 +125,29 @@ def _smooth_field(
     return np.tensordot(wz, field, axes=(1, 0)).astype(np.float32)
 
 
+def grained_texture(
+    reference: np.ndarray,
+    rng: np.random.Generator,
+    axes_mm: tuple[np.ndarray, ...],
+    trait_z: float,
+) -> np.ndarray:
+    """The tumour's texture with the grain of prognostic trait ``trait_z``, at the SD of
+    ``reference``.
+
+    A field of :func:`_smooth_field` with cell
+    :func:`~gistcad.synth.prognostic_trait.grain_cell_mm` (coarser grain for a larger
+    ``trait_z``), drawn from the trait's child stream of ``rng`` (so that ``rng``'s later
+    draws are those of a tumour without the trait), rescaled to the SD of ``reference``
+    (the 3 mm field the renderer drew before the trait, shape (z, y, x) of ``axes_mm``):
+    first-order statistics of the texture do not change with the trait, only its spatial
+    correlation does (what GLCM, GLRLM and GLSZM features measure).
+    """
+    cell = grain_cell_mm(trait_z, DEFAULT_PARAMS)
+    field = _smooth_field(trait_rng(rng), axes_mm, cell)
+    scale = float(reference.std()) / (float(field.std()) + 1e-9)
+    return (field * np.float32(scale)).astype(np.float32)
+
+
 def _tumour_fraction(
     tumour: Tumour,
     grid: Grid,
@@ -170,7 +196,9 @@ def paint_tumour(
     """Blend the tumour into ``volume`` (float32, in place); returns the mask.
 
     ``volume`` is (slices, rows, cols) on axial slabs of ``thickness`` mm centred at the
-    ascending ``z_centres`` (anatomical mm) over the in-plane ``grid``.
+    ascending ``z_centres`` (anatomical mm) over the in-plane ``grid``. A ``record`` with
+    ``prognostic_trait_z`` gets that trait's texture grain (:func:`grained_texture`); one
+    without (a liver metastasis) keeps the 3 mm texture.
     """
     surface = tumour.surface(_fibonacci_sphere(400)) + tumour.centre
     lo, hi = surface.min(axis=0) - 1.0, surface.max(axis=0) + 1.0
@@ -189,6 +217,8 @@ def paint_tumour(
     mask[ks, js, is_] = frac >= 0.5
     axes_mm = (z_centres[ks], grid.y[js], grid.x[is_])
     texture, irregular = _smooth_field(rng, axes_mm), _smooth_field(rng, axes_mm, 4.0)
+    if "prognostic_trait_z" in record:  # a primary tumour of the cohort (not a metastasis)
+        texture = grained_texture(texture, rng, axes_mm, float(record["prognostic_trait_z"]))
     solid = float(record["enhancement_hu"]) * center.hu_scale
     tissue = solid + 22.0 * float(record.get("heterogeneity", 0.0)) * texture
     necrosis = float(np.clip(record.get("necrosis_fraction", 0.0), 0.0, 0.95))
