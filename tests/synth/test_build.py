@@ -13,8 +13,9 @@ import pytest
 
 from gistcad.cli import main
 from gistcad.errors import ValidationError
-from gistcad.synth.build import BuildOptions, build_cohort
+from gistcad.synth.build import BuildOptions, build_cohort, draw_build_cohort
 from gistcad.synth.oracle import REFERENCES, reference_column
+from gistcad.synth.prognosis import CEILING_KEYS, RECURRENCE_TRUTH_COLUMNS, rfs_ceilings
 
 SMALL = {"patients": 30, "centers": 6, "seed": 3, "matrix": 64, "scan_length_mm": 60.0}
 
@@ -70,6 +71,20 @@ def test_layout_and_manifest(cohort_dir: Path) -> None:
         columns = [reference_column(reference, c) for c in ("p_kit11", "p_kit9", "p_pdgfra")]
         columns.append(reference_column(reference, "p_wt_other"))
         assert ((oracle[columns].sum(axis=1) - 1).abs() < 1e-5).all()
+
+
+def test_oracle_holds_the_recurrence_truth_and_ceiling_its_c_index(cohort_dir: Path) -> None:
+    oracle = pd.read_csv(cohort_dir / "oracle.csv")
+    assert oracle[list(RECURRENCE_TRUTH_COLUMNS)].notna().all().all()
+    ceiling = json.loads((cohort_dir / "ceiling.json").read_text())
+    # the ceilings are Harrell's C of the written truth against the drawn outcomes
+    cohort, _ = draw_build_cohort(BuildOptions(out=cohort_dir, **SMALL))  # type: ignore[arg-type]
+    expected = rfs_ceilings(cohort, oracle[["patient_index", *RECURRENCE_TRUTH_COLUMNS]])
+    assert set(expected) == set(CEILING_KEYS)
+    for key in CEILING_KEYS:
+        assert set(ceiling[key]) == {"pooled", *oracle["center"]}
+        assert ceiling[key] == pytest.approx(expected[key], abs=1e-6, nan_ok=True)
+    assert ceiling["rfs_c_with_trait"]["pooled"] != ceiling["rfs_c_clinical"]["pooled"]
 
 
 def test_each_center_exports_its_own_way(cohort_dir: Path) -> None:
@@ -136,6 +151,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert printed.startswith("3 patients (") and "ceiling AUCs: kit11_vs_rest" in printed
     assert "reference AUCs, KIT exon 11 vs rest: latent " in printed
     assert "observable " in printed and "clinical_oracle " in printed
+    assert "RFS C-index ceilings (pooled): rfs_c_clinical " in printed
     assert main([*args, "--signal", "2"]) == 2
     err = capsys.readouterr().err
     assert (
