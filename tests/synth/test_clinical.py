@@ -41,7 +41,7 @@ EXPECTED_COLUMNS = [
     "mitotic_count", "mitotic_unit", "rupture", "histology", "adjuvant_imatinib",
     "imatinib_dose_mg_per_day", "imatinib_months", "surgery_date", "rfs_months", "rfs_event",
     "os_months", "os_event", "last_follow_up", "enhancement_hu", "heterogeneity",
-    "necrosis_fraction", "lobulation", "exophytic", "calcification",
+    "necrosis_fraction", "lobulation", "exophytic", "calcification", "prognostic_trait_z",
 ]  # fmt: skip
 
 SURGERY_ALONE = replace(
@@ -77,7 +77,7 @@ def test_columns_and_dtypes(small: pd.DataFrame) -> None:
         assert small[column].dtype == np.int64, column
     for column in ("age_years", "size_cm", "imatinib_dose_mg_per_day", "imatinib_months",
                    "rfs_months", "os_months", "enhancement_hu", "heterogeneity",
-                   "necrosis_fraction", "lobulation"):  # fmt: skip
+                   "necrosis_fraction", "lobulation", "prognostic_trait_z"):  # fmt: skip
         assert small[column].dtype == np.float64, column
     for column in ("rupture", "adjuvant_imatinib", "exophytic", "calcification"):
         assert small[column].dtype == bool, column
