@@ -10,6 +10,10 @@ Modules:
 - :mod:`~gistcad.synth.clinical`: one row per patient, the clinical model drawn in order;
 - :mod:`~gistcad.synth.phenotype`: the latent imaging phenotype, its densities and draws;
 - :mod:`~gistcad.synth.survival_model`: adjuvant imatinib, recurrence, death, follow-up;
+- :mod:`~gistcad.synth.prognostic_trait`: the planted imaging trait of recurrence (texture
+  grain, hazard ratio per SD);
+- :mod:`~gistcad.synth.prognosis`: each patient's true recurrence model and the RFS C-index
+  ceilings;
 - :mod:`~gistcad.synth.follow_up`: neoadjuvant imatinib, follow-up CT dates, lesion response;
 - :mod:`~gistcad.synth.oracle`: the exact Bayes posterior and its ceiling AUCs;
 - :mod:`~gistcad.synth.shapes`: analytic phantom shapes and their rasterising on slabs;
