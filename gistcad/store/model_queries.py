@@ -27,6 +27,7 @@ from gistcad.errors import NotFoundError
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
     MAX_RECORD_ID,
+    PROBABILITY_COLUMNS,
     Center,
     Job,
     ModelVersion,
@@ -221,7 +222,8 @@ def model_prediction_set(
     """The final model's predictions and the out-of-fold predictions, for patients in scope.
 
     ``classes``: the class names whose probabilities the caller needs; only those are read
-    (each extracted by the database from the stored JSON, a number per row, not the whole
+    (the genotype classes from their float columns, :data:`PROBABILITY_COLUMNS`; any other
+    class extracted by the database from the stored JSON: a number per row, not the whole
     JSON), and each row's ``probabilities`` holds those it has. None: every class.
 
     Which patients the model was trained on: the list the version records (versions
@@ -235,10 +237,7 @@ def model_prediction_set(
     if classes is None:
         read: list[Any] = [cast(Prediction.probabilities, Text).label("probabilities")]
     else:
-        read = [
-            Prediction.probabilities[name].as_float().label(f"p{i}")
-            for i, name in enumerate(classes)
-        ]
+        read = [_probability(name).label(f"p{i}") for i, name in enumerate(classes)]
     stmt = select(Prediction.patient_id.label("patient_id"), *read).where(
         Prediction.model_version_id == model_version_id
     )
@@ -276,6 +275,15 @@ def model_prediction_set(
         validation=validation,
         predictions=pd.concat([final, oof], ignore_index=True),
     )
+
+
+def _probability(name: str) -> Any:
+    """The probability of class ``name`` per prediction row: its float column, else the
+    number in the JSON (NULL where a row has no such class)."""
+    column = PROBABILITY_COLUMNS.get(name)
+    if column is not None:
+        return Prediction.__table__.c[column]
+    return Prediction.probabilities[name].as_float()
 
 
 def _mappings(classes: list[str], values: list[np.ndarray], n: int) -> list[dict[str, float]]:
