@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
 from gistcad.domain import (
     MeasurementSource,
     Permission,
@@ -24,6 +25,7 @@ from gistcad.domain import (
     SegmentationSource,
 )
 from gistcad.errors import NotFoundError
+from gistcad.store.cohort_columns import cohort_column_expressions
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
     MAX_RECORD_ID,
@@ -327,20 +329,11 @@ def _training_patients(version: ModelVersion, validation: Any) -> set[int] | Non
     return None
 
 
+#: the patient's record in the modelling table: the columns the cohort explorer analyses
+#: (one list, :data:`~gistcad.analysis.cohort_explorer.ANALYSED_COLUMNS`) and the outcome
+CLINICAL_MODELLING_COLUMNS = ["patient_id", "pseudonym", *ANALYSED_COLUMNS, "rfs_event"]
 MODELLING_COLUMNS = [
-    "patient_id",
-    "pseudonym",
-    "center",
-    "sex",
-    "age_at_diagnosis",
-    "site",
-    "size_cm",
-    "mitotic_count",
-    "mitotic_unit",
-    "rupture",
-    "genotype_detail",
-    "rfs_months",
-    "rfs_event",
+    *CLINICAL_MODELLING_COLUMNS,
     "series_id",
     "volume_path",
     "volume_sha256",
@@ -366,6 +359,7 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
     added: they are targets, never features.
     """
+    record = cohort_column_expressions()
     baseline = (
         select(Timepoint.patient_id, Timepoint.study_id).where(Timepoint.number == 0).subquery()
     )
@@ -389,19 +383,7 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     )
     stmt = (
         select(
-            Patient.id,
-            Patient.pseudonym,
-            Center.name,
-            Patient.sex,
-            Patient.age_at_diagnosis,
-            Tumour.site,
-            Tumour.size_cm,
-            Tumour.mitotic_count,
-            Tumour.mitotic_unit,
-            Tumour.rupture,
-            Tumour.genotype_detail,
-            Outcome.rfs_months,
-            Outcome.rfs_event,
+            *(record[name] for name in CLINICAL_MODELLING_COLUMNS),
             Series.id,
             Series.volume_path,
             Series.volume_sha256,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import String, and_, exists, func, select, text, type_coerce
+from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.grouping import RISK_INPUTS, risk_classes
@@ -30,6 +30,7 @@ from gistcad.domain import (
 )
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
+from gistcad.store.cohort_columns import cohort_column_expressions
 from gistcad.store.frames import AnySelect, frame, plain
 from gistcad.store.model_queries import patient_predictions
 from gistcad.store.models import (
@@ -220,41 +221,9 @@ def _series_counts() -> Any:
     )
 
 
-def _coded(column: Any, name: str) -> Any:
-    """A coded column read as its plain string value (no enum object per row)."""
-    return type_coerce(column, String()).label(name)
-
-
-def _cohort_columns() -> dict[str, Any]:
-    """Every stored column of the cohort table, by name (``n_series`` needs its join)."""
-    return {
-        "patient_id": Patient.id.label("patient_id"),
-        "pseudonym": Patient.pseudonym.label("pseudonym"),
-        "center": Center.name.label("center"),
-        "sex": _coded(Patient.sex, "sex"),
-        "age_at_diagnosis": Patient.age_at_diagnosis.label("age_at_diagnosis"),
-        "split": _coded(Patient.split, "split"),
-        "fold": Patient.fold.label("fold"),
-        "site": _coded(Tumour.site, "site"),
-        "sub_site": Tumour.sub_site.label("sub_site"),
-        "size_cm": Tumour.size_cm.label("size_cm"),
-        "mitotic_count": Tumour.mitotic_count.label("mitotic_count"),
-        "mitotic_unit": _coded(Tumour.mitotic_unit, "mitotic_unit"),
-        "rupture": Tumour.rupture.label("rupture"),
-        "histology": Tumour.histology.label("histology"),
-        "genotype_detail": _coded(Tumour.genotype_detail, "genotype_detail"),
-        "adjuvant_imatinib": Treatment.adjuvant_imatinib.label("adjuvant_imatinib"),
-        "neoadjuvant_imatinib": Treatment.neoadjuvant_imatinib.label("neoadjuvant_imatinib"),
-        "rfs_months": Outcome.rfs_months.label("rfs_months"),
-        "rfs_event": Outcome.rfs_event.label("rfs_event"),
-        "os_months": Outcome.os_months.label("os_months"),
-        "os_event": Outcome.os_event.label("os_event"),
-    }
-
-
 def _cohort_select(names: list[str]) -> AnySelect:
     """The cohort's joins, selecting ``names`` (stored columns and ``n_series``) only."""
-    available = _cohort_columns()
+    available = cohort_column_expressions()
     counts = _series_counts() if "n_series" in names else None
     selected = [
         func.coalesce(counts.c.n, 0).label("n_series")
