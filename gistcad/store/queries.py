@@ -211,6 +211,14 @@ def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
     return frame(session, stmt)
 
 
+def center_names(session: Session, scope: AccessScope) -> list[str]:
+    """The names of the centers in scope, sorted: what a filter offers (without counting
+    each center's patients, as :func:`list_centers` does)."""
+    return list(
+        session.scalars(select(Center.name).where(scope.clause(Center.id)).order_by(Center.name))
+    )
+
+
 def _series_counts() -> Any:
     """Series per patient, one aggregate joined once (not a subquery per patient)."""
     return (
