@@ -111,8 +111,8 @@ def _count_cell(count: int, total: int) -> str:
     return f"{count} ({100.0 * count / total:.1f} %)"
 
 
-def _median_iqr_cell(values: pd.Series, digits: int) -> str:
-    present = values.dropna().to_numpy(dtype=float)
+def _median_iqr_cell(values: np.ndarray, digits: int) -> str:
+    present = values[~np.isnan(values)]
     if present.size == 0:
         return "–"
     q1, median, q3 = np.percentile(present, [25, 50, 75])
@@ -167,12 +167,19 @@ def _row(variable: str, level: str, cells: list[str], result: _TestResult | None
 def _continuous_rows(
     values: pd.Series, strata: list[_Stratum], label: str, digits: int
 ) -> list[_Row]:
-    groups = [values[s.mask].dropna().to_numpy(dtype=float) for s in strata if s.tested]
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    # each stratum's values in their row order, by one stable sort of the rows' strata (not
+    # one mask of every row per stratum)
+    index = _stratum_index(strata, len(numbers))
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(len(strata) + 1))
+    per_stratum = np.split(numbers[order], bounds[1:-1])
+    groups = [g[~np.isnan(g)] for g, s in zip(per_stratum, strata, strict=True) if s.tested]
     result = kruskal_wallis(groups)
-    columns = [values[s.mask] for s in strata] + [values]
+    columns = [*per_stratum, numbers]
     rows = [_row(label, "median [IQR]", [_median_iqr_cell(c, digits) for c in columns], result)]
-    if values.isna().any():
-        cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]
+    if np.isnan(numbers).any():
+        cells = [_count_cell(int(np.isnan(c).sum()), len(c)) for c in columns]
         rows.append(_row(label, MISSING, cells, None))
     return rows
 
