@@ -156,6 +156,7 @@ def _design(
     """Model matrix with neutral column names, the terms they stand for, reference levels
     (``groups``: the sorted group names and each patient's position among them)."""
     columns, terms = _group_dummies(*groups, reference)
+    group_columns = set(columns)
     references = {"group": reference}
     table = pd.DataFrame() if covariates is None else covariates.reset_index(drop=True)
     for name in table.columns:
@@ -176,7 +177,12 @@ def _design(
         columns.update(more_columns)
         terms.extend(more_terms)
     design = pd.DataFrame(columns)
-    constant = [term.term for term in terms if design[term.column].nunique() < 2]
+    # a group's indicator varies (every group is present, and there are two or more)
+    constant = [
+        term.term
+        for term in terms
+        if term.column not in group_columns and design[term.column].nunique() < 2
+    ]
     if constant:
         raise ValidationError(
             f"covariate term(s) {constant} take a single value in these "
@@ -521,19 +527,16 @@ def schoenfeld_residuals(
     # risk-set sums at each row: everything at or after the first row of its time
     risk_phi_rows = np.cumsum(phi[::-1])[::-1]
     risk_phi_x_rows = np.cumsum(phi_x[::-1], axis=0)[::-1]
-    times, first = np.unique(durations, return_index=True)
-    group = np.searchsorted(times, durations)
-    has_event = np.bincount(group, weights=events.astype(float), minlength=times.size)
+    # the rows are sorted by time: each distinct time is one run of rows, starting at first
+    starts_run = np.concatenate(([True], durations[1:] != durations[:-1]))
+    first = np.flatnonzero(starts_run)
+    group = np.cumsum(starts_run) - 1
+    dead = events.astype(float)
+    has_event = np.add.reduceat(dead, first)
     event_groups = np.flatnonzero(has_event > 0)
     tie_count = has_event[event_groups].astype(np.int64)
-    tie_phi = np.bincount(group, weights=phi * events, minlength=times.size)[event_groups]
-    tie_phi_x = np.stack(
-        [
-            np.bincount(group, weights=phi_x[:, k] * events, minlength=times.size)[event_groups]
-            for k in range(x.shape[1])
-        ],
-        axis=1,
-    ).reshape(event_groups.size, x.shape[1])
+    tie_phi = np.add.reduceat(phi * dead, first)[event_groups]
+    tie_phi_x = np.add.reduceat(phi_x * dead[:, None], first, axis=0)[event_groups]
     risk_phi = risk_phi_rows[first[event_groups]]
     risk_phi_x = risk_phi_x_rows[first[event_groups]]
     # one row per (tie group, l = 0 .. d - 1)
