@@ -439,7 +439,20 @@ def cohort_page(
     page = min(page, max(1, -(-total // page_size)))
     wanted = list(COHORT_COLUMNS)
     stored = _stored_columns(wanted, False)
-    stmt = _filtered(scope, flt, stored).limit(page_size).offset((page - 1) * page_size)
+    # the page's patients first (the filter's joins only; without a filter on them the
+    # database drops the other joins and reads the patients in order), then the rows of
+    # those patients alone: not every row of the selection joined, sorted and cut
+    ids = (
+        _filtered(scope, flt, ["patient_id"])
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .subquery("page_ids")
+    )
+    stmt = (
+        _cohort_select(stored)
+        .join(ids, ids.c.patient_id == Patient.id)
+        .order_by(Center.name, Patient.pseudonym)
+    )
     rows = _with_genotype_group(frame(session, stmt, stored), wanted)
     return CohortPage(rows[wanted], total, page, page_size)
 
