@@ -105,7 +105,7 @@ def survival_for(
     if model is None:
         raise ValidationError("grouping by predicted status needs a model: choose one")
     model_id, _ = find_model_version(session, str(model), scope)
-    # only the probabilities the split reads, extracted by the database
+    # only the probabilities the split reads, from their float columns
     predictions = model_prediction_set(
         session, scope, model_id, classes=needed_classes(request.split)
     )

@@ -34,10 +34,19 @@ def test_the_bench_times_every_step_at_two_sizes_on_sqlite(tmp_path: Path) -> No
         "KM + log-rank by predicted status",
         "Cohort explorer page (AppTest)",
         "Survival page (AppTest)",
+        "Cohort explorer page, new AppTest session",
+        "Survival page, new AppTest session",
     }
     assert all(len(v) == 2 and min(v) > 0 for v in timings.steps.values())
+    for page in ("Cohort explorer page", "Survival page"):  # the session includes the page
+        page_s, session_s = (
+            timings.steps[f"{page} (AppTest)"],
+            timings.steps[f"{page}{bench.NEW_SESSION}"],
+        )
+        assert all(p < s for p, s in zip(page_s, session_s, strict=True))
     table = bench.report(timings, "SQLite")
     assert "KM + log-rank by center" in table and "ratio to 1 s" in table
+    assert "(no target)" in table
     assert len(timings.load) == 2 and "load average" in table
 
 

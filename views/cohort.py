@@ -22,7 +22,7 @@ from gistcad.errors import GistcadError
 from gistcad.plots.cohort import count_bars, distribution
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
-from gistcad.store.queries import CohortFilter, cohort_page, cohort_table, list_centers
+from gistcad.store.queries import CohortFilter, center_names, cohort_page, cohort_table
 from views.common import audited_csv, engine, scope, show_error, show_figure, show_table
 
 ANY, YES, NO = "any", "yes", "no"
@@ -39,7 +39,7 @@ except GistcadError as exc:
     linked = CohortFilter()
 
 with session_scope(engine()) as session:
-    centers = list_centers(session, scope())["center"].tolist()
+    centers = center_names(session, scope())
     models = list_model_versions(session)
 
 with st.sidebar:

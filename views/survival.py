@@ -22,7 +22,7 @@ from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import format_p_value, km_figure, km_panels
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
-from gistcad.store.queries import CohortFilter, list_centers
+from gistcad.store.queries import CohortFilter, center_names
 from gistcad.survival import CohortSurvivalResult, group_members, survival_for
 from views.common import (
     audited_csv,
@@ -121,7 +121,7 @@ training = show_demo_training(
     "Grouping by a model's predictions offers each model once it has predicted every patient."
 )
 with session_scope(engine()) as session:
-    centers = list_centers(session, scope())["center"].tolist()
+    centers = center_names(session, scope())
     models = list_model_versions(session)
 
 controls = st.columns(4)

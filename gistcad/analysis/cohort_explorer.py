@@ -29,7 +29,9 @@ class TableOneBy(StrEnum):
 TABLE_ONE_CONTINUOUS = ("age_at_diagnosis", "size_cm", "mitotic_count", "rfs_months")
 TABLE_ONE_CATEGORICAL = ("sex", "site", "genotype", "center", "risk_class", "rupture")
 #: the cohort-table columns the explorer's table one and figures read (risk inputs and the
-#: genotype detail included): a large selection is read with these only
+#: genotype detail included): a large selection is read with these only. The one list of a
+#: patient's clinical record: the modelling table
+#: (:func:`gistcad.store.model_queries.modelling_table`) reads the same columns.
 ANALYSED_COLUMNS = (
     "center",
     "sex",

@@ -29,18 +29,20 @@ from gistcad.analysis.kaplan_meier import (
 from gistcad.analysis.logrank import (
     LogRankResult,
     TrendResult,
-    logrank_test,
+    logrank_tests,
     logrank_trend,
     pairwise_logrank,
 )
 from gistcad.analysis.time_to_event import (
     BoolArray,
     FloatArray,
+    IntArray,
     LabelArray,
     check_alpha,
     check_groups,
     check_survival_data,
     check_times,
+    group_codes,
 )
 from gistcad.errors import ValidationError
 
@@ -233,10 +235,10 @@ def _tests(
     notes: list[str] = []
     logrank: LogRankResult | None = None
     try:
-        logrank = logrank_test(times, events, labels)
+        logrank, pairwise = logrank_tests(times, events, labels)
     except ValidationError as error:
         notes.append(f"Log-rank test not done: {error}")
-    pairwise = pairwise_logrank(times, events, labels)
+        pairwise = pairwise_logrank(times, events, labels)
     cox: CoxResult | None = None
     try:
         cox = cox_hazard_ratios(times, events, labels, reference, covariates, alpha=alpha)
@@ -248,16 +250,17 @@ def _tests(
 def _describe_groups(
     follow_up: FloatArray,
     events: BoolArray,
-    labels: LabelArray,
+    codes: IntArray,
     query: FloatArray,
-    names: Sequence[str],
+    names: Mapping[str, int],
     group_notes: Mapping[str, str],
     alpha: float,
 ) -> tuple[dict[str, KaplanMeierCurve], pd.DataFrame, pd.DataFrame]:
-    """Per group, in the order of ``names``: the curve, a summary row and the at-risk rows."""
+    """Per group, in the order of ``names`` (each group's name and code in ``codes``): the
+    curve, a summary row and the at-risk rows."""
     curves, rows, tables = {}, [], []
-    for name in names:
-        member = labels == name
+    for name, code in names.items():
+        member = codes == code
         curves[name] = kaplan_meier(follow_up[member], events[member], alpha=alpha)
         note = group_notes.get(name, "")
         rows.append(_summary_row(name, curves[name], query, bool(note), note))
@@ -327,10 +330,13 @@ def compare_groups(
             f"covariates has {len(covariates)} rows but there are "
             f"{follow_up.size} durations; give one row per patient"
         )
-    present = [str(name) for name in np.unique(labels)]
-    names = [g for g in (order or ()) if g in present]
+    distinct, codes = group_codes(labels)
+    code_of = {name: code for code, name in enumerate(distinct)}
+    present = list(distinct)
+    names = [g for g in (order or ()) if g in code_of]
     names += [g for g in present if g not in names]
-    sizes = {name: int(np.sum(labels == name)) for name in names}
+    counts = np.bincount(codes, minlength=len(present))
+    sizes = {name: int(counts[code_of[name]]) for name in names}
     left_out = [name for name in names if name in set(untested)]
     eligible = [n for n in names if sizes[n] >= min_group_size and n not in left_out]
     small = [name for name in names if name not in eligible and name not in left_out]
@@ -345,7 +351,7 @@ def compare_groups(
         **{n: "no value: shown, not in the log-rank or Cox tests" for n in left_out},
     }
     curves, summary, at_risk = _describe_groups(
-        follow_up, events, labels, query, names, group_notes, alpha
+        follow_up, events, codes, query, {name: code_of[name] for name in names}, group_notes, alpha
     )
     notes = []
     if left_out:
@@ -360,7 +366,7 @@ def compare_groups(
     logrank, cox, trend = None, None, None
     pairwise = pd.DataFrame(columns=["group_a", "group_b", "statistic", "p_value", "p_holm"])
     if len(eligible) >= 2:
-        keep = np.isin(labels, eligible)
+        keep = np.isin(codes, [code_of[name] for name in eligible])
         kept_covariates = None if covariates is None else covariates.iloc[np.flatnonzero(keep)]
         logrank, pairwise, cox, test_notes = _tests(
             follow_up[keep], events[keep], labels[keep], chosen, kept_covariates, alpha

@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from gistcad.analysis.time_to_event import LabelArray, check_groups, check_survival_data
+from gistcad.analysis.time_to_event import check_groups, check_survival_data, group_codes
 from gistcad.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -92,12 +92,15 @@ class _Term:
     reference: str
 
 
-def _require_events_in_every_group(labels: LabelArray, events: np.ndarray, reference: str) -> None:
-    for name in np.unique(labels).tolist():
-        member = labels == name
-        if not events[member].any():
+def _require_events_in_every_group(
+    names: tuple[str, ...], codes: np.ndarray, events: np.ndarray, reference: str
+) -> None:
+    patients = np.bincount(codes, minlength=len(names))
+    with_events = np.bincount(codes, weights=events.astype(float), minlength=len(names))
+    for code, name in enumerate(names):
+        if with_events[code] == 0:
             raise ValidationError(
-                f"group {name!r} has no events ({int(member.sum())} patients, all censored), "
+                f"group {name!r} has no events ({int(patients[code])} patients, all censored), "
                 f"so its hazard ratio against {reference!r} cannot be estimated; merge it "
                 "with a neighbouring group or leave it out"
             )
@@ -132,11 +135,28 @@ def _is_numeric(values: pd.Series) -> bool:
     )
 
 
+def _group_dummies(
+    names: tuple[str, ...], codes: np.ndarray, reference: str
+) -> tuple[dict[str, np.ndarray], list[_Term]]:
+    """The groups' indicators against ``reference`` (``codes``: positions in ``names``)."""
+    columns: dict[str, np.ndarray] = {}
+    terms: list[_Term] = []
+    for code, level in enumerate(names):
+        if level == reference:
+            continue
+        column = f"x{len(terms)}"
+        columns[column] = (codes == code).astype(float)
+        terms.append(_Term(column, f"group: {level} vs {reference}", "group", level, reference))
+    return columns, terms
+
+
 def _design(
-    labels: LabelArray, reference: str, covariates: pd.DataFrame | None
+    groups: tuple[tuple[str, ...], np.ndarray], reference: str, covariates: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, list[_Term], dict[str, str]]:
-    """Model matrix with neutral column names, the terms they stand for, reference levels."""
-    columns, terms = _dummies(pd.Series(labels), "group", reference, 0)
+    """Model matrix with neutral column names, the terms they stand for, reference levels
+    (``groups``: the sorted group names and each patient's position among them)."""
+    columns, terms = _group_dummies(*groups, reference)
+    group_columns = set(columns)
     references = {"group": reference}
     table = pd.DataFrame() if covariates is None else covariates.reset_index(drop=True)
     for name in table.columns:
@@ -157,7 +177,12 @@ def _design(
         columns.update(more_columns)
         terms.extend(more_terms)
     design = pd.DataFrame(columns)
-    constant = [term.term for term in terms if design[term.column].nunique() < 2]
+    # a group's indicator varies (every group is present, and there are two or more)
+    constant = [
+        term.term
+        for term in terms
+        if term.column not in group_columns and design[term.column].nunique() < 2
+    ]
     if constant:
         raise ValidationError(
             f"covariate term(s) {constant} take a single value in these "
@@ -502,19 +527,16 @@ def schoenfeld_residuals(
     # risk-set sums at each row: everything at or after the first row of its time
     risk_phi_rows = np.cumsum(phi[::-1])[::-1]
     risk_phi_x_rows = np.cumsum(phi_x[::-1], axis=0)[::-1]
-    times, first = np.unique(durations, return_index=True)
-    group = np.searchsorted(times, durations)
-    has_event = np.bincount(group, weights=events.astype(float), minlength=times.size)
+    # the rows are sorted by time: each distinct time is one run of rows, starting at first
+    starts_run = np.concatenate(([True], durations[1:] != durations[:-1]))
+    first = np.flatnonzero(starts_run)
+    group = np.cumsum(starts_run) - 1
+    dead = events.astype(float)
+    has_event = np.add.reduceat(dead, first)
     event_groups = np.flatnonzero(has_event > 0)
     tie_count = has_event[event_groups].astype(np.int64)
-    tie_phi = np.bincount(group, weights=phi * events, minlength=times.size)[event_groups]
-    tie_phi_x = np.stack(
-        [
-            np.bincount(group, weights=phi_x[:, k] * events, minlength=times.size)[event_groups]
-            for k in range(x.shape[1])
-        ],
-        axis=1,
-    ).reshape(event_groups.size, x.shape[1])
+    tie_phi = np.add.reduceat(phi * dead, first)[event_groups]
+    tie_phi_x = np.add.reduceat(phi_x * dead[:, None], first, axis=0)[event_groups]
     risk_phi = risk_phi_rows[first[event_groups]]
     risk_phi_x = risk_phi_x_rows[first[event_groups]]
     # one row per (tie group, l = 0 .. d - 1)
@@ -631,7 +653,8 @@ def cox_hazard_ratios(
     times, events = check_survival_data(durations, event_observed)
     labels = check_groups(groups, times.size)
     name = str(reference)
-    present = sorted(set(labels.tolist()))
+    names, codes = group_codes(labels)
+    present = list(names)
     if name not in present:
         raise ValidationError(f"reference group {name!r} is not among the groups {present}")
     if len(present) < 2:
@@ -641,8 +664,8 @@ def cox_hazard_ratios(
             f"covariates has {len(covariates)} rows but there are "
             f"{times.size} durations; give one row per patient"
         )
-    _require_events_in_every_group(labels, events, name)
-    design, terms, references = _design(labels, name, covariates)
+    _require_events_in_every_group(names, codes, events, name)
+    design, terms, references = _design((names, codes), name, covariates)
     event_flags = events.astype(float)
     # sorted once, by time, censored first among ties, else stable: the fit and the PH check
     order = np.lexsort((event_flags, times))

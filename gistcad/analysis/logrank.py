@@ -28,10 +28,10 @@ from gistcad.analysis.time_to_event import (
     BoolArray,
     FloatArray,
     IntArray,
-    LabelArray,
     as_1d_float,
     check_groups,
     check_survival_data,
+    group_codes,
     reject_rows,
 )
 from gistcad.errors import ValidationError
@@ -83,24 +83,17 @@ class LogRankResult:
         )
 
 
-def _group_index(labels: LabelArray, groups: Sequence[str]) -> IntArray:
-    """Position in ``groups`` of each label (by hashing the labels, not sorting them)."""
-    codes, present = pd.factorize(np.asarray(labels).ravel())
-    where = {str(g): i for i, g in enumerate(groups)}
-    return np.array([where[str(p)] for p in present], dtype=np.int64)[codes]
-
-
 def _risk_and_event_counts(
-    times: FloatArray, events: BoolArray, labels: LabelArray, groups: Sequence[str]
+    times: FloatArray, events: BoolArray, group: IntArray, k: int
 ) -> tuple[FloatArray, FloatArray]:
-    """At-risk and event counts, each shape (m, k), at the m distinct event times.
+    """At-risk and event counts, each shape (m, k), at the m distinct event times, of the
+    k groups (``group``: each patient's group, 0 .. k − 1).
 
     Sorts and counts, O(n log n + m k): a patient with time t is at risk at every event time
     ≤ t, i.e. at the first ``searchsorted(event_times, t, "right")`` of them.
     """
     event_times = np.unique(times[events])
-    m, k = event_times.size, len(groups)
-    group = _group_index(labels, groups)
+    m = event_times.size
     last = np.searchsorted(event_times, times, "right")  # at risk at event times [0, last)
     leaving = np.bincount(last * k + group, minlength=(m + 1) * k).reshape(m + 1, k)
     at_risk = np.cumsum(leaving[::-1], axis=0)[::-1][1:]
@@ -133,18 +126,32 @@ def logrank_test(
     LogRankResult
         Groups in sorted order of their labels.
     """
+    return logrank_tests(durations, event_observed, groups)[0]
+
+
+def logrank_tests(
+    durations: ArrayLike, event_observed: ArrayLike, groups: ArrayLike
+) -> tuple[LogRankResult, pd.DataFrame]:
+    """:func:`logrank_test` and :func:`pairwise_logrank` of the same data, the at-risk and
+    event counts counted once for both.
+
+    Raises
+    ------
+    ValidationError
+        As :func:`logrank_test`.
+    """
     times, events = check_survival_data(durations, event_observed)
     labels = check_groups(groups, times.size)
-    names = tuple(str(name) for name in np.unique(labels))
+    names, group = group_codes(labels)
     if len(names) < 2:
         raise ValidationError(f"the log-rank test needs at least two groups; got only {names}")
     if not events.any():
         raise ValidationError(
             f"no events in groups {', '.join(names)}: the log-rank test needs at least one"
         )
-    at_risk, deaths = _risk_and_event_counts(times, events, labels, names)
-    n = np.bincount(_group_index(labels, names), minlength=len(names)).astype(np.int64)
-    return _from_counts(names, n, at_risk, deaths)
+    at_risk, deaths = _risk_and_event_counts(times, events, group, len(names))
+    n = np.bincount(group, minlength=len(names)).astype(np.int64)
+    return _from_counts(names, n, at_risk, deaths), _pairwise(names, n, at_risk, deaths)
 
 
 def _from_counts(
@@ -278,9 +285,16 @@ def pairwise_logrank(
     """
     times, events = check_survival_data(durations, event_observed)
     labels = check_groups(groups, times.size)
-    names = tuple(str(name) for name in np.unique(labels))
-    at_risk, deaths = _risk_and_event_counts(times, events, labels, names)
-    n = np.bincount(_group_index(labels, names), minlength=len(names)).astype(np.int64)
+    names, group = group_codes(labels)
+    at_risk, deaths = _risk_and_event_counts(times, events, group, len(names))
+    n = np.bincount(group, minlength=len(names)).astype(np.int64)
+    return _pairwise(names, n, at_risk, deaths)
+
+
+def _pairwise(
+    names: tuple[str, ...], n: IntArray, at_risk: FloatArray, deaths: FloatArray
+) -> pd.DataFrame:
+    """The pairwise tests from the k groups' at-risk and event counts."""
     rows = []
     for a, b in itertools.combinations(range(len(names)), 2):
         statistic = p_value = math.nan

@@ -82,11 +82,12 @@ class _TestResult:
     test: str
 
 
-def _levels(values: pd.Series) -> list[Any]:
-    """Non-missing levels in display order: categorical order, else sorted."""
+def _levels(values: pd.Series, distinct: Any = None) -> list[Any]:
+    """Non-missing levels in display order: categorical order, else sorted (``distinct``: the
+    values' distinct non-missing values when already known, from ``pandas.factorize``)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return list(values.cat.categories)
-    present = values.dropna().unique().tolist()
+    present = values.dropna().unique().tolist() if distinct is None else list(distinct)
     try:
         return sorted(present)
     except TypeError:  # mixed types
@@ -97,7 +98,7 @@ def _strata(by_values: pd.Series) -> list[_Stratum]:
     strata = []
     codes, distinct = pd.factorize(by_values)  # integer codes: one pass, not one per level
     position = {value: j for j, value in enumerate(distinct)}
-    for level in _levels(by_values):
+    for level in _levels(by_values, distinct):
         mask = pd.Series(codes == position.get(level, -2), index=by_values.index)
         if mask.any():
             strata.append(_Stratum(f"{level} (n={int(mask.sum())})", mask, tested=True))
@@ -111,8 +112,8 @@ def _count_cell(count: int, total: int) -> str:
     return f"{count} ({100.0 * count / total:.1f} %)"
 
 
-def _median_iqr_cell(values: pd.Series, digits: int) -> str:
-    present = values.dropna().to_numpy(dtype=float)
+def _median_iqr_cell(values: np.ndarray, digits: int) -> str:
+    present = values[~np.isnan(values)]
     if present.size == 0:
         return "–"
     q1, median, q3 = np.percentile(present, [25, 50, 75])
@@ -165,14 +166,21 @@ def _row(variable: str, level: str, cells: list[str], result: _TestResult | None
 
 
 def _continuous_rows(
-    values: pd.Series, strata: list[_Stratum], label: str, digits: int
+    values: pd.Series, strata: list[_Stratum], index: np.ndarray, label: str, digits: int
 ) -> list[_Row]:
-    groups = [values[s.mask].dropna().to_numpy(dtype=float) for s in strata if s.tested]
+    """``index``: each row's position in ``strata`` (:func:`_stratum_index`)."""
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    # each stratum's values in their row order, by one stable sort of the rows' strata (not
+    # one mask of every row per stratum)
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(len(strata) + 1))
+    per_stratum = np.split(numbers[order], bounds[1:-1])
+    groups = [g[~np.isnan(g)] for g, s in zip(per_stratum, strata, strict=True) if s.tested]
     result = kruskal_wallis(groups)
-    columns = [values[s.mask] for s in strata] + [values]
+    columns = [*per_stratum, numbers]
     rows = [_row(label, "median [IQR]", [_median_iqr_cell(c, digits) for c in columns], result)]
-    if values.isna().any():
-        cells = [_count_cell(int(c.isna().sum()), len(c)) for c in columns]
+    if np.isnan(numbers).any():
+        cells = [_count_cell(int(np.isnan(c).sum()), len(c)) for c in columns]
         rows.append(_row(label, MISSING, cells, None))
     return rows
 
@@ -185,17 +193,20 @@ def _stratum_index(strata: list[_Stratum], n: int) -> np.ndarray:
     return index
 
 
-def _categorical_rows(values: pd.Series, strata: list[_Stratum], label: str) -> list[_Row]:
-    levels = _levels(values)
+def _categorical_rows(
+    values: pd.Series, strata: list[_Stratum], index: np.ndarray, label: str
+) -> list[_Row]:
+    """``index``: each row's position in ``strata`` (:func:`_stratum_index`)."""
     # one pass over the rows: each value's level and each row's stratum as integer codes,
     # counted together (not one comparison per level and stratum)
     codes, distinct = pd.factorize(values)  # missing values: -1
+    levels = _levels(values, distinct)
     position = {value: j for j, value in enumerate(levels)}
     level_of = np.asarray([position[v] for v in distinct], dtype=np.int64)
     row_level = np.where(codes >= 0, level_of[np.maximum(codes, 0)], len(levels))
     n_strata = len(strata)
     counted = np.bincount(
-        row_level * n_strata + _stratum_index(strata, len(values)),
+        row_level * n_strata + index,
         minlength=(len(levels) + 1) * n_strata,
     ).reshape(len(levels) + 1, n_strata)
     counted = np.column_stack([counted, counted.sum(axis=1)])  # last column: everyone
@@ -291,10 +302,11 @@ def table_one(
     strata = _strata(df[by])
     headers = [s.header for s in strata] + [f"Overall (n={len(df)})"]
     rows: list[_Row] = []
+    index = _stratum_index(strata, len(df))
     for column in continuous:
-        rows += _continuous_rows(df[column], strata, labels.get(column, column), digits)
+        rows += _continuous_rows(df[column], strata, index, labels.get(column, column), digits)
     for column in categorical:
-        rows += _categorical_rows(df[column], strata, labels.get(column, column))
+        rows += _categorical_rows(df[column], strata, index, labels.get(column, column))
     logger.debug("table one by %r: %d strata, %d rows", by, len(strata), len(rows))
     columns = ["variable", "level", *range(len(headers)), P_VALUE, TEST]
     table = pd.DataFrame(rows, columns=columns)

@@ -151,7 +151,9 @@ def check_groups(groups: ArrayLike, n: int) -> LabelArray:
     -------
     ndarray of str, shape (n,)
     """
-    labels = np.asarray(groups, dtype=object)
+    labels = np.asarray(groups)
+    if labels.dtype.kind != "U":
+        labels = np.asarray(groups, dtype=object)
     if labels.ndim != 1:
         raise ValidationError(f"groups must be one-dimensional; got shape {labels.shape}")
     if labels.size != n:
@@ -159,6 +161,8 @@ def check_groups(groups: ArrayLike, n: int) -> LabelArray:
             f"groups has {labels.size} labels but there are {n} durations; "
             "give exactly one group label per patient"
         )
+    if labels.dtype.kind == "U":
+        return labels  # already strings (e.g. checked before): none of them missing
     import pandas as pd  # its isna knows every missing marker; imported only when grouping
 
     reject_rows(
@@ -169,6 +173,31 @@ def check_groups(groups: ArrayLike, n: int) -> LabelArray:
     )
     codes, distinct = pd.factorize(labels)  # str() once per distinct label
     return np.asarray([str(label) for label in distinct], dtype=np.str_)[codes]
+
+
+def group_codes(labels: LabelArray) -> tuple[tuple[str, ...], IntArray]:
+    """The distinct labels, sorted, and the position of each label among them.
+
+    The same as ``np.unique(labels, return_inverse=True)``, but the labels are hashed, not
+    sorted: O(n) for n patients, and only the k distinct labels are sorted.
+
+    Returns
+    -------
+    names : tuple of str, shape (k,)
+    codes : ndarray of int, shape (n,)
+        ``names[codes[i]] == labels[i]``.
+
+    >>> group_codes(np.array(["b", "a", "b"]))
+    (('a', 'b'), array([1, 0, 1]))
+    """
+    import pandas as pd
+
+    found, distinct = pd.factorize(np.asarray(labels, dtype=object))
+    order = np.argsort(np.asarray([str(d) for d in distinct], dtype=np.str_), kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    names = tuple(str(distinct[i]) for i in order)
+    return names, rank[found]
 
 
 def check_times(times: ArrayLike, name: str = "times") -> FloatArray:

@@ -32,6 +32,7 @@ from gistcad.analysis.grouping import (
     NO_PREDICTION,
     SPLIT_LABELS,
     genotype_groups,
+    needed_classes,
     predicted_groups,
 )
 from gistcad.analysis.prediction_source import PredictionSource, choose_predictions
@@ -154,7 +155,10 @@ def _predicted(
     if model is None or cohort.empty:
         return none, source, None, []
     model_id, name = find_model_version(session, str(model), scope)
-    predictions = model_prediction_set(session, scope, model_id)
+    # only the probabilities the KIT exon 11 split reads, from their float columns
+    predictions = model_prediction_set(
+        session, scope, model_id, classes=needed_classes(StatusSplit.KIT11)
+    )
     try:
         chosen = choose_predictions(cohort["patient_id"], predictions.predictions)
         chosen.index = cohort.index

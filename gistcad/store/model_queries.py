@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
 from gistcad.domain import (
     MeasurementSource,
     Permission,
@@ -24,9 +25,11 @@ from gistcad.domain import (
     SegmentationSource,
 )
 from gistcad.errors import NotFoundError
+from gistcad.store.cohort_columns import cohort_column_expressions
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
     MAX_RECORD_ID,
+    PROBABILITY_COLUMNS,
     Center,
     Job,
     ModelVersion,
@@ -221,7 +224,8 @@ def model_prediction_set(
     """The final model's predictions and the out-of-fold predictions, for patients in scope.
 
     ``classes``: the class names whose probabilities the caller needs; only those are read
-    (each extracted by the database from the stored JSON, a number per row, not the whole
+    (the genotype classes from their float columns, :data:`PROBABILITY_COLUMNS`; any other
+    class extracted by the database from the stored JSON: a number per row, not the whole
     JSON), and each row's ``probabilities`` holds those it has. None: every class.
 
     Which patients the model was trained on: the list the version records (versions
@@ -235,10 +239,7 @@ def model_prediction_set(
     if classes is None:
         read: list[Any] = [cast(Prediction.probabilities, Text).label("probabilities")]
     else:
-        read = [
-            Prediction.probabilities[name].as_float().label(f"p{i}")
-            for i, name in enumerate(classes)
-        ]
+        read = [_probability(name).label(f"p{i}") for i, name in enumerate(classes)]
     stmt = select(Prediction.patient_id.label("patient_id"), *read).where(
         Prediction.model_version_id == model_version_id
     )
@@ -276,6 +277,15 @@ def model_prediction_set(
         validation=validation,
         predictions=pd.concat([final, oof], ignore_index=True),
     )
+
+
+def _probability(name: str) -> Any:
+    """The probability of class ``name`` per prediction row: its float column, else the
+    number in the JSON (NULL where a row has no such class)."""
+    column = PROBABILITY_COLUMNS.get(name)
+    if column is not None:
+        return Prediction.__table__.c[column]
+    return Prediction.probabilities[name].as_float()
 
 
 def _mappings(classes: list[str], values: list[np.ndarray], n: int) -> list[dict[str, float]]:
@@ -319,20 +329,11 @@ def _training_patients(version: ModelVersion, validation: Any) -> set[int] | Non
     return None
 
 
+#: the patient's record in the modelling table: the columns the cohort explorer analyses
+#: (one list, :data:`~gistcad.analysis.cohort_explorer.ANALYSED_COLUMNS`) and the outcome
+CLINICAL_MODELLING_COLUMNS = ["patient_id", "pseudonym", *ANALYSED_COLUMNS, "rfs_event"]
 MODELLING_COLUMNS = [
-    "patient_id",
-    "pseudonym",
-    "center",
-    "sex",
-    "age_at_diagnosis",
-    "site",
-    "size_cm",
-    "mitotic_count",
-    "mitotic_unit",
-    "rupture",
-    "genotype_detail",
-    "rfs_months",
-    "rfs_event",
+    *CLINICAL_MODELLING_COLUMNS,
     "series_id",
     "volume_path",
     "volume_sha256",
@@ -358,6 +359,7 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
     added: they are targets, never features.
     """
+    record = cohort_column_expressions()
     baseline = (
         select(Timepoint.patient_id, Timepoint.study_id).where(Timepoint.number == 0).subquery()
     )
@@ -381,19 +383,7 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     )
     stmt = (
         select(
-            Patient.id,
-            Patient.pseudonym,
-            Center.name,
-            Patient.sex,
-            Patient.age_at_diagnosis,
-            Tumour.site,
-            Tumour.size_cm,
-            Tumour.mitotic_count,
-            Tumour.mitotic_unit,
-            Tumour.rupture,
-            Tumour.genotype_detail,
-            Outcome.rfs_months,
-            Outcome.rfs_event,
+            *(record[name] for name in CLINICAL_MODELLING_COLUMNS),
             Series.id,
             Series.volume_path,
             Series.volume_sha256,

@@ -39,11 +39,12 @@ from sqlalchemy import (
     func,
     inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, validates
 
 from gistcad.domain import (
     ContrastPhase,
     Drug,
+    GenotypeClass,
     GenotypeDetail,
     JobStatus,
     LesionOrgan,
@@ -460,6 +461,25 @@ class ModelVersion(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+#: per genotype class (a :class:`~gistcad.domain.GenotypeClass` value, as a prediction's
+#: ``probabilities`` names it), the column of ``predictions`` that holds its probability
+PROBABILITY_COLUMNS: dict[str, str] = {c.value: f"p_{c.value}" for c in GenotypeClass}
+_PROBABILITY_COMMENT = "copy of the class probability in probabilities; null when it has none"
+
+
+def probability_columns(probabilities: dict[str, Any]) -> dict[str, float | None]:
+    """The values of :data:`PROBABILITY_COLUMNS` for a prediction's ``probabilities``: the
+    class's probability as a float, None for a class the prediction does not carry.
+
+    >>> probability_columns({"not_kit11": 0.25, "kit11": 0.75})["p_kit11"]
+    0.75
+    """
+    return {
+        column: None if probabilities.get(name) is None else float(probabilities[name])
+        for name, column in PROBABILITY_COLUMNS.items()
+    }
+
+
 class Prediction(Base):
     __tablename__ = "predictions"
     __table_args__ = (
@@ -482,6 +502,19 @@ class Prediction(Base):
     predicted_class: Mapped[str] = mapped_column(String(40))
     risk_score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # the genotype class probabilities of ``probabilities`` as numbers, filled on write (see
+    # PROBABILITY_COLUMNS): a large cohort is grouped by predicted status without parsing JSON
+    p_kit11: Mapped[float | None] = mapped_column(Float, comment=_PROBABILITY_COMMENT)
+    p_kit9: Mapped[float | None] = mapped_column(Float, comment=_PROBABILITY_COMMENT)
+    p_pdgfra: Mapped[float | None] = mapped_column(Float, comment=_PROBABILITY_COMMENT)
+    p_wt_other: Mapped[float | None] = mapped_column(Float, comment=_PROBABILITY_COMMENT)
+
+    @validates("probabilities")
+    def _fill_probability_columns(self, _key: str, value: dict[str, Any]) -> dict[str, Any]:
+        """Copy the genotype class probabilities into their columns as they are written."""
+        for column, number in probability_columns(value).items():
+            setattr(self, column, number)
+        return value
 
 
 class Job(Base):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import String, and_, exists, func, select, text, type_coerce
+from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.grouping import RISK_INPUTS, risk_classes
@@ -30,6 +30,7 @@ from gistcad.domain import (
 )
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store import audit
+from gistcad.store.cohort_columns import cohort_column_expressions
 from gistcad.store.frames import AnySelect, frame, plain
 from gistcad.store.model_queries import patient_predictions
 from gistcad.store.models import (
@@ -210,6 +211,14 @@ def list_centers(session: Session, scope: AccessScope) -> pd.DataFrame:
     return frame(session, stmt)
 
 
+def center_names(session: Session, scope: AccessScope) -> list[str]:
+    """The names of the centers in scope, sorted: what a filter offers (without counting
+    each center's patients, as :func:`list_centers` does)."""
+    return list(
+        session.scalars(select(Center.name).where(scope.clause(Center.id)).order_by(Center.name))
+    )
+
+
 def _series_counts() -> Any:
     """Series per patient, one aggregate joined once (not a subquery per patient)."""
     return (
@@ -220,41 +229,9 @@ def _series_counts() -> Any:
     )
 
 
-def _coded(column: Any, name: str) -> Any:
-    """A coded column read as its plain string value (no enum object per row)."""
-    return type_coerce(column, String()).label(name)
-
-
-def _cohort_columns() -> dict[str, Any]:
-    """Every stored column of the cohort table, by name (``n_series`` needs its join)."""
-    return {
-        "patient_id": Patient.id.label("patient_id"),
-        "pseudonym": Patient.pseudonym.label("pseudonym"),
-        "center": Center.name.label("center"),
-        "sex": _coded(Patient.sex, "sex"),
-        "age_at_diagnosis": Patient.age_at_diagnosis.label("age_at_diagnosis"),
-        "split": _coded(Patient.split, "split"),
-        "fold": Patient.fold.label("fold"),
-        "site": _coded(Tumour.site, "site"),
-        "sub_site": Tumour.sub_site.label("sub_site"),
-        "size_cm": Tumour.size_cm.label("size_cm"),
-        "mitotic_count": Tumour.mitotic_count.label("mitotic_count"),
-        "mitotic_unit": _coded(Tumour.mitotic_unit, "mitotic_unit"),
-        "rupture": Tumour.rupture.label("rupture"),
-        "histology": Tumour.histology.label("histology"),
-        "genotype_detail": _coded(Tumour.genotype_detail, "genotype_detail"),
-        "adjuvant_imatinib": Treatment.adjuvant_imatinib.label("adjuvant_imatinib"),
-        "neoadjuvant_imatinib": Treatment.neoadjuvant_imatinib.label("neoadjuvant_imatinib"),
-        "rfs_months": Outcome.rfs_months.label("rfs_months"),
-        "rfs_event": Outcome.rfs_event.label("rfs_event"),
-        "os_months": Outcome.os_months.label("os_months"),
-        "os_event": Outcome.os_event.label("os_event"),
-    }
-
-
 def _cohort_select(names: list[str]) -> AnySelect:
     """The cohort's joins, selecting ``names`` (stored columns and ``n_series``) only."""
-    available = _cohort_columns()
+    available = cohort_column_expressions()
     counts = _series_counts() if "n_series" in names else None
     selected = [
         func.coalesce(counts.c.n, 0).label("n_series")
@@ -462,7 +439,20 @@ def cohort_page(
     page = min(page, max(1, -(-total // page_size)))
     wanted = list(COHORT_COLUMNS)
     stored = _stored_columns(wanted, False)
-    stmt = _filtered(scope, flt, stored).limit(page_size).offset((page - 1) * page_size)
+    # the page's patients first (the filter's joins only; without a filter on them the
+    # database drops the other joins and reads the patients in order), then the rows of
+    # those patients alone: not every row of the selection joined, sorted and cut
+    ids = (
+        _filtered(scope, flt, ["patient_id"])
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .subquery("page_ids")
+    )
+    stmt = (
+        _cohort_select(stored)
+        .join(ids, ids.c.patient_id == Patient.id)
+        .order_by(Center.name, Patient.pseudonym)
+    )
     rows = _with_genotype_group(frame(session, stmt, stored), wanted)
     return CohortPage(rows[wanted], total, page, page_size)
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select, text
 
 from gistcad.domain import GenotypeClass, GenotypeDetail, MitosisUnit, ModelKind, Sex, Site, Split
 from gistcad.errors import ValidationError
 from gistcad.store.models import (
+    PROBABILITY_COLUMNS,
     Base,
     Center,
     ModelVersion,
@@ -135,6 +136,11 @@ def _write(conn: Connection, table: Table, columns: dict[str, list[Any]]) -> Non
     for start in range(0, n, CHUNK):
         rows = [{c: columns[c][i] for c in names} for i in range(start, min(n, start + CHUNK))]
         conn.execute(insert(table), rows)
+
+
+def _has_probability_columns(conn: Connection) -> bool:
+    present = {c["name"] for c in inspect(conn).get_columns(_table(Prediction).name)}
+    return set(PROBABILITY_COLUMNS.values()) <= present
 
 
 def _reset_sequences(conn: Connection, tables: Sequence[Table]) -> None:
@@ -297,6 +303,13 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
         probabilities[:, -1] = 1.0 - probabilities[:, :-1].sum(axis=1)
         as_json = conn.dialect.name == "postgresql"
         rows = [dict(zip(classes, p, strict=True)) for p in probabilities.tolist()]
+        # the copies the ORM fills on write (Prediction.probabilities), where the schema has
+        # them (not before revision 0007, which back-fills them)
+        copies = (
+            {PROBABILITY_COLUMNS[c]: probabilities[:, i].tolist() for i, c in enumerate(classes)}
+            if _has_probability_columns(conn)
+            else {}
+        )
         _write(
             conn,
             _table(Prediction),
@@ -308,6 +321,7 @@ def seed_cohort(engine: Engine, n: int, *, seed: int = 0) -> SeededCohort:
                 "predicted_class": [classes[i] for i in probabilities.argmax(axis=1)],
                 "risk_score": probabilities[:, 0].tolist(),
                 "created_at": [_NOW] * n,
+                **copies,
             },
         )
         _reset_sequences(

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.analysis.logrank import holm_adjust, logrank_test, logrank_trend, pairwise_logrank
+from gistcad.analysis.logrank import (
+    holm_adjust,
+    logrank_test,
+    logrank_tests,
+    logrank_trend,
+    pairwise_logrank,
+)
 from gistcad.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -194,3 +200,21 @@ def test_counting_by_sorts_equals_the_loop_over_event_times_with_ties() -> None:
         member = (labels == row.group_a) | (labels == row.group_b)
         expected_pair = _loop_logrank(times[member], events[member], labels[member])[-1]
         assert row.statistic == pytest.approx(expected_pair, rel=1e-10)
+
+
+def test_the_tests_counted_once_equal_the_tests_counted_apart() -> None:
+    rng = np.random.default_rng(5)
+    times = rng.exponential(10, size=120).round()
+    events = rng.integers(0, 2, size=120)
+    groups = rng.choice(["b", "a", "c", "d"], size=120).astype(object)  # labels as objects
+    overall, pairs = logrank_tests(times, events, groups)
+    alone = logrank_test(times, events, groups)
+    assert overall.groups == ("a", "b", "c", "d") == alone.groups
+    assert overall.statistic == alone.statistic
+    np.testing.assert_array_equal(overall.observed, alone.observed)
+    pd.testing.assert_frame_equal(pairs, pairwise_logrank(times, events, groups))
+    # each pair: the two-group test on that pair's patients alone
+    for row in pairs.itertuples(index=False):
+        pair = np.isin(groups, [row.group_a, row.group_b])
+        two = logrank_test(times[pair], events[pair], groups[pair])
+        assert row.statistic == pytest.approx(two.statistic, rel=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -97,3 +99,50 @@ def test_the_scale_indexes_come_and_go_keeping_the_rows(empty_engine: Engine) ->
     assert "ix_tumours_genotype_detail" not in indexes("tumours")
     assert "ix_predictions_patient_model" not in indexes("predictions")
     assert patients() == 50
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_the_probability_columns_are_back_filled_from_the_json(empty_engine: Engine) -> None:
+    import json
+
+    from sqlalchemy import insert, select
+
+    from gistcad.store.models import Prediction
+    from gistcad.store.seeding import seed_cohort
+
+    migrations.upgrade(empty_engine, "0006_semi_automatic_outline")
+    seed_cohort(empty_engine, 30)  # predictions written before the columns existed
+    predictions = Prediction.__table__
+    with empty_engine.begin() as conn:
+        model_id, patient_id = conn.execute(
+            select(predictions.c.model_version_id, predictions.c.patient_id).limit(1)
+        ).one()
+        conn.execute(  # a binary model's row: no kit9, pdgfra or wild-type probability
+            insert(predictions).values(
+                patient_id=patient_id,
+                model_version_id=model_id,
+                series_id=None,
+                probabilities={"not_kit11": 0.375, "kit11": 0.625},
+                predicted_class="kit11",
+                created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            )
+        )
+    columns = ["p_kit11", "p_kit9", "p_pdgfra", "p_wt_other"]
+    assert not set(columns) & {c["name"] for c in inspect(empty_engine).get_columns("predictions")}
+
+    migrations.upgrade(empty_engine, "0007_prediction_probabilities")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            select(predictions.c.probabilities, *(predictions.c[c] for c in columns))
+        ).all()
+    assert len(rows) == 31
+    for stored, *numbers in rows:
+        probabilities = stored if isinstance(stored, dict) else json.loads(stored)
+        expected = [probabilities.get(c.removeprefix("p_")) for c in columns]
+        assert numbers == expected  # exactly the JSON's numbers; NULL where a class is absent
+    assert [0.625, None, None, None] in [list(r[1:]) for r in rows]
+
+    migrations.downgrade(empty_engine, "0006_semi_automatic_outline")
+    assert not set(columns) & {c["name"] for c in inspect(empty_engine).get_columns("predictions")}
+    with empty_engine.connect() as conn:
+        assert len(conn.execute(select(predictions.c.id)).all()) == 31

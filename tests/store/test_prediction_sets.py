@@ -86,3 +86,57 @@ def test_only_the_classes_asked_for_are_read_with_the_same_values(engine: Engine
     assert {frozenset(p) for p in one["probabilities"]} == {frozenset({"kit11"})}
     assert sorted(round(p["not_kit11"], 2) for p in every["probabilities"]) == [0.1] * 5 + [0.8] * 4
     assert {frozenset(p) for p in absent["probabilities"]} == {frozenset({"kit11"})}
+
+
+def test_a_class_without_its_own_column_is_read_from_the_json(engine: Engine) -> None:
+    seeded = _seed(engine)
+    with Session(engine) as s:
+        model_id = int(str(seeded["kfold"]))
+        every = model_prediction_set(s, AccessScope.everything(), model_id).predictions
+        rest = model_prediction_set(
+            s, AccessScope.everything(), model_id, classes=["not_kit11", "kit11"]
+        ).predictions
+    assert [p["not_kit11"] for p in rest["probabilities"]] == [
+        p["not_kit11"] for p in every["probabilities"]
+    ]
+    assert [p["kit11"] for p in rest["probabilities"]] == [
+        p["kit11"] for p in every["probabilities"]
+    ]
+
+
+def test_writing_a_prediction_fills_its_probability_columns(engine: Engine) -> None:
+    from gistcad.domain import ModelKind
+    from gistcad.store.models import ModelVersion, Prediction
+
+    with Session(engine) as s:
+        patient = add_patient(s, add_center(s, "Alpha"), "A-1")
+        model = ModelVersion(name="m", kind=ModelKind.CLINICAL, target="kit11")
+        s.add(model)
+        s.flush()
+        row = Prediction(
+            patient_id=patient.id,
+            model_version_id=model.id,
+            probabilities={"not_kit11": 0.25, "kit11": 0.75},
+            predicted_class="kit11",
+        )
+        s.add(row)
+        s.commit()
+        stored = s.get(Prediction, row.id)
+        assert stored is not None
+        assert (stored.p_kit11, stored.p_kit9, stored.p_pdgfra, stored.p_wt_other) == (
+            0.75,
+            None,
+            None,
+            None,
+        )
+        stored.probabilities = {"kit11": 0.5, "kit9": 0.125, "pdgfra": 0.125, "wt_other": 0.25}
+        s.commit()
+        s.expire_all()
+        again = s.get(Prediction, row.id)
+        assert again is not None
+        assert (again.p_kit11, again.p_kit9, again.p_pdgfra, again.p_wt_other) == (
+            0.5,
+            0.125,
+            0.125,
+            0.25,
+        )

@@ -14,6 +14,7 @@ from gistcad.store.models import Center, ModelVersion, Prediction
 from gistcad.store.queries import (
     COHORT_COLUMNS,
     CohortFilter,
+    center_names,
     cohort_counts,
     cohort_table,
     list_centers,
@@ -75,6 +76,8 @@ def test_one_center_scope_never_returns_another_center(
         counts = cohort_counts(s, scope)
         table = cohort_table(s, scope)
         centers = list_centers(s, scope)
+        names = center_names(s, scope)
+        everyone = center_names(s, AccessScope.everything())
         preds = model_predictions(s, scope, seeded["model"])
         other_series = patient_series(s, scope, seeded["b_patient"])
         with pytest.raises(NotFoundError, match="B-001"):
@@ -83,6 +86,7 @@ def test_one_center_scope_never_returns_another_center(
     assert (counts.patients, counts.centers, counts.series) == (3, 1, 2)
     assert set(table["center"]) == {"Alpha"}
     assert list(centers["center"]) == ["Alpha"]
+    assert names == ["Alpha"] and everyone == ["Alpha", "Beta"]
     assert set(preds["center"]) == {"Alpha"} and len(preds) == 3
     assert other_series.empty
     assert record.center == "Alpha"
@@ -94,6 +98,7 @@ def test_empty_scope_sees_nothing(engine: Engine, seeded: dict[str, int]) -> Non
         assert cohort_counts(s, scope).patients == 0
         assert cohort_table(s, scope).empty
         assert list_centers(s, scope).empty
+        assert center_names(s, scope) == []
 
 
 def test_ambiguous_pseudonym_names_the_centers(engine: Engine, seeded: dict[str, int]) -> None:
