@@ -290,6 +290,7 @@ st.download_button(
     file_name=f"{card.pseudonym}.html",
     mime="text/html",
     key="case_report",
+    on_click="ignore",
     help=f"Recorded in the audit trail as a {CASE_REPORT} export.",
 )
 
