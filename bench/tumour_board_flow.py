@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 import zipfile
@@ -53,8 +50,6 @@ import requests
 
 TARGET_S = 120.0
 CENTER = "Board"
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
-PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 #: The new patient (FAKE identifying data), no mask.
 RECORD: dict[str, Any] = {
     "hospital_id": "BRD-000318",
@@ -76,49 +71,17 @@ RECORD: dict[str, Any] = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def orthanc(folder: Path) -> Iterator[str | None]:
-    """A local Orthanc with DICOMweb; yields its REST root, or None when it is not installed."""
-    if not (Path(ORTHANC).exists() and PLUGIN.exists()):
+    """The local Orthanc (:func:`gistcad.pacs.local_server.local_orthanc`); yields its REST
+    root, or None when it is not installed."""
+    from gistcad.pacs.local_server import local_orthanc, orthanc_installed
+
+    if not orthanc_installed():
         yield None
         return
-    port = _free_port()
-    config = {
-        "Name": "gistcad-bench",
-        "StorageDirectory": str(folder / "storage"),
-        "IndexDirectory": str(folder / "storage"),
-        "HttpPort": port,
-        "DicomServerEnabled": False,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "Plugins": [str(PLUGIN)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    with (folder / "orthanc.log").open("wb") as log:
-        process = subprocess.Popen(
-            [ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
-        )
-        rest = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if requests.get(f"{rest}/system", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError("Orthanc did not start; see " + str(folder / "orthanc.log"))
-            yield rest
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with local_orthanc(folder, name="gistcad-bench") as rest:
+        yield rest
 
 
 def new_patient_files(folder: Path, matrix: int, slices: int) -> tuple[list[Path], np.ndarray]:

@@ -38,6 +38,7 @@ SLOWEST_FIRST = (
     "tests/neural/test_fitting.py",
     "tests/modelling/test_learner_contract.py",
     "tests/cluster/test_cluster_results.py",
+    "tests/app/test_browser_outline.py",
     "tests/cluster/test_running_cluster.py",
     "tests/app/test_browser_downloads.py",
     "tests/synth/test_follow_up.py",

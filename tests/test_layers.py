@@ -30,7 +30,7 @@ FORBIDDEN_IMPORTS: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Calls a page must leave to the domain: file access (``name`` or ``x.name``).
-FILE_FUNCTIONS = frozenset({"open", "dcmread"})
+FILE_FUNCTIONS = frozenset({"open", "dcmread", "read_nifti"})
 FILE_METHODS = frozenset(
     {
         "open",
@@ -279,6 +279,7 @@ PAGE_VIOLATIONS = [
     ("img = nib.load(path)\n", "nib.load()"),
     ("ds = pydicom.dcmread(path)\n", "pydicom.dcmread()"),
     ("ds = dcmread(path)\n", "dcmread()"),
+    ("volume = read_nifti(path)\n", "read_nifti()"),
     ("ok = path.is_file()\n", ".is_file()"),
     ("ok = Path(p).exists()\n", ".exists()"),
     ("ok = os.path.exists(p)\n", ".exists()"),

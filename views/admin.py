@@ -124,5 +124,6 @@ with audit_tab:
         file_name="gistcad_audit.csv",
         mime="text/csv",
         key="audit_download",
+        on_click="ignore",
         disabled=events.empty,
     )

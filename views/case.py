@@ -6,10 +6,9 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import PanelModel, case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import ContrastPhase, JobKind, JobStatus, Permission
+from gistcad.domain import CURRENT_MODELS, ContrastPhase, JobKind, JobStatus, Permission
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
-from gistcad.modelling.current import CURRENT
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
@@ -144,7 +143,7 @@ def prediction_control(pseudonym: str) -> None:
                 engine(),
                 JobKind.PREDICT,
                 (
-                    {"models": CURRENT, "pseudonyms": [pseudonym]}
+                    {"models": CURRENT_MODELS, "pseudonyms": [pseudonym]}
                     if int(chosen_model) == 0
                     else {"model_version_id": int(chosen_model), "pseudonyms": [pseudonym]}
                 ),
@@ -291,6 +290,7 @@ st.download_button(
     file_name=f"{card.pseudonym}.html",
     mime="text/html",
     key="case_report",
+    on_click="ignore",
     help=f"Recorded in the audit trail as a {CASE_REPORT} export.",
 )
 

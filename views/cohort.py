@@ -1,6 +1,7 @@
 """Cohort explorer: filters kept in the URL, patient count, table one, distributions, export."""
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from gistcad.analysis.cohort_explorer import (
@@ -29,6 +30,29 @@ ANY, YES, NO = "any", "yes", "no"
 SCHEMES: list[RiskScheme] = list(RiskScheme)
 TABLE_ONE_BY: list[TableOneBy] = list(TableOneBy)
 PAGE_SIZES = [25, 50, 100, 250, 500]
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing table one…")
+def table_one(patients: pd.DataFrame, by: TableOneBy, scheme: RiskScheme) -> pd.DataFrame:
+    """Table one of the selected patients (cached: its Fisher tests draw tens of thousands of
+    tables, and the page reruns on every widget and every download; keyed by the patients'
+    rows, so by the filter and the caller's scope, and by the stratification)."""
+    return explorer_table_one(patients, by, scheme)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def figures(patients: pd.DataFrame, scheme: RiskScheme) -> tuple[go.Figure, ...]:
+    """The distribution tab's figures: site, genotype, size, risk class by center (cached like
+    :func:`table_one`)."""
+    return (
+        count_bars(patients, "site", by="center", title="Site by center"),
+        count_bars(patients, "genotype", by="center", title="Genotype by center"),
+        distribution(patients, "size_cm", by="center", title="Tumour size", unit="cm"),
+        count_bars(
+            patients, "risk_class", by="center", title=f"Risk class ({scheme.label}) by center"
+        ),
+    )
+
 
 st.title("Cohort explorer")
 
@@ -176,47 +200,28 @@ with tabs[0]:
             audited_csv("cohort table", whole_cohort, bulk=True),
             file_name="cohort.csv",
             key="cohort_download",
+            on_click="ignore",
         )
     else:
         st.caption(f"Your role ({scope().role.value}) does not include patient-level exports.")
 with tabs[1]:
     by = st.radio("Stratify by", TABLE_ONE_BY, horizontal=True, key="t1_by")
     try:
-        t1 = explorer_table_one(cohort, by, scheme)
+        t1 = table_one(cohort, by, scheme)
         show_table(t1)
         st.download_button(
             "Download table one (CSV)",
             audited_csv("table one", t1),
             file_name="table_one.csv",
             key="t1_download",
+            on_click="ignore",
         )
     except GistcadError as exc:
         show_error(exc)
 with tabs[2]:
     left, right = st.columns(2)
-    show_figure(
-        count_bars(cohort, "site", by="center", title="Site by center"),
-        "plot_site",
-        "cohort_site",
-        where=left,
-    )
-    show_figure(
-        count_bars(cohort, "genotype", by="center", title="Genotype by center"),
-        "plot_genotype",
-        "cohort_genotype",
-        where=right,
-    )
-    show_figure(
-        distribution(cohort, "size_cm", by="center", title="Tumour size", unit="cm"),
-        "plot_size",
-        "cohort_size",
-        where=left,
-    )
-    show_figure(
-        count_bars(
-            cohort, "risk_class", by="center", title=f"Risk class ({scheme.label}) by center"
-        ),
-        "plot_risk",
-        "cohort_risk",
-        where=right,
-    )
+    by_site, by_genotype, by_size, by_risk = figures(cohort, scheme)
+    show_figure(by_site, "plot_site", "cohort_site", where=left)
+    show_figure(by_genotype, "plot_genotype", "cohort_genotype", where=right)
+    show_figure(by_size, "plot_size", "cohort_size", where=left)
+    show_figure(by_risk, "plot_risk", "cohort_risk", where=right)

@@ -50,7 +50,9 @@ def audited_csv(
     download's data in another thread, where the session state (and so the scope) is absent.
     The file holds the table as the page shows it (:func:`gistcad.display.display_table`),
     formatted when the button is clicked, not in every run of the page; ``table`` may also
-    be a function that reads it then (a large cohort is read for the file only).
+    be a function that reads it then (a large cohort is read for the file only). Its button
+    takes ``on_click="ignore"``: a download changes nothing the page shows, so it does not
+    rerun the page (which would keep the user waiting with every widget disabled).
     """
     db, caller = engine(), scope()
 

@@ -212,4 +212,5 @@ if scope().can(Permission.BULK_EXPORT):
         file_name="response_cohort.csv",
         mime="text/csv",
         key="response_csv",
+        on_click="ignore",
     )

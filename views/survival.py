@@ -320,6 +320,7 @@ def _show_source_table(result: CohortSurvival) -> None:
         audited_csv("survival prediction sources", sources),
         file_name="survival_prediction_sources.csv",
         key="survival_dl_sources",
+        on_click="ignore",
     )
 
 
@@ -335,6 +336,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             audited_csv(f"survival summary ({label})", comparison.summary),
             file_name=f"survival_summary_{label}.csv",
             key=f"survival_dl_summary_{label}",
+            on_click="ignore",
         )
     with tabs[1]:
         show_table(comparison.at_risk)
@@ -343,6 +345,7 @@ def _show_tables(result: CohortSurvival, label: str) -> None:
             audited_csv(f"number at risk ({label})", comparison.at_risk),
             file_name=f"survival_at_risk_{label}.csv",
             key=f"survival_dl_risk_{label}",
+            on_click="ignore",
         )
     with tabs[2]:
         if comparison.logrank is not None:

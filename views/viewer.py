@@ -17,7 +17,6 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from gistcad.errors import GistcadError
-from gistcad.imaging import read_nifti
 from gistcad.viewer.browser import BrowserSeries, BrowserVolume, series_for_browser
 from gistcad.viewer.slices import (
     PRESETS,
@@ -29,9 +28,9 @@ from gistcad.viewer.slices import (
     largest_slice,
     measure,
     position_mm,
+    read_view_volume,
     render,
     slice_count,
-    to_lps,
     window,
 )
 from views.common import settings
@@ -51,7 +50,7 @@ _browser_viewer = components.declare_component(
 def view_volume(relative_path: str, sha256: str) -> ViewVolume:
     """The volume at ``relative_path`` (memory-mapped), reoriented for display."""
     del sha256  # part of the cache key: a re-imported file is read again
-    return to_lps(read_nifti(settings().layout.resolve(relative_path)))
+    return read_view_volume(settings().layout, relative_path)
 
 
 def slice_counts(image: tuple[str, str]) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.commands.hints import hint
 from gistcad.config import load_settings
-from gistcad.domain import Device, ModelKind, Permission
+from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 from gistcad.progress import Progress
@@ -219,7 +219,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from gistcad.modelling.current import CURRENT, predict_with_current_models
+    from gistcad.modelling.current import predict_with_current_models
     from gistcad.modelling.trainer import predict_and_record
     from gistcad.store.model_queries import find_model_version
 
@@ -228,7 +228,7 @@ def _predict(args: argparse.Namespace) -> int:
     scope = caller_scope(args, engine, settings)
     scope.require(Permission.RUN_JOBS)
     device = _checked_device(args.device)
-    if args.model == CURRENT:
+    if args.model == CURRENT_MODELS:
         with session_scope(engine) as session:
             done = predict_with_current_models(
                 session, scope, settings.data_dir, args.patient, device=device

@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from gistcad.domain import CURRENT_MODELS
 from gistcad.errors import NotFoundError
 from gistcad.modelling.targets import Target
 from gistcad.progress import Progress
@@ -32,9 +31,6 @@ QUESTIONS: tuple[tuple[str, tuple[Target, ...]], ...] = (
     ("risk score", (Target.RISK,)),
     ("response", (Target.CHOI_PR_FU1, Target.PROGRESSION_6M)),
 )
-
-#: The value of a prediction job's ``models`` parameter that asks for the current versions.
-CURRENT = CURRENT_MODELS
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,10 @@ from numpy.typing import NDArray
 from scipy.ndimage import zoom
 
 from gistcad.errors import ValidationError
+from gistcad.imaging import read_nifti
 from gistcad.imaging.lesion_measures import LesionMeasures, measure_lesion
 from gistcad.imaging.volume import Volume
+from gistcad.layout import DataLayout
 
 
 class Plane(StrEnum):
@@ -68,6 +70,12 @@ def to_lps(volume: Volume) -> ViewVolume:
     order = transform[:, 0].astype(int)
     spacing = tuple(float(s) for s in np.asarray(volume.spacing_mm)[np.argsort(order)])
     return ViewVolume(array=array, spacing_mm=spacing)  # type: ignore[arg-type]
+
+
+def read_view_volume(layout: DataLayout, relative_path: str) -> ViewVolume:
+    """The canonical NIfTI volume at ``relative_path`` in the data folder (memory-mapped where
+    uncompressed), reoriented for display by :func:`to_lps`."""
+    return to_lps(read_nifti(layout.resolve(relative_path)))
 
 
 def slice_count(view: ViewVolume, plane: Plane) -> int:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,7 +152,8 @@ def _click_every_download(tab: Any) -> dict[str, tuple[str, bytes]]:
             label = button.inner_text().strip()
             if label in files or not button.is_visible():
                 continue
-            # a download reruns the page, which disables its widgets until the run ends
+            # a download leaves the page as it is (on_click="ignore"), except on the
+            # Performance page, whose rerun disables its widgets until the run ends
             download = click_download(tab, button)
             files[label] = (download.suggested_filename, Path(download.path()).read_bytes())
     return files
@@ -167,6 +170,80 @@ def _check(label: str, name: str, content: bytes, expected: dict[str, Any], who:
     assert expected["columns"] <= set(table.columns), (label, list(table.columns))
     if expected["contains"]:
         assert expected["contains"].format(treated=who) in text, label
+
+
+def _selectbox(tab: Any, label: str) -> Any:
+    """The select box whose label is exactly ``label``."""
+    return tab.locator("[data-testid='stSelectbox']").filter(
+        has=tab.locator("[data-testid='stWidgetLabel']").get_by_text(label, exact=True)
+    )
+
+
+def _choose(tab: Any, label: str, option: str) -> None:
+    """Pick ``option`` in the select box labelled ``label`` and wait for the rerun."""
+    _selectbox(tab, label).click()
+    tab.get_by_role("option", name=option, exact=True).click()
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+
+
+def _options(tab: Any, label: str) -> list[str]:
+    """The options of the select box labelled ``label``."""
+    _selectbox(tab, label).click()
+    tab.get_by_role("option").first.wait_for(timeout=10_000)
+    options = [text.strip() for text in tab.get_by_role("option").all_inner_texts()]
+    tab.keyboard.press("Escape")
+    return options
+
+
+PAGE_CAPTION = re.compile(r"Page (\d+) of (\d+): patients (\d+)–(\d+) of (\d+) in (.+)")
+
+
+def _group_page(tab: Any, group: str, page: int = 1) -> tuple[int, ...]:
+    """(pages, first, last, total) of the Survival page's "Patients of a group", once it
+    shows page ``page`` of ``group``."""
+    shown = re.compile(rf"Page {page} of \d+: patients \d+–\d+ of \d+ in {re.escape(group)}")
+    caption = tab.get_by_text(shown).first
+    caption.wait_for(timeout=60_000)
+    found = PAGE_CAPTION.fullmatch(caption.inner_text().strip())
+    assert found, caption.inner_text()
+    return tuple(int(v) for v in found.groups()[1:5])
+
+
+def _page_through_the_largest_group(tab: Any) -> None:
+    """Survival page: at 25 rows a page the largest group has a second page, which lists the
+    patients after the 25th."""
+    _choose(tab, "Rows per page", "25")
+    totals = {}
+    for group in _options(tab, "Group"):
+        _choose(tab, "Group", group)
+        totals[group] = _group_page(tab, group)[3]
+    largest = max(totals, key=lambda g: totals[g])
+    total = totals[largest]
+    pages = math.ceil(total / 25)
+    assert total > 25, totals  # the seeded cohort's larger group spans two pages
+    _choose(tab, "Group", largest)
+    assert _group_page(tab, largest) == (pages, 1, 25, total)
+    number = tab.get_by_label("Page", exact=True)
+    number.fill("2")
+    number.press("Enter")
+    assert _group_page(tab, largest, page=2) == (pages, 26, min(total, 50), total)
+
+
+def _size_histogram_is_drawn(tab: Any) -> None:
+    """Cohort explorer, Distributions tab: the tumour size figure is drawn as binned bars."""
+    tab.get_by_role("tab", name="Distributions").click()
+    figure = tab.locator("[data-testid='stPlotlyChart']", has_text="Tumour size").first
+    figure.wait_for(timeout=60_000)
+    bars = figure.locator(".barlayer .point path")
+    bars.first.wait_for(state="attached", timeout=30_000)
+    assert bars.count() > 1  # one bar per bin and center with patients
+
+
+#: page address -> what else to check there once its downloads have arrived
+ALSO: dict[str, Any] = {
+    "cohort": _size_histogram_is_drawn,
+    "survival?by=predicted": _page_through_the_largest_group,
+}
 
 
 def test_every_download_on_every_page_arrives(server: tuple[str, str]) -> None:
@@ -186,6 +263,8 @@ def test_every_download_on_every_page_arrives(server: tuple[str, str]) -> None:
             assert set(files) == set(expected), (path, sorted(files))
             for label, (name, content) in files.items():
                 _check(label, name, content, expected[label], treated)
+            if path in ALSO:
+                ALSO[path](tab)
             assert not tab.locator("[data-testid='stException']").count(), path
             assert not tab.get_by_text("Failed to generate file").count(), path
         browser.close()

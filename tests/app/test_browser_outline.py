@@ -1,6 +1,7 @@
 """The tumour board's path through the dashboard in chromium, for a new patient without a mask:
 upload the CT (a zip of a synthetic DICOM export) → open the case → click the tumour in the
-viewer's outline mode → the outline is shown → erase a stroke of it with the brush → save it →
+viewer's outline mode → the outline is shown → the tolerance slider re-grows it → "Discard"
+removes it → a second click outlines it again → erase a stroke of it with the brush → save it →
 run a prediction → download the report.
 
 The click's screen position is computed from where the generator put the tumour (the centre of
@@ -15,7 +16,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import nibabel as nib
 import numpy as np
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from gistcad.domain import GenotypeClass, ModelKind, SegmentationSource
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
+from gistcad.segmentation.region_growing import GrowOptions
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.models import Center, Patient, Prediction, Segmentation
 from gistcad.synth.build import BuildOptions, build_cohort
@@ -36,6 +38,7 @@ from tests.factories import seed_cohort
 
 CENTER = "Lyon"  # the synthetic center whose masks are NIfTI: its DICOM export is CT only
 MODEL = "clin-geno"
+TOLERANCE_HU = GrowOptions().tolerance_hu  # the outline slider's starting value
 
 pytestmark = [
     pytest.mark.browser,
@@ -132,6 +135,33 @@ def _uploaded(data: Path) -> str:
     return str(pseudonym)
 
 
+def _click_tumour(tab: Any, viewer: Any, tumour_mm: list[float]) -> dict[str, Any]:
+    """Click the tumour's centre in the viewer's outline mode and wait until its outline is
+    shown (measures under the viewer, a second volume in it); returns the viewer's click."""
+    # a rerun may have loaded the viewer again: it takes clicks once it shows the CT
+    viewer.wait_for_function("window.ctViewer && window.ctViewer.ready", timeout=60_000)
+    viewer.locator("#tool").select_option("outline")
+    viewer.locator("#gl").scroll_into_view_if_needed()  # the page may have scrolled it away
+    spot = viewer.evaluate("(mm) => window.ctViewer.screenOf(mm)", tumour_mm)
+    canvas = viewer.locator("#gl").bounding_box()
+    assert spot is not None and canvas is not None
+    before = [c["id"] for c in viewer.evaluate("window.ctViewer.clicks")]
+    tab.mouse.click(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
+    viewer.wait_for_function(
+        f"(c => c.length > 0 && !{before!r}.includes(c[c.length - 1].id))(window.ctViewer.clicks)",
+        timeout=10_000,
+    )
+    clicks = viewer.evaluate("window.ctViewer.clicks")
+    tab.get_by_text("Outline volume").wait_for(timeout=60_000)
+    tab.get_by_text("New outline (green, not saved yet)").wait_for(timeout=10_000)
+    # the outline arrives in the viewer as a second volume
+    viewer.wait_for_function(
+        "window.ctViewer.outlineKey !== null && window.ctViewer.nv.volumes.length === 2",
+        timeout=30_000,
+    )
+    return dict(clicks[-1])
+
+
 def test_upload_outline_predict_and_report_in_the_browser(new_patient: NewPatient) -> None:
     from playwright.sync_api import Frame, sync_playwright
 
@@ -145,20 +175,33 @@ def test_upload_outline_predict_and_report_in_the_browser(new_patient: NewPatien
         assert isinstance(viewer, Frame)
         tab.get_by_text("To outline the tumour").wait_for(timeout=10_000)
         # outline mode, then a click on the tumour's centre as the screen shows it
-        viewer.locator("#tool").select_option("outline")
-        spot = viewer.evaluate("(mm) => window.ctViewer.screenOf(mm)", case.tumour_mm)
-        canvas = viewer.locator("#gl").bounding_box()
-        assert spot is not None and canvas is not None
-        tab.mouse.click(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
-        (click,) = viewer.evaluate("window.ctViewer.clicks")
+        click = _click_tumour(tab, viewer, case.tumour_mm)
         assert np.allclose(click["mm"], case.tumour_mm, atol=3.0)  # within a voxel or so
-        tab.get_by_text("Outline volume").wait_for(timeout=60_000)
-        tab.get_by_text("New outline (green, not saved yet)").wait_for(timeout=10_000)
-        # the outline arrives in the viewer as a second volume, 1 at the clicked point
+        # the tolerance slider re-grows the outline from the same click (a new overlay, keyed
+        # by the tolerance); "Discard" takes it away, and the viewer shows the CT alone
+        slider = tab.get_by_role("slider", name="Outline tolerance (HU)")
+        slider.focus()
+        slider.press("ArrowRight")  # one step of 5 HU above the default
         viewer.wait_for_function(
-            "window.ctViewer.outlineKey !== null && window.ctViewer.nv.volumes.length === 2",
+            f"(window.ctViewer.outlineKey || '').includes('@{TOLERANCE_HU + 5:g}/')",
+            timeout=60_000,
+        )
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        slider.focus()
+        slider.press("ArrowLeft")  # back to the default, for the volume checked below
+        viewer.wait_for_function(
+            f"(window.ctViewer.outlineKey || '').includes('@{TOLERANCE_HU:g}/')", timeout=60_000
+        )
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        tab.get_by_role("button", name="Discard the outline").click()
+        tab.get_by_text("To outline the tumour").wait_for(timeout=60_000)
+        viewer.wait_for_function(
+            "window.ctViewer.outlineKey === null && window.ctViewer.nv.volumes.length === 1",
             timeout=30_000,
         )
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        # outline again, from a new click at the same place
+        click = _click_tumour(tab, viewer, case.tumour_mm)
         inside = viewer.evaluate(
             "(mm) => { const v = window.ctViewer.nv.volumes[1]; const x = v.mm2vox(mm);"
             " return v.getValue(x[0], x[1], x[2]); }",

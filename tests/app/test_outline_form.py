@@ -8,36 +8,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gistcad.domain import SegmentationSource
-from gistcad.imaging.nifti_io import write_canonical
-from gistcad.layout import DataLayout
-from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
+from gistcad.store.models import AuditEvent, Patient, Segmentation
 from tests.app.conftest import open_page
-from tests.factories import add_center
-from tests.segmentation.phantoms import phantom
-
-UID = "1.2.826.0.1.3680043.99.2"
-
-
-def _patient_with_ct(engine: Engine, data_dir: Path) -> None:
-    ct = phantom().ct
-    relative = DataLayout.volume("P-CT", UID)
-    with Session(engine) as s:
-        patient = Patient(pseudonym="P-CT", center=add_center(s, "Alpha"))
-        study = Study(study_instance_uid="1.2.826.0.1.3680043.99.3")
-        study.series.append(
-            Series(
-                series_instance_uid=UID,
-                modality="CT",
-                spacing_mm=[1.0, 1.0, 2.0],
-                shape=list(ct.shape),
-                orientation=[1, 0, 0, 0, 1, 0],
-                volume_path=str(relative),
-                volume_sha256=write_canonical(ct, data_dir / relative),
-            )
-        )
-        patient.studies.append(study)
-        s.add(patient)
-        s.commit()
+from tests.segmentation.phantoms import PATIENT, add_phantom_patient, phantom
 
 
 def _click(at, axial: int, coronal: int, sagittal: int, button: str):  # type: ignore[no-untyped-def]
@@ -53,8 +26,8 @@ def _click(at, axial: int, coronal: int, sagittal: int, button: str):  # type: i
 def test_grow_shows_the_measures_and_save_stores_the_outline(
     app_db: Engine, tmp_path: Path
 ) -> None:
-    _patient_with_ct(app_db, tmp_path)
-    at = open_page("views/case.py", {"patient": "P-CT"})
+    add_phantom_patient(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": PATIENT})
     assert not at.exception, at.exception
     _click(at, 17, 32, 31, "Grow")
     assert any("not saved" in s.value and "ml" in s.value for s in at.success)
@@ -71,13 +44,13 @@ def test_grow_shows_the_measures_and_save_stores_the_outline(
 def test_a_click_in_the_organ_shows_the_leak_message_and_saves_nothing(
     app_db: Engine, tmp_path: Path
 ) -> None:
-    _patient_with_ct(app_db, tmp_path)
-    at = open_page("views/case.py", {"patient": "P-CT"})
+    add_phantom_patient(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": PATIENT})
     _click(at, 17, 32, 9, "Grow and save")
     assert any("grew into the surrounding organs" in e.value for e in at.error)
     with Session(app_db) as s:
         assert s.scalars(select(Segmentation)).all() == []
-        assert s.scalars(select(Patient)).one().pseudonym == "P-CT"
+        assert s.scalars(select(Patient)).one().pseudonym == PATIENT
 
 
 def _viewer_click(at, ijk: tuple[int, int, int], click_id: str):  # type: ignore[no-untyped-def]
@@ -91,8 +64,8 @@ def _viewer_click(at, ijk: tuple[int, int, int], click_id: str):  # type: ignore
 def test_a_viewer_click_grows_the_outline_the_slider_regrows_and_save_stores_it(
     app_db: Engine, tmp_path: Path
 ) -> None:
-    _patient_with_ct(app_db, tmp_path)
-    at = open_page("views/case.py", {"patient": "P-CT"})
+    add_phantom_patient(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": PATIENT})
     _viewer_click(at, (33, 32, 16), "c1")
     volume = next(m for m in at.metric if m.label == "Outline volume").value
     assert "grown from axial slice 17, coronal slice 32, sagittal slice 31" in " ".join(
@@ -115,8 +88,8 @@ def test_a_viewer_click_grows_the_outline_the_slider_regrows_and_save_stores_it(
 def test_a_viewer_click_in_the_organ_is_refused_and_nothing_can_be_saved(
     app_db: Engine, tmp_path: Path
 ) -> None:
-    _patient_with_ct(app_db, tmp_path)
-    at = open_page("views/case.py", {"patient": "P-CT"})
+    add_phantom_patient(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": PATIENT})
     _viewer_click(at, (55, 32, 16), "c1")
     assert any("grew into the surrounding organs" in e.value for e in at.error)
     assert next(b for b in at.button if b.label == "Save outline").disabled
@@ -147,8 +120,8 @@ def _volume(at) -> float:  # type: ignore[no-untyped-def]
 def test_strokes_correct_the_outline_undo_takes_one_back_and_save_keeps_them(
     app_db: Engine, tmp_path: Path
 ) -> None:
-    _patient_with_ct(app_db, tmp_path)
-    at = open_page("views/case.py", {"patient": "P-CT"})
+    add_phantom_patient(app_db, tmp_path)
+    at = open_page("views/case.py", {"patient": PATIENT})
     _viewer_click(at, (33, 32, 16), "c1")
     grown = _volume(at)
     _stroke(at, "erase", [(10, 32, 16), (50, 32, 16)], 3.0, "s1")  # a cut across the centre

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from gistcad import jobs
 from gistcad.cli import main
-from gistcad.domain import JobStatus
+from gistcad.domain import CURRENT_MODELS, JobStatus
 from gistcad.errors import ValidationError
-from gistcad.modelling.current import CURRENT, current_versions
+from gistcad.modelling.current import current_versions
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.models import Job, ModelVersion, Patient, Prediction
 from tests.factories import seed_cohort
@@ -45,7 +45,7 @@ def test_without_a_genotype_model_a_case_is_not_predicted(engine: Engine, tmp_pa
         s.query(Prediction).delete()
         s.query(ModelVersion).delete()
         s.commit()
-    job = jobs.submit(engine, "predict", {"models": CURRENT}, EVERYTHING)
+    job = jobs.submit(engine, "predict", {"models": CURRENT_MODELS}, EVERYTHING)
     assert jobs.run(engine, tmp_path, job) is JobStatus.FAILED
     with Session(engine) as s:
         error = s.get(Job, job).error  # type: ignore[union-attr]
@@ -92,7 +92,9 @@ def test_a_case_prediction_job_predicts_with_every_current_model(
         ids = {name: id_ for name, id_ in s.execute(select(ModelVersion.name, ModelVersion.id))}
         del ids["clinical-v1"]  # the seeded cohort's, with its predictions; older than these
         pseudonym = s.scalars(select(Patient.pseudonym).order_by(Patient.id)).first()
-    job = jobs.submit(engine, "predict", {"models": CURRENT, "pseudonyms": [pseudonym]}, EVERYTHING)
+    job = jobs.submit(
+        engine, "predict", {"models": CURRENT_MODELS, "pseudonyms": [pseudonym]}, EVERYTHING
+    )
     assert jobs.run(engine, tmp_path, job) is JobStatus.SUCCEEDED
     with Session(engine) as s:
         message = s.get(Job, job).message  # type: ignore[union-attr]

@@ -4,11 +4,7 @@ storage in a temporary folder, holding one synthetic CT study."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from gistcad.pacs.local_server import local_orthanc, orthanc_installed
 from gistcad.synth.build import BuildOptions, build_cohort
 from tests.app.conftest import app_db  # noqa: F401  (the dashboard's database, for AppTest)
 
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
-PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 CENTER = "Lyon"  # the synthetic center whose masks are NIfTI: its DICOM export is CT only
 
 
@@ -59,49 +54,15 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def start_orthanc(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start Orthanc on a free port with its storage in ``folder``; return it and its root."""
-    if not (Path(ORTHANC).exists() and PLUGIN.exists()):
+@pytest.fixture
+def pacs(cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pacs]:
+    """A fresh Orthanc for each test (a push changes what the PACS holds)."""
+    if not orthanc_installed():
         pytest.skip(
             "Orthanc with its DICOMweb plugin is not installed (Debian packages 'orthanc' and "
             "'orthanc-dicomweb'; .ci/run installs them)"
         )
-    port = _free_port()
-    config = {
-        "Name": "gistcad-test",
-        "StorageDirectory": str(folder / "storage"),
-        "IndexDirectory": str(folder / "storage"),
-        "HttpPort": port,
-        "DicomServerEnabled": False,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "Plugins": [str(PLUGIN)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
-    path = folder / "orthanc.json"
-    path.write_text(json.dumps(config))
-    log = (folder / "orthanc.log").open("wb")
-    process = subprocess.Popen([ORTHANC, str(path)], stdout=log, stderr=subprocess.STDOUT)
-    rest = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if requests.get(f"{rest}/system", timeout=1).ok:
-                return process, rest
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"Orthanc did not start: {(folder / 'orthanc.log').read_text()[-2000:]}")
-
-
-@pytest.fixture
-def pacs(cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pacs]:
-    """A fresh Orthanc for each test (a push changes what the PACS holds)."""
-    folder = tmp_path_factory.mktemp("orthanc")
-    process, rest = start_orthanc(folder)
-    try:
+    with local_orthanc(tmp_path_factory.mktemp("orthanc"), name="gistcad-test") as rest:
         patient = sorted((cohort / "centers" / CENTER / "dicom").iterdir())[0]
         files = sorted(patient.rglob("*.dcm"))
         for file in files:
@@ -109,6 +70,3 @@ def pacs(cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pac
             answer.raise_for_status()
         mask = cohort / "centers" / CENTER / "masks" / f"{patient.name}.nii.gz"
         yield Pacs(rest, f"{rest}/dicom-web", patient.name, files, mask)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

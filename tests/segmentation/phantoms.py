@@ -1,12 +1,20 @@
-"""Tiny seeded CT phantoms for the outline tests: a tumour in fat, touching a bright organ."""
+"""Tiny seeded CT phantoms for the outline tests: a tumour in fat, touching a bright organ;
+and the patient the outline tests share, whose CT is the phantom and who has no mask yet."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import Volume
+from gistcad.layout import DataLayout
+from gistcad.store.models import Patient, Series, Study
+from tests.factories import add_center
 
 SHAPE = (64, 64, 32)
 SPACING = (1.0, 1.0, 2.0)
@@ -46,3 +54,33 @@ def phantom(
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     """2|A∩B| / (|A| + |B|)."""
     return 2.0 * float(np.logical_and(a, b).sum()) / float(a.sum() + b.sum())
+
+
+#: the outlined patient's pseudonym and CT series
+PATIENT = "P-1"
+SERIES_UID = "1.2.826.0.1.3680043.99.1"
+
+
+def add_phantom_patient(engine: Engine, data_dir: Path) -> Volume:
+    """Store :data:`PATIENT` of center Alpha with the default :func:`phantom` CT as its
+    canonical volume in ``data_dir`` and no mask; return the CT."""
+    ct = phantom().ct
+    relative = DataLayout.volume(PATIENT, SERIES_UID)
+    with Session(engine) as s:
+        patient = Patient(pseudonym=PATIENT, center=add_center(s, "Alpha"))
+        study = Study(study_instance_uid="1.2.826.0.1.3680043.99")
+        study.series.append(
+            Series(
+                series_instance_uid=SERIES_UID,
+                modality="CT",
+                spacing_mm=list(SPACING),
+                shape=list(ct.shape),
+                orientation=[1, 0, 0, 0, 1, 0],
+                volume_path=str(relative),
+                volume_sha256=write_canonical(ct, DataLayout(data_dir).resolve(relative)),
+            )
+        )
+        patient.studies.append(study)
+        s.add(patient)
+        s.commit()
+    return ct

@@ -15,42 +15,21 @@ from gistcad.cli import main
 from gistcad.commands.access import operator_name
 from gistcad.domain import SegmentationSource
 from gistcad.errors import ValidationError
-from gistcad.imaging.nifti_io import read_nifti, sha256_file, write_canonical
+from gistcad.imaging.nifti_io import read_nifti, sha256_file
 from gistcad.layout import DataLayout
 from gistcad.segmentation import grow_from_seed
 from gistcad.segmentation.outline import save_outline
 from gistcad.store import AccessScope, make_engine
-from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
-from tests.factories import add_center
-from tests.segmentation.phantoms import phantom
-
-UID = "1.2.826.0.1.3680043.99.1"
+from gistcad.store.models import AuditEvent, Segmentation
+from tests.segmentation.phantoms import add_phantom_patient, phantom
 
 
 @pytest.fixture
 def data(cli_env: dict[str, str]) -> Path:
     """Patient P-1 of center Alpha with the phantom CT as its canonical volume, no mask."""
     data_dir = Path(cli_env["GISTCAD_DATA_DIR"])
-    relative = DataLayout.volume("P-1", UID)
-    ct = phantom().ct
     engine = make_engine(cli_env["GISTCAD_DB_URL"])
-    with Session(engine) as s:
-        patient = Patient(pseudonym="P-1", center=add_center(s, "Alpha"))
-        study = Study(study_instance_uid="1.2.826.0.1.3680043.99")
-        study.series.append(
-            Series(
-                series_instance_uid=UID,
-                modality="CT",
-                spacing_mm=[1.0, 1.0, 2.0],
-                shape=list(ct.shape),
-                orientation=[1, 0, 0, 0, 1, 0],
-                volume_path=str(relative),
-                volume_sha256=write_canonical(ct, data_dir / relative),
-            )
-        )
-        patient.studies.append(study)
-        s.add(patient)
-        s.commit()
+    add_phantom_patient(engine, data_dir)
     engine.dispose()
     return data_dir
 

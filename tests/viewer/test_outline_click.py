@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import SegmentationSource
 from gistcad.errors import ValidationError
-from gistcad.imaging.nifti_io import read_nifti, write_canonical
+from gistcad.imaging.nifti_io import read_nifti
 from gistcad.imaging.volume import Volume
 from gistcad.layout import DataLayout
 from gistcad.segmentation import SegmentationError, grow_from_seed
 from gistcad.store import AccessScope, make_engine, migrations
-from gistcad.store.models import AuditEvent, Patient, Segmentation, Series, Study
+from gistcad.store.models import AuditEvent, Segmentation
 from gistcad.viewer.browser import ct_for_browser
 from gistcad.viewer.outline import (
     Stroke,
@@ -33,10 +33,7 @@ from gistcad.viewer.outline import (
     voxel_of_viewer_slices,
 )
 from gistcad.viewer.slices import to_lps
-from tests.factories import add_center
-from tests.segmentation.phantoms import phantom
-
-UID = "1.2.826.0.1.3680043.99.7"
+from tests.segmentation.phantoms import add_phantom_patient, phantom
 
 
 def _decoded(nifti_gz: bytes) -> nib.Nifti1Image:
@@ -101,27 +98,8 @@ def store(tmp_path: Path) -> Iterator[tuple[Engine, DataLayout]]:
     """Patient P-1 with the phantom CT and no mask, in a fresh SQLite store."""
     engine = make_engine(f"sqlite:///{tmp_path / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
-    layout = DataLayout(tmp_path)
-    relative = DataLayout.volume("P-1", UID)
-    ct = phantom().ct
-    with Session(engine) as s:
-        patient = Patient(pseudonym="P-1", center=add_center(s, "Alpha"))
-        study = Study(study_instance_uid="1.2.826.0.1.3680043.99.8")
-        study.series.append(
-            Series(
-                series_instance_uid=UID,
-                modality="CT",
-                spacing_mm=[1.0, 1.0, 2.0],
-                shape=list(ct.shape),
-                orientation=[1, 0, 0, 0, 1, 0],
-                volume_path=str(relative),
-                volume_sha256=write_canonical(ct, layout.resolve(str(relative))),
-            )
-        )
-        patient.studies.append(study)
-        s.add(patient)
-        s.commit()
-    yield engine, layout
+    add_phantom_patient(engine, tmp_path)
+    yield engine, DataLayout(tmp_path)
     engine.dispose()
 
 

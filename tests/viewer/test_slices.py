@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from gistcad.errors import ValidationError
+from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import LPS_TO_RAS, Volume
+from gistcad.layout import DataLayout
 from gistcad.viewer.slices import (
     PRESETS,
     Plane,
     extract,
     largest_slice,
     measure,
+    read_view_volume,
     render,
     slice_count,
     to_lps,
@@ -85,3 +90,14 @@ def test_measures_of_a_known_block() -> None:
     assert largest_slice(to_lps(_lps_volume(mask, (0.5, 0.5, 2))), Plane.AXIAL) == 3
     with pytest.raises(ValidationError, match="empty"):
         measure(to_lps(volume), to_lps(_lps_volume(np.zeros_like(mask), (0.5, 0.5, 2))))
+
+
+def test_a_stored_volume_is_read_from_the_data_folder_as_shown(tmp_path: Path) -> None:
+    # stored RAS+ (i -> patient's left to right is reversed), read back in LPS display order
+    array = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    (tmp_path / "volumes").mkdir()
+    write_canonical(Volume(array, np.diag([2.0, 1.0, 3.0, 1.0])), tmp_path / "volumes" / "ct.nii")
+    view = read_view_volume(DataLayout(tmp_path), "volumes/ct.nii")
+    assert view.spacing_mm == (2.0, 1.0, 3.0)
+    # RAS -> LPS flips the first two axes and keeps the third
+    np.testing.assert_array_equal(view.array, array[::-1, ::-1, :])
