@@ -417,6 +417,23 @@ def fit_cox(
     raise _Diverged(beta)
 
 
+def sorted_risk_sets(
+    design: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: Ties
+) -> _RiskSets:
+    """The risk-set cells of unsorted data (sorted by time, censored first among ties), for
+    :func:`partial_likelihood_derivatives`; shared with :mod:`gistcad.analysis.penalised_cox`."""
+    order = np.lexsort((events, durations))
+    return _risk_sets(design[order], durations[order], events[order], ties)
+
+
+def partial_likelihood_derivatives(
+    sets: _RiskSets, beta: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, gradient (p,) and Hessian (p, p) at ``beta`` (see
+    :func:`_derivatives`)."""
+    return _derivatives(sets, beta)
+
+
 #: a log hazard ratio beyond this (a ratio beyond e^30) means the likelihood has no maximum
 _DIVERGED = 30.0
 _NOT_FITTED = (
