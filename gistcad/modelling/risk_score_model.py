@@ -111,6 +111,13 @@ class RiskScoreLearner:
         size = clinical_covariates(part)[SIZE_COLUMNS]
         preprocessing = Preprocessing().fit(features, size, _centers(part))
         x = preprocessing.transform(features, size, _centers(part))
+        if not events.any():
+            # no recurrence to learn from: the partial likelihood is flat, the ridge optimum is
+            # β = 0 and Breslow's baseline hazard is 0 (every score 0, everyone recurrence-free)
+            logger.warning(
+                "imaging risk score fitted on %d patients without a recurrence", len(part)
+            )
+            return self._fitted(preprocessing, np.zeros(x.shape[1]), float("nan"), [], 0.0)
         choice = choose_penalty(x, months, events, grid=self.grid, seed=self.seed)
         fit = fit_ridge_cox(x, months, events, choice.best * len(part))
         lp = fit.linear_predictor(x)
@@ -120,12 +127,22 @@ class RiskScoreLearner:
             x.shape[1],
             choice.best,
         )
+        return self._fitted(preprocessing, fit.coef, choice.best, list(choice.cvl), baseline)
+
+    def _fitted(
+        self,
+        preprocessing: Preprocessing,
+        coef: FloatArray,
+        penalty: float,
+        cvl: list[float],
+        baseline: float,
+    ) -> dict[str, Any]:
         return {
             "preprocessing": preprocessing,
-            "coef": fit.coef,
+            "coef": coef,
             "features": list(preprocessing.names_),
-            "penalty_per_patient": choice.best,
-            "cvl": list(choice.cvl),
+            "penalty_per_patient": penalty,
+            "cvl": cvl,
             "baseline_hazard": baseline,
             "horizon_months": self.horizon_months,
         }

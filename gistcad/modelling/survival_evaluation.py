@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import risk_groups
 from gistcad.analysis.performance import concordance_index
 from gistcad.analysis.survival_metrics import (
@@ -145,10 +146,14 @@ def _lr_tests(data: pd.DataFrame) -> list[dict[str, Any]]:
             )
         except ValidationError as error:
             logger.info("LR test over %s not estimable: %s", name, error)
+            tests.append(
+                {"base": name, "n": int(known.sum()), "statistic": None, "df": 1, "p": None}
+                | {"note": f"not estimable on these patients: {error}"}
+            )
             continue
         tests.append(
             {"base": name, "n": int(known.sum()), "statistic": test.statistic, "df": test.df}
-            | {"p": test.p}
+            | {"p": test.p, "note": ""}
         )
     return [{k: _clean(v) for k, v in r.items()} for r in tests]
 
@@ -159,6 +164,26 @@ def risk_tertiles(oof: pd.DataFrame) -> pd.Series:
     ranks = oof["risk_score"].rank(method="first").to_numpy()
     index = np.minimum((3 * (ranks - 1) / max(len(oof), 1)).astype(int), 2)
     return pd.Series(np.array(TERTILE_LABELS)[index], index=oof.index, name="risk_tertile")
+
+
+#: the times of the at-risk table under the Kaplan–Meier figure by tertile (months)
+AT_RISK_MONTHS = (0.0, 12.0, 24.0, 36.0, 60.0)
+
+
+def tertile_comparison(oof: pd.DataFrame) -> SurvivalComparison:
+    """Kaplan–Meier curves, log-rank test and hazard ratios of the out-of-fold risk tertiles
+    (:func:`gistcad.analysis.comparison.compare_groups`, ordered Low → High)."""
+    data = survival_data(oof)
+    return compare_groups(
+        data["rfs_months"],
+        data["rfs_event"],
+        risk_tertiles(data),
+        times=AT_RISK_MONTHS,
+        order=TERTILE_LABELS,
+        ordered=True,
+        reference=TERTILE_LABELS[0],
+        min_group_size=1,
+    )
 
 
 def survival_data(oof: pd.DataFrame, references: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -239,3 +264,50 @@ def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
         "size_cm_c": "C of size alone",
     }
     return pd.DataFrame(survival.get("metrics", [])).rename(columns=names)
+
+
+def lr_text(test: dict[str, Any]) -> str:
+    """A stored likelihood-ratio test as printed: "LR 14.0 (1 df), p 0.00018" or its note."""
+    if test.get("statistic") is None:
+        return str(test.get("note") or "not estimable")
+    return f"LR {test['statistic']:.1f} ({test['df']} df), p {test['p']:.2g}"
+
+
+def delta_text(row: dict[str, Any]) -> str:
+    """A stored ΔC row as printed: "+0.018 (−0.055 to +0.093), p 0.65"."""
+    interval = f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
+    return f"{row['delta_c']:+.3f} {interval}, p {row['p']:.2g}"
+
+
+def report_lines(survival: dict[str, Any]) -> list[str]:
+    """The survival evaluation as ``gistcad evaluate`` prints it: the metrics per center, ΔC
+    over the schemes, the LR tests and the calibration at 5 years."""
+    table = metrics_table(survival)
+    lines = [
+        "Imaging risk score for recurrence-free survival (out of fold)",
+        table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–"),
+        "",
+        "Added value over the clinical schemes (ΔC = Harrell's C of the score minus the "
+        "scheme's, paired bootstrap 95 % CI):",
+    ]
+    for row in survival.get("delta_c", []):
+        lines.append(
+            f"  {row['center']}, vs {row['reference']} (n={row['n']}): "
+            f"C {row['c_score']:.3f} vs {row['c_reference']:.3f}, ΔC {delta_text(row)}"
+        )
+    for test in survival.get("lr_tests", []):
+        lines.append(f"Score added to a Cox model of {test['base']}: {lr_text(test)}")
+    calibration = survival.get("calibration")
+    if calibration:
+        slope = calibration["slope"]
+        lines.append(
+            f"Calibration at {calibration['time']:.0f} months by risk tertile (slope "
+            + ("not estimable" if slope is None else f"{slope:.2f}")
+            + "): "
+            + "; ".join(
+                f"{g['group']} predicted {g['predicted']:.2f}, observed "
+                + ("–" if g["observed"] is None else f"{g['observed']:.2f}")
+                for g in calibration["groups"]
+            )
+        )
+    return lines

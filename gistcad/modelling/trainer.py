@@ -40,7 +40,7 @@ from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import RiskScoreLearner
-from gistcad.modelling.survival_evaluation import reference_scores
+from gistcad.modelling.survival_evaluation import lr_text, reference_scores
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
@@ -186,10 +186,7 @@ def _survival_lines(survival: dict[str, Any]) -> list[str]:
                 f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
             )
     for test in survival["lr_tests"]:
-        lines.append(
-            f"- Score added to {test['base']}: LR {test['statistic']:.1f} "
-            f"({test['df']} df), p {test['p']:.2g}"
-        )
+        lines.append(f"- Score added to {test['base']}: {lr_text(test)}")
     return lines
 
 
