@@ -108,7 +108,9 @@ def fit_ridge_cox(
     design : array_like, shape (n, p)
     durations, event_observed : array_like, shape (n,)
     penalty : float
-        :math:`\\lambda \\ge 0`; 0 is the ordinary Cox fit (which may not exist).
+        :math:`\\lambda \\ge 0`; 0 is the ordinary Cox fit (which may not exist). With a
+        penalty and more covariates than patients, the fit runs in the row space of the design
+        (its thin SVD), exactly and in O(n³) per step rather than O(p³).
 
     Returns
     -------
@@ -117,6 +119,14 @@ def fit_ridge_cox(
     if penalty < 0:
         raise ValidationError(f"the ridge penalty must be ≥ 0, got {penalty}")
     x, times, events = _arrays(design, durations, event_observed)
+    if penalty > 0 and x.shape[1] > x.shape[0]:
+        # more covariates than patients: the optimum lies in the row space of X; with the thin
+        # SVD X = U S Vᵀ, β = V γ gives Xβ = (U S) γ and |β| = |γ|: fit γ on n columns, exactly
+        _, singular, vt = np.linalg.svd(x, full_matrices=False)
+        reduced = fit_ridge_cox(x @ vt.T, times, events, penalty, tol=tol, max_iter=max_iter)
+        return RidgeCoxFit(
+            vt.T @ reduced.coef, reduced.penalty, reduced.log_likelihood, reduced.iterations
+        )
     sets = sorted_risk_sets(x, times, events, Ties.EFRON)
     identity = np.eye(x.shape[1])
 

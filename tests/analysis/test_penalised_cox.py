@@ -83,3 +83,22 @@ def test_breslow_hazard_by_hand() -> None:
     # H(1) = 1 / (1 + 2 + 1) = 1/4; H(3) = 1/4 + 1/1
     h = breslow_cumulative_hazard([0.0, np.log(2), 0.0], [1, 2, 3], [1, 0, 1], [0.5, 1, 2.5, 3])
     np.testing.assert_allclose(h, [0.0, 0.25, 0.25, 1.25])
+
+
+def test_more_covariates_than_patients_fits_in_the_row_space_exactly() -> None:
+    # the SVD shortcut (p > n) gives the optimum of the full problem: its score equation holds
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(25, 60))
+    t = rng.exponential(1.0, 25)
+    e = (rng.uniform(size=25) < 0.7).astype(float)
+    lam = 3.0
+    fit = fit_ridge_cox(x, t, e, lam)
+    h = 1e-5
+    for k in (0, 17, 59):
+        step = np.zeros(60)
+        step[k] = h
+        slope = (
+            log_partial_likelihood(x, t, e, fit.coef + step)
+            - log_partial_likelihood(x, t, e, fit.coef - step)
+        ) / (2 * h)
+        assert slope - lam * fit.coef[k] == pytest.approx(0.0, abs=1e-5)
