@@ -122,7 +122,7 @@ def fit_ridge_cox(
     if penalty > 0 and x.shape[1] > x.shape[0]:
         # more covariates than patients: the optimum lies in the row space of X; with the thin
         # SVD X = U S Vᵀ, β = V γ gives Xβ = (U S) γ and |β| = |γ|: fit γ on n columns, exactly
-        _, singular, vt = np.linalg.svd(x, full_matrices=False)
+        vt = np.linalg.svd(x, full_matrices=False)[2]
         reduced = fit_ridge_cox(x @ vt.T, times, events, penalty, tol=tol, max_iter=max_iter)
         return RidgeCoxFit(
             vt.T @ reduced.coef, reduced.penalty, reduced.log_likelihood, reduced.iterations
