@@ -149,7 +149,7 @@ def model_card(
         f"({', '.join(sorted(table['center'].unique()))}).",
         "",
         f"**Validation:** out-of-fold predictions ({VALIDATION_LABELS[request.scheme.value]}). "
-        "AUC (95 % CI):",
+        + ("Survival metrics:" if request.target.is_survival else "AUC (95 % CI):"),
     ]
     for task, rows in metrics["evaluation"]["tasks"].items():
         parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]
