@@ -522,6 +522,7 @@ MODEL_TARGET_LABELS: dict[str, str] = {
     "risk": "High risk of recurrence (NIH 2002) vs not",
     "choi_pr_fu1": "Choi response at the first follow-up CT",
     "progression_6m": "RECIST 1.1 progression by 6 months",
+    "rfs": "Recurrence-free survival (imaging risk score)",
 }
 
 #: the classes the models predict (:attr:`gistcad.modelling.targets.Target.classes`) that
@@ -534,6 +535,8 @@ MODEL_CLASS_LABELS: dict[str, str] = {
     "no_choi_pr_fu1": "No Choi response",
     "progression_6m": "Progression by 6 months",
     "no_progression_6m": "No progression by 6 months",
+    "recurrence_5y": "Recurrence by 5 years",
+    "no_recurrence_5y": "No recurrence by 5 years",
 }
 
 

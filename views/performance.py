@@ -1,6 +1,9 @@
 """Model performance: per-center ROC and AUC with CI and the ceiling, the models compared on
-the same patients (DeLong's paired test), calibration and confusion in percentages."""
+the same patients (DeLong's paired test), calibration and confusion in percentages; for an
+imaging risk score (target rfs): C, time-dependent AUC, ΔC over the schemes, calibration at
+5 years and Kaplan–Meier by out-of-fold risk tertile."""
 
+import pandas as pd
 import streamlit as st
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
@@ -17,6 +20,7 @@ from gistcad.modelling.assessment import (
 )
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, confusion, misclassified, roc_curves
 from gistcad.modelling.oracle_link import oracle_stamp
+from gistcad.modelling.survival_evaluation import lr_text, metrics_table, tertile_comparison
 from gistcad.plots.cohort import count_bars
 from gistcad.plots.markers import MARKER_LEGEND
 from gistcad.plots.performance import (
@@ -26,6 +30,8 @@ from gistcad.plots.performance import (
     reliability_figure,
     roc_figure,
 )
+from gistcad.plots.survival import km_figure
+from gistcad.plots.survival_score import delta_c_forest, survival_calibration_figure
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions, model_version_detail
 from gistcad.store.queries import cohort_table
@@ -110,6 +116,49 @@ st.caption(
     "without that patient. Not from the final model, whose predictions of its own training "
     "patients are in-sample."
 )
+if target.is_survival:  # an imaging risk score: survival metrics, not AUCs
+    survival = evaluation.survival
+    st.subheader("Imaging risk score for recurrence-free survival")
+    show_table(metrics_table(survival), key="perf_surv_table")
+    deltas = pd.DataFrame(survival["delta_c"])
+    left, right = st.columns(2)
+    if not deltas.empty:
+        show_figure(
+            delta_c_forest(deltas, title="Added value over the schemes: ΔC (95 % bootstrap CI)"),
+            "perf_surv_forest",
+            f"performance_delta_c_{detail.name}",
+            where=left,
+        )
+    for test in survival["lr_tests"]:
+        left.caption(f"Score added to a Cox model of {test['base']}: {lr_text(test)}")
+    if "calibration" in survival:
+        slope = survival["calibration"]["slope"]
+        show_figure(
+            survival_calibration_figure(
+                survival["calibration"],
+                title="Calibration at 5 years, slope "
+                + ("not estimable" if slope is None else f"{slope:.2f}"),
+            ),
+            "perf_surv_calibration",
+            f"performance_survival_calibration_{detail.name}",
+            where=right,
+        )
+    try:
+        show_figure(
+            km_figure(
+                tertile_comparison(detail.oof),
+                title="Recurrence-free survival by out-of-fold risk tertile",
+                ordered=True,
+            ),
+            "perf_surv_km",
+            f"performance_km_by_tertile_{detail.name}",
+        )
+    except GistcadError as exc:
+        show_error(exc)
+    with st.expander("Model card", expanded=False):
+        st.markdown(detail.card)
+    st.stop()
+
 task = st.radio(
     "Question",
     list(evaluation.tables),

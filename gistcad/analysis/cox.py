@@ -271,17 +271,26 @@ def _patterns(x: np.ndarray) -> np.ndarray:
     return np.asarray(grouped.ngroup().to_numpy(), dtype=np.int64)
 
 
-def _risk_sets(x: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: Ties) -> _RiskSets:
+def _risk_sets(
+    x: np.ndarray,
+    durations: np.ndarray,
+    events: np.ndarray,
+    ties: Ties,
+    *,
+    distinct_rows: bool = False,
+) -> _RiskSets:
     """Rows sorted by time reduced to cells (distinct time × covariate pattern).
 
     Every sum in the likelihood is a sum over patients of terms that depend only on their
     time, event flag and covariates, so patients sharing a time and a covariate pattern are
     summed once, weighted by their number (their events by the events' number): exact, and
     the work per Newton–Raphson step grows with the cells, at most the patients (for groups
-    and coded covariates, far fewer).
+    and coded covariates, far fewer). ``distinct_rows``: take every row as its own pattern
+    (continuous covariates, where the hashing costs more than it saves).
     """
     _, row_time = np.unique(durations, return_inverse=True)
-    pattern = _patterns(x)
+    # continuous covariates (radiomics): every row is its own pattern, no hashing needed
+    pattern = np.arange(x.shape[0], dtype=np.int64) if distinct_rows else _patterns(x)
     n_patterns = int(pattern.max()) + 1 if pattern.size else 1
     key = row_time.astype(np.int64) * n_patterns + pattern
     cells, first_row, cell_of_row = np.unique(key, return_index=True, return_inverse=True)
@@ -440,6 +449,23 @@ def fit_cox(
         if np.abs(step).max() < tol:
             return CoxFit(beta, _inverse(hessian), log_likelihood, iteration)
     raise _Diverged(beta)
+
+
+def sorted_risk_sets(
+    design: np.ndarray, durations: np.ndarray, events: np.ndarray, ties: Ties
+) -> _RiskSets:
+    """The risk-set cells of unsorted data (sorted by time, censored first among ties), for
+    :func:`partial_likelihood_derivatives`; shared with :mod:`gistcad.analysis.penalised_cox`."""
+    order = np.lexsort((events, durations))
+    return _risk_sets(design[order], durations[order], events[order], ties, distinct_rows=True)
+
+
+def partial_likelihood_derivatives(
+    sets: _RiskSets, beta: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, gradient (p,) and Hessian (p, p) at ``beta`` (see
+    :func:`_derivatives`)."""
+    return _derivatives(sets, beta)
 
 
 #: a log hazard ratio beyond this (a ratio beyond e^30) means the likelihood has no maximum

@@ -160,6 +160,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from gistcad.modelling.assessment import evaluate_version
     from gistcad.modelling.evaluation import POOLED, TASK_LABELS
+    from gistcad.modelling.survival_evaluation import report_lines
 
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -197,7 +198,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"Pooled AUC {pooled['auc']:.3f}; mean of the per-center AUCs "
             f"{pooled['center_mean_auc']:.3f} (scores compared within each center only)"
         )
-    if evaluation.concordance:
+    if evaluation.survival:
+        print("\n" + "\n".join(report_lines(evaluation.survival)))
+    elif evaluation.concordance:
         parts = ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
         print(f"\nImaging risk score, Harrell's C for recurrence-free survival: {parts}")
     if comparison:

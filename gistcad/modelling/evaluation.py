@@ -62,6 +62,8 @@ TASK_LABELS = {
 def task_scores(oof: pd.DataFrame, target: Target) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per task, (score, 0/1 label) arrays from the out-of-fold frame."""
     label = oof["label"].to_numpy()
+    if target.is_survival:  # no binary task: :mod:`.survival_evaluation` measures it
+        return {}
     if target is Target.KIT11:
         return {"kit11_vs_rest": (oof["p_kit11"].to_numpy(), label)}
     if target is Target.RISK:
@@ -131,12 +133,14 @@ def _reference_aucs(
 class Evaluation:
     """Per task, a table (one row per center and a pooled row) and the pooled reliability;
     ``concordance``: Harrell's C of the imaging risk score for RFS per center and pooled
-    (empty when the model gives no risk score)."""
+    (empty when the model gives no risk score); ``survival``: a survival model's metrics
+    (:func:`gistcad.modelling.survival_evaluation.evaluate_survival`; empty for the others)."""
 
     tables: dict[str, pd.DataFrame]
     reliability: dict[str, list[tuple[float, float, int]]]
     threshold: float
     concordance: dict[str, float] = field(default_factory=dict)
+    survival: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:
@@ -150,6 +154,7 @@ class Evaluation:
             },
             "reliability": {k: [list(b) for b in v] for k, v in self.reliability.items()},
             "concordance": {k: clean(v) for k, v in self.concordance.items()},
+            "survival": self.survival,
         }
 
 
@@ -165,10 +170,22 @@ def evaluate(
     """Per-center and pooled metrics of out-of-fold predictions; see the module doc.
 
     ``progress`` is told "bootstrap done/total" after each center's bootstrap (of every
-    task).
+    task). A survival target is measured by
+    :func:`~gistcad.modelling.survival_evaluation.evaluate_survival` (its ``oof`` carries
+    the references, ``size_cm`` and ``modified_nih``, as the trainer stores them).
     """
     if oof.empty:
         raise ValidationError("no out-of-fold predictions to evaluate")
+    if target.is_survival:
+        from gistcad.modelling.survival_evaluation import evaluate_survival
+
+        return Evaluation(
+            tables={},
+            reliability={},
+            threshold=threshold,
+            concordance=_c_index(oof),
+            survival=evaluate_survival(oof, seed=seed),
+        )
     oracle_scores = None
     if oracle is not None:
         oracle_scores = oof[["pseudonym"]].merge(oracle, on="pseudonym", how="left")

@@ -11,6 +11,13 @@ response_labels`): ``choi_pr_fu1``, a Choi partial or complete response at the f
 follow-up CT vs not; ``progression_6m``, a RECIST 1.1 progression at or before the follow-up
 CT nearest 6 months after the start of treatment vs not.
 
+``rfs``: recurrence-free survival, for a survival model (a penalised Cox model,
+:mod:`gistcad.modelling.risk_score_model`) whose risk score is its linear predictor. Its label
+is the event flag (1 recurrence observed, 0 censored; −1 without follow-up), which is what
+the folds are stratified by; the learner reads the follow-up itself (``rfs_months``,
+``rfs_event``) as its training target, and its two "class probabilities" are the predicted
+probabilities of staying free of recurrence, and of a recurrence, by 5 years.
+
 Unknown labels are −1 and are left out of training and evaluation of that target (for the
 response targets: untreated patients, and those not assessed or not evaluable).
 """
@@ -46,6 +53,7 @@ class Target(StrEnum):
     RISK = "risk"
     CHOI_PR_FU1 = "choi_pr_fu1"
     PROGRESSION_6M = "progression_6m"
+    RFS = "rfs"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -58,6 +66,8 @@ class Target(StrEnum):
             return ("no_choi_pr_fu1", "choi_pr_fu1")
         if self is Target.PROGRESSION_6M:
             return ("no_progression_6m", "progression_6m")
+        if self is Target.RFS:
+            return ("no_recurrence_5y", "recurrence_5y")
         return ("not_high_risk", "high_risk")
 
     @property
@@ -75,6 +85,11 @@ class Target(StrEnum):
         """Whether this target is a response to treatment (labelled only for treated
         patients with that assessment)."""
         return self in RESPONSE_TARGETS
+
+    @property
+    def is_survival(self) -> bool:
+        """Whether this target is a time to event (a survival model's, with a risk score)."""
+        return self is Target.RFS
 
 
 #: The response targets and what their positive class means, for the case card.
@@ -95,6 +110,13 @@ def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:
     return np.array([index(d) for d in table["genotype_detail"]], dtype=np.int64)
 
 
+def pd_numeric(values: pd.Series) -> NDArray[np.float64]:
+    """A column as floats, NaN where missing or not a number (booleans as 0/1)."""
+    import pandas as pd
+
+    return np.asarray(pd.to_numeric(values.astype(object), errors="coerce"), dtype=np.float64)
+
+
 def labels_for(table: pd.DataFrame, target: Target) -> NDArray[np.int64]:
     """The label array of ``target`` (−1 = unknown).
 
@@ -108,6 +130,11 @@ def labels_for(table: pd.DataFrame, target: Target) -> NDArray[np.int64]:
         return np.where(np.isfinite(values), values, UNKNOWN).astype(np.int64)
     if target is Target.GENOTYPE:
         return genotype_labels(table)
+    if target is Target.RFS:
+        months = pd_numeric(table["rfs_months"])
+        events = pd_numeric(table["rfs_event"])
+        known = np.isfinite(months) & np.isfinite(events) & (months >= 0)
+        return np.where(known, np.nan_to_num(events), UNKNOWN).astype(np.int64)
     if target is Target.KIT11:
         genotype = genotype_labels(table)
         kit11 = CLASSES.index(GenotypeClass.KIT11)

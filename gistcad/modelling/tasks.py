@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from gistcad.modelling.learners import Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
+from gistcad.modelling.risk_score_model import RiskScoreLearner
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,6 @@ class PredictChunk:
 def task_learner(learner: Learner) -> Learner:
     """``learner`` as a task takes it to a worker: without its progress callback (which writes
     to this process's job row and does not travel)."""
-    if isinstance(learner, RadiomicsLearner):
+    if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
         return replace(learner, progress=None)
     return learner

@@ -39,6 +39,8 @@ from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.risk_score_model import RiskScoreLearner
+from gistcad.modelling.survival_evaluation import lr_text, reference_scores
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
@@ -77,6 +79,13 @@ def make_learner(
     n_classes = len(request.target.classes)
     # leave-one-center-out: the inner split (tuning, early stopping) also keeps centers apart
     by_center = request.scheme is Scheme.LOCO
+    if request.target.is_survival:
+        if request.kind is not ModelKind.RADIOMICS:
+            raise ValidationError(
+                f"the imaging risk score for {request.target.value} is a penalised Cox model on "
+                "radiomics features: train it with --model radiomics"
+            )
+        return RiskScoreLearner(n_classes=n_classes, data_dir=data_dir, seed=request.seed)
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
     if request.kind is ModelKind.RADIOMICS:
@@ -132,7 +141,7 @@ def model_card(
         f"# {request.default_name()}",
         "",
         f"**Predicts** {request.target.label} ({', '.join(request.target.class_labels)}) "
-        f"from {_inputs_text(request.kind, dl_settings)}.",
+        f"from {_inputs_text(request.kind, dl_settings, request.target)}.",
         "",
         _intended_use(request.target),
         "",
@@ -140,7 +149,7 @@ def model_card(
         f"({', '.join(sorted(table['center'].unique()))}).",
         "",
         f"**Validation:** out-of-fold predictions ({VALIDATION_LABELS[request.scheme.value]}). "
-        "AUC (95 % CI):",
+        + ("Survival metrics:" if request.target.is_survival else "AUC (95 % CI):"),
     ]
     for task, rows in metrics["evaluation"]["tasks"].items():
         parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]
@@ -148,6 +157,7 @@ def model_card(
         if mean and mean[0] is not None:
             parts.append(f"mean of the centers' AUCs {mean[0]:.2f}")
         lines.append(f"- {TASK_LABELS[task]}: " + "; ".join(parts))
+    lines += _survival_lines(metrics["evaluation"].get("survival") or {})
     if "folds" in metrics:
         lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
     lines += [
@@ -158,8 +168,40 @@ def model_card(
     return "\n".join(lines)
 
 
+def _survival_lines(survival: dict[str, Any]) -> list[str]:
+    """A survival model's card lines: C per center, ΔC over the schemes, the LR tests."""
+    if not survival:
+        return []
+    lines = [
+        "- Harrell's C (Uno's C): "
+        + "; ".join(
+            f"{r['center']} {_number(r['harrell_c'])} ({_number(r['uno_c'])})"
+            for r in survival["metrics"]
+        )
+    ]
+    for row in survival["delta_c"]:
+        if row["center"] == POOLED:
+            lines.append(
+                f"- ΔC over {row['reference']}: {row['delta_c']:+.3f} "
+                f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
+            )
+    for test in survival["lr_tests"]:
+        lines.append(f"- Score added to {test['base']}: {lr_text(test)}")
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def _intended_use(target: Target) -> str:
     """The card's intended use: genotype and risk, or the response to imatinib."""
+    if target.is_survival:
+        return (
+            "**Intended use:** research on an imaging risk score of recurrence after "
+            "resection, measured against the clinical risk schemes. Not for treatment "
+            "decisions: the schemes use the pathology (mitoses, rupture) this score does not."
+        )
     if target.is_response:
         return (
             "**Intended use:** research on predicting the response to imatinib from the "
@@ -172,8 +214,15 @@ def _intended_use(target: Target) -> str:
     )
 
 
-def _inputs_text(kind: ModelKind, dl_settings: DlSettings | None) -> str:
+def _inputs_text(
+    kind: ModelKind, dl_settings: DlSettings | None, target: Target | None = None
+) -> str:
     """What a model sees, for its card."""
+    if target is not None and target.is_survival:
+        return (
+            "ComBat-harmonised IBSI radiomics of the whole tumour and its solid part, and the "
+            "log tumour size (ridge-penalised Cox model; the score is its linear predictor)"
+        )
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
@@ -260,7 +309,7 @@ def train(
         earlier=earlier,
     )
     with _executor(learner, len(table)) as executor:
-        if isinstance(learner, RadiomicsLearner):
+        if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
             learner.prepare(table, executor)  # every patient's features once, cached
         oof = out_of_fold(
             table,
@@ -273,6 +322,8 @@ def train(
             plan=plan,
             executor=executor,
         )
+    if request.target.is_survival:  # the schemes it is measured against, stored beside it
+        oof = oof.merge(reference_scores(table), on="patient_id", how="left")
     evaluation = evaluate(oof, request.target, seed=request.seed)
     if progress:
         progress("final model on all patients")
@@ -311,8 +362,11 @@ def train(
         weights_path=str(path.relative_to(data_dir)),
         weights_sha256=sha,
     )
-    pooled = evaluation.tables[next(iter(evaluation.tables))].set_index("center").loc[POOLED]
-    logger.info("trained %s: pooled AUC %.3f", name, pooled["auc"])
+    if evaluation.tables:
+        pooled = evaluation.tables[next(iter(evaluation.tables))].set_index("center").loc[POOLED]
+        logger.info("trained %s: pooled AUC %.3f", name, pooled["auc"])
+    else:
+        logger.info("trained %s: pooled C %.3f", name, evaluation.concordance.get(POOLED))
     return add_model_version(session, version)
 
 
@@ -467,7 +521,7 @@ def _predict_in_chunks(
         for start in range(0, len(table), size)
     ]
     with _executor(learner, len(table)) as executor:
-        if executor is not None and isinstance(learner, RadiomicsLearner):
+        if executor is not None and isinstance(learner, RadiomicsLearner | RiskScoreLearner):
             # one task per patient first (one large tumour does not hold up three others),
             # and the chunks then read the cached features
             learner.prepare(table, executor, progress)

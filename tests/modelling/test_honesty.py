@@ -31,6 +31,8 @@ def _table(signal: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             "age_at_diagnosis": cohort["age_years"],
             "sex": cohort["sex"],
             "genotype_detail": cohort["genotype_detail"],
+            "rfs_months": cohort["rfs_months"],
+            "rfs_event": cohort["rfs_event"],
         }
     )
     return table, oracle_posterior(cohort, signal=signal)

@@ -33,13 +33,14 @@ SPACING_MM = (1.5, 1.5, 3.0)
 #: The deep model's smallest useful run: one epoch, small batches, on the CPU.
 TINY_DL = DlSettings(epochs=1, patience=1, batch_size=6)
 #: (model kind, target): every kind, the deep and clinical models also with four classes,
-#: and every kind with a response target.
+#: every kind with a response target, and the imaging risk score (radiomics, rfs).
 CASES = [
     (ModelKind.CLINICAL, Target.KIT11),
     (ModelKind.CLINICAL, Target.GENOTYPE),
     (ModelKind.RADIOMICS, Target.KIT11),
     (ModelKind.CLINICAL, Target.CHOI_PR_FU1),
     (ModelKind.RADIOMICS, Target.PROGRESSION_6M),
+    (ModelKind.RADIOMICS, Target.RFS),
     (ModelKind.DL, Target.KIT11),
     (ModelKind.DL, Target.GENOTYPE),
     (ModelKind.DL, Target.CHOI_PR_FU1),
@@ -172,7 +173,7 @@ def test_the_learner_contract(
     fitted = learner.fit(table, labels, rows)
     scores = learner.predict(fitted, table)
     _assert_probabilities(scores, N, n_classes)
-    if kind is ModelKind.DL:  # the Cox head's imaging risk score
+    if kind is ModelKind.DL or target.is_survival:  # a Cox model's imaging risk score
         assert scores.risk_score is not None
         assert scores.risk_score.shape == (N,) and np.isfinite(scores.risk_score).all()
     else:
@@ -234,7 +235,9 @@ def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
 
     The deep model learns from recurrence-free survival (its Cox head) and from the genotype
     (its genotype head, also for a response target): training targets, so for it every other
-    listed column is changed at fitting; at prediction every listed column is.
+    listed column is changed at fitting; at prediction every listed column is. The imaging
+    risk score (target rfs) learns from recurrence-free survival alone: at fitting every
+    listed column but that follow-up is changed.
     """
     data_dir, table = cohort
     labels = labels_for(table, target)
@@ -251,7 +254,8 @@ def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
     fit_blind = {
         k: v
         for k, v in NOT_FEATURES.items()
-        if kind is not ModelKind.DL or ("rfs" not in k and k != "genotype_detail")
+        if "rfs" not in k or not (kind is ModelKind.DL or target.is_survival)
+        if k != "genotype_detail" or kind is not ModelKind.DL
     }
     other = _with_other_values(table, fit_blind)
     refitted = _learner(kind, target, data_dir).fit(other, labels, rows)

@@ -1,0 +1,313 @@
+"""Evaluate an imaging risk score for recurrence-free survival out of fold, beside the schemes.
+
+From the out-of-fold frame of a survival model (``risk_score``, the predicted 5-year
+recurrence-free probability ``p_no_recurrence_5y``, ``rfs_months``, ``rfs_event``, ``center``)
+and the clinical references of the same patients (``size_cm``; ``modified_nih``, the modified
+NIH 2008 class as an ordinal score 0 very low … 3 high; these are references, never inputs of
+the model), per center and pooled:
+
+- Harrell's C, Uno's C up to :data:`TAU_MONTHS`, the cumulative/dynamic AUC at 2 and 5 years
+  (:mod:`gistcad.analysis.survival_metrics`), and Harrell's C of size alone and of the
+  modified NIH class on the same patients;
+- the added value over the schemes: ΔC (Harrell) of the score against the modified NIH class
+  and against size alone, with a paired bootstrap 95 % CI;
+
+and pooled: the likelihood-ratio test of the score added to a Cox model of the modified NIH
+class (and of log size), the calibration at 5 years by risk tertile with its slope, and each
+patient's out-of-fold risk tertile for the Kaplan–Meier figure.
+
+The pooled rows rank scores of different folds' models together (as the genotype models'
+pooled AUC does); the per-center rows compare scores within a center.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gistcad.analysis.comparison import SurvivalComparison, compare_groups
+from gistcad.analysis.grouping import risk_groups
+from gistcad.analysis.performance import concordance_index
+from gistcad.analysis.survival_metrics import (
+    calibration_at,
+    compare_concordance,
+    cumulative_dynamic_auc,
+    likelihood_ratio_test,
+    uno_concordance,
+)
+from gistcad.domain import RiskClass, RiskScheme
+from gistcad.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+POOLED = "All centers"
+#: Uno's C is truncated here (months): beyond, few patients are followed and the weights
+#: 1/Ĝ² grow unstable
+TAU_MONTHS = 60.0
+#: the times of the time-dependent AUC (months)
+AUC_MONTHS = (24.0, 60.0)
+#: the time of the calibration (months)
+CALIBRATION_MONTHS = 60.0
+#: the references the score is compared with: the out-of-fold column → what it is called
+REFERENCES = {"modified_nih": "Modified NIH 2008", "size_cm": "Tumour size alone"}
+TERTILE_LABELS = ("Low", "Middle", "High")
+_ORDINAL = {
+    RiskClass.VERY_LOW.label: 0.0,
+    RiskClass.LOW.label: 1.0,
+    RiskClass.INTERMEDIATE.label: 2.0,
+    RiskClass.HIGH.label: 3.0,
+}
+
+
+def reference_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Per row of the modelling ``table``: ``patient_id``, ``size_cm`` and ``modified_nih``
+    (the class as 0..3; NaN when unknown or not classifiable)."""
+    classes = risk_groups(table, RiskScheme.MODIFIED_NIH_2008)
+    return pd.DataFrame(
+        {
+            "patient_id": table["patient_id"].to_numpy(),
+            "size_cm": pd.to_numeric(table["size_cm"], errors="coerce").to_numpy(dtype=float),
+            "modified_nih": classes.map(_ORDINAL).to_numpy(dtype=float),
+        }
+    )
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _metrics_row(center: str, part: pd.DataFrame) -> dict[str, Any]:
+    score, t, e = part["risk_score"], part["rfs_months"], part["rfs_event"]
+    row: dict[str, Any] = {"center": center, "n": len(part), "events": int(e.sum())}
+    row["harrell_c"] = concordance_index(score, t, e)
+    row["uno_c"] = uno_concordance(score, t, e, tau=TAU_MONTHS) if e.any() else np.nan
+    for months in AUC_MONTHS:
+        row[f"auc_{int(months)}m"] = cumulative_dynamic_auc(score, t, e, months)
+    for column in REFERENCES:
+        known = part[column].notna()
+        row[f"{column}_c"] = concordance_index(part.loc[known, column], t[known], e[known])
+    return {k: _clean(v) for k, v in row.items()}
+
+
+def _delta_rows(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> list[dict[str, Any]]:
+    rows = []
+    for column, name in REFERENCES.items():
+        known = part[part[column].notna()]
+        if known["rfs_event"].sum() < 2 or len(known) < 10:
+            continue
+        try:
+            delta = compare_concordance(
+                known["risk_score"],
+                known[column],
+                known["rfs_months"],
+                known["rfs_event"],
+                n_boot=n_boot,
+                seed=seed,
+            )
+        except ValidationError:
+            continue
+        rows.append(
+            {
+                "center": center,
+                "reference": name,
+                "n": len(known),
+                "c_score": delta.c_a,
+                "c_reference": delta.c_b,
+                "delta_c": delta.delta,
+                "ci_lower": delta.ci_lower,
+                "ci_upper": delta.ci_upper,
+                "p": delta.p,
+            }
+        )
+    return [{k: _clean(v) for k, v in r.items()} for r in rows]
+
+
+def _lr_tests(data: pd.DataFrame) -> list[dict[str, Any]]:
+    tests = []
+    bases = {
+        "modified_nih": ("Modified NIH 2008 (ordinal)", data["modified_nih"]),
+        "size_cm": ("Log tumour size", np.log(data["size_cm"].clip(lower=0.1))),
+    }
+    for column, (name, base) in bases.items():
+        known = data[column].notna().to_numpy()
+        try:
+            test = likelihood_ratio_test(
+                base.to_numpy(dtype=float)[known],
+                data["risk_score"].to_numpy(dtype=float)[known],
+                data["rfs_months"].to_numpy(dtype=float)[known],
+                data["rfs_event"].to_numpy(dtype=float)[known],
+            )
+        except ValidationError as error:
+            logger.info("LR test over %s not estimable: %s", name, error)
+            tests.append(
+                {"base": name, "n": int(known.sum()), "statistic": None, "df": 1, "p": None}
+                | {"note": f"not estimable on these patients: {error}"}
+            )
+            continue
+        tests.append(
+            {"base": name, "n": int(known.sum()), "statistic": test.statistic, "df": test.df}
+            | {"p": test.p, "note": ""}
+        )
+    return [{k: _clean(v) for k, v in r.items()} for r in tests]
+
+
+def risk_tertiles(oof: pd.DataFrame) -> pd.Series:
+    """Each patient's out-of-fold risk tertile ("Low", "Middle", "High"), by rank of the
+    pooled risk score."""
+    ranks = oof["risk_score"].rank(method="first").to_numpy()
+    index = np.minimum((3 * (ranks - 1) / max(len(oof), 1)).astype(int), 2)
+    return pd.Series(np.array(TERTILE_LABELS)[index], index=oof.index, name="risk_tertile")
+
+
+#: the times of the at-risk table under the Kaplan–Meier figure by tertile (months)
+AT_RISK_MONTHS = (0.0, 12.0, 24.0, 36.0, 60.0)
+
+
+def tertile_comparison(oof: pd.DataFrame) -> SurvivalComparison:
+    """Kaplan–Meier curves, log-rank test and hazard ratios of the out-of-fold risk tertiles
+    (:func:`gistcad.analysis.comparison.compare_groups`, ordered Low → High)."""
+    data = survival_data(oof)
+    return compare_groups(
+        data["rfs_months"],
+        data["rfs_event"],
+        risk_tertiles(data),
+        times=AT_RISK_MONTHS,
+        order=TERTILE_LABELS,
+        ordered=True,
+        reference=TERTILE_LABELS[0],
+        min_group_size=1,
+    )
+
+
+def survival_data(oof: pd.DataFrame, references: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The out-of-fold rows with a known follow-up, with the references joined by patient
+    (when given and not already there)."""
+    data = oof
+    if references is not None and not set(REFERENCES) <= set(oof.columns):
+        data = oof.merge(references, on="patient_id", how="left")
+    for column in REFERENCES:
+        if column not in data:
+            data = data.assign(**{column: np.nan})
+    data = data[data["rfs_months"].notna() & data["rfs_event"].notna()]
+    return data.assign(rfs_event=data["rfs_event"].astype(float)).reset_index(drop=True)
+
+
+def evaluate_survival(
+    oof: pd.DataFrame,
+    references: pd.DataFrame | None = None,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """Every figure of the module doc, as a JSON-ready dict.
+
+    Returns
+    -------
+    dict
+        ``metrics`` (rows per center and pooled), ``delta_c`` (rows per center and pooled,
+        one per reference), ``lr_tests``, ``calibration`` (``time``, ``slope``,
+        ``slope_se``, ``groups``), ``settings`` (τ, AUC times, bootstrap replicates).
+    """
+    data = survival_data(oof, references)
+    if data.empty or not data["rfs_event"].any():
+        raise ValidationError(
+            "no recurrence among the evaluated patients: the survival metrics are not defined"
+        )
+    centers = sorted(set(data["center"].astype(str)))
+    metrics, deltas = [], []
+    for center in [*centers, POOLED]:
+        part = data if center == POOLED else data[data["center"].astype(str) == center]
+        metrics.append(_metrics_row(center, part))
+        deltas.extend(_delta_rows(center, part, seed, n_boot))
+    result: dict[str, Any] = {
+        "metrics": metrics,
+        "delta_c": deltas,
+        "lr_tests": _lr_tests(data),
+        "settings": {"tau_months": TAU_MONTHS, "auc_months": list(AUC_MONTHS)} | {"n_boot": n_boot},
+    }
+    if "p_no_recurrence_5y" in data:
+        calibration = calibration_at(
+            data["p_no_recurrence_5y"],
+            data["risk_score"],
+            data["rfs_months"],
+            data["rfs_event"],
+            CALIBRATION_MONTHS,
+        )
+        groups = calibration.groups.assign(group=list(TERTILE_LABELS[: len(calibration.groups)]))
+        result["calibration"] = {
+            "time": calibration.time,
+            "slope": _clean(calibration.slope),
+            "slope_se": _clean(calibration.slope_se),
+            "groups": [{k: _clean(v) for k, v in r.items()} for r in groups.to_dict("records")],
+        }
+    return result
+
+
+def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
+    """The stored ``metrics`` rows as a table with readable column names."""
+    names = {
+        "center": "Center",
+        "n": "Patients",
+        "events": "Recurrences",
+        "harrell_c": "Harrell's C",
+        "uno_c": f"Uno's C (τ {TAU_MONTHS:.0f} months)",
+        "auc_24m": "AUC at 2 years",
+        "auc_60m": "AUC at 5 years",
+        "modified_nih_c": "C of modified NIH 2008",
+        "size_cm_c": "C of size alone",
+    }
+    return pd.DataFrame(survival.get("metrics", [])).rename(columns=names)
+
+
+def lr_text(test: dict[str, Any]) -> str:
+    """A stored likelihood-ratio test as printed: "LR 14.0 (1 df), p 0.00018" or its note."""
+    if test.get("statistic") is None:
+        return str(test.get("note") or "not estimable")
+    return f"LR {test['statistic']:.1f} ({test['df']} df), p {test['p']:.2g}"
+
+
+def delta_text(row: dict[str, Any]) -> str:
+    """A stored ΔC row as printed: "+0.018 (−0.055 to +0.093), p 0.65"."""
+    interval = f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
+    return f"{row['delta_c']:+.3f} {interval}, p {row['p']:.2g}"
+
+
+def report_lines(survival: dict[str, Any]) -> list[str]:
+    """The survival evaluation as ``gistcad evaluate`` prints it: the metrics per center, ΔC
+    over the schemes, the LR tests and the calibration at 5 years."""
+    table = metrics_table(survival)
+    lines = [
+        "Imaging risk score for recurrence-free survival (out of fold)",
+        table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–"),
+        "",
+        "Added value over the clinical schemes (ΔC = Harrell's C of the score minus the "
+        "scheme's, paired bootstrap 95 % CI):",
+    ]
+    for row in survival.get("delta_c", []):
+        lines.append(
+            f"  {row['center']}, vs {row['reference']} (n={row['n']}): "
+            f"C {row['c_score']:.3f} vs {row['c_reference']:.3f}, ΔC {delta_text(row)}"
+        )
+    for test in survival.get("lr_tests", []):
+        lines.append(f"Score added to a Cox model of {test['base']}: {lr_text(test)}")
+    calibration = survival.get("calibration")
+    if calibration:
+        slope = calibration["slope"]
+        lines.append(
+            f"Calibration at {calibration['time']:.0f} months by risk tertile (slope "
+            + ("not estimable" if slope is None else f"{slope:.2f}")
+            + "): "
+            + "; ".join(
+                f"{g['group']} predicted {g['predicted']:.2f}, observed "
+                + ("–" if g["observed"] is None else f"{g['observed']:.2f}")
+                for g in calibration["groups"]
+            )
+        )
+    return lines
