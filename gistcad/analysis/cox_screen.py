@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 
-#: a log hazard ratio beyond this (a ratio beyond e^20 per unit) is taken as no finite maximum
-_DIVERGED = 20.0
+#: a log hazard ratio beyond this (a ratio beyond e^10 per unit: per SD, no real biomarker
+#: comes near) is taken as no finite maximum (the events are separated)
+_DIVERGED = 10.0
 #: the largest move of any coefficient in one Newton–Raphson step (a damped step)
 _MAX_STEP = 1.0
 
@@ -244,9 +245,12 @@ def cox_screen(
     c = c[:, used]
     x = np.concatenate([np.broadcast_to(c, (m, n, c.shape[1])), f.T[:, :, None]], axis=2)
     beta, variance, converged = _newton(_prepare(x, times, events), tol, max_iter)
+    feature_variance = variance[:, -1, -1]
+    # a feature constant in these patients has no estimate (its information is 0)
+    converged &= (np.ptp(f, axis=0) > 0) & np.isfinite(feature_variance) & (feature_variance > 0)
     coef = np.where(converged, beta[:, -1], np.nan)
     with np.errstate(invalid="ignore"):
-        se = np.where(converged, np.sqrt(variance[:, -1, -1]), np.nan)
+        se = np.where(converged, np.sqrt(np.abs(feature_variance)), np.nan)
         z = stats.norm.ppf(1.0 - alpha / 2.0)
         p = 2.0 * stats.norm.sf(np.abs(coef / se))
     logger.debug("Cox screen: %d features, %d converged", m, int(converged.sum()))

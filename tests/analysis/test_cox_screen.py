@@ -80,3 +80,11 @@ def test_r_squared_on_size_by_hand() -> None:
 def test_tertiles_split_in_three() -> None:
     groups = tertiles(np.arange(9.0))
     assert groups.tolist() == ["Low"] * 3 + ["Middle"] * 3 + ["High"] * 3
+
+
+def test_a_feature_constant_in_these_patients_has_no_estimate() -> None:
+    features, durations, events, covariates = _data(n=60, m=2)
+    features[:, 1] = 3.0
+    screen = cox_screen(features, durations, events, covariates)
+    assert screen.converged.tolist() == [True, False]
+    assert np.isnan(screen.p[1])
