@@ -306,7 +306,7 @@ def _confirmation(
             pd.DataFrame(
                 {
                     "held_out": center,
-                    "feature": [names[j] for j in picked],
+                    "feature": [names[int(j)] for j in picked],
                     "discovery_hr": found.hr[picked],
                     "discovery_q": q[picked],
                     "n": int(held.sum()),

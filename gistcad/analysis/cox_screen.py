@@ -156,7 +156,9 @@ def _derivatives(s: _Sorted, beta: FloatArray) -> tuple[FloatArray, FloatArray, 
     return log_likelihood, gradient, hessian
 
 
-def _newton(s: _Sorted, tol: float, max_iter: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _newton(
+    s: _Sorted, tol: float, max_iter: int
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     """Damped Newton–Raphson for every model at once: coefficients, variance, converged."""
     m, _, q = s.x.shape
     beta = np.zeros((m, q))
@@ -180,8 +182,8 @@ def _newton(s: _Sorted, tol: float, max_iter: int) -> tuple[FloatArray, FloatArr
     _, _, hessian = _derivatives(s, beta)
     converged = done & (np.abs(beta).max(axis=1) <= _DIVERGED)
     with np.errstate(invalid="ignore"):
-        variance = np.linalg.pinv(-hessian)
-    return beta, variance, converged
+        variance = np.asarray(np.linalg.pinv(-hessian), dtype=float)
+    return np.asarray(beta, dtype=float), variance, np.asarray(converged, dtype=bool)
 
 
 def cox_screen(
@@ -247,7 +249,8 @@ def cox_screen(
     beta, variance, converged = _newton(_prepare(x, times, events), tol, max_iter)
     feature_variance = variance[:, -1, -1]
     # a feature constant in these patients has no estimate (its information is 0)
-    converged &= (np.ptp(f, axis=0) > 0) & np.isfinite(feature_variance) & (feature_variance > 0)
+    converged = converged & (np.ptp(f, axis=0) > 0) & np.isfinite(feature_variance)
+    converged &= feature_variance > 0
     coef = np.where(converged, beta[:, -1], np.nan)
     with np.errstate(invalid="ignore"):
         se = np.where(converged, np.sqrt(np.abs(feature_variance)), np.nan)

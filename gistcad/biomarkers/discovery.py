@@ -60,6 +60,11 @@ logger = logging.getLogger(__name__)
 CANDIDATE_SETTINGS = RadiomicsSettings(solid_part=True)
 #: fewest patients (with features, survival and the adjustment) discovery runs on
 MIN_PATIENTS = 20
+#: fewest events discovery runs on
+MIN_EVENTS = 10
+#: events per model parameter below which the estimates are noted as unstable (Peduzzi P et
+#: al., J Clin Epidemiol 1995;48:1503)
+EVENTS_PER_PARAMETER = 10
 
 
 class Adjustment(StrEnum):
@@ -255,7 +260,7 @@ def discover_biomarkers(
     ------
     ValidationError
         Fewer than :data:`MIN_PATIENTS` patients with a mask, survival and the adjustment,
-        or no event among them.
+        or fewer than :data:`MIN_EVENTS` events among them.
     """
     table = _patients(session, scope, request.endpoint)
     notes = []
@@ -273,6 +278,20 @@ def discover_biomarkers(
             f"only {len(table)} patient(s) have a tumour mask, {request.endpoint.label.lower()} "
             f"and the adjustment factors; discovery needs at least {MIN_PATIENTS}: import "
             "more patients or adjust for fewer factors"
+        )
+    events = int(table["event"].sum())
+    if events < MIN_EVENTS:
+        raise ValidationError(
+            f"only {events} event(s) among {len(table)} patients "
+            f"({request.endpoint.label.lower()}); discovery needs at least {MIN_EVENTS}: "
+            "import more patients or choose the other endpoint"
+        )
+    parameters = covariates.shape[1] + 1
+    if events < EVENTS_PER_PARAMETER * parameters:
+        notes.append(
+            f"{events} events for {parameters} parameters per model (fewer than "
+            f"{EVENTS_PER_PARAMETER} per parameter): hazard ratios are unstable; adjust for "
+            "fewer factors or add patients"
         )
     features = candidate_features(table, data_dir, progress)
     log_size = np.log(pd.to_numeric(table["size_cm"], errors="coerce").to_numpy(dtype=float))
