@@ -78,7 +78,8 @@ def timings(bootstrap: int) -> None:
     screen = time.perf_counter() - start
     print(f"adjusted Cox screen, {FEATURES} features x {PATIENTS} patients: {screen:.3f} s")
     print(
-        f"anchor, fit_cox once per feature: {anchor:.3f} s; ratio anchor / screen {anchor / screen:.1f}"
+        f"anchor, fit_cox once per feature: {anchor:.3f} s; "
+        f"ratio anchor / screen {anchor / screen:.1f}"
     )
     start = time.perf_counter()
     discover(**data, settings=DiscoverySettings(bootstrap=bootstrap))  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ References
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -159,13 +159,20 @@ def _derivatives(s: _Sorted, beta: FloatArray) -> tuple[FloatArray, FloatArray, 
 def _newton(
     s: _Sorted, tol: float, max_iter: int
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
-    """Damped Newton–Raphson for every model at once: coefficients, variance, converged."""
+    """Damped Newton–Raphson for every model at once: coefficients, variance, converged.
+
+    Each step works on the models still moving only, so a few slow ones (a feature close to
+    separating the events) do not make every model pay for their steps.
+    """
     m, _, q = s.x.shape
     beta = np.zeros((m, q))
     done = np.zeros(m, dtype=bool)
-    information = np.tile(np.eye(q), (m, 1, 1))
     for _ in range(max_iter):
-        _, gradient, hessian = _derivatives(s, beta)
+        active = np.flatnonzero(~done)
+        if active.size == 0:
+            break
+        part = replace(s, x=s.x[active])
+        _, gradient, hessian = _derivatives(part, beta[active])
         information = -hessian
         try:
             step = np.linalg.solve(information, gradient[..., None])[..., 0]
@@ -173,12 +180,10 @@ def _newton(
             step = np.einsum("mqr,mr->mq", np.linalg.pinv(information), gradient)
         largest = np.abs(step).max(axis=1, keepdims=True)
         step = np.where(largest > _MAX_STEP, step * _MAX_STEP / np.maximum(largest, 1e-300), step)
-        step[done] = 0.0
-        beta = beta + step
-        done |= np.abs(step).max(axis=1) < tol
-        done |= np.abs(beta).max(axis=1) > _DIVERGED
-        if done.all():
-            break
+        beta[active] += step
+        done[active] = (np.abs(step).max(axis=1) < tol) | (
+            np.abs(beta[active]).max(axis=1) > _DIVERGED
+        )
     _, _, hessian = _derivatives(s, beta)
     converged = done & (np.abs(beta).max(axis=1) <= _DIVERGED)
     with np.errstate(invalid="ignore"):
