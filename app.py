@@ -38,6 +38,12 @@ SECTIONS: dict[str, list[tuple[str, str, str, Permission | None]]] = {
             ":material/query_stats:",
             Permission.VIEW_PERFORMANCE,
         ),
+        (
+            "views/biomarkers.py",
+            "Biomarkers",
+            ":material/biotech:",
+            Permission.VIEW_PERFORMANCE,
+        ),
         ("views/jobs.py", "Jobs", ":material/pending_actions:", Permission.RUN_JOBS),
     ],
     "Tumour board": [

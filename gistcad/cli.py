@@ -17,6 +17,7 @@ from typing import NoReturn
 from gistcad import __version__
 from gistcad.commands import (
     audit,
+    biomarkers,
     cohort,
     db,
     demo,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         therapy,
         cohort,
         survival,
+        biomarkers,
         report,
         response,
         pacs,

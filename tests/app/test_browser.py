@@ -44,6 +44,11 @@ PAGES = {
     "survival": ("survival", "Survival", "Log-rank p"),
     "case": ("case?patient=P-002", "Case view", "Therapy implication"),
     "performance": ("performance", "Model performance", "Misclassified patients"),
+    "biomarkers": (
+        "biomarkers",
+        "Biomarkers",
+        "Choose the endpoint and the adjustment, then run the discovery.",
+    ),
     "jobs": ("jobs", "Jobs", "Recent jobs"),
     "response": (
         "response",

@@ -1,0 +1,110 @@
+"""On a small imported synthetic cohort: ``gistcad biomarkers discover`` end to end, then the
+Biomarkers page in a real browser runs the discovery and shows the volcano plot and the table.
+
+The command runs first and fills the feature cache, so the page's run reads cached features
+(the extraction, about a second per patient, is paid once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gistcad.store import make_engine, migrations
+from gistcad.synth.build import BuildOptions, build_cohort
+from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin"),
+]
+
+
+def _gistcad(data: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
+    env.pop("GISTCAD_DB_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gistcad.cli", *arguments],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """24 synthetic patients in two centers, small images, imported as a center sends them
+    (seed 14: 11 recurrences, above the 10 events discovery needs); and the command's JSON."""
+    data = tmp_path_factory.mktemp("data")
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    migrations.upgrade(engine)
+    engine.dispose()
+    cohort = tmp_path_factory.mktemp("cohort") / "synthetic"
+    build_cohort(
+        BuildOptions(
+            out=cohort,
+            patients=24,
+            centers=2,
+            seed=14,
+            matrix=64,
+            scan_length_mm=60.0,
+            workers=1,
+            follow_up=False,
+        )
+    )
+    _gistcad(data, "import", "demo", str(cohort), "--json")
+    found = _gistcad(data, "biomarkers", "discover", "--bootstrap", "5", "--json")
+    yield data, json.loads(found.stdout)
+
+
+def test_the_command_reports_every_table(imported: tuple[Path, dict[str, Any]]) -> None:
+    _, found = imported
+    assert found["patients"] == 24 and found["events"] == 11
+    assert found["centers"] == ["Lyon", "Rotterdam"]
+    assert found["covariates"][:2] == ["log_size", "log_mitoses"]
+    features = {row["feature"] for row in found["features"]}
+    assert len(features) == found["tested"] > 100
+    # image features only: no outcome, no clinical column among the candidates
+    assert not features & {"rfs_months", "rfs_event", "os_months", "os_event", "size_cm"}
+    assert any(name.startswith("solid_") for name in features)
+    assert {row["center"] for row in found["per_center"]} <= {"Lyon", "Rotterdam"}
+    q = [row["q"] for row in found["features"] if row["q"] is not None]
+    assert q == sorted(q)
+
+
+def test_discovery_runs_and_shows_the_volcano_and_the_table(
+    imported: tuple[Path, dict[str, Any]],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    data, _ = imported
+    with serving(data) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto(f"{url}/biomarkers", wait_until="networkidle", timeout=60_000)
+        tab.get_by_role("heading", name="Biomarkers").first.wait_for(timeout=60_000)
+        tab.get_by_label("Bootstrap resamples").fill("10")
+        tab.get_by_role("button", name="Run discovery").click()
+        tab.get_by_text("Discovery: all centers").wait_for(timeout=180_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=120_000)
+        # the volcano plot: its title, and its points (one marker per feature)
+        volcano = tab.locator(".js-plotly-plot").first
+        volcano.locator("path.point").first.wait_for(state="attached", timeout=60_000)
+        assert "features" in (volcano.locator(".gtitle").text_content() or "")
+        assert volcano.locator("path.point").count() > 100
+        tab.get_by_text("Confirmation: each center left out").wait_for(timeout=30_000)
+        table = tab.locator("[data-testid='stDataFrame']").first
+        table.wait_for(timeout=30_000)
+        table.get_by_text("HR per SD").first.wait_for(state="attached", timeout=30_000)
+        assert not tab.locator("[data-testid='stException']").count()
+        assert not tab.get_by_text("Traceback").count()
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / "biomarkers-discovery.png"), full_page=True)
+        browser.close()

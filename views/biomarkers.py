@@ -1,0 +1,194 @@
+"""Biomarkers: which imaging features predict survival beyond the clinical factors."""
+
+import streamlit as st
+
+from gistcad.biomarkers import (
+    Adjustment,
+    BiomarkerDiscovery,
+    DiscoveryRequest,
+    Harmonisation,
+    center_forest_table,
+    discover_biomarkers,
+    tertile_comparison,
+)
+from gistcad.domain import Endpoint
+from gistcad.errors import GistcadError
+from gistcad.plots.biomarkers import volcano_figure
+from gistcad.plots.forest import forest_figure
+from gistcad.plots.survival import km_figure
+from gistcad.store import session_scope
+from gistcad.store.queries import cohort_count
+from views.common import engine, scope, settings, show_error, show_figure, show_table
+
+ENDPOINTS: list[Endpoint] = list(Endpoint)
+ADJUSTMENTS: list[Adjustment] = list(Adjustment)
+HARMONISATIONS: list[Harmonisation] = list(Harmonisation)
+ADJUSTMENT_LABELS = {
+    Adjustment.RISK: "Risk factors (log size, log mitoses, site, rupture)",
+    Adjustment.GENOTYPE: "Genotype class",
+}
+HARMONISATION_LABELS = {Harmonisation.NONE: "None", Harmonisation.COMBAT: "ComBat per center"}
+#: the table's columns as shown, numbers kept numeric so that a click sorts them
+TABLE_COLUMNS = {
+    "feature": "Feature",
+    "hr": "HR per SD",
+    "ci_lower": "95 % CI lower",
+    "ci_upper": "95 % CI upper",
+    "p": "p",
+    "q": "q (BH)",
+    "selection_frequency": "Bootstrap selection",
+    "size_r2": "R² on log size",
+    "size_flag": "Nearly size",
+    "splits_discovered": "Splits discovered",
+    "splits_replicated": "Splits replicated",
+    "confirmed_p": "Held-out pooled p",
+    "confirmed": "Confirmed",
+}
+RAN_KEY = "biomarkers_request"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def discovered(request: DiscoveryRequest, scope_key: str, patients: int) -> BiomarkerDiscovery:
+    """The discovery for ``request`` in the caller's scope (cached: the features and the
+    bootstrap are costly; keyed by the scope and the number of patients)."""
+    del scope_key, patients  # cache keys
+    bar = st.progress(0.0, text="Computing the candidate features …")
+
+    def progress(message: str, done: int | None = None, total: int | None = None) -> None:
+        if done is not None and total:
+            bar.progress(done / total, text=message)
+
+    with session_scope(engine()) as session:
+        found = discover_biomarkers(session, scope(), settings().data_dir, request, progress)
+    bar.empty()
+    return found
+
+
+st.title("Biomarkers")
+st.caption(
+    "Each radiomics feature of the tumour (whole and solid part) in a Cox model adjusted for "
+    "the clinical factors, per SD of the feature; Benjamini–Hochberg q over all features; "
+    "discovery on all centers and, separately, confirmation on each center left out."
+)
+
+with st.form("biomarkers_form"):
+    left, middle, right = st.columns(3)
+    endpoint = left.selectbox(
+        "Endpoint", ENDPOINTS, format_func=lambda e: e.label, key="biomarkers_endpoint"
+    )
+    adjust = middle.multiselect(
+        "Adjust for",
+        ADJUSTMENTS,
+        default=ADJUSTMENTS,
+        format_func=ADJUSTMENT_LABELS.__getitem__,
+        key="biomarkers_adjust",
+    )
+    harmonise = right.radio(
+        "Harmonisation",
+        HARMONISATIONS,
+        format_func=HARMONISATION_LABELS.__getitem__,
+        key="biomarkers_harmonise",
+        horizontal=True,
+    )
+    left, middle, right = st.columns(3)
+    fdr = left.number_input("False discovery rate", 0.01, 0.5, 0.1, step=0.01, key="biomarkers_fdr")
+    bootstrap = middle.number_input(
+        "Bootstrap resamples", 0, 1000, 100, step=50, key="biomarkers_bootstrap"
+    )
+    seed = right.number_input("Seed", 0, 1_000_000, 0, key="biomarkers_seed")
+    run = st.form_submit_button("Run discovery", type="primary", key="biomarkers_run")
+
+if run:
+    st.session_state[RAN_KEY] = {
+        "endpoint": endpoint,
+        "adjust": tuple(adjust),
+        "harmonise": harmonise,
+        "fdr": float(fdr),
+        "bootstrap": int(bootstrap),
+        "seed": int(seed),
+    }
+asked = st.session_state.get(RAN_KEY)
+if asked is None:
+    st.info("Choose the endpoint and the adjustment, then run the discovery.")
+    st.stop()
+
+caller = scope()
+try:
+    request = DiscoveryRequest(**asked)
+    with session_scope(engine()) as session:
+        patients = cohort_count(session, caller)
+    found = discovered(request, repr(caller), patients)
+except GistcadError as exc:
+    show_error(exc)
+    st.stop()
+
+d = found.discovery
+table = d.table
+columns = st.columns(5)
+columns[0].metric("Patients", d.n)
+columns[1].metric("Events", d.n_events)
+columns[2].metric("Features tested", d.analysed.shape[1])
+columns[3].metric(f"Discovered (q < {request.fdr:g})", len(d.discovered))
+columns[4].metric("Confirmed", int(table["confirmed"].sum()))
+for note in found.notes:
+    st.caption(f"Note: {note}")
+flagged = table[table["size_flag"]]
+if not flagged.empty:
+    names = ", ".join(f"{r.feature} (R² {r.size_r2:.2f})" for r in flagged.itertuples())
+    st.warning(
+        f"Nearly a function of tumour size (R² on log size ≥ {d.settings.size_r2_threshold:g}): "
+        f"{names}. Size is already in the risk schemes; such a feature adds little.",
+        icon=":material/straighten:",
+    )
+
+st.subheader("Discovery: all centers")
+show_figure(
+    volcano_figure(table, request.fdr, title=f"{request.endpoint.label}: features"),
+    key="biomarkers_volcano",
+    filename=f"biomarkers_volcano_{request.endpoint.value}",
+)
+st.dataframe(
+    table[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS),
+    hide_index=True,
+    width="stretch",
+    key="biomarkers_table",
+    column_config={
+        "p": st.column_config.NumberColumn(format="%.2e"),
+        "q (BH)": st.column_config.NumberColumn(format="%.3f"),
+    },
+)
+
+st.subheader("Confirmation: each center left out")
+st.caption(
+    "Features discovered (q < FDR) on the other centers, tested in the center left out. A "
+    "finding is confirmed when every split that discovered it agrees on the direction and "
+    "the held-out estimates, pooled (inverse variance), have that direction with p < "
+    f"{d.settings.confirm_alpha:g}."
+)
+if d.confirmation.empty:
+    st.info("No feature was discovered on the training centers of any split.")
+else:
+    show_table(d.confirmation, key="biomarkers_confirmation")
+
+st.subheader("One feature")
+feature = st.selectbox("Feature", list(table["feature"]), key="biomarkers_feature")
+left, right = st.columns(2)
+try:
+    forest = center_forest_table(found, feature)
+    if forest.empty:
+        left.info("No center has an estimate for this feature.")
+    else:
+        show_figure(
+            forest_figure(forest, title=f"{feature}: HR per SD by center"),
+            key="biomarkers_forest",
+            filename=f"biomarkers_forest_{feature}",
+            where=left,
+        )
+    show_figure(
+        km_figure(tertile_comparison(found, feature), title=f"{feature}: tertiles", ordered=True),
+        key="biomarkers_km",
+        filename=f"biomarkers_km_{feature}",
+        where=right,
+    )
+except GistcadError as exc:
+    show_error(exc)
