@@ -31,7 +31,9 @@ from gistcad.store import make_engine, migrations
 #: the files that take minutes (cohorts built, networks trained, clusters and browsers
 #: started), longest first: collected first, so that under pytest-xdist (whole files per
 #: worker, in collection order) they start at once and the quick files fill in behind them,
-#: instead of one of them starting last and running alone
+#: instead of one of them starting last and running alone. ``tests/synth/test_follow_up.py``
+#: shares its build of the follow-up cohort with ``tests/ingest/test_follow_up_import.py``
+#: (:mod:`tests.shared_builds`): starting early, it is the one that builds it
 SLOWEST_FIRST = (
     "tests/modelling/test_image_models.py",
     "tests/modelling/test_response_targets.py",

@@ -31,9 +31,9 @@ from gistcad.domain import ModelKind
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
-from gistcad.synth.build import BuildOptions, build_cohort
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, click_download, serving
 from tests.factories import seed_cohort
+from tests.shared_builds import shared_cohort
 
 pytestmark = [
     pytest.mark.browser,
@@ -69,11 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         )
         s.commit()
     engine.dispose()
-    cohort = tmp_path_factory.mktemp("cohort") / "synthetic"
-    build_cohort(
-        BuildOptions(
-            out=cohort, patients=4, centers=1, seed=0, matrix=64, scan_length_mm=60.0, workers=1
-        )
+    cohort = shared_cohort(
+        tmp_path_factory, patients=4, centers=1, seed=0, matrix=64, scan_length_mm=60.0
     )
     _cli(data, "import", "demo", str(cohort), "--json")
     _cli(data, "response", "assess", "--all")

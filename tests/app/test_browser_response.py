@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gistcad.store import make_engine, migrations
-from gistcad.synth.build import BuildOptions, build_cohort
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
+from tests.shared_builds import shared_cohort
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,11 +44,8 @@ def treated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
     engine.dispose()
-    cohort = tmp_path_factory.mktemp("cohort") / "synthetic"
-    build_cohort(
-        BuildOptions(
-            out=cohort, patients=4, centers=1, seed=0, matrix=64, scan_length_mm=60.0, workers=1
-        )
+    cohort = shared_cohort(
+        tmp_path_factory, patients=4, centers=1, seed=0, matrix=64, scan_length_mm=60.0
     )
     _cli(data, "import", "demo", str(cohort), "--json")
     _cli(data, "response", "assess", "--all")

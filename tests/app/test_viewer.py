@@ -23,20 +23,16 @@ from gistcad.imaging import read_nifti
 from gistcad.store import AccessScope
 from gistcad.store.models import Patient
 from gistcad.store.queries import case_rows, series_segmentations
-from gistcad.synth.build import BuildOptions, build_cohort
 from gistcad.viewer.slices import PRESETS, Plane, largest_slice, to_lps
 from tests.app.conftest import APP
+from tests.shared_builds import shared_cohort
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("viewer") / "cohort"
-    build_cohort(
-        BuildOptions(
-            out=out, patients=3, centers=2, seed=2, matrix=64, scan_length_mm=40.0, workers=1
-        )
+    return shared_cohort(
+        tmp_path_factory, patients=3, centers=2, seed=2, matrix=64, scan_length_mm=40.0
     )
-    return out
 
 
 @pytest.fixture

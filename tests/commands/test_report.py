@@ -15,21 +15,17 @@ from gistcad.config import load_settings
 from gistcad.domain import Role
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.store.models import AuditEvent, Patient
-from gistcad.synth.build import BuildOptions, build_cohort
 from gistcad.viewer.report import export_case_report
 from tests.app.conftest import app_db, open_page  # noqa: F401 (a fixture)
 from tests.factories import seed_cohort
+from tests.shared_builds import shared_cohort
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "cohort"
-    build_cohort(
-        BuildOptions(
-            out=out, patients=3, centers=2, seed=2, matrix=64, scan_length_mm=40.0, workers=1
-        )
+    return shared_cohort(
+        tmp_path_factory, patients=3, centers=2, seed=2, matrix=64, scan_length_mm=40.0
     )
-    return out
 
 
 @pytest.fixture

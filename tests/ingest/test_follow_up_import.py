@@ -33,9 +33,9 @@ from gistcad.store.models import (
     Timepoint,
     TreatmentLine,
 )
-from gistcad.synth.build import BuildOptions, build_cohort
 from gistcad.synth.follow_up import FOLLOW_UP_MONTHS
 from tests.conftest import BACKENDS
+from tests.shared_builds import FOLLOW_UP_COHORT, shared_cohort
 
 EVERYTHING = AccessScope.everything()
 LINES_HEADER = "hospital_id,line,drug,dose_mg_per_day,start_date,stop_date,stop_reason\n"
@@ -43,13 +43,8 @@ LINES_HEADER = "hospital_id,line,drug,dose_mg_per_day,start_date,stop_date,stop_
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("follow") / "cohort"
-    build_cohort(
-        BuildOptions(
-            out=out, patients=16, centers=6, seed=17, matrix=64, scan_length_mm=50.0, workers=1
-        )
-    )
-    return out
+    """The cohort of ``tests/synth/test_follow_up.py``, built once for both files."""
+    return shared_cohort(tmp_path_factory, **FOLLOW_UP_COHORT)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ and whether the deep model beats the clinical baseline (not tested here: see its
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +47,42 @@ def _cohort(tmp_path_factory: pytest.TempPathFactory, signal: float) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def no_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _cohort(tmp_path_factory, 0.0)
+@dataclass(frozen=True)
+class Imported:
+    """A built cohort and a data folder it was imported into once (``db upgrade``, ``import
+    demo``); each test trains in a copy of that folder (paths in the store are relative to
+    it), so that the same 48 patients are not read from DICOM again for every test."""
+
+    cohort: Path
+    data: Path
+
+    def copy_to(self, data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """A copy of the imported data folder at ``data``, set as this test's data folder."""
+        shutil.copytree(self.data, data)
+        monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
+        monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+        return data
+
+
+def _imported(tmp_path_factory: pytest.TempPathFactory, signal: float) -> Imported:
+    cohort = _cohort(tmp_path_factory, signal)
+    data = cohort.parent / "data"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
+        monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+        assert main(["db", "upgrade"]) == 0
+        assert main(["import", "demo", str(cohort), "--json"]) == 0
+    return Imported(cohort, data)
 
 
 @pytest.fixture(scope="module")
-def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _cohort(tmp_path_factory, 1.0)
+def no_signal(tmp_path_factory: pytest.TempPathFactory) -> Imported:
+    return _imported(tmp_path_factory, 0.0)
+
+
+@pytest.fixture(scope="module")
+def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Imported:
+    return _imported(tmp_path_factory, 1.0)
 
 
 #: The image models of these tests, as ``train`` options: 5-fold for both, fewer epochs for
@@ -61,18 +91,16 @@ MODELS = {"radiomics": ["--model", "radiomics"], "deep": ["--model", "dl", "--ep
 
 
 def _train_and_evaluate(
-    cohort: Path,
+    imported: Imported,
     data: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     model: str,
 ) -> dict:
-    """Import ``cohort``, train ``model`` on KIT exon 11 vs rest out of fold, return the pooled
-    row of the evaluation with the oracle."""
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
-    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    assert main(["import", "demo", str(cohort), "--json"]) == 0
+    """In a copy of the imported cohort, train ``model`` on KIT exon 11 vs rest out of fold,
+    return the pooled row of the evaluation with the oracle."""
+    imported.copy_to(data, monkeypatch)
+    cohort = imported.cohort
     train = ["train", *MODELS[model], "--target", "kit11", "--cv", "kfold", "--name", "r"]
     assert main(train) == 0
     capsys.readouterr()
@@ -87,7 +115,7 @@ def _train_and_evaluate(
 @pytest.mark.parametrize("model", list(MODELS))
 def test_falls_to_chance_without_signal(
     model: str,
-    no_signal: Path,
+    no_signal: Imported,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -98,14 +126,14 @@ def test_falls_to_chance_without_signal(
     assert abs(pooled["auc"] - 0.5) < 3 * se, pooled
     assert abs(pooled["ceiling_auc"] - 0.5) < 3 * se  # the oracle agrees: nothing to learn
     # and so does the build's ceiling.json (once 0.53: floating-point noise ranked patients)
-    ceiling = json.loads((no_signal / "ceiling.json").read_text())["pooled"]
+    ceiling = json.loads((no_signal.cohort / "ceiling.json").read_text())["pooled"]
     assert ceiling["kit11_vs_rest"] == 0.5 == pooled["ceiling_auc"]
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_stays_at_or_below_the_ceiling(
     model: str,
-    full_signal: Path,
+    full_signal: Imported,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -114,22 +142,18 @@ def test_stays_at_or_below_the_ceiling(
     positives = pooled["positives"]
     se = _hanley_mcneil_se(pooled["ceiling_auc"], positives, pooled["n"] - positives)
     assert pooled["auc"] <= pooled["ceiling_auc"] + 3 * se, pooled
-    oracle = pd.read_csv(full_signal / "oracle.csv")
+    oracle = pd.read_csv(full_signal.cohort / "oracle.csv")
     assert roc_auc(oracle["p_kit11"], oracle["is_kit11"].astype(int)) > 0.6
     assert np.isfinite(pooled["auc"])
 
 
 def test_deep_model_trains_predicts_and_leaves_attention_maps(
-    full_signal: Path,
+    full_signal: Imported,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    data = tmp_path / "data"
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
-    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    assert main(["import", "demo", str(full_signal), "--json"]) == 0
+    data = full_signal.copy_to(tmp_path / "data", monkeypatch)
     args = ["train", "--model", "dl", "--target", "genotype", "--cv", "holdout", "--epochs", "2"]
     assert main([*args, "--name", "deep"]) == 0
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
@@ -156,7 +180,7 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
 
 
 def test_deep_model_trains_over_two_processes(
-    full_signal: Path,
+    full_signal: Imported,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -164,15 +188,11 @@ def test_deep_model_trains_over_two_processes(
     """``--nproc 2``: each fit runs under torchrun in two processes (gloo on the CPU) and the
     version is registered and evaluated like one trained alone (that two processes learn what
     one learns is ``tests/neural/test_distributed.py``'s), never above the ceiling."""
-    data = tmp_path / "data"
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
-    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    assert main(["import", "demo", str(full_signal), "--json"]) == 0
+    full_signal.copy_to(tmp_path / "data", monkeypatch)
     args = ["train", "--model", "dl", "--target", "kit11", "--cv", "holdout", "--epochs", "3"]
     assert main([*args, "--nproc", "2", "--name", "deep2"]) == 0
     capsys.readouterr()
-    oracle = full_signal / "oracle.csv"
+    oracle = full_signal.cohort / "oracle.csv"
     assert main(["evaluate", "--model", "deep2", "--oracle", str(oracle), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     pooled = {r["center"]: r for r in report["tasks"]["kit11_vs_rest"]}["All centers"]

@@ -28,8 +28,9 @@ from gistcad.synth.follow_up import (
     size_and_density,
     truth_categories,
 )
+from tests.shared_builds import FOLLOW_UP_COHORT, shared_cohort
 
-OPTIONS = {"patients": 16, "centers": 6, "seed": 17, "matrix": 64, "scan_length_mm": 50.0}
+OPTIONS = FOLLOW_UP_COHORT
 
 
 def _plans(n: int, signal: float, seed: int = 0) -> tuple[pd.DataFrame, dict[int, PatientPlan]]:
@@ -220,8 +221,7 @@ def test_truth_response_rates_do_not_differ_by_genotype_at_signal_0() -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("fu")
-    with_fu, without = root / "with", root / "without"
-    build_cohort(BuildOptions(out=with_fu, workers=1, **OPTIONS))  # type: ignore[arg-type]
+    with_fu, without = shared_cohort(tmp_path_factory, **OPTIONS), root / "without"
     build_cohort(BuildOptions(out=without, workers=1, follow_up=False, **OPTIONS))  # type: ignore[arg-type]
     return with_fu, without
 
