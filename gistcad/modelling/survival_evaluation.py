@@ -34,6 +34,7 @@ from gistcad.analysis.performance import concordance_index
 from gistcad.analysis.survival_metrics import (
     calibration_at,
     compare_concordance,
+    concordance_interval,
     cumulative_dynamic_auc,
     likelihood_ratio_test,
     uno_concordance,
@@ -83,10 +84,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _metrics_row(center: str, part: pd.DataFrame) -> dict[str, Any]:
+def _metrics_row(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> dict[str, Any]:
     score, t, e = part["risk_score"], part["rfs_months"], part["rfs_event"]
     row: dict[str, Any] = {"center": center, "n": len(part), "events": int(e.sum())}
     row["harrell_c"] = concordance_index(score, t, e)
+    try:
+        interval = concordance_interval(score, t, e, n_boot=n_boot, seed=seed)
+        row["harrell_c_ci_lower"], row["harrell_c_ci_upper"] = interval.ci_lower, interval.ci_upper
+    except ValidationError:
+        row["harrell_c_ci_lower"] = row["harrell_c_ci_upper"] = np.nan
     row["uno_c"] = uno_concordance(score, t, e, tau=TAU_MONTHS) if e.any() else np.nan
     for months in AUC_MONTHS:
         row[f"auc_{int(months)}m"] = cumulative_dynamic_auc(score, t, e, months)
@@ -224,7 +230,7 @@ def evaluate_survival(
     metrics, deltas = [], []
     for center in [*centers, POOLED]:
         part = data if center == POOLED else data[data["center"].astype(str) == center]
-        metrics.append(_metrics_row(center, part))
+        metrics.append(_metrics_row(center, part, seed, n_boot))
         deltas.extend(_delta_rows(center, part, seed, n_boot))
     result: dict[str, Any] = {
         "metrics": metrics,
@@ -257,6 +263,8 @@ def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
         "n": "Patients",
         "events": "Recurrences",
         "harrell_c": "Harrell's C",
+        "harrell_c_ci_lower": "C 95 % CI from",
+        "harrell_c_ci_upper": "C 95 % CI to",
         "uno_c": f"Uno's C (τ {TAU_MONTHS:.0f} months)",
         "auc_24m": "AUC at 2 years",
         "auc_60m": "AUC at 5 years",
