@@ -56,15 +56,14 @@ with start_predict.form("predict_form"):
         except GistcadError as exc:
             show_error(exc)
 
-start_train.subheader("Training run")
-# outside the form, so that the targets follow the kind (the risk score: radiomics only)
-kind = start_train.selectbox(
-    "Model kind", list(ModelKind), format_func=lambda k: k.label, key="jobs_kind"
-)
+with start_train:
+    st.subheader("Training run")
+    # outside the form, so that the targets follow the kind (the risk score: radiomics only)
+    kinds_offered = list(ModelKind)
+    kind = st.selectbox("Model kind", kinds_offered, format_func=lambda k: k.label, key="jobs_kind")
 with start_train.form("train_form"):
-    target = st.selectbox(
-        "Target", trainable_targets(kind), format_func=lambda t: t.label, key="jobs_target"
-    )
+    targets = list(trainable_targets(ModelKind(kind or kinds_offered[0])))
+    target = st.selectbox("Target", targets, format_func=lambda t: t.label, key="jobs_target")
     scheme = st.selectbox(
         "Validation",
         list(Scheme),
