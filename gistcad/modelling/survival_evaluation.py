@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import risk_groups
+from gistcad.analysis.imaging_risk import TERTILE_LABELS
 from gistcad.analysis.performance import concordance_index
 from gistcad.analysis.survival_metrics import (
     calibration_at,
@@ -58,7 +59,6 @@ AUC_MONTHS = (24.0, 60.0)
 CALIBRATION_MONTHS = 60.0
 #: the references the score is compared with: the out-of-fold column → what it is called
 REFERENCES = {"modified_nih": "Modified NIH 2008", "size_cm": "Tumour size alone"}
-TERTILE_LABELS = ("Low", "Middle", "High")
 _ORDINAL = {
     RiskClass.VERY_LOW.label: 0.0,
     RiskClass.LOW.label: 1.0,
