@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
         "--model",
         required=True,
         help="model version id or name, or 'current': the newest genotype, risk and (where "
-        "registered) response models",
+        "registered) response and imaging risk score (rfs) models",
     )
     who = pr.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")
