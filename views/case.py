@@ -82,6 +82,8 @@ with left:
     if assessment.recurrence is not None:
         st.write(f"{assessment.recurrence.summary} — *{assessment.recurrence.label}*")
         st.caption(" · ".join((*assessment.recurrence.notes, *assessment.recurrence.limits)))
+    if card.imaging_risk is not None:
+        st.write(card.imaging_risk.plain)
 
 
 def phase_label(phase: object) -> str:

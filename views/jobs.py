@@ -14,7 +14,7 @@ from gistcad.errors import GistcadError
 from gistcad.job_progress import parameters_text, time_left_text
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.request import TrainRequest
-from gistcad.modelling.targets import Target
+from gistcad.modelling.targets import trainable_targets
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_jobs, list_model_versions
 from gistcad.store.queries import CohortFilter, cohort_table, list_centers
@@ -56,12 +56,14 @@ with start_predict.form("predict_form"):
         except GistcadError as exc:
             show_error(exc)
 
-with start_train.form("train_form"):
+with start_train:
     st.subheader("Training run")
-    kind = st.selectbox(
-        "Model kind", list(ModelKind), format_func=lambda k: k.label, key="jobs_kind"
-    )
-    target = st.selectbox("Target", list(Target), format_func=lambda t: t.label, key="jobs_target")
+    # outside the form, so that the targets follow the kind (the risk score: radiomics only)
+    kinds_offered = list(ModelKind)
+    kind = st.selectbox("Model kind", kinds_offered, format_func=lambda k: k.label, key="jobs_kind")
+with start_train.form("train_form"):
+    targets = list(trainable_targets(ModelKind(kind or kinds_offered[0])))
+    target = st.selectbox("Target", targets, format_func=lambda t: t.label, key="jobs_target")
     scheme = st.selectbox(
         "Validation",
         list(Scheme),

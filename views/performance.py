@@ -207,6 +207,7 @@ st.download_button(
     audited_csv(f"per-center metrics of {detail.name}", table),
     file_name=f"{detail.name}_{task}.csv",
     key="perf_download",
+    on_click="ignore",
 )
 
 st.subheader("Compared with the other models on the same patients")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gistcad.analysis.imaging_risk import ImagingRiskScore, imaging_risk_score
 from gistcad.analysis.recurrence import RecurrenceEstimate, recurrence_estimate
 from gistcad.analysis.risk import RiskAssessment, RiskOptions, classify_all
 from gistcad.analysis.therapy import TherapyImplication, risk_phrase, therapy_implication
@@ -365,6 +366,9 @@ class CaseCard:
         (:class:`GenotypePanel`).
     other_predictions
         The predictions of models of other targets (risk, response), newest first.
+    imaging_risk
+        The imaging risk score for recurrence-free survival with its tertile in the training
+        cohort (:func:`~gistcad.analysis.imaging_risk.imaging_risk_score`), or None.
     follow_up
         Recurrence-free, overall, last follow-up.
     """
@@ -380,6 +384,7 @@ class CaseCard:
     follow_up: tuple[FollowUp, ...]
     genotype_models: GenotypePanel = GenotypePanel(None, ())
     other_predictions: tuple[PredictionText, ...] = ()
+    imaging_risk: ImagingRiskScore | None = None
 
     @property
     def genotype_line(self) -> str:
@@ -444,6 +449,7 @@ def case_card(rows: CaseRows, options: RiskOptions | None = None) -> CaseCard:
         genotype_text=v(tumour.get("genotype_text")),
         predictions=texts,
         genotype_models=genotype_panel(prediction_rows, texts),
+        imaging_risk=imaging_risk_score(prediction_rows),
         other_predictions=tuple(
             t
             for r, t in zip(prediction_rows, texts, strict=True)

@@ -18,7 +18,7 @@ from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.targets import Target
+from gistcad.modelling.targets import Target, trainable_targets
 from gistcad.progress import Progress
 from gistcad.store import migrations, session_scope
 
@@ -26,7 +26,18 @@ from gistcad.store import migrations, session_scope
 def register(sub: Any) -> None:
     tr = sub.add_parser("train", help="train a genotype or risk model and register it")
     tr.add_argument("--model", choices=[k.value for k in ModelKind], required=True)
-    tr.add_argument("--target", choices=[t.value for t in Target], default="genotype")
+    tr.add_argument(
+        "--target",
+        choices=[t.value for t in Target],
+        default="genotype",
+        help="what the model predicts; "
+        + ", ".join(
+            f"{t.value} only with --model "
+            + " or ".join(k.value for k in ModelKind if t in trainable_targets(k))
+            for t in Target
+            if any(t not in trainable_targets(k) for k in ModelKind)
+        ),
+    )
     tr.add_argument(
         "--cv",
         choices=[s.value for s in Scheme],
@@ -69,7 +80,7 @@ def register(sub: Any) -> None:
         "--model",
         required=True,
         help="model version id or name, or 'current': the newest genotype, risk and (where "
-        "registered) response models",
+        "registered) response and imaging risk score (rfs) models",
     )
     who = pr.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")

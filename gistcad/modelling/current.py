@@ -1,9 +1,10 @@
-"""Predict a case with the current model versions: genotype, risk score, and response where a
-response model is registered.
+"""Predict a case with the current model versions: genotype, risk score, and response and the
+imaging risk score for survival where such models are registered.
 
 The current version of a question is the newest registered version that answers it: for the
 genotype a four-class ``genotype`` model, else a ``kit11`` model; for the risk score a
-``risk`` model; for the response a ``choi_pr_fu1`` model, else a ``progression_6m`` model.
+``risk`` model; for the response a ``choi_pr_fu1`` model, else a ``progression_6m`` model;
+for the imaging risk score of recurrence-free survival an ``rfs`` model.
 This is what a tumour board's "Run prediction" asks for: every answer the registered models
 can give about one new patient, each recorded with the version that gave it.
 """
@@ -30,6 +31,7 @@ QUESTIONS: tuple[tuple[str, tuple[Target, ...]], ...] = (
     ("genotype", (Target.GENOTYPE, Target.KIT11)),
     ("risk score", (Target.RISK,)),
     ("response", (Target.CHOI_PR_FU1, Target.PROGRESSION_6M)),
+    ("imaging risk score", (Target.RFS,)),
 )
 
 

@@ -13,7 +13,8 @@ the model), per center and pooled:
   and against size alone, with a paired bootstrap 95 % CI;
 
 and pooled: the likelihood-ratio test of the score added to a Cox model of the modified NIH
-class (and of log size), the calibration at 5 years by risk tertile with its slope, and each
+class, both as an ordinal score and as class indicators (:func:`class_indicators`), and of
+log size, the calibration at 5 years by risk tertile with its slope, and each
 patient's out-of-fold risk tertile for the Kaplan–Meier figure.
 
 The pooled rows rank scores of different folds' models together (as the genotype models'
@@ -27,13 +28,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.grouping import risk_groups
+from gistcad.analysis.imaging_risk import TERTILE_LABELS
 from gistcad.analysis.performance import concordance_index
 from gistcad.analysis.survival_metrics import (
     calibration_at,
     compare_concordance,
+    concordance_interval,
     cumulative_dynamic_auc,
     likelihood_ratio_test,
     uno_concordance,
@@ -42,6 +46,8 @@ from gistcad.domain import RiskClass, RiskScheme
 from gistcad.errors import ValidationError
 
 logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
 
 POOLED = "All centers"
 #: Uno's C is truncated here (months): beyond, few patients are followed and the weights
@@ -53,7 +59,6 @@ AUC_MONTHS = (24.0, 60.0)
 CALIBRATION_MONTHS = 60.0
 #: the references the score is compared with: the out-of-fold column → what it is called
 REFERENCES = {"modified_nih": "Modified NIH 2008", "size_cm": "Tumour size alone"}
-TERTILE_LABELS = ("Low", "Middle", "High")
 _ORDINAL = {
     RiskClass.VERY_LOW.label: 0.0,
     RiskClass.LOW.label: 1.0,
@@ -83,10 +88,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _metrics_row(center: str, part: pd.DataFrame) -> dict[str, Any]:
+def _metrics_row(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> dict[str, Any]:
     score, t, e = part["risk_score"], part["rfs_months"], part["rfs_event"]
     row: dict[str, Any] = {"center": center, "n": len(part), "events": int(e.sum())}
     row["harrell_c"] = concordance_index(score, t, e)
+    try:
+        interval = concordance_interval(score, t, e, n_boot=n_boot, seed=seed)
+        row["harrell_c_ci_lower"], row["harrell_c_ci_upper"] = interval.ci_lower, interval.ci_upper
+    except ValidationError:
+        row["harrell_c_ci_lower"] = row["harrell_c_ci_upper"] = np.nan
     row["uno_c"] = uno_concordance(score, t, e, tau=TAU_MONTHS) if e.any() else np.nan
     for months in AUC_MONTHS:
         row[f"auc_{int(months)}m"] = cumulative_dynamic_auc(score, t, e, months)
@@ -129,17 +139,72 @@ def _delta_rows(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> list
     return [{k: _clean(v) for k, v in r.items()} for r in rows]
 
 
+def class_indicators(ordinal: ArrayLike, event_observed: ArrayLike) -> FloatArray:
+    """Indicator (dummy) columns of an ordinal risk class, the lowest group the reference.
+
+    A clinical paper adds a score to a categorical scheme as k − 1 indicators, so that the
+    test does not assume equal log hazard ratio steps between the classes. A class with no
+    recurrence would have an infinite log hazard ratio (no finite Cox fit), so classes are
+    grouped in order: each group collects consecutive classes until it holds a recurrence,
+    and classes above the last recurrence join the last group (for the modified NIH 2008
+    scheme typically: very low and low together as the reference).
+
+    Parameters
+    ----------
+    ordinal : array_like, shape (n,)
+        The class as an ordinal code (e.g. 0 very low … 3 high); finite.
+    event_observed : array_like, shape (n,)
+        Recurrence indicator.
+
+    Returns
+    -------
+    ndarray, shape (n, g − 1)
+        One column per group above the reference (1 in the group, else 0); g is the number
+        of groups (no column when every patient is in one group).
+    """
+    codes = np.asarray(ordinal, dtype=float)
+    events = np.asarray(event_observed, dtype=float) > 0
+    group_of: dict[float, int] = {}
+    group, has_event = 0, False
+    for code in np.unique(codes):
+        if has_event:
+            group, has_event = group + 1, False
+        group_of[float(code)] = group
+        has_event = bool(events[codes == code].any())
+    if not has_event and group > 0:  # classes above the last recurrence join the last group
+        last = [code for code, g in group_of.items() if g == group]
+        group_of.update(dict.fromkeys(last, group - 1))
+        group -= 1
+    groups = np.array([group_of[float(code)] for code in codes], dtype=int)
+    return (groups[:, None] == np.arange(1, group + 1)[None, :]).astype(float)
+
+
 def _lr_tests(data: pd.DataFrame) -> list[dict[str, Any]]:
     tests = []
+    nih = data["modified_nih"].to_numpy(dtype=float)
+    known_nih = np.isfinite(nih)
+    indicators = np.full((len(data), 0), np.nan)
+    if known_nih.any():
+        found = class_indicators(nih[known_nih], data["rfs_event"].to_numpy()[known_nih])
+        indicators = np.full((len(data), found.shape[1]), np.nan)
+        indicators[known_nih] = found
     bases = {
-        "modified_nih": ("Modified NIH 2008 (ordinal)", data["modified_nih"]),
-        "size_cm": ("Log tumour size", np.log(data["size_cm"].clip(lower=0.1))),
+        "Modified NIH 2008 (ordinal)": (nih, known_nih),
+        "Modified NIH 2008 (class indicators)": (indicators, known_nih),
+        "Log tumour size": (
+            np.log(data["size_cm"].clip(lower=0.1)).to_numpy(dtype=float),
+            data["size_cm"].notna().to_numpy(),
+        ),
     }
-    for column, (name, base) in bases.items():
-        known = data[column].notna().to_numpy()
+    for name, (base, known) in bases.items():
         try:
+            if base.shape[1:] == (0,):
+                raise ValidationError(
+                    "the recurrences do not fall in two groups of classes (each with one), "
+                    "so the class has no finite Cox model"
+                )
             test = likelihood_ratio_test(
-                base.to_numpy(dtype=float)[known],
+                base[known],
                 data["risk_score"].to_numpy(dtype=float)[known],
                 data["rfs_months"].to_numpy(dtype=float)[known],
                 data["rfs_event"].to_numpy(dtype=float)[known],
@@ -224,7 +289,7 @@ def evaluate_survival(
     metrics, deltas = [], []
     for center in [*centers, POOLED]:
         part = data if center == POOLED else data[data["center"].astype(str) == center]
-        metrics.append(_metrics_row(center, part))
+        metrics.append(_metrics_row(center, part, seed, n_boot))
         deltas.extend(_delta_rows(center, part, seed, n_boot))
     result: dict[str, Any] = {
         "metrics": metrics,
@@ -257,6 +322,8 @@ def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
         "n": "Patients",
         "events": "Recurrences",
         "harrell_c": "Harrell's C",
+        "harrell_c_ci_lower": "C 95 % CI from",
+        "harrell_c_ci_upper": "C 95 % CI to",
         "uno_c": f"Uno's C (τ {TAU_MONTHS:.0f} months)",
         "auc_24m": "AUC at 2 years",
         "auc_60m": "AUC at 5 years",

@@ -35,6 +35,7 @@ from gistcad.domain import (
     RESPONSE_TARGET_LABELS,
     GenotypeClass,
     GenotypeDetail,
+    ModelKind,
     RiskScheme,
     genotype_class,
     model_class_label,
@@ -96,6 +97,15 @@ class Target(StrEnum):
 RESPONSE_TARGETS: dict[Target, str] = {
     Target(name): label for name, label in RESPONSE_TARGET_LABELS.items()
 }
+
+
+def trainable_targets(kind: ModelKind) -> tuple[Target, ...]:
+    """The targets a model of ``kind`` can be trained for, in :class:`Target` order.
+
+    The survival target (the imaging risk score) is a penalised Cox model on radiomics
+    features, so only the radiomics model trains it; every kind trains the others.
+    """
+    return tuple(t for t in Target if not t.is_survival or kind is ModelKind.RADIOMICS)
 
 
 def genotype_labels(table: pd.DataFrame) -> NDArray[np.int64]:

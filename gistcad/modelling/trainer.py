@@ -41,7 +41,7 @@ from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import RiskScoreLearner
 from gistcad.modelling.survival_evaluation import lr_text, reference_scores
-from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.targets import Target, labels_for, trainable_targets
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX, Architecture
@@ -80,7 +80,7 @@ def make_learner(
     # leave-one-center-out: the inner split (tuning, early stopping) also keeps centers apart
     by_center = request.scheme is Scheme.LOCO
     if request.target.is_survival:
-        if request.kind is not ModelKind.RADIOMICS:
+        if request.target not in trainable_targets(request.kind):
             raise ValidationError(
                 f"the imaging risk score for {request.target.value} is a penalised Cox model on "
                 "radiomics features: train it with --model radiomics"

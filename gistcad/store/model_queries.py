@@ -119,7 +119,10 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     ``validation`` (the version's validation scheme); ``target`` is the version's target;
     ``pooled`` (per evaluation task, the version's out-of-fold AUC over all centers: ``auc``,
     ``ci_lower``, ``ci_upper`` (None when not estimable) and ``n`` patients; empty when the
-    version records no evaluation).
+    version records no evaluation); for a survival version (an imaging risk score),
+    ``training_risk_scores`` (the out-of-fold risk scores of its training cohort) and
+    ``out_of_fold_risk_score`` (this patient's, when the version was trained on them), both
+    None for other versions.
     """
     stmt = (
         select(
@@ -145,7 +148,24 @@ def patient_predictions(session: Session, scope: AccessScope, patient_id: int) -
     table["out_of_fold"] = [e[1] for e in extra]
     table["validation"] = [e[2] for e in extra]
     table["pooled"] = [_pooled_auc(session, int(v)) for v in table["model_version_id"]]
+    scores = [_oof_risk_scores(session, int(v), patient_id) for v in table["model_version_id"]]
+    table["training_risk_scores"] = [s[0] for s in scores]
+    table["out_of_fold_risk_score"] = [s[1] for s in scores]
     return table
+
+
+def _oof_risk_scores(
+    session: Session, model_version_id: int, patient_id: int
+) -> tuple[list[float] | None, float | None]:
+    """A survival version's out-of-fold risk scores of its training cohort, and this
+    patient's among them (None: not a survival version, or the patient has none)."""
+    version = session.get(ModelVersion, model_version_id)
+    rows = [] if version is None else version.metrics.get("oof") or []
+    scored = [r for r in rows if r.get("risk_score") is not None]
+    if not scored:
+        return None, None
+    own = [float(r["risk_score"]) for r in scored if r.get("patient_id") == patient_id]
+    return [float(r["risk_score"]) for r in scored], (own[-1] if own else None)
 
 
 #: the row of a version's evaluation that pools every center (as

@@ -137,6 +137,8 @@ def case_report_html(
         if recurrence
         else ""
     )
+    if card.imaging_risk is not None:
+        recurrence_html += f"<p>{e(card.imaging_risk.plain)}</p>"
     therapy = assessment.therapy
     others = (
         f"\n<p><small>Other schemes would change the call: "

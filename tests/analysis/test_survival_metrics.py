@@ -20,6 +20,7 @@ from gistcad.analysis.survival_metrics import (
     calibration_at,
     censoring_survival_before,
     compare_concordance,
+    concordance_interval,
     cumulative_dynamic_auc,
     likelihood_ratio_test,
     null_log_likelihood,
@@ -145,6 +146,36 @@ def test_bootstrap_replicate_is_the_concordance_of_the_resampled_patients() -> N
     weight = _pair_weights(TIMES, EVENTS.astype(bool), ConcordanceKind.HARRELL, None)
     replicate = counts @ (weight * _concordant(SCORE)) @ counts / (counts @ weight @ counts)
     assert replicate == pytest.approx(concordance_index(SCORE[rows], TIMES[rows], EVENTS[rows]))
+
+
+def test_c_interval_is_the_percentiles_of_the_c_of_resampled_patients() -> None:
+    # the same multinomial draws, expanded into resampled patients and scored one by one
+    result = concordance_interval(SCORE, TIMES, EVENTS, n_boot=50, seed=3)
+    rng = np.random.default_rng(3)
+    counts = rng.multinomial(5, np.full(5, 0.2), size=50)
+    replicates = []
+    for row in counts:
+        rows = np.repeat(np.arange(5), row)
+        replicates.append(concordance_index(SCORE[rows], TIMES[rows], EVENTS[rows]))
+    kept = np.array(replicates)[np.isfinite(replicates)]
+    # usable pairs (1,2..5), (3,4), (3,5), (4,5): concordant 1>4, 1>5, 3>4, 3>5: C = 4/7
+    assert result.c == pytest.approx(4 / 7)
+    assert result.n_boot == kept.size
+    assert (result.ci_lower, result.ci_upper) == pytest.approx(
+        tuple(np.quantile(kept, [0.025, 0.975]))
+    )
+
+
+def test_c_interval_narrows_with_more_patients_and_covers_the_estimate() -> None:
+    rng = np.random.default_rng(5)
+    widths = []
+    for n in (60, 600):
+        lp = rng.normal(size=n)
+        durations = rng.exponential(np.exp(-lp))
+        result = concordance_interval(lp, durations, np.ones(n), n_boot=300, seed=1)
+        assert result.ci_lower < result.c < result.ci_upper
+        widths.append(result.ci_upper - result.ci_lower)
+    assert widths[1] < widths[0] / 2
 
 
 def test_delta_c_of_a_score_with_itself_is_zero_and_a_real_gain_excludes_zero() -> None:

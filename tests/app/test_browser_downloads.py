@@ -281,6 +281,18 @@ def test_every_download_button_of_the_pages_is_in_this_test() -> None:
     assert found == listed
 
 
+def test_no_download_button_reruns_its_page() -> None:
+    # a download changes nothing a page shows: every button says on_click="ignore"
+    root = Path(__file__).resolve().parents[2] / "views"
+    rerunning = [
+        f"{page.name}: {block.splitlines()[1].strip()}"
+        for page in sorted(root.glob("*.py"))
+        for block in page.read_text().split("st.download_button(")[1:]
+        if 'on_click="ignore"' not in block.split("\n)")[0]
+    ]
+    assert rerunning == []
+
+
 def _camera(tab: Any, figure: Any) -> Any:
     figure.hover()
     button = figure.locator(".modebar-btn[data-title^='Download plot']")

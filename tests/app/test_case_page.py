@@ -6,8 +6,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from gistcad.domain import ContrastPhase
-from gistcad.store.models import Patient, Series
+from gistcad.domain import ContrastPhase, ModelKind
+from gistcad.modelling.targets import Target
+from gistcad.store.models import ModelVersion, Patient, Prediction, Series
 from tests.app.conftest import open_page
 from tests.factories import add_validated_model, seed_cohort
 
@@ -76,3 +77,55 @@ def test_the_ct_caption_names_the_contrast_phase_in_words(app_db: Engine) -> Non
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "portal venous phase" in captions and "portal_venous" not in captions
+
+
+def test_the_imaging_risk_score_shows_with_its_tertile_beside_the_schemes(
+    app_db: Engine, seeded: dict
+) -> None:
+    # an rfs version as ``gistcad train --target rfs`` registers one: out-of-fold risk scores
+    # of its training cohort (here P-000..P-005: 0.0, 0.1, ..., 0.5) and final predictions
+    with Session(app_db) as s:
+        ids = {p: i for p, i in s.execute(select(Patient.pseudonym, Patient.id))}
+        training = [ids[f"P-{i:03d}"] for i in range(6)]
+        version = ModelVersion(
+            name="rfs-score",
+            kind=ModelKind.RADIOMICS,
+            target=Target.RFS.value,
+            parameters={"scheme": "kfold", "classes": list(Target.RFS.classes)},
+            metrics={
+                "oof": [
+                    {"patient_id": pid, "fold": "fold 1", "label": 0, "risk_score": i / 10}
+                    | {"p_no_recurrence_5y": 0.9, "p_recurrence_5y": 0.1}
+                    for i, pid in enumerate(training)
+                ],
+                "training_patients": training,
+            },
+        )
+        s.add(version)
+        s.flush()
+        for pseudonym, score in (("P-002", 0.45), ("P-010", 0.47)):
+            s.add(
+                Prediction(
+                    patient_id=ids[pseudonym],
+                    model_version_id=version.id,
+                    probabilities={"no_recurrence_5y": 0.8, "recurrence_5y": 0.2},
+                    predicted_class="no_recurrence_5y",
+                    risk_score=score,
+                )
+            )
+        s.commit()
+        number = version.id
+    # tertiles of six scores: middle from 0.2, high from 0.4 (tests/analysis/test_imaging_risk)
+    at = _page({"patient": "P-002"})
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert (
+        f"Imaging risk score 0.20 (rfs-score, version {number}): Middle tertile of 6 training "
+        "patients' out-of-fold scores; out-of-fold (fitted without this patient)"
+    ) in text
+    at = _page({"patient": "P-010"})
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Imaging risk score 0.47 (rfs-score, version {number}): High tertile" in text
+    assert "; final model" in text
+    at = _page({"patient": "P-011"})  # not predicted by the score: no line
+    assert "Imaging risk score" not in " ".join(m.value for m in at.markdown)

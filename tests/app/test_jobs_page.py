@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
+from gistcad.modelling.targets import Target
 from gistcad.store import AccessScope
 from gistcad.store.models import Job, Prediction
 from tests.app.conftest import APP
@@ -112,6 +113,21 @@ def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert _jobs(app_db)[0].status is JobStatus.SUCCEEDED, _jobs(app_db)[0].error
+
+
+def test_the_risk_score_target_is_offered_only_for_the_radiomics_model(
+    app_db: Engine, seeded: None
+) -> None:
+    at = _open("views/jobs.py")
+    offered = {}
+    for kind in ModelKind:
+        at.selectbox(key="jobs_kind").set_value(kind).run()
+        assert not at.exception, at.exception
+        offered[kind] = set(at.selectbox(key="jobs_target").options)
+    survival = Target.RFS.label
+    assert survival in offered[ModelKind.RADIOMICS]
+    assert all(survival not in o for k, o in offered.items() if k is not ModelKind.RADIOMICS)
+    assert offered[ModelKind.CLINICAL] == offered[ModelKind.RADIOMICS] - {survival}
 
 
 def test_restart_a_failed_job_from_the_jobs_page(

@@ -118,3 +118,9 @@ def test_the_predict_command_takes_the_current_models(
         "genotype: 1 predictions written by g",
         "risk score: 1 predictions written by r",
     ]
+
+
+def test_an_rfs_model_gives_the_imaging_risk_score_where_one_is_registered() -> None:
+    versions = _versions((4, "score-new", "rfs"), (3, "score-old", "rfs"), (1, "g", "genotype"))
+    chosen = {c.question: c.name for c in current_versions(versions)}
+    assert chosen == {"genotype": "g", "imaging risk score": "score-new"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,8 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.request import TrainRequest
-from gistcad.modelling.targets import Target
+from gistcad.modelling.targets import Target, trainable_targets
+from gistcad.modelling.trainer import make_learner
 
 
 def test_round_trip_through_json_keeps_every_field() -> None:
@@ -88,3 +90,15 @@ def test_defaults_and_a_job_s_own_keys_left_alone() -> None:
 def test_bad_parameters_say_what_is_wrong(parameters: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=f"^{re.escape(message)}"):
         TrainRequest.from_parameters(parameters)
+
+
+def test_only_the_radiomics_model_trains_the_risk_score_and_the_others_are_refused(
+    tmp_path: Path,
+) -> None:
+    assert Target.RFS in trainable_targets(ModelKind.RADIOMICS)
+    assert set(trainable_targets(ModelKind.RADIOMICS)) == set(Target)
+    for kind in (ModelKind.CLINICAL, ModelKind.DL):
+        assert set(trainable_targets(kind)) == set(Target) - {Target.RFS}
+        request = TrainRequest(kind=kind, target=Target.RFS)
+        with pytest.raises(ValidationError, match="train it with --model radiomics"):
+            make_learner(request, tmp_path)

@@ -120,3 +120,26 @@ def test_report_names_the_recommended_genotype_model_and_lists_the_others() -> N
     text = re.sub(r"data:[^\"']+", "", page)  # the key slice's image left out
     assert not {"kit11", "not_kit11", "pdgfra"} & set(re.findall(r"[a-z0-9_]+", text))
     assert "this patient: not trained on this patient; AUC 0.90 (CI not estimable)" in page
+
+
+def test_report_gives_the_imaging_risk_score_with_its_tertile_under_the_schemes() -> None:
+    rows = _rows()
+    score = {
+        **rows.predictions.iloc[0].to_dict(),
+        "model_version_id": 7,
+        "model": "rfs-score",
+        "target": "rfs",
+        "predicted_class": "no_recurrence_5y",
+        "probabilities": {"no_recurrence_5y": 0.8, "recurrence_5y": 0.2},
+        "risk_score": 1.5,
+        "out_of_fold_risk_score": None,
+        "training_risk_scores": [0.0, 1.0, 2.0],  # middle from 1.0, high from 2.0
+    }
+    page = case_report_html(
+        case_card(replace(rows, predictions=pd.DataFrame([score]))), today=dt.date(2026, 1, 2)
+    )
+    risk_part = page.split("<h2>Risk of recurrence</h2>")[1].split("<h2>Genotype</h2>")[0]
+    assert (
+        "<p>Imaging risk score 1.50 (rfs-score, version 7): Middle tertile of 3 training "
+        "patients&#x27; out-of-fold scores; final model</p>"
+    ) in risk_part
