@@ -25,6 +25,7 @@ ADJUSTMENTS: list[Adjustment] = list(Adjustment)
 HARMONISATIONS: list[Harmonisation] = list(Harmonisation)
 ADJUSTMENT_LABELS = {
     Adjustment.RISK: "Risk factors (log size, log mitoses, site, rupture)",
+    Adjustment.AFIP: "AFIP 2006 risk cell (log cumulative hazard)",
     Adjustment.GENOTYPE: "Genotype class",
 }
 HARMONISATION_LABELS = {Harmonisation.NONE: "None", Harmonisation.COMBAT: "ComBat per center"}

@@ -82,8 +82,14 @@ def planted_cohort(
     )
 
 
-#: features of :func:`generated_cohort` that are noisy functions of size (log scale, noise SD)
-SIZE_LINKED = {"log_volume": (3.0, 0.25), "log_surface": (2.0, 0.2), "log_major_axis": (1.0, 0.15)}
+#: features of :func:`generated_cohort` that are noisy functions of size, on their natural
+#: scale as the radiomics features are: exp(a · log size + noise), (a, noise SD)
+SIZE_LINKED = {
+    "volume": (3.0, 0.25),
+    "surface": (2.0, 0.2),
+    "major_axis": (1.0, 0.15),
+    "surface_volume_ratio": (-1.0, 0.1),
+}
 
 
 def generated_cohort(
@@ -94,6 +100,7 @@ def generated_cohort(
     noise_features: int = 20,
     trait_noise_sd: float = 0.5,
     seed: int = 0,
+    adjust: tuple[str, ...] = ("risk", "afip"),
 ) -> PlantedCohort:
     """The synthetic generator's own cohort (drawn without images) as a feature table.
 
@@ -101,10 +108,11 @@ def generated_cohort(
     those of :func:`gistcad.synth.clinical.draw_cohort` (AFIP cells, genotype, rupture,
     adjuvant imatinib, the trait's hazard ratio 1.8 per SD scaled by ``signal``). Features:
     ``trait`` is z plus measurement noise of SD ``trait_noise_sd`` (its correlation with z is
-    (1 + sd²)^-1/2, 0.89 at 0.5); :data:`SIZE_LINKED` are ``a·log size`` plus noise, as volume,
-    surface and major axis are; ``noise_XX`` are pure noise. The covariates are the ``risk``
-    adjustment of the discovery command (:func:`~gistcad.biomarkers.discovery
-    .adjustment_covariates`: log size, log(1 + mitoses), non-gastric, rupture).
+    (1 + sd²)^-1/2, 0.89 at 0.5); :data:`SIZE_LINKED` are size^a with log-normal noise, as volume,
+    surface, major axis and surface-to-volume ratio are; ``noise_XX`` are pure noise. The
+    covariates are the discovery command's ``adjust`` (:func:`~gistcad.biomarkers.discovery
+    .adjustment_covariates`; ``risk``: log size, log(1 + mitoses), non-gastric, rupture;
+    ``afip``: the AFIP cell's log cumulative hazard).
     """
     from gistcad.biomarkers.discovery import Adjustment, adjustment_covariates
     from gistcad.synth.centers import default_centers
@@ -118,10 +126,10 @@ def generated_cohort(
         + rng.normal(scale=trait_noise_sd, size=n)
     }
     for name, (slope, sd) in SIZE_LINKED.items():
-        columns[name] = slope * log_size + rng.normal(scale=sd, size=n)
+        columns[name] = np.exp(slope * log_size + rng.normal(scale=sd, size=n))
     for j in range(noise_features):
         columns[f"noise_{j:02d}"] = rng.normal(size=n)
-    covariates, _ = adjustment_covariates(drawn, (Adjustment.RISK,))
+    covariates, _ = adjustment_covariates(drawn, tuple(Adjustment(a) for a in adjust))
     return PlantedCohort(
         features=pd.DataFrame(columns),
         durations=drawn["rfs_months"].to_numpy(dtype=float),
