@@ -28,7 +28,10 @@ ADJUSTMENT_LABELS = {
     Adjustment.AFIP: "AFIP 2006 risk cell (log cumulative hazard)",
     Adjustment.GENOTYPE: "Genotype class",
 }
-HARMONISATION_LABELS = {Harmonisation.NONE: "None", Harmonisation.COMBAT: "ComBat per center"}
+HARMONISATION_LABELS = {
+    Harmonisation.NONE: "Not harmonised",
+    Harmonisation.COMBAT: "ComBat per center",
+}
 #: the table's columns as shown, numbers kept numeric so that a click sorts them
 TABLE_COLUMNS = {
     "feature": "Feature",
