@@ -24,9 +24,11 @@ are left out (``notes`` counts them).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,6 +120,38 @@ class DiscoveryRequest:
     def settings(self) -> DiscoverySettings:
         """The statistics' settings."""
         return DiscoverySettings(fdr=self.fdr, bootstrap=self.bootstrap, seed=self.seed)
+
+    def to_parameters(self) -> dict[str, Any]:
+        """The request as a job's JSON parameters (:meth:`from_parameters` reads them back)."""
+        return {
+            "endpoint": self.endpoint.value,
+            "adjust": [a.value for a in self.adjust],
+            "harmonise": self.harmonise.value,
+            "fdr": self.fdr,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> DiscoveryRequest:
+        """The request of a discovery job's parameters; a clear error for a bad one."""
+        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValidationError(
+                f"unknown discovery parameter(s) {unknown}; use "
+                f"{', '.join(cls.__dataclass_fields__)}"
+            )
+        try:
+            return cls(
+                endpoint=Endpoint(parameters.get("endpoint", Endpoint.RFS)),
+                adjust=tuple(Adjustment(a) for a in parameters.get("adjust", ())),
+                harmonise=Harmonisation(parameters.get("harmonise", Harmonisation.NONE)),
+                fdr=float(parameters.get("fdr", 0.1)),
+                bootstrap=int(parameters.get("bootstrap", 200)),
+                seed=int(parameters.get("seed", 0)),
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"bad discovery parameters {dict(parameters)}: {exc}") from None
 
     @classmethod
     def parse_adjust(cls, text: str) -> tuple[Adjustment, ...]:
