@@ -14,6 +14,7 @@ from gistcad.biomarkers import BiomarkerDiscovery, DiscoveryRequest
 from gistcad.biomarkers.jobs import load_result, newest_result, result_path, save_result
 from gistcad.domain import JobKind, JobStatus
 from gistcad.errors import NotFoundError, ValidationError
+from gistcad.job_progress import parameters_text
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.jobs import update_job
 from tests.biomarkers.planted import planted_cohort
@@ -81,3 +82,9 @@ def test_the_newest_succeeded_discovery_is_shown(engine: Engine, tmp_path: Path)
     pd.testing.assert_frame_equal(found[1].discovery.table, kept[ids[1]].discovery.table)
     with pytest.raises(NotFoundError, match=f"discovery job {ids[2]} has no result"):
         load_result(tmp_path, ids[2])
+
+
+def test_a_discovery_jobs_parameters_read_as_words() -> None:
+    text = parameters_text(DiscoveryRequest(harmonise="combat").to_parameters())  # type: ignore[arg-type]
+    assert text.startswith("endpoint Recurrence-free survival, adjust: 3 items")
+    assert "harmonise ComBat per center" in text
