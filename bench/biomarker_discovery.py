@@ -19,6 +19,7 @@ Usage::
     .venv/bin/python bench/biomarker_discovery.py
     .venv/bin/python bench/biomarker_discovery.py --seeds 10 --bootstrap 200
     .venv/bin/python bench/biomarker_discovery.py --data-dir ~/gistcad-data
+    PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --size-adjustment 600 --seeds 20
 """
 
 from __future__ import annotations
@@ -110,6 +111,37 @@ def honesty(seeds: int) -> None:
     )
 
 
+def size_adjustment(seeds: int, patients: int) -> None:
+    """Size-linked false discoveries at signal 0 on the generator's own cohort (tabular, no
+    CT), adjusted linearly for size and mitoses, then with the AFIP cell; and the trait at
+    signal 1. Anchor: the linear ``risk`` adjustment, the one before the AFIP cell."""
+    from tests.biomarkers.planted import SIZE_LINKED, generated_cohort
+
+    settings = DiscoverySettings(bootstrap=0)
+    for signal in (0.0, 1.0):
+        for adjust in (("risk",), ("risk", "afip")):
+            size_runs = size_found = size_confirmed = trait_first = 0
+            for seed in range(seeds):
+                c = generated_cohort(patients, signal=signal, seed=seed, adjust=adjust)
+                found = discover(
+                    c.features, c.durations, c.events, c.covariates, c.centers, c.log_size, settings
+                )
+                table = found.table.set_index("feature")
+                linked = table.loc[list(SIZE_LINKED)]
+                size_runs += bool(linked["discovered"].any())
+                size_found += int(linked["discovered"].sum())
+                size_confirmed += bool(linked["confirmed"].any())
+                trait_first += found.table.iloc[0]["feature"] == "trait" and bool(
+                    table.loc["trait", "confirmed"]
+                )
+            print(
+                f"generator cohort {patients} patients, signal {signal:g}, adjust "
+                f"{','.join(adjust)}: runs with a size-linked discovery {size_runs}/{seeds} "
+                f"({size_found} in all, confirmed in {size_confirmed} runs); trait first and "
+                f"confirmed {trait_first}/{seeds}"
+            )
+
+
 def imported(data_dir: Path, bootstrap: int) -> None:
     from gistcad.biomarkers import DiscoveryRequest, discover_biomarkers
     from gistcad.commands.biomarkers import format_report
@@ -136,7 +168,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument(
+        "--size-adjustment",
+        type=int,
+        metavar="PATIENTS",
+        help="only the size-linked false discoveries on the generator's cohort of this size",
+    )
     args = parser.parse_args()
+    if args.size_adjustment:
+        size_adjustment(args.seeds, args.size_adjustment)
+        return
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     timings(args.bootstrap)
     honesty(args.seeds)

@@ -658,6 +658,7 @@ class JobKind(StrEnum):
 
     TRAIN = "train"  # train and register a model version (and, if asked, predict with it)
     PREDICT = "predict"  # predict patients with a registered model version
+    DISCOVER = "discover"  # imaging biomarker discovery (gistcad.biomarkers.jobs)
 
 
 class Drug(StrEnum):

@@ -106,12 +106,14 @@ _PARAMETER_NAMES = {
 def _value_labels() -> dict[str, Mapping[str, str]]:
     """How a coded parameter's value is printed, by parameter name."""
     from gistcad.analysis.prediction_source import VALIDATION_LABELS  # pandas: only here
-    from gistcad.domain import MODEL_KIND_LABELS, MODEL_TARGET_LABELS
+    from gistcad.domain import MODEL_KIND_LABELS, MODEL_TARGET_LABELS, Endpoint
 
     return {
         "target": MODEL_TARGET_LABELS,
         "kind": {str(k): v for k, v in MODEL_KIND_LABELS.items()},
         "scheme": VALIDATION_LABELS,
+        "endpoint": {e.value: e.label for e in Endpoint},  # a discovery job's
+        "harmonise": {"none": "none", "combat": "ComBat per center"},
     }
 
 

@@ -108,6 +108,11 @@ def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
     if kind is JobKind.TRAIN:
         TrainRequest.from_parameters(parameters)
         return
+    if kind is JobKind.DISCOVER:
+        from gistcad.biomarkers.discovery import DiscoveryRequest  # pandas: not at import
+
+        DiscoveryRequest.from_parameters(parameters)
+        return
     models = parameters.get("models")
     if models is not None and models != CURRENT_MODELS:
         raise ValidationError(
@@ -435,10 +440,15 @@ def _execute(
 ) -> str:
     """Run the job in its owner's scope; its audit rows commit with the result."""
     # PyTorch and pandas: imported only here, by the worker
+    from gistcad.biomarkers.discovery import DiscoveryRequest
+    from gistcad.biomarkers.jobs import run_discovery_job
     from gistcad.modelling.current import predict_with_current_models
     from gistcad.modelling.trainer import predict_and_record, train_and_register
 
     kind, p, scope = JobKind(job.kind), dict(job.parameters), job_scope(job)
+    if kind is JobKind.DISCOVER:  # the request's keys, not the worker's (pid, restart_of)
+        asked = {k: v for k, v in p.items() if k in DiscoveryRequest.__dataclass_fields__}
+        return run_discovery_job(session, scope, data_dir, job.id, asked, progress)
     device = str(p.get("device", "auto"))  # the deep model's: CUDA when available
     if kind is JobKind.TRAIN:
         request = TrainRequest.from_parameters(p)

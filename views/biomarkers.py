@@ -2,22 +2,22 @@
 
 import streamlit as st
 
+from gistcad import jobs
 from gistcad.biomarkers import (
     Adjustment,
     BiomarkerDiscovery,
     DiscoveryRequest,
     Harmonisation,
     center_forest_table,
-    discover_biomarkers,
     tertile_comparison,
 )
-from gistcad.domain import Endpoint
+from gistcad.biomarkers.jobs import load_result, newest_result
+from gistcad.domain import Endpoint, JobKind, JobStatus
 from gistcad.errors import GistcadError
 from gistcad.plots.biomarkers import volcano_figure
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import km_figure
 from gistcad.store import session_scope
-from gistcad.store.queries import cohort_count
 from views.common import engine, scope, settings, show_error, show_figure, show_table
 
 ENDPOINTS: list[Endpoint] = list(Endpoint)
@@ -25,9 +25,13 @@ ADJUSTMENTS: list[Adjustment] = list(Adjustment)
 HARMONISATIONS: list[Harmonisation] = list(Harmonisation)
 ADJUSTMENT_LABELS = {
     Adjustment.RISK: "Risk factors (log size, log mitoses, site, rupture)",
+    Adjustment.AFIP: "AFIP 2006 risk cell (log cumulative hazard)",
     Adjustment.GENOTYPE: "Genotype class",
 }
-HARMONISATION_LABELS = {Harmonisation.NONE: "None", Harmonisation.COMBAT: "ComBat per center"}
+HARMONISATION_LABELS = {
+    Harmonisation.NONE: "Not harmonised",
+    Harmonisation.COMBAT: "ComBat per center",
+}
 #: the table's columns as shown, numbers kept numeric so that a click sorts them
 TABLE_COLUMNS = {
     "feature": "Feature",
@@ -44,24 +48,34 @@ TABLE_COLUMNS = {
     "confirmed_p": "Held-out pooled p",
     "confirmed": "Confirmed",
 }
-RAN_KEY = "biomarkers_request"
+PENDING = "biomarkers_job"
+DONE = "biomarkers_job_done"
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def discovered(request: DiscoveryRequest, scope_key: str, patients: int) -> BiomarkerDiscovery:
-    """The discovery for ``request`` in the caller's scope (cached: the features and the
-    bootstrap are costly; keyed by the scope and the number of patients)."""
-    del scope_key, patients  # cache keys
-    bar = st.progress(0.0, text="Computing the candidate features …")
+@st.cache_data(max_entries=4, show_spinner=False)
+def kept_result(job_id: int) -> BiomarkerDiscovery:
+    """The result discovery job ``job_id`` kept (cached: a finished job's never changes)."""
+    return load_result(settings().data_dir, job_id)
 
-    def progress(message: str, done: int | None = None, total: int | None = None) -> None:
-        if done is not None and total:
-            bar.progress(done / total, text=message)
 
-    with session_scope(engine()) as session:
-        found = discover_biomarkers(session, scope(), settings().data_dir, request, progress)
-    bar.empty()
-    return found
+@st.fragment(run_every="2s")
+def discovery_progress(job_id: int) -> None:
+    """The discovery job while it runs; the page is reloaded when it ends."""
+    try:
+        state = jobs.job_state(engine(), job_id, scope())
+    except GistcadError as exc:
+        show_error(exc)
+        return
+    if not state.ended:
+        st.progress(state.progress, text=f"Discovery job {job_id}: {state.message or 'queued'}")
+        return
+    st.session_state.pop(PENDING, None)
+    if state.status is JobStatus.SUCCEEDED:
+        st.session_state[DONE] = (True, f"Discovery job {job_id} finished: {state.message}.")
+    else:
+        why = state.error or state.message
+        st.session_state[DONE] = (False, f"Discovery job {job_id} {state.status.value}: {why}")
+    st.rerun(scope="app")
 
 
 st.title("Biomarkers")
@@ -99,28 +113,44 @@ with st.form("biomarkers_form"):
     run = st.form_submit_button("Run discovery", type="primary", key="biomarkers_run")
 
 if run:
-    st.session_state[RAN_KEY] = {
-        "endpoint": endpoint,
-        "adjust": tuple(adjust),
-        "harmonise": harmonise,
-        "fdr": float(fdr),
-        "bootstrap": int(bootstrap),
-        "seed": int(seed),
-    }
-asked = st.session_state.get(RAN_KEY)
-if asked is None:
-    st.info("Choose the endpoint and the adjustment, then run the discovery.")
-    st.stop()
+    try:
+        asked = DiscoveryRequest(
+            endpoint=endpoint,
+            adjust=tuple(adjust),
+            harmonise=harmonise,
+            fdr=float(fdr),
+            bootstrap=int(bootstrap),
+            seed=int(seed),
+        )
+        job_id = jobs.start_job(
+            engine(), JobKind.DISCOVER, asked.to_parameters(), scope(), data_dir=settings().data_dir
+        )
+        st.session_state[PENDING] = job_id
+    except GistcadError as exc:
+        show_error(exc)
+if DONE in st.session_state:
+    succeeded, message = st.session_state.pop(DONE)
+    (st.success if succeeded else st.error)(message)
+if PENDING in st.session_state:
+    discovery_progress(int(st.session_state[PENDING]))
 
-caller = scope()
 try:
-    request = DiscoveryRequest(**asked)
     with session_scope(engine()) as session:
-        patients = cohort_count(session, caller)
-    found = discovered(request, repr(caller), patients)
+        newest = newest_result(session, scope(), settings().data_dir)
 except GistcadError as exc:
     show_error(exc)
     st.stop()
+if newest is None:
+    st.info("Choose the endpoint and the adjustment, then run the discovery.")
+    st.stop()
+shown_job, _ = newest
+found = kept_result(shown_job)
+request = found.request
+st.caption(
+    f"Newest finished discovery: job {shown_job} ({request.endpoint.label}, adjusted for "
+    f"{', '.join(ADJUSTMENT_LABELS[a] for a in request.adjust) or 'nothing'}, "
+    f"{HARMONISATION_LABELS[request.harmonise].lower()})."
+)
 
 d = found.discovery
 table = d.table

@@ -12,17 +12,23 @@ score is not a candidate yet.
 The ``risk`` adjustment is the ingredients of the modified NIH 2008 scheme as covariates, not
 its class: log size (cm), log(1 + mitotic count), a non-gastric site and rupture. Continuous
 ingredients carry all the scheme's information without classes that have no event in a
-center or a bootstrap resample. ``genotype`` adds indicators of KIT exon 9, PDGFRA and
-wild-type/other against KIT exon 11. Patients missing an adjustment factor are left out
-(``notes`` counts them).
+center or a bootstrap resample. ``afip`` adds the log cumulative hazard of the tumour's AFIP
+2006 cell (:func:`afip_log_cumulative_hazard`): the hazard rises with size and mitoses in
+steps, by site, not log-linearly, and a feature that is a non-linear function of size (volume,
+surface, major axis) would otherwise pick up what the linear terms miss and be discovered
+without carrying anything beyond the clinical factors. ``genotype`` adds indicators of KIT
+exon 9, PDGFRA and wild-type/other against KIT exon 11. Patients missing an adjustment factor
+are left out (``notes`` counts them).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +45,16 @@ from gistcad.analysis.biomarker_discovery import (
 )
 from gistcad.analysis.comparison import SurvivalComparison, compare_groups
 from gistcad.analysis.cox_screen import TERTILE_ORDER, tertiles
+from gistcad.analysis.risk import classify_many
 from gistcad.cluster import cluster_executor, map_cases
-from gistcad.domain import Endpoint, GenotypeClass, GenotypeDetail, Site, genotype_class
+from gistcad.domain import (
+    Endpoint,
+    GenotypeClass,
+    GenotypeDetail,
+    RiskScheme,
+    Site,
+    genotype_class,
+)
 from gistcad.errors import ValidationError
 from gistcad.modelling.harmonisation import ComBat
 from gistcad.modelling.radiomics_model import (
@@ -71,6 +85,7 @@ class Adjustment(StrEnum):
     """Clinical factors every feature's Cox model is adjusted for."""
 
     RISK = "risk"  # log size, log(1 + mitoses), non-gastric site, rupture
+    AFIP = "afip"  # log cumulative hazard of the AFIP 2006 cell (site × size × mitoses)
     GENOTYPE = "genotype"  # KIT exon 9, PDGFRA, wild-type/other vs KIT exon 11
 
 
@@ -90,7 +105,7 @@ class DiscoveryRequest:
     """
 
     endpoint: Endpoint = Endpoint.RFS
-    adjust: tuple[Adjustment, ...] = (Adjustment.RISK, Adjustment.GENOTYPE)
+    adjust: tuple[Adjustment, ...] = (Adjustment.RISK, Adjustment.AFIP, Adjustment.GENOTYPE)
     harmonise: Harmonisation = Harmonisation.NONE
     fdr: float = 0.1
     bootstrap: int = 200
@@ -105,6 +120,38 @@ class DiscoveryRequest:
     def settings(self) -> DiscoverySettings:
         """The statistics' settings."""
         return DiscoverySettings(fdr=self.fdr, bootstrap=self.bootstrap, seed=self.seed)
+
+    def to_parameters(self) -> dict[str, Any]:
+        """The request as a job's JSON parameters (:meth:`from_parameters` reads them back)."""
+        return {
+            "endpoint": self.endpoint.value,
+            "adjust": [a.value for a in self.adjust],
+            "harmonise": self.harmonise.value,
+            "fdr": self.fdr,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> DiscoveryRequest:
+        """The request of a discovery job's parameters; a clear error for a bad one."""
+        unknown = sorted(set(parameters) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValidationError(
+                f"unknown discovery parameter(s) {unknown}; use "
+                f"{', '.join(cls.__dataclass_fields__)}"
+            )
+        try:
+            return cls(
+                endpoint=Endpoint(parameters.get("endpoint", Endpoint.RFS)),
+                adjust=tuple(Adjustment(a) for a in parameters.get("adjust", ())),
+                harmonise=Harmonisation(parameters.get("harmonise", Harmonisation.NONE)),
+                fdr=float(parameters.get("fdr", 0.1)),
+                bootstrap=int(parameters.get("bootstrap", 200)),
+                seed=int(parameters.get("seed", 0)),
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"bad discovery parameters {dict(parameters)}: {exc}") from None
 
     @classmethod
     def parse_adjust(cls, text: str) -> tuple[Adjustment, ...]:
@@ -147,6 +194,57 @@ class BiomarkerDiscovery:
 
 
 _OTHER_GENOTYPES = (GenotypeClass.KIT9, GenotypeClass.PDGFRA, GenotypeClass.WT_OTHER)
+#: the smallest probability of progression an AFIP cell is given: the table's "0 %" cells
+#: come from few patients, and the log cumulative hazard of 0 is −∞
+AFIP_FLOOR = 0.01
+
+
+def afip_log_cumulative_hazard(
+    sites: np.ndarray, size_cm: np.ndarray, mitoses: np.ndarray
+) -> FloatArray:
+    """log(−log(1 − p)) of each tumour's AFIP 2006 cell, p its risk of progressive disease.
+
+    Parameters
+    ----------
+    sites : ndarray of str, shape (n,)
+        :class:`~gistcad.domain.Site` values.
+    size_cm, mitoses : ndarray of float, shape (n,)
+        Largest dimension (cm) and mitotic count per 50 HPF.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        NaN where a value is missing or invalid. p is the AFIP percentage (Miettinen M,
+        Lasota J. Semin Diagn Pathol 2006;23:70–83; :func:`~gistcad.analysis.risk
+        .classify_many`) at least :data:`AFIP_FLOOR`; cells with insufficient data
+        (duodenum, rectum > 5 cm) take the jejunum/ileum value. Under a proportional-hazards
+        cure model, P(ever progress) = 1 − exp(−H), so log H = log(−log(1 − p)) is the
+        cell's log cumulative hazard, the scale on which Cox covariates add.
+    """
+    sites = np.asarray(sites, dtype=object)
+    size = np.asarray(size_cm, dtype=float)
+    count = np.asarray(mitoses, dtype=float)
+    known = {s.value for s in Site}
+    valid = (
+        np.array([str(s) in known for s in sites], dtype=bool)
+        & np.isfinite(size)
+        & (size > 0)
+        & np.isfinite(count)
+        & (count >= 0)
+    )
+    out = np.full(size.shape, np.nan)
+    if not valid.any():
+        return out
+    _, percent = classify_many(RiskScheme.AFIP_2006, sites[valid], size[valid], count[valid])
+    missing = np.isnan(percent)
+    if missing.any():
+        fallback = np.full(int(missing.sum()), Site.JEJUNUM_ILEUM.value, dtype=object)
+        _, percent[missing] = classify_many(
+            RiskScheme.AFIP_2006, fallback, size[valid][missing], count[valid][missing]
+        )
+    p = np.clip(percent / 100.0, AFIP_FLOOR, 1.0 - AFIP_FLOOR)
+    out[valid] = np.log(-np.log1p(-p))
+    return out
 
 
 def adjustment_covariates(
@@ -172,6 +270,12 @@ def adjustment_covariates(
             pd.isna(site), np.nan, (site != Site.STOMACH.value).astype(float)
         )
         out["rupture"] = np.nan_to_num(rupture, nan=0.0)  # a missing flag counts as none
+    if Adjustment.AFIP in adjust:
+        out["afip_log_hazard"] = afip_log_cumulative_hazard(
+            table["site"].astype(object).to_numpy(),
+            pd.to_numeric(table["size_cm"], errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(table["mitotic_count"], errors="coerce").to_numpy(dtype=float),
+        )
     if Adjustment.GENOTYPE in adjust:
         classes = [_genotype(v) for v in table["genotype_detail"]]
         for level in _OTHER_GENOTYPES:

@@ -52,10 +52,10 @@ def register(sub: Any) -> None:
     discover.add_argument("--endpoint", choices=[e.value for e in Endpoint], default="rfs")
     discover.add_argument(
         "--adjust",
-        default="risk,genotype",
+        default="risk,afip,genotype",
         help="clinical factors, comma-separated: risk (log size, log(1 + mitoses), non-gastric "
-        "site, rupture), genotype (KIT exon 9, PDGFRA, wild-type vs KIT exon 11), or none "
-        "(default risk,genotype)",
+        "site, rupture), afip (log cumulative hazard of the AFIP 2006 cell), genotype (KIT "
+        "exon 9, PDGFRA, wild-type vs KIT exon 11), or none (default risk,afip,genotype)",
     )
     discover.add_argument(
         "--harmonise",

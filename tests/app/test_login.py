@@ -144,7 +144,7 @@ def test_roles_decide_the_menu(accounts: dict[str, str]) -> None:
     clinician = _menu(sign_in("carol", accounts["carol"]))
     assert clinician == {"Home", "Cohort explorer", "Survival", "Treatment response", "Case view"}
     pi = _menu(sign_in("alice", accounts["alice"]))
-    assert pi == clinician | {"Model performance", "Jobs"}
+    assert pi == clinician | {"Model performance", "Biomarkers", "Jobs"}
     admin = _menu(sign_in("root", accounts["root"]))
     assert admin == pi | {"Users and audit", "PACS and upload"}
 

@@ -153,6 +153,7 @@ PAGES = [
     "views/performance.py",
     "views/case.py",
     "views/jobs.py",
+    "views/biomarkers.py",
 ]
 
 

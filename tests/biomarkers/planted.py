@@ -2,9 +2,11 @@
 
 :func:`planted_cohort` simulates the clinical factors, the survival and a feature table in
 which ``planted`` expresses a latent prognostic trait, ``size_echo`` is a function of size and
-the rest are noise. Its ``trait`` argument takes a trait from elsewhere: when the synthetic
-generator writes ``prognostic_trait_z`` to ``oracle.csv``, pass that column to test discovery
-against the generator's own planted effect.
+the rest are noise. Its ``trait`` argument takes a trait from elsewhere.
+
+:func:`generated_cohort` takes the synthetic generator's own cohort instead (drawn without
+images): its clinical factors, survival and planted ``prognostic_trait_z``, so discovery is
+tested against the generator's own planted effect and its non-log-linear AFIP hazard.
 """
 
 from __future__ import annotations
@@ -76,5 +78,63 @@ def planted_cohort(
         events=events,
         covariates=covariates,
         centers=np.array([f"C{c}" for c in center], dtype=object),
+        log_size=log_size,
+    )
+
+
+#: features of :func:`generated_cohort` that are noisy functions of size, on their natural
+#: scale as the radiomics features are: exp(a · log size + noise), (a, noise SD)
+SIZE_LINKED = {
+    "volume": (3.0, 0.25),
+    "surface": (2.0, 0.2),
+    "major_axis": (1.0, 0.15),
+    "surface_volume_ratio": (-1.0, 0.1),
+}
+
+
+def generated_cohort(
+    n: int = 600,
+    *,
+    signal: float = 1.0,
+    centers: int = 3,
+    noise_features: int = 20,
+    trait_noise_sd: float = 0.5,
+    seed: int = 0,
+    adjust: tuple[str, ...] = ("risk", "afip"),
+) -> PlantedCohort:
+    """The synthetic generator's own cohort (drawn without images) as a feature table.
+
+    The clinical factors, the trait ``prognostic_trait_z`` and the recurrence-free survival are
+    those of :func:`gistcad.synth.clinical.draw_cohort` (AFIP cells, genotype, rupture,
+    adjuvant imatinib, the trait's hazard ratio 1.8 per SD scaled by ``signal``). Features:
+    ``trait`` is z plus measurement noise of SD ``trait_noise_sd`` (its correlation with z is
+    (1 + sd²)^-1/2, 0.89 at 0.5); :data:`SIZE_LINKED` are size^a with log-normal noise, as volume,
+    surface, major axis and surface-to-volume ratio are; ``noise_XX`` are pure noise. The
+    covariates are the discovery command's ``adjust`` (:func:`~gistcad.biomarkers.discovery
+    .adjustment_covariates`; ``risk``: log size, log(1 + mitoses), non-gastric, rupture;
+    ``afip``: the AFIP cell's log cumulative hazard).
+    """
+    from gistcad.biomarkers.discovery import Adjustment, adjustment_covariates
+    from gistcad.synth.centers import default_centers
+    from gistcad.synth.clinical import draw_cohort
+
+    drawn = draw_cohort(n, default_centers(centers), rng=np.random.default_rng(seed), signal=signal)
+    rng = np.random.default_rng([seed, 1])
+    log_size = np.log(drawn["size_cm"].to_numpy(dtype=float))
+    columns = {
+        "trait": drawn["prognostic_trait_z"].to_numpy(dtype=float)
+        + rng.normal(scale=trait_noise_sd, size=n)
+    }
+    for name, (slope, sd) in SIZE_LINKED.items():
+        columns[name] = np.exp(slope * log_size + rng.normal(scale=sd, size=n))
+    for j in range(noise_features):
+        columns[f"noise_{j:02d}"] = rng.normal(size=n)
+    covariates, _ = adjustment_covariates(drawn, tuple(Adjustment(a) for a in adjust))
+    return PlantedCohort(
+        features=pd.DataFrame(columns),
+        durations=drawn["rfs_months"].to_numpy(dtype=float),
+        events=drawn["rfs_event"].to_numpy(dtype=float),
+        covariates=covariates,
+        centers=drawn["center"].to_numpy(dtype=object),
         log_size=log_size,
     )

@@ -60,7 +60,27 @@ def test_the_request_reads_the_command_line_words() -> None:
 
 
 def test_a_bad_request_is_refused_with_the_choices() -> None:
-    with pytest.raises(ValidationError, match="choose from risk, genotype"):
+    with pytest.raises(ValidationError, match="choose from risk, afip, genotype"):
         DiscoveryRequest.parse_adjust("risk,size")
     with pytest.raises(ValidationError, match="FDR must lie between 0 and 1"):
         DiscoveryRequest(fdr=1.5)
+
+
+def test_the_afip_adjustment_is_the_cells_log_cumulative_hazard() -> None:
+    table = pd.DataFrame(
+        {
+            "size_cm": [3.0, 12.0, 6.0, 1.5, None],
+            "mitotic_count": [2.0, 8.0, 3.0, 1.0, 4.0],
+            "site": ["stomach", "rectum", "duodenum", "stomach", "stomach"],
+            "rupture": [0, 0, 0, 0, 0],
+            "genotype_detail": [None] * 5,
+        }
+    )
+    covariates, complete = adjustment_covariates(table, (Adjustment.AFIP,))
+    assert list(covariates.columns) == ["afip_log_hazard"]
+    # AFIP 2006: gastric 2-5 cm <= 5 mitoses 1.9 %; rectum > 10 cm > 5 mitoses 71 %;
+    # duodenum 5-10 cm has insufficient data: jejunum/ileum 5-10 cm <= 5 mitoses, 24 %;
+    # gastric <= 2 cm 0 %: floored at 1 %
+    expected = [math.log(-math.log(1.0 - p)) for p in (0.019, 0.71, 0.24, 0.01)]
+    assert covariates["afip_log_hazard"].iloc[:4].tolist() == pytest.approx(expected)
+    assert complete.tolist() == [True, True, True, True, False]
