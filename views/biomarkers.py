@@ -12,13 +12,21 @@ from gistcad.biomarkers import (
     tertile_comparison,
 )
 from gistcad.biomarkers.jobs import load_result, newest_result
-from gistcad.domain import Endpoint, JobKind, JobStatus
+from gistcad.domain import Endpoint, JobKind
 from gistcad.errors import GistcadError
 from gistcad.plots.biomarkers import volcano_figure
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import km_figure
 from gistcad.store import session_scope
-from views.common import engine, scope, settings, show_error, show_figure, show_table
+from views.common import (
+    engine,
+    follow_job,
+    scope,
+    settings,
+    show_error,
+    show_figure,
+    show_table,
+)
 
 ENDPOINTS: list[Endpoint] = list(Endpoint)
 ADJUSTMENTS: list[Adjustment] = list(Adjustment)
@@ -61,21 +69,7 @@ def kept_result(job_id: int) -> BiomarkerDiscovery:
 @st.fragment(run_every="2s")
 def discovery_progress(job_id: int) -> None:
     """The discovery job while it runs; the page is reloaded when it ends."""
-    try:
-        state = jobs.job_state(engine(), job_id, scope())
-    except GistcadError as exc:
-        show_error(exc)
-        return
-    if not state.ended:
-        st.progress(state.progress, text=f"Discovery job {job_id}: {state.message or 'queued'}")
-        return
-    st.session_state.pop(PENDING, None)
-    if state.status is JobStatus.SUCCEEDED:
-        st.session_state[DONE] = (True, f"Discovery job {job_id} finished: {state.message}.")
-    else:
-        why = state.error or state.message
-        st.session_state[DONE] = (False, f"Discovery job {job_id} {state.status.value}: {why}")
-    st.rerun(scope="app")
+    follow_job(job_id, "Discovery", PENDING, DONE)
 
 
 st.title("Biomarkers")

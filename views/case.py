@@ -6,7 +6,7 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import PanelModel, case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import CURRENT_MODELS, ContrastPhase, JobKind, JobStatus, Permission
+from gistcad.domain import CURRENT_MODELS, ContrastPhase, JobKind, Permission
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
@@ -14,7 +14,7 @@ from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
 from gistcad.viewer.report import CASE_REPORT
-from views.common import audited_case_report, engine, scope, settings, show_error
+from views.common import audited_case_report, engine, follow_job, scope, settings, show_error
 from views.outline import clicked_outline, outline_controls, outline_form
 from views.viewer import ct_viewer, side_by_side
 
@@ -104,21 +104,7 @@ def _panel_model(model: PanelModel) -> None:
 @st.fragment(run_every="2s")
 def prediction_result(job_id: int) -> None:
     """The case's prediction job while it runs; the card is reloaded when it succeeds."""
-    try:
-        state = jobs.job_state(engine(), job_id, scope())
-    except GistcadError as exc:
-        show_error(exc)
-        return
-    if not state.ended:
-        st.progress(state.progress, text=f"Prediction job {job_id}: {state.message or 'queued'}")
-        return
-    st.session_state.pop(PENDING, None)
-    if state.status is JobStatus.SUCCEEDED:
-        st.session_state[DONE] = (True, f"Prediction job {job_id} finished: {state.message}.")
-    else:
-        why = state.error or state.message
-        st.session_state[DONE] = (False, f"Prediction job {job_id} {state.status.value}: {why}")
-    st.rerun(scope="app")  # the card, with the new prediction; this poll stops
+    follow_job(job_id, "Prediction", PENDING, DONE)
 
 
 def prediction_control(pseudonym: str) -> None:

@@ -10,9 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from gistcad import jobs
 from gistcad.config import Settings, load_settings
 from gistcad.demo_models import DemoModelState, demo_model_states, describe, pending
 from gistcad.display import display_table
+from gistcad.domain import JobStatus
 from gistcad.errors import GistcadError
 from gistcad.store import AccessScope, make_engine, session_scope
 from gistcad.store.engine import Engine
@@ -165,3 +167,24 @@ def show_table(table: pd.DataFrame, key: str | None = None, **options: Any) -> p
     shown = display_table(table)
     st.dataframe(shown, hide_index=True, width="stretch", key=key, **options)
     return shown
+
+
+def follow_job(job_id: int, what: str, pending: str, done: str) -> None:
+    """Job ``job_id``'s progress bar while it runs (call it from a page's ``st.fragment``
+    that reruns every few seconds); when it ends, the outcome is kept under ``done``, the job
+    under ``pending`` dropped, and the whole page rerun to show the result."""
+    try:
+        state = jobs.job_state(engine(), job_id, scope())
+    except GistcadError as exc:
+        show_error(exc)
+        return
+    if not state.ended:
+        st.progress(state.progress, text=f"{what} job {job_id}: {state.message or 'queued'}")
+        return
+    st.session_state.pop(pending, None)
+    if state.status is JobStatus.SUCCEEDED:
+        st.session_state[done] = (True, f"{what} job {job_id} finished: {state.message}.")
+    else:
+        why = state.error or state.message
+        st.session_state[done] = (False, f"{what} job {job_id} {state.status.value}: {why}")
+    st.rerun(scope="app")
