@@ -115,7 +115,7 @@ def size_adjustment(seeds: int, patients: int) -> None:
     """Size-linked false discoveries at signal 0 on the generator's own cohort (tabular, no
     CT), adjusted linearly for size and mitoses, then with the AFIP cell; and the trait at
     signal 1. Anchor: the linear ``risk`` adjustment, the one before the AFIP cell."""
-    from tests.biomarkers.planted import SIZE_LINKED, generated_cohort
+    from gistcad.biomarkers.simulation import SIZE_LINKED, generated_cohort
 
     settings = DiscoverySettings(bootstrap=0)
     for signal in (0.0, 1.0):

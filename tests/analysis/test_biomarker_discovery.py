@@ -1,4 +1,4 @@
-"""Honesty of discovery on simulated cohorts with a known answer (tests/biomarkers/planted.py)."""
+"""Honesty of discovery on simulated cohorts with a known answer (gistcad/biomarkers/simulation.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from gistcad.analysis.biomarker_discovery import (
     discover,
     pooled_confirmation,
 )
+from gistcad.biomarkers.simulation import PlantedCohort, planted_cohort
 from gistcad.errors import ValidationError
-from tests.biomarkers.planted import PlantedCohort, planted_cohort
 
 FAST = DiscoverySettings(fdr=0.1, bootstrap=0)
 

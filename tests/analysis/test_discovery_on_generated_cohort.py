@@ -1,6 +1,6 @@
 """Discovery against the synthetic generator's own planted trait (tabular, no CT).
 
-The cohorts are :func:`tests.biomarkers.planted.generated_cohort`: the generator's clinical
+The cohorts are :func:`gistcad.biomarkers.simulation.generated_cohort`: the generator's clinical
 factors, survival and ``prognostic_trait_z`` (HR 1.8 per SD at signal 1), the trait observed
 with measurement noise (SD 0.5) among size-linked and noise features.
 """
@@ -8,7 +8,7 @@ with measurement noise (SD 0.5) among size-linked and noise features.
 from __future__ import annotations
 
 from gistcad.analysis.biomarker_discovery import Discovery, DiscoverySettings, discover
-from tests.biomarkers.planted import PlantedCohort, generated_cohort
+from gistcad.biomarkers.simulation import PlantedCohort, generated_cohort
 
 FAST = DiscoverySettings(fdr=0.1, bootstrap=0)
 

@@ -10,7 +10,7 @@ log cumulative hazard as a further covariate removes that.
 from __future__ import annotations
 
 from gistcad.analysis.biomarker_discovery import DiscoverySettings, discover
-from tests.biomarkers.planted import SIZE_LINKED, generated_cohort
+from gistcad.biomarkers.simulation import SIZE_LINKED, generated_cohort
 
 FAST = DiscoverySettings(fdr=0.1, bootstrap=0)
 

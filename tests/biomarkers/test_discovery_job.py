@@ -12,12 +12,12 @@ from gistcad import jobs
 from gistcad.analysis.biomarker_discovery import DiscoverySettings, discover
 from gistcad.biomarkers import BiomarkerDiscovery, DiscoveryRequest
 from gistcad.biomarkers.jobs import load_result, newest_result, result_path, save_result
+from gistcad.biomarkers.simulation import planted_cohort
 from gistcad.domain import JobKind, JobStatus
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.job_progress import parameters_text
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.jobs import update_job
-from tests.biomarkers.planted import planted_cohort
 
 EVERYTHING = AccessScope.everything()
 
