@@ -41,6 +41,8 @@ SLOWEST_FIRST = (
     "tests/modelling/test_learner_contract.py",
     "tests/cluster/test_cluster_results.py",
     "tests/app/test_browser_outline.py",
+    "tests/app/test_browser_biomarkers.py",
+    "tests/app/test_browser.py",
     "tests/cluster/test_running_cluster.py",
     "tests/app/test_browser_downloads.py",
     "tests/synth/test_follow_up.py",
@@ -48,6 +50,8 @@ SLOWEST_FIRST = (
     "tests/synth/test_build.py",
     "tests/test_jobs.py",
     "tests/ingest/test_import_faults.py",
+    "tests/analysis/test_discovery_on_generated_cohort.py",
+    "tests/analysis/test_discovery_size_adjustment.py",
 )
 
 
