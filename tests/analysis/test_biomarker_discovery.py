@@ -1,4 +1,5 @@
-"""Honesty of discovery on simulated cohorts with a known answer (gistcad/biomarkers/simulation.py)."""
+"""Honesty of discovery on simulated cohorts with a known answer
+(gistcad/biomarkers/simulation.py)."""
 
 from __future__ import annotations
 
