@@ -1,6 +1,11 @@
-"""Forest plot of hazard ratios (or any ratio measure) with their confidence intervals."""
+"""Forest plots: hazard ratios (or any ratio measure) with their confidence intervals, and the
+row layout of a forest with several estimates per group (models or schemes per center)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,3 +128,66 @@ def forest_figure(
         title_text=title, template="simple_white", height=160 + 40 * len(rows), margin={"r": 260}
     )
     return figure
+
+
+@dataclass(frozen=True)
+class GroupedForestLayout:
+    """Rows of a forest with ``members`` estimates per group, first group on top.
+
+    Each group takes ``members`` consecutive rows (its first member on top) and a blank row
+    separates the groups; the group's name labels the middle of its rows.
+
+    Attributes
+    ----------
+    groups : tuple of str
+        In drawing order, top to bottom.
+    members : int
+        Estimates per group (models, reference schemes).
+    """
+
+    groups: tuple[str, ...]
+    members: int
+
+    @property
+    def step(self) -> int:
+        """Rows per group, the blank separating row included."""
+        return self.members + 1
+
+    def position(self, group: str, member: int) -> int:
+        """The y of the ``member``-th estimate (0: the group's top row) of ``group``."""
+        base = (len(self.groups) - 1 - self.groups.index(group)) * self.step
+        return base + (self.members - 1 - member)
+
+    def centre(self, group: str) -> float:
+        """The y of ``group``'s label: the middle of its rows."""
+        return self.position(group, 0) - (self.members - 1) / 2
+
+    def layout(self) -> dict[str, Any]:
+        """``update_layout`` arguments: the height, the y axis labelled by group, and the
+        legend above the plot."""
+        return dict(
+            height=140 + 22 * self.step * max(len(self.groups), 1),
+            yaxis=dict(
+                tickvals=[self.centre(g) for g in self.groups],
+                ticktext=list(self.groups),
+                range=[-1, self.step * len(self.groups) - 1],
+                showgrid=False,
+            ),
+            legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+            margin=dict(t=110),
+        )
+
+
+def grouped_forest_layout(groups: Iterable[str], members: int) -> GroupedForestLayout:
+    """The layout of a forest with ``members`` estimates for each of ``groups`` (repeats
+    dropped, first occurrence kept: the group order of a long table's rows).
+
+    >>> layout = grouped_forest_layout(["A", "A", "All centers"], members=2)
+    >>> [layout.position("A", 0), layout.position("A", 1), layout.centre("All centers")]
+    [4, 3, 0.5]
+    """
+    if members < 1:
+        raise ValidationError(
+            f"a grouped forest needs at least one estimate per group, not {members}"
+        )
+    return GroupedForestLayout(tuple(dict.fromkeys(groups)), members)

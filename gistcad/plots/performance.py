@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from gistcad.plots.forest import grouped_forest_layout
 from gistcad.plots.markers import CHANCE_LINE, is_reference, model_marker, reference_marker
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -116,13 +117,11 @@ def comparison_forest(
     reference (the ceiling), per center, an AUC drawn as an open marker on the center's row.
     """
     models = list(dict.fromkeys(table["model"]))
-    centers = list(dict.fromkeys(table["center"]))
-    step = len(models) + 1  # a blank row between centers
-    base = {c: (len(centers) - 1 - i) * step for i, c in enumerate(centers)}
+    layout = grouped_forest_layout(table["center"], len(models))
     figure = go.Figure()
     for i, model in enumerate(models):
         rows = table[table["model"] == model]
-        y = [base[c] + (len(models) - 1 - i) for c in rows["center"]]
+        y = [layout.position(c, i) for c in rows["center"]]
         marker = model_marker(i)
         figure.add_scatter(
             x=rows["auc"],
@@ -142,11 +141,11 @@ def comparison_forest(
             "<extra></extra>",
         )
     for name, values in (references or {}).items():
-        present = [c for c in centers if c in values and np.isfinite(values[c])]
+        present = [c for c in layout.groups if c in values and np.isfinite(values[c])]
         marker = reference_marker(name)
         figure.add_scatter(
             x=[values[c] for c in present],
-            y=[base[c] + (len(models) - 1) / 2 for c in present],
+            y=[layout.centre(c) for c in present],
             mode="markers",
             marker=dict(symbol=marker.symbol, size=13, color=marker.color, line=dict(width=2)),
             name=name,
@@ -155,16 +154,8 @@ def comparison_forest(
     figure.update_layout(
         title=title,
         template="simple_white",
-        height=140 + 22 * step * len(centers),
         xaxis=dict(title="ROC AUC", range=[0, 1.02]),
-        yaxis=dict(
-            tickvals=[base[c] + (len(models) - 1) / 2 for c in centers],
-            ticktext=centers,
-            range=[-1, step * len(centers) - 1],
-            showgrid=False,
-        ),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-        margin=dict(t=110),
+        **layout.layout(),
     )
     return figure
 

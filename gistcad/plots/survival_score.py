@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from gistcad.plots.forest import grouped_forest_layout
 from gistcad.plots.markers import CHANCE_LINE
 from gistcad.plots.performance import PALETTE
 
@@ -32,16 +33,14 @@ def delta_c_forest(rows: pd.DataFrame, *, title: str) -> go.Figure:
     plotly.graph_objects.Figure
         One trace per reference; a dotted line at 0 (no added value).
     """
-    centers = list(dict.fromkeys(rows["center"]))
     references = list(dict.fromkeys(rows["reference"]))
-    step = len(references) + 1
-    base = {c: (len(centers) - 1 - i) * step for i, c in enumerate(centers)}
+    layout = grouped_forest_layout(rows["center"], len(references))
     figure = go.Figure()
     for i, reference in enumerate(references):
         part = rows[rows["reference"] == reference]
         figure.add_scatter(
             x=part["delta_c"],
-            y=[base[c] + (len(references) - 1 - i) for c in part["center"]],
+            y=[layout.position(c, i) for c in part["center"]],
             mode="markers",
             marker=dict(size=10, color=PALETTE[i % len(PALETTE)]),
             error_x=dict(
@@ -60,16 +59,8 @@ def delta_c_forest(rows: pd.DataFrame, *, title: str) -> go.Figure:
     figure.update_layout(
         title=title,
         template="simple_white",
-        height=140 + 22 * step * max(len(centers), 1),
         xaxis=dict(title="ΔC (Harrell's C of the score minus the scheme's)", zeroline=False),
-        yaxis=dict(
-            tickvals=[base[c] + (len(references) - 1) / 2 for c in centers],
-            ticktext=centers,
-            range=[-1, step * len(centers) - 1],
-            showgrid=False,
-        ),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-        margin=dict(t=110),
+        **layout.layout(),
     )
     return figure
 

@@ -8,7 +8,9 @@ import pytest
 
 from gistcad.analysis.cox import cox_hazard_ratios
 from gistcad.errors import ValidationError
-from gistcad.plots.forest import forest_figure
+from gistcad.plots.forest import forest_figure, grouped_forest_layout
+from gistcad.plots.performance import comparison_forest
+from gistcad.plots.survival_score import delta_c_forest
 
 TABLE = pd.DataFrame(
     {
@@ -60,3 +62,60 @@ def test_forest_figure_accepts_a_cox_table() -> None:
     result = cox_hazard_ratios(data["weeks"], data["relapse"], data["group"], "6-MP")
     figure = forest_figure(result.table)
     assert list(figure.layout.yaxis.ticktext) == ["group: placebo vs 6-MP"]
+
+
+def test_grouped_forest_layout_stacks_each_groups_estimates_with_a_blank_row_between() -> None:
+    # three centers, two estimates each: rows 7 6 | 5 blank | 4 3 | 2 blank | 1 0
+    layout = grouped_forest_layout(["A", "B", "A", "All centers", "B"], members=2)
+    assert layout.groups == ("A", "B", "All centers")  # repeats dropped, first order kept
+    assert [layout.position("A", 0), layout.position("A", 1)] == [7, 6]
+    assert [layout.position("B", 0), layout.position("B", 1)] == [4, 3]
+    assert [layout.position("All centers", 0), layout.position("All centers", 1)] == [1, 0]
+    assert [layout.centre(g) for g in layout.groups] == [6.5, 3.5, 0.5]
+    settings = layout.layout()
+    assert settings["yaxis"]["tickvals"] == [6.5, 3.5, 0.5]
+    assert settings["yaxis"]["ticktext"] == ["A", "B", "All centers"]
+    assert settings["yaxis"]["range"] == [-1, 8]
+    assert settings["height"] == 140 + 22 * 3 * 3
+    # one estimate per group: one row each, the label on it
+    single = grouped_forest_layout(["A", "B"], members=1)
+    assert [single.position("A", 0), single.position("B", 0)] == [2, 0]
+    assert single.centre("A") == 2.0
+
+
+def test_grouped_forest_layout_needs_an_estimate_per_group() -> None:
+    with pytest.raises(ValidationError, match="at least one estimate per group, not 0"):
+        grouped_forest_layout(["A"], members=0)
+
+
+def test_both_grouped_forests_place_their_rows_by_the_shared_layout() -> None:
+    table = pd.DataFrame(
+        {
+            "center": ["A", "All centers"] * 2,
+            "model": ["m1", "m1", "m2", "m2"],
+            "reference": ["s1", "s1", "s2", "s2"],
+            "auc": [0.7, 0.65, 0.6, 0.62],
+            "auc_ci_lower": [0.6, 0.6, 0.5, 0.55],
+            "auc_ci_upper": [0.8, 0.7, 0.7, 0.69],
+            "delta_c": [0.02, 0.01, 0.05, 0.04],
+            "ci_lower": [-0.05, -0.03, 0.0, 0.01],
+            "ci_upper": [0.09, 0.05, 0.1, 0.07],
+            "n": [50, 90, 50, 90],
+            "p": [0.5, 0.6, 0.06, 0.01],
+        }
+    )
+    layout = grouped_forest_layout(table["center"], 2)
+    for figure in (
+        comparison_forest(table, title="AUC"),
+        delta_c_forest(table, title="ΔC"),
+    ):
+        assert list(figure.data[0].y) == [
+            layout.position("A", 0),
+            layout.position("All centers", 0),
+        ]
+        assert list(figure.data[1].y) == [
+            layout.position("A", 1),
+            layout.position("All centers", 1),
+        ]
+        assert list(figure.layout.yaxis.tickvals) == layout.layout()["yaxis"]["tickvals"]
+        assert figure.layout.height == layout.layout()["height"]
