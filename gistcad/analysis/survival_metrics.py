@@ -312,6 +312,50 @@ def _bootstrap_concordances(
     return tuple(np.concatenate(chunk) for chunk in chunks)
 
 
+@dataclass(frozen=True)
+class _Bootstrapped:
+    """Scores' concordances on all patients (``c``, one per score) and on the same bootstrap
+    resamples (``replicates``, shape (resamples with a usable pair, scores))."""
+
+    kind: ConcordanceKind
+    c: tuple[float, ...]
+    replicates: FloatArray
+
+
+def _bootstrapped(
+    scores: tuple[ArrayLike, ...],
+    durations: ArrayLike,
+    event_observed: ArrayLike,
+    *,
+    kind: ConcordanceKind | str,
+    tau: float | None,
+    n_boot: int,
+    seed: int,
+) -> _Bootstrapped:
+    """The set-up shared by :func:`compare_concordance` and :func:`concordance_interval`:
+    check every score against the follow-up, weigh the pairs, compute each C and its paired
+    bootstrap replicates (resamples without a usable pair discarded)."""
+    kind = ConcordanceKind(kind)
+    checked = [_check(score, durations, event_observed) for score in scores]
+    _, times, events = checked[0]
+    weight = _pair_weights(times, events, kind, tau)
+    if weight.sum() == 0:
+        raise ValidationError(
+            "no usable pair of patients (no event before a longer follow-up): the concordance "
+            "is not defined"
+        )
+    concordant = tuple(weight * _concordant(risk) for risk, _, _ in checked)
+    c = tuple(float(pairs.sum() / weight.sum()) for pairs in concordant)
+    replicates = np.column_stack(_bootstrap_concordances(weight, concordant, n_boot, seed))
+    return _Bootstrapped(kind, c, replicates[np.isfinite(replicates).all(axis=1)])
+
+
+def _percentile_interval(replicates: FloatArray, alpha: float) -> tuple[float, float]:
+    """The (alpha/2, 1 − alpha/2) percentiles of bootstrap replicates [Efr79]_."""
+    lower, upper = np.quantile(replicates, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lower), float(upper)
+
+
 def compare_concordance(
     score_a: ArrayLike,
     score_b: ArrayLike,
@@ -335,28 +379,20 @@ def compare_concordance(
     usable pair). Uno's weights keep :math:`\hat G` of the whole sample (not re-estimated in
     every replicate).
 
+    Parameters are those of :func:`concordance_interval`, with two scores.
+
     Returns
     -------
     ConcordanceDifference
     """
-    kind = ConcordanceKind(kind)
-    a, times, events = _check(score_a, durations, event_observed)
-    b, _, _ = _check(score_b, durations, event_observed)
-    weight = _pair_weights(times, events, kind, tau)
-    if weight.sum() == 0:
-        raise ValidationError(
-            "no usable pair of patients (no event before a longer follow-up): the concordance "
-            "is not defined"
-        )
-    wa, wb = weight * _concordant(a), weight * _concordant(b)
-    c_a, c_b = float(wa.sum() / weight.sum()), float(wb.sum() / weight.sum())
-    ca, cb = _bootstrap_concordances(weight, (wa, wb), n_boot, seed)
-    boot = ca - cb
-    boot = boot[np.isfinite(boot)]
-    lower, upper = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0])
+    found = _bootstrapped(
+        (score_a, score_b), durations, event_observed, kind=kind, tau=tau, n_boot=n_boot, seed=seed
+    )
+    (c_a, c_b), boot = found.c, found.replicates[:, 0] - found.replicates[:, 1]
+    lower, upper = _percentile_interval(boot, alpha)
     p = min(1.0, 2.0 * min(float((boot <= 0).mean()), float((boot >= 0).mean())))
     return ConcordanceDifference(
-        kind, c_a, c_b, c_a - c_b, float(lower), float(upper), p, int(boot.size), alpha
+        found.kind, c_a, c_b, c_a - c_b, lower, upper, p, int(boot.size), alpha
     )
 
 
@@ -394,21 +430,20 @@ def concordance_interval(
     ----------
     score, durations, event_observed : array_like, shape (n,)
         Risk (higher = earlier failure), follow-up (any unit) and event indicator.
+    kind : ConcordanceKind or str
+        Harrell's (default) or Uno's C.
+    tau : float, optional
+        Uno's truncation time (see :func:`uno_concordance`); unused by Harrell's.
+    n_boot, alpha, seed : int, float, int
+        Bootstrap resamples (those without a usable pair are discarded), the interval's
+        level 1 − alpha, and the seed of the resampling.
     """
-    kind = ConcordanceKind(kind)
-    s, times, events = _check(score, durations, event_observed)
-    weight = _pair_weights(times, events, kind, tau)
-    if weight.sum() == 0:
-        raise ValidationError(
-            "no usable pair of patients (no event before a longer follow-up): the concordance "
-            "is not defined"
-        )
-    concordant = weight * _concordant(s)
-    (boot,) = _bootstrap_concordances(weight, (concordant,), n_boot, seed)
-    boot = boot[np.isfinite(boot)]
-    lower, upper = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0])
-    c = float(concordant.sum() / weight.sum())
-    return ConcordanceInterval(kind, c, float(lower), float(upper), int(boot.size), alpha)
+    found = _bootstrapped(
+        (score,), durations, event_observed, kind=kind, tau=tau, n_boot=n_boot, seed=seed
+    )
+    boot = found.replicates[:, 0]
+    lower, upper = _percentile_interval(boot, alpha)
+    return ConcordanceInterval(found.kind, found.c[0], lower, upper, int(boot.size), alpha)
 
 
 @dataclass(frozen=True)
