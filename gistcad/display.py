@@ -105,6 +105,8 @@ COLUMN_LABELS: dict[str, str] = {
     "calibration_slope": "Calibration slope",
     "calibration_intercept": "Calibration intercept",
     "center_mean_auc": "Mean AUC of the centers",
+    "center_mean_auc_ci_lower": "Mean AUC of the centers, 95 % CI lower",
+    "center_mean_auc_ci_upper": "Mean AUC of the centers, 95 % CI upper",
     "ceiling_auc": "Ceiling AUC",
     "latent_with_age_sex_auc": "Ceiling AUC with age and sex",
     "observable_auc": "Observable reference AUC",

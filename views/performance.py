@@ -18,7 +18,14 @@ from gistcad.modelling.assessment import (
     evaluate_version,
     reference_notes,
 )
-from gistcad.modelling.evaluation import POOLED, TASK_LABELS, confusion, misclassified, roc_curves
+from gistcad.modelling.evaluation import (
+    POOLED,
+    TASK_LABELS,
+    center_mean_text,
+    confusion,
+    misclassified,
+    roc_curves,
+)
 from gistcad.modelling.oracle_link import oracle_stamp
 from gistcad.modelling.survival_evaluation import lr_text, metrics_table, tertile_comparison
 from gistcad.plots.cohort import count_bars
@@ -194,6 +201,12 @@ show_figure(
     where=right,
 )
 right.caption(MARKER_LEGEND)
+right.caption(
+    "Mean of centers: the unweighted mean of the per-center AUCs, "
+    f"{center_mean_text(table.set_index('center').loc[POOLED])}; each center's scores are "
+    "ranked among themselves (95 % CI: patients resampled within each center). The pooled "
+    "row ranks all patients' out-of-fold scores together, across the fold models' scales."
+)
 for note in [] if ceiling is None else reference_notes(table, ceiling, CEILING):
     st.info(note, icon=":material/info:")
 show_table(table, key="perf_table")

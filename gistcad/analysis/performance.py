@@ -1,9 +1,10 @@
 """Discrimination and calibration of a model, as a principal investigator reviews it per center.
 
 Pure functions over scores and labels: ROC AUC (Mann-Whitney form) with a patient-level
-bootstrap CI, the ROC curve, sensitivity and specificity at a threshold, calibration slope and
-intercept with a reliability curve, Harrell's concordance index for a risk score, and
-DeLong's paired test for two AUCs on the same patients.
+bootstrap CI, the mean of per-center AUCs with a bootstrap stratified by center, the ROC
+curve, sensitivity and specificity at a threshold, calibration slope and intercept with a
+reliability curve, Harrell's concordance index for a risk score, and DeLong's paired test for
+two AUCs on the same patients.
 
 References
 ----------
@@ -118,6 +119,87 @@ def bootstrap_auc(
         return AucEstimate(auc, float("nan"), float("nan"), n, int(y.sum()), int(aucs.size))
     low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
     return AucEstimate(auc, float(low), float(high), n, int(y.sum()), int(aucs.size))
+
+
+@dataclass(frozen=True)
+class CenterMeanAuc:
+    """The unweighted mean of the per-center AUCs, with its bootstrap percentile CI.
+
+    Attributes
+    ----------
+    auc, ci_lower, ci_upper
+        The mean over ``centers`` and the (1 − alpha) percentile interval of the mean over
+        resamples of patients within each center (NaN when no center has both classes, or
+        too few resamples give every averaged center both classes).
+    centers
+        The centers averaged: those with both classes, sorted.
+    n_boot
+        Resamples in which every averaged center drew both classes (the others are
+        discarded).
+    """
+
+    auc: float
+    ci_lower: float
+    ci_upper: float
+    centers: tuple[str, ...]
+    n_boot: int
+
+
+def center_mean_auc(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    centers: ArrayLike,
+    *,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> CenterMeanAuc:
+    r"""Mean of the per-center AUCs, :math:`\bar A = \frac1K \sum_k AUC_k`, over the K
+    centers with both classes, with a bootstrap stratified by center.
+
+    Each AUC ranks a center's patients against each other only, so the mean does not mix the
+    score scales of models fitted per fold or per held-out center, as the AUC of all patients
+    pooled does. Each resample draws every center's patients with replacement, as many as it
+    has (centers are fixed, patients are sampled [HM82]_), recomputes each center's AUC and
+    averages them; resamples in which an averaged center lacks a class are discarded, and
+    the interval is the alpha/2 and 1 − alpha/2 percentiles. With one center this is
+    :func:`bootstrap_auc` (same seed, same resamples).
+
+    Parameters
+    ----------
+    scores, labels : array_like, shape (n,)
+        Score and 0/1 label of every patient.
+    centers : array_like, shape (n,)
+        Each patient's center.
+    n_boot, alpha, seed
+        Resamples, the interval's level 1 − alpha, and the seed of the resampling.
+    """
+    s, y = _binary(scores, labels)
+    site = np.asarray(centers).astype(str)
+    if site.shape != s.shape:
+        raise ValidationError(
+            f"centers must give one center per patient (got {site.shape} for {s.shape} scores)"
+        )
+    kept = tuple(
+        c for c in sorted(set(site.tolist())) if 0 < y[site == c].sum() < (site == c).sum()
+    )
+    if not kept:
+        return CenterMeanAuc(float("nan"), float("nan"), float("nan"), (), 0)
+    auc = float(np.mean([roc_auc(s[site == c], y[site == c]) for c in kept]))
+    rng = np.random.default_rng(seed)
+    replicates = np.zeros(n_boot)
+    for c in kept:
+        sc, yc = s[site == c], y[site == c]
+        n = sc.size
+        draws = rng.integers(0, n, size=(n_boot, n))
+        offsets = (np.arange(n_boot) * n)[:, None]
+        counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n)
+        replicates += _weighted_aucs(sc, yc, counts.reshape(n_boot, n))
+    replicates = replicates[np.isfinite(replicates)] / len(kept)
+    if replicates.size < 10:
+        return CenterMeanAuc(auc, float("nan"), float("nan"), kept, int(replicates.size))
+    low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
+    return CenterMeanAuc(auc, float(low), float(high), kept, int(replicates.size))
 
 
 def _weighted_aucs(s: FloatArray, y: NDArray[np.bool_], weights: NDArray[np.int64]) -> FloatArray:

@@ -170,7 +170,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from gistcad.modelling.assessment import evaluate_version
-    from gistcad.modelling.evaluation import POOLED, TASK_LABELS
+    from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text
     from gistcad.modelling.survival_evaluation import report_lines
 
     settings = load_settings()
@@ -207,7 +207,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         pooled = table.set_index("center").loc[POOLED]
         print(
             f"Pooled AUC {pooled['auc']:.3f}; mean of the per-center AUCs "
-            f"{pooled['center_mean_auc']:.3f} (scores compared within each center only)"
+            f"{center_mean_text(pooled)}, scores compared within each center only"
         )
     if evaluation.survival:
         print("\n" + "\n".join(report_lines(evaluation.survival)))

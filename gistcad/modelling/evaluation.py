@@ -14,11 +14,16 @@ where the oracle lacks them, e.g. for the response tasks).
 The pooled row's AUC ranks every patient's out-of-fold score against every other's, although
 each fold's model has its own score scale (with leave-one-center-out, each center's model); so
 the pooled row also gives ``center_mean_auc``, the unweighted mean of the centers' AUCs (those
-with both outcomes), which compares scores only within a center. Center rows leave it empty.
+with both outcomes), which compares scores only within a center, with its 95 % CI
+(``center_mean_auc_ci_lower``/``_upper``: the bootstrap resamples patients within each center
+and averages the centers' AUCs, :func:`gistcad.analysis.performance.center_mean_auc`; empty
+when an averaged center has fewer than :data:`MIN_PER_CLASS_FOR_CI` of a class, as a center's
+own CI is). Center rows leave the three empty.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +34,7 @@ from gistcad.analysis.performance import (
     at_threshold,
     bootstrap_auc,
     calibration,
+    center_mean_auc,
     concordance_index,
     roc_auc,
     roc_curve,
@@ -106,6 +112,51 @@ def _row(
     else:
         row |= {"calibration_slope": np.nan, "calibration_intercept": np.nan}
     return row
+
+
+#: the pooled row's mean of the per-center AUCs and its 95 % CI
+CENTER_MEAN_COLUMNS = ("center_mean_auc", "center_mean_auc_ci_lower", "center_mean_auc_ci_upper")
+
+
+def _center_mean(
+    score: np.ndarray, label: np.ndarray, centers: np.ndarray, seed: int
+) -> dict[str, float]:
+    """The :data:`CENTER_MEAN_COLUMNS` of one task: the mean over the centers with both
+    outcomes, its CI only when each of them has :data:`MIN_PER_CLASS_FOR_CI` of each."""
+    mean = center_mean_auc(score, label, centers, n_boot=1000, seed=seed)
+    site = centers.astype(str)
+    counts = [(int(label[site == c].sum()), int((site == c).sum())) for c in mean.centers]
+    smallest = min((min(positives, n - positives) for positives, n in counts), default=0)
+    estimable = smallest >= MIN_PER_CLASS_FOR_CI
+    return {
+        "center_mean_auc": mean.auc,
+        "center_mean_auc_ci_lower": mean.ci_lower if estimable else np.nan,
+        "center_mean_auc_ci_upper": mean.ci_upper if estimable else np.nan,
+    }
+
+
+def center_mean_text(pooled: Mapping[str, Any], digits: int = 3) -> str:
+    """The pooled row's mean of the per-center AUCs with its 95 % CI, as text (NaN or None
+    where not estimable, as in a table or its JSON).
+
+    >>> center_mean_text({"center_mean_auc": 0.8125, "center_mean_auc_ci_lower": 0.7,
+    ...                   "center_mean_auc_ci_upper": None}, digits=2)
+    '0.81 (CI not estimable: a center has under 5 of a class)'
+    """
+
+    def known(key: str) -> float | None:
+        value = pooled.get(key)
+        return None if value is None or not np.isfinite(value) else float(value)
+
+    mean, lower, upper = (known(column) for column in CENTER_MEAN_COLUMNS)
+    if mean is None:
+        return "not defined (no center has both outcomes)"
+    if lower is None or upper is None:
+        return (
+            f"{mean:.{digits}f} (CI not estimable: a center has under {MIN_PER_CLASS_FOR_CI} "
+            "of a class)"
+        )
+    return f"{mean:.{digits}f} (95 % CI {lower:.{digits}f}–{upper:.{digits}f})"
 
 
 def _reference_aucs(
@@ -204,10 +255,9 @@ def evaluate(
             rows.append(row)
             done += 1
             counted("bootstrap", done, total, progress)
-        center_aucs = [r["auc"] for r in rows[:-1] if np.isfinite(r["auc"])]
         for row in rows:
-            row["center_mean_auc"] = np.nan
-        rows[-1]["center_mean_auc"] = float(np.mean(center_aucs)) if center_aucs else np.nan
+            row |= dict.fromkeys(CENTER_MEAN_COLUMNS, np.nan)
+        rows[-1] |= _center_mean(score, label, centers, seed)
         tables[task] = pd.DataFrame(rows)
         if 0 < label.sum() < label.size:
             reliability[task] = calibration(np.clip(score, 0, 1), label).bins

@@ -34,7 +34,7 @@ from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
-from gistcad.modelling.evaluation import POOLED, TASK_LABELS, evaluate
+from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, evaluate
 from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
@@ -153,9 +153,9 @@ def model_card(
     ]
     for task, rows in metrics["evaluation"]["tasks"].items():
         parts = [f"{r['center']} {_auc_text(r)}" for r in rows if r["auc"] is not None]
-        mean = [r.get("center_mean_auc") for r in rows if r["center"] == POOLED]
-        if mean and mean[0] is not None:
-            parts.append(f"mean of the centers' AUCs {mean[0]:.2f}")
+        pooled = [r for r in rows if r["center"] == POOLED and r.get("center_mean_auc") is not None]
+        if pooled:
+            parts.append(f"mean of the centers' AUCs {center_mean_text(pooled[0], digits=2)}")
         lines.append(f"- {TASK_LABELS[task]}: " + "; ".join(parts))
     lines += _survival_lines(metrics["evaluation"].get("survival") or {})
     if "folds" in metrics:

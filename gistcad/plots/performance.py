@@ -52,6 +52,30 @@ def roc_figure(
     return figure
 
 
+MEAN_OF_CENTERS = "Mean of centers"
+
+
+def _with_center_mean(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` and, below them, a :data:`MEAN_OF_CENTERS` row for each row that gives the
+    mean of the per-center AUCs (its CI where given, its ``n``)."""
+    if "center_mean_auc" not in rows:
+        return rows
+    given = rows[rows["center_mean_auc"].notna()]
+    if given.empty:
+        return rows
+    nothing = pd.Series(np.nan, index=given.index)
+    mean = pd.DataFrame(
+        {
+            "center": MEAN_OF_CENTERS,
+            "auc": given["center_mean_auc"],
+            "auc_ci_lower": given.get("center_mean_auc_ci_lower", nothing),
+            "auc_ci_upper": given.get("center_mean_auc_ci_upper", nothing),
+            "n": given["n"],
+        }
+    )
+    return pd.concat([rows, mean], ignore_index=True)
+
+
 def auc_forest(
     rows: pd.DataFrame,
     *,
@@ -60,9 +84,13 @@ def auc_forest(
 ) -> go.Figure:
     """AUC with CI per center and pooled (rows: center, auc, auc_ci_lower, auc_ci_upper, n).
 
-    ``references`` adds markers on the same axes: e.g. ``{"clinical baseline": {center: auc},
-    "ceiling": {center: auc}}``. A dotted line marks chance (0.5).
+    A row with ``center_mean_auc`` (the pooled row of
+    :func:`gistcad.modelling.evaluation.evaluate`) adds a last row, "Mean of centers", with
+    that mean and its CI (``center_mean_auc_ci_lower``/``_upper``). ``references`` adds
+    markers on the same axes: e.g. ``{"clinical baseline": {center: auc}, "ceiling":
+    {center: auc}}``. A dotted line marks chance (0.5).
     """
+    rows = _with_center_mean(rows)
     order = list(rows["center"])[::-1]
     lower = (rows["auc"] - rows["auc_ci_lower"]).fillna(0)
     upper = (rows["auc_ci_upper"] - rows["auc"]).fillna(0)

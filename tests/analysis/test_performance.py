@@ -10,6 +10,7 @@ from gistcad.analysis.performance import (
     at_threshold,
     bootstrap_auc,
     calibration,
+    center_mean_auc,
     concordance_index,
     delong_test,
     roc_auc,
@@ -54,6 +55,47 @@ def test_bootstrap_ci_is_seeded_and_narrows_with_n() -> None:
     assert small.ci_lower < small.auc < small.ci_upper
     assert large.ci_upper - large.ci_lower < small.ci_upper - small.ci_lower
     assert str(large).count("–") == 1
+
+
+def test_center_mean_auc_and_its_stratified_bootstrap_by_hand() -> None:
+    # A: positives 0.9, 0.8 above negatives 0.1, 0.2 -> AUC 1 in every resample with both
+    # classes. B: one positive 0.5 between negatives 0.4 and 0.6 -> AUC 1/2; a resample's AUC
+    # is (draws of 0.4) / (draws of 0.4 or 0.6). C has no positive: it is not averaged.
+    scores = [0.9, 0.8, 0.1, 0.2, 0.5, 0.4, 0.6, 0.3, 0.7]
+    labels = [1, 1, 0, 0, 1, 0, 0, 0, 0]
+    centers = ["A"] * 4 + ["B"] * 3 + ["C"] * 2
+    found = center_mean_auc(scores, labels, centers, n_boot=4000, seed=3)
+    assert found.centers == ("A", "B")
+    assert found.auc == pytest.approx((1.0 + 0.5) / 2)
+    # Of B's 27 equally likely draws of 3, 8 lack the positive and 1 lacks a negative; of the
+    # 18 left, 6 draw only 0.6 among negatives (AUC 0) and 6 only 0.4 (AUC 1): the mean is
+    # 1/2 with probability 1/3 and 1 with probability 1/3, so the 2.5 % and 97.5 %
+    # percentiles are 0.5 and 1.
+    assert (found.ci_lower, found.ci_upper) == (0.5, 1.0)
+    # kept: A has both classes in 1 - 2 / 2**4 = 7/8 of its draws, B in 18/27
+    kept = 7 / 8 * 18 / 27
+    assert found.n_boot / 4000 == pytest.approx(kept, abs=4 * (kept * (1 - kept) / 4000) ** 0.5)
+
+
+def test_center_mean_auc_of_one_center_is_its_bootstrap_auc() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 60)
+    s = y + rng.normal(0, 1.0, 60)
+    one = center_mean_auc(s, y, ["A"] * 60, n_boot=500, seed=4)
+    alone = bootstrap_auc(s, y, n_boot=500, seed=4)
+    assert (one.auc, one.ci_lower, one.ci_upper, one.n_boot) == (
+        alone.auc,
+        alone.ci_lower,
+        alone.ci_upper,
+        alone.n_boot,
+    )
+
+
+def test_center_mean_auc_without_a_center_with_both_classes_and_bad_centers() -> None:
+    none = center_mean_auc([0.1, 0.2, 0.3], [0, 0, 1], ["A", "A", "B"])
+    assert none.centers == () and np.isnan(none.auc) and np.isnan(none.ci_lower)
+    with pytest.raises(ValidationError, match=r"one center per patient \(got \(2,\) for"):
+        center_mean_auc([0.1, 0.2, 0.3], [0, 0, 1], ["A", "B"])
 
 
 def test_delong_by_hand() -> None:

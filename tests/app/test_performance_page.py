@@ -49,6 +49,19 @@ def test_per_center_metrics_and_tasks(trained: None) -> None:
     table = at.dataframe[0].value
     assert list(table["Center"]) == ["Alpha", "Beta", "All centers"]
     assert table.set_index("Center").loc["All centers", "Patients"] == 80
+    # the pooled row's mean of the per-center AUCs, in the table and under the forest
+    rows = table.set_index("Center")
+    mean = (rows.loc["Alpha", "AUC"] + rows.loc["Beta", "AUC"]) / 2
+    pooled = rows.loc["All centers"]  # a column with empty cells is shown as text
+    assert pooled["Mean AUC of the centers"] == f"{mean:.4f}"
+    low, high = (float(pooled[f"Mean AUC of the centers, 95 % CI {b}"]) for b in ("lower", "upper"))
+    assert low < mean < high
+    assert rows.loc["Alpha", "Mean AUC of the centers"] == "—"
+    assert any(
+        f"Mean of centers: the unweighted mean of the per-center AUCs, {mean:.3f} (95 % CI "
+        in c.value
+        for c in at.caption
+    )
     assert any(
         "Every figure on this page comes from out-of-fold predictions (k-fold "
         "cross-validation)" in c.value

@@ -164,14 +164,23 @@ def test_evaluate_reports_the_mean_of_per_center_aucs(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["train", "--model", "clinical", "--target", "kit11", "--name", "m"]) == 0
-    capsys.readouterr()
+    card = capsys.readouterr().out
     assert main(["evaluate", "--model", "m", "--json"]) == 0
     rows = {r["center"]: r for r in json.loads(capsys.readouterr().out)["tasks"]["kit11_vs_rest"]}
     mean = (rows["Alpha"]["auc"] + rows["Beta"]["auc"]) / 2
-    assert rows["All centers"]["center_mean_auc"] == pytest.approx(mean)
+    pooled = rows["All centers"]
+    assert pooled["center_mean_auc"] == pytest.approx(mean)
+    assert pooled["center_mean_auc_ci_lower"] < mean < pooled["center_mean_auc_ci_upper"]
     assert rows["Alpha"]["center_mean_auc"] is None
+    assert rows["Alpha"]["center_mean_auc_ci_lower"] is None
     assert main(["evaluate", "--model", "m"]) == 0
-    assert f"mean of the per-center AUCs {mean:.3f}" in capsys.readouterr().out
+    lower, upper = pooled["center_mean_auc_ci_lower"], pooled["center_mean_auc_ci_upper"]
+    assert (
+        f"mean of the per-center AUCs {mean:.3f} (95 % CI {lower:.3f}–{upper:.3f}), scores "
+        "compared within each center only" in capsys.readouterr().out
+    )
+    # the model card says it too (the same bootstrap: same seed, same patients)
+    assert f"mean of the centers' AUCs {mean:.2f} (95 % CI {lower:.2f}–{upper:.2f})" in card
 
 
 def test_pooled_auc_mixes_score_scales_the_center_mean_does_not() -> None:

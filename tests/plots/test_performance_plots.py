@@ -108,3 +108,31 @@ def test_the_synthetic_references_are_drawn_apart_and_never_as_models() -> None:
     assert all(symbol.endswith("-open") for symbol in symbols)  # open: not models
     assert not drawn["clinical baseline"].endswith("-open")  # a model: filled
     assert all(is_reference(name) for name in names) and not is_reference("clinical baseline")
+
+
+def test_the_mean_of_the_centers_is_a_last_row_with_its_interval() -> None:
+    rows = pd.DataFrame(
+        {
+            "center": ["A", "B", "All centers"],
+            "auc": [0.9, 0.7, 0.65],
+            "auc_ci_lower": [0.8, 0.6, 0.6],
+            "auc_ci_upper": [0.95, 0.8, 0.7],
+            "n": [50, 40, 90],
+            "center_mean_auc": [np.nan, np.nan, 0.8],
+            "center_mean_auc_ci_lower": [np.nan, np.nan, 0.72],
+            "center_mean_auc_ci_upper": [np.nan, np.nan, 0.86],
+        }
+    )
+    figure = auc_forest(rows, title="AUC", references={CEILING: {"All centers": 0.85}})
+    model, ceiling = figure.data
+    assert list(model.y) == ["A", "B", "All centers", "Mean of centers"]
+    assert list(model.x) == [0.9, 0.7, 0.65, 0.8]
+    assert np.allclose(model.error_x.array[-1], 0.06)  # 0.86 − 0.8
+    assert np.allclose(model.error_x.arrayminus[-1], 0.08)  # 0.8 − 0.72
+    assert model.customdata[-1][0] == 90  # the pooled row's patients
+    # the last row at the bottom; no reference is drawn on it
+    assert list(figure.layout.yaxis.categoryarray) == ["Mean of centers", "All centers", "B", "A"]
+    assert list(ceiling.y) == ["All centers"]
+    # without the mean (every row empty, or no such column) the forest is unchanged
+    for without in (rows.assign(center_mean_auc=np.nan), rows.drop(columns="center_mean_auc")):
+        assert list(auc_forest(without, title="AUC").data[0].y) == ["A", "B", "All centers"]
