@@ -10,38 +10,16 @@ import pytest
 from gistcad.analysis.biomarker_discovery import (
     DiscoverySettings,
     check_no_outcome,
-    discover,
     pooled_confirmation,
 )
-from gistcad.biomarkers.simulation import PlantedCohort, planted_cohort
+from gistcad.biomarkers.simulation import planted_cohort
 from gistcad.errors import ValidationError
-
-FAST = DiscoverySettings(fdr=0.1, bootstrap=0)
-
-
-def _discover(cohort: PlantedCohort, settings: DiscoverySettings = FAST) -> object:
-    return discover(
-        cohort.features,
-        cohort.durations,
-        cohort.events,
-        cohort.covariates,
-        cohort.centers,
-        cohort.log_size,
-        settings,
-    )
+from tests.discovery_runs import discover_cohort
 
 
 def test_the_planted_feature_ranks_first_and_is_confirmed_on_held_out_centers() -> None:
     cohort = planted_cohort(n=300, hazard_ratio=2.0, seed=1)
-    found = discover(
-        cohort.features,
-        cohort.durations,
-        cohort.events,
-        cohort.covariates,
-        cohort.centers,
-        cohort.log_size,
-        DiscoverySettings(fdr=0.1, bootstrap=20, seed=1),
-    )
+    found = discover_cohort(cohort, DiscoverySettings(fdr=0.1, bootstrap=20, seed=1))
     top = found.table.iloc[0]
     assert top["feature"] == "planted"
     assert top["q"] < 0.1 and top["hr"] > 1.4
@@ -63,7 +41,9 @@ def test_without_signal_discovery_finds_something_in_about_one_run_in_ten() -> N
     # fails for about one block of 10 seeds in four even when the procedure is exact (seeds
     # 0-9 here: 2 of 10). What is tested is the rate over 40 seeds: at most 8 of 40 (0.2,
     # the binomial upper 95 % bound for a true 0.10), and at most two findings in any run.
-    runs = [_discover(planted_cohort(n=200, hazard_ratio=1.0, seed=seed)) for seed in range(40)]
+    runs = [
+        discover_cohort(planted_cohort(n=200, hazard_ratio=1.0, seed=seed)) for seed in range(40)
+    ]
     # size_echo is a function of size, which the model adjusts for: no signal either
     with_findings = sum(bool(found.discovered) for found in runs)
     assert with_findings <= 8
@@ -71,7 +51,7 @@ def test_without_signal_discovery_finds_something_in_about_one_run_in_ten() -> N
 
 
 def test_a_feature_that_is_a_function_of_size_is_flagged() -> None:
-    found = _discover(planted_cohort(n=150, seed=2))
+    found = discover_cohort(planted_cohort(n=150, seed=2))
     flagged = found.table.set_index("feature")["size_flag"]
     assert flagged["size_echo"]
     assert not flagged["planted"]
@@ -84,15 +64,7 @@ def test_an_outcome_column_is_refused_as_a_feature() -> None:
     with pytest.raises(ValidationError, match=r"outcome column\(s\) \['rfs_months'\]"):
         check_no_outcome(leaking)
     with pytest.raises(ValidationError, match="never be a feature"):
-        discover(
-            leaking,
-            cohort.durations,
-            cohort.events,
-            cohort.covariates,
-            cohort.centers,
-            cohort.log_size,
-            FAST,
-        )
+        discover_cohort(cohort, features=leaking)
 
 
 def test_harmonisation_never_reads_the_outcome() -> None:
@@ -105,15 +77,8 @@ def test_harmonisation_never_reads_the_outcome() -> None:
         return np.vstack([x[i] - means[c] if c in means else x[i] for i, c in enumerate(centers)])
 
     def analysed(durations: np.ndarray, events: np.ndarray) -> pd.DataFrame:
-        return discover(
-            cohort.features,
-            durations,
-            events,
-            cohort.covariates,
-            cohort.centers,
-            cohort.log_size,
-            FAST,
-            harmoniser=harmoniser,
+        return discover_cohort(
+            cohort, durations=durations, events=events, harmoniser=harmoniser
         ).analysed
 
     first = analysed(cohort.durations, cohort.events)
@@ -133,16 +98,7 @@ def test_a_center_shift_is_removed_by_the_harmoniser() -> None:
             out[centers == c] -= x[rows & (centers == c)].mean(axis=0)
         return out
 
-    found = discover(
-        cohort.features,
-        cohort.durations,
-        cohort.events,
-        cohort.covariates,
-        cohort.centers,
-        cohort.log_size,
-        FAST,
-        harmoniser=center_means,
-    )
+    found = discover_cohort(cohort, harmoniser=center_means)
     assert found.table.iloc[0]["feature"] == "planted"
     spread = found.analysed.groupby(cohort.centers)["noise_00"].mean()
     assert spread.abs().max() < 0.3

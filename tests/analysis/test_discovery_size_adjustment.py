@@ -9,25 +9,15 @@ log cumulative hazard as a further covariate removes that.
 
 from __future__ import annotations
 
-from gistcad.analysis.biomarker_discovery import DiscoverySettings, discover
 from gistcad.biomarkers.simulation import SIZE_LINKED, generated_cohort
-
-FAST = DiscoverySettings(fdr=0.1, bootstrap=0)
+from tests.discovery_runs import discover_cohort
 
 
 def _runs_with_size_linked_findings(adjust: tuple[str, ...]) -> int:
     hits = 0
     for seed in range(10):
         cohort = generated_cohort(600, signal=0.0, seed=seed, adjust=adjust)
-        found = discover(
-            cohort.features,
-            cohort.durations,
-            cohort.events,
-            cohort.covariates,
-            cohort.centers,
-            cohort.log_size,
-            FAST,
-        )
+        found = discover_cohort(cohort)
         hits += bool(set(found.discovered) & set(SIZE_LINKED))
     return hits
 

@@ -15,7 +15,7 @@ from gistcad.store import AccessScope, session_scope
 from gistcad.store.jobs import update_job
 from gistcad.store.model_queries import list_jobs
 from tests.app.conftest import open_page
-from tests.biomarkers.test_discovery_job import _result
+from tests.discovery_runs import discovery_result
 
 PAGE = "views/biomarkers.py"
 EVERYTHING = AccessScope.everything()
@@ -25,7 +25,7 @@ def test_the_page_shows_the_newest_finished_discovery(app_db: Engine, tmp_path: 
     job_id = jobs.submit(
         app_db, JobKind.DISCOVER, DiscoveryRequest(bootstrap=0).to_parameters(), EVERYTHING
     )
-    result = _result(4)
+    result = discovery_result(4)
     save_result(tmp_path, job_id, result)
     with session_scope(app_db) as session:
         update_job(session, job_id, status=JobStatus.SUCCEEDED, progress=1.0)

@@ -9,33 +9,16 @@ import pytest
 from sqlalchemy import Engine
 
 from gistcad import jobs
-from gistcad.analysis.biomarker_discovery import DiscoverySettings, discover
-from gistcad.biomarkers import BiomarkerDiscovery, DiscoveryRequest
+from gistcad.biomarkers import DiscoveryRequest
 from gistcad.biomarkers.jobs import load_result, newest_result, result_path, save_result
-from gistcad.biomarkers.simulation import planted_cohort
 from gistcad.domain import JobKind, JobStatus
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.job_progress import parameters_text
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.jobs import update_job
+from tests.discovery_runs import discovery_result
 
 EVERYTHING = AccessScope.everything()
-
-
-def _result(seed: int) -> BiomarkerDiscovery:
-    cohort = planted_cohort(n=90, noise_features=3, seed=seed)
-    request = DiscoveryRequest(bootstrap=0, seed=seed)
-    found = discover(
-        cohort.features,
-        cohort.durations,
-        cohort.events,
-        cohort.covariates,
-        cohort.centers,
-        cohort.log_size,
-        DiscoverySettings(bootstrap=0),
-    )
-    patients = pd.DataFrame({"pseudonym": [f"P-{i:03d}" for i in range(90)]})
-    return BiomarkerDiscovery(request, found, patients, ("log_size",), 5)
 
 
 def test_the_request_travels_as_job_parameters() -> None:
@@ -70,7 +53,7 @@ def test_the_newest_succeeded_discovery_is_shown(engine: Engine, tmp_path: Path)
         jobs.submit(engine, JobKind.DISCOVER, DiscoveryRequest().to_parameters(), EVERYTHING)
         for _ in range(3)
     ]
-    kept = {ids[0]: _result(1), ids[1]: _result(2)}
+    kept = {ids[0]: discovery_result(1), ids[1]: discovery_result(2)}
     for job_id, result in kept.items():
         save_result(tmp_path, job_id, result)
         with session_scope(engine) as session:
