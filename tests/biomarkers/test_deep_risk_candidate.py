@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from gistcad.biomarkers import DiscoveryRequest, discover_biomarkers
 from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS, Adjustment
 from gistcad.biomarkers.simulation import planted_cohort
+from gistcad.cli import main
 from gistcad.domain import ModelKind, SegmentationSource, Site
 from gistcad.errors import ValidationError
 from gistcad.modelling.radiomics_model import CaseImages, cache_path
@@ -169,3 +170,22 @@ def test_the_deep_model_travels_with_the_request() -> None:
     assert DiscoveryRequest(deep_model="").deep_model is None
     with pytest.raises(ValidationError, match="named by a model version's id or name"):
         DiscoveryRequest.from_parameters({"deep_model": ["deep-v1"]})
+
+
+def test_the_command_takes_the_deep_model_and_says_so(
+    stored: tuple[Engine, Path, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, data_dir, _ = stored
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
+    arguments = ["biomarkers", "discover", "--adjust", "risk", "--bootstrap", "0"]
+    assert main([*arguments, "--deep-model", "deep-v1", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["deep_model"] == "deep-v1" and found["candidates"] == len(RADIOMICS) + 1
+    assert found["discovered"][0] == "deep_risk_score"
+    assert main([*arguments, "--deep-model", "deep-v1"]) == 0
+    assert "candidates include deep model deep-v1's risk score" in capsys.readouterr().out
+    assert main([*arguments, "--deep-model", "deep-v9"]) == 2
+    assert "no model version 'deep-v9'; known model versions: deep-v1" in capsys.readouterr().err
