@@ -212,36 +212,15 @@ def deep_risk_scores(session: Session, scope: AccessScope, key: str) -> ModelRis
         The version is not a deep model, or holds no risk score at all (with the deep model
         versions that do).
     """
-    version_id, name = find_model_version(session, key, scope)
-    version = session.get(ModelVersion, version_id)
-    assert version is not None
-    if ModelKind(version.kind) is not ModelKind.DL:
-        raise ValidationError(
-            f"model version {name!r} is a {ModelKind(version.kind).label} model, not a deep "
-            f"model; the deep risk score comes from one of: {_deep_choices(session)}"
-        )
+    version = _deep_version(session, scope, key)
+    name = version.name
     in_scope = set(session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))))
     oof = {
         int(r["patient_id"]): float(r["risk_score"])
         for r in version.metrics.get("oof") or []
         if r.get("risk_score") is not None
     }
-    stmt = (
-        select(Prediction.patient_id, Prediction.risk_score)
-        .join(Patient, Prediction.patient_id == Patient.id)
-        .where(
-            Prediction.model_version_id == version_id,
-            Prediction.risk_score.is_not(None),
-            scope.clause(Patient.center_id),
-        )
-        .order_by(Prediction.patient_id, Prediction.id)
-    )
-    final = {int(p): float(r) for p, r in session.execute(stmt) if r is not None}  # newest last
-    if not oof and not final and not _has_risk_scores(session, version):
-        raise ValidationError(
-            f"deep model version {name!r} holds no risk score (it was registered before the "
-            f"risk head, or never predicted); choose one that does: {_deep_choices(session)}"
-        )
+    final = _final_risk_scores(session, scope, version.id)
     trained = _training_patients(version, _validation(version))
     rows: list[tuple[int, float, str]] = []
     in_sample = 0
@@ -253,7 +232,66 @@ def deep_risk_scores(session: Session, scope: AccessScope, key: str) -> ModelRis
         else:
             in_sample += 1
     scores = pd.DataFrame(rows, columns=["patient_id", "risk_score", "source"])
-    return ModelRiskScores(version_id, name, scores.astype({"risk_score": float}), in_sample)
+    return ModelRiskScores(version.id, name, scores.astype({"risk_score": float}), in_sample)
+
+
+def deep_final_risk_scores(session: Session, scope: AccessScope, key: str) -> ModelRiskScores:
+    """The final model's stored risk score of deep model version ``key`` (id or name) for each
+    patient in scope it predicted (the newest when several): what a model that takes the deep
+    score as an input reads when it predicts. ``in_sample`` is 0: whether the deep model was
+    trained on a patient is not asked here.
+
+    Raises
+    ------
+    NotFoundError, ValidationError
+        As :func:`deep_risk_scores`.
+    """
+    version = _deep_version(session, scope, key)
+    final = _final_risk_scores(session, scope, version.id)
+    scores = pd.DataFrame(
+        {
+            "patient_id": list(final),
+            "risk_score": list(final.values()),
+            "source": RiskScoreSource.FINAL_MODEL.value,
+        },
+        columns=["patient_id", "risk_score", "source"],
+    )
+    return ModelRiskScores(version.id, version.name, scores.astype({"risk_score": float}), 0)
+
+
+def _deep_version(session: Session, scope: AccessScope, key: str) -> ModelVersion:
+    """Deep model version ``key`` (id or name), checked to be deep and to hold risk scores."""
+    version_id, name = find_model_version(session, key, scope)
+    version = session.get(ModelVersion, version_id)
+    assert version is not None
+    if ModelKind(version.kind) is not ModelKind.DL:
+        raise ValidationError(
+            f"model version {name!r} is a {ModelKind(version.kind).label} model, not a deep "
+            f"model; the deep risk score comes from one of: {_deep_choices(session)}"
+        )
+    if not _has_risk_scores(session, version):
+        raise ValidationError(
+            f"deep model version {name!r} holds no risk score (it was registered before the "
+            f"risk head, or never predicted); choose one that does: {_deep_choices(session)}"
+        )
+    return version
+
+
+def _final_risk_scores(
+    session: Session, scope: AccessScope, model_version_id: int
+) -> dict[int, float]:
+    """Per patient in scope, the version's newest stored risk score."""
+    stmt = (
+        select(Prediction.patient_id, Prediction.risk_score)
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .where(
+            Prediction.model_version_id == model_version_id,
+            Prediction.risk_score.is_not(None),
+            scope.clause(Patient.center_id),
+        )
+        .order_by(Prediction.patient_id, Prediction.id)
+    )
+    return {int(p): float(r) for p, r in session.execute(stmt) if r is not None}  # newest last
 
 
 def _has_risk_scores(session: Session, version: ModelVersion) -> bool:
