@@ -11,15 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select, update
 
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.modelling.request import TrainRequest
-from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import predict, train
+from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
+from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.trainer import predict, train, with_deep_risk_score
 from gistcad.store import AccessScope, session_scope
+from gistcad.store.model_queries import deep_risk_scores, modelling_table
 from gistcad.store.models import Patient, Prediction
 from tests.biomarkers.test_deep_risk_candidate import UNSCORED, UNSEEN, N, _store
 
@@ -92,3 +95,23 @@ def test_prediction_reads_the_deep_models_stored_prediction_of_the_patient(
         pytest.raises(ValidationError, match=r"3 patient\(s\) have none \(P-117, P-118, P-119\)"),
     ):
         predict(session, EVERYTHING, data_dir, version_id)
+
+
+def test_the_learner_fits_the_deep_score_on_the_training_rows_only(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    engine, data_dir, _ = stored
+    with session_scope(engine) as session:
+        table = modelling_table(session, EVERYTHING)
+        table = with_deep_risk_score(table, deep_risk_scores(session, EVERYTHING, "deep-v1"))
+    labels = labels_for(table, Target.RFS)
+    learner = RiskScoreLearner(n_classes=2, data_dir=data_dir, deep_risk=True)
+    train_rows, test_rows = np.arange(80), np.arange(80, len(table))
+    fitted = learner.fit(table, labels, train_rows)
+    assert fitted["features"][:2] == ["clin_log_size", DEEP_RISK_COLUMN]
+    # the held-out rows' deep scores change nothing in the fit: they are not read
+    moved = table.copy()
+    moved.loc[test_rows, DEEP_RISK_COLUMN] += 100.0
+    np.testing.assert_array_equal(learner.fit(moved, labels, train_rows)["coef"], fitted["coef"])
+    with pytest.raises(ValidationError, match="the table has no deep_risk_score column"):
+        learner.predict(fitted, table.drop(columns=DEEP_RISK_COLUMN))
