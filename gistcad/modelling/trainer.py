@@ -12,7 +12,8 @@ tagged with its version.
 An imaging risk score trained with a deep model's risk score (``deep_model``) reads that score
 as an input: in training, the deep model's out-of-fold score for the patients it was trained
 on and its final model's for the others (never an in-sample one; patients without such a
-score are left out); in prediction, the deep model's stored prediction of the patient.
+score are left out); in prediction, the deep model's stored prediction of the patient (a named
+patient without one is refused; predicting every patient leaves such patients out).
 """
 
 from __future__ import annotations
@@ -444,7 +445,9 @@ def predict(
     if table.empty:
         raise ValidationError("no patient to predict: import CT series first")
     if request.deep_model is not None:
-        table = _with_deep_prediction(session, scope, table, request.deep_model)
+        table = _with_deep_prediction(
+            session, scope, table, request.deep_model, named=bool(pseudonyms)
+        )
     scores = _predict_in_chunks(learner, fitted, table, progress)
     classes = request.target.classes
     rows = [
@@ -483,19 +486,31 @@ def with_deep_risk_score(table: pd.DataFrame, deep: ModelRiskScores) -> pd.DataF
 
 
 def _with_deep_prediction(
-    session: Session, scope: AccessScope, table: pd.DataFrame, deep_model: str
+    session: Session, scope: AccessScope, table: pd.DataFrame, deep_model: str, *, named: bool
 ) -> pd.DataFrame:
     """``table`` with each patient's stored risk score of ``deep_model`` (its final model).
+
+    Patients the deep model has not predicted are refused when ``named`` (the caller chose
+    them), else left out with a warning.
 
     Raises
     ------
     ValidationError
-        Naming the patients the deep model has not predicted.
+        Naming the patients the deep model has not predicted (when ``named``, or when it has
+        predicted none of them).
     """
     deep = deep_final_risk_scores(session, scope, deep_model)
     scores = deep.scores.set_index("patient_id")["risk_score"]
-    missing = sorted(table.loc[~table["patient_id"].isin(scores.index), "pseudonym"].astype(str))
-    if missing:
+    scored = table["patient_id"].isin(scores.index)
+    missing = sorted(table.loc[~scored, "pseudonym"].astype(str))
+    if missing and not named and scored.any():
+        logger.warning(
+            "%d patient(s) not predicted: deep model %s, an input, has not predicted them",
+            len(missing),
+            deep.name,
+        )
+        table = table[scored].reset_index(drop=True)
+    elif missing:
         shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
         raise ValidationError(
             f"this imaging risk score takes deep model {deep.name}'s risk score as an input, "

@@ -90,11 +90,14 @@ def test_prediction_reads_the_deep_models_stored_prediction_of_the_patient(
         )
     # a higher deep score, a higher imaging risk score (the deep score's coefficient is > 0)
     assert risk_score() > before + 0.5
+    # a patient the deep model has not predicted: refused when named, left out of "all"
     with (
         session_scope(engine) as session,
-        pytest.raises(ValidationError, match=r"3 patient\(s\) have none \(P-117, P-118, P-119\)"),
+        pytest.raises(ValidationError, match=r"1 patient\(s\) have none \(P-118\): run the deep"),
     ):
-        predict(session, EVERYTHING, data_dir, version_id)
+        predict(session, EVERYTHING, data_dir, version_id, ["P-097", "P-118"])
+    with session_scope(engine) as session:
+        assert predict(session, EVERYTHING, data_dir, version_id) == N - UNSCORED
 
 
 def test_the_learner_fits_the_deep_score_on_the_training_rows_only(
