@@ -152,7 +152,7 @@ def test_without_a_deep_model_the_candidates_are_the_radiomics_features_alone(
     ]
 
 
-def test_a_model_that_is_not_deep_is_refused_before_any_feature_is_read(
+def test_a_model_that_is_not_deep_is_refused_naming_the_deep_ones(
     stored: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
     engine, data_dir, _ = stored
