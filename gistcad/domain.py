@@ -552,6 +552,13 @@ def model_class_label(name: str) -> str:
     return MODEL_CLASS_LABELS.get(name, name)
 
 
+class RiskScoreSource(StrEnum):
+    """Where a model's risk score of a patient comes from, so that none is in-sample."""
+
+    OUT_OF_FOLD = "out_of_fold"  # the fold model that did not see the patient
+    FINAL_MODEL = "final_model"  # the final model, not trained on the patient
+
+
 class SegmentationSource(StrEnum):
     MANUAL = "manual"  # drawn elsewhere and imported
     MODEL = "model"

@@ -76,6 +76,7 @@ def test_queueing_is_idempotent(engine: Engine) -> None:
             "seed": 0,
             "epochs": None,
             "folds_from": None,
+            "deep_model": None,
             "predict_all": True,
             "demo": True,
         }

@@ -18,6 +18,7 @@ from gistcad.plots.biomarkers import volcano_figure
 from gistcad.plots.forest import forest_figure
 from gistcad.plots.survival import km_figure
 from gistcad.store import session_scope
+from gistcad.store.model_queries import deep_models_with_risk_scores
 from views.common import (
     engine,
     follow_job,
@@ -76,8 +77,11 @@ st.title("Biomarkers")
 st.caption(
     "Each radiomics feature of the tumour (whole and solid part) in a Cox model adjusted for "
     "the clinical factors, per SD of the feature; Benjamini–Hochberg q over all features; "
-    "discovery on all centers and, separately, confirmation on each center left out."
+    "discovery on all centers and, separately, confirmation on each center left out. A deep "
+    "model's risk score can join the features: out-of-fold for the patients it was trained on."
 )
+with session_scope(engine()) as session:
+    deep_models: list[str | None] = [None, *deep_models_with_risk_scores(session)]
 
 with st.form("biomarkers_form"):
     left, middle, right = st.columns(3)
@@ -104,6 +108,16 @@ with st.form("biomarkers_form"):
         "Bootstrap resamples", 0, 1000, 100, step=50, key="biomarkers_bootstrap"
     )
     seed = right.number_input("Seed", 0, 1_000_000, 0, key="biomarkers_seed")
+    deep_model = st.selectbox(
+        "Deep model's risk score among the candidates",
+        deep_models,
+        format_func=lambda name: (
+            "No deep model (radiomics features only)" if name is None else name
+        ),
+        key="biomarkers_deep_model",
+        help="Out-of-fold scores for the patients the deep model was trained on, its final "
+        "model's for the others; patients without such a score are left out.",
+    )
     run = st.form_submit_button("Run discovery", type="primary", key="biomarkers_run")
 
 if run:
@@ -115,6 +129,7 @@ if run:
             fdr=float(fdr),
             bootstrap=int(bootstrap),
             seed=int(seed),
+            deep_model=deep_model,
         )
         job_id = jobs.start_job(
             engine(), JobKind.DISCOVER, asked.to_parameters(), scope(), data_dir=settings().data_dir
@@ -143,7 +158,9 @@ request = found.request
 st.caption(
     f"Newest finished discovery: job {shown_job} ({request.endpoint.label}, adjusted for "
     f"{', '.join(ADJUSTMENT_LABELS[a] for a in request.adjust) or 'nothing'}, "
-    f"{HARMONISATION_LABELS[request.harmonise].lower()})."
+    f"{HARMONISATION_LABELS[request.harmonise].lower()}"
+    + (f"; with deep model {request.deep_model}'s risk score" if request.deep_model else "")
+    + ")."
 )
 
 d = found.discovery

@@ -5,9 +5,12 @@ and of the Biomarkers page.
 mask (:func:`~gistcad.store.model_queries.modelling_table`), their survival and clinical
 factors, computes the candidate features (the IBSI radiomics features of the whole tumour and
 of its solid part, :mod:`gistcad.modelling.radiomics_model`, cached and run on the cluster),
-and hands them to :func:`~gistcad.analysis.biomarker_discovery.discover`. The candidates are
-image features only: the outcome columns never enter them (checked). The deep model's risk
-score is not a candidate yet.
+and hands them to :func:`~gistcad.analysis.biomarker_discovery.discover`. With
+``deep_model``, the risk score of that deep model version joins them as ``deep_risk_score``
+(:func:`~gistcad.store.model_queries.deep_risk_scores`): the out-of-fold score of each patient
+the version was trained on, the final model's score of the others, never an in-sample one;
+patients without such a score are left out (``notes`` counts them). The candidates are image
+features only: the outcome columns never enter them (checked).
 
 The ``risk`` adjustment is the ingredients of the modified NIH 2008 scheme as covariates, not
 its class: log size (cm), log(1 + mitotic count), a non-gastric site and rupture. Continuous
@@ -64,7 +67,7 @@ from gistcad.modelling.radiomics_model import (
     cache_path,
 )
 from gistcad.progress import Progress
-from gistcad.store.model_queries import modelling_table
+from gistcad.store.model_queries import deep_risk_scores, modelling_table
 from gistcad.store.queries import cohort_table
 from gistcad.store.scope import AccessScope
 
@@ -76,6 +79,8 @@ CANDIDATE_SETTINGS = RadiomicsSettings(solid_part=True)
 MIN_PATIENTS = 20
 #: fewest events discovery runs on
 MIN_EVENTS = 10
+#: the name of the deep model's risk score among the candidates
+DEEP_RISK_SCORE = "deep_risk_score"
 #: events per model parameter below which the estimates are noted as unstable (Peduzzi P et
 #: al., J Clin Epidemiol 1995;48:1503)
 EVENTS_PER_PARAMETER = 10
@@ -98,7 +103,8 @@ class Harmonisation(StrEnum):
 
 @dataclass(frozen=True)
 class DiscoveryRequest:
-    """What to discover: endpoint, adjustment, harmonisation, FDR, bootstrap, seed.
+    """What to discover: endpoint, adjustment, harmonisation, FDR, bootstrap, seed, and the
+    deep model version (id or name) whose risk score joins the candidates (None: radiomics only).
 
     Discovery and confirmation are always split by leave-one-center-out (see
     :func:`~gistcad.analysis.biomarker_discovery.discover`).
@@ -110,8 +116,16 @@ class DiscoveryRequest:
     fdr: float = 0.1
     bootstrap: int = 200
     seed: int = 0
+    deep_model: str | None = None
 
     def __post_init__(self) -> None:
+        if self.deep_model is not None:
+            if not isinstance(self.deep_model, str | int) or isinstance(self.deep_model, bool):
+                raise ValidationError(
+                    f"the deep model is named by a model version's id or name, not "
+                    f"{self.deep_model!r}"
+                )
+            object.__setattr__(self, "deep_model", str(self.deep_model).strip() or None)
         object.__setattr__(self, "endpoint", Endpoint(self.endpoint))
         object.__setattr__(self, "harmonise", Harmonisation(self.harmonise))
         object.__setattr__(self, "adjust", tuple(dict.fromkeys(Adjustment(a) for a in self.adjust)))
@@ -130,6 +144,7 @@ class DiscoveryRequest:
             "fdr": self.fdr,
             "bootstrap": self.bootstrap,
             "seed": self.seed,
+            "deep_model": self.deep_model,
         }
 
     @classmethod
@@ -149,6 +164,7 @@ class DiscoveryRequest:
                 fdr=float(parameters.get("fdr", 0.1)),
                 bootstrap=int(parameters.get("bootstrap", 200)),
                 seed=int(parameters.get("seed", 0)),
+                deep_model=parameters.get("deep_model"),
             )
         except (ValueError, TypeError) as exc:
             raise ValidationError(f"bad discovery parameters {dict(parameters)}: {exc}") from None
@@ -176,7 +192,9 @@ class BiomarkerDiscovery:
     discovery : Discovery
         The statistics (tables per feature, per center, per held-out center).
     patients : pandas.DataFrame
-        The patients analysed: ``pseudonym``, ``center``, ``months``, ``event``.
+        The patients analysed: ``pseudonym``, ``center``, ``months``, ``event``; with a deep
+        model, also ``deep_risk_score`` (as read, before scaling) and ``deep_risk_source``
+        (a :class:`~gistcad.domain.RiskScoreSource` value).
     covariates : tuple of str
         The adjustment's columns.
     candidates : int
@@ -377,6 +395,9 @@ def discover_biomarkers(
         notes.append(f"{int((~complete).sum())} patient(s) missing an adjustment factor")
     table = table[complete].reset_index(drop=True)
     covariates = covariates[complete].reset_index(drop=True)
+    if request.deep_model is not None:
+        table, scored = _with_deep_risk_score(session, scope, table, request.deep_model, notes)
+        covariates = covariates[scored].reset_index(drop=True)
     if len(table) < MIN_PATIENTS:
         raise ValidationError(
             f"only {len(table)} patient(s) have a tumour mask, {request.endpoint.label.lower()} "
@@ -398,6 +419,9 @@ def discover_biomarkers(
             "fewer factors or add patients"
         )
     features = candidate_features(table, data_dir, progress)
+    if request.deep_model is not None:
+        features[DEEP_RISK_SCORE] = table[DEEP_RISK_SCORE].to_numpy(dtype=float)
+        check_no_outcome(features)
     log_size = np.log(pd.to_numeric(table["size_cm"], errors="coerce").to_numpy(dtype=float))
     if not np.isfinite(log_size).all():
         log_size = np.nan_to_num(log_size, nan=float(np.nanmedian(log_size)))
@@ -413,14 +437,37 @@ def discover_biomarkers(
         harmoniser=harmoniser,
     )
     logger.info("discovery: %d patients, %d features", found.n, found.analysed.shape[1])
+    shown = ["pseudonym", "center", "months", "event"]
+    if request.deep_model is not None:
+        shown += [DEEP_RISK_SCORE, "deep_risk_source"]
     return BiomarkerDiscovery(
         request=request,
         discovery=found,
-        patients=table[["pseudonym", "center", "months", "event"]].copy(),
+        patients=table[shown].copy(),
         covariates=tuple(str(c) for c in covariates.columns),
         candidates=int(features.shape[1]),
         notes=tuple(notes) + found.notes,
     )
+
+
+def _with_deep_risk_score(
+    session: Session, scope: AccessScope, table: pd.DataFrame, key: str, notes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``table`` limited to the patients with an honest risk score of deep model ``key``, with
+    ``deep_risk_score`` and ``deep_risk_source`` added, and which rows were kept; ``notes``
+    is told how many were left out."""
+    deep = deep_risk_scores(session, scope, key)
+    scores = deep.scores.set_index("patient_id")
+    scored = table["patient_id"].isin(scores.index).to_numpy()
+    if (~scored).any():
+        notes.append(
+            f"{int((~scored).sum())} patient(s) without a risk score of deep model {deep.name} "
+            "(out-of-fold, or from a final model not trained on them)"
+        )
+    kept = table[scored].reset_index(drop=True)
+    kept[DEEP_RISK_SCORE] = kept["patient_id"].map(scores["risk_score"]).astype(float)
+    kept["deep_risk_source"] = kept["patient_id"].map(scores["source"])
+    return kept, scored
 
 
 def tertile_comparison(result: BiomarkerDiscovery, feature: str) -> SurvivalComparison:

@@ -71,6 +71,13 @@ def register(sub: Any) -> None:
         help="resamples for the selection frequency (200; 0: none)",
     )
     discover.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    discover.add_argument(
+        "--deep-model",
+        metavar="NAME",
+        help="a deep model version (name or id) whose risk score joins the candidates as "
+        "deep_risk_score: out-of-fold for the patients it was trained on, its final model's "
+        "for the others; patients without such a score are left out",
+    )
     output = discover.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="every table as JSON")
     output.add_argument("--csv", action="store_true", help="the feature table as CSV")
@@ -87,6 +94,7 @@ def _discover(args: argparse.Namespace) -> int:
         fdr=args.fdr,
         bootstrap=args.bootstrap,
         seed=args.seed,
+        deep_model=args.deep_model,
     )
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -114,6 +122,7 @@ def _header(found: BiomarkerDiscovery) -> dict[str, Any]:
         "fdr": request.fdr,
         "bootstrap": request.bootstrap,
         "seed": request.seed,
+        "deep_model": request.deep_model,
         "patients": found.discovery.n,
         "events": found.discovery.n_events,
         "centers": sorted(set(found.patients["center"])),
@@ -150,7 +159,12 @@ def format_report(found: BiomarkerDiscovery, top: int = 15) -> str:
         f"centers {', '.join(h['centers'])}",
         f"adjusted for {', '.join(h['covariates']) or 'nothing'}; harmonisation "
         f"{h['harmonise']}; {h['tested']} of {h['candidates']} features tested; "
-        f"FDR {h['fdr']:g}; bootstrap {h['bootstrap']}",
+        f"FDR {h['fdr']:g}; bootstrap {h['bootstrap']}"
+        + (
+            f"; candidates include deep model {h['deep_model']}'s risk score"
+            if h["deep_model"]
+            else ""
+        ),
     ]
     out += [f"note: {n}" for n in h["notes"]]
     table = d.table[SHOWN].head(top)

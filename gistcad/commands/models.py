@@ -53,6 +53,13 @@ def register(sub: Any) -> None:
         "patients it did not have are dealt by hash",
     )
     tr.add_argument(
+        "--deep-model",
+        metavar="MODEL",
+        help="imaging risk score (--model radiomics --target rfs): a deep model version (id or "
+        "name) whose risk score is an input beside radiomics and size; out-of-fold for the "
+        "patients it was trained on; predicting reads its stored prediction of the patient",
+    )
+    tr.add_argument(
         "--epochs",
         type=count(1, 1000, "epochs"),
         help="deep model: maximum epochs (default 12)",
@@ -153,6 +160,7 @@ def _train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "epochs": args.epochs,
             "folds_from": args.folds_from,
+            "deep_model": args.deep_model,
         }
     )
     with (

@@ -20,7 +20,7 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 
 #: the parameters of a training run (the other keys of a job's parameters are the job's)
-FIELDS = ("kind", "target", "scheme", "name", "seed", "epochs", "folds_from")
+FIELDS = ("kind", "target", "scheme", "name", "seed", "epochs", "folds_from", "deep_model")
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
 
@@ -34,6 +34,13 @@ class TrainRequest:
     ``epochs`` applies to the deep model only (None: :class:`DlSettings`' default).
     ``folds_from``: a registered version (its id or name) whose folds this run keeps, so that
     the two are compared on exactly the same folds (None: folds dealt by ``seed``).
+    ``deep_model``: a deep model version (id or name) whose risk score is an input of the
+    imaging risk score (survival targets only; None: radiomics and size alone).
+
+    Raises
+    ------
+    ValidationError
+        A deep model's risk score asked for a target that is not survival.
     """
 
     kind: ModelKind
@@ -43,11 +50,20 @@ class TrainRequest:
     seed: int = 0
     epochs: int | None = None
     folds_from: str | None = None
+    deep_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.deep_model is not None and not self.target.is_survival:
+            raise ValidationError(
+                "the deep model's risk score is an input of the imaging risk score only: use "
+                "--deep-model with --model radiomics --target rfs"
+            )
 
     def default_name(self) -> str:
-        return (
-            self.name or f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
-        )
+        if self.name:
+            return self.name
+        name = f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
+        return name + ("-deep" if self.deep_model else "")
 
     def to_parameters(self) -> dict[str, Any]:
         """The request as JSON-ready parameters (:meth:`from_parameters` reads them back)."""
@@ -59,6 +75,7 @@ class TrainRequest:
             "seed": self.seed,
             "epochs": self.epochs,
             "folds_from": self.folds_from,
+            "deep_model": self.deep_model,
         }
 
     @classmethod
@@ -83,7 +100,8 @@ class TrainRequest:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ValidationError(f"a model version name must be some text, not {name!r}")
         epochs = parameters.get("epochs")
-        folds_from = _version_reference(parameters.get("folds_from"))
+        folds_from = _version_reference(parameters.get("folds_from"), "the folds to reuse are")
+        deep_model = _version_reference(parameters.get("deep_model"), "the deep model is")
         return cls(
             kind=_member(ModelKind, parameters["kind"], "model kind"),
             target=_member(Target, parameters.get("target") or Target.GENOTYPE, "target"),
@@ -92,19 +110,19 @@ class TrainRequest:
             seed=_whole(parameters.get("seed", 0), "seed", 0, MAX_SEED),
             epochs=None if epochs is None else _whole(epochs, "epochs", 1, MAX_EPOCHS),
             folds_from=folds_from,
+            deep_model=deep_model,
         )
 
 
-def _version_reference(value: Any) -> str | None:
-    """A model version named by id or name, as text (None or blank: none)."""
+def _version_reference(value: Any, what: str) -> str | None:
+    """A model version named by id or name, as text (None or blank: none); ``what`` names
+    it in the error ("the folds to reuse are")."""
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise ValidationError(
-            f"the folds to reuse are named by a model version's id or name, not {value!r}"
-        )
+        raise ValidationError(f"{what} named by a model version's id or name, not {value!r}")
     return value.strip() or None
 
 

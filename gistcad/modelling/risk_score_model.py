@@ -15,8 +15,12 @@ and of a recurrence, by :data:`HORIZON_MONTHS`, from Breslow's baseline hazard o
 rows. The follow-up (``rfs_months``, ``rfs_event``) is read only at fitting, as the training
 target; never as an input.
 
-The deep model's risk head is not an input: it would need the deep model trained inside every
-fold first (left for later).
+With ``deep_risk`` the deep model's risk score (column :data:`DEEP_RISK_COLUMN` of the table)
+is a covariate beside the log size, prepared with it (median of the training rows for a missing
+value, standardised, kept ahead of the image features in the near-duplicate removal). The
+trainer fills the column without in-sample leakage
+(:func:`~gistcad.store.model_queries.deep_risk_scores`: the out-of-fold score for the deep
+model's training patients); the learner reads it as any other input, inside each fold.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ HORIZON_MONTHS = 60.0
 SETTINGS = RadiomicsSettings(solid_part=True)
 #: the covariates beside the image features: the tumour's log size (protected by ComBat)
 SIZE_COLUMNS = ["clin_log_size"]
+#: the column of the deep model's risk score, an input when the learner has ``deep_risk``
+DEEP_RISK_COLUMN = "deep_risk_score"
 
 
 def follow_up(table: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
@@ -84,6 +90,19 @@ class RiskScoreLearner:
     kind: ModelKind = ModelKind.RADIOMICS
     grid: tuple[float, ...] = PENALTY_GRID
     horizon_months: float = HORIZON_MONTHS
+    deep_risk: bool = False
+
+    def _covariates(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The covariates beside the image features: log size, and the deep risk score."""
+        covariates = clinical_covariates(table)[SIZE_COLUMNS]
+        if not self.deep_risk:
+            return covariates
+        if DEEP_RISK_COLUMN not in table:
+            raise ValidationError(
+                f"this imaging risk score takes the deep model's risk score as an input, and "
+                f"the table has no {DEEP_RISK_COLUMN} column: add it before fitting or predicting"
+            )
+        return covariates.assign(**{DEEP_RISK_COLUMN: pd_numeric(table[DEEP_RISK_COLUMN])})
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)
@@ -99,7 +118,7 @@ class RiskScoreLearner:
 
     def _design(self, fitted: dict[str, Any], table: pd.DataFrame) -> FloatArray:
         features = self._features(table)
-        size = clinical_covariates(table)[SIZE_COLUMNS]
+        size = self._covariates(table)
         preprocessing: Preprocessing = fitted["preprocessing"]
         return preprocessing.transform(features, size, _centers(table))
 
@@ -108,7 +127,7 @@ class RiskScoreLearner:
         part = table.iloc[rows]
         months, events = follow_up(part)
         features = self._features(part)
-        size = clinical_covariates(part)[SIZE_COLUMNS]
+        size = self._covariates(part)
         preprocessing = Preprocessing().fit(features, size, _centers(part))
         x = preprocessing.transform(features, size, _centers(part))
         if not events.any():

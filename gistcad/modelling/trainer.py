@@ -9,10 +9,16 @@ from an earlier version (``folds_from``); the assignment is stored with the vers
 (``metrics["folds"]``) and described in its card.
 ``predict``: loads a registered model (after the checksum matches) and writes prediction rows
 tagged with its version.
+An imaging risk score trained with a deep model's risk score (``deep_model``) reads that score
+as an input: in training, the deep model's out-of-fold score for the patients it was trained
+on and its final model's for the others (never an in-sample one; patients without such a
+score are left out); in prediction, the deep model's stored prediction of the patient (a named
+patient without one is refused; predicting every patient leaves such patients out).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -39,7 +45,7 @@ from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
-from gistcad.modelling.risk_score_model import RiskScoreLearner
+from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
 from gistcad.modelling.survival_evaluation import lr_text, reference_scores
 from gistcad.modelling.targets import Target, labels_for, trainable_targets
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
@@ -47,7 +53,13 @@ from gistcad.neural.attention_maps import write_attention_map
 from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX, Architecture
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit
-from gistcad.store.model_queries import find_model_version, modelling_table
+from gistcad.store.model_queries import (
+    ModelRiskScores,
+    deep_final_risk_scores,
+    deep_risk_scores,
+    find_model_version,
+    modelling_table,
+)
 from gistcad.store.models import ModelVersion, Prediction
 from gistcad.store.writes import (
     add_model_version,
@@ -85,7 +97,12 @@ def make_learner(
                 f"the imaging risk score for {request.target.value} is a penalised Cox model on "
                 "radiomics features: train it with --model radiomics"
             )
-        return RiskScoreLearner(n_classes=n_classes, data_dir=data_dir, seed=request.seed)
+        return RiskScoreLearner(
+            n_classes=n_classes,
+            data_dir=data_dir,
+            seed=request.seed,
+            deep_risk=request.deep_model is not None,
+        )
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
     if request.kind is ModelKind.RADIOMICS:
@@ -141,7 +158,7 @@ def model_card(
         f"# {request.default_name()}",
         "",
         f"**Predicts** {request.target.label} ({', '.join(request.target.class_labels)}) "
-        f"from {_inputs_text(request.kind, dl_settings, request.target)}.",
+        f"from {_inputs_text(request.kind, dl_settings, request.target, request.deep_model)}.",
         "",
         _intended_use(request.target),
         "",
@@ -215,13 +232,22 @@ def _intended_use(target: Target) -> str:
 
 
 def _inputs_text(
-    kind: ModelKind, dl_settings: DlSettings | None, target: Target | None = None
+    kind: ModelKind,
+    dl_settings: DlSettings | None,
+    target: Target | None = None,
+    deep_model: str | None = None,
 ) -> str:
     """What a model sees, for its card."""
     if target is not None and target.is_survival:
+        deep = (
+            f", the risk score of deep model {deep_model} (out-of-fold for the patients it was "
+            "trained on)"
+            if deep_model
+            else ""
+        )
         return (
             "ComBat-harmonised IBSI radiomics of the whole tumour and its solid part, and the "
-            "log tumour size (ridge-penalised Cox model; the score is its linear predictor)"
+            f"log tumour size{deep} (ridge-penalised Cox model; the score is its linear predictor)"
         )
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
@@ -289,6 +315,11 @@ def train(
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
+    deep: ModelRiskScores | None = None
+    if request.deep_model is not None:
+        deep = deep_risk_scores(session, scope, request.deep_model)
+        table = with_deep_risk_score(table, deep)
+        request = dataclasses.replace(request, deep_model=deep.name)
     labels = labels_for(table, request.target)
     known = np.flatnonzero(labels >= 0)
     if known.size < 10:
@@ -338,6 +369,13 @@ def train(
         "folds": {**plan.to_dict(keys), "from": earlier_name},
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if deep is not None:
+        sources = table["deep_risk_source"].iloc[known].value_counts()
+        metrics["deep_model"] = {
+            "model_version_id": deep.model_version_id,
+            "name": deep.name,
+            **{str(source): int(n) for source, n in sources.items()},
+        }
     metrics["card"] = model_card(
         request,
         table.iloc[known],
@@ -356,6 +394,7 @@ def train(
                 if isinstance(learner, DlLearner)
                 else {}
             ),
+            **({} if deep is None else {"deep_model_version_id": deep.model_version_id}),
         },
         training_fingerprint=fingerprint(table.iloc[known], labels[known]),
         metrics=metrics,
@@ -405,6 +444,10 @@ def predict(
         table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
     if table.empty:
         raise ValidationError("no patient to predict: import CT series first")
+    if request.deep_model is not None:
+        table = _with_deep_prediction(
+            session, scope, table, request.deep_model, named=bool(pseudonyms)
+        )
     scores = _predict_in_chunks(learner, fitted, table, progress)
     classes = request.target.classes
     rows = [
@@ -423,6 +466,58 @@ def predict(
     if isinstance(learner, DlLearner):
         save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
     return written
+
+
+def with_deep_risk_score(table: pd.DataFrame, deep: ModelRiskScores) -> pd.DataFrame:
+    """The rows of ``table`` with a risk score in ``deep``, with :data:`DEEP_RISK_COLUMN` and
+    ``deep_risk_source`` added; the others are left out (logged)."""
+    scores = deep.scores.set_index("patient_id")
+    scored = table["patient_id"].isin(scores.index)
+    if not scored.all():
+        logger.warning(
+            "%d patient(s) without a risk score of deep model %s left out of training",
+            int((~scored).sum()),
+            deep.name,
+        )
+    kept = table[scored].reset_index(drop=True)
+    kept[DEEP_RISK_COLUMN] = kept["patient_id"].map(scores["risk_score"]).astype(float)
+    kept["deep_risk_source"] = kept["patient_id"].map(scores["source"])
+    return kept
+
+
+def _with_deep_prediction(
+    session: Session, scope: AccessScope, table: pd.DataFrame, deep_model: str, *, named: bool
+) -> pd.DataFrame:
+    """``table`` with each patient's stored risk score of ``deep_model`` (its final model).
+
+    Patients the deep model has not predicted are refused when ``named`` (the caller chose
+    them), else left out with a warning.
+
+    Raises
+    ------
+    ValidationError
+        Naming the patients the deep model has not predicted (when ``named``, or when it has
+        predicted none of them).
+    """
+    deep = deep_final_risk_scores(session, scope, deep_model)
+    scores = deep.scores.set_index("patient_id")["risk_score"]
+    scored = table["patient_id"].isin(scores.index)
+    missing = sorted(table.loc[~scored, "pseudonym"].astype(str))
+    if missing and not named and scored.any():
+        logger.warning(
+            "%d patient(s) not predicted: deep model %s, an input, has not predicted them",
+            len(missing),
+            deep.name,
+        )
+        table = table[scored].reset_index(drop=True)
+    elif missing:
+        shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
+        raise ValidationError(
+            f"this imaging risk score takes deep model {deep.name}'s risk score as an input, "
+            f"and {len(missing)} patient(s) have none ({shown}): run the deep model on this "
+            f"patient first (gistcad predict --model {deep.name} --patient PSEUDONYM)"
+        )
+    return table.assign(**{DEEP_RISK_COLUMN: table["patient_id"].map(scores).astype(float)})
 
 
 def train_and_register(

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
 from gistcad.domain import (
     MeasurementSource,
+    ModelKind,
     Permission,
     ResponseCategory,
     ResponseCriteria,
+    RiskScoreSource,
     SegmentationSource,
 )
-from gistcad.errors import NotFoundError
+from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.cohort_columns import cohort_column_expressions
 from gistcad.store.frames import frame, plain
 from gistcad.store.models import (
@@ -166,6 +168,155 @@ def _oof_risk_scores(
         return None, None
     own = [float(r["risk_score"]) for r in scored if r.get("patient_id") == patient_id]
     return [float(r["risk_score"]) for r in scored], (own[-1] if own else None)
+
+
+@dataclass(frozen=True)
+class ModelRiskScores:
+    """A deep model version's risk score of the patients in scope, none of them in-sample.
+
+    Attributes
+    ----------
+    model_version_id, name
+        The version.
+    scores : pandas.DataFrame
+        One row per patient in scope with an honest score: ``patient_id``, ``risk_score``
+        (log relative hazard; higher = earlier recurrence) and ``source`` (a
+        :class:`~gistcad.domain.RiskScoreSource` value).
+    in_sample : int
+        Patients in scope whose only score is the final model's on a patient it was trained on
+        (or may have been: the version records no training patients), left out.
+    """
+
+    model_version_id: int
+    name: str
+    scores: pd.DataFrame
+    in_sample: int
+
+
+def deep_risk_scores(session: Session, scope: AccessScope, key: str) -> ModelRiskScores:
+    """The risk scores of deep model version ``key`` (id or name) without in-sample leakage.
+
+    A patient the version was trained on gets its out-of-fold score (``metrics["oof"]``: the
+    fold model that did not see the patient); any other patient the final model's stored
+    prediction (:attr:`~gistcad.store.models.Prediction.risk_score`, the newest when there are
+    several). A trained patient without an out-of-fold score (a hold-out version's training
+    part) is left out, as is every patient without an out-of-fold score when the version does
+    not record which patients it was trained on: the final model's score of a patient it was
+    fitted on is in-sample, optimistic by construction.
+
+    Raises
+    ------
+    NotFoundError
+        No version ``key`` (with the known names).
+    ValidationError
+        The version is not a deep model, or holds no risk score at all (with the deep model
+        versions that do).
+    """
+    version = _deep_version(session, scope, key)
+    name = version.name
+    in_scope = set(session.scalars(select(Patient.id).where(scope.clause(Patient.center_id))))
+    oof = {
+        int(r["patient_id"]): float(r["risk_score"])
+        for r in version.metrics.get("oof") or []
+        if r.get("risk_score") is not None
+    }
+    final = _final_risk_scores(session, scope, version.id)
+    trained = _training_patients(version, _validation(version))
+    rows: list[tuple[int, float, str]] = []
+    in_sample = 0
+    for patient_id in sorted(in_scope & (set(oof) | set(final))):
+        if patient_id in oof:
+            rows.append((patient_id, oof[patient_id], RiskScoreSource.OUT_OF_FOLD.value))
+        elif trained is not None and patient_id not in trained:
+            rows.append((patient_id, final[patient_id], RiskScoreSource.FINAL_MODEL.value))
+        else:
+            in_sample += 1
+    scores = pd.DataFrame(rows, columns=["patient_id", "risk_score", "source"])
+    return ModelRiskScores(version.id, name, scores.astype({"risk_score": float}), in_sample)
+
+
+def deep_final_risk_scores(session: Session, scope: AccessScope, key: str) -> ModelRiskScores:
+    """The final model's stored risk score of deep model version ``key`` (id or name) for each
+    patient in scope it predicted (the newest when several): what a model that takes the deep
+    score as an input reads when it predicts. ``in_sample`` is 0: whether the deep model was
+    trained on a patient is not asked here.
+
+    Raises
+    ------
+    NotFoundError, ValidationError
+        As :func:`deep_risk_scores`.
+    """
+    version = _deep_version(session, scope, key)
+    final = _final_risk_scores(session, scope, version.id)
+    scores = pd.DataFrame(
+        {
+            "patient_id": list(final),
+            "risk_score": list(final.values()),
+            "source": RiskScoreSource.FINAL_MODEL.value,
+        },
+        columns=["patient_id", "risk_score", "source"],
+    )
+    return ModelRiskScores(version.id, version.name, scores.astype({"risk_score": float}), 0)
+
+
+def _deep_version(session: Session, scope: AccessScope, key: str) -> ModelVersion:
+    """Deep model version ``key`` (id or name), checked to be deep and to hold risk scores."""
+    version_id, name = find_model_version(session, key, scope)
+    version = session.get(ModelVersion, version_id)
+    assert version is not None
+    if ModelKind(version.kind) is not ModelKind.DL:
+        raise ValidationError(
+            f"model version {name!r} is a {ModelKind(version.kind).label} model, not a deep "
+            f"model; the deep risk score comes from one of: {_deep_choices(session)}"
+        )
+    if not _has_risk_scores(session, version):
+        raise ValidationError(
+            f"deep model version {name!r} holds no risk score (it was registered before the "
+            f"risk head, or never predicted); choose one that does: {_deep_choices(session)}"
+        )
+    return version
+
+
+def _final_risk_scores(
+    session: Session, scope: AccessScope, model_version_id: int
+) -> dict[int, float]:
+    """Per patient in scope, the version's newest stored risk score."""
+    stmt = (
+        select(Prediction.patient_id, Prediction.risk_score)
+        .join(Patient, Prediction.patient_id == Patient.id)
+        .where(
+            Prediction.model_version_id == model_version_id,
+            Prediction.risk_score.is_not(None),
+            scope.clause(Patient.center_id),
+        )
+        .order_by(Prediction.patient_id, Prediction.id)
+    )
+    return {int(p): float(r) for p, r in session.execute(stmt) if r is not None}  # newest last
+
+
+def _has_risk_scores(session: Session, version: ModelVersion) -> bool:
+    """Whether a version holds a risk score: out-of-fold, or a prediction of any patient."""
+    if any(r.get("risk_score") is not None for r in version.metrics.get("oof") or []):
+        return True
+    stmt = select(Prediction.id).where(
+        Prediction.model_version_id == version.id, Prediction.risk_score.is_not(None)
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def deep_models_with_risk_scores(session: Session) -> list[str]:
+    """The names of the deep model versions that hold risk scores, newest first."""
+    stmt = (
+        select(ModelVersion)
+        .where(ModelVersion.kind == ModelKind.DL)
+        .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+    )
+    return [v.name for v in session.scalars(stmt) if _has_risk_scores(session, v)]
+
+
+def _deep_choices(session: Session) -> str:
+    names = deep_models_with_risk_scores(session)
+    return ", ".join(names) or "none yet: train one first (gistcad train --model dl)"
 
 
 #: the row of a version's evaluation that pools every center (as

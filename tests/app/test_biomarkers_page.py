@@ -10,10 +10,11 @@ from sqlalchemy import Engine
 from gistcad import jobs
 from gistcad.biomarkers import DiscoveryRequest
 from gistcad.biomarkers.jobs import save_result
-from gistcad.domain import JobKind, JobStatus
+from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.jobs import update_job
 from gistcad.store.model_queries import list_jobs
+from gistcad.store.models import ModelVersion
 from tests.app.conftest import open_page
 from tests.discovery_runs import discovery_result
 
@@ -54,3 +55,27 @@ def test_run_starts_a_discovery_job_and_reports_its_end(app_db: Engine) -> None:
     assert any(
         f"Discovery job {job_id} failed" in e.value and "at least 20" in e.value for e in at.error
     )
+
+
+def test_a_deep_models_risk_score_can_join_the_candidates(app_db: Engine) -> None:
+    with session_scope(app_db) as session:
+        oof = [{"patient_id": 1, "risk_score": 0.3}]
+        session.add(ModelVersion(name="deep-v1", kind=ModelKind.DL, target="genotype"))
+        session.add(
+            ModelVersion(name="deep-v2", kind=ModelKind.DL, target="rfs", metrics={"oof": oof})
+        )
+    at = open_page(PAGE)
+    choice = at.selectbox(key="biomarkers_deep_model")
+    # only the deep model versions with risk scores are offered
+    assert choice.options == ["No deep model (radiomics features only)", "deep-v2"]
+    choice.set_value("deep-v2")
+    at.button(key="biomarkers_run").click().run()
+    assert not at.exception, at.exception
+    with session_scope(app_db) as session:
+        listed = list_jobs(session, EVERYTHING)
+    assert listed["parameters"][0]["deep_model"] == "deep-v2"
+    job_id = int(listed["job_id"][0])
+    deadline = time.monotonic() + 120
+    while not jobs.job_state(app_db, job_id, EVERYTHING).ended:
+        assert time.monotonic() < deadline, "the discovery job did not end in 2 minutes"
+        time.sleep(0.5)

@@ -48,8 +48,23 @@ def test_round_trip_through_json_keeps_every_field() -> None:
         "seed": 7,
         "epochs": 3,
         "folds_from": "clinical-1",
+        "deep_model": None,
     }
     assert TrainRequest.from_parameters(stored) == request
+
+
+def test_the_deep_models_risk_score_is_an_input_of_the_imaging_risk_score_only() -> None:
+    request = TrainRequest.from_parameters(
+        {"kind": "radiomics", "target": "rfs", "deep_model": " deep-1 "}
+    )
+    assert request.deep_model == "deep-1"
+    assert request.default_name() == "radiomics-rfs-kfold-s0-deep"
+    assert TrainRequest.from_parameters(request.to_parameters()) == request
+    assert TrainRequest.from_parameters({"kind": "dl", "deep_model": " "}).deep_model is None
+    with pytest.raises(ValidationError, match="--deep-model with --model radiomics --target rfs"):
+        TrainRequest.from_parameters({"kind": "radiomics", "target": "risk", "deep_model": "d"})
+    with pytest.raises(ValidationError, match="the deep model is named by a model version's id"):
+        TrainRequest.from_parameters({"kind": "radiomics", "target": "rfs", "deep_model": [1]})
 
 
 def test_folds_from_names_a_version_by_id_or_name() -> None:
