@@ -1,7 +1,8 @@
 """Model performance: per-center ROC and AUC with CI and the ceiling, the models compared on
 the same patients (DeLong's paired test), calibration and confusion in percentages; for an
 imaging risk score (target rfs): C, time-dependent AUC, ΔC over the schemes, calibration at
-5 years and Kaplan–Meier by out-of-fold risk tertile."""
+5 years and Kaplan–Meier by out-of-fold risk tertile; the same, without calibration, for the
+deep model's risk head."""
 
 from typing import Any
 
@@ -127,11 +128,13 @@ st.caption(
 )
 
 
-def show_survival(survival: dict[str, Any], oof: pd.DataFrame, key: str, file: str) -> None:
-    """A stored survival evaluation (an imaging risk score's, or a risk head's): metrics per
-    center, the ΔC forest with the LR tests, the calibration at 5 years (or why there is
-    none) and Kaplan–Meier by out-of-fold risk tertile; widget keys start with ``key``,
-    downloaded figures' names with ``file``."""
+def show_survival(
+    survival: dict[str, Any], oof: pd.DataFrame, key: str, file: str, name: str
+) -> None:
+    """A stored survival evaluation (an imaging risk score's, or a risk head's) of version
+    ``name``: metrics per center, the ΔC forest with the LR tests, the calibration at 5 years
+    (or why there is none) and Kaplan–Meier by out-of-fold risk tertile; widget keys start
+    with ``key``, downloaded figures' names with ``file``."""
     show_table(metrics_table(survival), key=f"{key}_table")
     deltas = pd.DataFrame(survival["delta_c"])
     left, right = st.columns(2)
@@ -139,7 +142,7 @@ def show_survival(survival: dict[str, Any], oof: pd.DataFrame, key: str, file: s
         show_figure(
             delta_c_forest(deltas, title="Added value over the schemes: ΔC (95 % bootstrap CI)"),
             f"{key}_forest",
-            f"{file}_delta_c_{detail.name}",
+            f"{file}_delta_c_{name}",
             where=left,
         )
     for test in survival["lr_tests"]:
@@ -156,7 +159,7 @@ def show_survival(survival: dict[str, Any], oof: pd.DataFrame, key: str, file: s
                 + ("not estimable" if slope is None else f"{slope:.2f}"),
             ),
             f"{key}_calibration",
-            f"{file}_survival_calibration_{detail.name}",
+            f"{file}_survival_calibration_{name}",
             where=right,
         )
     elif survival.get("calibration_note"):
@@ -170,7 +173,7 @@ def show_survival(survival: dict[str, Any], oof: pd.DataFrame, key: str, file: s
                 ordered=True,
             ),
             f"{key}_km",
-            f"{file}_km_by_tertile_{detail.name}",
+            f"{file}_km_by_tertile_{name}",
         )
     except GistcadError as exc:
         show_error(exc)
@@ -178,7 +181,7 @@ def show_survival(survival: dict[str, Any], oof: pd.DataFrame, key: str, file: s
 
 if target.is_survival:  # an imaging risk score: survival metrics, not AUCs
     st.subheader("Imaging risk score for recurrence-free survival")
-    show_survival(evaluation.survival, detail.oof, "perf_surv", "performance")
+    show_survival(evaluation.survival, detail.oof, "perf_surv", "performance", detail.name)
     with st.expander("Model card", expanded=False):
         st.markdown(detail.card)
     st.stop()
@@ -245,7 +248,9 @@ if evaluation.risk_head.get("metrics"):
         "The network's Cox head, trained beside its target: its out-of-fold risk score judged "
         "as the imaging risk score is, against size alone and the modified NIH 2008 scheme."
     )
-    show_survival(evaluation.risk_head, detail.oof, "perf_head", "performance_risk_head")
+    show_survival(
+        evaluation.risk_head, detail.oof, "perf_head", "performance_risk_head", detail.name
+    )
 elif evaluation.risk_head:
     st.caption(f"Risk head: not evaluated, {evaluation.risk_head['not_evaluated']}")
 
