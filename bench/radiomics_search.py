@@ -38,6 +38,7 @@ import pandas as pd
 from gistcad.analysis.performance import roc_auc
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.folds import Scheme, plan_folds
+from gistcad.modelling.harmonisation import KvpUse
 from gistcad.modelling.learners import ClinicalLearner
 from gistcad.modelling.radiomics_model import (
     RadiomicsLearner,
@@ -53,7 +54,7 @@ from gistcad.store.model_queries import modelling_table
 
 def _before(table: pd.DataFrame, data: Path, labels: np.ndarray, n_classes: int, seed: int) -> Any:
     """The radiomics model shipped before the search, on the whole-mask features."""
-    features = feature_table(table, data, RadiomicsSettings())
+    features = feature_table(table, data, RadiomicsSettings(kvp=KvpUse.IGNORE))  # no ComBat
     features = features[[c for c in features.columns if not c.startswith("solid_")]]
 
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:

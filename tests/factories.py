@@ -159,3 +159,47 @@ def add_validated_model(
         )
     session.flush()
     return model.id
+
+
+def add_deep_model_with_risk_head(session: Session, name: str = "deep-g", seed: int = 4) -> int:
+    """A deep genotype model as ``gistcad train --model dl`` registers it, on the patients
+    of the session: out-of-fold genotype probabilities, the risk head's score made from each
+    patient's follow-up plus noise (so that it discriminates), the follow-up and the schemes'
+    references stored beside them. Returns its id."""
+    import numpy as np
+
+    from gistcad.domain import ModelKind
+    from gistcad.modelling.evaluation import evaluate
+    from gistcad.modelling.survival_evaluation import reference_scores
+    from gistcad.modelling.targets import Target, labels_for
+    from gistcad.store import AccessScope
+    from gistcad.store.model_queries import modelling_table
+    from gistcad.store.models import ModelVersion
+
+    table = modelling_table(session, AccessScope.everything())
+    rng = np.random.default_rng(seed)
+    classes = Target.GENOTYPE.classes
+    probabilities = rng.dirichlet(np.ones(len(classes)), len(table))
+    oof = table[["patient_id", "pseudonym", "center", "rfs_months", "rfs_event"]].assign(
+        fold=[f"fold {i % 5 + 1}" for i in range(len(table))],
+        label=labels_for(table, Target.GENOTYPE),
+        risk_score=-np.log(table["rfs_months"].to_numpy(float)) + rng.normal(0, 0.8, len(table)),
+        **{f"p_{c}": probabilities[:, i] for i, c in enumerate(classes)},
+    )
+    oof = oof[oof["label"] >= 0].merge(reference_scores(table), on="patient_id")
+    oof["rfs_event"] = oof["rfs_event"].astype(float)
+    model = ModelVersion(
+        name=name,
+        kind=ModelKind.DL,
+        target=Target.GENOTYPE.value,
+        parameters={"scheme": "kfold", "classes": list(classes)},
+        metrics={
+            "oof": oof.to_dict("records"),
+            "evaluation": evaluate(oof, Target.GENOTYPE, seed=0).to_dict(),
+            "n_patients": len(oof),
+            "card": f"# {name}",
+        },
+    )
+    session.add(model)
+    session.flush()
+    return model.id

@@ -1,7 +1,10 @@
 """Model performance: per-center ROC and AUC with CI and the ceiling, the models compared on
 the same patients (DeLong's paired test), calibration and confusion in percentages; for an
 imaging risk score (target rfs): C, time-dependent AUC, ΔC over the schemes, calibration at
-5 years and Kaplan–Meier by out-of-fold risk tertile."""
+5 years and Kaplan–Meier by out-of-fold risk tertile; the same, without calibration, for the
+deep model's risk head."""
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -123,21 +126,30 @@ st.caption(
     "without that patient. Not from the final model, whose predictions of its own training "
     "patients are in-sample."
 )
-if target.is_survival:  # an imaging risk score: survival metrics, not AUCs
-    survival = evaluation.survival
-    st.subheader("Imaging risk score for recurrence-free survival")
-    show_table(metrics_table(survival), key="perf_surv_table")
+
+
+def show_survival(
+    survival: dict[str, Any], oof: pd.DataFrame, key: str, file: str, name: str
+) -> None:
+    """A stored survival evaluation (an imaging risk score's, or a risk head's) of version
+    ``name``: metrics per center, the ΔC forest with the LR tests, the calibration at 5 years
+    (or why there is none) and Kaplan–Meier by out-of-fold risk tertile; widget keys start
+    with ``key``, downloaded figures' names with ``file``."""
+    show_table(metrics_table(survival), key=f"{key}_table")
     deltas = pd.DataFrame(survival["delta_c"])
     left, right = st.columns(2)
     if not deltas.empty:
         show_figure(
             delta_c_forest(deltas, title="Added value over the schemes: ΔC (95 % bootstrap CI)"),
-            "perf_surv_forest",
-            f"performance_delta_c_{detail.name}",
+            f"{key}_forest",
+            f"{file}_delta_c_{name}",
             where=left,
         )
     for test in survival["lr_tests"]:
         left.caption(f"Score added to a Cox model of {test['base']}: {lr_text(test)}")
+    if survival.get("references_note"):
+        note = survival["references_note"]
+        left.caption(note[0].upper() + note[1:])
     if "calibration" in survival:
         slope = survival["calibration"]["slope"]
         show_figure(
@@ -146,22 +158,30 @@ if target.is_survival:  # an imaging risk score: survival metrics, not AUCs
                 title="Calibration at 5 years, slope "
                 + ("not estimable" if slope is None else f"{slope:.2f}"),
             ),
-            "perf_surv_calibration",
-            f"performance_survival_calibration_{detail.name}",
+            f"{key}_calibration",
+            f"{file}_survival_calibration_{name}",
             where=right,
         )
+    elif survival.get("calibration_note"):
+        note = survival["calibration_note"]
+        right.caption(f"Calibration at 5 years: {note}.")
     try:
         show_figure(
             km_figure(
-                tertile_comparison(detail.oof),
+                tertile_comparison(oof),
                 title="Recurrence-free survival by out-of-fold risk tertile",
                 ordered=True,
             ),
-            "perf_surv_km",
-            f"performance_km_by_tertile_{detail.name}",
+            f"{key}_km",
+            f"{file}_km_by_tertile_{name}",
         )
     except GistcadError as exc:
         show_error(exc)
+
+
+if target.is_survival:  # an imaging risk score: survival metrics, not AUCs
+    st.subheader("Imaging risk score for recurrence-free survival")
+    show_survival(evaluation.survival, detail.oof, "perf_surv", "performance", detail.name)
     with st.expander("Model card", expanded=False):
         st.markdown(detail.card)
     st.stop()
@@ -210,7 +230,7 @@ right.caption(
 for note in [] if ceiling is None else reference_notes(table, ceiling, CEILING):
     st.info(note, icon=":material/info:")
 show_table(table, key="perf_table")
-if evaluation.concordance:
+if evaluation.concordance and not evaluation.risk_head.get("metrics"):
     st.caption(
         "Imaging risk score, Harrell's C for recurrence-free survival: "
         + ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
@@ -222,6 +242,17 @@ st.download_button(
     key="perf_download",
     on_click="ignore",
 )
+if evaluation.risk_head.get("metrics"):
+    st.subheader("Risk head (recurrence-free survival)")
+    st.caption(
+        "The network's Cox head, trained beside its target: its out-of-fold risk score judged "
+        "as the imaging risk score is, against size alone and the modified NIH 2008 scheme."
+    )
+    show_survival(
+        evaluation.risk_head, detail.oof, "perf_head", "performance_risk_head", detail.name
+    )
+elif evaluation.risk_head:
+    st.caption(f"Risk head: not evaluated, {evaluation.risk_head['not_evaluated']}")
 
 st.subheader("Compared with the other models on the same patients")
 shared: SharedComparison | None

@@ -179,7 +179,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from gistcad.modelling.assessment import evaluate_version
     from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text
-    from gistcad.modelling.survival_evaluation import report_lines
+    from gistcad.modelling.survival_evaluation import RISK_HEAD_TITLE, report_lines
 
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -219,6 +219,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     if evaluation.survival:
         print("\n" + "\n".join(report_lines(evaluation.survival)))
+    elif evaluation.risk_head.get("metrics"):
+        print("\n" + "\n".join(report_lines(evaluation.risk_head, RISK_HEAD_TITLE)))
+    elif evaluation.risk_head:
+        print(f"\n{RISK_HEAD_TITLE}: not evaluated, {evaluation.risk_head['not_evaluated']}")
     elif evaluation.concordance:
         parts = ", ".join(f"{c} {v:.3f}" for c, v in evaluation.concordance.items())
         print(f"\nImaging risk score, Harrell's C for recurrence-free survival: {parts}")

@@ -185,13 +185,18 @@ class Evaluation:
     """Per task, a table (one row per center and a pooled row) and the pooled reliability;
     ``concordance``: Harrell's C of the imaging risk score for RFS per center and pooled
     (empty when the model gives no risk score); ``survival``: a survival model's metrics
-    (:func:`gistcad.modelling.survival_evaluation.evaluate_survival`; empty for the others)."""
+    (:func:`gistcad.modelling.survival_evaluation.evaluate_survival`; empty for the others);
+    ``risk_head``: the same for the risk head of a model of another target that has one (the
+    deep model's; :func:`gistcad.modelling.survival_evaluation.evaluate_risk_head`), or
+    ``not_evaluated`` with the reason (no recurrence among its patients); empty for the
+    others."""
 
     tables: dict[str, pd.DataFrame]
     reliability: dict[str, list[tuple[float, float, int]]]
     threshold: float
     concordance: dict[str, float] = field(default_factory=dict)
     survival: dict[str, Any] = field(default_factory=dict)
+    risk_head: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:
@@ -206,6 +211,7 @@ class Evaluation:
             "reliability": {k: [list(b) for b in v] for k, v in self.reliability.items()},
             "concordance": {k: clean(v) for k, v in self.concordance.items()},
             "survival": self.survival,
+            "risk_head": self.risk_head,
         }
 
 
@@ -223,7 +229,8 @@ def evaluate(
     ``progress`` is told "bootstrap done/total" after each center's bootstrap (of every
     task). A survival target is measured by
     :func:`~gistcad.modelling.survival_evaluation.evaluate_survival` (its ``oof`` carries
-    the references, ``size_cm`` and ``modified_nih``, as the trainer stores them).
+    the references, ``size_cm`` and ``modified_nih``, as the trainer stores them); so is the
+    risk head of a model of another target that has one (:attr:`Evaluation.risk_head`).
     """
     if oof.empty:
         raise ValidationError("no out-of-fold predictions to evaluate")
@@ -262,8 +269,24 @@ def evaluate(
         if 0 < label.sum() < label.size:
             reliability[task] = calibration(np.clip(score, 0, 1), label).bins
     return Evaluation(
-        tables=tables, reliability=reliability, threshold=threshold, concordance=_c_index(oof)
+        tables=tables,
+        reliability=reliability,
+        threshold=threshold,
+        concordance=_c_index(oof),
+        risk_head=_risk_head(oof, seed),
     )
+
+
+def _risk_head(oof: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """The risk head's survival evaluation (empty when the rows carry no risk score)."""
+    from gistcad.modelling.survival_evaluation import evaluate_risk_head, has_risk_head
+
+    if not has_risk_head(oof):
+        return {}
+    try:
+        return evaluate_risk_head(oof, seed=seed)
+    except ValidationError as error:
+        return {"not_evaluated": str(error)}
 
 
 def auc_by_center(oof: pd.DataFrame, target: Target) -> dict[str, dict[str, float]]:

@@ -20,11 +20,23 @@ test center under leave-one-center-out validation) and a batch of fewer than
 shift from without reading the patients being predicted. It is implemented here in numpy (a fit
 on training rows, an apply to new rows, as the folds need); no ComBat package from PyPI was
 checked against the pinned stack in the time available, so none is added.
+
+**Adjusted covariates.** Beside the protected covariates C, ``adjust`` A (e.g. the tube voltage,
+kVp) enters the same least squares, ``x_ijg = α_g + C_i β_g + A_i η_g + γ_jg + δ_jg ε_ijg``,
+but its effect is removed, not restored: the output is
+``σ_g (z_ijg − γ*_jg) / δ*_jg + α_g + C_i β_g + Ā η_g``, every scan brought to the training
+rows' mean Ā. A scan parameter changes the HU-based features physically, as a scanner does,
+so it is a nuisance to remove (a continuous batch effect), not biology to keep (Orlhac et al.
+2022, "A guide to ComBat harmonization of imaging biomarkers in multicenter studies", J Nucl
+Med 63:172; Ligero et al. 2021, Eur Radiol 31:1460, on CT acquisition parameters as batch
+effects). The slope η is also removed from rows of a batch not harmonised (it was estimated on
+the training rows, and is the same for any scan).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +46,17 @@ FloatArray = NDArray[np.float64]
 #: the fewest training samples a batch needs to be harmonised (a variance needs two)
 MIN_BATCH = 2
 _EPS = 1e-12
+
+
+class KvpUse(StrEnum):
+    """How the tube voltage (kVp) enters ComBat, a choice of the radiomics settings."""
+
+    #: removed like a scanner effect (:class:`ComBat`'s ``adjust``): the default
+    ADJUST = "adjust"
+    #: kept, as size is (a protected covariate): only if kVp carried biology, which it does not
+    PROTECT = "protect"
+    #: not used
+    IGNORE = "ignore"
 
 
 @dataclass
@@ -59,37 +82,51 @@ class ComBat:
     delta_: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     gamma_hat_: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     delta_hat_: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: the adjusted covariates' slopes (r, p) and training means (r,)
+    eta_: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    adjust_mean_: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def fit(
-        self, x: FloatArray, batch: NDArray[np.object_], covariates: FloatArray | None = None
+        self,
+        x: FloatArray,
+        batch: NDArray[np.object_],
+        covariates: FloatArray | None = None,
+        adjust: FloatArray | None = None,
     ) -> ComBat:
         """Estimate every term from the rows ``x`` (n, p) of batches ``batch`` (n,), with the
-        protected ``covariates`` (n, q) or none. ``x`` must have no missing value."""
+        protected ``covariates`` (n, q) and the ``adjust``-ed ones (n, r), or none. ``x`` and
+        ``adjust`` must have no missing value."""
         x = np.asarray(x, dtype=np.float64)
         batch = np.asarray(batch, dtype=object)
         if not np.isfinite(x).all():
             raise ValueError("ComBat needs finite features: impute missing values first")
         n, p = x.shape
         c = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
+        a = np.zeros((n, 0)) if adjust is None else np.asarray(adjust, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise ValueError("ComBat needs finite adjusted covariates: impute them first")
         names, counts = np.unique(batch.astype(str), return_counts=True)
         kept = [str(b) for b, k in zip(names, counts, strict=True) if k >= MIN_BATCH]
         self.batches_ = list(kept)
+        self.eta_, self.adjust_mean_ = np.zeros((a.shape[1], p)), np.zeros(a.shape[1])
         if len(kept) < 2:  # one batch (or none big enough): nothing to harmonise
             self.alpha_, self.beta_ = np.zeros(p), np.zeros((c.shape[1], p))
             self.sigma_ = np.ones(p)
             self.gamma_ = self.delta_ = self.gamma_hat_ = self.delta_hat_ = np.zeros((0, p))
             return self
         rows = np.isin(batch.astype(str), kept)
-        x, c, labels = x[rows], c[rows], batch[rows].astype(str)
+        x, c, a, labels = x[rows], c[rows], a[rows], batch[rows].astype(str)
         onehot = (labels[:, None] == np.array(kept)[None, :]).astype(float)
-        design = np.hstack([onehot, c])
+        design = np.hstack([onehot, c, a])
         coef, *_ = np.linalg.lstsq(design, x, rcond=None)
         weights = onehot.sum(axis=0) / len(labels)
         self.alpha_ = weights @ coef[: len(kept)]
-        self.beta_ = coef[len(kept) :]
+        self.beta_ = coef[len(kept) : len(kept) + c.shape[1]]
+        self.eta_ = coef[len(kept) + c.shape[1] :]
+        self.adjust_mean_ = a.mean(axis=0)
         residual = x - design @ coef
         self.sigma_ = np.sqrt(np.maximum((residual**2).mean(axis=0), _EPS))
-        z = (x - self.alpha_ - c @ self.beta_) / self.sigma_
+        z = (x - self.alpha_ - c @ self.beta_ - a @ self.eta_) / self.sigma_
         gamma_hat = np.vstack([z[labels == b].mean(axis=0) for b in kept])
         delta_hat = np.vstack([z[labels == b].var(axis=0, ddof=1) for b in kept])
         delta_hat = np.maximum(delta_hat, _EPS)
@@ -129,26 +166,40 @@ class ComBat:
         return gamma, delta
 
     def transform(
-        self, x: FloatArray, batch: NDArray[np.object_], covariates: FloatArray | None = None
+        self,
+        x: FloatArray,
+        batch: NDArray[np.object_],
+        covariates: FloatArray | None = None,
+        adjust: FloatArray | None = None,
     ) -> FloatArray:
-        """``x`` harmonised; rows of a batch not harmonised at fitting are returned as they are."""
+        """``x`` harmonised; rows of a batch not harmonised at fitting are returned as they are
+        but for the adjusted covariates' effect, which is removed from every row."""
         x = np.asarray(x, dtype=np.float64)
-        out = x.copy()
+        # a model fitted before adjusted covariates existed has none
+        eta = getattr(self, "eta_", np.zeros((0, x.shape[1])))
+        mean = getattr(self, "adjust_mean_", np.zeros(0))
+        a = np.zeros((len(x), eta.shape[0])) if adjust is None else np.asarray(adjust, float)
+        nuisance = (a - mean) @ eta if eta.shape[0] else np.zeros_like(x)
+        out = x - nuisance
         if not self.batches_ or self.gamma_.shape[0] == 0:
             return out
         c = np.zeros((len(x), 0)) if covariates is None else np.asarray(covariates, dtype=float)
         labels = np.asarray(batch, dtype=object).astype(str)
-        fixed = self.alpha_ + c @ self.beta_
+        fixed = self.alpha_ + c @ self.beta_ + (mean @ eta if eta.shape[0] else 0.0)
         for j, b in enumerate(self.batches_):
             rows = labels == b
             if rows.any():
-                z = (x[rows] - fixed[rows]) / self.sigma_
+                z = (out[rows] - fixed[rows]) / self.sigma_
                 adjusted = (z - self.gamma_[j]) / np.sqrt(self.delta_[j])
                 out[rows] = adjusted * self.sigma_ + fixed[rows]
         return out
 
     def fit_transform(
-        self, x: FloatArray, batch: NDArray[np.object_], covariates: FloatArray | None = None
+        self,
+        x: FloatArray,
+        batch: NDArray[np.object_],
+        covariates: FloatArray | None = None,
+        adjust: FloatArray | None = None,
     ) -> FloatArray:
         """:meth:`fit` then :meth:`transform` on the same rows."""
-        return self.fit(x, batch, covariates).transform(x, batch, covariates)
+        return self.fit(x, batch, covariates, adjust).transform(x, batch, covariates, adjust)

@@ -11,7 +11,8 @@ Besides the whole mask, the solid part (:mod:`gistcad.features.solid_part`: mask
 intensity statistics (prefix ``solid_``).
 
 The model (:mod:`.radiomics_search`) joins the clinical covariates (site, size, age, sex),
-harmonises the image features per center with ComBat (:mod:`.harmonisation`), removes
+harmonises the image features per center with ComBat (:mod:`.harmonisation`; the scan's kVp
+removed as a scanner effect, :attr:`RadiomicsSettings.kvp`), removes
 near-duplicates, and searches several classifiers by an inner cross-validation on AUC inside
 every outer fold (nested cross-validation, so the out-of-fold AUC is not optimistic), keeping
 an ensemble of the best few. Under leave-one-center-out validation the inner cross-validation
@@ -51,8 +52,14 @@ from gistcad.features.solid_part import solid_part_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
+from gistcad.modelling.harmonisation import KvpUse
 from gistcad.modelling.learners import FloatArray, IntArray, Scores
-from gistcad.modelling.radiomics_search import SearchSettings, clinical_covariates, search
+from gistcad.modelling.radiomics_search import (
+    KVP_COLUMNS,
+    SearchSettings,
+    clinical_covariates,
+    search,
+)
 
 MARGIN_MM = 5.0
 
@@ -67,9 +74,17 @@ class RadiomicsSettings:
     #: add the solid part's features (necrosis share, percentiles, statistics); on with the
     #: model search (:class:`RadiomicsLearner`'s ``search_settings``), off by default
     solid_part: bool = False
+    #: the scan's tube voltage (the modelling table's ``kvp``) in ComBat: removed like a
+    #: scanner effect (the default: it changes HU-based features physically), protected, or
+    #: not used (:class:`~gistcad.modelling.harmonisation.KvpUse`); with the search and the
+    #: imaging risk score, whose preprocessing harmonises
+    kvp: KvpUse = KvpUse.ADJUST
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """The features' cache key: every setting that changes the features (not ``kvp``,
+        which only ComBat reads)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "kvp"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _tumour_region(
@@ -188,7 +203,11 @@ def feature_rows(
 
     task = FeatureTask(data_dir, settings)
     rows = map_cases(task, cases, executor, progress=every_25, what="radiomics features")
-    return pd.DataFrame(rows).astype(float)
+    features = pd.DataFrame(rows).astype(float)
+    if settings.kvp is not KvpUse.IGNORE:  # read by the preprocessing's ComBat, not a feature
+        kvp = table["kvp"] if "kvp" in table else pd.Series(np.nan, index=table.index)
+        features[KVP_COLUMNS[settings.kvp]] = pd.to_numeric(kvp, errors="coerce").to_numpy(float)
+    return features
 
 
 def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSearchCV:
@@ -256,7 +275,8 @@ class RadiomicsLearner:
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         part = table.iloc[rows]
         features = self._features(part)
-        if self.search_settings is None:
+        if self.search_settings is None:  # no ComBat: the kVp column is not used
+            features = features.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
             centers = part["center"].to_numpy(dtype=object) if self.inner_by_center else None
             by_center = centers is not None and np.unique(centers).size >= 2
             model = build_radiomics_model(self.seed, by_center=by_center).fit(

@@ -6,10 +6,15 @@ Preprocessing (:class:`Preprocessing`, fitted on the rows it is given, never on 
 predicts): median imputation and removal of constant features; ComBat per center
 (:mod:`.harmonisation`) of the image features with the tumour's size and site protected; the
 clinical covariates (site one-hot, log size, age, sex: those of the clinical baseline, nothing
-else) joined; near-duplicate removal (of each pair of features with |Spearman ρ| >
-:data:`DUPLICATE_RHO` on the training rows, the later one in a stable order is dropped:
-clinical covariates first, then the solid part's features, then the rest in extraction order;
-labels are not used, so the removal cannot select by chance); scaling.
+else) joined; the tube voltage (kVp) of each scan, when the image features carry it as a column
+of :data:`KVP_COLUMNS` (:class:`~gistcad.modelling.radiomics_model.RadiomicsSettings`'
+``kvp``), is removed by ComBat as a scanner effect (default) or protected, never a feature
+itself, a missing kVp imputed by the median of its center's training rows (of all training rows
+for a center without one), and left out when it does not vary within any center (then the
+centers' batch terms already hold its effect); near-duplicate removal (of each pair of features
+with |Spearman ρ| > :data:`DUPLICATE_RHO` on the training rows, the later one in a stable order
+is dropped: clinical covariates first, then the solid part's features, then the rest in
+extraction order; labels are not used, so the removal cannot select by chance); scaling.
 
 Search (:func:`search`): every candidate of :class:`SearchSettings` (classifier ×
 hyper-parameters, each with an optional univariate selection of k features) is scored by the
@@ -41,7 +46,7 @@ from sklearn.svm import SVC
 
 from gistcad.domain import Site
 from gistcad.features.solid_part import PREFIX as SOLID_PREFIX
-from gistcad.modelling.harmonisation import ComBat
+from gistcad.modelling.harmonisation import ComBat, KvpUse
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,8 @@ IntArray = NDArray[np.int64]
 
 #: |Spearman ρ| above which two features count as near-duplicates
 DUPLICATE_RHO = 0.95
+#: the column of the image features that carries each scan's kVp, named by how ComBat uses it
+KVP_COLUMNS = {KvpUse.ADJUST: "scan_kvp_adjusted", KvpUse.PROTECT: "scan_kvp_protected"}
 #: the clinical covariates joined to the image features (the clinical baseline's inputs)
 CLINICAL_COLUMNS = ("size_cm", "site", "age_at_diagnosis", "sex")
 _SITES = [s.value for s in Site]
@@ -96,6 +103,11 @@ class Preprocessing:
 
     harmonise: bool = True
     duplicate_rho: float = DUPLICATE_RHO
+    #: how the kVp column of the image features (if any) entered ComBat; its training medians
+    #: per center and pooled
+    kvp_use_: KvpUse = KvpUse.IGNORE
+    kvp_medians_: dict[str, float] = field(default_factory=dict)
+    kvp_median_: float = float("nan")
     image_columns_: list[str] = field(default_factory=list)
     medians_: FloatArray = field(default_factory=lambda: np.zeros(0))
     clinical_medians_: FloatArray = field(default_factory=lambda: np.zeros(0))
@@ -110,11 +122,55 @@ class Preprocessing:
         # log size and the site one-hot (the first site left out: batches carry the intercept)
         return np.hstack([clinical[:, :1], clinical[:, 4:]])
 
+    def _fit_kvp(self, image: pd.DataFrame, centers: NDArray[np.object_]) -> pd.DataFrame:
+        """Take the kVp column out of ``image``, keep its training medians and decide whether
+        it is used (it must vary within a center); returns the image features alone."""
+        found = [use for use, column in KVP_COLUMNS.items() if column in image]
+        self.kvp_use_ = found[0] if found else KvpUse.IGNORE
+        if not found:
+            return image
+        kvp = pd.to_numeric(image[KVP_COLUMNS[found[0]]], errors="coerce")
+        site = pd.Series(np.asarray(centers, dtype=object).astype(str), index=image.index)
+        self.kvp_medians_ = {str(c): float(v) for c, v in kvp.groupby(site).median().items()}
+        self.kvp_median_ = float(kvp.median())
+        filled = self._kvp(kvp.to_numpy(dtype=float), centers)
+        within = pd.Series(filled, index=image.index).groupby(site).std(ddof=0).fillna(0.0)
+        if not np.isfinite(self.kvp_median_) or not (within > 0).any():
+            logger.info("kVp not used by ComBat: unknown, or constant within every center")
+            self.kvp_use_ = KvpUse.IGNORE
+        return image.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
+
+    def _kvp(self, values: FloatArray, centers: NDArray[np.object_]) -> FloatArray:
+        """kVp with a missing value imputed by its center's training median (else the pooled
+        training median)."""
+        sites = np.asarray(centers, dtype=object).astype(str)
+        medians = np.array([self.kvp_medians_.get(c, np.nan) for c in sites], dtype=float)
+        medians = np.where(np.isfinite(medians), medians, self.kvp_median_)
+        return np.where(np.isfinite(values), values, medians)
+
+    def _combat_inputs(
+        self, image: pd.DataFrame, clin: FloatArray, centers: NDArray[np.object_]
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The protected covariates and the adjusted ones (kVp, per :attr:`kvp_use_`)."""
+        protected = self._protected(clin)
+        use = getattr(self, "kvp_use_", KvpUse.IGNORE)  # older fitted models have none
+        if use is KvpUse.IGNORE:
+            return protected, None
+        column = KVP_COLUMNS[use]
+        raw = image[column] if column in image else pd.Series(np.nan, index=image.index)
+        kvp = self._kvp(pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float), centers)
+        if use is KvpUse.PROTECT:
+            return np.hstack([protected, kvp[:, None]]), None
+        return protected, kvp[:, None]
+
     def fit(
         self, image: pd.DataFrame, clinical: pd.DataFrame, centers: NDArray[np.object_]
     ) -> Preprocessing:
-        """Fit on training rows: ``image`` features, ``clinical`` covariates
+        """Fit on training rows: ``image`` features (with kVp as a column of
+        :data:`KVP_COLUMNS`, or without), ``clinical`` covariates
         (:func:`clinical_covariates`), the rows' ``centers``."""
+        scan = image
+        image = self._fit_kvp(image, centers)
         values = image.to_numpy(dtype=float)
         medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
         usable = np.isfinite(medians)
@@ -127,8 +183,9 @@ class Preprocessing:
         clin = np.where(np.isnan(clin), self.clinical_medians_, clin)
         x = filled[:, usable]
         if self.harmonise:
-            self.combat_ = ComBat().fit(x, centers, self._protected(clin))
-            x = self.combat_.transform(x, centers, self._protected(clin))
+            protected, adjust = self._combat_inputs(scan, clin, centers)
+            self.combat_ = ComBat().fit(x, centers, protected, adjust)
+            x = self.combat_.transform(x, centers, protected, adjust)
         names = list(clinical.columns) + self._ordered(self.image_columns_)
         joined = np.hstack([clin, x])[:, self._order(clinical.shape[1])]
         constant = joined.std(axis=0) == 0
@@ -160,7 +217,8 @@ class Preprocessing:
         clin = clinical.to_numpy(dtype=float)
         clin = np.where(np.isnan(clin), self.clinical_medians_, clin)
         if self.combat_ is not None:
-            x = self.combat_.transform(x, centers, self._protected(clin))
+            protected, adjust = self._combat_inputs(image, clin, centers)
+            x = self.combat_.transform(x, centers, protected, adjust)
         joined = np.hstack([clin, x])[:, self._order(clinical.shape[1])]
         return np.asarray((joined[:, self.keep_] - self.mean_) / self.scale_, dtype=np.float64)
 

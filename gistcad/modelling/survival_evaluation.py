@@ -19,6 +19,11 @@ patient's out-of-fold risk tertile for the Kaplan–Meier figure.
 
 The pooled rows rank scores of different folds' models together (as the genotype models'
 pooled AUC does); the per-center rows compare scores within a center.
+
+The deep model's Cox risk head (:mod:`gistcad.modelling.dl_model`, trained beside a genotype or
+response target) is judged the same way by :func:`evaluate_risk_head`, on its out-of-fold
+``risk_score`` and the references the trainer stores beside it; it has no baseline hazard, so no
+calibration (:data:`RISK_HEAD_CALIBRATION_NOTE`).
 """
 
 from __future__ import annotations
@@ -315,6 +320,61 @@ def evaluate_survival(
     return result
 
 
+#: why the deep model's risk head is not calibrated (it gives no survival probability)
+RISK_HEAD_CALIBRATION_NOTE = "not calibrated: a risk head gives a ranking, not probabilities"
+#: what a risk head's evaluation says when its version stored no references
+MISSING_REFERENCES_NOTE = (
+    "this version stored no tumour size nor modified NIH 2008 class beside its out-of-fold "
+    "rows (trained before they were stored): ΔC and the LR tests against them are not "
+    "estimable; retrain it to compare"
+)
+
+
+def has_risk_head(oof: pd.DataFrame) -> bool:
+    """Whether out-of-fold rows carry a risk score and the recurrence-free follow-up."""
+    needed = {"risk_score", "rfs_months", "rfs_event"}
+    return needed <= set(oof.columns) and bool(oof["risk_score"].notna().any())
+
+
+def evaluate_risk_head(oof: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
+    """The deep model's out-of-fold risk head judged as the imaging risk score is
+    (:func:`evaluate_survival`: Harrell's and Uno's C, AUC at 2 and 5 years, ΔC against size
+    alone and the modified NIH 2008 class with a bootstrap CI, the LR tests, the risk
+    tertiles), without calibration: the head's linear predictor has no baseline hazard, so it
+    gives a ranking, not survival probabilities.
+
+    Parameters
+    ----------
+    oof : pandas.DataFrame
+        ``patient_id``, ``center``, ``risk_score``, ``rfs_months``, ``rfs_event`` and the
+        references ``size_cm`` and ``modified_nih`` as the trainer stores them (NaN when
+        missing: then ΔC and the LR tests are not estimable).
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_survival`'s dict without ``calibration``, with ``calibration_note``
+        (:data:`RISK_HEAD_CALIBRATION_NOTE`) and, when the references are missing,
+        ``references_note`` (:data:`MISSING_REFERENCES_NOTE`).
+
+    Raises
+    ------
+    ValidationError
+        When the rows carry no risk score, or no recurrence is among them.
+    """
+    if not has_risk_head(oof):
+        raise ValidationError(
+            "these out-of-fold rows carry no risk score with a recurrence-free follow-up "
+            "(risk_score, rfs_months, rfs_event): only a model with a risk head has one"
+        )
+    rows = oof[oof["risk_score"].notna()].drop(columns=["p_no_recurrence_5y"], errors="ignore")
+    result = evaluate_survival(rows, seed=seed, n_boot=n_boot)
+    result["calibration_note"] = RISK_HEAD_CALIBRATION_NOTE
+    if not set(REFERENCES) <= set(oof.columns) or oof[list(REFERENCES)].isna().all().all():
+        result["references_note"] = MISSING_REFERENCES_NOTE
+    return result
+
+
 def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
     """The stored ``metrics`` rows as a table with readable column names."""
     names = {
@@ -346,12 +406,19 @@ def delta_text(row: dict[str, Any]) -> str:
     return f"{row['delta_c']:+.3f} {interval}, p {row['p']:.2g}"
 
 
-def report_lines(survival: dict[str, Any]) -> list[str]:
-    """The survival evaluation as ``gistcad evaluate`` prints it: the metrics per center, ΔC
-    over the schemes, the LR tests and the calibration at 5 years."""
+#: the heading of :func:`report_lines` for an imaging risk score (target rfs)
+SCORE_TITLE = "Imaging risk score for recurrence-free survival (out of fold)"
+#: the heading of :func:`report_lines` for the deep model's risk head
+RISK_HEAD_TITLE = "Risk head for recurrence-free survival (out of fold)"
+
+
+def report_lines(survival: dict[str, Any], title: str = SCORE_TITLE) -> list[str]:
+    """The survival evaluation as ``gistcad evaluate`` prints it under ``title``: the metrics
+    per center, ΔC over the schemes, the LR tests and the calibration at 5 years (or why
+    there is none)."""
     table = metrics_table(survival)
     lines = [
-        "Imaging risk score for recurrence-free survival (out of fold)",
+        title,
         table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–"),
         "",
         "Added value over the clinical schemes (ΔC = Harrell's C of the score minus the "
@@ -377,4 +444,8 @@ def report_lines(survival: dict[str, Any]) -> list[str]:
                 for g in calibration["groups"]
             )
         )
+    for key in ("calibration_note", "references_note"):
+        note = str(survival.get(key) or "")
+        if note:
+            lines.append(note[0].upper() + note[1:])
     return lines

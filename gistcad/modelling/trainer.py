@@ -353,7 +353,8 @@ def train(
             plan=plan,
             executor=executor,
         )
-    if request.target.is_survival:  # the schemes it is measured against, stored beside it
+    if request.target.is_survival or "risk_score" in oof:
+        # the schemes a risk score (or the deep model's risk head) is measured against
         oof = oof.merge(reference_scores(table), on="patient_id", how="left")
     evaluation = evaluate(oof, request.target, seed=request.seed)
     if progress:

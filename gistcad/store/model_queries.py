@@ -510,6 +510,7 @@ MODELLING_COLUMNS = [
     "volume_sha256",
     "mask_path",
     "mask_sha256",
+    "kvp",
 ]
 #: The response label columns of :func:`modelling_table` (see :func:`response_labels`).
 RESPONSE_LABEL_COLUMNS = ["choi_pr_fu1", "progression_6m"]
@@ -525,7 +526,9 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
     of the study of timepoint 0 when the patient has timepoints, else the patient's first CT
     series; and that series' first manual segmentation, else its first semi-automatic outline
     (grown in gistcad from a reader's click: a patient brought in without a mask can be
-    predicted once outlined; ``mask_path`` is missing when it has neither). Paths are
+    predicted once outlined; ``mask_path`` is missing when it has neither); ``kvp``: that
+    series' tube voltage (DICOM KVP; missing when not stored), read by the radiomics
+    harmonisation. Paths are
     relative to the data folder. The response labels of
     :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
     added: they are targets, never features.
@@ -560,6 +563,7 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
             Series.volume_sha256,
             Segmentation.path,
             Segmentation.sha256,
+            Series.kvp,
         )
         .join(Center, Patient.center_id == Center.id)
         .join(first_series, first_series.c.patient_id == Patient.id)

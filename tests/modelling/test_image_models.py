@@ -165,6 +165,8 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
         card = version.metrics["card"]
         assert "learnable histogram of the CT inside the tumour" in card
         assert "primary site, age and sex as covariates" in card
+        # the schemes its risk head is judged against are stored beside every row
+        assert all({"size_cm", "modified_nih"} <= set(r) for r in version.metrics["oof"])
     engine.dispose()
     assert main(["predict", "--model", "deep", "--all"]) == 0
     assert f"{N} predictions written by deep" in capsys.readouterr().out
@@ -173,8 +175,16 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     cam = np.load(maps[0])["cam"]
     assert cam.shape == (32, 32, 32) and 0 <= cam.min() <= cam.max() <= 1
     assert main(["evaluate", "--model", "deep", "--json"]) == 0
-    concordance = json.loads(capsys.readouterr().out)["concordance"]
+    report = json.loads(capsys.readouterr().out)
+    concordance = report["concordance"]
     assert 0 <= concordance["All centers"] <= 1
+    head = report["risk_head"]  # judged for survival, or why not (no recurrence in the holdout)
+    if "metrics" in head:
+        pooled = {r["center"]: r for r in head["metrics"]}["All centers"]
+        assert pooled["harrell_c"] == pytest.approx(concordance["All centers"])
+        assert "calibration" not in head
+    else:
+        assert "no recurrence" in head["not_evaluated"]
     assert main(["train", "--model", "dl", "--target", "risk", "--name", "nope"]) == 2
     assert "train the risk target with --model clinical or radiomics" in capsys.readouterr().err
 
