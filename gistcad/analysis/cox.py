@@ -599,12 +599,61 @@ def ph_test_statistics(
     statistic, p : ndarray, shape (p,)
     """
     n_events = float(events.sum())
-    residuals = schoenfeld_residuals(design, durations, events, beta)
-    scaled = n_events * residuals @ variance
     rank = np.cumsum(events)[events.astype(bool)].astype(float)
     centred = rank - rank.mean()
-    statistic = (centred @ scaled) ** 2 / (n_events * np.diag(variance) * (centred**2).sum())
+    # sum_k g_k s*_k = D (sum_k g_k s_k) V: the residuals are summed, never listed
+    weighted = n_events * _weighted_residual_sum(design, durations, events, beta, centred)
+    statistic = (weighted @ variance) ** 2 / (n_events * np.diag(variance) * (centred**2).sum())
     return statistic, stats.chi2.sf(statistic, 1)
+
+
+def _weighted_residual_sum(
+    design: np.ndarray,
+    durations: np.ndarray,
+    events: np.ndarray,
+    beta: np.ndarray,
+    weights: np.ndarray,
+) -> np.ndarray:
+    r""":math:`\sum_k w_k s_k` over the Schoenfeld residuals :math:`s_k` of
+    :func:`schoenfeld_residuals` (same sorted input, ``weights`` one per event, in order).
+
+    With :math:`x_k - \bar x(t_k)` and Efron's mean written as
+    :math:`\bar x(t) = \frac1d (S_1 \sum_l \frac1{S_0 - \frac ld T_0} - T_1 \sum_l
+    \frac{l/d}{S_0 - \frac ld T_0})` (:math:`S` sums over the risk set, :math:`T` over the
+    tied events), the sum is :math:`\sum_k w_k x_k - \sum_t W_t \bar x(t)`, :math:`W_t`
+    the weights of time :math:`t`'s events: risk sets are summed per distinct time (not per
+    row) and only the event rows are read again.
+    """
+    x = np.asarray(design, dtype=float)
+    dead = np.asarray(events).astype(bool)
+    rows = np.flatnonzero(dead)
+    if rows.size == 0:
+        return np.zeros(x.shape[1])
+    phi = np.exp(x @ beta)
+    starts_run = np.concatenate(([True], durations[1:] != durations[:-1]))
+    first = np.flatnonzero(starts_run)
+    time_of_row = np.cumsum(starts_run) - 1
+    # risk-set sums at each distinct time: everything at or after its first row
+    risk0 = np.cumsum(np.add.reduceat(phi, first)[::-1])[::-1]
+    risk1 = np.cumsum(np.add.reduceat(phi[:, None] * x, first, axis=0)[::-1], axis=0)[::-1]
+    # the event rows, one run per event time
+    event_time = time_of_row[rows]
+    new_time = np.concatenate(([True], event_time[1:] != event_time[:-1]))
+    starts = np.flatnonzero(new_time)
+    owner = np.cumsum(new_time) - 1
+    ties = np.diff(np.append(starts, rows.size)).astype(float)
+    x_dead, phi_dead = x[rows], phi[rows]
+    tie0 = np.add.reduceat(phi_dead, starts)
+    tie1 = np.add.reduceat(phi_dead[:, None] * x_dead, starts, axis=0)
+    times = event_time[starts]
+    fraction = (np.arange(rows.size) - starts[owner]) / ties[owner]
+    denom = risk0[times][owner] - fraction * tie0[owner]
+    n_times = starts.size
+    a = np.bincount(owner, weights=1.0 / denom, minlength=n_times)
+    b = np.bincount(owner, weights=fraction / denom, minlength=n_times)
+    mean = (risk1[times] * a[:, None] - tie1 * b[:, None]) / ties[:, None]
+    by_time = np.bincount(owner, weights=weights, minlength=n_times)
+    return np.asarray(x_dead.T @ weights - by_time @ mean)
 
 
 def _ph_table(

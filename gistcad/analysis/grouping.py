@@ -220,12 +220,10 @@ def risk_groups(
     options do not allow is "Not classifiable (count per 5 mm²)", never guessed.
     """
     opts = options or RiskOptions()
-    found = _risk_per_row(cohort, scheme, opts)
-    return pd.Series(
-        [f.label if isinstance(f, RiskClass) else f for f in found],
-        index=cohort.index,
-        dtype=object,
-    )
+    codes, found = _risk_per_row(cohort, scheme, opts)
+    labels = np.empty(len(found), dtype=object)
+    labels[:] = [f.label if isinstance(f, RiskClass) else f for f in found]
+    return pd.Series(labels[codes], index=cohort.index, dtype=object)
 
 
 RISK_INPUTS = ("site", "size_cm", "mitotic_count", "mitotic_unit", "rupture")
@@ -240,17 +238,51 @@ def _band_edge(values: pd.Series, edges: tuple[float, ...], *, positive: bool) -
     """Each valid value replaced by the upper edge of its band (``edges[:-1]`` are the
     inclusive upper bounds, ``edges[-1]`` stands for everything above); missing, infinite
     or out-of-range values (which :func:`~gistcad.analysis.risk.classify` refuses) kept."""
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    valid = np.isfinite(numbers) & ((numbers > 0) if positive else (numbers >= 0))
-    band = np.searchsorted(np.asarray(edges[:-1]), numbers, side="left")
-    edged = np.asarray(edges)[np.minimum(band, len(edges) - 1)]
+    _, valid, edged = _bands(values, edges, positive=positive)
     kept = values.astype(object).to_numpy()
     return pd.Series(np.where(valid, edged, kept), index=values.index, dtype=object)
 
 
+def _bands(
+    values: pd.Series, edges: tuple[float, ...], *, positive: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values as numbers (NaN where not a number), whether each is valid, and the upper
+    edge of each one's band (see :func:`_band_edge`)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    valid = np.isfinite(numbers) & ((numbers > 0) if positive else (numbers >= 0))
+    band = np.searchsorted(np.asarray(edges[:-1]), numbers, side="left")
+    edged = np.asarray(edges)[np.minimum(band, len(edges) - 1)]
+    return numbers, valid, edged
+
+
+def _band_codes(values: pd.Series, edges: tuple[float, ...], *, positive: bool) -> np.ndarray:
+    """Integer codes of :func:`_band_edge`'s values (missing ones share one code), from the
+    numbers when the column is numeric (no object per row)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers, valid, edged = _bands(values, edges, positive=positive)
+        return pd.factorize(np.where(valid, edged, numbers))[0]
+    return pd.factorize(_band_edge(values, edges, positive=positive))[0]
+
+
+def _input_key(cohort: pd.DataFrame) -> np.ndarray:
+    """One integer per row, equal for rows whose risk inputs are equal once sizes and counts
+    are reduced to their bands (missing values, None or NaN, equal to each other)."""
+    columns = [
+        pd.factorize(cohort["site"])[0],
+        _band_codes(cohort["size_cm"], _SIZE_EDGES, positive=True),
+        _band_codes(cohort["mitotic_count"], _COUNT_EDGES, positive=False),
+        pd.factorize(cohort["mitotic_unit"])[0],
+        pd.factorize(cohort["rupture"])[0],
+    ]
+    key = np.zeros(len(cohort), dtype=np.int64)
+    for codes in columns:  # missing: code -1, shifted to 0; the key re-coded after each column
+        key = pd.factorize(key * (int(codes.max()) + 2) + (codes + 1))[0].astype(np.int64)
+    return key
+
+
 def _risk_per_row(
     cohort: pd.DataFrame, scheme: RiskScheme, options: RiskOptions
-) -> list[RiskClass | str]:
+) -> tuple[np.ndarray, list[RiskClass | str]]:
     """:func:`_risk_class` of every row, computed once per distinct combination of inputs.
 
     A large cohort repeats the same site, size, count, unit and rupture many times; the
@@ -258,23 +290,25 @@ def _risk_per_row(
     Every scheme reads size and count by their bands only (:func:`~gistcad.analysis.risk
     .size_band`, :func:`~gistcad.analysis.risk.mitosis_band`), so a valid size or count is
     first replaced by the upper edge of its band: 100,000 tumours have a few hundred
-    distinct combinations, not tens of thousands.
+    distinct combinations, not tens of thousands. The combinations are found from integer
+    codes of each input, not from the rows' values.
+
+    Returns
+    -------
+    codes : ndarray of int, shape (n,)
+        The combination of each row.
+    classes : list
+        The class (or the label saying why there is none) of each combination.
     """
     if cohort.empty:
-        return []
-    inputs = cohort[list(RISK_INPUTS)].astype(object)
-    inputs["size_cm"] = _band_edge(cohort["size_cm"], _SIZE_EDGES, positive=True)
-    inputs["mitotic_count"] = _band_edge(cohort["mitotic_count"], _COUNT_EDGES, positive=False)
+        return np.zeros(0, dtype=np.int64), []
+    _, first, codes = np.unique(_input_key(cohort), return_index=True, return_inverse=True)
+    inputs = cohort.iloc[first][list(RISK_INPUTS)].astype(object)
+    inputs["size_cm"] = _band_edge(inputs["size_cm"], _SIZE_EDGES, positive=True)
+    inputs["mitotic_count"] = _band_edge(inputs["mitotic_count"], _COUNT_EDGES, positive=False)
     inputs = inputs.where(inputs.notna(), None)
-    codes = inputs.groupby(list(RISK_INPUTS), dropna=False, sort=False).ngroup().to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    distinct = inputs.iloc[first].to_dict("records")
-    classes = [_risk_class(row, scheme, options) for row in distinct]
-    order = codes[first]  # the group code of each distinct row
-    by_code: list[RiskClass | str] = [UNKNOWN] * (int(codes.max()) + 1)
-    for code, value in zip(order.tolist(), classes, strict=True):
-        by_code[code] = value
-    return [by_code[c] for c in codes.tolist()]
+    classes = [_risk_class(row, scheme, options) for row in inputs.to_dict("records")]
+    return codes.reshape(-1), classes
 
 
 def risk_classes(
@@ -285,10 +319,10 @@ def risk_classes(
     opts = options or RiskOptions()
     if cohort.empty:
         return pd.Series([], index=cohort.index, dtype=object)
-    found = _risk_per_row(cohort, scheme, opts)
-    return pd.Series(
-        [f if isinstance(f, RiskClass) else None for f in found], index=cohort.index, dtype=object
-    )
+    codes, found = _risk_per_row(cohort, scheme, opts)
+    classes = np.empty(len(found), dtype=object)
+    classes[:] = [f if isinstance(f, RiskClass) else None for f in found]
+    return pd.Series(classes[codes], index=cohort.index, dtype=object)
 
 
 def center_groups(cohort: pd.DataFrame) -> pd.Series:

@@ -30,7 +30,15 @@ def frame(session: Session, stmt: AnySelect, columns: list[str] | None = None) -
     else:
         rows = [tuple(row) for row in session.execute(stmt).all()]
     table = pd.DataFrame.from_records(rows, columns=names, coerce_float=False, nrows=len(rows))
-    for name in names:
+    # a column SQLAlchemy leaves as the driver gives it (numbers, plain strings) holds no enum
+    # member: only the others are looked at (finding a column's first value is a pass over
+    # every row)
+    coded = [
+        name
+        for name, selected in zip(names, stmt.selected_columns, strict=True)
+        if not _needs_no_conversion(selected.type)
+    ]
+    for name in coded:
         column = table[name]
         if column.dtype != object:
             continue

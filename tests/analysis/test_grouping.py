@@ -169,3 +169,30 @@ def test_predicted_groups_as_arrays_equal_the_split_of_each_prediction(split: St
     found = predicted_groups(cohort, predictions, split, threshold=0.5)
     assert found.tolist() == expected
     assert list(found.index) == list(cohort.index)
+
+
+def test_risk_classes_of_object_columns_equal_those_of_numeric_columns() -> None:
+    """Sizes and counts held as objects (None for missing, as a frame of mixed rows gives
+    them) are banded like numbers: the same classes, row by row."""
+    from gistcad.analysis.grouping import _risk_class
+    from gistcad.analysis.risk import RiskOptions
+    from gistcad.domain import RiskClass
+
+    numeric = pd.DataFrame(
+        {
+            "site": ["stomach", "stomach", "rectum", None, "jejunum_ileum", "stomach"],
+            "size_cm": [1.5, 2.0, 12.0, 3.0, np.nan, 5.01],
+            "mitotic_count": [3.0, 6.0, 1.0, 2.0, 4.0, np.nan],
+            "mitotic_unit": ["per_50hpf"] * 6,
+            "rupture": [0.0, 1.0, np.nan, 0.0, 0.0, 0.0],
+        }
+    )
+    objects = numeric.astype(object).where(numeric.notna(), None)
+    assert objects["size_cm"].dtype == object
+    by_row = [
+        _risk_class(row, RiskScheme.AFIP_2006, RiskOptions()) for _, row in numeric.iterrows()
+    ]
+    expected = [c.label if isinstance(c, RiskClass) else c for c in by_row]
+    assert risk_groups(numeric, RiskScheme.AFIP_2006).tolist() == expected
+    assert risk_groups(objects, RiskScheme.AFIP_2006).tolist() == expected
+    assert expected.count("Unknown") == 3  # no site; no size; no count

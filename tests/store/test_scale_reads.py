@@ -3,6 +3,7 @@ lean column selection, on both backends."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
@@ -180,3 +181,26 @@ def test_a_group_is_listed_a_page_at_a_time(seeded_engine: Engine) -> None:
         group_members(found, "Martian")
     with pytest.raises(ValidationError, match="at least 1"):
         group_members(found, group, page=0)
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_group_members_order_is_a_stable_sort_by_center_and_pseudonym(missing: bool) -> None:
+    """The order of a group's list equals pandas' stable sort by (center, pseudonym):
+    code-point order of the names (accents, case, digits), ties kept in their order, and
+    with a missing name, missing last."""
+    from gistcad.survival import _by_center_and_pseudonym
+
+    rng = np.random.default_rng(8)
+    names = ["b-02", "B-01", "a-10", "a-9", "é-1", "a-10", "Z", "b-02"]
+    rows = pd.DataFrame(
+        {
+            "center": rng.choice(["Lyon", "Essen", "Århus", "essen"], 40),
+            "pseudonym": rng.choice(names, 40),
+        },
+        index=rng.permutation(40) + 100,  # the order is by position, whatever the labels
+    )
+    if missing:
+        rows.loc[rows.index[[3, 7]], "pseudonym"] = None
+        rows.loc[rows.index[5], "center"] = None
+    expected = rows.reset_index(drop=True).sort_values(["center", "pseudonym"], kind="stable")
+    assert _by_center_and_pseudonym(rows).tolist() == expected.index.tolist()
