@@ -40,6 +40,7 @@ from gistcad.synth.phantom import RenderedCT
 logger = logging.getLogger(__name__)
 
 STUDY_TIME = "101500"
+PIXEL_DATA = Tag("PixelData")
 _STREETS = (
     "Church Street",
     "Station Road",
@@ -236,6 +237,16 @@ class _SliceEncoder:
         return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class WrittenSlice:
+    """One CT file :func:`write_ct_slices` wrote and its attributes without the pixels (what
+    ``dcmread(path, stop_before_pixels=True)`` reads back), so that the writers of masks
+    referencing the series need not read it again."""
+
+    path: Path
+    header: Dataset
+
+
 def write_ct_series(
     ct: RenderedCT,
     record: Mapping[str, Any],
@@ -254,6 +265,33 @@ def write_ct_series(
     Returns the paths in the order of ``ct`` slices (increasing z), which is neither the
     InstanceNumber order nor the file-name order for every vendor.
     """
+    slices = write_ct_slices(
+        ct,
+        record,
+        center,
+        out_dir,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        frame_of_reference_uid=frame_of_reference_uid,
+        uid_root_entropy=uid_root_entropy,
+        study_date=study_date,
+    )
+    return [s.path for s in slices]
+
+
+def write_ct_slices(
+    ct: RenderedCT,
+    record: Mapping[str, Any],
+    center: CenterProfile,
+    out_dir: Path,
+    *,
+    study_uid: str,
+    series_uid: str,
+    frame_of_reference_uid: str,
+    uid_root_entropy: str,
+    study_date: date,
+) -> list[WrittenSlice]:
+    """:func:`write_ct_series`, returning each slice's header with its path (same order)."""
     habits = VENDOR_HABITS.get(center.vendor, VENDOR_HABITS["SIEMENS"])
     low, high = (-32768, 32767) if habits.signed else (0, 4095)
     stored_range = int(ct.hu.min()) - habits.intercept, int(ct.hu.max()) - habits.intercept
@@ -268,7 +306,7 @@ def write_ct_series(
     dtype = np.int16 if habits.signed else np.uint16
     n_slices = ct.hu.shape[0]
     encoder = _SliceEncoder(ds)
-    paths = []
+    written = []
     for k in range(n_slices):
         sop_uid = derive_uid(uid_root_entropy, series_uid, "ct", str(k))
         instance = n_slices - k if habits.instances_reversed else k + 1
@@ -290,7 +328,13 @@ def write_ct_series(
         path = out_dir / f"{name}.dcm"
         if path.exists():
             raise ValidationError(f"{path} exists already: two slices would share one file")
-        path.write_bytes(encoder.file_bytes(file_meta(CTImageStorage, sop_uid), varying))
-        paths.append(path)
+        meta = file_meta(CTImageStorage, sop_uid)
+        path.write_bytes(encoder.file_bytes(meta, varying))
+        header = Dataset()
+        header.file_meta = meta
+        for elem in itertools.chain(ds, varying):  # the template's elements are shared
+            if elem.tag != PIXEL_DATA:
+                header.add(elem)
+        written.append(WrittenSlice(path, header))
     logger.debug("wrote %d CT slices to %s", n_slices, out_dir)
-    return paths
+    return written
