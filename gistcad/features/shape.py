@@ -144,17 +144,18 @@ def _inverse_distance_spectrum(
     Index ``k`` of an axis of length ``s ≥ 2n − 1`` holds offset ``k`` (k < n) or ``k − s``
     (k > s − n); the indices in between hold no offset and get weight 0.
     """
-    axes = []
+    squares = []
     for s, n, d in zip(shape, extent, spacing_mm, strict=True):
         k = np.arange(s)
-        offset = np.where(k < n, k, k - s).astype(np.float64)
+        offset = np.where(k < n, k, k - s).astype(np.float64) * d
         valid = (k < n) | (k > s - n)
-        axes.append((offset * d, valid))
-    (oi, vi), (oj, vj), (ok, vk) = axes
-    squared = oi[:, None, None] ** 2 + oj[None, :, None] ** 2 + ok[None, None, :] ** 2
-    valid = vi[:, None, None] & vj[None, :, None] & vk[None, None, :] & (squared > 0)
-    weight = np.zeros(squared.shape)
-    np.divide(1.0, np.sqrt(squared), out=weight, where=valid)
+        squares.append(np.where(valid, offset**2, np.inf))  # 1 / sqrt(inf) = 0
+    si, sj, sk = squares
+    # one grid, computed in place: the grids are large, and every temporary costs
+    weight = si[:, None, None] + sj[None, :, None] + sk[None, None, :]
+    weight[0, 0, 0] = np.inf  # no voxel pairs with itself
+    np.sqrt(weight, out=weight)
+    np.divide(1.0, weight, out=weight)
     return np.asarray(fft.rfftn(weight, shape))
 
 

@@ -59,7 +59,7 @@ from gistcad.errors import ValidationError
 from gistcad.imaging.lesion_measures import longest_axial_diameter_mm
 from gistcad.synth.centers import CenterProfile, MaskFormat, default_centers
 from gistcad.synth.clinical import draw_cohort
-from gistcad.synth.ct_export import derive_uid, write_ct_series
+from gistcad.synth.ct_export import WrittenSlice, derive_uid, write_ct_slices
 from gistcad.synth.follow_up import (
     GENOTYPE_RESPONSE,
     NOISE_SD,
@@ -295,7 +295,7 @@ def write_patient(task: _PatientTask) -> PatientOutput:
         study_date = task.plan.baseline_date
     patient_dir = task.out / "centers" / center.name / "dicom" / hid
     uids = (derive_uid(root, "study"), derive_uid(root, "ct"), derive_uid(root, "frame"))
-    files = write_ct_series(
+    files = write_ct_slices(
         ct,
         record,
         center,
@@ -319,14 +319,16 @@ def write_patient(task: _PatientTask) -> PatientOutput:
 def _write_masks(
     task: _PatientTask,
     ct: RenderedCT,
-    files: list[Path],
+    files: list[WrittenSlice],
     masks: list[tuple[np.ndarray, LesionState | None]],
     root: str,
     folder: Path,
     study_date: dt.date,
 ) -> None:
-    """The baseline's one mask as before (``lesion`` None), or one mask per lesion."""
+    """The baseline's one mask as before (``lesion`` None), or one mask per lesion; the DICOM
+    masks reference the headers of the CT slices just written (``files``), not reread."""
     center, hid = task.center, str(task.record["hospital_id"])
+    headers = [f.header for f in files]
     for mask, lesion in masks:
         label = (
             ("GIST tumour", "GIST")
@@ -337,7 +339,7 @@ def _write_masks(
         if center.mask_format is MaskFormat.DICOM_SEG:
             write_seg(
                 mask,
-                files,
+                headers,
                 folder / "SEG" / (f"lesion{lesion.number}.dcm" if lesion else "seg.dcm"),
                 series_uid=derive_uid(root, "seg", *key),
                 sop_uid=derive_uid(root, "seg", "sop", *key),
@@ -347,7 +349,7 @@ def _write_masks(
         elif center.mask_format is MaskFormat.RTSTRUCT:
             write_rtstruct(
                 mask,
-                files,
+                headers,
                 folder / "RTSTRUCT" / (f"lesion{lesion.number}.dcm" if lesion else "rtstruct.dcm"),
                 series_uid=derive_uid(root, "rt", *key),
                 sop_uid=derive_uid(root, "rt", "sop", *key),
@@ -383,7 +385,7 @@ def _write_follow_up(
     visit = f"fu{tp.number}"
     folder = patient_dir / f"FU{tp.number}"
     series_uid = derive_uid(root, visit, "ct")
-    files = write_ct_series(
+    files = write_ct_slices(
         ct,
         task.record,
         task.center,

@@ -19,17 +19,19 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import struct
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.filewriter import write_dataset
 from pydicom.tag import Tag
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 
@@ -40,6 +42,8 @@ from gistcad.synth.phantom import RenderedCT
 logger = logging.getLogger(__name__)
 
 STUDY_TIME = "101500"
+META_GROUP_LENGTH = Tag("FileMetaInformationGroupLength")
+META_SOP_UID = Tag("MediaStorageSOPInstanceUID")
 _STREETS = (
     "Church Street",
     "Station Road",
@@ -185,12 +189,30 @@ def _ct_template(
     return ds
 
 
+def encode_element(tag: int, vr: str, value: bytes) -> bytes:
+    """One data element in explicit VR little endian (PS3.5 §7.1.2): its value padded to an
+    even length, UI and OB with a NUL byte, text with a space (PS3.5 §6.2); OB and OW with
+    two reserved bytes and a 32-bit length, the others with a 16-bit length.
+
+    >>> encode_element(0x00200013, "IS", b"7")
+    b' \\x00\\x13\\x00IS\\x02\\x007 '
+    """
+    if len(value) % 2:
+        value += b"\0" if vr in ("UI", "OB") else b" "
+    group, element = tag >> 16, tag & 0xFFFF
+    if vr in ("OB", "OW"):
+        return struct.pack("<HH2s2xI", group, element, vr.encode(), len(value)) + value
+    return struct.pack("<HH2sH", group, element, vr.encode(), len(value)) + value
+
+
 class _SliceEncoder:
-    """Encodes the slices of one series: the shared attributes are encoded once, in chunks
-    between the per-slice tags, and spliced with each slice's elements in tag order.
+    """Encodes the slices of one series: the shared attributes and the file meta information
+    are encoded once by pydicom, in chunks between the per-slice tags, and spliced with each
+    slice's elements (:func:`encode_element`) in tag order.
 
     The bytes equal ``Dataset.save_as(..., enforce_file_format=True)`` of the whole slice
-    (same pydicom encoder, explicit VR little endian) at a fraction of the time.
+    (explicit VR little endian; ``tests/synth/test_ct_export.py`` checks it) at a fraction
+    of the time.
     """
 
     VARYING = tuple(
@@ -203,6 +225,7 @@ class _SliceEncoder:
             "PixelData",
         )
     )
+    VRS = ("UI", "IS", "DS", "DS", "OW")  # of VARYING
 
     def __init__(self, template: Dataset) -> None:
         self.charset = str(template.get("SpecificCharacterSet", "ISO_IR 100"))
@@ -216,6 +239,14 @@ class _SliceEncoder:
             self.chunks.append(self._encode(part))
         if any(elem.tag > self.VARYING[-1] for elem in template):
             raise ValidationError("CT template holds elements after PixelData")
+        # the file meta of every slice but its SOP instance UID, completed as pydicom's
+        # writer completes it (version, implementation UID and name)
+        meta = file_meta(template.SOPClassUID, "1.2")
+        validate_file_meta(meta, enforce_standard=True)
+        self.meta = {e.tag: e for e in meta if e.tag not in (META_GROUP_LENGTH, META_SOP_UID)}
+        before = FileMetaDataset({t: e for t, e in self.meta.items() if t < META_SOP_UID})
+        after = FileMetaDataset({t: e for t, e in self.meta.items() if t > META_SOP_UID})
+        self.meta_chunks = (self._encode(before), self._encode(after))
 
     def _encode(self, ds: Dataset) -> bytes:
         buffer = DicomBytesIO()
@@ -223,17 +254,40 @@ class _SliceEncoder:
         write_dataset(buffer, ds, parent_encoding=self.charset)
         return buffer.getvalue()
 
-    def file_bytes(self, file_meta: FileMetaDataset, varying: Dataset) -> bytes:
-        head = DicomBytesIO()
-        head.is_little_endian, head.is_implicit_VR = True, False
-        head.write(b"\0" * 128 + b"DICM")
-        write_file_meta_info(head, file_meta, enforce_standard=True)
-        parts = [head.getvalue()]
-        for chunk, tag in zip(self.chunks, self.VARYING, strict=True):
-            single = Dataset()
-            single.add(varying[tag])
-            parts += [chunk, self._encode(single)]
-        return b"".join(parts)
+    def file_bytes(self, sop_uid: str, varying: Sequence[bytes]) -> tuple[bytes, int]:
+        """The file of one slice and the length of its file meta group: ``varying`` are the
+        values of :attr:`VARYING`, encoded as text (UI, IS, DS) or the pixels (OW)."""
+        meta = b"".join(
+            (
+                self.meta_chunks[0],
+                encode_element(META_SOP_UID, "UI", sop_uid.encode()),
+                self.meta_chunks[1],
+            )
+        )
+        parts = [b"\0" * 128, b"DICM", struct.pack("<HH2sHI", 2, 0, b"UL", 4, len(meta)), meta]
+        for chunk, tag, vr, value in zip(self.chunks, self.VARYING, self.VRS, varying, strict=True):
+            parts += [chunk, encode_element(tag, vr, value)]
+        return b"".join(parts), len(meta)
+
+    def file_meta(self, sop_uid: str, group_length: int) -> FileMetaDataset:
+        """The file meta information :meth:`file_bytes` wrote for ``sop_uid``."""
+        return FileMetaDataset(
+            {
+                **self.meta,
+                META_GROUP_LENGTH: DataElement(META_GROUP_LENGTH, "UL", group_length),
+                META_SOP_UID: DataElement(META_SOP_UID, "UI", sop_uid),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class WrittenSlice:
+    """One CT file :func:`write_ct_slices` wrote and its attributes without the pixels (what
+    ``dcmread(path, stop_before_pixels=True)`` reads back), so that the writers of masks
+    referencing the series need not read it again."""
+
+    path: Path
+    header: Dataset
 
 
 def write_ct_series(
@@ -254,6 +308,33 @@ def write_ct_series(
     Returns the paths in the order of ``ct`` slices (increasing z), which is neither the
     InstanceNumber order nor the file-name order for every vendor.
     """
+    slices = write_ct_slices(
+        ct,
+        record,
+        center,
+        out_dir,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        frame_of_reference_uid=frame_of_reference_uid,
+        uid_root_entropy=uid_root_entropy,
+        study_date=study_date,
+    )
+    return [s.path for s in slices]
+
+
+def write_ct_slices(
+    ct: RenderedCT,
+    record: Mapping[str, Any],
+    center: CenterProfile,
+    out_dir: Path,
+    *,
+    study_uid: str,
+    series_uid: str,
+    frame_of_reference_uid: str,
+    uid_root_entropy: str,
+    study_date: date,
+) -> list[WrittenSlice]:
+    """:func:`write_ct_series`, returning each slice's header with its path (same order)."""
     habits = VENDOR_HABITS.get(center.vendor, VENDOR_HABITS["SIEMENS"])
     low, high = (-32768, 32767) if habits.signed else (0, 4095)
     stored_range = int(ct.hu.min()) - habits.intercept, int(ct.hu.max()) - habits.intercept
@@ -268,18 +349,14 @@ def write_ct_series(
     dtype = np.int16 if habits.signed else np.uint16
     n_slices = ct.hu.shape[0]
     encoder = _SliceEncoder(ds)
-    paths = []
+    shared = {elem.tag: elem for elem in ds}  # shared by every slice's header
+    written = []
     for k in range(n_slices):
         sop_uid = derive_uid(uid_root_entropy, series_uid, "ct", str(k))
         instance = n_slices - k if habits.instances_reversed else k + 1
         position = ct.slice_position_mm(k)
-        varying = Dataset()
-        varying.SOPInstanceUID = sop_uid
-        varying.InstanceNumber = instance
-        varying.ImagePositionPatient = [format_ds(v) for v in position]
-        varying.SliceLocation = format_ds(position[2])
+        varying = (sop_uid, instance, [format_ds(v) for v in position], format_ds(position[2]))
         stored = ct.hu[k].astype(np.int32) - int(habits.intercept)
-        varying.add_new("PixelData", "OW", stored.astype(dtype).tobytes())
         # hashed names are out of spatial order, as some exports are; the instance number
         # appended keeps them unique (eight hashed digits alone collide now and then)
         name = (
@@ -290,7 +367,29 @@ def write_ct_series(
         path = out_dir / f"{name}.dcm"
         if path.exists():
             raise ValidationError(f"{path} exists already: two slices would share one file")
-        path.write_bytes(encoder.file_bytes(file_meta(CTImageStorage, sop_uid), varying))
-        paths.append(path)
+        data, group_length = encoder.file_bytes(
+            sop_uid,
+            (
+                sop_uid.encode(),
+                str(instance).encode(),
+                "\\".join(varying[2]).encode(),
+                varying[3].encode(),
+                stored.astype(dtype).tobytes(),
+            ),
+        )
+        path.write_bytes(data)
+        header = Dataset(
+            {
+                **shared,
+                **{
+                    tag: DataElement(tag, vr, value)
+                    for tag, vr, value in zip(
+                        encoder.VARYING[:4], encoder.VRS[:4], varying, strict=True
+                    )
+                },
+            }
+        )
+        header.file_meta = encoder.file_meta(sop_uid, group_length)
+        written.append(WrittenSlice(path, header))
     logger.debug("wrote %d CT slices to %s", n_slices, out_dir)
-    return paths
+    return written

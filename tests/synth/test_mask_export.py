@@ -10,10 +10,17 @@ import numpy as np
 import pydicom
 from matplotlib.path import Path as PolygonPath
 
-from gistcad.synth.ct_export import derive_uid
+from gistcad.synth.ct_export import derive_uid, write_ct_slices
 from gistcad.synth.mask_export import write_nifti_mask, write_rtstruct, write_seg
 from gistcad.synth.phantom import RenderedCT
-from tests.synth.conftest import CENTERS, STUDY_DATE, read_sorted, small_ct, write_series
+from tests.synth.conftest import (
+    CENTERS,
+    RECORD,
+    STUDY_DATE,
+    read_sorted,
+    small_ct,
+    write_series,
+)
 
 
 def test_seg_round_trip_on_the_right_frames(
@@ -131,3 +138,49 @@ def test_writers_are_deterministic(tmp_path: Path) -> None:
         ]
         outputs.append([p.read_bytes() for p in [*paths, *masks]])
     assert outputs[0] == outputs[1]
+
+
+def test_masks_from_the_written_headers_equal_masks_from_the_files(tmp_path: Path) -> None:
+    """The headers write_ct_slices returns are what a reader sees without the pixels: the
+    masks that reference them are byte-identical to those written from the files."""
+    center = CENTERS["GE MEDICAL SYSTEMS"]  # hashed file names, instances reversed
+    ct = small_ct(center)
+    slices = write_ct_slices(
+        ct,
+        RECORD,
+        center,
+        tmp_path / "ct",
+        study_uid=derive_uid("study"),
+        series_uid=derive_uid("ser"),
+        frame_of_reference_uid=derive_uid("for"),
+        uid_root_entropy="seed-11",
+        study_date=STUDY_DATE,
+    )
+    for written in slices:
+        read = pydicom.dcmread(written.path, stop_before_pixels=True)
+        assert list(written.header) == list(read), written.path  # same elements and values
+        assert written.header.file_meta == read.file_meta
+    for name, sources in (
+        ("headers", [s.header for s in slices]),
+        ("files", [s.path for s in slices]),
+    ):
+        write_seg(
+            ct.tumour_mask,
+            sources,
+            tmp_path / name / "seg.dcm",
+            series_uid=derive_uid("s"),
+            sop_uid=derive_uid("si"),
+            study_date=STUDY_DATE,
+        )
+        write_rtstruct(
+            ct.tumour_mask,
+            sources,
+            tmp_path / name / "rt.dcm",
+            series_uid=derive_uid("r"),
+            sop_uid=derive_uid("ri"),
+            study_date=STUDY_DATE,
+        )
+    for mask in ("seg.dcm", "rt.dcm"):
+        assert (tmp_path / "headers" / mask).read_bytes() == (
+            tmp_path / "files" / mask
+        ).read_bytes()
