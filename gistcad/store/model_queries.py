@@ -445,13 +445,13 @@ def model_prediction_set(
         ids = final["patient_id"].to_numpy(dtype=np.int64)
         members = np.isin(ids, np.fromiter(trained, dtype=np.int64, count=len(trained)))
         trained_on = members.astype(object)  # Python bools, as before
-    final = final.assign(kind=PredictionKind.FINAL.value, trained_on=trained_on)
-    oof = oof.assign(kind=PredictionKind.OUT_OF_FOLD.value, trained_on=True)
-    predictions = pd.concat([final, oof], ignore_index=True)
-    # two kinds: compared by their codes, not as 100,000 strings
-    predictions["kind"] = pd.Categorical(
-        predictions["kind"], categories=[k.value for k in PredictionKind]
+    predictions = pd.concat(
+        [final.assign(trained_on=trained_on), oof.assign(trained_on=True)], ignore_index=True
     )
+    # two kinds, coded (final model 0, out-of-fold 1): compared as codes, not as strings
+    codes = np.repeat(np.array([0, 1], dtype=np.int8), [len(final), len(oof)])
+    kinds = pd.Categorical.from_codes(codes, categories=[k.value for k in PredictionKind])
+    predictions.insert(len(predictions.columns) - 1, "kind", kinds)
     return ModelPredictionSet(
         model_version_id=version.id,
         name=version.name,
