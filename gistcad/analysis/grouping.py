@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gistcad.analysis.prediction_source import probability_column
 from gistcad.analysis.risk import RiskOptions, classify
 from gistcad.domain import (
     GenotypeClass,
@@ -120,9 +121,13 @@ def predicted_groups(
     cohort
         Needs ``patient_id``.
     predictions
-        One model version's predictions: ``patient_id`` and ``probabilities`` (a mapping
-        from :class:`~gistcad.domain.GenotypeClass` value to probability). A patient with
-        several predictions (several series) gets the newest (last row).
+        One model version's predictions: ``patient_id`` and either ``probabilities`` (a
+        mapping from :class:`~gistcad.domain.GenotypeClass` value to probability; a row
+        whose mapping is None has no prediction) or one float column per class the split
+        reads (:func:`~gistcad.analysis.prediction_source.probability_column`, e.g.
+        ``p_kit11``; every row is a prediction, NaN where it has no such class), as
+        :func:`~gistcad.analysis.prediction_source.choose_predictions` gives them. A patient
+        with several predictions (several series) gets the newest (last row).
     split
         ``KIT11``: P(KIT exon 11) ≥ threshold. ``KIT_MUTANT``: P(KIT exon 11) + P(KIT
         exon 9) ≥ threshold (KIT exon 13/17 sit in the model's "wild-type / other" class).
@@ -138,8 +143,12 @@ def predicted_groups(
     if not 0.0 < threshold < 1.0 or math.isnan(threshold):
         raise ValidationError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
     latest = predictions.drop_duplicates("patient_id", keep="last")
-    latest = latest[latest["probabilities"].notna()]
-    labels = _split_all(latest["probabilities"].tolist(), split, threshold)
+    labels: list[str] | np.ndarray
+    if "probabilities" in latest:
+        latest = latest[latest["probabilities"].notna()]
+        labels = _split_all(latest["probabilities"].tolist(), split, threshold)
+    else:
+        labels = _split_matrix(_probability_matrix(latest, split), split, threshold)
     by_patient = pd.Series(labels, index=latest["patient_id"].to_numpy(), dtype=object)
     found = by_patient.reindex(cohort["patient_id"].to_numpy())
     return pd.Series(
@@ -158,11 +167,36 @@ def _split_all(rows: list[Mapping[str, float]], split: StatusSplit, threshold: f
     for i in np.flatnonzero(np.isnan(matrix).any(axis=1)).tolist():
         if any(key not in rows[i] for key in keys):
             _split_probabilities(rows[i], split, threshold)  # raises, naming what is missing
+    return list(_split_matrix(matrix, split, threshold))
+
+
+def _probability_matrix(rows: pd.DataFrame, split: StatusSplit) -> np.ndarray:
+    """The probabilities the split reads from their float columns, shape (rows, classes)
+    in the order of :data:`_NEEDED`; refused, naming the class, where a row has none."""
+    keys = [c.value for c in _NEEDED[split]]
+    present = [k for k in keys if probability_column(k) in rows]
+    matrix = np.full((len(rows), len(keys)), np.nan)
+    for j, key in enumerate(keys):
+        if key in present:
+            matrix[:, j] = rows[probability_column(key)].to_numpy(dtype=float)
+    incomplete = np.flatnonzero(np.isnan(matrix).any(axis=1))
+    if incomplete.size:  # the first such row, as the per-row check names it
+        row = matrix[incomplete[0]]
+        _split_probabilities(
+            {k: float(v) for k, v in zip(keys, row, strict=True) if not np.isnan(v)},
+            split,
+            threshold=0.5,
+        )
+    return matrix
+
+
+def _split_matrix(matrix: np.ndarray, split: StatusSplit, threshold: float) -> np.ndarray:
+    """The label of each row of probabilities (columns in the order of :data:`_NEEDED`)."""
     if split is StatusSplit.FOUR_CLASS:
-        names = np.array([c.label for c in needed], dtype=object)
-        return list(names[np.argmax(matrix, axis=1)])
+        names = np.array([c.label for c in _NEEDED[split]], dtype=object)
+        return names[np.argmax(matrix, axis=1)] if len(matrix) else names[:0]
     yes, no = SPLIT_LABELS[split]
-    return [yes if positive else no for positive in (matrix.sum(axis=1) >= threshold)]
+    return np.where(matrix.sum(axis=1) >= threshold, yes, no).astype(object)
 
 
 _NEEDED: dict[StatusSplit, list[GenotypeClass]] = {

@@ -48,6 +48,18 @@ class PredictionKind(StrEnum):
     OUT_OF_FOLD = "out-of-fold"
 
 
+#: the column of a prediction frame that holds the probability of a class, one float per row
+#: (NaN where the row has no such class), in the array form of :func:`choose_predictions`
+PROBABILITY_PREFIX = "p_"
+#: the columns of a prediction frame that are not its values
+_ROW_COLUMNS = ("patient_id", "kind", "trained_on")
+
+
+def probability_column(name: str) -> str:
+    """The float column of class ``name``'s probability, e.g. ``p_kit11``."""
+    return f"{PROBABILITY_PREFIX}{name}"
+
+
 VALIDATION_LABELS = {
     "kfold": "k-fold cross-validation",
     "loco": "leave-one-center-out",
@@ -65,10 +77,13 @@ def choose_predictions(
     patient_ids
         The patients to group.
     predictions
-        One model version's predictions: ``patient_id`` and ``probabilities``, optionally
-        ``kind`` (:class:`PredictionKind`, default final model) and ``trained_on`` (whether
-        the model was trained on the patient: True, False, or missing when the model version
-        does not record it). Of several rows of a patient and kind, the last counts.
+        One model version's predictions: ``patient_id`` and the probabilities, either as
+        ``probabilities`` (a mapping per row, class name to probability) or as one float
+        column per class (:func:`probability_column`, NaN where a row has no such class);
+        optionally ``kind`` (:class:`PredictionKind`, default final model) and
+        ``trained_on`` (whether the model was trained on the patient: True, False, or
+        missing when the model version does not record it). Of several rows of a patient
+        and kind, the last counts.
     in_sample
         Use the final model's prediction for every patient that has one, in-sample for
         the patients it was trained on.
@@ -76,43 +91,48 @@ def choose_predictions(
     Returns
     -------
     pandas.DataFrame
-        Aligned with ``patient_ids``: ``patient_id``, ``probabilities`` (None without a
-        prediction) and ``source`` (:class:`PredictionSource` value).
+        Aligned with ``patient_ids``: ``patient_id``, the probabilities as given
+        (``probabilities`` None, or each float column NaN, without a prediction) and
+        ``source`` (:class:`PredictionSource` value).
 
     Raises
     ------
     ValidationError
         When a patient's only prediction is in-sample and ``in_sample`` is False.
     """
-    table = _normalised(predictions)
-    final = _latest_rows(table[table["kind"] == PredictionKind.FINAL])
-    oof = _latest_rows(table[table["kind"] == PredictionKind.OUT_OF_FOLD])
+    values = [c for c in predictions.columns if c not in _ROW_COLUMNS]
+    table = _normalised(predictions, values)
+    final = _latest_rows(table[table["kind"] == PredictionKind.FINAL], values)
+    oof = _latest_rows(table[table["kind"] == PredictionKind.OUT_OF_FOLD], values)
     ids = patient_ids.to_numpy().astype(np.int64)
     has_final = np.isin(ids, final.index.to_numpy())
     has_oof = np.isin(ids, oof.index.to_numpy())
     use_oof = has_oof & ~(in_sample & has_final)
-    final_probs = final["probabilities"].reindex(ids).to_numpy()
-    oof_probs = oof["probabilities"].reindex(ids).to_numpy()
     trained = final["trained_on"].reindex(ids).to_numpy()
     # the source of a final prediction depends on (trained_on, has an out-of-fold one) only
     recorded = ~np.asarray(pd.isna(trained), dtype=bool)
     trained_on = np.where(recorded, trained, False).astype(bool)
     sources = np.empty(ids.size, dtype=object)
     by_final = ~use_oof & has_final
+    only_in_sample = 0
     for known, value, oof_too in itertools.product((False, True), repeat=3):
         rows = by_final & (recorded == known) & (trained_on == value) & (has_oof == oof_too)
         if known or not value:  # (unrecorded, True) does not occur
             source = final_prediction_source(value if known else None, oof_too)
             sources[rows] = source.value
+            if source is PredictionSource.IN_SAMPLE:
+                only_in_sample += int(np.count_nonzero(rows))
     sources[use_oof] = PredictionSource.OUT_OF_FOLD.value
     sources[~use_oof & ~has_final] = PredictionSource.NONE.value
-    probabilities = np.where(use_oof, oof_probs, np.where(has_final, final_probs, None))
     chosen = pd.DataFrame(
-        {"patient_id": ids, "probabilities": probabilities, "source": sources},
-        columns=["patient_id", "probabilities", "source"],
+        {
+            "patient_id": ids,
+            **{c: _chosen_values(final[c], oof[c], ids, use_oof, has_final) for c in values},
+            "source": sources,
+        },
+        columns=["patient_id", *values, "source"],
     )
     chosen.index = patient_ids.index
-    only_in_sample = int((chosen["source"] == PredictionSource.IN_SAMPLE).sum())
     if only_in_sample and not in_sample:
         raise ValidationError(
             f"{only_in_sample} of the selected patients were used to train this model and have "
@@ -124,21 +144,30 @@ def choose_predictions(
     return chosen
 
 
-def _normalised(predictions: pd.DataFrame) -> pd.DataFrame:
-    table = predictions[["patient_id", "probabilities"]].copy()
-    table["kind"] = (
-        predictions["kind"].astype(object) if "kind" in predictions else PredictionKind.FINAL
-    )
+def _chosen_values(
+    final: pd.Series, oof: pd.Series, ids: np.ndarray, use_oof: np.ndarray, has_final: np.ndarray
+) -> np.ndarray:
+    """Per patient of ``ids``, its out-of-fold value where ``use_oof``, else its final
+    model's value, else missing (None in an object column, NaN in a float one)."""
+    missing = None if final.dtype == object else np.nan
+    final_values = final.reindex(ids).to_numpy()
+    oof_values = oof.reindex(ids).to_numpy()
+    return np.where(use_oof, oof_values, np.where(has_final, final_values, missing))
+
+
+def _normalised(predictions: pd.DataFrame, values: list[str]) -> pd.DataFrame:
+    table = predictions[["patient_id", *values]].copy()
+    table["kind"] = predictions.get("kind", PredictionKind.FINAL)
     table["trained_on"] = (
         predictions["trained_on"].astype(object) if "trained_on" in predictions else None
     )
     return table
 
 
-def _latest_rows(rows: pd.DataFrame) -> pd.DataFrame:
+def _latest_rows(rows: pd.DataFrame, values: list[str]) -> pd.DataFrame:
     """The last row of each patient, indexed by patient id."""
     latest = rows.drop_duplicates("patient_id", keep="last")
-    return latest.set_index(latest["patient_id"].astype(np.int64))[["probabilities", "trained_on"]]
+    return latest.set_index(latest["patient_id"].astype(np.int64))[[*values, "trained_on"]]
 
 
 def final_prediction_source(trained_on: bool | None, has_out_of_fold: bool) -> PredictionSource:

@@ -17,6 +17,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
+from gistcad.analysis.prediction_source import PredictionKind, probability_column
 from gistcad.domain import (
     MeasurementSource,
     ModelKind,
@@ -373,9 +374,12 @@ class ModelPredictionSet:
         The validation the model was registered with (``kfold``, ``loco``, ``holdout``), or
         None when it records none.
     predictions
-        ``patient_id``, ``probabilities`` (class name to probability), ``kind`` ("final
-        model" or "out-of-fold") and ``trained_on`` (whether the model was fitted on the
-        patient; None when the version does not record it). See
+        ``patient_id``; the probabilities: ``probabilities`` (class name to probability),
+        or, when only some classes were asked for, one float column per class
+        (:func:`~gistcad.analysis.prediction_source.probability_column`, e.g. ``p_kit11``;
+        NaN where a row has no such class); ``kind`` ("final model" or "out-of-fold") and
+        ``trained_on`` (whether the model was fitted on the patient; None when the version
+        does not record it). See
         :func:`gistcad.analysis.prediction_source.choose_predictions`.
     """
 
@@ -397,7 +401,8 @@ def model_prediction_set(
     ``classes``: the class names whose probabilities the caller needs; only those are read
     (the genotype classes from their float columns, :data:`PROBABILITY_COLUMNS`; any other
     class extracted by the database from the stored JSON: a number per row, not the whole
-    JSON), and each row's ``probabilities`` holds those it has. None: every class.
+    JSON), as one float column per class (NaN where a row has no such class), without a
+    mapping per row. None: every class, as a mapping per row (``probabilities``).
 
     Which patients the model was trained on: the list the version records (versions
     registered since it is recorded); for older k-fold and leave-one-center-out versions,
@@ -410,22 +415,22 @@ def model_prediction_set(
     if classes is None:
         read: list[Any] = [cast(Prediction.probabilities, Text).label("probabilities")]
     else:
-        read = [_probability(name).label(f"p{i}") for i, name in enumerate(classes)]
-    stmt = select(Prediction.patient_id.label("patient_id"), *read).where(
-        Prediction.model_version_id == model_version_id
-    )
+        read = [_probability(name).label(probability_column(name)) for name in classes]
+    stmt = select(
+        Prediction.patient_id.label("patient_id"), Prediction.id.label("prediction_id"), *read
+    ).where(Prediction.model_version_id == model_version_id)
     if not scope.is_unrestricted:  # every prediction's patient is in an unrestricted scope
         stmt = stmt.join(Patient, Prediction.patient_id == Patient.id).where(
             scope.clause(Patient.center_id)
         )
-    # by patient, a patient's newest prediction last (an integer sort, not by name)
-    final = frame(session, stmt.order_by(Prediction.patient_id, Prediction.id))
+    # by patient, a patient's newest prediction last: sorted here, not by the database
+    final = _by_patient(frame(session, stmt))
     if classes is None:
         # the JSON of every row parsed in one call, not one call per row
         final["probabilities"] = json.loads("[" + ",".join(final["probabilities"]) + "]")
     else:
-        values = [final.pop(f"p{i}").to_numpy(dtype=float) for i in range(len(classes))]
-        final["probabilities"] = _mappings(list(classes), values, len(final))
+        for name in classes:  # NULL (no such class) as NaN, not None
+            final[probability_column(name)] = final[probability_column(name)].astype(float)
     in_scope: set[int] = set()
     if version.metrics.get("oof"):
         in_scope = set(
@@ -440,14 +445,31 @@ def model_prediction_set(
         ids = final["patient_id"].to_numpy(dtype=np.int64)
         members = np.isin(ids, np.fromiter(trained, dtype=np.int64, count=len(trained)))
         trained_on = members.astype(object)  # Python bools, as before
-    final = final.assign(kind="final model", trained_on=trained_on)
-    oof = oof.assign(kind="out-of-fold", trained_on=True)
+    predictions = pd.concat(
+        [final.assign(trained_on=trained_on), oof.assign(trained_on=True)], ignore_index=True
+    )
+    # two kinds, coded (final model 0, out-of-fold 1): compared as codes, not as strings
+    codes = np.repeat(np.array([0, 1], dtype=np.int8), [len(final), len(oof)])
+    kinds = pd.Categorical.from_codes(codes, categories=[k.value for k in PredictionKind])
+    predictions.insert(len(predictions.columns) - 1, "kind", kinds)
     return ModelPredictionSet(
         model_version_id=version.id,
         name=version.name,
         validation=validation,
-        predictions=pd.concat([final, oof], ignore_index=True),
+        predictions=predictions,
     )
+
+
+def _by_patient(rows: pd.DataFrame) -> pd.DataFrame:
+    """The prediction rows ordered by patient id, then prediction id (a patient's newest
+    last), without the prediction id: one integer sort of both ids, skipped when the rows
+    come in that order."""
+    patients = rows["patient_id"].to_numpy(dtype=np.int64)
+    ids = rows.pop("prediction_id").to_numpy(dtype=np.int64)
+    step, id_step = np.diff(patients), np.diff(ids)
+    if bool(np.all((step > 0) | ((step == 0) & (id_step > 0)))):
+        return rows
+    return rows.take(np.lexsort((ids, patients))).reset_index(drop=True)
 
 
 def _probability(name: str) -> Any:
@@ -459,20 +481,6 @@ def _probability(name: str) -> Any:
     return Prediction.probabilities[name].as_float()
 
 
-def _mappings(classes: list[str], values: list[np.ndarray], n: int) -> list[dict[str, float]]:
-    """Per row, class name to probability, for the classes a row has (not NULL)."""
-    if all(not np.isnan(v).any() for v in values):
-        columns = [v.tolist() for v in values]
-        if len(classes) == 1:
-            (name,) = classes
-            return [{name: p} for p in columns[0]]
-        return [dict(zip(classes, row, strict=True)) for row in zip(*columns, strict=True)]
-    return [
-        {name: float(v[i]) for name, v in zip(classes, values, strict=True) if not np.isnan(v[i])}
-        for i in range(n)
-    ]
-
-
 def _out_of_fold_probabilities(
     version: ModelVersion, in_scope: set[int], wanted: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -480,14 +488,25 @@ def _out_of_fold_probabilities(
     classes = version.parameters.get("classes") or sorted(
         {key[2:] for row in rows for key in row if key.startswith("p_")}
     )
-    if wanted is not None:
-        classes = [c for c in classes if c in wanted]
+    patient_ids = [int(r["patient_id"]) for r in rows]
+    if wanted is None:
+        return pd.DataFrame(
+            {
+                "patient_id": patient_ids,
+                "probabilities": [{c: float(r[f"p_{c}"]) for c in classes} for r in rows],
+            },
+            columns=["patient_id", "probabilities"],
+        )
+    # a wanted class the version does not have: NaN in every row
+    columns = {
+        probability_column(c): np.array(
+            [float(r[f"p_{c}"]) if c in classes else np.nan for r in rows], dtype=float
+        )
+        for c in wanted
+    }
     return pd.DataFrame(
-        {
-            "patient_id": [int(r["patient_id"]) for r in rows],
-            "probabilities": [{c: float(r[f"p_{c}"]) for c in classes} for r in rows],
-        },
-        columns=["patient_id", "probabilities"],
+        {"patient_id": np.array(patient_ids, dtype=np.int64), **columns},
+        columns=["patient_id", *columns],
     )
 
 
