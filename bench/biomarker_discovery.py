@@ -14,12 +14,27 @@ signal, a latent trait at HR 1.5 per SD; ``planted`` = trait + noise; 198 noise 
 function of size). With ``--data-dir`` it also runs ``gistcad biomarkers discover``'s function
 on the imported cohort of that data folder and prints its top features.
 
+With ``--ct PATIENTS`` it runs discovery on the generator's CT instead
+(:func:`gistcad.biomarkers.simulation.rendered_cohort`): for each of ``--ct-seeds`` and
+``--signals``, the cohort ``gistcad demo build`` writes with those options (6 centers,
+``--matrix``) is drawn, every baseline CT rendered as the build renders it and the discovery's
+candidate features (whole tumour and solid part) computed on it; then discovery with the
+default adjustment (risk, afip, genotype), FDR 0.1, no bootstrap (it only gives the selection
+frequency). Skipped against ``demo build`` + ``import demo`` + ``biomarkers discover``: the DICOM
+and mask files, their import and the database (identical CT arrays and clinical values). Per
+cohort it prints the events, what was discovered and confirmed, the first feature by q and
+its Spearman correlation with the planted ``prognostic_trait_z`` (a feature with
+|rho| >= 0.3 is said to express the trait), and the best-correlated feature's rank; then per
+signal how often a trait-expressing feature ranked first and was confirmed (signal 1), and
+runs with any discovery, all false (signal 0).
+
 Usage::
 
     .venv/bin/python bench/biomarker_discovery.py
     .venv/bin/python bench/biomarker_discovery.py --seeds 10 --bootstrap 200
     .venv/bin/python bench/biomarker_discovery.py --data-dir ~/gistcad-data
     PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --size-adjustment 600 --seeds 20
+    PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --ct 400 --ct-seeds 1 2
 """
 
 from __future__ import annotations
@@ -27,6 +42,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +54,8 @@ from gistcad.analysis.cox import fit_cox
 from gistcad.analysis.cox_screen import cox_screen
 
 PATIENTS, FEATURES = 400, 200
+#: |Spearman rho| with prognostic_trait_z from which a CT feature is said to express the trait
+EXPRESSES = 0.3
 
 
 def cohort(seed: int, hazard_ratio: float) -> dict[str, object]:
@@ -142,6 +161,162 @@ def size_adjustment(seeds: int, patients: int) -> None:
             )
 
 
+@dataclass(frozen=True)
+class CtRun:
+    """What one discovery on a CT cohort found, judged against the planted trait."""
+
+    seed: int
+    signal: float
+    patients: int
+    events: int
+    discovered: int
+    confirmed: int
+    discovered_expressing: int
+    confirmed_expressing: int
+    first: str
+    first_rho: float
+    first_q: float
+    first_confirmed: bool
+    best: str
+    best_rho: float
+    best_rank: int
+
+    @property
+    def trait_found(self) -> bool:
+        """The first feature by q expresses the trait and is confirmed on held-out centers."""
+        return self.first_confirmed and abs(self.first_rho) >= EXPRESSES
+
+
+def spearman(features: pd.DataFrame, truth: Sequence[float]) -> pd.Series:
+    """Spearman's rho of every column of ``features`` with ``truth`` (average ranks for ties;
+    a constant column gets NaN)."""
+    ranks = features.rank()
+    target = pd.Series(np.asarray(truth, dtype=float), index=features.index).rank()
+    ranks_c = ranks - ranks.mean()
+    target_c = target - target.mean()
+    denominator = np.sqrt((ranks_c**2).sum() * (target_c**2).sum())
+    rho = ranks_c.mul(target_c, axis=0).sum() / denominator.where(denominator > 0)
+    return rho.astype(float)
+
+
+def judge_ct_run(
+    table: pd.DataFrame,
+    features: pd.DataFrame,
+    trait_z: Sequence[float],
+    *,
+    seed: int,
+    signal: float,
+    events: int,
+) -> CtRun:
+    """Summarise a discovery ``table`` (rows by q: feature, q, discovered, confirmed) on
+    ``features`` against the planted ``trait_z``."""
+    rho = spearman(features, trait_z)
+    by_q = table.reset_index(drop=True)
+    expressing = by_q["feature"].map(rho).abs() >= EXPRESSES
+    first = by_q.iloc[0]
+    best = str(rho.abs().idxmax())
+    order = list(by_q["feature"])
+    return CtRun(
+        seed=seed,
+        signal=signal,
+        patients=len(features),
+        events=events,
+        discovered=int(by_q["discovered"].sum()),
+        confirmed=int(by_q["confirmed"].sum()),
+        discovered_expressing=int((by_q["discovered"] & expressing).sum()),
+        confirmed_expressing=int((by_q["confirmed"] & expressing).sum()),
+        first=str(first["feature"]),
+        first_rho=float(rho[first["feature"]]),
+        first_q=float(first["q"]),
+        first_confirmed=bool(first["confirmed"]),
+        best=best,
+        best_rho=float(rho[best]),
+        best_rank=order.index(best) + 1 if best in order else 0,
+    )
+
+
+def format_ct_run(run: CtRun) -> str:
+    """One line per cohort."""
+    found = (
+        f"discovered {run.discovered} ({run.discovered_expressing} expressing the trait), "
+        f"confirmed {run.confirmed} ({run.confirmed_expressing})"
+    )
+    if run.signal == 0:
+        found = f"false discoveries {run.discovered}, confirmed {run.confirmed}"
+    best_rank = f"rank {run.best_rank}" if run.best_rank else "not tested"
+    return (
+        f"CT cohort {run.patients} patients, seed {run.seed}, signal {run.signal:g}: "
+        f"{run.events} events; {found}; first {run.first} (q {run.first_q:.2g}, rho "
+        f"{run.first_rho:+.2f}, {'confirmed' if run.first_confirmed else 'not confirmed'}); "
+        f"best trait feature {run.best} (rho {run.best_rho:+.2f}, {best_rank})"
+    )
+
+
+def format_ct_summary(runs: Sequence[CtRun]) -> list[str]:
+    """Per signal: how often the trait was found (signal > 0) or anything discovered (0)."""
+    lines = []
+    for signal in sorted({r.signal for r in runs}, reverse=True):
+        these = [r for r in runs if r.signal == signal]
+        if signal > 0:
+            lines.append(
+                f"signal {signal:g}: a trait-expressing feature first and confirmed in "
+                f"{sum(r.trait_found for r in these)}/{len(these)} seeds; any trait-expressing "
+                f"feature confirmed in {sum(r.confirmed_expressing > 0 for r in these)}"
+                f"/{len(these)}"
+            )
+        else:
+            lines.append(
+                f"signal 0: runs with any (false) discovery {sum(r.discovered > 0 for r in these)}"
+                f"/{len(these)}, with a confirmed one {sum(r.confirmed > 0 for r in these)}"
+                f"/{len(these)}"
+            )
+    return lines
+
+
+def ct_cohorts(
+    patients: int, seeds: Sequence[int], signals: Sequence[float], matrix: int, workers: int | None
+) -> None:
+    """Discovery on the CT of generated cohorts (see the module docstring)."""
+    from gistcad.biomarkers.simulation import rendered_cohort
+
+    runs = []
+    for seed in seeds:
+        for signal in signals:
+            start = time.perf_counter()
+            rendered = rendered_cohort(
+                patients, signal=signal, seed=seed, matrix=matrix, workers=workers
+            )
+            features_s = time.perf_counter() - start
+            c = rendered.cohort
+            start = time.perf_counter()
+            found = discover(
+                c.features,
+                c.durations,
+                c.events,
+                c.covariates,
+                c.centers,
+                c.log_size,
+                DiscoverySettings(bootstrap=0),
+            )
+            run = judge_ct_run(
+                found.table,
+                c.features,
+                rendered.trait_z,
+                seed=seed,
+                signal=signal,
+                events=int(c.events.sum()),
+            )
+            runs.append(run)
+            print(format_ct_run(run))
+            print(
+                f"  CT and features {features_s:.0f} s, discovery "
+                f"{time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
+    for line in format_ct_summary(runs):
+        print(line)
+
+
 def imported(data_dir: Path, bootstrap: int) -> None:
     from gistcad.biomarkers import DiscoveryRequest, discover_biomarkers
     from gistcad.commands.biomarkers import format_report
@@ -174,7 +349,22 @@ def main() -> None:
         metavar="PATIENTS",
         help="only the size-linked false discoveries on the generator's cohort of this size",
     )
+    parser.add_argument(
+        "--ct",
+        type=int,
+        metavar="PATIENTS",
+        help="only discovery on the rendered CT of generated cohorts of this size",
+    )
+    parser.add_argument("--ct-seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--signals", type=float, nargs="+", default=[1.0, 0.0])
+    parser.add_argument("--matrix", type=int, default=256, help="in-plane pixels of the CT")
+    parser.add_argument("--workers", type=int, help="processes of a local cluster")
     args = parser.parse_args()
+    if args.ct:
+        print(f"load average at start: {os.getloadavg()[0]:.2f}")
+        ct_cohorts(args.ct, args.ct_seeds, args.signals, args.matrix, args.workers)
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        return
     if args.size_adjustment:
         size_adjustment(args.seeds, args.size_adjustment)
         return

@@ -52,6 +52,7 @@ SLOWEST_FIRST = (
     "tests/ingest/test_import_faults.py",
     "tests/analysis/test_discovery_on_generated_cohort.py",
     "tests/analysis/test_discovery_size_adjustment.py",
+    "tests/biomarkers/test_rendered_cohort.py",
 )
 
 

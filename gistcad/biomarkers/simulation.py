@@ -7,15 +7,23 @@ the rest are noise. Its ``trait`` argument takes a trait from elsewhere.
 :func:`generated_cohort` takes the synthetic generator's own cohort instead (drawn without
 images): its clinical factors, survival and planted ``prognostic_trait_z``, so discovery is
 tested against the generator's own planted effect and its non-log-linear AFIP hazard.
+
+:func:`rendered_cohort` goes one step further: the same build's CTs are rendered and the
+discovery's candidate radiomics features computed on each tumour, as ``gistcad biomarkers
+discover`` computes them after an import, without writing or reading any file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+
+from gistcad.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -138,3 +146,105 @@ def generated_cohort(
         centers=drawn["center"].to_numpy(dtype=object),
         log_size=log_size,
     )
+
+
+@dataclass(frozen=True)
+class RenderedCohort:
+    """A generated cohort whose features were measured on its rendered CTs.
+
+    Attributes
+    ----------
+    cohort
+        The candidate features (one row per patient), survival, adjustment and centers.
+    trait_z
+        The planted prognostic trait ``prognostic_trait_z`` of each patient, shape (n,): the
+        truth a discovery is judged against (never a candidate).
+    """
+
+    cohort: PlantedCohort
+    trait_z: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _TumourFeatures:
+    """One patient's baseline CT as the build renders it, described by the candidate
+    features (a pure task for :mod:`gistcad.cluster`)."""
+
+    seed: int
+    matrix: int
+    scan_length_mm: float
+
+    def __call__(self, patient: tuple[Mapping[str, Any], Any]) -> dict[str, float]:
+        from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS
+        from gistcad.modelling.radiomics_model import tumour_features
+        from gistcad.synth.build import render_baseline
+
+        record, center = patient
+        ct = render_baseline(
+            record, center, seed=self.seed, matrix=self.matrix, scan_length_mm=self.scan_length_mm
+        )
+        spacing = (ct.slice_thickness_mm, *ct.pixel_spacing_mm)  # per axis: slices, rows, cols
+        return tumour_features(ct.hu, ct.tumour_mask, spacing, CANDIDATE_SETTINGS)
+
+
+def rendered_cohort(
+    n: int,
+    *,
+    signal: float = 1.0,
+    seed: int = 0,
+    centers: int = 6,
+    matrix: int = 256,
+    scan_length_mm: float = 200.0,
+    adjust: tuple[str, ...] = ("risk", "afip", "genotype"),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> RenderedCohort:
+    """The cohort ``gistcad demo build --patients n --centers centers --seed seed --signal
+    signal --matrix matrix`` writes (``scan_length_mm``: the build's scanned range, 200 mm
+    unless a test asks for less), with the discovery's candidate features of every tumour.
+
+    Every patient's baseline CT is rendered exactly as the build renders it
+    (:func:`gistcad.synth.build.render_baseline`, the same seed streams) and its
+    tumour mask described by :func:`gistcad.modelling.radiomics_model.tumour_features` with
+    the discovery's settings (:data:`gistcad.biomarkers.discovery.CANDIDATE_SETTINGS`). What
+    this skips: writing and reading the DICOM series, the SEG/RTSTRUCT/NIfTI masks and the
+    clinical tables, and the import (pseudonyms, the database, the NIfTI the import stores).
+    The survival, clinical factors and trait are the build's clinical table (the import reads
+    the same values from it). One task per patient (:func:`gistcad.cluster.run_cases`,
+    ``workers`` processes of a local cluster where it starts one).
+
+    Raises
+    ------
+    ValidationError
+        An option the build refuses (its message names it).
+    """
+    from pathlib import Path
+
+    from gistcad.biomarkers.discovery import Adjustment, adjustment_covariates
+    from gistcad.cluster import run_cases
+    from gistcad.synth.build import BuildOptions, draw_build_cohort
+
+    options = BuildOptions(
+        out=Path("unused"),
+        patients=n,
+        centers=centers,
+        seed=seed,
+        signal=signal,
+        matrix=matrix,
+        scan_length_mm=scan_length_mm,
+        follow_up=False,
+    )
+    drawn, profiles = draw_build_cohort(options)
+    patients = [(r, profiles[str(r["center"])]) for r in drawn.to_dict(orient="records")]
+    task = _TumourFeatures(seed, matrix, options.scan_length_mm)
+    rows = run_cases(task, patients, workers=workers, progress=progress, what="tumours")
+    covariates, _ = adjustment_covariates(drawn, tuple(Adjustment(a) for a in adjust))
+    cohort = PlantedCohort(
+        features=pd.DataFrame(rows).astype(float),
+        durations=drawn["rfs_months"].to_numpy(dtype=float),
+        events=drawn["rfs_event"].to_numpy(dtype=float),
+        covariates=covariates,
+        centers=drawn["center"].to_numpy(dtype=object),
+        log_size=np.log(drawn["size_cm"].to_numpy(dtype=float)),
+    )
+    return RenderedCohort(cohort, drawn["prognostic_trait_z"].to_numpy(dtype=float))

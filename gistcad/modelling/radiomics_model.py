@@ -105,6 +105,30 @@ def _tumour_region(
     return crop, crop_mask
 
 
+def tumour_features(
+    image: NDArray[np.generic],
+    mask: NDArray[np.generic],
+    spacing: tuple[float, float, float] | NDArray[np.float64],
+    settings: RadiomicsSettings,
+) -> dict[str, float]:
+    """The IBSI features (and, with ``settings.solid_part``, the solid part's) of the tumour
+    ``mask`` (non-zero inside) in ``image`` (HU), both of one shape, ``spacing`` the voxel size
+    per array axis in mm: cropped with a margin, resampled to ``settings.voxel_mm`` isotropic
+    voxels, then described (the module docstring gives the recipe)."""
+    crop, crop_mask = _tumour_region(
+        image, mask, np.asarray(spacing, dtype=float), settings.voxel_mm
+    )
+    features = extract_features(
+        crop,
+        crop_mask,
+        (settings.voxel_mm,) * 3,
+        FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
+    )
+    if settings.solid_part:
+        features.update(solid_part_features(crop, crop_mask, (settings.voxel_mm,) * 3))
+    return features
+
+
 def cache_path(data_dir: Path, row: Any, settings: RadiomicsSettings) -> Path:
     """Where the features of ``row``'s image and mask under ``settings`` are cached."""
     name = f"{row.volume_sha256}_{row.mask_sha256}_{settings.key()}.json"
@@ -122,16 +146,7 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
             f"the tumour mask {row.mask_path} is empty (no voxel inside the tumour): its "
             "patient cannot be described by radiomics; re-import a mask that covers the tumour"
         )
-    spacing = np.asarray(image.spacing_mm, dtype=float)
-    crop, crop_mask = _tumour_region(image.array, mask.array, spacing, settings.voxel_mm)
-    features = extract_features(
-        crop,
-        crop_mask,
-        (settings.voxel_mm,) * 3,
-        FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
-    )
-    if settings.solid_part:
-        features.update(solid_part_features(crop, crop_mask, (settings.voxel_mm,) * 3))
+    features = tumour_features(image.array, mask.array, image.spacing_mm, settings)
     cache.parent.mkdir(parents=True, exist_ok=True)
     # a name of its own: the same patient may be computed twice at once (a task run again)
     temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
