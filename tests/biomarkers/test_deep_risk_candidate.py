@@ -17,15 +17,14 @@ import pytest
 from sqlalchemy import Engine
 
 from gistcad.biomarkers import DiscoveryRequest, discover_biomarkers
-from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS, Adjustment
+from gistcad.biomarkers.discovery import Adjustment
 from gistcad.biomarkers.simulation import planted_cohort
 from gistcad.cli import main
-from gistcad.domain import ModelKind, SegmentationSource, Site
+from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
-from gistcad.modelling.radiomics_model import CaseImages, cache_path
 from gistcad.store import AccessScope, session_scope
-from gistcad.store.models import ModelVersion, Prediction, Segmentation
-from tests.factories import add_center, add_patient
+from gistcad.store.models import ModelVersion, Prediction
+from tests.cached_cohort import store_cached_cohort
 
 EVERYTHING = AccessScope.everything()
 N = 120
@@ -42,51 +41,16 @@ def _store(engine: Engine, data_dir: Path) -> dict[str, Any]:
     the planted trait; its final model's scores of the patients it was trained on the
     opposite (in-sample, never to be used); of the UNSEEN ones, the trait."""
     cohort = planted_cohort(N, hazard_ratio=2.5, noise_features=3, seed=5)
-    rng = np.random.default_rng(5)
     trait = cohort.features["planted"].to_numpy(dtype=float)
-    mitoses = np.expm1(cohort.covariates["log_mitoses"].to_numpy(dtype=float))
+    ids = store_cached_cohort(engine, data_dir, cohort, RADIOMICS, seed=5)
     trained = N - UNSEEN - UNSCORED
-    oof, final, ids = [], {}, []
+    oof = [{"patient_id": p, "risk_score": float(trait[i])} for i, p in enumerate(ids[:trained])]
+    final = {p: -float(trait[i]) for i, p in enumerate(ids[:trained])}
+    final |= {ids[i]: float(trait[i]) for i in range(trained, trained + UNSEEN)}
     with session_scope(engine) as session:
-        centers = {name: add_center(session, str(name)) for name in sorted(set(cohort.centers))}
         deep = ModelVersion(name="deep-v1", kind=ModelKind.DL, target="genotype")
         session.add(deep)
         session.flush()
-        for i in range(N):
-            patient = add_patient(
-                session,
-                centers[cohort.centers[i]],
-                f"P-{i:03d}",
-                site=Site.STOMACH if i % 2 else Site.JEJUNUM_ILEUM,
-                size_cm=float(np.exp(cohort.log_size[i])),
-                rfs=(float(cohort.durations[i]), int(cohort.events[i])),
-                with_series=True,
-            )
-            patient.tumours[0].mitotic_count = float(mitoses[i])
-            patient.tumours[0].rupture = int(rng.random() < 0.15)
-            series = patient.studies[0].series[0]
-            case = CaseImages(
-                series.volume_path, f"masks/P-{i:03d}.nii.gz", f"{i:064x}", f"{i + N:064x}"
-            )
-            series.volume_sha256 = case.volume_sha256
-            session.add(
-                Segmentation(
-                    series_id=series.id,
-                    label="GIST",
-                    source=SegmentationSource.MANUAL,
-                    path=case.mask_path,
-                    sha256=case.mask_sha256,
-                )
-            )
-            path = cache_path(data_dir, case, CANDIDATE_SETTINGS)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({f: float(cohort.features.loc[i, f]) for f in RADIOMICS}))
-            ids.append(patient.id)
-            if i < trained:
-                oof.append({"patient_id": patient.id, "risk_score": float(trait[i])})
-                final[patient.id] = -float(trait[i])
-            elif i < trained + UNSEEN:
-                final[patient.id] = float(trait[i])
         for patient_id, score in final.items():
             session.add(
                 Prediction(
