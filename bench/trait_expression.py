@@ -7,13 +7,18 @@ The generator plants ``prognostic_trait_z`` as the grain of the tumour texture (
 computes the discovery's candidate features (:data:`gistcad.biomarkers.discovery
 .CANDIDATE_SETTINGS`, whole tumour and solid part) under each asked discretisation bin width
 and voxel size. Per setting it prints the best |Spearman rho| of a feature with z and the
-features with the largest |rho|. The survival plays no part (rho does not depend on the signal).
+features with the largest |rho|, and the median best |rho| over ``--permutations``
+shuffles of z (what the best of as many features reaches by chance). With ``--probe`` it also
+prints the |rho| of :func:`grain_probe`, which is not a candidate feature: the solid tumour's
+in-plane HU correlation 3 and 6 mm apart and their ratio. The survival plays no part (rho does
+not depend on the signal). ``--bins`` with no value computes no candidate features.
 
 Usage::
 
     PYTHONPATH=. .venv/bin/python bench/trait_expression.py --patients 120
     PYTHONPATH=. .venv/bin/python bench/trait_expression.py --patients 120 \\
         --bins 25 10 5 --voxels 1.5 1.0
+    PYTHONPATH=. .venv/bin/python bench/trait_expression.py --patients 120 --probe --bins
 """
 
 from __future__ import annotations
