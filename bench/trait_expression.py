@@ -8,10 +8,13 @@ computes the discovery's candidate features (:data:`gistcad.biomarkers.discovery
 .CANDIDATE_SETTINGS`, whole tumour and solid part) under each asked discretisation bin width
 and voxel size. Per setting it prints the best |Spearman rho| of a feature with z and the
 features with the largest |rho|, and the median best |rho| over ``--permutations``
-shuffles of z (what the best of as many features reaches by chance). With ``--probe`` it also
-prints the |rho| of :func:`grain_probe`, which is not a candidate feature: the solid tumour's
-in-plane HU correlation 3 and 6 mm apart and their ratio. The survival plays no part (rho does
-not depend on the signal). ``--bins`` with no value computes no candidate features.
+shuffles of z (what the best of as many features reaches by chance), and the best |rho| of a
+feature with the patient's texture ``heterogeneity`` (the texture's amplitude). With
+``--probe`` it also prints the |rho| of :func:`grain_probe`, which is not a candidate
+feature: the solid tumour's in-plane HU correlation 3 and 6 mm apart and their ratio, with z
+and with what else varies (heterogeneity, the center's noise SD, the slice thickness). The
+survival plays no part (rho does not depend on the signal). ``--bins`` with no value computes
+no candidate features.
 
 Usage::
 
@@ -121,8 +124,10 @@ def null_best(
 
 def render_regions(
     patients: int, *, seed: int, matrix: int
-) -> tuple[list[TumourRegion], np.ndarray]:
-    """The build's baseline tumour regions and their planted z."""
+) -> tuple[list[TumourRegion], np.ndarray, pd.DataFrame]:
+    """The build's baseline tumour regions, their planted z, and per patient what varies
+    besides z: ``heterogeneity`` (texture SD / 22 HU), the center's ``noise_sd_hu`` and the
+    ``slice_mm``."""
     from gistcad.synth.build import BuildOptions, draw_build_cohort, render_baseline
 
     options = BuildOptions(
@@ -145,7 +150,14 @@ def render_regions(
         high = np.minimum(idx.max(axis=0) + margin + 1, ct.tumour_mask.shape)
         box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
         regions.append(TumourRegion(ct.hu[box].copy(), ct.tumour_mask[box].copy(), spacing))
-    return regions, drawn["prognostic_trait_z"].to_numpy(dtype=float)
+    nuisance = pd.DataFrame(
+        {
+            "heterogeneity": drawn["heterogeneity"].to_numpy(dtype=float),
+            "noise_sd_hu": [profiles[str(c)].noise_sd_hu for c in drawn["center"]],
+            "slice_mm": [r.spacing[0] for r in regions],
+        }
+    )
+    return regions, drawn["prognostic_trait_z"].to_numpy(dtype=float), nuisance
 
 
 def features_under(regions: Sequence[TumourRegion], bin_hu: float, voxel_mm: float) -> pd.DataFrame:
@@ -174,14 +186,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    regions, trait = render_regions(args.patients, seed=args.seed, matrix=args.matrix)
+    regions, trait, nuisance = render_regions(args.patients, seed=args.seed, matrix=args.matrix)
     print(f"rendered {len(regions)} tumours in {time.perf_counter() - start:.0f} s")
     thickness = pd.Series([r.spacing[0] for r in regions]).round(2).value_counts().sort_index()
     print("slice thickness (mm): patients", thickness.to_dict())
     if args.probe:
         probe = pd.DataFrame([grain_probe(r) for r in regions])
         rho = trait_correlations(probe, trait)
-        print("grain probe |rho|:", ", ".join(f"{n} {r:.2f}" for n, r in rho.items()))
+        print("grain probe |rho| with z:", ", ".join(f"{n} {r:.2f}" for n, r in rho.items()))
+        for name in nuisance.columns:
+            rho = trait_correlations(probe, nuisance[name].to_numpy())
+            print(
+                f"grain probe |rho| with {name}:", ", ".join(f"{n} {r:.2f}" for n, r in rho.items())
+            )
     for voxel in args.voxels:
         for bin_hu in args.bins:
             start = time.perf_counter()
@@ -189,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             rho = trait_correlations(features, trait)
             null = null_best(features, trait, permutations=args.permutations)
             top = ", ".join(f"{n} {r:.2f}" for n, r in rho.head(args.top).items())
+            amplitude = trait_correlations(features, nuisance["heterogeneity"].to_numpy())
+            top += (
+                f"; best |rho| with heterogeneity {amplitude.iloc[0]:.2f} "
+                f"({amplitude.index[0]}), features above 0.5: {(amplitude > 0.5).sum()}"
+            )
             print(
                 f"voxel {voxel:g} mm, bin {bin_hu:g} HU: best |rho| {rho.iloc[0]:.2f} "
                 f"(by chance {null:.2f}; "
