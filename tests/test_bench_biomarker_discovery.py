@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_scripts import load_bench
 
 
 def _bench() -> ModuleType:
-    path = ROOT / "bench" / "biomarker_discovery.py"
-    spec = importlib.util.spec_from_file_location("bench_biomarker_discovery", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("biomarker_discovery")
 
 
 TRUTH = [1.0, 3.0, 2.0, 4.0]
