@@ -458,6 +458,13 @@ class PrognosticTraitParams:
         cell). Tuned on rendered 6 cm tumours of one center: the GLCM correlation (d = 1)
         moves from ≈ 0.2 to ≈ 0.45 over z = −2…2 while the solid part's texture SD does
         not move (the scanner noise, SD 10–20 HU, blurs the difference at smaller slopes).
+        Across patients the grain reaches the discovery's candidate features far less than
+        the 0.5–0.7 assumed above: their best Spearman ρ with z is at the chance level of
+        the largest of 231 correlations (0.16–0.22 at 120 patients, whatever the bin width
+        or voxel size), because the distance-1 texture features measure the texture's share
+        of the HU variance, which the heterogeneity sets; a correlation of HU pairs 6 mm
+        apart over 3 mm apart follows z at ρ 0.53 (``bench/trait_expression.py``, README
+        "Imaging biomarker discovery").
     grain_range_mm
         Clip of the cell (1.0, 12.0) mm, for the extreme tails of z.
     """
