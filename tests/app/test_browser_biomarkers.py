@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from gistcad.biomarkers.simulation import planted_cohort
-from gistcad.store import make_engine, migrations
+from gistcad.domain import ModelKind
+from gistcad.store import make_engine, migrations, session_scope
+from gistcad.store.models import ModelVersion
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.cached_cohort import store_cached_cohort
 
@@ -32,6 +34,7 @@ pytestmark = [
 
 PATIENTS = 150
 NOISE = 110
+DEEP = "deep-b"
 
 
 def _gistcad(data: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -49,13 +52,26 @@ def _gistcad(data: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
     """150 patients in three centers, a feature with hazard ratio 2.5 per SD among 110 noise
-    features and a size echo, stored in the data folder's database with the features cached;
+    features and a size echo, stored in the data folder's database with the features cached,
+    and a deep model version whose out-of-fold risk score is that feature;
     the command's JSON; and the recurrences stored, counted apart from the command."""
     data = tmp_path_factory.mktemp("data")
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
     cohort = planted_cohort(PATIENTS, hazard_ratio=2.5, noise_features=NOISE, seed=14)
-    store_cached_cohort(engine, data, cohort, list(cohort.features.columns), seed=14)
+    ids = store_cached_cohort(engine, data, cohort, list(cohort.features.columns), seed=14)
+    with session_scope(engine) as session:  # a deep model whose out-of-fold score is the trait
+        trait = cohort.features["planted"].to_numpy(dtype=float)
+        oof = [{"patient_id": p, "risk_score": float(t)} for p, t in zip(ids, trait, strict=True)]
+        session.add(
+            ModelVersion(
+                name=DEEP,
+                kind=ModelKind.DL,
+                target="genotype",
+                parameters={"scheme": "kfold"},
+                metrics={"oof": oof, "training_patients": ids},
+            )
+        )
     engine.dispose()
     found = _gistcad(data, "biomarkers", "discover", "--bootstrap", "5", "--json")
     with sqlite3.connect(data / "gistcad.sqlite") as connection:
@@ -90,9 +106,17 @@ def test_discovery_runs_and_shows_the_volcano_and_the_table(
         tab.goto(f"{url}/biomarkers", wait_until="networkidle", timeout=60_000)
         tab.get_by_role("heading", name="Biomarkers").first.wait_for(timeout=60_000)
         tab.get_by_label("Bootstrap resamples").fill("10")
+        deep = tab.locator("[data-testid='stSelectbox']").filter(
+            has=tab.locator("[data-testid='stWidgetLabel']").get_by_text(
+                "Deep model's risk score among the candidates", exact=True
+            )
+        )
+        deep.click()
+        tab.get_by_role("option", name=DEEP, exact=True).click()
         tab.get_by_role("button", name="Run discovery").click()
         tab.get_by_text("Discovery: all centers").wait_for(timeout=180_000)
         tab.wait_for_selector(RUNNING, state="detached", timeout=120_000)
+        tab.get_by_text(f"with deep model {DEEP}'s risk score").wait_for(timeout=30_000)
         # the volcano plot: its title, and its points (one marker per feature)
         volcano = tab.locator(".js-plotly-plot").first
         volcano.locator("path.point").first.wait_for(state="attached", timeout=60_000)
