@@ -429,12 +429,13 @@ class SurvivalParams:
 class PrognosticTraitParams:
     """A latent imaging trait that carries prognosis beyond the clinical risk factors [D].
 
-    Each patient has z ~ N(0, 1) (:mod:`gistcad.synth.trait`), independent of center, site,
-    size, mitoses, rupture, genotype, sex and age. The CT shows it as the **grain** of the
-    tumour's texture: the correlation cell of the texture field is
-    ``grain_cell_mm · exp(grain_log_per_sd · z)`` mm (clipped to ``grain_range_mm``), at the
-    same texture SD (so first-order statistics do not see it; co-occurrence, run- and
-    zone-length statistics do). It multiplies the recurrence hazard by
+    Each patient has z ~ N(0, 1) (:mod:`gistcad.synth.prognostic_trait`), independent of
+    center, site, size, mitoses, rupture, genotype, sex and age. The CT shows it as the
+    **grain** of the tumour's texture: the correlation cell of the texture field is
+    ``grain_cell_mm · exp(grain_log_per_sd · z)`` mm (clipped to ``grain_range_mm``), and the
+    texture's SD is ``hypot(22 · heterogeneity, grain_floor_hu)`` HU whatever z is (so
+    first-order statistics do not see z; co-occurrence, run- and zone-length statistics do).
+    It multiplies the recurrence hazard by
     ``exp(β·s·z − (β·s)²/2)`` with β = ln ``hazard_ratio_per_sd`` and s the cohort's
     ``signal``: a hazard ratio of ``hazard_ratio_per_sd``^s per SD of z, adjusted for every
     other factor; the −(β·s)²/2 keeps the mean multiplier (E exp(βsz) = exp((βs)²/2)), and so
@@ -446,33 +447,39 @@ class PrognosticTraitParams:
     hazard_ratio_per_sd
         1.8 per SD of z [D]. Chosen to be discoverable but not trivial: published CT
         radiomics signatures of recurrence report HRs of about 1.5–3 per unit or between
-        groups [M]; with ≈ 25 % RFS events, 200–400 patients give 50–100 events, so the
-        latent's log-HR 0.59 has a standard error of ≈ 0.10–0.14 (z ≈ 4–6), and a radiomics
-        feature that correlates 0.5–0.7 with z keeps a log-HR of ≈ 0.3–0.4, near the edge
-        of what an FDR-controlled screen of a hundred features finds in that many patients.
+        groups [M]; with ≈ 25 % RFS events, 400–600 patients give 100–150 events, and a
+        radiomics feature whose partial correlation with z (given size and center) is ≈ 0.7
+        keeps a log-HR of ≈ 0.4 (z ≈ 3.5–4.5), near the edge of what an FDR-controlled screen
+        of 232 features finds in that many patients.
     grain_cell_mm
         Texture cell at z = 0, 3 mm (the renderer's texture before the trait existed).
     grain_log_per_sd
-        0.55 [D]: the cell is 1.0 mm at z = −2 (grain at the scale of the 0.7–1.5 mm
-        pixels, nearly white) and 9 mm at z = +2 (the correlation length is about twice the
-        cell). Tuned on rendered 6 cm tumours of one center: the GLCM correlation (d = 1)
-        moves from ≈ 0.2 to ≈ 0.45 over z = −2…2 while the solid part's texture SD does
-        not move (the scanner noise, SD 10–20 HU, blurs the difference at smaller slopes).
-        Across patients the grain reaches the discovery's candidate features far less than
-        the 0.5–0.7 assumed above: their best Spearman ρ with z is at the chance level of
-        the largest of 231 correlations (0.16–0.22 at 120 patients, whatever the bin width
-        or voxel size), because the distance-1 texture features measure the texture's share
-        of the HU variance, which the heterogeneity sets; a correlation of HU pairs 6 mm
-        apart over 3 mm apart follows z at ρ 0.53 (``bench/trait_expression.py``, README
-        "Imaging biomarker discovery").
+        0.8 [D]: the cell is 1 mm (clipped; grain at the scale of the 0.7–1.5 mm pixels,
+        nearly white) for z ≤ −1.4 and 12 mm (clipped) for z ≥ 1.7.
     grain_range_mm
-        Clip of the cell (1.0, 12.0) mm, for the extreme tails of z.
+        Clip of the cell (1.0, 12.0) mm, for the tails of z.
+    grain_floor_hu
+        25 HU [D]: the least SD of a primary tumour's texture, so that the grain shows in
+        every tumour. Without it (the first version of the trait, texture SD 22 ×
+        heterogeneity and slope 0.55) tumours of low heterogeneity had a texture below the
+        scanner noise (SD 9–20 HU), the distance-1 texture features measured the texture's
+        share of the variance, which heterogeneity sets, and across patients the best of
+        the 232 candidate features followed z no better than chance (|ρ| 0.16–0.22 on 120
+        patients, whatever the bin width or voxel size). Tuned on 150 rendered patients of
+        seed 1 (``bench/trait_expression.py``): the best candidate's partial Spearman ρ
+        with z given log volume and center, 0.33 at floor 0, 0.53 at 15 HU, 0.66 at 25 HU,
+        0.76 at 35 HU (slope 0.55), 0.72 at 25 HU with slope 0.8. A floor keeps the
+        heterogeneity visible in the texture's SD (22 HU at heterogeneity 1 over a 25 HU
+        floor: 33 HU against 25) only in part; 35 HU would hide most of it from the
+        genotype models. The observable reference's calibration is refitted with it
+        (``python -m gistcad.synth.calibrate``).
     """
 
     hazard_ratio_per_sd: float = 1.8
     grain_cell_mm: float = 3.0
-    grain_log_per_sd: float = 0.55
+    grain_log_per_sd: float = 0.8
     grain_range_mm: tuple[float, float] = (1.0, 12.0)
+    grain_floor_hu: float = 25.0
 
 
 @dataclass(frozen=True)

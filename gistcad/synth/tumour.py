@@ -5,8 +5,9 @@ that its largest 3-D diameter is the record's size, centred on the wall of its h
 (pushed outwards when exophytic) and kept inside the peritoneal cavity, anterior to the
 spine. It is blended into a rendered volume with partial-volume averaging over ≤ 1 mm
 sub-planes of each slab. Tumour HU follow ``gist_facts.md`` §8 [D]: solid part water +
-``enhancement_hu`` × ``hu_scale`` with correlated texture of SD 22 × heterogeneity HU whose
-grain shows the prognostic trait (:func:`grained_texture`),
+``enhancement_hu`` × ``hu_scale`` with correlated texture of SD 22 × heterogeneity HU (at
+least ``grain_floor_hu``, 25 HU, in a primary tumour) whose grain shows the prognostic trait
+(:func:`grained_texture`, :func:`texture_sd_hu`),
 necrotic core N(20, 8) HU occupying ``necrosis_fraction`` of the volume, calcified foci of
 700–1100 HU (``gist_facts.md`` §8 gives only "> 300 HU"; dense calcification is about
 1,000 HU, cortical bone up to about 1,500 HU [M]). Foci are a union (overlapping foci count
@@ -140,12 +141,28 @@ def grained_texture(
     draws are those of a tumour without the trait), rescaled to the SD of ``reference``
     (the 3 mm field the renderer drew before the trait, shape (z, y, x) of ``axes_mm``):
     first-order statistics of the texture do not change with the trait, only its spatial
-    correlation does (what GLCM, GLRLM and GLSZM features measure).
+    correlation does (what GLCM, GLRLM and GLSZM features measure). Its amplitude in HU is
+    set by the caller (:func:`texture_sd_hu`).
     """
     cell = grain_cell_mm(trait_z, DEFAULT_PARAMS)
     field = _smooth_field(trait_rng(rng), axes_mm, cell)
     scale = float(reference.std()) / (float(field.std()) + 1e-9)
     return (field * np.float32(scale)).astype(np.float32)
+
+
+def texture_sd_hu(heterogeneity: float, *, primary: bool) -> float:
+    """SD (HU) of the tumour's texture: 22 × ``heterogeneity``, and for a ``primary`` tumour
+    (one with the prognostic trait) at least
+    :attr:`~gistcad.synth.params.PrognosticTraitParams.grain_floor_hu`, combined as
+    ``hypot(22 × heterogeneity, floor)`` so that the heterogeneity still raises it.
+
+    Without the floor a tumour of low heterogeneity has a texture below the scanner's noise
+    and its grain, the trait, is invisible (see ``PrognosticTraitParams``).
+    """
+    amplitude = 22.0 * float(heterogeneity)
+    if not primary:
+        return amplitude
+    return float(np.hypot(amplitude, DEFAULT_PARAMS.trait.grain_floor_hu))
 
 
 def _tumour_fraction(
@@ -197,8 +214,9 @@ def paint_tumour(
 
     ``volume`` is (slices, rows, cols) on axial slabs of ``thickness`` mm centred at the
     ascending ``z_centres`` (anatomical mm) over the in-plane ``grid``. A ``record`` with
-    ``prognostic_trait_z`` gets that trait's texture grain (:func:`grained_texture`); one
-    without (a liver metastasis) keeps the 3 mm texture.
+    ``prognostic_trait_z`` gets that trait's texture grain (:func:`grained_texture`) and the
+    texture floor of :func:`texture_sd_hu`; one without (a liver metastasis) keeps the 3 mm
+    texture of SD 22 × heterogeneity.
     """
     surface = tumour.surface(_fibonacci_sphere(400)) + tumour.centre
     lo, hi = surface.min(axis=0) - 1.0, surface.max(axis=0) + 1.0
@@ -220,7 +238,10 @@ def paint_tumour(
     if "prognostic_trait_z" in record:  # a primary tumour of the cohort (not a metastasis)
         texture = grained_texture(texture, rng, axes_mm, float(record["prognostic_trait_z"]))
     solid = float(record["enhancement_hu"]) * center.hu_scale
-    tissue = solid + 22.0 * float(record.get("heterogeneity", 0.0)) * texture
+    amplitude = texture_sd_hu(
+        float(record.get("heterogeneity", 0.0)), primary="prognostic_trait_z" in record
+    )
+    tissue = solid + amplitude * texture
     necrosis = float(np.clip(record.get("necrosis_fraction", 0.0), 0.0, 0.95))
     if necrosis > 0.005 and mask[ks, js, is_].any():
         core = rho + 0.12 * irregular

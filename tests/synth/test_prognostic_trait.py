@@ -164,8 +164,8 @@ def test_rfs_ceilings(signal_one: pd.DataFrame, signal_zero: pd.DataFrame) -> No
 
 def test_grain_cell() -> None:
     assert grain_cell_mm(0.0, DEFAULT_PARAMS) == pytest.approx(3.0)
-    assert grain_cell_mm(-1.0, DEFAULT_PARAMS) == pytest.approx(3.0 * np.exp(-0.55))
-    assert grain_cell_mm(2.0, DEFAULT_PARAMS) == pytest.approx(3.0 * np.exp(1.1))
+    assert grain_cell_mm(-1.0, DEFAULT_PARAMS) == pytest.approx(3.0 * np.exp(-0.8))
+    assert grain_cell_mm(1.5, DEFAULT_PARAMS) == pytest.approx(3.0 * np.exp(1.2))
     assert grain_cell_mm(-9.0, DEFAULT_PARAMS) == 1.0 and grain_cell_mm(9.0, DEFAULT_PARAMS) == 12.0
 
 
