@@ -186,13 +186,18 @@ RECORD = {
 def test_trait_is_the_texture_grain_at_the_same_texture_sd() -> None:
     """One tumour per center rendered at three values of the trait, all else equal (the same
     patient stream): the GLCM correlation (d = 1) rises with the trait, the solid part's
-    texture SD (what the observable reference measures) stays."""
+    texture SD (what the observable reference measures) does not move with it.
+
+    One tumour's measured SD wanders with the realisation of a coarse grain (a few grains
+    across a 5 cm tumour, cut at 30 HU: ±2–3 HU either way, in no fixed direction), so the SD
+    is compared on the mean over the six scanners."""
     settings = FeatureSettings(
         bin_width=10.0, resegment_range=(-50.0, 250.0), families=frozenset({Family.GLCM})
     )
+    by_z: list[list[float]] = [[], [], []]
     for center in DEFAULT_CENTERS:
-        correlation, texture_sd = [], []
-        for z in (-1.5, 0.0, 1.5):
+        correlation = []
+        for i, z in enumerate((-1.5, 0.0, 1.5)):
             ct = render_ct(
                 {**RECORD, "prognostic_trait_z": z},
                 center,
@@ -201,11 +206,38 @@ def test_trait_is_the_texture_grain_at_the_same_texture_sd() -> None:
                 scan_length_mm=80.0,
             )
             spacing = (ct.slice_thickness_mm, *ct.pixel_spacing_mm)
-            texture_sd.append(measure_tumour(ct.hu, ct.tumour_mask, spacing)["texture_sd"])
+            by_z[i].append(measure_tumour(ct.hu, ct.tumour_mask, spacing)["texture_sd"])
             features = extract_features(ct.hu.astype(float), ct.tumour_mask, spacing, settings)
             correlation.append(features["cm_corr_d1_3d_avg"])
         assert correlation[0] + 0.05 < correlation[1] < correlation[2], (center.name, correlation)
-        assert np.ptp(texture_sd) < 0.12 * texture_sd[1], (center.name, texture_sd)
+    means = [float(np.mean(sds)) for sds in by_z]
+    assert np.ptp(means) < 0.06 * means[1], by_z
+
+
+def test_the_grain_shows_in_a_tumour_of_low_heterogeneity() -> None:
+    """The texture floor (``grain_floor_hu``): a tumour of heterogeneity 0.05, whose texture
+    alone (1 HU) would sit far below the noisiest scanner's noise, still has a texture SD of
+    about the floor and a GLCM correlation that rises with the trait."""
+    settings = FeatureSettings(
+        bin_width=10.0, resegment_range=(-50.0, 250.0), families=frozenset({Family.GLCM})
+    )
+    noisiest = max(DEFAULT_CENTERS, key=lambda c: c.noise_sd_hu)
+    correlation, texture_sd = [], []
+    for z in (-1.5, 1.5):
+        ct = render_ct(
+            {**RECORD, "heterogeneity": 0.05, "prognostic_trait_z": z},
+            noisiest,
+            matrix=128,
+            rng=np.random.default_rng(5),
+            scan_length_mm=80.0,
+        )
+        spacing = (ct.slice_thickness_mm, *ct.pixel_spacing_mm)
+        texture_sd.append(measure_tumour(ct.hu, ct.tumour_mask, spacing)["texture_sd"])
+        features = extract_features(ct.hu.astype(float), ct.tumour_mask, spacing, settings)
+        correlation.append(features["cm_corr_d1_3d_avg"])
+    assert correlation[1] > correlation[0] + 0.1, correlation
+    floor = DEFAULT_PARAMS.trait.grain_floor_hu
+    assert all(t > 0.6 * floor for t in texture_sd), texture_sd
 
 
 def test_the_trait_changes_the_tumour_only() -> None:
