@@ -6,8 +6,10 @@ stream so that every other draw of the generator is the same as without it, and 
 of center, site, size, mitoses, rupture, genotype, sex and age. It enters
 
 - the **image**, at every signal, as the grain of the tumour's texture: the texture field's
-  correlation cell is :func:`grain_cell_mm` (1 mm at z = −2, 3 mm at 0, 9 mm at +2 with the
-  default parameters) at an unchanged texture SD (:func:`~gistcad.synth.tumour.paint_tumour`);
+  correlation cell is :func:`grain_cell_mm` (1 mm for z ≤ −1.4, 3 mm at 0, 12 mm for z ≥ 1.7
+  with the default parameters) at a texture SD that does not depend on z and is at least
+  25 HU, so that the grain shows in every tumour
+  (:func:`~gistcad.synth.tumour.texture_sd_hu`, :func:`~gistcad.synth.tumour.paint_tumour`);
 - the **recurrence hazard**, scaled by the cohort's signal s, as the multiplier
   ``exp(β·s·z − (β·s)²/2)`` (:func:`log_hazard_multiplier`), β = ln HR per SD
   (:class:`~gistcad.synth.params.PrognosticTraitParams`, HR 1.8). The proportional-hazards

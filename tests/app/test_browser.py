@@ -25,7 +25,7 @@ from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
 from gistcad.synth.build import BuildOptions, build_cohort
-from tests.factories import seed_cohort
+from tests.factories import add_deep_model_with_risk_head, seed_cohort
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -59,6 +59,7 @@ PAGES = {
     "admin": ("admin", "Users and audit", "every change made here is itself recorded"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
+DEEP = "deep-g"  # a deep genotype model with its risk head (tests.factories)
 
 pytestmark = [
     pytest.mark.browser,
@@ -91,6 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             data,
             TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE, name="clin-geno"),
         )
+        add_deep_model_with_risk_head(s, DEEP)
         s.commit()
     engine.dispose()
     env = {**os.environ, "GISTCAD_DATA_DIR": str(data)}
@@ -238,4 +240,40 @@ def test_a_download_arrives_in_the_browser(
         content = Path(click_download(tab, target).path()).read_text(encoding="utf-8")
         assert expected in content
         assert not tab.locator("[data-testid='stException']").count()
+        browser.close()
+
+
+def test_performance_page_shows_a_deep_models_risk_head(server: str) -> None:
+    """The user picks the deep model in the page's "Model" box and sees its genotype AUCs
+    with the mean of the per-center AUCs, then the risk head judged as a survival score:
+    its table, forest plot and KM by tertiles, and no calibration."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto(f"{server}/performance", wait_until="networkidle", timeout=60_000)
+        tab.get_by_role("heading", name="Model performance").first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        model = tab.locator("[data-testid='stSelectbox']").filter(
+            has=tab.locator("[data-testid='stWidgetLabel']").get_by_text("Model", exact=True)
+        )
+        model.click()
+        tab.get_by_role("option", name=DEEP, exact=True).click()
+        head = tab.get_by_role("heading", name="Risk head (recurrence-free survival)")
+        head.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        tab.get_by_text("Mean of centers: the unweighted mean").first.wait_for(timeout=30_000)
+        tab.get_by_text("not calibrated: a risk head gives a ranking").first.wait_for(
+            timeout=30_000
+        )
+        head.scroll_into_view_if_needed()
+        tab.get_by_text("Uno's C (τ 60 months)").first.wait_for(state="attached", timeout=30_000)
+        # genotype forest and ROC, then the head's forest and KM: plotly has drawn them
+        plots = tab.locator(".js-plotly-plot")
+        plots.nth(3).locator("path").first.wait_for(state="attached", timeout=60_000)
+        assert not tab.locator("[data-testid='stException']").count()
+        assert not tab.get_by_text("Traceback").count()
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / "performance-risk-head.png"), full_page=True)
         browser.close()
