@@ -77,6 +77,23 @@ with start_train.form("train_form"):
         help="a model version's id or name: this run is validated on exactly its folds, so "
         "that the two compare fairly (it needs the same validation)",
     )
+    deep_model = None
+    if kind is ModelKind.RADIOMICS:  # the survival risk score may read a deep model's score
+        deep_names = {
+            int(i): str(n)
+            for i, n, k in zip(
+                models["model_version_id"], models["name"], models["kind"], strict=True
+            )
+            if k == ModelKind.DL.value
+        }
+        deep_model = st.selectbox(
+            "Deep model's risk score as an input (survival target only)",
+            [None, *deep_names],
+            format_func=lambda i: "none" if i is None else deep_names[i],
+            key="jobs_deep_model",
+            help="the imaging risk score also reads this deep model's risk head: out of fold "
+            "for the patients it was trained on, its stored prediction for the others",
+        )
     if st.form_submit_button("Start training"):
         try:
             request = TrainRequest.from_parameters(
@@ -86,6 +103,7 @@ with start_train.form("train_form"):
                     "scheme": scheme,
                     "name": name.strip() or None,
                     "folds_from": folds_from,
+                    "deep_model": None if deep_model is None else str(deep_model),
                 }
             )
             job_id = jobs.start_job(

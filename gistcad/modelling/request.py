@@ -55,8 +55,9 @@ class TrainRequest:
     def __post_init__(self) -> None:
         if self.deep_model is not None and not self.target.is_survival:
             raise ValidationError(
-                "the deep model's risk score is an input of the imaging risk score only: use "
-                "--deep-model with --model radiomics --target rfs"
+                "the deep model's risk score is an input of the imaging risk score for "
+                "recurrence-free survival only: choose that target (the command: --deep-model "
+                "with --model radiomics --target rfs)"
             )
 
     def default_name(self) -> str:

@@ -17,7 +17,7 @@ from gistcad.modelling.targets import Target
 from gistcad.store import AccessScope
 from gistcad.store.models import Job, Prediction
 from tests.app.conftest import APP
-from tests.factories import seed_cohort
+from tests.factories import add_deep_model_with_risk_head, seed_cohort
 from tests.test_jobs import _held_worker
 
 
@@ -218,3 +218,36 @@ def test_a_running_job_shows_its_progress_and_time_left_and_is_cancelled_from_th
     job = _jobs(app_db)[0]
     assert job.status is JobStatus.CANCELLED, (job.status, job.message, job.error)
     assert job.message is not None and job.message.endswith("nothing was saved")
+
+
+def test_a_risk_score_run_from_the_jobs_page_can_read_a_deep_model_s_risk_score(
+    app_db: Engine, seeded: None
+) -> None:
+    """The deep-model box is offered with the radiomics kind only, lists the deep models, and
+    its choice travels in the job's parameters; with the genotype target it is refused."""
+    with Session(app_db) as s:
+        deep_id = add_deep_model_with_risk_head(s, "deep-g")
+        s.commit()
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.CLINICAL).run()
+    assert "jobs_deep_model" not in [b.key for b in at.selectbox]
+    at.selectbox(key="jobs_kind").set_value(ModelKind.RADIOMICS).run()
+    box = at.selectbox(key="jobs_deep_model")
+    assert box.options == ["none", "deep-g"]
+    box.set_value(deep_id)
+    at.button[1].click().run()  # genotype target: a deep score is for the survival score
+    assert not at.exception, at.exception
+    assert any("recurrence-free survival only" in e.value for e in at.error), at.error
+    assert _jobs(app_db) == []
+    at.selectbox(key="jobs_target").set_value(Target.RFS)
+    at.selectbox(key="jobs_deep_model").set_value(deep_id)
+    at.text_input(key="jobs_name").input("score-with-deep")
+    at.button[1].click().run()
+    assert any("started" in s.value for s in at.success), [e.value for e in at.error]
+    (job,) = _jobs(app_db)
+    assert job.parameters["deep_model"] == str(deep_id)
+    assert job.parameters["target"] == Target.RFS.value
+    deadline = time.monotonic() + 90
+    while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
