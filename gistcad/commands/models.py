@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
     tr.add_argument(
         "--epochs",
         type=count(1, 1000, "epochs"),
-        help="deep model: maximum epochs (default 12)",
+        help="deep model: maximum epochs (default 40)",
     )
     tr.add_argument(
         "--ensemble",
