@@ -18,6 +18,7 @@ from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
 from gistcad.modelling.folds import Scheme
+from gistcad.modelling.request import CROP_POLICIES, MAX_ENSEMBLE, MAX_TTA
 from gistcad.modelling.targets import Target, trainable_targets
 from gistcad.progress import Progress
 from gistcad.store import migrations, session_scope
@@ -62,7 +63,37 @@ def register(sub: Any) -> None:
     tr.add_argument(
         "--epochs",
         type=count(1, 1000, "epochs"),
-        help="deep model: maximum epochs (default 12)",
+        help="deep model: maximum epochs (default 40)",
+    )
+    tr.add_argument(
+        "--ensemble",
+        type=count(1, MAX_ENSEMBLE, "networks"),
+        default=1,
+        metavar="N",
+        help="deep model: train N networks with different seeds on the same patients and "
+        "average their predictions (default 1: a single network)",
+    )
+    tr.add_argument(
+        "--tta",
+        type=count(0, MAX_TTA, "views"),
+        default=0,
+        metavar="N",
+        help="deep model: average each prediction over the crop and N fixed rotated and shifted "
+        "views of it (test-time augmentation; default 0)",
+    )
+    tr.add_argument(
+        "--crop",
+        choices=CROP_POLICIES,
+        default="fit",
+        help="deep model: fit (default) scales each crop to its tumour; fixed cuts every crop "
+        "at the spacing of --crop-mm, so the network sees tumours at their true size",
+    )
+    tr.add_argument(
+        "--crop-mm",
+        type=float,
+        metavar="MM",
+        help="deep model: the crop's mm per voxel: with --crop fixed every crop's (required; "
+        "a 32-voxel crop spans 32 × MM mm), with fit the finest allowed (default 1)",
     )
     tr.add_argument(
         "--nproc",
@@ -161,6 +192,10 @@ def _train(args: argparse.Namespace) -> int:
             "epochs": args.epochs,
             "folds_from": args.folds_from,
             "deep_model": args.deep_model,
+            "ensemble": args.ensemble,
+            "tta": args.tta,
+            "crop": args.crop,
+            "crop_mm": args.crop_mm,
         }
     )
     with (

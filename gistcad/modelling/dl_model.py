@@ -81,12 +81,39 @@ alone on the third cohort: age and sex 0.588 (the covariate term barely moved fr
 covariate start with age and sex 0.59 (the logistic regression's own 0.590: the image added
 nothing); histogram alone 0.541. Together: 0.656, 0.664 and 0.647. ``bench/model_honesty.py``
 repeats the comparison on other seeds.
+
+Ensemble, test-time views, fixed crops
+--------------------------------------
+All three are off by default (``gistcad train --model dl --ensemble N --tta N --crop fixed
+--crop-mm X``); versions stored before they existed load as a single network without views on
+fitted crops (:meth:`DlSettings.from_stored`).
+
+- **Seed ensemble** (``ensemble``): N networks trained on the same rows with the same early
+  stopping split and covariate start, network k with seed ``seed + k`` (:func:`member_seed`),
+  so the first is exactly the single network of that seed. Predictions average the networks'
+  softmax probabilities (and response probabilities) and their Cox risk scores (log hazard
+  ratios, so the mean is that of the log). Out of fold, each fold trains its own ensemble. The
+  networks are saved as one file (:func:`gistcad.neural.weights.ensemble_state`) whose sha256
+  covers them all. Grad-CAM shows the mean of the networks' maps.
+- **Test-time views** (``tta``): each prediction averages the crop as it is and ``tta`` fixed
+  rotations about the craniocaudal axis and shifts drawn once from the training augmentation's
+  ranges with :data:`TTA_SEED` (:func:`gistcad.neural.augment.view_thetas`): the same views for
+  every patient and run, so predictions are reproducible and a patient's does not depend on who
+  else is predicted. No mirror and no intensity change, for the reasons of
+  :mod:`gistcad.neural.augment` (a mirrored crop is not anatomy, and the side carries the site;
+  the genotype shows in the HU). Views cost a pass over the crops each; the covariates are the
+  same for every view.
+- **Fixed crops** (``crop_policy`` "fixed", ``crop_spacing_mm``): every crop at the same mm per
+  voxel, so that the network sees each tumour at its true size (a 32-voxel crop at 4 mm spans
+  128 mm; larger tumours are clipped). The size covariate stays: it is measured on the mask
+  whatever the crop, and it is the only size the network has of a clipped tumour. With "fit"
+  (the default) ``crop_spacing_mm`` is the finest spacing allowed (1 mm).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,20 +127,21 @@ from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.learners import IntArray, Scores
+from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import genotype_labels
-from gistcad.neural.augment import AugmentSettings
+from gistcad.neural.augment import AugmentSettings, view_thetas
 from gistcad.neural.covariates import (
     CLINICAL_COVARIATE_NAMES,
     COVARIATE_NAMES,
     clinical_covariates,
     covariate_matrix,
 )
-from gistcad.neural.crop import Crop, CropSettings, tumour_crop
+from gistcad.neural.crop import Crop, CropSettings, SpacingPolicy, tumour_crop
 from gistcad.neural.crop_cache import CropCache
 from gistcad.neural.distributed import fit_network
 from gistcad.neural.fitting import Monitor, TrainConfig, covariate_start
 from gistcad.neural.gradcam import gradcam
-from gistcad.neural.inference import predict
+from gistcad.neural.inference import predict_mean
 from gistcad.neural.network import (
     GENOTYPE_ORDER,
     KIT11_INDEX,
@@ -122,10 +150,16 @@ from gistcad.neural.network import (
     build_model,
     pick_device,
 )
-from gistcad.neural.weights import load_model, save_weights
+from gistcad.neural.weights import ensemble_state, load_models, save_weights
 
 #: The intensity jitter deep models were trained with before it became a setting.
 OLD_INTENSITY_SCALE, OLD_INTENSITY_SHIFT_HU = 0.10, 15.0
+#: The seed of the test-time views (:meth:`DlSettings.views`): fixed, so that a version's
+#: predictions are the same at every run.
+TTA_SEED = 0
+#: Seeds between an ensemble's networks: network k trains with ``seed + k`` (wrapped to the
+#: 32 bits a seed has).
+SEED_RANGE = 2**32
 
 
 @dataclass(frozen=True)
@@ -136,6 +170,13 @@ class DlSettings:
     torch's own setting (``OMP_NUM_THREADS``, else one per core). ``intensity_scale`` and
     ``intensity_shift_hu``: the HU jitter of the training augmentation (relative, and in HU;
     0: none, see the module docstring).
+
+    ``ensemble``: networks trained with different seeds on the same rows and the same early
+    stopping split, their predictions averaged (1: a single network). ``tta``: test-time
+    views averaged besides the crop as it is (0: none). ``crop_policy`` and
+    ``crop_spacing_mm``: the crop's :class:`~gistcad.neural.crop.SpacingPolicy` and its
+    spacing (fixed: every crop's; fit: the finest allowed). See "Ensemble, test-time views,
+    fixed crops" in the module docstring.
     """
 
     crop_size: int = 32
@@ -152,9 +193,37 @@ class DlSettings:
     intensity_shift_hu: float = 0.0
     clinical_covariates: bool = True
     covariate_start: bool = True
+    ensemble: int = 1
+    tta: int = 0
+    crop_policy: SpacingPolicy = SpacingPolicy.FIT
+    crop_spacing_mm: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "architecture", Architecture(self.architecture))
+        try:
+            object.__setattr__(self, "crop_policy", SpacingPolicy(self.crop_policy))
+        except ValueError:
+            choices = " or ".join(p.value for p in SpacingPolicy)
+            raise ValidationError(f"unknown crop policy {self.crop_policy!r}: {choices}") from None
+        if isinstance(self.ensemble, bool) or int(self.ensemble) != self.ensemble:
+            raise ValidationError(
+                f"the ensemble's size must be a whole number, not {self.ensemble!r}"
+            )
+        if self.ensemble < 1:
+            raise ValidationError(
+                f"an ensemble needs at least one network (1 is a single network), got "
+                f"{self.ensemble}"
+            )
+        if isinstance(self.tta, bool) or int(self.tta) != self.tta or self.tta < 0:
+            raise ValidationError(
+                f"test-time views must be a whole number, 0 or more (0: the crop as it is "
+                f"only), got {self.tta!r}"
+            )
+        if not float(self.crop_spacing_mm) > 0:
+            raise ValidationError(
+                f"the crop spacing must be a positive number of millimetres per voxel, got "
+                f"{self.crop_spacing_mm}"
+            )
 
     def augment(self) -> AugmentSettings:
         """Rotation and translation as :class:`AugmentSettings`' defaults; the intensity jitter
@@ -183,16 +252,36 @@ class DlSettings:
     def from_stored(cls, stored: dict[str, Any]) -> DlSettings:
         """Settings as stored with a model version. A key missing from an older version takes
         the value it was trained with: ±10 % and ±15 HU of jitter, no age and sex, a covariate
-        term starting at zero."""
+        term starting at zero, a single network without test-time views, crops fitted to
+        each tumour with a 1 mm floor."""
         return cls(
             **{
                 "intensity_scale": OLD_INTENSITY_SCALE,
                 "intensity_shift_hu": OLD_INTENSITY_SHIFT_HU,
                 "clinical_covariates": False,
                 "covariate_start": False,
+                "ensemble": 1,
+                "tta": 0,
+                "crop_policy": SpacingPolicy.FIT,
+                "crop_spacing_mm": 1.0,
                 **stored,
             }
         )
+
+    @classmethod
+    def for_request(cls, request: TrainRequest) -> DlSettings:
+        """The default settings with what a training request asks of the deep model: its
+        epochs, ensemble, test-time views and crop."""
+        asked: dict[str, Any] = {
+            "ensemble": request.ensemble,
+            "tta": request.tta,
+            "crop_policy": request.crop,
+        }
+        if request.epochs is not None:
+            asked["epochs"] = request.epochs
+        if request.crop_mm is not None:
+            asked["crop_spacing_mm"] = request.crop_mm
+        return cls(**asked)
 
     @property
     def covariate_names(self) -> tuple[str, ...]:
@@ -202,11 +291,26 @@ class DlSettings:
         return COVARIATE_NAMES + (CLINICAL_COVARIATE_NAMES if self.clinical_covariates else ())
 
     def crop(self) -> CropSettings:
-        return CropSettings(size=self.crop_size)
+        """How the crops are cut (the defaults, fit with a 1 mm floor, are
+        :class:`CropSettings`' own, so their cached crops are those of before)."""
+        return CropSettings(
+            size=self.crop_size, policy=self.crop_policy, spacing_mm=float(self.crop_spacing_mm)
+        )
+
+    def views(self) -> torch.Tensor | None:
+        """The ``tta`` test-time views (rotation and translation of the training
+        augmentation's ranges, :data:`TTA_SEED`), None without."""
+        if self.tta == 0:
+            return None
+        return view_thetas(self.tta, AugmentSettings(hu_scale=0.0, hu_shift=0.0), TTA_SEED)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored with the model version)."""
-        return {**asdict(self), "architecture": self.architecture.value}
+        return {
+            **asdict(self),
+            "architecture": self.architecture.value,
+            "crop_policy": self.crop_policy.value,
+        }
 
 
 @dataclass
@@ -321,29 +425,45 @@ class DlLearner:
         if covariates is not None and self.settings.covariate_start:
             start = self._covariate_start(covariates, genotype, response, np.sort(train_rows))
 
-        def report(epoch: int, total: int, metrics: dict[str, float]) -> None:
-            if self.progress:
-                self.progress(f"epoch {epoch}/{total} val loss {metrics.get('val_loss', 0):.3f}")
-
-        result = fit_network(
-            crops,
-            genotype,
-            durations,
-            events.astype(int),
-            train_idx=np.sort(train_rows),
-            val_idx=np.sort(val_rows),
-            cfg=cfg,
-            covariates=covariates,
-            covariate_init=start,
-            response=response,
-            progress=report,
-            nproc=self.nproc,
-        )
+        members = self.settings.ensemble
+        states, best_epochs = [], []
+        for member in range(members):
+            result = fit_network(
+                crops,
+                genotype,
+                durations,
+                events.astype(int),
+                train_idx=np.sort(train_rows),
+                val_idx=np.sort(val_rows),
+                cfg=replace(cfg, seed=member_seed(self.seed, member)),
+                covariates=covariates,
+                covariate_init=start,
+                response=response,
+                progress=self._epoch_report(member),
+                nproc=self.nproc,
+            )
+            states.append(result.state_dict)
+            best_epochs.append(result.best_epoch)
         return {
-            "state_dict": result.state_dict,
-            "best_epoch": result.best_epoch,
+            "members": states,
+            "best_epochs": best_epochs,
             "settings": self.settings.to_dict(),
         }
+
+    def _epoch_report(self, member: int) -> Callable[[int, int, dict[str, float]], None]:
+        """Progress of network ``member``'s epochs, counted over the whole ensemble's ("epoch
+        13/80 (network 2 of 2) …"), so that a job's progress moves through every network."""
+        members = self.settings.ensemble
+
+        def report(epoch: int, total: int, metrics: dict[str, float]) -> None:
+            if self.progress:
+                which = f" (network {member + 1} of {members})" if members > 1 else ""
+                self.progress(
+                    f"epoch {member * total + epoch}/{members * total}{which} "
+                    f"val loss {metrics.get('val_loss', 0):.3f}"
+                )
+
+        return report
 
     def _covariate_start(
         self,
@@ -364,14 +484,25 @@ class DlLearner:
         return self._train(table, labels, rows)
 
     def _model(self, fitted: Any) -> torch.nn.Module:
-        """The fitted network on :attr:`device` (prediction and Grad-CAM move their inputs
-        to the device of its parameters)."""
+        """The fitted network (the first of an ensemble) on :attr:`device`."""
+        return self._members(fitted)[0]
+
+    def _members(self, fitted: Any) -> list[torch.nn.Module]:
+        """The fitted networks on :attr:`device` (prediction and Grad-CAM move their inputs
+        to the device of their parameters): from :meth:`fit` (state dicts), :meth:`load`
+        (networks), or a single network or state dict (as fitted before ensembles)."""
         device = pick_device(self.device)
         if isinstance(fitted, torch.nn.Module):
-            return fitted.to(device)
-        model = build_model(self.model_config())
-        model.load_state_dict(fitted["state_dict"])
-        return model.to(device).eval()
+            return [fitted.to(device)]
+        if isinstance(fitted, list | tuple):
+            return [model.to(device) for model in fitted]
+        states = fitted["members"] if "members" in fitted else [fitted["state_dict"]]
+        models = []
+        for state in states:
+            model = build_model(self.model_config())
+            model.load_state_dict(state)
+            models.append(model.to(device).eval())
+        return models
 
     def fit_predict(
         self, table: pd.DataFrame, labels: IntArray, train: IntArray, test: IntArray
@@ -381,16 +512,28 @@ class DlLearner:
         return self.predict(fitted, table.iloc[test])
 
     def save(self, fitted: Any, folder: Path) -> tuple[Path, str]:
+        """Every network of the ensemble in one file (a single network's as before)."""
         path = folder / "weights.pt"
-        return path, save_weights(fitted["state_dict"], path)
+        states = fitted["members"] if "members" in fitted else [fitted["state_dict"]]
+        return path, save_weights(ensemble_state(states), path)
 
     def load(self, path: Path, sha256: str) -> Any:
-        return load_model(path, sha256, self.model_config())
+        """The saved network (a single one), or the ensemble's networks (a list)."""
+        models = load_models(path, sha256, self.model_config(), self.settings.ensemble)
+        return models[0] if len(models) == 1 else models
 
     def predict(self, fitted: Any, table: pd.DataFrame) -> Scores:
+        """Class probabilities and the risk score, averaged over the ensemble's networks and
+        the test-time views (:func:`gistcad.neural.inference.predict_mean`)."""
         self._set_threads()
         crops, covariates = self.inputs(table)
-        result = predict(self._model(fitted), crops, batch_size=1, covariates=covariates)
+        result = predict_mean(
+            self._members(fitted),
+            crops,
+            batch_size=1,
+            covariates=covariates,
+            views=self.settings.views(),
+        )
         response = result.response_probability
         return Scores(
             probabilities=self._to_target(
@@ -401,16 +544,34 @@ class DlLearner:
         )
 
     def attention(self, fitted: Any, row: Any, class_index: int) -> tuple[np.ndarray, Crop]:
-        """Grad-CAM of ``class_index`` for one patient, in crop space, with its crop."""
+        """Grad-CAM of ``class_index`` for one patient, in crop space, with its crop.
+
+        An ensemble's map is the mean of its networks' maps (each scaled to [0, 1]), on the
+        crop as it is: the networks that voted, not the first alone, whose map may show
+        what one seed happened to learn. The test-time views are not mapped.
+        """
         crop = self._crop(row)
         covariates = None
         if self.settings.covariates:
             one = pd.DataFrame([row._asdict()])
             covariates = self._covariates(crop.tumour_extent_mm[None], one)[0]
-        return gradcam(self._model(fitted), crop, class_index, covariates=covariates), crop
+        maps = [
+            gradcam(model, crop, class_index, covariates=covariates)
+            for model in self._members(fitted)
+        ]
+        if len(maps) == 1:
+            return maps[0], crop
+        return np.mean(maps, axis=0).astype(np.float32), crop
 
 
 VALIDATION_FOLDS = 5
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The training seed of network ``member`` (from 0) of an ensemble trained with ``seed``:
+    the first network's is ``seed`` itself, so that an ensemble of one is the single network
+    of before."""
+    return (seed + member) % SEED_RANGE
 
 
 def early_stopping_split(

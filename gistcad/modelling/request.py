@@ -9,6 +9,7 @@ PyTorch, no scikit-learn): the dashboard validates a request before it queues th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,9 +21,33 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
 
 #: the parameters of a training run (the other keys of a job's parameters are the job's)
-FIELDS = ("kind", "target", "scheme", "name", "seed", "epochs", "folds_from", "deep_model")
+FIELDS = (
+    "kind",
+    "target",
+    "scheme",
+    "name",
+    "seed",
+    "epochs",
+    "folds_from",
+    "deep_model",
+    "ensemble",
+    "tta",
+    "crop",
+    "crop_mm",
+)
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
+#: the deep model's largest seed ensemble and most test-time views (each costs a network's
+#: training, or a pass over the crops, again)
+MAX_ENSEMBLE = 20
+MAX_TTA = 32
+#: how the deep model's crop is scaled: "fit" each tumour (the default) or a "fixed" spacing
+#: (:class:`gistcad.neural.crop.SpacingPolicy`; named here so that this module stays light)
+CROP_POLICIES = ("fit", "fixed")
+#: the coarsest crop spacing accepted, mm per voxel (a 32-voxel crop then spans 640 mm)
+MAX_CROP_MM = 20.0
+#: the deep model's options, with the values that leave it as it was before they existed
+_DEEP_DEFAULTS: dict[str, Any] = {"ensemble": 1, "tta": 0, "crop": "fit", "crop_mm": None}
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -31,7 +56,11 @@ _E = TypeVar("_E", bound=StrEnum)
 class TrainRequest:
     """One training run: which model, for which target, validated how, named how.
 
-    ``epochs`` applies to the deep model only (None: :class:`DlSettings`' default).
+    ``epochs`` applies to the deep model only (None: :class:`DlSettings`' default), and so do
+    ``ensemble`` (networks trained with different seeds, averaged), ``tta`` (test-time views
+    averaged), ``crop`` ("fit" or "fixed") and ``crop_mm`` (the fixed crop's spacing, or the fit
+    crop's finest; None: 1 mm, the fit crop's floor) — see
+    :class:`gistcad.modelling.dl_model.DlSettings`.
     ``folds_from``: a registered version (its id or name) whose folds this run keeps, so that
     the two are compared on exactly the same folds (None: folds dealt by ``seed``).
     ``deep_model``: a deep model version (id or name) whose risk score is an input of the
@@ -40,7 +69,9 @@ class TrainRequest:
     Raises
     ------
     ValidationError
-        A deep model's risk score asked for a target that is not survival.
+        A deep model's risk score asked for a target that is not survival; an ensemble,
+        test-time views or a crop asked of another model than the deep one; a fixed crop
+        without its spacing.
     """
 
     kind: ModelKind
@@ -51,6 +82,10 @@ class TrainRequest:
     epochs: int | None = None
     folds_from: str | None = None
     deep_model: str | None = None
+    ensemble: int = 1
+    tta: int = 0
+    crop: str = "fit"
+    crop_mm: float | None = None
 
     def __post_init__(self) -> None:
         if self.deep_model is not None and not self.target.is_survival:
@@ -59,6 +94,22 @@ class TrainRequest:
                 "recurrence-free survival only: choose that target (the command: --deep-model "
                 "with --model radiomics --target rfs)"
             )
+        if self.kind is not ModelKind.DL and self._deep_options():
+            raise ValidationError(
+                "--ensemble, --tta, --crop and --crop-mm are options of the deep model: use "
+                f"them with --model dl (this is the {self.kind.value} model)"
+            )
+        if self.crop == "fixed" and self.crop_mm is None:
+            raise ValidationError(
+                "--crop fixed needs the crop's spacing: add --crop-mm, e.g. --crop-mm 4 (a "
+                "32-voxel crop then spans 128 mm, so tumours larger than that are clipped)"
+            )
+
+    def _deep_options(self) -> dict[str, Any]:
+        """The deep model's options that differ from their defaults."""
+        values = {"ensemble": self.ensemble, "tta": self.tta, "crop": self.crop}
+        values["crop_mm"] = self.crop_mm
+        return {k: v for k, v in values.items() if v != _DEEP_DEFAULTS[k]}
 
     def default_name(self) -> str:
         if self.name:
@@ -77,6 +128,8 @@ class TrainRequest:
             "epochs": self.epochs,
             "folds_from": self.folds_from,
             "deep_model": self.deep_model,
+            # only when asked: a request without them is stored as before they existed
+            **self._deep_options(),
         }
 
     @classmethod
@@ -85,8 +138,9 @@ class TrainRequest:
         :data:`FIELDS` (a job's own: device, predict_all, ...) are left alone.
 
         Defaults: target genotype, k-fold validation, a name made of the options, seed 0,
-        the deep model's default epochs, folds dealt by the seed. ``folds_from`` is a model
-        version's id or name (an integer id is accepted too).
+        the deep model's default epochs, folds dealt by the seed, a single network without
+        test-time views on crops fitted to each tumour. ``folds_from`` is a model version's
+        id or name (an integer id is accepted too).
 
         Raises
         ------
@@ -112,6 +166,12 @@ class TrainRequest:
             epochs=None if epochs is None else _whole(epochs, "epochs", 1, MAX_EPOCHS),
             folds_from=folds_from,
             deep_model=deep_model,
+            ensemble=_whole(
+                parameters.get("ensemble", 1), "the ensemble's networks", 1, MAX_ENSEMBLE
+            ),
+            tta=_whole(parameters.get("tta", 0), "the test-time views", 0, MAX_TTA),
+            crop=_crop_policy(parameters.get("crop") or "fit"),
+            crop_mm=_crop_mm(parameters.get("crop_mm")),
         )
 
 
@@ -125,6 +185,29 @@ def _version_reference(value: Any, what: str) -> str | None:
     if not isinstance(value, str):
         raise ValidationError(f"{what} named by a model version's id or name, not {value!r}")
     return value.strip() or None
+
+
+def _crop_policy(value: Any) -> str:
+    if value not in CROP_POLICIES:
+        raise ValidationError(
+            f"unknown crop {value!r}: fit (each tumour fills the crop) or fixed (every crop at "
+            "the spacing of --crop-mm)"
+        )
+    return str(value)
+
+
+def _crop_mm(value: Any) -> float | None:
+    """The crop's spacing in mm (None: not given)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"the crop spacing must be a number of millimetres, not {value!r}")
+    if not 0 < value <= MAX_CROP_MM:
+        raise ValidationError(
+            f"the crop spacing must be above 0 and at most {MAX_CROP_MM:g} mm per voxel, not "
+            f"{value:g}"
+        )
+    return float(value)
 
 
 def _member(enum: type[_E], value: Any, what: str) -> _E:

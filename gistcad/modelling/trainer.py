@@ -80,7 +80,8 @@ def make_learner(
     nproc: int = 1,
 ) -> Learner:
     """The learner of ``request``; the deep model uses ``dl_settings`` when given (a
-    registered version's), else :class:`DlSettings` with the request's epochs, and runs on
+    registered version's), else :class:`DlSettings` with the request's epochs, ensemble,
+    test-time views and crop (:meth:`DlSettings.for_request`), and runs on
     ``device`` ("auto": CUDA when available) with its fits spread over ``nproc`` processes
     (:mod:`gistcad.neural.distributed`); both are choices of this run, not stored."""
     if nproc != 1 and request.kind is not ModelKind.DL:
@@ -118,9 +119,7 @@ def make_learner(
             "the deep model predicts genotype (or KIT exon 11 vs rest) and a continuous risk "
             "score; train the risk target with --model clinical or radiomics"
         )
-    settings = dl_settings or (
-        DlSettings() if request.epochs is None else DlSettings(epochs=request.epochs)
-    )
+    settings = dl_settings or DlSettings.for_request(request)
     return DlLearner(
         n_classes=n_classes,
         data_dir=data_dir,
@@ -264,6 +263,15 @@ def _inputs_text(
             f", with the tumour's size (measured on its mask), primary site{extra} as "
             "covariates added to the network's outputs"
         )
+    if settings.crop_policy.value == "fixed":
+        text += f"; crops at a fixed {settings.crop_spacing_mm:g} mm per voxel"
+    averaged = []
+    if settings.ensemble > 1:
+        averaged.append(f"{settings.ensemble} networks trained with different seeds")
+    if settings.tta:
+        averaged.append(f"the crop and {settings.tta} rotated and shifted views of it")
+    if averaged:
+        text += "; predictions averaged over " + " and over ".join(averaged)
     return text
 
 

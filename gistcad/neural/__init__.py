@@ -6,7 +6,8 @@
   DenseNet121, 4 genotype logits + 1 risk score).
 - :mod:`~gistcad.neural.augment`, :mod:`~gistcad.neural.loss`, :mod:`~gistcad.neural.metrics`,
   :mod:`~gistcad.neural.fitting` — ``TrainConfig``, ``train_model -> TrainResult``.
-- :mod:`~gistcad.neural.inference` — ``predict -> Predictions``;
-  :mod:`~gistcad.neural.gradcam` — ``gradcam``; :mod:`~gistcad.neural.weights` —
-  ``save_weights``, ``load_model`` (checksum first).
+- :mod:`~gistcad.neural.inference` — ``predict -> Predictions``, ``predict_mean`` (a seed
+  ensemble and test-time views); :mod:`~gistcad.neural.gradcam` — ``gradcam``;
+  :mod:`~gistcad.neural.weights` — ``save_weights``, ``load_model``, ``load_models`` (checksum
+  first).
 """

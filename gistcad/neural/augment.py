@@ -21,6 +21,12 @@ makes them, with torch operations and a numpy ``Generator`` as the only randomne
   These are :class:`AugmentSettings`' defaults; the deep model of
   :mod:`gistcad.modelling.dl_model` turns the intensity jitter off, because the genotype shows
   in the tumour's enhancement by about as many HU as the jitter moves it.
+
+**Test-time views** (:func:`view_thetas`, :func:`view_batch`): the deep model may average its
+prediction over the crop as it is and a few fixed rotations and shifts drawn from the same
+ranges. Rotation and translation only: no intensity jitter (the genotype shows in the HU) and
+no mirror, for the reasons above — a mirrored crop is not anatomy the network was trained on,
+and the left–right side carries the site.
 """
 
 from __future__ import annotations
@@ -74,6 +80,36 @@ def affine_thetas(n: int, settings: AugmentSettings, rng: np.random.Generator) -
     return torch.as_tensor(theta, dtype=torch.float32)
 
 
+def _warp(batch: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``batch`` (N, 2, D, H, W) resampled through ``theta`` (N, 3, 4): trilinear, the border
+    repeated where the field leaves the crop."""
+    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def view_thetas(n_views: int, settings: AugmentSettings, seed: int = 0) -> torch.Tensor:
+    """``n_views`` fixed (n_views, 3, 4) transforms for test-time augmentation.
+
+    Drawn like the training augmentation's rotations and translations
+    (:func:`affine_thetas`) from a generator of its own seeded with ``seed``: the same views
+    on every call, so that predictions are reproducible, and the same for every crop, so
+    that a case's prediction does not depend on the other cases predicted with it.
+    """
+    if n_views < 0:
+        raise ValidationError(f"the number of test-time views must be >= 0, got {n_views}")
+    return affine_thetas(n_views, settings, np.random.default_rng(seed))
+
+
+def view_batch(batch: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Every crop of ``batch`` (N, 2, D, H, W) seen through one transform ``theta`` (3, 4)
+    (a test-time view): rotated and shifted, both channels kept in [0, 1]; no intensity
+    change and no mirror (see the module docstring)."""
+    if batch.ndim != 5 or batch.shape[1] != 2:
+        raise ValidationError(f"view_batch needs (N, 2, D, H, W), got {tuple(batch.shape)}")
+    thetas = theta.to(batch).reshape(1, 3, 4).expand(batch.shape[0], 3, 4)
+    return _warp(batch, thetas).clamp(0.0, 1.0)
+
+
 def jitter_windowed(
     image: torch.Tensor,
     scale: torch.Tensor,
@@ -95,9 +131,7 @@ def augment_batch(
     if batch.ndim != 5 or batch.shape[1] != 2:
         raise ValidationError(f"augment_batch needs (N, 2, D, H, W), got {tuple(batch.shape)}")
     n = batch.shape[0]
-    theta = affine_thetas(n, settings, rng).to(batch.device)
-    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
-    moved = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    moved = _warp(batch, affine_thetas(n, settings, rng).to(batch.device))
     scale = torch.as_tensor(1.0 + rng.uniform(-settings.hu_scale, settings.hu_scale, n))
     shift = torch.as_tensor(rng.uniform(-settings.hu_shift, settings.hu_shift, n))
     image = jitter_windowed(moved[:, :1], scale, shift, settings.hu_window)

@@ -1,7 +1,15 @@
-"""Predictions of a trained network on crops: genotype probabilities and imaging risk score."""
+"""Predictions of a trained network on crops: genotype probabilities and imaging risk score.
+
+:func:`predict` runs one network on the crops as they are; :func:`predict_mean` averages
+several networks (a seed ensemble) over the crops as they are and fixed test-time views
+(:func:`gistcad.neural.augment.view_batch`): the mean of the softmax probabilities, of the
+response probabilities, and of the risk scores (log hazard ratios, so their mean is the
+log of the geometric mean hazard ratio).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +18,7 @@ import torch
 from torch import nn
 
 from gistcad.errors import ValidationError
+from gistcad.neural.augment import view_batch
 from gistcad.neural.network import GENOTYPE_ORDER, RESPONSE_INDEX, CovariateFusion
 
 
@@ -108,3 +117,67 @@ def predict(
     if out.shape[1] == RESPONSE_INDEX + 1:
         response = torch.sigmoid(out[:, RESPONSE_INDEX]).numpy().copy()
     return Predictions(probabilities, out[:, k].numpy().copy(), response)
+
+
+#: crops warped at a time for a test-time view (bounds the memory of the sampling grid)
+VIEW_CHUNK = 32
+
+
+def viewed_crops(
+    crops: npt.ArrayLike, theta: torch.Tensor, device: torch.device | None = None
+) -> npt.NDArray[np.float32]:
+    """``crops`` (N, 2, D, H, W) seen through the test-time view ``theta`` (3, 4), warped on
+    ``device`` (default the CPU) :data:`VIEW_CHUNK` crops at a time."""
+    array = np.asarray(crops, dtype=np.float32)
+    out = np.empty_like(array)
+    with torch.inference_mode():
+        for start in range(0, len(array), VIEW_CHUNK):
+            batch = torch.from_numpy(np.array(array[start : start + VIEW_CHUNK]))
+            out[start : start + VIEW_CHUNK] = view_batch(batch.to(device), theta).cpu().numpy()
+    return out
+
+
+def predict_mean(
+    models: Sequence[nn.Module],
+    crops: npt.ArrayLike,
+    batch_size: int = 8,
+    *,
+    covariates: npt.ArrayLike | None = None,
+    views: torch.Tensor | None = None,
+) -> Predictions:
+    """:func:`predict` averaged over ``models`` and over the crops as they are plus each
+    test-time view in ``views`` (V, 3, 4) (:func:`gistcad.neural.augment.view_thetas`):
+    every (model, view) pair weighs the same.
+
+    One model and no views: exactly :func:`predict`. The covariates are the same for every
+    view (the tumour's size is measured on its mask, not on the view).
+    """
+    if not models:
+        raise ValidationError("an ensemble needs at least one network")
+    thetas = [] if views is None else list(views)
+    if len(models) == 1 and not thetas:
+        return predict(models[0], crops, batch_size, covariates=covariates)
+    array = np.asarray(crops, dtype=np.float32)
+    device = next(models[0].parameters()).device
+
+    def seen() -> Iterator[npt.NDArray[np.float32]]:  # one view's copy of the crops at a time
+        yield array
+        for theta in thetas:
+            yield viewed_crops(array, theta, device)
+
+    each = [
+        predict(model, crops_seen, batch_size, covariates=covariates)
+        for crops_seen in seen()
+        for model in models
+    ]
+    responses = [p.response_probability for p in each if p.response_probability is not None]
+    return Predictions(
+        _mean([p.probabilities for p in each]),
+        _mean([p.risk_score for p in each]),
+        _mean(responses) if len(responses) == len(each) else None,
+    )
+
+
+def _mean(arrays: list[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    """The element-wise mean of equally shaped arrays, summed in float64."""
+    return np.asarray(np.mean(np.stack(arrays), axis=0, dtype=np.float64), dtype=np.float32)

@@ -5,6 +5,11 @@ order). :func:`save_weights` returns the file's sha256, which the model registry
 :func:`load_model` reads the file once, checks that sha256 against the registry's **before**
 unpickling anything, then loads with ``torch.load(weights_only=True)`` from the very bytes it
 checked.
+
+A seed ensemble of several networks is one file too (:func:`ensemble_state`,
+:func:`load_models`): one state dict whose keys are each network's own prefixed with
+``member<k>.``, so that the sha256 covers every member; an ensemble of one is stored exactly as
+a single network.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import hashlib
 import io
 import logging
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -24,6 +30,9 @@ from gistcad.errors import ValidationError
 from gistcad.neural.network import ModelConfig, build_model
 
 logger = logging.getLogger(__name__)
+
+#: a key of an ensemble's state dict: the member's index and the network's own key
+_MEMBER_KEY = re.compile(r"member(\d+)\.(.+)")
 
 
 def save_weights(
@@ -57,6 +66,45 @@ def save_weights(
     return digest
 
 
+def ensemble_state(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The networks' state dicts as one, to save as one file: a single network's own, else
+    each key prefixed with ``member<k>.`` (k from 0)."""
+    if not states:
+        raise ValidationError("an ensemble needs at least one network")
+    if len(states) == 1:
+        return dict(states[0])
+    return {
+        f"member{k}.{key}": value for k, state in enumerate(states) for key, value in state.items()
+    }
+
+
+def member_states(state: Mapping[str, torch.Tensor], members: int) -> list[dict[str, torch.Tensor]]:
+    """The ``members`` state dicts that :func:`ensemble_state` joined.
+
+    Raises
+    ------
+    ValidationError
+        If the file holds another number of networks than ``members``.
+    """
+    if members == 1:
+        return [dict(state)]
+    split: list[dict[str, torch.Tensor]] = [{} for _ in range(members)]
+    for key, value in state.items():
+        found = _MEMBER_KEY.fullmatch(key)
+        if found is None or int(found[1]) >= members:
+            raise ValidationError(
+                f"the weights file does not hold an ensemble of {members} networks (key "
+                f"{key!r}); the model version's settings and its file disagree: retrain it"
+            )
+        split[int(found[1])][found[2]] = value
+    if any(not member for member in split):
+        raise ValidationError(
+            f"the weights file holds fewer than the {members} networks of the ensemble; the "
+            "model version's settings and its file disagree: retrain it"
+        )
+    return split
+
+
 def load_model(path: str | os.PathLike[str], expected_sha256: str, cfg: ModelConfig) -> nn.Module:
     """Build ``cfg``'s network and load the weights at ``path`` if their sha256 matches.
 
@@ -68,6 +116,14 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str, cfg: ModelCon
         If the file is missing, its sha256 differs from ``expected_sha256`` (both named; the
         file is never unpickled), or its tensors do not fit ``cfg``'s network.
     """
+    return load_models(path, expected_sha256, cfg, 1)[0]
+
+
+def load_models(
+    path: str | os.PathLike[str], expected_sha256: str, cfg: ModelConfig, members: int
+) -> list[nn.Module]:
+    """The ``members`` networks of an ensemble saved as one file (:func:`ensemble_state`),
+    each built from ``cfg``, loaded if the file's sha256 matches (as :func:`load_model`)."""
     source = Path(path)
     try:
         payload = source.read_bytes()
@@ -83,11 +139,14 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str, cfg: ModelCon
             "from backup or retrain — it was not loaded"
         )
     state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    model = build_model(cfg)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ValidationError(
-            f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
-        ) from exc
-    return model.eval()
+    models = []
+    for member in member_states(state, members):
+        model = build_model(cfg)
+        try:
+            model.load_state_dict(member, strict=True)
+        except RuntimeError as exc:
+            raise ValidationError(
+                f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
+            ) from exc
+        models.append(model.eval())
+    return models
