@@ -170,7 +170,8 @@ def verdicts(rows: Sequence[Row]) -> list[Verdict]:
     else:
         rad, six = summaries[small, "radiomics"], summaries[small, "six"]
         status = "PASS" if rad.mean_auc >= six.mean_auc else "FAIL"
-        detail = f"mean AUC {rad.mean_auc:.3f} vs {six.mean_auc:.3f} over {len(rad.seeds)} seeds"
+        seeds = f"{len(rad.seeds)} seed{'s' if len(rad.seeds) != 1 else ''}"
+        detail = f"mean AUC {rad.mean_auc:.3f} vs {six.mean_auc:.3f} over {seeds}"
         out.append(Verdict(name, status, detail))
 
     name = f"radiomics > clinical with DeLong p < {ALPHA:g} at {small} (every seed)"
