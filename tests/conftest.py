@@ -59,6 +59,8 @@ SLOWEST_FIRST = (
     "tests/app/test_browser_jobs.py",
     "tests/app/test_browser_response.py",
     "tests/neural/test_distributed.py",
+    "tests/pacs/test_browser_pacs.py",
+    "tests/pacs/test_browser_upload.py",
     "tests/app/test_browser_login.py",
 )
 
