@@ -148,7 +148,9 @@ def open_viewer(tab: object, url: str) -> object:
     from playwright.sync_api import Frame, Page
 
     assert isinstance(tab, Page)
-    tab.goto(url, wait_until="networkidle", timeout=60_000)
+    # not "networkidle": the viewer streams the CT into its frame, and on a busy machine a
+    # large volume keeps the network busy past any fixed wait; the waits below say "ready"
+    tab.goto(url, wait_until="domcontentloaded", timeout=60_000)
     tab.get_by_text("Therapy implication").first.wait_for(timeout=60_000)
     tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
     tab.wait_for_selector("iframe[title*='ct_viewer']", timeout=60_000)
