@@ -52,6 +52,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gistcad.synth.observation import IQR_PER_SD
+
 #: the models a run may ask for, in the order they are trained (and compared: each against
 #: those before it); ``six`` comes with ``radiomics``
 MODELS = ("clinical", "radiomics", "deep")
@@ -75,8 +77,6 @@ SIX_COLUMNS = (
     "solid_stat_iqr",
     "morph_vol_dens_conv_hull",
 )
-#: IQR of a normal distribution in SDs: the texture SD is the solid part's IQR / this
-IQR_PER_SD = 1.349
 
 
 @dataclass(frozen=True)

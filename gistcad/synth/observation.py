@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 NECROSIS_BELOW_HU = 30.0
 #: fewest interior voxels for the eroded mask to be used
 MIN_INTERIOR = 10
+#: the IQR of a normal distribution in SDs: the texture SD is the solid part's IQR / this
+IQR_PER_SD = 1.349
 #: the measurements of :func:`measure_tumour`
 MEASUREMENTS: tuple[str, ...] = ("solid_hu", "necrosis_share", "texture_sd", "solidity")
 #: the features of :func:`observed_features`, in the calibration's order
@@ -141,7 +143,7 @@ def measure_tumour(
     return {
         "solid_hu": float(median),
         "necrosis_share": float(necrotic.mean()),
-        "texture_sd": float((q75 - q25) / 1.349),
+        "texture_sd": float((q75 - q25) / IQR_PER_SD),
         "solidity": float(min(volume / hull, 1.0)) if hull > 0 else 1.0,
         "voxels": float(crop.sum()),
     }
