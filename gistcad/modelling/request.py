@@ -44,6 +44,8 @@ MAX_TTA = 32
 #: how the deep model's crop is scaled: "fit" each tumour (the default) or a "fixed" spacing
 #: (:class:`gistcad.neural.crop.SpacingPolicy`; named here so that this module stays light)
 CROP_POLICIES = ("fit", "fixed")
+#: the crop policies as the dashboard names them
+CROP_LABELS = {"fit": "fit each tumour", "fixed": "fixed spacing"}
 #: the coarsest crop spacing accepted, mm per voxel (a 32-voxel crop then spans 640 mm)
 MAX_CROP_MM = 20.0
 #: the deep model's options, with the values that leave it as it was before they existed
