@@ -103,8 +103,9 @@ class TrainRequest:
             )
         if self.crop == "fixed" and self.crop_mm is None:
             raise ValidationError(
-                "--crop fixed needs the crop's spacing: add --crop-mm, e.g. --crop-mm 4 (a "
-                "32-voxel crop then spans 128 mm, so tumours larger than that are clipped)"
+                "--crop fixed needs the crop's spacing: add --crop-mm (on the Jobs page, "
+                '"Crop spacing, mm per voxel"), e.g. 4 mm (a 32-voxel crop then spans 128 mm, '
+                "so tumours larger than that are clipped)"
             )
 
     def _deep_options(self) -> dict[str, Any]:

@@ -296,7 +296,10 @@ def test_a_deep_training_run_from_the_jobs_page_keeps_its_ensemble_views_and_cro
     at.radio(key="jobs_crop").set_value("fixed")
     at.button[1].click().run()  # the training form's submit button
     assert not at.exception, at.exception
-    assert any("--crop fixed needs the crop's spacing" in e.value for e in at.error), at.error
+    assert any(
+        "needs the crop's spacing" in e.value and '"Crop spacing, mm per voxel"' in e.value
+        for e in at.error
+    ), at.error
     assert _jobs(app_db) == []
     at.number_input(key="jobs_crop_mm").set_value(4.0)
     # seed_cohort's model's name: the worker refuses a taken name before any training
