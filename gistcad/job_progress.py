@@ -100,6 +100,9 @@ _PARAMETER_NAMES = {
     "folds_from": "folds of",
     "predict_all": "then predict all",
     "restart_of": "restart of job",
+    "ensemble": "networks in the ensemble",
+    "tta": "test-time views",
+    "crop_mm": "crop spacing (mm)",
 }
 
 
@@ -107,6 +110,7 @@ def _value_labels() -> dict[str, Mapping[str, str]]:
     """How a coded parameter's value is printed, by parameter name."""
     from gistcad.analysis.prediction_source import VALIDATION_LABELS  # pandas: only here
     from gistcad.domain import MODEL_KIND_LABELS, MODEL_TARGET_LABELS, Endpoint
+    from gistcad.modelling.request import CROP_LABELS
 
     return {
         "target": MODEL_TARGET_LABELS,
@@ -114,6 +118,7 @@ def _value_labels() -> dict[str, Mapping[str, str]]:
         "scheme": VALIDATION_LABELS,
         "endpoint": {e.value: e.label for e in Endpoint},  # a discovery job's
         "harmonise": {"none": "none", "combat": "ComBat per center"},
+        "crop": CROP_LABELS,  # the deep model's
     }
 
 

@@ -2,6 +2,7 @@
 (progress, time left); cancel one that runs; restart one that failed."""
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +14,14 @@ from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.errors import GistcadError
 from gistcad.job_progress import parameters_text, time_left_text
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.request import (
+    CROP_LABELS,
+    CROP_POLICIES,
+    MAX_CROP_MM,
+    MAX_ENSEMBLE,
+    MAX_TTA,
+    TrainRequest,
+)
 from gistcad.modelling.targets import trainable_targets
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_jobs, list_model_versions
@@ -29,6 +37,58 @@ st.caption(
 with session_scope(engine()) as session:
     models = list_model_versions(session)
     centers = list_centers(session, scope())["center"].tolist()
+
+
+def deep_options() -> dict[str, Any]:
+    """The deep model's ensemble, test-time views and crop, as a training run's parameters
+    (:meth:`TrainRequest.from_parameters` checks them; the defaults leave the run as it was)."""
+    ensemble = st.number_input(
+        "Networks in the ensemble",
+        min_value=1,
+        max_value=MAX_ENSEMBLE,
+        value=1,
+        step=1,
+        key="jobs_ensemble",
+        help="trains this many networks, each with its own seed, and averages their "
+        "predictions: steadier results, but N networks take N times the training time "
+        "(every fold of the validation too). 1: a single network",
+    )
+    tta = st.number_input(
+        "Test-time views",
+        min_value=0,
+        max_value=MAX_TTA,
+        value=0,
+        step=1,
+        key="jobs_tta",
+        help="each prediction also averages this many slightly rotated and shifted views of "
+        "the tumour's crop (the same views for every patient, so results are reproducible): "
+        "N views make every prediction take 1 + N times as long. 0: the crop as it is",
+    )
+    crop = st.radio(
+        "Crop",
+        CROP_POLICIES,
+        format_func=CROP_LABELS.__getitem__,
+        key="jobs_crop",
+        horizontal=True,
+        help="fit each tumour: every crop is scaled so that the tumour and a margin fill it "
+        "(its size reaches the network separately). Fixed spacing: every crop at the same mm "
+        "per voxel, so that the network sees each tumour at its true size; tumours larger "
+        "than the crop are clipped",
+    )
+    crop_mm = st.number_input(
+        "Crop spacing, mm per voxel",
+        min_value=0.0,
+        max_value=MAX_CROP_MM,
+        value=None,
+        step=0.5,
+        key="jobs_crop_mm",
+        placeholder="needed for a fixed spacing",
+        help="fixed spacing: needed, the spacing of every crop (a 32-voxel crop at 4 mm spans "
+        "128 mm). Fit each tumour: optional, the finest spacing a small tumour is enlarged "
+        "to (empty: 1 mm)",
+    )
+    return {"ensemble": ensemble, "tta": tta, "crop": crop, "crop_mm": crop_mm}
+
 
 start_predict, start_train = st.columns(2)
 with start_predict.form("predict_form"):
@@ -94,6 +154,8 @@ with start_train.form("train_form"):
             help="the imaging risk score also reads this deep model's risk head: out of fold "
             "for the patients it was trained on, its stored prediction for the others",
         )
+    # offered with the deep model only: the request refuses them for the other kinds
+    deep = deep_options() if kind is ModelKind.DL else {}
     if st.form_submit_button("Start training"):
         try:
             request = TrainRequest.from_parameters(
@@ -104,6 +166,7 @@ with start_train.form("train_form"):
                     "name": name.strip() or None,
                     "folds_from": folds_from,
                     "deep_model": None if deep_model is None else str(deep_model),
+                    **deep,
                 }
             )
             job_id = jobs.start_job(

@@ -44,6 +44,8 @@ MAX_TTA = 32
 #: how the deep model's crop is scaled: "fit" each tumour (the default) or a "fixed" spacing
 #: (:class:`gistcad.neural.crop.SpacingPolicy`; named here so that this module stays light)
 CROP_POLICIES = ("fit", "fixed")
+#: the crop policies as the dashboard names them
+CROP_LABELS = {"fit": "fit each tumour", "fixed": "fixed spacing"}
 #: the coarsest crop spacing accepted, mm per voxel (a 32-voxel crop then spans 640 mm)
 MAX_CROP_MM = 20.0
 #: the deep model's options, with the values that leave it as it was before they existed
@@ -101,8 +103,9 @@ class TrainRequest:
             )
         if self.crop == "fixed" and self.crop_mm is None:
             raise ValidationError(
-                "--crop fixed needs the crop's spacing: add --crop-mm, e.g. --crop-mm 4 (a "
-                "32-voxel crop then spans 128 mm, so tumours larger than that are clipped)"
+                "--crop fixed needs the crop's spacing: add --crop-mm (on the Jobs page, "
+                '"Crop spacing, mm per voxel"), e.g. 4 mm (a 32-voxel crop then spans 128 mm, '
+                "so tumours larger than that are clipped)"
             )
 
     def _deep_options(self) -> dict[str, Any]:

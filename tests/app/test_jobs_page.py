@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
+from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.store import AccessScope
 from gistcad.store.models import Job, Prediction
@@ -251,3 +252,85 @@ def test_a_risk_score_run_from_the_jobs_page_can_read_a_deep_model_s_risk_score(
     while _jobs(app_db)[0].status in (JobStatus.QUEUED, JobStatus.RUNNING):
         assert time.monotonic() < deadline
         time.sleep(0.5)
+
+
+DEEP_OPTIONS = ("jobs_ensemble", "jobs_tta", "jobs_crop_mm")
+
+
+def _wait_until_ended(engine: Engine) -> Job:
+    deadline = time.monotonic() + 90
+    while _jobs(engine)[-1].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    return _jobs(engine)[-1]
+
+
+def test_the_deep_model_s_ensemble_views_and_crop_are_offered_with_the_deep_kind_only(
+    app_db: Engine, seeded: None
+) -> None:
+    at = _open("views/jobs.py")
+    for kind in ModelKind:
+        at.selectbox(key="jobs_kind").set_value(kind).run()
+        assert not at.exception, at.exception
+        shown = {n.key for n in at.number_input} | {r.key for r in at.radio}
+        if kind is not ModelKind.DL:
+            assert not shown & {*DEEP_OPTIONS, "jobs_crop"}, kind
+    at.selectbox(key="jobs_kind").set_value(ModelKind.DL).run()
+    # the defaults are the command's: one network, no views, crops fitted to each tumour
+    assert at.number_input(key="jobs_ensemble").value == 1
+    assert at.number_input(key="jobs_tta").value == 0
+    assert at.number_input(key="jobs_crop_mm").value is None
+    assert at.radio(key="jobs_crop").value == "fit"
+    assert at.radio(key="jobs_crop").options == ["fit each tumour", "fixed spacing"]
+
+
+def test_a_deep_training_run_from_the_jobs_page_keeps_its_ensemble_views_and_crop(
+    app_db: Engine, seeded: None
+) -> None:
+    """The options travel in the job's parameters as the command's; a fixed crop without
+    its spacing is refused on the page with the request's message, and nothing is queued."""
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.DL).run()
+    at.number_input(key="jobs_ensemble").set_value(3)
+    at.number_input(key="jobs_tta").set_value(4)
+    at.radio(key="jobs_crop").set_value("fixed")
+    at.button[1].click().run()  # the training form's submit button
+    assert not at.exception, at.exception
+    assert any(
+        "needs the crop's spacing" in e.value and '"Crop spacing, mm per voxel"' in e.value
+        for e in at.error
+    ), at.error
+    assert _jobs(app_db) == []
+    at.number_input(key="jobs_crop_mm").set_value(4.0)
+    # seed_cohort's model's name: the worker refuses a taken name before any training
+    at.text_input(key="jobs_name").input("clinical-v1")
+    at.button[1].click().run()
+    assert any("started" in s.value for s in at.success), [e.value for e in at.error]
+    (job,) = _jobs(app_db)
+    asked = TrainRequest.from_parameters(job.parameters)
+    assert asked == TrainRequest(
+        ModelKind.DL,
+        Target.GENOTYPE,
+        name="clinical-v1",
+        ensemble=3,
+        tta=4,
+        crop="fixed",
+        crop_mm=4.0,
+    )
+    assert "exists already" in (_wait_until_ended(app_db).error or "")
+    at.run()
+    shown = at.dataframe[0].value.set_index("Job").loc[job.id, "Parameters"]
+    assert "networks in the ensemble 3, test-time views 4, crop fixed spacing" in shown
+
+
+def test_a_deep_training_run_with_the_default_options_is_stored_as_before_them(
+    app_db: Engine, seeded: None
+) -> None:
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.DL).run()
+    at.text_input(key="jobs_name").input("clinical-v1")  # taken: refused before training
+    at.button[1].click().run()
+    (job,) = _jobs(app_db)
+    assert job.parameters["kind"] == ModelKind.DL.value
+    assert not {"ensemble", "tta", "crop", "crop_mm"} & set(job.parameters)
+    assert "exists already" in (_wait_until_ended(app_db).error or "")
