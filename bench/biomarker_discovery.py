@@ -45,6 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,10 +274,35 @@ def format_ct_summary(runs: Sequence[CtRun]) -> list[str]:
     return lines
 
 
+def keep_cohort(folder: Path, seed: int, signal: float, rendered: Any, table: pd.DataFrame) -> None:
+    """Write a rendered cohort (features, survival, adjustment, center, the planted trait)
+    and its discovery table to ``folder`` as CSV, to look into a finding afterwards."""
+    c = rendered.cohort
+    stem = folder / f"ct{len(c.features)}_seed{seed}_signal{signal:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = c.features.add_prefix("feature:").assign(
+        rfs_months=c.durations,
+        rfs_event=c.events,
+        center=c.centers,
+        log_size=c.log_size,
+        prognostic_trait_z=rendered.trait_z,
+    )
+    pd.concat([rows, c.covariates.add_prefix("adjust:")], axis=1).to_csv(
+        f"{stem}_cohort.csv", index=False
+    )
+    table.to_csv(f"{stem}_discovery.csv", index=False)
+
+
 def ct_cohorts(
-    patients: int, seeds: Sequence[int], signals: Sequence[float], matrix: int, workers: int | None
+    patients: int,
+    seeds: Sequence[int],
+    signals: Sequence[float],
+    matrix: int,
+    workers: int | None,
+    keep: Path | None = None,
 ) -> None:
-    """Discovery on the CT of generated cohorts (see the module docstring)."""
+    """Discovery on the CT of generated cohorts (see the module docstring); ``keep``: a
+    folder where each cohort and its discovery table are written (:func:`keep_cohort`)."""
     from gistcad.biomarkers.simulation import rendered_cohort
 
     runs = []
@@ -307,6 +333,8 @@ def ct_cohorts(
                 events=int(c.events.sum()),
             )
             runs.append(run)
+            if keep is not None:
+                keep_cohort(keep, seed, signal, rendered, found.table)
             print(format_ct_run(run))
             print(
                 f"  CT and features {features_s:.0f} s, discovery "
@@ -359,10 +387,13 @@ def main() -> None:
     parser.add_argument("--signals", type=float, nargs="+", default=[1.0, 0.0])
     parser.add_argument("--matrix", type=int, default=256, help="in-plane pixels of the CT")
     parser.add_argument("--workers", type=int, help="processes of a local cluster")
+    parser.add_argument(
+        "--keep", type=Path, help="with --ct: write each cohort and its discovery table here"
+    )
     args = parser.parse_args()
     if args.ct:
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
-        ct_cohorts(args.ct, args.ct_seeds, args.signals, args.matrix, args.workers)
+        ct_cohorts(args.ct, args.ct_seeds, args.signals, args.matrix, args.workers, args.keep)
         print(f"load average at end: {os.getloadavg()[0]:.2f}")
         return
     if args.size_adjustment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -80,3 +81,26 @@ def test_a_noise_feature_first_or_an_unconfirmed_trait_feature_is_not_the_trait_
         "trait-expressing feature confirmed in 1/1",
         "signal 0: runs with any (false) discovery 1/1, with a confirmed one 0/1",
     ]
+
+
+def test_a_kept_cohort_reads_back_with_its_features_outcome_adjustment_and_trait(
+    tmp_path: Path,
+) -> None:
+    from gistcad.biomarkers.simulation import RenderedCohort, planted_cohort
+
+    cohort = planted_cohort(40, noise_features=3, seed=2)
+    trait = np.linspace(-1.0, 1.0, 40)
+    table = _table(["planted", "noise_00"], [True, False], [False, False])
+    _bench().keep_cohort(tmp_path / "kept", 7, 0.0, RenderedCohort(cohort, trait), table)
+
+    rows = pd.read_csv(tmp_path / "kept" / "ct40_seed7_signal0_cohort.csv")
+    features = rows.filter(like="feature:").rename(columns=lambda c: c.removeprefix("feature:"))
+    pd.testing.assert_frame_equal(features, cohort.features, check_dtype=False)
+    adjust = rows.filter(like="adjust:").rename(columns=lambda c: c.removeprefix("adjust:"))
+    pd.testing.assert_frame_equal(adjust, cohort.covariates, check_dtype=False)
+    assert rows["rfs_months"].tolist() == pytest.approx(cohort.durations.tolist())
+    assert rows["rfs_event"].tolist() == cohort.events.tolist()
+    assert rows["center"].astype(str).tolist() == [str(c) for c in cohort.centers]
+    assert rows["prognostic_trait_z"].tolist() == pytest.approx(trait.tolist())
+    kept = pd.read_csv(tmp_path / "kept" / "ct40_seed7_signal0_discovery.csv")
+    assert kept["feature"].tolist() == ["planted", "noise_00"]
