@@ -293,6 +293,56 @@ def keep_cohort(folder: Path, seed: int, signal: float, rendered: Any, table: pd
     table.to_csv(f"{stem}_discovery.csv", index=False)
 
 
+def read_kept(path: Path) -> tuple[Any, int, float]:
+    """A cohort :func:`keep_cohort` wrote (``*_cohort.csv``): the rendered cohort, its seed and
+    its signal (from the file's name)."""
+    from gistcad.biomarkers.simulation import PlantedCohort, RenderedCohort
+
+    rows = pd.read_csv(path)
+    stem = path.name.removesuffix("_cohort.csv").split("_")
+    seed = int(stem[1].removeprefix("seed"))
+    signal = float(stem[2].removeprefix("signal"))
+    cohort = PlantedCohort(
+        features=rows.filter(like="feature:").rename(columns=lambda c: c.split(":", 1)[1]),
+        durations=rows["rfs_months"].to_numpy(dtype=float),
+        events=rows["rfs_event"].to_numpy(dtype=float),
+        covariates=rows.filter(like="adjust:").rename(columns=lambda c: c.split(":", 1)[1]),
+        centers=rows["center"].astype(str).to_numpy(dtype=object),
+        log_size=rows["log_size"].to_numpy(dtype=float),
+    )
+    return RenderedCohort(cohort, rows["prognostic_trait_z"].to_numpy(dtype=float)), seed, signal
+
+
+def kept_cohorts(folder: Path, winsorise: float) -> None:
+    """Discovery again on every cohort :func:`keep_cohort` wrote to ``folder`` (no CT is
+    rendered: seconds a cohort), with the features winsorised at ``winsorise``."""
+    runs = []
+    for path in sorted(folder.glob("*_cohort.csv")):
+        rendered, seed, signal = read_kept(path)
+        c = rendered.cohort
+        found = discover(
+            c.features,
+            c.durations,
+            c.events,
+            c.covariates,
+            c.centers,
+            c.log_size,
+            DiscoverySettings(bootstrap=0, winsorise=winsorise),
+        )
+        run = judge_ct_run(
+            found.table,
+            c.features,
+            rendered.trait_z,
+            seed=seed,
+            signal=signal,
+            events=int(c.events.sum()),
+        )
+        runs.append(run)
+        print(format_ct_run(run), flush=True)
+    for line in format_ct_summary(runs):
+        print(line)
+
+
 def ct_cohorts(
     patients: int,
     seeds: Sequence[int],
@@ -390,7 +440,19 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="with --ct: write each cohort and its discovery table here"
     )
+    parser.add_argument(
+        "--kept", type=Path, help="only discovery again on the cohorts --keep wrote to this folder"
+    )
+    parser.add_argument(
+        "--winsorise",
+        type=float,
+        default=DiscoverySettings().winsorise,
+        help="with --kept: the share of each tail winsorised (0: none)",
+    )
     args = parser.parse_args()
+    if args.kept:
+        kept_cohorts(args.kept, args.winsorise)
+        return
     if args.ct:
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
         ct_cohorts(args.ct, args.ct_seeds, args.signals, args.matrix, args.workers, args.keep)

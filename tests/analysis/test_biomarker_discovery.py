@@ -10,6 +10,7 @@ import pytest
 from gistcad.analysis.biomarker_discovery import (
     DiscoverySettings,
     check_no_outcome,
+    discover,
     pooled_confirmation,
 )
 from gistcad.biomarkers.simulation import planted_cohort
@@ -121,3 +122,81 @@ def test_pooled_confirmation_by_hand() -> None:
     assert np.log(pooled["confirmed_hr"]) == pytest.approx(0.46)
     assert pooled["confirmed_p"] == pytest.approx(0.010130, abs=2e-5)  # z = 2.5715
     assert pooled["confirmed"] and pooled["splits_replicated"] == 1
+
+
+def test_winsorising_clips_each_feature_at_the_quantiles_of_the_rows_it_is_fitted_on() -> None:
+    from gistcad.analysis.biomarker_discovery import _standardise
+
+    x = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [100.0]])
+    fit_on = np.array([True, True, True, True, True, False])  # the 100 is held out
+    # quantiles 0.25 and 0.75 of 0..4 (linear interpolation): 1 and 3
+    clipped = np.array([1.0, 1.0, 2.0, 3.0, 3.0, 3.0])
+    on_fit = clipped[:5]
+    expected = (clipped - on_fit.mean()) / on_fit.std(ddof=1)
+    assert _standardise(x, fit_on, 0.25)[:, 0] == pytest.approx(expected)
+    # no winsorising: the held-out extreme stays where it is
+    plain = (x[:, 0] - 2.0) / np.std([0.0, 1, 2, 3, 4], ddof=1)
+    assert _standardise(x, fit_on)[:, 0] == pytest.approx(plain)
+
+
+def test_a_noise_feature_with_a_few_extreme_values_is_not_discovered_once_winsorised() -> None:
+    # A heavy-tailed feature (the HU variance of a tumour with calcification reaches 100 times
+    # the median) whose extreme values fall on four early recurrences: on the raw scale those
+    # four decide its Wald test; winsorised at the 1st and 99th percentiles they do not.
+    cohort = planted_cohort(n=400, hazard_ratio=2.0, noise_features=20, seed=3)
+    rng = np.random.default_rng(3)
+    spiky = rng.lognormal(0.0, 0.3, cohort.durations.size)
+    earliest = np.argsort(np.where(cohort.events > 0, cohort.durations, np.inf))[:4]
+    spiky[earliest] = 60.0  # about 60 SDs above the median
+    features = cohort.features.assign(spiky=spiky)
+
+    raw = discover_cohort(cohort, DiscoverySettings(bootstrap=0, winsorise=0.0), features=features)
+    kept = discover_cohort(cohort, DiscoverySettings(bootstrap=0), features=features)
+    assert "spiky" in raw.discovered
+    assert "spiky" not in kept.discovered
+    # the planted feature, light-tailed, keeps its place either way
+    assert kept.table.iloc[0]["feature"] == "planted" == raw.table.iloc[0]["feature"]
+    # the four extremes are pulled in to the 99th percentile: one value, no longer apart
+    assert kept.analysed["spiky"].iloc[earliest].nunique() == 1
+    assert kept.analysed["spiky"].max() < raw.analysed["spiky"].max()
+
+
+def test_a_winsorised_share_out_of_range_is_refused() -> None:
+    with pytest.raises(ValidationError, match="winsorised share"):
+        DiscoverySettings(winsorise=0.3)
+
+
+def test_adjustment_columns_that_the_others_determine_are_left_out_with_a_note() -> None:
+    from gistcad.analysis.biomarker_discovery import independent_covariates
+
+    i = np.arange(120)
+    # every non-gastric tumour is KIT exon 11 or PDGFRA: non_gastric = 1 - kit9 - wild_type
+    frame = pd.DataFrame(
+        {
+            "log_size": np.log1p(i % 7),
+            "non_gastric": (i % 2 == 0).astype(float),
+            "all_same": np.full(120, 3.0),
+            "kit9": (i % 4 == 1).astype(float),
+            "wild_type": (i % 4 == 3).astype(float),
+            "pdgfra": (i % 4 == 2).astype(float),
+        }
+    )
+    kept, dropped = independent_covariates(frame)
+    assert dropped == ["all_same", "wild_type"]
+    assert list(kept.columns) == ["log_size", "non_gastric", "kit9", "pdgfra"]
+
+    cohort = planted_cohort(n=120, hazard_ratio=2.0, noise_features=10, seed=5)
+    covariates = pd.concat([cohort.covariates, frame.drop(columns="log_size")], axis=1)
+    plain = discover_cohort(cohort)
+    found = discover(
+        cohort.features,
+        cohort.durations,
+        cohort.events,
+        covariates,
+        cohort.centers,
+        cohort.log_size,
+        DiscoverySettings(bootstrap=0),
+    )
+    assert any("all_same, wild_type left out" in note for note in found.notes)
+    assert bool(np.isfinite(found.table["hr"]).all())  # every feature's model is estimable
+    assert found.table.iloc[0]["feature"] == plain.table.iloc[0]["feature"] == "planted"
