@@ -35,6 +35,12 @@ Usage::
     .venv/bin/python bench/biomarker_discovery.py --data-dir ~/gistcad-data
     PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --size-adjustment 600 --seeds 20
     PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --ct 400 --ct-seeds 1 2
+    PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --ct 600 --keep /tmp/ct600
+    PYTHONPATH=. .venv/bin/python bench/biomarker_discovery.py --kept /tmp/ct600 --winsorise 0
+
+``--keep DIR`` writes each rendered cohort (features, survival, adjustment, center, the planted
+trait) and its discovery table as CSV; ``--kept DIR`` runs discovery again on those files,
+without rendering (seconds a cohort), e.g. with another ``--winsorise``.
 """
 
 from __future__ import annotations
