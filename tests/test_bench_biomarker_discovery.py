@@ -104,3 +104,12 @@ def test_a_kept_cohort_reads_back_with_its_features_outcome_adjustment_and_trait
     assert rows["prognostic_trait_z"].tolist() == pytest.approx(trait.tolist())
     kept = pd.read_csv(tmp_path / "kept" / "ct40_seed7_signal0_discovery.csv")
     assert kept["feature"].tolist() == ["planted", "noise_00"]
+
+    # --kept reads it back as the cohort it was, with its seed and signal
+    back, seed, signal = _bench().read_kept(tmp_path / "kept" / "ct40_seed7_signal0_cohort.csv")
+    assert (seed, signal) == (7, 0.0)
+    pd.testing.assert_frame_equal(back.cohort.features, cohort.features, check_dtype=False)
+    pd.testing.assert_frame_equal(back.cohort.covariates, cohort.covariates, check_dtype=False)
+    assert back.cohort.events.tolist() == cohort.events.tolist()
+    assert back.cohort.log_size.tolist() == pytest.approx(cohort.log_size.tolist())
+    assert back.trait_z.tolist() == pytest.approx(trait.tolist())
