@@ -319,30 +319,38 @@ def read_kept(path: Path) -> tuple[Any, int, float]:
     return RenderedCohort(cohort, rows["prognostic_trait_z"].to_numpy(dtype=float)), seed, signal
 
 
+def judge_rendered(
+    rendered: Any, seed: int, signal: float, winsorise: float = DiscoverySettings().winsorise
+) -> tuple[Any, CtRun]:
+    """Discovery (no bootstrap) on a rendered cohort, and its judgement against the trait."""
+    c = rendered.cohort
+    found = discover(
+        c.features,
+        c.durations,
+        c.events,
+        c.covariates,
+        c.centers,
+        c.log_size,
+        DiscoverySettings(bootstrap=0, winsorise=winsorise),
+    )
+    run = judge_ct_run(
+        found.table,
+        c.features,
+        rendered.trait_z,
+        seed=seed,
+        signal=signal,
+        events=int(c.events.sum()),
+    )
+    return found, run
+
+
 def kept_cohorts(folder: Path, winsorise: float) -> None:
     """Discovery again on every cohort :func:`keep_cohort` wrote to ``folder`` (no CT is
     rendered: seconds a cohort), with the features winsorised at ``winsorise``."""
     runs = []
     for path in sorted(folder.glob("*_cohort.csv")):
         rendered, seed, signal = read_kept(path)
-        c = rendered.cohort
-        found = discover(
-            c.features,
-            c.durations,
-            c.events,
-            c.covariates,
-            c.centers,
-            c.log_size,
-            DiscoverySettings(bootstrap=0, winsorise=winsorise),
-        )
-        run = judge_ct_run(
-            found.table,
-            c.features,
-            rendered.trait_z,
-            seed=seed,
-            signal=signal,
-            events=int(c.events.sum()),
-        )
+        _, run = judge_rendered(rendered, seed, signal, winsorise)
         runs.append(run)
         print(format_ct_run(run), flush=True)
     for line in format_ct_summary(runs):
@@ -369,25 +377,8 @@ def ct_cohorts(
                 patients, signal=signal, seed=seed, matrix=matrix, workers=workers
             )
             features_s = time.perf_counter() - start
-            c = rendered.cohort
             start = time.perf_counter()
-            found = discover(
-                c.features,
-                c.durations,
-                c.events,
-                c.covariates,
-                c.centers,
-                c.log_size,
-                DiscoverySettings(bootstrap=0),
-            )
-            run = judge_ct_run(
-                found.table,
-                c.features,
-                rendered.trait_z,
-                seed=seed,
-                signal=signal,
-                events=int(c.events.sum()),
-            )
+            found, run = judge_rendered(rendered, seed, signal)
             runs.append(run)
             if keep is not None:
                 keep_cohort(keep, seed, signal, rendered, found.table)
