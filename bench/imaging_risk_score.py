@@ -49,8 +49,13 @@ CEILING_KEYS = ("rfs_c_clinical", "rfs_c_with_trait")
 
 
 def gistcad(args: list[str], env: dict[str, str]) -> str:
+    """The command's output; a command that fails stops the bench with what it said."""
     command = [sys.executable, "-m", "gistcad.cli", *args]
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"gistcad {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr.strip()}"
+        )
     return done.stdout
 
 
