@@ -419,6 +419,16 @@ def discover_biomarkers(
             "fewer factors or add patients"
         )
     features = candidate_features(table, data_dir, progress)
+    described = features.notna().any(axis=1).to_numpy()
+    if not described.all():
+        low, high = CANDIDATE_SETTINGS.resegment_hu
+        notes.append(
+            f"{int((~described).sum())} patient(s) left out: no voxel of the tumour outline "
+            f"lies between {low:g} and {high:g} HU, so no feature describes it"
+        )
+        table = table[described].reset_index(drop=True)
+        covariates = covariates[described].reset_index(drop=True)
+        features = features[described].reset_index(drop=True)
     if request.deep_model is not None:
         features[DEEP_RISK_SCORE] = table[DEEP_RISK_SCORE].to_numpy(dtype=float)
         check_no_outcome(features)

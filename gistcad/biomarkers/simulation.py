@@ -15,6 +15,7 @@ discover`` computes them after an import, without writing or reading any file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from gistcad.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,10 @@ def generated_cohort(
     .adjustment_covariates`; ``risk``: log size, log(1 + mitoses), non-gastric, rupture;
     ``afip``: the AFIP cell's log cumulative hazard).
     """
-    from gistcad.biomarkers.discovery import Adjustment, adjustment_covariates
+    from gistcad.biomarkers.discovery import (
+        Adjustment,
+        adjustment_covariates,
+    )
     from gistcad.synth.centers import default_centers
     from gistcad.synth.clinical import draw_cohort
 
@@ -184,7 +190,8 @@ class _TumourFeatures:
             record, center, seed=self.seed, matrix=self.matrix, scan_length_mm=self.scan_length_mm
         )
         spacing = (ct.slice_thickness_mm, *ct.pixel_spacing_mm)  # per axis: slices, rows, cols
-        return tumour_features(ct.hu, ct.tumour_mask, spacing, CANDIDATE_SETTINGS)
+        # none for a tumour with no voxel in the re-segmentation range: left out below
+        return tumour_features(ct.hu, ct.tumour_mask, spacing, CANDIDATE_SETTINGS) or {}
 
 
 def rendered_cohort(
@@ -220,7 +227,7 @@ def rendered_cohort(
     """
     from pathlib import Path
 
-    from gistcad.biomarkers.discovery import Adjustment, adjustment_covariates
+    from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS, Adjustment, adjustment_covariates
     from gistcad.cluster import run_cases
     from gistcad.synth.build import BuildOptions, draw_build_cohort
 
@@ -238,9 +245,19 @@ def rendered_cohort(
     patients = [(r, profiles[str(r["center"])]) for r in drawn.to_dict(orient="records")]
     task = _TumourFeatures(seed, matrix, options.scan_length_mm)
     rows = run_cases(task, patients, workers=workers, progress=progress, what="tumours")
+    features = pd.DataFrame(rows, index=drawn.index).astype(float)
+    described = features.notna().any(axis=1)
+    if not described.all():
+        logger.warning(
+            "%d tumour(s) without a voxel in the re-segmentation range %s HU left out",
+            int((~described).sum()),
+            CANDIDATE_SETTINGS.resegment_hu,
+        )
+        drawn = drawn[described].reset_index(drop=True)
+        features = features[described].reset_index(drop=True)
     covariates, _ = adjustment_covariates(drawn, tuple(Adjustment(a) for a in adjust))
     cohort = PlantedCohort(
-        features=pd.DataFrame(rows).astype(float),
+        features=features,
         durations=drawn["rfs_months"].to_numpy(dtype=float),
         events=drawn["rfs_event"].to_numpy(dtype=float),
         covariates=covariates,

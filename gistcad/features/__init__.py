@@ -6,11 +6,16 @@ values (Zwanenburg et al., IBSI reference manual, arXiv:1612.07003). See
 :mod:`gistcad.features.extract` for the feature names and families.
 """
 
-from gistcad.features.extract import extract_features, extract_from_volume
+from gistcad.features.extract import (
+    EmptyIntensityMaskError,
+    extract_features,
+    extract_from_volume,
+)
 from gistcad.features.settings import Discretisation, Family, FeatureSettings
 
 __all__ = [
     "Discretisation",
+    "EmptyIntensityMaskError",
     "Family",
     "FeatureSettings",
     "extract_features",

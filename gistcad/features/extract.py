@@ -120,6 +120,11 @@ def _crop(image: FloatArray, mask: BoolArray, spacing: Spacing) -> tuple[FloatAr
     return image[box], mask[box]
 
 
+class EmptyIntensityMaskError(ValidationError):
+    """No voxel of the ROI lies in the re-segmentation range: the intensity mask is empty and
+    no feature is defined (IBSI section 2.5)."""
+
+
 def extract_features(
     image: npt.ArrayLike,
     mask: npt.ArrayLike,
@@ -148,14 +153,16 @@ def extract_features(
     Raises
     ------
     ValidationError
-        Shape mismatch, non-binary or empty mask, non-finite intensities, bad spacing, no
-        voxel left after re-segmentation, or non-integer intensities with no discretisation.
+        Shape mismatch, non-binary or empty mask, non-finite intensities, bad spacing, or
+        non-integer intensities with no discretisation.
+    EmptyIntensityMaskError
+        No voxel left after re-segmentation (a :class:`ValidationError`).
     """
     values, roi, spacing = _validate(image, mask, spacing_mm)
     values, roi = _crop(values, roi, spacing)
     intensity_mask = resegment(values, roi, settings.resegment_range)
     if not intensity_mask.any():
-        raise ValidationError(
+        raise EmptyIntensityMaskError(
             f"no ROI voxel lies in the re-segmentation range {settings.resegment_range}: "
             "widen the range or check the image units"
         )

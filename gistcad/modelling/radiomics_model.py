@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -47,7 +48,7 @@ from sklearn.preprocessing import StandardScaler
 from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
-from gistcad.features import FeatureSettings, extract_features
+from gistcad.features import EmptyIntensityMaskError, FeatureSettings, extract_features
 from gistcad.features.solid_part import solid_part_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
@@ -60,6 +61,8 @@ from gistcad.modelling.radiomics_search import (
     clinical_covariates,
     search,
 )
+
+logger = logging.getLogger(__name__)
 
 MARGIN_MM = 5.0
 
@@ -110,20 +113,28 @@ def tumour_features(
     mask: NDArray[np.generic],
     spacing: tuple[float, float, float] | NDArray[np.float64],
     settings: RadiomicsSettings,
-) -> dict[str, float]:
+) -> dict[str, float] | None:
     """The IBSI features (and, with ``settings.solid_part``, the solid part's) of the tumour
     ``mask`` (non-zero inside) in ``image`` (HU), both of one shape, ``spacing`` the voxel size
     per array axis in mm: cropped with a margin, resampled to ``settings.voxel_mm`` isotropic
-    voxels, then described (the module docstring gives the recipe)."""
+    voxels, then described (the module docstring gives the recipe).
+
+    None when no voxel of the tumour lies in ``settings.resegment_hu``: such a tumour (an
+    outline on fat or air, or a tumour calcified through) has no defined feature, and the
+    callers leave its patient out (:func:`described_patients`).
+    """
     crop, crop_mask = _tumour_region(
         image, mask, np.asarray(spacing, dtype=float), settings.voxel_mm
     )
-    features = extract_features(
-        crop,
-        crop_mask,
-        (settings.voxel_mm,) * 3,
-        FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
-    )
+    try:
+        features = extract_features(
+            crop,
+            crop_mask,
+            (settings.voxel_mm,) * 3,
+            FeatureSettings.ct(settings.bin_width_hu, settings.resegment_hu),
+        )
+    except EmptyIntensityMaskError:
+        return None
     if settings.solid_part:
         features.update(solid_part_features(crop, crop_mask, (settings.voxel_mm,) * 3))
     return features
@@ -136,7 +147,9 @@ def cache_path(data_dir: Path, row: Any, settings: RadiomicsSettings) -> Path:
 
 
 def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
-    """The IBSI features of one patient's tumour (cached under ``data_dir/features``)."""
+    """The IBSI features of one patient's tumour (cached under ``data_dir/features``); none
+    (an empty dict) for a tumour without a voxel in the re-segmentation range
+    (:func:`tumour_features`)."""
     cache = cache_path(data_dir, row, settings)
     if cache.is_file():
         return dict(json.loads(cache.read_text()))
@@ -146,7 +159,7 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
             f"the tumour mask {row.mask_path} is empty (no voxel inside the tumour): its "
             "patient cannot be described by radiomics; re-import a mask that covers the tumour"
         )
-    features = tumour_features(image.array, mask.array, image.spacing_mm, settings)
+    features = tumour_features(image.array, mask.array, image.spacing_mm, settings) or {}
     cache.parent.mkdir(parents=True, exist_ok=True)
     # a name of its own: the same patient may be computed twice at once (a task run again)
     temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
@@ -225,6 +238,40 @@ def feature_rows(
     return features
 
 
+def described_patients(
+    table: pd.DataFrame, features: pd.DataFrame, settings: RadiomicsSettings, *, named: bool
+) -> pd.DataFrame:
+    """The rows of ``table`` whose tumour has features (``features``: :func:`feature_rows` of
+    ``table``); a tumour with no voxel in the re-segmentation range has none
+    (:func:`tumour_features`) and its patient is left out, with a warning.
+
+    Raises
+    ------
+    ValidationError
+        When ``named`` (the caller chose these patients) and one of them has no features, or
+        when no patient has any: naming them and what to check.
+    """
+    image = features.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
+    described = image.notna().any(axis=1).to_numpy()
+    if described.all():
+        return table
+    missing = sorted(table.loc[~described, "pseudonym"].astype(str))
+    low, high = settings.resegment_hu
+    why = (
+        f"no voxel of the tumour outline lies between {low:g} and {high:g} HU, the range "
+        "radiomics describes"
+    )
+    if named or not described.any():
+        shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
+        raise ValidationError(
+            f"{len(missing)} patient(s) cannot be described by radiomics ({shown}): {why}; "
+            "check that the outline lies on the tumour of this CT series (not on fat, air or "
+            "bone), correct it, and import it again"
+        )
+    logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
+    return table[described].reset_index(drop=True)
+
+
 def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSearchCV:
     """The tuned pipeline (inner 3-fold CV over k and the regularisation strength; with
     ``by_center``, leave one center out: fit it with ``groups`` = the centers)."""
@@ -281,11 +328,17 @@ class RadiomicsLearner:
         table: pd.DataFrame,
         executor: Executor | None,
         progress: Callable[[str], None] | None = None,
-    ) -> None:
+        *,
+        named: bool = False,
+    ) -> pd.DataFrame:
         """Compute (and cache) every patient's features once, before the folds or the
         prediction chunks read them; ``progress``: told as they complete (default: the
-        learner's own)."""
-        feature_rows(table, self.data_dir, self.settings, executor, progress or self.progress)
+        learner's own). Returns the rows of ``table`` whose tumour could be described
+        (:func:`described_patients`, which refuses when ``named``)."""
+        features = feature_rows(
+            table, self.data_dir, self.settings, executor, progress or self.progress
+        )
+        return described_patients(table, features, self.settings, named=named)
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         part = table.iloc[rows]

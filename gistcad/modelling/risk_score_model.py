@@ -48,6 +48,7 @@ from gistcad.modelling.learners import FloatArray, IntArray, Scores
 from gistcad.modelling.radiomics_model import (
     RadiomicsSettings,
     _centers,
+    described_patients,
     feature_rows,
     feature_table,
 )
@@ -112,9 +113,16 @@ class RiskScoreLearner:
         table: pd.DataFrame,
         executor: Executor | None,
         progress: Callable[[str], None] | None = None,
-    ) -> None:
-        """Compute (and cache) every patient's features once, before the folds read them."""
-        feature_rows(table, self.data_dir, self.settings, executor, progress or self.progress)
+        *,
+        named: bool = False,
+    ) -> pd.DataFrame:
+        """Compute (and cache) every patient's features once, before the folds read them;
+        returns the rows whose tumour could be described (:func:`described_patients`, which
+        refuses when ``named``)."""
+        features = feature_rows(
+            table, self.data_dir, self.settings, executor, progress or self.progress
+        )
+        return described_patients(table, features, self.settings, named=named)
 
     def _design(self, fitted: dict[str, Any], table: pd.DataFrame) -> FloatArray:
         features = self._features(table)

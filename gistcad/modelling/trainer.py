@@ -176,6 +176,13 @@ def model_card(
     lines += _survival_lines(metrics["evaluation"].get("survival") or {})
     if "folds" in metrics:
         lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
+    if metrics.get("undescribed_patients"):
+        left = metrics["undescribed_patients"]
+        lines += [
+            "",
+            f"**Left out:** {len(left)} patient(s) whose tumour outline has no voxel in the "
+            f"range radiomics describes ({', '.join(left)}).",
+        ]
     lines += [
         "",
         "**Limitations:** performance varies by center and scanner; small centers have wide "
@@ -328,28 +335,32 @@ def train(
         deep = deep_risk_scores(session, scope, request.deep_model)
         table = with_deep_risk_score(table, deep)
         request = dataclasses.replace(request, deep_model=deep.name)
-    labels = labels_for(table, request.target)
-    known = np.flatnonzero(labels >= 0)
-    if known.size < 10:
-        raise ValidationError(
-            f"only {known.size} patients have a known {request.target.value} label and a CT; "
-            "import more data before training"
-        )
-    keys = [str(p) for p in table["pseudonym"]]
     earlier_name, earlier = (
         earlier_folds(session, scope, request.folds_from) if request.folds_from else (None, None)
     )
-    plan = plan_folds(
-        labels,
-        keys,
-        table["center"].to_numpy(dtype=object),
-        request.scheme,
-        seed=request.seed,
-        earlier=earlier,
-    )
+    undescribed: list[str] = []
     with _executor(learner, len(table)) as executor:
         if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
-            learner.prepare(table, executor)  # every patient's features once, cached
+            # every patient's features once, cached; a tumour without features is left out
+            described = learner.prepare(table, executor)
+            undescribed = sorted(set(table["pseudonym"]) - set(described["pseudonym"]))
+            table = described
+        labels = labels_for(table, request.target)
+        known = np.flatnonzero(labels >= 0)
+        if known.size < 10:
+            raise ValidationError(
+                f"only {known.size} patients have a known {request.target.value} label and a "
+                "CT; import more data before training"
+            )
+        keys = [str(p) for p in table["pseudonym"]]
+        plan = plan_folds(
+            labels,
+            keys,
+            table["center"].to_numpy(dtype=object),
+            request.scheme,
+            seed=request.seed,
+            earlier=earlier,
+        )
         oof = out_of_fold(
             table,
             labels,
@@ -378,6 +389,8 @@ def train(
         "folds": {**plan.to_dict(keys), "from": earlier_name},
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if undescribed:
+        metrics["undescribed_patients"] = [str(p) for p in undescribed]
     if deep is not None:
         sources = table["deep_risk_source"].iloc[known].value_counts()
         metrics["deep_model"] = {
@@ -457,7 +470,12 @@ def predict(
         table = _with_deep_prediction(
             session, scope, table, request.deep_model, named=bool(pseudonyms)
         )
-    scores = _predict_in_chunks(learner, fitted, table, progress)
+    with _executor(learner, len(table)) as executor:
+        if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
+            # every patient's features once, then the chunks read them; a named patient whose
+            # tumour has none is refused, others are left out
+            table = learner.prepare(table, executor, progress, named=bool(pseudonyms))
+        scores = _predict_in_chunks(learner, fitted, table, progress, executor)
     classes = request.target.classes
     rows = [
         Prediction(
@@ -615,23 +633,20 @@ def _predict_in_chunks(
     fitted: Any,
     table: pd.DataFrame,
     progress: Progress | None,
+    executor: Executor | None = None,
 ) -> Scores:
-    """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`): on a cluster
-    for many patients, in this process for a few (:func:`gistcad.cluster.use_cluster`); the
-    caller writes the rows, once, whichever ran them."""
+    """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`) on
+    ``executor`` (:func:`_executor`: a cluster for many patients; None: in this process); the
+    caller writes the rows, once, whichever ran them, and has computed the radiomics
+    features first (one task per patient: one large tumour does not hold up three others)."""
     size = PREDICT_CHUNK if learner.kind is ModelKind.DL else TASK_CHUNK
     chunks = [
         table.iloc[start : start + size].reset_index(drop=True)
         for start in range(0, len(table), size)
     ]
-    with _executor(learner, len(table)) as executor:
-        if executor is not None and isinstance(learner, RadiomicsLearner | RiskScoreLearner):
-            # one task per patient first (one large tumour does not hold up three others),
-            # and the chunks then read the cached features
-            learner.prepare(table, executor, progress)
-        task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
-        sizes = [len(chunk) for chunk in chunks]
-        parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)
+    task = PredictChunk(learner if executor is None else task_learner(learner), fitted)
+    sizes = [len(chunk) for chunk in chunks]
+    parts = map_cases(task, chunks, executor, progress=progress, what="predicted", sizes=sizes)
     risks = [p.risk_score for p in parts if p.risk_score is not None]
     return Scores(
         probabilities=np.concatenate([p.probabilities for p in parts]),
