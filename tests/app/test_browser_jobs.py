@@ -1,17 +1,23 @@
 """In a real browser: "Run prediction" in the case view shows the job's result on the card
-when the job ends, without a reload (the page polls the job)."""
+when the job ends, without a reload (the page polls the job); the Jobs page's deep-model
+options (ensemble, test-time views, crop) reach the queued run as a user fills them."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gistcad.domain import ModelKind
+from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
+from gistcad.store.models import Job
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.factories import seed_cohort
 
@@ -22,8 +28,12 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("data")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def server(data: Path) -> Iterator[str]:
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     migrations.upgrade(engine)
     with Session(engine) as s:
@@ -62,3 +72,63 @@ def test_run_prediction_shows_its_result_in_the_case_view(server: str) -> None:
         assert not tab.locator("[data-testid='stException']").count()
         tab.screenshot(path=str(ARTIFACTS / "case_prediction_result.png"), full_page=True)
         browser.close()
+
+
+def _train_jobs(data: Path) -> list[Job]:
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    try:
+        with Session(engine) as s:
+            return list(s.scalars(select(Job).where(Job.kind == JobKind.TRAIN).order_by(Job.id)))
+    finally:
+        engine.dispose()
+
+
+def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_page(
+    server: str, data: Path
+) -> None:
+    """The user picks the deep kind, fills the four fields, is told that a fixed crop needs
+    its spacing (nothing queued), gives it, and the queued run carries what was filled. The
+    run takes a name in use, so its worker refuses it before any training."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1800})
+        tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
+        tab.get_by_text("Training run").first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        assert (
+            tab.get_by_role("spinbutton", name="Networks in the ensemble").count() == 0
+        )  # not the deep kind
+        tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
+        tab.get_by_role("option", name="Deep learning (CT)").click()
+        tab.get_by_role("spinbutton", name="Networks in the ensemble").fill("2")
+        tab.get_by_role("spinbutton", name="Test-time views").fill("3")
+        tab.get_by_text("fixed spacing").click()
+        tab.get_by_role("textbox", name="Name (optional)").fill(
+            "fresh-k11"
+        )  # taken: refused before training
+        tab.get_by_role("button", name="Start training").click()
+        tab.get_by_text("needs the crop's spacing").wait_for(timeout=30_000)
+        assert _train_jobs(data) == []
+        tab.get_by_role("spinbutton", name="Crop spacing, mm per voxel").fill("4")
+        tab.get_by_role("button", name="Start training").click()
+        tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
+        assert not tab.locator("[data-testid='stException']").count()
+        tab.screenshot(path=str(ARTIFACTS / "jobs_deep_options.png"), full_page=True)
+        browser.close()
+    (job,) = _train_jobs(data)
+    assert TrainRequest.from_parameters(job.parameters) == TrainRequest(
+        ModelKind.DL,
+        Target.GENOTYPE,
+        name="fresh-k11",
+        ensemble=2,
+        tta=3,
+        crop="fixed",
+        crop_mm=4.0,
+    )
+    deadline = time.monotonic() + 90
+    while (job := _train_jobs(data)[0]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline, job.status
+        time.sleep(0.5)
+    assert "exists already" in (job.error or "")
