@@ -103,6 +103,7 @@ _PARAMETER_NAMES = {
     "ensemble": "networks in the ensemble",
     "tta": "test-time views",
     "crop_mm": "crop spacing (mm)",
+    "winsorise": "winsorised share per tail",
 }
 
 

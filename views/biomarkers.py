@@ -3,6 +3,7 @@
 import streamlit as st
 
 from gistcad import jobs
+from gistcad.analysis.biomarker_discovery import WINSORISE
 from gistcad.biomarkers import (
     Adjustment,
     BiomarkerDiscovery,
@@ -108,6 +109,18 @@ with st.form("biomarkers_form"):
         "Bootstrap resamples", 0, 1000, 100, step=50, key="biomarkers_bootstrap"
     )
     seed = right.number_input("Seed", 0, 1_000_000, 0, key="biomarkers_seed")
+    winsorise = left.number_input(
+        "Winsorised share per tail",
+        0.0,
+        0.2,
+        WINSORISE,
+        step=0.005,
+        format="%.3f",
+        key="biomarkers_winsorise",
+        help="each feature is clipped at this share of each tail (0.01: its 1st and 99th "
+        "percentiles) before the screen, so that a few extreme tumours cannot decide a test; "
+        "0 analyses the raw features",
+    )
     deep_model = st.selectbox(
         "Deep model's risk score among the candidates",
         deep_models,
@@ -130,6 +143,7 @@ if run:
             bootstrap=int(bootstrap),
             seed=int(seed),
             deep_model=deep_model,
+            winsorise=float(winsorise),
         )
         job_id = jobs.start_job(
             engine(), JobKind.DISCOVER, asked.to_parameters(), scope(), data_dir=settings().data_dir
@@ -158,7 +172,12 @@ request = found.request
 st.caption(
     f"Newest finished discovery: job {shown_job} ({request.endpoint.label}, adjusted for "
     f"{', '.join(ADJUSTMENT_LABELS[a] for a in request.adjust) or 'nothing'}, "
-    f"{HARMONISATION_LABELS[request.harmonise].lower()}"
+    f"{HARMONISATION_LABELS[request.harmonise].lower()}, "
+    + (
+        f"features winsorised at {request.winsorise:.1%} per tail"
+        if request.winsorise
+        else "raw features (not winsorised)"
+    )
     + (f"; with deep model {request.deep_model}'s risk score" if request.deep_model else "")
     + ")."
 )

@@ -38,6 +38,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.biomarker_discovery import (
+    WINSORISE,
     Discovery,
     DiscoverySettings,
     FloatArray,
@@ -117,6 +118,8 @@ class DiscoveryRequest:
     bootstrap: int = 200
     seed: int = 0
     deep_model: str | None = None
+    #: share of each tail clipped before the screen (:attr:`DiscoverySettings.winsorise`)
+    winsorise: float = WINSORISE
 
     def __post_init__(self) -> None:
         if self.deep_model is not None:
@@ -133,7 +136,9 @@ class DiscoveryRequest:
 
     def settings(self) -> DiscoverySettings:
         """The statistics' settings."""
-        return DiscoverySettings(fdr=self.fdr, bootstrap=self.bootstrap, seed=self.seed)
+        return DiscoverySettings(
+            fdr=self.fdr, bootstrap=self.bootstrap, seed=self.seed, winsorise=self.winsorise
+        )
 
     def to_parameters(self) -> dict[str, Any]:
         """The request as a job's JSON parameters (:meth:`from_parameters` reads them back)."""
@@ -145,6 +150,7 @@ class DiscoveryRequest:
             "bootstrap": self.bootstrap,
             "seed": self.seed,
             "deep_model": self.deep_model,
+            "winsorise": self.winsorise,
         }
 
     @classmethod
@@ -165,6 +171,7 @@ class DiscoveryRequest:
                 bootstrap=int(parameters.get("bootstrap", 200)),
                 seed=int(parameters.get("seed", 0)),
                 deep_model=parameters.get("deep_model"),
+                winsorise=float(parameters.get("winsorise", WINSORISE)),
             )
         except (ValueError, TypeError) as exc:
             raise ValidationError(f"bad discovery parameters {dict(parameters)}: {exc}") from None

@@ -41,6 +41,15 @@ def _fdr(text: str) -> float:
     return value
 
 
+def _winsorise(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 0.25:
+        raise argparse.ArgumentTypeError(
+            f"the winsorised share of each tail must lie between 0 and 0.25, e.g. 0.01; got {text}"
+        )
+    return value
+
+
 def register(sub: Any) -> None:
     parser = sub.add_parser("biomarkers", help="discover imaging biomarkers of survival")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -70,6 +79,14 @@ def register(sub: Any) -> None:
         default=200,
         help="resamples for the selection frequency (200; 0: none)",
     )
+    discover.add_argument(
+        "--winsorise",
+        type=_winsorise,
+        metavar="SHARE",
+        help="clip each feature at this share of each tail before the screen, so that a few "
+        "extreme tumours cannot decide a test (default 0.01: the 1st and 99th percentiles; "
+        "0: the raw features)",
+    )
     discover.add_argument("--seed", type=int, default=0, help="seed of the resampling")
     discover.add_argument(
         "--deep-model",
@@ -95,6 +112,7 @@ def _discover(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         seed=args.seed,
         deep_model=args.deep_model,
+        **({} if args.winsorise is None else {"winsorise": args.winsorise}),
     )
     settings = load_settings()
     engine = migrations.ready_engine(settings.db_url)
@@ -123,6 +141,7 @@ def _header(found: BiomarkerDiscovery) -> dict[str, Any]:
         "bootstrap": request.bootstrap,
         "seed": request.seed,
         "deep_model": request.deep_model,
+        "winsorise": request.winsorise,
         "patients": found.discovery.n,
         "events": found.discovery.n_events,
         "centers": sorted(set(found.patients["center"])),
@@ -159,7 +178,8 @@ def format_report(found: BiomarkerDiscovery, top: int = 15) -> str:
         f"centers {', '.join(h['centers'])}",
         f"adjusted for {', '.join(h['covariates']) or 'nothing'}; harmonisation "
         f"{h['harmonise']}; {h['tested']} of {h['candidates']} features tested; "
-        f"FDR {h['fdr']:g}; bootstrap {h['bootstrap']}"
+        f"FDR {h['fdr']:g}; bootstrap {h['bootstrap']}; "
+        + (f"winsorised at {h['winsorise']:.1%} per tail" if h["winsorise"] else "not winsorised")
         + (
             f"; candidates include deep model {h['deep_model']}'s risk score"
             if h["deep_model"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from gistcad import jobs
+from gistcad.analysis.biomarker_discovery import WINSORISE
 from gistcad.biomarkers import DiscoveryRequest
 from gistcad.biomarkers.jobs import save_result
 from gistcad.domain import JobKind, JobStatus, ModelKind
@@ -79,3 +80,16 @@ def test_a_deep_models_risk_score_can_join_the_candidates(app_db: Engine) -> Non
     while not jobs.job_state(app_db, job_id, EVERYTHING).ended:
         assert time.monotonic() < deadline, "the discovery job did not end in 2 minutes"
         time.sleep(0.5)
+
+
+def test_the_winsorised_share_is_asked_and_travels_with_the_job(app_db: Engine) -> None:
+    at = open_page(PAGE)
+    share = at.number_input(key="biomarkers_winsorise")
+    assert share.value == WINSORISE  # the command's default
+    share.set_value(0.0)
+    at.button(key="biomarkers_run").click().run()
+    assert not at.exception, at.exception
+    with session_scope(app_db) as session:
+        listed = list_jobs(session, EVERYTHING)
+    asked = DiscoveryRequest.from_parameters(listed["parameters"][0])
+    assert asked.winsorise == 0.0 and asked.settings().winsorise == 0.0

@@ -156,3 +156,29 @@ def test_the_command_takes_the_deep_model_and_says_so(
     assert "candidates include deep model deep-v1's risk score" in capsys.readouterr().out
     assert main([*arguments, "--deep-model", "deep-v9"]) == 2
     assert "no model version 'deep-v9'; known model versions: deep-v1" in capsys.readouterr().err
+
+
+def test_the_command_winsorises_unless_told_not_to(
+    stored: tuple[Engine, Path, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, data_dir, _ = stored
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
+    arguments = ["biomarkers", "discover", "--adjust", "risk", "--bootstrap", "0"]
+    assert main(arguments) == 0
+    assert "winsorised at 1.0% per tail" in capsys.readouterr().out
+    assert main([*arguments, "--winsorise", "0", "--json"]) == 0
+    raw = json.loads(capsys.readouterr().out)
+    assert raw["winsorise"] == 0.0
+    assert main([*arguments, "--winsorise", "0.05", "--json"]) == 0
+    clipped = json.loads(capsys.readouterr().out)
+    assert clipped["winsorise"] == 0.05
+    # the clip changes the statistics of the features with tails (the size echo is skewed)
+    hr = {f["feature"]: f["hr"] for f in raw["features"]}
+    assert any(abs(f["hr"] - hr[f["feature"]]) > 1e-6 for f in clipped["features"])
+    with pytest.raises(SystemExit) as refused:
+        main([*arguments, "--winsorise", "0.3"])
+    assert refused.value.code == 2
+    assert "winsorised share of each tail must lie between 0 and 0.25" in capsys.readouterr().err

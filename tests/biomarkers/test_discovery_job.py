@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from gistcad import jobs
+from gistcad.analysis.biomarker_discovery import WINSORISE
 from gistcad.biomarkers import DiscoveryRequest
 from gistcad.biomarkers.jobs import load_result, newest_result, result_path, save_result
 from gistcad.domain import JobKind, JobStatus
@@ -22,8 +23,12 @@ EVERYTHING = AccessScope.everything()
 
 
 def test_the_request_travels_as_job_parameters() -> None:
-    request = DiscoveryRequest(fdr=0.05, bootstrap=10, seed=3, adjust=())
+    request = DiscoveryRequest(fdr=0.05, bootstrap=10, seed=3, adjust=(), winsorise=0.0)
     assert DiscoveryRequest.from_parameters(request.to_parameters()) == request
+    # a job queued before the setting existed runs with its default
+    assert DiscoveryRequest.from_parameters({}).winsorise == WINSORISE
+    with pytest.raises(ValidationError, match=r"winsorised share of each tail must be 0 to 0\.25"):
+        DiscoveryRequest(winsorise=0.3)
     with pytest.raises(ValidationError, match=r"unknown discovery parameter\(s\) \['model'\]"):
         DiscoveryRequest.from_parameters({"model": 1})
     with pytest.raises(ValidationError, match="bad discovery parameters"):
