@@ -166,7 +166,8 @@ def features_under(regions: Sequence[TumourRegion], bin_hu: float, voxel_mm: flo
     from gistcad.modelling.radiomics_model import tumour_features
 
     settings = replace(CANDIDATE_SETTINGS, bin_width_hu=bin_hu, voxel_mm=voxel_mm)
-    rows = [tumour_features(r.hu, r.mask, r.spacing, settings) for r in regions]
+    # a tumour with no voxel in the re-segmentation range has none: an all-missing row
+    rows = [tumour_features(r.hu, r.mask, r.spacing, settings) or {} for r in regions]
     return pd.DataFrame(rows).astype(float)
 
 

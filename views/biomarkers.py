@@ -112,7 +112,7 @@ with st.form("biomarkers_form"):
     winsorise = left.number_input(
         "Winsorised share per tail",
         0.0,
-        0.2,
+        0.24,
         WINSORISE,
         step=0.005,
         format="%.3f",

@@ -405,26 +405,7 @@ def discover_biomarkers(
     if request.deep_model is not None:
         table, scored = _with_deep_risk_score(session, scope, table, request.deep_model, notes)
         covariates = covariates[scored].reset_index(drop=True)
-    if len(table) < MIN_PATIENTS:
-        raise ValidationError(
-            f"only {len(table)} patient(s) have a tumour mask, {request.endpoint.label.lower()} "
-            f"and the adjustment factors; discovery needs at least {MIN_PATIENTS}: import "
-            "more patients or adjust for fewer factors"
-        )
-    events = int(table["event"].sum())
-    if events < MIN_EVENTS:
-        raise ValidationError(
-            f"only {events} event(s) among {len(table)} patients "
-            f"({request.endpoint.label.lower()}); discovery needs at least {MIN_EVENTS}: "
-            "import more patients or choose the other endpoint"
-        )
-    parameters = covariates.shape[1] + 1
-    if events < EVENTS_PER_PARAMETER * parameters:
-        notes.append(
-            f"{events} events for {parameters} parameters per model (fewer than "
-            f"{EVENTS_PER_PARAMETER} per parameter): hazard ratios are unstable; adjust for "
-            "fewer factors or add patients"
-        )
+    _require_enough(table, request)  # before any feature is computed
     features = candidate_features(table, data_dir, progress)
     described = features.notna().any(axis=1).to_numpy()
     if not described.all():
@@ -436,6 +417,14 @@ def discover_biomarkers(
         table = table[described].reset_index(drop=True)
         covariates = covariates[described].reset_index(drop=True)
         features = features[described].reset_index(drop=True)
+        _require_enough(table, request)
+    events, parameters = int(table["event"].sum()), covariates.shape[1] + 1
+    if events < EVENTS_PER_PARAMETER * parameters:
+        notes.append(
+            f"{events} events for {parameters} parameters per model (fewer than "
+            f"{EVENTS_PER_PARAMETER} per parameter): hazard ratios are unstable; adjust for "
+            "fewer factors or add patients"
+        )
     if request.deep_model is not None:
         features[DEEP_RISK_SCORE] = table[DEEP_RISK_SCORE].to_numpy(dtype=float)
         check_no_outcome(features)
@@ -465,6 +454,24 @@ def discover_biomarkers(
         candidates=int(features.shape[1]),
         notes=tuple(notes) + found.notes,
     )
+
+
+def _require_enough(table: pd.DataFrame, request: DiscoveryRequest) -> None:
+    """Refuse a discovery on fewer than :data:`MIN_PATIENTS` patients or :data:`MIN_EVENTS`
+    events."""
+    if len(table) < MIN_PATIENTS:
+        raise ValidationError(
+            f"only {len(table)} patient(s) have a tumour mask, {request.endpoint.label.lower()} "
+            f"and the adjustment factors; discovery needs at least {MIN_PATIENTS}: import "
+            "more patients or adjust for fewer factors"
+        )
+    events = int(table["event"].sum())
+    if events < MIN_EVENTS:
+        raise ValidationError(
+            f"only {events} event(s) among {len(table)} patients "
+            f"({request.endpoint.label.lower()}); discovery needs at least {MIN_EVENTS}: "
+            "import more patients or choose the other endpoint"
+        )
 
 
 def _with_deep_risk_score(

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from gistcad.errors import ValidationError
 from gistcad.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,11 @@ def rendered_cohort(
     rows = run_cases(task, patients, workers=workers, progress=progress, what="tumours")
     features = pd.DataFrame(rows, index=drawn.index).astype(float)
     described = features.notna().any(axis=1)
+    if not described.any():
+        raise ValidationError(
+            f"none of the {n} rendered tumours has a voxel in the re-segmentation range "
+            f"{CANDIDATE_SETTINGS.resegment_hu} HU: no feature describes them"
+        )
     if not described.all():
         logger.warning(
             "%d tumour(s) without a voxel in the re-segmentation range %s HU left out",

@@ -91,6 +91,7 @@ def predict_with_current_models(
     NotFoundError
         When no version answers the genotype (the question a case prediction is for).
     """
+    from gistcad.modelling.radiomics_model import UndescribedTumourError
     from gistcad.modelling.trainer import predict_and_record  # PyTorch: only when predicting
 
     chosen = current_versions(list_model_versions(session))
@@ -103,15 +104,22 @@ def predict_with_current_models(
         progress("predicting with " + ", ".join(f"{c.name} ({c.question})" for c in chosen))
     done = []
     for version in chosen:
-        n = predict_and_record(
-            session,
-            scope,
-            data_dir,
-            version.model_version_id,
-            pseudonyms,
-            device=device,
-            job_id=job_id,
-        )
+        try:
+            n = predict_and_record(
+                session,
+                scope,
+                data_dir,
+                version.model_version_id,
+                pseudonyms,
+                device=device,
+                job_id=job_id,
+            )
+        except UndescribedTumourError as exc:
+            if version.question == "genotype":
+                raise
+            # the survival score cannot describe this tumour: the genotype still is answered
+            logger.warning("%s (%s) not predicted: %s", version.question, version.name, exc)
+            n = 0
         logger.info("%s: %d predictions by %s", version.question, n, version.name)
         done.append((version, n))
     return done

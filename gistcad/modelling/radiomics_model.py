@@ -238,6 +238,10 @@ def feature_rows(
     return features
 
 
+class UndescribedTumourError(ValidationError):
+    """A patient the caller named has no radiomics features (:func:`described_patients`)."""
+
+
 def described_patients(
     table: pd.DataFrame, features: pd.DataFrame, settings: RadiomicsSettings, *, named: bool
 ) -> pd.DataFrame:
@@ -247,14 +251,14 @@ def described_patients(
 
     Raises
     ------
-    ValidationError
+    UndescribedTumourError
         When ``named`` (the caller chose these patients) and one of them has no features, or
-        when no patient has any: naming them and what to check.
+        when no patient has any: naming them and what to check (a :class:`ValidationError`).
     """
     image = features.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
     described = image.notna().any(axis=1).to_numpy()
     if described.all():
-        return table
+        return table.reset_index(drop=True)
     missing = sorted(table.loc[~described, "pseudonym"].astype(str))
     low, high = settings.resegment_hu
     why = (
@@ -263,7 +267,7 @@ def described_patients(
     )
     if named or not described.any():
         shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
-        raise ValidationError(
+        raise UndescribedTumourError(
             f"{len(missing)} patient(s) cannot be described by radiomics ({shown}): {why}; "
             "check that the outline lies on the tumour of this CT series (not on fat, air or "
             "bone), correct it, and import it again"

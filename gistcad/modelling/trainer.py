@@ -42,7 +42,7 @@ from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, evaluate
 from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
-from gistcad.modelling.learners import ClinicalLearner, Learner, Scores
+from gistcad.modelling.learners import ClinicalLearner, IntArray, Learner, Scores
 from gistcad.modelling.radiomics_model import RadiomicsLearner
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
@@ -335,6 +335,7 @@ def train(
         deep = deep_risk_scores(session, scope, request.deep_model)
         table = with_deep_risk_score(table, deep)
         request = dataclasses.replace(request, deep_model=deep.name)
+    _require_labels(table, request)  # before any feature is computed
     earlier_name, earlier = (
         earlier_folds(session, scope, request.folds_from) if request.folds_from else (None, None)
     )
@@ -345,13 +346,7 @@ def train(
             described = learner.prepare(table, executor)
             undescribed = sorted(set(table["pseudonym"]) - set(described["pseudonym"]))
             table = described
-        labels = labels_for(table, request.target)
-        known = np.flatnonzero(labels >= 0)
-        if known.size < 10:
-            raise ValidationError(
-                f"only {known.size} patients have a known {request.target.value} label and a "
-                "CT; import more data before training"
-            )
+        labels, known = _require_labels(table, request)  # again, without the left out
         keys = [str(p) for p in table["pseudonym"]]
         plan = plan_folds(
             labels,
@@ -431,6 +426,24 @@ def train(
     return add_model_version(session, version)
 
 
+def _require_labels(table: pd.DataFrame, request: TrainRequest) -> tuple[IntArray, IntArray]:
+    """Each row's label of ``request.target`` (-1: unknown) and the rows with one.
+
+    Raises
+    ------
+    ValidationError
+        Fewer than 10 rows with a known label.
+    """
+    labels = labels_for(table, request.target)
+    known = np.flatnonzero(labels >= 0)
+    if known.size < 10:
+        raise ValidationError(
+            f"only {known.size} patients have a known {request.target.value} label and a CT; "
+            "import more data before training"
+        )
+    return labels, known
+
+
 def predict(
     session: Session,
     scope: AccessScope,
@@ -470,12 +483,16 @@ def predict(
         table = _with_deep_prediction(
             session, scope, table, request.deep_model, named=bool(pseudonyms)
         )
+    asked = table
     with _executor(learner, len(table)) as executor:
         if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
             # every patient's features once, then the chunks read them; a named patient whose
             # tumour has none is refused, others are left out
             table = learner.prepare(table, executor, progress, named=bool(pseudonyms))
         scores = _predict_in_chunks(learner, fitted, table, progress, executor)
+    # a patient left out has no prediction of this version now: an earlier one (of an
+    # earlier outline) no longer holds
+    left_out = set(asked["patient_id"].astype(int)) - set(table["patient_id"].astype(int))
     classes = request.target.classes
     rows = [
         Prediction(
@@ -489,7 +506,7 @@ def predict(
             zip(table.itertuples(index=False), scores.probabilities, strict=True)
         )
     ]
-    written = replace_predictions(session, version, rows)
+    written = replace_predictions(session, version, rows, stale=left_out)
     if isinstance(learner, DlLearner):
         save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
     return written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -268,9 +269,16 @@ def get_model_version(session: Session, model_version_id: int) -> ModelVersion:
     return version
 
 
-def replace_predictions(session: Session, version: ModelVersion, rows: list[Prediction]) -> int:
-    """Store ``rows`` for ``version``, replacing its earlier predictions for those patients."""
-    patient_ids = {row.patient_id for row in rows}
+def replace_predictions(
+    session: Session,
+    version: ModelVersion,
+    rows: list[Prediction],
+    *,
+    stale: Collection[int] = (),
+) -> int:
+    """Store ``rows`` for ``version``, replacing its earlier predictions for those patients;
+    its predictions for the ``stale`` patients (ids) are removed too."""
+    patient_ids = {row.patient_id for row in rows} | {int(p) for p in stale}
     if patient_ids:
         session.execute(
             delete(Prediction).where(

@@ -93,3 +93,8 @@ def test_the_winsorised_share_is_asked_and_travels_with_the_job(app_db: Engine) 
         listed = list_jobs(session, EVERYTHING)
     asked = DiscoveryRequest.from_parameters(listed["parameters"][0])
     assert asked.winsorise == 0.0 and asked.settings().winsorise == 0.0
+    job_id = int(listed["job_id"][0])
+    deadline = time.monotonic() + 120
+    while not jobs.job_state(app_db, job_id, EVERYTHING).ended:  # its worker ends first
+        assert time.monotonic() < deadline, "the discovery job did not end in 2 minutes"
+        time.sleep(0.5)

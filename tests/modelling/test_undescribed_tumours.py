@@ -18,12 +18,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.features import EmptyIntensityMaskError, FeatureSettings, extract_features
+from gistcad.modelling.current import predict_with_current_models
 from gistcad.modelling.harmonisation import KvpUse
 from gistcad.modelling.radiomics_model import (
     CaseImages,
@@ -38,7 +39,7 @@ from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import predict, train
 from gistcad.store import AccessScope, session_scope
-from gistcad.store.models import Prediction
+from gistcad.store.models import Patient, Prediction
 from tests.biomarkers.test_deep_risk_candidate import N, _discover, _store
 
 EVERYTHING = AccessScope.everything()
@@ -94,7 +95,7 @@ def test_patients_without_features_are_left_out_or_refused_by_name(
     nothing = features.assign(a=np.nan)
     with pytest.raises(ValidationError, match=r"3 patient\(s\) cannot be described"):
         described_patients(table, nothing, settings, named=False)
-    assert described_patients(table, features.fillna(0.0), settings, named=True) is table
+    assert described_patients(table, features.fillna(0.0), settings, named=True).equals(table)
 
 
 @pytest.fixture
@@ -103,10 +104,23 @@ def stored(
 ) -> tuple[Engine, Path, dict[str, Any]]:
     monkeypatch.setenv("GISTCAD_CLUSTER", "off")  # the cached features are read here
     truth = _store(engine, tmp_path)
-    row = int(CALCIFIED[2:])
-    case = SimpleNamespace(volume_sha256=f"{row:064x}", mask_sha256=f"{row + N:064x}")
-    cache_path(tmp_path, case, CANDIDATE_SETTINGS).write_text("{}")
+    for row in range(N):  # the genotype model's settings (no solid part) read the same values
+        case = SimpleNamespace(volume_sha256=f"{row:064x}", mask_sha256=f"{row + N:064x}")
+        cached = cache_path(tmp_path, case, CANDIDATE_SETTINGS)
+        undescribed = row == int(CALCIFIED[2:])
+        if undescribed:
+            cached.write_text("{}")
+        cache_path(tmp_path, case, RadiomicsSettings()).write_text(cached.read_text())
     return engine, tmp_path, truth
+
+
+def _prediction_ids(engine: Engine, version_id: int) -> dict[int, int]:
+    """Patient id → prediction row id of one version."""
+    with session_scope(engine) as session:
+        stmt = select(Prediction.patient_id, Prediction.id).where(
+            Prediction.model_version_id == version_id
+        )
+        return {int(p): int(i) for p, i in session.execute(stmt)}
 
 
 def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient(
@@ -123,12 +137,63 @@ def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient
     assert "**Left out:** 1 patient(s) whose tumour outline" in metrics["card"]
     with session_scope(engine) as session:
         assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
-        with pytest.raises(ValidationError, match=rf"described by radiomics \({CALCIFIED}\)"):
-            predict(session, EVERYTHING, data_dir, version_id, ["P-001", CALCIFIED])
-    with session_scope(engine) as session:
-        stmt = select(func.count()).where(Prediction.model_version_id == version_id)
-        assert session.scalar(stmt) == N - 1  # the refused request wrote nothing
+    before = _prediction_ids(engine, version_id)
+    with (
+        session_scope(engine) as session,
+        pytest.raises(ValidationError, match=rf"described by radiomics \({CALCIFIED}\)"),
+    ):
+        predict(session, EVERYTHING, data_dir, version_id, ["P-001", CALCIFIED])
+    assert _prediction_ids(engine, version_id) == before  # the refused request wrote nothing
+    assert len(before) == N - 1
     found = _discover(engine, data_dir, None)
     assert found.discovery.n == N - 1
     assert CALCIFIED not in set(found.patients["pseudonym"])
     assert any("1 patient(s) left out: no voxel of the tumour outline" in n for n in found.notes)
+
+
+def test_the_genotype_radiomics_model_leaves_the_patient_out_too(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    engine, data_dir, _ = stored
+    request = TrainRequest(ModelKind.RADIOMICS, Target.KIT11, seed=2)
+    with session_scope(engine) as session:
+        version = train(session, EVERYTHING, data_dir, request)
+        assert version.metrics["n_patients"] == N - 1
+        assert version.metrics["undescribed_patients"] == [CALCIFIED]
+
+
+def test_an_earlier_prediction_of_a_patient_left_out_is_removed(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    """The patient's outline was replaced by one radiomics cannot describe: the version's
+    prediction of the earlier outline no longer holds, and a cohort prediction removes it."""
+    engine, data_dir, _ = stored
+    calcified = int(CALCIFIED[2:])
+    case = SimpleNamespace(volume_sha256=f"{calcified:064x}", mask_sha256=f"{calcified + N:064x}")
+    cached = cache_path(data_dir, case, CANDIDATE_SETTINGS)
+    another = SimpleNamespace(volume_sha256=f"{1:064x}", mask_sha256=f"{1 + N:064x}")
+    # the earlier outline: described (as another patient's tumour is)
+    cached.write_text(cache_path(data_dir, another, CANDIDATE_SETTINGS).read_text())
+    request = TrainRequest(ModelKind.RADIOMICS, Target.RFS, seed=2)
+    with session_scope(engine) as session:
+        version_id = train(session, EVERYTHING, data_dir, request).id
+        assert predict(session, EVERYTHING, data_dir, version_id) == N
+        patient = session.scalars(select(Patient.id).where(Patient.pseudonym == CALCIFIED)).one()
+    assert patient in _prediction_ids(engine, version_id)
+    cached.write_text("{}")  # the new outline
+    with session_scope(engine) as session:
+        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+    after = _prediction_ids(engine, version_id)
+    assert patient not in after and len(after) == N - 1
+
+
+def test_a_case_prediction_answers_the_genotype_when_the_survival_score_cannot(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    engine, data_dir, _ = stored
+    with session_scope(engine) as session:
+        train(session, EVERYTHING, data_dir, TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE))
+        train(session, EVERYTHING, data_dir, TrainRequest(ModelKind.RADIOMICS, Target.RFS))
+    with session_scope(engine) as session:
+        done = predict_with_current_models(session, EVERYTHING, data_dir, [CALCIFIED])
+    assert [(v.question, n) for v, n in done] == [("genotype", 1), ("imaging risk score", 0)]
