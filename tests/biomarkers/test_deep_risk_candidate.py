@@ -139,15 +139,22 @@ def test_the_deep_model_travels_with_the_request() -> None:
         DiscoveryRequest.from_parameters({"deep_model": ["deep-v1"]})
 
 
-def test_the_command_takes_the_deep_model_and_says_so(
-    stored: tuple[Engine, Path, dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+#: the discovery command on the stored cohort, quickly (no bootstrap)
+DISCOVER = ["biomarkers", "discover", "--adjust", "risk", "--bootstrap", "0"]
+
+
+@pytest.fixture
+def command(stored: tuple[Engine, Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command reads the stored cohort (its database and data folder)."""
     engine, data_dir, _ = stored
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
     monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
-    arguments = ["biomarkers", "discover", "--adjust", "risk", "--bootstrap", "0"]
+
+
+def test_the_command_takes_the_deep_model_and_says_so(
+    command: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = DISCOVER
     assert main([*arguments, "--deep-model", "deep-v1", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["deep_model"] == "deep-v1" and found["candidates"] == len(RADIOMICS) + 1
@@ -159,14 +166,9 @@ def test_the_command_takes_the_deep_model_and_says_so(
 
 
 def test_the_command_winsorises_unless_told_not_to(
-    stored: tuple[Engine, Path, dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    command: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine, data_dir, _ = stored
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
-    arguments = ["biomarkers", "discover", "--adjust", "risk", "--bootstrap", "0"]
+    arguments = DISCOVER
     assert main(arguments) == 0
     assert "winsorised at 1.0% per tail" in capsys.readouterr().out
     assert main([*arguments, "--winsorise", "0", "--json"]) == 0
