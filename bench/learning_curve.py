@@ -10,10 +10,14 @@ keep them):
 - ``clinical``, ``radiomics``, ``deep``: the learners ``gistcad train --model clinical |
   radiomics | dl --target kit11`` uses (:func:`gistcad.modelling.trainer.make_learner`), so
   the bench measures what the command trains, without the final fit on all patients;
-- ``six``: the six-measurement baseline of the issue, run with ``radiomics`` — a 4-class
-  logistic regression on the solid part's 10th, 50th and 90th HU percentiles, its necrosis
-  share, its texture SD (IQR / 1.349) and the tumour's solidity (volume / convex hull), with
-  site, size, age and sex, scored by its probability of KIT exon 11.
+- ``search``: the WORC-style radiomics search, not yet what ``gistcad train`` uses
+  (``RadiomicsLearner`` with the solid part's features and ``SearchSettings()``: ComBat,
+  clinical covariates, near-duplicate removal, a search over classifiers, an ensemble of
+  the best three);
+- ``six``: the six-measurement baseline of the issue, run with ``radiomics`` or ``search`` —
+  a 4-class logistic regression on the solid part's 10th, 50th and 90th HU percentiles, its
+  necrosis share, its texture SD (IQR / 1.349) and the tumour's solidity (volume / convex
+  hull), with site, size, age and sex, scored by its probability of KIT exon 11.
 
 Per model: the pooled out-of-fold AUC with its patient bootstrap CI, the mean of the
 per-center AUCs, and DeLong's paired test against every model run before it on the same
@@ -22,7 +26,8 @@ its ``ceiling.json`` (KIT exon 11 vs rest). A table per size gives the mean over
 the seeds' range and CIs and the ratio to ``observable``; then the issue's targets as PASS,
 FAIL or NOT RUN (a size or model the run did not include):
 
-- radiomics >= the six-measurement baseline at 400 patients (mean over seeds);
+- radiomics >= the six-measurement baseline at 400 patients (mean over seeds), and the same
+  for ``search`` when it was run;
 - radiomics > clinical at 400 patients with DeLong p < 0.05 in every seed;
 - deep >= radiomics at 1,400 patients (mean over seeds);
 - the best image model >= 0.9 x ``observable`` at 1,400 patients (means over seeds);
@@ -56,9 +61,9 @@ from gistcad.synth.observation import IQR_PER_SD
 
 #: the models a run may ask for, in the order they are trained (and compared: each against
 #: those before it); ``six`` comes with ``radiomics``
-MODELS = ("clinical", "radiomics", "deep")
-ORDER = ("clinical", "six", "radiomics", "deep")
-IMAGE_MODELS = ("radiomics", "deep")
+MODELS = ("clinical", "radiomics", "search", "deep")
+ORDER = ("clinical", "six", "radiomics", "search", "deep")
+IMAGE_MODELS = ("radiomics", "search", "deep")
 #: the references of ceiling.json printed beside the models (KIT exon 11 vs rest)
 REFERENCES = ("observable", "latent", "latent_with_age_sex")
 #: the sizes the issue's targets name
@@ -173,6 +178,13 @@ def verdicts(rows: Sequence[Row]) -> list[Verdict]:
         seeds = f"{len(rad.seeds)} seed{'s' if len(rad.seeds) != 1 else ''}"
         detail = f"mean AUC {rad.mean_auc:.3f} vs {six.mean_auc:.3f} over {seeds}"
         out.append(Verdict(name, status, detail))
+
+    if (small, "search") in summaries and (small, "six") in summaries:  # asked with --models
+        searched, six = summaries[small, "search"], summaries[small, "six"]
+        status = "PASS" if searched.mean_auc >= six.mean_auc else "FAIL"
+        seeds = f"{len(searched.seeds)} seed{'s' if len(searched.seeds) != 1 else ''}"
+        detail = f"mean AUC {searched.mean_auc:.3f} vs {six.mean_auc:.3f} over {seeds}"
+        out.append(Verdict(f"search >= six-measurement baseline at {small}", status, detail))
 
     name = f"radiomics > clinical with DeLong p < {ALPHA:g} at {small} (every seed)"
     missing = _missing(summaries, small, ("radiomics", "clinical"))
@@ -414,7 +426,8 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
     from gistcad.domain import ModelKind
     from gistcad.modelling.crossval import out_of_fold
     from gistcad.modelling.folds import Scheme
-    from gistcad.modelling.radiomics_model import RadiomicsLearner
+    from gistcad.modelling.radiomics_model import RadiomicsLearner, RadiomicsSettings
+    from gistcad.modelling.radiomics_search import SearchSettings
     from gistcad.modelling.request import TrainRequest
     from gistcad.modelling.targets import Target, labels_for
     from gistcad.modelling.trainer import make_learner
@@ -425,6 +438,20 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
         labels, target, kit11 = labels_for(table, Target.GENOTYPE), Target.GENOTYPE, 0
         x = six_measurements(table, cohort.data, args.workers)
         fit_predict = six_fit_predict(x, labels, len(target.classes), seed)
+    elif model == "search":  # KIT exon 11 vs rest, the solid part's features cached by six
+        labels, target, kit11 = cohort.binary, Target.KIT11, 1
+        searched = RadiomicsLearner(
+            n_classes=2,
+            data_dir=cohort.data,
+            seed=seed,
+            settings=RadiomicsSettings(solid_part=True),
+            search_settings=SearchSettings(),
+        )
+        searched.prepare(table, None)
+
+        def fit_predict(train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
+            return searched.fit_predict(table, labels, train, test)
+
     else:  # KIT exon 11 vs rest: the positive class last
         labels, target, kit11 = cohort.binary, Target.KIT11, 1
         kind = {"clinical": ModelKind.CLINICAL, "radiomics": ModelKind.RADIOMICS}
@@ -459,7 +486,8 @@ def run_cohort(args: argparse.Namespace, size: int, seed: int, work: Path) -> li
     cohort = build_and_import(args, size, seed, work)
     print(f"{tag}  built and imported ({time.perf_counter() - started:.0f} s)", flush=True)
     truth = pd.Series(cohort.binary, index=cohort.table["patient_id"])
-    asked = [m for m in ORDER if m in args.models or (m == "six" and "radiomics" in args.models)]
+    radiomics = {"radiomics", "search"} & set(args.models)
+    asked = [m for m in ORDER if m in args.models or (m == "six" and radiomics)]
     scores: dict[str, pd.DataFrame] = {}
     rows = []
     for model in asked:

@@ -205,3 +205,18 @@ def test_rows_written_by_json_are_read_back_for_a_report(tmp_path: Path) -> None
     path.write_text(json.dumps([dataclasses.asdict(r) for r in rows[:5]]))
     (tmp_path / "more.json").write_text(json.dumps([dataclasses.asdict(r) for r in rows[5:]]))
     assert bench.read_rows([path, tmp_path / "more.json"]) == rows
+
+
+def test_the_search_is_judged_against_the_six_measurements_when_it_was_run() -> None:
+    bench = _bench()
+    rows = _passing(bench)
+    assert "search >= six-measurement baseline" not in _by_target(bench.verdicts(rows))
+    for low, status in ((0.57, "FAIL"), (0.60, "PASS")):  # six: 0.60 in every seed
+        searched = [_row(bench, 400, seed, "search", low + 0.01 * seed) for seed in (1, 2, 3)]
+        verdicts = _by_target(bench.verdicts(rows + searched))
+        verdict = verdicts["search >= six-measurement baseline"]
+        assert verdict.status == status
+        assert verdict.detail == f"mean AUC {low + 0.02:.3f} vs 0.600 over 3 seeds"
+    better = [_row(bench, 1400, seed, "search", 0.70) for seed in (1, 2, 3)]
+    best = _by_target(bench.verdicts(rows + better))["best image model >= 0.9 x observable"]
+    assert best.detail.startswith("search 0.700")
