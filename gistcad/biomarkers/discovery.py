@@ -66,6 +66,7 @@ from gistcad.modelling.radiomics_model import (
     FeatureTask,
     RadiomicsSettings,
     cache_path,
+    described_rows,
 )
 from gistcad.progress import Progress
 from gistcad.store.model_queries import deep_risk_scores, modelling_table
@@ -407,7 +408,7 @@ def discover_biomarkers(
         covariates = covariates[scored].reset_index(drop=True)
     _require_enough(table, request)  # before any feature is computed
     features = candidate_features(table, data_dir, progress)
-    described = features.notna().any(axis=1).to_numpy()
+    described = described_rows(features)
     if not described.all():
         low, high = CANDIDATE_SETTINGS.resegment_hu
         notes.append(

@@ -230,6 +230,7 @@ def rendered_cohort(
 
     from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS, Adjustment, adjustment_covariates
     from gistcad.cluster import run_cases
+    from gistcad.modelling.radiomics_model import described_rows
     from gistcad.synth.build import BuildOptions, draw_build_cohort
 
     options = BuildOptions(
@@ -247,7 +248,7 @@ def rendered_cohort(
     task = _TumourFeatures(seed, matrix, options.scan_length_mm)
     rows = run_cases(task, patients, workers=workers, progress=progress, what="tumours")
     features = pd.DataFrame(rows, index=drawn.index).astype(float)
-    described = features.notna().any(axis=1)
+    described = described_rows(features)
     if not described.any():
         raise ValidationError(
             f"none of the {n} rendered tumours has a voxel in the re-segmentation range "

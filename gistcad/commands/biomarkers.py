@@ -41,15 +41,6 @@ def _fdr(text: str) -> float:
     return value
 
 
-def _winsorise(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 0.25:
-        raise argparse.ArgumentTypeError(
-            f"the winsorised share of each tail must lie between 0 and 0.25, e.g. 0.01; got {text}"
-        )
-    return value
-
-
 def register(sub: Any) -> None:
     parser = sub.add_parser("biomarkers", help="discover imaging biomarkers of survival")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -81,7 +72,7 @@ def register(sub: Any) -> None:
     )
     discover.add_argument(
         "--winsorise",
-        type=_winsorise,
+        type=float,
         metavar="SHARE",
         help="clip each feature at this share of each tail before the screen, so that a few "
         "extreme tumours cannot decide a test (default 0.01: the 1st and 99th percentiles; "

@@ -238,6 +238,14 @@ def feature_rows(
     return features
 
 
+def described_rows(features: pd.DataFrame) -> NDArray[np.bool_]:
+    """Which rows of a feature table describe their tumour: any image feature present (a
+    tumour with no voxel in the re-segmentation range has none, :func:`tumour_features`; the
+    scan's kVp is not a feature of the tumour)."""
+    image = features.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
+    return np.asarray(image.notna().any(axis=1).to_numpy(), dtype=bool)
+
+
 class UndescribedTumourError(ValidationError):
     """A patient the caller named has no radiomics features (:func:`described_patients`)."""
 
@@ -255,8 +263,7 @@ def described_patients(
         When ``named`` (the caller chose these patients) and one of them has no features, or
         when no patient has any: naming them and what to check (a :class:`ValidationError`).
     """
-    image = features.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
-    described = image.notna().any(axis=1).to_numpy()
+    described = described_rows(features)
     if described.all():
         return table.reset_index(drop=True)
     missing = sorted(table.loc[~described, "pseudonym"].astype(str))
