@@ -9,12 +9,14 @@ keep them):
 
 - ``clinical``, ``radiomics``, ``deep``: the learners ``gistcad train --model clinical |
   radiomics | dl --target kit11`` uses (:func:`gistcad.modelling.trainer.make_learner`), so
-  the bench measures what the command trains, without the final fit on all patients;
-- ``search``: the WORC-style radiomics search, not yet what ``gistcad train`` uses
-  (``RadiomicsLearner`` with the solid part's features and ``SearchSettings()``: ComBat,
-  clinical covariates, near-duplicate removal, a search over classifiers, an ensemble of
-  the best three);
-- ``six``: the six-measurement baseline of the issue, run with ``radiomics`` or ``search`` —
+  the bench measures what the command trains, without the final fit on all patients; the
+  radiomics model is the WORC-style search (the solid part's features, ComBat, clinical
+  covariates, near-duplicate removal, a search over classifiers, an ensemble of the best
+  three);
+- ``logistic``: the radiomics model trained before the search, ``gistcad train --model
+  radiomics --radiomics logistic`` (a tuned logistic regression on the whole tumour's
+  features);
+- ``six``: the six-measurement baseline of the issue, run with ``radiomics`` or ``logistic`` —
   a 4-class logistic regression on the solid part's 10th, 50th and 90th HU percentiles, its
   necrosis share, its texture SD (IQR / 1.349) and the tumour's solidity (volume / convex
   hull), with site, size, age and sex, scored by its probability of KIT exon 11.
@@ -26,8 +28,7 @@ its ``ceiling.json`` (KIT exon 11 vs rest). A table per size gives the mean over
 the seeds' range and CIs and the ratio to ``observable``; then the issue's targets as PASS,
 FAIL or NOT RUN (a size or model the run did not include):
 
-- radiomics >= the six-measurement baseline at 400 patients (mean over seeds), and the same
-  for ``search`` when it was run;
+- radiomics >= the six-measurement baseline at 400 patients (mean over seeds);
 - radiomics > clinical at 400 patients with DeLong p < 0.05 in every seed;
 - deep >= radiomics at 1,400 patients (mean over seeds);
 - the best image model >= 0.9 x ``observable`` at 1,400 patients (means over seeds);
@@ -61,9 +62,14 @@ from gistcad.synth.observation import IQR_PER_SD
 
 #: the models a run may ask for, in the order they are trained (and compared: each against
 #: those before it); ``six`` comes with ``radiomics``
-MODELS = ("clinical", "radiomics", "search", "deep")
-ORDER = ("clinical", "six", "radiomics", "search", "deep")
-IMAGE_MODELS = ("radiomics", "search", "deep")
+MODELS = ("clinical", "radiomics", "logistic", "deep")
+ORDER = ("clinical", "six", "logistic", "radiomics", "deep")
+IMAGE_MODELS = ("radiomics", "logistic", "deep")
+#: the model names rows carry: 2 since ``radiomics`` is the search; rows of version 1 (the
+#: ``--json`` files written before, without the key) called the search ``search`` and the
+#: tuned logistic regression ``radiomics`` (:func:`read_rows` renames them)
+NAMING = 2
+_NAMES_BEFORE = {"radiomics": "logistic", "search": "radiomics"}
 #: the references of ceiling.json printed beside the models (KIT exon 11 vs rest)
 REFERENCES = ("observable", "latent", "latent_with_age_sex")
 #: the sizes the issue's targets name
@@ -101,6 +107,7 @@ class Row:
     references: dict[str, float]
     #: DeLong's two-sided p against each model trained before it on the same patients
     delong_p: dict[str, float] = field(default_factory=dict)
+    naming: int = NAMING
 
 
 @dataclass(frozen=True)
@@ -178,13 +185,6 @@ def verdicts(rows: Sequence[Row]) -> list[Verdict]:
         seeds = f"{len(rad.seeds)} seed{'s' if len(rad.seeds) != 1 else ''}"
         detail = f"mean AUC {rad.mean_auc:.3f} vs {six.mean_auc:.3f} over {seeds}"
         out.append(Verdict(name, status, detail))
-
-    if (small, "search") in summaries and (small, "six") in summaries:  # asked with --models
-        searched, six = summaries[small, "search"], summaries[small, "six"]
-        status = "PASS" if searched.mean_auc >= six.mean_auc else "FAIL"
-        seeds = f"{len(searched.seeds)} seed{'s' if len(searched.seeds) != 1 else ''}"
-        detail = f"mean AUC {searched.mean_auc:.3f} vs {six.mean_auc:.3f} over {seeds}"
-        out.append(Verdict(f"search >= six-measurement baseline at {small}", status, detail))
 
     name = f"radiomics > clinical with DeLong p < {ALPHA:g} at {small} (every seed)"
     missing = _missing(summaries, small, ("radiomics", "clinical"))
@@ -426,8 +426,7 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
     from gistcad.domain import ModelKind
     from gistcad.modelling.crossval import out_of_fold
     from gistcad.modelling.folds import Scheme
-    from gistcad.modelling.radiomics_model import RadiomicsLearner, RadiomicsSettings
-    from gistcad.modelling.radiomics_search import SearchSettings
+    from gistcad.modelling.radiomics_model import RadiomicsLearner
     from gistcad.modelling.request import TrainRequest
     from gistcad.modelling.targets import Target, labels_for
     from gistcad.modelling.trainer import make_learner
@@ -438,32 +437,20 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
         labels, target, kit11 = labels_for(table, Target.GENOTYPE), Target.GENOTYPE, 0
         x = six_measurements(table, cohort.data, args.workers)
         fit_predict = six_fit_predict(x, labels, len(target.classes), seed)
-    elif model == "search":  # KIT exon 11 vs rest, the solid part's features cached by six
-        labels, target, kit11 = cohort.binary, Target.KIT11, 1
-        searched = RadiomicsLearner(
-            n_classes=2,
-            data_dir=cohort.data,
-            seed=seed,
-            settings=RadiomicsSettings(solid_part=True),
-            search_settings=SearchSettings(),
-        )
-        searched.prepare(table, None)
-
-        def fit_predict(train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
-            return searched.fit_predict(table, labels, train, test)
-
     else:  # KIT exon 11 vs rest: the positive class last
         labels, target, kit11 = cohort.binary, Target.KIT11, 1
-        kind = {"clinical": ModelKind.CLINICAL, "radiomics": ModelKind.RADIOMICS}
+        kind = {"clinical": ModelKind.CLINICAL, "deep": ModelKind.DL}
         request = TrainRequest(
-            kind=kind.get(model, ModelKind.DL),
+            kind=kind.get(model, ModelKind.RADIOMICS),
             target=target,
             seed=seed,
             epochs=args.epochs if model == "deep" else None,
+            radiomics="logistic" if model == "logistic" else "search",
         )
         learner = make_learner(request, cohort.data, device=args.device)
         if isinstance(learner, RadiomicsLearner):
-            reuse_solid_part_features(table, cohort.data)
+            if not learner.settings.solid_part:  # the whole tumour's features, from six's
+                reuse_solid_part_features(table, cohort.data)
             learner.prepare(table, None)  # every patient's features once, cached
 
         def fit_predict(train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
@@ -486,7 +473,7 @@ def run_cohort(args: argparse.Namespace, size: int, seed: int, work: Path) -> li
     cohort = build_and_import(args, size, seed, work)
     print(f"{tag}  built and imported ({time.perf_counter() - started:.0f} s)", flush=True)
     truth = pd.Series(cohort.binary, index=cohort.table["patient_id"])
-    radiomics = {"radiomics", "search"} & set(args.models)
+    radiomics = {"radiomics", "logistic"} & set(args.models)
     asked = [m for m in ORDER if m in args.models or (m == "six" and radiomics)]
     scores: dict[str, pd.DataFrame] = {}
     rows = []
@@ -564,8 +551,21 @@ def main() -> None:
 
 
 def read_rows(paths: Sequence[Path]) -> list[Row]:
-    """The rows that ``--json`` wrote, from one run or several (sizes or seeds run apart)."""
-    return [Row(**raw) for path in paths for raw in json.loads(path.read_text())]
+    """The rows that ``--json`` wrote, from one run or several (sizes or seeds run apart);
+    rows written before :data:`NAMING` 2 get today's model names."""
+    return [_renamed(raw) for path in paths for raw in json.loads(path.read_text())]
+
+
+def _renamed(raw: dict[str, Any]) -> Row:
+    """A row of ``--json`` as :class:`Row`, its models named as :data:`NAMING` names them."""
+    if raw.get("naming", 1) == 1:
+
+        def name(model: str) -> str:
+            return _NAMES_BEFORE.get(model, model)
+
+        delong = {name(k): v for k, v in raw.get("delong_p", {}).items()}
+        raw = {**raw, "model": name(raw["model"]), "delong_p": delong, "naming": NAMING}
+    return Row(**raw)
 
 
 def report(rows: Sequence[Row]) -> None:

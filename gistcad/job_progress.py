@@ -103,6 +103,7 @@ _PARAMETER_NAMES = {
     "ensemble": "networks in the ensemble",
     "tta": "test-time views",
     "crop_mm": "crop spacing (mm)",
+    "radiomics": "radiomics model",
     "winsorise": "winsorised share per tail",
 }
 
@@ -111,7 +112,7 @@ def _value_labels() -> dict[str, Mapping[str, str]]:
     """How a coded parameter's value is printed, by parameter name."""
     from gistcad.analysis.prediction_source import VALIDATION_LABELS  # pandas: only here
     from gistcad.domain import MODEL_KIND_LABELS, MODEL_TARGET_LABELS, Endpoint
-    from gistcad.modelling.request import CROP_LABELS
+    from gistcad.modelling.request import CROP_LABELS, RADIOMICS_LABELS
 
     return {
         "target": MODEL_TARGET_LABELS,
@@ -120,6 +121,7 @@ def _value_labels() -> dict[str, Mapping[str, str]]:
         "endpoint": {e.value: e.label for e in Endpoint},  # a discovery job's
         "harmonise": {"none": "none", "combat": "ComBat per center"},
         "crop": CROP_LABELS,  # the deep model's
+        "radiomics": RADIOMICS_LABELS,  # the radiomics model's pipeline
     }
 
 

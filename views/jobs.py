@@ -20,6 +20,8 @@ from gistcad.modelling.request import (
     MAX_CROP_MM,
     MAX_ENSEMBLE,
     MAX_TTA,
+    RADIOMICS_LABELS,
+    RADIOMICS_MODELS,
     TrainRequest,
 )
 from gistcad.modelling.targets import trainable_targets
@@ -154,6 +156,19 @@ with start_train.form("train_form"):
             help="the imaging risk score also reads this deep model's risk head: out of fold "
             "for the patients it was trained on, its stored prediction for the others",
         )
+    radiomics = {}
+    if kind is ModelKind.RADIOMICS:
+        radiomics["radiomics"] = st.radio(
+            "Radiomics model (genotype and response targets)",
+            RADIOMICS_MODELS,
+            format_func=RADIOMICS_LABELS.__getitem__,
+            key="jobs_radiomics",
+            help="the model search adds the solid part's features and site, size, age and sex, "
+            "harmonises the centers' scanners (ComBat) and keeps the best few of several "
+            "classifiers, chosen inside every training fold: a fit takes several times as long "
+            "as the tuned logistic regression, which reads the whole tumour's features alone. "
+            "The survival risk score has a model of its own",
+        )
     # offered with the deep model only: the request refuses them for the other kinds
     deep = deep_options() if kind is ModelKind.DL else {}
     if st.form_submit_button("Start training"):
@@ -166,6 +181,7 @@ with start_train.form("train_form"):
                     "name": name.strip() or None,
                     "folds_from": folds_from,
                     "deep_model": None if deep_model is None else str(deep_model),
+                    **radiomics,
                     **deep,
                 }
             )

@@ -18,7 +18,7 @@ from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.request import CROP_POLICIES, MAX_ENSEMBLE, MAX_TTA
+from gistcad.modelling.request import CROP_POLICIES, MAX_ENSEMBLE, MAX_TTA, RADIOMICS_MODELS
 from gistcad.modelling.targets import Target, trainable_targets
 from gistcad.progress import Progress
 from gistcad.store import migrations, session_scope
@@ -59,6 +59,15 @@ def register(sub: Any) -> None:
         help="imaging risk score (--model radiomics --target rfs): a deep model version (id or "
         "name) whose risk score is an input beside radiomics and size; out-of-fold for the "
         "patients it was trained on; predicting reads its stored prediction of the patient",
+    )
+    tr.add_argument(
+        "--radiomics",
+        choices=RADIOMICS_MODELS,
+        default=RADIOMICS_MODELS[0],
+        help="radiomics model (genotype and response targets): search (default) adds the solid "
+        "part's features and site, size, age and sex, harmonises centers with ComBat and keeps "
+        "an ensemble of the best classifiers of a search by inner cross-validation; logistic is "
+        "the tuned logistic regression on the whole tumour's features trained before it",
     )
     tr.add_argument(
         "--epochs",
@@ -196,6 +205,7 @@ def _train(args: argparse.Namespace) -> int:
             "tta": args.tta,
             "crop": args.crop,
             "crop_mm": args.crop_mm,
+            "radiomics": args.radiomics,
         }
     )
     with (

@@ -17,8 +17,11 @@ near-duplicates, and searches several classifiers by an inner cross-validation o
 every outer fold (nested cross-validation, so the out-of-fold AUC is not optimistic), keeping
 an ensemble of the best few. Under leave-one-center-out validation the inner cross-validation
 leaves one training center out too (with a single training center it stays stratified k-fold,
-repeated). Versions registered before the search (a tuned logistic regression) still load and
-predict as they were trained.
+repeated). This is what ``gistcad train --model radiomics`` trains (:data:`SEARCH`); with
+``--radiomics logistic`` it trains the tuned logistic regression on the whole tumour's features
+that was the default before (:data:`LOGISTIC`). Every version stores its
+:class:`RadiomicsRecipe`; versions registered before it was stored were trained with
+:data:`LOGISTIC` and still load and predict as they were trained.
 """
 
 from __future__ import annotations
@@ -82,6 +85,21 @@ class RadiomicsSettings:
     #: not used (:class:`~gistcad.modelling.harmonisation.KvpUse`); with the search and the
     #: imaging risk score, whose preprocessing harmonises
     kvp: KvpUse = KvpUse.ADJUST
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (:meth:`from_stored` reads it back)."""
+        return {**asdict(self), "resegment_hu": list(self.resegment_hu), "kvp": self.kvp.value}
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> RadiomicsSettings:
+        low, high = stored["resegment_hu"]
+        return cls(
+            voxel_mm=float(stored["voxel_mm"]),
+            bin_width_hu=float(stored["bin_width_hu"]),
+            resegment_hu=(float(low), float(high)),
+            solid_part=bool(stored["solid_part"]),
+            kvp=KvpUse(stored["kvp"]),
+        )
 
     def key(self) -> str:
         """The features' cache key: every setting that changes the features (not ``kvp``,
@@ -149,17 +167,18 @@ def cache_path(data_dir: Path, row: Any, settings: RadiomicsSettings) -> Path:
 def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
     """The IBSI features of one patient's tumour (cached under ``data_dir/features``); none
     (an empty dict) for a tumour without a voxel in the re-segmentation range
-    (:func:`tumour_features`)."""
+    (:func:`tumour_features`) and for an outline without any voxel (an empty mask: a contour
+    smaller than the CT's voxels rasterises to nothing), so that :func:`described_patients`
+    leaves the patient out or refuses it by name."""
     cache = cache_path(data_dir, row, settings)
     if cache.is_file():
         return dict(json.loads(cache.read_text()))
     image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
-    if not np.asarray(mask.array).any():
-        raise ValidationError(
-            f"the tumour mask {row.mask_path} is empty (no voxel inside the tumour): its "
-            "patient cannot be described by radiomics; re-import a mask that covers the tumour"
-        )
-    features = tumour_features(image.array, mask.array, image.spacing_mm, settings) or {}
+    features: dict[str, float] = {}
+    if np.asarray(mask.array).any():
+        features = tumour_features(image.array, mask.array, image.spacing_mm, settings) or {}
+    else:
+        logger.info("the tumour mask %s has no voxel: no radiomics features", row.mask_path)
     cache.parent.mkdir(parents=True, exist_ok=True)
     # a name of its own: the same patient may be computed twice at once (a task run again)
     temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
@@ -255,7 +274,8 @@ def described_patients(
 ) -> pd.DataFrame:
     """The rows of ``table`` whose tumour has features (``features``: :func:`feature_rows` of
     ``table``); a tumour with no voxel in the re-segmentation range has none
-    (:func:`tumour_features`) and its patient is left out, with a warning.
+    (:func:`tumour_features`), nor has an empty outline (:func:`patient_features`), and its
+    patient is left out, with a warning.
 
     Raises
     ------
@@ -270,7 +290,7 @@ def described_patients(
     low, high = settings.resegment_hu
     why = (
         f"no voxel of the tumour outline lies between {low:g} and {high:g} HU, the range "
-        "radiomics describes"
+        "radiomics describes, or the outline covers no voxel of the CT at all"
     )
     if named or not described.any():
         shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
@@ -314,6 +334,46 @@ def _centers(table: pd.DataFrame) -> NDArray[np.object_]:
     return table["center"].astype(str).to_numpy(dtype=object)
 
 
+@dataclass(frozen=True)
+class RadiomicsRecipe:
+    """A radiomics model's features and pipeline, stored with every version it trains (so a
+    version predicts as it was trained whatever the default becomes): ``settings`` (the
+    features) and ``search`` (the WORC-style search; None: the tuned logistic regression)."""
+
+    settings: RadiomicsSettings
+    search: SearchSettings | None
+
+    def to_dict(self) -> dict[str, Any]:
+        search = None if self.search is None else asdict(self.search)
+        return {"features": self.settings.to_dict(), "search": search}
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> RadiomicsRecipe:
+        search = stored.get("search")
+        return cls(
+            RadiomicsSettings.from_stored(stored["features"]),
+            None if search is None else SearchSettings.from_stored(search),
+        )
+
+    @classmethod
+    def named(cls, name: str) -> RadiomicsRecipe:
+        """The pipeline a training request names (:data:`~gistcad.modelling.request.
+        RADIOMICS_MODELS`): "search", the default, or "logistic"."""
+        if name == "logistic":
+            return LOGISTIC
+        if name == "search":
+            return SEARCH
+        raise ValidationError(f"unknown radiomics model {name!r}: search or logistic")
+
+
+#: the default since the search was measured at 400–1,400 patients (README "Learning curves"):
+#: the whole tumour's and the solid part's features, searched
+SEARCH = RadiomicsRecipe(RadiomicsSettings(solid_part=True), SearchSettings())
+#: the tuned logistic regression on the whole tumour's features; every version registered
+#: before the recipe was stored was trained so
+LOGISTIC = RadiomicsRecipe(RadiomicsSettings(), None)
+
+
 @dataclass
 class RadiomicsLearner:
     """IBSI radiomics and a tuned logistic regression, or the searched ensemble (nested CV)."""
@@ -326,10 +386,15 @@ class RadiomicsLearner:
     #: tune by leaving one training center out (leave-one-center-out validation)
     inner_by_center: bool = False
     kind: ModelKind = ModelKind.RADIOMICS
-    #: None (the default): the tuned logistic regression on the image features; a
-    #: :class:`SearchSettings`: the WORC-style search (covariates, ComBat, ensemble), not yet
-    #: the default (its cost and its margin, README "Models")
+    #: None: the tuned logistic regression on the image features; a :class:`SearchSettings`:
+    #: the WORC-style search (covariates, ComBat, ensemble). ``gistcad train`` builds the
+    #: learner from a :class:`RadiomicsRecipe` (:data:`SEARCH` by default)
     search_settings: SearchSettings | None = None
+
+    @property
+    def recipe(self) -> RadiomicsRecipe:
+        """The features and pipeline this learner trains, as its version stores them."""
+        return RadiomicsRecipe(self.settings, self.search_settings)
 
     def _features(self, table: pd.DataFrame) -> pd.DataFrame:
         return feature_table(table, self.data_dir, self.settings, self.progress)

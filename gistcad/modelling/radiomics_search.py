@@ -316,6 +316,27 @@ class SearchSettings:
     ensemble_size: int = 3
     harmonise: bool = True
 
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> SearchSettings:
+        """The settings that :func:`dataclasses.asdict` wrote (JSON lists back to tuples)."""
+
+        def numbers(key: str) -> tuple[Any, ...]:
+            return tuple(stored[key])
+
+        groups = tuple(None if g is None else tuple(g) for g in stored["feature_groups"])
+        return cls(
+            feature_groups=groups,
+            k_features=numbers("k_features"),
+            logistic_c=numbers("logistic_c"),
+            svm_c=numbers("svm_c"),
+            forest_depths=numbers("forest_depths"),
+            forest_trees=int(stored["forest_trees"]),
+            inner_folds=int(stored["inner_folds"]),
+            inner_repeats=int(stored["inner_repeats"]),
+            ensemble_size=int(stored["ensemble_size"]),
+            harmonise=bool(stored["harmonise"]),
+        )
+
 
 def macro_auc(labels: IntArray, proba: FloatArray, classes: IntArray) -> float:
     """One-vs-rest AUC averaged over the classes that have positives and negatives here

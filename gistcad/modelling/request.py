@@ -34,6 +34,7 @@ FIELDS = (
     "tta",
     "crop",
     "crop_mm",
+    "radiomics",
 )
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
@@ -48,6 +49,14 @@ CROP_POLICIES = ("fit", "fixed")
 CROP_LABELS = {"fit": "fit each tumour", "fixed": "fixed spacing"}
 #: the coarsest crop spacing accepted, mm per voxel (a 32-voxel crop then spans 640 mm)
 MAX_CROP_MM = 20.0
+#: the radiomics model's two pipelines (:mod:`gistcad.modelling.radiomics_model`): the
+#: WORC-style "search" (the default) and the tuned "logistic" regression trained before it
+RADIOMICS_MODELS = ("search", "logistic")
+#: the radiomics pipelines as the dashboard names them
+RADIOMICS_LABELS = {
+    "search": "model search (WORC-style, the default)",
+    "logistic": "tuned logistic regression (before the search)",
+}
 #: the deep model's options, with the values that leave it as it was before they existed
 _DEEP_DEFAULTS: dict[str, Any] = {"ensemble": 1, "tta": 0, "crop": "fit", "crop_mm": None}
 
@@ -63,6 +72,10 @@ class TrainRequest:
     averaged), ``crop`` ("fit" or "fixed") and ``crop_mm`` (the fixed crop's spacing, or the fit
     crop's finest; None: 1 mm, the fit crop's floor) — see
     :class:`gistcad.modelling.dl_model.DlSettings`.
+    ``radiomics``: the radiomics model's pipeline for a genotype or response target, "search"
+    (the default: the solid part's features, clinical covariates, ComBat, a search over
+    classifiers kept as an ensemble) or "logistic" (the tuned logistic regression on the whole
+    tumour's features that was the default before); the imaging risk score has its own.
     ``folds_from``: a registered version (its id or name) whose folds this run keeps, so that
     the two are compared on exactly the same folds (None: folds dealt by ``seed``).
     ``deep_model``: a deep model version (id or name) whose risk score is an input of the
@@ -73,7 +86,8 @@ class TrainRequest:
     ValidationError
         A deep model's risk score asked for a target that is not survival; an ensemble,
         test-time views or a crop asked of another model than the deep one; a fixed crop
-        without its spacing.
+        without its spacing; a radiomics pipeline other than the default asked of another
+        model, or of the imaging risk score.
     """
 
     kind: ModelKind
@@ -88,6 +102,7 @@ class TrainRequest:
     tta: int = 0
     crop: str = "fit"
     crop_mm: float | None = None
+    radiomics: str = "search"
 
     def __post_init__(self) -> None:
         if self.deep_model is not None and not self.target.is_survival:
@@ -100,6 +115,14 @@ class TrainRequest:
             raise ValidationError(
                 "--ensemble, --tta, --crop and --crop-mm are options of the deep model: use "
                 f"them with --model dl (this is the {self.kind.value} model)"
+            )
+        if self.radiomics != RADIOMICS_MODELS[0] and (
+            self.kind is not ModelKind.RADIOMICS or self.target.is_survival
+        ):
+            raise ValidationError(
+                f"--radiomics {self.radiomics} chooses the radiomics model's pipeline for a "
+                "genotype or response target: use it with --model radiomics (the imaging risk "
+                "score for survival is a penalised Cox model of its own)"
             )
         if self.crop == "fixed" and self.crop_mm is None:
             raise ValidationError(
@@ -133,6 +156,7 @@ class TrainRequest:
             "deep_model": self.deep_model,
             # only when asked: a request without them is stored as before they existed
             **self._deep_options(),
+            **({} if self.radiomics == RADIOMICS_MODELS[0] else {"radiomics": self.radiomics}),
         }
 
     @classmethod
@@ -142,7 +166,8 @@ class TrainRequest:
 
         Defaults: target genotype, k-fold validation, a name made of the options, seed 0,
         the deep model's default epochs, folds dealt by the seed, a single network without
-        test-time views on crops fitted to each tumour. ``folds_from`` is a model version's
+        test-time views on crops fitted to each tumour, the radiomics model search.
+        ``folds_from`` is a model version's
         id or name (an integer id is accepted too).
 
         Raises
@@ -175,6 +200,7 @@ class TrainRequest:
             tta=_whole(parameters.get("tta", 0), "the test-time views", 0, MAX_TTA),
             crop=_crop_policy(parameters.get("crop") or "fit"),
             crop_mm=_crop_mm(parameters.get("crop_mm")),
+            radiomics=_radiomics_model(parameters.get("radiomics") or RADIOMICS_MODELS[0]),
         )
 
 
@@ -195,6 +221,15 @@ def _crop_policy(value: Any) -> str:
         raise ValidationError(
             f"unknown crop {value!r}: fit (each tumour fills the crop) or fixed (every crop at "
             "the spacing of --crop-mm)"
+        )
+    return str(value)
+
+
+def _radiomics_model(value: Any) -> str:
+    if value not in RADIOMICS_MODELS:
+        raise ValidationError(
+            f"unknown radiomics model {value!r}: search (the WORC-style model search, the "
+            "default) or logistic (the tuned logistic regression trained before it)"
         )
     return str(value)
 

@@ -43,7 +43,7 @@ from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, evaluate
 from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, IntArray, Learner, Scores
-from gistcad.modelling.radiomics_model import RadiomicsLearner
+from gistcad.modelling.radiomics_model import LOGISTIC, RadiomicsLearner, RadiomicsRecipe
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
 from gistcad.modelling.survival_evaluation import lr_text, reference_scores
@@ -78,8 +78,11 @@ def make_learner(
     dl_settings: DlSettings | None = None,
     device: str = "auto",
     nproc: int = 1,
+    radiomics: RadiomicsRecipe | None = None,
 ) -> Learner:
-    """The learner of ``request``; the deep model uses ``dl_settings`` when given (a
+    """The learner of ``request``; the radiomics model (genotype and response targets) uses
+    ``radiomics`` when given (a registered version's), else the pipeline the request names
+    (:meth:`RadiomicsRecipe.named`); the deep model uses ``dl_settings`` when given (a
     registered version's), else :class:`DlSettings` with the request's epochs, ensemble,
     test-time views and crop (:meth:`DlSettings.for_request`), and runs on
     ``device`` ("auto": CUDA when available) with its fits spread over ``nproc`` processes
@@ -107,12 +110,15 @@ def make_learner(
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
     if request.kind is ModelKind.RADIOMICS:
+        recipe = radiomics or RadiomicsRecipe.named(request.radiomics)
         return RadiomicsLearner(
             n_classes=n_classes,
             data_dir=data_dir,
             seed=request.seed,
+            settings=recipe.settings,
             progress=progress,
             inner_by_center=by_center,
+            search_settings=recipe.search,
         )
     if request.target is Target.RISK:
         raise ValidationError(
@@ -147,17 +153,25 @@ def model_card(
     metrics: dict[str, Any],
     *,
     dl_settings: DlSettings | None = None,
+    radiomics: RadiomicsRecipe | None = None,
 ) -> str:
     """A short model card (Markdown): intended use, data, per-center performance, limits.
 
     ``dl_settings``: a deep model's settings (default: :class:`DlSettings`'), which say what
-    it sees.
+    it sees; ``radiomics``: a radiomics model's recipe (default: the request's).
     """
+    inputs = _inputs_text(
+        request.kind,
+        dl_settings,
+        request.target,
+        request.deep_model,
+        radiomics or RadiomicsRecipe.named(request.radiomics),
+    )
     lines = [
         f"# {request.default_name()}",
         "",
         f"**Predicts** {request.target.label} ({', '.join(request.target.class_labels)}) "
-        f"from {_inputs_text(request.kind, dl_settings, request.target, request.deep_model)}.",
+        f"from {inputs}.",
         "",
         _intended_use(request.target),
         "",
@@ -181,7 +195,7 @@ def model_card(
         lines += [
             "",
             f"**Left out:** {len(left)} patient(s) whose tumour outline has no voxel in the "
-            f"range radiomics describes ({', '.join(left)}).",
+            f"range radiomics describes, or none at all ({', '.join(left)}).",
         ]
     lines += [
         "",
@@ -242,8 +256,9 @@ def _inputs_text(
     dl_settings: DlSettings | None,
     target: Target | None = None,
     deep_model: str | None = None,
+    radiomics: RadiomicsRecipe | None = None,
 ) -> str:
-    """What a model sees, for its card."""
+    """What a model sees, for its card (``radiomics``: the radiomics model's recipe)."""
     if target is not None and target.is_survival:
         deep = (
             f", the risk score of deep model {deep_model} (out-of-fold for the patients it was "
@@ -258,7 +273,7 @@ def _inputs_text(
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
-        return "IBSI radiomics features of the CT tumour region"
+        return _radiomics_text(radiomics or LOGISTIC)
     settings = dl_settings or DlSettings()
     text = "a tumour-centred CT crop and its mask (3D network"
     if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
@@ -280,6 +295,20 @@ def _inputs_text(
     if averaged:
         text += "; predictions averaged over " + " and over ".join(averaged)
     return text
+
+
+def _radiomics_text(recipe: RadiomicsRecipe) -> str:
+    """What a radiomics model of ``recipe`` sees and how it was chosen, for its card."""
+    solid = " and of its solid part" if recipe.settings.solid_part else ""
+    features = f"IBSI radiomics features of the CT tumour region{solid}"
+    search = recipe.search
+    if search is None:
+        return f"{features} (tuned logistic regression)"
+    harmonised = "harmonised per center by ComBat, " if search.harmonise else ""
+    return (
+        f"{features}, {harmonised}with site, tumour size, age and sex (an ensemble of the "
+        f"best {search.ensemble_size} classifiers of a model search by inner cross-validation)"
+    )
 
 
 def _folds_text(folds: dict[str, Any]) -> str:
@@ -398,6 +427,7 @@ def train(
         table.iloc[known],
         metrics,
         dl_settings=learner.settings if isinstance(learner, DlLearner) else None,
+        radiomics=learner.recipe if isinstance(learner, RadiomicsLearner) else None,
     )
     version = ModelVersion(
         name=name,
@@ -409,6 +439,11 @@ def train(
             **(
                 {"dl_settings": learner.settings.to_dict()}
                 if isinstance(learner, DlLearner)
+                else {}
+            ),
+            **(
+                {"radiomics_recipe": learner.recipe.to_dict()}
+                if isinstance(learner, RadiomicsLearner)
                 else {}
             ),
             **({} if deep is None else {"deep_model_version_id": deep.model_version_id}),
@@ -462,7 +497,13 @@ def predict(
     """
     version = get_model_version(session, model_version_id)
     request = request_of(version)
-    learner = make_learner(request, data_dir, dl_settings=dl_settings_of(version), device=device)
+    learner = make_learner(
+        request,
+        data_dir,
+        dl_settings=dl_settings_of(version),
+        device=device,
+        radiomics=radiomics_recipe_of(version),
+    )
     if not version.weights_path or not version.weights_sha256:
         raise ValidationError(
             f"model version {version.name!r} has no saved model file; train it with "
@@ -695,6 +736,19 @@ def dl_settings_of(version: ModelVersion) -> DlSettings | None:
     if stored is None:
         return DlSettings.before_covariates(int(version.parameters.get("epochs") or 12))
     return DlSettings.from_stored(stored)
+
+
+def radiomics_recipe_of(version: ModelVersion) -> RadiomicsRecipe | None:
+    """The features and pipeline a radiomics version was trained with (None for other kinds
+    and for the imaging risk score, which has its own).
+
+    Versions registered before the recipe was stored were tuned logistic regressions on the
+    whole tumour's features (:data:`~gistcad.modelling.radiomics_model.LOGISTIC`).
+    """
+    if version.kind != ModelKind.RADIOMICS or Target(version.target).is_survival:
+        return None
+    stored = version.parameters.get("radiomics_recipe")
+    return LOGISTIC if stored is None else RadiomicsRecipe.from_stored(stored)
 
 
 def save_attention_maps(

@@ -1,6 +1,7 @@
 """In a real browser: "Run prediction" in the case view shows the job's result on the card
 when the job ends, without a reload (the page polls the job); the Jobs page's deep-model
-options (ensemble, test-time views, crop) reach the queued run as a user fills them."""
+options (ensemble, test-time views, crop) and the radiomics pipeline reach the queued run as a
+user fills them."""
 
 from __future__ import annotations
 
@@ -129,6 +130,47 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
     )
     deadline = time.monotonic() + 90
     while (job := _train_jobs(data)[0]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline, job.status
+        time.sleep(0.5)
+    assert "exists already" in (job.error or "")
+
+
+def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
+    server: str, data: Path
+) -> None:
+    """The user picks the radiomics kind, sees the model search chosen, clicks the tuned
+    logistic regression instead, and the queued run carries it (a name in use again: the
+    worker refuses the run before any training)."""
+    from playwright.sync_api import sync_playwright
+
+    before = len(_train_jobs(data))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1800})
+        tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
+        tab.get_by_text("Training run").first.wait_for(timeout=60_000)
+        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        logistic = "tuned logistic regression (before the search)"
+        assert tab.get_by_text(logistic).count() == 0  # not the radiomics kind
+        tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
+        tab.get_by_role("option", name="Radiomics (CT)").click()
+        searched = tab.get_by_role("radio", name="model search (WORC-style, the default)")
+        searched.wait_for(timeout=30_000)
+        assert searched.is_checked()
+        tab.get_by_text(logistic).click()
+        tab.get_by_role("textbox", name="Name (optional)").fill("fresh-k11")
+        tab.get_by_role("button", name="Start training").click()
+        tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
+        assert not tab.locator("[data-testid='stException']").count()
+        tab.screenshot(path=str(ARTIFACTS / "jobs_radiomics_pipeline.png"), full_page=True)
+        browser.close()
+    jobs = _train_jobs(data)
+    assert len(jobs) == before + 1
+    assert TrainRequest.from_parameters(jobs[-1].parameters) == TrainRequest(
+        ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics="logistic"
+    )
+    deadline = time.monotonic() + 90
+    while (job := _train_jobs(data)[-1]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
         assert time.monotonic() < deadline, job.status
         time.sleep(0.5)
     assert "exists already" in (job.error or "")

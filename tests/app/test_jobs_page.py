@@ -284,6 +284,43 @@ def test_the_deep_model_s_ensemble_views_and_crop_are_offered_with_the_deep_kind
     assert at.radio(key="jobs_crop").options == ["fit each tumour", "fixed spacing"]
 
 
+def test_the_radiomics_pipeline_is_chosen_with_the_radiomics_kind_and_reaches_the_job(
+    app_db: Engine, seeded: None
+) -> None:
+    """Offered with the radiomics kind only, the search by default; the logistic pipeline
+    travels in the job's parameters and is shown with them; asked of the survival score it
+    is refused on the page with the request's message, and nothing is queued."""
+    at = _open("views/jobs.py")
+    for kind in (ModelKind.CLINICAL, ModelKind.DL):
+        at.selectbox(key="jobs_kind").set_value(kind).run()
+        assert "jobs_radiomics" not in [r.key for r in at.radio], kind
+    at.selectbox(key="jobs_kind").set_value(ModelKind.RADIOMICS).run()
+    choice = at.radio(key="jobs_radiomics")
+    assert choice.value == "search"
+    assert choice.options == [
+        "model search (WORC-style, the default)",
+        "tuned logistic regression (before the search)",
+    ]
+    choice.set_value("logistic")
+    at.selectbox(key="jobs_target").set_value(Target.RFS)
+    at.button[1].click().run()
+    assert not at.exception, at.exception
+    assert any("penalised Cox model of its own" in e.value for e in at.error), at.error
+    assert _jobs(app_db) == []
+    at.selectbox(key="jobs_target").set_value(Target.KIT11)
+    at.text_input(key="jobs_name").input("clinical-v1")  # taken: the worker refuses it at once
+    at.button[1].click().run()
+    assert any("started" in s.value for s in at.success), [e.value for e in at.error]
+    (job,) = _jobs(app_db)
+    assert TrainRequest.from_parameters(job.parameters) == TrainRequest(
+        ModelKind.RADIOMICS, Target.KIT11, name="clinical-v1", radiomics="logistic"
+    )
+    assert "exists already" in (_wait_until_ended(app_db).error or "")
+    at.run()
+    shown = at.dataframe[0].value.set_index("Job").loc[job.id, "Parameters"]
+    assert "radiomics model tuned logistic regression (before the search)" in shown
+
+
 def test_a_deep_training_run_from_the_jobs_page_keeps_its_ensemble_views_and_crop(
     app_db: Engine, seeded: None
 ) -> None:

@@ -22,7 +22,13 @@ from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import Volume
 from gistcad.modelling.dl_model import DlSettings
 from gistcad.modelling.learners import Learner, Scores
-from gistcad.modelling.radiomics_model import RadiomicsLearner, RadiomicsSettings
+from gistcad.modelling.radiomics_model import (
+    LOGISTIC,
+    SEARCH,
+    RadiomicsLearner,
+    RadiomicsRecipe,
+    RadiomicsSettings,
+)
 from gistcad.modelling.targets import Target, labels_for
 from gistcad.modelling.trainer import TrainRequest, make_learner
 from tests.modelling.test_radiomics_search import TINY
@@ -32,6 +38,9 @@ SHAPE = (20, 20, 10)
 SPACING_MM = (1.5, 1.5, 3.0)
 #: The deep model's smallest useful run: one epoch, small batches, on the CPU.
 TINY_DL = DlSettings(epochs=1, patience=1, batch_size=6)
+#: The radiomics model search of ``gistcad train`` (solid part, covariates, ComBat, ensemble)
+#: with a smaller grid: the same code, fewer fits.
+TINY_SEARCH = RadiomicsRecipe(SEARCH.settings, TINY)
 #: (model kind, target): every kind, the deep and clinical models also with four classes,
 #: every kind with a response target, and the imaging risk score (radiomics, rfs).
 CASES = [
@@ -109,7 +118,48 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
 
 def _learner(kind: ModelKind, target: Target, data_dir: Path) -> Learner:
     request = TrainRequest(kind=kind, target=target, seed=3)
-    return make_learner(request, data_dir, dl_settings=TINY_DL, device="cpu")
+    return make_learner(request, data_dir, dl_settings=TINY_DL, device="cpu", radiomics=TINY_SEARCH)
+
+
+def test_gistcad_train_builds_the_radiomics_search_unless_asked_for_the_logistic_one(
+    tmp_path: Path,
+) -> None:
+    def built(request: TrainRequest) -> RadiomicsLearner:
+        learner = make_learner(request, tmp_path)
+        assert isinstance(learner, RadiomicsLearner)
+        return learner
+
+    searched = built(TrainRequest(kind=ModelKind.RADIOMICS, target=Target.KIT11))
+    assert searched.recipe == SEARCH and searched.settings.solid_part
+    assert searched.search_settings is not None
+    logistic = built(
+        TrainRequest(kind=ModelKind.RADIOMICS, target=Target.KIT11, radiomics="logistic")
+    )
+    assert logistic.recipe == LOGISTIC and logistic.search_settings is None
+    # a registered version's recipe wins over the request's default
+    request = TrainRequest(kind=ModelKind.RADIOMICS, target=Target.GENOTYPE)
+    assert make_learner(request, tmp_path, radiomics=LOGISTIC).recipe == LOGISTIC  # type: ignore[attr-defined]
+
+
+def test_the_logistic_radiomics_pipeline_keeps_the_contract(
+    cohort: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """``--radiomics logistic``: the tuned logistic regression on the whole tumour's features."""
+    data_dir, table = cohort
+    labels = labels_for(table, Target.KIT11)
+    request = TrainRequest(kind=ModelKind.RADIOMICS, target=Target.KIT11, radiomics="logistic")
+    learner = make_learner(request, data_dir)
+    rows = np.arange(N)
+    test, train = rows[::3], np.setdiff1d(rows, rows[::3])
+    out = learner.fit_predict(table, labels, train, test)
+    _assert_probabilities(out if isinstance(out, Scores) else Scores(out), test.size, 2)
+    fitted = learner.fit(table, labels, rows)
+    assert "model" in fitted and not any(c.startswith("solid_") for c in fitted["columns"])
+    scores = learner.predict(fitted, table)
+    _assert_probabilities(scores, N, 2)
+    path, sha256 = learner.save(fitted, tmp_path)
+    again = learner.predict(learner.load(path, sha256), table)
+    np.testing.assert_array_equal(again.probabilities, scores.probabilities)
 
 
 def _assert_probabilities(scores: Scores, n: int, n_classes: int) -> None:

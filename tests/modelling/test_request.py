@@ -67,6 +67,28 @@ def test_the_deep_models_risk_score_is_an_input_of_the_imaging_risk_score_only()
         TrainRequest.from_parameters({"kind": "radiomics", "target": "rfs", "deep_model": [1]})
 
 
+def test_the_radiomics_pipeline_is_the_search_unless_the_logistic_one_is_asked_for() -> None:
+    searched = TrainRequest.from_parameters({"kind": "radiomics", "target": "kit11"})
+    assert searched.radiomics == "search"
+    assert "radiomics" not in searched.to_parameters()  # stored as before the option existed
+    asked = {"kind": "radiomics", "target": "progression_6m", "radiomics": "logistic"}
+    logistic = TrainRequest.from_parameters(asked)
+    assert logistic.radiomics == "logistic"
+    stored = json.loads(json.dumps(logistic.to_parameters()))
+    assert stored["radiomics"] == "logistic"
+    assert TrainRequest.from_parameters(stored) == logistic
+    assert TrainRequest.from_parameters({"kind": "dl", "radiomics": "search"}).radiomics == "search"
+    for refused in (
+        {"kind": "clinical", "radiomics": "logistic"},
+        {"kind": "dl", "radiomics": "logistic"},
+        {"kind": "radiomics", "target": "rfs", "radiomics": "logistic"},
+    ):
+        with pytest.raises(ValidationError, match=r"use it with --model radiomics .*Cox model"):
+            TrainRequest.from_parameters(refused)
+    with pytest.raises(ValidationError, match=r"^unknown radiomics model 'forest': search"):
+        TrainRequest.from_parameters({"kind": "radiomics", "radiomics": "forest"})
+
+
 def test_folds_from_names_a_version_by_id_or_name() -> None:
     assert TrainRequest.from_parameters({"kind": "dl", "folds_from": 12}).folds_from == "12"
     assert TrainRequest.from_parameters({"kind": "dl", "folds_from": "  "}).folds_from is None

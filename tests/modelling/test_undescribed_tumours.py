@@ -40,10 +40,10 @@ from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import predict, train
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.models import Patient, Prediction
-from tests.biomarkers.test_deep_risk_candidate import N, _discover, _store
+from tests.biomarkers.test_deep_risk_candidate import N, _discover
+from tests.modelling.conftest import CALCIFIED
 
 EVERYTHING = AccessScope.everything()
-CALCIFIED = "P-007"
 
 
 def _ball(hu_inside: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +74,11 @@ def test_a_tumour_calcified_through_has_no_features_and_its_cache_says_so(
     assert patient_features(tmp_path, case, settings) == {}
     assert cache_path(tmp_path, case, settings).read_text() == "{}"
     assert patient_features(tmp_path, case, settings) == {}  # read back from the cache
+    # an outline without any voxel (a contour smaller than the CT's voxels): none, cached
+    nib.save(nib.Nifti1Image(np.zeros_like(mask, np.uint8), affine), tmp_path / "empty.nii.gz")
+    empty = CaseImages("ct.nii.gz", "empty.nii.gz", "a" * 64, "c" * 64)
+    assert patient_features(tmp_path, empty, settings) == {}
+    assert cache_path(tmp_path, empty, settings).read_text() == "{}"
 
 
 def test_patients_without_features_are_left_out_or_refused_by_name(
@@ -96,22 +101,6 @@ def test_patients_without_features_are_left_out_or_refused_by_name(
     with pytest.raises(ValidationError, match=r"3 patient\(s\) cannot be described"):
         described_patients(table, nothing, settings, named=False)
     assert described_patients(table, features.fillna(0.0), settings, named=True).equals(table)
-
-
-@pytest.fixture
-def stored(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Engine, Path, dict[str, Any]]:
-    monkeypatch.setenv("GISTCAD_CLUSTER", "off")  # the cached features are read here
-    truth = _store(engine, tmp_path)
-    for row in range(N):  # the genotype model's settings (no solid part) read the same values
-        case = SimpleNamespace(volume_sha256=f"{row:064x}", mask_sha256=f"{row + N:064x}")
-        cached = cache_path(tmp_path, case, CANDIDATE_SETTINGS)
-        undescribed = row == int(CALCIFIED[2:])
-        if undescribed:
-            cached.write_text("{}")
-        cache_path(tmp_path, case, RadiomicsSettings()).write_text(cached.read_text())
-    return engine, tmp_path, truth
 
 
 def _prediction_ids(engine: Engine, version_id: int) -> dict[int, int]:
@@ -149,17 +138,6 @@ def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient
     assert found.discovery.n == N - 1
     assert CALCIFIED not in set(found.patients["pseudonym"])
     assert any("1 patient(s) left out: no voxel of the tumour outline" in n for n in found.notes)
-
-
-def test_the_genotype_radiomics_model_leaves_the_patient_out_too(
-    stored: tuple[Engine, Path, dict[str, Any]],
-) -> None:
-    engine, data_dir, _ = stored
-    request = TrainRequest(ModelKind.RADIOMICS, Target.KIT11, seed=2)
-    with session_scope(engine) as session:
-        version = train(session, EVERYTHING, data_dir, request)
-        assert version.metrics["n_patients"] == N - 1
-        assert version.metrics["undescribed_patients"] == [CALCIFIED]
 
 
 def test_an_earlier_prediction_of_a_patient_left_out_is_removed(

@@ -1,0 +1,132 @@
+"""A radiomics version stores the features and pipeline it was trained with (its recipe) and
+predicts with them whatever ``gistcad train`` defaults to: the model search by default, the
+tuned logistic regression when asked (``--radiomics logistic``) and for every version
+registered before the recipe was stored.
+
+The cohort is the discovery tests' (radiomics features in the feature cache, one patient's
+tumour not describable, so N - 1 patients train and are predicted).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from gistcad.cli import main
+from gistcad.domain import ModelKind
+from gistcad.modelling.radiomics_model import LOGISTIC, SEARCH, RadiomicsRecipe
+from gistcad.modelling.radiomics_search import SearchSettings
+from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.targets import Target
+from gistcad.modelling.trainer import predict, radiomics_recipe_of, train
+from gistcad.store import AccessScope, session_scope
+from gistcad.store.models import ModelVersion, Prediction
+from tests.biomarkers.test_deep_risk_candidate import N
+from tests.modelling.conftest import CALCIFIED
+
+EVERYTHING = AccessScope.everything()
+
+
+def _probabilities(engine: Engine, version_id: int) -> dict[int, dict[str, float]]:
+    with session_scope(engine) as session:
+        stmt = select(Prediction.patient_id, Prediction.probabilities).where(
+            Prediction.model_version_id == version_id
+        )
+        return {int(p): dict(v) for p, v in session.execute(stmt)}
+
+
+def test_recipes_survive_json() -> None:
+    for recipe in (SEARCH, LOGISTIC, RadiomicsRecipe(LOGISTIC.settings, SearchSettings())):
+        stored = json.loads(json.dumps(recipe.to_dict()))
+        assert RadiomicsRecipe.from_stored(stored) == recipe
+    assert SEARCH.settings.solid_part and SEARCH.search == SearchSettings()
+    assert not LOGISTIC.settings.solid_part and LOGISTIC.search is None
+
+
+def test_the_search_is_trained_by_default_and_stored_with_its_version(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    engine, data_dir, _ = stored
+    request = TrainRequest(ModelKind.RADIOMICS, Target.KIT11, seed=2, name="searched")
+    with session_scope(engine) as session:
+        version = train(session, EVERYTHING, data_dir, request)
+        # the genotype model leaves the undescribable tumour out, as the risk score does
+        # (tests/modelling/test_undescribed_tumours.py)
+        assert version.metrics["n_patients"] == N - 1
+        assert version.metrics["undescribed_patients"] == [CALCIFIED]
+        assert version.parameters["radiomics_recipe"] == SEARCH.to_dict()
+        assert "radiomics" not in version.parameters  # the request's default
+        assert radiomics_recipe_of(version) == SEARCH
+        card = version.metrics["card"]
+        assert "IBSI radiomics features of the CT tumour region and of its solid part" in card
+        assert "with site, tumour size, age and sex (an ensemble of the best 3" in card
+        version_id = version.id
+    with session_scope(engine) as session:
+        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+    assert len(_probabilities(engine, version_id)) == N - 1
+
+
+def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_trained(
+    stored: tuple[Engine, Path, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, data_dir, _ = stored
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
+    train_kit11 = ["train", "--model", "radiomics", "--target", "kit11", "--seed", "2"]
+    assert main([*train_kit11, "--radiomics", "logistic", "--name", "logistic"]) == 0
+    assert "(tuned logistic regression)" in capsys.readouterr().out  # the card
+    with session_scope(engine) as session:
+        version = session.scalars(select(ModelVersion).where(ModelVersion.name == "logistic")).one()
+        assert version.parameters["radiomics"] == "logistic"
+        assert version.parameters["radiomics_recipe"] == LOGISTIC.to_dict()
+        version_id = version.id
+    with session_scope(engine) as session:
+        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+    trained = _probabilities(engine, version_id)
+    # as a version registered before the option and the recipe existed was stored
+    with session_scope(engine) as session:
+        version = session.get(ModelVersion, version_id)
+        assert version is not None
+        version.parameters = {
+            k: v
+            for k, v in version.parameters.items()
+            if k not in ("radiomics", "radiomics_recipe")
+        }
+    with session_scope(engine) as session:
+        version = session.get(ModelVersion, version_id)
+        assert version is not None and radiomics_recipe_of(version) == LOGISTIC
+        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+    again = _probabilities(engine, version_id)
+    assert again.keys() == trained.keys()
+    for patient, probabilities in trained.items():
+        assert again[patient] == pytest.approx(probabilities, abs=1e-12)
+
+
+def test_the_imaging_risk_score_has_no_radiomics_recipe(
+    stored: tuple[Engine, Path, dict[str, Any]],
+) -> None:
+    engine, data_dir, _ = stored
+    with session_scope(engine) as session:
+        version = train(
+            session, EVERYTHING, data_dir, TrainRequest(ModelKind.RADIOMICS, Target.RFS)
+        )
+        assert "radiomics_recipe" not in version.parameters
+        assert radiomics_recipe_of(version) is None
+
+
+def test_the_command_refuses_a_radiomics_pipeline_for_another_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["train", "--model", "clinical", "--radiomics", "logistic"]) == 2
+    err = capsys.readouterr().err
+    assert "--radiomics logistic chooses the radiomics model's pipeline" in err
+    assert "Traceback" not in err
