@@ -216,22 +216,29 @@ def _version_reference(value: Any, what: str) -> str | None:
     return value.strip() or None
 
 
-def _crop_policy(value: Any) -> str:
-    if value not in CROP_POLICIES:
-        raise ValidationError(
-            f"unknown crop {value!r}: fit (each tumour fills the crop) or fixed (every crop at "
-            "the spacing of --crop-mm)"
-        )
+def _one_of(value: Any, choices: tuple[str, ...], refusal: str) -> str:
+    """``value`` when it is one of ``choices``; else refused: "unknown ``refusal``"."""
+    if value not in choices:
+        raise ValidationError(f"unknown {refusal.format(value=value)}")
     return str(value)
+
+
+def _crop_policy(value: Any) -> str:
+    return _one_of(
+        value,
+        CROP_POLICIES,
+        "crop {value!r}: fit (each tumour fills the crop) or fixed (every crop at the spacing "
+        "of --crop-mm)",
+    )
 
 
 def _radiomics_model(value: Any) -> str:
-    if value not in RADIOMICS_MODELS:
-        raise ValidationError(
-            f"unknown radiomics model {value!r}: search (the WORC-style model search, the "
-            "default) or logistic (the tuned logistic regression trained before it)"
-        )
-    return str(value)
+    return _one_of(
+        value,
+        RADIOMICS_MODELS,
+        "radiomics model {value!r}: search (the WORC-style model search, the default) or "
+        "logistic (the tuned logistic regression trained before it)",
+    )
 
 
 def _crop_mm(value: Any) -> float | None:

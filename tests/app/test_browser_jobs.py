@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -84,6 +85,33 @@ def _train_jobs(data: Path) -> list[Job]:
         engine.dispose()
 
 
+def _jobs_page(playwright: Any, server: str) -> tuple[Any, Any]:
+    """Chromium and a tab on the Jobs page, loaded (its training form shown)."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+    tab = browser.new_page(viewport={"width": 1400, "height": 1800})
+    tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
+    tab.get_by_text("Training run").first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    return browser, tab
+
+
+def _start_training(tab: Any, screenshot: str) -> None:
+    """Click "Start training", see the job started and no exception, keep a screenshot."""
+    tab.get_by_role("button", name="Start training").click()
+    tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
+    assert not tab.locator("[data-testid='stException']").count()
+    tab.screenshot(path=str(ARTIFACTS / f"{screenshot}.png"), full_page=True)
+
+
+def _refused_as_taken(data: Path, index: int) -> None:
+    """The training job ``index`` ends refused by its worker: its name is in use."""
+    deadline = time.monotonic() + 90
+    while (job := _train_jobs(data)[index]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline, job.status
+        time.sleep(0.5)
+    assert "exists already" in (job.error or "")
+
+
 def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_page(
     server: str, data: Path
 ) -> None:
@@ -93,11 +121,7 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1800})
-        tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
-        tab.get_by_text("Training run").first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        browser, tab = _jobs_page(p, server)
         assert (
             tab.get_by_role("spinbutton", name="Networks in the ensemble").count() == 0
         )  # not the deep kind
@@ -113,10 +137,7 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
         tab.get_by_text("needs the crop's spacing").wait_for(timeout=30_000)
         assert _train_jobs(data) == []
         tab.get_by_role("spinbutton", name="Crop spacing, mm per voxel").fill("4")
-        tab.get_by_role("button", name="Start training").click()
-        tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
-        assert not tab.locator("[data-testid='stException']").count()
-        tab.screenshot(path=str(ARTIFACTS / "jobs_deep_options.png"), full_page=True)
+        _start_training(tab, "jobs_deep_options")
         browser.close()
     (job,) = _train_jobs(data)
     assert TrainRequest.from_parameters(job.parameters) == TrainRequest(
@@ -128,11 +149,7 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
         crop="fixed",
         crop_mm=4.0,
     )
-    deadline = time.monotonic() + 90
-    while (job := _train_jobs(data)[0]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        assert time.monotonic() < deadline, job.status
-        time.sleep(0.5)
-    assert "exists already" in (job.error or "")
+    _refused_as_taken(data, 0)
 
 
 def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
@@ -145,11 +162,7 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
 
     before = len(_train_jobs(data))
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1800})
-        tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
-        tab.get_by_text("Training run").first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+        browser, tab = _jobs_page(p, server)
         logistic = "tuned logistic regression (before the search)"
         assert tab.get_by_text(logistic).count() == 0  # not the radiomics kind
         tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
@@ -159,18 +172,11 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
         assert searched.is_checked()
         tab.get_by_text(logistic).click()
         tab.get_by_role("textbox", name="Name (optional)").fill("fresh-k11")
-        tab.get_by_role("button", name="Start training").click()
-        tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
-        assert not tab.locator("[data-testid='stException']").count()
-        tab.screenshot(path=str(ARTIFACTS / "jobs_radiomics_pipeline.png"), full_page=True)
+        _start_training(tab, "jobs_radiomics_pipeline")
         browser.close()
     jobs = _train_jobs(data)
     assert len(jobs) == before + 1
     assert TrainRequest.from_parameters(jobs[-1].parameters) == TrainRequest(
         ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics="logistic"
     )
-    deadline = time.monotonic() + 90
-    while (job := _train_jobs(data)[-1]).status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        assert time.monotonic() < deadline, job.status
-        time.sleep(0.5)
-    assert "exists already" in (job.error or "")
+    _refused_as_taken(data, -1)
