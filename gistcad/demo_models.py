@@ -39,7 +39,14 @@ DEMO_MODELS: dict[str, dict[str, Any]] = {
         "target": Target.GENOTYPE,
         "scheme": Scheme.KFOLD,
     },
-    "demo-radiomics": {"kind": ModelKind.RADIOMICS, "target": Target.KIT11, "scheme": Scheme.KFOLD},
+    # the logistic pipeline: the search's fits would take the first start past its budget
+    # (README "First start"); `gistcad train --model radiomics` trains the search
+    "demo-radiomics": {
+        "kind": ModelKind.RADIOMICS,
+        "target": Target.KIT11,
+        "scheme": Scheme.KFOLD,
+        "radiomics": "logistic",
+    },
     "demo-deep": {"kind": ModelKind.DL, "target": Target.GENOTYPE, "scheme": Scheme.HOLDOUT},
 }
 

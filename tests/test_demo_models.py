@@ -77,6 +77,7 @@ def test_queueing_is_idempotent(engine: Engine) -> None:
             "epochs": None,
             "folds_from": None,
             "deep_model": None,
+            "radiomics": "logistic",  # the first start's budget (README "First start")
             "predict_all": True,
             "demo": True,
         }

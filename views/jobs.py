@@ -159,7 +159,7 @@ with start_train.form("train_form"):
     radiomics = {}
     if kind is ModelKind.RADIOMICS:
         radiomics["radiomics"] = st.radio(
-            "Radiomics model (genotype and response targets)",
+            "Radiomics model (genotype, risk and response targets)",
             RADIOMICS_MODELS,
             format_func=RADIOMICS_LABELS.__getitem__,
             key="jobs_radiomics",

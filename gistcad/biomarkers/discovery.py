@@ -413,7 +413,8 @@ def discover_biomarkers(
         low, high = CANDIDATE_SETTINGS.resegment_hu
         notes.append(
             f"{int((~described).sum())} patient(s) left out: no voxel of the tumour outline "
-            f"lies between {low:g} and {high:g} HU, so no feature describes it"
+            f"lies between {low:g} and {high:g} HU, or the outline covers no voxel at all, so no "
+            "feature describes it"
         )
         table = table[described].reset_index(drop=True)
         covariates = covariates[described].reset_index(drop=True)

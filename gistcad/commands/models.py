@@ -64,10 +64,11 @@ def register(sub: Any) -> None:
         "--radiomics",
         choices=RADIOMICS_MODELS,
         default=RADIOMICS_MODELS[0],
-        help="radiomics model (genotype and response targets): search (default) adds the solid "
-        "part's features and site, size, age and sex, harmonises centers with ComBat and keeps "
-        "an ensemble of the best classifiers of a search by inner cross-validation; logistic is "
-        "the tuned logistic regression on the whole tumour's features trained before it",
+        help="radiomics model (genotype, risk and response targets): search (default) adds the "
+        "solid part's features and site, size, age and sex, harmonises centers with ComBat and "
+        "keeps an ensemble of the best classifiers of a search by inner cross-validation; "
+        "logistic is the tuned logistic regression on the whole tumour's features trained "
+        "before it",
     )
     tr.add_argument(
         "--epochs",

@@ -77,8 +77,8 @@ class RadiomicsSettings:
     voxel_mm: float = 1.5
     bin_width_hu: float = 25.0
     resegment_hu: tuple[float, float] = (-150.0, 400.0)
-    #: add the solid part's features (necrosis share, percentiles, statistics); on with the
-    #: model search (:class:`RadiomicsLearner`'s ``search_settings``), off by default
+    #: add the solid part's features (necrosis share, percentiles, statistics); on in the
+    #: recipe ``gistcad train`` uses by default (:data:`SEARCH`), off in :data:`LOGISTIC`
     solid_part: bool = False
     #: the scan's tube voltage (the modelling table's ``kvp``) in ComBat: removed like a
     #: scanner effect (the default: it changes HU-based features physically), protected, or
@@ -92,13 +92,15 @@ class RadiomicsSettings:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> RadiomicsSettings:
-        low, high = stored["resegment_hu"]
+        """The settings :meth:`to_dict` wrote; a setting added since takes its default."""
+        given = {**cls().to_dict(), **stored}
+        low, high = given["resegment_hu"]
         return cls(
-            voxel_mm=float(stored["voxel_mm"]),
-            bin_width_hu=float(stored["bin_width_hu"]),
+            voxel_mm=float(given["voxel_mm"]),
+            bin_width_hu=float(given["bin_width_hu"]),
             resegment_hu=(float(low), float(high)),
-            solid_part=bool(stored["solid_part"]),
-            kvp=KvpUse(stored["kvp"]),
+            solid_part=bool(given["solid_part"]),
+            kvp=KvpUse(given["kvp"]),
         )
 
     def key(self) -> str:
@@ -137,13 +139,16 @@ def tumour_features(
     per array axis in mm: cropped with a margin, resampled to ``settings.voxel_mm`` isotropic
     voxels, then described (the module docstring gives the recipe).
 
-    None when no voxel of the tumour lies in ``settings.resegment_hu``: such a tumour (an
-    outline on fat or air, or a tumour calcified through) has no defined feature, and the
-    callers leave its patient out (:func:`described_patients`).
+    None when no voxel of the tumour lies in ``settings.resegment_hu`` (an outline on fat or
+    air, or a tumour calcified through), or when none is left after the resampling (an outline
+    finer than ``settings.voxel_mm``): such a tumour has no defined feature, and the callers
+    leave its patient out (:func:`described_patients`).
     """
     crop, crop_mask = _tumour_region(
         image, mask, np.asarray(spacing, dtype=float), settings.voxel_mm
     )
+    if not crop_mask.any():
+        return None
     try:
         features = extract_features(
             crop,
@@ -290,7 +295,8 @@ def described_patients(
     low, high = settings.resegment_hu
     why = (
         f"no voxel of the tumour outline lies between {low:g} and {high:g} HU, the range "
-        "radiomics describes, or the outline covers no voxel of the CT at all"
+        "radiomics describes, or the outline covers no voxel of the CT at all (or none at "
+        f"the {settings.voxel_mm:g} mm voxels radiomics resamples to)"
     )
     if named or not described.any():
         shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
@@ -344,8 +350,9 @@ class RadiomicsRecipe:
     search: SearchSettings | None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, as the version's parameters hold it (lists, not tuples)."""
         search = None if self.search is None else asdict(self.search)
-        return {"features": self.settings.to_dict(), "search": search}
+        return dict(json.loads(json.dumps({"features": self.settings.to_dict(), "search": search})))
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> RadiomicsRecipe:
@@ -467,7 +474,7 @@ class RadiomicsLearner:
             ensemble = fitted["ensemble"]
             proba = ensemble.predict_proba(features, clinical_covariates(table), _centers(table))
             out[:, ensemble.classes] = proba
-        else:  # a version registered before the search: one tuned pipeline
+        else:  # the logistic pipeline (and every version registered before the search)
             model = fitted["model"]
             out[:, model.classes_] = model.predict_proba(features)
         return Scores(probabilities=out)

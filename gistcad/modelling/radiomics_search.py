@@ -27,7 +27,7 @@ seeds. The preprocessing is fitted inside each inner training split too. The bes
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -318,23 +318,25 @@ class SearchSettings:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> SearchSettings:
-        """The settings that :func:`dataclasses.asdict` wrote (JSON lists back to tuples)."""
+        """The settings that :func:`dataclasses.asdict` wrote (JSON lists back to tuples); a
+        setting added since takes its default."""
+        given = {**asdict(cls()), **stored}
 
         def numbers(key: str) -> tuple[Any, ...]:
-            return tuple(stored[key])
+            return tuple(given[key])
 
-        groups = tuple(None if g is None else tuple(g) for g in stored["feature_groups"])
+        groups = tuple(None if g is None else tuple(g) for g in given["feature_groups"])
         return cls(
             feature_groups=groups,
             k_features=numbers("k_features"),
             logistic_c=numbers("logistic_c"),
             svm_c=numbers("svm_c"),
             forest_depths=numbers("forest_depths"),
-            forest_trees=int(stored["forest_trees"]),
-            inner_folds=int(stored["inner_folds"]),
-            inner_repeats=int(stored["inner_repeats"]),
-            ensemble_size=int(stored["ensemble_size"]),
-            harmonise=bool(stored["harmonise"]),
+            forest_trees=int(given["forest_trees"]),
+            inner_folds=int(given["inner_folds"]),
+            inner_repeats=int(given["inner_repeats"]),
+            ensemble_size=int(given["ensemble_size"]),
+            harmonise=bool(given["harmonise"]),
         )
 
 

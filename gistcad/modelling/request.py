@@ -72,7 +72,7 @@ class TrainRequest:
     averaged), ``crop`` ("fit" or "fixed") and ``crop_mm`` (the fixed crop's spacing, or the fit
     crop's finest; None: 1 mm, the fit crop's floor) — see
     :class:`gistcad.modelling.dl_model.DlSettings`.
-    ``radiomics``: the radiomics model's pipeline for a genotype or response target, "search"
+    ``radiomics``: the radiomics model's pipeline for any target but survival, "search"
     (the default: the solid part's features, clinical covariates, ComBat, a search over
     classifiers kept as an ensemble) or "logistic" (the tuned logistic regression on the whole
     tumour's features that was the default before); the imaging risk score has its own.
@@ -120,9 +120,9 @@ class TrainRequest:
             self.kind is not ModelKind.RADIOMICS or self.target.is_survival
         ):
             raise ValidationError(
-                f"--radiomics {self.radiomics} chooses the radiomics model's pipeline for a "
-                "genotype or response target: use it with --model radiomics (the imaging risk "
-                "score for survival is a penalised Cox model of its own)"
+                f"--radiomics {self.radiomics} chooses the radiomics model's pipeline for the "
+                "genotype, risk and response targets: use it with --model radiomics (the imaging "
+                "risk score for survival is a penalised Cox model of its own)"
             )
         if self.crop == "fixed" and self.crop_mm is None:
             raise ValidationError(
@@ -141,6 +141,8 @@ class TrainRequest:
         if self.name:
             return self.name
         name = f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
+        if self.radiomics != RADIOMICS_MODELS[0]:
+            name += f"-{self.radiomics}"
         return name + ("-deep" if self.deep_model else "")
 
     def to_parameters(self) -> dict[str, Any]:

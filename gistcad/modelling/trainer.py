@@ -273,7 +273,7 @@ def _inputs_text(
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
-        return _radiomics_text(radiomics or LOGISTIC)
+        return _radiomics_text(radiomics or RadiomicsRecipe.named("search"))
     settings = dl_settings or DlSettings()
     text = "a tumour-centred CT crop and its mask (3D network"
     if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
@@ -671,8 +671,12 @@ def earlier_folds(session: Session, scope: AccessScope, reference: str) -> tuple
 
 def request_of(version: ModelVersion) -> TrainRequest:
     """The request a registered version was trained with (its kind, target and name are
-    the version's own; older versions stored fewer parameters: defaults fill in)."""
+    the version's own; older versions stored fewer parameters: defaults fill in, but a
+    radiomics version's pipeline is its recipe's, :func:`radiomics_recipe_of`)."""
     stored = {k: v for k, v in (version.parameters or {}).items() if k != "name"}
+    recipe = radiomics_recipe_of(version)
+    if recipe is not None:
+        stored["radiomics"] = "search" if recipe.search is not None else "logistic"
     return TrainRequest.from_parameters(
         {**stored, "kind": version.kind, "target": version.target, "name": version.name}
     )

@@ -85,9 +85,13 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Imported:
     return _imported(tmp_path_factory, 1.0)
 
 
-#: The image models of these tests, as ``train`` options: 5-fold for both, fewer epochs for
-#: the deep model.
-MODELS = {"radiomics": ["--model", "radiomics"], "deep": ["--model", "dl", "--epochs", "5"]}
+#: The image models of these tests, as ``train`` options: 5-fold for all, fewer epochs for
+#: the deep model; the radiomics model search (the default) and the logistic pipeline.
+MODELS = {
+    "radiomics": ["--model", "radiomics"],
+    "radiomics-logistic": ["--model", "radiomics", "--radiomics", "logistic"],
+    "deep": ["--model", "dl", "--epochs", "5"],
+}
 
 
 def _train_and_evaluate(

@@ -42,7 +42,7 @@ def test_early_stopping_split_is_a_stratified_fifth_otherwise() -> None:
 
 
 @pytest.mark.parametrize(("by_center", "inner_folds"), [(True, 4), (False, 3)])
-def test_radiomics_tuning_leaves_one_training_center_out(
+def test_the_logistic_radiomics_tuning_leaves_one_training_center_out(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by_center: bool, inner_folds: int
 ) -> None:
     rows, labels, centers = _rows()

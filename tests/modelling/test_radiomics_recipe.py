@@ -22,7 +22,7 @@ from gistcad.modelling.radiomics_model import LOGISTIC, SEARCH, RadiomicsRecipe
 from gistcad.modelling.radiomics_search import SearchSettings
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import predict, radiomics_recipe_of, train
+from gistcad.modelling.trainer import predict, radiomics_recipe_of, request_of, train
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.models import ModelVersion, Prediction
 from tests.biomarkers.test_deep_risk_candidate import N
@@ -48,9 +48,9 @@ def test_recipes_survive_json() -> None:
 
 
 def test_the_search_is_trained_by_default_and_stored_with_its_version(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     request = TrainRequest(ModelKind.RADIOMICS, Target.KIT11, seed=2, name="searched")
     with session_scope(engine) as session:
         version = train(session, EVERYTHING, data_dir, request)
@@ -71,11 +71,11 @@ def test_the_search_is_trained_by_default_and_stored_with_its_version(
 
 
 def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_trained(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(data_dir))
     monkeypatch.setenv("GISTCAD_DB_URL", engine.url.render_as_string(hide_password=False))
     train_kit11 = ["train", "--model", "radiomics", "--target", "kit11", "--seed", "2"]
@@ -101,6 +101,7 @@ def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_tr
     with session_scope(engine) as session:
         version = session.get(ModelVersion, version_id)
         assert version is not None and radiomics_recipe_of(version) == LOGISTIC
+        assert request_of(version).radiomics == "logistic"  # not the request's default
         assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
     again = _probabilities(engine, version_id)
     assert again.keys() == trained.keys()
@@ -109,9 +110,9 @@ def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_tr
 
 
 def test_the_imaging_risk_score_has_no_radiomics_recipe(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     with session_scope(engine) as session:
         version = train(
             session, EVERYTHING, data_dir, TrainRequest(ModelKind.RADIOMICS, Target.RFS)

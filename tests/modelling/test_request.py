@@ -74,6 +74,9 @@ def test_the_radiomics_pipeline_is_the_search_unless_the_logistic_one_is_asked_f
     asked = {"kind": "radiomics", "target": "progression_6m", "radiomics": "logistic"}
     logistic = TrainRequest.from_parameters(asked)
     assert logistic.radiomics == "logistic"
+    # not the search's name: both pipelines can be trained with the default names
+    assert logistic.default_name() == "radiomics-progression_6m-kfold-s0-logistic"
+    assert searched.default_name() == "radiomics-kit11-kfold-s0"
     stored = json.loads(json.dumps(logistic.to_parameters()))
     assert stored["radiomics"] == "logistic"
     assert TrainRequest.from_parameters(stored) == logistic

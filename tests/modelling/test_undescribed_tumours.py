@@ -1,5 +1,6 @@
-"""A tumour outline with no voxel in the re-segmentation range (-150 to 400 HU): it has no
-radiomics feature, so its patient is left out of training, prediction of the whole cohort and
+"""A tumour outline with no voxel in the re-segmentation range (-150 to 400 HU), or with no
+voxel at all (an empty mask, or one finer than the resampled voxels): it has no radiomics
+feature, so its patient is left out of training, prediction of the whole cohort and
 discovery, with a note, and refused by name; the rest of the cohort goes on.
 
 The cohort is the one of the discovery tests (radiomics features in the feature cache); the
@@ -66,6 +67,10 @@ def test_a_tumour_calcified_through_has_no_features_and_its_cache_says_so(
         extract_features(image, mask, (1.0, 1.0, 1.0), FeatureSettings.ct(25.0, (-150, 400)))
     described = tumour_features(*_ball(60.0), (1.0, 1.0, 1.0), settings)
     assert described is not None and len(described) > 100
+    # one voxel at 0.7 mm: no 1.5 mm voxel of the resampled region falls inside it
+    single = np.zeros((17, 17, 17), dtype=bool)
+    single[8, 8, 8] = True
+    assert tumour_features(np.full(single.shape, 60.0), single, (0.7,) * 3, settings) is None
     # through the data folder: the patient's features are none, cached as none
     affine = np.diag([1.0, 1.0, 1.0, 1.0])
     nib.save(nib.Nifti1Image(image.astype(np.int16), affine), tmp_path / "ct.nii.gz")
@@ -113,9 +118,9 @@ def _prediction_ids(engine: Engine, version_id: int) -> dict[int, int]:
 
 
 def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     request = TrainRequest(ModelKind.RADIOMICS, Target.RFS, seed=2)
     with session_scope(engine) as session:
         version = train(session, EVERYTHING, data_dir, request)
@@ -141,11 +146,11 @@ def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient
 
 
 def test_an_earlier_prediction_of_a_patient_left_out_is_removed(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
     """The patient's outline was replaced by one radiomics cannot describe: the version's
     prediction of the earlier outline no longer holds, and a cohort prediction removes it."""
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     calcified = int(CALCIFIED[2:])
     case = SimpleNamespace(volume_sha256=f"{calcified:064x}", mask_sha256=f"{calcified + N:064x}")
     cached = cache_path(data_dir, case, CANDIDATE_SETTINGS)
@@ -166,9 +171,9 @@ def test_an_earlier_prediction_of_a_patient_left_out_is_removed(
 
 
 def test_a_case_prediction_answers_the_genotype_when_the_survival_score_cannot(
-    stored: tuple[Engine, Path, dict[str, Any]],
+    cached_cohort: tuple[Engine, Path, dict[str, Any]],
 ) -> None:
-    engine, data_dir, _ = stored
+    engine, data_dir, _ = cached_cohort
     with session_scope(engine) as session:
         train(session, EVERYTHING, data_dir, TrainRequest(ModelKind.CLINICAL, Target.GENOTYPE))
         train(session, EVERYTHING, data_dir, TrainRequest(ModelKind.RADIOMICS, Target.RFS))
