@@ -92,11 +92,24 @@ def store_mask(
     pseudonym: str,
     mask: Volume,
     label: str,
+    *,
+    report: ImportReport,
+    source_file: str,
 ) -> bool:
-    """Store one mask of ``series`` (canonical NIfTI + row); False if it is already there."""
+    """Store one mask of ``series`` (canonical NIfTI + row); False if it is already there.
+
+    A mask without any voxel is stored (it belongs to the series as exported) and noted in
+    ``report``, naming ``source_file``: radiomics and the deep model have no outline to read.
+    """
     source = SegmentationSource.MANUAL
     if has_segmentation(session, series, label, source):
         return False
+    if not np.asarray(mask.array).any():
+        report.notes.append(
+            f"{source_file}: the outline {label!r} of patient {pseudonym} covers no voxel of its "
+            "CT (a contour finer than the voxels, or an empty export); radiomics leaves this "
+            "patient out; check the segmentation and import it again"
+        )
     number = len(series.segmentations) + 1
     relative = volume_relpath(pseudonym, series.series_instance_uid, f".mask{number}")
     binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
@@ -144,7 +157,12 @@ def _import_series(
             series=series_row(series, volume, relative, sha),
         )
         report.created += 1
-    stored = sum(store_mask(session, ctx, row, pseudonym, m.volume, m.name) for m in masks)
+    stored = sum(
+        store_mask(
+            session, ctx, row, pseudonym, m.volume, m.name, report=report, source_file=str(m.source)
+        )
+        for m in masks
+    )
     session.flush()
     return stored, patient
 

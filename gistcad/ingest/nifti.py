@@ -140,7 +140,9 @@ def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> Im
         except GistcadError as exc:
             report.problems.append(Problem(str(path), str(exc)))
             continue
-        if store_mask(session, ctx, target, pseudonym, mask, label):
+        if store_mask(
+            session, ctx, target, pseudonym, mask, label, report=report, source_file=str(path)
+        ):
             report.created += 1
         else:
             report.unchanged += 1
@@ -283,7 +285,16 @@ def _import_worc_lesion(
         return
     else:
         report.unchanged += 1
-    store_mask(session, ctx, row, pseudonym, mask, f"lesion {lesion.lesion}")
+    store_mask(
+        session,
+        ctx,
+        row,
+        pseudonym,
+        mask,
+        f"lesion {lesion.lesion}",
+        report=report,
+        source_file=str(lesion.segmentation),
+    )
     if ctx.progress:
         ctx.progress(1)
 

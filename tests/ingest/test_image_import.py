@@ -218,6 +218,29 @@ def test_worc_layout_with_two_lesions_and_partial_labels(
     assert json.loads(capsys.readouterr().out)[0]["unchanged"] == 3
 
 
+def test_an_outline_without_any_voxel_is_stored_and_said_so(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty segmentation (a contour finer than the voxels, or an empty export) is kept
+    with its series, and the report names its file and what follows: radiomics leaves the
+    patient out."""
+    root = tmp_path / "worc"
+    image = np.full((8, 8, 4), 40, np.int16)
+    outlined = np.zeros((8, 8, 4), np.uint8)
+    outlined[2:5, 2:5, 1:3] = 1
+    _nifti(root / "GIST-001" / "image.nii.gz", image)
+    _nifti(root / "GIST-001" / "segmentation.nii.gz", np.zeros((8, 8, 4), np.uint8))
+    _nifti(root / "GIST-002" / "image.nii.gz", image + 1)
+    _nifti(root / "GIST-002" / "segmentation.nii.gz", outlined)
+    assert main(["import", "nifti", str(root), "--layout", "worc", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["created"] == 2 and _counts(data_dir) == (2, 2, 2)
+    (note,) = [n for n in report["notes"] if "covers no voxel" in n]
+    assert note.startswith(str(root / "GIST-001" / "segmentation.nii.gz") + ": the outline")
+    assert "radiomics leaves this patient out" in note
+    assert "GIST-002" not in " ".join(report["notes"])
+
+
 def test_worc_same_file_for_two_subjects_is_refused(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
