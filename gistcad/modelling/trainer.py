@@ -80,7 +80,7 @@ def make_learner(
     nproc: int = 1,
     radiomics: RadiomicsRecipe | None = None,
 ) -> Learner:
-    """The learner of ``request``; the radiomics model (genotype and response targets) uses
+    """The learner of ``request``; the radiomics model (every target but survival) uses
     ``radiomics`` when given (a registered version's), else the pipeline the request names
     (:meth:`RadiomicsRecipe.named`); the deep model uses ``dl_settings`` when given (a
     registered version's), else :class:`DlSettings` with the request's epochs, ensemble,
