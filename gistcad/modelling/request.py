@@ -169,8 +169,7 @@ class TrainRequest:
         Defaults: target genotype, k-fold validation, a name made of the options, seed 0,
         the deep model's default epochs, folds dealt by the seed, a single network without
         test-time views on crops fitted to each tumour, the radiomics model search.
-        ``folds_from`` is a model version's
-        id or name (an integer id is accepted too).
+        ``folds_from`` is a model version's id or name (an integer id is accepted too).
 
         Raises
         ------
