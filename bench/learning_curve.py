@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 from gistcad.synth.observation import IQR_PER_SD
 
 #: the models a run may ask for, in the order they are trained (and compared: each against
-#: those before it); ``six`` comes with ``radiomics``
+#: those before it); ``six`` comes with ``radiomics`` or ``logistic``
 MODELS = ("clinical", "radiomics", "logistic", "deep")
 ORDER = ("clinical", "six", "logistic", "radiomics", "deep")
 IMAGE_MODELS = ("radiomics", "logistic", "deep")
@@ -292,28 +292,6 @@ def six_measurements(table: pd.DataFrame, data_dir: Path, workers: int | None) -
     return pd.concat([six_of(features), clinical_covariates(table)], axis=1)
 
 
-def reuse_solid_part_features(table: pd.DataFrame, data_dir: Path) -> int:
-    """Fill the default radiomics model's feature cache from the solid-part features the
-    six-measurement baseline computed: the same crop and IBSI features, plus the ``solid_``
-    ones (:func:`gistcad.modelling.radiomics_model.tumour_features`), so the IBSI features
-    are not computed twice per patient (half of a cohort's time on 2 cores). Returns how
-    many patients' features were copied."""
-    from gistcad.features.solid_part import PREFIX
-    from gistcad.modelling.radiomics_model import RadiomicsSettings, cache_path
-
-    solid, plain = RadiomicsSettings(solid_part=True), RadiomicsSettings()
-    copied = 0
-    for row in table.itertuples(index=False):
-        source, target = cache_path(data_dir, row, solid), cache_path(data_dir, row, plain)
-        if source.is_file() and not target.is_file():
-            features = json.loads(source.read_text())
-            kept = {k: v for k, v in features.items() if not k.startswith(PREFIX)}
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(kept))
-            copied += 1
-    return copied
-
-
 def six_of(features: pd.DataFrame) -> pd.DataFrame:
     """The six measurements out of the solid-part radiomics features: the texture SD is the
     solid part's IQR / 1.349 (robust SD, as the generator's observation measures it)."""
@@ -449,9 +427,8 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
         )
         learner = make_learner(request, cohort.data, device=args.device)
         if isinstance(learner, RadiomicsLearner):
-            if not learner.settings.solid_part:  # the whole tumour's features, from six's
-                reuse_solid_part_features(table, cohort.data)
-            learner.prepare(table, None)  # every patient's features once, cached
+            # every patient's features once, cached (the logistic pipeline's read from six's)
+            learner.prepare(table, None)
 
         def fit_predict(train: NDArray[np.int64], test: NDArray[np.int64]) -> Any:
             return learner.fit_predict(table, labels, train, test)
@@ -559,12 +536,9 @@ def read_rows(paths: Sequence[Path]) -> list[Row]:
 def _renamed(raw: dict[str, Any]) -> Row:
     """A row of ``--json`` as :class:`Row`, its models named as :data:`NAMING` names them."""
     if raw.get("naming", 1) == 1:
-
-        def name(model: str) -> str:
-            return _NAMES_BEFORE.get(model, model)
-
-        delong = {name(k): v for k, v in raw.get("delong_p", {}).items()}
-        raw = {**raw, "model": name(raw["model"]), "delong_p": delong, "naming": NAMING}
+        delong = {_NAMES_BEFORE.get(k, k): v for k, v in raw.get("delong_p", {}).items()}
+        model = _NAMES_BEFORE.get(raw["model"], raw["model"])
+        raw = {**raw, "model": model, "delong_p": delong, "naming": NAMING}
     return Row(**raw)
 
 

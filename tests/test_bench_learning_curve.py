@@ -177,27 +177,6 @@ def test_the_six_measurements_take_the_texture_sd_from_the_iqr() -> None:
         bench.six_of(features.drop(columns=["solid_p50"]))
 
 
-def test_the_default_features_are_copied_from_the_solid_part_cache(tmp_path: Path) -> None:
-    from gistcad.modelling.radiomics_model import RadiomicsSettings, cache_path
-
-    bench = _bench()
-    table = pd.DataFrame(
-        {"volume_sha256": ["a" * 64, "b" * 64], "mask_sha256": ["c" * 64, "d" * 64]}
-    )
-    first, second = table.itertuples(index=False)
-    solid = cache_path(tmp_path, first, RadiomicsSettings(solid_part=True))
-    solid.parent.mkdir(parents=True)
-    solid.write_text(json.dumps({"stat_mean": 40.0, "morph_volume": 9.0, "solid_p50": 55.0}))
-    # the second patient's default features are there already: left as they are
-    plain_second = cache_path(tmp_path, second, RadiomicsSettings())
-    plain_second.write_text(json.dumps({"stat_mean": 1.0}))
-    assert bench.reuse_solid_part_features(table, tmp_path) == 1
-    plain_first = cache_path(tmp_path, first, RadiomicsSettings())
-    assert json.loads(plain_first.read_text()) == {"stat_mean": 40.0, "morph_volume": 9.0}
-    assert json.loads(plain_second.read_text()) == {"stat_mean": 1.0}
-    assert bench.reuse_solid_part_features(table, tmp_path) == 0  # nothing left to copy
-
-
 def test_rows_written_by_json_are_read_back_for_a_report(tmp_path: Path) -> None:
     bench = _bench()
     rows = _passing(bench)

@@ -99,12 +99,14 @@ def store_mask(
     """Store one mask of ``series`` (canonical NIfTI + row); False if it is already there.
 
     A mask without any voxel is stored (it belongs to the series as exported) and noted in
-    ``report``, naming ``source_file``: radiomics and the deep model have no outline to read.
+    ``report``, naming ``source_file``: radiomics has no outline to read and leaves the patient
+    out.
     """
     source = SegmentationSource.MANUAL
     if has_segmentation(session, series, label, source):
         return False
-    if not np.asarray(mask.array).any():
+    binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
+    if not binary.array.any():
         report.notes.append(
             f"{source_file}: the outline {label!r} of patient {pseudonym} covers no voxel of its "
             "CT (a contour finer than the voxels, or an empty export); radiomics leaves this "
@@ -112,7 +114,6 @@ def store_mask(
         )
     number = len(series.segmentations) + 1
     relative = volume_relpath(pseudonym, series.series_instance_uid, f".mask{number}")
-    binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
     sha = write_canonical(binary, ctx.stage.path_for(relative))
     volume_ml = float(binary.array.sum()) * binary.voxel_volume_mm3 / 1000.0
     series.segmentations.append(

@@ -33,7 +33,7 @@ import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from gistcad.cluster import cluster_executor, map_cases
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.features import EmptyIntensityMaskError, FeatureSettings, extract_features
+from gistcad.features.solid_part import PREFIX as SOLID_PREFIX
 from gistcad.features.solid_part import solid_part_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
@@ -174,22 +175,37 @@ def patient_features(data_dir: Path, row: Any, settings: RadiomicsSettings) -> d
     (an empty dict) for a tumour without a voxel in the re-segmentation range
     (:func:`tumour_features`) and for an outline without any voxel (an empty mask: a contour
     smaller than the CT's voxels rasterises to nothing), so that :func:`described_patients`
-    leaves the patient out or refuses it by name."""
+    leaves the patient out or refuses it by name.
+
+    Without the solid part, the features are taken from the same settings' cache entry with
+    the solid part when there is one (the same crop and IBSI features, the ``solid_`` ones
+    dropped), so that training both radiomics pipelines extracts each tumour once."""
     cache = cache_path(data_dir, row, settings)
     if cache.is_file():
         return dict(json.loads(cache.read_text()))
-    image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
-    features: dict[str, float] = {}
-    if np.asarray(mask.array).any():
-        features = tumour_features(image.array, mask.array, image.spacing_mm, settings) or {}
+    fuller = cache_path(data_dir, row, replace(settings, solid_part=True))
+    if not settings.solid_part and fuller.is_file():
+        cached = json.loads(fuller.read_text())
+        features = {k: v for k, v in cached.items() if not k.startswith(SOLID_PREFIX)}
     else:
-        logger.info("the tumour mask %s has no voxel: no radiomics features", row.mask_path)
+        features = _extracted(data_dir, row, settings)
     cache.parent.mkdir(parents=True, exist_ok=True)
     # a name of its own: the same patient may be computed twice at once (a task run again)
     temporary = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(json.dumps({k: (None if np.isnan(v) else v) for k, v in features.items()}))
+    stored = {k: (None if v is None or np.isnan(v) else v) for k, v in features.items()}
+    temporary.write_text(json.dumps(stored))
     temporary.replace(cache)
     return features
+
+
+def _extracted(data_dir: Path, row: Any, settings: RadiomicsSettings) -> dict[str, float]:
+    """The features of ``row``'s tumour computed from its image and mask (none for an empty
+    mask, or a tumour :func:`tumour_features` cannot describe)."""
+    image, mask = read_nifti(data_dir / row.volume_path), read_nifti(data_dir / row.mask_path)
+    if not np.asarray(mask.array).any():
+        logger.info("the tumour mask %s has no voxel: no radiomics features", row.mask_path)
+        return {}
+    return tumour_features(image.array, mask.array, image.spacing_mm, settings) or {}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,15 @@ from sqlalchemy import Engine, select
 
 from gistcad.cli import main
 from gistcad.domain import ModelKind
-from gistcad.modelling.radiomics_model import LOGISTIC, SEARCH, RadiomicsRecipe
+from gistcad.errors import ValidationError
+from gistcad.modelling.radiomics_model import (
+    LOGISTIC,
+    SEARCH,
+    CaseImages,
+    RadiomicsRecipe,
+    cache_path,
+    patient_features,
+)
 from gistcad.modelling.radiomics_search import SearchSettings
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
@@ -131,3 +139,31 @@ def test_the_command_refuses_a_radiomics_pipeline_for_another_model(
     err = capsys.readouterr().err
     assert "--radiomics logistic chooses the radiomics model's pipeline" in err
     assert "Traceback" not in err
+
+
+def test_the_logistic_pipeline_reads_the_features_the_search_extracted(tmp_path: Path) -> None:
+    """The whole tumour's features of a patient whose features with the solid part are cached
+    are taken from that entry, ``solid_`` ones dropped, without reading the images (there are
+    none here); an entry of their own is kept as it is."""
+    first = CaseImages("missing.nii", "missing_mask.nii", "a" * 64, "c" * 64)
+    second = CaseImages("missing.nii", "missing_mask.nii", "b" * 64, "d" * 64)
+    solid = cache_path(tmp_path, first, SEARCH.settings)
+    solid.parent.mkdir(parents=True)
+    solid.write_text(json.dumps({"stat_mean": 40.0, "morph_volume": 9.0, "solid_p50": 55.0}))
+    # the second patient's whole-tumour features are there already: left as they are
+    plain_second = cache_path(tmp_path, second, LOGISTIC.settings)
+    plain_second.write_text(json.dumps({"stat_mean": 1.0}))
+    assert patient_features(tmp_path, first, LOGISTIC.settings) == {
+        "stat_mean": 40.0,
+        "morph_volume": 9.0,
+    }
+    plain_first = cache_path(tmp_path, first, LOGISTIC.settings)
+    assert json.loads(plain_first.read_text()) == {"stat_mean": 40.0, "morph_volume": 9.0}
+    assert patient_features(tmp_path, second, LOGISTIC.settings) == {"stat_mean": 1.0}
+    assert json.loads(plain_second.read_text()) == {"stat_mean": 1.0}
+    # an undescribed tumour stays undescribed; the search's own entry is not derived
+    undescribed = CaseImages("missing.nii", "missing_mask.nii", "e" * 64, "f" * 64)
+    cache_path(tmp_path, undescribed, SEARCH.settings).write_text("{}")
+    assert patient_features(tmp_path, undescribed, LOGISTIC.settings) == {}
+    with pytest.raises(ValidationError, match=r"missing\.nii: no such file"):  # extracted
+        patient_features(tmp_path, second, SEARCH.settings)
