@@ -352,6 +352,8 @@ class Cohort:
 def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path) -> Cohort:
     """Build the cohort with the project's generator, import it with the ordinary importer
     into a fresh data folder under ``work``, and deal the folds every model shares."""
+    import nibabel as nib
+
     from gistcad.demo_cohort import import_demo_cohort
     from gistcad.modelling.folds import Scheme, plan_folds
     from gistcad.modelling.targets import Target, labels_for
@@ -383,6 +385,15 @@ def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path)
     shutil.rmtree(cohort)  # imported; ceiling.json read
     table = table[table["mask_path"].notna()].reset_index(drop=True)
     table = table[labels_for(table, Target.KIT11) >= 0].reset_index(drop=True)
+    # an outline covering no voxel (a tiny tumour's contour) is left out by every image
+    # model: out of the cohort, so that every model is judged on the same patients
+    outlined = [bool(np.asarray(nib.load(data / p).dataobj).any()) for p in table["mask_path"]]
+    if not all(outlined):
+        empty = table.loc[~np.array(outlined), "pseudonym"]
+        print(
+            f"  {len(empty)} patient(s) left out, their outline covers no voxel: {', '.join(empty)}"
+        )
+        table = table[outlined].reset_index(drop=True)
     binary = labels_for(table, Target.KIT11)
     centers = table["center"].to_numpy(dtype=object)
     keys = [str(p) for p in table["pseudonym"]]

@@ -91,7 +91,7 @@ def predict_with_current_models(
     NotFoundError
         When no version answers the genotype (the question a case prediction is for).
     """
-    from gistcad.modelling.radiomics_model import UndescribedTumourError
+    from gistcad.modelling.learners import UnreadablePatientError
     from gistcad.modelling.trainer import predict_and_record  # PyTorch: only when predicting
 
     chosen = current_versions(list_model_versions(session))
@@ -114,10 +114,10 @@ def predict_with_current_models(
                 device=device,
                 job_id=job_id,
             )
-        except UndescribedTumourError as exc:
+        except UnreadablePatientError as exc:
             if version.question == "genotype":
                 raise
-            # the survival score cannot describe this tumour: the genotype still is answered
+            # the survival score cannot read this tumour: the genotype still is answered
             logger.warning("%s (%s) not predicted: %s", version.question, version.name, exc)
             n = 0
         logger.info("%s: %d predictions by %s", version.question, n, version.name)

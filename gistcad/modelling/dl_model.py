@@ -112,7 +112,9 @@ fitted crops (:meth:`DlSettings.from_stored`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,7 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
-from gistcad.modelling.learners import IntArray, Scores
+from gistcad.modelling.learners import IntArray, Scores, UnreadablePatientError
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import genotype_labels
 from gistcad.neural.augment import AugmentSettings, view_thetas
@@ -136,7 +138,7 @@ from gistcad.neural.covariates import (
     clinical_covariates,
     covariate_matrix,
 )
-from gistcad.neural.crop import Crop, CropSettings, SpacingPolicy, tumour_crop
+from gistcad.neural.crop import Crop, CropSettings, EmptyMaskError, SpacingPolicy, tumour_crop
 from gistcad.neural.crop_cache import CropCache
 from gistcad.neural.distributed import fit_network
 from gistcad.neural.fitting import Monitor, TrainConfig, covariate_start
@@ -151,6 +153,8 @@ from gistcad.neural.network import (
     pick_device,
 )
 from gistcad.neural.weights import ensemble_state, load_models, save_weights
+
+logger = logging.getLogger(__name__)
 
 #: The intensity jitter deep models were trained with before it became a setting.
 OLD_INTENSITY_SCALE, OLD_INTENSITY_SHIFT_HU = 0.10, 15.0
@@ -375,6 +379,52 @@ class DlLearner:
             return tumour_crop(image, mask, crop_settings)
 
         return cache.get_or_make(row.volume_sha256, row.mask_sha256, crop_settings, make)
+
+    def prepare(
+        self,
+        table: pd.DataFrame,
+        executor: Executor | None = None,
+        progress: Callable[[str], None] | None = None,
+        *,
+        named: bool = False,
+    ) -> pd.DataFrame:
+        """Cut (and cache) every patient's crop once, before the folds or the prediction
+        chunks read them; ``progress``: told every 50 crops (default: the learner's own);
+        ``executor`` is not used (the crops are cut here, one after the other). Returns the
+        rows of ``table`` whose outline covers a voxel of the CT: an empty outline has no crop,
+        and its patient is left out, with a warning.
+
+        Raises
+        ------
+        UnreadablePatientError
+            When ``named`` (the caller chose these patients) and one of them has an empty
+            outline, or when no patient has an outline with a voxel.
+        """
+        report = progress or self.progress
+        outlined = np.ones(len(table), dtype=bool)
+        for i, row in enumerate(table.itertuples(index=False)):
+            try:
+                self._crop(row)
+            except EmptyMaskError:
+                outlined[i] = False
+            if report and i % 50 == 0:
+                report(f"crops {i + 1}/{len(table)}")
+        if outlined.all():
+            return table.reset_index(drop=True)
+        missing = sorted(table.loc[~outlined, "pseudonym"].astype(str))
+        why = (
+            "the tumour outline covers no voxel of the CT, and the deep model reads the CT "
+            "around the outline"
+        )
+        if named or not outlined.any():
+            shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
+            raise UnreadablePatientError(
+                f"{len(missing)} patient(s) cannot be read by the deep model ({shown}): {why}; "
+                "check that the outline belongs to this CT series, correct it, and import it "
+                "again"
+            )
+        logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
+        return table[outlined].reset_index(drop=True)
 
     def inputs(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Crops (N, 2, S, S, S) of the table's rows and their covariates (N, C), or None

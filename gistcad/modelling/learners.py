@@ -16,6 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gistcad.domain import ModelKind
+from gistcad.errors import ValidationError
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.clinical_baseline import build_clinical_model, clinical_features
 
@@ -29,6 +30,13 @@ class Scores:
 
     probabilities: FloatArray  # (n, n_classes), in the target's class order
     risk_score: FloatArray | None = None  # (n,), higher = earlier recurrence
+
+
+class UnreadablePatientError(ValidationError):
+    """A patient the caller named cannot be read by the model: a tumour without radiomics
+    features (:class:`~gistcad.modelling.radiomics_model.UndescribedTumourError`), or an
+    outline covering no voxel of the CT for the deep model. Out of a whole cohort such patients
+    are left out, with a warning."""
 
 
 class Learner(Protocol):

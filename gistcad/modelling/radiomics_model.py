@@ -58,7 +58,7 @@ from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.harmonisation import KvpUse
-from gistcad.modelling.learners import FloatArray, IntArray, Scores
+from gistcad.modelling.learners import FloatArray, IntArray, Scores, UnreadablePatientError
 from gistcad.modelling.radiomics_search import (
     KVP_COLUMNS,
     SearchSettings,
@@ -286,7 +286,7 @@ def described_rows(features: pd.DataFrame) -> NDArray[np.bool_]:
     return np.asarray(image.notna().any(axis=1).to_numpy(), dtype=bool)
 
 
-class UndescribedTumourError(ValidationError):
+class UndescribedTumourError(UnreadablePatientError):
     """A patient the caller named has no radiomics features (:func:`described_patients`)."""
 
 

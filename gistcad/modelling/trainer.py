@@ -192,10 +192,14 @@ def model_card(
         lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
     if metrics.get("undescribed_patients"):
         left = metrics["undescribed_patients"]
+        why = (
+            "covers no voxel of the CT"
+            if request.kind is ModelKind.DL
+            else "has no voxel in the range radiomics describes, or none at all"
+        )
         lines += [
             "",
-            f"**Left out:** {len(left)} patient(s) whose tumour outline has no voxel in the "
-            f"range radiomics describes, or none at all ({', '.join(left)}).",
+            f"**Left out:** {len(left)} patient(s) whose tumour outline {why} ({', '.join(left)}).",
         ]
     lines += [
         "",
@@ -370,8 +374,8 @@ def train(
     )
     undescribed: list[str] = []
     with _executor(learner, len(table)) as executor:
-        if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
-            # every patient's features once, cached; a tumour without features is left out
+        if isinstance(learner, RadiomicsLearner | RiskScoreLearner | DlLearner):
+            # every patient's features (crops) once, cached; a tumour without is left out
             described = learner.prepare(table, executor)
             undescribed = sorted(set(table["pseudonym"]) - set(described["pseudonym"]))
             table = described
@@ -526,9 +530,9 @@ def predict(
         )
     asked = table
     with _executor(learner, len(table)) as executor:
-        if isinstance(learner, RadiomicsLearner | RiskScoreLearner):
-            # every patient's features once, then the chunks read them; a named patient whose
-            # tumour has none is refused, others are left out
+        if isinstance(learner, RadiomicsLearner | RiskScoreLearner | DlLearner):
+            # every patient's features (crops) once, then the chunks read them; a named
+            # patient whose tumour has none is refused, others are left out
             table = learner.prepare(table, executor, progress, named=bool(pseudonyms))
         scores = _predict_in_chunks(learner, fitted, table, progress, executor)
     # a patient left out has no prediction of this version now: an earlier one (of an

@@ -158,6 +158,10 @@ class Crop:
         return np.asarray(self.affine[:3, :3] @ centre + self.affine[:3, 3], dtype=np.float64)
 
 
+class EmptyMaskError(ValidationError):
+    """The mask holds no voxel of the tumour (of its label): there is no crop to cut."""
+
+
 def mask_bounds(mask: npt.NDArray[np.generic], label: int | None) -> tuple[np.ndarray, np.ndarray]:
     """First and last voxel index (inclusive) of the label along each axis, two (3,) arrays.
 
@@ -169,7 +173,7 @@ def mask_bounds(mask: npt.NDArray[np.generic], label: int | None) -> tuple[np.nd
     plane = inside.any(axis=2)  # (I, J): one pass over the volume
     along_k = inside.any(axis=(0, 1))
     if not along_k.any():
-        raise ValidationError(
+        raise EmptyMaskError(
             "the mask holds no tumour voxels"
             + ("" if label is None else f" with label {label}")
             + "; check that the segmentation belongs to this image and names the tumour's label"
@@ -280,7 +284,7 @@ def tumour_crop(image: Volume, mask: Volume, settings: CropSettings) -> Crop:
     GeometryMismatchError
         If the mask is not on the image's grid.
     ValidationError
-        If the mask holds no tumour voxels.
+        If the mask holds no tumour voxels (:class:`EmptyMaskError`).
     """
     require_same_grid(image, mask, names=("image", "mask"))
     first, last = mask_bounds(mask.array, settings.label)

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.performance import roc_auc
 from gistcad.cli import main
-from gistcad.store import make_engine
+from gistcad.store import AccessScope, make_engine
+from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion
 from gistcad.synth.build import BuildOptions, build_cohort
 from tests.modelling.test_honesty import _hanley_mcneil_se
@@ -151,6 +153,21 @@ def test_stays_at_or_below_the_ceiling(
     assert np.isfinite(pooled["auc"])
 
 
+def _empty_one_outline(data: Path) -> str:
+    """Overwrite one patient's tumour mask in ``data`` with an outline covering no voxel
+    (its stored checksum kept, as a file replaced behind the store's back); its pseudonym."""
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    with Session(engine) as session:
+        table = modelling_table(session, AccessScope.everything())
+    engine.dispose()
+    row = table.sort_values("pseudonym").iloc[3]
+    path = data / row["mask_path"]
+    mask = nib.load(path)
+    blank = np.zeros(mask.shape, dtype=np.uint8)
+    nib.save(nib.Nifti1Image(blank, mask.affine, mask.header), path)
+    return str(row["pseudonym"])
+
+
 def test_deep_model_trains_predicts_and_leaves_attention_maps(
     full_signal: Imported,
     tmp_path: Path,
@@ -158,6 +175,7 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = full_signal.copy_to(tmp_path / "data", monkeypatch)
+    empty = _empty_one_outline(data)  # a contour smaller than the CT's voxels, say
     args = ["train", "--model", "dl", "--target", "genotype", "--cv", "holdout", "--epochs", "2"]
     assert main([*args, "--name", "deep"]) == 0
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
@@ -169,13 +187,23 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
         card = version.metrics["card"]
         assert "learnable histogram of the CT inside the tumour" in card
         assert "primary site, age and sex as covariates" in card
+        # the empty outline's patient is left out, the rest of the cohort trained
+        assert version.metrics["undescribed_patients"] == [empty]
+        assert version.metrics["n_patients"] == N - 1
+        assert empty not in {row["pseudonym"] for row in version.metrics["oof"]}
+        assert (
+            f"**Left out:** 1 patient(s) whose tumour outline covers no voxel of the CT ({empty})"
+            in card
+        )
         # the schemes its risk head is judged against are stored beside every row
         assert all({"size_cm", "modified_nih"} <= set(r) for r in version.metrics["oof"])
     engine.dispose()
     assert main(["predict", "--model", "deep", "--all"]) == 0
-    assert f"{N} predictions written by deep" in capsys.readouterr().out
+    assert f"{N - 1} predictions written by deep" in capsys.readouterr().out
     maps = sorted((data / "cams").rglob("*.npz"))
-    assert len(maps) == N
+    assert len(maps) == N - 1
+    assert main(["predict", "--model", "deep", "--patient", empty]) == 2
+    assert f"cannot be read by the deep model ({empty})" in capsys.readouterr().err
     cam = np.load(maps[0])["cam"]
     assert cam.shape == (32, 32, 32) and 0 <= cam.min() <= cam.max() <= 1
     assert main(["evaluate", "--model", "deep", "--json"]) == 0
