@@ -458,17 +458,20 @@ def _execute(
         if not p.get(PREDICT_ALL):
             return f"model version {version.id} ({version.name}) registered"
         # no progress message from here: this transaction holds the write lock (SQLite)
-        n = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
-        return f"model version {version.id} ({version.name}) registered, {n} patients predicted"
+        run = predict_and_record(session, scope, data_dir, version.id, device=device, job_id=job.id)
+        return (
+            f"model version {version.id} ({version.name}) registered, {run.written} patients "
+            f"predicted{run.note()}"
+        )
     if p.get("models") == CURRENT_MODELS:  # a case: genotype, risk score, response where registered
         done = predict_with_current_models(
             session, scope, data_dir, p.get("pseudonyms"), progress, device=device, job_id=job.id
         )
-        return "; ".join(f"{v.question}: {n} by {v.name}" for v, n in done)
+        return "; ".join(f"{v.question}: {run.written} by {v.name}{run.note()}" for v, run in done)
     model_id = int(p["model_version_id"])
     # "predicted k/n" as the chunks are done: nothing is written before the last one, so
     # the progress rows never wait for this transaction's write lock (SQLite)
-    n = predict_and_record(
+    run = predict_and_record(
         session,
         scope,
         data_dir,
@@ -478,7 +481,7 @@ def _execute(
         device=device,
         job_id=job.id,
     )
-    return f"{n} predictions written"
+    return run.text()
 
 
 def run(engine: Engine, data_dir: Path, job_id: int, scope: AccessScope | None = None) -> JobStatus:

@@ -305,14 +305,14 @@ def _predict(args: argparse.Namespace) -> int:
             done = predict_with_current_models(
                 session, scope, settings.data_dir, args.patient, device=device
             )
-        for version, n in done:
-            print(f"{version.question}: {n} predictions written by {version.name}")
+        for version, run in done:
+            print(f"{version.question}: {run.text(version.name)}")
         return 0
     with session_scope(engine) as session:
         model_id, name = find_model_version(session, args.model, scope)
         with _bar("predicting", quiet=False, unit="patient") as progress:
-            n = predict_and_record(
+            run = predict_and_record(
                 session, scope, settings.data_dir, model_id, args.patient, progress, device=device
             )
-    print(f"{n} predictions written by {name}")
+    print(run.text(name))
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -23,6 +24,9 @@ from gistcad.modelling.targets import Target
 from gistcad.progress import Progress
 from gistcad.store.model_queries import list_model_versions
 from gistcad.store.scope import AccessScope
+
+if TYPE_CHECKING:
+    from gistcad.modelling.trainer import PredictionRun
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +85,10 @@ def predict_with_current_models(
     *,
     device: str = "auto",
     job_id: int | None = None,
-) -> list[tuple[CurrentVersion, int]]:
+) -> list[tuple[CurrentVersion, PredictionRun]]:
     """Predict ``pseudonyms`` (None: every patient in scope) with each current version and
     record the predictions (one audited "predict" per version). Returns each version used
-    with the number of predictions it wrote.
+    with what it did (the predictions it wrote, the patients it left out).
 
     Raises
     ------
@@ -92,7 +96,10 @@ def predict_with_current_models(
         When no version answers the genotype (the question a case prediction is for).
     """
     from gistcad.modelling.learners import UnreadablePatientError
-    from gistcad.modelling.trainer import predict_and_record  # PyTorch: only when predicting
+    from gistcad.modelling.trainer import (  # PyTorch: only when predicting
+        PredictionRun,
+        predict_and_record,
+    )
 
     chosen = current_versions(list_model_versions(session))
     if not any(c.question == "genotype" for c in chosen):
@@ -105,7 +112,7 @@ def predict_with_current_models(
     done = []
     for version in chosen:
         try:
-            n = predict_and_record(
+            run = predict_and_record(
                 session,
                 scope,
                 data_dir,
@@ -119,7 +126,9 @@ def predict_with_current_models(
                 raise
             # the survival score cannot read this tumour: the genotype still is answered
             logger.warning("%s (%s) not predicted: %s", version.question, version.name, exc)
-            n = 0
-        logger.info("%s: %d predictions by %s", version.question, n, version.name)
-        done.append((version, n))
+            run = PredictionRun(
+                0, {"whose tumour this model cannot read": sorted(pseudonyms or [])}
+            )
+        logger.info("%s: %s", version.question, run.text(version.name))
+        done.append((version, run))
     return done

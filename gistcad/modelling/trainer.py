@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -192,14 +193,10 @@ def model_card(
         lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
     if metrics.get("undescribed_patients"):
         left = metrics["undescribed_patients"]
-        why = (
-            "covers no voxel of the CT"
-            if request.kind is ModelKind.DL
-            else "has no voxel in the range radiomics describes, or none at all"
-        )
         lines += [
             "",
-            f"**Left out:** {len(left)} patient(s) whose tumour outline {why} ({', '.join(left)}).",
+            f"**Left out:** {len(left)} patient(s) {left_out_why(request.kind)} "
+            f"({', '.join(left)}).",
         ]
     lines += [
         "",
@@ -483,6 +480,38 @@ def _require_labels(table: pd.DataFrame, request: TrainRequest) -> tuple[IntArra
     return labels, known
 
 
+def left_out_why(kind: ModelKind) -> str:
+    """Why a model of ``kind`` leaves a patient out of a whole-cohort run (the words of its
+    card and of its prediction runs)."""
+    if kind is ModelKind.DL:
+        return "whose tumour outline covers no voxel of the CT"
+    return "whose tumour outline has no voxel in the range radiomics describes, or none at all"
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionRun:
+    """What :func:`predict` did: the predictions written, and the patients it left out by
+    why (a run over the whole cohort leaves out the patients the model cannot read; named
+    ones are refused instead)."""
+
+    written: int
+    left_out: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+
+    def text(self, by: str | None = None) -> str:
+        """ "46 predictions written by NAME (1 patient(s) left out, whose …: P-007)"."""
+        return f"{self.written} predictions written" + (f" by {by}" if by else "") + self.note()
+
+    def note(self) -> str:
+        """The left out patients in brackets, after a space; "" when there are none."""
+        if not self.left_out:
+            return ""
+        parts = []
+        for why, who in self.left_out.items():
+            shown = ", ".join(who[:5]) + (f" and {len(who) - 5} more" if len(who) > 5 else "")
+            parts.append(f"{len(who)} patient(s) left out, {why}: {shown}")
+        return f" ({'; '.join(parts)})"
+
+
 def predict(
     session: Session,
     scope: AccessScope,
@@ -491,9 +520,9 @@ def predict(
     pseudonyms: list[str] | None = None,
     progress: Progress | None = None,
     device: str = "auto",
-) -> int:
-    """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns rows
-    written.
+) -> PredictionRun:
+    """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns the rows
+    written and the patients left out.
 
     ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
     :data:`PREDICT_CHUNK` (deep model) or :data:`TASK_CHUNK` (each patient's prediction does
@@ -524,10 +553,14 @@ def predict(
         table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
     if table.empty:
         raise ValidationError("no patient to predict: import CT series first")
+    left: dict[str, list[str]] = {}
     if request.deep_model is not None:
+        before = table
         table = _with_deep_prediction(
             session, scope, table, request.deep_model, named=bool(pseudonyms)
         )
+        if missing := _pseudonyms_not_in(before, table):
+            left[f"without a risk score of deep model {request.deep_model}, an input"] = missing
     asked = table
     with _executor(learner, len(table)) as executor:
         if isinstance(learner, RadiomicsLearner | RiskScoreLearner | DlLearner):
@@ -554,7 +587,13 @@ def predict(
     written = replace_predictions(session, version, rows, stale=left_out)
     if isinstance(learner, DlLearner):
         save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
-    return written
+    if unreadable := _pseudonyms_not_in(asked, table):
+        left[left_out_why(request.kind)] = unreadable
+    return PredictionRun(written, left)
+
+
+def _pseudonyms_not_in(asked: pd.DataFrame, kept: pd.DataFrame) -> list[str]:
+    return sorted(set(asked["pseudonym"].astype(str)) - set(kept["pseudonym"].astype(str)))
 
 
 def with_deep_risk_score(table: pd.DataFrame, deep: ModelRiskScores) -> pd.DataFrame:
@@ -641,15 +680,17 @@ def predict_and_record(
     progress: Progress | None = None,
     device: str = "auto",
     job_id: int | None = None,
-) -> int:
+) -> PredictionRun:
     """Predict the patients in scope, all or ``pseudonyms`` (:func:`predict`), and audit it:
-    the one "predict" row of the audit trail. Returns the number of predictions written."""
-    n = predict(session, scope, data_dir, model_version_id, pseudonyms, progress, device=device)
-    detail: dict[str, Any] = {"patients": n, "selection": pseudonyms or "all"}
+    the one "predict" row of the audit trail. Returns what :func:`predict` did."""
+    run = predict(session, scope, data_dir, model_version_id, pseudonyms, progress, device=device)
+    detail: dict[str, Any] = {"patients": run.written, "selection": pseudonyms or "all"}
+    if run.left_out:
+        detail["left_out"] = sum(len(who) for who in run.left_out.values())
     if job_id is not None:
         detail["job"] = job_id
     audit.model_event(session, scope.user, "predict", model_version_id, **detail)
-    return n
+    return run
 
 
 def earlier_folds(session: Session, scope: AccessScope, reference: str) -> tuple[str, EarlierFolds]:

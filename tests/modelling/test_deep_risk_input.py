@@ -97,7 +97,12 @@ def test_prediction_reads_the_deep_models_stored_prediction_of_the_patient(
     ):
         predict(session, EVERYTHING, data_dir, version_id, ["P-097", "P-118"])
     with session_scope(engine) as session:
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - UNSCORED
+        run = predict(session, EVERYTHING, data_dir, version_id)
+    assert run.written == N - UNSCORED
+    why = "without a risk score of deep model deep-v1, an input"
+    assert list(run.left_out) == [why] and len(run.left_out[why]) == UNSCORED
+    assert "P-118" in run.left_out[why]
+    assert f"({UNSCORED} patient(s) left out, {why}: " in run.text()
 
 
 def test_the_learner_fits_the_deep_score_on_the_training_rows_only(

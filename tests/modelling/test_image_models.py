@@ -199,7 +199,10 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
         assert all({"size_cm", "modified_nih"} <= set(r) for r in version.metrics["oof"])
     engine.dispose()
     assert main(["predict", "--model", "deep", "--all"]) == 0
-    assert f"{N - 1} predictions written by deep" in capsys.readouterr().out
+    assert (
+        f"{N - 1} predictions written by deep (1 patient(s) left out, whose tumour outline "
+        f"covers no voxel of the CT: {empty})" in capsys.readouterr().out
+    )
     maps = sorted((data / "cams").rglob("*.npz"))
     assert len(maps) == N - 1
     assert main(["predict", "--model", "deep", "--patient", empty]) == 2

@@ -74,7 +74,7 @@ def test_the_search_is_trained_by_default_and_stored_with_its_version(
         assert "with site, tumour size, age and sex (an ensemble of the best 3" in card
         version_id = version.id
     with session_scope(engine) as session:
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+        assert predict(session, EVERYTHING, data_dir, version_id).written == N - 1
     assert len(_probabilities(engine, version_id)) == N - 1
 
 
@@ -95,7 +95,7 @@ def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_tr
         assert version.parameters["radiomics_recipe"] == LOGISTIC.to_dict()
         version_id = version.id
     with session_scope(engine) as session:
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+        assert predict(session, EVERYTHING, data_dir, version_id).written == N - 1
     trained = _probabilities(engine, version_id)
     # as a version registered before the option and the recipe existed was stored
     with session_scope(engine) as session:
@@ -110,7 +110,7 @@ def test_the_logistic_pipeline_and_versions_from_before_the_recipe_predict_as_tr
         version = session.get(ModelVersion, version_id)
         assert version is not None and radiomics_recipe_of(version) == LOGISTIC
         assert request_of(version).radiomics == "logistic"  # not the request's default
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+        assert predict(session, EVERYTHING, data_dir, version_id).written == N - 1
     again = _probabilities(engine, version_id)
     assert again.keys() == trained.keys()
     for patient, probabilities in trained.items():

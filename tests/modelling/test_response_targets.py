@@ -100,7 +100,7 @@ def _trained(root: Path, signal: float) -> Trained:
         assessment = evaluate_version(
             s, EVERYTHING, layout, request.default_name(), oracle=cohort / "oracle.csv"
         )
-        assert predict_and_record(s, EVERYTHING, data, version_id) == PATIENTS
+        assert predict_and_record(s, EVERYTHING, data, version_id).written == PATIENTS
     with Session(engine) as s:
         first = _first_labelled(table)
         rows = patient_predictions(s, EVERYTHING, first).to_dict(orient="records")
@@ -204,7 +204,7 @@ def _deep_run(trained: Trained) -> tuple[Assessment, str | None, int]:
         assessment = evaluate_version(
             s, EVERYTHING, layout, request.default_name(), oracle=trained.cohort / "oracle.csv"
         )
-        assert predict_and_record(s, EVERYTHING, trained.data, version_id, device="cpu") > 0
+        assert predict_and_record(s, EVERYTHING, trained.data, version_id, device="cpu").written > 0
     with Session(engine) as s:
         first = _first_labelled(trained.table)
         rows = patient_predictions(s, EVERYTHING, first).to_dict(orient="records")

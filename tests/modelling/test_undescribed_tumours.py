@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
+from gistcad import jobs
 from gistcad.biomarkers.discovery import CANDIDATE_SETTINGS
-from gistcad.domain import ModelKind
+from gistcad.domain import JobStatus, ModelKind
 from gistcad.errors import ValidationError
 from gistcad.features import EmptyIntensityMaskError, FeatureSettings, extract_features
 from gistcad.modelling.current import predict_with_current_models
@@ -40,7 +41,7 @@ from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import predict, train
 from gistcad.store import AccessScope, session_scope
-from gistcad.store.models import Patient, Prediction
+from gistcad.store.models import Job, Patient, Prediction
 from tests.biomarkers.test_deep_risk_candidate import N, _discover
 from tests.modelling.conftest import CALCIFIED
 
@@ -130,7 +131,12 @@ def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient
     assert CALCIFIED not in {row["pseudonym"] for row in metrics["oof"]}
     assert "**Left out:** 1 patient(s) whose tumour outline" in metrics["card"]
     with session_scope(engine) as session:
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+        run = predict(session, EVERYTHING, data_dir, version_id)
+    assert run.written == N - 1
+    assert run.text("rfs-score") == (
+        f"{N - 1} predictions written by rfs-score (1 patient(s) left out, whose tumour outline "
+        f"has no voxel in the range radiomics describes, or none at all: {CALCIFIED})"
+    )
     before = _prediction_ids(engine, version_id)
     with (
         session_scope(engine) as session,
@@ -160,12 +166,19 @@ def test_an_earlier_prediction_of_a_patient_left_out_is_removed(
     request = TrainRequest(ModelKind.RADIOMICS, Target.RFS, seed=2)
     with session_scope(engine) as session:
         version_id = train(session, EVERYTHING, data_dir, request).id
-        assert predict(session, EVERYTHING, data_dir, version_id) == N
+        assert predict(session, EVERYTHING, data_dir, version_id).written == N
         patient = session.scalars(select(Patient.id).where(Patient.pseudonym == CALCIFIED)).one()
     assert patient in _prediction_ids(engine, version_id)
     cached.write_text("{}")  # the new outline
+    # as a prediction job of the whole cohort: its message names the patient left out
+    job = jobs.submit(engine, "predict", {"model_version_id": version_id}, EVERYTHING)
+    assert jobs.run(engine, data_dir, job) is JobStatus.SUCCEEDED
     with session_scope(engine) as session:
-        assert predict(session, EVERYTHING, data_dir, version_id) == N - 1
+        message = session.get(Job, job).message  # type: ignore[union-attr]
+    assert message == (
+        f"{N - 1} predictions written (1 patient(s) left out, whose tumour outline has no voxel "
+        f"in the range radiomics describes, or none at all: {CALCIFIED})"
+    )
     after = _prediction_ids(engine, version_id)
     assert patient not in after and len(after) == N - 1
 
@@ -179,4 +192,9 @@ def test_a_case_prediction_answers_the_genotype_when_the_survival_score_cannot(
         train(session, EVERYTHING, data_dir, TrainRequest(ModelKind.RADIOMICS, Target.RFS))
     with session_scope(engine) as session:
         done = predict_with_current_models(session, EVERYTHING, data_dir, [CALCIFIED])
-    assert [(v.question, n) for v, n in done] == [("genotype", 1), ("imaging risk score", 0)]
+    assert [(v.question, run.written) for v, run in done] == [
+        ("genotype", 1),
+        ("imaging risk score", 0),
+    ]
+    assert done[0][1].left_out == {}
+    assert done[1][1].left_out == {"whose tumour this model cannot read": [CALCIFIED]}
