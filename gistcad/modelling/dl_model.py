@@ -112,7 +112,6 @@ fitted crops (:meth:`DlSettings.from_stored`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
@@ -128,7 +127,7 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
-from gistcad.modelling.learners import IntArray, Scores, UnreadablePatientError
+from gistcad.modelling.learners import IntArray, Scores, readable_rows
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import genotype_labels
 from gistcad.neural.augment import AugmentSettings, view_thetas
@@ -153,8 +152,6 @@ from gistcad.neural.network import (
     pick_device,
 )
 from gistcad.neural.weights import ensemble_state, load_models, save_weights
-
-logger = logging.getLogger(__name__)
 
 #: The intensity jitter deep models were trained with before it became a setting.
 OLD_INTENSITY_SCALE, OLD_INTENSITY_SHIFT_HU = 0.10, 15.0
@@ -409,22 +406,18 @@ class DlLearner:
                 outlined[i] = False
             if report and i % 50 == 0:
                 report(f"crops {i + 1}/{len(table)}")
-        if outlined.all():
-            return table.reset_index(drop=True)
-        missing = sorted(table.loc[~outlined, "pseudonym"].astype(str))
-        why = (
-            "the tumour outline covers no voxel of the CT, and the deep model reads the CT "
-            "around the outline"
+        return readable_rows(
+            table,
+            outlined,
+            named=named,
+            cannot="read by the deep model",
+            why=(
+                "the tumour outline covers no voxel of the CT, and the deep model reads the CT "
+                "around the outline"
+            ),
+            advice="check that the outline belongs to this CT series, correct it, and import "
+            "it again",
         )
-        if named or not outlined.any():
-            shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
-            raise UnreadablePatientError(
-                f"{len(missing)} patient(s) cannot be read by the deep model ({shown}): {why}; "
-                "check that the outline belongs to this CT series, correct it, and import it "
-                "again"
-            )
-        logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
-        return table[outlined].reset_index(drop=True)
 
     def inputs(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Crops (N, 2, S, S, S) of the table's rows and their covariates (N, C), or None

@@ -7,6 +7,7 @@ on every known row, and how to save and load that model with its checksum.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.clinical_baseline import build_clinical_model, clinical_features
+
+logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -37,6 +40,36 @@ class UnreadablePatientError(ValidationError):
     features (:class:`~gistcad.modelling.radiomics_model.UndescribedTumourError`), or an
     outline covering no voxel of the CT for the deep model. Out of a whole cohort such patients
     are left out, with a warning."""
+
+
+def readable_rows(
+    table: pd.DataFrame,
+    readable: NDArray[np.bool_],
+    *,
+    named: bool,
+    cannot: str,
+    why: str,
+    advice: str,
+    error: type[UnreadablePatientError] = UnreadablePatientError,
+) -> pd.DataFrame:
+    """The rows of ``table`` the model can read (``readable``); the others are left out with a
+    warning naming their pseudonyms and ``why``.
+
+    Raises
+    ------
+    UnreadablePatientError
+        (``error``) When ``named`` (the caller chose these patients) and one of them cannot be
+        read, or when none can: "N patient(s) cannot be {cannot} (pseudonyms): {why};
+        {advice}".
+    """
+    if readable.all():
+        return table.reset_index(drop=True)
+    missing = sorted(table.loc[~readable, "pseudonym"].astype(str))
+    if named or not readable.any():
+        shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
+        raise error(f"{len(missing)} patient(s) cannot be {cannot} ({shown}): {why}; {advice}")
+    logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
+    return table[readable].reset_index(drop=True)
 
 
 class Learner(Protocol):

@@ -58,7 +58,13 @@ from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
 from gistcad.modelling.harmonisation import KvpUse
-from gistcad.modelling.learners import FloatArray, IntArray, Scores, UnreadablePatientError
+from gistcad.modelling.learners import (
+    FloatArray,
+    IntArray,
+    Scores,
+    UnreadablePatientError,
+    readable_rows,
+)
 from gistcad.modelling.radiomics_search import (
     KVP_COLUMNS,
     SearchSettings,
@@ -304,25 +310,23 @@ def described_patients(
         When ``named`` (the caller chose these patients) and one of them has no features, or
         when no patient has any: naming them and what to check (a :class:`ValidationError`).
     """
-    described = described_rows(features)
-    if described.all():
-        return table.reset_index(drop=True)
-    missing = sorted(table.loc[~described, "pseudonym"].astype(str))
     low, high = settings.resegment_hu
-    why = (
-        f"no voxel of the tumour outline lies between {low:g} and {high:g} HU, the range "
-        "radiomics describes, or the outline covers no voxel of the CT at all (or none at "
-        f"the {settings.voxel_mm:g} mm voxels radiomics resamples to)"
-    )
-    if named or not described.any():
-        shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
-        raise UndescribedTumourError(
-            f"{len(missing)} patient(s) cannot be described by radiomics ({shown}): {why}; "
+    return readable_rows(
+        table,
+        described_rows(features),
+        named=named,
+        cannot="described by radiomics",
+        why=(
+            f"no voxel of the tumour outline lies between {low:g} and {high:g} HU, the range "
+            "radiomics describes, or the outline covers no voxel of the CT at all (or none at "
+            f"the {settings.voxel_mm:g} mm voxels radiomics resamples to)"
+        ),
+        advice=(
             "check that the outline lies on the tumour of this CT series (not on fat, air or "
             "bone), correct it, and import it again"
-        )
-    logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
-    return table[described].reset_index(drop=True)
+        ),
+        error=UndescribedTumourError,
+    )
 
 
 def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSearchCV:
