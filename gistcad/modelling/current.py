@@ -126,9 +126,8 @@ def predict_with_current_models(
                 raise
             # the survival score cannot read this tumour: the genotype still is answered
             logger.warning("%s (%s) not predicted: %s", version.question, version.name, exc)
-            run = PredictionRun(
-                0, {"whose tumour this model cannot read": sorted(pseudonyms or [])}
-            )
+            why = "whose tumour this model cannot read"
+            run = PredictionRun(0, {why: sorted(pseudonyms)} if pseudonyms else {})
         logger.info("%s: %s", version.question, run.text(version.name))
         done.append((version, run))
     return done
