@@ -385,8 +385,9 @@ def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path)
     shutil.rmtree(cohort)  # imported; ceiling.json read
     table = table[table["mask_path"].notna()].reset_index(drop=True)
     table = table[labels_for(table, Target.KIT11) >= 0].reset_index(drop=True)
-    # an outline covering no voxel (a tiny tumour's contour) is left out by every image
-    # model: out of the cohort, so that every model is judged on the same patients
+    # an outline covering no voxel (a tiny tumour's contour) is left out by radiomics and the
+    # deep model: out of the cohort, so that every model is judged on the same patients (a
+    # tumour without a voxel in radiomics' HU range stays: radiomics imputes its features)
     outlined = [bool(np.asarray(nib.load(data / p).dataobj).any()) for p in table["mask_path"]]
     if not all(outlined):
         empty = table.loc[~np.array(outlined), "pseudonym"]

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _FOLD = re.compile(r"^fold (\d+)/(\d+)\b")
-_COUNT = re.compile(r"(\d+)/(\d+)")
+#: a message that counts its steps ("crops 51/400")
+COUNTED = re.compile(r"(\d+)/(\d+)")
 _FINAL = "final model"
 #: share of a stage a deep model spends reading crops before its epochs
 CROPS_SHARE = 0.3
@@ -53,7 +54,7 @@ class TrainingProgress:
             self.stage, self.stages, self.inner = int(fold[1]) - 1, int(fold[2]) + 1, 0.0
         elif message.startswith(_FINAL) and self.stages is not None:
             self.stage, self.inner = self.stages - 1, 0.0
-        elif (count := _COUNT.search(message)) and int(count[2]) > 0:
+        elif (count := COUNTED.search(message)) and int(count[2]) > 0:
             done = min(int(count[1]) / int(count[2]), 1.0)
             if self.epochs:
                 is_epoch = message.startswith("epoch")

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.domain import CURRENT_MODELS, JobKind, JobStatus, ModelKind, Permission, Role
 from gistcad.errors import GistcadError, ValidationError
-from gistcad.job_progress import MAX_RUNNING, TrainingProgress
+from gistcad.job_progress import COUNTED, MAX_RUNNING, TrainingProgress
 from gistcad.modelling.request import TrainRequest
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit, session_scope
@@ -412,8 +412,12 @@ class _CancelSignal:
 def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Progress:
     """Record each message, with the fraction done where the messages tell it
     (:class:`~gistcad.job_progress.TrainingProgress`: folds, epochs), else the counted steps'
-    (``done`` of ``total``: patients predicted), else one that nears 1 step by step."""
+    (``done`` of ``total``: patients predicted); a message that counts steps of its own
+    ("radiomics features 25/400", "crops 51/400": what every patient needs, read once before
+    the folds or the predictions) keeps the fraction where it was, since its share of the
+    job is not known; any other step nears 1 step by step."""
     steps = {"n": 0}
+    last = {"fraction": 0.0}
     tracker = TrainingProgress(epochs=epochs)
 
     def record(message: str, done: int | None = None, total: int | None = None) -> None:
@@ -421,8 +425,11 @@ def _progress_recorder(engine: Engine, job_id: int, epochs: bool = False) -> Pro
         known = tracker.update(message)
         if known is None and done is not None and total:
             known = min(done / total, MAX_RUNNING)  # a prediction's patients: the whole job
+        elif known is None and COUNTED.search(message):
+            known = last["fraction"]
         # progress of an unknown number of steps: approach 1 without reaching it
         progress = 1 - 1 / (1 + 0.3 * steps["n"]) if known is None else known
+        last["fraction"] = progress
         try:
             with session_scope(engine) as session:
                 update_job(session, job_id, message=message, progress=progress)

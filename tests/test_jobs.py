@@ -21,6 +21,7 @@ from gistcad import jobs
 from gistcad.cli import main
 from gistcad.domain import JobKind, JobStatus
 from gistcad.errors import NotFoundError, ValidationError
+from gistcad.job_progress import MAX_RUNNING
 from gistcad.store import AccessScope, make_engine, migrations, session_scope
 from gistcad.store import engine as engine_module
 from gistcad.store.engine import import_lock
@@ -300,6 +301,37 @@ def test_a_busy_database_skips_a_progress_step_instead_of_failing_the_job(
     assert "progress 'fold 1 of 5' not recorded (database is locked)" in caplog.text
     jobs._progress_recorder(engine, job_id)("fold 2 of 5")
     assert _job(engine, job_id).message == "fold 2 of 5"
+
+
+def test_the_features_or_crops_read_before_the_folds_hold_the_progress(engine: Engine) -> None:
+    """Every patient's features (crops) are read once before the folds or the predictions:
+    their messages are shown, and the fraction holds (their share of the job is not known),
+    so that it never falls back when the folds or the predicted patients start counting."""
+    predict_job = jobs.submit(engine, "predict", {"model_version_id": 1}, EVERYTHING)
+    record = jobs._progress_recorder(engine, predict_job)
+    seen = []
+    for message, done, total in [
+        ("radiomics features 1/400", None, None),
+        ("radiomics features 376/400", None, None),
+        ("predicted 100/400", 100, 400),
+        ("predicted 400/400", 400, 400),
+    ]:
+        record(message, done, total)
+        seen.append((_job(engine, predict_job).message, _job(engine, predict_job).progress))
+    assert seen == [
+        ("radiomics features 1/400", 0.0),
+        ("radiomics features 376/400", 0.0),
+        ("predicted 100/400", 0.25),
+        ("predicted 400/400", MAX_RUNNING),
+    ]
+    train_job = jobs.submit(engine, "train", {"kind": "dl", "target": "kit11"}, EVERYTHING)
+    record = jobs._progress_recorder(engine, train_job, epochs=True)
+    fractions = []
+    for message in ["crops 1/400", "crops 351/400", "fold 1/5 (fold 1)", "epoch 20/40 val"]:
+        record(message)
+        fractions.append(_job(engine, train_job).progress)
+    # the folds and the final fit: six stages; half the epochs of the first after its crops
+    assert fractions == pytest.approx([0.0, 0.0, 0.0, (0.3 + 0.7 * 0.5) / 6])
 
 
 # --- what a job is given: the training request, the kind, the runner ----------------------

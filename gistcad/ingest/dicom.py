@@ -109,8 +109,8 @@ def store_mask(
     if not binary.array.any():
         report.notes.append(
             f"{source_file}: the outline {label!r} of patient {pseudonym} covers no voxel of its "
-            "CT (a contour finer than the voxels, or an empty export); radiomics leaves this "
-            "patient out; check the segmentation and import it again"
+            "CT (a contour finer than the voxels, or an empty export); radiomics and the deep "
+            "model leave this patient out; check the segmentation and import it again"
         )
     number = len(series.segmentations) + 1
     relative = volume_relpath(pseudonym, series.series_instance_uid, f".mask{number}")

@@ -126,8 +126,7 @@ def predict_with_current_models(
                 raise
             # the survival score cannot read this tumour: the genotype still is answered
             logger.warning("%s (%s) not predicted: %s", version.question, version.name, exc)
-            why = "whose tumour this model cannot read"
-            run = PredictionRun(0, {why: sorted(pseudonyms)} if pseudonyms else {})
+            run = PredictionRun(0, {f"because {exc.why}": exc.pseudonyms})
         logger.info("%s: %s", version.question, run.text(version.name))
         done.append((version, run))
     return done

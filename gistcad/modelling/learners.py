@@ -39,7 +39,12 @@ class UnreadablePatientError(ValidationError):
     """A patient the caller named cannot be read by the model: a tumour without radiomics
     features (:class:`~gistcad.modelling.radiomics_model.UndescribedTumourError`), or an
     outline covering no voxel of the CT for the deep model. Out of a whole cohort such patients
-    are left out, with a warning."""
+    are left out, with a warning. ``pseudonyms``: those that cannot be read; ``why``: why not."""
+
+    def __init__(self, message: str, pseudonyms: list[str] | None = None, why: str = "") -> None:
+        super().__init__(message)
+        self.pseudonyms = list(pseudonyms or [])
+        self.why = why
 
 
 def readable_rows(
@@ -67,7 +72,11 @@ def readable_rows(
     missing = sorted(table.loc[~readable, "pseudonym"].astype(str))
     if named or not readable.any():
         shown = ", ".join(missing[:5]) + (" and others" if len(missing) > 5 else "")
-        raise error(f"{len(missing)} patient(s) cannot be {cannot} ({shown}): {why}; {advice}")
+        raise error(
+            f"{len(missing)} patient(s) cannot be {cannot} ({shown}): {why}; {advice}",
+            missing,
+            why,
+        )
     logger.warning("%d patient(s) left out (%s): %s", len(missing), ", ".join(missing), why)
     return table[readable].reset_index(drop=True)
 

@@ -745,7 +745,8 @@ def _predict_in_chunks(
     """The chunks' predictions, each chunk a pure task (:class:`PredictChunk`) on
     ``executor`` (:func:`_executor`: a cluster for many patients; None: in this process); the
     caller writes the rows, once, whichever ran them, and has computed the radiomics
-    features first (one task per patient: one large tumour does not hold up three others)."""
+    features (one task per patient: one large tumour does not hold up three others) or cut
+    the deep model's crops first (the learner's ``prepare``)."""
     size = PREDICT_CHUNK if learner.kind is ModelKind.DL else TASK_CHUNK
     chunks = [
         table.iloc[start : start + size].reset_index(drop=True)

@@ -222,8 +222,8 @@ def test_an_outline_without_any_voxel_is_stored_and_said_so(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An empty segmentation (a contour finer than the voxels, or an empty export) is kept
-    with its series, and the report names its file and what follows: radiomics leaves the
-    patient out."""
+    with its series, and the report names its file and what follows: radiomics and the deep
+    model leave the patient out."""
     root = tmp_path / "worc"
     image = np.full((8, 8, 4), 40, np.int16)
     outlined = np.zeros((8, 8, 4), np.uint8)
@@ -237,7 +237,7 @@ def test_an_outline_without_any_voxel_is_stored_and_said_so(
     assert report["created"] == 2 and _counts(data_dir) == (2, 2, 2)
     (note,) = [n for n in report["notes"] if "covers no voxel" in n]
     assert note.startswith(str(root / "GIST-001" / "segmentation.nii.gz") + ": the outline")
-    assert "radiomics leaves this patient out" in note
+    assert "radiomics and the deep model leave this patient out" in note
     assert "GIST-002" not in " ".join(report["notes"])
 
 

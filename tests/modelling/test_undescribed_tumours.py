@@ -197,4 +197,9 @@ def test_a_case_prediction_answers_the_genotype_when_the_survival_score_cannot(
         ("imaging risk score", 0),
     ]
     assert done[0][1].left_out == {}
-    assert done[1][1].left_out == {"whose tumour this model cannot read": [CALCIFIED]}
+    assert done[1][1].text("r") == (
+        f"0 predictions written by r (1 patient(s) left out, because no voxel of the tumour "
+        "outline lies between -150 and 400 HU, the range radiomics describes, or the outline "
+        "covers no voxel of the CT at all (or none at the 1.5 mm voxels radiomics resamples "
+        f"to): {CALCIFIED})"
+    )
