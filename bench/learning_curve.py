@@ -21,6 +21,10 @@ keep them):
   necrosis share, its texture SD (IQR / 1.349) and the tumour's solidity (volume / convex
   hull), with site, size, age and sex, scored by its probability of KIT exon 11.
 
+A patient whose tumour outline covers no voxel of the CT (a tiny tumour's contour) is left
+out of the cohort, with a line naming it, as radiomics and the deep model leave it out; so
+every model is judged on the same patients.
+
 Per model: the pooled out-of-fold AUC with its patient bootstrap CI, the mean of the
 per-center AUCs, and DeLong's paired test against every model run before it on the same
 patients; per cohort, the ``observable``, ``latent`` and ``latent_with_age_sex`` references of
