@@ -133,6 +133,8 @@ def parameters_text(parameters: Mapping[str, Any]) -> str:
     'model version 3, 2 patients'
     >>> parameters_text({"model_version_id": 3, "pseudonyms": None})
     'model version 3, all patients in scope'
+    >>> parameters_text({"model_version_id": 3, "pseudonyms": None, "centers": ["Lyon", "Milan"]})
+    'model version 3, the patients of Lyon and Milan'
     >>> parameters_text({"kind": "clinical", "target": "choi_pr_fu1", "scheme": "kfold"})
     'kind Clinical, target Choi response at the first follow-up CT, scheme k-fold cross-validation'
     """
@@ -141,9 +143,16 @@ def parameters_text(parameters: Mapping[str, Any]) -> str:
     for key, value in parameters.items():
         if key in _HIDDEN:
             continue
+        centers = parameters.get("centers")
         if key == "pseudonyms":
             n = len(value) if isinstance(value, list) else None
-            parts.append("all patients in scope" if n is None else _count(n, "patient"))
+            if n is not None:
+                parts.append(_count(n, "patient"))
+            elif not centers:
+                parts.append("all patients in scope")
+        elif key == "centers" and isinstance(value, list) and value:
+            named = ", ".join(value[:-1]) + " and " + value[-1] if len(value) > 1 else value[0]
+            parts.append(f"the patients of {named}")
         elif value is None or value is False:
             continue
         elif isinstance(value, list | tuple | dict):

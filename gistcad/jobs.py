@@ -104,7 +104,8 @@ def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
     """Refuse parameters a job of ``kind`` cannot run with: a train job's are a
     :class:`TrainRequest`'s; a predict job names a model version, or asks for the current
     versions (``"models": "current"``, :func:`~gistcad.modelling.current.
-    predict_with_current_models`), and may list pseudonyms."""
+    predict_with_current_models`), and may list pseudonyms or, for one model version, centers
+    (whose patients the model cannot read are left out, as of all patients)."""
     if kind is JobKind.TRAIN:
         TrainRequest.from_parameters(parameters)
         return
@@ -126,6 +127,15 @@ def check_parameters(kind: JobKind, parameters: Mapping[str, Any]) -> None:
         isinstance(pseudonyms, list) and all(isinstance(p, str) for p in pseudonyms)
     ):
         raise ValidationError("a prediction job's patients must be a list of pseudonyms")
+    centers = parameters.get("centers")
+    if centers is not None and not (
+        isinstance(centers, list) and all(isinstance(c, str) for c in centers)
+    ):
+        raise ValidationError("a prediction job's centers must be a list of center names")
+    if centers and models is not None:
+        raise ValidationError(
+            "a prediction job of the current models predicts named patients or all, not centers"
+        )
 
 
 def job_scope(job: Job) -> AccessScope:
@@ -487,6 +497,7 @@ def _execute(
         progress,
         device=device,
         job_id=job.id,
+        centers=p.get("centers"),
     )
     return run.text()
 

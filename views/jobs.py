@@ -27,7 +27,7 @@ from gistcad.modelling.request import (
 from gistcad.modelling.targets import trainable_targets
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_jobs, list_model_versions
-from gistcad.store.queries import CohortFilter, cohort_table, list_centers
+from gistcad.store.queries import list_centers
 from views.common import engine, scope, settings, show_error
 
 st.title("Jobs")
@@ -102,15 +102,12 @@ with start_predict.form("predict_form"):
     chosen = st.multiselect("Centers (none = all)", centers, key="jobs_centers")
     if st.form_submit_button("Start prediction", disabled=model_id is None):
         try:
-            pseudonyms = None
-            if chosen:
-                with session_scope(engine()) as session:
-                    flt = CohortFilter(centers=frozenset(chosen))
-                    pseudonyms = cohort_table(session, scope(), flt)["pseudonym"].tolist()
+            # a center's patients as a selection, not by name: one the model cannot read is
+            # left out, as of all patients
             job_id = jobs.start_job(
                 engine(),
                 JobKind.PREDICT,
-                {"model_version_id": model_id, "pseudonyms": pseudonyms},
+                {"model_version_id": model_id, "pseudonyms": None, "centers": chosen or None},
                 scope(),
                 data_dir=settings().data_dir,
             )

@@ -17,6 +17,7 @@ from gistcad.commands.arguments import count, probability_threshold
 from gistcad.commands.hints import hint
 from gistcad.config import load_settings
 from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
+from gistcad.errors import ValidationError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.request import CROP_POLICIES, MAX_ENSEMBLE, MAX_TTA, RADIOMICS_MODELS
 from gistcad.modelling.targets import Target, trainable_targets
@@ -133,6 +134,12 @@ def register(sub: Any) -> None:
     who = pr.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every CT-imaged patient in scope")
     who.add_argument("--patient", action="append", help="a pseudonym (repeatable)")
+    who.add_argument(
+        "--center",
+        action="append",
+        help="the CT-imaged patients of a center (repeatable); a patient the model cannot "
+        "read is left out, as with --all",
+    )
     _device_option(pr)
     pr.set_defaults(handler=_predict)
 
@@ -301,6 +308,11 @@ def _predict(args: argparse.Namespace) -> int:
     scope.require(Permission.RUN_JOBS)
     device = _checked_device(args.device)
     if args.model == CURRENT_MODELS:
+        if args.center:
+            raise ValidationError(
+                "--center predicts with one model version (--model NAME); the current models "
+                "predict named patients (--patient) or all (--all)"
+            )
         with session_scope(engine) as session:
             done = predict_with_current_models(
                 session, scope, settings.data_dir, args.patient, device=device
@@ -312,7 +324,14 @@ def _predict(args: argparse.Namespace) -> int:
         model_id, name = find_model_version(session, args.model, scope)
         with _bar("predicting", quiet=False, unit="patient") as progress:
             run = predict_and_record(
-                session, scope, settings.data_dir, model_id, args.patient, progress, device=device
+                session,
+                scope,
+                settings.data_dir,
+                model_id,
+                args.patient,
+                progress,
+                device=device,
+                centers=args.center,
             )
     print(run.text(name))
     return 0

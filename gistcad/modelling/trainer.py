@@ -520,9 +520,11 @@ def predict(
     pseudonyms: list[str] | None = None,
     progress: Progress | None = None,
     device: str = "auto",
+    centers: Sequence[str] | None = None,
 ) -> PredictionRun:
-    """Predict the patients in scope (all, or ``pseudonyms``) on ``device``; returns the rows
-    written and the patients left out.
+    """Predict the patients in scope (all, those of ``centers``, or ``pseudonyms``) on
+    ``device``; returns the rows written and the patients left out. Patients the model cannot
+    read are refused when named, else left out (all, or a center's).
 
     ``progress`` is told "predicted done/total" as patients are predicted, in chunks of
     :data:`PREDICT_CHUNK` (deep model) or :data:`TASK_CHUNK` (each patient's prediction does
@@ -546,13 +548,7 @@ def predict(
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
-    if pseudonyms:
-        missing = sorted(set(pseudonyms) - set(table["pseudonym"]))
-        if missing:
-            raise ValidationError(f"no CT-imaged patient in your scope called {', '.join(missing)}")
-        table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
-    if table.empty:
-        raise ValidationError("no patient to predict: import CT series first")
+    table = _selected(table, centers, pseudonyms)
     left: dict[str, list[str]] = {}
     if request.deep_model is not None:
         before = table
@@ -590,6 +586,34 @@ def predict(
     if unreadable := _pseudonyms_not_in(asked, table):
         left[left_out_why(request.kind)] = unreadable
     return PredictionRun(written, left)
+
+
+def _selected(
+    table: pd.DataFrame, centers: Sequence[str] | None, pseudonyms: Sequence[str] | None
+) -> pd.DataFrame:
+    """The rows of ``table`` of ``centers`` (None: all) named in ``pseudonyms`` (None: all).
+
+    Raises
+    ------
+    ValidationError
+        Naming a center or pseudonym without a row, or when no row is left.
+    """
+    if centers:
+        unknown = sorted(set(centers) - set(table["center"]))
+        if unknown:
+            raise ValidationError(
+                f"no CT-imaged patient in your scope at {', '.join(unknown)}: check the "
+                "center's name (the Cohort explorer and 'gistcad cohort' list the centers)"
+            )
+        table = table[table["center"].isin(centers)].reset_index(drop=True)
+    if pseudonyms:
+        missing = sorted(set(pseudonyms) - set(table["pseudonym"]))
+        if missing:
+            raise ValidationError(f"no CT-imaged patient in your scope called {', '.join(missing)}")
+        table = table[table["pseudonym"].isin(pseudonyms)].reset_index(drop=True)
+    if table.empty:
+        raise ValidationError("no patient to predict: import CT series first")
+    return table
 
 
 def _pseudonyms_not_in(asked: pd.DataFrame, kept: pd.DataFrame) -> list[str]:
@@ -680,11 +704,23 @@ def predict_and_record(
     progress: Progress | None = None,
     device: str = "auto",
     job_id: int | None = None,
+    centers: Sequence[str] | None = None,
 ) -> PredictionRun:
-    """Predict the patients in scope, all or ``pseudonyms`` (:func:`predict`), and audit it:
-    the one "predict" row of the audit trail. Returns what :func:`predict` did."""
-    run = predict(session, scope, data_dir, model_version_id, pseudonyms, progress, device=device)
-    detail: dict[str, Any] = {"patients": run.written, "selection": pseudonyms or "all"}
+    """Predict the patients in scope, all, those of ``centers`` or ``pseudonyms``
+    (:func:`predict`), and audit it: the one "predict" row of the audit trail. Returns what
+    :func:`predict` did."""
+    run = predict(
+        session,
+        scope,
+        data_dir,
+        model_version_id,
+        pseudonyms,
+        progress,
+        device=device,
+        centers=centers,
+    )
+    selection: Any = pseudonyms or ({"centers": list(centers)} if centers else "all")
+    detail: dict[str, Any] = {"patients": run.written, "selection": selection}
     if run.left_out:
         detail["left_out"] = sum(len(who) for who in run.left_out.values())
     if job_id is not None:

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from gistcad import jobs
 from gistcad.domain import JobStatus, ModelKind
+from gistcad.job_progress import parameters_text
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.store import AccessScope
@@ -114,6 +115,35 @@ def test_start_training_from_the_jobs_page(app_db: Engine, seeded: None) -> None
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert _jobs(app_db)[0].status is JobStatus.SUCCEEDED, _jobs(app_db)[0].error
+
+
+def test_a_batch_prediction_of_a_center_is_a_selection_not_a_list_of_names(
+    app_db: Engine, seeded: None, tmp_path: Path
+) -> None:
+    """The centers chosen travel as centers (a patient the model cannot read is left out, as
+    of all patients; a list of names would refuse the whole batch for one such patient)."""
+    parameters = {"kind": "clinical", "target": "kit11", "name": "fresh"}
+    train_id = jobs.submit(app_db, "train", parameters, AccessScope.everything())
+    assert jobs.run(app_db, tmp_path, train_id) is JobStatus.SUCCEEDED
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_model").set_value(2)  # "fresh" (1 is seed_cohort's model)
+    at.multiselect(key="jobs_centers").select("Alpha")
+    at.button[0].click().run()  # the prediction form's submit button
+    assert not at.exception, at.exception
+    assert any("started" in s.value for s in at.success)
+    job = _jobs(app_db)[-1]
+    assert job.kind == "predict"
+    assert job.parameters["centers"] == ["Alpha"] and job.parameters["pseudonyms"] is None
+    assert parameters_text(job.parameters) == (
+        f"model version {job.parameters['model_version_id']}, the patients of Alpha"
+    )
+    deadline = time.monotonic() + 90
+    while _jobs(app_db)[-1].status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    done = _jobs(app_db)[-1]
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    assert done.message == "15 predictions written"  # Alpha's half of the 30
 
 
 def test_the_risk_score_target_is_offered_only_for_the_radiomics_model(

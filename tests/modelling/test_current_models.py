@@ -86,6 +86,11 @@ def test_a_case_prediction_job_predicts_with_every_current_model(
         jobs.check_parameters(jobs.JobKind.PREDICT, {"pseudonyms": ["P"]})
     with pytest.raises(ValidationError, match="'current' or absent"):
         jobs.check_parameters(jobs.JobKind.PREDICT, {"models": "all"})
+    with pytest.raises(ValidationError, match="centers must be a list of center names"):
+        jobs.check_parameters(jobs.JobKind.PREDICT, {"model_version_id": 1, "centers": "Alpha"})
+    with pytest.raises(ValidationError, match="predicts named patients or all, not centers"):
+        jobs.check_parameters(jobs.JobKind.PREDICT, {"models": CURRENT_MODELS, "centers": ["A"]})
+    jobs.check_parameters(jobs.JobKind.PREDICT, {"model_version_id": 1, "centers": ["Alpha"]})
     for target, name in (("genotype", "g-old"), ("genotype", "g-new"), ("risk", "r")):
         _train(engine, tmp_path, target, name)
     with Session(engine) as s:

@@ -49,6 +49,12 @@ def test_train_evaluate_predict(data_dir: Path, capsys: pytest.CaptureFixture[st
     assert rows["All centers"]["n"] == 80 and 0 <= rows["All centers"]["auc"] <= 1
     assert main(["predict", "--model", "c1", "--patient", "P-001", "--patient", "P-002"]) == 0
     assert "2 predictions written by c1" in capsys.readouterr().out
+    assert main(["predict", "--model", "c1", "--center", "Beta"]) == 0
+    assert "40 predictions written by c1" in capsys.readouterr().out
+    assert main(["predict", "--model", "c1", "--center", "Gamma"]) == 2
+    assert "no CT-imaged patient in your scope at Gamma" in capsys.readouterr().err
+    assert main(["predict", "--model", "current", "--center", "Beta"]) == 2
+    assert "--center predicts with one model version" in capsys.readouterr().err
     assert main(["survival", "--by", "predicted", "--model", "c1", "--json"]) == 0
     survival = json.loads(capsys.readouterr().out)
     sizes = {r["group"]: r["n"] for r in survival["summary"]}

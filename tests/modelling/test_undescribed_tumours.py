@@ -41,6 +41,7 @@ from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import predict, train
 from gistcad.store import AccessScope, session_scope
+from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import Job, Patient, Prediction
 from tests.biomarkers.test_deep_risk_candidate import N, _discover
 from tests.modelling.conftest import CALCIFIED
@@ -145,6 +146,13 @@ def test_training_prediction_and_discovery_go_on_without_the_undescribed_patient
         predict(session, EVERYTHING, data_dir, version_id, ["P-001", CALCIFIED])
     assert _prediction_ids(engine, version_id) == before  # the refused request wrote nothing
     assert len(before) == N - 1
+    # the patients of a center are a selection, not names: the undescribed one is left out
+    with session_scope(engine) as session:
+        table = modelling_table(session, EVERYTHING)
+        center = str(table.loc[table["pseudonym"] == CALCIFIED, "center"].iloc[0])
+        run = predict(session, EVERYTHING, data_dir, version_id, centers=[center])
+    assert run.written == int((table["center"] == center).sum()) - 1
+    assert run.left_out[next(iter(run.left_out))] == [CALCIFIED]
     found = _discover(engine, data_dir, None)
     assert found.discovery.n == N - 1
     assert CALCIFIED not in set(found.patients["pseudonym"])
