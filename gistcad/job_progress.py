@@ -140,10 +140,10 @@ def parameters_text(parameters: Mapping[str, Any]) -> str:
     """
     labels = _value_labels()
     parts = []
+    centers = parameters.get("centers")
     for key, value in parameters.items():
         if key in _HIDDEN:
             continue
-        centers = parameters.get("centers")
         if key == "pseudonyms":
             n = len(value) if isinstance(value, list) else None
             if n is not None:
