@@ -398,10 +398,15 @@ class DlLearner:
             outline, or when no patient has an outline with a voxel.
         """
         report = progress or self.progress
+        cache = CropCache(DataLayout(self.data_dir).crop_cache)
+        crop_settings = self.settings.crop()
         outlined = np.ones(len(table), dtype=bool)
         for i, row in enumerate(table.itertuples(index=False)):
+            # a crop in the cache was cut from a mask with voxels: not read here again
+            cached = cache.path_for(row.volume_sha256, row.mask_sha256, crop_settings)
             try:
-                self._crop(row)
+                if not cached.is_file():
+                    self._crop(row)
             except EmptyMaskError:
                 outlined[i] = False
             if report and i % 50 == 0:
