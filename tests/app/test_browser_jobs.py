@@ -19,7 +19,7 @@ from gistcad.domain import JobKind, JobStatus, ModelKind
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope, make_engine, migrations
-from gistcad.store.models import Job
+from gistcad.store.models import Center, Job, Patient
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.factories import seed_cohort
 
@@ -180,3 +180,43 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
         ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics="logistic"
     )
     _refused_as_taken(data, -1)
+
+
+def test_a_batch_prediction_of_one_center_predicts_its_patients(server: str, data: Path) -> None:
+    """The user picks the model and one center on the Jobs page and starts the prediction: the
+    queued job carries the center (a selection, not a list of names) and predicts its
+    patients."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, tab = _jobs_page(p, server)
+        tab.locator("[data-testid='stSelectbox']").filter(has_text="Model").first.click()
+        tab.get_by_role("option", name="fresh-k11").click()
+        tab.locator("[data-testid='stMultiSelect']").filter(has_text="Centers").click()
+        tab.get_by_role("option", name="Alpha").click()
+        tab.keyboard.press("Escape")
+        tab.get_by_role("button", name="Start prediction").click()
+        tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
+        assert not tab.locator("[data-testid='stException']").count()
+        tab.screenshot(path=str(ARTIFACTS / "jobs_center_prediction.png"), full_page=True)
+        browser.close()
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with Session(engine) as s:
+                job = s.scalars(
+                    select(Job).where(Job.kind == JobKind.PREDICT).order_by(Job.id.desc())
+                ).first()
+                of_alpha = select(Patient.id).join(Center).where(Center.name == "Alpha")
+                alpha = len(s.scalars(of_alpha).all())
+            assert job is not None
+            if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                break
+            assert time.monotonic() < deadline, job.status
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    assert job.parameters["centers"] == ["Alpha"] and job.parameters["pseudonyms"] is None
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.message == f"{alpha} predictions written"
