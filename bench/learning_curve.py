@@ -19,7 +19,11 @@ keep them):
 - ``six``: the six-measurement baseline of the issue, run with ``radiomics`` or ``logistic`` —
   a 4-class logistic regression on the solid part's 10th, 50th and 90th HU percentiles, its
   necrosis share, its texture SD (IQR / 1.349) and the tumour's solidity (volume / convex
-  hull), with site, size, age and sex, scored by its probability of KIT exon 11.
+  hull), with site, size, age and sex, scored by its probability of KIT exon 11;
+- ``deep-unharmonised``: the deep model without its harmonisation (``DlSettings.harmonise``
+  off), to measure what ComBat of the tumour's CT level adds on the same folds (DeLong against
+  ``deep``); not one of the image models of the targets. Each fold's harmonisation terms
+  (the centers' shifts in HU) are printed as the deep model fits it.
 
 A patient whose tumour outline covers no voxel of the CT (a tiny tumour's contour) is left
 out of the cohort, with a line naming it, as radiomics and the deep model leave it out; so
@@ -51,12 +55,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +74,8 @@ from gistcad.synth.observation import IQR_PER_SD
 
 #: the models a run may ask for, in the order they are trained (and compared: each against
 #: those before it); ``six`` comes with ``radiomics`` or ``logistic``
-MODELS = ("clinical", "radiomics", "logistic", "deep")
-ORDER = ("clinical", "six", "logistic", "radiomics", "deep")
+MODELS = ("clinical", "radiomics", "logistic", "deep", "deep-unharmonised")
+ORDER = ("clinical", "six", "logistic", "radiomics", "deep", "deep-unharmonised")
 IMAGE_MODELS = ("radiomics", "logistic", "deep")
 #: the model names rows carry: 2 since ``radiomics`` is the search; rows of version 1 (the
 #: ``--json`` files written before, without the key) called the search ``search`` and the
@@ -421,6 +427,7 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
     id, on the cohort's shared folds."""
     from gistcad.domain import ModelKind
     from gistcad.modelling.crossval import out_of_fold
+    from gistcad.modelling.dl_model import DlLearner
     from gistcad.modelling.folds import Scheme
     from gistcad.modelling.radiomics_model import RadiomicsLearner
     from gistcad.modelling.request import TrainRequest
@@ -435,15 +442,18 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
         fit_predict = six_fit_predict(x, labels, len(target.classes), seed)
     else:  # KIT exon 11 vs rest: the positive class last
         labels, target, kit11 = cohort.binary, Target.KIT11, 1
-        kind = {"clinical": ModelKind.CLINICAL, "deep": ModelKind.DL}
+        deep = {"deep", "deep-unharmonised"}
+        kind = {"clinical": ModelKind.CLINICAL, **dict.fromkeys(deep, ModelKind.DL)}
         request = TrainRequest(
             kind=kind.get(model, ModelKind.RADIOMICS),
             target=target,
             seed=seed,
-            epochs=args.epochs if model == "deep" else None,
+            epochs=args.epochs if model in deep else None,
             radiomics="logistic" if model == "logistic" else "search",
         )
         learner = make_learner(request, cohort.data, device=args.device)
+        if isinstance(learner, DlLearner) and model == "deep-unharmonised":
+            learner.settings = replace(learner.settings, harmonise=False)
         if isinstance(learner, RadiomicsLearner):
             # every patient's features once, cached (the logistic pipeline's read from six's)
             learner.prepare(table, None)
@@ -530,6 +540,9 @@ def main() -> None:
         help="train nothing: print the tables and targets of the rows of earlier --json runs",
     )
     args = parser.parse_args()
+    shown = logging.getLogger("gistcad.modelling.dl_model")  # the harmonisation's terms
+    shown.setLevel(logging.INFO)
+    shown.addHandler(logging.StreamHandler(sys.stdout))
     if args.report:
         report(read_rows(args.report))
         return

@@ -35,6 +35,14 @@ not at zero: early stopping ends training after a few epochs, before a term that
 zero has learnt what size, site, age and sex say, and the network's image part then only
 has to learn what the crop adds.
 
+**Harmonisation** (``harmonise``). Before the network sees them, the tumour's voxels in each
+crop are shifted by ComBat of the tumour's CT level per center, fitted on the training rows
+(:mod:`gistcad.modelling.crop_harmonisation`): the harmonisation of the radiomics model
+(centers as batches, size and site protected, kVp removed where it varies within a center),
+applied to the one feature a crop's voxels carry most of the genotype in. The fitted terms are
+stored in the weights file, so that a version predicts every patient with the harmonisation
+of its training rows. Versions trained before it load without.
+
 **Defaults** (:class:`DlSettings`), chosen on synthetic cohorts with
 ``gistcad demo build --signal 1`` (5-fold out-of-fold KIT exon 11 AUC; 800 patients, seed 2,
 Bayes ceiling 0.82; logistic regression on site, size, age and sex 0.59):
@@ -112,6 +120,7 @@ fitted crops (:meth:`DlSettings.from_stored`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
@@ -127,6 +136,8 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
+from gistcad.modelling.crop_harmonisation import CropHarmoniser, protected_covariates
+from gistcad.modelling.harmonisation import table_centers
 from gistcad.modelling.learners import IntArray, Scores, readable_rows
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import genotype_labels
@@ -151,7 +162,9 @@ from gistcad.neural.network import (
     build_model,
     pick_device,
 )
-from gistcad.neural.weights import ensemble_state, load_models, save_weights
+from gistcad.neural.weights import ensemble_state, load_extras, load_models, save_weights
+
+logger = logging.getLogger(__name__)
 
 #: The intensity jitter deep models were trained with before it became a setting.
 OLD_INTENSITY_SCALE, OLD_INTENSITY_SHIFT_HU = 0.10, 15.0
@@ -178,6 +191,9 @@ class DlSettings:
     ``crop_spacing_mm``: the crop's :class:`~gistcad.neural.crop.SpacingPolicy` and its
     spacing (fixed: every crop's; fit: the finest allowed). See "Ensemble, test-time views,
     fixed crops" in the module docstring.
+
+    ``harmonise``: ComBat of the tumour's CT level per center, fitted on the training rows
+    (:mod:`gistcad.modelling.crop_harmonisation`; "Harmonisation" in the module docstring).
     """
 
     crop_size: int = 32
@@ -198,6 +214,7 @@ class DlSettings:
     tta: int = 0
     crop_policy: SpacingPolicy = SpacingPolicy.FIT
     crop_spacing_mm: float = 1.0
+    harmonise: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "architecture", Architecture(self.architecture))
@@ -247,6 +264,7 @@ class DlSettings:
             dropout=0.2,
             intensity_scale=OLD_INTENSITY_SCALE,
             intensity_shift_hu=OLD_INTENSITY_SHIFT_HU,
+            harmonise=False,
         )
 
     @classmethod
@@ -254,7 +272,7 @@ class DlSettings:
         """Settings as stored with a model version. A key missing from an older version takes
         the value it was trained with: ±10 % and ±15 HU of jitter, no age and sex, a covariate
         term starting at zero, a single network without test-time views, crops fitted to
-        each tumour with a 1 mm floor."""
+        each tumour with a 1 mm floor, no harmonisation."""
         return cls(
             **{
                 "intensity_scale": OLD_INTENSITY_SCALE,
@@ -265,6 +283,7 @@ class DlSettings:
                 "tta": 0,
                 "crop_policy": SpacingPolicy.FIT,
                 "crop_spacing_mm": 1.0,
+                "harmonise": False,
                 **stored,
             }
         )
@@ -424,10 +443,21 @@ class DlLearner:
             "it again",
         )
 
-    def inputs(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """Crops (N, 2, S, S, S) of the table's rows and their covariates (N, C), or None
-        when the settings use none (:mod:`gistcad.neural.covariates`: size from each crop's
-        mask, site from the table)."""
+    def inputs(
+        self, table: pd.DataFrame, harmoniser: CropHarmoniser | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Crops (N, 2, S, S, S) of the table's rows, harmonised by ``harmoniser`` when given,
+        and their covariates (N, C), or None when the settings use none
+        (:mod:`gistcad.neural.covariates`: size from each crop's mask, site from the table)."""
+        crops, extents = self._read(table)
+        if harmoniser is not None:
+            crops = self._harmonised(harmoniser, crops, extents, table)
+        if not self.settings.covariates:
+            return crops, None
+        return crops, self._covariates(extents, table)
+
+    def _read(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The crops (N, 2, S, S, S) of the table's rows and their tumours' extents (N, 3)."""
         arrays, extents = [], []
         for i, row in enumerate(table.itertuples(index=False)):
             crop = self._crop(row)
@@ -435,10 +465,38 @@ class DlLearner:
             extents.append(crop.tumour_extent_mm)
             if self.progress and i % 50 == 0:
                 self.progress(f"crops {i + 1}/{len(table)}")
-        crops = np.stack(arrays).astype(np.float32)
-        if not self.settings.covariates:
-            return crops, None
-        return crops, self._covariates(np.stack(extents), table)
+        return np.stack(arrays).astype(np.float32), np.stack(extents)
+
+    def _scanner(self, extents: np.ndarray, table: pd.DataFrame) -> dict[str, Any]:
+        """What the harmonisation reads of the rows besides their crops."""
+        kvp = table["kvp"] if "kvp" in table else pd.Series([None] * len(table))
+        return {
+            "centers": list(table_centers(table)),
+            "protected": protected_covariates(extents, list(table["site"])),
+            "kvp": list(kvp),
+        }
+
+    def _harmonised(
+        self,
+        harmoniser: CropHarmoniser,
+        crops: np.ndarray,
+        extents: np.ndarray,
+        table: pd.DataFrame,
+    ) -> np.ndarray:
+        return harmoniser.apply(crops, **self._scanner(extents, table))
+
+    def fit_harmoniser(
+        self, crops: np.ndarray, extents: np.ndarray, table: pd.DataFrame, rows: IntArray
+    ) -> CropHarmoniser:
+        """The harmonisation fitted on the training ``rows`` of ``table`` (whose crops and
+        extents :meth:`_read` gave)."""
+        part = table.iloc[rows]
+        low, high = self.settings.crop().hu_window
+        harmoniser = CropHarmoniser.fit(
+            crops[rows], **self._scanner(extents[rows], part), window_hu=high - low
+        )
+        logger.info("%s", harmoniser.describe())
+        return harmoniser
 
     def _covariates(self, extents: np.ndarray, table: pd.DataFrame) -> np.ndarray:
         imaging = covariate_matrix(extents, list(table["site"]))
@@ -451,7 +509,12 @@ class DlLearner:
         self._set_threads()
         centers = table["center"].to_numpy(dtype=object) if self.inner_by_center else None
         train_rows, val_rows = early_stopping_split(rows, labels, centers, self.seed)
-        crops, covariates = self.inputs(table)
+        crops, extents = self._read(table)
+        harmoniser = None
+        if self.settings.harmonise:
+            harmoniser = self.fit_harmoniser(crops, extents, table, np.sort(rows))
+            crops = self._harmonised(harmoniser, crops, extents, table)
+        covariates = self._covariates(extents, table) if self.settings.covariates else None
         genotype = genotype_labels(table)
         response = labels if self.response else None
         durations = pd.to_numeric(table["rfs_months"], errors="coerce").to_numpy(dtype=float)
@@ -496,6 +559,7 @@ class DlLearner:
             "members": states,
             "best_epochs": best_epochs,
             "settings": self.settings.to_dict(),
+            "harmoniser": harmoniser,
         }
 
     def _epoch_report(self, member: int) -> Callable[[int, int, dict[str, float]], None]:
@@ -544,6 +608,8 @@ class DlLearner:
             return [fitted.to(device)]
         if isinstance(fitted, list | tuple):
             return [model.to(device) for model in fitted]
+        if "networks" in fitted:  # loaded with a harmonisation (:meth:`load`)
+            return [model.to(device) for model in fitted["networks"]]
         states = fitted["members"] if "members" in fitted else [fitted["state_dict"]]
         models = []
         for state in states:
@@ -559,22 +625,37 @@ class DlLearner:
         fitted = self.fit(table, labels, train)
         return self.predict(fitted, table.iloc[test])
 
+    @staticmethod
+    def _harmoniser(fitted: Any) -> CropHarmoniser | None:
+        """The fitted harmonisation (None: the version has none)."""
+        if isinstance(fitted, dict):
+            found = fitted.get("harmoniser")
+            return found if isinstance(found, CropHarmoniser) else None
+        return None
+
     def save(self, fitted: Any, folder: Path) -> tuple[Path, str]:
-        """Every network of the ensemble in one file (a single network's as before)."""
+        """Every network of the ensemble in one file (a single network's as before), with the
+        harmonisation when there is one (:func:`gistcad.neural.weights.ensemble_state`)."""
         path = folder / "weights.pt"
         states = fitted["members"] if "members" in fitted else [fitted["state_dict"]]
-        return path, save_weights(ensemble_state(states), path)
+        harmoniser = self._harmoniser(fitted)
+        extras = None if harmoniser is None else {"harmonisation": harmoniser.to_dict()}
+        return path, save_weights(ensemble_state(states, extras), path)
 
     def load(self, path: Path, sha256: str) -> Any:
-        """The saved network (a single one), or the ensemble's networks (a list)."""
+        """The saved network (a single one), or the ensemble's networks (a list); with a
+        harmonisation, ``{"networks": [...], "harmoniser": CropHarmoniser}``."""
         models = load_models(path, sha256, self.model_config(), self.settings.ensemble)
+        stored = load_extras(path, sha256).get("harmonisation")
+        if stored is not None:
+            return {"networks": models, "harmoniser": CropHarmoniser.from_dict(stored)}
         return models[0] if len(models) == 1 else models
 
     def predict(self, fitted: Any, table: pd.DataFrame) -> Scores:
         """Class probabilities and the risk score, averaged over the ensemble's networks and
         the test-time views (:func:`gistcad.neural.inference.predict_mean`)."""
         self._set_threads()
-        crops, covariates = self.inputs(table)
+        crops, covariates = self.inputs(table, self._harmoniser(fitted))
         result = predict_mean(
             self._members(fitted),
             crops,
@@ -599,12 +680,19 @@ class DlLearner:
         what one seed happened to learn. The test-time views are not mapped.
         """
         crop = self._crop(row)
+        one = pd.DataFrame([row._asdict()])
         covariates = None
         if self.settings.covariates:
-            one = pd.DataFrame([row._asdict()])
             covariates = self._covariates(crop.tumour_extent_mm[None], one)[0]
+        seen = crop  # the crop as the network sees it: harmonised when the version is
+        harmoniser = self._harmoniser(fitted)
+        if harmoniser is not None:
+            array = self._harmonised(
+                harmoniser, crop.array[None], crop.tumour_extent_mm[None], one
+            )[0]
+            seen = replace(crop, array=array)
         maps = [
-            gradcam(model, crop, class_index, covariates=covariates)
+            gradcam(model, seen, class_index, covariates=covariates)
             for model in self._members(fitted)
         ]
         if len(maps) == 1:

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
@@ -203,3 +205,70 @@ class ComBat:
     ) -> FloatArray:
         """:meth:`fit` then :meth:`transform` on the same rows."""
         return self.fit(x, batch, covariates, adjust).transform(x, batch, covariates, adjust)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form of the fitted terms (:meth:`from_dict` reads it back)."""
+        out: dict[str, Any] = {
+            "empirical_bayes": self.empirical_bayes,
+            "batches": [str(b) for b in self.batches_],
+        }
+        for name in _FITTED:
+            value = np.asarray(getattr(self, f"{name}_"), dtype=np.float64)
+            out[name] = {"shape": list(value.shape), "values": value.ravel().tolist()}
+        return out
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> ComBat:
+        """The ComBat of :meth:`to_dict`."""
+        combat = cls(empirical_bayes=bool(stored["empirical_bayes"]))
+        combat.batches_ = list(stored["batches"])
+        for name in _FITTED:
+            shape = stored[name]["shape"]
+            values = np.asarray(stored[name]["values"], dtype=np.float64).reshape(shape)
+            setattr(combat, f"{name}_", values)
+        return combat
+
+
+#: the fitted arrays of :class:`ComBat` (attribute names without the trailing underscore)
+_FITTED: tuple[str, ...] = ("alpha", "beta", "sigma", "gamma", "delta", "gamma_hat")
+_FITTED += ("delta_hat", "eta", "adjust_mean")
+
+
+def center_kvp_medians(
+    kvp: FloatArray, centers: NDArray[np.object_]
+) -> tuple[dict[str, float], float]:
+    """The training rows' median kVp per center and pooled (NaN where none is known)."""
+    values = _by_center(kvp, centers)
+    per_center = {str(c): float(v) for c, v in values.groupby(level=0).median().items()}
+    return per_center, float(np.nanmedian(kvp)) if np.isfinite(kvp).any() else float("nan")
+
+
+def impute_kvp(
+    kvp: FloatArray, centers: NDArray[np.object_], medians: dict[str, float], pooled: float
+) -> FloatArray:
+    """kVp with a missing value imputed by its center's training median (``medians``), else
+    the pooled training median."""
+    sites = np.asarray(centers, dtype=object).astype(str)
+    filled = np.array([medians.get(c, np.nan) for c in sites], dtype=float)
+    filled = np.where(np.isfinite(filled), filled, pooled)
+    return np.where(np.isfinite(kvp), kvp, filled)
+
+
+def varies_within_a_center(kvp: FloatArray, centers: NDArray[np.object_]) -> bool:
+    """Whether kVp varies within at least one center: else the centers' batch terms hold its
+    effect, and as a covariate it would be collinear with them."""
+    spread = _by_center(kvp, centers).groupby(level=0).std(ddof=0).fillna(0.0)
+    return bool((spread > 0).any())
+
+
+def _by_center(values: FloatArray, centers: NDArray[np.object_]) -> pd.Series:
+    """``values`` indexed by center name."""
+    index = pd.Index(np.asarray(centers, dtype=object).astype(str))
+    return pd.Series(np.asarray(values, dtype=float), index=index)
+
+
+def table_centers(table: pd.DataFrame) -> NDArray[np.object_]:
+    """Each row's center, the batch of ComBat (one batch for a table without centers)."""
+    if "center" not in table:
+        return np.full(len(table), "", dtype=object)
+    return table["center"].astype(str).to_numpy(dtype=object)

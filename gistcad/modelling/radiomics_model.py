@@ -57,7 +57,7 @@ from gistcad.features.solid_part import solid_part_features
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
-from gistcad.modelling.harmonisation import KvpUse
+from gistcad.modelling.harmonisation import KvpUse, table_centers
 from gistcad.modelling.learners import (
     FloatArray,
     IntArray,
@@ -353,13 +353,6 @@ def build_radiomics_model(seed: int = 0, *, by_center: bool = False) -> GridSear
     return GridSearchCV(pipeline, grid, cv=inner, scoring="neg_log_loss", n_jobs=1)
 
 
-def _centers(table: pd.DataFrame) -> NDArray[np.object_]:
-    """Each row's center (one batch for a table without centers)."""
-    if "center" not in table:
-        return np.full(len(table), "", dtype=object)
-    return table["center"].astype(str).to_numpy(dtype=object)
-
-
 @dataclass(frozen=True)
 class RadiomicsRecipe:
     """A radiomics model's features and pipeline, stored with every version it trains (so a
@@ -461,7 +454,7 @@ class RadiomicsLearner:
         ensemble = search(
             features,
             clinical_covariates(part),
-            _centers(part),
+            table_centers(part),
             labels[rows],
             self.search_settings,
             seed=self.seed,
@@ -492,7 +485,9 @@ class RadiomicsLearner:
         out = np.zeros((len(table), self.n_classes))
         if "ensemble" in fitted:
             ensemble = fitted["ensemble"]
-            proba = ensemble.predict_proba(features, clinical_covariates(table), _centers(table))
+            proba = ensemble.predict_proba(
+                features, clinical_covariates(table), table_centers(table)
+            )
             out[:, ensemble.classes] = proba
         else:  # the logistic pipeline (and every version registered before the search)
             model = fitted["model"]

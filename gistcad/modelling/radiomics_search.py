@@ -46,7 +46,13 @@ from sklearn.svm import SVC
 
 from gistcad.domain import Site
 from gistcad.features.solid_part import PREFIX as SOLID_PREFIX
-from gistcad.modelling.harmonisation import ComBat, KvpUse
+from gistcad.modelling.harmonisation import (
+    ComBat,
+    KvpUse,
+    center_kvp_medians,
+    impute_kvp,
+    varies_within_a_center,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -129,13 +135,10 @@ class Preprocessing:
         self.kvp_use_ = found[0] if found else KvpUse.IGNORE
         if not found:
             return image
-        kvp = pd.to_numeric(image[KVP_COLUMNS[found[0]]], errors="coerce")
-        site = pd.Series(np.asarray(centers, dtype=object).astype(str), index=image.index)
-        self.kvp_medians_ = {str(c): float(v) for c, v in kvp.groupby(site).median().items()}
-        self.kvp_median_ = float(kvp.median())
-        filled = self._kvp(kvp.to_numpy(dtype=float), centers)
-        within = pd.Series(filled, index=image.index).groupby(site).std(ddof=0).fillna(0.0)
-        if not np.isfinite(self.kvp_median_) or not (within > 0).any():
+        kvp = pd.to_numeric(image[KVP_COLUMNS[found[0]]], errors="coerce").to_numpy(float)
+        self.kvp_medians_, self.kvp_median_ = center_kvp_medians(kvp, centers)
+        filled = self._kvp(kvp, centers)
+        if not np.isfinite(self.kvp_median_) or not varies_within_a_center(filled, centers):
             logger.info("kVp not used by ComBat: unknown, or constant within every center")
             self.kvp_use_ = KvpUse.IGNORE
         return image.drop(columns=list(KVP_COLUMNS.values()), errors="ignore")
@@ -143,10 +146,7 @@ class Preprocessing:
     def _kvp(self, values: FloatArray, centers: NDArray[np.object_]) -> FloatArray:
         """kVp with a missing value imputed by its center's training median (else the pooled
         training median)."""
-        sites = np.asarray(centers, dtype=object).astype(str)
-        medians = np.array([self.kvp_medians_.get(c, np.nan) for c in sites], dtype=float)
-        medians = np.where(np.isfinite(medians), medians, self.kvp_median_)
-        return np.where(np.isfinite(values), values, medians)
+        return impute_kvp(values, centers, self.kvp_medians_, self.kvp_median_)
 
     def _combat_inputs(
         self, image: pd.DataFrame, clin: FloatArray, centers: NDArray[np.object_]

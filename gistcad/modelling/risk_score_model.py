@@ -44,10 +44,10 @@ from gistcad.analysis.penalised_cox import (
 from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.modelling.artefacts import load_sklearn, save_sklearn
+from gistcad.modelling.harmonisation import table_centers
 from gistcad.modelling.learners import FloatArray, IntArray, Scores
 from gistcad.modelling.radiomics_model import (
     RadiomicsSettings,
-    _centers,
     described_patients,
     feature_rows,
     feature_table,
@@ -128,7 +128,7 @@ class RiskScoreLearner:
         features = self._features(table)
         size = self._covariates(table)
         preprocessing: Preprocessing = fitted["preprocessing"]
-        return preprocessing.transform(features, size, _centers(table))
+        return preprocessing.transform(features, size, table_centers(table))
 
     def fit(self, table: pd.DataFrame, labels: IntArray, rows: IntArray) -> Any:
         del labels  # the event flags only; the model reads the whole follow-up
@@ -136,8 +136,8 @@ class RiskScoreLearner:
         months, events = follow_up(part)
         features = self._features(part)
         size = self._covariates(part)
-        preprocessing = Preprocessing().fit(features, size, _centers(part))
-        x = preprocessing.transform(features, size, _centers(part))
+        preprocessing = Preprocessing().fit(features, size, table_centers(part))
+        x = preprocessing.transform(features, size, table_centers(part))
         if not events.any():
             # no recurrence to learn from: the partial likelihood is flat, the ridge optimum is
             # β = 0 and Breslow's baseline hazard is 0 (every score 0, everyone recurrence-free)

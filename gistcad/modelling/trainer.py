@@ -288,6 +288,11 @@ def _inputs_text(
         )
     if settings.crop_policy.value == "fixed":
         text += f"; crops at a fixed {settings.crop_spacing_mm:g} mm per voxel"
+    if settings.harmonise:
+        text += (
+            "; the tumour's CT level harmonised per center (ComBat fitted on the training "
+            "patients, size and site protected)"
+        )
     averaged = []
     if settings.ensemble > 1:
         averaged.append(f"{settings.ensemble} networks trained with different seeds")

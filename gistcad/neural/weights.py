@@ -10,18 +10,25 @@ A seed ensemble of several networks is one file too (:func:`ensemble_state`,
 :func:`load_models`): one state dict whose keys are each network's own prefixed with
 ``member<k>.``, so that the sha256 covers every member; an ensemble of one is stored exactly as
 a single network.
+
+What a model needs besides its networks (the deep model's harmonisation) is stored in the same
+file, so that the sha256 covers it too: each extra is a JSON document kept as a tensor of its
+UTF-8 bytes under ``extra.<name>`` (:func:`ensemble_state`'s ``extras``, :func:`load_extras`);
+the networks' loading skips those keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: a key of an ensemble's state dict: the member's index and the network's own key
 _MEMBER_KEY = re.compile(r"member(\d+)\.(.+)")
+#: the prefix of an extra's key (:func:`ensemble_state`)
+EXTRA_PREFIX = "extra."
 
 
 def save_weights(
@@ -66,16 +75,26 @@ def save_weights(
     return digest
 
 
-def ensemble_state(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def ensemble_state(
+    states: Sequence[Mapping[str, torch.Tensor]], extras: Mapping[str, Any] | None = None
+) -> dict[str, torch.Tensor]:
     """The networks' state dicts as one, to save as one file: a single network's own, else
-    each key prefixed with ``member<k>.`` (k from 0)."""
+    each key prefixed with ``member<k>.`` (k from 0); each of ``extras`` (JSON-ready) as the
+    UTF-8 bytes of its JSON under ``extra.<name>``."""
     if not states:
         raise ValidationError("an ensemble needs at least one network")
     if len(states) == 1:
-        return dict(states[0])
-    return {
-        f"member{k}.{key}": value for k, state in enumerate(states) for key, value in state.items()
-    }
+        joined = dict(states[0])
+    else:
+        joined = {
+            f"member{k}.{key}": value
+            for k, state in enumerate(states)
+            for key, value in state.items()
+        }
+    for name, value in (extras or {}).items():
+        text = json.dumps(value, sort_keys=True).encode("utf-8")
+        joined[EXTRA_PREFIX + name] = torch.frombuffer(bytearray(text), dtype=torch.uint8)
+    return joined
 
 
 def member_states(state: Mapping[str, torch.Tensor], members: int) -> list[dict[str, torch.Tensor]]:
@@ -86,10 +105,11 @@ def member_states(state: Mapping[str, torch.Tensor], members: int) -> list[dict[
     ValidationError
         If the file holds another number of networks than ``members``.
     """
+    networks = {k: v for k, v in state.items() if not k.startswith(EXTRA_PREFIX)}
     if members == 1:
-        return [dict(state)]
+        return [networks]
     split: list[dict[str, torch.Tensor]] = [{} for _ in range(members)]
-    for key, value in state.items():
+    for key, value in networks.items():
         found = _MEMBER_KEY.fullmatch(key)
         if found is None or int(found[1]) >= members:
             raise ValidationError(
@@ -125,6 +145,33 @@ def load_models(
     """The ``members`` networks of an ensemble saved as one file (:func:`ensemble_state`),
     each built from ``cfg``, loaded if the file's sha256 matches (as :func:`load_model`)."""
     source = Path(path)
+    state = _checked_state(source, expected_sha256)
+    models = []
+    for member in member_states(state, members):
+        model = build_model(cfg)
+        try:
+            model.load_state_dict(member, strict=True)
+        except RuntimeError as exc:
+            raise ValidationError(
+                f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
+            ) from exc
+        models.append(model.eval())
+    return models
+
+
+def load_extras(path: str | os.PathLike[str], expected_sha256: str) -> dict[str, Any]:
+    """The extras saved beside the networks (:func:`ensemble_state`), by name; checked as
+    :func:`load_models` checks the networks."""
+    state = _checked_state(Path(path), expected_sha256)
+    return {
+        key.removeprefix(EXTRA_PREFIX): json.loads(bytes(value.numpy()).decode("utf-8"))
+        for key, value in state.items()
+        if key.startswith(EXTRA_PREFIX)
+    }
+
+
+def _checked_state(source: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
+    """The state dict in ``source``, read once and unpickled only if its sha256 matches."""
     try:
         payload = source.read_bytes()
     except FileNotFoundError:
@@ -138,15 +185,7 @@ def load_models(
             f"has {actual}. The file was changed or damaged after registration; restore it "
             "from backup or retrain — it was not loaded"
         )
-    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    models = []
-    for member in member_states(state, members):
-        model = build_model(cfg)
-        try:
-            model.load_state_dict(member, strict=True)
-        except RuntimeError as exc:
-            raise ValidationError(
-                f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
-            ) from exc
-        models.append(model.eval())
-    return models
+    state: dict[str, torch.Tensor] = torch.load(
+        io.BytesIO(payload), map_location="cpu", weights_only=True
+    )
+    return state

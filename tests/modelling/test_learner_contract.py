@@ -66,16 +66,21 @@ GENOTYPES = [
 
 
 def _patient_images(
-    data_dir: Path, i: int, bright: bool, rng: np.random.Generator
+    data_dir: Path,
+    i: int,
+    bright: bool,
+    rng: np.random.Generator,
+    tumour_offset_hu: float = 0.0,
 ) -> dict[str, str]:
-    """One patient's CT (HU) and tumour mask as canonical NIfTI files in ``data_dir``."""
+    """One patient's CT (HU) and tumour mask as canonical NIfTI files in ``data_dir``; the
+    tumour's HU raised by ``tumour_offset_hu`` (a scanner's effect)."""
     affine = np.diag([*SPACING_MM, 1.0])
     grid = np.indices(SHAPE).astype(float)
     centre = np.array(SHAPE) / 2 + rng.uniform(-1.5, 1.5, 3)
     radius_mm = rng.uniform(6.0, 9.0)
     distance = np.sqrt(sum(((grid[a] - centre[a]) * SPACING_MM[a]) ** 2 for a in range(3)))
     mask = (distance <= radius_mm).astype(np.uint8)
-    hu = rng.normal(-40.0, 15.0, SHAPE) + mask * (80.0 if bright else 45.0)
+    hu = rng.normal(-40.0, 15.0, SHAPE) + mask * ((80.0 if bright else 45.0) + tumour_offset_hu)
     hu += mask * rng.normal(0.0, 10.0, SHAPE)
     volume_path, mask_path = f"volumes/p{i:02d}.nii", f"volumes/p{i:02d}_mask.nii"
     (data_dir / "volumes").mkdir(exist_ok=True)

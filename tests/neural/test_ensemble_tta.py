@@ -38,8 +38,15 @@ from tests.modelling.test_learner_contract import _patient_images
 N = 8
 #: one epoch of the small DenseNet without the histogram branch (4× faster to train here; what
 #: is tested does not depend on the network, and the default one keeps the learner contract,
-#: tests/modelling/test_learner_contract.py)
-TINY = DlSettings(epochs=1, patience=1, batch_size=6, architecture=Architecture.DENSENET_SMALL)
+#: tests/modelling/test_learner_contract.py); without the harmonisation, which has its own
+#: tests (tests/modelling/test_crop_harmonisation.py), so that the files hold networks only
+TINY = DlSettings(
+    epochs=1,
+    patience=1,
+    batch_size=6,
+    architecture=Architecture.DENSENET_SMALL,
+    harmonise=False,
+)
 GENOTYPES = [GenotypeDetail.KIT11_DEL_557_558, GenotypeDetail.KIT9, GenotypeDetail.PDGFRA_D842V]
 
 
@@ -204,10 +211,11 @@ def test_an_ensembles_attention_is_the_mean_of_its_networks_maps(trained: Traine
 
 
 def test_settings_and_requests_stored_before_load_as_one_network_on_fitted_crops() -> None:
-    new_keys = {"ensemble", "tta", "crop_policy", "crop_spacing_mm"}
+    new_keys = {"ensemble", "tta", "crop_policy", "crop_spacing_mm", "harmonise"}
     old = {k: v for k, v in DlSettings().to_dict().items() if k not in new_keys}
     settings = DlSettings.from_stored(old)
     assert (settings.ensemble, settings.tta, settings.views()) == (1, 0, None)
+    assert not settings.harmonise
     assert settings.crop_policy is SpacingPolicy.FIT and settings.crop_spacing_mm == 1.0
     assert settings.crop().key() == CropSettings(size=32).key()  # the crops cached before
     request = TrainRequest.from_parameters({"kind": "dl", "target": "kit11", "epochs": 2})
