@@ -231,3 +231,16 @@ def test_the_earlier_logistic_model_counts_among_the_image_models() -> None:
     # the radiomics target judges the model gistcad train trains, whatever logistic reaches
     radiomics = _by_target(bench.verdicts(rows + better))["radiomics >= six-measurement baseline"]
     assert radiomics.status == "PASS" and radiomics.detail.startswith("mean AUC 0.640")
+
+
+def test_the_deep_model_without_harmonisation_is_a_comparison_not_an_image_model() -> None:
+    bench = _bench()
+    rows = _passing(bench)
+    variant = [_row(bench, 1400, seed, "deep-unharmonised", 0.75) for seed in (1, 2, 3)]
+    targets = _by_target(bench.verdicts(rows + variant))
+    # the best image model is the deep model gistcad train trains, not the variant
+    assert targets["best image model >= 0.9 x observable"].detail.startswith("deep 0.660")
+    assert targets["deep >= radiomics"].status == "PASS"
+    lines = bench.table_lines(rows + variant)
+    deep = next(i for i, line in enumerate(lines) if line.startswith("| deep |"))
+    assert lines[deep + 1].startswith("| deep-unharmonised | 0.750 |")
