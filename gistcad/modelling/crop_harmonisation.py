@@ -22,10 +22,12 @@ the other genotypes).
    how they changed.
 
 One feature has no other features to shrink its batch terms toward, so ComBat's empirical
-Bayes step is not used (as :class:`~.harmonisation.ComBat` does for one feature). A center not
-seen in training (a new hospital, or the held-out center under leave-one-center-out
-validation) and one with fewer than two training rows are left as they are, but for the kVp
-term when it is used.
+Bayes step is not used, and only the location is harmonised (``mean_only``): a center's scale
+term, estimated from the spread of a few tumours, would multiply a new patient's distance from
+the center's mean (from two rows of nearly equal level, by a hundred). A center not seen in
+training (a new hospital, or the held-out center under leave-one-center-out validation) and
+one with fewer than :data:`MIN_CENTER` training rows are left as they are, but for the kVp term
+when it is used.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ FloatArray = NDArray[np.float64]
 
 #: a voxel counts in the tumour's level when at least this share of it is inside the mask
 LEVEL_MASK = 0.5
+#: the fewest training rows a center needs to be harmonised: its location term is the mean
+#: of its tumours' levels, whose spread between patients (about 12 HU) it must not carry
+MIN_CENTER = 10
 
 
 def tumour_levels(crops: NDArray[np.floating]) -> FloatArray:
@@ -80,7 +85,9 @@ def protected_covariates(extents_mm: NDArray[np.floating], sites: Sequence[objec
 class CropHarmoniser:
     """ComBat of the tumour's level per center, fitted on training crops (module docstring)."""
 
-    combat: ComBat = field(default_factory=lambda: ComBat(empirical_bayes=False))
+    combat: ComBat = field(
+        default_factory=lambda: ComBat(empirical_bayes=False, mean_only=True, min_batch=MIN_CENTER)
+    )
     #: whether the scan's kVp is removed as a scanner effect (it varies within a center)
     kvp_used: bool = False
     kvp_medians: dict[str, float] = field(default_factory=dict)
@@ -142,7 +149,7 @@ class CropHarmoniser:
 
     def center_shifts_hu(self) -> dict[str, float]:
         """Each harmonised center's location term in HU: how far ComBat moves the level of
-        its average tumour (positive: brought up)."""
+        its average tumour scanned at the training rows' mean kVp (positive: brought up)."""
         combat = self.combat
         if combat.gamma_.shape[0] == 0:
             return {}

@@ -39,9 +39,9 @@ has to learn what the crop adds.
 crop are shifted by ComBat of the tumour's CT level per center, fitted on the training rows
 (:mod:`gistcad.modelling.crop_harmonisation`): the harmonisation of the radiomics model
 (centers as batches, size and site protected, kVp removed where it varies within a center),
-applied to the one feature a crop's voxels carry most of the genotype in. The fitted terms are
-stored in the weights file, so that a version predicts every patient with the harmonisation
-of its training rows. Versions trained before it load without.
+location only, applied to the one feature a crop's voxels carry most of the genotype in. The
+fitted terms are stored in the weights file, so that a version predicts every patient with
+the harmonisation of its training rows. Versions trained before it load without.
 
 **Defaults** (:class:`DlSettings`), chosen on synthetic cohorts with
 ``gistcad demo build --signal 1`` (5-fold out-of-fold KIT exon 11 AUC; 800 patients, seed 2,
@@ -162,7 +162,7 @@ from gistcad.neural.network import (
     build_model,
     pick_device,
 )
-from gistcad.neural.weights import ensemble_state, load_extras, load_models, save_weights
+from gistcad.neural.weights import ensemble_state, load_saved, save_weights
 
 logger = logging.getLogger(__name__)
 
@@ -645,8 +645,8 @@ class DlLearner:
     def load(self, path: Path, sha256: str) -> Any:
         """The saved network (a single one), or the ensemble's networks (a list); with a
         harmonisation, ``{"networks": [...], "harmoniser": CropHarmoniser}``."""
-        models = load_models(path, sha256, self.model_config(), self.settings.ensemble)
-        stored = load_extras(path, sha256).get("harmonisation")
+        models, extras = load_saved(path, sha256, self.model_config(), self.settings.ensemble)
+        stored = extras.get("harmonisation")
         if stored is not None:
             return {"networks": models, "harmoniser": CropHarmoniser.from_dict(stored)}
         return models[0] if len(models) == 1 else models

@@ -69,11 +69,20 @@ class ComBat:
     ----------
     empirical_bayes : bool
         Shrink the per-batch estimates toward their priors (the ComBat default).
+    mean_only : bool
+        Harmonise the location alone, every batch's scale left as it is (neuroCombat's
+        ``mean_only``): for few features, whose batch variances have nothing to be shrunk
+        toward and, from a handful of rows, can scale a new row's distance from its batch's
+        mean without bound.
+    min_batch : int
+        The fewest training samples a batch needs to be harmonised (:data:`MIN_BATCH`).
     max_iter, tol : int, float
         The shrinkage's fixed-point iteration.
     """
 
     empirical_bayes: bool = True
+    mean_only: bool = False
+    min_batch: int = MIN_BATCH
     max_iter: int = 200
     tol: float = 1e-6
     batches_: list[object] = field(default_factory=list)
@@ -108,7 +117,7 @@ class ComBat:
         if not np.isfinite(a).all():
             raise ValueError("ComBat needs finite adjusted covariates: impute them first")
         names, counts = np.unique(batch.astype(str), return_counts=True)
-        kept = [str(b) for b, k in zip(names, counts, strict=True) if k >= MIN_BATCH]
+        kept = [str(b) for b, k in zip(names, counts, strict=True) if k >= self.min_batch]
         self.batches_ = list(kept)
         self.eta_, self.adjust_mean_ = np.zeros((a.shape[1], p)), np.zeros(a.shape[1])
         if len(kept) < 2:  # one batch (or none big enough): nothing to harmonise
@@ -135,14 +144,16 @@ class ComBat:
         self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
         if not self.empirical_bayes or p < 2:
             self.gamma_, self.delta_ = gamma_hat, delta_hat
-            return self
-        gammas, deltas = [], []
-        for j, b in enumerate(kept):
-            zj = z[labels == b]
-            g, d = self._shrink(zj, gamma_hat[j], delta_hat[j])
-            gammas.append(g)
-            deltas.append(d)
-        self.gamma_, self.delta_ = np.vstack(gammas), np.vstack(deltas)
+        else:
+            gammas, deltas = [], []
+            for j, b in enumerate(kept):
+                zj = z[labels == b]
+                g, d = self._shrink(zj, gamma_hat[j], delta_hat[j])
+                gammas.append(g)
+                deltas.append(d)
+            self.gamma_, self.delta_ = np.vstack(gammas), np.vstack(deltas)
+        if self.mean_only:
+            self.delta_ = np.ones_like(self.delta_)
         return self
 
     def _shrink(
@@ -210,6 +221,8 @@ class ComBat:
         """JSON-ready form of the fitted terms (:meth:`from_dict` reads it back)."""
         out: dict[str, Any] = {
             "empirical_bayes": self.empirical_bayes,
+            "mean_only": self.mean_only,
+            "min_batch": self.min_batch,
             "batches": [str(b) for b in self.batches_],
         }
         for name in _FITTED:
@@ -220,7 +233,11 @@ class ComBat:
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> ComBat:
         """The ComBat of :meth:`to_dict`."""
-        combat = cls(empirical_bayes=bool(stored["empirical_bayes"]))
+        combat = cls(
+            empirical_bayes=bool(stored["empirical_bayes"]),
+            mean_only=bool(stored["mean_only"]),
+            min_batch=int(stored["min_batch"]),
+        )
         combat.batches_ = list(stored["batches"])
         for name in _FITTED:
             shape = stored[name]["shape"]

@@ -13,7 +13,7 @@ a single network.
 
 What a model needs besides its networks (the deep model's harmonisation) is stored in the same
 file, so that the sha256 covers it too: each extra is a JSON document kept as a tensor of its
-UTF-8 bytes under ``extra.<name>`` (:func:`ensemble_state`'s ``extras``, :func:`load_extras`);
+UTF-8 bytes under ``extra.<name>`` (:func:`ensemble_state`'s ``extras``, :func:`load_saved`);
 the networks' loading skips those keys.
 """
 
@@ -144,6 +144,14 @@ def load_models(
 ) -> list[nn.Module]:
     """The ``members`` networks of an ensemble saved as one file (:func:`ensemble_state`),
     each built from ``cfg``, loaded if the file's sha256 matches (as :func:`load_model`)."""
+    return load_saved(path, expected_sha256, cfg, members)[0]
+
+
+def load_saved(
+    path: str | os.PathLike[str], expected_sha256: str, cfg: ModelConfig, members: int
+) -> tuple[list[nn.Module], dict[str, Any]]:
+    """The networks of :func:`load_models` and the extras saved beside them
+    (:func:`ensemble_state`) by name, from one reading of the checked file."""
     source = Path(path)
     state = _checked_state(source, expected_sha256)
     models = []
@@ -156,18 +164,12 @@ def load_models(
                 f"{source}: the weights do not fit a {cfg.architecture} network with {cfg}: {exc}"
             ) from exc
         models.append(model.eval())
-    return models
-
-
-def load_extras(path: str | os.PathLike[str], expected_sha256: str) -> dict[str, Any]:
-    """The extras saved beside the networks (:func:`ensemble_state`), by name; checked as
-    :func:`load_models` checks the networks."""
-    state = _checked_state(Path(path), expected_sha256)
-    return {
+    extras = {
         key.removeprefix(EXTRA_PREFIX): json.loads(bytes(value.numpy()).decode("utf-8"))
         for key, value in state.items()
         if key.startswith(EXTRA_PREFIX)
     }
+    return models, extras
 
 
 def _checked_state(source: Path, expected_sha256: str) -> dict[str, torch.Tensor]:

@@ -127,14 +127,30 @@ def test_a_stored_harmonisation_shifts_exactly_as_the_fitted_one() -> None:
     centers = np.array(["A", "B", "C"] * 10, dtype=object)
     crops = _crops(rng.normal(0.5, 0.03, n) + (centers == "C") * 0.02, rng)
     protected = protected_covariates(_extents(rng.uniform(20, 80, n)), ["stomach"] * n)
-    kvp = list(np.where(np.arange(n) % 3 == 0, 100.0, 120.0))
+    kvp = list(np.where(np.arange(n) % 2 == 0, 100.0, 120.0))  # varies within each center
     kvp[4] = float("nan")
     harmoniser = CropHarmoniser.fit(crops, centers, protected, kvp, WINDOW_HU)
+    assert harmoniser.kvp_used and harmoniser.center_shifts_hu()
     again = CropHarmoniser.from_dict(json.loads(json.dumps(harmoniser.to_dict())))
     np.testing.assert_array_equal(
         again.shifts(crops, centers, protected, kvp),
         harmoniser.shifts(crops, centers, protected, kvp),
     )
+
+
+def test_a_center_with_few_training_rows_is_left_as_it_is() -> None:
+    """Two rows of nearly equal level say nothing of a scanner: neither their mean nor their
+    spread may move a new patient of that center."""
+    rng = np.random.default_rng(5)
+    centers = np.array(["A"] * 30 + ["B"] * 2, dtype=object)
+    levels = np.concatenate([rng.normal(0.5, 0.03, 30), [0.56, 0.5605]])
+    crops = _crops(levels, rng)
+    protected = protected_covariates(_extents(np.full(32, 40.0)), ["stomach"] * 32)
+    harmoniser = CropHarmoniser.fit(crops, centers, protected, [None] * 32, WINDOW_HU)
+    assert set(harmoniser.center_shifts_hu()) == set()  # one center big enough: nothing to do
+    new = _crops(np.array([0.45, 0.55]), rng)
+    shifts = harmoniser.shifts(new, ["B", "B"], protected[:2], [None, None])
+    np.testing.assert_array_equal(shifts, [0.0, 0.0])
 
 
 GENOTYPES = [GenotypeDetail.KIT11_DEL_557_558, GenotypeDetail.KIT9]
@@ -143,13 +159,13 @@ TINY = DlSettings(epochs=1, patience=1, batch_size=6, architecture=Architecture.
 
 @pytest.fixture(scope="module")
 def two_centers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """12 patients, the same genotypes at both centers; the tumours of Boston's scanner
+    """24 patients, the same genotypes at both centers; the tumours of Boston's scanner
     read 25 HU brighter."""
     data_dir = tmp_path_factory.mktemp("harmonise")
     rng = np.random.default_rng(7)
     rows = []
-    for i in range(12):
-        center = ("Lyon", "Boston")[i // 6]
+    for i in range(24):
+        center = ("Lyon", "Boston")[i // 12]
         genotype = GENOTYPES[i % 2]
         offset = 25.0 if center == "Boston" else 0.0
         rows.append(
@@ -175,14 +191,15 @@ def test_the_deep_model_harmonises_with_its_training_rows_and_keeps_it_in_its_fi
     data_dir, table = two_centers
     learner = DlLearner(n_classes=2, data_dir=data_dir, seed=3, settings=TINY, device="cpu")
     labels = labels_for(table, Target.KIT11)
-    train = np.arange(10)  # two patients of Boston are not trained on
+    train = np.arange(22)  # two patients of Boston are not trained on
     fitted = learner.fit(table, labels, train)
     harmoniser = fitted["harmoniser"]
     shifts = harmoniser.center_shifts_hu()
     assert shifts["Boston"] - shifts["Lyon"] == pytest.approx(-25.0, abs=6.0)
-    # the training rows alone: the held-out patients do not move the fitted terms
-    again = learner.fit_harmoniser(*learner._read(table), table, np.arange(10))
-    assert again.center_shifts_hu() == pytest.approx(shifts)
+    # the training rows alone: the same terms from a table without the held-out patients
+    part = table.iloc[train]
+    alone = learner.fit_harmoniser(*learner._read(part), part, np.arange(len(part)))
+    assert alone.center_shifts_hu() == pytest.approx(shifts, abs=1e-9)
     # what the network reads: Boston's tumours at Lyon's level
     crops, _ = learner.inputs(table, harmoniser)
     levels = tumour_levels(crops) * WINDOW_HU
@@ -200,9 +217,11 @@ def test_the_deep_model_harmonises_with_its_training_rows_and_keeps_it_in_its_fi
     plain = learner.predict({**fitted, "harmoniser": None}, table)
     assert np.abs(plain.probabilities - before.probabilities).max() > 1e-6
     # Grad-CAM reads the crop as the network saw it
-    row = next(table.iloc[[10]].itertuples(index=False))
+    row = next(table.iloc[[22]].itertuples(index=False))
     cam, crop = learner.attention(loaded, row, 0)
     assert cam.shape == crop.shape and np.isfinite(cam).all()
+    unharmonised, _ = learner.attention({**loaded, "harmoniser": None}, row, 0)
+    assert np.abs(cam - unharmonised).max() > 1e-6
     assert "harmonised per center" in _inputs_text(learner.kind, dl_settings=learner.settings)
 
 
@@ -212,7 +231,7 @@ def test_without_harmonisation_the_file_holds_the_networks_only(
     data_dir, table = two_centers
     settings = replace(TINY, harmonise=False)
     learner = DlLearner(n_classes=2, data_dir=data_dir, seed=3, settings=settings, device="cpu")
-    fitted = learner.fit(table, labels_for(table, Target.KIT11), np.arange(12))
+    fitted = learner.fit(table, labels_for(table, Target.KIT11), np.arange(len(table)))
     assert fitted["harmoniser"] is None
     path, sha256 = learner.save(fitted, tmp_path)
     assert not isinstance(learner.load(path, sha256), dict)
