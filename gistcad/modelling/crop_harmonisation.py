@@ -167,6 +167,11 @@ class CropHarmoniser:
         kvp = "; kVp removed as a scanner effect" if self.kvp_used else ""
         return f"harmonisation of the tumour's level per center: {text}{kvp}"
 
+    def summary(self) -> dict[str, Any]:
+        """What a model card says of it (:func:`summary_text`): the centers' shifts in HU and
+        whether kVp was removed."""
+        return {"center_shifts_hu": self.center_shifts_hu(), "kvp_used": self.kvp_used}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored in the model's weights file)."""
         return {
@@ -199,3 +204,19 @@ def _numbers(values: Sequence[object]) -> FloatArray:
         except (TypeError, ValueError):
             continue
     return out
+
+
+def summary_text(summary: Mapping[str, Any]) -> str:
+    """A model card's sentence on the harmonisation of :meth:`CropHarmoniser.summary`."""
+    shifts = summary.get("center_shifts_hu") or {}
+    if not shifts:
+        return (
+            f"none: fewer than two centers had the {MIN_CENTER} training patients it needs, so "
+            "the crops were used as read"
+        )
+    moved = ", ".join(f"{name} {value:+.1f} HU" for name, value in shifts.items())
+    kvp = "; the scan's kVp removed as a scanner effect" if summary.get("kvp_used") else ""
+    return (
+        "the tumour's CT level moved per center by ComBat fitted on the training patients "
+        f"(size and site kept; the average tumour of each center): {moved}{kvp}."
+    )

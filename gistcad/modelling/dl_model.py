@@ -626,7 +626,7 @@ class DlLearner:
         return self.predict(fitted, table.iloc[test])
 
     @staticmethod
-    def _harmoniser(fitted: Any) -> CropHarmoniser | None:
+    def harmoniser_of(fitted: Any) -> CropHarmoniser | None:
         """The fitted harmonisation (None: the version has none)."""
         if isinstance(fitted, dict):
             found = fitted.get("harmoniser")
@@ -638,7 +638,7 @@ class DlLearner:
         harmonisation when there is one (:func:`gistcad.neural.weights.ensemble_state`)."""
         path = folder / "weights.pt"
         states = fitted["members"] if "members" in fitted else [fitted["state_dict"]]
-        harmoniser = self._harmoniser(fitted)
+        harmoniser = self.harmoniser_of(fitted)
         extras = None if harmoniser is None else {"harmonisation": harmoniser.to_dict()}
         return path, save_weights(ensemble_state(states, extras), path)
 
@@ -655,7 +655,7 @@ class DlLearner:
         """Class probabilities and the risk score, averaged over the ensemble's networks and
         the test-time views (:func:`gistcad.neural.inference.predict_mean`)."""
         self._set_threads()
-        crops, covariates = self.inputs(table, self._harmoniser(fitted))
+        crops, covariates = self.inputs(table, self.harmoniser_of(fitted))
         result = predict_mean(
             self._members(fitted),
             crops,
@@ -685,7 +685,7 @@ class DlLearner:
         if self.settings.covariates:
             covariates = self._covariates(crop.tumour_extent_mm[None], one)[0]
         seen = crop  # the crop as the network sees it: harmonised when the version is
-        harmoniser = self._harmoniser(fitted)
+        harmoniser = self.harmoniser_of(fitted)
         if harmoniser is not None:
             array = self._harmonised(
                 harmoniser, crop.array[None], crop.tumour_extent_mm[None], one

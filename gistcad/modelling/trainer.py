@@ -39,6 +39,7 @@ from gistcad.domain import ModelKind
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import model_dir
+from gistcad.modelling.crop_harmonisation import summary_text
 from gistcad.modelling.crossval import out_of_fold
 from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, evaluate
@@ -191,6 +192,8 @@ def model_card(
     lines += _survival_lines(metrics["evaluation"].get("survival") or {})
     if "folds" in metrics:
         lines += ["", f"**Folds:** {_folds_text(metrics['folds'])}"]
+    if metrics.get("harmonisation") is not None:
+        lines += ["", f"**Harmonisation:** {summary_text(metrics['harmonisation'])}"]
     if metrics.get("undescribed_patients"):
         left = metrics["undescribed_patients"]
         lines += [
@@ -421,6 +424,9 @@ def train(
     }
     if undescribed:
         metrics["undescribed_patients"] = [str(p) for p in undescribed]
+    harmoniser = DlLearner.harmoniser_of(fitted) if isinstance(learner, DlLearner) else None
+    if harmoniser is not None:
+        metrics["harmonisation"] = harmoniser.summary()
     if deep is not None:
         sources = table["deep_risk_source"].iloc[known].value_counts()
         metrics["deep_model"] = {

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.performance import roc_auc
 from gistcad.cli import main
+from gistcad.modelling.crop_harmonisation import MIN_CENTER
 from gistcad.store import AccessScope, make_engine
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import ModelVersion
@@ -187,6 +188,14 @@ def test_deep_model_trains_predicts_and_leaves_attention_maps(
         card = version.metrics["card"]
         assert "learnable histogram of the CT inside the tumour" in card
         assert "primary site, age and sex as covariates" in card
+        # the harmonisation of the final fit, center by center, on the card and in the file
+        shifts = version.metrics["harmonisation"]["center_shifts_hu"]
+        table = modelling_table(session, AccessScope.everything())
+        trained = table[table["patient_id"].isin(version.metrics["training_patients"])]
+        counts = trained["center"].value_counts()
+        assert set(shifts) == set(counts[counts >= MIN_CENTER].index) and len(shifts) >= 2
+        assert "**Harmonisation:** the tumour's CT level moved per center" in card
+        assert all(f"{c} {v:+.1f} HU" in card for c, v in shifts.items())
         # the empty outline's patient is left out, the rest of the cohort trained
         assert version.metrics["undescribed_patients"] == [empty]
         assert version.metrics["n_patients"] == N - 1
