@@ -8,7 +8,9 @@ so a tumour's enhancement reads higher at 100 kVp than at 120 (the synthetic cen
 by 1.12–1.15 at 100 kVp and 0.9 at 140: 6–9 HU, about the difference between KIT exon 11 and
 the other genotypes).
 
-:class:`CropHarmoniser`, fitted on the training rows of a fold (never on the rows it predicts):
+:class:`CropHarmoniser`, fitted on the training rows of a fold (those the network holds out for
+early stopping included: they are the fold's training data too), never on the rows it
+predicts:
 
 1. the **level** of each crop (:func:`tumour_levels`): the median of the windowed CT over the
    voxels at least half inside the tumour mask;
