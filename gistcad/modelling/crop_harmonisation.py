@@ -164,15 +164,19 @@ class CropHarmoniser:
         """One line for the training log: the centers' shifts in HU."""
         shifts = self.center_shifts_hu()
         if not shifts:
-            return "harmonisation: one center (or none with two training rows), nothing to do"
+            return (
+                f"harmonisation: fewer than two centers with {MIN_CENTER} training rows, "
+                "nothing to do"
+            )
         text = ", ".join(f"{name} {value:+.1f} HU" for name, value in shifts.items())
         kvp = "; kVp removed as a scanner effect" if self.kvp_used else ""
         return f"harmonisation of the tumour's level per center: {text}{kvp}"
 
     def summary(self) -> dict[str, Any]:
         """What a model card says of it (:func:`summary_text`): the centers' shifts in HU and
-        whether kVp was removed."""
-        return {"center_shifts_hu": self.center_shifts_hu(), "kvp_used": self.kvp_used}
+        whether kVp was removed (it is only beside two harmonised centers or more)."""
+        shifts = self.center_shifts_hu()
+        return {"center_shifts_hu": shifts, "kvp_used": self.kvp_used and bool(shifts)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored in the model's weights file)."""

@@ -16,6 +16,7 @@ from gistcad.domain import GenotypeDetail, Site
 from gistcad.modelling.crop_harmonisation import (
     CropHarmoniser,
     protected_covariates,
+    summary_text,
     tumour_levels,
 )
 from gistcad.modelling.dl_model import DlLearner, DlSettings
@@ -107,6 +108,7 @@ def test_kvp_varying_within_a_center_is_removed_and_applies_to_a_new_center() ->
     kvp_values[1] = None  # unknown: the center's median (110) is taken
     harmoniser = CropHarmoniser.fit(crops, centers, protected, kvp_values, WINDOW_HU)
     assert harmoniser.kvp_used and "kVp removed" in harmoniser.describe()
+    assert "the scan's kVp removed as a scanner effect" in summary_text(harmoniser.summary())
     levels = tumour_levels(harmoniser.apply(crops, centers, protected, kvp_values))
     known = np.array([v is not None for v in kvp_values])
     low, high = known & (kvp == 100), known & (kvp == 120)
@@ -148,6 +150,8 @@ def test_a_center_with_few_training_rows_is_left_as_it_is() -> None:
     protected = protected_covariates(_extents(np.full(32, 40.0)), ["stomach"] * 32)
     harmoniser = CropHarmoniser.fit(crops, centers, protected, [None] * 32, WINDOW_HU)
     assert set(harmoniser.center_shifts_hu()) == set()  # one center big enough: nothing to do
+    assert "fewer than two centers with 10 training rows" in harmoniser.describe()
+    assert summary_text(harmoniser.summary()).startswith("none: fewer than two centers")
     new = _crops(np.array([0.45, 0.55]), rng)
     shifts = harmoniser.shifts(new, ["B", "B"], protected[:2], [None, None])
     np.testing.assert_array_equal(shifts, [0.0, 0.0])
