@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from gistcad.modelling.harmonisation import (
@@ -47,6 +48,7 @@ from gistcad.modelling.harmonisation import (
     impute_kvp,
     varies_within_a_center,
 )
+from gistcad.modelling.targets import pd_numeric
 from gistcad.neural.covariates import covariate_matrix
 
 FloatArray = NDArray[np.float64]
@@ -109,7 +111,7 @@ class CropHarmoniser:
         """Fit on the training rows' ``crops`` (N, 2, S, S, S), their ``centers``, protected
         covariates (:func:`protected_covariates`) and scans' ``kvp`` (None or NaN unknown)."""
         batch = np.asarray(centers, dtype=object).astype(str)
-        values = _numbers(kvp)
+        values = _floats(kvp)
         medians, pooled = center_kvp_medians(values, batch)
         harmoniser = cls(kvp_medians=medians, kvp_median=pooled, window_hu=window_hu)
         filled = impute_kvp(values, batch, medians, pooled)
@@ -131,7 +133,7 @@ class CropHarmoniser:
         levels = tumour_levels(crops)[:, None]
         adjust = None
         if self.kvp_used:
-            values = impute_kvp(_numbers(kvp), batch, self.kvp_medians, self.kvp_median)
+            values = impute_kvp(_floats(kvp), batch, self.kvp_medians, self.kvp_median)
             adjust = values[:, None]
         harmonised = self.combat.transform(levels, batch, protected, adjust)
         return np.asarray(harmonised[:, 0] - levels[:, 0], dtype=np.float64)
@@ -161,16 +163,8 @@ class CropHarmoniser:
         }
 
     def describe(self) -> str:
-        """One line for the training log: the centers' shifts in HU."""
-        shifts = self.center_shifts_hu()
-        if not shifts:
-            return (
-                f"harmonisation: fewer than two centers with {MIN_CENTER} training rows, "
-                "nothing to do"
-            )
-        text = ", ".join(f"{name} {value:+.1f} HU" for name, value in shifts.items())
-        kvp = "; kVp removed as a scanner effect" if self.kvp_used else ""
-        return f"harmonisation of the tumour's level per center: {text}{kvp}"
+        """One line for the training log: the model card's sentence (:func:`summary_text`)."""
+        return f"harmonisation: {summary_text(self.summary())}"
 
     def summary(self) -> dict[str, Any]:
         """What a model card says of it (:func:`summary_text`): the centers' shifts in HU and
@@ -201,17 +195,6 @@ class CropHarmoniser:
         )
 
 
-def _numbers(values: Sequence[object]) -> FloatArray:
-    """``values`` as floats, NaN where missing or not a number."""
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        try:
-            out[i] = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
 def summary_text(summary: Mapping[str, Any]) -> str:
     """A model card's sentence on the harmonisation of :meth:`CropHarmoniser.summary`."""
     shifts = summary.get("center_shifts_hu") or {}
@@ -226,3 +209,8 @@ def summary_text(summary: Mapping[str, Any]) -> str:
         "the tumour's CT level moved per center by ComBat fitted on the training patients "
         f"(size and site kept; the average tumour of each center): {moved}{kvp}."
     )
+
+
+def _floats(values: Sequence[object]) -> FloatArray:
+    """``values`` as floats, NaN where missing or not a number."""
+    return pd_numeric(pd.Series(list(values), dtype=object))

@@ -150,7 +150,7 @@ def test_a_center_with_few_training_rows_is_left_as_it_is() -> None:
     protected = protected_covariates(_extents(np.full(32, 40.0)), ["stomach"] * 32)
     harmoniser = CropHarmoniser.fit(crops, centers, protected, [None] * 32, WINDOW_HU)
     assert set(harmoniser.center_shifts_hu()) == set()  # one center big enough: nothing to do
-    assert "fewer than two centers with 10 training rows" in harmoniser.describe()
+    assert "fewer than two centers had the 10 training patients" in harmoniser.describe()
     assert summary_text(harmoniser.summary()).startswith("none: fewer than two centers")
     new = _crops(np.array([0.45, 0.55]), rng)
     shifts = harmoniser.shifts(new, ["B", "B"], protected[:2], [None, None])
