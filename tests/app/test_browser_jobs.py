@@ -23,6 +23,8 @@ from gistcad.store.models import Center, Job, Patient
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, FLAGS, RUNNING, serving
 from tests.factories import seed_cohort
 
+ENSEMBLE = "Networks in the ensemble"  # the deep kind's first option
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin"),
@@ -87,12 +89,23 @@ def _train_jobs(data: Path) -> list[Job]:
 
 def _jobs_page(playwright: Any, server: str) -> tuple[Any, Any]:
     """Chromium and a tab on the Jobs page, loaded (its training form shown)."""
+    from playwright.sync_api import expect
+
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
     tab = browser.new_page(viewport={"width": 1400, "height": 1800})
     tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
     tab.get_by_text("Training run").first.wait_for(timeout=60_000)
     tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    # the deep kind comes first: its options shown, the form is drawn
+    expect(tab.get_by_role("spinbutton", name=ENSEMBLE)).to_have_count(1, timeout=60_000)
     return browser, tab
+
+
+def _pick_kind(tab: Any, label: str) -> None:
+    """Choose the training run's model kind and wait for the page's rerun to end."""
+    tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
+    tab.get_by_role("option", name=label).click()
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
 
 
 def _start_training(tab: Any, screenshot: str) -> None:
@@ -115,19 +128,20 @@ def _refused_as_taken(data: Path, index: int) -> None:
 def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_page(
     server: str, data: Path
 ) -> None:
-    """The user picks the deep kind, fills the four fields, is told that a fixed crop needs
+    """The deep kind is the page's first: its options go with the clinical kind and come
+    back with the deep one. The user fills the four fields, is told that a fixed crop needs
     its spacing (nothing queued), gives it, and the queued run carries what was filled. The
     run takes a name in use, so its worker refuses it before any training."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser, tab = _jobs_page(p, server)
-        assert (
-            tab.get_by_role("spinbutton", name="Networks in the ensemble").count() == 0
-        )  # not the deep kind
-        tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
-        tab.get_by_role("option", name="Deep learning (CT)").click()
-        tab.get_by_role("spinbutton", name="Networks in the ensemble").fill("2")
+        ensemble = tab.get_by_role("spinbutton", name=ENSEMBLE)
+        _pick_kind(tab, "Clinical")
+        expect(ensemble).to_have_count(0, timeout=30_000)  # not offered with another kind
+        _pick_kind(tab, "Deep learning (CT)")
+        expect(ensemble).to_have_count(1, timeout=30_000)
+        ensemble.fill("2")
         tab.get_by_role("spinbutton", name="Test-time views").fill("3")
         tab.get_by_text("fixed spacing").click()
         tab.get_by_role("textbox", name="Name (optional)").fill(
@@ -165,8 +179,7 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
         browser, tab = _jobs_page(p, server)
         logistic = "tuned logistic regression (before the search)"
         assert tab.get_by_text(logistic).count() == 0  # not the radiomics kind
-        tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
-        tab.get_by_role("option", name="Radiomics (CT)").click()
+        _pick_kind(tab, "Radiomics (CT)")
         searched = tab.get_by_role("radio", name="model search (WORC-style, the default)")
         searched.wait_for(timeout=30_000)
         assert searched.is_checked()
