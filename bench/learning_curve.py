@@ -364,14 +364,9 @@ class Cohort:
 def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path) -> Cohort:
     """Build the cohort with the project's generator, import it with the ordinary importer
     into a fresh data folder under ``work``, and deal the folds every model shares."""
-    import nibabel as nib
-
     from gistcad.demo_cohort import import_demo_cohort
-    from gistcad.modelling.folds import Scheme, plan_folds
-    from gistcad.modelling.targets import Target, labels_for
-    from gistcad.store import AccessScope, make_engine, session_scope
+    from gistcad.store import AccessScope, make_engine
     from gistcad.store.migrations import upgrade
-    from gistcad.store.model_queries import modelling_table
     from gistcad.synth.build import BuildOptions, build_cohort
 
     cohort, data = work / "cohort", work / "data"
@@ -390,11 +385,28 @@ def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path)
     engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
     upgrade(engine)
     import_demo_cohort(engine, data, AccessScope.everything(), cohort)
-    with session_scope(engine) as session:
-        table = modelling_table(session, AccessScope.everything())
     engine.dispose()
     references = json.loads((cohort / "ceiling.json").read_text())["references"]
     shutil.rmtree(cohort)  # imported; ceiling.json read
+    kit11 = {k: float(references[k]["kit11_vs_rest"]) for k in REFERENCES if k in references}
+    return imported_cohort(data, kit11, seed)
+
+
+def imported_cohort(data: Path, references: dict[str, float], seed: int) -> Cohort:
+    """The cohort imported into ``data``: the patients with an outline covering a voxel of
+    their CT and a known KIT exon 11 status, their labels and the folds every model shares
+    (dealt with ``seed``); ``references``: its ceiling.json's KIT exon 11 vs rest AUCs."""
+    import nibabel as nib
+
+    from gistcad.modelling.folds import Scheme, plan_folds
+    from gistcad.modelling.targets import Target, labels_for
+    from gistcad.store import AccessScope, make_engine, session_scope
+    from gistcad.store.model_queries import modelling_table
+
+    engine = make_engine(f"sqlite:///{data / 'gistcad.sqlite'}")
+    with session_scope(engine) as session:
+        table = modelling_table(session, AccessScope.everything())
+    engine.dispose()
     table = table[table["mask_path"].notna()].reset_index(drop=True)
     table = table[labels_for(table, Target.KIT11) >= 0].reset_index(drop=True)
     # an outline covering no voxel (a tiny tumour's contour) is left out by radiomics and the
@@ -415,9 +427,7 @@ def build_and_import(args: argparse.Namespace, size: int, seed: int, work: Path)
         table=table,
         binary=binary,
         plan=plan_folds(binary, keys, centers, Scheme.KFOLD, seed=seed),
-        references={
-            k: float(references[k]["kit11_vs_rest"]) for k in REFERENCES if k in references
-        },
+        references=references,
         seed=seed,
     )
 
