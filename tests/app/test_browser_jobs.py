@@ -89,23 +89,27 @@ def _train_jobs(data: Path) -> list[Job]:
 
 def _jobs_page(playwright: Any, server: str) -> tuple[Any, Any]:
     """Chromium and a tab on the Jobs page, loaded (its training form shown)."""
-    from playwright.sync_api import expect
-
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
     tab = browser.new_page(viewport={"width": 1400, "height": 1800})
     tab.goto(f"{server}/jobs", wait_until="domcontentloaded", timeout=60_000)
     tab.get_by_text("Training run").first.wait_for(timeout=60_000)
     tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-    # the deep kind comes first: its options shown, the form is drawn
-    expect(tab.get_by_role("spinbutton", name=ENSEMBLE)).to_have_count(1, timeout=60_000)
     return browser, tab
 
 
+def _training_form_drawn(tab: Any) -> None:
+    """Wait until the training form is drawn: the deep kind comes first, so its options show
+    (after them, what the form lacks can be counted)."""
+    from playwright.sync_api import expect
+
+    expect(tab.get_by_role("spinbutton", name=ENSEMBLE)).to_have_count(1, timeout=60_000)
+
+
 def _pick_kind(tab: Any, label: str) -> None:
-    """Choose the training run's model kind and wait for the page's rerun to end."""
+    """Choose the training run's model kind. The page reruns: the caller waits for what the
+    kind shows or hides (the status widget may not have appeared yet when this returns)."""
     tab.locator("[data-testid='stSelectbox']").filter(has_text="Model kind").click()
-    tab.get_by_role("option", name=label).click()
-    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    tab.get_by_role("option", name=label, exact=True).click()
 
 
 def _start_training(tab: Any, screenshot: str) -> None:
@@ -136,6 +140,7 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
 
     with sync_playwright() as p:
         browser, tab = _jobs_page(p, server)
+        _training_form_drawn(tab)
         ensemble = tab.get_by_role("spinbutton", name=ENSEMBLE)
         _pick_kind(tab, "Clinical")
         expect(ensemble).to_have_count(0, timeout=30_000)  # not offered with another kind
@@ -177,6 +182,7 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
     before = len(_train_jobs(data))
     with sync_playwright() as p:
         browser, tab = _jobs_page(p, server)
+        _training_form_drawn(tab)
         logistic = "tuned logistic regression (before the search)"
         assert tab.get_by_text(logistic).count() == 0  # not the radiomics kind
         _pick_kind(tab, "Radiomics (CT)")
