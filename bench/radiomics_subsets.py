@@ -28,8 +28,9 @@ features, then about 20 seconds per subset for the three models)::
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/radiomics_subsets.py \\
         --patients 1400 --seed 2 --work /tmp/subsets_s2 --size 400 --subsets 30 --json s2.json
 
-``--work`` keeps the imported cohort (``data/``, and its references in ``references.json``):
-a second run with the same folder reuses it and the cached features.
+``--work`` keeps the imported cohort (``data/``; its generator options and references in
+``cohort.json``): a second run with the same folder and options reuses it and the cached
+features (``--first 40 --subsets 20`` then draws subsets 40–59; ``--json`` holds one run's).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def measure_subset(args: argparse.Namespace, cohort: Cohort, subset: int) -> lis
         oof = kit11_scores(args, part, model)
         score = oof["score"].reindex(part.table["patient_id"]).to_numpy(dtype=float)
         scores[model] = score
-        delong = {
+        delong: dict[str, float] = {
             other: delong_test(score, scores[other], truth).p_value
             for other in ("clinical", "six")
             if other in scores and other != model
@@ -150,19 +151,36 @@ def summary_lines(rows: list[SubsetRow]) -> list[str]:
     return lines
 
 
+#: the generator's options a kept cohort was built with (``cohort.json`` in ``--work``)
+BUILD_OPTIONS = ("patients", "seed", "signal", "matrix", "scan_length")
+
+
+def build_options(args: argparse.Namespace) -> dict[str, float]:
+    """The options of ``args`` that make the cohort (:data:`BUILD_OPTIONS`)."""
+    return {name: getattr(args, name) for name in BUILD_OPTIONS}
+
+
 def load_or_build(args: argparse.Namespace) -> Cohort:
-    """The cohort imported into ``--work`` by an earlier run, or built and imported there."""
+    """The cohort imported into ``--work`` by an earlier run with the same generator options
+    (refused with other options), or built and imported there."""
     work: Path = args.work
-    stored = work / "references.json"
+    stored = work / "cohort.json"
     if stored.is_file():
+        kept = json.loads(stored.read_text())
+        if kept["options"] != build_options(args):
+            raise SystemExit(
+                f"{work} holds a cohort built with {kept['options']}, not "
+                f"{build_options(args)}: give those options or name another folder"
+            )
         print(f"reusing the cohort imported into {work / 'data'}", flush=True)
-        return imported_cohort(work / "data", json.loads(stored.read_text()), args.seed)
+        return imported_cohort(work / "data", kept["references"], args.seed)
     if (work / "data").exists() or (work / "cohort").exists():
         raise SystemExit(f"{work} holds an unfinished build: remove it or name another folder")
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     cohort = build_and_import(args, args.patients, args.seed, work)
-    stored.write_text(json.dumps(cohort.references, indent=1) + "\n")
+    kept = {"options": build_options(args), "references": cohort.references}
+    stored.write_text(json.dumps(kept, indent=1) + "\n")
     print(f"built and imported {args.patients} patients ({time.perf_counter() - started:.0f} s)")
     return cohort
 

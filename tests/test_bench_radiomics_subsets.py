@@ -3,8 +3,10 @@ cohort is built or trained)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,22 +34,28 @@ def test_a_subset_is_reproducible_distinct_and_other_for_each_number_and_cohort(
         bench.subset_rows(400, 500, seed=2, subset=0)
 
 
-def test_a_subset_s_folds_are_dealt_on_its_patients_alone() -> None:
-    bench = _bench()
-    n = 300
+def _cohort(bench: ModuleType, n: int) -> Any:
+    """A cohort of ``n`` made-up patients (ids 1000 + row, so that ids are not positions)."""
     rng = np.random.default_rng(0)
     table = pd.DataFrame(
         {
-            "patient_id": np.arange(n),
+            "patient_id": 1000 + np.arange(n),
             "pseudonym": [f"GIST-{i:05d}" for i in range(n)],
             "center": rng.choice(["Lyon", "Milan", "Seoul"], n),
         }
     )
     binary = (rng.random(n) < 0.6).astype(np.int64)
-    cohort = bench.Cohort(Path("/nowhere"), table, binary, None, {"observable": 0.7}, seed=2)
+    return bench.Cohort(Path("/nowhere"), table, binary, None, {"observable": 0.7}, seed=2)
+
+
+def test_a_subset_s_folds_are_dealt_on_its_patients_alone() -> None:
+    bench = _bench()
+    n = 300
+    cohort = _cohort(bench, n)
+    table, binary = cohort.table, cohort.binary
     rows = bench.subset_rows(n, 100, seed=2, subset=5)
     part = bench.subset_cohort(cohort, rows, subset=5)
-    assert list(part.table["patient_id"]) == list(rows)
+    assert list(part.table["patient_id"]) == list(table["patient_id"].iloc[rows])
     np.testing.assert_array_equal(part.binary, binary[rows])
     assert part.seed == 5 and part.references == {"observable": 0.7}
     assert part.plan.fold.size == 100 and part.plan.known.all()
@@ -81,3 +89,35 @@ def test_the_summary_pairs_the_subsets_and_counts_wins_only_with_the_higher_auc(
     assert "radiomics - six: mean -0.013 (SD 0.029, SE 0.017); radiomics >= six in 1 of 3" in text
     assert "six > clinical with DeLong p < 0.05: in 1 of 3 subsets" in text
     assert "radiomics > clinical with DeLong p < 0.05: in 1 of 3 subsets" in text
+
+
+def test_each_model_s_scores_meet_their_own_patients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models' out-of-fold frames come indexed by patient id in any order: each AUC and
+    DeLong test reads every patient's score beside that patient's label."""
+    bench = _bench()
+    cohort = _cohort(bench, 300)
+    noise = np.random.default_rng(1)
+
+    def scores(args: Any, part: Any, model: str) -> pd.DataFrame:
+        truth = part.binary.astype(float)
+        # the clinical model sees the label through noise, "six" sees nothing of it
+        score = (
+            truth + noise.normal(0, 0.7, truth.size)
+            if model == "clinical"
+            else noise.random(truth.size)
+        )
+        frame = pd.DataFrame({"score": score, "center": "Lyon"}, index=part.table["patient_id"])
+        seen[model] = frame["score"].to_numpy(), part.binary
+        return frame.sample(frac=1.0, random_state=3)  # shuffled
+
+    seen: dict[str, tuple[Any, Any]] = {}
+    monkeypatch.setattr(bench, "kit11_scores", scores)
+    args = argparse.Namespace(size=120, models=["clinical", "six"])
+    clinical, six = bench.measure_subset(args, cohort, 4)
+    assert (clinical.model, six.model, clinical.n) == ("clinical", "six", 120)
+    for row in (clinical, six):  # the AUC of each patient's own score and label
+        score, truth = seen[row.model]
+        pairs = score[truth == 1][:, None] - score[truth == 0][None, :]
+        assert row.auc == pytest.approx(((pairs > 0) + 0.5 * (pairs == 0)).mean())
+    assert clinical.auc > 0.75 and abs(six.auc - 0.5) < 0.15  # not read against others' labels
+    assert set(six.delong_p) == {"clinical"} and six.delong_p["clinical"] < 0.01
