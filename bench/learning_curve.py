@@ -42,9 +42,9 @@ FAIL or NOT RUN (a size or model the run did not include):
 - the best image model >= 0.9 x ``observable`` at 1,400 patients (means over seeds);
 - no model above ``latent_with_age_sex`` on any cohort run.
 
-Usage (minutes per 200-patient cohort on 2 cores; about 15 minutes to build a 1,400-patient
-cohort and 35 to extract its six measurements' features, and 32 for ``deep``'s five folds at
-1,400 on one thread)::
+Usage (minutes per 200-patient cohort on 2 cores; at 1,400 patients on one thread beside
+other work, 4–15 minutes to build and import the cohort, 12–17 to extract its features and
+6–13 for ``deep``'s five folds)::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/learning_curve.py \\
         --sizes 200 400 --seeds 1 2 3 --models clinical radiomics --matrix 96
