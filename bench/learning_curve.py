@@ -44,7 +44,7 @@ FAIL or NOT RUN (a size or model the run did not include):
 
 Usage (minutes per 200-patient cohort on 2 cores; at 1,400 patients on one thread beside
 other work, 4–15 minutes to build and import the cohort, 12–17 to extract its features and
-6–13 for ``deep``'s five folds)::
+6–13 for ``deep``'s five folds, up to 32 on busier cores)::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/learning_curve.py \\
         --sizes 200 400 --seeds 1 2 3 --models clinical radiomics --matrix 96
