@@ -4,13 +4,13 @@ The learning-curve bench (``bench/learning_curve.py``) judges the targets at 400
 three cohorts; each of their AUCs moves by about ±0.03 with the cohort and its folds, more than
 the differences the targets ask about (radiomics against the six-measurement baseline). This
 bench builds and imports one large cohort as that bench does (same generator options, same
-patients left out), computes every tumour's features once (cached in the data folder), and
-then draws ``--subsets`` random subsets of ``--size`` patients from it. Each subset gets its
-own hash-dealt 5 folds (:func:`~gistcad.modelling.folds.plan_folds`, seeded by the subset's
-number) and every model predicts KIT exon 11 vs rest out of fold on them, as
-``bench/learning_curve.py`` runs it: ``clinical``, ``six`` (the six measurements' 4-class
-logistic regression), ``radiomics`` (the search ``gistcad train`` trains) and, if asked,
-``logistic`` (the radiomics pipeline before the search).
+patients left out), computes each tumour's features once, when a subset first needs them
+(cached in the data folder), and draws ``--subsets`` random subsets of ``--size`` patients from
+it. Each subset gets its own hash-dealt 5 folds (:func:`~gistcad.modelling.folds.plan_folds`,
+seeded by the subset's number) and every model predicts KIT exon 11 vs rest out of fold on
+them, as ``bench/learning_curve.py`` runs it: ``clinical``, ``six`` (the six measurements'
+4-class logistic regression), ``radiomics`` (the search ``gistcad train`` trains) and, if
+asked, ``logistic`` (the radiomics pipeline before the search).
 
 Printed per subset: each model's AUC and DeLong's p against the clinical model and the six
 measurements. Then per model the mean AUC over the subsets with their SD and range, and the
@@ -18,12 +18,14 @@ two targets as the subsets see them: radiomics minus six (mean paired difference
 standard error over subsets, the subsets where radiomics is at or above six), and in how many
 subsets radiomics (and each model) beats the clinical model with DeLong p < 0.05.
 
-The subsets share patients (400 of 1,400 each), so their spread understates the spread between
-independent cohorts, and their mean is the expectation for this one population; the three
-cohorts of the learning-curve bench are the other half of the picture.
+The subsets share patients (any two of 400 out of 1,400 about 115), so their spread
+understates the spread between independent cohorts, and their mean and its standard error
+hold for this one cohort; the three cohorts of the learning-curve bench are the other half of
+the picture.
 
-Usage (one thread; about 15 minutes to build and import 1,400 patients, 14 to extract their
-features, then about 20 seconds per subset for the three models)::
+Usage (one thread; 4–15 minutes to build and import 1,400 patients, about 14 over all to
+extract their features as the first subsets need them, then about 20 seconds per subset for
+the three models)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/radiomics_subsets.py \\
         --patients 1400 --seed 2 --work /tmp/subsets_s2 --size 400 --subsets 30 --json s2.json
