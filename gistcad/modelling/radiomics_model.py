@@ -49,7 +49,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gistcad.cluster import cluster_executor, map_cases
-from gistcad.domain import ModelKind
+from gistcad.domain import GenotypeClass, ModelKind
 from gistcad.errors import ValidationError
 from gistcad.features import EmptyIntensityMaskError, FeatureSettings, extract_features
 from gistcad.features.solid_part import PREFIX as SOLID_PREFIX
@@ -71,10 +71,13 @@ from gistcad.modelling.radiomics_search import (
     clinical_covariates,
     search,
 )
+from gistcad.modelling.targets import CLASSES, genotype_labels
 
 logger = logging.getLogger(__name__)
 
 MARGIN_MM = 5.0
+#: KIT exon 11's label among the genotype classes
+KIT11_GENOTYPE = CLASSES.index(GenotypeClass.KIT11)
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,9 @@ class RadiomicsLearner:
     #: the WORC-style search (covariates, ComBat, ensemble). ``gistcad train`` builds the
     #: learner from a :class:`RadiomicsRecipe` (:data:`SEARCH` by default)
     search_settings: SearchSettings | None = None
+    #: the task is KIT exon 11 vs rest: a search with ``genotype_classes`` then fits the four
+    #: genotype classes and predicts their probability of KIT exon 11
+    kit11: bool = False
 
     @property
     def recipe(self) -> RadiomicsRecipe:
@@ -451,20 +457,26 @@ class RadiomicsLearner:
                 "columns": list(features.columns),
                 "best_params": model.best_params_,
             }
+        via_genotype = self.kit11 and self.search_settings.genotype_classes
+        fitted_labels = labels[rows]
+        if via_genotype:  # known wherever KIT exon 11 status is known
+            fitted_labels = genotype_labels(part)
         ensemble = search(
             features,
             clinical_covariates(part),
             table_centers(part),
-            labels[rows],
+            fitted_labels,
             self.search_settings,
             seed=self.seed,
             by_center=self.inner_by_center,
+            score_class=KIT11_GENOTYPE if via_genotype else None,
         )
         return {
             "ensemble": ensemble,
             "columns": list(features.columns),
             "members": ensemble.names,
             "search": asdict(self.search_settings),
+            "via_genotype": via_genotype,
         }
 
     def fit_predict(
@@ -488,7 +500,12 @@ class RadiomicsLearner:
             proba = ensemble.predict_proba(
                 features, clinical_covariates(table), table_centers(table)
             )
-            out[:, ensemble.classes] = proba
+            if fitted.get("via_genotype"):  # P(KIT exon 11) of the genotype classes
+                seen = list(ensemble.classes)
+                kit11 = proba[:, seen.index(KIT11_GENOTYPE)] if KIT11_GENOTYPE in seen else 0.0
+                out[:, 1], out[:, 0] = kit11, 1.0 - kit11
+            else:
+                out[:, ensemble.classes] = proba
         else:  # the logistic pipeline (and every version registered before the search)
             model = fitted["model"]
             out[:, model.classes_] = model.predict_proba(features)

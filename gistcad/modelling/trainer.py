@@ -46,6 +46,7 @@ from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, 
 from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, IntArray, Learner, Scores
 from gistcad.modelling.radiomics_model import LOGISTIC, RadiomicsLearner, RadiomicsRecipe
+from gistcad.modelling.radiomics_search import search_candidates
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
 from gistcad.modelling.survival_evaluation import lr_text, reference_scores
@@ -121,6 +122,7 @@ def make_learner(
             progress=progress,
             inner_by_center=by_center,
             search_settings=recipe.search,
+            kit11=request.target is Target.KIT11,
         )
     if request.target is Target.RISK:
         raise ValidationError(
@@ -277,7 +279,7 @@ def _inputs_text(
     if kind is ModelKind.CLINICAL:
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
-        return _radiomics_text(radiomics or RadiomicsRecipe.named("search"))
+        return _radiomics_text(radiomics or RadiomicsRecipe.named("search"), target)
     settings = dl_settings or DlSettings()
     text = "a tumour-centred CT crop and its mask (3D network"
     if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
@@ -306,17 +308,25 @@ def _inputs_text(
     return text
 
 
-def _radiomics_text(recipe: RadiomicsRecipe) -> str:
-    """What a radiomics model of ``recipe`` sees and how it was chosen, for its card."""
+def _radiomics_text(recipe: RadiomicsRecipe, target: Target | None) -> str:
+    """What a radiomics model of ``recipe`` for ``target`` sees and how it was chosen, for its
+    card."""
     solid = " and of its solid part" if recipe.settings.solid_part else ""
     features = f"IBSI radiomics features of the CT tumour region{solid}"
     search = recipe.search
     if search is None:
         return f"{features} (tuned logistic regression)"
     harmonised = "harmonised per center by ComBat, " if search.harmonise else ""
+    grid = search_candidates(search)
+    members = f"all {grid}" if search.ensemble_size >= grid else f"the best {search.ensemble_size}"
+    classes = (
+        ", fitted on the four genotype classes (their probability of KIT exon 11)"
+        if target is Target.KIT11 and search.genotype_classes
+        else ""
+    )
     return (
-        f"{features}, {harmonised}with site, tumour size, age and sex (an ensemble of the "
-        f"best {search.ensemble_size} classifiers of a model search by inner cross-validation)"
+        f"{features}, {harmonised}with site, tumour size, age and sex (an ensemble of "
+        f"{members} classifiers of a model search by inner cross-validation{classes})"
     )
 
 

@@ -18,7 +18,12 @@ from gistcad.modelling.radiomics_search import (
 
 #: a small grid: the tests check behaviour, not accuracy
 TINY = SearchSettings(
-    k_features=(5,), logistic_c=(0.5,), svm_c=(1.0,), forest_trees=20, inner_repeats=1
+    k_features=(5,),
+    logistic_c=(0.5,),
+    svm_c=(1.0,),
+    forest_trees=20,
+    inner_repeats=1,
+    ensemble_size=3,
 )
 
 
