@@ -10,12 +10,14 @@ it. Each subset gets its own hash-dealt 5 folds (:func:`~gistcad.modelling.folds
 seeded by the subset's number) and every model predicts KIT exon 11 vs rest out of fold on
 them, as ``bench/learning_curve.py`` runs it: ``clinical``, ``six`` (the six measurements'
 4-class logistic regression), ``radiomics`` (the search ``gistcad train`` trains) and, if
-asked, ``logistic`` (the radiomics pipeline before the search).
+asked, ``radiomics-best3`` (the search before it fitted the genotype classes and averaged all
+its candidates) and ``logistic`` (the radiomics pipeline before the search).
 
 Printed per subset: each model's AUC and DeLong's p against the clinical model and the six
 measurements. Then per model the mean AUC over the subsets with their SD and range, and the
 two targets as the subsets see them: radiomics minus six (mean paired difference, its SD and
-standard error over subsets, the subsets where radiomics is at or above six), and in how many
+standard error over subsets, the subsets where radiomics is at or above six; the same against
+``radiomics-best3`` when run), and in how many
 subsets radiomics (and each model) beats the clinical model with DeLong p < 0.05.
 
 The subsets share patients (any two of 400 out of 1,400 about 115), so their spread
@@ -57,7 +59,7 @@ from bench.learning_curve import (  # after the path: run as a script
     kit11_scores,
 )
 
-MODELS = ("clinical", "six", "radiomics", "logistic")
+MODELS = ("clinical", "six", "radiomics-best3", "radiomics", "logistic")
 
 
 @dataclass(frozen=True)
@@ -130,15 +132,16 @@ def summary_lines(rows: list[SubsetRow]) -> list[str]:
             f"{model:11s} {aucs.size:7d}  {aucs.mean():.3f}     {sd:.3f}  "
             f"{aucs.min():.3f}–{aucs.max():.3f}"
         )
-    if {"radiomics", "six"} <= by_model.keys():
-        shared = sorted(by_model["radiomics"].keys() & by_model["six"].keys())
-        diff = np.array([by_model["radiomics"][s].auc - by_model["six"][s].auc for s in shared])
-        sd = float(diff.std(ddof=1)) if diff.size > 1 else float("nan")
-        lines.append(
-            f"radiomics - six: mean {diff.mean():+.3f} (SD {sd:.3f}, SE "
-            f"{sd / np.sqrt(diff.size):.3f}); radiomics >= six in "
-            f"{int((diff >= 0).sum())} of {diff.size} subsets"
-        )
+    for other in ("six", "radiomics-best3"):
+        if {"radiomics", other} <= by_model.keys():
+            shared = sorted(by_model["radiomics"].keys() & by_model[other].keys())
+            diff = np.array([by_model["radiomics"][s].auc - by_model[other][s].auc for s in shared])
+            sd = float(diff.std(ddof=1)) if diff.size > 1 else float("nan")
+            lines.append(
+                f"radiomics - {other}: mean {diff.mean():+.3f} (SD {sd:.3f}, SE "
+                f"{sd / np.sqrt(diff.size):.3f}); radiomics >= {other} in "
+                f"{int((diff >= 0).sum())} of {diff.size} subsets"
+            )
     if "clinical" in by_model:
         for model in [m for m in MODELS if m in by_model and m != "clinical"]:
             beats = [

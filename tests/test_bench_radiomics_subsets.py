@@ -89,6 +89,12 @@ def test_the_summary_pairs_the_subsets_and_counts_wins_only_with_the_higher_auc(
     assert "radiomics - six: mean -0.013 (SD 0.029, SE 0.017); radiomics >= six in 1 of 3" in text
     assert "six > clinical with DeLong p < 0.05: in 1 of 3 subsets" in text
     assert "radiomics > clinical with DeLong p < 0.05: in 1 of 3 subsets" in text
+    assert "radiomics - radiomics-best3" not in text  # not run
+    before = [row(s, "radiomics-best3", auc, 400) for s, auc in enumerate([0.60, 0.62, 0.63])]
+    # radiomics minus the search before: +0.07, -0.01, 0.00
+    text = "\n".join(bench.summary_lines(rows + before))
+    assert "radiomics - radiomics-best3: mean +0.020 (SD 0.044, SE 0.025); radiomics >= " in text
+    assert "radiomics >= radiomics-best3 in 2 of 3 subsets" in text
 
 
 def test_each_model_s_scores_meet_their_own_patients(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gistcad.domain import GenotypeDetail, ModelKind, Site
+from gistcad.domain import GenotypeClass, GenotypeDetail, ModelKind, Site
 from gistcad.errors import ValidationError
 from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import Volume
 from gistcad.modelling.dl_model import DlSettings
+from gistcad.modelling.harmonisation import table_centers
 from gistcad.modelling.learners import Learner, Scores
 from gistcad.modelling.radiomics_model import (
     LOGISTIC,
@@ -28,8 +29,10 @@ from gistcad.modelling.radiomics_model import (
     RadiomicsLearner,
     RadiomicsRecipe,
     RadiomicsSettings,
+    feature_table,
 )
-from gistcad.modelling.targets import Target, labels_for
+from gistcad.modelling.radiomics_search import clinical_covariates
+from gistcad.modelling.targets import CLASSES, Target, labels_for
 from gistcad.modelling.trainer import TrainRequest, make_learner
 from tests.modelling.test_radiomics_search import TINY
 
@@ -137,6 +140,9 @@ def test_gistcad_train_builds_the_radiomics_search_unless_asked_for_the_logistic
     searched = built(TrainRequest(kind=ModelKind.RADIOMICS, target=Target.KIT11))
     assert searched.recipe == SEARCH and searched.settings.solid_part
     assert searched.search_settings is not None
+    # KIT exon 11 vs rest is fitted on the genotype's four classes; other targets on their own
+    assert searched.kit11 and searched.search_settings.genotype_classes
+    assert not built(TrainRequest(kind=ModelKind.RADIOMICS, target=Target.GENOTYPE)).kit11
     logistic = built(
         TrainRequest(kind=ModelKind.RADIOMICS, target=Target.KIT11, radiomics="logistic")
     )
@@ -192,6 +198,7 @@ def test_the_searched_radiomics_learner_keeps_the_contract(
         seed=3,
         settings=RadiomicsSettings(solid_part=True),
         search_settings=TINY,
+        kit11=target is Target.KIT11,  # as make_learner builds it
     )
     rows = np.arange(N)
     test, train = rows[::3], np.setdiff1d(rows, rows[::3])
@@ -200,11 +207,25 @@ def test_the_searched_radiomics_learner_keeps_the_contract(
     fitted = learner.fit(table, labels, rows)
     assert any(c.startswith("solid_") for c in fitted["columns"])
     assert len(fitted["members"]) >= 1
+    # KIT exon 11 vs rest: fitted on the genotype classes, P(KIT exon 11) their KIT 11 column
+    via_genotype = target is Target.KIT11
+    assert fitted["via_genotype"] is via_genotype
+    genotype = labels_for(table, Target.GENOTYPE)
+    assert list(fitted["ensemble"].classes) == sorted(set(genotype if via_genotype else labels))
     scores = learner.predict(fitted, table)
     _assert_probabilities(scores, N, n_classes)
     path, sha256 = learner.save(fitted, tmp_path)
     again = learner.predict(learner.load(path, sha256), table)
     np.testing.assert_array_equal(again.probabilities, scores.probabilities)
+    if via_genotype:
+        ensemble = fitted["ensemble"]
+        four = ensemble.predict_proba(
+            feature_table(table, data_dir, learner.settings),
+            clinical_covariates(table),
+            table_centers(table),
+        )
+        kit11 = list(ensemble.classes).index(CLASSES.index(GenotypeClass.KIT11))
+        np.testing.assert_allclose(scores.probabilities[:, 1], four[:, kit11])
 
 
 @pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))
@@ -289,10 +310,11 @@ def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
     """Changing those columns changes neither a fitted model nor its predictions.
 
     The deep model learns from recurrence-free survival (its Cox head) and from the genotype
-    (its genotype head, also for a response target): training targets, so for it every other
-    listed column is changed at fitting; at prediction every listed column is. The imaging
-    risk score (target rfs) learns from recurrence-free survival alone: at fitting every
-    listed column but that follow-up is changed.
+    (its genotype head, also for a response target), and the searched radiomics model of KIT
+    exon 11 vs rest from the genotype (its four classes): training targets, so for them every
+    other listed column is changed at fitting; at prediction every listed column is. The
+    imaging risk score (target rfs) learns from recurrence-free survival alone: at fitting
+    every listed column but that follow-up is changed.
     """
     data_dir, table = cohort
     labels = labels_for(table, target)
@@ -306,11 +328,14 @@ def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
     np.testing.assert_array_equal(blind.probabilities, scores.probabilities)
 
     # at fitting: the same model comes out (the same seed, so bit-identical on this machine)
+    learns_genotype = kind is ModelKind.DL or (
+        kind is ModelKind.RADIOMICS and target is Target.KIT11
+    )
     fit_blind = {
         k: v
         for k, v in NOT_FEATURES.items()
         if "rfs" not in k or not (kind is ModelKind.DL or target.is_survival)
-        if k != "genotype_detail" or kind is not ModelKind.DL
+        if k != "genotype_detail" or not learns_genotype
     }
     other = _with_other_values(table, fit_blind)
     refitted = _learner(kind, target, data_dir).fit(other, labels, rows)
