@@ -13,8 +13,8 @@ them, as ``bench/learning_curve.py`` runs it: ``clinical``, ``six`` (the six mea
 asked, ``radiomics-best3`` (the search before it fitted the genotype classes and averaged all
 its candidates) and ``logistic`` (the radiomics pipeline before the search).
 
-Printed per subset: each model's AUC and DeLong's p against the clinical model and the six
-measurements. Then per model the mean AUC over the subsets with their SD and range, and the
+Printed per subset: each model's AUC and DeLong's p against the clinical model, the six
+measurements and ``radiomics-best3`` (those run before it). Then per model the mean AUC over the subsets with their SD and range, and the
 two targets as the subsets see them: radiomics minus six (mean paired difference, its SD and
 standard error over subsets, the subsets where radiomics is at or above six; the same against
 ``radiomics-best3`` when run), and in how many
@@ -70,7 +70,8 @@ class SubsetRow:
     model: str
     auc: float
     n: int
-    #: DeLong's two-sided p against the clinical model and the six measurements (those run)
+    #: DeLong's two-sided p against the clinical model, the six measurements and the search
+    #: before (those run before this model)
     delong_p: dict[str, float] = field(default_factory=dict)
 
 
@@ -111,7 +112,7 @@ def measure_subset(args: argparse.Namespace, cohort: Cohort, subset: int) -> lis
         scores[model] = score
         delong: dict[str, float] = {
             other: delong_test(score, scores[other], truth).p_value
-            for other in ("clinical", "six")
+            for other in ("clinical", "six", "radiomics-best3")
             if other in scores and other != model
         }
         out.append(SubsetRow(subset, model, roc_auc(score, truth), len(truth), delong))
@@ -124,12 +125,12 @@ def summary_lines(rows: list[SubsetRow]) -> list[str]:
     by_model: dict[str, dict[int, SubsetRow]] = {}
     for row in rows:
         by_model.setdefault(row.model, {})[row.subset] = row
-    lines = ["model       subsets  mean AUC  SD     range"]
+    lines = ["model           subsets  mean AUC  SD     range"]
     for model in [m for m in MODELS if m in by_model]:
         aucs = np.array([r.auc for r in by_model[model].values()])
         sd = float(aucs.std(ddof=1)) if aucs.size > 1 else float("nan")
         lines.append(
-            f"{model:11s} {aucs.size:7d}  {aucs.mean():.3f}     {sd:.3f}  "
+            f"{model:15s} {aucs.size:7d}  {aucs.mean():.3f}     {sd:.3f}  "
             f"{aucs.min():.3f}–{aucs.max():.3f}"
         )
     for other in ("six", "radiomics-best3"):
