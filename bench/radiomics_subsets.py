@@ -14,10 +14,10 @@ asked, ``radiomics-best3`` (the search before it fitted the genotype classes and
 its candidates) and ``logistic`` (the radiomics pipeline before the search).
 
 Printed per subset: each model's AUC and DeLong's p against the clinical model, the six
-measurements and ``radiomics-best3`` (those run before it). Then per model the mean AUC over the subsets with their SD and range, and the
-two targets as the subsets see them: radiomics minus six (mean paired difference, its SD and
-standard error over subsets, the subsets where radiomics is at or above six; the same against
-``radiomics-best3`` when run), and in how many
+measurements and ``radiomics-best3`` (those run before it). Then per model the mean AUC over
+the subsets with their SD and range, and the two targets as the subsets see them: radiomics
+minus six (mean paired difference, its SD and standard error over subsets, the subsets where
+radiomics is at or above six; the same against ``radiomics-best3`` when run), and in how many
 subsets radiomics (and each model) beats the clinical model with DeLong p < 0.05.
 
 The subsets share patients (any two of 400 out of 1,400 about 115), so their spread
