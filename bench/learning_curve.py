@@ -89,11 +89,15 @@ ORDER = (
 #: the search before the genotype classes and the whole ensemble (README "Learning curves")
 BEST3 = {"ensemble_size": 3, "genotype_classes": False}
 IMAGE_MODELS = ("radiomics", "logistic", "deep")
-#: the model names rows carry: 2 since ``radiomics`` is the search; rows of version 1 (the
-#: ``--json`` files written before, without the key) called the search ``search`` and the
-#: tuned logistic regression ``radiomics`` (:func:`read_rows` renames them)
-NAMING = 2
-_NAMES_BEFORE = {"radiomics": "logistic", "search": "radiomics"}
+#: the model names rows carry: 3 since ``radiomics`` is the search fitted on the genotype
+#: classes with all its candidates; rows of version 2 called the search before it
+#: (``radiomics-best3`` now) ``radiomics``, rows of version 1 (without the key) called it
+#: ``search`` and the tuned logistic regression ``radiomics`` (:func:`read_rows` renames them)
+NAMING = 3
+_NAMES_BEFORE = {
+    1: {"radiomics": "logistic", "search": "radiomics-best3"},
+    2: {"radiomics": "radiomics-best3"},
+}
 #: the references of ceiling.json printed beside the models (KIT exon 11 vs rest)
 REFERENCES = ("observable", "latent", "latent_with_age_sex")
 #: the sizes the issue's targets name
@@ -585,16 +589,16 @@ def main() -> None:
 
 def read_rows(paths: Sequence[Path]) -> list[Row]:
     """The rows that ``--json`` wrote, from one run or several (sizes or seeds run apart);
-    rows written before :data:`NAMING` 2 get today's model names."""
+    rows written under an earlier :data:`NAMING` get today's model names."""
     return [_renamed(raw) for path in paths for raw in json.loads(path.read_text())]
 
 
 def _renamed(raw: dict[str, Any]) -> Row:
     """A row of ``--json`` as :class:`Row`, its models named as :data:`NAMING` names them."""
-    if raw.get("naming", 1) == 1:
-        delong = {_NAMES_BEFORE.get(k, k): v for k, v in raw.get("delong_p", {}).items()}
-        model = _NAMES_BEFORE.get(raw["model"], raw["model"])
-        raw = {**raw, "model": model, "delong_p": delong, "naming": NAMING}
+    names = _NAMES_BEFORE.get(raw.get("naming", 1), {})
+    delong = {names.get(k, k): v for k, v in raw.get("delong_p", {}).items()}
+    model = names.get(raw["model"], raw["model"])
+    raw = {**raw, "model": model, "delong_p": delong, "naming": NAMING}
     return Row(**raw)
 
 

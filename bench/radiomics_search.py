@@ -11,9 +11,11 @@ per-center AUCs, and the cohort's references from its ``ceiling.json``:
 - ``radiomics before``: the whole-mask IBSI features and the tuned logistic regression shipped
   before the search (:func:`gistcad.modelling.radiomics_model.build_radiomics_model`);
 - ``radiomics``: the current model (solid part, clinical covariates, ComBat, near-duplicate
-  removal, searched ensemble);
-- ``radiomics, 4 classes`` (with ``--target kit11``): the same trained on the four genotype
-  classes, scored by its probability of KIT exon 11, on the same folds.
+  removal, searched ensemble; for KIT exon 11 vs rest fitted on the four genotype classes and
+  scored in its inner splits by KIT exon 11's AUC, as ``gistcad train`` trains it);
+- ``radiomics, 4 classes`` (with ``--target kit11``): the genotype model (its inner splits
+  scored by the macro AUC of the four classes), read by its probability of KIT exon 11, on the
+  same folds.
 
 Example (build, import, measure; minutes on 2 cores)::
 
@@ -85,6 +87,7 @@ def measure(data: Path, cohort: Path, target: Target, seed: int) -> list[dict[st
         seed=seed,
         settings=searched,
         search_settings=SearchSettings(),
+        kit11=target is Target.KIT11,  # as gistcad train builds it
     )
     started = time.perf_counter()
     new.prepare(table, None)

@@ -190,8 +190,9 @@ def test_rows_written_before_the_search_was_the_default_get_todays_names(
     tmp_path: Path,
 ) -> None:
     """Files written when ``radiomics`` was the tuned logistic regression and ``search`` the
-    search (no ``naming`` key) are read with the names of today: ``logistic`` and
-    ``radiomics``, in the DeLong tests too."""
+    search (no ``naming`` key), and files of naming 2, where ``radiomics`` was that search,
+    are read with the names of today: ``logistic`` and ``radiomics-best3``, in the DeLong
+    tests too."""
     bench = _bench()
     old = [
         {**dataclasses.asdict(_row(bench, 400, 1, "radiomics", 0.58)), "delong_p": {"six": 0.2}},
@@ -204,22 +205,33 @@ def test_rows_written_before_the_search_was_the_default_get_todays_names(
     for raw in old:
         del raw["naming"]
     (tmp_path / "old.json").write_text(json.dumps(old))
-    new = [_row(bench, 400, 2, "logistic", 0.50), _row(bench, 400, 2, "radiomics", 0.66)]
+    second = {
+        **dataclasses.asdict(_row(bench, 400, 2, "radiomics", 0.63)),
+        "delong_p": {"logistic": 0.04},
+        "naming": 2,
+    }
+    (tmp_path / "second.json").write_text(json.dumps([second]))
+    new = [_row(bench, 400, 3, "logistic", 0.50), _row(bench, 400, 3, "radiomics", 0.66)]
     (tmp_path / "new.json").write_text(json.dumps([dataclasses.asdict(r) for r in new]))
-    rows = bench.read_rows([tmp_path / "old.json", tmp_path / "new.json"])
+    files = [tmp_path / "old.json", tmp_path / "second.json", tmp_path / "new.json"]
+    rows = bench.read_rows(files)
     named = {(r.seed, r.model): r for r in rows}
     assert set(named) == {
         (1, "logistic"),
-        (1, "radiomics"),
+        (1, "radiomics-best3"),
         (1, "six"),
-        (2, "logistic"),
-        (2, "radiomics"),
+        (2, "radiomics-best3"),
+        (3, "logistic"),
+        (3, "radiomics"),
     }
-    assert named[1, "logistic"].auc == 0.58 and named[1, "radiomics"].auc == 0.62
-    assert named[1, "radiomics"].delong_p == {"six": 0.9, "logistic": 0.03}
-    assert named[2, "radiomics"] == new[1]
+    assert named[1, "logistic"].auc == 0.58 and named[1, "radiomics-best3"].auc == 0.62
+    assert named[1, "radiomics-best3"].delong_p == {"six": 0.9, "logistic": 0.03}
+    assert named[2, "radiomics-best3"].auc == 0.63
+    assert named[2, "radiomics-best3"].delong_p == {"logistic": 0.04}
+    assert named[3, "radiomics"] == new[1]
     summaries = bench.summarise(rows)
-    assert summaries[400, "radiomics"].mean_auc == pytest.approx(0.64)
+    assert summaries[400, "radiomics-best3"].mean_auc == pytest.approx(0.625)
+    assert summaries[400, "radiomics"].mean_auc == pytest.approx(0.66)
 
 
 def test_the_earlier_logistic_model_counts_among_the_image_models() -> None:

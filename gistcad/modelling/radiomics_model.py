@@ -15,7 +15,8 @@ harmonises the image features per center with ComBat (:mod:`.harmonisation`; the
 removed as a scanner effect, :attr:`RadiomicsSettings.kvp`), removes
 near-duplicates, and searches several classifiers by an inner cross-validation on AUC inside
 every outer fold (nested cross-validation, so the out-of-fold AUC is not optimistic), keeping
-an ensemble of the best few. Under leave-one-center-out validation the inner cross-validation
+an ensemble of the best (by default all 16 candidates; a KIT exon 11 model's fitted on the
+four genotype classes). Under leave-one-center-out validation the inner cross-validation
 leaves one training center out too (with a single training center it stays stratified k-fold,
 repeated). This is what ``gistcad train --model radiomics`` trains (:data:`SEARCH`); with
 ``--radiomics logistic`` it trains the tuned logistic regression on the whole tumour's features
@@ -461,6 +462,8 @@ class RadiomicsLearner:
         fitted_labels = labels[rows]
         if via_genotype:  # known wherever KIT exon 11 status is known
             fitted_labels = genotype_labels(part)
+            if not np.array_equal(fitted_labels == KIT11_GENOTYPE, labels[rows] == 1):
+                raise ValueError("the KIT exon 11 labels do not follow the table's genotype")
         ensemble = search(
             features,
             clinical_covariates(part),

@@ -318,7 +318,11 @@ def _radiomics_text(recipe: RadiomicsRecipe, target: Target | None) -> str:
         return f"{features} (tuned logistic regression)"
     harmonised = "harmonised per center by ComBat, " if search.harmonise else ""
     grid = search_candidates(search)
-    members = f"all {grid}" if search.ensemble_size >= grid else f"the best {search.ensemble_size}"
+    members = (
+        f"every classifier (up to {grid})"
+        if search.ensemble_size >= grid
+        else f"the best {search.ensemble_size} classifiers"
+    )
     classes = (
         ", fitted on the four genotype classes (their probability of KIT exon 11)"
         if target is Target.KIT11 and search.genotype_classes
@@ -326,7 +330,7 @@ def _radiomics_text(recipe: RadiomicsRecipe, target: Target | None) -> str:
     )
     return (
         f"{features}, {harmonised}with site, tumour size, age and sex (an ensemble of "
-        f"{members} classifiers of a model search by inner cross-validation{classes})"
+        f"{members} of a model search by inner cross-validation{classes})"
     )
 
 

@@ -218,6 +218,9 @@ def test_the_searched_radiomics_learner_keeps_the_contract(
     again = learner.predict(learner.load(path, sha256), table)
     np.testing.assert_array_equal(again.probabilities, scores.probabilities)
     if via_genotype:
+        # labels that are not the table's KIT exon 11 status are refused, not silently replaced
+        with pytest.raises(ValueError, match="do not follow the table's genotype"):
+            learner.fit(table, 1 - labels, rows)
         ensemble = fitted["ensemble"]
         four = ensemble.predict_proba(
             feature_table(table, data_dir, learner.settings),

@@ -71,7 +71,11 @@ def test_the_search_is_trained_by_default_and_stored_with_its_version(
         assert radiomics_recipe_of(version) == SEARCH
         card = version.metrics["card"]
         assert "IBSI radiomics features of the CT tumour region and of its solid part" in card
-        assert "with site, tumour size, age and sex (an ensemble of all 16 classifiers" in card
+        assert (
+            "with site, tumour size, age and sex (an ensemble of every classifier (up to 16)"
+            in card
+        )
+        assert "fitted on the four genotype classes (their probability of KIT exon 11)" in card
         version_id = version.id
     with session_scope(engine) as session:
         assert predict(session, EVERYTHING, data_dir, version_id).written == N - 1
