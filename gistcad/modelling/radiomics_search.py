@@ -21,9 +21,10 @@ hyper-parameters, each with an optional univariate selection of k features) is s
 mean one-vs-rest macro AUC over the inner splits: leave one center out when the training rows
 come from two centers or more and ``by_center``, else stratified k-fold repeated with other
 seeds. The preprocessing is fitted inside each inner training split too. The best
-``ensemble_size`` candidates are refitted on all the rows and their probabilities averaged.
-With ``score_class`` (a KIT exon 11 model fitted on the genotype classes) a candidate's score
-is that class's one-vs-rest AUC, the task's own.
+``ensemble_size`` candidates are refitted on all the rows and their probabilities averaged
+(when that is every candidate, as by default, the inner cross-validation is skipped). With
+``score_class`` (a KIT exon 11 model fitted on the genotype classes) a candidate's score is
+that class's one-vs-rest AUC, the task's own.
 """
 
 from __future__ import annotations
@@ -316,8 +317,8 @@ class SearchSettings:
     ``ensemble_size``: how many of the best candidates the model averages; the default keeps
     all 16 of the default grid: at 400 patients all 16 fitted on the genotype classes beat the
     best 3 fitted on two (README, "Learning curves"; the two changes were measured together).
-    With every candidate kept, the inner scores rank the candidates but do not change the
-    prediction. ``genotype_classes``: a KIT exon 11 vs rest model fits its candidates
+    With every candidate kept no inner cross-validation runs: it could not change the model.
+    ``genotype_classes``: a KIT exon 11 vs rest model fits its candidates
     on the four genotype classes and gives their probability of KIT exon 11 (KIT exon 9 lies
     above exon 11 in enhancement and PDGFRA below, which one line between "exon 11" and
     "rest" cannot follow); :class:`~gistcad.modelling.radiomics_model.RadiomicsLearner` reads
@@ -475,7 +476,8 @@ def search(
     Returns
     -------
     Ensemble
-        Its ``scores`` give every candidate's mean inner AUC.
+        Its ``scores`` give every candidate's mean inner AUC (NaN when the ensemble keeps
+        every candidate: then no inner cross-validation runs, it could not change the model).
     """
     classes = np.unique(labels)
     candidates = _candidates(settings, seed)
@@ -484,7 +486,10 @@ def search(
         candidates = [c for c in candidates if hasattr(c.estimator, "predict_proba")]
     totals = np.zeros(len(candidates))
     counts = np.zeros(len(candidates))
-    for train, test in _inner_splits(labels, centers, settings, seed, by_center):
+    # an ensemble of every candidate leaves nothing to choose: no inner cross-validation
+    choose = settings.ensemble_size < len(candidates)
+    splits = _inner_splits(labels, centers, settings, seed, by_center) if choose else []
+    for train, test in splits:
         smallest = _smallest(labels[train])
         if len(np.unique(labels[train])) < 2:
             continue
@@ -505,7 +510,7 @@ def search(
             if np.isfinite(auc):
                 totals[i] += auc
                 counts[i] += 1
-    mean = np.where(counts > 0, totals / np.maximum(counts, 1), 0.5)
+    mean = np.where(counts > 0, totals / np.maximum(counts, 1), 0.5 if choose else np.nan)
     order = np.argsort(-mean, kind="stable")[: settings.ensemble_size]
     prep = Preprocessing(harmonise=settings.harmonise).fit(image, clinical, centers)
     x = prep.transform(image, clinical, centers)

@@ -319,9 +319,10 @@ def _radiomics_text(recipe: RadiomicsRecipe, target: Target | None) -> str:
     harmonised = "harmonised per center by ComBat, " if search.harmonise else ""
     grid = search_candidates(search)
     members = (
-        f"every classifier (up to {grid})"
+        f"every classifier of a model grid (up to {grid})"
         if search.ensemble_size >= grid
-        else f"the best {search.ensemble_size} classifiers"
+        else f"the best {search.ensemble_size} classifiers of a model search by inner "
+        "cross-validation"
     )
     classes = (
         ", fitted on the four genotype classes (their probability of KIT exon 11)"
@@ -330,7 +331,7 @@ def _radiomics_text(recipe: RadiomicsRecipe, target: Target | None) -> str:
     )
     return (
         f"{features}, {harmonised}with site, tumour size, age and sex (an ensemble of "
-        f"{members} of a model search by inner cross-validation{classes})"
+        f"{members}{classes})"
     )
 
 

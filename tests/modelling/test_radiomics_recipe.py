@@ -72,8 +72,8 @@ def test_the_search_is_trained_by_default_and_stored_with_its_version(
         card = version.metrics["card"]
         assert "IBSI radiomics features of the CT tumour region and of its solid part" in card
         assert (
-            "with site, tumour size, age and sex (an ensemble of every classifier (up to 16)"
-            in card
+            "with site, tumour size, age and sex (an ensemble of every classifier of a model grid "
+            "(up to 16)" in card
         )
         assert "fitted on the four genotype classes (their probability of KIT exon 11)" in card
         version_id = version.id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from gistcad.modelling.radiomics_search import (
     clinical_covariates,
     macro_auc,
     search,
+    search_candidates,
 )
 
 #: a small grid: the tests check behaviour, not accuracy
@@ -193,3 +194,15 @@ def test_settings_stored_before_the_genotype_classes_load_as_they_were_trained()
     stored["ensemble_size"] = 3  # what the search kept before
     older = SearchSettings.from_stored(stored)
     assert not older.genotype_classes and older.ensemble_size == 3
+
+
+def test_an_ensemble_of_every_candidate_skips_the_inner_cross_validation() -> None:
+    image, clinical, labels = _cohort(120, 1.0, 6)
+    centers = np.array(["a", "b", "c"] * 40, dtype=object)
+    every = replace(TINY, ensemble_size=99)
+    model = search(image, clinical, centers, labels, every, seed=1)
+    assert len(model.members) == len(model.scores) == search_candidates(TINY)
+    assert model.names == list(model.scores)  # the grid's order: nothing was ranked
+    assert all(np.isnan(score) for score in model.scores.values())
+    proba = model.predict_proba(image, clinical, centers)
+    assert macro_auc(labels, proba, model.classes) > 0.8
