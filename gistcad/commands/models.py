@@ -67,8 +67,8 @@ def register(sub: Any) -> None:
         default=RADIOMICS_MODELS[0],
         help="radiomics model (genotype, risk and response targets): search (default) adds the "
         "solid part's features and site, size, age and sex, harmonises centers with ComBat and "
-        "averages an ensemble of classifiers of a search by inner cross-validation (all 16 by "
-        "default; for KIT exon 11 vs rest fitted on the four genotype classes); "
+        "averages the classifiers of its grid (all 16 by default, so no inner selection; for "
+        "KIT exon 11 vs rest fitted on the four genotype classes); "
         "logistic is the tuned logistic regression on the whole tumour's features trained "
         "before it",
     )

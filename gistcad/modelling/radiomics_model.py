@@ -12,17 +12,17 @@ intensity statistics (prefix ``solid_``).
 
 The model (:mod:`.radiomics_search`) joins the clinical covariates (site, size, age, sex),
 harmonises the image features per center with ComBat (:mod:`.harmonisation`; the scan's kVp
-removed as a scanner effect, :attr:`RadiomicsSettings.kvp`), removes
-near-duplicates, and searches several classifiers by an inner cross-validation on AUC inside
-every outer fold (nested cross-validation, so the out-of-fold AUC is not optimistic), keeping
-an ensemble of the best (by default all 16 candidates; a KIT exon 11 model's fitted on the
-four genotype classes). Under leave-one-center-out validation the inner cross-validation
-leaves one training center out too (with a single training center it stays stratified k-fold,
-repeated). This is what ``gistcad train --model radiomics`` trains (:data:`SEARCH`); with
-``--radiomics logistic`` it trains the tuned logistic regression on the whole tumour's features
-that was the default before (:data:`LOGISTIC`). Every version stores its
-:class:`RadiomicsRecipe`; versions registered before it was stored were trained with
-:data:`LOGISTIC` and still load and predict as they were trained.
+removed as a scanner effect, :attr:`RadiomicsSettings.kvp`), removes near-duplicates, and
+searches several classifiers by an inner cross-validation on AUC inside every outer fold
+(nested cross-validation, so the out-of-fold AUC is not optimistic), keeping an ensemble of
+the best (by default all 16 candidates, and then no inner cross-validation runs; a KIT exon
+11 model's fitted on the four genotype classes). Under leave-one-center-out validation the
+inner cross-validation leaves one training center out too (with a single training center it
+stays stratified k-fold, repeated). This is what ``gistcad train --model radiomics`` trains
+(:data:`SEARCH`); with ``--radiomics logistic`` it trains the tuned logistic regression on
+the whole tumour's features that was the default before (:data:`LOGISTIC`). Every version
+stores its :class:`RadiomicsRecipe`; versions registered before it was stored were trained
+with :data:`LOGISTIC` and still load and predict as they were trained.
 """
 
 from __future__ import annotations

@@ -309,8 +309,9 @@ def search_candidates(settings: SearchSettings) -> int:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """The model search's grid and its cost (the defaults: 16 candidates × 6 inner splits per
-    fit). ``feature_groups``: the columns a candidate may read, as name prefixes (None: all;
+    """The model search's grid and its cost (the defaults: 16 candidates, all kept, so no
+    inner splits; a smaller ``ensemble_size`` scores each over 6 inner splits per fit).
+    ``feature_groups``: the columns a candidate may read, as name prefixes (None: all;
     ``clin_``: the clinical covariates, ``solid_``: the solid part's features), searched like
     any other hyper-parameter, as WORC searches feature groups.
 
