@@ -51,6 +51,9 @@ other work, 4–15 minutes to build and import the cohort, 12–17 to extract it
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/learning_curve.py \\
         --sizes 200 400 --seeds 1 2 3 --models clinical radiomics --matrix 96
     .venv/bin/python bench/learning_curve.py --matrix 256 --scan-length 200 --json lc.json
+    # on a GPU: the deep model in mixed precision, its crops read by four processes
+    .venv/bin/python bench/learning_curve.py --matrix 256 --device cuda --precision bf16 \\
+        --loader-workers 4 --models clinical radiomics deep --sizes 1400 --json lc_gpu.json
 """
 
 from __future__ import annotations
@@ -476,8 +479,10 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
             seed=seed,
             epochs=args.epochs if model in deep else None,
             radiomics="logistic" if model == "logistic" else "search",
+            precision=args.precision if model in deep else "fp32",
         )
-        learner = make_learner(request, cohort.data, device=args.device)
+        workers = args.loader_workers if model in deep else 0
+        learner = make_learner(request, cohort.data, device=args.device, loader_workers=workers)
         if isinstance(learner, DlLearner) and model == "deep-unharmonised":
             learner.settings = replace(learner.settings, harmonise=False)
         if isinstance(learner, RadiomicsLearner) and model == "radiomics-best3":
@@ -560,6 +565,12 @@ def main() -> None:
     parser.add_argument("--signal", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, help="deep model (default: DlSettings')")
     parser.add_argument("--device", default="auto", help="deep model: auto, cpu or cuda")
+    parser.add_argument(
+        "--precision", default="fp32", help="deep model: fp32, bf16 or fp16 (CUDA), as in train"
+    )
+    parser.add_argument(
+        "--loader-workers", type=int, default=0, help="deep model: data-loader processes"
+    )
     parser.add_argument("--workers", type=int, help="processes for images and features")
     parser.add_argument("--json", type=Path, help="write the raw rows here")
     parser.add_argument(

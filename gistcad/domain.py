@@ -581,6 +581,21 @@ class Device(StrEnum):
     CUDA = "cuda"
 
 
+class Precision(StrEnum):
+    """The deep model's arithmetic while it trains (``--precision``), stored with the model
+    (it can change the weights): float32 throughout, or mixed precision, where the network's
+    forward pass runs under ``torch.autocast`` in bfloat16 or float16 and the loss, the
+    gradients' update and the weights stay float32. Validation and prediction run in float32."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"  # CPU or CUDA; bfloat16 keeps float32's range, so no loss scaling
+    FP16 = "fp16"  # CUDA only, with a gradient scaler against underflow
+
+
+#: the most data-loader worker processes a deep model's fit may start (``--loader-workers``)
+MAX_LOADER_WORKERS = 32
+
+
 class ContrastPhase(StrEnum):
     NON_CONTRAST = "non_contrast"
     ARTERIAL = "arterial"

@@ -16,10 +16,16 @@ from gistcad.commands.access import caller_scope
 from gistcad.commands.arguments import count, probability_threshold
 from gistcad.commands.hints import hint
 from gistcad.config import load_settings
-from gistcad.domain import CURRENT_MODELS, Device, ModelKind, Permission
+from gistcad.domain import CURRENT_MODELS, MAX_LOADER_WORKERS, Device, ModelKind, Permission
 from gistcad.errors import ValidationError
 from gistcad.modelling.folds import Scheme
-from gistcad.modelling.request import CROP_POLICIES, MAX_ENSEMBLE, MAX_TTA, RADIOMICS_MODELS
+from gistcad.modelling.request import (
+    CROP_POLICIES,
+    MAX_ENSEMBLE,
+    MAX_TTA,
+    PRECISIONS,
+    RADIOMICS_MODELS,
+)
 from gistcad.modelling.targets import Target, trainable_targets
 from gistcad.progress import Progress
 from gistcad.store import migrations, session_scope
@@ -113,6 +119,22 @@ def register(sub: Any) -> None:
         default=1,
         help="deep model: spread each fit over N processes with PyTorch's distributed data "
         "parallel, started by torchrun (gloo on the CPU; one GPU per process on CUDA)",
+    )
+    tr.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=PRECISIONS[0],
+        help="deep model: fp32 (default) or mixed precision while training, bf16 (CPU or GPU) "
+        "or fp16 (CUDA only, with loss scaling); validation and prediction stay fp32; stored "
+        "with the model",
+    )
+    tr.add_argument(
+        "--loader-workers",
+        type=count(0, MAX_LOADER_WORKERS, "processes"),
+        default=0,
+        metavar="N",
+        help="deep model: N processes read each batch's crops ahead of the training step "
+        "(pinned memory on CUDA; default 0: read between steps); the same model either way",
     )
     _device_option(tr)
     tr.set_defaults(handler=_train)
@@ -214,6 +236,7 @@ def _train(args: argparse.Namespace) -> int:
             "tta": args.tta,
             "crop": args.crop,
             "crop_mm": args.crop_mm,
+            "precision": args.precision,
             "radiomics": args.radiomics,
         }
     )
@@ -223,7 +246,14 @@ def _train(args: argparse.Namespace) -> int:
         _bar("training", quiet=False) as progress,
     ):
         version = train_and_register(
-            session, scope, settings.data_dir, request, progress, device=device, nproc=args.nproc
+            session,
+            scope,
+            settings.data_dir,
+            request,
+            progress,
+            device=device,
+            nproc=args.nproc,
+            loader_workers=args.loader_workers,
         )
         print(f"registered model version {version.id}: {version.name}")
         print(version.metrics["card"])

@@ -132,7 +132,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from gistcad.domain import ModelKind
+from gistcad.domain import ModelKind, Precision
 from gistcad.errors import ValidationError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
@@ -194,6 +194,9 @@ class DlSettings:
 
     ``harmonise``: ComBat of the tumour's CT level per center, fitted on the training rows
     (:mod:`gistcad.modelling.crop_harmonisation`; "Harmonisation" in the module docstring).
+
+    ``precision``: the training's arithmetic, float32 or mixed precision
+    (:class:`~gistcad.domain.Precision`; "The GPU path" in :mod:`gistcad.neural.fitting`).
     """
 
     crop_size: int = 32
@@ -215,9 +218,15 @@ class DlSettings:
     crop_policy: SpacingPolicy = SpacingPolicy.FIT
     crop_spacing_mm: float = 1.0
     harmonise: bool = True
+    precision: Precision = Precision.FP32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "architecture", Architecture(self.architecture))
+        try:
+            object.__setattr__(self, "precision", Precision(self.precision))
+        except ValueError:
+            choices = ", ".join(p.value for p in Precision)
+            raise ValidationError(f"unknown precision {self.precision!r}: {choices}") from None
         try:
             object.__setattr__(self, "crop_policy", SpacingPolicy(self.crop_policy))
         except ValueError:
@@ -296,6 +305,7 @@ class DlSettings:
             "ensemble": request.ensemble,
             "tta": request.tta,
             "crop_policy": request.crop,
+            "precision": request.precision,
         }
         if request.epochs is not None:
             asked["epochs"] = request.epochs
@@ -330,6 +340,7 @@ class DlSettings:
             **asdict(self),
             "architecture": self.architecture.value,
             "crop_policy": self.crop_policy.value,
+            "precision": self.precision.value,
         }
 
 
@@ -359,6 +370,9 @@ class DlLearner:
     #: processes each fit is spread over (:func:`gistcad.neural.distributed.fit_network`); a
     #: choice of the run, not stored with the model
     nproc: int = 1
+    #: processes reading each batch's crops ahead of the training step (0: none); a choice of
+    #: the run, not stored with the model
+    loader_workers: int = 0
     kind: ModelKind = ModelKind.DL
 
     def model_config(self) -> ModelConfig:
@@ -530,6 +544,8 @@ class DlLearner:
             seed=self.seed,
             device=self.device,
             monitor=Monitor.VAL_RESPONSE_LOSS if self.response else Monitor.VAL_LOSS,
+            precision=self.settings.precision,
+            loader_workers=self.loader_workers,
         )
 
         start = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from gistcad.domain import ModelKind
+from gistcad.domain import ModelKind, Precision
 from gistcad.errors import ValidationError
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.targets import Target
@@ -34,6 +34,7 @@ FIELDS = (
     "tta",
     "crop",
     "crop_mm",
+    "precision",
     "radiomics",
 )
 MAX_SEED = 2**32 - 1
@@ -58,7 +59,15 @@ RADIOMICS_LABELS = {
     "logistic": "tuned logistic regression (before the search)",
 }
 #: the deep model's options, with the values that leave it as it was before they existed
-_DEEP_DEFAULTS: dict[str, Any] = {"ensemble": 1, "tta": 0, "crop": "fit", "crop_mm": None}
+_DEEP_DEFAULTS: dict[str, Any] = {
+    "ensemble": 1,
+    "tta": 0,
+    "crop": "fit",
+    "crop_mm": None,
+    "precision": "fp32",
+}
+#: the deep model's arithmetic while it trains (:class:`gistcad.domain.Precision`)
+PRECISIONS = tuple(p.value for p in Precision)
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -70,7 +79,8 @@ class TrainRequest:
     ``epochs`` applies to the deep model only (None: :class:`DlSettings`' default), and so do
     ``ensemble`` (networks trained with different seeds, averaged), ``tta`` (test-time views
     averaged), ``crop`` ("fit" or "fixed") and ``crop_mm`` (the fixed crop's spacing, or the fit
-    crop's finest; None: 1 mm, the fit crop's floor) — see
+    crop's finest; None: 1 mm, the fit crop's floor) and ``precision`` (fp32, or mixed
+    precision: bf16, or fp16 on CUDA; :class:`gistcad.domain.Precision`) — see
     :class:`gistcad.modelling.dl_model.DlSettings`.
     ``radiomics``: the radiomics model's pipeline for any target but survival, "search"
     (the default: the solid part's features, clinical covariates, ComBat, a search over
@@ -102,6 +112,7 @@ class TrainRequest:
     tta: int = 0
     crop: str = "fit"
     crop_mm: float | None = None
+    precision: str = "fp32"
     radiomics: str = "search"
 
     def __post_init__(self) -> None:
@@ -113,7 +124,8 @@ class TrainRequest:
             )
         if self.kind is not ModelKind.DL and self._deep_options():
             raise ValidationError(
-                "--ensemble, --tta, --crop and --crop-mm are options of the deep model: use "
+                "--ensemble, --tta, --crop, --crop-mm and --precision are options of the deep "
+                "model: use "
                 f"them with --model dl (this is the {self.kind.value} model)"
             )
         if self.radiomics != RADIOMICS_MODELS[0] and (
@@ -135,6 +147,7 @@ class TrainRequest:
         """The deep model's options that differ from their defaults."""
         values = {"ensemble": self.ensemble, "tta": self.tta, "crop": self.crop}
         values["crop_mm"] = self.crop_mm
+        values["precision"] = self.precision
         return {k: v for k, v in values.items() if v != _DEEP_DEFAULTS[k]}
 
     def default_name(self) -> str:
@@ -201,6 +214,7 @@ class TrainRequest:
             tta=_whole(parameters.get("tta", 0), "the test-time views", 0, MAX_TTA),
             crop=_crop_policy(parameters.get("crop") or "fit"),
             crop_mm=_crop_mm(parameters.get("crop_mm")),
+            precision=_precision(parameters.get("precision") or "fp32"),
             radiomics=_radiomics_model(parameters.get("radiomics") or RADIOMICS_MODELS[0]),
         )
 
@@ -230,6 +244,15 @@ def _crop_policy(value: Any) -> str:
         CROP_POLICIES,
         "crop {value!r}: fit (each tumour fills the crop) or fixed (every crop at the spacing "
         "of --crop-mm)",
+    )
+
+
+def _precision(value: Any) -> str:
+    return _one_of(
+        value,
+        PRECISIONS,
+        "precision {value!r}: fp32 (the default), bf16 (mixed precision, CPU or GPU) or fp16 "
+        "(mixed precision, CUDA GPUs only)",
     )
 
 

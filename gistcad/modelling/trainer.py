@@ -82,18 +82,25 @@ def make_learner(
     device: str = "auto",
     nproc: int = 1,
     radiomics: RadiomicsRecipe | None = None,
+    loader_workers: int = 0,
 ) -> Learner:
     """The learner of ``request``; the radiomics model (every target but survival) uses
     ``radiomics`` when given (a registered version's), else the pipeline the request names
     (:meth:`RadiomicsRecipe.named`); the deep model uses ``dl_settings`` when given (a
     registered version's), else :class:`DlSettings` with the request's epochs, ensemble,
-    test-time views and crop (:meth:`DlSettings.for_request`), and runs on
+    test-time views, crop and precision (:meth:`DlSettings.for_request`), and runs on
     ``device`` ("auto": CUDA when available) with its fits spread over ``nproc`` processes
-    (:mod:`gistcad.neural.distributed`); both are choices of this run, not stored."""
+    (:mod:`gistcad.neural.distributed`) and its batches read ahead by ``loader_workers``
+    processes; these three are choices of this run, not stored."""
     if nproc != 1 and request.kind is not ModelKind.DL:
         raise ValidationError(
             f"--nproc spreads the deep model's training over processes; the {request.kind.value} "
             "model trains in one (leave --nproc out)"
+        )
+    if loader_workers != 0 and request.kind is not ModelKind.DL:
+        raise ValidationError(
+            f"--loader-workers reads the deep model's crops ahead of its training steps; the "
+            f"{request.kind.value} model has none (leave --loader-workers out)"
         )
     n_classes = len(request.target.classes)
     # leave-one-center-out: the inner split (tuning, early stopping) also keeps centers apart
@@ -140,6 +147,7 @@ def make_learner(
         inner_by_center=by_center,
         response=request.target.is_response,
         nproc=nproc,
+        loader_workers=loader_workers,
     )
 
 
@@ -369,17 +377,21 @@ def train(
     progress: Progress | None = None,
     device: str = "auto",
     nproc: int = 1,
+    loader_workers: int = 0,
 ) -> ModelVersion:
     """Cross-validate, fit, save and register; returns the new model version (flushed).
 
     ``nproc``: processes the deep model's every fit is spread over (distributed data
-    parallel); the rest runs in this process.
+    parallel); the rest runs in this process. ``loader_workers``: processes reading the deep
+    model's batches ahead of each training step.
 
     A name that is taken is refused before any training (and again at registration, in case
     another run took it meanwhile).
     """
     ensure_name_free(session, request.default_name())
-    learner = make_learner(request, data_dir, progress, device=device, nproc=nproc)
+    learner = make_learner(
+        request, data_dir, progress, device=device, nproc=nproc, loader_workers=loader_workers
+    )
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
@@ -707,13 +719,23 @@ def train_and_register(
     device: str = "auto",
     job_id: int | None = None,
     nproc: int = 1,
+    loader_workers: int = 0,
 ) -> ModelVersion:
     """Train and register a model version (:func:`train`) and audit it: the one "train" row
     of the audit trail, committed with the version by the caller's transaction.
 
     ``job_id``: the background job that runs it, recorded in the audit row.
     """
-    version = train(session, scope, data_dir, request, progress, device=device, nproc=nproc)
+    version = train(
+        session,
+        scope,
+        data_dir,
+        request,
+        progress,
+        device=device,
+        nproc=nproc,
+        loader_workers=loader_workers,
+    )
     detail: dict[str, Any] = {"name": version.name, "patients": version.metrics.get("n_patients")}
     if job_id is not None:
         detail["job"] = job_id

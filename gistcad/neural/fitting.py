@@ -14,6 +14,19 @@ In a ``torch.distributed`` process group (started by :mod:`gistcad.neural.distri
 network is wrapped in ``DistributedDataParallel`` and each rank trains on its share of every
 batch (:mod:`gistcad.neural.world`); alone, nothing of that runs.
 
+The GPU path
+------------
+``precision`` (:class:`~gistcad.domain.Precision`): ``bf16`` or ``fp16`` run the training
+forward pass under ``torch.autocast`` (mixed precision); the network's output is cast back to
+float32 before the loss (the Cox partial likelihood's cumulative sums stay float32), the
+weights and the optimiser's state stay float32, and ``fp16`` (CUDA only) scales the loss
+against gradient underflow (``torch.amp.GradScaler``). The augmentation, precise batch norm,
+validation and prediction run in float32. ``loader_workers`` > 0 reads each batch's crops (a
+memory map, or an array) in that many ``DataLoader`` worker processes ahead of the step, into
+pinned memory on CUDA; the batches, their order and the augmentation are drawn in this
+process as without workers, so the workers change when a batch is read, never what it holds
+(tested: bit-identical histories and weights).
+
 Reproducibility
 ---------------
 ``monai.utils.set_determinism(seed)`` seeds torch, numpy's and Python's global generators (the
@@ -34,7 +47,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -48,6 +62,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gistcad.analysis.performance import concordance_index
+from gistcad.domain import MAX_LOADER_WORKERS, Precision
 from gistcad.errors import ValidationError
 from gistcad.neural import metrics
 from gistcad.neural.augment import AugmentSettings, augment_batch
@@ -96,9 +111,24 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto": CUDA when available, else CPU
     eval_batch_size: int = 16
+    precision: Precision = Precision.FP32  # mixed precision: see "The GPU path"
+    loader_workers: int = 0  # processes reading batches ahead; 0: read in this process
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "monitor", Monitor(self.monitor))
+        try:
+            object.__setattr__(self, "precision", Precision(self.precision))
+        except ValueError:
+            choices = ", ".join(p.value for p in Precision)
+            raise ValidationError(
+                f"unknown precision {self.precision!r}: one of {choices}"
+            ) from None
+        workers = self.loader_workers
+        if isinstance(workers, bool) or not 0 <= workers <= MAX_LOADER_WORKERS:
+            raise ValidationError(
+                f"loader_workers must be a whole number from 0 (read batches in this process) "
+                f"to {MAX_LOADER_WORKERS}, got {self.loader_workers!r}"
+            )
         if self.epochs < 1 or self.batch_size < 2 or self.patience < 1:
             raise ValidationError(
                 f"epochs and patience must be >= 1 and batch_size >= 2 (batch norm needs two "
@@ -124,6 +154,7 @@ class TrainConfig:
         data = asdict(self)
         data["model"] = self.model.to_dict()
         data["monitor"] = self.monitor.value
+        data["precision"] = self.precision.value
         return data
 
     @classmethod
@@ -237,15 +268,67 @@ def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
     return batches
 
 
-def _tensors(data: _Data, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+def _tensors(data: _Data, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """One batch's crops, covariates, labels, durations, events and response, on the CPU."""
     return (
-        torch.from_numpy(np.ascontiguousarray(data.crops[idx], dtype=np.float32)).to(device),
-        torch.as_tensor(data.covariates[idx], dtype=torch.float32, device=device),
-        torch.as_tensor(data.labels[idx], dtype=torch.long, device=device),
-        torch.as_tensor(data.durations[idx], dtype=torch.float32, device=device),
-        torch.as_tensor(data.events[idx], dtype=torch.float32, device=device),
-        torch.as_tensor(data.response[idx], dtype=torch.long, device=device),
+        torch.from_numpy(np.ascontiguousarray(data.crops[idx], dtype=np.float32)),
+        torch.as_tensor(data.covariates[idx], dtype=torch.float32),
+        torch.as_tensor(data.labels[idx], dtype=torch.long),
+        torch.as_tensor(data.durations[idx], dtype=torch.float32),
+        torch.as_tensor(data.events[idx], dtype=torch.float32),
+        torch.as_tensor(data.response[idx], dtype=torch.long),
     )
+
+
+class _BatchReader(torch.utils.data.Dataset[tuple[torch.Tensor, ...]]):
+    """The batches of one epoch, each read by :func:`_tensors` (in a loader's worker)."""
+
+    def __init__(self, data: _Data, batches: list[np.ndarray]) -> None:
+        self.data, self.batches = data, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return _tensors(self.data, self.batches[index])
+
+
+def _read_batches(
+    data: _Data, batches: list[np.ndarray], workers: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Each batch's tensors on ``device``, in order: read here (``workers`` 0) or by
+    ``workers`` loader processes ahead of the step (pinned for a copy to CUDA)."""
+    if workers == 0:
+        reads: Iterator[tuple[torch.Tensor, ...]] = (_tensors(data, b) for b in batches)
+    else:
+        loader = torch.utils.data.DataLoader(
+            _BatchReader(data, batches),
+            batch_size=None,  # each item is a whole batch already
+            num_workers=min(workers, len(batches)),
+            pin_memory=device.type == "cuda",
+            # the workers' seeds from a generator of their own: drawn from torch's global one
+            # they would move the dropout's and the weights' random state
+            generator=torch.Generator().manual_seed(0),
+        )
+        reads = iter(loader)
+    for tensors in reads:
+        yield tuple(t.to(device, non_blocking=True) for t in tensors)
+
+
+def _autocast(device: torch.device, precision: Precision) -> AbstractContextManager[Any]:
+    """The training forward pass's arithmetic (see "The GPU path")."""
+    if precision is Precision.FP32:
+        return nullcontext()
+    dtype = torch.bfloat16 if precision is Precision.BF16 else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _check_precision(precision: Precision, device: torch.device) -> None:
+    if precision is Precision.FP16 and device.type != "cuda":
+        raise ValidationError(
+            "--precision fp16 needs a CUDA GPU (float16 on the CPU is slow and needs loss "
+            f"scaling); this fit runs on {device.type}: use --precision bf16 or fp32"
+        )
 
 
 def _loss(
@@ -272,27 +355,35 @@ def _train_epoch(
     cfg: TrainConfig,
     rngs: tuple[np.random.Generator, np.random.Generator],
     world: World,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> float:
     """One pass over the training rows; the mean training loss per crop.
 
     ``rngs``: the batch order's generator (the same on every rank) and the augmentation's
     (this rank's own; the same generator when alone). In a process group each rank trains
-    on its share of every batch (:meth:`World.share`).
+    on its share of every batch (:meth:`World.share`). ``scaler``: float16's loss scaling.
     """
     order_rng, augment_rng = rngs
     device = weights.device
     model.train()
     total, count = 0.0, 0
-    for batch in world.share(_batches(order_rng.permutation(train_idx), cfg.batch_size)):
-        x, c, y, t, e, r = _tensors(data, batch, device)
+    batches = world.share(_batches(order_rng.permutation(train_idx), cfg.batch_size))
+    for x, c, y, t, e, r in _read_batches(data, batches, cfg.loader_workers, device):
         if cfg.augment is not None:
             x = augment_batch(x, cfg.augment, augment_rng)
-        loss = _loss(run_network(model, x, c), y, t, e, r, weights, cfg)
+        with _autocast(device, cfg.precision):
+            out = run_network(model, x, c)
+        loss = _loss(out.float(), y, t, e, r, weights, cfg)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        total += float(loss.detach()) * len(batch)
-        count += len(batch)
+        if scaler is None:
+            loss.backward()
+            optimiser.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+        total += float(loss.detach()) * len(x)
+        count += len(x)
     total, count = world.total(total, count)
     return total / count
 
@@ -531,6 +622,8 @@ def train_model(
     # alone: one generator, as before there were process groups (bit-identical runs)
     augment_rng = rng if world.alone else np.random.default_rng([cfg.seed, world.rank])
     device = pick_device(cfg.device)
+    _check_precision(cfg.precision, device)
+    scaler = torch.amp.GradScaler("cuda") if cfg.precision is Precision.FP16 else None
     model = build_model(cfg.model)
     if covariate_init is not None:
         _start_covariates(model, covariate_init, cfg.model)
@@ -553,7 +646,7 @@ def train_model(
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         train_loss = _train_epoch(
-            trained, optimiser, data, train, weights, cfg, (rng, augment_rng), world
+            trained, optimiser, data, train, weights, cfg, (rng, augment_rng), world, scaler
         )
         precise_batch_norm(
             model,
