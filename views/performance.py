@@ -30,7 +30,12 @@ from gistcad.modelling.evaluation import (
     roc_curves,
 )
 from gistcad.modelling.oracle_link import oracle_stamp
-from gistcad.modelling.survival_evaluation import lr_text, metrics_table, tertile_comparison
+from gistcad.modelling.survival_evaluation import (
+    DELTA_MEASURES,
+    lr_text,
+    metrics_table,
+    tertile_comparison,
+)
 from gistcad.plots.cohort import count_bars
 from gistcad.plots.markers import MARKER_LEGEND
 from gistcad.plots.performance import (
@@ -136,13 +141,17 @@ def show_survival(
     (or why there is none) and Kaplan–Meier by out-of-fold risk tertile; widget keys start
     with ``key``, downloaded figures' names with ``file``."""
     show_table(metrics_table(survival), key=f"{key}_table")
-    deltas = pd.DataFrame(survival["delta_c"])
     left, right = st.columns(2)
-    if not deltas.empty:
+    for stored, measure in DELTA_MEASURES.items():
+        deltas = pd.DataFrame(survival.get(stored, []))  # Uno's: none before it was stored
+        if deltas.empty:
+            continue
         show_figure(
-            delta_c_forest(deltas, title="Added value over the schemes: ΔC (95 % bootstrap CI)"),
-            f"{key}_forest",
-            f"{file}_delta_c_{name}",
+            delta_c_forest(
+                deltas, title=f"Added value over the schemes: ΔC in {measure} (95 % bootstrap CI)"
+            ),
+            f"{key}_forest" + ("" if stored == "delta_c" else "_uno"),
+            f"{file}_{stored}_{name}",
             where=left,
         )
     for test in survival["lr_tests"]:

@@ -7,10 +7,12 @@ NIH 2008 class as an ordinal score 0 very low … 3 high; these are references, 
 the model), per center and pooled:
 
 - Harrell's C, Uno's C up to :data:`TAU_MONTHS`, the cumulative/dynamic AUC at 2 and 5 years
-  (:mod:`gistcad.analysis.survival_metrics`), and Harrell's C of size alone and of the
-  modified NIH class on the same patients;
-- the added value over the schemes: ΔC (Harrell) of the score against the modified NIH class
-  and against size alone, with a paired bootstrap 95 % CI;
+  (:mod:`gistcad.analysis.survival_metrics`), and Harrell's and Uno's C of size alone and of
+  the modified NIH class on the same patients;
+- the added value over the schemes: ΔC of the score against the modified NIH class and
+  against size alone, in Harrell's C (``delta_c``) and in Uno's C up to :data:`TAU_MONTHS`
+  (``delta_c_uno``: its limit does not depend on the censoring, which differs between
+  centers), each with a paired bootstrap 95 % CI;
 
 and pooled: the likelihood-ratio test of the score added to a Cox model of the modified NIH
 class, both as an ordinal score and as class indicators (:func:`class_indicators`), and of
@@ -40,6 +42,7 @@ from gistcad.analysis.grouping import risk_groups
 from gistcad.analysis.imaging_risk import TERTILE_LABELS
 from gistcad.analysis.performance import concordance_index
 from gistcad.analysis.survival_metrics import (
+    ConcordanceKind,
     calibration_at,
     compare_concordance,
     concordance_interval,
@@ -107,12 +110,24 @@ def _metrics_row(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> dic
         row[f"auc_{int(months)}m"] = cumulative_dynamic_auc(score, t, e, months)
     for column in REFERENCES:
         known = part[column].notna()
-        row[f"{column}_c"] = concordance_index(part.loc[known, column], t[known], e[known])
+        reference, tk, ek = part.loc[known, column], t[known], e[known]
+        row[f"{column}_c"] = concordance_index(reference, tk, ek)
+        row[f"{column}_uno_c"] = (
+            uno_concordance(reference, tk, ek, tau=TAU_MONTHS) if ek.any() else np.nan
+        )
     return {k: _clean(v) for k, v in row.items()}
 
 
-def _delta_rows(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> list[dict[str, Any]]:
+def _delta_rows(
+    center: str,
+    part: pd.DataFrame,
+    seed: int,
+    n_boot: int,
+    kind: ConcordanceKind = ConcordanceKind.HARRELL,
+) -> list[dict[str, Any]]:
+    """ΔC rows of ``part`` against each reference, in Harrell's C or in Uno's up to τ."""
     rows = []
+    tau = TAU_MONTHS if kind is ConcordanceKind.UNO else None
     for column, name in REFERENCES.items():
         known = part[part[column].notna()]
         if known["rfs_event"].sum() < 2 or len(known) < 10:
@@ -123,10 +138,14 @@ def _delta_rows(center: str, part: pd.DataFrame, seed: int, n_boot: int) -> list
                 known[column],
                 known["rfs_months"],
                 known["rfs_event"],
+                kind=kind,
+                tau=tau,
                 n_boot=n_boot,
                 seed=seed,
             )
         except ValidationError:
+            continue
+        if not np.isfinite(delta.delta):  # Uno's: no event before τ
             continue
         rows.append(
             {
@@ -281,9 +300,10 @@ def evaluate_survival(
     Returns
     -------
     dict
-        ``metrics`` (rows per center and pooled), ``delta_c`` (rows per center and pooled,
-        one per reference), ``lr_tests``, ``calibration`` (``time``, ``slope``,
-        ``slope_se``, ``groups``), ``settings`` (τ, AUC times, bootstrap replicates).
+        ``metrics`` (rows per center and pooled), ``delta_c`` (Harrell's; rows per center and
+        pooled, one per reference), ``delta_c_uno`` (the same in Uno's C up to τ),
+        ``lr_tests``, ``calibration`` (``time``, ``slope``, ``slope_se``, ``groups``),
+        ``settings`` (τ, AUC times, bootstrap replicates).
     """
     data = survival_data(oof, references)
     if data.empty or not data["rfs_event"].any():
@@ -291,14 +311,16 @@ def evaluate_survival(
             "no recurrence among the evaluated patients: the survival metrics are not defined"
         )
     centers = sorted(set(data["center"].astype(str)))
-    metrics, deltas = [], []
+    metrics, deltas, uno = [], [], []
     for center in [*centers, POOLED]:
         part = data if center == POOLED else data[data["center"].astype(str) == center]
         metrics.append(_metrics_row(center, part, seed, n_boot))
         deltas.extend(_delta_rows(center, part, seed, n_boot))
+        uno.extend(_delta_rows(center, part, seed, n_boot, ConcordanceKind.UNO))
     result: dict[str, Any] = {
         "metrics": metrics,
         "delta_c": deltas,
+        "delta_c_uno": uno,
         "lr_tests": _lr_tests(data),
         "settings": {"tau_months": TAU_MONTHS, "auc_months": list(AUC_MONTHS)} | {"n_boot": n_boot},
     }
@@ -389,6 +411,8 @@ def metrics_table(survival: dict[str, Any]) -> pd.DataFrame:
         "auc_60m": "AUC at 5 years",
         "modified_nih_c": "C of modified NIH 2008",
         "size_cm_c": "C of size alone",
+        "modified_nih_uno_c": "Uno's C of modified NIH 2008",
+        "size_cm_uno_c": "Uno's C of size alone",
     }
     return pd.DataFrame(survival.get("metrics", [])).rename(columns=names)
 
@@ -406,6 +430,10 @@ def delta_text(row: dict[str, Any]) -> str:
     return f"{row['delta_c']:+.3f} {interval}, p {row['p']:.2g}"
 
 
+#: the stored ΔC lists and what they measure (a version evaluated before Uno's ΔC has the
+#: first only)
+DELTA_MEASURES = {"delta_c": "Harrell's C", "delta_c_uno": f"Uno's C (τ {TAU_MONTHS:.0f} months)"}
+
 #: the heading of :func:`report_lines` for an imaging risk score (target rfs)
 SCORE_TITLE = "Imaging risk score for recurrence-free survival (out of fold)"
 #: the heading of :func:`report_lines` for the deep model's risk head
@@ -421,14 +449,15 @@ def report_lines(survival: dict[str, Any], title: str = SCORE_TITLE) -> list[str
         title,
         table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–"),
         "",
-        "Added value over the clinical schemes (ΔC = Harrell's C of the score minus the "
-        "scheme's, paired bootstrap 95 % CI):",
+        "Added value over the clinical schemes (ΔC = the score's C minus the scheme's, "
+        "paired bootstrap 95 % CI):",
     ]
-    for row in survival.get("delta_c", []):
-        lines.append(
-            f"  {row['center']}, vs {row['reference']} (n={row['n']}): "
-            f"C {row['c_score']:.3f} vs {row['c_reference']:.3f}, ΔC {delta_text(row)}"
-        )
+    for key, measure in DELTA_MEASURES.items():
+        for row in survival.get(key, []):
+            lines.append(
+                f"  {row['center']}, vs {row['reference']} (n={row['n']}), {measure}: "
+                f"C {row['c_score']:.3f} vs {row['c_reference']:.3f}, ΔC {delta_text(row)}"
+            )
     for test in survival.get("lr_tests", []):
         lines.append(f"Score added to a Cox model of {test['base']}: {lr_text(test)}")
     calibration = survival.get("calibration")

@@ -49,7 +49,7 @@ from gistcad.modelling.radiomics_model import LOGISTIC, RadiomicsLearner, Radiom
 from gistcad.modelling.radiomics_search import search_candidates
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearner
-from gistcad.modelling.survival_evaluation import lr_text, reference_scores
+from gistcad.modelling.survival_evaluation import DELTA_MEASURES, lr_text, reference_scores
 from gistcad.modelling.targets import Target, labels_for, trainable_targets
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
@@ -230,12 +230,13 @@ def _survival_lines(survival: dict[str, Any]) -> list[str]:
             for r in survival["metrics"]
         )
     ]
-    for row in survival["delta_c"]:
-        if row["center"] == POOLED:
-            lines.append(
-                f"- ΔC over {row['reference']}: {row['delta_c']:+.3f} "
-                f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
-            )
+    for stored, measure in DELTA_MEASURES.items():
+        for row in survival.get(stored, []):
+            if row["center"] == POOLED:
+                lines.append(
+                    f"- ΔC over {row['reference']} ({measure}): {row['delta_c']:+.3f} "
+                    f"({row['ci_lower']:+.3f} to {row['ci_upper']:+.3f})"
+                )
     for test in survival["lr_tests"]:
         lines.append(f"- Score added to {test['base']}: {lr_text(test)}")
     return lines

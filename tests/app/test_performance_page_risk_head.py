@@ -47,5 +47,7 @@ def test_a_deep_model_shows_its_risk_head_beside_the_genotype_metrics(deep_model
     assert "Calibration at 5 years: not calibrated: a risk head gives a ranking" in captions
     keys = {c.proto.id for c in at.get("plotly_chart")}
     assert any("perf_head_forest" in k for k in keys) and any("perf_head_km" in k for k in keys)
+    assert any("perf_head_forest_uno" in k for k in keys)  # ΔC in Uno's C as well
+    assert "Uno's C of modified NIH 2008" in head.columns
     assert not any("perf_head_calibration" in k for k in keys)
     assert "perf_task" in [r.key for r in at.radio]  # the genotype questions are still there

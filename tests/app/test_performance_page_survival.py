@@ -83,4 +83,11 @@ def test_an_imaging_risk_score_shows_survival_metrics_delta_c_calibration_and_km
     # no AUC question radio, no confusion matrix: the genotype part is not drawn
     assert "perf_task" not in [r.key for r in at.radio]
     charts = at.get("plotly_chart")
-    assert len(charts) == 3  # ΔC forest, calibration at 5 years, Kaplan–Meier by tertile
+    # ΔC forests in Harrell's and in Uno's C, calibration at 5 years, Kaplan–Meier by tertile
+    assert [c.key for c in charts] == [
+        "perf_surv_forest",
+        "perf_surv_forest_uno",
+        "perf_surv_calibration",
+        "perf_surv_km",
+    ]
+    assert float(pooled["Uno's C of size alone"]) < float(pooled["Uno's C (τ 60 months)"])

@@ -4,6 +4,7 @@ survival, as text and as JSON."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +55,8 @@ def test_evaluate_judges_the_risk_head_in_json(
     assert pooled["harrell_c"] == pytest.approx(expected)
     references = {r["reference"] for r in head["delta_c"] if r["center"] == "All centers"}
     assert references == {"Modified NIH 2008", "Tumour size alone"}
+    uno = {r["reference"] for r in head["delta_c_uno"] if r["center"] == "All centers"}
+    assert uno == references  # the same comparison in Uno's C up to 60 months
     assert {t["base"] for t in head["lr_tests"]} >= {"Log tumour size"}
     assert "calibration" not in head and "ranking, not probabilities" in head["calibration_note"]
 
@@ -64,5 +67,8 @@ def test_evaluate_prints_the_risk_head(data_dir: Path, capsys: pytest.CaptureFix
     assert "Risk head for recurrence-free survival (out of fold)" in out
     assert "Uno's C (τ 60 months)" in out
     assert "All centers, vs Tumour size alone" in out
+    assert re.search(
+        r"All centers, vs Tumour size alone \(n=\d+\), Uno's C \(τ 60 months\): C", out
+    )
     assert "Score added to a Cox model of Log tumour size: LR" in out
     assert "Not calibrated: a risk head gives a ranking, not probabilities" in out

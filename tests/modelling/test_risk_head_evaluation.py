@@ -61,6 +61,17 @@ def test_the_head_against_size_and_nih_by_hand() -> None:
     deltas = {(r["center"], r["reference"]): r for r in result["delta_c"]}
     assert deltas[("All centers", "Tumour size alone")]["delta_c"] == pytest.approx(0.5)
     assert deltas[("All centers", "Modified NIH 2008")]["delta_c"] == pytest.approx(15 / 66)
+    # Uno's C up to 60 months: no censoring before 120, so every weight is 1 and the usable
+    # pairs are those of the recurrences before 60 (10 … 50 months): 11 + 10 + 9 + 8 + 7 = 45.
+    # Size ties all: 0.5. NIH: each of the five is high, tied with the high ones after it
+    # (5 + 4 + 3 + 2 + 1 = 15 pairs, half each) and above the six very low: (30 + 7.5) / 45
+    assert pooled["size_cm_uno_c"] == pytest.approx(0.5)
+    assert pooled["modified_nih_uno_c"] == pytest.approx(37.5 / 45)
+    uno = {(r["center"], r["reference"]): r for r in result["delta_c_uno"]}
+    assert uno[("All centers", "Tumour size alone")]["delta_c"] == pytest.approx(0.5)
+    assert uno[("All centers", "Modified NIH 2008")]["c_reference"] == pytest.approx(37.5 / 45)
+    assert uno[("All centers", "Modified NIH 2008")]["delta_c"] == pytest.approx(7.5 / 45)
+    assert any("Uno's C (τ 60 months): C 1.000 vs 0.833" in line for line in report_lines(result))
     # a ranking, not probabilities: no calibration, and the page and report say why
     assert "calibration" not in result
     assert result["calibration_note"] == RISK_HEAD_CALIBRATION_NOTE
