@@ -34,6 +34,7 @@ from gistcad.modelling.radiomics_model import (
 from gistcad.modelling.radiomics_search import clinical_covariates
 from gistcad.modelling.targets import CLASSES, Target, labels_for
 from gistcad.modelling.trainer import TrainRequest, make_learner
+from gistcad.store.model_queries import MODELLING_COLUMNS, RESPONSE_LABEL_COLUMNS
 from tests.modelling.test_radiomics_search import TINY
 
 N = 18
@@ -276,11 +277,34 @@ def test_the_learner_contract(
         learner.load(path, sha256)
 
 
-#: columns a model must never read as features: they are known only after surgery (mitoses,
-#: rupture, histology), follow from the genotype (imatinib treatment), are the genotype itself
-#: or are the outcome (survival, the response labels), and would leak the genotype or the
-#: answer into the inputs. The labels reach a learner only as its ``labels`` argument.
-NOT_FEATURES = {
+#: the only columns of the modelling table a model may read: the CT and its outline (their
+#: files and checksums) and the scanner's tube voltage, where and in whom the tumour grows
+#: (site, size, age, sex), the center (harmonisation) and the row's identity. Anything else —
+#: today mitoses, rupture, the genotype, follow-up and response labels, and any column a later
+#: version adds to the table — is changed by the test below, which must not change a model.
+ALLOWED = frozenset(
+    {
+        "patient_id",
+        "pseudonym",
+        "series_id",
+        "volume_path",
+        "volume_sha256",
+        "mask_path",
+        "mask_sha256",
+        "kvp",
+        "center",
+        "site",
+        "size_cm",
+        "age_at_diagnosis",
+        "sex",
+    }
+)
+#: values for the columns outside :data:`ALLOWED` that would leak the genotype or the answer:
+#: known only after surgery (mitoses, rupture, histology), following from the genotype
+#: (imatinib treatment), the genotype itself or the outcome (survival, the response labels).
+#: Columns outside the allow-list that are not named here are shifted by one row. The labels
+#: reach a learner only as its ``labels`` argument.
+LEAKING = {
     "mitotic_count": [0.0, 250.0],
     "mitotic_unit": ["per_5mm2", "per_50hpf"],
     "rupture": [False, True],
@@ -298,49 +322,89 @@ NOT_FEATURES = {
 }
 
 
-def _with_other_values(table: pd.DataFrame, column_values: dict[str, list[object]]) -> pd.DataFrame:
-    """``table`` with each listed column filled by alternating, unrelated values."""
+def _every_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every column of the store's modelling table (and the leaking ones it
+    might gain) filled in: identities, three centers, two tube voltages, mitoses, rupture."""
+    full = table.copy()
+    n = len(full)
+    full["patient_id"] = np.arange(n) + 100
+    full["series_id"] = np.arange(n) + 500
+    full["center"] = [("Alpha", "Beta", "Gamma")[i % 3] for i in range(n)]
+    full["kvp"] = [(100.0, 120.0)[i % 2] for i in range(n)]
+    full["mitotic_count"] = [float(2 + i % 9) for i in range(n)]
+    full["mitotic_unit"] = "per_5mm2"
+    full["rupture"] = [i % 5 == 0 for i in range(n)]
+    for column, values in LEAKING.items():
+        if column not in full:
+            full[column] = [values[(i + 1) % len(values)] for i in range(n)]
+    stored = set(MODELLING_COLUMNS) | set(RESPONSE_LABEL_COLUMNS)
+    assert stored <= set(full.columns), f"give the test table {sorted(stored - set(full))}"
+    return full
+
+
+def _changed_outside(table: pd.DataFrame, kept: set[str]) -> pd.DataFrame:
+    """``table`` with every column but ``kept`` changed: the leaking ones to alternating,
+    unrelated values, any other one shifted by a row."""
     other = table.copy()
-    for column, values in column_values.items():
-        other[column] = [values[i % len(values)] for i in range(len(other))]
+    for column in table.columns:
+        if column in kept:
+            continue
+        values = LEAKING.get(column)
+        if values is None:
+            other[column] = np.roll(table[column].to_numpy(), 1)
+        else:
+            other[column] = [values[i % len(values)] for i in range(len(other))]
     return other
 
 
+def test_the_allow_list_covers_every_leaking_column() -> None:
+    assert not ALLOWED & set(LEAKING)
+    assert set(MODELLING_COLUMNS) - ALLOWED == {
+        "mitotic_count",
+        "mitotic_unit",
+        "rupture",
+        "genotype_detail",
+        "rfs_months",
+        "rfs_event",
+    }
+
+
 @pytest.mark.parametrize(("kind", "target"), CASES, ids=lambda v: str(v))
-def test_no_model_reads_mitoses_histology_treatment_genotype_or_the_outcome(
+def test_no_model_reads_a_column_outside_the_allow_list(
     kind: ModelKind, target: Target, cohort: tuple[Path, pd.DataFrame]
 ) -> None:
-    """Changing those columns changes neither a fitted model nor its predictions.
+    """Changing every column outside :data:`ALLOWED` changes neither a fitted model nor its
+    predictions.
 
     The deep model learns from recurrence-free survival (its Cox head) and from the genotype
     (its genotype head, also for a response target), and the searched radiomics model of KIT
     exon 11 vs rest from the genotype (its four classes): training targets, so for them every
-    other listed column is changed at fitting; at prediction every listed column is. The
+    other column outside the list is changed at fitting; at prediction every one is. The
     imaging risk score (target rfs) learns from recurrence-free survival alone: at fitting
-    every listed column but that follow-up is changed.
+    every column outside the list but that follow-up is changed.
     """
     data_dir, table = cohort
+    table = _every_column(table)
     labels = labels_for(table, target)
     rows = np.arange(N)
     learner = _learner(kind, target, data_dir)
     fitted = learner.fit(table, labels, rows)
     scores = learner.predict(fitted, table)
 
-    # at prediction: nothing of these columns reaches the model
-    blind = learner.predict(fitted, _with_other_values(table, NOT_FEATURES))
+    # at prediction: nothing outside the allow-list reaches the model
+    blind = learner.predict(fitted, _changed_outside(table, set(ALLOWED)))
     np.testing.assert_array_equal(blind.probabilities, scores.probabilities)
 
     # at fitting: the same model comes out (the same seed, so bit-identical on this machine)
     learns_genotype = kind is ModelKind.DL or (
         kind is ModelKind.RADIOMICS and target is Target.KIT11
     )
-    fit_blind = {
-        k: v
-        for k, v in NOT_FEATURES.items()
-        if "rfs" not in k or not (kind is ModelKind.DL or target.is_survival)
-        if k != "genotype_detail" or not learns_genotype
-    }
-    other = _with_other_values(table, fit_blind)
+    targets = set()
+    if kind is ModelKind.DL or target.is_survival:
+        targets |= {"rfs_months", "rfs_event"}
+    if learns_genotype:
+        targets.add("genotype_detail")
+    other = _changed_outside(table, set(ALLOWED) | targets)
     refitted = _learner(kind, target, data_dir).fit(other, labels, rows)
     np.testing.assert_allclose(
         learner.predict(refitted, table).probabilities, scores.probabilities, rtol=0, atol=1e-6
