@@ -15,6 +15,9 @@ keep them):
   classes, an ensemble of all 16 candidates);
 - ``radiomics-best3``: the search as it was before (fitted on KIT exon 11 vs rest, the best
   three candidates averaged), to measure the change on the same folds;
+- ``radiomics-bin10``, ``radiomics-bin5``: the search on features discretised in bins of 10
+  or 5 HU instead of 25 (``RadiomicsSettings.bin_width_hu``), to measure the bin width against
+  the genotype's effects of a few HU on the same folds;
 - ``logistic``: the radiomics model trained before the search, ``gistcad train --model
   radiomics --radiomics logistic`` (a tuned logistic regression on the whole tumour's
   features);
@@ -79,18 +82,32 @@ from gistcad.synth.observation import IQR_PER_SD
 
 #: the models a run may ask for, in the order they are trained (and compared: each against
 #: those before it); ``six`` comes with ``radiomics`` or ``logistic``
-MODELS = ("clinical", "radiomics", "radiomics-best3", "logistic", "deep", "deep-unharmonised")
+MODELS = (
+    "clinical",
+    "radiomics",
+    "radiomics-best3",
+    "radiomics-bin10",
+    "radiomics-bin5",
+    "logistic",
+    "deep",
+    "deep-unharmonised",
+)
 ORDER = (
     "clinical",
     "six",
     "logistic",
     "radiomics-best3",
     "radiomics",
+    "radiomics-bin10",
+    "radiomics-bin5",
     "deep",
     "deep-unharmonised",
 )
 #: the search before the genotype classes and the whole ensemble (README "Learning curves")
 BEST3 = {"ensemble_size": 3, "genotype_classes": False}
+#: the search on features discretised with a finer bin than the default 25 HU (texture
+#: matrices; the percentiles and statistics do not bin), HU per bin
+FINER_BINS = {"radiomics-bin10": 10.0, "radiomics-bin5": 5.0}
 IMAGE_MODELS = ("radiomics", "logistic", "deep")
 #: the model names rows carry: 3 since ``radiomics`` is the search fitted on the genotype
 #: classes with all its candidates; rows of version 2 called the search before it
@@ -488,6 +505,8 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
         if isinstance(learner, RadiomicsLearner) and model == "radiomics-best3":
             assert learner.search_settings is not None
             learner.search_settings = replace(learner.search_settings, **BEST3)
+        if isinstance(learner, RadiomicsLearner) and model in FINER_BINS:
+            learner.settings = replace(learner.settings, bin_width_hu=FINER_BINS[model])
         if isinstance(learner, RadiomicsLearner):
             # every patient's features once, cached (the logistic pipeline's read from six's)
             learner.prepare(table, None)

@@ -11,14 +11,16 @@ seeded by the subset's number) and every model predicts KIT exon 11 vs rest out 
 them, as ``bench/learning_curve.py`` runs it: ``clinical``, ``six`` (the six measurements'
 4-class logistic regression), ``radiomics`` (the search ``gistcad train`` trains) and, if
 asked, ``radiomics-best3`` (the search before it fitted the genotype classes and averaged all
-its candidates) and ``logistic`` (the radiomics pipeline before the search).
+its candidates), ``radiomics-bin10`` and ``radiomics-bin5`` (the search on features binned by
+10 or 5 HU instead of 25) and ``logistic`` (the radiomics pipeline before the search).
 
 Printed per subset: each model's AUC and DeLong's p against the clinical model, the six
-measurements and ``radiomics-best3`` (those run before it). Then per model the mean AUC over
-the subsets with their SD and range, and the two targets as the subsets see them: radiomics
-minus six (mean paired difference, its SD and standard error over subsets, the subsets where
-radiomics is at or above six; the same against ``radiomics-best3`` when run), and in how many
-subsets radiomics (and each model) beats the clinical model with DeLong p < 0.05.
+measurements, ``radiomics-best3`` and ``radiomics`` (those run before it). Then per model the
+mean AUC over the subsets with their SD and range, and the two targets as the subsets see
+them: radiomics minus six (mean paired difference, its SD and standard error over subsets, the
+subsets where radiomics is at or above six; the same against ``radiomics-best3``, and each
+finer bin against ``radiomics``, when run), and in how many subsets radiomics (and each model)
+beats the clinical model with DeLong p < 0.05.
 
 The subsets share patients (any two of 400 out of 1,400 about 115), so their spread
 understates the spread between independent cohorts, and their mean and its standard error
@@ -59,7 +61,22 @@ from bench.learning_curve import (  # after the path: run as a script
     kit11_scores,
 )
 
-MODELS = ("clinical", "six", "radiomics-best3", "radiomics", "logistic")
+MODELS = (
+    "clinical",
+    "six",
+    "radiomics-best3",
+    "radiomics",
+    "radiomics-bin10",
+    "radiomics-bin5",
+    "logistic",
+)
+#: the paired differences the summary prints: (model, against)
+PAIRS = (
+    ("radiomics", "six"),
+    ("radiomics", "radiomics-best3"),
+    ("radiomics-bin10", "radiomics"),
+    ("radiomics-bin5", "radiomics"),
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +129,7 @@ def measure_subset(args: argparse.Namespace, cohort: Cohort, subset: int) -> lis
         scores[model] = score
         delong: dict[str, float] = {
             other: delong_test(score, scores[other], truth).p_value
-            for other in ("clinical", "six", "radiomics-best3")
+            for other in ("clinical", "six", "radiomics-best3", "radiomics")
             if other in scores and other != model
         }
         out.append(SubsetRow(subset, model, roc_auc(score, truth), len(truth), delong))
@@ -133,14 +150,14 @@ def summary_lines(rows: list[SubsetRow]) -> list[str]:
             f"{model:15s} {aucs.size:7d}  {aucs.mean():.3f}     {sd:.3f}  "
             f"{aucs.min():.3f}–{aucs.max():.3f}"
         )
-    for other in ("six", "radiomics-best3"):
-        if {"radiomics", other} <= by_model.keys():
-            shared = sorted(by_model["radiomics"].keys() & by_model[other].keys())
-            diff = np.array([by_model["radiomics"][s].auc - by_model[other][s].auc for s in shared])
+    for first, other in PAIRS:
+        if {first, other} <= by_model.keys():
+            shared = sorted(by_model[first].keys() & by_model[other].keys())
+            diff = np.array([by_model[first][s].auc - by_model[other][s].auc for s in shared])
             sd = float(diff.std(ddof=1)) if diff.size > 1 else float("nan")
             lines.append(
-                f"radiomics - {other}: mean {diff.mean():+.3f} (SD {sd:.3f}, SE "
-                f"{sd / np.sqrt(diff.size):.3f}); radiomics >= {other} in "
+                f"{first} - {other}: mean {diff.mean():+.3f} (SD {sd:.3f}, SE "
+                f"{sd / np.sqrt(diff.size):.3f}); {first} >= {other} in "
                 f"{int((diff >= 0).sum())} of {diff.size} subsets"
             )
     if "clinical" in by_model:

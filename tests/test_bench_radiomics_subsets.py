@@ -95,6 +95,11 @@ def test_the_summary_pairs_the_subsets_and_counts_wins_only_with_the_higher_auc(
     text = "\n".join(bench.summary_lines(rows + before))
     assert "radiomics - radiomics-best3: mean +0.020 (SD 0.044, SE 0.025); radiomics >= " in text
     assert "radiomics >= radiomics-best3 in 2 of 3 subsets" in text
+    finer = [row(s, "radiomics-bin10", auc, 400) for s, auc in enumerate([0.66, 0.62, 0.66])]
+    # the finer bin minus the default: -0.01, +0.01, +0.03
+    text = "\n".join(bench.summary_lines(rows + finer))
+    assert "radiomics-bin10 - radiomics: mean +0.010 (SD 0.020, SE 0.012)" in text
+    assert "radiomics-bin10 >= radiomics in 2 of 3 subsets" in text
 
 
 def test_each_model_s_scores_meet_their_own_patients(monkeypatch: pytest.MonkeyPatch) -> None:
