@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from gistcad.domain import ModelKind
+from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.layout import DataLayout
 from gistcad.modelling.folds import Scheme
 from gistcad.modelling.oracle_link import COLUMNS
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import TrainRequest, train
 from gistcad.store import AccessScope
+from gistcad.store.models import Patient
 from tests.app.conftest import APP
 from tests.factories import seed_cohort
 
@@ -129,3 +134,76 @@ def test_the_models_are_compared_on_the_same_patients_with_one_marker_legend(
     assert "2 models, each evaluated on the same 80 patients" in captions
     assert "held (Clinical) is not compared here: it was evaluated on a hold-out" in captions
     assert captions.count("Markers: filled = a model with its 95 % CI") == 2  # both forests
+
+
+def test_the_forest_draws_the_four_synthetic_references_of_a_linked_oracle(
+    app_db: Engine, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An imported synthetic cohort's oracle (linked by the data folder's key) puts the latent
+    ceiling, the same with age and sex, the observable reference and the clinical oracle on
+    the AUC forest, each its own trace, with the AUC of its posterior per center."""
+    layout = DataLayout(tmp_path)  # the app's data folder (app_db)
+    layout.pseudonym_key.parent.mkdir(parents=True, exist_ok=True)
+    layout.pseudonym_key.write_bytes(bytes(range(32)))
+    pseudonymizer = Pseudonymizer(bytes(range(32)))
+    rows = []
+    with Session(app_db) as s:  # as an import would: pseudonyms from (center, hospital id)
+        seed_cohort(s, n=80, with_series=True)
+        patients = s.scalars(select(Patient).order_by(Patient.id)).all()
+        for i, patient in enumerate(patients):
+            center = patient.center.name
+            patient.pseudonym = pseudonymizer.pseudonym(center, f"{i:03d}")
+            rows.append((center, f"{i:03d}", patient.id))
+        s.flush()
+        truth = _genotypes(s)
+        request = TrainRequest(ModelKind.CLINICAL, Target.KIT11, name="clin-k11")
+        train(s, AccessScope.everything(), tmp_path_factory.mktemp("models"), request)
+        s.commit()
+    rng = np.random.default_rng(0)
+    oracle = []
+    for center, hospital_id, patient_id in rows:
+        kit11 = truth[patient_id] == "kit11"
+        posterior = {  # the references' posteriors, each sharper than the one after it
+            "": 0.5 + (0.35 if kit11 else -0.35) + rng.normal(0, 0.1),
+            "latent_with_age_sex_": 0.5 + (0.3 if kit11 else -0.3) + rng.normal(0, 0.15),
+            "observable_": 0.5 + (0.1 if kit11 else -0.1) + rng.normal(0, 0.2),
+            "clinical_oracle_": 0.5 + rng.normal(0, 0.2),
+        }
+        oracle.append(
+            {"center": center, "hospital_id": hospital_id}
+            | {
+                f"{prefix}{column}": (p if column == "p_kit11" else (1 - p) / 3)
+                for prefix, p in posterior.items()
+                for column in COLUMNS
+            }
+        )
+    layout.demo_oracle.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(oracle).to_csv(layout.demo_oracle, index=False)
+    at = _page()
+    assert not at.exception, at.exception
+    forest = next(c for c in at.get("plotly_chart") if "perf_forest" in c.proto.id)
+    traces = {t["name"]: t for t in json.loads(forest.proto.spec)["data"]}
+    names = [
+        "synthetic ceiling",
+        "synthetic ceiling with age and sex",
+        "synthetic observable reference",
+        "synthetic clinical oracle",
+    ]
+    assert set(names) <= set(traces)
+    pooled = {name: dict(zip(traces[name]["y"], traces[name]["x"], strict=True)) for name in names}
+    aucs = [pooled[name]["All centers"] for name in names]
+    assert aucs == sorted(aucs, reverse=True)  # as the posteriors were made
+    assert aucs[0] > 0.95 and 0.35 < aucs[-1] < 0.65  # the clinical oracle knows nothing here
+
+
+def _genotypes(session: Session) -> dict[int, str]:
+    """Each patient's genotype group as the KIT exon 11 question reads it."""
+    from gistcad.modelling.targets import labels_for
+    from gistcad.store.model_queries import modelling_table
+
+    table = modelling_table(session, AccessScope.everything())
+    labels = labels_for(table, Target.KIT11)
+    return {
+        int(p): ("kit11" if label == 1 else "rest")
+        for p, label in zip(table["patient_id"], labels, strict=True)
+    }
