@@ -22,6 +22,7 @@ from gistcad.modelling.folds import Scheme
 from gistcad.modelling.request import (
     CROP_POLICIES,
     MAX_ENSEMBLE,
+    MAX_RADIOMICS_ENSEMBLE,
     MAX_TTA,
     PRECISIONS,
     RADIOMICS_MODELS,
@@ -77,6 +78,14 @@ def register(sub: Any) -> None:
         "KIT exon 11 vs rest fitted on the four genotype classes); "
         "logistic is the tuned logistic regression on the whole tumour's features trained "
         "before it",
+    )
+    tr.add_argument(
+        "--radiomics-ensemble",
+        type=count(1, MAX_RADIOMICS_ENSEMBLE, "candidates"),
+        metavar="N",
+        help="radiomics model search: keep the best N candidates by its inner cross-validation "
+        "(AUC over 3 folds repeated twice, or leaving one center out with --cv loco), as WORC "
+        "keeps a few (default: all 16 averaged, without inner cross-validation)",
     )
     tr.add_argument(
         "--epochs",
@@ -238,6 +247,7 @@ def _train(args: argparse.Namespace) -> int:
             "crop_mm": args.crop_mm,
             "precision": args.precision,
             "radiomics": args.radiomics,
+            "radiomics_ensemble": args.radiomics_ensemble,
         }
     )
     with (

@@ -380,14 +380,21 @@ class RadiomicsRecipe:
         )
 
     @classmethod
-    def named(cls, name: str) -> RadiomicsRecipe:
+    def named(cls, name: str, ensemble: int | None = None) -> RadiomicsRecipe:
         """The pipeline a training request names (:data:`~gistcad.modelling.request.
-        RADIOMICS_MODELS`): "search", the default, or "logistic"."""
-        if name == "logistic":
+        RADIOMICS_MODELS`): "search", the default, or "logistic"; ``ensemble``: the search
+        keeps its best so many candidates by inner cross-validation (None: all of them)."""
+        if name == "logistic" and ensemble is None:
             return LOGISTIC
         if name == "search":
-            return SEARCH
-        raise ValidationError(f"unknown radiomics model {name!r}: search or logistic")
+            if ensemble is None:
+                return SEARCH
+            assert SEARCH.search is not None
+            return replace(SEARCH, search=replace(SEARCH.search, ensemble_size=ensemble))
+        raise ValidationError(
+            f"unknown radiomics model {name!r}: search or logistic (the logistic regression "
+            "keeps no ensemble)"
+        )
 
 
 #: the default since the search was measured at 400–1,400 patients (README "Learning curves"):

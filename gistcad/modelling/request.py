@@ -36,6 +36,7 @@ FIELDS = (
     "crop_mm",
     "precision",
     "radiomics",
+    "radiomics_ensemble",
 )
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
@@ -53,6 +54,8 @@ MAX_CROP_MM = 20.0
 #: the radiomics model's two pipelines (:mod:`gistcad.modelling.radiomics_model`): the
 #: WORC-style "search" (the default) and the tuned "logistic" regression trained before it
 RADIOMICS_MODELS = ("search", "logistic")
+#: the most candidates the radiomics search's ensemble may keep (its default grid has 16)
+MAX_RADIOMICS_ENSEMBLE = 64
 #: the radiomics pipelines as the dashboard names them
 RADIOMICS_LABELS = {
     "search": "model search (WORC-style, the default)",
@@ -86,6 +89,8 @@ class TrainRequest:
     (the default: the solid part's features, clinical covariates, ComBat, a search over
     classifiers kept as an ensemble) or "logistic" (the tuned logistic regression on the whole
     tumour's features that was the default before); the imaging risk score has its own.
+    ``radiomics_ensemble``: the search keeps the best N candidates by its inner
+    cross-validation, as WORC does (None: all of them, without inner cross-validation).
     ``folds_from``: a registered version (its id or name) whose folds this run keeps, so that
     the two are compared on exactly the same folds (None: folds dealt by ``seed``).
     ``deep_model``: a deep model version (id or name) whose risk score is an input of the
@@ -114,6 +119,7 @@ class TrainRequest:
     crop_mm: float | None = None
     precision: str = "fp32"
     radiomics: str = "search"
+    radiomics_ensemble: int | None = None
 
     def __post_init__(self) -> None:
         if self.deep_model is not None and not self.target.is_survival:
@@ -136,6 +142,16 @@ class TrainRequest:
                 "genotype, risk and response targets: use it with --model radiomics (the imaging "
                 "risk score for survival is a penalised Cox model of its own)"
             )
+        if self.radiomics_ensemble is not None and (
+            self.kind is not ModelKind.RADIOMICS
+            or self.target.is_survival
+            or self.radiomics != RADIOMICS_MODELS[0]
+        ):
+            raise ValidationError(
+                "--radiomics-ensemble sets how many candidates the radiomics model search keeps: "
+                "use it with --model radiomics and the search (not --radiomics logistic, nor the "
+                "imaging risk score for survival)"
+            )
         if self.crop == "fixed" and self.crop_mm is None:
             raise ValidationError(
                 "--crop fixed needs the crop's spacing: add --crop-mm (on the Jobs page, "
@@ -156,6 +172,8 @@ class TrainRequest:
         name = f"{self.kind.value}-{self.target.value}-{self.scheme.value}-s{self.seed}"
         if self.radiomics != RADIOMICS_MODELS[0]:
             name += f"-{self.radiomics}"
+        if self.radiomics_ensemble is not None:
+            name += f"-best{self.radiomics_ensemble}"
         return name + ("-deep" if self.deep_model else "")
 
     def to_parameters(self) -> dict[str, Any]:
@@ -172,6 +190,11 @@ class TrainRequest:
             # only when asked: a request without them is stored as before they existed
             **self._deep_options(),
             **({} if self.radiomics == RADIOMICS_MODELS[0] else {"radiomics": self.radiomics}),
+            **(
+                {}
+                if self.radiomics_ensemble is None
+                else {"radiomics_ensemble": self.radiomics_ensemble}
+            ),
         }
 
     @classmethod
@@ -216,6 +239,14 @@ class TrainRequest:
             crop_mm=_crop_mm(parameters.get("crop_mm")),
             precision=_precision(parameters.get("precision") or "fp32"),
             radiomics=_radiomics_model(parameters.get("radiomics") or RADIOMICS_MODELS[0]),
+            radiomics_ensemble=None
+            if parameters.get("radiomics_ensemble") is None
+            else _whole(
+                parameters["radiomics_ensemble"],
+                "the radiomics search's kept candidates",
+                1,
+                MAX_RADIOMICS_ENSEMBLE,
+            ),
         )
 
 

@@ -120,7 +120,7 @@ def make_learner(
     if request.kind is ModelKind.CLINICAL:
         return ClinicalLearner(n_classes=n_classes, seed=request.seed)
     if request.kind is ModelKind.RADIOMICS:
-        recipe = radiomics or RadiomicsRecipe.named(request.radiomics)
+        recipe = radiomics or RadiomicsRecipe.named(request.radiomics, request.radiomics_ensemble)
         return RadiomicsLearner(
             n_classes=n_classes,
             data_dir=data_dir,
@@ -177,7 +177,7 @@ def model_card(
         dl_settings,
         request.target,
         request.deep_model,
-        radiomics or RadiomicsRecipe.named(request.radiomics),
+        radiomics or RadiomicsRecipe.named(request.radiomics, request.radiomics_ensemble),
     )
     lines = [
         f"# {request.default_name()}",

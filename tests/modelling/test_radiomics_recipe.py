@@ -23,6 +23,7 @@ from gistcad.modelling.radiomics_model import (
     LOGISTIC,
     SEARCH,
     CaseImages,
+    RadiomicsLearner,
     RadiomicsRecipe,
     cache_path,
     patient_features,
@@ -30,7 +31,14 @@ from gistcad.modelling.radiomics_model import (
 from gistcad.modelling.radiomics_search import SearchSettings
 from gistcad.modelling.request import TrainRequest
 from gistcad.modelling.targets import Target
-from gistcad.modelling.trainer import predict, radiomics_recipe_of, request_of, train
+from gistcad.modelling.trainer import (
+    _inputs_text,
+    make_learner,
+    predict,
+    radiomics_recipe_of,
+    request_of,
+    train,
+)
 from gistcad.store import AccessScope, session_scope
 from gistcad.store.models import ModelVersion, Prediction
 from tests.biomarkers.test_deep_risk_candidate import N
@@ -171,3 +179,58 @@ def test_the_logistic_pipeline_reads_the_features_the_search_extracted(tmp_path:
     assert patient_features(tmp_path, undescribed, LOGISTIC.settings) == {}
     with pytest.raises(ValidationError, match=r"missing\.nii: no such file"):  # extracted
         patient_features(tmp_path, second, SEARCH.settings)
+
+
+def test_the_search_keeps_the_best_few_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--radiomics-ensemble N``: the search keeps its best N candidates by inner
+    cross-validation, as WORC does; the recipe stored with the version says so, and so does
+    its card. Refused where there is no search."""
+    asked = TrainRequest.from_parameters(
+        {"kind": "radiomics", "target": "kit11", "radiomics_ensemble": 3}
+    )
+    assert asked.radiomics_ensemble == 3 and asked.default_name().endswith("-best3")
+    assert TrainRequest.from_parameters(asked.to_parameters()) == asked  # a job's round trip
+    assert (
+        "radiomics_ensemble" not in TrainRequest(ModelKind.RADIOMICS, Target.KIT11).to_parameters()
+    )
+    learner = make_learner(asked, tmp_path)
+    assert isinstance(learner, RadiomicsLearner) and learner.search_settings is not None
+    assert learner.search_settings.ensemble_size == 3
+    assert learner.recipe == RadiomicsRecipe.named("search", 3)
+    assert learner.recipe.to_dict()["search"]["ensemble_size"] == 3  # stored with the version
+    text = _inputs_text(ModelKind.RADIOMICS, None, Target.KIT11, None, learner.recipe)
+    assert "an ensemble of the best 3 classifiers of a model search by inner cross-validation" in (
+        text
+    )
+    for parameters, message in (
+        ({"kind": "clinical", "radiomics_ensemble": 3}, "--radiomics-ensemble sets how many"),
+        (
+            {"kind": "radiomics", "radiomics": "logistic", "radiomics_ensemble": 3},
+            "not --radiomics",
+        ),
+        ({"kind": "radiomics", "target": "rfs", "radiomics_ensemble": 3}, "imaging risk score"),
+        ({"kind": "radiomics", "radiomics_ensemble": 0}, "between 1 and 64"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            TrainRequest.from_parameters(parameters)
+
+    from gistcad.modelling import trainer
+
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    requests: list[TrainRequest] = []
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        requests.append(args[3])
+        raise ValidationError("stopped before training")
+
+    monkeypatch.setattr(trainer, "train_and_register", record)
+    assert main(["train", "--model", "radiomics", "--radiomics-ensemble", "4"]) == 2
+    assert [r.radiomics_ensemble for r in requests] == [4]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "radiomics", "--radiomics-ensemble", "0"])
+    assert "outside the allowed range of candidates" in capsys.readouterr().err
