@@ -475,7 +475,7 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
     from gistcad.modelling.crossval import out_of_fold
     from gistcad.modelling.dl_model import DlLearner
     from gistcad.modelling.folds import Scheme
-    from gistcad.modelling.radiomics_model import RadiomicsLearner
+    from gistcad.modelling.radiomics_model import RadiomicsLearner, feature_table
     from gistcad.modelling.request import TrainRequest
     from gistcad.modelling.targets import Target, labels_for
     from gistcad.modelling.trainer import make_learner
@@ -507,6 +507,8 @@ def kit11_scores(args: argparse.Namespace, cohort: Cohort, model: str) -> pd.Dat
             learner.search_settings = replace(learner.search_settings, **BEST3)
         if isinstance(learner, RadiomicsLearner) and model in FINER_BINS:
             learner.settings = replace(learner.settings, bin_width_hu=FINER_BINS[model])
+            # its own features (another cache key), extracted by --workers processes
+            feature_table(table, cohort.data, learner.settings, workers=args.workers)
         if isinstance(learner, RadiomicsLearner):
             # every patient's features once, cached (the logistic pipeline's read from six's)
             learner.prepare(table, None)

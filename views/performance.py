@@ -143,7 +143,7 @@ def show_survival(
     show_table(metrics_table(survival), key=f"{key}_table")
     left, right = st.columns(2)
     for stored, measure in DELTA_MEASURES.items():
-        deltas = pd.DataFrame(survival.get(stored, []))  # Uno's: none before it was stored
+        deltas = pd.DataFrame(survival.get(stored, []))
         if deltas.empty:
             continue
         show_figure(

@@ -281,7 +281,7 @@ class DlSettings:
         """Settings as stored with a model version. A key missing from an older version takes
         the value it was trained with: ±10 % and ±15 HU of jitter, no age and sex, a covariate
         term starting at zero, a single network without test-time views, crops fitted to
-        each tumour with a 1 mm floor, no harmonisation."""
+        each tumour with a 1 mm floor, no harmonisation, float32."""
         return cls(
             **{
                 "intensity_scale": OLD_INTENSITY_SCALE,
@@ -300,7 +300,7 @@ class DlSettings:
     @classmethod
     def for_request(cls, request: TrainRequest) -> DlSettings:
         """The default settings with what a training request asks of the deep model: its
-        epochs, ensemble, test-time views and crop."""
+        epochs, ensemble, test-time views, crop and precision."""
         asked: dict[str, Any] = {
             "ensemble": request.ensemble,
             "tta": request.tta,

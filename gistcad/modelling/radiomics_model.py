@@ -391,10 +391,12 @@ class RadiomicsRecipe:
                 return SEARCH
             assert SEARCH.search is not None
             return replace(SEARCH, search=replace(SEARCH.search, ensemble_size=ensemble))
-        raise ValidationError(
-            f"unknown radiomics model {name!r}: search or logistic (the logistic regression "
-            "keeps no ensemble)"
-        )
+        if name == "logistic":
+            raise ValidationError(
+                "the logistic radiomics pipeline keeps no ensemble: --radiomics-ensemble is an "
+                "option of the search"
+            )
+        raise ValidationError(f"unknown radiomics model {name!r}: search or logistic")
 
 
 #: the default since the search was measured at 400–1,400 patients (README "Learning curves"):

@@ -54,8 +54,9 @@ MAX_CROP_MM = 20.0
 #: the radiomics model's two pipelines (:mod:`gistcad.modelling.radiomics_model`): the
 #: WORC-style "search" (the default) and the tuned "logistic" regression trained before it
 RADIOMICS_MODELS = ("search", "logistic")
-#: the most candidates the radiomics search's ensemble may keep (its default grid has 16)
-MAX_RADIOMICS_ENSEMBLE = 64
+#: the most candidates the radiomics search's ensemble may keep by choice: one fewer than its
+#: grid's 16 (all 16 is the default, which chooses none)
+MAX_RADIOMICS_ENSEMBLE = 15
 #: the radiomics pipelines as the dashboard names them
 RADIOMICS_LABELS = {
     "search": "model search (WORC-style, the default)",
@@ -204,7 +205,8 @@ class TrainRequest:
 
         Defaults: target genotype, k-fold validation, a name made of the options, seed 0,
         the deep model's default epochs, folds dealt by the seed, a single network without
-        test-time views on crops fitted to each tumour, the radiomics model search.
+        test-time views on crops fitted to each tumour, trained in float32, the radiomics
+        model search averaging every candidate.
         ``folds_from`` is a model version's id or name (an integer id is accepted too).
 
         Raises

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.prediction_source import VALIDATION_LABELS
 from gistcad.cluster import cluster_executor, map_cases
-from gistcad.domain import ModelKind
+from gistcad.domain import ModelKind, Precision
 from gistcad.errors import ValidationError
 from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import model_dir
@@ -53,7 +53,14 @@ from gistcad.modelling.survival_evaluation import DELTA_MEASURES, lr_text, refer
 from gistcad.modelling.targets import Target, labels_for, trainable_targets
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
 from gistcad.neural.attention_maps import write_attention_map
-from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX, Architecture
+from gistcad.neural.fitting import check_precision
+from gistcad.neural.network import (
+    GENOTYPE_ORDER,
+    KIT11_INDEX,
+    RESPONSE_INDEX,
+    Architecture,
+    pick_device,
+)
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import (
@@ -314,6 +321,8 @@ def _inputs_text(
         averaged.append(f"the crop and {settings.tta} rotated and shifted views of it")
     if averaged:
         text += "; predictions averaged over " + " and over ".join(averaged)
+    if settings.precision is not Precision.FP32:
+        text += f"; trained in mixed precision ({settings.precision.value})"
     return text
 
 
@@ -393,6 +402,8 @@ def train(
     learner = make_learner(
         request, data_dir, progress, device=device, nproc=nproc, loader_workers=loader_workers
     )
+    if isinstance(learner, DlLearner):  # before any crop is read
+        check_precision(learner.settings.precision, pick_device(device))
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)

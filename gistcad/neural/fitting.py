@@ -124,7 +124,8 @@ class TrainConfig:
                 f"unknown precision {self.precision!r}: one of {choices}"
             ) from None
         workers = self.loader_workers
-        if isinstance(workers, bool) or not 0 <= workers <= MAX_LOADER_WORKERS:
+        whole = isinstance(workers, int) and not isinstance(workers, bool)
+        if not (whole and 0 <= workers <= MAX_LOADER_WORKERS):
             raise ValidationError(
                 f"loader_workers must be a whole number from 0 (read batches in this process) "
                 f"to {MAX_LOADER_WORKERS}, got {self.loader_workers!r}"
@@ -323,7 +324,8 @@ def _autocast(device: torch.device, precision: Precision) -> AbstractContextMana
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _check_precision(precision: Precision, device: torch.device) -> None:
+def check_precision(precision: Precision, device: torch.device) -> None:
+    """Refuse float16 off CUDA (at once: a training run checks before it reads any crop)."""
     if precision is Precision.FP16 and device.type != "cuda":
         raise ValidationError(
             "--precision fp16 needs a CUDA GPU (float16 on the CPU is slow and needs loss "
@@ -622,7 +624,7 @@ def train_model(
     # alone: one generator, as before there were process groups (bit-identical runs)
     augment_rng = rng if world.alone else np.random.default_rng([cfg.seed, world.rank])
     device = pick_device(cfg.device)
-    _check_precision(cfg.precision, device)
+    check_precision(cfg.precision, device)
     scaler = torch.amp.GradScaler("cuda") if cfg.precision is Precision.FP16 else None
     model = build_model(cfg.model)
     if covariate_init is not None:

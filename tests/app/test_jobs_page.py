@@ -351,6 +351,37 @@ def test_the_radiomics_pipeline_is_chosen_with_the_radiomics_kind_and_reaches_th
     assert "radiomics model tuned logistic regression (before the search)" in shown
 
 
+def test_the_search_s_ensemble_is_chosen_on_the_page_and_reaches_the_job(
+    app_db: Engine, seeded: None
+) -> None:
+    """All 16 by default; the best N travels as ``radiomics_ensemble``; with the logistic
+    pipeline it is refused with the request's message and nothing is queued."""
+    at = _open("views/jobs.py")
+    at.selectbox(key="jobs_kind").set_value(ModelKind.RADIOMICS).run()
+    ensemble = at.selectbox(key="jobs_radiomics_ensemble")
+    assert ensemble.value is None and ensemble.options[:2] == [
+        "all 16 classifiers (default)",
+        "the best 1 by inner cross-validation",
+    ]
+    ensemble.set_value(3)
+    at.radio(key="jobs_radiomics").set_value("logistic")
+    at.button[1].click().run()
+    assert any("keeps no ensemble" in e.value or "not --radiomics" in e.value for e in at.error)
+    assert _jobs(app_db) == []
+    at.radio(key="jobs_radiomics").set_value("search")
+    at.selectbox(key="jobs_target").set_value(Target.KIT11)
+    at.text_input(key="jobs_name").input("clinical-v1")  # taken: the worker refuses it at once
+    at.button[1].click().run()
+    assert any("started" in s.value for s in at.success), [e.value for e in at.error]
+    (job,) = _jobs(app_db)
+    assert job.parameters["radiomics_ensemble"] == 3
+    assert TrainRequest.from_parameters(job.parameters).radiomics_ensemble == 3
+    assert "exists already" in (_wait_until_ended(app_db).error or "")
+    at.run()
+    shown = at.dataframe[0].value.set_index("Job").loc[job.id, "Parameters"]
+    assert "radiomics ensemble 3" in shown
+
+
 def test_a_deep_training_run_from_the_jobs_page_keeps_its_ensemble_views_and_crop(
     app_db: Engine, seeded: None
 ) -> None:

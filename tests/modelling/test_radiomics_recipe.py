@@ -28,8 +28,8 @@ from gistcad.modelling.radiomics_model import (
     cache_path,
     patient_features,
 )
-from gistcad.modelling.radiomics_search import SearchSettings
-from gistcad.modelling.request import TrainRequest
+from gistcad.modelling.radiomics_search import SearchSettings, search_candidates
+from gistcad.modelling.request import MAX_RADIOMICS_ENSEMBLE, TrainRequest
 from gistcad.modelling.targets import Target
 from gistcad.modelling.trainer import (
     _inputs_text,
@@ -195,6 +195,9 @@ def test_the_search_keeps_the_best_few_when_asked(
     assert (
         "radiomics_ensemble" not in TrainRequest(ModelKind.RADIOMICS, Target.KIT11).to_parameters()
     )
+    # every candidate is the default: a choice keeps fewer than the grid holds
+    assert SEARCH.search is not None
+    assert search_candidates(SEARCH.search) - 1 == MAX_RADIOMICS_ENSEMBLE
     learner = make_learner(asked, tmp_path)
     assert isinstance(learner, RadiomicsLearner) and learner.search_settings is not None
     assert learner.search_settings.ensemble_size == 3
@@ -211,7 +214,8 @@ def test_the_search_keeps_the_best_few_when_asked(
             "not --radiomics",
         ),
         ({"kind": "radiomics", "target": "rfs", "radiomics_ensemble": 3}, "imaging risk score"),
-        ({"kind": "radiomics", "radiomics_ensemble": 0}, "between 1 and 64"),
+        ({"kind": "radiomics", "radiomics_ensemble": 0}, "between 1 and 15"),
+        ({"kind": "radiomics", "radiomics_ensemble": 16}, "between 1 and 15"),
     ):
         with pytest.raises(ValidationError, match=message):
             TrainRequest.from_parameters(parameters)

@@ -215,10 +215,22 @@ def test_loader_workers_fit_the_same_networks_and_mixed_precision_others(
     trained: Trained,
 ) -> None:
     every = np.arange(N)
-    # the anchor is refitted here: the fixture's fit, the first of this process, differed
-    # from every later fit of the same settings in the last bits (measured: 3e-4 at most)
+    read_ahead_loaders: list[int] = []
+    real_loader = torch.utils.data.DataLoader
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        read_ahead_loaders.append(kwargs["num_workers"])
+        return real_loader(*args, **kwargs)
+
+    # the anchor is refitted here: the module's fixture fitted with torch's default threads
+    # (it starts before each test's one-thread fixture, tests/neural/conftest.py), and other
+    # thread counts sum in other orders (3e-4 apart after an epoch)
     alone = trained.learner().fit(trained.table, trained.labels, every)["members"][0]
-    read_ahead = trained.learner(loader_workers=2).fit(trained.table, trained.labels, every)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.utils.data, "DataLoader", spy)
+        read_ahead = trained.learner(loader_workers=2).fit(trained.table, trained.labels, every)
+    # the workers did read (no more than the epoch has batches)
+    assert read_ahead_loaders and min(read_ahead_loaders) >= 1
     for key, value in alone.items():
         assert torch.equal(value, read_ahead["members"][0][key]), key
     mixed = trained.learner(precision="bf16").fit(trained.table, trained.labels, every)
@@ -252,6 +264,8 @@ def test_settings_and_requests_stored_before_load_as_one_network_on_fitted_crops
     assert (made.settings.ensemble, made.settings.tta) == (3, 4)
     assert made.settings.precision is Precision.BF16
     assert made.settings.to_dict()["precision"] == "bf16"  # stored with the version
+    assert "trained in mixed precision (bf16)" in _inputs_text(ModelKind.DL, made.settings)
+    assert "precision" not in _inputs_text(ModelKind.DL, DlSettings())
     assert made.settings.crop() == CropSettings(size=32, policy=SpacingPolicy.FIXED, spacing_mm=3)
     assert "3 networks" in _inputs_text(ModelKind.DL, made.settings)
 
@@ -339,3 +353,16 @@ def test_train_passes_the_deep_options_to_the_request(
     radiomics = TrainRequest.from_parameters({"kind": "radiomics"})
     with pytest.raises(ValidationError, match="--loader-workers reads the deep model's crops"):
         make_learner(radiomics, tmp_path, loader_workers=2)
+
+
+def test_float16_off_cuda_is_refused_before_any_crop_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    read: list[object] = []
+    monkeypatch.setattr(DlLearner, "_read", lambda *args: read.append(args))
+    assert main(["train", "--model", "dl", "--precision", "fp16", "--device", "cpu"]) == 2
+    assert "--precision fp16 needs a CUDA GPU" in capsys.readouterr().err
+    assert not read

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +41,17 @@ def test_loader_workers_read_the_same_batches_bit_for_bit(tmp_path: Path) -> Non
     mapped.flush()
     cfg = TrainConfig(model=SMALL, epochs=2, batch_size=4, patience=5)
     alone = _fit(crops, labels, cfg)
-    read_ahead = _fit(mapped, labels, replace(cfg, loader_workers=2))
+    loaders: list[int] = []
+    real_loader = torch.utils.data.DataLoader
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        loaders.append(kwargs["num_workers"])
+        return real_loader(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.utils.data, "DataLoader", spy)
+        read_ahead = _fit(mapped, labels, replace(cfg, loader_workers=2))
+    assert loaders == [2, 2]  # one loader of two workers per epoch: the workers did read
     assert [(h.train_loss, h.val_loss) for h in alone.history] == [
         (h.train_loss, h.val_loss) for h in read_ahead.history
     ]
@@ -84,7 +95,7 @@ def test_float16_off_cuda_and_bad_settings_are_refused() -> None:
                                         precision="fp16", device="cpu"))  # fmt: skip
     with pytest.raises(ValidationError, match="unknown precision 'fp8': one of fp32, bf16"):
         TrainConfig(precision="fp8")  # type: ignore[arg-type]
-    for workers in (-1, 33, True):
+    for workers in (-1, 33, True, 2.5):
         with pytest.raises(ValidationError, match="loader_workers must be a whole number"):
             TrainConfig(loader_workers=workers)
 
