@@ -96,7 +96,7 @@ def predict_with_current_models(
         When no version answers the genotype (the question a case prediction is for).
     """
     from gistcad.modelling.learners import UnreadablePatientError
-    from gistcad.modelling.trainer import (  # PyTorch: only when predicting
+    from gistcad.modelling.trainer import (  # scikit-learn: only when predicting
         PredictionRun,
         predict_and_record,
     )

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,6 @@ from gistcad.layout import DataLayout
 from gistcad.modelling.artefacts import model_dir
 from gistcad.modelling.crop_harmonisation import summary_text
 from gistcad.modelling.crossval import out_of_fold
-from gistcad.modelling.dl_model import DlLearner, DlSettings
 from gistcad.modelling.evaluation import POOLED, TASK_LABELS, center_mean_text, evaluate
 from gistcad.modelling.folds import EarlierFolds, Scheme, plan_folds
 from gistcad.modelling.learners import ClinicalLearner, IntArray, Learner, Scores
@@ -52,15 +51,6 @@ from gistcad.modelling.risk_score_model import DEEP_RISK_COLUMN, RiskScoreLearne
 from gistcad.modelling.survival_evaluation import DELTA_MEASURES, lr_text, reference_scores
 from gistcad.modelling.targets import Target, labels_for, trainable_targets
 from gistcad.modelling.tasks import FoldFit, PredictChunk, task_learner
-from gistcad.neural.attention_maps import write_attention_map
-from gistcad.neural.fitting import check_precision
-from gistcad.neural.network import (
-    GENOTYPE_ORDER,
-    KIT11_INDEX,
-    RESPONSE_INDEX,
-    Architecture,
-    pick_device,
-)
 from gistcad.progress import Progress
 from gistcad.store import AccessScope, audit
 from gistcad.store.model_queries import (
@@ -77,6 +67,9 @@ from gistcad.store.writes import (
     get_model_version,
     replace_predictions,
 )
+
+if TYPE_CHECKING:  # the deep model's modules import torch and MONAI: only where it runs
+    from gistcad.modelling.dl_model import DlLearner, DlSettings
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +136,8 @@ def make_learner(
             "the deep model predicts genotype (or KIT exon 11 vs rest) and a continuous risk "
             "score; train the risk target with --model clinical or radiomics"
         )
+    from gistcad.modelling.dl_model import DlLearner, DlSettings
+
     settings = dl_settings or DlSettings.for_request(request)
     return DlLearner(
         n_classes=n_classes,
@@ -296,6 +291,9 @@ def _inputs_text(
         return "site, tumour size on CT, age and sex (logistic regression)"
     if kind is ModelKind.RADIOMICS:
         return _radiomics_text(radiomics or RadiomicsRecipe.named("search"), target)
+    from gistcad.modelling.dl_model import DlSettings
+    from gistcad.neural.network import Architecture
+
     settings = dl_settings or DlSettings()
     text = "a tumour-centred CT crop and its mask (3D network"
     if settings.architecture is Architecture.DENSENET_SMALL_HISTOGRAM:
@@ -402,8 +400,11 @@ def train(
     learner = make_learner(
         request, data_dir, progress, device=device, nproc=nproc, loader_workers=loader_workers
     )
-    if isinstance(learner, DlLearner):  # before any crop is read
-        check_precision(learner.settings.precision, pick_device(device))
+    if (deep_learner := _deep(learner)) is not None:  # before any crop is read
+        from gistcad.neural.fitting import check_precision
+        from gistcad.neural.network import pick_device
+
+        check_precision(deep_learner.settings.precision, pick_device(device))
     table = modelling_table(session, scope)
     if learner.kind is not ModelKind.CLINICAL:
         table = table[table["mask_path"].notna()].reset_index(drop=True)
@@ -418,7 +419,7 @@ def train(
     )
     undescribed: list[str] = []
     with _executor(learner, len(table)) as executor:
-        if isinstance(learner, RadiomicsLearner | RiskScoreLearner | DlLearner):
+        if _reads_images(learner):
             # every patient's features (crops) once, cached; a tumour without is left out
             described = learner.prepare(table, executor)
             undescribed = sorted(set(table["pseudonym"]) - set(described["pseudonym"]))
@@ -463,7 +464,8 @@ def train(
     }
     if undescribed:
         metrics["undescribed_patients"] = [str(p) for p in undescribed]
-    harmoniser = DlLearner.harmoniser_of(fitted) if isinstance(learner, DlLearner) else None
+    deep_learner = _deep(learner)
+    harmoniser = None if deep_learner is None else deep_learner.harmoniser_of(fitted)
     if harmoniser is not None:
         metrics["harmonisation"] = harmoniser.summary()
     if deep is not None:
@@ -477,7 +479,7 @@ def train(
         request,
         table.iloc[known],
         metrics,
-        dl_settings=learner.settings if isinstance(learner, DlLearner) else None,
+        dl_settings=None if deep_learner is None else deep_learner.settings,
         radiomics=learner.recipe if isinstance(learner, RadiomicsLearner) else None,
     )
     version = ModelVersion(
@@ -487,11 +489,7 @@ def train(
         parameters={
             **request.to_parameters(),
             "classes": list(request.target.classes),
-            **(
-                {"dl_settings": learner.settings.to_dict()}
-                if isinstance(learner, DlLearner)
-                else {}
-            ),
+            **({} if deep_learner is None else {"dl_settings": deep_learner.settings.to_dict()}),
             **(
                 {"radiomics_recipe": learner.recipe.to_dict()}
                 if isinstance(learner, RadiomicsLearner)
@@ -609,7 +607,7 @@ def predict(
             left[f"without a risk score of deep model {request.deep_model}, an input"] = missing
     asked = table
     with _executor(learner, len(table)) as executor:
-        if isinstance(learner, RadiomicsLearner | RiskScoreLearner | DlLearner):
+        if _reads_images(learner):
             # every patient's features (crops) once, then the chunks read them; a named
             # patient whose tumour has none is refused, others are left out
             table = learner.prepare(table, executor, progress, named=bool(pseudonyms))
@@ -631,8 +629,8 @@ def predict(
         )
     ]
     written = replace_predictions(session, version, rows, stale=left_out)
-    if isinstance(learner, DlLearner):
-        save_attention_maps(learner, fitted, table, scores, data_dir, version.id)
+    if (deep_learner := _deep(learner)) is not None:
+        save_attention_maps(deep_learner, fitted, table, scores, data_dir, version.id)
     if unreadable := _pseudonyms_not_in(asked, table):
         left[left_out_why(request.kind)] = unreadable
     return PredictionRun(written, left)
@@ -870,6 +868,25 @@ def _executor(learner: Learner, n_cases: int) -> AbstractContextManager[Executor
     return cluster_executor(n_cases)
 
 
+def _deep(learner: Learner) -> DlLearner | None:
+    """``learner`` if it is the deep model's, else None: asked by kind, so that clinical and
+    radiomics runs (and the jobs and commands that start them) never import torch."""
+    if learner.kind is not ModelKind.DL:
+        return None
+    from gistcad.modelling.dl_model import DlLearner
+
+    if not isinstance(learner, DlLearner):
+        raise TypeError(f"a learner of kind dl that is not the deep model's: {learner!r}")
+    return learner
+
+
+def _reads_images(
+    learner: Learner,
+) -> TypeGuard[RadiomicsLearner | RiskScoreLearner | DlLearner]:
+    """Whether ``learner`` reads the CTs (features or crops, prepared once per patient)."""
+    return isinstance(learner, RadiomicsLearner | RiskScoreLearner) or _deep(learner) is not None
+
+
 def dl_settings_of(version: ModelVersion) -> DlSettings | None:
     """The deep model settings a version was trained with (None for other kinds).
 
@@ -879,6 +896,8 @@ def dl_settings_of(version: ModelVersion) -> DlSettings | None:
     if version.kind != ModelKind.DL:
         return None
     stored = version.parameters.get("dl_settings")
+    from gistcad.modelling.dl_model import DlSettings
+
     if stored is None:
         return DlSettings.before_covariates(int(version.parameters.get("epochs") or 12))
     return DlSettings.from_stored(stored)
@@ -906,6 +925,9 @@ def save_attention_maps(
     model_version_id: int,
 ) -> None:
     """Grad-CAM of the predicted class, in crop space with the crop's affine, per patient."""
+    from gistcad.neural.attention_maps import write_attention_map
+    from gistcad.neural.network import GENOTYPE_ORDER, KIT11_INDEX, RESPONSE_INDEX
+
     for row, probs in zip(table.itertuples(index=False), scores.probabilities, strict=True):
         # genotype: the predicted class; KIT exon 11 vs rest: the network's KIT exon 11 output;
         # a response target: the response head

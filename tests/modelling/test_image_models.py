@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.performance import roc_auc
 from gistcad.cli import main
+from gistcad.layout import DataLayout
 from gistcad.modelling.crop_harmonisation import MIN_CENTER
 from gistcad.store import AccessScope, make_engine
 from gistcad.store.model_queries import modelling_table
@@ -54,7 +55,11 @@ def _cohort(tmp_path_factory: pytest.TempPathFactory, signal: float) -> Path:
 class Imported:
     """A built cohort and a data folder it was imported into once (``db upgrade``, ``import
     demo``); each test trains in a copy of that folder (paths in the store are relative to
-    it), so that the same 48 patients are not read from DICOM again for every test."""
+    it), so that the same 48 patients are not read from DICOM again for every test.
+
+    The copies share one radiomics feature cache (keyed by the checksums of CT and mask, as
+    in any data folder that trains twice): the first radiomics training of a cohort extracts
+    the features, the other pipeline reads them."""
 
     cohort: Path
     data: Path
@@ -62,6 +67,9 @@ class Imported:
     def copy_to(self, data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         """A copy of the imported data folder at ``data``, set as this test's data folder."""
         shutil.copytree(self.data, data)
+        shared = self.data.parent / "shared-features"
+        shared.mkdir(exist_ok=True)
+        DataLayout(data).feature_cache.symlink_to(shared, target_is_directory=True)
         monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
         monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
         return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,3 +91,18 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def loader_workers_seen(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``num_workers`` of every ``DataLoader`` built while the test runs (the loader
+    itself is the real one): proof that read-ahead workers did read the batches."""
+    seen: list[int] = []
+    real_loader = torch.utils.data.DataLoader
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["num_workers"])
+        return real_loader(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", spy)
+    return seen

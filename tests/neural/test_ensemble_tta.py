@@ -212,25 +212,17 @@ def test_an_ensembles_attention_is_the_mean_of_its_networks_maps(trained: Traine
 
 
 def test_loader_workers_fit_the_same_networks_and_mixed_precision_others(
-    trained: Trained,
+    trained: Trained, loader_workers_seen: list[int]
 ) -> None:
     every = np.arange(N)
-    read_ahead_loaders: list[int] = []
-    real_loader = torch.utils.data.DataLoader
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        read_ahead_loaders.append(kwargs["num_workers"])
-        return real_loader(*args, **kwargs)
-
     # the anchor is refitted here: the module's fixture fitted with torch's default threads
     # (it starts before each test's one-thread fixture, tests/neural/conftest.py), and other
     # thread counts sum in other orders (3e-4 apart after an epoch)
     alone = trained.learner().fit(trained.table, trained.labels, every)["members"][0]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.utils.data, "DataLoader", spy)
-        read_ahead = trained.learner(loader_workers=2).fit(trained.table, trained.labels, every)
+    assert loader_workers_seen == []
+    read_ahead = trained.learner(loader_workers=2).fit(trained.table, trained.labels, every)
     # the workers did read (no more than the epoch has batches)
-    assert read_ahead_loaders and min(read_ahead_loaders) >= 1
+    assert loader_workers_seen and min(loader_workers_seen) >= 1
     for key, value in alone.items():
         assert torch.equal(value, read_ahead["members"][0][key]), key
     mixed = trained.learner(precision="bf16").fit(trained.table, trained.labels, every)

@@ -57,9 +57,10 @@ def test_same_seed_same_history_and_weights() -> None:
 
 
 def _val_accuracy(crops: np.ndarray, labels: np.ndarray) -> float:
-    """Validation accuracy (48 crops) at the best epoch of 5 on 32 training crops."""
+    """Validation accuracy (48 crops) at the best epoch of 3 on 32 training crops (0.96 for
+    the visible class of seed 2, measured; 1.0 after 5 epochs)."""
     cfg = TrainConfig(
-        model=SMALL, epochs=5, batch_size=8, learning_rate=3e-3, monitor=Monitor.VAL_LOSS
+        model=SMALL, epochs=3, batch_size=8, learning_rate=3e-3, monitor=Monitor.VAL_LOSS
     )
     nan = np.full(len(labels), np.nan)
     result = train_model(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -34,24 +33,19 @@ def _fit(crops: np.ndarray, labels: np.ndarray, cfg: TrainConfig) -> TrainResult
     )  # fmt: skip
 
 
-def test_loader_workers_read_the_same_batches_bit_for_bit(tmp_path: Path) -> None:
+def test_loader_workers_read_the_same_batches_bit_for_bit(
+    tmp_path: Path, loader_workers_seen: list[int]
+) -> None:
     crops, labels = blob_crops(20, seed=7)
     mapped = np.lib.format.open_memmap(tmp_path / "crops.npy", "w+", np.float32, crops.shape)
     mapped[:] = crops
     mapped.flush()
     cfg = TrainConfig(model=SMALL, epochs=1, batch_size=4, patience=5)  # 4 batches
     alone = _fit(crops, labels, cfg)
-    loaders: list[int] = []
-    real_loader = torch.utils.data.DataLoader
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        loaders.append(kwargs["num_workers"])
-        return real_loader(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.utils.data, "DataLoader", spy)
-        read_ahead = _fit(mapped, labels, replace(cfg, loader_workers=2))
-    assert loaders == [2]  # a loader of two workers for the epoch: the workers did read
+    assert loader_workers_seen == []  # without workers no loader is built
+    read_ahead = _fit(mapped, labels, replace(cfg, loader_workers=2))
+    # a loader of two workers for the epoch: the workers did read
+    assert loader_workers_seen == [2]
     assert [(h.train_loss, h.val_loss) for h in alone.history] == [
         (h.train_loss, h.val_loss) for h in read_ahead.history
     ]
