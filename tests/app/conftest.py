@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from gistcad.store import make_engine, migrations
+from gistcad.store import make_engine
+from tests.conftest import upgraded_sqlite
 from tests.factories import seed_cohort
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,9 @@ APP = str(ROOT / "app.py")
 
 
 @pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def app_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Path
+) -> Iterator[Engine]:
     """A migrated SQLite database in a fresh data folder the app will open."""
     monkeypatch.setenv("GISTCAD_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
@@ -27,7 +30,7 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     st.cache_resource.clear()
     st.cache_data.clear()
     engine = make_engine(f"sqlite:///{tmp_path / 'gistcad.sqlite'}")
-    migrations.upgrade(engine)
+    upgraded_sqlite(migrated_sqlite, engine)
     yield engine
     engine.dispose()
     st.cache_resource.clear()

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One chromium for this module's tests: starting Playwright's driver and the browser
+    costs about a second each time; every test still opens a context of its own (no cookie,
+    storage or download shared), as a fresh browser would."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_tab(chromium: Any) -> Iterator[Callable[..., Any]]:
+    """Open a tab in a new browser context (``new_tab(viewport=..., accept_downloads=...)``);
+    the contexts close when the test ends."""
+    contexts: list[Any] = []
+
+    def open_tab(**options: Any) -> Any:
+        context = chromium.new_context(**options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
 @contextmanager
 def serving(data: Path, *options: str) -> Iterator[str]:
     """``gistcad serve`` on a free localhost port over the data folder ``data``."""
@@ -134,63 +163,50 @@ def serving(data: Path, *options: str) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
-def test_page_opens_in_a_browser(server: str, page: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_page_opens_in_a_browser(server: str, page: str, new_tab: Callable[..., Any]) -> None:
     path, heading, finished = PAGES[page]
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
-        tab.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
-        tab.get_by_text(finished).first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        tab.wait_for_timeout(1000)  # let plotly and the data grid finish drawing
-        assert not tab.get_by_text("Traceback").count()
-        assert not tab.locator("[data-testid='stException']").count()
-        tab.screenshot(path=str(ARTIFACTS / f"{page}.png"), full_page=True)
-        browser.close()
+    tab = new_tab(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
+    tab.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    tab.get_by_text(finished).first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    tab.wait_for_timeout(1000)  # let plotly and the data grid finish drawing
+    assert not tab.get_by_text("Traceback").count()
+    assert not tab.locator("[data-testid='stException']").count()
+    tab.screenshot(path=str(ARTIFACTS / f"{page}.png"), full_page=True)
 
 
-def test_menu_and_click_through_from_cohort_to_case(server: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
-        tab.get_by_text("Download this cohort (CSV)").first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
-        assert "Cohort explorer" in sidebar and "Case view" in sidebar
-        assert "common" not in sidebar and "viewer" not in sidebar  # no automatic file listing
-        tab.locator("[data-testid='stSidebar']").get_by_text("Case view").click()
-        tab.get_by_role("heading", name="Case view").wait_for(timeout=60_000)
-        search = tab.get_by_label("Pseudonym")
-        search.fill("P-000")
-        search.press("Enter")
-        tab.get_by_role("heading", name="P-000").wait_for(timeout=60_000)
-        tab.get_by_text("Therapy implication").first.wait_for(timeout=60_000)
-        browser.close()
+def test_menu_and_click_through_from_cohort_to_case(
+    server: str, new_tab: Callable[..., Any]
+) -> None:
+    tab = new_tab(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
+    tab.get_by_text("Download this cohort (CSV)").first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
+    assert "Cohort explorer" in sidebar and "Case view" in sidebar
+    assert "common" not in sidebar and "viewer" not in sidebar  # no automatic file listing
+    tab.locator("[data-testid='stSidebar']").get_by_text("Case view").click()
+    tab.get_by_role("heading", name="Case view").wait_for(timeout=60_000)
+    search = tab.get_by_label("Pseudonym")
+    search.fill("P-000")
+    search.press("Enter")
+    tab.get_by_role("heading", name="P-000").wait_for(timeout=60_000)
+    tab.get_by_text("Therapy implication").first.wait_for(timeout=60_000)
 
 
-def test_case_view_shows_the_ct(server: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 2200})
-        tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        tab.get_by_role("heading", name="Cohort explorer").wait_for(timeout=60_000)
-        tab.goto(f"{server}/case?patient=GIST-", wait_until="networkidle", timeout=60_000)
-        tab.get_by_text("Longest axial diameter").first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        tab.wait_for_timeout(1000)
-        assert tab.locator("iframe[title*='ct_viewer']").count() == 1  # the browser viewer
-        tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
-        browser.close()
+def test_case_view_shows_the_ct(server: str, new_tab: Callable[..., Any]) -> None:
+    tab = new_tab(viewport={"width": 1400, "height": 2200})
+    tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    tab.get_by_role("heading", name="Cohort explorer").wait_for(timeout=60_000)
+    tab.goto(f"{server}/case?patient=GIST-", wait_until="networkidle", timeout=60_000)
+    tab.get_by_text("Longest axial diameter").first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    tab.wait_for_timeout(1000)
+    assert tab.locator("iframe[title*='ct_viewer']").count() == 1  # the browser viewer
+    tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
 
 
 def click_download(tab: Any, button: Any) -> Any:
@@ -224,56 +240,50 @@ def click_download(tab: Any, button: Any) -> Any:
     ids=["survival summary", "cohort table", "case report"],
 )
 def test_a_download_arrives_in_the_browser(
-    server: str, path: str, ready: str, button: str, expected: str
+    server: str, path: str, ready: str, button: str, expected: str, new_tab: Callable[..., Any]
 ) -> None:
     # Streamlit makes a download's data in another thread, without the page's session state:
     # the file must still arrive, made in the caller's scope
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
-        tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
-        tab.get_by_text(ready).first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        target = tab.locator("[data-testid='stDownloadButton'] button", has_text=button).first
-        content = Path(click_download(tab, target).path()).read_text(encoding="utf-8")
-        assert expected in content
-        assert not tab.locator("[data-testid='stException']").count()
-        browser.close()
+    tab = new_tab(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+    tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
+    tab.get_by_text(ready).first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    target = tab.locator("[data-testid='stDownloadButton'] button", has_text=button).first
+    content = Path(click_download(tab, target).path()).read_text(encoding="utf-8")
+    assert expected in content
+    assert not tab.locator("[data-testid='stException']").count()
 
 
-def test_performance_page_shows_a_deep_models_risk_head(server: str) -> None:
+def test_performance_page_shows_a_deep_models_risk_head(
+    server: str, new_tab: Callable[..., Any]
+) -> None:
     """The user picks the deep model in the page's "Model" box and sees its genotype AUCs
     with the mean of the per-center AUCs, then the risk head judged as a survival score:
     its table, forest plot and KM by tertiles, and no calibration."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{server}/performance", wait_until="networkidle", timeout=60_000)
-        tab.get_by_role("heading", name="Model performance").first.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        model = tab.locator("[data-testid='stSelectbox']").filter(
-            has=tab.locator("[data-testid='stWidgetLabel']").get_by_text("Model", exact=True)
-        )
-        model.click()
-        tab.get_by_role("option", name=DEEP, exact=True).click()
-        head = tab.get_by_role("heading", name="Risk head (recurrence-free survival)")
-        head.wait_for(timeout=60_000)
-        tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-        tab.get_by_text("Mean of centers: the unweighted mean").first.wait_for(timeout=30_000)
-        tab.get_by_text("not calibrated: a risk head gives a ranking").first.wait_for(
-            timeout=30_000
-        )
-        head.scroll_into_view_if_needed()
-        tab.get_by_text("Uno's C (τ 60 months)").first.wait_for(state="attached", timeout=30_000)
-        # genotype forest and ROC, then the head's forest and KM: plotly has drawn them
-        plots = tab.locator(".js-plotly-plot")
-        plots.nth(3).locator("path").first.wait_for(state="attached", timeout=60_000)
-        assert not tab.locator("[data-testid='stException']").count()
-        assert not tab.get_by_text("Traceback").count()
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / "performance-risk-head.png"), full_page=True)
-        browser.close()
+    tab = new_tab(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/performance", wait_until="networkidle", timeout=60_000)
+    tab.get_by_role("heading", name="Model performance").first.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    model = tab.locator("[data-testid='stSelectbox']").filter(
+        has=tab.locator("[data-testid='stWidgetLabel']").get_by_text("Model", exact=True)
+    )
+    model.click()
+    tab.get_by_role("option", name=DEEP, exact=True).click()
+    head = tab.get_by_role("heading", name="Risk head (recurrence-free survival)")
+    head.wait_for(timeout=60_000)
+    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+    tab.get_by_text("Mean of centers: the unweighted mean").first.wait_for(timeout=30_000)
+    tab.get_by_text("not calibrated: a risk head gives a ranking").first.wait_for(timeout=30_000)
+    head.scroll_into_view_if_needed()
+    tab.get_by_text("Uno's C (τ 60 months)").first.wait_for(state="attached", timeout=30_000)
+    # genotype forest and ROC, then the head's forest and KM: plotly has drawn them
+    plots = tab.locator(".js-plotly-plot")
+    plots.nth(3).locator("path").first.wait_for(state="attached", timeout=60_000)
+    # the head's ΔC forests: in Harrell's C and in Uno's C, both drawn
+    for measure in ("Harrell's C", "Uno's C"):
+        forest = plots.filter(has_text=f"ΔC in {measure}").first
+        forest.locator("path").first.wait_for(state="attached", timeout=30_000)
+    assert not tab.locator("[data-testid='stException']").count()
+    assert not tab.get_by_text("Traceback").count()
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "performance-risk-head.png"), full_page=True)

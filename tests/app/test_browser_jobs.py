@@ -112,10 +112,12 @@ def _pick_kind(tab: Any, label: str) -> None:
     tab.get_by_role("option", name=label, exact=True).click()
 
 
-def _start_training(tab: Any, screenshot: str) -> None:
-    """Click "Start training", see the job started and no exception, keep a screenshot."""
+def _start_training(tab: Any, screenshot: str, job_id: int | None = None) -> None:
+    """Click "Start training", see the job (``job_id``, or any) started and no exception,
+    keep a screenshot."""
     tab.get_by_role("button", name="Start training").click()
-    tab.get_by_text(re.compile(r"Job \d+ started")).wait_for(timeout=30_000)
+    started = r"\d+" if job_id is None else str(job_id)
+    tab.get_by_text(re.compile(rf"Job {started} started")).wait_for(timeout=30_000)
     assert not tab.locator("[data-testid='stException']").count()
     tab.screenshot(path=str(ARTIFACTS / f"{screenshot}.png"), full_page=True)
 
@@ -174,10 +176,16 @@ def test_a_deep_training_run_takes_its_ensemble_views_and_crop_from_the_jobs_pag
 def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
     server: str, data: Path
 ) -> None:
-    """The user picks the radiomics kind, sees the model search chosen, clicks the tuned
-    logistic regression instead, and the queued run carries it (a name in use again: the
-    worker refuses the run before any training)."""
+    """The user picks the radiomics kind, sees the model search chosen, keeps its best 3
+    classifiers and starts it; then clicks the tuned logistic regression instead, sets the
+    search's ensemble back to its default, and starts again. Each queued run carries what was
+    chosen (a name in use again: the worker refuses each before any training)."""
     from playwright.sync_api import sync_playwright
+
+    def pick_ensemble(tab: Any, option: str) -> None:
+        box = tab.locator("[data-testid='stSelectbox']").filter(has_text="Search's ensemble")
+        box.click()
+        tab.get_by_role("option", name=option, exact=True).click()
 
     before = len(_train_jobs(data))
     with sync_playwright() as p:
@@ -185,19 +193,26 @@ def test_a_radiomics_training_run_takes_the_pipeline_chosen_on_the_jobs_page(
         _training_form_drawn(tab)
         logistic = "tuned logistic regression (before the search)"
         assert tab.get_by_text(logistic).count() == 0  # not the radiomics kind
+        assert tab.get_by_text("Search's ensemble").count() == 0
         _pick_kind(tab, "Radiomics (CT)")
         searched = tab.get_by_role("radio", name="model search (WORC-style, the default)")
         searched.wait_for(timeout=30_000)
         assert searched.is_checked()
-        tab.get_by_text(logistic).click()
+        pick_ensemble(tab, "the best 3 by inner cross-validation")
         tab.get_by_role("textbox", name="Name (optional)").fill("fresh-k11")
-        _start_training(tab, "jobs_radiomics_pipeline")
+        _start_training(tab, "jobs_radiomics_search_best3")
+        tab.get_by_text(logistic).click()
+        pick_ensemble(tab, "all 16 classifiers (default)")
+        _start_training(tab, "jobs_radiomics_pipeline", _train_jobs(data)[-1].id + 1)
         browser.close()
     jobs = _train_jobs(data)
-    assert len(jobs) == before + 1
-    assert TrainRequest.from_parameters(jobs[-1].parameters) == TrainRequest(
-        ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics="logistic"
-    )
+    assert len(jobs) == before + 2
+    requests = [TrainRequest.from_parameters(job.parameters) for job in jobs[-2:]]
+    assert requests == [
+        TrainRequest(ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics_ensemble=3),
+        TrainRequest(ModelKind.RADIOMICS, Target.GENOTYPE, name="fresh-k11", radiomics="logistic"),
+    ]
+    _refused_as_taken(data, -2)
     _refused_as_taken(data, -1)
 
 

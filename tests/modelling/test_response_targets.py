@@ -197,7 +197,7 @@ def _deep(trained: Trained) -> tuple[Assessment, str | None, int]:
 def _deep_run(trained: Trained) -> tuple[Assessment, str | None, int]:
     engine = make_engine(f"sqlite:///{trained.data.parent / 'gistcad.sqlite'}")
     layout = DataLayout(trained.data)
-    request = TrainRequest(kind=ModelKind.DL, target=Target.CHOI_PR_FU1, seed=0, epochs=4)
+    request = TrainRequest(kind=ModelKind.DL, target=Target.CHOI_PR_FU1, seed=0, epochs=2)
     with session_scope(engine) as s:
         version_id = train_and_register(s, EVERYTHING, trained.data, request, device="cpu").id
     with session_scope(engine) as s:
