@@ -19,7 +19,6 @@ from gistcad.errors import GistcadError
 from gistcad.store import AccessScope, make_engine, session_scope
 from gistcad.store.engine import Engine
 from gistcad.store.exports import export_csv
-from gistcad.viewer.report import export_case_report
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,6 +71,9 @@ def audited_case_report(pseudonym: str, series_uid: str | None) -> Callable[[], 
     db, caller, layout = engine(), scope(), settings().layout
 
     def make() -> str:
+        # the report reads DICOM (highdicom, 1.4 s to import): loaded on the first click
+        from gistcad.viewer.report import export_case_report
+
         with session_scope(db) as session:
             return export_case_report(session, caller, layout, pseudonym, series_uid=series_uid)
 
