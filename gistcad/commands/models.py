@@ -186,7 +186,11 @@ def _device_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked_device(name: str) -> str:
-    """The device, refused at once (one line) when it is not there."""
+    """The device, refused at once (one line) when it is not there. Only a CUDA device can be
+    missing (``auto`` falls back to the CPU), so PyTorch is loaded to ask only for ``cuda``:
+    a clinical or radiomics run never loads it."""
+    if name != Device.CUDA.value:
+        return name
     from gistcad.neural.network import pick_device  # PyTorch: only here
 
     pick_device(name)

@@ -22,6 +22,9 @@ from gistcad.modelling.trainer import _inputs_text, make_learner
 def loaded():
     print(" ".join(m for m in ("torch", "monai") if m in sys.modules) or "-")
 
+from gistcad.commands.models import _checked_device
+
+assert [_checked_device(d) for d in ("auto", "cpu")] == ["auto", "cpu"]
 for kind in (ModelKind.CLINICAL, ModelKind.RADIOMICS):
     assert make_learner(TrainRequest(kind, Target.KIT11), Path(".")).kind is kind
     _inputs_text(kind, None, Target.KIT11)
@@ -35,6 +38,7 @@ def test_the_trainer_loads_torch_for_the_deep_model_only() -> None:
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    # clinical and radiomics learners built, their cards written: neither library loaded;
-    # then the deep learner loads both (so the first line can show them)
+    # the command's device checked, clinical and radiomics learners built, their cards
+    # written: neither library loaded; then the deep learner loads both (so the first line
+    # can show them)
     assert out.splitlines() == ["-", "torch monai"]
