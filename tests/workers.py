@@ -2,8 +2,9 @@
 
 :func:`store_env` gives another process the settings that reach the same store: the SQLite
 file, or the PostgreSQL database and schema of the test (``tests.conftest`` gives each test a
-database of its own, or a schema of its own through ``search_path``). :func:`forked_cli` runs ``gistcad ...`` in a forked child,
-which starts in milliseconds, so that two of them can be released at the same instant.
+database of its own, or a schema of its own through ``search_path``). :func:`forked_cli` runs
+``gistcad ...`` in a forked child, which starts in milliseconds, so that two of them can be
+released at the same instant.
 """
 
 from __future__ import annotations
