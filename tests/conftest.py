@@ -2,9 +2,9 @@
 
 PostgreSQL tests need ``GISTCAD_TEST_POSTGRES_URL`` (e.g.
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without it they are reported as
-skipped with that reason. Each PostgreSQL test runs in a database of its own that is dropped
+skipped with that reason. Each PostgreSQL test works in a store of its own that is dropped
 afterwards, so tests never see each other's rows: an empty schema (``empty_engine``) or a
-copy of a database migrated once per test process (``engine``).
+database copied from one migrated once per test process (``engine``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,26 +138,35 @@ def upgraded_sqlite(template: Path, engine: Engine) -> None:
     shutil.copyfile(template, database)
 
 
+@contextmanager
+def postgres_database(prefix: str, template: str | None = None) -> Iterator[URL]:
+    """A new PostgreSQL database (a copy of ``template`` when given) on the server of
+    ``GISTCAD_TEST_POSTGRES_URL``: its URL, dropped on exit ``WITH (FORCE)``, since a
+    child process may still hold a connection."""
+    url = make_url(postgres_url())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copied = "" if template is None else f' TEMPLATE "{template}"'
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    try:
+        yield url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_postgres() -> Iterator[URL]:
     """A PostgreSQL database upgraded to the newest schema by :func:`migrations.upgrade`, once
     per test process: the template of the databases of the PostgreSQL tests that start from
     the newest schema (``CREATE DATABASE … TEMPLATE`` takes 0.05 s, the migrations 1.1 s)."""
-    url = make_url(postgres_url())
-    name = f"gistcad_template_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    template = url.set(database=name)
-    try:
+    with postgres_database("gistcad_template") as template:
         migrated = make_engine(template)
         migrations.upgrade(migrated)
         migrated.dispose()  # a template may have no open connection
         yield template
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -167,18 +177,10 @@ def engine(request: pytest.FixtureRequest, migrated_sqlite: Path) -> Iterator[En
     from one (:func:`migrated_postgres`)."""
     if getattr(request, "param", None) == "postgresql":
         template: URL = request.getfixturevalue("migrated_postgres")
-        name = f"gistcad_test_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-        engine = make_engine(template.set(database=name))
-        try:
+        with postgres_database("gistcad_test", template.database) as url:
+            engine = make_engine(url)
             yield engine
-        finally:
             engine.dispose()
-            with admin.connect() as conn:  # WITH (FORCE): a child process may still hold one
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
         return
     empty: Engine = request.getfixturevalue("empty_engine")
     if empty.dialect.name == "sqlite":
