@@ -324,8 +324,11 @@ def calibration(probabilities: ArrayLike, labels: ArrayLike, *, n_bins: int = 10
 def concordance_index(risk: ArrayLike, durations: ArrayLike, events: ArrayLike) -> float:
     """Harrell's C: among usable pairs, the share where the higher risk fails first [Har82]_.
 
-    A pair is usable when the shorter time is an event; ties in risk count half; pairs tied in
-    time are not usable. Higher ``risk`` means earlier failure.
+    A pair is usable when the shorter time is an event; ties in risk count half. Of two
+    patients with the same time, an event and a censoring make a usable pair (the censored
+    patient was still event-free at that time, as R's ``survival::concordance`` and Hmisc's
+    ``rcorr.cens`` count it); two events or two censorings do not. Higher ``risk`` means
+    earlier failure.
     """
     r = np.asarray(risk, dtype=float)
     t = np.asarray(durations, dtype=float)
@@ -334,12 +337,22 @@ def concordance_index(risk: ArrayLike, durations: ArrayLike, events: ArrayLike) 
         raise ValidationError("risk, durations and events must be 1-D and of equal length")
     ok = np.isfinite(r) & np.isfinite(t)
     r, t, e = r[ok], t[ok], e[ok]
-    usable = (t[:, None] < t[None, :]) & e[:, None]  # i fails before j is last seen
+    usable = harrell_usable_pairs(t, e)
     if not usable.any():
         return float("nan")
     higher = r[:, None] > r[None, :]
     tied = r[:, None] == r[None, :]
     return float((usable & higher).sum() + 0.5 * (usable & tied).sum()) / float(usable.sum())
+
+
+def harrell_usable_pairs(times: FloatArray, events: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """(n, n): whether i fails while j is still event-free, the usable pairs of Harrell's C.
+
+    i's event comes before j's last follow-up, or at the same time when j is censored then.
+    """
+    before = times[:, None] < times[None, :]
+    censored_at_the_same_time = (times[:, None] == times[None, :]) & ~events[None, :]
+    return np.asarray((before | censored_at_the_same_time) & events[:, None], dtype=np.bool_)
 
 
 @dataclass(frozen=True)
@@ -363,7 +376,11 @@ def _structural_components(s: FloatArray, y: NDArray[np.bool_]) -> tuple[FloatAr
 
 
 def delong_test(scores_a: ArrayLike, scores_b: ArrayLike, labels: ArrayLike) -> DeLongResult:
-    """DeLong's test of two correlated AUCs on the same patients [DDC88]_ (two-sided)."""
+    """DeLong's test of two correlated AUCs on the same patients [DDC88]_ (two-sided).
+
+    ``z`` and ``p_value`` are NaN where the AUCs differ but their difference has no estimated
+    variance (e.g. a perfect model against one that scores every patient alike).
+    """
     a, y = _binary(scores_a, labels)
     b, _ = _binary(scores_b, labels)
     if a.shape != b.shape:
@@ -378,7 +395,11 @@ def delong_test(scores_a: ArrayLike, scores_b: ArrayLike, labels: ArrayLike) -> 
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     diff = float(aucs[0] - aucs[1])
     if var <= 0:
-        return DeLongResult(float(aucs[0]), float(aucs[1]), diff, 0.0, 0.0, 1.0)
+        # no spread of the placement values: equal AUCs do not differ; unequal ones (say, one
+        # model separates the classes perfectly, the other scores everyone alike) cannot be
+        # tested, which is not the same as "no difference"
+        z, p = (0.0, 1.0) if diff == 0 else (np.nan, np.nan)
+        return DeLongResult(float(aucs[0]), float(aucs[1]), diff, 0.0, z, p)
     se = float(np.sqrt(var))
     z = diff / se
     return DeLongResult(

@@ -41,6 +41,7 @@ from scipy import stats
 
 from gistcad.analysis.cox import fit_cox
 from gistcad.analysis.kaplan_meier import kaplan_meier, survival_at
+from gistcad.analysis.performance import harrell_usable_pairs
 from gistcad.analysis.time_to_event import as_1d_float, check_survival_data
 from gistcad.errors import ValidationError
 
@@ -90,10 +91,17 @@ def censoring_survival_before(
         1 before the first censoring; the left limit of the step function elsewhere.
     """
     t, e = check_survival_data(durations, event_observed)
-    curve = kaplan_meier(t, ~e)
-    query = np.asarray(times, dtype=float)
-    index = np.searchsorted(curve.times, query, side="left") - 1
-    values = np.where(index < 0, 1.0, curve.survival[np.clip(index, 0, None)])
+    # the product limit of the censorings, those at a time shared with events counted after
+    # the events (at risk: n - d): Ĝ steps by 1 - c / (n - d) at each censoring time
+    censored_at, censored = np.unique(t[~e], return_counts=True)
+    event_times = np.sort(t[e])
+    at_risk = t.size - np.searchsorted(np.sort(t), censored_at, side="left")
+    events_then = np.searchsorted(event_times, censored_at, side="right") - np.searchsorted(
+        event_times, censored_at, side="left"
+    )
+    steps = np.concatenate([[1.0], np.cumprod(1.0 - censored / (at_risk - events_then))])
+    # the number of censoring times strictly before each query: Ĝ's left limit there
+    values = steps[np.searchsorted(censored_at, np.asarray(times, dtype=float), side="left")]
     return np.asarray(values, dtype=np.float64)
 
 
@@ -102,12 +110,13 @@ def _pair_weights(
 ) -> FloatArray:
     r"""(n, n) weight of each ordered pair (i fails first, j outlives it).
 
-    Harrell: :math:`\Delta_i I(T_i < T_j)`. Uno: :math:`\Delta_i \hat G(T_i-)^{-2}
-    I(T_i < T_j, T_i < \tau)` [Uno11]_.
+    Harrell: :math:`\Delta_i I(T_i < T_j)`, and a tie in time where j is censored
+    (:func:`~gistcad.analysis.performance.harrell_usable_pairs`). Uno:
+    :math:`\Delta_i \hat G(T_i-)^{-2} I(T_i < T_j, T_i < \tau)` [Uno11]_.
     """
-    usable = (times[:, None] < times[None, :]) & events[:, None]
     if kind is ConcordanceKind.HARRELL:
-        return usable.astype(np.float64)
+        return harrell_usable_pairs(times, events).astype(np.float64)
+    usable = (times[:, None] < times[None, :]) & events[:, None]
     limit = np.inf if tau is None else float(tau)
     g = censoring_survival_before(times, events, times)
     weight = np.where(events & (times < limit), 1.0 / g**2, 0.0)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from gistcad.commands.access import caller_scope
@@ -335,9 +336,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{folds}:"
         )
         for task, result in comparison["tasks"].items():
+            p = result["p_value"]
+            tested = f"p = {p:.3g}" if np.isfinite(p) else "p not available (no variance)"
             print(
                 f"  {TASK_LABELS[task]}: AUC {result['auc_a']:.3f} vs {result['auc_b']:.3f}, "
-                f"p = {result['p_value']:.3g}"
+                + tested
             )
     return 0
 

@@ -111,6 +111,14 @@ def test_delong_by_hand() -> None:
     assert same.difference == 0 and same.p_value == 1.0
 
 
+def test_delong_cannot_test_a_difference_without_variance() -> None:
+    # a perfect model against one scoring everyone alike: every placement value is 1 for the
+    # first and 1/2 for the second, so the difference (1/2) has no estimated variance
+    result = delong_test([0.1, 0.2, 0.8, 0.9], [0.5] * 4, [0, 0, 1, 1])
+    assert (result.auc_a, result.auc_b, result.difference) == (1.0, 0.5, 0.5)
+    assert np.isnan(result.z) and np.isnan(result.p_value)
+
+
 def test_delong_detects_a_real_difference() -> None:
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 600)
@@ -124,6 +132,19 @@ def test_concordance_by_hand() -> None:
     # first patient censored at 1: only the pair (2nd fails at 2, 3rd seen to 3) is usable
     assert concordance_index([1, 2, 3], [1, 2, 3], [0, 1, 1]) == 0.0
     assert concordance_index([1, 1, 1], [1, 2, 3], [1, 1, 1]) == 0.5
+
+
+def test_concordance_counts_an_event_and_a_censoring_at_the_same_time() -> None:
+    # the censored patient was event-free when the other failed: a usable pair (R's
+    # survival::concordance and Hmisc's rcorr.cens count it so)
+    assert concordance_index([2, 1], [5, 5], [1, 0]) == 1.0
+    assert concordance_index([1, 2], [5, 5], [1, 0]) == 0.0
+    # two events, or two censorings, at the same time are not usable
+    assert np.isnan(concordance_index([2, 1], [5, 5], [1, 1]))
+    assert np.isnan(concordance_index([2, 1], [5, 5], [0, 0]))
+    # with a third patient: pairs (1 fails at 5, 2 censored at 5) concordant, (1, 3 seen to 7)
+    # discordant, (2, 3) not usable: 1 of 2
+    assert concordance_index([2, 1, 3], [5, 5, 7], [1, 0, 0]) == 0.5
 
 
 def test_calibration_recovers_known_miscalibration() -> None:

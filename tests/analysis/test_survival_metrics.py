@@ -38,6 +38,26 @@ def test_censoring_survival_is_read_just_before_each_time() -> None:
     np.testing.assert_allclose(g, [1, 1, 1, 0.75, 0.75, 0.75, 0.0])
 
 
+def test_censorings_tied_with_events_come_after_them() -> None:
+    # at 1: 7 at risk, 2 events, 1 censoring: Ĝ falls by 1/(7 - 2), not by 1/7;
+    # at 4: 2 at risk (4 and 5), the censoring of 4: Ĝ halves
+    times, events = [1, 1, 1, 2, 3, 4, 5], [1, 1, 0, 1, 1, 0, 1]
+    g = censoring_survival_before(times, events, [1.0, 1.5, 2.0, 4.0, 4.5, 5.0])
+    np.testing.assert_allclose(g, [1.0, 0.8, 0.8, 0.8, 0.4, 0.4])
+    assert censoring_survival_before([1, 2], [1, 1], [0.5, 3.0]).tolist() == [1.0, 1.0]
+
+
+def test_the_bootstrap_weights_count_harrells_tied_pairs_as_concordance_index_does() -> None:
+    times = np.array([1.0, 1.0, 2.0, 2.0, 3.0])
+    events = np.array([1, 0, 1, 1, 0])
+    score = np.array([0.9, 0.1, 0.5, 0.7, 0.2])
+    weight = _pair_weights(times, events.astype(bool), ConcordanceKind.HARRELL, None)
+    ones = np.ones(5)
+    c = ones @ (weight * _concordant(score)) @ ones / (ones @ weight @ ones)
+    assert c == pytest.approx(concordance_index(score, times, events))
+    assert weight[0, 1] == 1.0 and weight[1, 0] == 0.0 and weight[2, 3] == weight[3, 2] == 0.0
+
+
 def test_uno_concordance_by_hand() -> None:
     # event at 1 (score 0.5) vs 0.9 0.7 0.1 0.2: 2 of 4 concordant, weight 1 each;
     # event at 3 (0.7) vs 0.1 0.2: 2 of 2, weight 1/(3/4)² = 16/9 each;
