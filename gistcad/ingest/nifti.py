@@ -7,7 +7,11 @@ Two entry points:
   image's geometry exactly or is refused with both geometries in the message.
 - :func:`import_worc`: the WORC database layout (``<subject>/image*.nii.gz`` paired with
   ``segmentation*.nii.gz`` by their common suffix, several lesions per subject), with an
-  optional label file whose ``2`` or blank cells mean "unknown".
+  optional label file (:mod:`gistcad.ingest.worc_labels`: 1 = yes, 0 = no, 2 or blank =
+  unknown). Subjects labelled 0 (another tumour than a GIST) are skipped and listed. Every
+  image and mask is read whole before anything is written: nibabel reads the voxels only when
+  they are asked for, so a file cut short passes its header check and fails later; here it is
+  reported with the other problems, by name.
 
 A NIfTI image has no DICOM UIDs; the series is identified by a UID derived from the image
 file's sha256, so importing the same file again is a no-op.
@@ -18,17 +22,20 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
-from gistcad.domain import ContrastPhase, GenotypeDetail
-from gistcad.errors import GistcadError
+from gistcad.domain import ContrastPhase
+from gistcad.errors import GistcadError, ValidationError
 from gistcad.imaging import Volume, read_mask, read_nifti, sha256_file, write_canonical
 from gistcad.ingest.dicom import ImportContext, store_mask, volume_relpath
 from gistcad.ingest.report import ImportReport
+from gistcad.ingest.worc_labels import WorcLabel, read_worc_labels
 from gistcad.problems import Problem
 from gistcad.store.engine import import_lock
 from gistcad.store.models import Center, Patient, Series
@@ -45,7 +52,9 @@ logger = logging.getLogger(__name__)
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _UID_NAMESPACE = uuid.UUID("5b0f6f0e-4c3e-4a57-9d0c-2f1e8b9f6a11")
-WORC_MISSING = {"", "2", "nan"}
+#: what reading the voxels of a damaged or cut-off file raises (gzip's EOFError, nibabel's
+#: "Expected n bytes, got m" OSError, zlib's error, numpy's ValueError for a short memory map)
+_DAMAGED = (EOFError, OSError, zlib.error, ValueError)
 
 
 def _stem(path: Path) -> str:
@@ -59,6 +68,36 @@ def _stem(path: Path) -> str:
 def file_uid(sha256: str, kind: str) -> str:
     """A DICOM-style UID (2.25 form) derived from a file's checksum."""
     return f"2.25.{uuid.uuid5(_UID_NAMESPACE, f'{kind}:{sha256}').int}"
+
+
+def _damaged_message(exc: BaseException) -> str:
+    short = isinstance(exc, EOFError) or str(exc).startswith("Expected ")
+    detail = "it ends before its last voxel" if short else str(exc).splitlines()[0]
+    return f"the file is damaged or incomplete ({detail}); copy it again from the source"
+
+
+def read_checked(path: Path, read: Callable[[], Volume]) -> Volume:
+    """``read()`` (a reader of ``path``), with what a damaged file raises as its voxels are read
+    (lazily, outside :func:`read_nifti`'s own handler) turned into a :class:`ValidationError`
+    that names ``path`` and says what to do.
+
+    Raises
+    ------
+    ValidationError
+        When the file cannot be read or breaks a rule of the reader.
+    """
+    try:
+        return read()
+    except GistcadError as exc:
+        if isinstance(exc.__cause__, _DAMAGED) and not isinstance(exc.__cause__, GistcadError):
+            raise ValidationError(f"{path}: {_damaged_message(exc.__cause__)}") from exc
+        raise
+    except _DAMAGED as exc:
+        raise ValidationError(f"{path}: {_damaged_message(exc)}") from exc
+
+
+def _problem(path: Path, exc: GistcadError) -> Problem:
+    return Problem(str(path), str(exc).removeprefix(f"{path}: "))
 
 
 def _nifti_files(folder: Path) -> list[Path]:
@@ -136,9 +175,9 @@ def import_mask_folder(session: Session, folder: Path, ctx: ImportContext) -> Im
             continue
         image = read_nifti(ctx.stage.resolve(target.volume_path))
         try:
-            mask = read_mask(path, image)
+            mask = read_checked(path, partial(read_mask, path, image))
         except GistcadError as exc:
-            report.problems.append(Problem(str(path), str(exc)))
+            report.problems.append(_problem(path, exc))
             continue
         if store_mask(
             session, ctx, target, pseudonym, mask, label, report=report, source_file=str(path)
@@ -185,52 +224,51 @@ def pair_worc(subject_dir: Path) -> tuple[list[WorcLesion], list[Problem]]:
     return lesions, problems
 
 
-@dataclass(frozen=True)
-class WorcLabel:
-    """What a WORC label row says: whether the tumour is a GIST, and its genotype."""
-
-    is_gist: bool
-    genotype: GenotypeDetail
-    text: str
-
-
-def _worc_labels(labels: Path | None, report: ImportReport) -> dict[str, WorcLabel]:
-    """Per subject, its labels (2 or blank = unknown)."""
+def _worc_labels(
+    labels: Path | None, subjects: set[str], report: ImportReport
+) -> dict[str, WorcLabel]:
+    """Per subject, its label row; problems of the file go to ``report``."""
     if labels is None:
         return {}
-    table = pd.read_csv(labels, dtype=str, keep_default_na=False)
-    if "Patient" not in table.columns:
-        report.problems.append(Problem(str(labels), "no 'Patient' column", column="Patient"))
-        return {}
-    result: dict[str, WorcLabel] = {}
-    for row in table.to_dict(orient="records"):
-        gist = row.get("GIST", row.get("Diagnosis", "")).strip()
-        exon11 = row.get("KIT_exon11", "").strip()
-        kit = row.get("KIT_mutation", "").strip()
-        known = {
-            k: v
-            for k, v in (("KIT mutation", kit), ("KIT exon 11", exon11))
-            if v not in WORC_MISSING
-        }
-        text = "; ".join(f"{k}: {'yes' if v == '1' else 'no'}" for k, v in known.items())
-        result[row["Patient"]] = WorcLabel(
-            is_gist=gist != "0",
-            genotype=GenotypeDetail.KIT11_UNSPECIFIED if exon11 == "1" else GenotypeDetail.UNKNOWN,
-            text=f"{text} (WORC labels)" if text else "",
+    read = read_worc_labels(labels)
+    report.problems.extend(read.problems)
+    unmatched = sorted(read.by_subject.keys() - subjects)
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        report.notes.append(
+            f"{labels}: {len(unmatched)} label row(s) match no subject folder ({shown}); "
+            "the Patient column must hold the folders' names"
         )
-    return result
+    return read.by_subject
+
+
+def _read_lesion(lesion: WorcLesion) -> tuple[Volume, Volume] | Problem:
+    """The lesion's image and mask, read whole, or the problem (naming the file)."""
+    try:
+        image = read_checked(lesion.image, partial(read_nifti, lesion.image, mmap=False))
+    except GistcadError as exc:
+        return _problem(lesion.image, exc)
+    try:
+        mask = read_checked(lesion.segmentation, partial(read_mask, lesion.segmentation, image))
+    except GistcadError as exc:
+        return _problem(lesion.segmentation, exc)
+    return image, mask
 
 
 def import_worc(
     session: Session, root: Path, ctx: ImportContext, labels: Path | None = None
 ) -> ImportReport:
-    """Import a WORC-layout folder (``root`` holds one folder per subject)."""
+    """Import a WORC-layout folder (``root`` holds one folder per subject).
+
+    Every label row, pairing, image and mask is checked first; the first write follows only
+    when nothing is wrong. A subject labelled 0 (another tumour) is skipped and listed.
+    """
     report = ImportReport(kind="nifti (WORC layout)", source=str(root), center=ctx.center)
     subjects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not subjects:
         report.problems.append(Problem(str(root), "no subject folders (expected GIST-001/ ...)"))
         return report
-    worc_labels = _worc_labels(labels, report)
+    worc_labels = _worc_labels(labels, {s.name for s in subjects}, report)
     plans = []
     for subject in subjects:
         lesions, problems = pair_worc(subject)
@@ -240,6 +278,10 @@ def import_worc(
             report.skipped.append(f"{subject.name}: not a GIST (label 0)")
             continue
         plans.extend(lesions)
+    for lesion in plans:  # every voxel read before the first write; one image at a time
+        read = _read_lesion(lesion)
+        if isinstance(read, Problem):
+            report.problems.append(read)
     if not report.ok:
         return report
     import_lock(session)
@@ -265,12 +307,11 @@ def _import_worc_lesion(
     sha = sha256_file(lesion.image)
     uid = file_uid(sha, "series")
     row = find_series(session, uid)
-    image = read_nifti(lesion.image, mmap=False)
-    try:
-        mask = read_mask(lesion.segmentation, image)
-    except GistcadError as exc:
-        report.problems.append(Problem(str(lesion.segmentation), str(exc)))
+    read = _read_lesion(lesion)  # again: checked before the first write, not kept in memory
+    if isinstance(read, Problem):  # changed since
+        report.problems.append(read)
         return
+    image, mask = read
     if row is None:
         row = _store_nifti_series(session, ctx, patient, pseudonym, image, uid, sha)
         report.created += 1
