@@ -146,10 +146,25 @@ CLINICAL_COLUMNS: tuple[ColumnSpec, ...] = (
     ),
 )
 
-#: Columns that identify a person; the importer drops them (and says so), never stores them.
-IDENTIFYING_COLUMNS: frozenset[str] = frozenset(
-    {"patient_name", "name", "date_of_birth", "birth_date", "dob", "address", "phone"}
+#: Columns that hold the patient's name (or a part of it), as :func:`normalise_column` reads them.
+NAME_COLUMNS: frozenset[str] = frozenset(
+    {
+        "patient_name",
+        "name",
+        "first_name",
+        "given_name",
+        "last_name",
+        "family_name",
+        "surname",
+        "birth_name",
+    }
 )
+#: Columns that hold the patient's birth date.
+BIRTH_DATE_COLUMNS: frozenset[str] = frozenset({"date_of_birth", "birth_date", "dob"})
+#: Columns that identify a person; the importer drops them (and says so), never stores them.
+#: The values of the name and birth-date columns, and the patient id, are also looked for in
+#: every cell that is kept (:class:`gistcad.ingest.cells.RowIdentity`).
+IDENTIFYING_COLUMNS: frozenset[str] = NAME_COLUMNS | BIRTH_DATE_COLUMNS | {"address", "phone"}
 
 COLUMN_ALIASES: dict[str, str] = {
     alias: spec.name for spec in CLINICAL_COLUMNS for alias in (spec.name, *spec.aliases)

@@ -11,6 +11,10 @@ refused are an unknown drug, a stop before the start, two lines of one patient t
 is found by the pseudonym of its hospital id (no hospital id is stored). Re-importing updates
 the lines by number; afterwards the patient's timepoints are re-dated from the first line's
 start (:mod:`gistcad.ingest.follow_up`).
+
+Name and birth-date columns (as the clinical schema names them) are never read into the
+store, but, with the hospital id, they are looked for in every kept cell (a stop reason that
+names the patient refuses the file; :class:`gistcad.ingest.cells.RowIdentity`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from sqlalchemy.orm import Session
 from gistcad.domain import Drug
 from gistcad.errors import ValidationError
 from gistcad.ingest import cells
+from gistcad.ingest.clinical_schema import BIRTH_DATE_COLUMNS, NAME_COLUMNS, normalise_column
 from gistcad.ingest.dicom import ImportContext, link_patients
 from gistcad.ingest.report import ImportReport
-from gistcad.ingest.spreadsheet import read_sheet
+from gistcad.ingest.spreadsheet import Sheet, read_sheet
 from gistcad.problems import Problem
 from gistcad.store.engine import import_lock
 from gistcad.store.follow_up_writes import find_patient, patient_treatment_lines
@@ -98,17 +103,25 @@ def _key(header: str) -> str:
     return "_".join(header.strip().lower().split())
 
 
-def _map_columns(headers: list[str], source: str) -> tuple[dict[str, str], list[Problem]]:
+def _map_columns(sheet: Sheet, source: str) -> tuple[dict[str, str], list[Problem]]:
     mapping: dict[str, str] = {}
     problems = []
-    for header in headers:
+    for header in (str(c) for c in sheet.cells.columns):
         canonical = next((c for c, names in COLUMNS.items() if _key(header) in names), None)
         if canonical is None:
             continue
         if canonical in mapping:
+            first = mapping[canonical]
             problems.append(
-                Problem(source, f"two columns mean {canonical!r}; keep one", column=header)
+                Problem(
+                    source,
+                    f"two columns mean {canonical!r}: {first!r} (column {sheet.letter(first)}) "
+                    f"and {header!r} (column {sheet.letter(header)}); delete one of them and "
+                    "import again",
+                    column=header,
+                )
             )
+            continue
         mapping[canonical] = header
     problems += [
         Problem(
@@ -120,6 +133,19 @@ def _map_columns(headers: list[str], source: str) -> tuple[dict[str, str], list[
         if name not in mapping
     ]
     return mapping, problems
+
+
+def _identity(raw: dict[str, str], mapping: dict[str, str]) -> cells.RowIdentity:
+    """Who the row is about: its name and birth-date cells (never stored) and hospital id."""
+
+    def of(kind: frozenset[str]) -> list[str]:
+        return [str(v) for h, v in raw.items() if normalise_column(str(h)) in kind]
+
+    return cells.RowIdentity.of(
+        names=of(NAME_COLUMNS),
+        birth_dates=of(BIRTH_DATE_COLUMNS),
+        patient_id=str(raw[mapping["hospital_id"]]),
+    )
 
 
 def _row(
@@ -134,13 +160,17 @@ def _row(
         "start_date": cells.date,
         "stop_date": cells.date,
     }
+    identity = _identity(raw, mapping)
     for name, header in mapping.items():
         text = str(raw[header]).strip()
         if not text:
             if name in REQUIRED:
                 problems.append(Problem(source, "empty; this column is required", row, header))
             continue
-        if name in parsers:
+        identifying = None if name == "hospital_id" else identity.problem_in(text)
+        if identifying is not None:
+            problems.append(Problem(source, identifying, row, header))  # never quoted
+        elif name in parsers:
             try:
                 values[name] = parsers[name](text, decimal)
             except cells.CellError as exc:
@@ -214,7 +244,7 @@ def validate_lines(
         sheet = read_sheet(path)
     except ValidationError as exc:
         return {}, [Problem(str(path), str(exc).removeprefix(f"{path}: "))], ""
-    mapping, problems = _map_columns([str(c) for c in sheet.cells.columns], source)
+    mapping, problems = _map_columns(sheet, source)
     if problems:
         return {}, problems, sheet.describe()
     rows: list[LineRow] = []

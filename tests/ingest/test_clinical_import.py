@@ -212,3 +212,126 @@ def test_cli(
     (out,) = json.loads(capsys.readouterr().out)
     assert out["created"] == 3 and out["ok"]
     assert (tmp_path / "data" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
+
+
+def _tumour(engine: Engine, patient_id: str) -> dict[str, object]:
+    pseudonym = KEY.pseudonym("Alpha", patient_id)
+    with Session(engine) as s:
+        patient = s.scalars(select(Patient).where(Patient.pseudonym == pseudonym)).one()
+        tumour = patient.tumours[0]
+        assert patient.outcome is not None
+        return {
+            "sub_site": tumour.sub_site,
+            "size_cm": tumour.size_cm,
+            "genotype_detail": tumour.genotype_detail.value,
+            "genotype_text": tumour.genotype_text,
+            "os_months": patient.outcome.os_months,
+            "os_event": patient.outcome.os_event,
+        }
+
+
+def test_a_file_updates_only_the_columns_it_carries(engine: Engine, tmp_path: Path) -> None:
+    assert _import(engine, _write(tmp_path, GOOD)).ok
+    before = _tumour(engine, "MRN001")
+    partial = _write(
+        tmp_path, "patient_id,site,os_months,os_event\nMRN001,stomach,90,1\n", "os.csv"
+    )
+    report = _import(engine, partial)
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 0), report.summary()
+    assert not any("cleared" in n for n in report.notes), report.notes
+    assert _tumour(engine, "MRN001") == before | {"os_months": 90.0, "os_event": 1}
+    assert before["genotype_text"] == "KIT exon 11 p.W557_K558del" and before["size_cm"] == 4.2
+
+
+def test_blank_cells_clear_stored_values_and_the_report_says_so(
+    engine: Engine, tmp_path: Path
+) -> None:
+    assert _import(engine, _write(tmp_path, GOOD)).ok
+    blanks = "patient_id,site,Size,genotype\nMRN001,stomach,,\nMRN002,jejunum,,KIT exon 9\n"
+    report = _import(engine, _write(tmp_path, blanks, "blanks.csv"))
+    assert (report.updated, report.unchanged) == (2, 0), report.summary()
+    [note] = [n for n in report.notes if "cleared" in n]
+    assert "'Size' of 2 patients" in note and "'genotype' of 1 patient" in note, note
+    assert _tumour(engine, "MRN001") == {
+        "sub_site": "antrum",
+        "size_cm": None,
+        "genotype_detail": "unknown",
+        "genotype_text": None,
+        "os_months": 80.5,
+        "os_event": 0,
+    }
+    assert _tumour(engine, "MRN002")["genotype_detail"] == "kit9"
+
+
+def test_a_partial_file_is_checked_against_what_is_stored(engine: Engine, tmp_path: Path) -> None:
+    assert _import(engine, _write(tmp_path, GOOD)).ok
+    rfs = "patient_id,site,rfs_months,rfs_event\nMRN001,stomach,95,1\nNEW1,colon,5,0\n"
+    report = _import(engine, _write(tmp_path, rfs, "rfs.csv"))
+    found = {(p.row, p.column): p.message for p in report.problems}
+    assert set(found) == {(2, "rfs_months")}, report.summary()
+    assert "recurrence-free time (95) exceeds overall survival (80.5)" in found[(2, "rfs_months")]
+    unit = "patient_id,site,mitotic_unit\nMRN001,stomach,\n"
+    report = _import(engine, _write(tmp_path, unit, "unit.csv"))
+    [problem] = report.problems
+    assert (problem.row, problem.column) == (2, "mitotic_unit")
+    assert "needs its unit" in problem.message
+    new = "patient_id,site,os_months\nNEW1,colon,5\n"
+    [problem] = _import(engine, _write(tmp_path, new, "new.csv")).problems
+    assert (problem.row, problem.column) == (2, "os_event") and "OS needs both" in problem.message
+    assert _tumour(engine, "MRN001")["os_months"] == 80.5 and len(_cohort(engine)) == 3
+
+
+def _xlsx(tmp_path: Path, rows: list[list[object]]) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / "table.xlsx"
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+def test_a_header_written_twice_is_refused_with_both_column_letters(
+    engine: Engine, tmp_path: Path, form: str
+) -> None:
+    header = ["patient_id", "site", "size_cm", "os_months", "os_event", "size_cm"]
+    row = ["X1", "stomach", "4.5", "10", "0", "45"]
+    if form == "csv":
+        path = _write(tmp_path, ",".join(header) + "\n" + ",".join(row) + "\n")
+    else:
+        path = _xlsx(tmp_path, [header, row])
+    report = _import(engine, path)
+    [problem] = report.problems
+    assert "the header 'size_cm' is in 2 columns (C and F)" in problem.message
+    assert "Delete or rename the extra column and import again" in problem.message
+    assert "size_cm.1" not in report.summary() and _cohort(engine).empty
+
+
+def test_two_headers_meaning_one_column_name_their_letters(engine: Engine, tmp_path: Path) -> None:
+    report = _import(engine, _write(tmp_path, "patient_id,size,site,size_cm\nX1,3,colon,3\n"))
+    [problem] = report.problems
+    assert problem.column == "size_cm"
+    assert "two columns mean 'size_cm': 'size' (column B) and 'size_cm' (column D)" in str(problem)
+
+
+def test_a_trailing_delimiter_is_no_column(engine: Engine, tmp_path: Path) -> None:
+    report = _import(engine, _write(tmp_path, "patient_id,site,,\nX1,colon,,\n"))
+    assert report.ok and not any("column" in n for n in report.notes), report.summary()
+
+
+@pytest.mark.parametrize("name", ["clinical.txt", "clinical.csv"])
+def test_excel_unicode_text_utf16_with_bom(engine: Engine, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(GOOD.replace(",", "\t").replace("\n", "\r\n").encode("utf-16"))
+    report = _import(engine, path)
+    assert report.ok and report.created == 3, report.summary()
+    assert any("utf-16 text, delimiter tab" in n for n in report.notes)
+
+
+def test_utf16_without_bom_says_how_to_save_it(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "clinical.txt"
+    path.write_bytes(GOOD.replace(",", "\t").encode("utf-16-le"))
+    [problem] = _import(engine, path).problems
+    assert "the file is UTF-16" in problem.message and "save it as CSV UTF-8" in problem.message

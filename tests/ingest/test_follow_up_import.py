@@ -253,3 +253,29 @@ def test_cli_imports_treatment_lines(
     assert main([*args[:2], str(bad), *args[3:]]) == 3
     problems = json.loads(capsys.readouterr().out)[0]["problems"]
     assert problems and all("unknown drug" in p["message"] for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("second", "expected"),
+    [
+        ("stop_date", "the header 'stop_date' is in 2 columns (E and F)"),
+        (
+            "end_date",
+            "two columns mean 'stop_date': 'stop_date' (column E) and 'end_date' (column F)",
+        ),
+    ],
+)
+def test_a_stop_date_given_twice_is_refused(
+    engine: Engine, tmp_path: Path, second: str, expected: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    sheet = tmp_path / "lines.csv"
+    sheet.write_text(
+        f"hospital_id,line,drug,start_date,stop_date,{second}\n"
+        "H1,1,imatinib,2020-01-10,2020-02-01,2020-06-01\n"
+    )
+    report = _lines(engine, data, sheet, "T")
+    [problem] = report.problems
+    assert expected in str(problem)
+    assert _counts(engine) == (0, 0, 0, 0, 0)
