@@ -11,7 +11,9 @@ patient's names, IDs, birth date, address and telephone numbers, the institution
 (referring, performing, operating and reading physicians), the accession number, and
 free-text comments. None is read by :func:`series_info`; and the free-text fields it does
 copy (series description, model name, kernel) are dropped if they contain the value of one
-of those attributes (a technologist may type the patient's name into a description).
+of those attributes (a technologist may type the patient's name into a description). The
+names of a mask's segments and ROIs are checked the same way (:func:`scrubbed_label`), against
+the values of the mask's own header and of its CT's, and replaced by a neutral name.
 Canonical NIfTI files carry no header text at all (see :mod:`gistcad.imaging.nifti_io`).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -188,24 +191,45 @@ def _date(dataset: Dataset, keyword: str) -> date | None:
         return None
 
 
-def _identifying_values(dataset: Dataset) -> list[str]:
-    """Lower-cased values (and name parts) of identifying attributes, 3 characters or more."""
-    values: list[str] = []
+def identifying_values(dataset: Dataset) -> frozenset[str]:
+    """Lower-cased values (and name parts) of a header's identifying attributes, 3 characters
+    or more: what free text copied out of a header must not contain.
+
+    IDENTIFYING: use them to scrub text, never store, log or show them.
+    """
+    values: set[str] = set()
     for keyword in _PHI_PROBE_KEYWORDS:
         text = _text(dataset, keyword)
         if text is None:
             continue
-        values.append(text.lower())
-        values.extend(part.lower() for part in re.split(r"[\^\\ ,]+", text))
-    return [v for v in values if len(v) >= 3]
+        values.add(text.lower())
+        values.update(part.lower() for part in re.split(r"[\^\\ ,]+", text))
+    return frozenset(v for v in values if len(v) >= 3)
 
 
-def _scrubbed(dataset: Dataset, keyword: str, phi: list[str]) -> str | None:
+def holds_identifying_text(text: str, phi: Iterable[str]) -> bool:
+    """Whether ``text`` contains one of the :func:`identifying_values` ``phi`` (any case)."""
+    lowered = text.lower()
+    return any(value in lowered for value in phi)
+
+
+def scrubbed_label(label: str, phi: Iterable[str], neutral: str) -> str:
+    """A mask's segment or ROI name as it may be stored: ``label`` itself, or ``neutral``
+    (e.g. ``"ROI 7"``) when it contains one of the identifying values ``phi``.
+
+    >>> scrubbed_label("GIST Jansen", {"jansen", "piet"}, "ROI 7")
+    'ROI 7'
+    >>> scrubbed_label("GIST", {"jansen", "piet"}, "ROI 7")
+    'GIST'
+    """
+    return neutral if holds_identifying_text(label, phi) else label
+
+
+def _scrubbed(dataset: Dataset, keyword: str, phi: Iterable[str]) -> str | None:
     text = _text(dataset, keyword)
     if text is None:
         return None
-    lowered = text.lower()
-    if any(value in lowered for value in phi):
+    if holds_identifying_text(text, phi):
         logger.warning("%s: %s contains identifying text; not copied", _source(dataset), keyword)
         return None
     return text
@@ -258,7 +282,7 @@ def series_info(dataset: Dataset) -> SeriesInfo:
                 f"{_source(dataset)}: {keyword} {tag} is missing or empty; every DICOM image "
                 "must have it. Re-export the series from the PACS or scanner."
             )
-    phi = _identifying_values(dataset)
+    phi = identifying_values(dataset)
     description = _scrubbed(dataset, "SeriesDescription", phi)
     agent = _scrubbed(dataset, "ContrastBolusAgent", phi)
     return SeriesInfo(

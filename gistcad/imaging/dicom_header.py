@@ -41,6 +41,7 @@ TAG_ORIENTATION = "ImageOrientationPatient (0020,0037)"
 TAG_SPACING = "PixelSpacing (0028,0030)"
 TAG_PIXEL_DATA = "PixelData (7FE0,0010)"
 TAG_ROWS = "Rows (0028,0010)"
+TAG_PATIENT_ID = "PatientID (0010,0020)"
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
 #: VRs with a 4-byte length (after 2 reserved bytes) in explicit VR.
@@ -55,6 +56,7 @@ _FAST_TAGS: dict[int, tuple[str, bytes]] = {
     0x00080016: ("SOPClassUID", b"UI"),
     0x00080018: ("SOPInstanceUID", b"UI"),
     0x00080060: ("Modality", b"CS"),
+    0x00100020: ("PatientID", b"LO"),  # to refuse a series of several patients
     0x0020000E: ("SeriesInstanceUID", b"UI"),
     0x00200032: ("ImagePositionPatient", b"DS"),
     0x00200037: ("ImageOrientationPatient", b"DS"),
@@ -212,6 +214,8 @@ def _decode(vr: bytes, raw: bytes) -> Any:
             numbers = struct.unpack(f"<{len(raw) // 2}H", raw)
             return numbers[0] if len(numbers) == 1 else list(numbers)
         text = raw.decode("ascii")
+        if vr == b"LO" and not text.isprintable():
+            raise _NotFast  # ISO 2022 escapes: pydicom decodes with the character set
         if vr == b"UI":
             return _split(text.rstrip("\0 "), str)
         return _split(text, {b"DS": float, b"IS": int}.get(vr, str))

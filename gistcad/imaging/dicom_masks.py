@@ -12,14 +12,21 @@ when that series is absent or the geometry does not match. Each segment (SEG) or
   image's affine and filled with an even-odd point-in-polygon test on pixel centres
   (``matplotlib.path``), so a contour inside another makes a hole, as most planning systems
   draw them. Each contour must lie on a slice of the image (within 0.1 slice).
+
+An RTSTRUCT whose ROI numbers or contour points are missing or malformed is refused with the
+tag, not read in part. Segment and ROI names are de-identified like a series description
+(:func:`~gistcad.imaging.deid.scrubbed_label`): a name that holds an identifying value of the
+mask's header or of its CT's becomes ``"segment N"`` / ``"ROI N"``, and :attr:`LabelMask.scrubbed`
+says so.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import highdicom as hd
 import numpy as np
@@ -27,7 +34,10 @@ import numpy.typing as npt
 from matplotlib.path import Path as PolygonPath
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 
+from gistcad.imaging.deid import identifying_values, scrubbed_label
 from gistcad.imaging.dicom_series import DicomScan, DicomSeries, MaskKind, MaskObject
 from gistcad.imaging.errors import GeometryMismatchError, ImagingError
 from gistcad.imaging.volume import LPS_TO_RAS, Volume
@@ -38,6 +48,12 @@ logger = logging.getLogger(__name__)
 #: A contour must lie within this fraction of a slice of a slice centre.
 CONTOUR_SLICE_TOLERANCE = 0.1
 
+TAG_CONTOUR_DATA = "ContourData (3006,0050)"
+TAG_ROI_NUMBER = "ROINumber (3006,0022)"
+TAG_REFERENCED_ROI_NUMBER = "ReferencedROINumber (3006,0084)"
+#: Where each kind of mask names its segments, as the reports name it.
+LABEL_TAGS = {MaskKind.SEG: "SegmentLabel (0062,0005)", MaskKind.RTSTRUCT: "ROIName (3006,0026)"}
+
 
 @dataclass(frozen=True)
 class LabelMask:
@@ -46,7 +62,8 @@ class LabelMask:
     Attributes
     ----------
     name
-        SegmentLabel (SEG) or ROIName (RTSTRUCT), as written.
+        SegmentLabel (SEG) or ROIName (RTSTRUCT) as written, or ``"segment N"`` /
+        ``"ROI N"`` where that held identifying text.
     number
         SegmentNumber or ROINumber.
     volume
@@ -55,6 +72,8 @@ class LabelMask:
         The SEG or RTSTRUCT file.
     series_instance_uid
         The CT series the mask belongs to.
+    scrubbed
+        Whether the name as written held identifying text and was replaced.
     """
 
     name: str
@@ -62,14 +81,17 @@ class LabelMask:
     volume: Volume
     source: Path
     series_instance_uid: str
+    scrubbed: bool = False
 
 
 @dataclass(frozen=True)
 class MaskReading:
-    """All masks of a scan read onto their series, and the mask objects refused."""
+    """All masks of a scan read onto their series, the mask objects refused, and notes (a
+    name replaced because it held identifying text)."""
 
     masks: tuple[LabelMask, ...]
     problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = ()
 
 
 def match_series(mask: MaskObject, series: Sequence[DicomSeries]) -> DicomSeries | Problem:
@@ -171,14 +193,25 @@ def read_seg(path: str | Path, series: DicomSeries) -> list[LabelMask]:
             f"their source image references ({exc}); export the SEG from the series' images"
         )
         raise ImagingError(f"{path}: {message}", [Problem(str(path), message)]) from exc
+    phi = series.identifying_values | identifying_values(seg)
     masks = []
     for index, number in enumerate(seg.segment_numbers):
-        label = str(seg.get_segment_description(number).segment_label)
+        written = str(seg.get_segment_description(number).segment_label)
+        label = scrubbed_label(written, phi, f"segment {number}")
         labels = np.asarray(
             pixels[..., index] > 0.5 if pixels.dtype.kind == "f" else pixels[..., index] > 0
         )
         volume = Volume(labels.astype(np.uint8).transpose(2, 1, 0), series.affine)
-        masks.append(LabelMask(label, int(number), volume, Path(path), series.series_instance_uid))
+        masks.append(
+            LabelMask(
+                label,
+                int(number),
+                volume,
+                Path(path),
+                series.series_instance_uid,
+                scrubbed=label != written,
+            )
+        )
     return masks
 
 
@@ -204,6 +237,64 @@ def rasterise_polygon(points_ij: npt.ArrayLike, shape_ji: tuple[int, int]) -> np
     return inside
 
 
+def _refuse(path: Path, message: str, tag: str, value: Any = None) -> NoReturn:
+    """Raise the :class:`ImagingError` of a malformed RTSTRUCT, located by ``tag``."""
+    problem = Problem(str(path), message, tag=tag, value=None if value is None else str(value)[:80])
+    raise ImagingError(f"{path}: {message}", [problem])
+
+
+def _roi_number(item: Dataset, keyword: str, tag: str, path: Path, where: str) -> int:
+    """The ROI number ``keyword`` of a sequence item, or an ImagingError naming ``tag``."""
+    value = item.get(keyword)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        what = f"no {keyword}" if value in (None, "") else f"a {keyword} that is not a number"
+        _refuse(
+            path,
+            f"{where} has {what}, so it cannot be told which ROI it is; the structure set is "
+            "incomplete or damaged. Export the RTSTRUCT again from the planning system.",
+            tag,
+            value,
+        )
+
+
+def _contour_points(contour: Dataset, path: Path, name: str, index: int) -> np.ndarray:
+    """The (n, 3) LPS+ mm points of a contour, or an ImagingError naming ContourData."""
+    where = f"contour {index + 1} of ROI {name!r}"
+    raw = contour.get("ContourData")
+    if raw in (None, ""):
+        _refuse(
+            path,
+            f"{where} has no ContourData: the outline has no points. Export the RTSTRUCT "
+            "again from the planning system.",
+            TAG_CONTOUR_DATA,
+        )
+    values = list(raw) if isinstance(raw, (MultiValue, list, tuple)) else [raw]
+    try:
+        numbers = np.asarray([float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        _refuse(
+            path,
+            f"the ContourData of {where} holds a value that is not a number; the file is "
+            "damaged. Export the RTSTRUCT again from the planning system.",
+            TAG_CONTOUR_DATA,
+        )
+    if numbers.size % 3 or not np.isfinite(numbers).all():
+        problem = (
+            f"holds {numbers.size} numbers, not a multiple of 3 (x, y, z of each point)"
+            if numbers.size % 3
+            else "holds a value that is not finite (NaN or infinity)"
+        )
+        _refuse(
+            path,
+            f"the ContourData of {where} {problem}: the file is damaged or was cut short. "
+            "Export the RTSTRUCT again from the planning system.",
+            TAG_CONTOUR_DATA,
+        )
+    return numbers.reshape(-1, 3)
+
+
 def _contour_slice(ijk: np.ndarray, depth: int, path: Path, name: str) -> int:
     k = float(np.mean(ijk[:, 2]))
     nearest = round(k)
@@ -213,7 +304,7 @@ def _contour_slice(ijk: np.ndarray, depth: int, path: Path, name: str) -> int:
             f"image (0…{depth - 1}); the RTSTRUCT was drawn on another series or grid"
         )
         raise GeometryMismatchError(
-            f"{path}: {message}", [Problem(str(path), message, tag="ContourData (3006,0050)")]
+            f"{path}: {message}", [Problem(str(path), message, tag=TAG_CONTOUR_DATA)]
         )
     return nearest
 
@@ -222,19 +313,31 @@ def _rasterise_roi(
     roi: Dataset, series: DicomSeries, inverse: np.ndarray, path: Path, name: str
 ) -> npt.NDArray[np.uint8]:
     buffer = np.zeros((len(series.slices), series.rows, series.columns), dtype=bool)
-    for contour in roi.get("ContourSequence") or ():
+    for index, contour in enumerate(roi.get("ContourSequence") or ()):
         kind = str(contour.get("ContourGeometricType", "")).upper()
         if kind != "CLOSED_PLANAR":
             logger.warning(
                 "%s: ROI %r has a %s contour; only CLOSED_PLANAR is filled", path, name, kind
             )
             continue
-        lps = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3)
+        lps = _contour_points(contour, path, name, index)
         ras = lps * np.array([-1.0, -1.0, 1.0])
         ijk = ras @ inverse[:3, :3].T + inverse[:3, 3]
         k = _contour_slice(ijk, len(series.slices), path, name)
         buffer[k] ^= rasterise_polygon(ijk[:, :2], (series.rows, series.columns))
     return buffer.astype(np.uint8).transpose(2, 1, 0)
+
+
+def _roi_names(ds: Dataset, path: Path, phi: Iterable[str]) -> dict[int, tuple[str, bool]]:
+    """ROINumber → (ROIName, whether it was scrubbed of identifying text)."""
+    names = {}
+    for position, item in enumerate(ds.get("StructureSetROISequence") or ()):
+        where = f"item {position + 1} of the StructureSetROISequence (3006,0020)"
+        number = _roi_number(item, "ROINumber", TAG_ROI_NUMBER, path, where)
+        written = str(item.get("ROIName", ""))
+        name = scrubbed_label(written, phi, f"ROI {number}")
+        names[number] = (name, name != written)
+    return names
 
 
 def read_rtstruct(path: str | Path, series: DicomSeries) -> list[LabelMask]:
@@ -244,20 +347,29 @@ def read_rtstruct(path: str | Path, series: DicomSeries) -> list[LabelMask]:
     ------
     GeometryMismatchError
         If a contour does not lie on a slice of the image.
+    ImagingError
+        If the file cannot be read, or an ROI number or a contour's points are missing or
+        malformed; the problem names the tag.
     """
     source = Path(path)
-    ds = dcmread(source)
-    names = {
-        int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence") or ()
-    }
+    try:
+        ds = dcmread(source)
+    except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
+        message = f"unreadable RTSTRUCT ({exc}); copy the file again from the source"
+        raise ImagingError(f"{source}: {message}", [Problem(str(source), message)]) from exc
+    phi = series.identifying_values | identifying_values(ds)
+    names = _roi_names(ds, source, phi)
     inverse = np.linalg.inv(series.affine)
     masks = []
-    for roi in ds.get("ROIContourSequence") or ():
-        number = int(roi.ReferencedROINumber)
-        name = names.get(number, f"ROI {number}")
+    for position, roi in enumerate(ds.get("ROIContourSequence") or ()):
+        where = f"item {position + 1} of the ROIContourSequence (3006,0039)"
+        number = _roi_number(roi, "ReferencedROINumber", TAG_REFERENCED_ROI_NUMBER, source, where)
+        name, scrubbed = names.get(number, (f"ROI {number}", False))
         array = _rasterise_roi(roi, series, inverse, source, name)
         volume = Volume(array, series.affine)
-        masks.append(LabelMask(name, number, volume, source, series.series_instance_uid))
+        masks.append(
+            LabelMask(name, number, volume, source, series.series_instance_uid, scrubbed=scrubbed)
+        )
     return masks
 
 
@@ -265,6 +377,7 @@ def read_masks(scan: DicomScan) -> MaskReading:
     """Pair every SEG/RTSTRUCT of ``scan`` with its series and read it; refusals as Problems."""
     masks: list[LabelMask] = []
     problems: list[Problem] = []
+    notes: list[str] = []
     for mask in scan.masks:
         series = match_series(mask, scan.series)
         if isinstance(series, Problem):
@@ -272,7 +385,16 @@ def read_masks(scan: DicomScan) -> MaskReading:
             continue
         reader = read_seg if mask.kind is MaskKind.SEG else read_rtstruct
         try:
-            masks.extend(reader(mask.path, series))
+            read = reader(mask.path, series)
         except ImagingError as exc:
             problems.extend(exc.problems or [Problem(str(mask.path), str(exc))])
-    return MaskReading(tuple(masks), tuple(problems))
+            continue
+        masks.extend(read)
+        noun = "segment" if mask.kind is MaskKind.SEG else "ROI"
+        notes.extend(
+            f"{mask.path}: the {LABEL_TAGS[mask.kind]} of {noun} {m.number} held identifying "
+            f"text (a name or id of the patient or staff); stored as {m.name!r}"
+            for m in read
+            if m.scrubbed
+        )
+    return MaskReading(tuple(masks), tuple(problems), tuple(notes))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from pydicom.uid import (
 
 from gistcad.errors import ValidationError
 from gistcad.imaging import series_checks, stacking
-from gistcad.imaging.deid import SeriesInfo, patient_key, series_info
+from gistcad.imaging.deid import SeriesInfo, identifying_values, patient_key, series_info
 from gistcad.imaging.dicom_header import (
     TAG_ORIENTATION,
     FileHeader,
@@ -111,6 +111,10 @@ class DicomSeries:
         Pixels per slice: the volume's shape is ``(columns, rows, len(slices))``.
     affine
         Voxel (i, j, k) → RAS+ mm, (4, 4).
+    identifying_values
+        The identifying values of the series' header
+        (:func:`~gistcad.imaging.deid.identifying_values`), to scrub the names of the masks
+        drawn on it. IDENTIFYING: never stored, logged or shown.
     """
 
     info: SeriesInfo
@@ -122,6 +126,7 @@ class DicomSeries:
     bits_stored: int
     pixel_representation: int
     affine: npt.NDArray[np.float64]
+    identifying_values: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def series_instance_uid(self) -> str:
@@ -199,7 +204,8 @@ def _mask_object(header: FileHeader, kind: MaskKind) -> MaskObject:
     for item in ds.get("ReferencedSeriesSequence") or ():
         series_uids.append(str(item.get("SeriesInstanceUID", "")))
         sop_uids += [
-            str(r.ReferencedSOPInstanceUID) for r in item.get("ReferencedInstanceSequence") or ()
+            str(r.get("ReferencedSOPInstanceUID", ""))
+            for r in item.get("ReferencedInstanceSequence") or ()
         ]
     for ref_for in ds.get("ReferencedFrameOfReferenceSequence") or ():
         frame_of_reference = frame_of_reference or ref_for.get("FrameOfReferenceUID")
@@ -207,7 +213,7 @@ def _mask_object(header: FileHeader, kind: MaskKind) -> MaskObject:
             for series in study.get("RTReferencedSeriesSequence") or ():
                 series_uids.append(str(series.get("SeriesInstanceUID", "")))
                 sop_uids += [
-                    str(c.ReferencedSOPInstanceUID)
+                    str(c.get("ReferencedSOPInstanceUID", ""))
                     for c in series.get("ContourImageSequence") or ()
                 ]
     return MaskObject(
@@ -217,7 +223,7 @@ def _mask_object(header: FileHeader, kind: MaskKind) -> MaskObject:
         series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
         frame_of_reference_uid=str(frame_of_reference) if frame_of_reference else None,
         referenced_series_uids=tuple(dict.fromkeys(u for u in series_uids if u)),
-        referenced_sop_instance_uids=tuple(dict.fromkeys(sop_uids)),
+        referenced_sop_instance_uids=tuple(dict.fromkeys(u for u in sop_uids if u)),
     )
 
 
@@ -288,6 +294,8 @@ def _build_series(
 ) -> tuple[DicomSeries | None, list[Problem], list[Problem]]:
     """One series from its files: (series or None, skipped, problems)."""
     problems = series_checks.format_problems(headers)
+    mixed = series_checks.patient_problem(headers, uid)
+    problems += [mixed] if mixed else []
     frames = series_checks.series_frames(headers)
     if not frames:
         return (
@@ -355,6 +363,7 @@ def _build_series(
         bits_stored=int(first.get("BitsStored") or first.get("BitsAllocated")),
         pixel_representation=int(first.get("PixelRepresentation") or 0),
         affine=affine,
+        identifying_values=identifying_values(frames[0].header.dataset),
     )
     return series, skipped, []
 

@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 
 from gistcad.imaging.dicom_header import (
     TAG_ORIENTATION,
+    TAG_PATIENT_ID,
     TAG_PIXEL_DATA,
     TAG_POSITION,
     TAG_ROWS,
@@ -263,6 +264,29 @@ def format_problems(headers: Sequence[FileHeader]) -> list[Problem]:
                 )
             )
     return problems
+
+
+def patient_problem(headers: Sequence[FileHeader], uid: str) -> Problem | None:
+    """A Problem if the files of one series carry different PatientIDs, else ``None``.
+
+    The series would otherwise be filed under one of them. The message names a file of each
+    PatientID, never the ids themselves (they identify the patients).
+    """
+    groups: dict[str, list[FileHeader]] = {}
+    for header in headers:
+        groups.setdefault(str(header.get("PatientID") or "").strip(), []).append(header)
+    if len(groups) < 2:
+        return None
+    largest, *others = sorted(groups.values(), key=len, reverse=True)
+    elsewhere = "; ".join(f"{len(group)} like {group[0].path}" for group in others)
+    return Problem(
+        str(largest[0].path),
+        f"the files of series {uid} carry {len(groups)} different PatientIDs (a missing one "
+        f"counts as one): {len(largest)} file(s) like this one; {elsewhere}. A series is one "
+        "patient's scan, and gistcad will not guess whose it is. Separate the files by "
+        "patient, or re-export the series from the PACS, and import again.",
+        tag=TAG_PATIENT_ID,
+    )
 
 
 def consistency_problems(frames: Sequence[Frame], uid: str) -> list[Problem]:

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gistcad.domain import SegmentationSource
+from gistcad.errors import ValidationError
 from gistcad.imaging import (
     DicomSeries,
     LabelMask,
@@ -39,7 +40,9 @@ from gistcad.store.engine import import_lock
 from gistcad.store.models import Patient, Segmentation, Series
 from gistcad.store.writes import (
     add_series,
+    find_center,
     find_series,
+    find_study,
     get_or_create_center,
     get_or_create_patient,
     has_segmentation,
@@ -48,6 +51,7 @@ from gistcad.store.writes import (
 logger = logging.getLogger(__name__)
 
 UID_MAX_CHARS = 64  # DICOM PS3.5 section 9.1
+TAG_STUDY_UID = "StudyInstanceUID (0020,000D)"
 
 
 @dataclass(frozen=True)
@@ -150,13 +154,17 @@ def _import_series(
         volume = load_series(series)
         relative = volume_relpath(pseudonym, series.series_instance_uid)
         sha = write_canonical(volume, ctx.stage.path_for(relative))
-        row = add_series(
-            session,
-            patient,
-            study_instance_uid=series.info.study_instance_uid,
-            study_date=series.info.study_date,
-            series=series_row(series, volume, relative, sha),
-        )
+        try:
+            row = add_series(
+                session,
+                patient,
+                study_instance_uid=series.info.study_instance_uid,
+                study_date=series.info.study_date,
+                series=series_row(series, volume, relative, sha),
+            )
+        except ValidationError:  # stored meanwhile for another patient; rolled back
+            report.problems.append(_stored_study_problem(series))
+            return 0, patient
         report.created += 1
     stored = sum(
         store_mask(
@@ -195,6 +203,67 @@ def link_patients(
                 session, patient, measure=measure, source_of=source_of, source=report.source
             )
         )
+
+
+def _stored_study_problem(series: DicomSeries) -> Problem:
+    return Problem(
+        str(series.files[0]),
+        f"StudyInstanceUID {series.info.study_instance_uid} is already stored for another "
+        "patient (by an earlier import), and a study belongs to one patient: this series' "
+        "PatientID differs from that patient's. The export mixes patients under one study, or "
+        "an anonymiser gave two patients the same study UID; re-export with one "
+        "StudyInstanceUID per patient's study, or correct the PatientID.",
+        tag=TAG_STUDY_UID,
+    )
+
+
+def stored_study_problems(
+    session: Session, ctx: ImportContext, series: Sequence[DicomSeries]
+) -> list[Problem]:
+    """A Problem for each series whose study an earlier import stored for another patient
+    (found before the first write; :func:`add_series` still refuses it if a concurrent import
+    stores it meanwhile)."""
+    center = find_center(session, ctx.center)
+    name = ctx.center if center is None else center.name
+    problems = []
+    for item in series:
+        study = find_study(session, item.info.study_instance_uid)
+        if study is None or not item.patient_id:
+            continue
+        owner = study.patient
+        pseudonym = ctx.pseudonymizer.pseudonym(name, item.patient_id)
+        if center is None or owner.center_id != center.id or owner.pseudonym != pseudonym:
+            problems.append(_stored_study_problem(item))
+    return problems
+
+
+def study_problems(series: Sequence[DicomSeries]) -> list[Problem]:
+    """A Problem for each StudyInstanceUID that series of several patients share.
+
+    A study belongs to one patient; the store would refuse the second patient's series in the
+    middle of the import. The message names a file of each patient, never the PatientIDs.
+    """
+    owners: dict[str, dict[str, DicomSeries]] = {}
+    for item in series:
+        owners.setdefault(item.info.study_instance_uid, {}).setdefault(item.patient_id or "", item)
+    problems = []
+    for uid, by_patient in owners.items():
+        if len(by_patient) < 2:
+            continue
+        first, *others = by_patient.values()
+        elsewhere = ", ".join(str(o.files[0]) for o in others)
+        problems.append(
+            Problem(
+                str(first.files[0]),
+                f"StudyInstanceUID {uid} is shared by the series of {len(by_patient)} "
+                f"patients (different PatientIDs): this file's and {elsewhere}; a study "
+                "belongs to one patient. The export mixes patients under one study, or an "
+                "anonymiser gave them the same study UID; re-export with one StudyInstanceUID "
+                "per patient's study, or leave out the series of the other patient(s).",
+                tag=TAG_STUDY_UID,
+            )
+        )
+    return problems
 
 
 def _check_owner(row: Series, patient: Patient, report: ImportReport, series: DicomSeries) -> None:
@@ -254,6 +323,7 @@ def _import_folder(
     report.problems.extend(scan.problems)
     reading = read_masks(scan)
     report.problems.extend(reading.problems)
+    report.notes.extend(reading.notes)
     missing_ids = [s for s in scan.series if not s.patient_id]
     report.problems.extend(
         Problem(
@@ -268,10 +338,12 @@ def _import_folder(
         for s in scan.series
         for tag, uid in (
             ("SeriesInstanceUID (0020,000E)", s.info.series_instance_uid),
-            ("StudyInstanceUID (0020,000D)", s.info.study_instance_uid),
+            (TAG_STUDY_UID, s.info.study_instance_uid),
         )
         if len(uid or "") > UID_MAX_CHARS
     )
+    report.problems.extend(study_problems(scan.series))
+    report.problems.extend(stored_study_problems(session, ctx, scan.series))
     if not scan.series and not scan.problems:
         report.problems.append(Problem(str(folder), "no CT image series found"))
     if not report.ok:

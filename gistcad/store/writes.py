@@ -174,6 +174,10 @@ def find_series(session: Session, series_instance_uid: str) -> Series | None:
     return session.scalar(select(Series).where(Series.series_instance_uid == series_instance_uid))
 
 
+def find_study(session: Session, study_instance_uid: str) -> Study | None:
+    return session.scalar(select(Study).where(Study.study_instance_uid == study_instance_uid))
+
+
 def add_series(
     session: Session,
     patient: Patient,
@@ -189,7 +193,7 @@ def add_series(
     ValidationError
         When the study already belongs to another patient.
     """
-    study = session.scalar(select(Study).where(Study.study_instance_uid == study_instance_uid))
+    study = find_study(session, study_instance_uid)
     if study is None:
         study = Study(study_instance_uid=study_instance_uid, study_date=study_date)
         patient.studies.append(study)

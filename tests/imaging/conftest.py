@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import highdicom as hd
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     CTImageStorage,
     ExplicitVRLittleEndian,
     MRImageStorage,
+    RTStructureSetStorage,
     generate_uid,
 )
 
@@ -64,6 +67,7 @@ def _slice_dataset(
     position: Sequence[float],
     instance: int,
     common: dict[str, Any],
+    phi: dict[str, str],
 ) -> Dataset:
     ds = Dataset()
     meta = FileMetaDataset()
@@ -73,7 +77,7 @@ def _slice_dataset(
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    for key, value in PHI.items():
+    for key, value in phi.items():
         setattr(ds, key, value)
     for key in (
         "StudyInstanceUID",
@@ -133,8 +137,13 @@ def build_ct_series(
     seed: int = 0,
     study_uid: str | None = None,
     values: np.ndarray | None = None,
+    phi: dict[str, str] | None = None,
 ) -> BuiltSeries:
-    """Write an axial series; files named by hash, InstanceNumber decreasing with position."""
+    """Write an axial series; files named by hash, InstanceNumber decreasing with position.
+
+    ``phi`` replaces some of the fake identifying values of :data:`PHI` (e.g. another
+    PatientID for a second patient).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     tilt = math.radians(tilt_deg)
@@ -170,7 +179,9 @@ def build_ct_series(
     }
     paths, datasets = [], []
     for k, position in enumerate(positions):
-        ds = _slice_dataset(stored[k], position, instance=slices - k, common=common)
+        ds = _slice_dataset(
+            stored[k], position, instance=slices - k, common=common, phi={**PHI, **(phi or {})}
+        )
         if transfer_syntax is not None:
             ds.compress(transfer_syntax)
         name = hashlib.sha1(f"{series_uid}-{k}".encode()).hexdigest()[:12]
@@ -188,6 +199,121 @@ def build_ct_series(
     return BuiltSeries(
         paths, hu, affine, series_uid, study, common["FrameOfReferenceUID"], datasets
     )
+
+
+# --- masks on a built series: DICOM SEG (highdicom) and RTSTRUCT (pydicom) ----------------
+
+
+def disk_mask(slices: int, rows: int, columns: int, radius: float) -> np.ndarray:
+    """(k, row, column) bool: a disk of ``radius`` pixels on slices 1 … slices−2."""
+    jj, ii = np.mgrid[:rows, :columns]
+    disk = (ii - (columns - 1) / 2) ** 2 + (jj - (rows - 1) / 2 + 2) ** 2 <= radius**2
+    mask = np.zeros((slices, rows, columns), dtype=bool)
+    mask[1:-1] = disk
+    return mask
+
+
+def write_seg(built: BuiltSeries, mask: np.ndarray, path: Path, *, label: str = "tumour") -> None:
+    """A binary DICOM SEG of ``mask`` (k, row, column) on ``built``, one segment ``label``."""
+    description = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label=label,
+        segmented_property_category=hd.sr.CodedConcept(
+            "49755003", "SCT", "Morphologically Altered Structure"
+        ),
+        segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+    )
+    seg = hd.seg.Segmentation(
+        source_images=built.datasets,
+        pixel_array=mask.astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description],
+        series_instance_uid=generate_uid(),
+        series_number=100,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="gistcad tests",
+        manufacturer_model_name="tests",
+        software_versions="1",
+        device_serial_number="1",
+    )
+    seg.save_as(path)
+
+
+def circle(centre_ij: Sequence[float], radius: float, n: int = 96) -> np.ndarray:
+    """A polygon of ``n`` points on a circle, in (i, j) pixel indices."""
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack(
+        [centre_ij[0] + radius * np.cos(angles), centre_ij[1] + radius * np.sin(angles)]
+    )
+
+
+def _image_ref(image: Dataset) -> Dataset:
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = image.SOPClassUID
+    ref.ReferencedSOPInstanceUID = image.SOPInstanceUID
+    return ref
+
+
+def write_rtstruct(
+    built: BuiltSeries,
+    contours: dict[int, list[np.ndarray]],
+    path: Path,
+    *,
+    z_shift: float = 0.0,
+    roi_name: str = "GIST",
+    header: dict[str, str] | None = None,
+) -> None:
+    """An RTSTRUCT with one ROI (number 7) on ``built``.
+
+    ``contours`` maps slice k → polygons in (i, j) pixel indices, stored as LPS world mm;
+    ``header`` adds attributes to the RTSTRUCT's own header (e.g. a PatientName).
+    """
+    lps_affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ built.affine
+    ds = Dataset()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = RTStructureSetStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "RTSTRUCT"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = built.study_uid, generate_uid()
+    ds.PatientID = "PID-98765"
+    for key, value in (header or {}).items():
+        setattr(ds, key, value)
+    contour_images = [built.datasets[k] for k in sorted(contours)]
+    series_ref = Dataset()
+    series_ref.SeriesInstanceUID = built.series_uid
+    series_ref.ContourImageSequence = DicomSequence([_image_ref(d) for d in contour_images])
+    study_ref = Dataset()
+    study_ref.ReferencedSOPInstanceUID = built.study_uid
+    study_ref.RTReferencedSeriesSequence = DicomSequence([series_ref])
+    for_ref = Dataset()
+    for_ref.FrameOfReferenceUID = built.frame_of_reference_uid
+    for_ref.RTReferencedStudySequence = DicomSequence([study_ref])
+    ds.ReferencedFrameOfReferenceSequence = DicomSequence([for_ref])
+    roi = Dataset()
+    roi.ROINumber, roi.ROIName = 7, roi_name
+    roi.ReferencedFrameOfReferenceUID = built.frame_of_reference_uid
+    ds.StructureSetROISequence = DicomSequence([roi])
+    items = []
+    for k, polygons in sorted(contours.items()):
+        for polygon in polygons:
+            ijk = np.column_stack([polygon, np.full(len(polygon), float(k)), np.ones(len(polygon))])
+            world = (ijk @ lps_affine.T)[:, :3] + [0.0, 0.0, z_shift]
+            item = Dataset()
+            item.ContourGeometricType = "CLOSED_PLANAR"
+            item.NumberOfContourPoints = len(polygon)
+            item.ContourData = [f"{v:.4f}" for v in world.ravel()]
+            item.ContourImageSequence = DicomSequence([_image_ref(built.datasets[k])])
+            items.append(item)
+    roi_contour = Dataset()
+    roi_contour.ReferencedROINumber = 7
+    roi_contour.ContourSequence = DicomSequence(items)
+    ds.ROIContourSequence = DicomSequence([roi_contour])
+    ds.save_as(path, enforce_file_format=True)
 
 
 @pytest.fixture

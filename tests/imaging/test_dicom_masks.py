@@ -2,64 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
+import pydicom
 
 from gistcad.imaging.dicom_masks import read_masks
 from gistcad.imaging.dicom_series import MaskKind, scan_dicom
-from tests.imaging.conftest import BuiltSeries
+from tests.imaging.conftest import BuiltSeries, circle, disk_mask, write_rtstruct, write_seg
 
 Builder = Callable[..., BuiltSeries]
-
-
-def _disk_mask(slices: int, rows: int, columns: int, radius: float) -> np.ndarray:
-    """(k, row, column) bool: a disk of ``radius`` pixels on slices 1 … slices−2."""
-    jj, ii = np.mgrid[:rows, :columns]
-    disk = (ii - (columns - 1) / 2) ** 2 + (jj - (rows - 1) / 2 + 2) ** 2 <= radius**2
-    mask = np.zeros((slices, rows, columns), dtype=bool)
-    mask[1:-1] = disk
-    return mask
-
-
-def _write_seg(built: BuiltSeries, mask: np.ndarray, path: Path) -> None:
-    description = hd.seg.SegmentDescription(
-        segment_number=1,
-        segment_label="tumour",
-        segmented_property_category=hd.sr.CodedConcept(
-            "49755003", "SCT", "Morphologically Altered Structure"
-        ),
-        segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-    )
-    seg = hd.seg.Segmentation(
-        source_images=built.datasets,
-        pixel_array=mask.astype(np.uint8),
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description],
-        series_instance_uid=generate_uid(),
-        series_number=100,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="gistcad tests",
-        manufacturer_model_name="tests",
-        software_versions="1",
-        device_serial_number="1",
-    )
-    seg.save_as(path)
 
 
 def test_seg_written_with_highdicom_reads_back_onto_the_grid(
     tmp_path: Path, ct_series: Builder
 ) -> None:
     built = ct_series(tmp_path / "ct", columns=16, rows=12)
-    mask = _disk_mask(6, 12, 16, radius=4)
-    _write_seg(built, mask, tmp_path / "seg.dcm")
+    mask = disk_mask(6, 12, 16, radius=4)
+    write_seg(built, mask, tmp_path / "seg.dcm")
     scan = scan_dicom(tmp_path)
     (found,) = scan.masks
     assert found.kind is MaskKind.SEG and found.referenced_series_uids == (built.series_uid,)
@@ -75,74 +36,12 @@ def test_seg_written_with_highdicom_reads_back_onto_the_grid(
 
 def test_seg_without_its_series_is_refused(tmp_path: Path, ct_series: Builder) -> None:
     built = ct_series(tmp_path / "ct")
-    _write_seg(built, _disk_mask(6, 8, 8, 2), tmp_path / "seg.dcm")
+    write_seg(built, disk_mask(6, 8, 8, 2), tmp_path / "seg.dcm")
     for path in built.paths:
         path.unlink()
     reading = read_masks(scan_dicom(tmp_path))
     (problem,) = reading.problems
     assert problem.source.endswith("seg.dcm") and "not among the CT series read" in problem.message
-
-
-def _circle(centre_ij: Sequence[float], radius: float, n: int = 96) -> np.ndarray:
-    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    return np.column_stack(
-        [centre_ij[0] + radius * np.cos(angles), centre_ij[1] + radius * np.sin(angles)]
-    )
-
-
-def _write_rtstruct(
-    built: BuiltSeries, contours: dict[int, list[np.ndarray]], path: Path, *, z_shift: float = 0.0
-) -> None:
-    """contours: slice k → polygons in (i, j) pixel indices; stored as LPS world mm."""
-    lps_affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ built.affine
-    ds = Dataset()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = RTStructureSetStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = RTStructureSetStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "RTSTRUCT"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = built.study_uid, generate_uid()
-    ds.PatientID = "PID-98765"
-    contour_images = [built.datasets[k] for k in sorted(contours)]
-    series_ref = Dataset()
-    series_ref.SeriesInstanceUID = built.series_uid
-    series_ref.ContourImageSequence = DicomSequence([_image_ref(d) for d in contour_images])
-    study_ref = Dataset()
-    study_ref.ReferencedSOPInstanceUID = built.study_uid
-    study_ref.RTReferencedSeriesSequence = DicomSequence([series_ref])
-    for_ref = Dataset()
-    for_ref.FrameOfReferenceUID = built.frame_of_reference_uid
-    for_ref.RTReferencedStudySequence = DicomSequence([study_ref])
-    ds.ReferencedFrameOfReferenceSequence = DicomSequence([for_ref])
-    roi = Dataset()
-    roi.ROINumber, roi.ROIName = 7, "GIST"
-    roi.ReferencedFrameOfReferenceUID = built.frame_of_reference_uid
-    ds.StructureSetROISequence = DicomSequence([roi])
-    items = []
-    for k, polygons in sorted(contours.items()):
-        for polygon in polygons:
-            ijk = np.column_stack([polygon, np.full(len(polygon), float(k)), np.ones(len(polygon))])
-            world = (ijk @ lps_affine.T)[:, :3] + [0.0, 0.0, z_shift]
-            item = Dataset()
-            item.ContourGeometricType = "CLOSED_PLANAR"
-            item.NumberOfContourPoints = len(polygon)
-            item.ContourData = [f"{v:.4f}" for v in world.ravel()]
-            item.ContourImageSequence = DicomSequence([_image_ref(built.datasets[k])])
-            items.append(item)
-    roi_contour = Dataset()
-    roi_contour.ReferencedROINumber = 7
-    roi_contour.ContourSequence = DicomSequence(items)
-    ds.ROIContourSequence = DicomSequence([roi_contour])
-    ds.save_as(path, enforce_file_format=True)
-
-
-def _image_ref(image: Dataset) -> Dataset:
-    ref = Dataset()
-    ref.ReferencedSOPClassUID = image.SOPClassUID
-    ref.ReferencedSOPInstanceUID = image.SOPInstanceUID
-    return ref
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -154,9 +53,9 @@ def test_rtstruct_contours_rasterised_with_dice_over_0_9(
 ) -> None:
     built = ct_series(tmp_path / "ct", columns=40, rows=32)
     radius, centre = 9.0, (19.5, 13.5)
-    source = _disk_mask(6, 32, 40, radius)  # centred at (19.5, 13.5) in (i, j)
-    contours = {k: [_circle(centre, radius)] for k in range(1, 5)}
-    _write_rtstruct(built, contours, tmp_path / "rs.dcm")
+    source = disk_mask(6, 32, 40, radius)  # centred at (19.5, 13.5) in (i, j)
+    contours = {k: [circle(centre, radius)] for k in range(1, 5)}
+    write_rtstruct(built, contours, tmp_path / "rs.dcm")
     scan = scan_dicom(tmp_path)
     (found,) = scan.masks
     assert found.kind is MaskKind.RTSTRUCT and built.series_uid in found.referenced_series_uids
@@ -171,8 +70,8 @@ def test_rtstruct_contours_rasterised_with_dice_over_0_9(
 
 def test_rtstruct_inner_contour_is_a_hole(tmp_path: Path, ct_series: Builder) -> None:
     built = ct_series(tmp_path / "ct", columns=40, rows=32)
-    contours = {2: [_circle((19.5, 15.5), 10.0), _circle((19.5, 15.5), 4.0)]}
-    _write_rtstruct(built, contours, tmp_path / "rs.dcm")
+    contours = {2: [circle((19.5, 15.5), 10.0), circle((19.5, 15.5), 4.0)]}
+    write_rtstruct(built, contours, tmp_path / "rs.dcm")
     (label,) = read_masks(scan_dicom(tmp_path)).masks
     plane = np.asarray(label.volume.array[:, :, 2])
     assert plane[19, 15] == 0 and plane[19, 8] == 1
@@ -180,7 +79,7 @@ def test_rtstruct_inner_contour_is_a_hole(tmp_path: Path, ct_series: Builder) ->
 
 def test_rtstruct_off_the_slices_is_refused(tmp_path: Path, ct_series: Builder) -> None:
     built = ct_series(tmp_path / "ct", columns=40, rows=32)
-    _write_rtstruct(built, {2: [_circle((19.5, 15.5), 5.0)]}, tmp_path / "rs.dcm", z_shift=1.0)
+    write_rtstruct(built, {2: [circle((19.5, 15.5), 5.0)]}, tmp_path / "rs.dcm", z_shift=1.0)
     reading = read_masks(scan_dicom(tmp_path))
     assert not reading.masks
     (problem,) = reading.problems
@@ -189,10 +88,39 @@ def test_rtstruct_off_the_slices_is_refused(tmp_path: Path, ct_series: Builder) 
 
 def test_rtstruct_without_its_series_is_refused(tmp_path: Path, ct_series: Builder) -> None:
     built = ct_series(tmp_path / "ct")
-    _write_rtstruct(built, {2: [_circle((3.5, 3.5), 2.0)]}, tmp_path / "rs.dcm")
+    write_rtstruct(built, {2: [circle((3.5, 3.5), 2.0)]}, tmp_path / "rs.dcm")
     other = ct_series(tmp_path / "other", seed=5)
     assert other.series_uid != built.series_uid
     for path in built.paths:
         path.unlink()
     (problem,) = read_masks(scan_dicom(tmp_path)).problems
     assert "RTSTRUCT refers to" in problem.message and built.series_uid in problem.message
+
+
+def test_names_holding_identifying_text_are_replaced(tmp_path: Path, ct_series: Builder) -> None:
+    """The ROI name holds the patient's name, the segment label the operator's (of the CT)."""
+    built = ct_series(tmp_path / "ct", columns=16, rows=12, phi={"PatientName": "Jansen^Piet"})
+    write_rtstruct(built, {2: [circle((7.5, 5.5), 3.0)]}, tmp_path / "rs.dcm", roi_name="Jansen")
+    write_seg(built, disk_mask(6, 12, 16, radius=3), tmp_path / "seg.dcm", label="OLGA tumour")
+    reading = read_masks(scan_dicom(tmp_path))
+    assert not reading.problems
+    assert sorted((m.name, m.scrubbed) for m in reading.masks) == [
+        ("ROI 7", True),
+        ("segment 1", True),
+    ]
+    assert len(reading.notes) == 2 and "Jansen" not in " ".join(reading.notes)
+
+
+def test_contour_data_not_in_triples_is_refused(tmp_path: Path, ct_series: Builder) -> None:
+    built = ct_series(tmp_path / "ct", columns=16, rows=12)
+    path = tmp_path / "rs.dcm"
+    write_rtstruct(built, {2: [circle((7.5, 5.5), 3.0)]}, path)
+    ds = pydicom.dcmread(path)
+    contour = ds.ROIContourSequence[0].ContourSequence[0]
+    contour.ContourData = list(contour.ContourData)[:-2]
+    ds.save_as(path)
+    reading = read_masks(scan_dicom(tmp_path))
+    assert not reading.masks
+    (problem,) = reading.problems
+    assert (problem.source, problem.tag) == (str(path), "ContourData (3006,0050)")
+    assert "holds 286 numbers, not a multiple of 3" in problem.message

@@ -246,3 +246,20 @@ def test_pydicom_data_enhanced_multiframe_ct() -> None:
     np.testing.assert_array_equal(volume.array, stored[[1, 0]].transpose(2, 1, 0))
     np.testing.assert_allclose(volume.spacing_mm, [0.388672, 0.388672, 10.0])
     np.testing.assert_allclose(volume.affine[:3, 2], [0.0, 0.0, -10.0])
+
+
+def test_a_series_whose_files_name_two_patients_is_refused(
+    tmp_path: Path, ct_series: Builder
+) -> None:
+    built = ct_series(tmp_path, slices=5)
+    for path in built.paths[3:]:
+        ds = pydicom.dcmread(path)
+        ds.PatientID = "PID-OTHER"
+        ds.save_as(path)
+    scan = scan_dicom(tmp_path)
+    assert not scan.series
+    (problem,) = scan.problems
+    assert problem.tag == "PatientID (0010,0020)"
+    assert problem.source in {str(p) for p in built.paths[:3]}
+    assert "3 file(s) like this one; 2 like" in problem.message
+    assert "PID-OTHER" not in str(problem) and "PID-98765" not in str(problem)
