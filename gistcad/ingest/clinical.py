@@ -350,8 +350,7 @@ def validate_sheet(sheet: Sheet, source: str) -> Validation:
                     f"duplicate patient id (first on row {first_row_of[original]})",
                     row=row,
                     column=id_header,
-                    value=original,
-                )
+                )  # the id itself is not repeated: the report may be shown on a page
             )
             continue
         first_row_of[original] = row

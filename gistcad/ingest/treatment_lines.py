@@ -9,8 +9,10 @@ refused are an unknown drug, a stop before the start, two lines of one patient t
 (or whose numbers contradict their dates), a line that starts before the patient's first CT
 (the diagnosis, for follow-up purposes), and a patient the store does not know. The patient
 is found by the pseudonym of its hospital id (no hospital id is stored). Re-importing updates
-the lines by number; afterwards the patient's timepoints are re-dated from the first line's
-start (:mod:`gistcad.ingest.follow_up`).
+the lines by number (an optional column the file leaves out, ``dose_mg_per_day``,
+``stop_date`` or ``stop_reason``, keeps a stored line's value; a blank cell clears it);
+afterwards the patient's timepoints are re-dated from the first line's start
+(:mod:`gistcad.ingest.follow_up`).
 
 Name and birth-date columns (as the clinical schema names them) are never read into the
 store, but, with the hospital id, they are looked for in every kept cell (a stop reason that
@@ -22,7 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -64,6 +67,12 @@ BRAND_NAMES = {
 }
 FIRST_DATA_ROW = 2
 MAX_LINES = 20
+#: optional columns: the LineRow field and the TreatmentLine column each one sets
+OPTIONAL = {
+    "dose_mg_per_day": ("dose_mg_per_day", "dose_mg_per_day"),
+    "stop_date": ("stop", "stop_date"),
+    "stop_reason": ("stop_reason", "stop_reason"),
+}
 
 
 @dataclass(frozen=True)
@@ -272,14 +281,28 @@ def validate_lines(
                     "and the CT first",
                     row.row,
                     mapping["hospital_id"],
-                    value=row.original_id,
-                )
+                )  # the id itself is not repeated: the report may be shown on a page
             )
             continue
         by_patient.setdefault(patient.id, (patient, []))[1].append(row)
-    for patient, lines in by_patient.values():
+    for key, (patient, lines) in by_patient.items():
+        stored = {s.line: s for s in patient_treatment_lines(session, patient)}
+        lines = [_with_stored(r, stored.get(r.line), mapping) for r in lines]
+        by_patient[key] = (patient, lines)
         problems += _patient_problems(session, patient, lines, source, mapping)
     return by_patient, problems, sheet.describe()
+
+
+def _with_stored(row: LineRow, stored: TreatmentLine | None, mapping: Mapping[str, str]) -> LineRow:
+    """``row`` with the stored line's values for the optional columns the file leaves out."""
+    if stored is None:
+        return row
+    kept = {
+        field: getattr(stored, column)
+        for name, (field, column) in OPTIONAL.items()
+        if name not in mapping
+    }
+    return replace(row, **kept)
 
 
 def _patient_problems(

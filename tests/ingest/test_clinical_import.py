@@ -158,6 +158,8 @@ def test_every_problem_is_listed_and_nothing_is_written(engine: Engine, tmp_path
     assert expected <= found, report.summary()
     text_ = report.summary()
     assert "looks like millimetres" in text_ and "duplicate patient id (first on row 2)" in text_
+    duplicate = next(p for p in report.problems if p.message.startswith("duplicate patient"))
+    assert duplicate.value is None  # the hospital id is not repeated in the report
     assert "recurrence-free time (20) exceeds overall survival (10)" in text_
     pd.testing.assert_frame_equal(_cohort(engine), before)
 

@@ -24,6 +24,7 @@ from gistcad.ingest.pseudonym import load_or_create_key
 from gistcad.ingest.transaction import run_import
 from gistcad.ingest.treatment_lines import import_treatment_lines
 from gistcad.store import AccessScope
+from gistcad.store.follow_up_writes import patient_treatment_lines
 from gistcad.store.models import (
     Center,
     Lesion,
@@ -176,6 +177,7 @@ def test_treatment_line_refusals(loaded: tuple[Engine, Path], cohort: Path, tmp_
     assert "must not overlap" in found[(4, "start_date")]
     assert "before the patient's first CT" in found[(5, "start_date")]
     assert "no patient with this id" in found[(6, "hospital_id")]
+    assert "NOBODY999" not in report.summary()  # the hospital id is not repeated
     assert _counts(engine) == before
 
     sheet.write_text(
@@ -197,6 +199,38 @@ def test_treatment_line_refusals(loaded: tuple[Engine, Path], cohort: Path, tmp_
     assert (problem.row, problem.column) == (2, "start_date")
     assert "line 2 (already stored) is ongoing" in problem.message
     assert _counts(engine) == before
+
+    # a file without the optional columns keeps what is stored for the lines it names (line
+    # 1's stop and reason; line 2's dose), so line 1 still stops before line 2 starts
+    sheet.write_text(
+        "hospital_id,line,drug,start_date\n"
+        + f"{hid},1,imatinib,{baseline + dt.timedelta(days=7)}\n"
+        + f"{hid},2,sunitinib,{baseline + dt.timedelta(days=100)}\n"
+    )
+    report = _lines(engine, data, sheet, center)
+    assert report.ok, [str(p) for p in report.problems]
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
+    with Session(engine) as session:
+        line1, line2 = sorted(
+            patient_treatment_lines(session, _patient(session, data, center, hid)),
+            key=lambda line: line.line,
+        )
+    assert (line1.stop_date, line1.stop_reason) == (
+        baseline + dt.timedelta(days=100),
+        "progression",
+    )
+    assert line2.dose_mg_per_day == 37.5
+    # a blank cell in a column the file has clears the stored value
+    sheet.write_text(
+        "hospital_id,line,drug,start_date,stop_reason\n"
+        + f"{hid},1,imatinib,{baseline + dt.timedelta(days=7)},\n"
+    )
+    report = _lines(engine, data, sheet, center)
+    assert report.ok and report.updated == 1
+    with Session(engine) as session:
+        patient = _patient(session, data, center, hid)
+        line1 = next(x for x in patient_treatment_lines(session, patient) if x.line == 1)
+        assert line1.stop_reason is None and line1.stop_date is not None
 
 
 @pytest.mark.parametrize("engine", BACKENDS, indirect=True)
