@@ -94,8 +94,11 @@ def phase_label(phase: object) -> str:
 
 
 def _panel_model(model: PanelModel) -> None:
-    cls, probabilities = model.shown
-    st.write(f"{model.model}: **{cls}** — {probabilities}")
+    shown = model.shown  # never an in-sample class as the prediction
+    if shown is None:
+        st.write(str(model.text.withheld))
+    else:
+        st.write(f"{model.model}: **{shown[0]}** — {shown[1]}")
     st.caption(f"This patient: {model.this_patient}. Validation: {model.validation}.")
     if model.text.warning is not None:
         st.caption(model.text.warning)
@@ -168,12 +171,12 @@ with right:
     for text in card.other_predictions:
         if text.summary is not None:
             st.write(f"**{text.summary}**")
-        st.write(f"{text.heading}: **{text.predicted_class}** — {text.probabilities}")
-        if text.out_of_fold_heading is not None:
-            st.write(
-                f"{text.out_of_fold_heading}: **{text.out_of_fold_class}** — "
-                f"{text.out_of_fold_probabilities}"
-            )
+        shown = text.shown  # out-of-fold first; never an in-sample class as the prediction
+        if shown is None:
+            st.write(str(text.withheld))
+            continue
+        heading, cls, probabilities = shown
+        st.write(f"{heading}: **{cls}** — {probabilities}")
         if text.warning is not None:
             st.caption(text.warning)
 

@@ -222,22 +222,23 @@ class PanelModel:
     auc: float | None
 
     @property
-    def shown(self) -> tuple[str, str]:
+    def shown(self) -> tuple[str, str] | None:
         """The class and probabilities to show: out-of-fold when the patient has them (the
-        honest ones for a training patient), else the final model's."""
-        t = self.text
-        if t.out_of_fold_class is not None and t.out_of_fold_probabilities is not None:
-            return t.out_of_fold_class, t.out_of_fold_probabilities
-        return t.predicted_class, t.probabilities
+        honest ones for a training patient), else the final model's unless they are
+        in-sample (None: the model trained on the patient and has no out-of-fold prediction of
+        them; ``text.withheld`` says so)."""
+        shown = self.text.shown
+        return None if shown is None else (shown[1], shown[2])
 
     @property
     def plain(self) -> str:
-        """The model on one line: name, prediction, this patient, validation."""
-        cls, probabilities = self.shown
-        return (
-            f"{self.model}: {cls} ({probabilities}); this patient: {self.this_patient}; "
-            f"{self.validation}"
+        """The model on one line: name, prediction (or why none is shown), this patient,
+        validation."""
+        shown = self.shown
+        said = (
+            "no prediction shown (in-sample only)" if shown is None else f"{shown[0]} ({shown[1]})"
         )
+        return f"{self.model}: {said}; this patient: {self.this_patient}; {self.validation}"
 
 
 @dataclass(frozen=True)

@@ -56,38 +56,76 @@ class ImagingRiskScore:
     """One patient's imaging risk score beside the clinical schemes.
 
     ``score``: the out-of-fold score when the patient was in the model's training cohort
-    (fitted without them), else the final model's prediction; ``tertile``: where it falls
-    among the ``n_training`` out-of-fold scores of that cohort.
+    (fitted without them), else the final model's prediction of a patient it was not trained
+    on; ``tertile``: where it falls among the ``n_training`` out-of-fold scores of that
+    cohort. Both are None when the model was trained on the patient (or does not record
+    whether it was) and has no out-of-fold score of them: the final model's score would be
+    in-sample, so none stands for the patient. ``trained_on``: whether the model was trained
+    on the patient (None: not recorded).
     """
 
     model_version_id: int
     model: str
-    score: float
-    tertile: str
+    score: float | None
+    tertile: str | None
     n_training: int
     out_of_fold: bool
+    trained_on: bool | None
 
     @property
     def plain(self) -> str:
         """E.g. "Imaging risk score 0.84 (rfs-score, version 2): High tertile of 80 training
-        patients' out-of-fold scores; out-of-fold (fitted without this patient)"."""
-        source = "out-of-fold (fitted without this patient)" if self.out_of_fold else "final model"
-        return (
-            f"Imaging risk score {self.score:.2f} ({self.model}, version "
-            f"{self.model_version_id}): {self.tertile} tertile of {self.n_training} training "
-            f"patients' out-of-fold scores; {source}"
+        patients' out-of-fold scores; out-of-fold (fitted without this patient)"; without a
+        score, why none is shown."""
+        name = f"{self.model}, version {self.model_version_id}"
+        if self.score is None or self.tertile is None:
+            trained = (
+                "was trained on this patient"
+                if self.trained_on
+                else "does not record whether it was trained on this patient"
+            )
+            return (
+                f"Imaging risk score ({name}): not shown — the model {trained} and has no "
+                "out-of-fold score of them, so its score would be in-sample"
+            )
+        source = (
+            "out-of-fold (fitted without this patient)"
+            if self.out_of_fold
+            else "final model, not trained on this patient"
         )
+        return (
+            f"Imaging risk score {self.score:.2f} ({name}): {self.tertile} tertile of "
+            f"{self.n_training} training patients' out-of-fold scores; {source}"
+        )
+
+
+def _trained_on(value: object) -> bool | None:
+    """A row's ``trained_on`` as True, False or None (not recorded: None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
 
 
 def imaging_risk_score(rows: list[Mapping[str, Any]]) -> ImagingRiskScore | None:
     """The newest survival model's score for one patient, from its prediction rows
     (:func:`gistcad.store.model_queries.patient_predictions`, newest first); None when no
-    survival model with out-of-fold scores has predicted the patient."""
+    survival model with out-of-fold scores has predicted the patient.
+
+    The patient's out-of-fold score when they have one; else the final model's score only
+    when the model was not trained on them. A training patient without an out-of-fold score
+    (a hold-out validation, or an untested center of a leave-one-center-out one) gets no
+    score and no tertile (see :attr:`ImagingRiskScore.plain`), nor does a patient of a model
+    that does not record its training patients.
+    """
     for row in rows:
         training = row.get("training_risk_scores")
         if row.get("target") not in SURVIVAL_TARGETS or not training:
             continue
+        version, model = int(row["model_version_id"]), str(row["model"])
         own = row.get("out_of_fold_risk_score")
+        trained_on = _trained_on(row.get("trained_on"))
+        if own is None and trained_on is not False:
+            return ImagingRiskScore(version, model, None, None, len(training), False, trained_on)
         score = own if own is not None else row.get("risk_score")
         if score is None or not math.isfinite(float(score)):
             continue
@@ -96,11 +134,12 @@ def imaging_risk_score(rows: list[Mapping[str, Any]]) -> ImagingRiskScore | None
         except ValidationError:
             continue
         return ImagingRiskScore(
-            int(row["model_version_id"]),
-            str(row["model"]),
+            version,
+            model,
             float(score),
             tertile_of(float(score), cuts),
             len(training),
             own is not None,
+            trained_on,
         )
     return None

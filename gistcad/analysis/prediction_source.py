@@ -217,31 +217,57 @@ def describe_sources(counts: pd.DataFrame, validation: str | None = None) -> dic
 class PredictionText:
     """One stored prediction in words, for the case card and the printed report.
 
-    ``heading`` names the model, its kind, date and whether its final prediction of this
-    patient is in-sample; ``out_of_fold_heading`` and ``out_of_fold_class`` are set when the
-    patient has an out-of-fold prediction (the honest one for a training patient).
-    ``summary``: for a response target, the probability of the response in words, e.g.
-    "Predicted Choi response at the first follow-up CT (about 2 months): 72 % (clinical-…,
-    out-of-fold)" (the out-of-fold probability when there is one).
+    ``heading`` names the model, its kind, date and where its final prediction of this
+    patient stands (``source``: in-sample, not trained on, or not recorded);
+    ``out_of_fold_heading`` and ``out_of_fold_class`` are set when the patient has an
+    out-of-fold prediction (the honest one for a training patient). ``withheld``: when the
+    model was trained on the patient and has no out-of-fold prediction of them, why no
+    prediction stands for the patient (see :attr:`shown`). ``summary``: for a response
+    target, the probability of the response in words, e.g. "Predicted Choi response at the
+    first follow-up CT (about 2 months): 72 % (clinical-…, out-of-fold)" (the out-of-fold
+    probability when there is one; None when the only one is in-sample).
     """
 
     heading: str
     predicted_class: str
     probabilities: str
+    source: PredictionSource
     out_of_fold_heading: str | None = None
     out_of_fold_class: str | None = None
     out_of_fold_probabilities: str | None = None
     warning: str | None = None
     summary: str | None = None
+    withheld: str | None = None
+
+    @property
+    def shown(self) -> tuple[str, str, str] | None:
+        """The heading, class and probabilities that stand for this patient: the out-of-fold
+        ones when there are (the honest ones for a training patient), else the final model's
+        unless they are in-sample (None: see ``withheld``)."""
+        if self.out_of_fold_class is not None:
+            return (
+                str(self.out_of_fold_heading),
+                self.out_of_fold_class,
+                str(self.out_of_fold_probabilities),
+            )
+        if self.source is PredictionSource.IN_SAMPLE:
+            return None
+        return self.heading, self.predicted_class, self.probabilities
 
     @property
     def plain(self) -> str:
-        """The whole prediction on one line, without markup."""
-        line = f"{self.heading}: {self.predicted_class}"
+        """The prediction that stands for this patient on one line, without markup (or why
+        there is none), with the warning that the final model's is in-sample."""
+        shown = self.shown
+        if shown is None:
+            line = str(self.withheld)
+        else:
+            heading, cls, probabilities = shown
+            line = f"{heading}: {cls} ({probabilities})"
+            if self.warning is not None:
+                line += f". {self.warning}"
         if self.summary is not None:
             line = f"{self.summary}. {line}"
-        if self.out_of_fold_class is not None:
-            line += f"; out-of-fold: {self.out_of_fold_class}"
         return line
 
 
@@ -250,25 +276,47 @@ def _percentages(probabilities: Mapping[str, float]) -> str:
     return ", ".join(f"{model_class_label(k)} {v:.0%}" for k, v in sorted(probabilities.items()))
 
 
+def _in_sample_warning(model: str, source: PredictionSource, only: bool) -> str | None:
+    """That the final prediction is in-sample (None when it is not)."""
+    if source is not PredictionSource.IN_SAMPLE:
+        return None
+    if only:
+        return (
+            f"{model} was trained on this patient and has no out-of-fold prediction of them: "
+            "its final prediction is in-sample."
+        )
+    return (
+        f"{model} was trained on this patient: its final prediction is in-sample; the "
+        "out-of-fold prediction is the honest one."
+    )
+
+
 def prediction_text(row: Mapping[str, Any]) -> PredictionText:
     """Words for one row of :func:`gistcad.store.model_queries.patient_predictions`."""
     oof = row.get("out_of_fold")
     source = final_prediction_source(row.get("trained_on"), oof is not None)
     model = row["model"]
     kind = MODEL_KIND_LABELS.get(row["kind"], str(row["kind"]))
+    validation = row.get("validation") or ""
+    validation_words = VALIDATION_LABELS.get(validation, validation) or "no out-of-fold validation"
+    heading = f"{model} ({kind}, {row['created_at']:%Y-%m-%d})"
+    in_sample_only = source is PredictionSource.IN_SAMPLE and not oof
     text = PredictionText(
-        heading=f"{model} ({kind}, {row['created_at']:%Y-%m-%d}), {source.value}",
+        heading=f"{heading}, {source.value}",
         predicted_class=model_class_label(str(row["predicted_class"])),
         probabilities=_percentages(row["probabilities"]),
-        warning=(
-            f"{model} was trained on this patient: its final prediction is in-sample; the "
-            "out-of-fold prediction is the honest one."
-            if source is PredictionSource.IN_SAMPLE
+        source=source,
+        warning=_in_sample_warning(model, source, in_sample_only),
+        withheld=(
+            f"{heading}: no prediction shown — this patient was used to train {model}, which "
+            f"has no out-of-fold prediction of them ({validation_words}); its final "
+            "prediction would be in-sample."
+            if in_sample_only
             else None
         ),
     )
     target = row.get("target")
-    if isinstance(target, str) and target in RESPONSE_TARGET_LABELS:
+    if isinstance(target, str) and target in RESPONSE_TARGET_LABELS and not in_sample_only:
         chosen, how = (oof, "out-of-fold") if oof else (row["probabilities"], source.value)
         if target in chosen:
             text = replace(
@@ -277,12 +325,10 @@ def prediction_text(row: Mapping[str, Any]) -> PredictionText:
             )
     if not oof:
         return text
-    validation = row.get("validation") or ""
     return replace(
         text,
         out_of_fold_heading=(
-            f"{model}, out-of-fold ({VALIDATION_LABELS.get(validation, validation)}; fitted "
-            "without this patient)"
+            f"{model}, out-of-fold ({validation_words}; fitted without this patient)"
         ),
         out_of_fold_class=model_class_label(max(oof, key=oof.get)),
         out_of_fold_probabilities=_percentages(oof),

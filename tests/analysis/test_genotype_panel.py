@@ -77,12 +77,19 @@ def test_the_best_out_of_fold_model_is_recommended_and_a_hold_out_one_is_not_com
         "out-of-fold AUCs"
     )
     assert deep.this_patient == "not trained on this patient"
+    assert deep.shown == ("KIT exon 11", deep.text.probabilities)  # not trained on: its own
+    assert panel.recommended.shown == ("KIT exon 11", "KIT exon 11 60%")  # out of fold
 
 
 def test_a_training_patient_without_an_out_of_fold_prediction_is_said_to_be_in_sample() -> None:
     panel = _panel([_row(1, "clinical", validation="loco", ci=None, out_of_fold=None)])
     assert panel.recommended is not None
     assert panel.recommended.this_patient == "trained on this patient (in-sample)"
+    # its only prediction of the patient is in-sample: no class stands for the patient
+    assert panel.recommended.shown is None
+    assert panel.recommended.plain.startswith("clinical: no prediction shown (in-sample only)")
+    withheld = panel.recommended.text.withheld
+    assert withheld is not None and "its final prediction would be in-sample" in withheld
     assert panel.recommended.validation == (
         "out-of-fold AUC 0.80 (CI not estimable), 200 patients, leave-one-center-out"
     )

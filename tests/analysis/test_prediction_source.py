@@ -152,3 +152,48 @@ def test_choosing_by_arrays_equals_choosing_patient_by_patient(in_sample: bool) 
         PredictionSource.NONE.value,
         PredictionSource.FINAL_UNSEEN.value,
     }
+
+
+def _trained(target: str, oof: dict[str, float] | None, validation: str) -> dict[str, object]:
+    """A prediction of a patient the model was trained on (in-sample final prediction)."""
+    return {**_row(target, oof), "model": "m", "trained_on": True, "validation": validation}
+
+
+def test_a_training_patient_without_out_of_fold_prediction_is_shown_no_in_sample_class() -> None:
+    # ``--target rfs --cv holdout``: the final model's class of a training patient is in-sample
+    text = prediction_text(
+        {
+            **_trained("rfs", None, "holdout"),
+            "predicted_class": "recurrence_5y",
+            "probabilities": {"no_recurrence_5y": 0.1, "recurrence_5y": 0.9},
+        }
+    )
+    assert text.source is PredictionSource.IN_SAMPLE and text.shown is None
+    assert text.plain == (
+        "m (Clinical, 2026-01-02): no prediction shown — this patient was used to train m, "
+        "which has no out-of-fold prediction of them (hold-out); its final prediction would "
+        "be in-sample."
+    )
+    assert "Recurrence" not in text.plain and "90%" not in text.plain
+    response = prediction_text(_trained("progression_6m", None, "loco"))
+    assert response.summary is None and response.shown is None  # no in-sample 75 %
+    assert "75%" not in response.plain and "(leave-one-center-out)" in response.plain
+
+
+def test_a_training_patient_is_shown_the_out_of_fold_prediction_first_and_warned() -> None:
+    oof = {"no_progression_6m": 0.6, "progression_6m": 0.4}
+    text = prediction_text(_trained("progression_6m", oof, "kfold"))
+    assert text.shown == (
+        "m, out-of-fold (k-fold cross-validation; fitted without this patient)",
+        "No progression by 6 months",
+        "No progression by 6 months 60%, Progression by 6 months 40%",
+    )
+    assert text.plain == (
+        "Predicted RECIST 1.1 progression by 6 months: 40% (m, out-of-fold). "
+        "m, out-of-fold (k-fold cross-validation; fitted without this patient): No progression "
+        "by 6 months (No progression by 6 months 60%, Progression by 6 months 40%). m was "
+        "trained on this patient: its final prediction is in-sample; the out-of-fold "
+        "prediction is the honest one."
+    )
+    unseen = prediction_text(_row("progression_6m", None))  # not trained on: the final one
+    assert unseen.shown is not None and unseen.shown[0].endswith("final model, not trained on")

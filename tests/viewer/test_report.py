@@ -141,5 +141,38 @@ def test_report_gives_the_imaging_risk_score_with_its_tertile_under_the_schemes(
     risk_part = page.split("<h2>Risk of recurrence</h2>")[1].split("<h2>Genotype</h2>")[0]
     assert (
         "<p>Imaging risk score 1.50 (rfs-score, version 7): Middle tertile of 3 training "
-        "patients&#x27; out-of-fold scores; final model</p>"
+        "patients&#x27; out-of-fold scores; final model, not trained on this patient</p>"
     ) in risk_part
+
+
+def test_report_gives_a_training_patient_no_in_sample_score_or_class() -> None:
+    # an rfs model trained with ``--cv holdout`` on this patient: its final score (2.00) and
+    # class are in-sample, and the patient has no out-of-fold ones
+    rows = _rows()
+    holdout = {
+        **rows.predictions.iloc[0].to_dict(),
+        "model_version_id": 1,
+        "model": "rfs-holdout",
+        "target": "rfs",
+        "predicted_class": "recurrence_5y",
+        "probabilities": {"no_recurrence_5y": 0.1, "recurrence_5y": 0.9},
+        "trained_on": True,
+        "validation": "holdout",
+        "risk_score": 2.0,
+        "out_of_fold_risk_score": None,
+        "training_risk_scores": [0.0, 0.5, 1.0, 1.5, 2.5, 3.0],
+    }
+    page = case_report_html(
+        case_card(replace(rows, predictions=pd.DataFrame([holdout]))), today=dt.date(2026, 1, 2)
+    )
+    assert (
+        "<p>Imaging risk score (rfs-holdout, version 1): not shown — the model was trained on "
+        "this patient and has no out-of-fold score of them, so its score would be in-sample</p>"
+    ) in page
+    assert "2.00" not in page and "tertile" not in page
+    assert (
+        "<li>rfs-holdout (Clinical, 2026-01-01): no prediction shown — this patient was used "
+        "to train rfs-holdout, which has no out-of-fold prediction of them (hold-out); its "
+        "final prediction would be in-sample.</li>"
+    ) in page
+    assert "Recurrence by 5 years" not in page and "90%" not in page
