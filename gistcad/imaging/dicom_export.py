@@ -80,6 +80,23 @@ class CaseResults:
 def _sorted_sources(sources: Sequence[Dataset]) -> list[Dataset]:
     if not sources:
         raise ImagingError("no source images: the CT series to refer to is empty")
+    if any(int(d.get("NumberOfFrames") or 1) > 1 for d in sources):
+        raise ImagingError(
+            "the CT series is an enhanced multi-frame image (its slices' positions are in "
+            "functional groups): a SEG and SR cannot be sent onto it yet; export the results "
+            "as NIfTI or the printed report instead"
+        )
+    lacking = [
+        str(d.get("SOPInstanceUID", "?"))
+        for d in sources
+        if "ImageOrientationPatient" not in d or "ImagePositionPatient" not in d
+    ]
+    if lacking:
+        raise ImagingError(
+            f"{len(lacking)} image(s) of the CT series in the PACS (e.g. {lacking[0]}) lack "
+            "ImageOrientationPatient (0020,0037) or ImagePositionPatient (0020,0032): the "
+            "SEG's frames cannot be placed on them"
+        )
     first = sources[0]
     normal = np.cross(
         np.asarray(first.ImageOrientationPatient[:3], float),
@@ -153,8 +170,9 @@ def build_seg(
         )
     algorithm = None
     if semi_automatic:
+        # region growing from a click: "Neighborhood Analysis" of CID 7162 (PS3.16), not AI
         algorithm = hd.AlgorithmIdentificationSequence(
-            name="gistcad region growing", family=codes.DCM.ArtificialIntelligence, version="1"
+            name="gistcad region growing", family=codes.DCM.NeighborhoodAnalysis, version="1"
         )
     description = hd.seg.SegmentDescription(
         segment_number=1,

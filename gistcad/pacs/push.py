@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.case import GENOTYPE_TARGETS
+from gistcad.analysis.prediction_source import PredictionSource, final_prediction_source
 from gistcad.domain import GenotypeClass, Permission, SegmentationSource
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.imaging import read_mask, read_nifti
@@ -72,25 +73,43 @@ def _class_label(code: str) -> str:
         return _BINARY_LABELS.get(code, code)
 
 
-def genotype_call(predictions: Any) -> GenotypeCall | None:
-    """The newest genotype prediction of a case (rows of
-    :func:`~gistcad.store.model_queries.patient_predictions`), or None."""
+def genotype_call(predictions: Any, series_id: int | None = None) -> GenotypeCall | None:
+    """The genotype prediction the SR reports beside the tumour of ``series_id``, or None.
+
+    ``predictions``: rows of :func:`~gistcad.store.model_queries.patient_predictions`, newest
+    first. Only a prediction made from that series (or from no image, a clinical model's)
+    counts: a prediction from another study's CT does not describe the segment the SR points
+    to. For a model trained on the patient the out-of-fold prediction stands for them; a
+    model whose only prediction of the patient is in-sample is passed over (the SR would
+    report what the model was fitted to). The algorithm's version names the model's
+    registration date and which prediction it is.
+    """
     if predictions.empty:
         return None
     rows = predictions[predictions["target"].isin(GENOTYPE_TARGETS)]
     rows = rows[rows["predicted_class"].notna()]
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    code = str(row["predicted_class"])
-    probabilities = row["probabilities"] or {}
-    return GenotypeCall(
-        predicted_class=code,
-        label=_class_label(code),
-        probability=float(probabilities.get(code, float("nan"))),
-        model=str(row["model"]),
-        version=str(int(row["model_version_id"])),
-    )
+    if series_id is not None and "series_id" in rows:
+        rows = rows[rows["series_id"].isna() | (rows["series_id"] == series_id)]
+    for row in rows.to_dict(orient="records"):
+        oof = row.get("out_of_fold") if isinstance(row.get("out_of_fold"), dict) else None
+        oof = oof or None
+        source = final_prediction_source(row.get("trained_on"), oof is not None)
+        if oof is not None:
+            probabilities, code, how = oof, max(oof, key=oof.get), "out-of-fold"
+        elif source is PredictionSource.IN_SAMPLE:
+            continue
+        else:
+            probabilities, code, how = row["probabilities"] or {}, row["predicted_class"], "final"
+        registered = row.get("model_created_at")
+        version = f"registered {registered:%Y-%m-%d}, {how}" if registered is not None else how
+        return GenotypeCall(
+            predicted_class=str(code),
+            label=_class_label(str(code)),
+            probability=float(probabilities.get(code, float("nan"))),
+            model=str(row["model"]),
+            version=version,
+        )
+    return None
 
 
 def push_results(
@@ -141,8 +160,8 @@ def push_results(
     mask = read_mask(layout.resolve(str(mask_row["path"])), image)
     results = CaseResults(
         measures=measure_volume(image, mask, source=pseudonym),
-        genotype=genotype_call(rows.predictions),
-        semi_automatic=str(mask_row["source"]) != SegmentationSource.MANUAL.value,
+        genotype=genotype_call(rows.predictions, int(chosen["series_id"])),
+        semi_automatic=str(mask_row["source"]) == SegmentationSource.SEMI_AUTOMATIC.value,
     )
     study_uid = str(chosen["study_instance_uid"])
     uid = str(chosen["series_instance_uid"])

@@ -51,6 +51,11 @@ def test_seg_and_sr_read_back(case: tuple[list[pydicom.Dataset], Path]) -> None:
     assert positions == sorted(positions)
     seg = build_seg(sources, mask, semi_automatic=True)
     reread_seg(encode(seg), sources, frames)
+    segment = seg.SegmentSequence[0]
+    assert segment.SegmentAlgorithmType == "SEMIAUTOMATIC"
+    (algorithm,) = segment.SegmentationAlgorithmIdentificationSequence
+    family = algorithm.AlgorithmFamilyCodeSequence[0]
+    assert (family.CodeValue, family.CodingSchemeDesignator) == ("123101", "DCM")  # region growing
     with pytest.raises(ImagingError, match="pixels differ"):
         reread_seg(encode(seg), sources, np.roll(frames, 1, axis=2))
 
@@ -78,3 +83,21 @@ def test_mask_outside_the_series_is_refused(case: tuple[list[pydicom.Dataset], P
     far = type(mask)(mask.array, moved)
     with pytest.raises(ImagingError, match="does not overlap"):
         build_seg(sources, far)
+
+
+def test_an_enhanced_multi_frame_ct_is_refused_before_anything_is_built(
+    case: tuple[list[pydicom.Dataset], Path],
+) -> None:
+    sources, mask_path = case
+    mask = read_nifti(mask_path)
+    enhanced = pydicom.Dataset()
+    enhanced.update(sources[0])
+    enhanced.NumberOfFrames = len(sources)
+    del enhanced.ImagePositionPatient  # per frame, in the functional groups
+    with pytest.raises(ImagingError, match="enhanced multi-frame"):
+        build_seg([enhanced], mask, semi_automatic=True)
+    without = pydicom.Dataset()
+    without.update(sources[0])
+    del without.ImageOrientationPatient
+    with pytest.raises(ImagingError, match=r"ImageOrientationPatient \(0020,0037\)"):
+        mask_on_sources(mask, [without, *sources[1:]])

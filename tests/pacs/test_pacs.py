@@ -6,6 +6,7 @@ DICOM."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -188,7 +189,10 @@ def test_pull_then_push_round_trip(
         if item.RelationshipType == "HAS CONCEPT MOD"
     }
     assert modifiers["Algorithm Name"] == "KIT11 clinical"
-    assert modifiers["Algorithm Version"].isdigit()
+    # the model's registration date and which of its predictions, not a database row id
+    assert re.fullmatch(
+        r"registered \d{4}-\d{2}-\d{2}, (final|out-of-fold)", modifiers["Algorithm Version"]
+    )
 
     # a second pull of the study (which now holds the SEG and SR) changes nothing
     assert main(["pacs", "pull", "--url", pacs.url, "--study", study, "--center", CENTER]) == 0
