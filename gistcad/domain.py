@@ -734,6 +734,7 @@ class ResponseCategory(StrEnum):
     COMPLETE = "cr"
     PARTIAL = "pr"
     STABLE = "sd"
+    NON_CR_NON_PD = "non_cr_non_pd"  # non-target disease only, neither gone nor progressing
     PROGRESSION = "pd"
     NOT_EVALUABLE = "ne"
 
@@ -747,6 +748,7 @@ RESPONSE_CATEGORY_LABELS: dict[ResponseCategory, str] = {
     ResponseCategory.COMPLETE: "CR (complete response)",
     ResponseCategory.PARTIAL: "PR (partial response)",
     ResponseCategory.STABLE: "SD (stable disease)",
+    ResponseCategory.NON_CR_NON_PD: "Non-CR/non-PD",
     ResponseCategory.PROGRESSION: "PD (progressive disease)",
     ResponseCategory.NOT_EVALUABLE: "NE (not evaluable)",
 }

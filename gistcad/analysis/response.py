@@ -14,10 +14,18 @@ RECIST 1.1 [RECIST]_
     - CR: every non-nodal target gone and every nodal target < 10 mm short axis (and, when the
       non-target lesions are measured, they too; otherwise the visit is a PR);
     - PD: the sum >= 20 % above the nadir (the smallest sum so far, baseline included) *and*
-      at least 5 mm larger; or any new lesion; or unequivocal progression of non-target disease;
-      or target disease reappearing after the sum reached 0 mm (RECIST 1.1 FAQ);
+      at least 5 mm larger; or any new lesion (a lymph node only from a short axis of 10 mm,
+      :func:`new_lesion_from`); or unequivocal progression of non-target disease; or target
+      disease reappearing after a complete response (RECIST 1.1 FAQ: after a nadir of 0 mm
+      without CR, non-target disease remaining, the reappearing lesion is added back and the
+      20 % / 5 mm test applies, here +5 mm from 0 mm);
     - PR: the sum >= 30 % below the baseline sum;
-    - SD: otherwise; NE when a target lesion was not measured (unless the visit is already PD).
+    - SD: otherwise; NE when a target lesion was not measured, unless the measured targets
+      alone already make a PD (section 4.3.1, missing assessments).
+
+    With no target lesion (non-target disease only, Table 2): CR when every non-target lesion
+    is gone (nodes < 10 mm short axis), PD for a new lesion or unequivocal progression,
+    NE when a non-target lesion was not assessed, non-CR/non-PD otherwise.
 
 Choi [Choi]_
     Size is the sum of the longest diameters of the target lesions (nodes too), density the
@@ -26,9 +34,12 @@ Choi [Choi]_
     - CR: every lesion gone, no new lesion;
     - PR: size down >= 10 % *or* density down >= 15 %, no new lesion and no obvious progression
       of non-measurable disease;
-    - PD: size up >= 10 % without the density decrease of a PR; or a new lesion; or new
-      intratumoral nodules (or growth of existing ones);
-    - SD: otherwise; NE when a target lesion's size was not measured.
+    - PD: size up >= 10 % without the density decrease of a PR; or a new lesion (as for
+      RECIST); or new intratumoral nodules (or growth of existing ones);
+    - SD: otherwise; NE when a target lesion's size was not measured, or there is no target.
+
+Best overall response (:func:`best_response`) is the best category from the start of treatment
+until the first progression (RECIST 1.1, section 4.4).
 
 Boundaries are inclusive ("at least 30 %"); a percentage is compared with a tolerance of
 :data:`TOLERANCE` so that 60 mm against 50 mm is +20 % exactly, whatever the float rounding.
@@ -46,7 +57,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gistcad.domain import LesionOrgan, LesionRole, ResponseCategory, ResponseCriteria
 from gistcad.errors import ValidationError
@@ -71,6 +82,7 @@ BEST_FIRST = (
     ResponseCategory.COMPLETE,
     ResponseCategory.PARTIAL,
     ResponseCategory.STABLE,
+    ResponseCategory.NON_CR_NON_PD,
     ResponseCategory.PROGRESSION,
     ResponseCategory.NOT_EVALUABLE,
 )
@@ -128,7 +140,8 @@ class Visit:
     sizes
         Lesion number to its measurement; a lesion missing here was not measured.
     new_lesions
-        The organs of the new lesions present at this visit (one entry per lesion).
+        The organs of the new lesions that count at this visit (one entry per lesion; a lymph
+        node only from a short axis of 10 mm, see :func:`new_lesion_from`).
     new_intratumoral_nodules
         New intratumoral nodules, or growth of existing ones (Choi progression).
     non_target_progression
@@ -153,7 +166,8 @@ class Assessment:
     criteria, category, reason
         What was decided and why, in words.
     size_mm
-        The sum of diameters (RECIST: short axis for nodes), mm; ``None`` when not evaluable.
+        The sum of diameters (RECIST: short axis for nodes), mm; ``None`` when a target was
+        not measured or there is no target.
     size_change
         Its relative change from the baseline sum (-0.34 is 34 % smaller).
     density_hu, density_change
@@ -228,6 +242,81 @@ def select_targets(lesions: Iterable[TrackedLesion], baseline: Visit) -> tuple[i
     return tuple(chosen)
 
 
+def new_lesion_from(lesion: TrackedLesion, first_seen: int, visits: Sequence[Visit]) -> int | None:
+    """The visit from which a lesion absent at baseline counts as a new lesion (a progression).
+
+    A new lesion counts from the visit where it is first seen and at every visit after it. A
+    lymph node counts only from the first of those visits where its short axis is >= 10 mm:
+    a smaller node is normal (RECIST 1.1, section 3.1; Choi counts new lesions alike). When
+    only its longest diameter was measured, that bounds the short axis: under 10 mm the node
+    is normal, else it counts. A node not measured at a visit does not start the count there.
+
+    Parameters
+    ----------
+    lesion
+        The new lesion (its ``is_node`` decides).
+    first_seen
+        The number of the visit where it is first seen.
+    visits
+        The patient's visits in order, with the lesion's sizes.
+
+    Returns
+    -------
+    int or None
+        The visit's number; ``None`` when the lesion never counts (a node that stays normal).
+    """
+    if not lesion.is_node:
+        return first_seen
+    for visit in visits:
+        size = visit.sizes.get(lesion.number)
+        if visit.number < first_seen or size is None:
+            continue
+        axis = size.longest_diameter_mm if size.short_axis_mm is None else size.short_axis_mm
+        if axis is not None and axis >= NORMAL_NODE_SHORT_AXIS_MM - TOLERANCE:
+            return visit.number
+    return None
+
+
+def count_new_lesions(
+    lesions: Sequence[TrackedLesion], visits: Sequence[Visit], first_seen: Mapping[int, int]
+) -> tuple[Visit, ...]:
+    """``visits`` with the organ of each new lesion added where it counts (:func:`new_lesion_from`).
+
+    Parameters
+    ----------
+    lesions
+        The patient's lesions; those with role ``NEW`` are counted.
+    visits
+        The visits in order, with the sizes of the lesions (new lesions included).
+    first_seen
+        Lesion number to the visit where it is first seen; a new lesion absent here (never
+        seen) or first seen at the baseline is not counted.
+
+    Returns
+    -------
+    tuple of Visit
+        The visits, each with the organs of the new lesions that count there appended to its
+        ``new_lesions``.
+    """
+    start = {
+        lesion.number: new_lesion_from(lesion, first_seen[lesion.number], visits)
+        for lesion in lesions
+        if lesion.role is LesionRole.NEW and first_seen.get(lesion.number, 0) > 0
+    }
+    return tuple(
+        replace(
+            visit,
+            new_lesions=visit.new_lesions
+            + tuple(
+                lesion.organ
+                for lesion in lesions
+                if (at := start.get(lesion.number)) is not None and at <= visit.number
+            ),
+        )
+        for visit in visits
+    )
+
+
 def _check(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> list[TrackedLesion]:
     if not visits or visits[0].number != 0:
         raise ValidationError("response needs the baseline visit (number 0) first")
@@ -283,13 +372,22 @@ def _baseline_sum(
     return total or 0.0
 
 
+@dataclass(frozen=True)
+class _Nadir:
+    """The smallest sum of target diameters so far (mm) and whether a visit at it was a CR."""
+
+    sum_mm: float
+    complete_response: bool
+
+
 def recist(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> tuple[Assessment, ...]:
     """RECIST 1.1 response of every follow-up visit (see the module docstring).
 
     Parameters
     ----------
     lesions
-        The patient's lesions; those with role ``TARGET`` are summed.
+        The patient's lesions; those with role ``TARGET`` are summed, those with role
+        ``NON_TARGET`` decide a CR (and every category when there is no target).
     visits
         The baseline (number 0) first, then the follow-ups in order.
 
@@ -300,13 +398,17 @@ def recist(lesions: Sequence[TrackedLesion], visits: Sequence[Visit]) -> tuple[A
     """
     targets = _check(lesions, visits)
     baseline_sum = _baseline_sum("RECIST", targets, visits[0], nodes_by_short_axis=True)
-    nadir = baseline_sum
+    nadir, cr_at_nadir = baseline_sum, False
     out = []
     for visit in visits[1:]:
         current, missing = _sum(targets, visit, nodes_by_short_axis=True)
-        out.append(_recist_visit(lesions, targets, visit, baseline_sum, nadir, current, missing))
-        if current is not None and nadir is not None:
-            nadir = min(nadir, current)
+        at = _Nadir(nadir, cr_at_nadir)
+        assessment = _recist_visit(lesions, targets, visit, baseline_sum, at, current, missing)
+        out.append(assessment)
+        if targets and current is not None and current <= nadir:
+            was_cr = assessment.category is ResponseCategory.COMPLETE
+            cr_at_nadir = was_cr or (current == nadir and cr_at_nadir)
+            nadir = current
     return tuple(out)
 
 
@@ -314,8 +416,8 @@ def _recist_visit(
     lesions: Sequence[TrackedLesion],
     targets: Sequence[TrackedLesion],
     visit: Visit,
-    baseline_sum: float | None,
-    nadir: float | None,
+    baseline_sum: float,
+    nadir: _Nadir,
     current: float | None,
     missing: list[int],
 ) -> Assessment:
@@ -327,12 +429,84 @@ def _recist_visit(
     elif visit.non_target_progression:
         decided = (ResponseCategory.PROGRESSION, "unequivocal progression of non-target disease")
     elif not targets:
-        decided = (ResponseCategory.NOT_EVALUABLE, "no measurable target lesion at baseline")
-    elif current is None or baseline_sum is None or nadir is None:
-        decided = (ResponseCategory.NOT_EVALUABLE, _not_measured(missing))
+        decided = _recist_non_target_only(lesions, visit)
+    elif current is None:
+        decided = _recist_missing(targets, visit, nadir, missing)
     else:
         decided = _recist_by_sum(lesions, targets, visit, baseline_sum, nadir, current)
-    return Assessment(visit.number, ResponseCriteria.RECIST_1_1, *decided, current, change)
+    size = current if targets else None
+    return Assessment(visit.number, ResponseCriteria.RECIST_1_1, *decided, size, change)
+
+
+def _progression(current: float, nadir: _Nadir) -> str | None:
+    """Why a sum of target diameters is a progression from the nadir; ``None`` when it is not.
+
+    PD is >= 20 % and >= 5 mm above the nadir. After a nadir of 0 mm (every target gone),
+    RECIST 1.1's FAQ: a target reappearing after a CR is PD whatever its size; when the visit
+    at the nadir was no CR (non-target disease remained), the lesion is added back and the
+    usual test applies, in which any growth is >= 20 % of 0 mm, so the 5 mm decide.
+    """
+    growth = current - nadir.sum_mm
+    if nadir.sum_mm <= 0 < current and nadir.complete_response:
+        return f"target disease reappeared after a complete response ({_mm(current)})"
+    if growth < RECIST_PD_ABSOLUTE_MM - TOLERANCE:
+        return None
+    if nadir.sum_mm <= 0:
+        return f"target disease reappeared: sum of diameters 0 mm at the nadir → {_mm(current)}"
+    from_nadir = growth / nadir.sum_mm
+    if from_nadir < RECIST_PD - TOLERANCE:
+        return None
+    return (
+        f"sum of diameters {percent(from_nadir)} from the nadir "
+        f"({_mm(nadir.sum_mm)} → {_mm(current)}, +{_mm(growth)})"
+    )
+
+
+def _recist_missing(
+    targets: Sequence[TrackedLesion], visit: Visit, nadir: _Nadir, missing: list[int]
+) -> tuple[ResponseCategory, str]:
+    """A visit where some targets were not measured: PD when the measured ones alone already
+    make one (RECIST 1.1, section 4.3.1, missing assessments), NE otherwise."""
+    measured = 0.0
+    for lesion in targets:
+        diameter = recist_diameter(lesion, visit.sizes.get(lesion.number))
+        measured += diameter or 0.0
+    why = _progression(measured, nadir)
+    if why is None:
+        return ResponseCategory.NOT_EVALUABLE, _not_measured(missing)
+    return (
+        ResponseCategory.PROGRESSION,
+        f"{why}, counting the measured targets only ({_not_measured(missing)})",
+    )
+
+
+def _recist_non_target_only(
+    lesions: Sequence[TrackedLesion], visit: Visit
+) -> tuple[ResponseCategory, str]:
+    """RECIST 1.1 Table 2, non-target disease only, at a visit without new lesion or
+    unequivocal progression: CR when every non-target lesion is gone (nodes < 10 mm short
+    axis), NE when one was not assessed, non-CR/non-PD otherwise."""
+    non_targets = [lesion for lesion in lesions if lesion.role is LesionRole.NON_TARGET]
+    if not non_targets:
+        return ResponseCategory.NOT_EVALUABLE, "no lesion at baseline"
+    unassessed = [
+        lesion.number
+        for lesion in non_targets
+        if recist_diameter(lesion, visit.sizes.get(lesion.number)) is None
+    ]
+    if unassessed:
+        which = ", ".join(str(n) for n in unassessed)
+        plural = "s" if len(unassessed) > 1 else ""
+        return (
+            ResponseCategory.NOT_EVALUABLE,
+            f"non-target disease only; non-target lesion{plural} {which} not assessed",
+        )
+    if _non_targets_gone(lesions, visit):
+        return ResponseCategory.COMPLETE, "non-target disease only; all of it disappeared"
+    return (
+        ResponseCategory.NON_CR_NON_PD,
+        "non-target disease only; it persists, without new lesion or unequivocal progression",
+    )
 
 
 def _recist_by_sum(
@@ -340,23 +514,12 @@ def _recist_by_sum(
     targets: Sequence[TrackedLesion],
     visit: Visit,
     baseline_sum: float,
-    nadir: float,
+    nadir: _Nadir,
     current: float,
 ) -> tuple[ResponseCategory, str]:
     """The category of a visit whose targets were all measured and that shows nothing new."""
-    growth_mm = current - nadir
-    if nadir <= 0 < current:  # RECIST 1.1 FAQ: a lesion reappearing after a CR is progression
-        return (
-            ResponseCategory.PROGRESSION,
-            f"target disease reappeared after complete disappearance ({_mm(current)})",
-        )
-    from_nadir = (current - nadir) / nadir if nadir > 0 else 0.0
-    if from_nadir >= RECIST_PD - TOLERANCE and growth_mm >= RECIST_PD_ABSOLUTE_MM - TOLERANCE:
-        return (
-            ResponseCategory.PROGRESSION,
-            f"sum of diameters {percent(from_nadir)} from the nadir "
-            f"({_mm(nadir)} → {_mm(current)}, +{_mm(growth_mm)})",
-        )
+    if (why := _progression(current, nadir)) is not None:
+        return ResponseCategory.PROGRESSION, why
     if _all_targets_gone(targets, visit):
         if _non_targets_gone(lesions, visit):
             return ResponseCategory.COMPLETE, "all target lesions disappeared"
@@ -367,10 +530,15 @@ def _recist_by_sum(
     change = (current - baseline_sum) / baseline_sum
     reason = f"sum of diameters {percent(change)} from baseline ({_mm(baseline_sum)} → "
     reason += f"{_mm(current)})"
+    growth = current - nadir.sum_mm
+    if nadir.sum_mm <= 0 < current:
+        reason += f"; reappeared after 0 mm at the nadir (no CR then), only +{_mm(growth)} (< 5 mm)"
     if change <= RECIST_PR + TOLERANCE:
         return ResponseCategory.PARTIAL, reason
-    if from_nadir >= RECIST_PD - TOLERANCE:
-        reason += f"; {percent(from_nadir)} from the nadir but only +{_mm(growth_mm)} (< 5 mm)"
+    if nadir.sum_mm > 0 and growth / nadir.sum_mm >= RECIST_PD - TOLERANCE:
+        reason += (
+            f"; {percent(growth / nadir.sum_mm)} from the nadir but only +{_mm(growth)} (< 5 mm)"
+        )
     return ResponseCategory.STABLE, reason
 
 
@@ -494,10 +662,16 @@ def _gone_entirely(size: LesionSize | None) -> bool:
 
 
 def best_response(categories: Iterable[ResponseCategory]) -> ResponseCategory | None:
-    """The best category among ``categories`` (CR > PR > SD > PD > NE); ``None`` if empty.
+    """The best overall response of ``categories``, given in visit order; ``None`` if empty.
 
-    This is RECIST's best overall response without the confirmation of a CR or PR by a later
-    visit (which a trial protocol may require).
+    RECIST 1.1 (section 4.4) records it from the start of treatment until progression: the
+    categories after the first PD are left out (the PD itself counts). The best is the first
+    of :data:`BEST_FIRST` found (CR > PR > SD > non-CR/non-PD > PD > NE), without the
+    confirmation of a CR or PR by a later visit (which a trial protocol may require).
     """
-    found = set(categories)
+    found = set()
+    for category in categories:
+        found.add(ResponseCategory(category))
+        if category == ResponseCategory.PROGRESSION:
+            break
     return next((c for c in BEST_FIRST if c in found), None)

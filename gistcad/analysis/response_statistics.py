@@ -40,6 +40,7 @@ CATEGORY_ORDER: tuple[ResponseCategory, ...] = (
     ResponseCategory.COMPLETE,
     ResponseCategory.PARTIAL,
     ResponseCategory.STABLE,
+    ResponseCategory.NON_CR_NON_PD,
     ResponseCategory.PROGRESSION,
     ResponseCategory.NOT_EVALUABLE,
 )

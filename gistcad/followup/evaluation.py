@@ -7,9 +7,12 @@ Rules
   a reader gave one and the automatic one otherwise (both rows are kept in the store).
 - A lesion is *new* when its role says so or when it is first seen after the baseline (its
   ``first_timepoint``, else the first timepoint where it measures more than 0 mm); from then on
-  every visit counts it as a new lesion in its organ.
-- Targets are the lesions the store marks ``target``; when none is marked, they are chosen at
-  the baseline by :func:`gistcad.analysis.response.select_targets` (and the roles are stored).
+  every visit counts it as a new lesion in its organ, a lymph node only from the first visit
+  where its short axis is >= 10 mm (:func:`gistcad.analysis.response.new_lesion_from`).
+- Targets are chosen at every evaluation among the other (baseline) lesions by
+  :func:`gistcad.analysis.response.select_targets`, the rest being non-targets, whatever role
+  the store holds: the importers store baseline lesions as non-targets, and the stored role is
+  only the last assessment's choice (:func:`gistcad.followup.assessment.reassess` stores it).
 - New intratumoral nodules and non-target progression are not measured from masks: a reader
   records them by overriding the category.
 """
@@ -25,6 +28,7 @@ from gistcad.analysis.response import (
     TrackedLesion,
     Visit,
     choi,
+    count_new_lesions,
     recist,
     select_targets,
 )
@@ -73,7 +77,8 @@ class Evaluation:
     lesions
         The tracked lesions with the roles used (``lesion_ids`` maps their numbers to ids).
     roles
-        Lesion id to the role used; differs from the store when targets were chosen here.
+        Lesion id to the role used (targets chosen here); differs from the store until the
+        assessment stores it.
     visits
         Visit per timepoint, baseline first (``timepoint_ids`` maps their numbers to ids).
     recist, choi
@@ -95,8 +100,7 @@ def evaluate(rows: FollowupRows, measured: Mapping[Key, Measured]) -> Evaluation
     Raises
     ------
     ValidationError
-        When the patient has no baseline timepoint or a target lesion has no baseline size;
-        the message names the patient.
+        When the patient has no baseline timepoint; the message names the patient.
     """
     who = rows.patient.pseudonym
     numbers = {tp.id: tp.number for tp in rows.timepoints}
@@ -108,22 +112,25 @@ def evaluate(rows: FollowupRows, measured: Mapping[Key, Measured]) -> Evaluation
         lesion.id: _first_seen(lesion.id, lesion.first_timepoint_id, rows, measured)
         for lesion in rows.lesions
     }
-    roles: dict[int, LesionRole] = {}
-    for lesion in rows.lesions:
-        seen = first_seen[lesion.id]
-        roles[lesion.id] = (
-            LesionRole.NEW if lesion.role is LesionRole.NEW or (seen or 0) > 0 else lesion.role
-        )
-    visits = [_visit(tp.id, tp.number, rows, measured, first_seen, roles) for tp in rows.timepoints]
-    if not any(r is LesionRole.TARGET for r in roles.values()):
-        candidates = [_tracked(lesion, roles[lesion.id]) for lesion in rows.lesions]
-        chosen = set(select_targets(candidates, visits[0]))
-        for lesion in rows.lesions:
-            if roles[lesion.id] is not LesionRole.NEW:
-                roles[lesion.id] = (
-                    LesionRole.TARGET if lesion.number in chosen else LesionRole.NON_TARGET
-                )
+    new = {
+        lesion.id
+        for lesion in rows.lesions
+        if lesion.role is LesionRole.NEW or (first_seen[lesion.id] or 0) > 0
+    }
+    measured_visits = [_measured_visit(tp.id, tp.number, rows, measured) for tp in rows.timepoints]
+    baseline = [_tracked(lesion, LesionRole.NON_TARGET) for lesion in rows.lesions]
+    chosen = set(
+        select_targets([le for le in baseline if le.number not in new], measured_visits[0])
+    )
+    roles = {
+        lesion.id: LesionRole.NEW
+        if lesion.id in new
+        else (LesionRole.TARGET if lesion.number in chosen else LesionRole.NON_TARGET)
+        for lesion in rows.lesions
+    }
     lesions = tuple(_tracked(lesion, roles[lesion.id]) for lesion in rows.lesions)
+    seen = {le.number: t for le in rows.lesions if (t := first_seen[le.id]) is not None}
+    visits = count_new_lesions(lesions, measured_visits, seen)
     try:
         by_recist, by_choi = recist(lesions, visits), choi(lesions, visits)
     except ValidationError as exc:
@@ -132,7 +139,7 @@ def evaluate(rows: FollowupRows, measured: Mapping[Key, Measured]) -> Evaluation
         lesions=lesions,
         lesion_ids={lesion.number: lesion.id for lesion in rows.lesions},
         roles=roles,
-        visits=tuple(visits),
+        visits=visits,
         timepoint_ids={tp.number: tp.id for tp in rows.timepoints},
         recist=by_recist,
         choi=by_choi,
@@ -160,21 +167,13 @@ def _first_seen(
     return min(present) if present else None
 
 
-def _visit(
-    timepoint_id: int,
-    number: int,
-    rows: FollowupRows,
-    measured: Mapping[Key, Measured],
-    first_seen: Mapping[int, int | None],
-    roles: Mapping[int, LesionRole],
+def _measured_visit(
+    timepoint_id: int, number: int, rows: FollowupRows, measured: Mapping[Key, Measured]
 ) -> Visit:
+    """The lesions' sizes at one timepoint (no new lesion counted yet)."""
     sizes = {}
-    new = []
     for lesion in rows.lesions:
         m = measured.get((lesion.id, timepoint_id))
         if m is not None:
             sizes[lesion.number] = LesionSize(m.longest_diameter_mm, m.short_axis_mm, m.mean_hu)
-        seen = first_seen[lesion.id]
-        if roles[lesion.id] is LesionRole.NEW and seen is not None and 0 < seen <= number:
-            new.append(lesion.organ)
-    return Visit(number, sizes, new_lesions=tuple(new))
+    return Visit(number, sizes)

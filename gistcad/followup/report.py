@@ -312,15 +312,16 @@ def cohort_response(session: Session, scope: AccessScope) -> pd.DataFrame:
 
     ``best_size_change`` is the smallest relative change of the RECIST sum of diameters from
     baseline (the waterfall plot's bar), ``best_density_change`` that of the Choi density;
-    ``best_recist`` and ``best_choi`` are the best stored categories (reader's first), without
-    confirmation; ``first_pd_*`` the first timepoint (and its day from the treatment start)
-    categorised as progression.
+    ``best_recist`` and ``best_choi`` are the best overall responses of the stored categories
+    (reader's first) in timepoint order, up to the first progression and without confirmation
+    (:func:`~gistcad.analysis.response.best_response`); ``first_pd_*`` the first timepoint (and
+    its day from the treatment start) categorised as progression.
     """
     scope.require(Permission.VIEW_COHORT)
     records = []
     for rows in followup_rows(session, scope).values():
         evaluation, _ = _evaluation(rows)
-        table = _assessment_table(rows, evaluation)
+        table = _assessment_table(rows, evaluation).sort_values("timepoint", kind="stable")
         recist = table[table["criteria"] == ResponseCriteria.RECIST_1_1.value]
         choi = table[table["criteria"] == ResponseCriteria.CHOI.value]
         best_recist = best_response(ResponseCategory(c) for c in recist["category"].dropna())

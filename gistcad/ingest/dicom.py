@@ -185,23 +185,16 @@ def link_patients(
 ) -> None:
     """Rebuild the timepoints and lesions of ``patients`` (:mod:`gistcad.ingest.follow_up`);
     ``sources`` maps (SeriesInstanceUID, mask label) to the mask's file for the messages."""
-    from gistcad.imaging import read_nifti
-    from gistcad.imaging.lesion_measures import mask_diameter_mm
     from gistcad.ingest.follow_up import link_follow_up
 
     known = sources or {}
-
-    def measure(seg: Segmentation) -> float:
-        return mask_diameter_mm(read_nifti(ctx.stage.resolve(seg.path), mmap=False))
 
     def source_of(seg: Segmentation) -> str:
         return known.get((seg.series.series_instance_uid, seg.label), report.source)
 
     for patient in {p.id: p for p in patients}.values():
         report.problems.extend(
-            link_follow_up(
-                session, patient, measure=measure, source_of=source_of, source=report.source
-            )
+            link_follow_up(session, patient, source_of=source_of, source=report.source)
         )
 
 

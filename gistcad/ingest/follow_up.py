@@ -10,10 +10,11 @@ treatment-line sheets), after its rows are in the session; running it again chan
 - **Lesions**: a mask labelled ``lesion <n> [<organ>]`` (SEG SegmentLabel, RTSTRUCT ROIName,
   NIfTI ``<id>_<YYYYMMDD>_lesion<n>_<organ>``) outlines tracked lesion ``n``; the only
   unlabelled mask of a study (e.g. "GIST tumour") is lesion 1, the primary tumour, whose
-  organ is the tumour's site. A lesion outlined at baseline is ``target`` when measurable
-  (longest axial diameter ≥ 10 mm, RECIST 1.1) and ``non_target`` otherwise; the choice of at
-  most five targets, two per organ, belongs to the response assessment. A lesion first
-  outlined after baseline is ``new`` and must name its organ.
+  organ is the tumour's site. A lesion outlined at baseline is stored ``non_target``: which
+  baseline lesions are targets (measurable, at most five, two per organ, nodes by their short
+  axis) is the response assessment's choice (:mod:`gistcad.followup.evaluation`), stored when it
+  runs; a re-import keeps the stored role. A lesion first outlined after baseline is ``new``
+  and must name its organ.
 
 Refused (file and label): a lesion label with an unknown organ, a lesion whose organ differs
 between masks, a lesion without organ first seen after baseline, and a first line of treatment
@@ -39,8 +40,6 @@ from gistcad.store.follow_up_writes import (
 )
 from gistcad.store.models import Lesion, Patient, Segmentation, Study, Timepoint
 
-#: RECIST 1.1: a non-nodal lesion is measurable from 10 mm longest diameter.
-MEASURABLE_MM = 10.0
 LABEL_TAG = "SegmentLabel (0062,0005) / ROIName (3006,0026)"
 _LABEL = re.compile(
     r"^\s*lesion[\s_-]*(?P<number>\d+)(?:[\s_-]+(?P<organ>[a-z][a-z_ -]*?))?\s*$", re.IGNORECASE
@@ -92,7 +91,6 @@ def link_follow_up(
     session: Session,
     patient: Patient,
     *,
-    measure: Callable[[Segmentation], float],
     source_of: Callable[[Segmentation], str],
     source: str,
 ) -> list[Problem]:
@@ -100,9 +98,6 @@ def link_follow_up(
 
     Parameters
     ----------
-    measure
-        Longest axial diameter (mm) of a stored mask; called only for a lesion whose role at
-        baseline is not yet decided.
     source_of
         The file a mask came from (for the messages).
     source
@@ -139,7 +134,7 @@ def link_follow_up(
     primary = None if site is None else LesionOrgan(site.value)
     for number, info in sorted(seen.items()):
         problem = _link_lesion(
-            session, patient, number, info, lesions, timepoints, primary, measure, source_of
+            session, patient, number, info, lesions, timepoints, primary, source_of
         )
         if problem is not None:
             problems.append(problem)
@@ -221,7 +216,6 @@ def _link_lesion(
     lesions: dict[int, Lesion],
     timepoints: list[Timepoint],
     primary: LesionOrgan | None,
-    measure: Callable[[Segmentation], float],
     source_of: Callable[[Segmentation], str],
 ) -> Problem | None:
     lesion = lesions.get(number)
@@ -257,8 +251,7 @@ def _link_lesion(
     if info.first > 0:
         lesion.role = LesionRole.NEW
     elif lesion.role is LesionRole.NEW or lesion.id is None:
-        measurable = measure(first_seg) >= MEASURABLE_MM
-        lesion.role = LesionRole.TARGET if measurable else LesionRole.NON_TARGET
+        lesion.role = LesionRole.NON_TARGET  # target or not: the assessment's choice
     session.flush()
     lesion.first_timepoint_id = timepoints[info.first].id
     for _, seg in info.segmentations:

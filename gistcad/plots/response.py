@@ -33,6 +33,7 @@ CATEGORY_COLOURS: dict[ResponseCategory, str] = {
     ResponseCategory.COMPLETE: "#1a9850",
     ResponseCategory.PARTIAL: "#91cf60",
     ResponseCategory.STABLE: "#fee08b",
+    ResponseCategory.NON_CR_NON_PD: "#fc8d59",
     ResponseCategory.PROGRESSION: "#d73027",
     ResponseCategory.NOT_EVALUABLE: "#bdbdbd",
 }
@@ -51,6 +52,7 @@ CATEGORY_SYMBOLS: dict[ResponseCategory, str] = {
     ResponseCategory.COMPLETE: "star",
     ResponseCategory.PARTIAL: "triangle-down",
     ResponseCategory.STABLE: "circle",
+    ResponseCategory.NON_CR_NON_PD: "diamond",
     ResponseCategory.PROGRESSION: "x",
     ResponseCategory.NOT_EVALUABLE: "square-open",
 }

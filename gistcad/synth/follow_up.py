@@ -53,7 +53,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from gistcad.analysis.response import LesionSize, TrackedLesion, Visit, choi, recist, select_targets
+from gistcad.analysis.response import (
+    MEASURABLE_MM,
+    LesionSize,
+    TrackedLesion,
+    Visit,
+    choi,
+    count_new_lesions,
+    recist,
+    select_targets,
+)
 from gistcad.domain import Drug, GenotypeDetail, LesionOrgan, LesionRole, Site
 from gistcad.synth.clinical import site_codes
 from gistcad.synth.params import DEFAULT_PARAMS, CohortParams
@@ -344,10 +353,12 @@ def treatment_lines(plans: dict[int, PatientPlan]) -> pd.DataFrame:
 
 
 def lesion_role(lesion: LesionState, longest_diameter_mm: float) -> LesionRole:
-    """``new`` after baseline; else ``target`` when measurable (≥ 10 mm), else non-target."""
+    """The role the response assessment gives the lesion: ``new`` after baseline; else, the
+    primary being the only baseline lesion, ``target`` when measurable (RECIST 1.1: ≥ 10 mm;
+    the importers store it ``non_target`` until the assessment chooses), else non-target."""
     if lesion.new:
         return LesionRole.NEW
-    return LesionRole.TARGET if longest_diameter_mm >= 10.0 else LesionRole.NON_TARGET
+    return LesionRole.TARGET if longest_diameter_mm >= MEASURABLE_MM else LesionRole.NON_TARGET
 
 
 #: Columns of ``follow_up_categories.csv``, one row per treated patient and follow-up CT.
@@ -371,37 +382,35 @@ def _lesion_size(row: Any) -> LesionSize:
 def _patient_categories(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """RECIST and Choi of one patient's truth rows (every timepoint, every lesion present)."""
     first_seen = rows.groupby("lesion")["timepoint"].min()
-    organs = rows.groupby("lesion")["organ"].first()
+    organs = {
+        int(n): LesionOrgan(str(o)) for n, o in rows.groupby("lesion")["organ"].first().items()
+    }
     new = {int(n) for n, t in first_seen.items() if t > 0} | {
         int(n) for n in rows.loc[rows["new_lesion"].astype(bool), "lesion"]
     }
-    visits = []
-    for number, at in rows.groupby("timepoint", sort=True):
-        visits.append(
-            Visit(
-                int(number),
-                {int(r.lesion): _lesion_size(r) for r in at.itertuples()},
-                new_lesions=tuple(
-                    LesionOrgan(str(r.organ)) for r in at.itertuples() if int(r.lesion) in new
-                ),
-            )
-        )
-    candidates = [
-        TrackedLesion(int(n), LesionOrgan(str(organs[n])), LesionRole.NON_TARGET)
-        for n in organs.index
-        if int(n) not in new
+    measured = [
+        Visit(int(number), {int(r.lesion): _lesion_size(r) for r in at.itertuples()})
+        for number, at in rows.groupby("timepoint", sort=True)
     ]
-    targets = set(select_targets(candidates, visits[0]))
+    candidates = [
+        TrackedLesion(n, organ, LesionRole.NON_TARGET, organ is LesionOrgan.LYMPH_NODE)
+        for n, organ in organs.items()
+        if n not in new
+    ]
+    targets = set(select_targets(candidates, measured[0]))
     lesions = [
         TrackedLesion(
-            int(n),
-            LesionOrgan(str(organs[n])),
+            n,
+            organ,
             LesionRole.NEW
-            if int(n) in new
-            else (LesionRole.TARGET if int(n) in targets else LesionRole.NON_TARGET),
+            if n in new
+            else (LesionRole.TARGET if n in targets else LesionRole.NON_TARGET),
+            organ is LesionOrgan.LYMPH_NODE,
         )
-        for n in organs.index
+        for n, organ in organs.items()
     ]
+    seen = {int(n): int(t) for n, t in first_seen.items()}
+    visits = count_new_lesions(lesions, measured, seen)
     days = rows.groupby("timepoint")["days_from_start"].first()
     first = rows.iloc[0]
     return [

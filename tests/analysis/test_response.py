@@ -14,6 +14,8 @@ from gistcad.analysis.response import (
     Visit,
     best_response,
     choi,
+    count_new_lesions,
+    new_lesion_from,
     percent,
     recist,
     select_targets,
@@ -28,6 +30,7 @@ CR, PR, SD, PD, NE = (
     ResponseCategory.PROGRESSION,
     ResponseCategory.NOT_EVALUABLE,
 )
+NON_CR_NON_PD = ResponseCategory.NON_CR_NON_PD
 LIVER, STOMACH, NODE = LesionOrgan.LIVER, LesionOrgan.STOMACH, LesionOrgan.LYMPH_NODE
 
 
@@ -94,7 +97,37 @@ def test_recist_reappearance_after_complete_response_is_progression() -> None:
     # 30 mm, then gone (CR, nadir 0 mm), then 4 mm: back, although by less than 5 mm
     out = recist(ONE, _visits((30,), (0,), (4,)))
     assert _categories(out) == [CR, PD]
-    assert out[1].reason == "target disease reappeared after complete disappearance (4 mm)"
+    assert out[1].reason == "target disease reappeared after a complete response (4 mm)"
+
+
+def test_a_target_reappearing_after_a_nadir_of_0_mm_without_cr_is_added_back() -> None:
+    # RECIST 1.1 FAQ. Target 1 (50 mm) gone at visit 1 while non-target 3 remains: PR, nadir
+    # 0 mm without CR. Visit 2: 3 mm, +3 mm from the nadir (< 5 mm): no PD; 3 mm is -94 % from
+    # 50 mm: PR. Visit 3: 5 mm, +5 mm (>= 5 mm, and any growth is >= 20 % of 0 mm): PD.
+    lesions = [TrackedLesion(1, LIVER), TrackedLesion(3, STOMACH, role=LesionRole.NON_TARGET)]
+    visits = [Visit(n, {1: LesionSize(d), 3: LesionSize(8)}) for n, d in enumerate((50, 0, 3, 5))]
+    out = recist(lesions, visits)
+    assert _categories(out) == [PR, PR, PD]
+    assert out[1].reason == (
+        "sum of diameters −94 % from baseline (50 mm → 3 mm); reappeared after 0 mm at the "
+        "nadir (no CR then), only +3 mm (< 5 mm)"
+    )
+    assert out[2].reason == "target disease reappeared: sum of diameters 0 mm at the nadir → 5 mm"
+
+
+def test_a_target_reappearing_after_a_cr_at_the_nadir_is_progression() -> None:
+    # nadir 0 mm reached at visit 1 with non-target disease left (PR), then at visit 2 with it
+    # gone (CR): the response at the nadir is a CR, so 3 mm at visit 3 is PD
+    lesions = [TrackedLesion(1, LIVER), TrackedLesion(3, STOMACH, role=LesionRole.NON_TARGET)]
+    visits = [
+        Visit(0, {1: LesionSize(50), 3: LesionSize(8)}),
+        Visit(1, {1: LesionSize(0), 3: LesionSize(8)}),
+        Visit(2, {1: LesionSize(0), 3: LesionSize(0)}),
+        Visit(3, {1: LesionSize(3), 3: LesionSize(0)}),
+    ]
+    out = recist(lesions, visits)
+    assert _categories(out) == [PR, CR, PD]
+    assert out[2].reason == "target disease reappeared after a complete response (3 mm)"
 
 
 def test_recist_nadir_includes_the_baseline() -> None:
@@ -160,16 +193,83 @@ def test_an_unmeasured_target_is_not_evaluable_unless_a_new_lesion_is_progressio
     assert recist(TWO, [base, new])[0].reason == "2 new lesions (liver, peritoneum)"
 
 
+def test_a_missing_target_is_progression_when_the_measured_ones_already_are() -> None:
+    # RECIST 1.1, 4.3.1 (missing assessments). Baseline 20 + 15 + 15 = 50 mm; visit 1: lesions
+    # 1 and 2 alone measure 45 + 35 = 80 mm, +60 % and +30 mm from the nadir (50 mm): PD
+    # whatever lesion 3 measures. Their 30 + 25 = 55 mm (+10 %) would decide nothing: NE.
+    lesions = [
+        TrackedLesion(1, LIVER),
+        TrackedLesion(2, STOMACH),
+        TrackedLesion(3, LesionOrgan.PERITONEUM),
+    ]
+    base = Visit(0, {1: LesionSize(20), 2: LesionSize(15), 3: LesionSize(15)})
+    out = recist(lesions, [base, Visit(1, {1: LesionSize(45), 2: LesionSize(35)})])[0]
+    assert out.category is PD
+    assert out.reason == (
+        "sum of diameters +60 % from the nadir (50 mm → 80 mm, +30 mm), counting the measured "
+        "targets only (target lesion 3 not measured)"
+    )
+    assert out.size_mm is None  # the sum itself is unknown
+    out = recist(lesions, [base, Visit(1, {1: LesionSize(30), 2: LesionSize(25)})])[0]
+    assert (out.category, out.reason) == (NE, "target lesion 3 not measured")
+
+
+def test_a_missing_target_is_compared_with_the_nadir() -> None:
+    # 50 mm, then 12 + 9 + 9 = 30 mm (-40 %, PR, nadir 30 mm), then 20 + 17 = 37 mm with lesion 3
+    # missing: +23 % and +7 mm from the nadir: PD (it would be -26 % from baseline)
+    lesions = [
+        TrackedLesion(1, LIVER),
+        TrackedLesion(2, STOMACH),
+        TrackedLesion(3, LesionOrgan.PERITONEUM),
+    ]
+    visits = [
+        Visit(0, {1: LesionSize(20), 2: LesionSize(15), 3: LesionSize(15)}),
+        Visit(1, {1: LesionSize(12), 2: LesionSize(9), 3: LesionSize(9)}),
+        Visit(2, {1: LesionSize(20), 2: LesionSize(17)}),
+    ]
+    out = recist(lesions, visits)
+    assert _categories(out) == [PR, PD]
+    assert out[1].reason.startswith("sum of diameters +23 % from the nadir (30 mm → 37 mm, +7 mm)")
+
+
 def test_an_unmeasured_visit_does_not_set_the_nadir() -> None:
     # baseline 50, visit 1 not measured (NE), visit 2 at 60: +20 % and +10 mm from 50 -> PD
     visits = [Visit(0, {1: LesionSize(50)}), Visit(1, {}), Visit(2, {1: LesionSize(60)})]
     assert _categories(recist(ONE, visits)) == [NE, PD]
 
 
-def test_no_measurable_disease_is_not_evaluable() -> None:
-    lesions = [TrackedLesion(1, LIVER, role=LesionRole.NON_TARGET)]
-    visits = [Visit(0, {1: LesionSize(8)}), Visit(1, {1: LesionSize(8)})]
-    assert recist(lesions, visits)[0].reason == "no measurable target lesion at baseline"
+def test_non_target_disease_only_follows_recist_table_2() -> None:
+    # RECIST 1.1 Table 2: lesion 1 (liver, 8 mm) and node 2 (short axis 12 mm, < 15 mm) are
+    # not measurable, so there is no target. Visit 1: both persist: non-CR/non-PD. Visit 2:
+    # lesion 1 gone and the node 9 mm short axis (normal, < 10 mm): CR. Visit 3: lesion 1 not
+    # assessed: NE. Visit 4: a new lesion: PD. Visit 5: unequivocal progression: PD.
+    lesions = [
+        TrackedLesion(1, LIVER, role=LesionRole.NON_TARGET),
+        TrackedLesion(2, NODE, role=LesionRole.NON_TARGET, is_node=True),
+    ]
+    present = {1: LesionSize(8), 2: LesionSize(16, short_axis_mm=12)}
+    visits = [
+        Visit(0, present),
+        Visit(1, present),
+        Visit(2, {1: LesionSize(0), 2: LesionSize(11, short_axis_mm=9)}),
+        Visit(3, {2: LesionSize(11, short_axis_mm=9)}),
+        Visit(4, present, new_lesions=(LIVER,)),
+        Visit(5, present, non_target_progression=True),
+    ]
+    out = recist(lesions, visits)
+    assert _categories(out) == [NON_CR_NON_PD, CR, NE, PD, PD]
+    assert [a.reason for a in out[:3]] == [
+        "non-target disease only; it persists, without new lesion or unequivocal progression",
+        "non-target disease only; all of it disappeared",
+        "non-target disease only; non-target lesion 1 not assessed",
+    ]
+    assert out[0].size_mm is None and out[0].size_change is None
+    assert _categories(choi(lesions, visits)) == [NE, NE, NE, PD, NE]  # Choi needs a target
+
+
+def test_no_lesion_at_baseline_is_not_evaluable() -> None:
+    out = recist([], [Visit(0), Visit(1)])[0]
+    assert (out.category, out.reason) == (NE, "no lesion at baseline")
 
 
 def test_target_selection_measurable_largest_first_five_at_most_two_per_organ() -> None:
@@ -200,6 +300,41 @@ def test_target_selection_measurable_largest_first_five_at_most_two_per_organ() 
     # ranked: 2 (50), 3 (40), [1 (30): liver full], 7 (15), 8 (12), 9 (11), [5 (10): five chosen]
     assert select_targets(lesions, Visit(0, sizes)) == (2, 3, 7, 8, 9)
     assert select_targets(lesions[3:], Visit(0, sizes)) == (7, 8, 9, 5)
+
+
+def test_a_new_lymph_node_counts_from_a_short_axis_of_10_mm() -> None:
+    # RECIST 1.1, 3.1: a node < 10 mm short axis is normal. Node 5 is first seen at visit 1
+    # (short axis 6 mm: normal, no PD), reaches 10 mm at visit 2 (a new lesion: PD), and still
+    # counts at visit 3 although back to 7 mm. Target 1 stays at 40 mm (RECIST and Choi SD).
+    lesions = [TrackedLesion(1, LIVER), TrackedLesion(5, NODE, LesionRole.NEW, is_node=True)]
+    nodes = {1: LesionSize(8, 6), 2: LesionSize(14, 10), 3: LesionSize(9, 7)}
+    measured = [Visit(0, {1: LesionSize(40)})] + [
+        Visit(n, {1: LesionSize(40), 5: nodes[n]}) for n in (1, 2, 3)
+    ]
+    assert new_lesion_from(lesions[1], 1, measured) == 2
+    visits = count_new_lesions(lesions, measured, {1: 0, 5: 1})
+    assert [v.new_lesions for v in visits] == [(), (), (NODE,), (NODE,)]
+    by_recist, by_choi = recist(lesions, visits), choi(lesions, visits)
+    assert _categories(by_recist) == [SD, PD, PD]
+    assert by_recist[1].reason == "new lesion (lymph node)"
+    assert _categories(by_choi) == [SD, PD, PD]
+
+
+def test_a_new_lesion_counts_from_where_it_is_first_seen() -> None:
+    # a non-nodal new lesion counts from its first visit, whatever its size; a node measured by
+    # its longest diameter only is normal under 10 mm (that bounds its short axis) and counts
+    # from 10 mm; a node never measured never counts
+    liver = TrackedLesion(2, LIVER, LesionRole.NEW)
+    node = TrackedLesion(3, NODE, LesionRole.NEW, is_node=True)
+    visits = [
+        Visit(0),
+        Visit(1, {2: LesionSize(3), 3: LesionSize(9.9)}),
+        Visit(2, {2: LesionSize(3), 3: LesionSize(10)}),
+    ]
+    assert new_lesion_from(liver, 1, visits) == 1
+    assert new_lesion_from(node, 1, visits) == 2
+    assert new_lesion_from(node, 1, visits[:2]) is None
+    assert new_lesion_from(node, 1, [Visit(0), Visit(1), Visit(2)]) is None
 
 
 # --- Choi ------------------------------------------------------------------------------------
@@ -271,12 +406,25 @@ def test_choi_without_density_decides_on_size_alone() -> None:
 
 
 def test_best_response_and_percent() -> None:
-    assert best_response([SD, PD, PR]) is PR
+    assert best_response([NE, PR, PD]) is PR
     assert best_response([NE, PD]) is PD
+    assert best_response([NON_CR_NON_PD, SD]) is SD
+    assert best_response([NE, NON_CR_NON_PD]) is NON_CR_NON_PD
+    assert best_response([NON_CR_NON_PD, PD]) is NON_CR_NON_PD
     assert best_response([]) is None
     assert percent(-0.344) == "−34 %"
     assert percent(0.2) == "+20 %"
     assert percent(0.001) == "0 %"
+
+
+def test_best_response_ignores_the_visits_after_the_first_progression() -> None:
+    # RECIST 1.1, 4.4: best response from the start of treatment until progression. 50 mm,
+    # then 62 mm (+24 %, +12 mm: PD), then 30 mm (-40 %: PR, after the PD): best PD, not PR
+    categories = _categories(recist(ONE, _visits((50,), (62,), (30,))))
+    assert categories == [PD, PR]
+    assert best_response(categories) is PD
+    assert best_response([SD, PD, PR]) is SD
+    assert best_response([PD, CR]) is PD
 
 
 def test_visits_must_start_with_the_baseline_and_targets_be_measured_there() -> None:

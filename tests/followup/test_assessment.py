@@ -39,6 +39,7 @@ from gistcad.followup import (
     override_measurement,
     patient_response,
 )
+from gistcad.ingest.follow_up import link_follow_up
 from gistcad.layout import DataLayout
 from gistcad.store import AccessScope
 from gistcad.store.models import AuditEvent, Center, Lesion, LesionMeasurement, ResponseAssessment
@@ -323,13 +324,16 @@ def test_a_patient_whose_images_cannot_be_read_is_reported_and_left_unwritten(
         assert len(s.scalars(select(LesionMeasurement)).all()) == 7  # A-001's only
 
 
-def test_targets_marked_in_the_store_are_kept(cohort: Cohort, tmp_path: Path) -> None:
+def test_the_assessment_chooses_the_targets_whatever_the_store_marks(
+    cohort: Cohort, tmp_path: Path
+) -> None:
     engine, layout, ids = cohort
     with Session(engine) as s:
         alpha = s.get(Center, ids["alpha"])
         assert alpha is not None
-        # lesion 2 (10√2 mm) is the reader's only target; lesion 1 a non-target
-        add_followup_patient(
+        # lesion 2 (10√2 mm) is stored as the only target, lesion 1 (20√2 mm) as a non-target;
+        # both are measurable and in different organs, so RECIST 1.1 makes both targets
+        patient = add_followup_patient(
             s,
             tmp_path,
             alpha,
@@ -339,10 +343,43 @@ def test_targets_marked_in_the_store_are_kept(cohort: Cohort, tmp_path: Path) ->
         )
         run = assess_patient(s, EVERYTHING, layout, "A-002")
         s.commit()
+        roles = s.execute(select(Lesion.number, Lesion.role).filter_by(patient_id=patient.id))
+        assert set(roles) == {(1, LesionRole.TARGET), (2, LesionRole.TARGET)}
     recist1 = next(a for a in run.assessments if a.criteria is RECIST)
-    # 10√2 -> 7√2 mm: -30 % exactly: PR (lesion 1 unchanged does not count)
-    assert recist1.category is ResponseCategory.PARTIAL
-    assert recist1.size_change == pytest.approx(-0.3)
+    # (20 + 10)√2 -> (20 + 7)√2 mm: -10 %: SD (lesion 2 alone would be -30 %: PR)
+    assert recist1.category is ResponseCategory.STABLE
+    assert recist1.size_change == pytest.approx(-0.1)
+
+
+def test_linking_stores_a_baseline_lesion_as_non_target(cohort: Cohort, tmp_path: Path) -> None:
+    engine, layout, ids = cohort
+    with Session(engine) as s:
+        alpha = s.get(Center, ids["alpha"])
+        assert alpha is not None
+        # lesion 1 (20√2 mm, measurable) is stored "new", as by an import that had not seen
+        # the baseline CT yet; linking again finds it on the baseline: a non-target until the
+        # assessment chooses (then a target); lesion 2, first outlined at follow-up 1, is new
+        patient = add_followup_patient(
+            s,
+            tmp_path,
+            alpha,
+            "A-003",
+            {1: Spec(LesionOrgan.LIVER, LesionRole.NEW), 2: Spec(LesionOrgan.LIVER)},
+            [{1: Seen(21)}, {1: Seen(21), 2: Seen(11)}],
+        )
+        s.expire(patient)
+        problems = link_follow_up(s, patient, source_of=lambda seg: seg.path, source="test")
+        assert problems == []
+        roles = {
+            le.number: le.role for le in s.scalars(select(Lesion).filter_by(patient_id=patient.id))
+        }
+        assert roles == {1: LesionRole.NON_TARGET, 2: LesionRole.NEW}
+        assess_patient(s, EVERYTHING, layout, "A-003")
+        s.commit()
+        roles = {
+            le.number: le.role for le in s.scalars(select(Lesion).filter_by(patient_id=patient.id))
+        }
+        assert roles == {1: LesionRole.TARGET, 2: LesionRole.NEW}
 
 
 def test_a_reading_before_the_first_assessment_waits_for_it(cohort: Cohort) -> None:

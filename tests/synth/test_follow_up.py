@@ -153,7 +153,7 @@ def test_truth_categories_apply_recist_and_choi_per_patient_and_timepoint() -> N
         ("A", 1): ("sd", "pr"),  # a density drop alone: Choi PR, RECIST SD
         ("A", 2): ("pr", "pr"),
         ("A", 3): ("pd", "pd"),
-        ("B", 1): ("ne", "ne"),
+        ("B", 1): ("non_cr_non_pd", "ne"),  # non-target disease only (RECIST 1.1 Table 2)
         ("C", 1): ("sd", "pr"),  # -25 %: not a RECIST PR, a Choi PR by size
         ("C", 2): ("pd", "sd"),  # RECIST from the nadir; Choi from baseline (-5 %)
     }
@@ -161,6 +161,24 @@ def test_truth_categories_apply_recist_and_choi_per_patient_and_timepoint() -> N
     assert reasons.loc[("A", 1), "choi_reason"] == "size −4 %, density −25 %"
     assert reasons.loc[("A", 3), "recist_reason"] == "new lesion (liver)"
     assert list(reasons.loc[("A", 1), ["days_from_start"]]) == [60]
+
+
+def test_truth_categories_count_a_new_node_from_10_mm() -> None:
+    # the truth has no short axis: a new lymph node of 8 mm longest diameter has a short axis
+    # below 10 mm, so it is normal (RECIST 1.1, 3.1); at 12 mm it counts as a new lesion
+    truth = _truth(
+        [
+            ("D", 0, 1, 50.0, 60.0, False, "stomach"),
+            ("D", 1, 1, 50.0, 60.0, False, "stomach"),
+            ("D", 1, 2, 8.0, 40.0, True, "lymph_node"),
+            ("D", 2, 1, 50.0, 60.0, False, "stomach"),
+            ("D", 2, 2, 12.0, 40.0, True, "lymph_node"),
+        ]
+    )
+    got = truth_categories(truth).set_index("timepoint")
+    assert list(got["recist_category"]) == ["sd", "pd"]
+    assert list(got["choi_category"]) == ["sd", "pd"]
+    assert got.loc[2, "recist_reason"] == "new lesion (lymph node)"
 
 
 def _designed_categories(cohort: pd.DataFrame, plans: dict[int, PatientPlan]) -> pd.DataFrame:
