@@ -118,10 +118,10 @@ def evaluate(rows: FollowupRows, measured: Mapping[Key, Measured]) -> Evaluation
         if lesion.role is LesionRole.NEW or (first_seen[lesion.id] or 0) > 0
     }
     measured_visits = [_measured_visit(tp.id, tp.number, rows, measured) for tp in rows.timepoints]
-    baseline = [_tracked(lesion, LesionRole.NON_TARGET) for lesion in rows.lesions]
-    chosen = set(
-        select_targets([le for le in baseline if le.number not in new], measured_visits[0])
-    )
+    baseline = [
+        _tracked(lesion, LesionRole.NON_TARGET) for lesion in rows.lesions if lesion.id not in new
+    ]
+    chosen = set(select_targets(baseline, measured_visits[0]))
     roles = {
         lesion.id: LesionRole.NEW
         if lesion.id in new

@@ -146,12 +146,18 @@ def override_category(
     Raises
     ------
     AccessDenied, NotFoundError, ValidationError
-        As :func:`override_measurement`; also for the baseline, which has no response.
+        As :func:`override_measurement`; also for the baseline, which has no response, and
+        for non-CR/non-PD by Choi (a RECIST 1.1 category only).
     """
     scope.require(Permission.VIEW_CASE)
     why = _reason(reason)
     if timepoint == 0:
         raise ValidationError("the baseline (timepoint 0) has no response category")
+    if criteria is ResponseCriteria.CHOI and category is ResponseCategory.NON_CR_NON_PD:
+        raise ValidationError(
+            "non-CR/non-PD is a RECIST 1.1 category (non-target disease only); Choi has none: "
+            "choose cr, pr, sd, pd or ne"
+        )
     rows = _patient_rows(session, scope, pseudonym)
     timepoint_id = _timepoint_id(rows, timepoint)
     save_assessment(

@@ -315,6 +315,18 @@ def _patient_problems(
         if s.line not in given
     ]
     problems = _overlaps(lines + kept, source, mapping["start_date"])
+    if "stop_date" not in mapping:  # a stop kept from the store: the file did not check it
+        problems += [
+            Problem(
+                source,
+                f"starts {r.start.isoformat()}, after its stored stop ({r.stop.isoformat()}); "
+                "add a stop_date column with the line's stop, or correct the start",
+                r.row,
+                mapping["start_date"],
+            )
+            for r in lines
+            if r.stop is not None and r.stop < r.start
+        ]
     dates = [s.study_date for s in patient.studies if s.study_date is not None]
     if dates:
         first = min(dates)

@@ -82,7 +82,9 @@ def genotype_call(predictions: Any, series_id: int | None = None) -> GenotypeCal
     to. For a model trained on the patient the out-of-fold prediction stands for them; a
     model whose only prediction of the patient is in-sample is passed over (the SR would
     report what the model was fitted to). The algorithm's version names the model's
-    registration date and which prediction it is.
+    registration date and which prediction it is ("out-of-fold"; "final" for a patient the
+    model was not trained on; "final, training unknown" for a model that does not record its
+    training patients).
     """
     if predictions.empty:
         return None
@@ -99,7 +101,8 @@ def genotype_call(predictions: Any, series_id: int | None = None) -> GenotypeCal
         elif source is PredictionSource.IN_SAMPLE:
             continue
         else:
-            probabilities, code, how = row["probabilities"] or {}, row["predicted_class"], "final"
+            how = "final" if source is PredictionSource.FINAL_UNSEEN else "final, training unknown"
+            probabilities, code = row["probabilities"] or {}, row["predicted_class"]
         registered = row.get("model_created_at")
         version = f"registered {registered:%Y-%m-%d}, {how}" if registered is not None else how
         return GenotypeCall(
@@ -156,6 +159,11 @@ def push_results(
             "segmentation; outline the tumour first"
         )
     mask_row = masks.iloc[-1]  # the newest
+    if str(mask_row["source"]) == SegmentationSource.MODEL.value:
+        raise ValidationError(
+            "the newest segmentation of this series was drawn by a model: sending a model's "
+            "outline as a DICOM SEG (automatic, with the model's name) is not supported yet"
+        )
     image = read_nifti(layout.resolve(str(chosen["volume_path"])))
     mask = read_mask(layout.resolve(str(mask_row["path"])), image)
     results = CaseResults(

@@ -298,6 +298,8 @@ def test_overrides_need_a_reason_and_a_known_lesion_and_timepoint(cohort: Cohort
             override_category(s, EVERYTHING, "A-001", 1, RECIST, ResponseCategory.STABLE, "  ")
         with pytest.raises(ValidationError, match="baseline"):
             override_category(s, EVERYTHING, "A-001", 0, RECIST, ResponseCategory.STABLE, "x")
+        with pytest.raises(ValidationError, match="Choi has none"):
+            override_category(s, EVERYTHING, "A-001", 1, CHOI, ResponseCategory.NON_CR_NON_PD, "x")
         with pytest.raises(NotFoundError, match="has no timepoint 7 \\(it has 0, 1, 2\\)"):
             override_category(s, EVERYTHING, "A-001", 7, RECIST, ResponseCategory.STABLE, "x")
         with pytest.raises(NotFoundError, match="has no lesion 9 \\(lesions: 1, 2, 3\\)"):

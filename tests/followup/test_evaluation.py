@@ -79,3 +79,17 @@ def test_a_new_node_below_10_mm_short_axis_is_no_new_lesion() -> None:
     assert [(a.category, a.reason) for a in (*out.recist, *out.choi)] == [
         (ResponseCategory.PROGRESSION, "new lesion (lymph node)")
     ] * 2
+
+
+def test_lesion_ids_and_numbers_are_not_confused() -> None:
+    # In the store a lesion's id is a database key and its number is its place within the
+    # patient; here the baseline lesion number 1 has id 7 and the new lesion number 2 has id 1.
+    # The baseline lesion is the target (40 → 40 mm); the new liver lesion makes a PD.
+    rows = _rows(
+        LesionRow(7, 1, LIVER, LesionRole.NON_TARGET, False, BASELINE),
+        LesionRow(1, 2, LIVER, LesionRole.NEW, False, FOLLOW_UP),
+    )
+    out = evaluate(rows, {(7, BASELINE): _mm(40), (7, FOLLOW_UP): _mm(40), (1, FOLLOW_UP): _mm(15)})
+    assert out.roles == {7: LesionRole.TARGET, 1: LesionRole.NEW}
+    (by_recist,) = out.recist
+    assert (by_recist.category, by_recist.size_mm) == (ResponseCategory.PROGRESSION, 40.0)

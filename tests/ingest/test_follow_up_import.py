@@ -223,6 +223,17 @@ def test_treatment_line_refusals(loaded: tuple[Engine, Path], cohort: Path, tmp_
         "progression",
     )
     assert line2.dose_mg_per_day == 37.5
+    # a start moved past the stored stop (which the file does not carry) is refused
+    sheet.write_text(
+        "hospital_id,line,drug,start_date\n"
+        + f"{hid},1,imatinib,{baseline + dt.timedelta(days=150)}\n"
+    )
+    before = _counts(engine)
+    report = _lines(engine, data, sheet, center)
+    [problem] = report.problems
+    assert (problem.row, problem.column) == (2, "start_date")
+    assert "after its stored stop" in problem.message
+    assert _counts(engine) == before
     # a blank cell in a column the file has clears the stored value
     sheet.write_text(
         "hospital_id,line,drug,start_date,stop_reason\n"

@@ -51,6 +51,10 @@ def test_the_prediction_of_another_series_is_not_reported_beside_this_one() -> N
     # a clinical model predicts from no image: it describes the patient, whichever series
     clinical = pd.DataFrame([_row(3, "clinical", series_id=None)])
     assert genotype_call(clinical, series_id=3) is not None
+    # a model that does not record its training patients says so
+    unknown = pd.DataFrame([_row(4, "old", series_id=1, trained_on=None)])
+    call = genotype_call(unknown, series_id=1)
+    assert call is not None and call.version == "registered 2026-11-02, final, training unknown"
 
 
 def test_a_training_patient_gets_the_out_of_fold_prediction_and_never_an_in_sample_one() -> None:
