@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gistcad.analysis.prediction_source import PredictionSource, final_prediction_source
 from gistcad.errors import ValidationError
 
 #: the targets whose models give an imaging risk score for survival
@@ -99,13 +100,6 @@ class ImagingRiskScore:
         )
 
 
-def _trained_on(value: object) -> bool | None:
-    """A row's ``trained_on`` as True, False or None (not recorded: None or NaN)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return bool(value)
-
-
 def imaging_risk_score(rows: list[Mapping[str, Any]]) -> ImagingRiskScore | None:
     """The newest survival model's score for one patient, from its prediction rows
     (:func:`gistcad.store.model_queries.patient_predictions`, newest first); None when no
@@ -123,8 +117,12 @@ def imaging_risk_score(rows: list[Mapping[str, Any]]) -> ImagingRiskScore | None
             continue
         version, model = int(row["model_version_id"]), str(row["model"])
         own = row.get("out_of_fold_risk_score")
-        trained_on = _trained_on(row.get("trained_on"))
-        if own is None and trained_on is not False:
+        source = final_prediction_source(row.get("trained_on"), own is not None)
+        trained_on = {
+            PredictionSource.IN_SAMPLE: True,
+            PredictionSource.FINAL_UNSEEN: False,
+        }.get(source)
+        if own is None and source is not PredictionSource.FINAL_UNSEEN:
             return ImagingRiskScore(version, model, None, None, len(training), False, trained_on)
         score = own if own is not None else row.get("risk_score")
         if score is None or not math.isfinite(float(score)):
