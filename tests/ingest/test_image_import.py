@@ -38,15 +38,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
-    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    return data
-
-
 def _engine(data_dir: Path) -> Engine:
     return make_engine(f"sqlite:///{data_dir / 'gistcad.sqlite'}")
 

@@ -28,15 +28,6 @@ REFUSED = 3
 SHAPE = (24, 24, 12)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("GISTCAD_DATA_DIR", str(data))
-    monkeypatch.delenv("GISTCAD_DB_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    return data
-
-
 def _engine(data_dir: Path) -> Engine:
     return make_engine(f"sqlite:///{data_dir / 'gistcad.sqlite'}")
 
