@@ -230,30 +230,6 @@ def click_download(tab: Any, button: Any) -> Any:
     raise AssertionError("unreachable")
 
 
-@pytest.mark.parametrize(
-    ("path", "ready", "button", "expected"),
-    [
-        ("survival", "Log-rank p", "Download summary (CSV)", "Median (95 % CI)"),
-        ("cohort", "Download this cohort (CSV)", "Download this cohort (CSV)", "Pseudonym"),
-        ("case?patient=P-002", "Therapy implication", "one-page case report", "P-002"),
-    ],
-    ids=["survival summary", "cohort table", "case report"],
-)
-def test_a_download_arrives_in_the_browser(
-    server: str, path: str, ready: str, button: str, expected: str, new_tab: Callable[..., Any]
-) -> None:
-    # Streamlit makes a download's data in another thread, without the page's session state:
-    # the file must still arrive, made in the caller's scope
-    tab = new_tab(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
-    tab.goto(f"{server}/{path}", wait_until="networkidle", timeout=60_000)
-    tab.get_by_text(ready).first.wait_for(timeout=60_000)
-    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-    target = tab.locator("[data-testid='stDownloadButton'] button", has_text=button).first
-    content = Path(click_download(tab, target).path()).read_text(encoding="utf-8")
-    assert expected in content
-    assert not tab.locator("[data-testid='stException']").count()
-
-
 def test_performance_page_shows_a_deep_models_risk_head(
     server: str, new_tab: Callable[..., Any]
 ) -> None:
