@@ -560,9 +560,15 @@ class RiskScoreSource(StrEnum):
 
 
 class SegmentationSource(StrEnum):
-    MANUAL = "manual"  # drawn elsewhere and imported
+    """Who or what made an outline. Imported outlines keep what their file says: a DICOM
+    SEG's SegmentAlgorithmType (0062,0008), an RTSTRUCT's ROIGenerationAlgorithm (3006,0036);
+    a NIfTI mask, or an RTSTRUCT that leaves the attribute empty, counts as manual."""
+
+    MANUAL = "manual"  # drawn by a reader elsewhere and imported
     MODEL = "model"
     SEMI_AUTOMATIC = "semi_automatic"  # grown in gistcad from a reader's click
+    IMPORTED_SEMI_AUTOMATIC = "imported_semi_automatic"  # another program's, a reader guiding it
+    IMPORTED_AUTOMATIC = "imported_automatic"  # another program's, no reader
 
 
 #: How a segmentation's source reads on screen and in reports.
@@ -570,7 +576,31 @@ SEGMENTATION_SOURCE_LABELS: dict[SegmentationSource, str] = {
     SegmentationSource.MANUAL: "Manual (imported)",
     SegmentationSource.MODEL: "Model",
     SegmentationSource.SEMI_AUTOMATIC: "Semi-automatic (one click)",
+    SegmentationSource.IMPORTED_SEMI_AUTOMATIC: "Semi-automatic (imported)",
+    SegmentationSource.IMPORTED_AUTOMATIC: "Automatic (imported; no reader)",
 }
+
+
+def segmentation_source_label(value: str) -> str:
+    """How the stored segmentation source ``value`` reads on screen."""
+    return SEGMENTATION_SOURCE_LABELS[SegmentationSource(value)]
+
+
+#: The outlines a model reads and trains on, in order of preference: a reader's outline, then
+#: one a reader made with an algorithm's help. An algorithm's outline alone (a model's, or
+#: another program's) is never a reference: a model would learn another model's errors.
+REFERENCE_OUTLINES: tuple[SegmentationSource, ...] = (
+    SegmentationSource.MANUAL,
+    SegmentationSource.SEMI_AUTOMATIC,
+    SegmentationSource.IMPORTED_SEMI_AUTOMATIC,
+)
+
+#: The sources an import writes (a re-import of the same outline finds it under any of them).
+IMPORTED_OUTLINES: tuple[SegmentationSource, ...] = (
+    SegmentationSource.MANUAL,
+    SegmentationSource.IMPORTED_SEMI_AUTOMATIC,
+    SegmentationSource.IMPORTED_AUTOMATIC,
+)
 
 
 class Device(StrEnum):

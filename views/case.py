@@ -6,7 +6,13 @@ import streamlit as st
 from gistcad import jobs
 from gistcad.analysis.case import PanelModel, case_card, display_value
 from gistcad.analysis.therapy import DISCLAIMER
-from gistcad.domain import CURRENT_MODELS, ContrastPhase, JobKind, Permission
+from gistcad.domain import (
+    CURRENT_MODELS,
+    ContrastPhase,
+    JobKind,
+    Permission,
+    segmentation_source_label,
+)
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
@@ -215,6 +221,8 @@ with ct_column:
             f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
         )
         mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+        if mask is not None:
+            st.caption(f"Outline shown: {segmentation_source_label(masks.iloc[0]['source'])}")
         maps = available_attention_maps(
             settings().layout, card.pseudonym, predictions["model_version_id"]
         )

@@ -37,6 +37,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
+from gistcad.domain import SegmentationSource
 from gistcad.imaging.deid import identifying_values, scrubbed_label
 from gistcad.imaging.dicom_series import DicomScan, DicomSeries, MaskKind, MaskObject
 from gistcad.imaging.errors import GeometryMismatchError, ImagingError
@@ -51,6 +52,15 @@ CONTOUR_SLICE_TOLERANCE = 0.1
 TAG_CONTOUR_DATA = "ContourData (3006,0050)"
 TAG_ROI_NUMBER = "ROINumber (3006,0022)"
 TAG_REFERENCED_ROI_NUMBER = "ReferencedROINumber (3006,0084)"
+
+#: SegmentAlgorithmType (0062,0008) and ROIGenerationAlgorithm (3006,0036) -> who made the
+#: outline. The RTSTRUCT's attribute may be empty (type 2): an empty or unknown value counts as
+#: manual, as RTSTRUCTs were read before the attribute was.
+MADE_BY = {
+    "MANUAL": SegmentationSource.MANUAL,
+    "SEMIAUTOMATIC": SegmentationSource.IMPORTED_SEMI_AUTOMATIC,
+    "AUTOMATIC": SegmentationSource.IMPORTED_AUTOMATIC,
+}
 #: Where each kind of mask names its segments, as the reports name it.
 LABEL_TAGS = {MaskKind.SEG: "SegmentLabel (0062,0005)", MaskKind.RTSTRUCT: "ROIName (3006,0026)"}
 
@@ -74,6 +84,8 @@ class LabelMask:
         The CT series the mask belongs to.
     scrubbed
         Whether the name as written held identifying text and was replaced.
+    made_by
+        Who made it, as the file says (:data:`MADE_BY`).
     """
 
     name: str
@@ -82,6 +94,7 @@ class LabelMask:
     source: Path
     series_instance_uid: str
     scrubbed: bool = False
+    made_by: SegmentationSource = SegmentationSource.MANUAL
 
 
 @dataclass(frozen=True)
@@ -196,8 +209,10 @@ def read_seg(path: str | Path, series: DicomSeries) -> list[LabelMask]:
     phi = series.identifying_values | identifying_values(seg)
     masks = []
     for index, number in enumerate(seg.segment_numbers):
-        written = str(seg.get_segment_description(number).segment_label)
+        description = seg.get_segment_description(number)
+        written = str(description.segment_label)
         label = scrubbed_label(written, phi, f"segment {number}")
+        made_by = MADE_BY.get(str(description.get("SegmentAlgorithmType", "")).strip().upper())
         labels = np.asarray(
             pixels[..., index] > 0.5 if pixels.dtype.kind == "f" else pixels[..., index] > 0
         )
@@ -210,6 +225,7 @@ def read_seg(path: str | Path, series: DicomSeries) -> list[LabelMask]:
                 Path(path),
                 series.series_instance_uid,
                 scrubbed=label != written,
+                made_by=made_by or SegmentationSource.MANUAL,
             )
         )
     return masks
@@ -328,16 +344,25 @@ def _rasterise_roi(
     return buffer.astype(np.uint8).transpose(2, 1, 0)
 
 
-def _roi_names(ds: Dataset, path: Path, phi: Iterable[str]) -> dict[int, tuple[str, bool]]:
-    """ROINumber → (ROIName, whether it was scrubbed of identifying text)."""
-    names = {}
+@dataclass(frozen=True)
+class _RoiHeader:
+    name: str
+    scrubbed: bool  # the name as written held identifying text and was replaced
+    made_by: SegmentationSource
+
+
+def _roi_headers(ds: Dataset, path: Path, phi: Iterable[str]) -> dict[int, _RoiHeader]:
+    """ROINumber → the ROI's name and who made it (StructureSetROISequence)."""
+    headers = {}
     for position, item in enumerate(ds.get("StructureSetROISequence") or ()):
         where = f"item {position + 1} of the StructureSetROISequence (3006,0020)"
         number = _roi_number(item, "ROINumber", TAG_ROI_NUMBER, path, where)
         written = str(item.get("ROIName", ""))
         name = scrubbed_label(written, phi, f"ROI {number}")
-        names[number] = (name, name != written)
-    return names
+        algorithm = str(item.get("ROIGenerationAlgorithm", "") or "").strip().upper()
+        made_by = MADE_BY.get(algorithm, SegmentationSource.MANUAL)
+        headers[number] = _RoiHeader(name, name != written, made_by)
+    return headers
 
 
 def read_rtstruct(path: str | Path, series: DicomSeries) -> list[LabelMask]:
@@ -358,17 +383,24 @@ def read_rtstruct(path: str | Path, series: DicomSeries) -> list[LabelMask]:
         message = f"unreadable RTSTRUCT ({exc}); copy the file again from the source"
         raise ImagingError(f"{source}: {message}", [Problem(str(source), message)]) from exc
     phi = series.identifying_values | identifying_values(ds)
-    names = _roi_names(ds, source, phi)
+    headers = _roi_headers(ds, source, phi)
     inverse = np.linalg.inv(series.affine)
     masks = []
     for position, roi in enumerate(ds.get("ROIContourSequence") or ()):
         where = f"item {position + 1} of the ROIContourSequence (3006,0039)"
         number = _roi_number(roi, "ReferencedROINumber", TAG_REFERENCED_ROI_NUMBER, source, where)
-        name, scrubbed = names.get(number, (f"ROI {number}", False))
-        array = _rasterise_roi(roi, series, inverse, source, name)
-        volume = Volume(array, series.affine)
+        header = headers.get(number, _RoiHeader(f"ROI {number}", False, SegmentationSource.MANUAL))
+        array = _rasterise_roi(roi, series, inverse, source, header.name)
         masks.append(
-            LabelMask(name, number, volume, source, series.series_instance_uid, scrubbed=scrubbed)
+            LabelMask(
+                header.name,
+                number,
+                Volume(array, series.affine),
+                source,
+                series.series_instance_uid,
+                scrubbed=header.scrubbed,
+                made_by=header.made_by,
+            )
         )
     return masks
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gistcad.domain import SegmentationSource
+from gistcad.domain import IMPORTED_OUTLINES, REFERENCE_OUTLINES, SegmentationSource
 from gistcad.errors import ValidationError
 from gistcad.imaging import (
     DicomSeries,
@@ -99,16 +99,25 @@ def store_mask(
     *,
     report: ImportReport,
     source_file: str,
+    made_by: SegmentationSource = SegmentationSource.MANUAL,
 ) -> bool:
     """Store one mask of ``series`` (canonical NIfTI + row); False if it is already there.
 
-    A mask without any voxel is stored (it belongs to the series as exported) and noted in
+    ``made_by`` is who made it, as its file says (a NIfTI mask says nothing: manual). A mask
+    without any voxel is stored (it belongs to the series as exported) and noted in
     ``report``, naming ``source_file``: radiomics has no outline to read and leaves the patient
-    out.
+    out. So is an outline that no reader made: the models read none (``REFERENCE_OUTLINES``).
     """
-    source = SegmentationSource.MANUAL
-    if has_segmentation(session, series, label, source):
+    source = made_by
+    if has_segmentation(session, series, label, IMPORTED_OUTLINES):
         return False
+    if source not in REFERENCE_OUTLINES:
+        report.notes.append(
+            f"{source_file}: the outline {label!r} of patient {pseudonym} was made by a program "
+            "without a reader (SegmentAlgorithmType (0062,0008) or ROIGenerationAlgorithm "
+            "(3006,0036) AUTOMATIC); it is stored and shown as such, but the models do not "
+            "train on it or read it; import a reader's outline of this CT for that"
+        )
     binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
     if not binary.array.any():
         report.notes.append(
@@ -168,7 +177,15 @@ def _import_series(
         report.created += 1
     stored = sum(
         store_mask(
-            session, ctx, row, pseudonym, m.volume, m.name, report=report, source_file=str(m.source)
+            session,
+            ctx,
+            row,
+            pseudonym,
+            m.volume,
+            m.name,
+            report=report,
+            source_file=str(m.source),
+            made_by=m.made_by,
         )
         for m in masks
     )

@@ -65,6 +65,25 @@ class PushResult:
 #: the binary KIT exon 11 models' classes (:class:`gistcad.modelling.targets.Target`)
 _BINARY_LABELS = {"kit11": "KIT exon 11", "not_kit11": "Not KIT exon 11"}
 
+#: The outlines not sent back as a DICOM SEG, and why (after "the newest segmentation of this
+#: series"): a SEG names who made it, and gistcad can name only a reader or its own region
+#: growing.
+NOT_SENT = {
+    SegmentationSource.MODEL: (
+        "was drawn by a model: sending a model's outline as a DICOM SEG (automatic, with the "
+        "model's name) is not supported yet"
+    ),
+    SegmentationSource.IMPORTED_AUTOMATIC: (
+        "was made by another program without a reader and imported: it is not sent back as a "
+        "reader's outline; outline the tumour on the case page, or import a reader's outline"
+    ),
+    SegmentationSource.IMPORTED_SEMI_AUTOMATIC: (
+        "was made semi-automatically by another program and imported: its SEG would have to "
+        "name that program, which the import does not keep; outline the tumour on the case "
+        "page, or send the SEG from the program that made it"
+    ),
+}
+
 
 def _class_label(code: str) -> str:
     try:
@@ -159,17 +178,15 @@ def push_results(
             "segmentation; outline the tumour first"
         )
     mask_row = masks.iloc[-1]  # the newest
-    if str(mask_row["source"]) == SegmentationSource.MODEL.value:
-        raise ValidationError(
-            "the newest segmentation of this series was drawn by a model: sending a model's "
-            "outline as a DICOM SEG (automatic, with the model's name) is not supported yet"
-        )
+    made_by = SegmentationSource(str(mask_row["source"]))
+    if made_by in NOT_SENT:
+        raise ValidationError(f"the newest segmentation of this series {NOT_SENT[made_by]}")
     image = read_nifti(layout.resolve(str(chosen["volume_path"])))
     mask = read_mask(layout.resolve(str(mask_row["path"])), image)
     results = CaseResults(
         measures=measure_volume(image, mask, source=pseudonym),
         genotype=genotype_call(rows.predictions, int(chosen["series_id"])),
-        semi_automatic=str(mask_row["source"]) == SegmentationSource.SEMI_AUTOMATIC.value,
+        semi_automatic=made_by is SegmentationSource.SEMI_AUTOMATIC,
     )
     study_uid = str(chosen["study_instance_uid"])
     uid = str(chosen["series_instance_uid"])

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
 from gistcad.analysis.prediction_source import PredictionKind, probability_column
 from gistcad.domain import (
+    REFERENCE_OUTLINES,
     MeasurementSource,
     ModelKind,
     Permission,
     ResponseCategory,
     ResponseCriteria,
     RiskScoreSource,
-    SegmentationSource,
 )
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.store.cohort_columns import cohort_column_expressions
@@ -543,12 +543,13 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
 
     Per patient the baseline CT is used, never a follow-up one: the first CT series (lowest id)
     of the study of timepoint 0 when the patient has timepoints, else the patient's first CT
-    series; and that series' first manual segmentation, else its first semi-automatic outline
-    (grown in gistcad from a reader's click: a patient brought in without a mask can be
-    predicted once outlined; ``mask_path`` is missing when it has neither); ``kvp``: that
-    series' tube voltage (DICOM KVP; missing when not stored), read by the radiomics
-    harmonisation. Paths are
-    relative to the data folder. The response labels of
+    series; and that series' first outline of the first of ``REFERENCE_OUTLINES`` it has: a
+    manual segmentation, else a semi-automatic outline grown in gistcad from a reader's click
+    (a patient brought in without a mask can be predicted once outlined), else an imported
+    semi-automatic one; an algorithm's outline alone is not read (``mask_path`` is missing
+    when there is no reference outline); ``kvp``: that series' tube voltage (DICOM KVP;
+    missing when not stored), read by the radiomics harmonisation. Paths are relative to the
+    data folder. The response labels of
     :func:`response_labels` (``choi_pr_fu1``, ``progression_6m``: 1, 0, or missing) are
     added: they are targets, never features.
     """
@@ -567,13 +568,13 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .group_by(Study.patient_id)
         .subquery()
     )
-    first_mask, first_outline = (
+    firsts = [  # each series' first outline of each reference source, in preference order
         select(Segmentation.series_id, func.min(Segmentation.id).label("segmentation_id"))
         .where(Segmentation.source == source)
         .group_by(Segmentation.series_id)
         .subquery()
-        for source in (SegmentationSource.MANUAL, SegmentationSource.SEMI_AUTOMATIC)
-    )
+        for source in REFERENCE_OUTLINES
+    ]
     stmt = (
         select(
             *(record[name] for name in CLINICAL_MODELLING_COLUMNS),
@@ -587,12 +588,13 @@ def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:
         .join(Center, Patient.center_id == Center.id)
         .join(first_series, first_series.c.patient_id == Patient.id)
         .join(Series, Series.id == first_series.c.series_id)
-        .outerjoin(first_mask, first_mask.c.series_id == Series.id)
-        .outerjoin(first_outline, first_outline.c.series_id == Series.id)
-        .outerjoin(
+    )
+    for first in firsts:
+        stmt = stmt.outerjoin(first, first.c.series_id == Series.id)
+    stmt = (
+        stmt.outerjoin(
             Segmentation,
-            Segmentation.id
-            == func.coalesce(first_mask.c.segmentation_id, first_outline.c.segmentation_id),
+            Segmentation.id == func.coalesce(*(first.c.segmentation_id for first in firsts)),
         )
         .outerjoin(Tumour, and_(Tumour.patient_id == Patient.id, Tumour.lesion == 1))
         .outerjoin(Outcome, Outcome.patient_id == Patient.id)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes
 from pydicom.uid import (
     CTImageStorage,
     ExplicitVRLittleEndian,
@@ -213,8 +214,23 @@ def disk_mask(slices: int, rows: int, columns: int, radius: float) -> np.ndarray
     return mask
 
 
-def write_seg(built: BuiltSeries, mask: np.ndarray, path: Path, *, label: str = "tumour") -> None:
-    """A binary DICOM SEG of ``mask`` (k, row, column) on ``built``, one segment ``label``."""
+def write_seg(
+    built: BuiltSeries,
+    mask: np.ndarray,
+    path: Path,
+    *,
+    label: str = "tumour",
+    algorithm: str = "MANUAL",
+) -> None:
+    """A binary DICOM SEG of ``mask`` (k, row, column) on ``built``, one segment ``label``
+    whose SegmentAlgorithmType is ``algorithm`` (MANUAL, SEMIAUTOMATIC or AUTOMATIC; the two
+    last name their program, "Other segmenter", as the standard requires)."""
+    kind = hd.seg.SegmentAlgorithmTypeValues[algorithm]
+    program = None
+    if kind is not hd.seg.SegmentAlgorithmTypeValues.MANUAL:
+        program = hd.AlgorithmIdentificationSequence(
+            name="Other segmenter", family=codes.DCM.ArtificialIntelligence, version="2"
+        )
     description = hd.seg.SegmentDescription(
         segment_number=1,
         segment_label=label,
@@ -222,7 +238,8 @@ def write_seg(built: BuiltSeries, mask: np.ndarray, path: Path, *, label: str = 
             "49755003", "SCT", "Morphologically Altered Structure"
         ),
         segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        algorithm_type=kind,
+        algorithm_identification=program,
     )
     seg = hd.seg.Segmentation(
         source_images=built.datasets,
@@ -264,11 +281,13 @@ def write_rtstruct(
     z_shift: float = 0.0,
     roi_name: str = "GIST",
     header: dict[str, str] | None = None,
+    generation: str | None = None,
 ) -> None:
     """An RTSTRUCT with one ROI (number 7) on ``built``.
 
     ``contours`` maps slice k → polygons in (i, j) pixel indices, stored as LPS world mm;
-    ``header`` adds attributes to the RTSTRUCT's own header (e.g. a PatientName).
+    ``header`` adds attributes to the RTSTRUCT's own header (e.g. a PatientName);
+    ``generation``, the ROI's ROIGenerationAlgorithm (absent when None).
     """
     lps_affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ built.affine
     ds = Dataset()
@@ -296,6 +315,8 @@ def write_rtstruct(
     ds.ReferencedFrameOfReferenceSequence = DicomSequence([for_ref])
     roi = Dataset()
     roi.ROINumber, roi.ROIName = 7, roi_name
+    if generation is not None:
+        roi.ROIGenerationAlgorithm = generation
     roi.ReferencedFrameOfReferenceUID = built.frame_of_reference_uid
     ds.StructureSetROISequence = DicomSequence([roi])
     items = []

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 
+from gistcad.domain import SegmentationSource
 from gistcad.imaging.dicom_masks import read_masks
 from gistcad.imaging.dicom_series import MaskKind, scan_dicom
 from tests.imaging.conftest import BuiltSeries, circle, disk_mask, write_rtstruct, write_seg
@@ -124,3 +126,44 @@ def test_contour_data_not_in_triples_is_refused(tmp_path: Path, ct_series: Build
     (problem,) = reading.problems
     assert (problem.source, problem.tag) == (str(path), "ContourData (3006,0050)")
     assert "holds 286 numbers, not a multiple of 3" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "made_by"),
+    [
+        ("MANUAL", SegmentationSource.MANUAL),
+        ("SEMIAUTOMATIC", SegmentationSource.IMPORTED_SEMI_AUTOMATIC),
+        ("AUTOMATIC", SegmentationSource.IMPORTED_AUTOMATIC),
+    ],
+)
+def test_a_seg_says_who_made_each_segment(
+    tmp_path: Path, ct_series: Builder, algorithm: str, made_by: SegmentationSource
+) -> None:
+    built = ct_series(tmp_path / "ct", columns=16, rows=12)
+    write_seg(built, disk_mask(6, 12, 16, radius=4), tmp_path / "seg.dcm", algorithm=algorithm)
+    assert pydicom.dcmread(tmp_path / "seg.dcm").SegmentSequence[0].SegmentAlgorithmType == (
+        algorithm
+    )
+    (mask,) = read_masks(scan_dicom(tmp_path)).masks
+    assert mask.made_by is made_by
+
+
+@pytest.mark.parametrize(
+    ("generation", "made_by"),
+    [
+        (None, SegmentationSource.MANUAL),  # absent: as RTSTRUCTs were always read
+        ("", SegmentationSource.MANUAL),  # type 2: present but empty
+        ("MANUAL", SegmentationSource.MANUAL),
+        ("SEMIAUTOMATIC", SegmentationSource.IMPORTED_SEMI_AUTOMATIC),
+        ("AUTOMATIC", SegmentationSource.IMPORTED_AUTOMATIC),
+    ],
+)
+def test_an_rtstruct_says_who_made_each_roi(
+    tmp_path: Path, ct_series: Builder, generation: str | None, made_by: SegmentationSource
+) -> None:
+    built = ct_series(tmp_path / "ct", columns=16, rows=12)
+    write_rtstruct(
+        built, {2: [circle((7.5, 5.5), 3.0)]}, tmp_path / "rs.dcm", generation=generation
+    )
+    (mask,) = read_masks(scan_dicom(tmp_path)).masks
+    assert mask.made_by is made_by

@@ -146,3 +146,54 @@ def test_the_probability_columns_are_back_filled_from_the_json(empty_engine: Eng
     assert not set(columns) & {c["name"] for c in inspect(empty_engine).get_columns("predictions")}
     with empty_engine.connect() as conn:
         assert len(conn.execute(select(predictions.c.id)).all()) == 31
+
+
+@pytest.mark.parametrize("empty_engine", BACKENDS, indirect=True)
+def test_imported_outlines_keep_their_maker_and_fall_back_to_manual_going_down(
+    empty_engine: Engine,
+) -> None:
+    from sqlalchemy import select, text
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import Session
+
+    from gistcad.store.models import Segmentation, Series
+    from tests.factories import add_center, add_patient
+
+    segmentations = Segmentation.__table__
+    migrations.upgrade(empty_engine, "0008_non_cr_non_pd")
+    with Session(empty_engine) as s:
+        add_patient(s, add_center(s, "A"), "P-001", with_series=True)
+        series_id = s.scalars(select(Series.id)).one()
+        s.commit()
+
+    def add(source: str) -> None:  # plain SQL: the database's CHECK decides, not the ORM
+        with empty_engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO segmentations (series_id, label, source, path, sha256) "
+                    "VALUES (:series, :source, :source, :source, :sha)"
+                ),
+                {"series": series_id, "source": source, "sha": "0" * 64},
+            )
+
+    add("manual")
+    with pytest.raises(IntegrityError):
+        add("imported_automatic")  # not a source before the revision
+    migrations.upgrade(empty_engine, "0009_imported_outline_provenance")
+    add("imported_automatic")
+    add("imported_semi_automatic")
+    with pytest.raises(IntegrityError):
+        add("automatic")
+
+    def sources() -> dict[str, str]:
+        with empty_engine.connect() as conn:
+            rows = conn.execute(select(segmentations.c.label, segmentations.c.source)).all()
+        return {str(label): str(source) for label, source in rows}
+
+    assert sources() == {
+        "manual": "manual",
+        "imported_automatic": "imported_automatic",
+        "imported_semi_automatic": "imported_semi_automatic",
+    }
+    migrations.downgrade(empty_engine, "0008_non_cr_non_pd")
+    assert set(sources().values()) == {"manual"}  # what the older schema stored them as

@@ -1,0 +1,115 @@
+"""Imported outlines keep who made them: a DICOM SEG's SegmentAlgorithmType and an RTSTRUCT's
+ROIGenerationAlgorithm are stored as the segmentation's source, and the models read only a
+reader's outline (``REFERENCE_OUTLINES``): an outline a program made without a reader is
+stored, shown and noted, never trained on, and neither is sent back to the PACS as a reader's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gistcad.cli import main
+from gistcad.domain import SegmentationSource
+from gistcad.store import AccessScope, make_engine
+from gistcad.store.model_queries import modelling_table
+from gistcad.store.models import Patient, Segmentation
+from tests.imaging.conftest import build_ct_series, circle, disk_mask, write_rtstruct, write_seg
+
+NO_READER = "made by a program without a reader"
+
+
+def _import(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["import", "dicom", str(folder), "--center", "T", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert not report["problems"], report["problems"]
+    return report  # type: ignore[no-any-return]
+
+
+def _stored(env: dict[str, str]) -> list[tuple[str, SegmentationSource, str]]:
+    with Session(make_engine(env["GISTCAD_DB_URL"])) as s:
+        rows = s.execute(
+            select(Segmentation.label, Segmentation.source, Segmentation.path).order_by(
+                Segmentation.id
+            )
+        ).all()
+    return [(str(label), SegmentationSource(source), str(path)) for label, source, path in rows]
+
+
+def _push(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``gistcad pacs push`` of the one patient to an address where no PACS listens: what it
+    says on stderr (a refused outline is refused before the PACS is asked)."""
+    with Session(make_engine(env["GISTCAD_DB_URL"])) as s:
+        pseudonym = s.scalars(select(Patient.pseudonym)).one()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    capsys.readouterr()
+    assert main(["pacs", "push", "--url", f"http://127.0.0.1:{port}/dicom-web", pseudonym]) != 0
+    return capsys.readouterr().err
+
+
+def _read_mask(env: dict[str, str]) -> object:
+    """The mask file the models read for the one patient (missing when none)."""
+    with Session(make_engine(env["GISTCAD_DB_URL"])) as s:
+        table = modelling_table(s, AccessScope.everything())
+    assert len(table) == 1
+    return table["mask_path"].iloc[0]
+
+
+def test_an_automatic_seg_is_stored_as_such_and_never_read_by_the_models(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export"
+    built = build_ct_series(export / "ct", columns=16, rows=12)
+    write_seg(built, disk_mask(6, 12, 16, radius=4), export / "seg.dcm", algorithm="AUTOMATIC")
+    report = _import(export, capsys)
+    (note,) = [n for n in report["notes"] if NO_READER in n]  # type: ignore[union-attr]
+    assert "seg.dcm" in note and "import a reader's outline" in note
+    assert [(label, source) for label, source, _ in _stored(cli_env)] == [
+        ("tumour", SegmentationSource.IMPORTED_AUTOMATIC)
+    ]
+    assert pd.isna(_read_mask(cli_env))  # no reference outline: the models leave it out
+    assert "made by another program without a reader" in _push(cli_env, capsys)
+
+    # importing the same export again stores nothing twice
+    again = _import(export, capsys)
+    assert len(_stored(cli_env)) == 1 and again["created"] == 0
+
+    # a reader's RTSTRUCT of the same CT arrives: the models read that one
+    reader = tmp_path / "reader"
+    shutil.copytree(export / "ct", reader / "ct")
+    write_rtstruct(built, {2: [circle((7.5, 5.5), 3.0)]}, reader / "rs.dcm", generation="MANUAL")
+    report = _import(reader, capsys)
+    assert not [n for n in report["notes"] if NO_READER in n]  # type: ignore[union-attr]
+    stored = _stored(cli_env)
+    assert [(label, source) for label, source, _ in stored] == [
+        ("tumour", SegmentationSource.IMPORTED_AUTOMATIC),
+        ("GIST", SegmentationSource.MANUAL),
+    ]
+    assert _read_mask(cli_env) == stored[1][2]
+    assert "does not answer" in _push(cli_env, capsys)  # the reader's outline would be sent
+
+
+def test_a_semi_automatic_rtstruct_is_a_reference_outline(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export"
+    built = build_ct_series(export / "ct", columns=16, rows=12)
+    write_rtstruct(
+        built, {2: [circle((7.5, 5.5), 3.0)]}, export / "rs.dcm", generation="SEMIAUTOMATIC"
+    )
+    report = _import(export, capsys)
+    assert not [n for n in report["notes"] if NO_READER in n]  # type: ignore[union-attr]
+    ((_, source, path),) = _stored(cli_env)
+    assert source is SegmentationSource.IMPORTED_SEMI_AUTOMATIC
+    assert _read_mask(cli_env) == path
+    # a SEG sent back would have to name the program that made it, which is not kept
+    assert "made semi-automatically by another program" in _push(cli_env, capsys)
