@@ -581,11 +581,6 @@ SEGMENTATION_SOURCE_LABELS: dict[SegmentationSource, str] = {
 }
 
 
-def segmentation_source_label(value: str) -> str:
-    """How the stored segmentation source ``value`` reads on screen."""
-    return SEGMENTATION_SOURCE_LABELS[SegmentationSource(value)]
-
-
 #: The outlines a model reads and trains on, in order of preference: a reader's outline, then
 #: one a reader made with an algorithm's help. An algorithm's outline alone (a model's, or
 #: another program's) is never a reference: a model would learn another model's errors.
@@ -594,6 +589,16 @@ REFERENCE_OUTLINES: tuple[SegmentationSource, ...] = (
     SegmentationSource.SEMI_AUTOMATIC,
     SegmentationSource.IMPORTED_SEMI_AUTOMATIC,
 )
+
+
+def outline_caption(source: str) -> str:
+    """What the case view says of the outline it shows, of the stored source ``source``."""
+    made_by = SegmentationSource(source)
+    said = f"Outline shown: {SEGMENTATION_SOURCE_LABELS[made_by]}"
+    if made_by in REFERENCE_OUTLINES:
+        return f"{said}, the one the models read."
+    return f"{said}. The models read no outline of this CT: import a reader's outline."
+
 
 #: The sources an import writes (a re-import of the same outline finds it under any of them).
 IMPORTED_OUTLINES: tuple[SegmentationSource, ...] = (

@@ -11,14 +11,19 @@ from gistcad.domain import (
     ContrastPhase,
     JobKind,
     Permission,
-    segmentation_source_label,
+    outline_caption,
 )
 from gistcad.errors import GistcadError, NotFoundError
 from gistcad.followup.case import CaseFollowup, case_followup
 from gistcad.neural.attention_maps import available_attention_maps
 from gistcad.store import session_scope
 from gistcad.store.model_queries import list_model_versions
-from gistcad.store.queries import case_rows, find_pseudonyms, series_segmentations
+from gistcad.store.queries import (
+    case_rows,
+    find_pseudonyms,
+    series_segmentations,
+    shown_outline,
+)
 from gistcad.viewer.report import CASE_REPORT
 from views.common import audited_case_report, engine, follow_job, scope, settings, show_error
 from views.outline import clicked_outline, outline_controls, outline_form
@@ -213,16 +218,18 @@ with ct_column:
             chosen = series[series["series_instance_uid"] == uid].iloc[0].to_dict()
         report_series = str(chosen["series_instance_uid"])
         with session_scope(engine()) as session:
-            masks = series_segmentations(session, scope(), int(chosen["series_id"]))
+            outline = shown_outline(
+                series_segmentations(session, scope(), int(chosen["series_id"]))
+            )
         st.caption(
             f"{chosen['manufacturer'] or 'unknown scanner'}, {phase_label(chosen['phase'])} "
             "phase, "
             f"{display_value(chosen['slice_thickness_mm'], ' mm')} slices, "
             f"{' × '.join(str(v) for v in chosen['shape'])} voxels"
         )
-        mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
-        if mask is not None:
-            st.caption(f"Outline shown: {segmentation_source_label(masks.iloc[0]['source'])}")
+        mask = None if outline is None else (outline["path"], outline["sha256"])
+        if outline is not None:
+            st.caption(outline_caption(str(outline["source"])))
         maps = available_attention_maps(
             settings().layout, card.pseudonym, predictions["model_version_id"]
         )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.grouping import RISK_INPUTS, risk_classes
 from gistcad.domain import (
+    REFERENCE_OUTLINES,
     RISK_UNKNOWN,
     GenotypeDetail,
     GenotypeGroup,
@@ -628,8 +629,23 @@ def find_pseudonyms(session: Session, scope: AccessScope, text: str, limit: int 
     return list(session.scalars(stmt).all())
 
 
+def shown_outline(masks: pd.DataFrame) -> pd.Series | None:
+    """The outline of a series to show beside its predictions (``masks`` as
+    :func:`series_segmentations` returns them): the one the models read (the first of the first
+    of ``REFERENCE_OUTLINES`` the series has, as :func:`modelling_table` picks it), else the
+    first outline of any source; None for none."""
+    if masks.empty:
+        return None
+    sources = masks["source"].astype(str)
+    for source in REFERENCE_OUTLINES:
+        found = masks[sources == source.value]
+        if not found.empty:
+            return found.iloc[0]
+    return masks.iloc[0]
+
+
 def series_segmentations(session: Session, scope: AccessScope, series_id: int) -> pd.DataFrame:
-    """The segmentations of one series in scope (empty when out of scope)."""
+    """The segmentations of one series in scope (empty when out of scope), oldest first."""
     stmt = (
         select(
             Segmentation.id.label("segmentation_id"),

@@ -28,7 +28,7 @@ from gistcad.errors import GistcadError, NotFoundError
 from gistcad.imaging import read_nifti
 from gistcad.layout import DataLayout
 from gistcad.store.exports import export_text
-from gistcad.store.queries import case_rows, series_segmentations
+from gistcad.store.queries import case_rows, series_segmentations, shown_outline
 from gistcad.store.scope import AccessScope
 from gistcad.viewer.slices import (
     Plane,
@@ -225,8 +225,8 @@ def export_case_report(
             raise NotFoundError(f"{pseudonym} has no series {series_uid!r}")
     if not series.empty:
         chosen = series.iloc[0]
-        masks = series_segmentations(session, scope, int(chosen["series_id"]))
-        mask = None if masks.empty else (masks.iloc[0]["path"], masks.iloc[0]["sha256"])
+        outline = shown_outline(series_segmentations(session, scope, int(chosen["series_id"])))
+        mask = None if outline is None else (outline["path"], outline["sha256"])
         key = series_key_slice(layout, (chosen["volume_path"], chosen["volume_sha256"]), mask)
     text = case_report_html(case_card(rows), key, today=today)
     return export_text(session, scope, CASE_REPORT, text, patient=rows.pseudonym)

@@ -76,7 +76,9 @@ def test_viewer_is_sent_the_series_and_its_mask(app_db: Engine, pseudonym: str) 
     np.testing.assert_array_equal(np.asarray(mask.dataobj) > 0, stored_mask)
     assert stored_mask.any()
     # the synthetic cohort's outlines are a reader's (SEG MANUAL, RTSTRUCT, NIfTI)
-    assert "Outline shown: Manual (imported)" in [c.value for c in at.caption]
+    assert "Outline shown: Manual (imported), the one the models read." in [
+        c.value for c in at.caption
+    ]
     # it opens on the largest tumour slice of each plane (fractions along L, P, S)
     view = to_lps(ct)
     lps_mask = to_lps(read_nifti(data_dir / mask_path))

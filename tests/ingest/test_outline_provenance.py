@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gistcad.cli import main
-from gistcad.domain import SegmentationSource
+from gistcad.domain import SegmentationSource, outline_caption
 from gistcad.store import AccessScope, make_engine
 from gistcad.store.model_queries import modelling_table
 from gistcad.store.models import Patient, Segmentation
+from gistcad.store.queries import series_segmentations, shown_outline
 from tests.imaging.conftest import build_ct_series, circle, disk_mask, write_rtstruct, write_seg
 
 NO_READER = "made by a program without a reader"
@@ -56,6 +57,16 @@ def _push(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
+def _shown(env: dict[str, str]) -> tuple[str, str]:
+    """The path of the outline the case view and report show, and what the case view says."""
+    with Session(make_engine(env["GISTCAD_DB_URL"])) as s:
+        series_id = s.scalars(select(Segmentation.series_id)).first()
+        assert series_id is not None
+        outline = shown_outline(series_segmentations(s, AccessScope.everything(), series_id))
+    assert outline is not None
+    return str(outline["path"]), outline_caption(str(outline["source"]))
+
+
 def _read_mask(env: dict[str, str]) -> object:
     """The mask file the models read for the one patient (missing when none)."""
     with Session(make_engine(env["GISTCAD_DB_URL"])) as s:
@@ -78,6 +89,10 @@ def test_an_automatic_seg_is_stored_as_such_and_never_read_by_the_models(
     ]
     assert pd.isna(_read_mask(cli_env))  # no reference outline: the models leave it out
     assert "made by another program without a reader" in _push(cli_env, capsys)
+    assert _shown(cli_env)[1] == (
+        "Outline shown: Automatic (imported; no reader). The models read no outline of this "
+        "CT: import a reader's outline."
+    )
 
     # importing the same export again stores nothing twice
     again = _import(export, capsys)
@@ -95,6 +110,11 @@ def test_an_automatic_seg_is_stored_as_such_and_never_read_by_the_models(
         ("GIST", SegmentationSource.MANUAL),
     ]
     assert _read_mask(cli_env) == stored[1][2]
+    # the case view shows the outline the models read, not the older automatic one
+    assert _shown(cli_env) == (
+        stored[1][2],
+        "Outline shown: Manual (imported), the one the models read.",
+    )
     assert "does not answer" in _push(cli_env, capsys)  # the reader's outline would be sent
 
 
