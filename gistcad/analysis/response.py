@@ -37,6 +37,8 @@ Choi [Choi]_
     - PD: size up >= 10 % without the density decrease of a PR; or a new lesion (as for
       RECIST); or new intratumoral nodules (or growth of existing ones);
     - SD: otherwise; NE when a target lesion's size was not measured, or there is no target.
+      Unlike RECIST, a PD is not concluded from the measured targets alone: the unmeasured
+      lesion's attenuation could bring the density down by the 15 % of a PR.
 
 Best overall response (:func:`best_response`) is the best category from the start of treatment
 until the first progression (RECIST 1.1, section 4.4).

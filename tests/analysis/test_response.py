@@ -210,6 +210,11 @@ def test_a_missing_target_is_progression_when_the_measured_ones_already_are() ->
         "targets only (target lesion 3 not measured)"
     )
     assert out.size_mm is None  # the sum itself is unknown
+    # Choi concludes no PD here: lesion 3's attenuation, unmeasured, could make a PR by density
+    with_hu = Visit(0, {n: LesionSize(d, mean_hu=80) for n, d in ((1, 20), (2, 15), (3, 15))})
+    grown = Visit(1, {1: LesionSize(45, mean_hu=80), 2: LesionSize(35, mean_hu=80)})
+    by_choi = choi(lesions, [with_hu, grown])[0]
+    assert (by_choi.category, by_choi.reason) == (NE, "target lesion 3 not measured")
     out = recist(lesions, [base, Visit(1, {1: LesionSize(30), 2: LesionSize(25)})])[0]
     assert (out.category, out.reason) == (NE, "target lesion 3 not measured")
 
