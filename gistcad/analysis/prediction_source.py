@@ -181,6 +181,37 @@ def final_prediction_source(trained_on: bool | None, has_out_of_fold: bool) -> P
     return PredictionSource.FINAL_UNRECORDED
 
 
+@dataclass(frozen=True)
+class StandingPrediction:
+    """The prediction of one model that stands for a patient (:func:`standing_prediction`).
+
+    ``out_of_fold``: whether it is the prediction of the fold model fitted without the patient
+    (else the final model's, of a patient it was not trained on or does not say); ``source``:
+    where the final model's own prediction of the patient stands."""
+
+    probabilities: Mapping[str, float]
+    predicted_class: str
+    out_of_fold: bool
+    source: PredictionSource
+
+
+def standing_prediction(row: Mapping[str, Any]) -> StandingPrediction | None:
+    """The prediction that stands for the patient of ``row`` (a row of
+    :func:`gistcad.store.model_queries.patient_predictions`), the one rule of every place that
+    shows or sends one: the out-of-fold prediction when there is one, else the final model's
+    unless it is in-sample; None when the model was trained on the patient and has no
+    out-of-fold prediction of them (its only prediction would report what it was fitted to)."""
+    oof = row.get("out_of_fold")
+    oof = oof if isinstance(oof, Mapping) and oof else None
+    source = final_prediction_source(row.get("trained_on"), oof is not None)
+    if oof is not None:
+        return StandingPrediction(oof, str(max(oof, key=lambda k: oof[k])), True, source)
+    if source is PredictionSource.IN_SAMPLE:
+        return None
+    probabilities = row.get("probabilities") or {}
+    return StandingPrediction(probabilities, str(row["predicted_class"]), False, source)
+
+
 def source_counts(groups: pd.Series, sources: pd.Series) -> pd.DataFrame:
     """Patients per group and prediction source: ``group``, ``source``, ``n`` (no zeros)."""
     counts = (
@@ -241,16 +272,16 @@ class PredictionText:
 
     @property
     def shown(self) -> tuple[str, str, str] | None:
-        """The heading, class and probabilities that stand for this patient: the out-of-fold
-        ones when there are (the honest ones for a training patient), else the final model's
-        unless they are in-sample (None: see ``withheld``)."""
+        """The heading, class and probabilities that stand for this patient
+        (:func:`standing_prediction`): the out-of-fold ones when there are, else the final
+        model's unless they are in-sample (None: see ``withheld``)."""
         if self.out_of_fold_class is not None:
             return (
                 str(self.out_of_fold_heading),
                 self.out_of_fold_class,
                 str(self.out_of_fold_probabilities),
             )
-        if self.source is PredictionSource.IN_SAMPLE:
+        if self.withheld is not None:
             return None
         return self.heading, self.predicted_class, self.probabilities
 
@@ -293,14 +324,14 @@ def _in_sample_warning(model: str, source: PredictionSource, only: bool) -> str 
 
 def prediction_text(row: Mapping[str, Any]) -> PredictionText:
     """Words for one row of :func:`gistcad.store.model_queries.patient_predictions`."""
-    oof = row.get("out_of_fold")
-    source = final_prediction_source(row.get("trained_on"), oof is not None)
+    standing = standing_prediction(row)
+    source = PredictionSource.IN_SAMPLE if standing is None else standing.source
     model = row["model"]
     kind = MODEL_KIND_LABELS.get(row["kind"], str(row["kind"]))
     validation = row.get("validation") or ""
     validation_words = VALIDATION_LABELS.get(validation, validation) or "no out-of-fold validation"
     heading = f"{model} ({kind}, {row['created_at']:%Y-%m-%d})"
-    in_sample_only = source is PredictionSource.IN_SAMPLE and not oof
+    in_sample_only = standing is None
     text = PredictionText(
         heading=f"{heading}, {source.value}",
         predicted_class=model_class_label(str(row["predicted_class"])),
@@ -316,20 +347,21 @@ def prediction_text(row: Mapping[str, Any]) -> PredictionText:
         ),
     )
     target = row.get("target")
-    if isinstance(target, str) and target in RESPONSE_TARGET_LABELS and not in_sample_only:
-        chosen, how = (oof, "out-of-fold") if oof else (row["probabilities"], source.value)
+    if isinstance(target, str) and target in RESPONSE_TARGET_LABELS and standing is not None:
+        chosen = standing.probabilities
+        how = "out-of-fold" if standing.out_of_fold else source.value
         if target in chosen:
             text = replace(
                 text,
                 summary=f"{RESPONSE_TARGET_LABELS[target]}: {chosen[target]:.0%} ({model}, {how})",
             )
-    if not oof:
+    if standing is None or not standing.out_of_fold:
         return text
     return replace(
         text,
         out_of_fold_heading=(
             f"{model}, out-of-fold ({validation_words}; fitted without this patient)"
         ),
-        out_of_fold_class=model_class_label(max(oof, key=oof.get)),
-        out_of_fold_probabilities=_percentages(oof),
+        out_of_fold_class=model_class_label(standing.predicted_class),
+        out_of_fold_probabilities=_percentages(standing.probabilities),
     )

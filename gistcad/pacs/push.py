@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.case import GENOTYPE_TARGETS
-from gistcad.analysis.prediction_source import PredictionSource, final_prediction_source
+from gistcad.analysis.prediction_source import PredictionSource, standing_prediction
 from gistcad.domain import GenotypeClass, Permission, SegmentationSource
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.imaging import read_mask, read_nifti
@@ -112,16 +112,16 @@ def genotype_call(predictions: Any, series_id: int | None = None) -> GenotypeCal
     if series_id is not None and "series_id" in rows:
         rows = rows[rows["series_id"].isna() | (rows["series_id"] == series_id)]
     for row in rows.to_dict(orient="records"):
-        oof = row.get("out_of_fold") if isinstance(row.get("out_of_fold"), dict) else None
-        oof = oof or None
-        source = final_prediction_source(row.get("trained_on"), oof is not None)
-        if oof is not None:
-            probabilities, code, how = oof, max(oof, key=oof.get), "out-of-fold"
-        elif source is PredictionSource.IN_SAMPLE:
+        standing = standing_prediction(row)
+        if standing is None:
             continue
+        if standing.out_of_fold:
+            how = "out-of-fold"
+        elif standing.source is PredictionSource.FINAL_UNSEEN:
+            how = "final"
         else:
-            how = "final" if source is PredictionSource.FINAL_UNSEEN else "final, training unknown"
-            probabilities, code = row["probabilities"] or {}, row["predicted_class"]
+            how = "final, training unknown"
+        probabilities, code = standing.probabilities, standing.predicted_class
         registered = row.get("model_created_at")
         version = f"registered {registered:%Y-%m-%d}, {how}" if registered is not None else how
         return GenotypeCall(
