@@ -600,14 +600,6 @@ def outline_caption(source: str) -> str:
     return f"{said}. The models read no outline of this CT: import a reader's outline."
 
 
-#: The sources an import writes (a re-import of the same outline finds it under any of them).
-IMPORTED_OUTLINES: tuple[SegmentationSource, ...] = (
-    SegmentationSource.MANUAL,
-    SegmentationSource.IMPORTED_SEMI_AUTOMATIC,
-    SegmentationSource.IMPORTED_AUTOMATIC,
-)
-
-
 class Device(StrEnum):
     """Where the deep model runs (``--device``): a choice of the run, never stored."""
 

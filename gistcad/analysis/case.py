@@ -283,7 +283,7 @@ def _panel_model(row: Mapping[str, Any], text: PredictionText) -> PanelModel:
     from gistcad.analysis.prediction_source import (
         VALIDATION_LABELS,
         PredictionSource,
-        final_prediction_source,
+        standing_prediction,
     )
 
     validation = str(row.get("validation") or "")
@@ -297,9 +297,9 @@ def _panel_model(row: Mapping[str, Any], text: PredictionText) -> PanelModel:
         words = f"{_auc_words(pooled)} on a {how} only, not comparable with out-of-fold AUCs"
     else:
         words = "not validated out of fold"
-    has_oof = row.get("out_of_fold") is not None
-    source = final_prediction_source(row.get("trained_on"), has_oof)
-    if has_oof:
+    standing = standing_prediction(row)
+    source = PredictionSource.IN_SAMPLE if standing is None else standing.source
+    if standing is not None and standing.out_of_fold:
         this_patient = "out-of-fold (fitted without this patient)"
     elif source is PredictionSource.IN_SAMPLE:
         this_patient = "trained on this patient (in-sample)"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gistcad.domain import IMPORTED_OUTLINES, REFERENCE_OUTLINES, SegmentationSource
+from gistcad.domain import REFERENCE_OUTLINES, SEGMENTATION_SOURCE_LABELS, SegmentationSource
 from gistcad.errors import ValidationError
 from gistcad.imaging import (
     DicomSeries,
@@ -26,6 +26,7 @@ from gistcad.imaging import (
     Volume,
     load_series,
     read_masks,
+    read_nifti,
     safe_extract,
     scan_dicom,
     write_canonical,
@@ -45,7 +46,6 @@ from gistcad.store.writes import (
     find_study,
     get_or_create_center,
     get_or_create_patient,
-    has_segmentation,
 )
 
 logger = logging.getLogger(__name__)
@@ -109,16 +109,21 @@ def store_mask(
     out. So is an outline that no reader made: the models read none (``REFERENCE_OUTLINES``).
     """
     source = made_by
-    if has_segmentation(session, series, label, IMPORTED_OUTLINES):
-        return False
-    if source not in REFERENCE_OUTLINES:
-        report.notes.append(
-            f"{source_file}: the outline {label!r} of patient {pseudonym} was made by a program "
-            "without a reader (SegmentAlgorithmType (0062,0008) or ROIGenerationAlgorithm "
-            "(3006,0036) AUTOMATIC); it is stored and shown as such, but the models do not "
-            "train on it or read it; import a reader's outline of this CT for that"
-        )
     binary = mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8))
+    same_label = [s for s in series.segmentations if s.label == label[:80]]
+    if any(s.source == source for s in same_label):
+        return False  # imported before (another outline of the same name is stored beside it)
+    for earlier in same_label:
+        if _stored_before_its_maker_was_read(ctx, earlier, source, binary):
+            earlier.source = source
+            report.notes.append(
+                f"{source_file}: the outline {label!r} of patient {pseudonym} was stored as a "
+                "reader's by an earlier import, which did not read who made an outline; it is "
+                f"now recorded as its file says: {SEGMENTATION_SOURCE_LABELS[source]}"
+            )
+            _note_no_reader(report, source_file, label, pseudonym, source)
+            return False
+    _note_no_reader(report, source_file, label, pseudonym, source)
     if not binary.array.any():
         report.notes.append(
             f"{source_file}: the outline {label!r} of patient {pseudonym} covers no voxel of its "
@@ -139,6 +144,36 @@ def store_mask(
         )
     )
     return True
+
+
+def _stored_before_its_maker_was_read(
+    ctx: ImportContext, earlier: Segmentation, made_by: SegmentationSource, binary: Volume
+) -> bool:
+    """Whether ``earlier`` is this very outline stored as manual before imports read who made
+    an outline (schema 0009): same name, manual, the same voxels."""
+    if earlier.source != SegmentationSource.MANUAL or made_by is SegmentationSource.MANUAL:
+        return False
+    stored = read_nifti(ctx.stage.resolve(earlier.path))
+    return stored.shape == binary.shape and bool(
+        np.array_equal(np.asarray(stored.array) > 0, np.asarray(binary.array) > 0)
+    )
+
+
+def _note_no_reader(
+    report: ImportReport,
+    source_file: str,
+    label: str,
+    pseudonym: str,
+    source: SegmentationSource,
+) -> None:
+    if source not in REFERENCE_OUTLINES:
+        report.notes.append(
+            f"{source_file}: the outline {label!r} of patient {pseudonym} was made by a program "
+            "without a reader (SegmentAlgorithmType (0062,0008) or ROIGenerationAlgorithm "
+            "(3006,0036) AUTOMATIC); it is stored and shown as such, but the models do not "
+            "train on it or read it: they read a reader's outline of this CT (manual or "
+            "semi-automatic) when one is imported"
+        )
 
 
 def _import_series(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from gistcad.domain import LesionOrgan, LesionRole
+from gistcad.domain import REFERENCE_OUTLINES, LesionOrgan, LesionRole
 from gistcad.problems import Problem
 from gistcad.store.follow_up_writes import (
     patient_lesions,
@@ -186,6 +186,9 @@ def _lesions_seen(
                 unnamed.append(seg)
             else:
                 named.append((seg, name))
+        if len(unnamed) > 1:  # a reader's and a program's: the reader's is the lesion
+            by_reader = [seg for seg in unnamed if seg.source in REFERENCE_OUTLINES]
+            unnamed = by_reader if len(by_reader) == 1 else unnamed
         if len(unnamed) == 1 and all(name.number != 1 for _, name in named):
             named.append((unnamed[0], LesionName(1, None)))
         for seg, name in named:

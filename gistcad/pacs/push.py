@@ -67,7 +67,8 @@ _BINARY_LABELS = {"kit11": "KIT exon 11", "not_kit11": "Not KIT exon 11"}
 
 #: The outlines not sent back as a DICOM SEG, and why (after "the newest segmentation of this
 #: series"): a SEG names who made it, and gistcad can name only a reader or its own region
-#: growing.
+#: growing. The push sends the newest other outline of the series, and is refused only when
+#: there is none.
 NOT_SENT = {
     SegmentationSource.MODEL: (
         "was drawn by a model: sending a model's outline as a DICOM SEG (automatic, with the "
@@ -150,7 +151,7 @@ def push_results(
     NotFoundError
         No such patient or series in scope.
     ValidationError
-        The series has no stored segmentation.
+        The series has no stored segmentation that can be sent (:data:`NOT_SENT`).
     PacsError
         The PACS does not answer, does not hold the series, or refuses the objects.
     ImagingError
@@ -177,10 +178,12 @@ def push_results(
             f"series {chosen['series_instance_uid']} of {pseudonym} has no stored tumour "
             "segmentation; outline the tumour first"
         )
-    mask_row = masks.iloc[-1]  # the newest
-    made_by = SegmentationSource(str(mask_row["source"]))
-    if made_by in NOT_SENT:
+    sendable = masks[~masks["source"].astype(str).isin([s.value for s in NOT_SENT])]
+    if sendable.empty:  # say why of the newest
+        made_by = SegmentationSource(str(masks.iloc[-1]["source"]))
         raise ValidationError(f"the newest segmentation of this series {NOT_SENT[made_by]}")
+    mask_row = sendable.iloc[-1]  # the newest that can be sent as what it is
+    made_by = SegmentationSource(str(mask_row["source"]))
     image = read_nifti(layout.resolve(str(chosen["volume_path"])))
     mask = read_mask(layout.resolve(str(mask_row["path"])), image)
     results = CaseResults(

@@ -27,6 +27,7 @@ from gistcad.domain import (
 )
 from gistcad.errors import NotFoundError
 from gistcad.store.frames import AnySelect
+from gistcad.store.model_queries import outline_rank
 from gistcad.store.models import (
     Center,
     Lesion,
@@ -218,7 +219,11 @@ def followup_rows(
             (Timepoint.study_id == Series.study_id) & (Timepoint.patient_id == Lesion.patient_id),
         )
         .where(scoped(Lesion.patient_id))
-        .order_by(Timepoint.number, Lesion.number, Segmentation.id)
+        # of several outlines of a lesion on one CT the first counts: a reader's before a
+        # program's (REFERENCE_OUTLINES), then the oldest
+        .order_by(
+            Timepoint.number, Lesion.number, outline_rank(Segmentation.source), Segmentation.id
+        )
     )
     for lesion_id, tp_id, seg_id, volume_path, mask_path in session.execute(masks).all():
         out[lesion_patient[lesion_id]].masks.append(

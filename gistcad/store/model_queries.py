@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from gistcad.analysis.cohort_explorer import ANALYSED_COLUMNS
@@ -536,6 +536,16 @@ RESPONSE_LABEL_COLUMNS = ["choi_pr_fu1", "progression_6m"]
 #: The follow-up CT "nearest 6 months" must lie in this window of days from the start.
 SIX_MONTHS_DAYS = 182.6
 SIX_MONTHS_WINDOW = (122, 274)
+
+
+def outline_rank(source: Any) -> Any:
+    """A SQL expression ranking a segmentation's ``source`` column: the place of its source
+    in ``REFERENCE_OUTLINES`` (a reader's outline first), the others after them."""
+    return case(
+        {made_by: rank for rank, made_by in enumerate(REFERENCE_OUTLINES)},
+        value=source,
+        else_=len(REFERENCE_OUTLINES),
+    )
 
 
 def modelling_table(session: Session, scope: AccessScope) -> pd.DataFrame:

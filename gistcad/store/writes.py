@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -205,22 +205,6 @@ def add_series(
     study.series.append(series)
     session.flush()
     return series
-
-
-def has_segmentation(
-    session: Session, series: Series, label: str, sources: Sequence[SegmentationSource]
-) -> bool:
-    """Whether ``series`` holds an outline ``label`` of one of ``sources``."""
-    return (
-        session.scalar(
-            select(Segmentation.id).where(
-                Segmentation.series_id == series.id,
-                Segmentation.label == label,
-                Segmentation.source.in_(sources),
-            )
-        )
-        is not None
-    )
 
 
 def patient_ct_series(session: Session, patient: Patient) -> list[Series]:

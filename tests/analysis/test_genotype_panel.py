@@ -108,3 +108,18 @@ def test_a_model_that_predicted_twice_counts_once_by_its_newest_prediction() -> 
     panel = _panel([newest, older])
     assert panel.recommended is not None and panel.others == ()
     assert panel.recommended.text.probabilities == "KIT exon 11 67%, Not KIT exon 11 33%"
+
+
+def test_an_empty_out_of_fold_record_is_no_out_of_fold_prediction() -> None:
+    # the panel's words and the prediction shown follow one rule (standing_prediction): an
+    # empty record is not an out-of-fold prediction, so a training patient's is withheld
+    trained, unseen = (
+        _row(1, "clinical", out_of_fold={}, trained_on=True),
+        _row(2, "radiomics", out_of_fold={}, trained_on=False),
+    )
+    panel = _panel([trained, unseen])
+    models = {m.model: m for m in (panel.recommended, *panel.others) if m is not None}
+    assert models["clinical"].this_patient == "trained on this patient (in-sample)"
+    assert models["clinical"].shown is None
+    assert models["radiomics"].this_patient == "not trained on this patient"
+    assert models["radiomics"].shown == ("KIT exon 11", models["radiomics"].text.probabilities)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
@@ -27,6 +28,7 @@ from gistcad.domain import (
     ResponseCategory,
     ResponseCriteria,
     Role,
+    SegmentationSource,
 )
 from gistcad.errors import AccessDenied, NotFoundError, ValidationError
 from gistcad.followup import (
@@ -39,13 +41,31 @@ from gistcad.followup import (
     override_measurement,
     patient_response,
 )
+from gistcad.imaging.nifti_io import write_canonical
+from gistcad.imaging.volume import Volume
 from gistcad.ingest.follow_up import link_follow_up
 from gistcad.layout import DataLayout
 from gistcad.store import AccessScope
-from gistcad.store.models import AuditEvent, Center, Lesion, LesionMeasurement, ResponseAssessment
+from gistcad.store.models import (
+    AuditEvent,
+    Center,
+    Lesion,
+    LesionMeasurement,
+    Patient,
+    ResponseAssessment,
+    Segmentation,
+)
 from tests.conftest import BACKENDS
 from tests.factories import add_center
-from tests.followup.builders import Seen, Spec, add_followup_patient, diagonal_mm
+from tests.followup.builders import (
+    AFFINE,
+    SHAPE,
+    Seen,
+    Spec,
+    _square,
+    add_followup_patient,
+    diagonal_mm,
+)
 
 pytestmark = pytest.mark.parametrize("engine", BACKENDS, indirect=True)
 
@@ -400,3 +420,78 @@ def test_a_reading_before_the_first_assessment_waits_for_it(cohort: Cohort) -> N
     recist1 = next(a for a in run.assessments if a.criteria is RECIST)
     assert recist1.category is ResponseCategory.STABLE
     assert recist1.size_change == pytest.approx((30 - 20 * SQRT2) / (20 * SQRT2))
+
+
+def test_a_readers_outline_of_a_lesion_counts_before_a_programs(
+    cohort: Cohort, tmp_path: Path
+) -> None:
+    """B-001's lesion at visit 1 outlined twice: first by a program (the builder's mask, 14
+    voxels: PR) and then by a reader (21 voxels, as at baseline: SD). The reader's counts."""
+    engine, layout, _ = cohort
+    with Session(engine) as s:
+        patient_id = s.scalar(select(Patient.id).where(Patient.pseudonym == "B-001"))
+        program = s.scalars(
+            select(Segmentation)
+            .join(Lesion, Segmentation.lesion_id == Lesion.id)
+            .where(Lesion.patient_id == patient_id)
+            .order_by(Segmentation.id)
+        ).all()[-1]  # visit 1
+        program.source = SegmentationSource.IMPORTED_AUTOMATIC
+        mask = np.zeros(SHAPE, np.uint8)
+        mask[_square(1, 21)] = 1
+        path = "volumes/B-001/t1_lesion1_reader.nii"
+        s.add(
+            Segmentation(
+                series_id=program.series_id,
+                label="lesion 1",
+                source=SegmentationSource.MANUAL,
+                path=path,
+                sha256=write_canonical(Volume(mask, AFFINE), tmp_path / path),
+                lesion_id=program.lesion_id,
+            )
+        )
+        s.commit()
+        assess_patient(s, EVERYTHING, layout, "B-001")
+        s.commit()
+    b = _response(engine, "B-001").assessments.set_index("criteria")
+    assert b.loc[RECIST.value, "size_change"] == pytest.approx(0.0)  # 21 voxels, as at baseline
+    assert b.loc[RECIST.value, "category"] == "sd"
+    # Choi reads the reader's larger outline's mean: the CT is tumour (70 HU) only where the
+    # program outlined it, so the density falls
+    assert b.loc[CHOI.value, "size_change"] == pytest.approx(0.0)
+
+
+def test_of_two_unnamed_outlines_the_readers_is_lesion_1(cohort: Cohort, tmp_path: Path) -> None:
+    """A CT with a program's unnamed outline beside a reader's: linking takes the reader's as
+    lesion 1 (two unnamed outlines of readers would name no lesion)."""
+    engine, _, ids = cohort
+    with Session(engine) as s:
+        alpha = s.get(Center, ids["alpha"])
+        assert alpha is not None
+        patient = add_followup_patient(
+            s, tmp_path, alpha, "A-004", {1: Spec(LesionOrgan.LIVER)}, [{1: Seen(21)}]
+        )
+        (reader,) = s.scalars(
+            select(Segmentation)
+            .join(Lesion, Segmentation.lesion_id == Lesion.id)
+            .where(Lesion.patient_id == patient.id)
+        ).all()
+        reader.label, reader.lesion_id = "tumour", None
+        s.add(
+            Segmentation(
+                series_id=reader.series_id,
+                label="GIST",
+                source=SegmentationSource.IMPORTED_AUTOMATIC,
+                path=reader.path,
+                sha256=reader.sha256,
+            )
+        )
+        s.flush()
+        s.expire(patient)
+        assert link_follow_up(s, patient, source_of=lambda seg: seg.path, source="test") == []
+        linked = s.execute(
+            select(Segmentation.label, Lesion.number)
+            .join(Lesion, Segmentation.lesion_id == Lesion.id)
+            .where(Lesion.patient_id == patient.id)
+        ).all()
+    assert [tuple(row) for row in linked] == [("tumour", 1)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gistcad.cli import main
@@ -83,7 +83,7 @@ def test_an_automatic_seg_is_stored_as_such_and_never_read_by_the_models(
     write_seg(built, disk_mask(6, 12, 16, radius=4), export / "seg.dcm", algorithm="AUTOMATIC")
     report = _import(export, capsys)
     (note,) = [n for n in report["notes"] if NO_READER in n]  # type: ignore[union-attr]
-    assert "seg.dcm" in note and "import a reader's outline" in note
+    assert "seg.dcm" in note and "a reader's outline of this CT" in note
     assert [(label, source) for label, source, _ in _stored(cli_env)] == [
         ("tumour", SegmentationSource.IMPORTED_AUTOMATIC)
     ]
@@ -133,3 +133,54 @@ def test_a_semi_automatic_rtstruct_is_a_reference_outline(
     assert _read_mask(cli_env) == path
     # a SEG sent back would have to name the program that made it, which is not kept
     assert "made semi-automatically by another program" in _push(cli_env, capsys)
+
+
+def _export(tmp_path: Path, name: str, ct: Path) -> Path:
+    """A new export folder holding a copy of the CT folder ``ct``."""
+    shutil.copytree(ct, tmp_path / name / "ct")
+    return tmp_path / name
+
+
+def test_a_readers_outline_of_the_same_name_is_stored_beside_a_programs(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "first"
+    built = build_ct_series(first / "ct", columns=16, rows=12)
+    mask = disk_mask(6, 12, 16, radius=4)
+    write_seg(built, mask, first / "seg.dcm", algorithm="AUTOMATIC")
+    _import(first, capsys)
+    reader = _export(tmp_path, "reader", first / "ct")
+    write_seg(built, disk_mask(6, 12, 16, radius=3), reader / "seg.dcm", algorithm="MANUAL")
+    _import(reader, capsys)
+    stored = _stored(cli_env)  # a mask of the same name, but not the same outline
+    assert [(label, source) for label, source, _ in stored] == [
+        ("tumour", SegmentationSource.IMPORTED_AUTOMATIC),
+        ("tumour", SegmentationSource.MANUAL),
+    ]
+    assert _read_mask(cli_env) == stored[1][2]
+    # a program's outline arrives after the reader's: the push sends the reader's, the
+    # newest outline it can send as what it is
+    later = _export(tmp_path, "later", first / "ct")
+    write_seg(built, mask, later / "seg.dcm", label="AI tumour", algorithm="AUTOMATIC")
+    _import(later, capsys)
+    assert len(_stored(cli_env)) == 3
+    assert "does not answer" in _push(cli_env, capsys)
+
+
+def test_an_outline_stored_as_manual_before_its_maker_was_read_is_corrected_on_reimport(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export"
+    built = build_ct_series(export / "ct", columns=16, rows=12)
+    write_seg(built, disk_mask(6, 12, 16, radius=4), export / "seg.dcm", algorithm="AUTOMATIC")
+    _import(export, capsys)
+    engine = make_engine(cli_env["GISTCAD_DB_URL"])
+    with engine.begin() as conn:  # what an import before schema 0009 stored
+        conn.execute(text("UPDATE segmentations SET source = 'manual'"))
+    assert _read_mask(cli_env) == _stored(cli_env)[0][2]
+    report = _import(export, capsys)
+    (note,) = [n for n in report["notes"] if "by an earlier import" in n]  # type: ignore[union-attr]
+    assert note.endswith("now recorded as its file says: Automatic (imported; no reader)")
+    ((_, source, _),) = _stored(cli_env)
+    assert source is SegmentationSource.IMPORTED_AUTOMATIC
+    assert pd.isna(_read_mask(cli_env))

@@ -57,12 +57,17 @@ def test_same_seed_same_history_and_weights() -> None:
 
 
 def _val_accuracy(crops: np.ndarray, labels: np.ndarray) -> float:
-    """Validation accuracy (48 crops) at the best epoch of 5 on 32 training crops, one thread
-    (this folder's conftest). Measured for the visible class: 1.0 for seed 2, 1.0 and 0.96
-    for seeds 3 and 4; after 3 epochs seed 2 gave 0.96 on one machine and 0.85 on another
-    (the float sums of another CPU take another path), so 3 epochs were too few to test."""
+    """Validation accuracy (48 crops) at the best epoch of 5 on 32 training crops of the small
+    DenseNet, one thread (this folder's conftest). Measured for the visible class: 1.0 from
+    the first epoch for seeds 2 to 5 (1.4 s); the shuffled labels 0.54. The default network
+    took 3 epochs to 0.96 for seed 2 on one machine and reached only 0.85 on another (the
+    float sums of another CPU take another path), at 3 s an epoch."""
     cfg = TrainConfig(
-        model=SMALL, epochs=5, batch_size=8, learning_rate=3e-3, monitor=Monitor.VAL_LOSS
+        model=ModelConfig(architecture="densenet-small", crop_size=32),
+        epochs=5,
+        batch_size=8,
+        learning_rate=3e-3,
+        monitor=Monitor.VAL_LOSS,
     )
     nan = np.full(len(labels), np.nan)
     result = train_model(
@@ -73,10 +78,9 @@ def _val_accuracy(crops: np.ndarray, labels: np.ndarray) -> float:
 
 
 def test_learns_a_visible_class_and_not_shuffled_labels() -> None:
-    # class 0 = bright sphere, class 2 = dark sphere; chance = 0.5 (SD 0.072 over 48), so
-    # 0.85 lies five standard deviations above it
+    # class 0 = bright sphere, class 2 = dark sphere; chance = 0.5 (SD 0.072 over 48)
     crops, labels = blob_crops(80, seed=2)
-    assert _val_accuracy(crops, labels) >= 0.85
+    assert _val_accuracy(crops, labels) >= 0.9
     shuffled = np.random.default_rng(5).permutation(labels)
     assert _val_accuracy(crops, shuffled) <= 0.7
 

@@ -197,3 +197,5 @@ def test_imported_outlines_keep_their_maker_and_fall_back_to_manual_going_down(
     }
     migrations.downgrade(empty_engine, "0008_non_cr_non_pd")
     assert set(sources().values()) == {"manual"}  # what the older schema stored them as
+    with pytest.raises(IntegrityError):
+        add("imported_automatic")  # and its constraint is back
