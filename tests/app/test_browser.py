@@ -1,4 +1,5 @@
-"""End to end in a real browser: the dashboard served by ``gistcad serve``, every page opened.
+"""End to end in a real browser: the dashboard served by ``gistcad serve``, every page opened
+(here, or in ``tests/app/test_browser_downloads.py``, which opens the pages with downloads).
 
 Drives Debian's chromium through Playwright and keeps a screenshot of each page under
 ``tests/artifacts/``. Without /usr/bin/chromium the test reports itself skipped with the
@@ -8,6 +9,7 @@ reason (CI installs chromium, so there it always runs).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -37,26 +39,18 @@ FLAGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-# page -> (path, heading, a text the finished page must show)
+# page -> (path, heading, a text the finished page must show): the pages that
+# tests/app/test_browser_downloads.py does not open (it opens the others, clicks every download
+# and checks them alike); test_every_page_is_opened_in_a_browser keeps the two lists whole
 PAGES = {
     "home": ("", "GIST cohort explorer", "Model versions"),
-    "cohort": ("cohort", "Cohort explorer", "Download this cohort (CSV)"),
-    "survival": ("survival", "Survival", "Log-rank p"),
-    "case": ("case?patient=P-002", "Case view", "Therapy implication"),
-    "performance": ("performance", "Model performance", "Misclassified patients"),
     "biomarkers": (
         "biomarkers",
         "Biomarkers",
         "Choose the endpoint and the adjustment, then run the discovery.",
     ),
     "jobs": ("jobs", "Jobs", "Recent jobs"),
-    "response": (
-        "response",
-        "Treatment response",
-        "No patient in this selection has follow-up CT under treatment.",
-    ),
     "pacs": ("pacs", "PACS and upload", "Names, ids and birth dates are removed at import"),
-    "admin": ("admin", "Users and audit", "every change made here is itself recorded"),
 }
 RUNNING = "[data-testid='stStatusWidget']"
 DEEP = "deep-g"  # a deep genotype model with its risk head (tests.factories)
@@ -177,6 +171,19 @@ def test_page_opens_in_a_browser(server: str, page: str, new_tab: Callable[..., 
     tab.screenshot(path=str(ARTIFACTS / f"{page}.png"), full_page=True)
 
 
+def test_every_page_is_opened_in_a_browser() -> None:
+    """Every page of the menu (app.py) is opened by the test above or by the downloads'."""
+    from tests.app.test_browser_downloads import PAGES as DOWNLOAD_PAGES
+
+    def page_of(address: str) -> str:
+        return f"views/{address.split('?')[0] or 'home'}.py"
+
+    menu = set(re.findall(r'"(views/\w+\.py)"', (Path(__file__).parents[2] / "app.py").read_text()))
+    opened = {page_of(path) for path, _, _ in PAGES.values()}
+    opened |= {page_of(address) for address in DOWNLOAD_PAGES}
+    assert len(menu) == 10 and opened == menu
+
+
 def test_menu_and_click_through_from_cohort_to_case(
     server: str, new_tab: Callable[..., Any]
 ) -> None:
@@ -194,19 +201,6 @@ def test_menu_and_click_through_from_cohort_to_case(
     search.press("Enter")
     tab.get_by_role("heading", name="P-000").wait_for(timeout=60_000)
     tab.get_by_text("Therapy implication").first.wait_for(timeout=60_000)
-
-
-def test_case_view_shows_the_ct(server: str, new_tab: Callable[..., Any]) -> None:
-    tab = new_tab(viewport={"width": 1400, "height": 2200})
-    tab.goto(f"{server}/cohort", wait_until="networkidle", timeout=60_000)
-    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-    tab.get_by_role("heading", name="Cohort explorer").wait_for(timeout=60_000)
-    tab.goto(f"{server}/case?patient=GIST-", wait_until="networkidle", timeout=60_000)
-    tab.get_by_text("Longest axial diameter").first.wait_for(timeout=60_000)
-    tab.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-    tab.wait_for_timeout(1000)
-    assert tab.locator("iframe[title*='ct_viewer']").count() == 1  # the browser viewer
-    tab.screenshot(path=str(ARTIFACTS / "case_ct.png"), full_page=True)
 
 
 def click_download(tab: Any, button: Any) -> Any:

@@ -7,7 +7,8 @@ treats one patient: baseline and three follow-up CTs) imported with ``gistcad im
 and assessed with ``gistcad response assess --all``. Each page is visited once; each of its
 tabs is opened so that every download button is visible, and every button is clicked. The
 files must arrive and parse: CSV files with rows and labelled columns, the case report with
-the patient's pseudonym. The saved figure goes to ``tests/artifacts/``.
+the patient's pseudonym. No page may show an exception or a traceback; a screenshot of each
+page and the saved figure go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -263,7 +264,10 @@ def test_every_download_on_every_page_arrives(server: tuple[str, str]) -> None:
             if path in ALSO:
                 ALSO[path](tab)
             assert not tab.locator("[data-testid='stException']").count(), path
+            assert not tab.get_by_text("Traceback").count(), path
             assert not tab.get_by_text("Failed to generate file").count(), path
+            ARTIFACTS.mkdir(exist_ok=True)
+            tab.screenshot(path=str(ARTIFACTS / f"{path.split('?')[0]}.png"), full_page=True)
         browser.close()
 
 

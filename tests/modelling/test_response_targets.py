@@ -76,7 +76,7 @@ def _trained(root: Path, signal: float) -> Trained:
             centers=3,
             seed=4,
             matrix=64,
-            scan_length_mm=60.0,
+            scan_length_mm=40.0,  # lengthened where a tumour needs more
             workers=2,
             treat_everyone=True,
             signal=signal,
