@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gistcad.store.frames import frame
+from gistcad.store.model_queries import outline_rank
 from gistcad.store.models import (
     Lesion,
     Patient,
@@ -93,7 +94,8 @@ def timepoint_images(session: Session, scope: AccessScope, patient_id: int) -> p
     pandas.DataFrame
         Columns :data:`TIMEPOINT_IMAGE_COLUMNS`, one row per series and lesion mask (``lesion``
         and the mask columns missing for a series without one), by timepoint, series and
-        lesion number; paths relative to the data folder. Empty when the patient is out of
+        lesion number, a lesion's masks in the order they are measured (a reader's first);
+        paths relative to the data folder. Empty when the patient is out of
         scope.
     """
     stmt = (
@@ -114,7 +116,14 @@ def timepoint_images(session: Session, scope: AccessScope, patient_id: int) -> p
         )
         .outerjoin(Lesion, Segmentation.lesion_id == Lesion.id)
         .where(Timepoint.patient_id == patient_id, scope.clause(Patient.center_id))
-        .order_by(Timepoint.number, Series.id, Lesion.number)
+        # a lesion's first mask is the one measured: a reader's before a program's
+        .order_by(
+            Timepoint.number,
+            Series.id,
+            Lesion.number,
+            outline_rank(Segmentation.source),
+            Segmentation.id,
+        )
     )
     table = frame(session, stmt, TIMEPOINT_IMAGE_COLUMNS)
     table["lesion"] = table["lesion"].astype("Int64")

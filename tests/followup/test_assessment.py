@@ -41,6 +41,7 @@ from gistcad.followup import (
     override_measurement,
     patient_response,
 )
+from gistcad.followup.case import case_followup
 from gistcad.imaging.nifti_io import write_canonical
 from gistcad.imaging.volume import Volume
 from gistcad.ingest.follow_up import link_follow_up
@@ -459,6 +460,9 @@ def test_a_readers_outline_of_a_lesion_counts_before_a_programs(
     # Choi reads the reader's larger outline's mean: the CT is tumour (70 HU) only where the
     # program outlined it, so the density falls
     assert b.loc[CHOI.value, "size_change"] == pytest.approx(0.0)
+    with Session(engine) as s:  # and the case view shows the outline that was measured
+        shown = case_followup(s, EVERYTHING, "B-001").images[1].mask
+    assert shown is not None and shown[0] == path
 
 
 def test_of_two_unnamed_outlines_the_readers_is_lesion_1(cohort: Cohort, tmp_path: Path) -> None:
