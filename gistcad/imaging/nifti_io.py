@@ -87,11 +87,7 @@ def write_canonical(volume: Volume, path: str | os.PathLike[str]) -> str:
             f"{target}: dtype {volume.array.dtype} is not a canonical voxel type; convert to "
             f"one of {sorted(_CANONICAL_DTYPES)} first (Volume.astype)"
         )
-    header = canonical_header(volume)
-    # (i, j, k) in Fortran order is (k, j, i) in C order: one contiguous buffer.
-    data = np.ascontiguousarray(volume.array.T, dtype=volume.array.dtype.newbyteorder("<"))
-    head = header.binaryblock + b"\x00" * (CANONICAL_VOX_OFFSET - len(header.binaryblock))
-    payload = data.data.cast("B")
+    head, payload = _canonical_parts(volume)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=target.name + ".", suffix=".part", dir=target.parent
@@ -110,6 +106,20 @@ def write_canonical(volume: Volume, path: str | os.PathLike[str]) -> str:
         sha256 = digest.result()
     logger.debug("wrote %s (%s, %s)", target, volume.shape, volume.array.dtype)
     return sha256
+
+
+def _canonical_parts(volume: Volume) -> tuple[bytes, memoryview]:
+    """The canonical file's header block (padded to the voxel offset) and its voxel bytes."""
+    header = canonical_header(volume)
+    # (i, j, k) in Fortran order is (k, j, i) in C order: one contiguous buffer.
+    data = np.ascontiguousarray(volume.array.T, dtype=volume.array.dtype.newbyteorder("<"))
+    head = header.binaryblock + b"\x00" * (CANONICAL_VOX_OFFSET - len(header.binaryblock))
+    return head, data.data.cast("B")
+
+
+def canonical_sha256(volume: Volume) -> str:
+    """The sha256 :func:`write_canonical` would return for ``volume``, without writing."""
+    return _sha256_hex(*_canonical_parts(volume))
 
 
 def read_nifti(path: str | os.PathLike[str], *, mmap: bool = True) -> Volume:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from gistcad.domain import REFERENCE_OUTLINES, SEGMENTATION_SOURCE_LABELS, SegmentationSource
@@ -26,12 +27,12 @@ from gistcad.imaging import (
     Volume,
     load_series,
     read_masks,
-    read_nifti,
     safe_extract,
     scan_dicom,
     write_canonical,
 )
 from gistcad.imaging.errors import ArchiveError
+from gistcad.imaging.nifti_io import canonical_sha256
 from gistcad.ingest.pseudonym import Pseudonymizer
 from gistcad.ingest.report import ImportReport
 from gistcad.ingest.staging import FileStage, unpack_folder
@@ -114,7 +115,7 @@ def store_mask(
     if any(s.source == source for s in same_label):
         return False  # imported before (another outline of the same name is stored beside it)
     for earlier in same_label:
-        if _stored_before_its_maker_was_read(ctx, earlier, source, binary):
+        if _stored_before_its_maker_was_read(earlier, source, binary):
             earlier.source = source
             report.notes.append(
                 f"{source_file}: the outline {label!r} of patient {pseudonym} was stored as a "
@@ -147,16 +148,16 @@ def store_mask(
 
 
 def _stored_before_its_maker_was_read(
-    ctx: ImportContext, earlier: Segmentation, made_by: SegmentationSource, binary: Volume
+    earlier: Segmentation, made_by: SegmentationSource, binary: Volume
 ) -> bool:
-    """Whether ``earlier`` is this very outline stored as manual before imports read who made
-    an outline (schema 0009): same name, manual, the same voxels."""
+    """Whether ``earlier`` is this very outline stored as manual by an import before imports
+    read who made an outline (schema 0009): same name, manual, stored before this import (not
+    a reader's segment of this very file), the same canonical file (sha256)."""
     if earlier.source != SegmentationSource.MANUAL or made_by is SegmentationSource.MANUAL:
         return False
-    stored = read_nifti(ctx.stage.resolve(earlier.path))
-    return stored.shape == binary.shape and bool(
-        np.array_equal(np.asarray(stored.array) > 0, np.asarray(binary.array) > 0)
-    )
+    if not inspect(earlier).persistent:  # added by this import, not yet written
+        return False
+    return earlier.sha256 == canonical_sha256(binary)
 
 
 def _note_no_reader(

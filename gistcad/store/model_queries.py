@@ -542,7 +542,7 @@ def outline_rank(source: Any) -> Any:
     """A SQL expression ranking a segmentation's ``source`` column: the place of its source
     in ``REFERENCE_OUTLINES`` (a reader's outline first), the others after them."""
     return case(
-        {made_by: rank for rank, made_by in enumerate(REFERENCE_OUTLINES)},
+        {made_by.value: rank for rank, made_by in enumerate(REFERENCE_OUTLINES)},
         value=source,
         else_=len(REFERENCE_OUTLINES),
     )

@@ -93,9 +93,9 @@ def timepoint_images(session: Session, scope: AccessScope, patient_id: int) -> p
     -------
     pandas.DataFrame
         Columns :data:`TIMEPOINT_IMAGE_COLUMNS`, one row per series and lesion mask (``lesion``
-        and the mask columns missing for a series without one), by timepoint, series and
-        lesion number, a lesion's masks in the order they are measured (a reader's first);
-        paths relative to the data folder. Empty when the patient is out of
+        and the mask columns missing for a series without one), by timepoint and lesion
+        number, a lesion's masks in the order they are measured (a reader's first), then by
+        series; paths relative to the data folder. Empty when the patient is out of
         scope.
     """
     stmt = (
@@ -116,13 +116,14 @@ def timepoint_images(session: Session, scope: AccessScope, patient_id: int) -> p
         )
         .outerjoin(Lesion, Segmentation.lesion_id == Lesion.id)
         .where(Timepoint.patient_id == patient_id, scope.clause(Patient.center_id))
-        # a lesion's first mask is the one measured: a reader's before a program's
+        # a lesion's first mask is the one measured (gistcad.store.followup orders them
+        # alike, across the timepoint's series): a reader's before a program's
         .order_by(
             Timepoint.number,
-            Series.id,
             Lesion.number,
             outline_rank(Segmentation.source),
             Segmentation.id,
+            Series.id,
         )
     )
     table = frame(session, stmt, TIMEPOINT_IMAGE_COLUMNS)

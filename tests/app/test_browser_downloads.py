@@ -267,7 +267,8 @@ def test_every_download_on_every_page_arrives(server: tuple[str, str]) -> None:
             assert not tab.get_by_text("Traceback").count(), path
             assert not tab.get_by_text("Failed to generate file").count(), path
             ARTIFACTS.mkdir(exist_ok=True)
-            tab.screenshot(path=str(ARTIFACTS / f"{path.split('?')[0]}.png"), full_page=True)
+            page = path.split("?")[0]  # not the names of test_browser_response's screenshots
+            tab.screenshot(path=str(ARTIFACTS / f"downloads-{page}.png"), full_page=True)
         browser.close()
 
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select, text
@@ -184,3 +185,56 @@ def test_an_outline_stored_as_manual_before_its_maker_was_read_is_corrected_on_r
     ((_, source, _),) = _stored(cli_env)
     assert source is SegmentationSource.IMPORTED_AUTOMATIC
     assert pd.isna(_read_mask(cli_env))
+
+
+def test_a_readers_and_a_programs_segment_of_one_seg_are_both_kept(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One SEG, two segments named alike with the same voxels, a reader's then a program's:
+    the program's is not taken for an earlier import's mislabelled copy of the reader's."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    export = tmp_path / "export"
+    built = build_ct_series(export / "ct", columns=16, rows=12)
+    mask = disk_mask(6, 12, 16, radius=4)
+    program = hd.AlgorithmIdentificationSequence(
+        name="Other segmenter", family=codes.DCM.ArtificialIntelligence, version="2"
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label="tumour",
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Neoplasm,
+            algorithm_type=kind,
+            algorithm_identification=None if number == 1 else program,
+        )
+        for number, kind in (
+            (1, hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+            (2, hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC),
+        )
+    ]
+    hd.seg.Segmentation(
+        source_images=built.datasets,
+        pixel_array=np.stack([mask, mask], axis=-1).astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=generate_uid(),
+        series_number=100,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="gistcad tests",
+        manufacturer_model_name="tests",
+        software_versions="1",
+        device_serial_number="1",
+    ).save_as(export / "seg.dcm")
+    report = _import(export, capsys)
+    assert not [n for n in report["notes"] if "by an earlier import" in n]  # type: ignore[union-attr]
+    assert sorted(source for _, source, _ in _stored(cli_env)) == sorted(
+        [SegmentationSource.MANUAL, SegmentationSource.IMPORTED_AUTOMATIC]
+    )
+    assert _read_mask(cli_env) == next(
+        path for _, source, path in _stored(cli_env) if source is SegmentationSource.MANUAL
+    )
