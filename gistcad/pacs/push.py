@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from gistcad.analysis.case import GENOTYPE_TARGETS
 from gistcad.analysis.prediction_source import PredictionSource, standing_prediction
-from gistcad.domain import GenotypeClass, Permission, SegmentationSource
+from gistcad.domain import (
+    SEGMENTATION_SOURCE_LABELS,
+    GenotypeClass,
+    Permission,
+    SegmentationSource,
+)
 from gistcad.errors import NotFoundError, ValidationError
 from gistcad.imaging import read_mask, read_nifti
 from gistcad.imaging.dicom_export import (
@@ -51,13 +56,22 @@ class PushResult:
     seg_uid: str
     sr_uid: str
     values: dict[str, float | str]
+    #: the outline sent: its name and who made it, and the newer outlines passed over
+    outline: str = ""
+    passed_over: int = 0
 
     def summary(self) -> str:
         shown = "; ".join(
             f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}" for k, v in self.values.items()
         )
+        sent = f" of the outline {self.outline}" if self.outline else ""
+        if self.passed_over:
+            sent += (
+                f" ({self.passed_over} newer outline(s) made by a program passed over: a SEG "
+                "cannot name their maker)"
+            )
         return (
-            f"sent a DICOM SEG ({self.seg_uid}) and SR ({self.sr_uid}) for series "
+            f"sent a DICOM SEG{sent} ({self.seg_uid}) and SR ({self.sr_uid}) for series "
             f"{self.series_uid} of study {self.study_uid}: {shown}"
         )
 
@@ -210,4 +224,12 @@ def push_results(
         detail={"document": "DICOM SEG and SR", "to": "PACS", "series": uid},
     )
     logger.info("sent SEG %s and SR %s for series %s", seg.SOPInstanceUID, sr.SOPInstanceUID, uid)
-    return PushResult(study_uid, uid, str(seg.SOPInstanceUID), str(sr.SOPInstanceUID), values)
+    return PushResult(
+        study_uid,
+        uid,
+        str(seg.SOPInstanceUID),
+        str(sr.SOPInstanceUID),
+        values,
+        outline=f"{mask_row['label']!r} ({SEGMENTATION_SOURCE_LABELS[made_by]})",
+        passed_over=int((masks["segmentation_id"] > mask_row["segmentation_id"]).sum()),
+    )

@@ -117,8 +117,9 @@ def test_pull_and_push_in_the_browser(pacs: Pacs, tmp_path: Path) -> None:
         assert not tab.locator("[data-testid='stException']").count()
         browser.close()
 
-    found = re.search(r"SEG \(([\d.]+)\) and SR \(([\d.]+)\)", message)
+    found = re.search(r"\(([\d.]+)\) and SR \(([\d.]+)\)", message)
     assert found, message
+    assert "of the outline" in message and "(Manual (imported))" in message  # the one pulled
     seg_uid, sr_uid = found.groups()
     (summary,) = find_studies(pacs.url, patient_id=pacs.hospital_id)
     assert summary.study_uid == study and sorted(summary.modalities) == ["CT", "SEG", "SR"]

@@ -99,7 +99,9 @@ def test_pull_then_push_round_trip(
         s.commit()
     capsys.readouterr()
     assert main(["pacs", "push", "--url", pacs.url, pseudonym]) == 0
-    assert "sent a DICOM SEG" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sent a DICOM SEG of the outline" in out and "(Manual (imported))" in out
+    assert "passed over" not in out
     with Session(_engine(cli_env)) as s:
         events = [(e.action, e.target) for e in s.scalars(select(AuditEvent))]
     assert ("export", pseudonym) in events
