@@ -220,32 +220,40 @@ def write_seg(
     path: Path,
     *,
     label: str = "tumour",
-    algorithm: str = "MANUAL",
+    algorithm: str | tuple[str, ...] = "MANUAL",
 ) -> None:
-    """A binary DICOM SEG of ``mask`` (k, row, column) on ``built``, one segment ``label``
+    """A binary DICOM SEG of ``mask`` (k, row, column) on ``built``: one segment ``label``
     whose SegmentAlgorithmType is ``algorithm`` (MANUAL, SEMIAUTOMATIC or AUTOMATIC; the two
-    last name their program, "Other segmenter", as the standard requires)."""
-    kind = hd.seg.SegmentAlgorithmTypeValues[algorithm]
-    program = None
-    if kind is not hd.seg.SegmentAlgorithmTypeValues.MANUAL:
-        program = hd.AlgorithmIdentificationSequence(
-            name="Other segmenter", family=codes.DCM.ArtificialIntelligence, version="2"
-        )
-    description = hd.seg.SegmentDescription(
-        segment_number=1,
-        segment_label=label,
-        segmented_property_category=hd.sr.CodedConcept(
-            "49755003", "SCT", "Morphologically Altered Structure"
-        ),
-        segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
-        algorithm_type=kind,
-        algorithm_identification=program,
+    last name their program, "Other segmenter", as the standard requires), or, for a tuple
+    of them, one segment of the same name and voxels per entry."""
+    kinds = [
+        hd.seg.SegmentAlgorithmTypeValues[name]
+        for name in ((algorithm,) if isinstance(algorithm, str) else algorithm)
+    ]
+    program = hd.AlgorithmIdentificationSequence(
+        name="Other segmenter", family=codes.DCM.ArtificialIntelligence, version="2"
     )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=label,
+            segmented_property_category=hd.sr.CodedConcept(
+                "49755003", "SCT", "Morphologically Altered Structure"
+            ),
+            segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
+            algorithm_type=kind,
+            algorithm_identification=(
+                None if kind is hd.seg.SegmentAlgorithmTypeValues.MANUAL else program
+            ),
+        )
+        for number, kind in enumerate(kinds, start=1)
+    ]
+    pixels = mask.astype(np.uint8)
     seg = hd.seg.Segmentation(
         source_images=built.datasets,
-        pixel_array=mask.astype(np.uint8),
+        pixel_array=pixels if len(kinds) == 1 else np.stack([pixels] * len(kinds), axis=-1),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description],
+        segment_descriptions=descriptions,
         series_instance_uid=generate_uid(),
         series_number=100,
         sop_instance_uid=generate_uid(),

@@ -10,7 +10,6 @@ import shutil
 import socket
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select, text
@@ -192,44 +191,10 @@ def test_a_readers_and_a_programs_segment_of_one_seg_are_both_kept(
 ) -> None:
     """One SEG, two segments named alike with the same voxels, a reader's then a program's:
     the program's is not taken for an earlier import's mislabelled copy of the reader's."""
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
-
     export = tmp_path / "export"
     built = build_ct_series(export / "ct", columns=16, rows=12)
     mask = disk_mask(6, 12, 16, radius=4)
-    program = hd.AlgorithmIdentificationSequence(
-        name="Other segmenter", family=codes.DCM.ArtificialIntelligence, version="2"
-    )
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label="tumour",
-            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-            segmented_property_type=codes.SCT.Neoplasm,
-            algorithm_type=kind,
-            algorithm_identification=None if number == 1 else program,
-        )
-        for number, kind in (
-            (1, hd.seg.SegmentAlgorithmTypeValues.MANUAL),
-            (2, hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC),
-        )
-    ]
-    hd.seg.Segmentation(
-        source_images=built.datasets,
-        pixel_array=np.stack([mask, mask], axis=-1).astype(np.uint8),
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(),
-        series_number=100,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="gistcad tests",
-        manufacturer_model_name="tests",
-        software_versions="1",
-        device_serial_number="1",
-    ).save_as(export / "seg.dcm")
+    write_seg(built, mask, export / "seg.dcm", algorithm=("MANUAL", "AUTOMATIC"))
     report = _import(export, capsys)
     assert not [n for n in report["notes"] if "by an earlier import" in n]  # type: ignore[union-attr]
     assert sorted(source for _, source, _ in _stored(cli_env)) == sorted(
