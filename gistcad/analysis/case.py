@@ -280,11 +280,7 @@ def _auc_words(pooled: Mapping[str, Any] | None) -> str:
 
 
 def _panel_model(row: Mapping[str, Any], text: PredictionText) -> PanelModel:
-    from gistcad.analysis.prediction_source import (
-        VALIDATION_LABELS,
-        PredictionSource,
-        standing_prediction,
-    )
+    from gistcad.analysis.prediction_source import VALIDATION_LABELS, PredictionSource
 
     validation = str(row.get("validation") or "")
     pooled = (row.get("pooled") or {}).get(RECOMMENDATION_TASK)
@@ -297,13 +293,12 @@ def _panel_model(row: Mapping[str, Any], text: PredictionText) -> PanelModel:
         words = f"{_auc_words(pooled)} on a {how} only, not comparable with out-of-fold AUCs"
     else:
         words = "not validated out of fold"
-    standing = standing_prediction(row)
-    source = PredictionSource.IN_SAMPLE if standing is None else standing.source
-    if standing is not None and standing.out_of_fold:
+    # ``text`` was made by prediction_text from this row, by the standing-prediction rule
+    if text.out_of_fold_class is not None:
         this_patient = "out-of-fold (fitted without this patient)"
-    elif source is PredictionSource.IN_SAMPLE:
+    elif text.source is PredictionSource.IN_SAMPLE:
         this_patient = "trained on this patient (in-sample)"
-    elif source is PredictionSource.FINAL_UNSEEN:
+    elif text.source is PredictionSource.FINAL_UNSEEN:
         this_patient = "not trained on this patient"
     else:
         this_patient = "unknown whether trained on this patient"

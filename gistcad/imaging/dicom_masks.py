@@ -212,7 +212,8 @@ def read_seg(path: str | Path, series: DicomSeries) -> list[LabelMask]:
         description = seg.get_segment_description(number)
         written = str(description.segment_label)
         label = scrubbed_label(written, phi, f"segment {number}")
-        made_by = MADE_BY.get(str(description.get("SegmentAlgorithmType", "")).strip().upper())
+        algorithm = str(description.get("SegmentAlgorithmType", "") or "").strip().upper()
+        made_by = MADE_BY.get(algorithm, SegmentationSource.MANUAL)
         labels = np.asarray(
             pixels[..., index] > 0.5 if pixels.dtype.kind == "f" else pixels[..., index] > 0
         )
@@ -225,7 +226,7 @@ def read_seg(path: str | Path, series: DicomSeries) -> list[LabelMask]:
                 Path(path),
                 series.series_instance_uid,
                 scrubbed=label != written,
-                made_by=made_by or SegmentationSource.MANUAL,
+                made_by=made_by,
             )
         )
     return masks
